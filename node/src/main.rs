@@ -1,0 +1,13 @@
+//! veriml node: produces, imports and finalises veriml blocks.
+
+#![warn(missing_docs)]
+
+mod chain_spec;
+mod cli;
+mod command;
+mod rpc;
+mod service;
+
+fn main() -> sc_cli::Result<()> {
+	command::run()
+}

@@ -1,0 +1,82 @@
+//! The genesis presets build the state the `dev` and `local` chains start from.
+
+use frame_support::genesis_builder_helper::{build_state, get_preset};
+use sp_genesis_builder::{PresetId, DEV_RUNTIME_PRESET, LOCAL_TESTNET_RUNTIME_PRESET};
+use sp_keyring::Sr25519Keyring;
+use veriml_runtime::{
+	genesis_config_presets::{self, ENDOWMENT},
+	Runtime, RuntimeGenesisConfig, System,
+};
+
+/// Applies a JSON patch the way chain-spec builders do: objects merge key by key.
+fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
+	match (base, patch) {
+		(serde_json::Value::Object(base), serde_json::Value::Object(patch)) =>
+			for (key, value) in patch {
+				merge(base.entry(key).or_insert(serde_json::Value::Null), value);
+			},
+		(base, patch) => *base = patch,
+	}
+}
+
+/// Builds the named preset's genesis state and runs `check` inside it.
+fn with_preset_state(name: &str, check: impl FnOnce()) {
+	let patch = get_preset::<RuntimeGenesisConfig>(
+		&Some(PresetId::from(name)),
+		genesis_config_presets::get_preset,
+	)
+	.unwrap_or_else(|| panic!("preset {name} exists"));
+	let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).unwrap();
+	merge(&mut config, serde_json::from_slice(&patch).unwrap());
+	let mut ext = sp_io::TestExternalities::default();
+	ext.execute_with(|| {
+		build_state::<RuntimeGenesisConfig>(serde_json::to_vec(&config).unwrap())
+			.expect("preset builds a valid genesis");
+		check();
+	});
+}
+
+#[test]
+fn runtime_lists_both_presets() {
+	let names = genesis_config_presets::preset_names();
+	assert!(names.contains(&PresetId::from(DEV_RUNTIME_PRESET)));
+	assert!(names.contains(&PresetId::from(LOCAL_TESTNET_RUNTIME_PRESET)));
+	assert!(genesis_config_presets::get_preset(&PresetId::from("no-such-preset")).is_none());
+}
+
+#[test]
+fn development_has_alice_as_only_authority_and_sudo() {
+	with_preset_state(DEV_RUNTIME_PRESET, || {
+		let aura = pallet_aura::Authorities::<Runtime>::get();
+		assert_eq!(aura.len(), 1);
+		assert_eq!(aura[0], Sr25519Keyring::Alice.public().into());
+		assert_eq!(pallet_grandpa::Pallet::<Runtime>::grandpa_authorities().len(), 1);
+		assert_eq!(pallet_sudo::Key::<Runtime>::get(), Some(Sr25519Keyring::Alice.to_account_id()));
+	});
+}
+
+#[test]
+fn local_testnet_has_alice_and_bob_validating() {
+	with_preset_state(LOCAL_TESTNET_RUNTIME_PRESET, || {
+		let aura = pallet_aura::Authorities::<Runtime>::get();
+		let expected: Vec<sp_consensus_aura::sr25519::AuthorityId> =
+			vec![Sr25519Keyring::Alice.public().into(), Sr25519Keyring::Bob.public().into()];
+		assert_eq!(aura.into_inner(), expected);
+		let grandpa = pallet_grandpa::Pallet::<Runtime>::grandpa_authorities();
+		assert_eq!(grandpa.len(), 2);
+		assert!(grandpa.iter().all(|(_, weight)| *weight == 1));
+	});
+}
+
+#[test]
+fn dev_accounts_are_endowed() {
+	with_preset_state(DEV_RUNTIME_PRESET, || {
+		for account in Sr25519Keyring::well_known() {
+			assert_eq!(System::account(account.to_account_id()).data.free, ENDOWMENT);
+		}
+		assert_eq!(
+			pallet_balances::TotalIssuance::<Runtime>::get(),
+			ENDOWMENT * Sr25519Keyring::well_known().count() as u128
+		);
+	});
+}

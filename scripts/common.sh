@@ -1,0 +1,37 @@
+# Shared helpers for veriml's scripts. Source it; don't run it.
+
+VERIML_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VERIML_NODE="$VERIML_ROOT/target/release/veriml-node"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# Waits until a node answers JSON-RPC on 127.0.0.1:$1, or fails after $2 seconds.
+wait_for_rpc() {
+	local port="$1" limit="${2:-120}" waited=0
+	until curl -sf -H 'Content-Type: application/json' \
+		-d '{"id":1,"jsonrpc":"2.0","method":"system_health","params":[]}' \
+		"http://127.0.0.1:$port" >/dev/null 2>&1; do
+		sleep 1
+		waited=$((waited + 1))
+		if [ "$waited" -ge "$limit" ]; then
+			log "no JSON-RPC answer on port $port after ${limit}s"
+			return 1
+		fi
+	done
+}
+
+# Builds the release node (and its wasm runtime). Cargo prints its own progress.
+build_node() {
+	log "building veriml-node (release; a cold build takes about 25 minutes on 2 cores)"
+	(cd "$VERIML_ROOT" && cargo build --release --locked -p veriml-node)
+}
+
+# Installs an npm folder's pinned packages, from its lockfile when there is one.
+npm_install() {
+	local dir="$1"
+	if [ -f "$dir/package-lock.json" ]; then
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+	else
+		(cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+	fi
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Sets up this machine, builds veriml-node and starts a local network on it:
+#   scripts/local-network.sh          two validators (Alice, Bob) on the `local` chain
+#   scripts/local-network.sh --dev    one development node (Alice), state discarded on exit
+# Ctrl-C stops the network. Chain data lives under $VERIML_NET_DIR (default: a fresh temp dir).
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+mode="local"
+[ "${1:-}" = "--dev" ] && mode="dev"
+
+"$VERIML_ROOT/scripts/install-deps.sh"
+build_node
+
+net_dir="${VERIML_NET_DIR:-$(mktemp -d -t veriml-net.XXXXXX)}"
+pids=()
+cleanup() {
+	log "stopping the network"
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+if [ "$mode" = "dev" ]; then
+	"$VERIML_NODE" --dev --base-path "$net_dir/dev" --rpc-port 9944 --rpc-cors all \
+		>"$net_dir/dev.log" 2>&1 &
+	pids+=($!)
+	wait_for_rpc 9944 120
+	log "development node up: ws://127.0.0.1:9944 (log: $net_dir/dev.log)"
+else
+	# Alice's fixed network key gives Bob a known bootnode address.
+	alice_key=0000000000000000000000000000000000000000000000000000000000000001
+	alice_peer=12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp
+	"$VERIML_NODE" --chain local --alice --validator --base-path "$net_dir/alice" \
+		--node-key "$alice_key" --port 30333 --rpc-port 9944 --rpc-cors all \
+		>"$net_dir/alice.log" 2>&1 &
+	pids+=($!)
+	"$VERIML_NODE" --chain local --bob --validator --base-path "$net_dir/bob" \
+		--port 30334 --rpc-port 9945 --rpc-cors all \
+		--bootnodes "/ip4/127.0.0.1/tcp/30333/p2p/$alice_peer" \
+		>"$net_dir/bob.log" 2>&1 &
+	pids+=($!)
+	wait_for_rpc 9944 120
+	wait_for_rpc 9945 120
+	log "Alice: ws://127.0.0.1:9944 (log: $net_dir/alice.log)"
+	log "Bob:   ws://127.0.0.1:9945 (log: $net_dir/bob.log)"
+fi
+log "polkadot.js apps: https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A9944#/explorer"
+log "network running; Ctrl-C stops it"
+tail -n 0 -F "$net_dir"/*.log | grep --line-buffered -E "Imported|finalized|Error|WARN" &
+pids+=($!)
+wait "${pids[0]}"

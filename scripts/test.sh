@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The whole veriml test suite, on a fresh clone: installs what it needs, builds, and runs
+#   1. the release node build (with its wasm runtime)
+#   2. unit and integration tests of pallets, primitives and runtime, in the release profile
+#      so they reuse the node build's artifacts (a separate invocation from the wasm build)
+#   3. a --dev node checked through @polkadot/api (blocks, finality, metadata, a transfer)
+#   4. the zombienet multi-node tests in zombienet/
+# Prints how long each stage took. `.ci/run` runs exactly this.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$VERIML_ROOT"
+
+suite_start=$(date +%s)
+stage_names=()
+stage_secs=()
+run_stage() {
+	local name="$1"; shift
+	local start; start=$(date +%s)
+	log "=== stage: $name"
+	"$@"
+	local took=$(( $(date +%s) - start ))
+	stage_names+=("$name"); stage_secs+=("$took")
+	log "=== stage: $name done in ${took}s"
+}
+print_stage_times() {
+	log "stage times:"
+	for i in "${!stage_names[@]}"; do
+		printf '  %-28s %5ss\n' "${stage_names[$i]}" "${stage_secs[$i]}"
+	done
+	printf '  %-28s %5ss\n' "total" "$(( $(date +%s) - suite_start ))"
+}
+trap print_stage_times EXIT
+
+setup() {
+	"$VERIML_ROOT/scripts/install-deps.sh"
+	npm_install "$VERIML_ROOT/scripts/e2e"
+	npm_install "$VERIML_ROOT/zombienet"
+}
+
+unit_tests() {
+	cargo test --release --locked --workspace --exclude veriml-node
+}
+
+dev_node_tests() {
+	local dir; dir=$(mktemp -d -t veriml-dev.XXXXXX)
+	local port=19944
+	"$VERIML_NODE" --dev --tmp --rpc-port "$port" --port 30433 --no-prometheus \
+		>"$dir/dev.log" 2>&1 &
+	local pid=$!
+	local rc=0
+	if wait_for_rpc "$port" 120; then
+		VERIML_WS="ws://127.0.0.1:$port" node --test "$VERIML_ROOT"/scripts/e2e/*.test.mjs || rc=$?
+	else
+		rc=1
+	fi
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	if [ "$rc" -ne 0 ]; then
+		log "dev node log (last 60 lines):"; tail -n 60 "$dir/dev.log"
+	fi
+	return "$rc"
+}
+
+zombienet_tests() {
+	local zombienet="$VERIML_ROOT/zombienet/node_modules/.bin/zombienet"
+	local test
+	for test in "$VERIML_ROOT"/zombienet/*.zndsl; do
+		log "zombienet: $(basename "$test")"
+		(cd "$VERIML_ROOT/zombienet" && PATH="$VERIML_ROOT/target/release:$PATH" \
+			"$zombienet" --provider native --dir "$(mktemp -u -t veriml-zn.XXXXXX)" test "$test")
+	done
+}
+
+run_stage "setup" setup
+run_stage "release node build" build_node
+run_stage "unit tests" unit_tests
+run_stage "dev node (@polkadot/api)" dev_node_tests
+run_stage "zombienet" zombienet_tests
+log "all stages passed"

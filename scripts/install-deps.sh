@@ -34,4 +34,13 @@ if ! command -v rustup >/dev/null 2>&1; then
   exit 1
 fi
 rustup show active-toolchain >/dev/null
+# rustup adds the file's targets only when it installs the toolchain; add them to one that was
+# already there too (the runtime's wasm32v1-none, the engine guest's wasm32-unknown-unknown).
+toolchain=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+installed_targets=$(rustup target list --installed --toolchain "$toolchain")
+for target in wasm32v1-none wasm32-unknown-unknown; do
+  grep -qx "$target" <<<"$installed_targets" || rustup target add --toolchain "$toolchain" "$target"
+done
+rustup component list --installed --toolchain "$toolchain" | grep -q '^rust-src' \
+  || rustup component add --toolchain "$toolchain" rust-src
 echo "[install-deps] done"

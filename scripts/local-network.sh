@@ -35,13 +35,15 @@ else
 		--node-key "$alice_key" --port 30333 --rpc-port 9944 --rpc-cors all \
 		>"$net_dir/alice.log" 2>&1 &
 	pids+=($!)
+	# A validator on a non-dev chain needs a network key; a fixed one keeps restarts simple.
+	bob_key=0000000000000000000000000000000000000000000000000000000000000002
 	"$VERIML_NODE" --chain local --bob --validator --base-path "$net_dir/bob" \
-		--port 30334 --rpc-port 9945 --rpc-cors all \
+		--node-key "$bob_key" --port 30334 --rpc-port 9945 --rpc-cors all \
 		--bootnodes "/ip4/127.0.0.1/tcp/30333/p2p/$alice_peer" \
 		>"$net_dir/bob.log" 2>&1 &
 	pids+=($!)
-	wait_for_rpc 9944 120
-	wait_for_rpc 9945 120
+	wait_for_rpc 9944 120 || { tail -n 20 "$net_dir/alice.log"; exit 1; }
+	wait_for_rpc 9945 120 || { tail -n 20 "$net_dir/bob.log"; exit 1; }
 	log "Alice: ws://127.0.0.1:9944 (log: $net_dir/alice.log)"
 	log "Bob:   ws://127.0.0.1:9945 (log: $net_dir/bob.log)"
 fi

@@ -5,9 +5,10 @@ VERIML_NODE="$VERIML_ROOT/target/release/veriml-node"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
-# Waits until a node answers JSON-RPC on 127.0.0.1:$1, or fails after $2 seconds.
+# Waits until a node answers JSON-RPC on 127.0.0.1:$1, or fails after $2 seconds, showing the
+# end of the node's log $3 when one is given.
 wait_for_rpc() {
-	local port="$1" limit="${2:-120}" waited=0
+	local port="$1" limit="${2:-120}" node_log="${3:-}" waited=0
 	until curl -sf -H 'Content-Type: application/json' \
 		-d '{"id":1,"jsonrpc":"2.0","method":"system_health","params":[]}' \
 		"http://127.0.0.1:$port" >/dev/null 2>&1; do
@@ -15,6 +16,7 @@ wait_for_rpc() {
 		waited=$((waited + 1))
 		if [ "$waited" -ge "$limit" ]; then
 			log "no JSON-RPC answer on port $port after ${limit}s"
+			[ -n "$node_log" ] && tail -n 20 "$node_log"
 			return 1
 		fi
 	done

@@ -35,7 +35,8 @@ if ! command -v rustup >/dev/null 2>&1; then
 fi
 rustup show active-toolchain >/dev/null
 # rustup adds the file's targets only when it installs the toolchain; add them to one that was
-# already there too (the runtime's wasm32v1-none, the engine guest's wasm32-unknown-unknown).
+# already there too (wasm32v1-none for the runtime; wasm32-unknown-unknown, also named in
+# rust-toolchain.toml, for the planned engine guest).
 toolchain=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
 installed_targets=$(rustup target list --installed --toolchain "$toolchain")
 for target in wasm32v1-none wasm32-unknown-unknown; do

@@ -25,7 +25,7 @@ if [ "$mode" = "dev" ]; then
 	"$VERIML_NODE" --dev --base-path "$net_dir/dev" --rpc-port 9944 --rpc-cors all \
 		>"$net_dir/dev.log" 2>&1 &
 	pids+=($!)
-	wait_for_rpc 9944 120
+	wait_for_rpc 9944 120 "$net_dir/dev.log"
 	log "development node up: ws://127.0.0.1:9944 (log: $net_dir/dev.log)"
 else
 	# Alice's fixed network key gives Bob a known bootnode address.
@@ -42,8 +42,8 @@ else
 		--bootnodes "/ip4/127.0.0.1/tcp/30333/p2p/$alice_peer" \
 		>"$net_dir/bob.log" 2>&1 &
 	pids+=($!)
-	wait_for_rpc 9944 120 || { tail -n 20 "$net_dir/alice.log"; exit 1; }
-	wait_for_rpc 9945 120 || { tail -n 20 "$net_dir/bob.log"; exit 1; }
+	wait_for_rpc 9944 120 "$net_dir/alice.log"
+	wait_for_rpc 9945 120 "$net_dir/bob.log"
 	log "Alice: ws://127.0.0.1:9944 (log: $net_dir/alice.log)"
 	log "Bob:   ws://127.0.0.1:9945 (log: $net_dir/bob.log)"
 fi

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The whole veriml test suite, on a fresh clone: installs what it needs, builds, and runs
-#   1. the release node build (with its wasm runtime)
-#   2. unit and integration tests of pallets, primitives and runtime, in the release profile
+#   1. the test models: real ONNX models and their reference outputs (onnx, onnxruntime,
+#      scikit-learn from PyPI) and hostile files, in target/test-models
+#   2. the release node build (with its wasm runtime and the engine's wasm guest)
+#   3. unit and integration tests of pallets, primitives and runtime, in the release profile
 #      so they reuse the node build's artifacts (a separate invocation from the wasm build)
-#   3. a --dev node checked through @polkadot/api (blocks, finality, metadata, a transfer)
-#   4. the zombienet multi-node tests in zombienet/
+#   4. the proof of determinism: result hashes on this CPU and on an emulated CPU without AVX
+#   5. a --dev node checked through @polkadot/api (blocks, finality, metadata, a transfer,
+#      models uploaded and registered, hostile models refused)
+#   6. the zombienet multi-node tests in zombienet/
 # Prints how long each stage took. `.ci/run` runs exactly this.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -74,8 +78,10 @@ zombienet_tests() {
 }
 
 run_stage "setup" setup
+run_stage "test models" "$VERIML_ROOT/scripts/models/make-test-models.sh"
 run_stage "release node build" build_node
 run_stage "unit tests" unit_tests
+run_stage "determinism (qemu Nehalem)" "$VERIML_ROOT/scripts/determinism.sh"
 run_stage "dev node (@polkadot/api)" dev_node_tests
 run_stage "zombienet" zombienet_tests
 log "all stages passed"

@@ -44,6 +44,10 @@ pub enum Subcommand {
 
 	/// Db meta columns information.
 	ChainInfo(sc_cli::ChainInfoCmd),
+
+	/// Run an ONNX model locally with the chain's deterministic engine: prints the outputs,
+	/// the engine version, the fuel used and the result hash the chain would record.
+	Infer(crate::infer::InferCmd),
 }
 
 /// `veriml-node [SUBCOMMAND] [OPTIONS]`.

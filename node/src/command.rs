@@ -48,7 +48,18 @@ impl SubstrateCli for Cli {
 pub fn run() -> sc_cli::Result<()> {
 	let cli = Cli::from_args();
 
+	// Every runtime call of this process (import, authoring, off-chain workers, RPC,
+	// benchmarks) reaches models through this engine.
+	// Its compiled code is kept in wasmtime's per-user cache, so only a node's first start
+	// (per engine version) compiles it.
+	let engine = std::sync::Arc::new(
+		veriml_engine::Engine::default()
+			.with_compiled_cache(veriml_engine::CompiledCache::UserDefault),
+	);
+	veriml_inference_interface::set_process_engine(engine.clone());
+
 	match &cli.subcommand {
+		Some(Subcommand::Infer(cmd)) => cmd.run(&engine),
 		Some(Subcommand::Key(cmd)) => cmd.run(&cli),
 		#[allow(deprecated)]
 		Some(Subcommand::BuildSpec(cmd)) => {
@@ -127,6 +138,9 @@ pub fn run() -> sc_cli::Result<()> {
 		},
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
+			// Compile the engine while the node starts, not inside the first block that
+			// registers or verifies a model; after the runner set up logging, so it is logged.
+			std::thread::spawn(move || engine.warm_up());
 			runner.run_node_until_exit(|config| async move {
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<

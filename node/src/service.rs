@@ -12,8 +12,10 @@ use sp_consensus_aura::sr25519::AuthorityPair as AuraPair;
 use std::{sync::Arc, time::Duration};
 use veriml_runtime::{apis::RuntimeApi, opaque::Block};
 
-/// Host functions the runtime may call, beyond the ones every Substrate node provides.
-pub type HostFunctions = sp_io::SubstrateHostFunctions;
+/// Host functions the runtime may call: Substrate's, and veriml's deterministic inference
+/// engine (`inference::inspect`, `inference::run`).
+pub type HostFunctions =
+	(sp_io::SubstrateHostFunctions, veriml_inference_interface::inference::HostFunctions);
 
 pub(crate) type FullClient = sc_service::TFullClient<
 	Block,

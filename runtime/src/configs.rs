@@ -3,7 +3,7 @@
 use frame_support::{
 	derive_impl,
 	dispatch::DispatchClass, parameter_types,
-	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
+	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, Nothing, VariantCountOf},
 	weights::{
 		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
 		IdentityFee, Weight,
@@ -20,6 +20,7 @@ use super::{
 	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
 	System, EXISTENTIAL_DEPOSIT, SLOT_DURATION, VERSION,
 };
+use veriml_primitives::currency::{MICRO_UNIT, UNIT};
 
 /// Share of a block's weight and length that ordinary (non-operational) transactions may fill.
 const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
@@ -129,4 +130,42 @@ impl pallet_sudo::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type RuntimeCall = RuntimeCall;
 	type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+	/// Held per model (or upload) whatever its size: 1 VML.
+	pub const ModelDepositPerModel: Balance = UNIT;
+	/// Held per byte of model kept in state: 10 micro VML, so 1 MiB holds about 10.5 VML.
+	pub const ModelDepositPerByte: Balance = 10 * MICRO_UNIT;
+	/// Engine fuel registration may spend preparing a model, and again on its trial run:
+	/// together at most 1 s at `EnginePicosecondsPerFuel`, so the worst-case registration
+	/// (with 16 MiB of bytes) fits in one ordinary transaction. A SqueezeNet at 224×224 runs
+	/// in about 1.03·10^9.
+	pub const RegistrationFuelLimit: u64 = 1_250_000_000;
+	/// Compute time of one unit of engine fuel: `scripts/bench-engine.sh` measured 264–355 ps
+	/// on the light CNNs (where fuel dominates; a run's fixed ~2 ms of instantiation is in the
+	/// benchmarked weight of the call), rounded up with a margin.
+	pub const EnginePicosecondsPerFuel: u64 = 400;
+}
+
+impl pallet_model_registry::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Inspector = pallet_model_registry::HostEngine;
+	// Nothing uses models yet; the requests pallet (issue 4) will refuse removing those with
+	// open requests.
+	type ModelsInUse = Nothing;
+	type DepositPerModel = ModelDepositPerModel;
+	type DepositPerByte = ModelDepositPerByte;
+	/// 16 MiB models.
+	type MaxModelBytes = ConstU32<{ 16 * 1024 * 1024 }>;
+	/// 1 MiB chunks: well inside a block's 3.75 MiB for ordinary transactions.
+	type MaxChunkBytes = ConstU32<{ 1024 * 1024 }>;
+	type MaxNameLength = ConstU32<64>;
+	type MaxTensors = ConstU32<8>;
+	type MaxVersions = ConstU32<32>;
+	type RegistrationFuelLimit = RegistrationFuelLimit;
+	type PicosecondsPerFuel = EnginePicosecondsPerFuel;
+	type WeightInfo = pallet_model_registry::weights::SubstrateWeight<Runtime>;
 }

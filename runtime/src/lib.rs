@@ -1,8 +1,8 @@
 //! The veriml runtime.
 //!
 //! Composes the consensus and accounting pallets every veriml node runs (Aura block production,
-//! GRANDPA finality, balances, transaction payment, sudo for dev and local networks). veriml's
-//! own pallets are added here as they land; see `docs/architecture.md`.
+//! GRANDPA finality, balances, transaction payment, sudo for dev and local networks) with
+//! veriml's own: the model registry. See `docs/architecture.md`.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 // `construct_runtime`'s expansion is deep.
@@ -148,4 +148,7 @@ mod runtime {
 
 	#[runtime::pallet_index(6)]
 	pub type Sudo = pallet_sudo;
+
+	#[runtime::pallet_index(10)]
+	pub type Models = pallet_model_registry;
 }

@@ -1,0 +1,121 @@
+//! `veriml-node infer`: runs a model locally with the engine the chain uses, so a model author
+//! can check a model, its outputs and its cost before paying to register it.
+
+use std::path::PathBuf;
+use veriml_engine::{Engine, ENGINE_VERSION};
+use veriml_engine::json::{describe, parse_inputs, tensor_to_json};
+use veriml_inference_primitives::{input_hash, model_hash, result_hash, EngineError, Execution};
+
+/// Run an ONNX model locally with the chain's deterministic engine.
+#[derive(Debug, clap::Parser)]
+pub struct InferCmd {
+	/// The ONNX model file.
+	#[arg(long)]
+	pub model: PathBuf,
+
+	/// The inputs, as JSON: `{"inputs": [{"dtype": "f32", "shape": [1, 3], "data": [1.0, 2.0, 3.0]}]}`.
+	/// dtypes: f32, i64, i32, i8, u8, bool.
+	#[arg(long)]
+	pub input: PathBuf,
+
+	/// Fuel the inference may use (the engine's own cap applies too).
+	#[arg(long, default_value_t = 200_000_000_000)]
+	pub fuel_limit: u64,
+
+	/// Print the result as JSON instead of text.
+	#[arg(long)]
+	pub json: bool,
+}
+
+impl InferCmd {
+	/// Runs the command.
+	pub fn run(&self, engine: &Engine) -> sc_cli::Result<()> {
+		let model = std::fs::read(&self.model)
+			.map_err(|e| format!("reading {}: {e}", self.model.display()))?;
+		let input_json = std::fs::read_to_string(&self.input)
+			.map_err(|e| format!("reading {}: {e}", self.input.display()))?;
+		let inputs = parse_inputs(&input_json)?;
+
+		let specs = inputs
+			.iter()
+			.enumerate()
+			.map(|(i, t)| t.spec().ok_or_else(|| format!("input {i} has more than 8 dimensions")))
+			.collect::<Result<Vec<_>, _>>()?;
+		let info = engine
+			.inspect_model(&model, &specs, self.fuel_limit)
+			.map_err(|e| engine_error("the engine refused the model", e))?;
+		let execution = engine
+			.run_model(&model, &inputs, self.fuel_limit)
+			.map_err(|e| engine_error("the inference failed", e))?;
+
+		let model_hash = model_hash(&model);
+		let input_hash = input_hash(&inputs);
+		let result = result_hash(ENGINE_VERSION, &model_hash, &input_hash, &execution.outputs);
+		let report = Report {
+			model_hash,
+			model_len: model.len(),
+			info_nodes: info.node_count,
+			fuel_to_prepare: info.fuel_to_prepare,
+			fuel_zero_input: info.fuel_per_run,
+			input_hash,
+			result,
+			execution,
+		};
+		if self.json {
+			println!("{}", report.to_json());
+		} else {
+			report.print();
+		}
+		Ok(())
+	}
+}
+
+fn engine_error(context: &str, error: EngineError) -> sc_cli::Error {
+	format!("{context}: {error} ({error:?})").into()
+}
+
+struct Report {
+	model_hash: veriml_inference_primitives::ModelHash,
+	model_len: usize,
+	info_nodes: u32,
+	/// Registration must prepare the model, and run it once, within the chain's
+	/// `RegistrationFuelLimit` each.
+	fuel_to_prepare: u64,
+	fuel_zero_input: u64,
+	input_hash: veriml_inference_primitives::H256,
+	result: veriml_inference_primitives::H256,
+	execution: Execution,
+}
+
+impl Report {
+	fn print(&self) {
+		println!("model         {:?} ({} bytes, {} ONNX nodes)", self.model_hash, self.model_len, self.info_nodes);
+		println!("engine        version {ENGINE_VERSION}, guest {:?}", veriml_engine::guest_hash());
+		println!("input hash    {:?}", self.input_hash);
+		for (index, output) in self.execution.outputs.iter().enumerate() {
+			println!("output {index:<6} {}", describe(output));
+		}
+		println!(
+			"fuel          {} (all-zero input: {}; preparing the model: {})",
+			self.execution.fuel_used, self.fuel_zero_input, self.fuel_to_prepare
+		);
+		println!("result hash   {:?}", self.result);
+	}
+
+	fn to_json(&self) -> serde_json::Value {
+		serde_json::json!({
+			"model_hash": format!("{:?}", self.model_hash),
+			"model_bytes": self.model_len,
+			"onnx_nodes": self.info_nodes,
+			"engine_version": ENGINE_VERSION,
+			"engine_guest_hash": format!("{:?}", veriml_engine::guest_hash()),
+			"input_hash": format!("{:?}", self.input_hash),
+			"outputs": self.execution.outputs.iter().map(tensor_to_json).collect::<Vec<_>>(),
+			"fuel_used": self.execution.fuel_used,
+			"fuel_all_zero_input": self.fuel_zero_input,
+			"fuel_to_prepare": self.fuel_to_prepare,
+			"result_hash": format!("{:?}", self.result),
+		})
+	}
+}
+

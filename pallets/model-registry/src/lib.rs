@@ -1,0 +1,604 @@
+//! # Model registry
+//!
+//! ONNX models live on the chain itself, addressed by the blake2-256 hash of their bytes, so
+//! every node that verifies an inference can obtain and check the exact model from state —
+//! no outside server.
+//!
+//! A model author:
+//! 1. [`begin_upload`](Pallet::begin_upload)s the model's hash and length; a deposit per byte is
+//!    held from their balance;
+//! 2. sends the bytes in chunks of [`Config::MaxChunkBytes`] with
+//!    [`upload_chunk`](Pallet::upload_chunk) (one chunk for a small model);
+//! 3. [`register_model`](Pallet::register_model)s it with a name, a version, its input specs and
+//!    a price per inference. The bytes are checked against the hash and by the deterministic
+//!    engine (through the `inference` host functions): a malformed or hostile file is refused
+//!    with a named error and no model is registered. On success the engine's measured cost
+//!    (fuel per run) is recorded with the model.
+//!
+//! Owners can change the price, deprecate a model (no new requests) and remove it, which
+//! releases the deposit. An upload can be aborted, releasing its deposit.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+mod types;
+pub mod weights;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+
+pub use types::*;
+pub use weights::WeightInfo;
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use alloc::vec::Vec;
+	use frame_support::{
+		pallet_prelude::*,
+		traits::{
+			fungible::{Inspect, Mutate, MutateHold},
+			tokens::Precision,
+			Contains,
+		},
+	};
+	use frame_system::pallet_prelude::*;
+	use sp_runtime::traits::Saturating;
+	use veriml_inference_primitives::{EngineError, ModelHash, TensorSpec};
+
+	/// Balance of the currency deposits are held in.
+	pub type BalanceOf<T> =
+		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+
+	/// An upload in progress.
+	pub type UploadOf<T> = Upload<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
+
+	/// A registered model.
+	pub type ModelRecordOf<T> = ModelRecord<
+		<T as frame_system::Config>::AccountId,
+		BalanceOf<T>,
+		BlockNumberFor<T>,
+		<T as Config>::MaxNameLength,
+		<T as Config>::MaxTensors,
+	>;
+
+	/// A model's name.
+	pub type ModelName<T> = BoundedVec<u8, <T as Config>::MaxNameLength>;
+
+	#[pallet::pallet]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config {
+		/// The overarching event type.
+		#[allow(deprecated)]
+		type RuntimeEvent: From<Event<Self>> + IsType<<Self as frame_system::Config>::RuntimeEvent>;
+
+		/// The currency deposits are held in.
+		type Currency: Mutate<Self::AccountId>
+			+ MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+
+		/// The runtime's hold reasons, which include this pallet's.
+		type RuntimeHoldReason: From<HoldReason>;
+
+		/// The engine that checks models before they are registered.
+		type Inspector: ModelInspector;
+
+		/// Models that must not be removed now (for example, with inference requests open).
+		type ModelsInUse: Contains<ModelHash>;
+
+		/// Deposit held per model or upload, whatever its size.
+		#[pallet::constant]
+		type DepositPerModel: Get<BalanceOf<Self>>;
+
+		/// Deposit held per byte of model kept in state.
+		#[pallet::constant]
+		type DepositPerByte: Get<BalanceOf<Self>>;
+
+		/// Largest model, in bytes.
+		#[pallet::constant]
+		type MaxModelBytes: Get<u32>;
+
+		/// Size of every upload chunk but the last.
+		#[pallet::constant]
+		type MaxChunkBytes: Get<u32>;
+
+		/// Longest model name.
+		#[pallet::constant]
+		type MaxNameLength: Get<u32>;
+
+		/// Most input or output tensors of a model.
+		#[pallet::constant]
+		type MaxTensors: Get<u32>;
+
+		/// Most versions kept under one owner and name.
+		#[pallet::constant]
+		type MaxVersions: Get<u32>;
+
+		/// Engine fuel registration may spend on preparing a model, and again on its trial run.
+		#[pallet::constant]
+		type RegistrationFuelLimit: Get<u64>;
+
+		/// Reference-machine compute time, in picoseconds, of one unit of engine fuel.
+		#[pallet::constant]
+		type PicosecondsPerFuel: Get<u64>;
+
+		/// Weights of this pallet's calls.
+		type WeightInfo: WeightInfo;
+	}
+
+	/// Why this pallet holds funds.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// Deposit for model bytes kept in state (uploads and registered models).
+		ModelStorage,
+	}
+
+	/// Uploads in progress, by the hash the bytes must have (claimed, not yet checked: hence a
+	/// hashing hasher, so uploaders cannot choose trie paths).
+	#[pallet::storage]
+	pub type Uploads<T: Config> = StorageMap<_, Blake2_128Concat, ModelHash, UploadOf<T>>;
+
+	/// Chunks received for uploads in progress.
+	#[pallet::storage]
+	pub type UploadChunks<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		ModelHash,
+		Twox64Concat,
+		u32,
+		BoundedVec<u8, T::MaxChunkBytes>,
+	>;
+
+	/// The bytes of every registered model, by content hash (verified, so `Identity` keys are
+	/// balanced). The engine host function reads models from here.
+	#[pallet::storage]
+	pub type ModelCode<T: Config> =
+		StorageMap<_, Identity, ModelHash, BoundedVec<u8, T::MaxModelBytes>>;
+
+	/// Registered models, by content hash.
+	#[pallet::storage]
+	pub type Models<T: Config> = StorageMap<_, Identity, ModelHash, ModelRecordOf<T>>;
+
+	/// The versions registered under an owner and a name, oldest first.
+	#[pallet::storage]
+	pub type Versions<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Blake2_128Concat,
+		ModelName<T>,
+		BoundedVec<(u32, ModelHash), T::MaxVersions>,
+		ValueQuery,
+	>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// An upload began; `deposit` is held from the uploader.
+		UploadStarted {
+			model_hash: ModelHash,
+			uploader: T::AccountId,
+			byte_len: u32,
+			chunk_count: u32,
+			deposit: BalanceOf<T>,
+		},
+		/// A chunk of an upload was stored.
+		ChunkUploaded { model_hash: ModelHash, index: u32, chunks_received: u32, chunk_count: u32 },
+		/// An upload was aborted and its deposit released.
+		UploadAborted { model_hash: ModelHash, uploader: T::AccountId, deposit: BalanceOf<T> },
+		/// A model was checked by the engine and registered.
+		ModelRegistered {
+			model_hash: ModelHash,
+			owner: T::AccountId,
+			name: ModelName<T>,
+			version: u32,
+			byte_len: u32,
+			fuel_per_run: u64,
+		},
+		/// A model's price per inference changed.
+		PriceChanged { model_hash: ModelHash, price_per_inference: BalanceOf<T> },
+		/// A model was deprecated: it takes no new requests.
+		ModelDeprecated { model_hash: ModelHash },
+		/// A model and its bytes were removed and its deposit released.
+		ModelRemoved { model_hash: ModelHash, owner: T::AccountId, deposit: BalanceOf<T> },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// The model is longer than `MaxModelBytes`, or empty.
+		InvalidModelLength,
+		/// A model with these bytes is already registered.
+		ModelAlreadyRegistered,
+		/// An upload of these bytes is already in progress.
+		UploadAlreadyInProgress,
+		/// No upload of this hash is in progress.
+		UnknownUpload,
+		/// Only the uploader may add to, abort or register an upload.
+		NotUploader,
+		/// The chunk index is beyond the upload's chunk count.
+		ChunkOutOfRange,
+		/// The chunk has the wrong length: every chunk but the last is `MaxChunkBytes` long.
+		WrongChunkLength,
+		/// This chunk was already uploaded.
+		ChunkAlreadyUploaded,
+		/// Some chunks of the upload are missing.
+		UploadIncomplete,
+		/// The uploaded bytes do not hash to the upload's model hash.
+		HashMismatch,
+		/// The account cannot cover the deposit for the model's bytes.
+		InsufficientDeposit,
+		/// The name is empty.
+		EmptyName,
+		/// A version at least as high is already registered under this owner and name.
+		VersionNotIncreasing,
+		/// The owner has `MaxVersions` versions under this name; remove one first.
+		TooManyVersions,
+		/// The model declares no inputs or more than `MaxTensors` of them, or produces more
+		/// than `MaxTensors` outputs.
+		TooManyTensors,
+		/// No model with this hash is registered.
+		UnknownModel,
+		/// Only the model's owner may do this.
+		NotOwner,
+		/// The model is already deprecated.
+		AlreadyDeprecated,
+		/// The model has open inference requests; remove it when they are settled.
+		ModelInUse,
+		/// The bytes are not a valid ONNX model.
+		MalformedModel,
+		/// The model uses an operator whose output is random (RandomNormal, RandomUniform,
+		/// Multinomial, Bernoulli, …): no two nodes would agree on its results.
+		NonDeterministicOperator,
+		/// The model uses an operator or an operator domain the engine does not implement.
+		UnsupportedOperator,
+		/// The model refers to tensor data stored outside the file (ONNX external data).
+		ExternalData,
+		/// The engine could not type or optimise the model for the declared inputs.
+		ModelPreparationFailed,
+		/// The declared inputs do not fit the model (count, dtype or shape), or a spec is
+		/// malformed.
+		InvalidInputSpecs,
+		/// The declared inputs are larger than the engine accepts.
+		InputTooLarge,
+		/// The model's outputs are larger than the engine returns.
+		OutputTooLarge,
+		/// On all-zero inputs the model produced NaN, which has no canonical form.
+		NanOutput,
+		/// The model needs more memory than the engine grants one inference.
+		ModelNeedsTooMuchMemory,
+		/// Preparing or running the model needs more fuel than registration allows: it is too
+		/// costly to verify in a block.
+		ModelTooCostly,
+		/// The model failed when run on all-zero inputs.
+		ModelFailsToRun,
+		/// The block author's node has no inference engine.
+		EngineUnavailable,
+	}
+
+	impl<T> From<EngineError> for Error<T> {
+		fn from(error: EngineError) -> Self {
+			match error {
+				EngineError::ModelTooLarge => Error::InvalidModelLength,
+				EngineError::MalformedModel => Error::MalformedModel,
+				EngineError::NonDeterministicOperator => Error::NonDeterministicOperator,
+				EngineError::UnsupportedOperator => Error::UnsupportedOperator,
+				EngineError::ExternalData => Error::ExternalData,
+				EngineError::ModelPreparationFailed => Error::ModelPreparationFailed,
+				EngineError::InputMismatch | EngineError::MalformedTensor => Error::InvalidInputSpecs,
+				EngineError::InputTooLarge => Error::InputTooLarge,
+				EngineError::OutputTooLarge => Error::OutputTooLarge,
+				EngineError::NanInOutput => Error::NanOutput,
+				EngineError::OutOfMemory => Error::ModelNeedsTooMuchMemory,
+				EngineError::FuelExhausted => Error::ModelTooCostly,
+				EngineError::ExecutionFailed => Error::ModelFailsToRun,
+				EngineError::ModelUnavailable | EngineError::EngineUnavailable =>
+					Error::EngineUnavailable,
+			}
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Begin uploading a model of `byte_len` bytes whose blake2-256 hash is `model_hash`.
+		///
+		/// Holds `DepositPerModel + byte_len * DepositPerByte` from the caller until the upload
+		/// is aborted or the registered model removed. The bytes then follow in
+		/// `ceil(byte_len / MaxChunkBytes)` chunks through `upload_chunk`.
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::begin_upload())]
+		pub fn begin_upload(
+			origin: OriginFor<T>,
+			model_hash: ModelHash,
+			byte_len: u32,
+		) -> DispatchResult {
+			let uploader = ensure_signed(origin)?;
+			ensure!(
+				byte_len > 0 && byte_len <= T::MaxModelBytes::get(),
+				Error::<T>::InvalidModelLength
+			);
+			ensure!(!Models::<T>::contains_key(model_hash), Error::<T>::ModelAlreadyRegistered);
+			ensure!(!Uploads::<T>::contains_key(model_hash), Error::<T>::UploadAlreadyInProgress);
+
+			let deposit = Self::deposit_for(byte_len);
+			T::Currency::hold(&HoldReason::ModelStorage.into(), &uploader, deposit)
+				.map_err(|_| Error::<T>::InsufficientDeposit)?;
+			let chunk_count = byte_len.div_ceil(T::MaxChunkBytes::get());
+			Uploads::<T>::insert(
+				model_hash,
+				Upload { uploader: uploader.clone(), byte_len, chunk_count, chunks_received: 0, deposit },
+			);
+			Self::deposit_event(Event::UploadStarted {
+				model_hash,
+				uploader,
+				byte_len,
+				chunk_count,
+				deposit,
+			});
+			Ok(())
+		}
+
+		/// Store chunk `index` of the upload of `model_hash`.
+		///
+		/// Every chunk but the last is exactly `MaxChunkBytes` long; chunks may come in any
+		/// order, each once.
+		#[pallet::call_index(1)]
+		#[pallet::weight(T::WeightInfo::upload_chunk(bytes.len() as u32))]
+		pub fn upload_chunk(
+			origin: OriginFor<T>,
+			model_hash: ModelHash,
+			index: u32,
+			bytes: BoundedVec<u8, T::MaxChunkBytes>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let mut upload = Uploads::<T>::get(model_hash).ok_or(Error::<T>::UnknownUpload)?;
+			ensure!(upload.uploader == who, Error::<T>::NotUploader);
+			ensure!(index < upload.chunk_count, Error::<T>::ChunkOutOfRange);
+			ensure!(bytes.len() as u32 == Self::chunk_len(&upload, index), Error::<T>::WrongChunkLength);
+			ensure!(
+				!UploadChunks::<T>::contains_key(model_hash, index),
+				Error::<T>::ChunkAlreadyUploaded
+			);
+
+			UploadChunks::<T>::insert(model_hash, index, bytes);
+			upload.chunks_received += 1;
+			Self::deposit_event(Event::ChunkUploaded {
+				model_hash,
+				index,
+				chunks_received: upload.chunks_received,
+				chunk_count: upload.chunk_count,
+			});
+			Uploads::<T>::insert(model_hash, upload);
+			Ok(())
+		}
+
+		/// Abort the upload of `model_hash`: its chunks are deleted and its deposit released.
+		#[pallet::call_index(2)]
+		#[pallet::weight(T::WeightInfo::abort_upload(T::MaxModelBytes::get().div_ceil(T::MaxChunkBytes::get())))]
+		pub fn abort_upload(origin: OriginFor<T>, model_hash: ModelHash) -> DispatchResultWithPostInfo {
+			let who = ensure_signed(origin)?;
+			let upload = Uploads::<T>::get(model_hash).ok_or(Error::<T>::UnknownUpload)?;
+			ensure!(upload.uploader == who, Error::<T>::NotUploader);
+
+			let _ = UploadChunks::<T>::clear_prefix(model_hash, upload.chunk_count, None);
+			Uploads::<T>::remove(model_hash);
+			Self::release_deposit(&who, upload.deposit)?;
+			Self::deposit_event(Event::UploadAborted { model_hash, uploader: who, deposit: upload.deposit });
+			Ok(Some(T::WeightInfo::abort_upload(upload.chunk_count)).into())
+		}
+
+		/// Register the fully uploaded model `model_hash` as version `version` of `name`, taking
+		/// `inputs`, paid `price_per_inference` per inference.
+		///
+		/// The bytes must hash to `model_hash` and pass the deterministic engine: parsed,
+		/// free of random operators, typed for `inputs` and run once on all-zero inputs within
+		/// `RegistrationFuelLimit`. The measured fuel becomes the model's cost figure. The
+		/// upload's deposit stays held for the model.
+		#[pallet::call_index(3)]
+		#[pallet::weight(
+			T::WeightInfo::register_model(T::MaxModelBytes::get())
+				.saturating_add(Pallet::<T>::fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)))
+		)]
+		pub fn register_model(
+			origin: OriginFor<T>,
+			model_hash: ModelHash,
+			name: ModelName<T>,
+			version: u32,
+			inputs: BoundedVec<TensorSpec, T::MaxTensors>,
+			price_per_inference: BalanceOf<T>,
+		) -> DispatchResultWithPostInfo {
+			let owner = ensure_signed(origin)?;
+			let upload = Uploads::<T>::get(model_hash).ok_or(Error::<T>::UnknownUpload)?;
+			ensure!(upload.uploader == owner, Error::<T>::NotUploader);
+			ensure!(upload.chunks_received == upload.chunk_count, Error::<T>::UploadIncomplete);
+			ensure!(!name.is_empty(), Error::<T>::EmptyName);
+			ensure!(!inputs.is_empty(), Error::<T>::TooManyTensors);
+			let mut versions = Versions::<T>::get(&owner, &name);
+			ensure!(
+				versions.last().map_or(true, |(latest, _)| version > *latest),
+				Error::<T>::VersionNotIncreasing
+			);
+
+			let mut bytes = Vec::with_capacity(upload.byte_len as usize);
+			for index in 0..upload.chunk_count {
+				let chunk = UploadChunks::<T>::get(model_hash, index).ok_or(Error::<T>::UploadIncomplete)?;
+				bytes.extend_from_slice(&chunk);
+			}
+			ensure!(
+				veriml_inference_primitives::model_hash(&bytes) == model_hash,
+				Error::<T>::HashMismatch
+			);
+
+			let info = T::Inspector::inspect(&bytes, &inputs, T::RegistrationFuelLimit::get())
+				.map_err(Error::<T>::from)?;
+			let outputs = BoundedVec::try_from(info.outputs).map_err(|_| Error::<T>::TooManyTensors)?;
+			versions.try_push((version, model_hash)).map_err(|_| Error::<T>::TooManyVersions)?;
+
+			let code = BoundedVec::try_from(bytes).map_err(|_| Error::<T>::InvalidModelLength)?;
+			ModelCode::<T>::insert(model_hash, code);
+			let _ = UploadChunks::<T>::clear_prefix(model_hash, upload.chunk_count, None);
+			Uploads::<T>::remove(model_hash);
+			Versions::<T>::insert(&owner, &name, versions);
+			Models::<T>::insert(
+				model_hash,
+				ModelRecord {
+					owner: owner.clone(),
+					name: name.clone(),
+					version,
+					inputs,
+					outputs,
+					price_per_inference,
+					byte_len: upload.byte_len,
+					node_count: info.node_count,
+					fuel_per_run: info.fuel_per_run,
+					fuel_to_prepare: info.fuel_to_prepare,
+					status: ModelStatus::Active,
+					deposit: upload.deposit,
+					registered_at: frame_system::Pallet::<T>::block_number(),
+				},
+			);
+			Self::deposit_event(Event::ModelRegistered {
+				model_hash,
+				owner,
+				name,
+				version,
+				byte_len: upload.byte_len,
+				fuel_per_run: info.fuel_per_run,
+			});
+			let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
+			Ok(Some(
+				T::WeightInfo::register_model(upload.byte_len)
+					.saturating_add(Self::fuel_weight(used_fuel)),
+			)
+			.into())
+		}
+
+		/// Set the price per inference of a model the caller owns.
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::set_price())]
+		pub fn set_price(
+			origin: OriginFor<T>,
+			model_hash: ModelHash,
+			price_per_inference: BalanceOf<T>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Models::<T>::try_mutate(model_hash, |model| -> DispatchResult {
+				let model = model.as_mut().ok_or(Error::<T>::UnknownModel)?;
+				ensure!(model.owner == who, Error::<T>::NotOwner);
+				model.price_per_inference = price_per_inference;
+				Ok(())
+			})?;
+			Self::deposit_event(Event::PriceChanged { model_hash, price_per_inference });
+			Ok(())
+		}
+
+		/// Deprecate a model the caller owns: it takes no new inference requests, but stays
+		/// available for those already made.
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::deprecate_model())]
+		pub fn deprecate_model(origin: OriginFor<T>, model_hash: ModelHash) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Models::<T>::try_mutate(model_hash, |model| -> DispatchResult {
+				let model = model.as_mut().ok_or(Error::<T>::UnknownModel)?;
+				ensure!(model.owner == who, Error::<T>::NotOwner);
+				ensure!(model.status == ModelStatus::Active, Error::<T>::AlreadyDeprecated);
+				model.status = ModelStatus::Deprecated;
+				Ok(())
+			})?;
+			Self::deposit_event(Event::ModelDeprecated { model_hash });
+			Ok(())
+		}
+
+		/// Remove a model the caller owns, with its bytes, and release its deposit. Refused
+		/// while the model has open inference requests.
+		#[pallet::call_index(6)]
+		#[pallet::weight(T::WeightInfo::remove_model())]
+		pub fn remove_model(origin: OriginFor<T>, model_hash: ModelHash) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let model = Models::<T>::get(model_hash).ok_or(Error::<T>::UnknownModel)?;
+			ensure!(model.owner == who, Error::<T>::NotOwner);
+			ensure!(!T::ModelsInUse::contains(&model_hash), Error::<T>::ModelInUse);
+
+			Versions::<T>::mutate_exists(&who, &model.name, |versions| {
+				if let Some(list) = versions {
+					list.retain(|(_, hash)| *hash != model_hash);
+					if list.is_empty() {
+						*versions = None;
+					}
+				}
+			});
+			ModelCode::<T>::remove(model_hash);
+			Models::<T>::remove(model_hash);
+			Self::release_deposit(&who, model.deposit)?;
+			Self::deposit_event(Event::ModelRemoved { model_hash, owner: who, deposit: model.deposit });
+			Ok(())
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// The deposit for keeping `byte_len` bytes of model in state.
+		pub fn deposit_for(byte_len: u32) -> BalanceOf<T> {
+			T::DepositPerByte::get()
+				.saturating_mul(byte_len.into())
+				.saturating_add(T::DepositPerModel::get())
+		}
+
+		/// The weight of `fuel` units of engine work.
+		pub fn fuel_weight(fuel: u64) -> Weight {
+			Weight::from_parts(fuel.saturating_mul(T::PicosecondsPerFuel::get()), 0)
+		}
+
+		/// The storage key under which the model's bytes live, for the engine host function.
+		pub fn model_code_key(model_hash: &ModelHash) -> Vec<u8> {
+			ModelCode::<T>::hashed_key_for(model_hash)
+		}
+
+		/// The registered model `model_hash`, if any.
+		pub fn model(model_hash: &ModelHash) -> Option<ModelRecordOf<T>> {
+			Models::<T>::get(model_hash)
+		}
+
+		fn chunk_len(upload: &UploadOf<T>, index: u32) -> u32 {
+			let chunk = T::MaxChunkBytes::get();
+			if index + 1 == upload.chunk_count {
+				upload.byte_len - chunk.saturating_mul(upload.chunk_count - 1)
+			} else {
+				chunk
+			}
+		}
+
+		fn release_deposit(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
+			T::Currency::release(&HoldReason::ModelStorage.into(), who, amount, Precision::BestEffort)
+				.map(|_| ())
+		}
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn integrity_test() {
+			assert!(T::MaxChunkBytes::get() > 0, "MaxChunkBytes must be positive");
+			assert!(
+				T::MaxModelBytes::get() >= T::MaxChunkBytes::get(),
+				"MaxModelBytes must hold at least one chunk"
+			);
+			let worst_registration = T::WeightInfo::register_model(T::MaxModelBytes::get())
+				.saturating_add(Self::fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)));
+			let max_extrinsic = T::BlockWeights::get()
+				.get(frame_support::dispatch::DispatchClass::Normal)
+				.max_extrinsic
+				.unwrap_or_else(|| T::BlockWeights::get().max_block);
+			assert!(
+				worst_registration.all_lte(max_extrinsic),
+				"register_model's worst case ({worst_registration}) exceeds a transaction's maximum \
+				 ({max_extrinsic}): lower RegistrationFuelLimit or MaxModelBytes"
+			);
+		}
+	}
+}

@@ -1,0 +1,113 @@
+//! A runtime with balances and the registry, whose inspector is the real deterministic engine
+//! (registered as an externalities extension).
+
+use crate as pallet_model_registry;
+use frame_support::{derive_impl, parameter_types, traits::Contains};
+use sp_runtime::BuildStorage;
+use std::{cell::RefCell, collections::BTreeSet, sync::{Arc, LazyLock}};
+use veriml_inference_interface::InferenceExt;
+use veriml_inference_primitives::ModelHash;
+
+type Block = frame_system::mocking::MockBlock<Test>;
+
+frame_support::construct_runtime!(
+	pub enum Test {
+		System: frame_system,
+		Balances: pallet_balances,
+		Models: pallet_model_registry,
+	}
+);
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+	type Block = Block;
+	type AccountData = pallet_balances::AccountData<u64>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+	type AccountStore = System;
+	type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+pub const CHUNK: u32 = 256;
+
+parameter_types! {
+	pub const DepositPerModel: u64 = 100;
+	pub const DepositPerByte: u64 = 1;
+	pub const MaxModelBytes: u32 = 64 * 1024;
+	pub const MaxChunkBytes: u32 = CHUNK;
+	pub const MaxNameLength: u32 = 32;
+	pub const MaxTensors: u32 = 4;
+	pub const MaxVersions: u32 = 3;
+	pub const RegistrationFuelLimit: u64 = 200_000_000;
+	pub const PicosecondsPerFuel: u64 = 1_000;
+}
+
+thread_local! {
+	static IN_USE: RefCell<BTreeSet<ModelHash>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// Marks a model as having open requests (or not).
+pub fn set_in_use(model: ModelHash, in_use: bool) {
+	IN_USE.with(|set| {
+		if in_use {
+			set.borrow_mut().insert(model);
+		} else {
+			set.borrow_mut().remove(&model);
+		}
+	});
+}
+
+pub struct InUse;
+impl Contains<ModelHash> for InUse {
+	fn contains(model: &ModelHash) -> bool {
+		IN_USE.with(|set| set.borrow().contains(model))
+	}
+}
+
+impl pallet_model_registry::Config for Test {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Inspector = pallet_model_registry::HostEngine;
+	type ModelsInUse = InUse;
+	type DepositPerModel = DepositPerModel;
+	type DepositPerByte = DepositPerByte;
+	type MaxModelBytes = MaxModelBytes;
+	type MaxChunkBytes = MaxChunkBytes;
+	type MaxNameLength = MaxNameLength;
+	type MaxTensors = MaxTensors;
+	type MaxVersions = MaxVersions;
+	type RegistrationFuelLimit = RegistrationFuelLimit;
+	type PicosecondsPerFuel = PicosecondsPerFuel;
+	type WeightInfo = ();
+}
+
+pub const ALICE: u64 = 1;
+pub const BOB: u64 = 2;
+/// Has less than any deposit.
+pub const POOR: u64 = 3;
+pub const ENDOWMENT: u64 = 1_000_000;
+
+/// One engine for all tests of this binary, its compiled code cached like a node's.
+static ENGINE: LazyLock<Arc<veriml_engine::Engine>> = LazyLock::new(|| {
+	Arc::new(
+		veriml_engine::Engine::default()
+			.with_compiled_cache(veriml_engine::CompiledCache::UserDefault),
+	)
+});
+
+pub fn new_test_ext() -> sp_io::TestExternalities {
+	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	pallet_balances::GenesisConfig::<Test> {
+		balances: vec![(ALICE, ENDOWMENT), (BOB, ENDOWMENT), (POOR, 50)],
+		..Default::default()
+	}
+	.assimilate_storage(&mut storage)
+	.unwrap();
+	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.register_extension(InferenceExt::new(ENGINE.clone()));
+	ext.execute_with(|| System::set_block_number(1));
+	ext
+}

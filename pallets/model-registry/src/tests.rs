@@ -1,0 +1,293 @@
+//! The registry's calls: their effect on storage, balances and events, and every refusal.
+
+use crate::{mock::*, Error, Event, ModelCode, ModelStatus, UploadChunks, Uploads, Versions};
+use frame_support::{
+	assert_noop, assert_ok,
+	traits::fungible::{Inspect, InspectHold},
+	BoundedVec,
+};
+use veriml_inference_primitives::{model_hash, onnx_builder, ModelHash, TensorSpec};
+
+const WIDTH: u32 = 8;
+
+fn relu(padding: usize) -> Vec<u8> {
+	onnx_builder::unary_model("Relu", WIDTH, padding)
+}
+
+fn inputs() -> BoundedVec<TensorSpec, MaxTensors> {
+	BoundedVec::truncate_from(vec![onnx_builder::unary_model_input(WIDTH)])
+}
+
+fn name(s: &str) -> BoundedVec<u8, MaxNameLength> {
+	BoundedVec::truncate_from(s.as_bytes().to_vec())
+}
+
+fn held(who: u64) -> u64 {
+	Balances::balance_on_hold(&RuntimeHoldReason::Models(crate::HoldReason::ModelStorage), &who)
+}
+
+/// Uploads `bytes` from `who` in chunks, in order.
+fn upload(who: u64, bytes: &[u8]) -> ModelHash {
+	let hash = model_hash(bytes);
+	assert_ok!(Models::begin_upload(RuntimeOrigin::signed(who), hash, bytes.len() as u32));
+	for (index, chunk) in bytes.chunks(CHUNK as usize).enumerate() {
+		assert_ok!(Models::upload_chunk(
+			RuntimeOrigin::signed(who),
+			hash,
+			index as u32,
+			BoundedVec::truncate_from(chunk.to_vec())
+		));
+	}
+	hash
+}
+
+fn register(who: u64, hash: ModelHash, model_name: &str, version: u32) -> frame_support::dispatch::DispatchResultWithPostInfo {
+	Models::register_model(RuntimeOrigin::signed(who), hash, name(model_name), version, inputs(), 7)
+}
+
+#[test]
+fn a_model_is_uploaded_in_chunks_checked_and_registered() {
+	new_test_ext().execute_with(|| {
+		let bytes = relu(600); // three chunks
+		let hash = upload(ALICE, &bytes);
+		let deposit = 100 + bytes.len() as u64;
+		assert_eq!(held(ALICE), deposit);
+		assert_eq!(Balances::balance(&ALICE), ENDOWMENT - deposit);
+		System::assert_has_event(
+			Event::UploadStarted { model_hash: hash, uploader: ALICE, byte_len: bytes.len() as u32, chunk_count: 3, deposit }.into(),
+		);
+
+		assert_ok!(register(ALICE, hash, "relu", 1));
+
+		let model = Models::model(&hash).expect("registered");
+		assert_eq!(model.owner, ALICE);
+		assert_eq!(model.version, 1);
+		assert_eq!(model.inputs.to_vec(), inputs().to_vec());
+		assert_eq!(model.outputs.to_vec(), vec![onnx_builder::unary_model_input(WIDTH)]);
+		assert_eq!(model.status, ModelStatus::Active);
+		assert_eq!(model.price_per_inference, 7);
+		assert_eq!(model.byte_len, bytes.len() as u32);
+		assert!(model.fuel_per_run > 0 && model.fuel_to_prepare > 0);
+		assert_eq!(ModelCode::<Test>::get(hash).unwrap().to_vec(), bytes);
+		assert_eq!(Versions::<Test>::get(ALICE, name("relu")).to_vec(), vec![(1, hash)]);
+		// The upload is gone; the deposit now covers the model.
+		assert!(Uploads::<Test>::get(hash).is_none());
+		assert_eq!(UploadChunks::<Test>::iter_prefix(hash).count(), 0);
+		assert_eq!(held(ALICE), deposit);
+		System::assert_last_event(
+			Event::ModelRegistered {
+				model_hash: hash,
+				owner: ALICE,
+				name: name("relu"),
+				version: 1,
+				byte_len: bytes.len() as u32,
+				fuel_per_run: model.fuel_per_run,
+			}
+			.into(),
+		);
+	});
+}
+
+#[test]
+fn the_engine_host_function_reads_the_stored_bytes() {
+	new_test_ext().execute_with(|| {
+		let bytes = relu(0);
+		let hash = upload(ALICE, &bytes);
+		assert_ok!(register(ALICE, hash, "relu", 1));
+		let key = Models::model_code_key(&hash);
+		let input = veriml_inference_primitives::Tensor::from_f32(&[1, WIDTH], &[-1.0, 2.0, -0.0, 3.0, 0.5, -4.0, 0.0, 1.0]);
+		let execution = veriml_inference_interface::inference::run(hash, &key, inputs().to_vec(), vec![input], 1_000_000_000)
+			.expect("runs");
+		assert_eq!(
+			execution.outputs[0].to_f32().unwrap(),
+			vec![0.0, 2.0, 0.0, 3.0, 0.5, 0.0, 0.0, 1.0]
+		);
+	});
+}
+
+#[test]
+fn chunks_may_arrive_in_any_order_but_each_once_and_of_the_right_length() {
+	new_test_ext().execute_with(|| {
+		let bytes = relu(600);
+		let hash = model_hash(&bytes);
+		let chunks: Vec<_> = bytes.chunks(CHUNK as usize).map(|c| BoundedVec::truncate_from(c.to_vec())).collect();
+		assert_ok!(Models::begin_upload(RuntimeOrigin::signed(ALICE), hash, bytes.len() as u32));
+		assert_ok!(Models::upload_chunk(RuntimeOrigin::signed(ALICE), hash, 2, chunks[2].clone()));
+		assert_noop!(
+			Models::upload_chunk(RuntimeOrigin::signed(ALICE), hash, 2, chunks[2].clone()),
+			Error::<Test>::ChunkAlreadyUploaded
+		);
+		assert_noop!(
+			Models::upload_chunk(RuntimeOrigin::signed(ALICE), hash, 3, chunks[0].clone()),
+			Error::<Test>::ChunkOutOfRange
+		);
+		assert_noop!(
+			Models::upload_chunk(RuntimeOrigin::signed(ALICE), hash, 0, chunks[2].clone()),
+			Error::<Test>::WrongChunkLength
+		);
+		assert_noop!(
+			Models::upload_chunk(RuntimeOrigin::signed(BOB), hash, 0, chunks[0].clone()),
+			Error::<Test>::NotUploader
+		);
+		assert_noop!(register(ALICE, hash, "relu", 1), Error::<Test>::UploadIncomplete);
+		assert_ok!(Models::upload_chunk(RuntimeOrigin::signed(ALICE), hash, 0, chunks[0].clone()));
+		assert_ok!(Models::upload_chunk(RuntimeOrigin::signed(ALICE), hash, 1, chunks[1].clone()));
+		assert_ok!(register(ALICE, hash, "relu", 1));
+	});
+}
+
+#[test]
+fn begin_upload_refusals_keep_balances_and_storage() {
+	new_test_ext().execute_with(|| {
+		let bytes = relu(0);
+		let hash = model_hash(&bytes);
+		assert_noop!(Models::begin_upload(RuntimeOrigin::signed(ALICE), hash, 0), Error::<Test>::InvalidModelLength);
+		assert_noop!(
+			Models::begin_upload(RuntimeOrigin::signed(ALICE), hash, 64 * 1024 + 1),
+			Error::<Test>::InvalidModelLength
+		);
+		assert_noop!(
+			Models::begin_upload(RuntimeOrigin::signed(POOR), hash, bytes.len() as u32),
+			Error::<Test>::InsufficientDeposit
+		);
+		assert_ok!(Models::begin_upload(RuntimeOrigin::signed(ALICE), hash, bytes.len() as u32));
+		assert_noop!(
+			Models::begin_upload(RuntimeOrigin::signed(BOB), hash, bytes.len() as u32),
+			Error::<Test>::UploadAlreadyInProgress
+		);
+		assert_ok!(Models::upload_chunk(RuntimeOrigin::signed(ALICE), hash, 0, BoundedVec::truncate_from(bytes.clone())));
+		assert_ok!(register(ALICE, hash, "relu", 1));
+		assert_noop!(
+			Models::begin_upload(RuntimeOrigin::signed(BOB), hash, bytes.len() as u32),
+			Error::<Test>::ModelAlreadyRegistered
+		);
+	});
+}
+
+#[test]
+fn hostile_and_malformed_models_are_refused_and_nothing_is_registered() {
+	new_test_ext().execute_with(|| {
+		for (bytes, error) in [
+			(onnx_builder::unary_model("RandomNormalLike", WIDTH, 0), Error::<Test>::NonDeterministicOperator),
+			(onnx_builder::unary_model("NoSuchOperator", WIDTH, 0), Error::<Test>::UnsupportedOperator),
+			(b"\x7fELF definitely not onnx".to_vec(), Error::<Test>::MalformedModel),
+			(relu(0)[..40].to_vec(), Error::<Test>::MalformedModel),
+		] {
+			let hash = upload(ALICE, &bytes);
+			let held_before = held(ALICE);
+			assert_noop!(register(ALICE, hash, "bad", 1), error);
+			assert!(Models::model(&hash).is_none());
+			assert!(ModelCode::<Test>::get(hash).is_none());
+			assert_eq!(held(ALICE), held_before);
+			// The uploader gets the deposit back by aborting.
+			assert_ok!(Models::abort_upload(RuntimeOrigin::signed(ALICE), hash));
+		}
+		assert_eq!(held(ALICE), 0);
+		assert_eq!(Balances::balance(&ALICE), ENDOWMENT);
+	});
+}
+
+#[test]
+fn inputs_that_do_not_fit_the_model_are_refused() {
+	new_test_ext().execute_with(|| {
+		let hash = upload(ALICE, &relu(0));
+		let wrong = BoundedVec::truncate_from(vec![TensorSpec::new(veriml_inference_primitives::DType::F32, &[1, WIDTH + 1]).unwrap()]);
+		assert_noop!(
+			Models::register_model(RuntimeOrigin::signed(ALICE), hash, name("relu"), 1, wrong, 7),
+			Error::<Test>::InvalidInputSpecs
+		);
+		assert_noop!(
+			Models::register_model(RuntimeOrigin::signed(ALICE), hash, name("relu"), 1, BoundedVec::new(), 7),
+			Error::<Test>::TooManyTensors
+		);
+		assert_noop!(register(ALICE, hash, "", 1), Error::<Test>::EmptyName);
+		assert_noop!(register(BOB, hash, "relu", 1), Error::<Test>::NotUploader);
+	});
+}
+
+#[test]
+fn bytes_that_do_not_match_the_announced_hash_are_refused() {
+	new_test_ext().execute_with(|| {
+		let bytes = relu(0);
+		let claimed = model_hash(b"some other model");
+		assert_ok!(Models::begin_upload(RuntimeOrigin::signed(ALICE), claimed, bytes.len() as u32));
+		assert_ok!(Models::upload_chunk(RuntimeOrigin::signed(ALICE), claimed, 0, BoundedVec::truncate_from(bytes)));
+		assert_noop!(register(ALICE, claimed, "relu", 1), Error::<Test>::HashMismatch);
+	});
+}
+
+#[test]
+fn versions_increase_and_are_bounded() {
+	new_test_ext().execute_with(|| {
+		let hashes: Vec<_> = (0..4).map(|i| upload(ALICE, &relu(i))).collect();
+		assert_ok!(register(ALICE, hashes[0], "relu", 1));
+		assert_noop!(register(ALICE, hashes[1], "relu", 1), Error::<Test>::VersionNotIncreasing);
+		assert_ok!(register(ALICE, hashes[1], "relu", 2));
+		assert_ok!(register(ALICE, hashes[2], "relu", 5));
+		assert_noop!(register(ALICE, hashes[3], "relu", 6), Error::<Test>::TooManyVersions);
+		// Another name starts its own list.
+		assert_ok!(register(ALICE, hashes[3], "relu-large", 1));
+		assert_eq!(
+			Versions::<Test>::get(ALICE, name("relu")).to_vec(),
+			vec![(1, hashes[0]), (2, hashes[1]), (5, hashes[2])]
+		);
+	});
+}
+
+#[test]
+fn abort_upload_deletes_chunks_and_releases_the_deposit() {
+	new_test_ext().execute_with(|| {
+		let bytes = relu(600);
+		let hash = upload(ALICE, &bytes);
+		assert_noop!(Models::abort_upload(RuntimeOrigin::signed(BOB), hash), Error::<Test>::NotUploader);
+		assert_ok!(Models::abort_upload(RuntimeOrigin::signed(ALICE), hash));
+		assert!(Uploads::<Test>::get(hash).is_none());
+		assert_eq!(UploadChunks::<Test>::iter_prefix(hash).count(), 0);
+		assert_eq!(held(ALICE), 0);
+		assert_eq!(Balances::balance(&ALICE), ENDOWMENT);
+		System::assert_last_event(
+			Event::UploadAborted { model_hash: hash, uploader: ALICE, deposit: 100 + bytes.len() as u64 }.into(),
+		);
+		assert_noop!(Models::abort_upload(RuntimeOrigin::signed(ALICE), hash), Error::<Test>::UnknownUpload);
+	});
+}
+
+#[test]
+fn owners_price_deprecate_and_remove_their_models() {
+	new_test_ext().execute_with(|| {
+		let bytes = relu(0);
+		let hash = upload(ALICE, &bytes);
+		assert_ok!(register(ALICE, hash, "relu", 1));
+
+		assert_noop!(Models::set_price(RuntimeOrigin::signed(BOB), hash, 9), Error::<Test>::NotOwner);
+		assert_ok!(Models::set_price(RuntimeOrigin::signed(ALICE), hash, 9));
+		assert_eq!(Models::model(&hash).unwrap().price_per_inference, 9);
+		System::assert_last_event(Event::PriceChanged { model_hash: hash, price_per_inference: 9 }.into());
+
+		assert_noop!(Models::deprecate_model(RuntimeOrigin::signed(BOB), hash), Error::<Test>::NotOwner);
+		assert_ok!(Models::deprecate_model(RuntimeOrigin::signed(ALICE), hash));
+		assert_eq!(Models::model(&hash).unwrap().status, ModelStatus::Deprecated);
+		assert_noop!(Models::deprecate_model(RuntimeOrigin::signed(ALICE), hash), Error::<Test>::AlreadyDeprecated);
+
+		set_in_use(hash, true);
+		assert_noop!(Models::remove_model(RuntimeOrigin::signed(ALICE), hash), Error::<Test>::ModelInUse);
+		set_in_use(hash, false);
+		assert_noop!(Models::remove_model(RuntimeOrigin::signed(BOB), hash), Error::<Test>::NotOwner);
+		assert_ok!(Models::remove_model(RuntimeOrigin::signed(ALICE), hash));
+		assert!(Models::model(&hash).is_none());
+		assert!(ModelCode::<Test>::get(hash).is_none());
+		assert!(!Versions::<Test>::contains_key(ALICE, name("relu")));
+		assert_eq!(held(ALICE), 0);
+		assert_eq!(Balances::balance(&ALICE), ENDOWMENT);
+		System::assert_last_event(
+			Event::ModelRemoved { model_hash: hash, owner: ALICE, deposit: 100 + bytes.len() as u64 }.into(),
+		);
+		for call in [
+			Models::set_price(RuntimeOrigin::signed(ALICE), hash, 1),
+			Models::deprecate_model(RuntimeOrigin::signed(ALICE), hash),
+			Models::remove_model(RuntimeOrigin::signed(ALICE), hash),
+		] {
+			assert_eq!(call, Err(Error::<Test>::UnknownModel.into()));
+		}
+	});
+}

@@ -1,0 +1,87 @@
+//! What the registry keeps about uploads and models.
+
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use frame_support::{traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound};
+use scale_info::TypeInfo;
+use veriml_inference_primitives::{EngineError, ModelInfo, TensorSpec};
+
+/// Model bytes on their way to the chain, chunk by chunk.
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
+pub struct Upload<AccountId, Balance> {
+	/// Who uploads, and will own the model.
+	pub uploader: AccountId,
+	/// Total length of the model in bytes.
+	pub byte_len: u32,
+	/// Number of chunks the bytes are split into.
+	pub chunk_count: u32,
+	/// Chunks stored so far.
+	pub chunks_received: u32,
+	/// Deposit held from the uploader for the bytes.
+	pub deposit: Balance,
+}
+
+/// Whether a model takes new inference requests.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub enum ModelStatus {
+	/// Takes requests.
+	Active,
+	/// Kept for existing requests and verification; takes no new requests.
+	Deprecated,
+}
+
+/// A registered model.
+#[derive(
+	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(NameLen, Tensors))]
+#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
+pub struct ModelRecord<AccountId, Balance, BlockNumber, NameLen: Get<u32>, Tensors: Get<u32>>
+where
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	Balance: Clone + PartialEq + Eq + core::fmt::Debug,
+	BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
+{
+	/// The account that registered the model and may price, deprecate and remove it.
+	pub owner: AccountId,
+	/// Human name, shared by the model's versions.
+	pub name: BoundedVec<u8, NameLen>,
+	/// Version under the owner's name; strictly increasing.
+	pub version: u32,
+	/// Input tensors the model takes.
+	pub inputs: BoundedVec<TensorSpec, Tensors>,
+	/// Output tensors it produces.
+	pub outputs: BoundedVec<TensorSpec, Tensors>,
+	/// What the owner is paid per inference.
+	pub price_per_inference: Balance,
+	/// Length of the ONNX bytes.
+	pub byte_len: u32,
+	/// ONNX nodes in the graph.
+	pub node_count: u32,
+	/// Engine fuel one inference used on all-zero inputs at registration.
+	pub fuel_per_run: u64,
+	/// Engine fuel preparing the model used at registration.
+	pub fuel_to_prepare: u64,
+	/// Whether it takes new requests.
+	pub status: ModelStatus,
+	/// Deposit held from the owner for the bytes kept in state.
+	pub deposit: Balance,
+	/// Block in which the model was registered.
+	pub registered_at: BlockNumber,
+}
+
+/// The engine as the registry needs it: checking a model before it is registered.
+pub trait ModelInspector {
+	/// Parses and checks `model` for `inputs`, within `fuel_limit`.
+	fn inspect(model: &[u8], inputs: &[TensorSpec], fuel_limit: u64) -> Result<ModelInfo, EngineError>;
+}
+
+/// The node's deterministic engine, through the `inference` host functions.
+pub struct HostEngine;
+
+impl ModelInspector for HostEngine {
+	fn inspect(model: &[u8], inputs: &[TensorSpec], fuel_limit: u64) -> Result<ModelInfo, EngineError> {
+		veriml_inference_interface::inference::inspect(model, inputs.to_vec(), fuel_limit)
+	}
+}

@@ -1,0 +1,162 @@
+//! The deterministic inference engine: tract-onnx compiled to a wasm32 module.
+//!
+//! veriml nodes run this module under wasmtime with NaN canonicalisation and without relaxed
+//! SIMD, so every float operation has one IEEE result: the same model and input give the same
+//! output bits on every machine, whatever its CPU. Native tract, by contrast, picks matrix
+//! kernels (AVX2, FMA, AVX-512) at run time, and those round differently.
+//!
+//! The host drives it through three exports:
+//! - `veriml_alloc(len) -> ptr`: a buffer the host writes arguments into;
+//! - `veriml_load(model_ptr, model_len, specs_ptr, specs_len) -> packed`: checks, types and
+//!   optimises a model for the SCALE-encoded `Vec<TensorSpec>`; answers
+//!   `Result<ModelInfo, EngineError>`;
+//! - `veriml_run(inputs_ptr, inputs_len) -> packed`: runs the loaded model on a SCALE-encoded
+//!   `Vec<Tensor>`; answers `Result<Vec<Tensor>, EngineError>`.
+//!
+//! `packed` is `(ptr << 32) | len` of the SCALE-encoded answer in guest memory.
+//!
+//! Built natively (as an rlib), [`load`] and [`run`] are the very same code on native tract:
+//! what the engine's comparison and benchmark measure against.
+
+mod check;
+mod convert;
+
+#[cfg(target_arch = "wasm32")]
+use codec::{Decode, Encode};
+#[cfg(target_arch = "wasm32")]
+use std::cell::RefCell;
+use tract_onnx::prelude::*;
+use veriml_inference_primitives::{EngineError, ModelInfo, Tensor, TensorSpec};
+
+/// A model checked, typed and optimised for its inputs.
+pub type Plan = Arc<TypedRunnableModel>;
+
+#[cfg(target_arch = "wasm32")]
+struct LoadedModel {
+	plan: Plan,
+	inputs: Vec<TensorSpec>,
+}
+
+#[cfg(target_arch = "wasm32")]
+thread_local! {
+	static LOADED: RefCell<Option<LoadedModel>> = const { RefCell::new(None) };
+}
+
+/// Checks, types and optimises `model` for `inputs`.
+pub fn load(model: &[u8], inputs: Vec<TensorSpec>) -> Result<(Plan, ModelInfo), EngineError> {
+	let onnx = tract_onnx::onnx();
+	let proto = onnx
+		.proto_model_for_read(&mut &model[..])
+		.map_err(|_| EngineError::MalformedModel)?;
+	let node_count = check::check_model(&proto, &onnx)?;
+
+	let mut inference =
+		onnx.model_for_proto_model(&proto).map_err(|_| EngineError::ModelPreparationFailed)?;
+	if inference.inputs.len() != inputs.len() {
+		return Err(EngineError::InputMismatch)
+	}
+	for (index, spec) in inputs.iter().enumerate() {
+		let declared = inference.input_fact(index).map_err(|_| EngineError::InputMismatch)?;
+		if !convert::fits_declared(declared, spec) {
+			return Err(EngineError::InputMismatch)
+		}
+		inference = inference
+			.with_input_fact(index, convert::fact_of(spec).into())
+			.map_err(|_| EngineError::InputMismatch)?;
+	}
+	let typed = inference.into_optimized().map_err(|_| EngineError::ModelPreparationFailed)?;
+	let outputs = (0..typed.outputs.len())
+		.map(|index| {
+			let fact = typed.output_fact(index).map_err(|_| EngineError::ModelPreparationFailed)?;
+			convert::spec_of(fact)
+		})
+		.collect::<Result<Vec<_>, _>>()?;
+	let plan = typed.into_runnable().map_err(|_| EngineError::ModelPreparationFailed)?;
+	Ok((plan, ModelInfo { inputs, outputs, fuel_per_run: 0, fuel_to_prepare: 0, node_count }))
+}
+
+/// Runs `plan` on `inputs`, which the caller has checked against the model's specs.
+pub fn run(plan: &Plan, inputs: &[Tensor]) -> Result<Vec<Tensor>, EngineError> {
+	let values = inputs
+		.iter()
+		.map(|t| convert::to_tract(t).map(TValue::from))
+		.collect::<Result<TVec<_>, _>>()?;
+	let outputs = plan.run(values).map_err(|_| EngineError::ExecutionFailed)?;
+	outputs.iter().map(|t| convert::from_tract(t)).collect()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn load_into_slot(model: &[u8], specs: &[u8]) -> Result<ModelInfo, EngineError> {
+	let specs = Vec::<TensorSpec>::decode(&mut &specs[..]).map_err(|_| EngineError::InputMismatch)?;
+	let (plan, info) = load(model, specs)?;
+	LOADED.with(|slot| {
+		*slot.borrow_mut() = Some(LoadedModel { plan, inputs: info.inputs.clone() });
+	});
+	Ok(info)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn run_loaded(inputs: &[u8]) -> Result<Vec<Tensor>, EngineError> {
+	let inputs = Vec::<Tensor>::decode(&mut &inputs[..]).map_err(|_| EngineError::MalformedTensor)?;
+	LOADED.with(|slot| {
+		let slot = slot.borrow();
+		let loaded = slot.as_ref().ok_or(EngineError::ModelUnavailable)?;
+		veriml_inference_primitives::check_inputs(&inputs, &loaded.inputs)?;
+		run(&loaded.plan, &inputs)
+	})
+}
+
+/// Leaks `bytes` to the host: `(ptr << 32) | len`. Each call's instance is thrown away after
+/// the host has read the answer, so nothing accumulates.
+#[cfg(target_arch = "wasm32")]
+fn hand_over(bytes: Vec<u8>) -> u64 {
+	let bytes = bytes.into_boxed_slice();
+	let len = bytes.len() as u64;
+	let ptr = Box::into_raw(bytes) as *mut u8 as usize as u64;
+	(ptr << 32) | len
+}
+
+/// # Safety
+/// The host passes (ptr, len) pairs it got from `veriml_alloc` and filled.
+#[cfg(target_arch = "wasm32")]
+unsafe fn host_bytes<'a>(ptr: u32, len: u32) -> &'a [u8] {
+	if len == 0 {
+		return &[]
+	}
+	unsafe { std::slice::from_raw_parts(ptr as usize as *const u8, len as usize) }
+}
+
+/// Runs the module's static constructors once. The host calls this right after instantiating;
+/// an explicit call also stops the linker from re-running them at the start of every export.
+#[cfg(target_arch = "wasm32")]
+#[no_mangle]
+pub extern "C" fn _initialize() {
+	extern "C" {
+		fn __wasm_call_ctors();
+	}
+	unsafe { __wasm_call_ctors() }
+}
+
+/// A zeroed buffer of `len` bytes for the host to write arguments into.
+#[cfg(target_arch = "wasm32")]
+#[no_mangle]
+pub extern "C" fn veriml_alloc(len: u32) -> u32 {
+	let buffer = vec![0u8; len as usize].into_boxed_slice();
+	Box::into_raw(buffer) as *mut u8 as usize as u32
+}
+
+/// Loads a model: see the crate docs.
+#[cfg(target_arch = "wasm32")]
+#[no_mangle]
+pub extern "C" fn veriml_load(model_ptr: u32, model_len: u32, specs_ptr: u32, specs_len: u32) -> u64 {
+	let (model, specs) = unsafe { (host_bytes(model_ptr, model_len), host_bytes(specs_ptr, specs_len)) };
+	hand_over(load_into_slot(model, specs).encode())
+}
+
+/// Runs the loaded model: see the crate docs.
+#[cfg(target_arch = "wasm32")]
+#[no_mangle]
+pub extern "C" fn veriml_run(inputs_ptr: u32, inputs_len: u32) -> u64 {
+	let inputs = unsafe { host_bytes(inputs_ptr, inputs_len) };
+	hand_over(run_loaded(inputs).encode())
+}

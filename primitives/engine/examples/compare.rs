@@ -1,0 +1,75 @@
+//! Runs one model with the chain's engine (tract in wasm under wasmtime) and with the same code
+//! on native tract, and prints both result hashes and median latencies as JSON.
+//!
+//! `cargo run --release -p veriml-engine --features native-tract --example compare -- MODEL.onnx INPUT.json [REPEAT]`
+//!
+//! `scripts/determinism.sh` runs it natively and under `qemu-x86_64 -cpu Nehalem`;
+//! `scripts/bench-engine.sh` reads its latencies.
+
+use std::time::Instant;
+use veriml_engine::{json::parse_inputs, Engine, ENGINE_VERSION};
+use veriml_inference_primitives::{input_hash, model_hash, result_hash, Tensor};
+
+fn median_ms(mut samples: Vec<f64>) -> f64 {
+	if samples.is_empty() {
+		return 0.0
+	}
+	samples.sort_by(|a, b| a.partial_cmp(b).expect("no NaN durations"));
+	samples[samples.len() / 2]
+}
+
+fn time<T>(repeat: usize, mut f: impl FnMut() -> T) -> (T, f64) {
+	let mut result = f();
+	let mut samples = Vec::with_capacity(repeat);
+	for _ in 0..repeat {
+		let start = Instant::now();
+		result = f();
+		samples.push(start.elapsed().as_secs_f64() * 1000.0);
+	}
+	(result, median_ms(samples))
+}
+
+fn main() {
+	let args: Vec<String> = std::env::args().collect();
+	if args.len() < 3 {
+		eprintln!("usage: compare MODEL.onnx INPUT.json [REPEAT]");
+		std::process::exit(2);
+	}
+	let model = std::fs::read(&args[1]).expect("model file");
+	let inputs = parse_inputs(&std::fs::read_to_string(&args[2]).expect("input file"))
+		.unwrap_or_else(|e| panic!("input: {e}"));
+	let repeat: usize = args.get(3).map(|r| r.parse().expect("REPEAT is a number")).unwrap_or(5);
+	let hash_of = |outputs: &[Tensor]| {
+		result_hash(ENGINE_VERSION, &model_hash(&model), &input_hash(&inputs), outputs)
+	};
+
+	let engine = Engine::default().with_compiled_cache(veriml_engine::CompiledCache::UserDefault);
+	let fuel = engine.limits().max_fuel_per_run;
+	let (chain, chain_ms) = time(repeat, || engine.run_model(&model, &inputs, fuel).expect("chain engine runs"));
+
+	let specs: Vec<_> = inputs.iter().map(|t| t.spec().expect("rank ≤ 8")).collect();
+	let (plan, _) = veriml_engine_guest::load(&model, specs).expect("native tract loads");
+	let (native, native_ms) = time(repeat, || veriml_engine_guest::run(&plan, &inputs));
+	let native = native.map(|outputs| (hash_of(&outputs), outputs));
+
+	let max_abs_diff = native.as_ref().ok().map(|(_, outputs)| {
+		chain.outputs.iter().zip(outputs).filter_map(|(a, b)| Some((a.to_f32()?, b.to_f32()?)))
+			.flat_map(|(a, b)| a.into_iter().zip(b).map(|(x, y)| (x - y).abs()).collect::<Vec<_>>())
+			.fold(0f32, f32::max)
+	});
+	println!(
+		"{}",
+		serde_json::json!({
+			"chain": {
+				"result_hash": format!("{:?}", hash_of(&chain.outputs)),
+				"fuel": chain.fuel_used,
+				"median_ms": chain_ms,
+			},
+			"native_tract": match &native {
+				Ok((hash, _)) => serde_json::json!({ "result_hash": format!("{hash:?}"), "median_ms": native_ms }),
+				Err(e) => serde_json::json!({ "error": format!("{e:?}") }),
+			},
+			"max_abs_diff": max_abs_diff,
+		})
+	);
+}

@@ -1,0 +1,275 @@
+//! veriml's deterministic ONNX engine.
+//!
+//! tract-onnx, compiled to a wasm32 module (`primitives/engine-guest`), runs under wasmtime
+//! configured for deterministic execution: NaN canonicalisation on, relaxed SIMD off, threads
+//! off. The guest's float arithmetic is then fixed by the wasm specification, not by the CPU,
+//! so every node computes the same output bits and the same result hash.
+//!
+//! Every inference starts from the same state: a model is prepared once (checked, typed and
+//! optimised inside the guest) and the guest's memory after preparation is kept as a snapshot;
+//! each run instantiates the module afresh and restores that snapshot. Fuel use is then a pure
+//! function of model and input, so fuel limits, and the costs charged from them, are
+//! consensus-safe.
+
+pub mod json;
+mod limits;
+mod snapshot;
+
+pub use limits::Limits;
+pub use snapshot::CompiledCache;
+
+use codec::Encode;
+use snapshot::{Guest, Prepared};
+use std::{
+	collections::{HashMap, VecDeque},
+	sync::{Arc, Mutex, OnceLock},
+};
+use veriml_inference_interface::InferenceEngine;
+use veriml_inference_primitives::{
+	check_inputs, model_hash, EngineError, Execution, ModelHash, ModelInfo, Tensor, TensorSpec,
+};
+
+pub use veriml_inference_primitives::ENGINE_VERSION;
+
+/// Log target of the engine.
+pub const LOG_TARGET: &str = "veriml::engine";
+
+/// The guest module: tract-onnx compiled to wasm32.
+pub const GUEST_WASM: &[u8] = include_bytes!(env!("VERIML_ENGINE_GUEST_WASM"));
+
+/// blake2-256 of [`GUEST_WASM`]: nodes whose engines share this hash compute identical results.
+pub fn guest_hash() -> ModelHash {
+	model_hash(GUEST_WASM)
+}
+
+/// The deterministic engine, with its cache of prepared models.
+pub struct Engine {
+	limits: Limits,
+	compiled_cache: CompiledCache,
+	guest: OnceLock<Result<Guest, String>>,
+	cache: Mutex<PreparedCache>,
+}
+
+impl Engine {
+	/// An engine with the given limits. The guest module is compiled on first use.
+	pub fn new(limits: Limits) -> Self {
+		Self {
+			limits,
+			compiled_cache: CompiledCache::None,
+			guest: OnceLock::new(),
+			cache: Mutex::new(PreparedCache::default()),
+		}
+	}
+
+	/// Keeps the guest's machine code on disk, so later processes load it in well under a second
+	/// instead of compiling the module again (tens of seconds). The cache is wasmtime's: entries
+	/// are keyed by the module, the compiler settings and the wasmtime version.
+	pub fn with_compiled_cache(mut self, cache: CompiledCache) -> Self {
+		self.compiled_cache = cache;
+		self
+	}
+
+	/// The engine's limits.
+	pub fn limits(&self) -> &Limits {
+		&self.limits
+	}
+
+	/// Compiles the guest now rather than at the first inference, which may fall in a block's
+	/// import or authoring. `false` if it does not compile on this machine.
+	pub fn warm_up(&self) -> bool {
+		self.guest().is_ok()
+	}
+
+	fn guest(&self) -> Result<&Guest, EngineError> {
+		self.guest
+			.get_or_init(|| {
+				log::info!(
+					target: LOG_TARGET,
+					"compiling the inference engine ({} KiB of wasm)",
+					GUEST_WASM.len() / 1024
+				);
+				let started = std::time::Instant::now();
+				let guest = Guest::compile(GUEST_WASM, &self.limits, &self.compiled_cache)
+					.map_err(|e| e.to_string());
+				match &guest {
+					Ok(_) => log::info!(
+						target: LOG_TARGET,
+						"inference engine ready in {:.1} s (engine version {ENGINE_VERSION}, guest {:?})",
+						started.elapsed().as_secs_f64(),
+						guest_hash()
+					),
+					Err(error) =>
+						log::error!(target: LOG_TARGET, "the inference engine failed to compile: {error}"),
+				}
+				guest
+			})
+			.as_ref()
+			.map_err(|_| EngineError::EngineUnavailable)
+	}
+
+	/// Checks and prepares `model` for `inputs` without touching the cache, and measures the
+	/// fuel of preparing it and of one run on all-zero inputs, each within `fuel_limit`.
+	pub fn inspect_model(
+		&self,
+		model: &[u8],
+		inputs: &[TensorSpec],
+		fuel_limit: u64,
+	) -> Result<ModelInfo, EngineError> {
+		let zeros = inputs
+			.iter()
+			.map(|spec| Tensor::zeros(spec).ok_or(EngineError::InputTooLarge))
+			.collect::<Result<Vec<_>, _>>()?;
+		self.check_input_size(&zeros)?;
+		let prepared = self.prepare(model, inputs, fuel_limit)?;
+		let execution =
+			self.guest()?.run(&prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))?;
+		let mut info = prepared.info.clone();
+		info.fuel_per_run = execution.fuel_used;
+		Ok(info)
+	}
+
+	/// Runs `model` on `inputs` (specs taken from the inputs), preparing it if needed. For the
+	/// `infer` command and tests; the chain goes through [`InferenceEngine::run`].
+	pub fn run_model(
+		&self,
+		model: &[u8],
+		inputs: &[Tensor],
+		fuel_limit: u64,
+	) -> Result<Execution, EngineError> {
+		let specs = inputs
+			.iter()
+			.map(|t| t.spec().ok_or(EngineError::MalformedTensor))
+			.collect::<Result<Vec<_>, _>>()?;
+		let hash = model_hash(model);
+		let mut load = || Some(model.to_vec());
+		self.run_prepared(hash, &mut load, &specs, inputs, fuel_limit)
+	}
+
+	fn run_prepared(
+		&self,
+		hash: ModelHash,
+		load_model: &mut dyn FnMut() -> Option<Vec<u8>>,
+		specs: &[TensorSpec],
+		inputs: &[Tensor],
+		fuel_limit: u64,
+	) -> Result<Execution, EngineError> {
+		check_inputs(inputs, specs)?;
+		self.check_input_size(inputs)?;
+		let key = (hash, specs.encode());
+		let cached = self.cache.lock().map_err(|_| EngineError::EngineUnavailable)?.get(&key);
+		let prepared = match cached {
+			Some(prepared) => prepared,
+			None => {
+				let model = load_model().ok_or(EngineError::ModelUnavailable)?;
+				if model_hash(&model) != hash {
+					return Err(EngineError::ModelUnavailable)
+				}
+				// A model the chain registered was prepared within the registration's fuel limit;
+				// here only the engine's own cap applies, which is never lower.
+				let prepared =
+					Arc::new(self.prepare(&model, specs, self.limits.max_fuel_to_prepare)?);
+				self.cache.lock().map_err(|_| EngineError::EngineUnavailable)?.insert(
+					key,
+					prepared.clone(),
+					self.limits.cache_bytes,
+				);
+				prepared
+			},
+		};
+		self.guest()?.run(&prepared, inputs, fuel_limit.min(self.limits.max_fuel_per_run))
+	}
+
+	fn prepare(
+		&self,
+		model: &[u8],
+		inputs: &[TensorSpec],
+		fuel_limit: u64,
+	) -> Result<Prepared, EngineError> {
+		if model.len() > self.limits.max_model_bytes {
+			return Err(EngineError::ModelTooLarge)
+		}
+		let prepared =
+			self.guest()?.prepare(model, inputs, fuel_limit.min(self.limits.max_fuel_to_prepare))?;
+		// Refused now rather than on every run: outputs that could never be handed back.
+		let output_bytes = prepared
+			.info
+			.outputs
+			.iter()
+			.try_fold(0usize, |total, spec| total.checked_add(spec.byte_len()?));
+		if output_bytes.is_none_or(|bytes| bytes > self.limits.max_output_bytes) {
+			return Err(EngineError::OutputTooLarge)
+		}
+		Ok(prepared)
+	}
+
+	fn check_input_size(&self, inputs: &[Tensor]) -> Result<(), EngineError> {
+		let bytes: usize = inputs.iter().map(|t| t.data.len()).sum();
+		if bytes > self.limits.max_input_bytes {
+			return Err(EngineError::InputTooLarge)
+		}
+		Ok(())
+	}
+}
+
+impl Default for Engine {
+	fn default() -> Self {
+		Self::new(Limits::default())
+	}
+}
+
+impl InferenceEngine for Engine {
+	fn inspect(
+		&self,
+		model: &[u8],
+		inputs: &[TensorSpec],
+		fuel_limit: u64,
+	) -> Result<ModelInfo, EngineError> {
+		self.inspect_model(model, inputs, fuel_limit)
+	}
+
+	fn run(
+		&self,
+		model_hash: ModelHash,
+		load_model: &mut dyn FnMut() -> Option<Vec<u8>>,
+		inputs: &[TensorSpec],
+		input_values: &[Tensor],
+		fuel_limit: u64,
+	) -> Result<Execution, EngineError> {
+		self.run_prepared(model_hash, load_model, inputs, input_values, fuel_limit)
+	}
+}
+
+type CacheKey = (ModelHash, Vec<u8>);
+
+/// Prepared models; the least recently used are dropped first once their snapshots exceed the
+/// budget.
+#[derive(Default)]
+struct PreparedCache {
+	entries: HashMap<CacheKey, Arc<Prepared>>,
+	order: VecDeque<CacheKey>,
+	bytes: usize,
+}
+
+impl PreparedCache {
+	fn get(&mut self, key: &CacheKey) -> Option<Arc<Prepared>> {
+		let entry = self.entries.get(key)?.clone();
+		self.order.retain(|k| k != key);
+		self.order.push_back(key.clone());
+		Some(entry)
+	}
+
+	fn insert(&mut self, key: CacheKey, prepared: Arc<Prepared>, budget: usize) {
+		if let Some(old) = self.entries.insert(key.clone(), prepared.clone()) {
+			self.bytes -= old.snapshot_bytes();
+			self.order.retain(|k| k != &key);
+		}
+		self.bytes += prepared.snapshot_bytes();
+		self.order.push_back(key);
+		while self.bytes > budget && self.order.len() > 1 {
+			let Some(oldest) = self.order.pop_front() else { break };
+			if let Some(old) = self.entries.remove(&oldest) {
+				self.bytes -= old.snapshot_bytes();
+			}
+		}
+	}
+}

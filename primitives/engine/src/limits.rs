@@ -1,0 +1,35 @@
+//! What one model and one inference may use. Every limit that can refuse an inference is a
+//! fixed number, the same on every node, so refusals are deterministic too.
+
+/// Limits of the engine.
+#[derive(Clone, Debug)]
+pub struct Limits {
+	/// Largest model file accepted.
+	pub max_model_bytes: usize,
+	/// Largest total size of one inference's input tensors.
+	pub max_input_bytes: usize,
+	/// Largest total size of one inference's outputs.
+	pub max_output_bytes: usize,
+	/// Linear memory the guest may grow to, for preparation and for each run.
+	pub max_memory_bytes: usize,
+	/// Fuel (roughly, wasm instructions) preparing a model may use.
+	pub max_fuel_to_prepare: u64,
+	/// Fuel one inference may use at most, whatever the caller asks.
+	pub max_fuel_per_run: u64,
+	/// Bytes of prepared-model snapshots kept in memory.
+	pub cache_bytes: usize,
+}
+
+impl Default for Limits {
+	fn default() -> Self {
+		Self {
+			max_model_bytes: 64 * 1024 * 1024,
+			max_input_bytes: 16 * 1024 * 1024,
+			max_output_bytes: 16 * 1024 * 1024,
+			max_memory_bytes: 1024 * 1024 * 1024,
+			max_fuel_to_prepare: 200_000_000_000,
+			max_fuel_per_run: 200_000_000_000,
+			cache_bytes: 1024 * 1024 * 1024,
+		}
+	}
+}

@@ -1,0 +1,146 @@
+//! The engine on real models: correct outputs, the same bits every time, and hostile files
+//! refused with the right reason.
+
+mod common;
+
+use common::{compare, hostile, model, new_engine, new_engine_with, real_models};
+use veriml_engine::ENGINE_VERSION;
+use veriml_inference_primitives::{
+	input_hash, model_hash, result_hash, EngineError, Tensor, TensorSpec,
+};
+
+const FUEL: u64 = 200_000_000_000;
+
+#[test]
+fn real_models_match_their_reference_outputs() {
+	let engine = new_engine();
+	let mut failures = Vec::new();
+	for m in real_models() {
+		let outcome = engine.run_model(&m.bytes, &m.inputs, FUEL);
+		let checked = outcome.map_err(|e| format!("{e:?}")).and_then(|execution| {
+			compare(&execution.outputs, &m.reference, m.rtol, m.atol)?;
+			if let Some(onnxruntime) = &m.onnxruntime {
+				compare(&execution.outputs, onnxruntime, m.rtol, m.atol.max(1e-5))
+					.map_err(|e| format!("against onnxruntime: {e}"))?;
+			}
+			Ok(())
+		});
+		if let Err(error) = checked {
+			failures.push(format!("{}: {error}", m.name));
+		}
+	}
+	assert!(failures.is_empty(), "models off their reference:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn the_same_inference_gives_the_same_bits_and_fuel_every_time() {
+	for name in ["light_squeezenet", "pytorch_Conv2d", "sklearn_random_forest_classifier"] {
+		let m = model(name);
+		let first_engine = new_engine();
+		let first = first_engine.run_model(&m.bytes, &m.inputs, FUEL).unwrap();
+		// From the cache of prepared models, then from a fresh engine.
+		let cached = first_engine.run_model(&m.bytes, &m.inputs, FUEL).unwrap();
+		let fresh = new_engine().run_model(&m.bytes, &m.inputs, FUEL).unwrap();
+		assert_eq!(first, cached, "{name}: cached run differs");
+		assert_eq!(first, fresh, "{name}: fresh engine differs");
+		assert!(first.fuel_used > 0);
+	}
+}
+
+#[test]
+fn inspect_reports_specs_nodes_and_cost() {
+	let m = model("light_squeezenet");
+	let specs: Vec<TensorSpec> = m.inputs.iter().map(|t| t.spec().unwrap()).collect();
+	let info = new_engine().inspect_model(&m.bytes, &specs, FUEL).unwrap();
+	assert_eq!(info.inputs, specs);
+	assert_eq!(info.outputs.len(), 1);
+	assert_eq!(info.outputs[0].element_count(), Some(1000));
+	assert!(info.node_count > 10);
+	assert!(info.fuel_per_run > 1_000_000);
+	// Inspecting again, in a new engine, measures the same cost.
+	assert_eq!(new_engine().inspect_model(&m.bytes, &specs, FUEL).unwrap(), info);
+}
+
+/// The result hash of `pytorch_Linear` (bytes and input shipped in the `onnx` package), engine
+/// version 1.
+const PINNED_PYTORCH_LINEAR_RESULT_HASH: &str =
+	"0x7363796afc488c5347db4ad42239815de18e9bab0928c21102a4b3be0a6fc769";
+
+#[test]
+fn result_hash_is_pinned_for_a_real_model() {
+	let m = model("pytorch_Linear");
+	let execution = new_engine().run_model(&m.bytes, &m.inputs, FUEL).unwrap();
+	let hash = result_hash(ENGINE_VERSION, &model_hash(&m.bytes), &input_hash(&m.inputs), &execution.outputs);
+	// Any change of this value is a consensus change: it needs a new ENGINE_VERSION.
+	println!("pytorch_Linear result hash: {hash:?}");
+	assert_eq!(format!("{hash:?}"), PINNED_PYTORCH_LINEAR_RESULT_HASH);
+}
+
+fn specs_of(inputs: &[Tensor]) -> Vec<TensorSpec> {
+	inputs.iter().map(|t| t.spec().unwrap()).collect()
+}
+
+#[test]
+fn hostile_files_are_refused_with_their_reason() {
+	let engine = new_engine();
+	let x = vec![TensorSpec::new(veriml_inference_primitives::DType::F32, &[1, 4]).unwrap()];
+	for (file, expected) in [
+		("non_deterministic_operator", EngineError::NonDeterministicOperator),
+		("unsupported_operator", EngineError::UnsupportedOperator),
+		("external_data", EngineError::ExternalData),
+		("malformed_model", EngineError::MalformedModel),
+		("not_onnx", EngineError::MalformedModel),
+		("impossible_tensor", EngineError::ModelPreparationFailed),
+		("out_of_memory", EngineError::OutOfMemory),
+		("output_too_large", EngineError::OutputTooLarge),
+	] {
+		assert_eq!(engine.inspect_model(&hostile(file), &x, FUEL), Err(expected), "{file}");
+	}
+	assert_eq!(engine.inspect_model(&[], &x, FUEL), Err(EngineError::MalformedModel));
+}
+
+#[test]
+fn inputs_that_do_not_fit_the_model_are_refused() {
+	let engine = new_engine();
+	let m = model("pytorch_Linear");
+	let specs = specs_of(&m.inputs);
+	let mut wrong_shape = m.inputs.clone();
+	wrong_shape[0].shape.push(1);
+	assert_eq!(
+		veriml_inference_interface::InferenceEngine::run(
+			&engine,
+			model_hash(&m.bytes),
+			&mut || Some(m.bytes.clone()),
+			&specs,
+			&wrong_shape,
+			FUEL
+		),
+		Err(EngineError::InputMismatch)
+	);
+	// The model prepared for other specs than it takes.
+	let other = vec![TensorSpec::new(veriml_inference_primitives::DType::F32, &[7, 7]).unwrap()];
+	assert!(engine.inspect_model(&m.bytes, &other, FUEL).is_err());
+	// Bytes that do not hash to the model asked for.
+	assert_eq!(
+		veriml_inference_interface::InferenceEngine::run(
+			&engine,
+			model_hash(b"another model"),
+			&mut || Some(m.bytes.clone()),
+			&specs,
+			&m.inputs,
+			FUEL
+		),
+		Err(EngineError::ModelUnavailable)
+	);
+}
+
+#[test]
+fn fuel_and_size_limits_are_enforced() {
+	let m = model("light_squeezenet");
+	let engine = new_engine();
+	assert_eq!(engine.run_model(&m.bytes, &m.inputs, 10_000), Err(EngineError::FuelExhausted));
+	let small = new_engine_with(veriml_engine::Limits { max_model_bytes: 1000, ..Default::default() });
+	assert_eq!(small.run_model(&m.bytes, &m.inputs, FUEL), Err(EngineError::ModelTooLarge));
+	let tiny_inputs = new_engine_with(veriml_engine::Limits { max_input_bytes: 16, ..Default::default() });
+	assert_eq!(tiny_inputs.run_model(&m.bytes, &m.inputs, FUEL), Err(EngineError::InputTooLarge));
+}

@@ -1,0 +1,125 @@
+//! The host interface through which the runtime asks the node's deterministic engine to check
+//! and run ONNX models. The runtime's wasm cannot run the engine itself; the node does.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use veriml_inference_primitives::{EngineError, Execution, ModelHash, ModelInfo, Tensor, TensorSpec};
+use sp_runtime_interface::{
+	pass_by::{AllocateAndReturnByCodec, PassFatPointerAndDecode, PassFatPointerAndRead, PassPointerAndReadCopy},
+	runtime_interface,
+};
+
+#[cfg(feature = "std")]
+use sp_externalities::ExternalitiesExt;
+
+/// What the host interface needs from an engine. The node implements it with the
+/// deterministic wasm engine (`veriml-engine`); keeping it a trait keeps this crate free of
+/// the engine's dependencies.
+#[cfg(feature = "std")]
+pub trait InferenceEngine: Send + Sync {
+	/// Parses and checks `model`, prepares it for `inputs` and measures the fuel of preparing
+	/// it and of one run on all-zero inputs; each may use at most `fuel_limit`.
+	fn inspect(
+		&self,
+		model: &[u8],
+		inputs: &[TensorSpec],
+		fuel_limit: u64,
+	) -> Result<ModelInfo, EngineError>;
+
+	/// Runs the model with content hash `model_hash` on `inputs`, within `fuel_limit`.
+	/// `load_model` yields the model's bytes when the engine has not prepared it yet.
+	fn run(
+		&self,
+		model_hash: ModelHash,
+		load_model: &mut dyn FnMut() -> Option<Vec<u8>>,
+		inputs: &[TensorSpec],
+		input_values: &[Tensor],
+		fuel_limit: u64,
+	) -> Result<Execution, EngineError>;
+}
+
+#[cfg(feature = "std")]
+sp_externalities::decl_extension! {
+	/// The node's inference engine, registered with every runtime call the client makes.
+	pub struct InferenceExt(std::sync::Arc<dyn InferenceEngine>);
+}
+
+#[cfg(feature = "std")]
+impl InferenceExt {
+	/// Wraps an engine for registration.
+	pub fn new(engine: std::sync::Arc<dyn InferenceEngine>) -> Self {
+		Self(engine)
+	}
+}
+
+/// The engine of this process, used by runtime calls that carry no [`InferenceExt`]: the node
+/// sets it once at start-up, so block import, authoring, off-chain workers, RPC and the
+/// benchmark commands all reach the same engine.
+#[cfg(feature = "std")]
+static PROCESS_ENGINE: std::sync::OnceLock<std::sync::Arc<dyn InferenceEngine>> =
+	std::sync::OnceLock::new();
+
+/// Sets the engine of this process; `false` if one was set already.
+#[cfg(feature = "std")]
+pub fn set_process_engine(engine: std::sync::Arc<dyn InferenceEngine>) -> bool {
+	PROCESS_ENGINE.set(engine).is_ok()
+}
+
+/// The engine a runtime call reaches: its externalities' [`InferenceExt`], else the process's.
+#[cfg(feature = "std")]
+fn engine_of(
+	mut ext: &mut dyn sp_externalities::Externalities,
+) -> Option<std::sync::Arc<dyn InferenceEngine>> {
+	ext.extension::<InferenceExt>()
+		.map(|ext| ext.0.clone())
+		.or_else(|| PROCESS_ENGINE.get().cloned())
+}
+
+/// Host functions that check and run ONNX models with the node's deterministic engine.
+#[runtime_interface]
+pub trait Inference {
+	/// Parses and checks `model` for the declared `inputs`: refuses malformed files and
+	/// non-deterministic or unsupported operators, types the graph, and measures the fuel of
+	/// preparing it and of one run on all-zero inputs, each within `fuel_limit`. Nothing is
+	/// kept.
+	fn inspect(
+		&mut self,
+		model: PassFatPointerAndRead<&[u8]>,
+		inputs: PassFatPointerAndDecode<Vec<TensorSpec>>,
+		fuel_limit: u64,
+	) -> AllocateAndReturnByCodec<Result<ModelInfo, EngineError>> {
+		match engine_of(*self) {
+			Some(engine) => engine.inspect(model, &inputs, fuel_limit),
+			None => Err(EngineError::EngineUnavailable),
+		}
+	}
+
+	/// Runs the model whose bytes are stored (SCALE-encoded, as a `Vec<u8>`) under `model_key`
+	/// and hash to `model_hash`, with
+	/// `input_specs` as registered, on `inputs`, within `fuel_limit`. The bytes are read from
+	/// state only when the engine has not prepared this model yet.
+	fn run(
+		&mut self,
+		model_hash: PassPointerAndReadCopy<ModelHash, 32>,
+		model_key: PassFatPointerAndRead<&[u8]>,
+		input_specs: PassFatPointerAndDecode<Vec<TensorSpec>>,
+		inputs: PassFatPointerAndDecode<Vec<Tensor>>,
+		fuel_limit: u64,
+	) -> AllocateAndReturnByCodec<Result<Execution, EngineError>> {
+		// A model removed from state must fail everywhere, also where a cache still holds it.
+		if !self.exists_storage(model_key) {
+			return Err(EngineError::ModelUnavailable)
+		}
+		let Some(engine) = engine_of(*self) else { return Err(EngineError::EngineUnavailable) };
+		// The value is a SCALE-encoded byte vector, as a `StorageMap<_, _, BoundedVec<u8, _>>`
+		// keeps it.
+		let mut load_model = || {
+			let raw = self.storage(model_key)?;
+			<Vec<u8> as codec::Decode>::decode(&mut &raw[..]).ok()
+		};
+		engine.run(model_hash, &mut load_model, &input_specs, &inputs, fuel_limit)
+	}
+}

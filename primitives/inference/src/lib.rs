@@ -1,0 +1,157 @@
+//! Inference types shared by the runtime, the pallets, the node's engine and its wasm guest.
+//!
+//! Everything that enters a consensus value is defined here once: the tensor encoding, the
+//! canonical form of an output (little-endian bytes, `-0.0` normalised to `+0.0`, NaN refused)
+//! and the result hash
+//! `blake2_256(SCALE(engine_version, model_hash, input_hash, outputs))`.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod onnx_builder;
+mod tensor;
+
+pub use tensor::*;
+
+use alloc::vec::Vec;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
+pub use primitive_types::H256;
+
+/// Content hash of a model's ONNX bytes: `blake2_256(bytes)`.
+pub type ModelHash = H256;
+
+/// Version of the deterministic engine. Part of every result hash: a change of the engine that
+/// could change any output bit gets a new version, so old and new results never collide.
+pub type EngineVersion = u32;
+
+/// The engine version this code implements.
+pub const ENGINE_VERSION: EngineVersion = 1;
+
+/// The content hash of model bytes.
+pub fn model_hash(bytes: &[u8]) -> ModelHash {
+	H256(sp_crypto_hashing::blake2_256(bytes))
+}
+
+/// The hash of an inference's inputs: `blake2_256(SCALE(inputs))`.
+pub fn input_hash(inputs: &[Tensor]) -> H256 {
+	H256(sp_crypto_hashing::blake2_256(&inputs.encode()))
+}
+
+/// The consensus value of one inference:
+/// `blake2_256(SCALE(engine_version, model_hash, input_hash, outputs))`, outputs in canonical form.
+pub fn result_hash(
+	engine_version: EngineVersion,
+	model_hash: &ModelHash,
+	input_hash: &H256,
+	outputs: &[Tensor],
+) -> H256 {
+	H256(sp_crypto_hashing::blake2_256(
+		&(engine_version, model_hash, input_hash, outputs).encode(),
+	))
+}
+
+/// What the engine learned about a model when it checked it.
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub struct ModelInfo {
+	/// The input tensors the model takes, as declared at registration.
+	pub inputs: Vec<TensorSpec>,
+	/// The output tensors the model produces for those inputs.
+	pub outputs: Vec<TensorSpec>,
+	/// Engine fuel one inference used on all-zero inputs: the deterministic cost figure the
+	/// chain turns into weight.
+	pub fuel_per_run: u64,
+	/// Engine fuel checking, typing and optimising the model used.
+	pub fuel_to_prepare: u64,
+	/// Number of ONNX nodes in the graph.
+	pub node_count: u32,
+}
+
+/// The outcome of one inference.
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub struct Execution {
+	/// Outputs in canonical form.
+	pub outputs: Vec<Tensor>,
+	/// Engine fuel the run used. Deterministic: every run starts from the same prepared state.
+	pub fuel_used: u64,
+}
+
+/// Why the engine refused a model or an inference.
+///
+/// Deterministic by construction: every honest node reaches the same variant for the same
+/// model and input, so errors can be part of the state transition.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub enum EngineError {
+	/// The model is larger than the engine accepts.
+	ModelTooLarge,
+	/// The bytes are not a valid ONNX model.
+	MalformedModel,
+	/// The model uses an operator whose output is random (RandomNormal, RandomUniform,
+	/// Multinomial, Bernoulli, …), so no two nodes would agree on it.
+	NonDeterministicOperator,
+	/// The model uses an operator or domain the engine does not implement.
+	UnsupportedOperator,
+	/// The model refers to tensor data outside its own bytes (ONNX external data).
+	ExternalData,
+	/// The engine could not type or optimise the model for the declared inputs.
+	ModelPreparationFailed,
+	/// The inputs do not match the model's declared input specs (count, dtype or shape).
+	InputMismatch,
+	/// A tensor's byte length does not match its dtype and shape.
+	MalformedTensor,
+	/// The inputs are larger than the engine accepts.
+	InputTooLarge,
+	/// The outputs are larger than the engine returns.
+	OutputTooLarge,
+	/// An output contains NaN, which has no canonical form.
+	NanInOutput,
+	/// The model needed more memory than the engine grants one inference.
+	OutOfMemory,
+	/// The inference used more fuel than its limit.
+	FuelExhausted,
+	/// The model failed while running (an operator error or a trap in the engine).
+	ExecutionFailed,
+	/// The model bytes were not available to the engine.
+	ModelUnavailable,
+	/// This node has no inference engine (it was not registered with the executor).
+	EngineUnavailable,
+}
+
+impl EngineError {
+	/// A sentence for people: logs, the `infer` command, RPC errors.
+	pub fn describe(&self) -> &'static str {
+		match self {
+			Self::ModelTooLarge => "the model is larger than the engine accepts",
+			Self::MalformedModel => "the bytes are not a valid ONNX model",
+			Self::NonDeterministicOperator =>
+				"the model uses a random operator (RandomNormal, RandomUniform, Multinomial, Bernoulli, …)",
+			Self::UnsupportedOperator => "the model uses an operator the engine does not implement",
+			Self::ExternalData => "the model refers to tensor data stored outside the file",
+			Self::ModelPreparationFailed =>
+				"the engine could not type or optimise the model for the declared inputs",
+			Self::InputMismatch => "the inputs do not match the model's input specs",
+			Self::MalformedTensor => "a tensor's byte length does not match its dtype and shape",
+			Self::InputTooLarge => "the inputs are larger than the engine accepts",
+			Self::OutputTooLarge => "the outputs are larger than the engine returns",
+			Self::NanInOutput => "an output contains NaN",
+			Self::OutOfMemory => "the model needed more memory than one inference is granted",
+			Self::FuelExhausted => "the inference used more fuel than its limit",
+			Self::ExecutionFailed => "the model failed while running",
+			Self::ModelUnavailable => "the model bytes were not available to the engine",
+			Self::EngineUnavailable => "this node has no inference engine",
+		}
+	}
+}
+
+#[cfg(feature = "std")]
+impl std::fmt::Display for EngineError {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		f.write_str(self.describe())
+	}
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for EngineError {}

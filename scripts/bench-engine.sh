@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Engine benchmark: per model, the median latency of one inference with the chain's engine
+# (tract in wasm under wasmtime, prepared model cached), native tract (the same Rust code built
+# natively) and onnxruntime, in one run on this machine, printed with the ratios.
+#
+#   scripts/bench-engine.sh [REPEAT]      (default 15 runs per model and engine)
+#
+# Targets: chain engine >= 0.5x native tract's speed and >= 0.3x onnxruntime's.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$VERIML_ROOT"
+repeat="${1:-15}"
+models_dir="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}"
+[ -d "$models_dir/light_squeezenet" ] || "$VERIML_ROOT/scripts/models/make-test-models.sh"
+cargo build --release --locked -p veriml-engine --features native-tract --example compare
+compare="$VERIML_ROOT/target/release/examples/compare"
+
+models=(light_squeezenet light_shufflenet light_inception_v1 light_resnet50 pytorch_Conv2d
+	pytorch_ConvTranspose2d pytorch_Linear sklearn_linear_regressor sklearn_random_forest_classifier)
+results=$(mktemp)
+for name in "${models[@]}"; do
+	log "benchmarking $name"
+	"$compare" "$models_dir/$name/model.onnx" "$models_dir/$name/input.json" "$repeat" \
+		| python3 -c 'import json,sys; d=json.load(sys.stdin); d["name"]=sys.argv[1]; print(json.dumps(d))' "$name" >>"$results"
+done
+"$VERIML_ROOT/target/pyenv/bin/python" "$VERIML_ROOT/scripts/models/bench_report.py" "$results" "$models_dir" "$repeat"

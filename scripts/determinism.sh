@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Proof of determinism: the chain's engine gives bit-identical result hashes on this CPU and on
+# an older one without AVX (the same binaries under `qemu-x86_64 -cpu Nehalem`), and native
+# tract, on the same models, would not have.
+#
+#   scripts/determinism.sh [MODEL_NAME ...]     (default: a set of real models)
+#
+# Needs target/release/veriml-node, the compare example and target/test-models; prints a table
+# and exits non-zero if any chain hash differs between the two CPUs.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$VERIML_ROOT"
+
+models_dir="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}"
+[ -d "$models_dir/light_squeezenet" ] || "$VERIML_ROOT/scripts/models/make-test-models.sh"
+command -v qemu-x86_64 >/dev/null || "$VERIML_ROOT/scripts/install-deps.sh"
+[ -x "$VERIML_NODE" ] || build_node
+cargo build --release --locked -p veriml-engine --features native-tract --example compare
+compare="$VERIML_ROOT/target/release/examples/compare"
+
+models=("$@")
+if [ "${#models[@]}" -eq 0 ]; then
+	models=(light_squeezenet light_shufflenet pytorch_Conv2d pytorch_Linear pytorch_BatchNorm2d_eval
+		pytorch_ConvTranspose2d pytorch_Softmax sklearn_linear_regressor sklearn_random_forest_classifier)
+fi
+
+hash_of() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+
+failures=0
+printf '%-34s %-12s %-12s %-6s %-12s %-12s %-8s\n' model chain chain@Nehalem same native native@Nehalem same
+for name in "${models[@]}"; do
+	model="$models_dir/$name/model.onnx" input="$models_dir/$name/input.json"
+	chain=$("$VERIML_NODE" infer --json --model "$model" --input "$input" | hash_of '["result_hash"]')
+	chain_old=$(qemu-x86_64 -cpu Nehalem "$VERIML_NODE" infer --json --model "$model" --input "$input" | hash_of '["result_hash"]')
+	native=$("$compare" "$model" "$input" 0 | hash_of '["native_tract"].get("result_hash","error")')
+	native_old=$(qemu-x86_64 -cpu Nehalem "$compare" "$model" "$input" 0 | hash_of '["native_tract"].get("result_hash","error")')
+	same_chain=yes; [ "$chain" = "$chain_old" ] || { same_chain=NO; failures=$((failures + 1)); }
+	same_native=yes; [ "$native" = "$native_old" ] || same_native=no
+	printf '%-34s %-12s %-12s %-6s %-12s %-12s %-8s\n' "$name" "${chain:0:10}" "${chain_old:0:10}" "$same_chain" \
+		"${native:0:10}" "${native_old:0:10}" "$same_native"
+done
+if [ "$failures" -ne 0 ]; then
+	log "the chain engine differed between CPUs on $failures model(s)"
+	exit 1
+fi
+log "the chain engine gave identical result hashes on both CPUs for all ${#models[@]} models"

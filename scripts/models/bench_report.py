@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Adds onnxruntime's median latency to the engine benchmark's results and prints the table.
+
+usage: bench_report.py RESULTS.jsonl MODELS_DIR REPEAT
+"""
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+ort.set_default_logger_severity(3)
+DTYPES = {"f32": np.float32, "i64": np.int64, "i32": np.int32, "i8": np.int8, "u8": np.uint8, "bool": np.bool_}
+
+
+def onnxruntime_ms(folder, repeat):
+    try:
+        options = ort.SessionOptions()
+        # One thread, as the chain engine and native tract use.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(f"{folder}/model.onnx", options, providers=["CPUExecutionProvider"])
+    except Exception:
+        return None
+    with open(f"{folder}/input.json") as f:
+        inputs = json.load(f)["inputs"]
+    feed = {
+        i.name: np.array(t["data"], dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
+        for i, t in zip(session.get_inputs(), inputs)
+    }
+    session.run(None, feed)
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        session.run(None, feed)
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def main():
+    results_path, models_dir, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    rows = [json.loads(line) for line in open(results_path)]
+    print()
+    print(f"{'model':<34} {'chain ms':>10} {'tract ms':>10} {'ort ms':>10} {'chain/tract':>12} {'chain/ort':>10}")
+    speed_vs_tract, speed_vs_ort = [], []
+    for row in rows:
+        chain = row["chain"]["median_ms"]
+        tract = row["native_tract"].get("median_ms")
+        ort_ms = onnxruntime_ms(f"{models_dir}/{row['name']}", repeat)
+        # Speed ratio: how fast the chain engine is relative to the other (1.0 = as fast).
+        vs_tract = tract / chain if tract else None
+        vs_ort = ort_ms / chain if ort_ms else None
+        if vs_tract:
+            speed_vs_tract.append(vs_tract)
+        if vs_ort:
+            speed_vs_ort.append(vs_ort)
+        fmt = lambda v, spec: format(v, spec) if v is not None else "n/a".rjust(len(format(0.0, spec)))
+        print(f"{row['name']:<34} {chain:>10.3f} {fmt(tract, '>10.3f')} {fmt(ort_ms, '>10.3f')} "
+              f"{fmt(vs_tract, '>11.2f')}x {fmt(vs_ort, '>9.2f')}x")
+    # What one unit of fuel costs in time: the runtime's PicosecondsPerFuel must not be below
+    # the largest of these (on reference hardware), or block weight would under-count.
+    ps_per_fuel = [(row["chain"]["median_ms"] * 1e9 / row["chain"]["fuel"], row["name"])
+                   for row in rows if row["chain"]["fuel"]]
+    print()
+    print("picoseconds per unit of fuel (chain engine): "
+          + ", ".join(f"{name} {ps:.0f}" for ps, name in ps_per_fuel))
+    if ps_per_fuel:
+        worst = max(ps_per_fuel)
+        print(f"largest: {worst[0]:.0f} ps/fuel ({worst[1]}); "
+              f"median: {statistics.median(ps for ps, _ in ps_per_fuel):.0f} ps/fuel")
+    geo = lambda xs: float(np.exp(np.mean(np.log(xs)))) if xs else float("nan")
+    print()
+    print(f"geometric mean speed: chain engine = {geo(speed_vs_tract):.2f}x native tract (target >= 0.5), "
+          f"{geo(speed_vs_ort):.2f}x onnxruntime (target >= 0.3)")
+
+
+if __name__ == "__main__":
+    main()

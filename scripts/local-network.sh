@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Sets up this machine, builds veriml-node and starts a local network on it:
-#   scripts/local-network.sh          two validators (Alice, Bob) on the `local` chain
-#   scripts/local-network.sh --dev    one development node (Alice), state discarded on exit
+#   scripts/local-network.sh          two validators (Alice, Bob: complete nodes) and an inference
+#                                     node (Charlie, `infr` key //Charlie) on the `local` chain
+#   scripts/local-network.sh --dev    one development node (Alice, also an inference node with
+#                                     the `infr` key //Alice), state discarded on exit
+# Register the inference node's key account with `inferenceNodes.register` (any funded account
+# may operate it) before requests for your model can be served.
 # Ctrl-C stops the network. Chain data lives under $VERIML_NET_DIR (default: a fresh temp dir).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -22,7 +26,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 if [ "$mode" = "dev" ]; then
-	"$VERIML_NODE" --dev --base-path "$net_dir/dev" --rpc-port 9944 --rpc-cors all \
+	"$VERIML_NODE" --dev --role complete,inference --base-path "$net_dir/dev" --rpc-port 9944 --rpc-cors all \
 		>"$net_dir/dev.log" 2>&1 &
 	pids+=($!)
 	wait_for_rpc 9944 120 "$net_dir/dev.log"
@@ -42,13 +46,23 @@ else
 		--bootnodes "/ip4/127.0.0.1/tcp/30333/p2p/$alice_peer" \
 		>"$net_dir/bob.log" 2>&1 &
 	pids+=($!)
+	# Charlie computes inferences: not a validator; its `infr` key is //Charlie's.
+	"$VERIML_NODE" key insert --chain local --base-path "$net_dir/charlie" \
+		--key-type infr --scheme sr25519 --suri //Charlie
+	"$VERIML_NODE" --chain local --role inference --base-path "$net_dir/charlie" \
+		--port 30335 --rpc-port 9946 --rpc-cors all \
+		--bootnodes "/ip4/127.0.0.1/tcp/30333/p2p/$alice_peer" \
+		>"$net_dir/charlie.log" 2>&1 &
+	pids+=($!)
 	wait_for_rpc 9944 120 "$net_dir/alice.log"
 	wait_for_rpc 9945 120 "$net_dir/bob.log"
-	log "Alice: ws://127.0.0.1:9944 (log: $net_dir/alice.log)"
-	log "Bob:   ws://127.0.0.1:9945 (log: $net_dir/bob.log)"
+	wait_for_rpc 9946 120 "$net_dir/charlie.log"
+	log "Alice:   ws://127.0.0.1:9944 (validator, complete node; log: $net_dir/alice.log)"
+	log "Bob:     ws://127.0.0.1:9945 (validator, complete node; log: $net_dir/bob.log)"
+	log "Charlie: ws://127.0.0.1:9946 (inference node, infr key //Charlie; log: $net_dir/charlie.log)"
 fi
 log "polkadot.js apps: https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A9944#/explorer"
 log "network running; Ctrl-C stops it"
-tail -n 0 -F "$net_dir"/*.log | grep --line-buffered -E "Imported|finalized|Error|WARN" &
+tail -n 0 -F "$net_dir"/*.log | grep --line-buffered -E "Imported|finalized|Error|WARN|request [0-9]+:|🧮" &
 pids+=($!)
 wait "${pids[0]}"

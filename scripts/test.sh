@@ -50,7 +50,7 @@ unit_tests() {
 dev_node_tests() {
 	local dir; dir=$(mktemp -d -t veriml-dev.XXXXXX)
 	local port=19944
-	"$VERIML_NODE" --dev --tmp --rpc-port "$port" --port 30433 --no-prometheus \
+	"$VERIML_NODE" --dev --tmp --role inference --rpc-port "$port" --port 30433 --no-prometheus \
 		>"$dir/dev.log" 2>&1 &
 	local pid=$!
 	local rc=0
@@ -83,5 +83,6 @@ run_stage "release node build" build_node
 run_stage "unit tests" unit_tests
 run_stage "determinism (qemu Nehalem)" "$VERIML_ROOT/scripts/determinism.sh"
 run_stage "dev node (@polkadot/api)" dev_node_tests
+run_stage "inference figures" "$VERIML_ROOT/scripts/bench-inference.sh"
 run_stage "zombienet" zombienet_tests
 log "all stages passed"

@@ -50,11 +50,32 @@ pub enum Subcommand {
 	Infer(crate::infer::InferCmd),
 }
 
+/// What a veriml node does for the network, besides following the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NodeRole {
+	/// Validates: imports every block and re-executes every inference result in it, refusing
+	/// a block whose result hash is wrong; settlement from escrow is part of that import.
+	/// Every full node does this; it is the default.
+	Complete,
+	/// Executes inferences: the off-chain worker runs on every block (as with
+	/// `--offchain-worker always`), computes the requests assigned to the `infr` keys in the
+	/// keystore and submits their results signed with them. Insert a key with
+	/// `veriml-node key insert --key-type infr --scheme sr25519`, then register its account
+	/// with `inferenceNodes.register`.
+	Inference,
+}
+
 /// `veriml-node [SUBCOMMAND] [OPTIONS]`.
 #[derive(Debug, clap::Parser)]
 pub struct Cli {
 	#[command(subcommand)]
 	pub subcommand: Option<Subcommand>,
+
+	/// This node's roles in the veriml network, comma-separated: `complete` (validate blocks
+	/// by re-executing inferences; every full node) and `inference` (compute assigned
+	/// inferences with the `infr` keys in the keystore). Block authoring is `--validator`.
+	#[arg(long = "role", value_enum, value_delimiter = ',', default_value = "complete")]
+	pub roles: Vec<NodeRole>,
 
 	#[clap(flatten)]
 	pub run: sc_cli::RunCmd,

@@ -2,7 +2,7 @@
 
 use crate::{
 	chain_spec,
-	cli::{Cli, Subcommand},
+	cli::{Cli, NodeRole, Subcommand},
 	service,
 };
 use sc_cli::SubstrateCli;
@@ -46,7 +46,12 @@ impl SubstrateCli for Cli {
 
 /// Parses the command line and runs what it asks for.
 pub fn run() -> sc_cli::Result<()> {
-	let cli = Cli::from_args();
+	let mut cli = Cli::from_args();
+	let inference_node = cli.roles.contains(&NodeRole::Inference);
+	if inference_node {
+		// Inference nodes are usually not block authors, and their work is the off-chain worker.
+		cli.run.offchain_worker_params.enabled = sc_cli::OffchainWorkerEnabled::Always;
+	}
 
 	// Every runtime call of this process (import, authoring, off-chain workers, RPC,
 	// benchmarks) reaches models through this engine.
@@ -141,14 +146,16 @@ pub fn run() -> sc_cli::Result<()> {
 			// Compile the engine while the node starts, not inside the first block that
 			// registers or verifies a model; after the runner set up logging, so it is logged.
 			std::thread::spawn(move || engine.warm_up());
+			let roles = cli.roles.clone();
 			runner.run_node_until_exit(|config| async move {
+				service::log_roles(&roles, &config);
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<Block, <Block as sp_runtime::traits::Block>::Hash>,
-					>(config)
+					>(config, &roles)
 					.map_err(sc_cli::Error::Service),
 					sc_network::config::NetworkBackendType::Litep2p =>
-						service::new_full::<sc_network::Litep2pNetworkBackend>(config)
+						service::new_full::<sc_network::Litep2pNetworkBackend>(config, &roles)
 							.map_err(sc_cli::Error::Service),
 				}
 			})

@@ -10,6 +10,7 @@ use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::OffchainTransactionPoolFactory;
 use sp_consensus_aura::sr25519::AuthorityPair as AuraPair;
 use std::{sync::Arc, time::Duration};
+use crate::cli::NodeRole;
 use veriml_runtime::{apis::RuntimeApi, opaque::Block};
 
 /// Host functions the runtime may call: Substrate's, and veriml's deterministic inference
@@ -138,6 +139,7 @@ pub fn new_full<
 	N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>,
 >(
 	config: Configuration,
+	roles: &[NodeRole],
 ) -> Result<TaskManager, ServiceError> {
 	let sc_service::PartialComponents {
 		client,
@@ -250,6 +252,11 @@ pub fn new_full<
 		tracing_execute_block: None,
 	})?;
 
+	if roles.contains(&NodeRole::Inference) {
+		// After `spawn_tasks`, which puts a `--alice`-style dev seed's keys in the keystore.
+		report_inference_keys(&keystore_container.keystore());
+	}
+
 	if role.is_authority() {
 		let proposer_factory = sc_basic_authorship::ProposerFactory::new(
 			task_manager.spawn_handle(),
@@ -331,4 +338,38 @@ pub fn new_full<
 	}
 
 	Ok(task_manager)
+}
+
+/// Logs the roles a node starts with.
+pub fn log_roles(roles: &[NodeRole], config: &Configuration) {
+	// Every full node imports and so re-executes blocks: it is a complete node whatever it asked.
+	let mut names = vec!["complete".to_string()];
+	names.extend(roles.iter().filter(|r| **r != NodeRole::Complete).map(|r| format!("{r:?}").to_lowercase()));
+	log::info!(
+		target: "veriml",
+		"🧭 veriml roles: {}{}",
+		names.join(", "),
+		if config.role.is_authority() { ", block author (--validator)" } else { "" },
+	);
+}
+
+/// Logs the `infr` keys an inference node will sign results with, or how to add one.
+fn report_inference_keys(keystore: &sp_keystore::KeystorePtr) {
+	use sp_core::crypto::Ss58Codec;
+	let keys = keystore.sr25519_public_keys(pallet_inference_requests::KEY_TYPE);
+	if keys.is_empty() {
+		log::warn!(
+			target: "veriml::inference",
+			"--role inference, but the keystore has no `infr` key: this node computes nothing. \
+			 Insert one with `veriml-node key insert --key-type infr --scheme sr25519 --suri …` \
+			 and register its account with `inferenceNodes.register`."
+		);
+	}
+	for key in keys {
+		log::info!(
+			target: "veriml::inference",
+			"🧮 inference node key {} (register this account with `inferenceNodes.register`)",
+			sp_runtime::AccountId32::from(key.0).to_ss58check(),
+		);
+	}
 }

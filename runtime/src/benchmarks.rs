@@ -7,4 +7,6 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_timestamp, Timestamp]
 	[pallet_sudo, Sudo]
 	[pallet_model_registry, Models]
+	[pallet_inference_nodes, InferenceNodes]
+	[pallet_inference_requests, Inference]
 );

@@ -3,7 +3,8 @@
 use frame_support::{
 	derive_impl,
 	dispatch::DispatchClass, parameter_types,
-	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, Nothing, VariantCountOf},
+	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
+	PalletId,
 	weights::{
 		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
 		IdentityFee, Weight,
@@ -12,15 +13,22 @@ use frame_support::{
 use frame_system::limits::{BlockLength, BlockWeights};
 use pallet_transaction_payment::{ConstFeeMultiplier, FungibleAdapter, Multiplier};
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
-use sp_runtime::{traits::One, Perbill};
+use sp_runtime::{
+	traits::{AccountIdConversion, One},
+	Perbill,
+};
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime,
+	AccountId, Aura, Balance, Balances, Block, BlockNumber, Escrow, Hash, Inference, InferenceNodes,
+	Models, Nonce, PalletInfo, Runtime, Verification,
 	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
 	System, EXISTENTIAL_DEPOSIT, SLOT_DURATION, VERSION,
 };
-use veriml_primitives::currency::{MICRO_UNIT, UNIT};
+use veriml_primitives::{
+	currency::{MICRO_UNIT, MILLI_UNIT, UNIT},
+	time::{DAYS, MINUTES},
+};
 
 /// Share of a block's weight and length that ordinary (non-operational) transactions may fill.
 const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
@@ -153,9 +161,8 @@ impl pallet_model_registry::Config for Runtime {
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Inspector = pallet_model_registry::HostEngine;
-	// Nothing uses models yet; the requests pallet (issue 4) will refuse removing those with
-	// open requests.
-	type ModelsInUse = Nothing;
+	/// A model with open inference requests cannot be removed.
+	type ModelsInUse = Inference;
 	type DepositPerModel = ModelDepositPerModel;
 	type DepositPerByte = ModelDepositPerByte;
 	/// 16 MiB models.
@@ -168,4 +175,147 @@ impl pallet_model_registry::Config for Runtime {
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = EnginePicosecondsPerFuel;
 	type WeightInfo = pallet_model_registry::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+	/// The protocol's account: receives the protocol share of inference fees and of slashes.
+	pub const ProtocolPalletId: PalletId = PalletId(*b"vml/prot");
+	pub ProtocolAccount: AccountId = ProtocolPalletId::get().into_account_truncating();
+}
+
+impl pallet_escrow::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	/// Inference request ids.
+	type EscrowId = u64;
+}
+
+parameter_types! {
+	/// Smallest bond of an inference node: 100 VML.
+	pub const MinNodeBond: Balance = 100 * UNIT;
+	/// A node's bond stays slashable for a day after it stops taking work.
+	pub const NodeUnbondingDelay: BlockNumber = DAYS;
+	/// A wrong result costs a tenth of the bond...
+	pub const NodeSlashFraction: Perbill = Perbill::from_percent(10);
+	/// ...half of which goes to the wronged requester, the rest to the protocol.
+	pub const NodeSlashRewardShare: Perbill = Perbill::from_percent(50);
+}
+
+impl pallet_inference_nodes::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Models = pallet_model_registry::ActiveModels<Runtime>;
+	type MinBond = MinNodeBond;
+	type UnbondingDelay = NodeUnbondingDelay;
+	type SlashFraction = NodeSlashFraction;
+	type SlashRewardShare = NodeSlashRewardShare;
+	type SlashDestination = ProtocolAccount;
+	type MaxModelsPerNode = ConstU32<16>;
+	type MaxNodesPerModel = ConstU32<64>;
+	type WeightInfo = pallet_inference_nodes::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = InferenceBenchmarks;
+}
+
+/// The registry's models, run by the node's deterministic engine through its host functions.
+pub struct RegistryEngine;
+
+impl pallet_verification::InferenceRunner for RegistryEngine {
+	fn run(
+		model: &veriml_inference_primitives::ModelHash,
+		input_specs: &[veriml_inference_primitives::TensorSpec],
+		inputs: &[veriml_inference_primitives::Tensor],
+		fuel_limit: u64,
+	) -> Result<veriml_inference_primitives::Execution, veriml_inference_primitives::EngineError> {
+		Models::run(model, input_specs, inputs, fuel_limit)
+	}
+}
+
+impl pallet_verification::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type JobId = u64;
+	type Runner = RegistryEngine;
+	/// Receipts and outputs stay a week: time to fetch them with a proof.
+	type ReceiptRetention = ConstU32<{ 7 * DAYS }>;
+}
+
+parameter_types! {
+	/// The protocol's share of an inference: 5% on top of model price and execution fee.
+	pub const InferenceProtocolShare: Perbill = Perbill::from_percent(5);
+	/// Execution fee per request whatever the model: 1 milli VML.
+	pub const ExecutionBaseFee: Balance = MILLI_UNIT;
+	/// Execution fee per unit of fuel: what the same compute costs as transaction weight
+	/// (1 planck per picosecond at `EnginePicosecondsPerFuel`), so serving pays what verifying
+	/// costs. A SqueezeNet (1.03·10^9 fuel, 1.5·10^9 with the margin) pays about 0.6 VML.
+	pub const ExecutionFeePerFuel: Balance = EnginePicosecondsPerFuel::get() as Balance;
+	/// Most fuel one verification may use: 1 s of compute, within one transaction's weight.
+	pub const MaxVerificationFuel: u64 = 2_500_000_000;
+}
+
+impl pallet_inference_requests::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type Models = Models;
+	type Nodes = InferenceNodes;
+	type Escrow = Escrow;
+	type Verifier = Verification;
+	type AuthorityId = pallet_inference_requests::crypto::InferenceNodeId;
+	type ProtocolAccount = ProtocolAccount;
+	type ProtocolShare = InferenceProtocolShare;
+	type ExecutionBaseFee = ExecutionBaseFee;
+	type ExecutionFeePerFuel = ExecutionFeePerFuel;
+	/// Input-dependent models (tree ensembles) may use half again their measured fuel.
+	type FuelMargin = ConstU32<50>;
+	type MaxVerificationFuel = MaxVerificationFuel;
+	type PicosecondsPerFuel = EnginePicosecondsPerFuel;
+	/// 1 MiB of inputs: a 224×224 RGB image in f32 is 588 KiB.
+	type MaxInputBytes = ConstU32<{ 1024 * 1024 }>;
+	/// 64 KiB of outputs: 16k floats.
+	type MaxOutputBytes = ConstU32<{ 64 * 1024 }>;
+	type Replication = ConstU32<1>;
+	/// Two minutes to answer.
+	type RequestTimeout = ConstU32<{ 2 * MINUTES }>;
+	type MaxPending = ConstU32<256>;
+	type ResubmitAfter = ConstU32<5>;
+	type WeightInfo = pallet_inference_requests::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = InferenceBenchmarks;
+}
+
+/// Registered models and bonded nodes for the benchmarks of the inference pallets.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct InferenceBenchmarks;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_inference_nodes::BenchmarkHelper for InferenceBenchmarks {
+	fn model(index: u32) -> veriml_inference_primitives::ModelHash {
+		pallet_model_registry::benchmark_helpers::register_relu::<Runtime>(index, 16).0
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_inference_requests::BenchmarkHelper<AccountId> for InferenceBenchmarks {
+	fn model(
+		index: u32,
+		width: u32,
+	) -> (veriml_inference_primitives::ModelHash, veriml_inference_primitives::TensorSpec) {
+		pallet_model_registry::benchmark_helpers::register_relu::<Runtime>(index, width)
+	}
+
+	fn node(model: veriml_inference_primitives::ModelHash, index: u32) -> AccountId {
+		use frame_support::traits::fungible::Mutate;
+		let operator: AccountId = frame_benchmarking::account("operator", index, 0);
+		Balances::set_balance(&operator, MinNodeBond::get() * 10);
+		let node: AccountId = frame_benchmarking::account("node", index, 0);
+		InferenceNodes::register(
+			RuntimeOrigin::signed(operator),
+			node.clone(),
+			frame_support::BoundedVec::truncate_from(alloc::vec![model]),
+			MinNodeBond::get(),
+		)
+		.expect("registers the node");
+		node
+	}
 }

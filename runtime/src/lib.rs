@@ -2,7 +2,8 @@
 //!
 //! Composes the consensus and accounting pallets every veriml node runs (Aura block production,
 //! GRANDPA finality, balances, transaction payment, sudo for dev and local networks) with
-//! veriml's own: the model registry. See `docs/architecture.md`.
+//! veriml's own: the model registry, payment escrow, inference nodes, verification and
+//! inference requests. See `docs/architecture.md`.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 // `construct_runtime`'s expansion is deep.
@@ -49,11 +50,77 @@ pub mod opaque {
 	pub type BlockId = generic::BlockId<Block>;
 }
 
+/// The `infr` key of inference nodes, as a session key: `author_rotateKeys` creates one, and
+/// `--alice`-style dev seeds put one in the keystore.
+pub struct InferenceNodeKey;
+
+impl sp_runtime::BoundToRuntimeAppPublic for InferenceNodeKey {
+	type Public = pallet_inference_requests::crypto::Public;
+}
+
 impl_opaque_keys! {
-	/// The keys a validator registers: Aura for authoring, GRANDPA for finality votes.
+	/// The keys a node holds: Aura for authoring, GRANDPA for finality votes, `infr` for
+	/// signing inference results.
 	pub struct SessionKeys {
 		pub aura: Aura,
 		pub grandpa: Grandpa,
+		pub infr: InferenceNodeKey,
+	}
+}
+
+impl frame_system::offchain::SigningTypes for Runtime {
+	type Public = <Signature as sp_runtime::traits::Verify>::Signer;
+	type Signature = Signature;
+}
+
+impl<LocalCall> frame_system::offchain::CreateTransactionBase<LocalCall> for Runtime
+where
+	RuntimeCall: From<LocalCall>,
+{
+	type RuntimeCall = RuntimeCall;
+	type Extrinsic = UncheckedExtrinsic;
+}
+
+impl<LocalCall> frame_system::offchain::CreateSignedTransaction<LocalCall> for Runtime
+where
+	RuntimeCall: From<LocalCall>,
+{
+	/// Signs `call` as an ordinary transaction of `account` (an inference node's `infr` key),
+	/// mortal for a period of blocks, without tip.
+	fn create_signed_transaction<
+		C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+	>(
+		call: RuntimeCall,
+		public: Self::Public,
+		account: AccountId,
+		nonce: Nonce,
+	) -> Option<UncheckedExtrinsic> {
+		use codec::Encode;
+		use sp_runtime::{traits::StaticLookup, SaturatedConversion};
+		let period = configs::BlockHashCount::get()
+			.checked_next_power_of_two()
+			.map(|c| c / 2)
+			.unwrap_or(2) as u64;
+		let current_block = System::block_number().saturated_into::<u64>().saturating_sub(1);
+		let extension: TxExtension = (
+			frame_system::AuthorizeCall::<Runtime>::new(),
+			frame_system::CheckNonZeroSender::<Runtime>::new(),
+			frame_system::CheckSpecVersion::<Runtime>::new(),
+			frame_system::CheckTxVersion::<Runtime>::new(),
+			frame_system::CheckGenesis::<Runtime>::new(),
+			frame_system::CheckEra::<Runtime>::from(generic::Era::mortal(period, current_block)),
+			frame_system::CheckNonce::<Runtime>::from(nonce),
+			frame_system::CheckWeight::<Runtime>::new(),
+			pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(0),
+			frame_system::WeightReclaim::<Runtime>::new(),
+		);
+		let payload = SignedPayload::new(call, extension)
+			.map_err(|error| log::warn!(target: "veriml::inference", "cannot sign a transaction: {error:?}"))
+			.ok()?;
+		let signature = payload.using_encoded(|bytes| C::sign(bytes, public))?;
+		let (call, extension, _) = payload.deconstruct();
+		let address = <Runtime as frame_system::Config>::Lookup::unlookup(account);
+		Some(UncheckedExtrinsic::new_signed(call, address, signature, extension))
 	}
 }
 
@@ -151,4 +218,16 @@ mod runtime {
 
 	#[runtime::pallet_index(10)]
 	pub type Models = pallet_model_registry;
+
+	#[runtime::pallet_index(11)]
+	pub type Escrow = pallet_escrow;
+
+	#[runtime::pallet_index(12)]
+	pub type InferenceNodes = pallet_inference_nodes;
+
+	#[runtime::pallet_index(13)]
+	pub type Verification = pallet_verification;
+
+	#[runtime::pallet_index(14)]
+	pub type Inference = pallet_inference_requests;
 }

@@ -28,6 +28,8 @@ mod types;
 pub mod weights;
 
 #[cfg(feature = "runtime-benchmarks")]
+pub mod benchmark_helpers;
+#[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
 #[cfg(test)]
 mod mock;
@@ -577,6 +579,47 @@ pub mod pallet {
 		fn release_deposit(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
 			T::Currency::release(&HoldReason::ModelStorage.into(), who, amount, Precision::BestEffort)
 				.map(|_| ())
+		}
+	}
+
+	impl<T: Config> ModelCatalog<T::AccountId, BalanceOf<T>> for Pallet<T> {
+		fn terms(model: &ModelHash) -> Option<ModelTerms<T::AccountId, BalanceOf<T>>> {
+			Models::<T>::get(model).map(|record| ModelTerms {
+				owner: record.owner,
+				price_per_inference: record.price_per_inference,
+				inputs: record.inputs.into_inner(),
+				fuel_per_run: record.fuel_per_run,
+				active: record.status == ModelStatus::Active,
+			})
+		}
+	}
+
+	/// The registered models that take new requests.
+	pub struct ActiveModels<T>(core::marker::PhantomData<T>);
+
+	impl<T: Config> Contains<ModelHash> for ActiveModels<T> {
+		fn contains(model: &ModelHash) -> bool {
+			Models::<T>::get(model).is_some_and(|record| record.status == ModelStatus::Active)
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// Runs the registered `model` on `inputs` with the node's deterministic engine, within
+		/// `fuel_limit`; the engine reads the bytes from [`ModelCode`] when it has not prepared
+		/// the model yet.
+		pub fn run(
+			model: &ModelHash,
+			input_specs: &[TensorSpec],
+			inputs: &[veriml_inference_primitives::Tensor],
+			fuel_limit: u64,
+		) -> Result<veriml_inference_primitives::Execution, EngineError> {
+			veriml_inference_interface::inference::run(
+				*model,
+				&Self::model_code_key(model),
+				input_specs.to_vec(),
+				inputs.to_vec(),
+				fuel_limit,
+			)
 		}
 	}
 

@@ -85,3 +85,24 @@ impl ModelInspector for HostEngine {
 		veriml_inference_interface::inference::inspect(model, inputs.to_vec(), fuel_limit)
 	}
 }
+
+/// What an inference request needs to know of a model.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ModelTerms<AccountId, Balance> {
+	/// Who is paid the model's price.
+	pub owner: AccountId,
+	/// The price per inference.
+	pub price_per_inference: Balance,
+	/// The input tensors the model takes.
+	pub inputs: alloc::vec::Vec<TensorSpec>,
+	/// Engine fuel one inference used on all-zero inputs at registration.
+	pub fuel_per_run: u64,
+	/// Whether the model takes new requests.
+	pub active: bool,
+}
+
+/// The registered models, as the pallets that use them see them.
+pub trait ModelCatalog<AccountId, Balance> {
+	/// The terms of `model`, if it is registered.
+	fn terms(model: &veriml_inference_primitives::ModelHash) -> Option<ModelTerms<AccountId, Balance>>;
+}

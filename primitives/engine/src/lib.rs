@@ -85,7 +85,7 @@ impl Engine {
 			.get_or_init(|| {
 				log::info!(
 					target: LOG_TARGET,
-					"compiling the inference engine ({} KiB of wasm)",
+					"loading the inference engine ({} KiB of wasm; compiled now unless the compiled-code cache has it)",
 					GUEST_WASM.len() / 1024
 				);
 				let started = std::time::Instant::now();

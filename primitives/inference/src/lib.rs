@@ -39,6 +39,11 @@ pub fn input_hash(inputs: &[Tensor]) -> H256 {
 	H256(sp_crypto_hashing::blake2_256(&inputs.encode()))
 }
 
+/// The hash of an inference's outputs: `blake2_256(SCALE(outputs))`.
+pub fn output_hash(outputs: &[Tensor]) -> H256 {
+	H256(sp_crypto_hashing::blake2_256(&outputs.encode()))
+}
+
 /// The consensus value of one inference:
 /// `blake2_256(SCALE(engine_version, model_hash, input_hash, outputs))`, outputs in canonical form.
 pub fn result_hash(

@@ -12,8 +12,8 @@ export const endpoint = process.env.VERIML_WS ?? 'ws://127.0.0.1:9944';
 export const modelsDir = process.env.VERIML_TEST_MODELS
   ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'target', 'test-models');
 
-export async function connect() {
-  return ApiPromise.create({ provider: new WsProvider(endpoint), noInitWarn: true });
+export async function connect(url = endpoint) {
+  return ApiPromise.create({ provider: new WsProvider(url), noInitWarn: true });
 }
 
 /** A dev account (`//Alice`, `//Bob`, …). */
@@ -64,7 +64,86 @@ export function testModel(name) {
   const bytes = readFileSync(join(folder, 'model.onnx'));
   const { inputs } = JSON.parse(readFileSync(join(folder, 'input.json'), 'utf8'));
   const specs = inputs.map(({ dtype, shape }) => ({ dtype: dtype.toUpperCase(), shape }));
-  return { name, bytes, hash: blake2AsHex(bytes, 256), specs };
+  return { name, bytes, hash: blake2AsHex(bytes, 256), specs, folder };
+}
+
+/** A float tensor as the chain takes it: dtype, shape and little-endian bytes (hex). */
+export function floatTensor(shape, values) {
+  const bytes = new Uint8Array(new Float32Array(values).buffer);
+  return { dtype: 'F32', shape, data: u8aToHex(bytes) };
+}
+
+/** The values of a float tensor read from the chain. */
+export function floatsOf(tensor) {
+  const bytes = tensor.data.toU8a(true);
+  return Array.from(new Float32Array(bytes.slice().buffer));
+}
+
+/** A test model's sample inputs (`input.json`), as chain tensors. */
+export function sampleInputs(model) {
+  const { inputs } = JSON.parse(readFileSync(join(model.folder, 'input.json'), 'utf8'));
+  return inputs.map(({ shape, data }) => floatTensor(shape, data));
+}
+
+/** A test model's reference outputs (`expected.json`) and tolerances (`meta.json`). */
+export function referenceOutputs(model) {
+  const { reference } = JSON.parse(readFileSync(join(model.folder, 'expected.json'), 'utf8'));
+  const { rtol, atol } = JSON.parse(readFileSync(join(model.folder, 'meta.json'), 'utf8'));
+  return { reference, rtol, atol };
+}
+
+/** Whether `actual` is within `rtol`/`atol` of `expected`, element by element. */
+export function allClose(actual, expected, rtol, atol) {
+  return actual.length === expected.length
+    && actual.every((a, i) => Math.abs(a - expected[i]) <= atol + rtol * Math.abs(expected[i]));
+}
+
+/**
+ * Resolves with the first event of `section.method` for which `matches(event)` holds, and the
+ * number of the block it is in; rejects after `timeoutMs`.
+ */
+export function waitForEvent(api, section, method, matches = () => true, timeoutMs = 120_000) {
+  return new Promise((resolve, reject) => {
+    let unsubscribe = () => {};
+    const timer = setTimeout(() => {
+      unsubscribe();
+      reject(new Error(`no ${section}.${method} within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    api.rpc.chain.subscribeNewHeads(async (header) => {
+      const events = await (await api.at(header.hash)).query.system.events();
+      const found = eventsOf(events, section, method).find(matches);
+      if (found) {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve({ event: found, blockNumber: header.number.toNumber(), blockHash: header.hash });
+      }
+    }).then((unsub) => { unsubscribe = unsub; }).catch(reject);
+  });
+}
+
+/** Resolves once the finalised head is at least `number`; rejects after `timeoutMs`. */
+export function waitForFinalized(api, number, timeoutMs = 120_000) {
+  return new Promise((resolve, reject) => {
+    let unsubscribe = () => {};
+    const timer = setTimeout(() => {
+      unsubscribe();
+      reject(new Error(`block ${number} not finalised within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    api.rpc.chain.subscribeFinalizedHeads((header) => {
+      if (header.number.toNumber() >= number) {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(header.number.toNumber());
+      }
+    }).then((unsub) => { unsubscribe = unsub; }).catch(reject);
+  });
+}
+
+/** Uploads and registers `model` from `author` at `price` per inference; resolves with its record. */
+export async function registerModel(api, model, author, price) {
+  await uploadModel(api, model, author);
+  await sendOk(api, api.tx.models.registerModel(model.hash, model.name, 1, model.specs, price), author);
+  return (await api.query.models.models(model.hash)).unwrap();
 }
 
 /** A hostile file of the test models (`hostile/<name>.onnx`). */

@@ -1,0 +1,726 @@
+//! # Inference requests
+//!
+//! A user pays for an inference; a bonded inference node computes it; every node that applies
+//! the block verifies it by re-execution; the fee is settled from escrow.
+//!
+//! 1. [`request`](Pallet::request): the user names a registered model, gives inputs that
+//!    match its input specs and a `max_fee`. The fee — the model's price, the execution fee
+//!    for the model's measured cost and the protocol's share ([`Fee`]) — is held in escrow,
+//!    and the request is assigned to [`Config::Replication`] inference nodes serving the
+//!    model, chosen from the parent block hash and the request id (every serving node equally
+//!    likely). With no node available the request waits, `Pending`, and is assigned as soon
+//!    as one is.
+//! 2. An assigned node's off-chain worker runs the model through the node's deterministic
+//!    engine and sends [`submit_result`](Pallet::submit_result) (or
+//!    [`report_failure`](Pallet::report_failure) when the engine refuses the input), signed
+//!    with its `infr` key.
+//! 3. Applying that transaction re-executes the model (pallet-verification). A match stores the
+//!    result and its receipt and pays the model owner, the node's operator and the protocol;
+//!    the submission is free. A mismatch slashes the node's bond (part of it to the
+//!    requester) and reassigns the request to another node; the liar pays the transaction fee.
+//! 4. A request not completed by its deadline ([`Config::RequestTimeout`]) expires and its fee
+//!    is refunded; a request no node has taken can be [`cancel`](Pallet::cancel)led.
+//!
+//! Settled, expired and cancelled requests leave no state behind in this pallet; the receipt
+//! of a completed one is kept by pallet-verification for its retention period.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+mod offchain;
+pub mod weights;
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+
+pub use weights::WeightInfo;
+
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
+use sp_core::crypto::KeyTypeId;
+
+/// Key type of the keys with which inference nodes sign their results.
+pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"infr");
+
+/// The `infr` key: sr25519, kept in an inference node's keystore
+/// (`veriml-node key insert --key-type infr --scheme sr25519`).
+pub mod crypto {
+	use super::KEY_TYPE;
+	use sp_runtime::{
+		app_crypto::{app_crypto, sr25519},
+		MultiSignature, MultiSigner,
+	};
+	app_crypto!(sr25519, KEY_TYPE);
+
+	/// Signs an inference node's transactions with its `infr` key.
+	pub struct InferenceNodeId;
+
+	impl frame_system::offchain::AppCrypto<MultiSigner, MultiSignature> for InferenceNodeId {
+		type RuntimeAppPublic = Public;
+		type GenericSignature = sp_core::sr25519::Signature;
+		type GenericPublic = sp_core::sr25519::Public;
+	}
+
+	// For mock runtimes whose signature type is sr25519 itself.
+	impl
+		frame_system::offchain::AppCrypto<
+			<sp_core::sr25519::Signature as sp_runtime::traits::Verify>::Signer,
+			sp_core::sr25519::Signature,
+		> for InferenceNodeId
+	{
+		type RuntimeAppPublic = Public;
+		type GenericSignature = sp_core::sr25519::Signature;
+		type GenericPublic = sp_core::sr25519::Public;
+	}
+}
+
+/// Makes registered models and bonded nodes for the benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper<AccountId> {
+	/// A registered model taking one `[1, width]` float tensor, distinct for each `index`.
+	fn model(index: u32, width: u32) -> (veriml_inference_primitives::ModelHash, veriml_inference_primitives::TensorSpec);
+	/// A new bonded node serving `model`, distinct for each `index`.
+	fn node(model: veriml_inference_primitives::ModelHash, index: u32) -> AccountId;
+}
+
+/// Identifies a request; assigned in order from 0.
+pub type RequestId = u64;
+
+/// What a request costs; held in escrow when it is made.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, Default, TypeInfo, MaxEncodedLen,
+)]
+pub struct Fee<Balance> {
+	/// The model's price per inference, paid to its owner.
+	pub model_price: Balance,
+	/// Paid to the operator of the node whose result is verified: base fee plus the model's
+	/// verification fuel limit at the fee per fuel.
+	pub execution: Balance,
+	/// The protocol's share, paid to the protocol account.
+	pub protocol: Balance,
+}
+
+impl<Balance: sp_runtime::traits::Saturating + Copy> Fee<Balance> {
+	/// Everything the requester pays.
+	pub fn total(&self) -> Balance {
+		self.model_price.saturating_add(self.execution).saturating_add(self.protocol)
+	}
+}
+
+/// Where a request stands. Completed, expired and cancelled requests are removed (their
+/// events and, for completed ones, their receipt remain).
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub enum RequestStatus {
+	/// No node serving the model was available; assigned as soon as one is.
+	Pending,
+	/// Assigned to nodes that are computing it.
+	Assigned,
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use alloc::vec::Vec;
+	use frame_support::{
+		dispatch::PostDispatchInfo,
+		pallet_prelude::*,
+		traits::{fungible::Inspect, Contains},
+	};
+	use frame_system::{offchain::CreateSignedTransaction, pallet_prelude::*};
+	use pallet_escrow::Escrow;
+	use pallet_inference_nodes::InferenceNodes;
+	use pallet_model_registry::ModelCatalog;
+	use pallet_verification::{Claim, Job, Outcome, ResultVerifier, Verdict};
+	use sp_runtime::{
+		traits::Saturating,
+		Perbill, SaturatedConversion,
+	};
+	use veriml_inference_primitives::{
+		check_inputs, input_hash, EngineError, ModelHash, Tensor, H256,
+	};
+
+	/// Balance of the currency fees are paid in.
+	pub type BalanceOf<T> =
+		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+
+	/// A request of this runtime.
+	pub type RequestOf<T> = Request<
+		<T as frame_system::Config>::AccountId,
+		BalanceOf<T>,
+		BlockNumberFor<T>,
+		<T as Config>::Replication,
+	>;
+
+	/// An open inference request.
+	#[derive(
+		Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+	)]
+	#[scale_info(skip_type_params(MaxAssigned))]
+	#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
+	pub struct Request<AccountId, Balance, BlockNumber, MaxAssigned: Get<u32>>
+	where
+		AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+		Balance: Clone + PartialEq + Eq + core::fmt::Debug,
+		BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
+	{
+		/// Who pays, and receives part of the bond of a node that lies to them.
+		pub requester: AccountId,
+		/// The model to run.
+		pub model: ModelHash,
+		/// `blake2_256(SCALE(inputs))`; the inputs are in [`Inputs`].
+		pub input_hash: H256,
+		/// The fee held in escrow.
+		pub fee: Fee<Balance>,
+		/// Most engine fuel one execution may use: the model's measured fuel per run with
+		/// [`Config::FuelMargin`].
+		pub fuel_limit: u64,
+		/// Pending or assigned.
+		pub status: RequestStatus,
+		/// The nodes that may answer it.
+		pub assigned: BoundedVec<AccountId, MaxAssigned>,
+		/// Results refuted so far; their nodes are not assigned again.
+		pub refutations: u32,
+		/// The block it was made in.
+		pub created_at: BlockNumber,
+		/// The block at whose start it expires if it is not completed.
+		pub deadline: BlockNumber,
+	}
+
+	#[pallet::pallet]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config + CreateSignedTransaction<Call<Self>> {
+		/// The overarching event type.
+		#[allow(deprecated)]
+		type RuntimeEvent: From<Event<Self>> + IsType<<Self as frame_system::Config>::RuntimeEvent>;
+
+		/// The currency fees are paid in.
+		type Currency: frame_support::traits::fungible::Mutate<Self::AccountId>;
+
+		/// The registered models.
+		type Models: ModelCatalog<Self::AccountId, BalanceOf<Self>>;
+
+		/// The bonded inference nodes.
+		type Nodes: InferenceNodes<Self::AccountId, BalanceOf<Self>>;
+
+		/// Holds fees until settlement.
+		type Escrow: Escrow<RequestId, Self::AccountId, BalanceOf<Self>>;
+
+		/// Executes and verifies inferences with the deterministic engine.
+		type Verifier: ResultVerifier<RequestId, Self::AccountId>;
+
+		/// The key inference nodes sign their results with.
+		type AuthorityId: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>;
+
+		/// Where the protocol's share of fees goes.
+		type ProtocolAccount: Get<Self::AccountId>;
+
+		/// The protocol's share, on top of the model price and the execution fee.
+		#[pallet::constant]
+		type ProtocolShare: Get<Perbill>;
+
+		/// Execution fee per request, whatever the model.
+		#[pallet::constant]
+		type ExecutionBaseFee: Get<BalanceOf<Self>>;
+
+		/// Execution fee per unit of engine fuel of the request's fuel limit.
+		#[pallet::constant]
+		type ExecutionFeePerFuel: Get<BalanceOf<Self>>;
+
+		/// Margin over a model's measured fuel per run that one execution may use, in percent
+		/// (a model's cost can depend on its input, for example tree ensembles).
+		#[pallet::constant]
+		type FuelMargin: Get<u32>;
+
+		/// Most fuel one verification may use: models above it cannot be requested.
+		#[pallet::constant]
+		type MaxVerificationFuel: Get<u64>;
+
+		/// Reference-machine compute time, in picoseconds, of one unit of engine fuel.
+		#[pallet::constant]
+		type PicosecondsPerFuel: Get<u64>;
+
+		/// Largest SCALE-encoded inputs of one request, in bytes.
+		#[pallet::constant]
+		type MaxInputBytes: Get<u32>;
+
+		/// Largest SCALE-encoded outputs of one result, in bytes.
+		#[pallet::constant]
+		type MaxOutputBytes: Get<u32>;
+
+		/// Nodes each request is assigned to; the first verified result completes it.
+		#[pallet::constant]
+		type Replication: Get<u32>;
+
+		/// Blocks a request stays open before it expires and its fee is refunded.
+		#[pallet::constant]
+		type RequestTimeout: Get<BlockNumberFor<Self>>;
+
+		/// Most requests waiting for a node.
+		#[pallet::constant]
+		type MaxPending: Get<u32>;
+
+		/// Blocks an inference node's off-chain worker waits for its submission to land
+		/// before it submits again.
+		#[pallet::constant]
+		type ResubmitAfter: Get<BlockNumberFor<Self>>;
+
+		/// Weights of this pallet's calls.
+		type WeightInfo: WeightInfo;
+
+		/// Registers models and nodes for the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
+	}
+
+	/// The id the next request gets.
+	#[pallet::storage]
+	pub type NextRequestId<T: Config> = StorageValue<_, RequestId, ValueQuery>;
+
+	/// Open requests.
+	#[pallet::storage]
+	pub type Requests<T: Config> = StorageMap<_, Twox64Concat, RequestId, RequestOf<T>>;
+
+	/// The inputs of open requests (their SCALE size is at most `MaxInputBytes`).
+	#[pallet::storage]
+	#[pallet::unbounded]
+	pub type Inputs<T: Config> = StorageMap<_, Twox64Concat, RequestId, Vec<Tensor>>;
+
+	/// Open requests by assigned node: what each node's off-chain worker must compute.
+	#[pallet::storage]
+	pub type Assignments<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, RequestId, ()>;
+
+	/// Open requests by the block at whose start they expire.
+	#[pallet::storage]
+	pub type Deadlines<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, RequestId, ()>;
+
+	/// Requests waiting for a node serving their model, oldest first.
+	#[pallet::storage]
+	pub type PendingQueue<T: Config> = StorageValue<_, BoundedVec<RequestId, T::MaxPending>, ValueQuery>;
+
+	/// Open requests per model: a model with open requests cannot be removed.
+	#[pallet::storage]
+	pub type OpenRequests<T: Config> = StorageMap<_, Identity, ModelHash, u32, ValueQuery>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// `requester` asked for an inference of `model`; `fee` is held in escrow until it
+		/// completes or expires at the start of block `deadline`.
+		Requested {
+			request: RequestId,
+			requester: T::AccountId,
+			model: ModelHash,
+			input_hash: H256,
+			fee: Fee<BalanceOf<T>>,
+			deadline: BlockNumberFor<T>,
+		},
+		/// The request was assigned to `nodes`.
+		Assigned { request: RequestId, nodes: Vec<T::AccountId> },
+		/// No node serving the model is available: the request waits for one.
+		AwaitingNode { request: RequestId },
+		/// `node`'s result was verified: `result_hash` is final; the fee was paid out.
+		Completed {
+			request: RequestId,
+			node: T::AccountId,
+			result_hash: H256,
+			fee: Fee<BalanceOf<T>>,
+		},
+		/// `node` showed, verified by re-execution, that the engine refuses this input with
+		/// `error`; the model price was refunded, execution and protocol fees paid.
+		Failed { request: RequestId, node: T::AccountId, error: EngineError },
+		/// `node`'s result did not match re-execution: it was slashed `slashed` and the
+		/// request stays open for another node.
+		ResultRejected { request: RequestId, node: T::AccountId, slashed: BalanceOf<T> },
+		/// The request was not completed in time; `refunded` went back to the requester.
+		Expired { request: RequestId, refunded: BalanceOf<T> },
+		/// The requester cancelled the request before any node took it.
+		Cancelled { request: RequestId, refunded: BalanceOf<T> },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// No model with this hash is registered.
+		UnknownModel,
+		/// The model is deprecated and takes no new requests.
+		ModelDeprecated,
+		/// The inputs do not match the model's input specs: count, dtype or shape.
+		InputDoesNotMatchModel,
+		/// A tensor's byte length does not match its dtype and shape.
+		MalformedTensor,
+		/// The SCALE-encoded inputs are larger than `MaxInputBytes`.
+		InputTooLarge,
+		/// The submitted outputs are larger than `MaxOutputBytes`.
+		OutputTooLarge,
+		/// The model costs more fuel than one verification may use.
+		ModelTooCostlyToVerify,
+		/// The fee is higher than the request's `max_fee`.
+		FeeAboveMax,
+		/// The requester's free balance cannot cover the fee.
+		InsufficientBalance,
+		/// No node serves the model and the queue of waiting requests is full.
+		NoNodeAvailable,
+		/// No request with this id was ever made.
+		UnknownRequest,
+		/// The request is closed: completed, expired or cancelled.
+		RequestClosed,
+		/// The caller is not assigned to this request.
+		NotAssigned,
+		/// Only the requester may cancel a request.
+		NotRequester,
+		/// A node has taken the request; it can no longer be cancelled.
+		AlreadyAssigned,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			let expired = Self::expire_requests(now);
+			let assigned = Self::assign_pending();
+			T::WeightInfo::on_initialize(expired, assigned)
+		}
+
+		fn offchain_worker(now: BlockNumberFor<T>) {
+			Self::run_offchain_worker(now);
+		}
+
+		fn integrity_test() {
+			assert!(T::Replication::get() > 0, "Replication must be at least 1");
+			let verification =
+				Self::fuel_weight(T::MaxVerificationFuel::get()).saturating_add(T::WeightInfo::submit_result(T::MaxOutputBytes::get()));
+			let max_extrinsic = T::BlockWeights::get()
+				.get(frame_support::dispatch::DispatchClass::Normal)
+				.max_extrinsic
+				.unwrap_or_else(|| T::BlockWeights::get().max_block);
+			assert!(
+				verification.all_lte(max_extrinsic),
+				"verifying a result at MaxVerificationFuel ({verification}) exceeds a transaction's \
+				 maximum ({max_extrinsic}): lower MaxVerificationFuel"
+			);
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Request an inference of `model` on `inputs`, paying at most `max_fee`.
+		///
+		/// The inputs must match the model's registered input specs. The fee (see `Fee`) is
+		/// held in escrow; the request is assigned to bonded nodes serving the model and
+		/// expires after `RequestTimeout` blocks with the fee refunded.
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::request(T::MaxInputBytes::get()))]
+		pub fn request(
+			origin: OriginFor<T>,
+			model: ModelHash,
+			inputs: Vec<Tensor>,
+			max_fee: BalanceOf<T>,
+		) -> DispatchResultWithPostInfo {
+			let requester = ensure_signed(origin)?;
+			let input_bytes = inputs.encoded_size() as u32;
+			ensure!(input_bytes <= T::MaxInputBytes::get(), Error::<T>::InputTooLarge);
+			let terms = T::Models::terms(&model).ok_or(Error::<T>::UnknownModel)?;
+			ensure!(terms.active, Error::<T>::ModelDeprecated);
+			check_inputs(&inputs, &terms.inputs).map_err(|error| match error {
+				EngineError::MalformedTensor => Error::<T>::MalformedTensor,
+				_ => Error::<T>::InputDoesNotMatchModel,
+			})?;
+			let fuel_limit = Self::fuel_limit(terms.fuel_per_run)?;
+			let fee = Self::fee(terms.price_per_inference, fuel_limit);
+			ensure!(fee.total() <= max_fee, Error::<T>::FeeAboveMax);
+
+			let id = NextRequestId::<T>::get();
+			T::Escrow::lock(id, &requester, fee.total()).map_err(|_| Error::<T>::InsufficientBalance)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			let deadline = now.saturating_add(T::RequestTimeout::get());
+			let input_hash = input_hash(&inputs);
+			let mut request = Request {
+				requester: requester.clone(),
+				model,
+				input_hash,
+				fee,
+				fuel_limit,
+				status: RequestStatus::Pending,
+				assigned: BoundedVec::new(),
+				refutations: 0,
+				created_at: now,
+				deadline,
+			};
+			Self::deposit_event(Event::Requested { request: id, requester, model, input_hash, fee, deadline });
+			if !Self::try_assign(id, &mut request, &[]) {
+				PendingQueue::<T>::try_mutate(|queue| queue.try_push(id))
+					.map_err(|_| Error::<T>::NoNodeAvailable)?;
+				Self::deposit_event(Event::AwaitingNode { request: id });
+			}
+			NextRequestId::<T>::put(id.saturating_add(1));
+			Requests::<T>::insert(id, request);
+			Inputs::<T>::insert(id, inputs);
+			Deadlines::<T>::insert(deadline, id, ());
+			OpenRequests::<T>::mutate(model, |open| *open = open.saturating_add(1));
+			Ok(Some(T::WeightInfo::request(input_bytes)).into())
+		}
+
+		/// Submit the result of `request` as computed by the caller, an assigned inference
+		/// node: the canonical `outputs` and their `result_hash`
+		/// (`blake2_256(SCALE(engine_version, model_hash, input_hash, outputs))`).
+		///
+		/// Applying it re-executes the model. A matching result completes the request, pays
+		/// the fee out and costs the node nothing; a wrong one slashes the node's bond and
+		/// reopens the request for another node.
+		#[pallet::call_index(1)]
+		#[pallet::weight(Pallet::<T>::verification_weight(*request, T::WeightInfo::submit_result(T::MaxOutputBytes::get())))]
+		pub fn submit_result(
+			origin: OriginFor<T>,
+			request: RequestId,
+			outputs: Vec<Tensor>,
+			result_hash: H256,
+		) -> DispatchResultWithPostInfo {
+			let node = ensure_signed(origin)?;
+			let output_bytes = outputs.encoded_size() as u32;
+			ensure!(output_bytes <= T::MaxOutputBytes::get(), Error::<T>::OutputTooLarge);
+			Self::judge(
+				node,
+				request,
+				Claim::Outputs { outputs, result_hash },
+				T::WeightInfo::submit_result(output_bytes),
+			)
+		}
+
+		/// Report, as an assigned inference node, that the engine refuses `request`'s input
+		/// with `error` (for example: it needs more fuel than the request allows).
+		///
+		/// Verified by re-execution like a result: a true report completes the request
+		/// (model price refunded, execution and protocol fees paid); a false one slashes.
+		#[pallet::call_index(2)]
+		#[pallet::weight(Pallet::<T>::verification_weight(*request, T::WeightInfo::report_failure()))]
+		pub fn report_failure(
+			origin: OriginFor<T>,
+			request: RequestId,
+			error: EngineError,
+		) -> DispatchResultWithPostInfo {
+			let node = ensure_signed(origin)?;
+			Self::judge(node, request, Claim::Failure(error), T::WeightInfo::report_failure())
+		}
+
+		/// Cancel a request no node has taken yet; its fee is refunded.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::cancel(T::MaxPending::get()))]
+		pub fn cancel(origin: OriginFor<T>, request: RequestId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let record = Self::open_request(request)?;
+			ensure!(record.requester == who, Error::<T>::NotRequester);
+			ensure!(record.status == RequestStatus::Pending, Error::<T>::AlreadyAssigned);
+			PendingQueue::<T>::mutate(|queue| queue.retain(|id| *id != request));
+			let refunded = Self::close(request, &record);
+			Self::deposit_event(Event::Cancelled { request, refunded });
+			Ok(())
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// The fee of a request for a model priced `model_price` with verification fuel limit
+		/// `fuel_limit`.
+		pub fn fee(model_price: BalanceOf<T>, fuel_limit: u64) -> Fee<BalanceOf<T>> {
+			let per_fuel = T::ExecutionFeePerFuel::get();
+			let fuel: BalanceOf<T> = fuel_limit.saturated_into();
+			let execution = T::ExecutionBaseFee::get().saturating_add(per_fuel.saturating_mul(fuel));
+			let protocol = T::ProtocolShare::get() * model_price.saturating_add(execution);
+			Fee { model_price, execution, protocol }
+		}
+
+		/// What a request for `model` would cost now, if it can be requested.
+		pub fn quote(model: &ModelHash) -> Result<Fee<BalanceOf<T>>, DispatchError> {
+			let terms = T::Models::terms(model).ok_or(Error::<T>::UnknownModel)?;
+			ensure!(terms.active, Error::<T>::ModelDeprecated);
+			Ok(Self::fee(terms.price_per_inference, Self::fuel_limit(terms.fuel_per_run)?))
+		}
+
+		/// The weight of `fuel` units of engine work.
+		pub fn fuel_weight(fuel: u64) -> Weight {
+			Weight::from_parts(fuel.saturating_mul(T::PicosecondsPerFuel::get()), 0)
+		}
+
+		/// `base` plus the re-execution of `request` at its fuel limit: what a block reserves
+		/// for verifying one submission. (Reading the request here is charged in `base`.)
+		pub fn verification_weight(request: RequestId, base: Weight) -> Weight {
+			let fuel = Requests::<T>::get(request).map_or(0, |r| r.fuel_limit);
+			base.saturating_add(Self::fuel_weight(fuel))
+		}
+
+		fn fuel_limit(fuel_per_run: u64) -> Result<u64, DispatchError> {
+			let limit = fuel_per_run
+				.saturating_mul(100u64.saturating_add(T::FuelMargin::get().into()))
+				/ 100;
+			ensure!(limit <= T::MaxVerificationFuel::get(), Error::<T>::ModelTooCostlyToVerify);
+			Ok(limit)
+		}
+
+		fn open_request(request: RequestId) -> Result<RequestOf<T>, DispatchError> {
+			Requests::<T>::get(request).ok_or_else(|| {
+				if request < NextRequestId::<T>::get() {
+					Error::<T>::RequestClosed.into()
+				} else {
+					Error::<T>::UnknownRequest.into()
+				}
+			})
+		}
+
+		/// Assigns `request` to up to `Replication` nodes outside `exclude`, as many as are
+		/// missing; `false` if it has none afterwards.
+		fn try_assign(id: RequestId, request: &mut RequestOf<T>, exclude: &[T::AccountId]) -> bool {
+			let missing = T::Replication::get().saturating_sub(request.assigned.len() as u32);
+			if missing > 0 {
+				let mut excluded: Vec<T::AccountId> = request.assigned.to_vec();
+				excluded.extend_from_slice(exclude);
+				let seed = sp_io::hashing::blake2_256(
+					&(b"veriml/assign", frame_system::Pallet::<T>::parent_hash(), id, request.refutations)
+						.encode(),
+				);
+				let nodes = T::Nodes::assign(&request.model, &seed, missing, &excluded);
+				for node in &nodes {
+					if request.assigned.try_push(node.clone()).is_ok() {
+						Assignments::<T>::insert(node, id, ());
+					}
+				}
+				if !nodes.is_empty() {
+					Self::deposit_event(Event::Assigned { request: id, nodes });
+				}
+			}
+			if request.assigned.is_empty() {
+				return false
+			}
+			request.status = RequestStatus::Assigned;
+			true
+		}
+
+		/// Verifies `node`'s `claim` for `request` by re-execution and settles or slashes.
+		fn judge(
+			node: T::AccountId,
+			id: RequestId,
+			claim: Claim,
+			base_weight: Weight,
+		) -> DispatchResultWithPostInfo {
+			let mut request = Self::open_request(id)?;
+			ensure!(request.assigned.contains(&node), Error::<T>::NotAssigned);
+			let inputs = Inputs::<T>::get(id).unwrap_or_default();
+			let terms = T::Models::terms(&request.model).ok_or(Error::<T>::UnknownModel)?;
+			let job = Job {
+				id,
+				model: request.model,
+				input_specs: terms.inputs,
+				inputs,
+				fuel_limit: request.fuel_limit,
+				executor: node.clone(),
+			};
+			let (outcome, fuel_used, confirmed) = match T::Verifier::verify(&job, &claim) {
+				Verdict::Confirmed { outcome, fuel_used } => (outcome, fuel_used, true),
+				Verdict::Refuted { expected, fuel_used } => (expected, fuel_used, false),
+			};
+			let weight = base_weight.saturating_add(Self::fuel_weight(fuel_used));
+
+			if !confirmed {
+				let slashed = T::Nodes::slash(&node, &request.requester);
+				request.assigned.retain(|n| *n != node);
+				Assignments::<T>::remove(&node, id);
+				request.refutations = request.refutations.saturating_add(1);
+				Self::deposit_event(Event::ResultRejected { request: id, node: node.clone(), slashed });
+				if !Self::try_assign(id, &mut request, &[node]) {
+					request.status = RequestStatus::Pending;
+					if PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).is_ok() {
+						Self::deposit_event(Event::AwaitingNode { request: id });
+					}
+				}
+				Requests::<T>::insert(id, request);
+				// The liar pays for the verification it caused.
+				return Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::Yes })
+			}
+
+			let operator = T::Nodes::operator(&node).unwrap_or_else(|| node.clone());
+			let fee = request.fee;
+			let _ = T::Escrow::pay(id, &operator, fee.execution);
+			let _ = T::Escrow::pay(id, &T::ProtocolAccount::get(), fee.protocol);
+			match outcome {
+				Outcome::Outputs { result_hash, .. } => {
+					let _ = T::Escrow::pay(id, &terms.owner, fee.model_price);
+					Self::close(id, &request);
+					Self::deposit_event(Event::Completed { request: id, node, result_hash, fee });
+				},
+				Outcome::Failed(error) => {
+					Self::close(id, &request);
+					Self::deposit_event(Event::Failed { request: id, node, error });
+				},
+			}
+			Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::No })
+		}
+
+		/// Removes every trace of `request` from this pallet and refunds what is left in its
+		/// escrow; returns the refund.
+		fn close(id: RequestId, request: &RequestOf<T>) -> BalanceOf<T> {
+			for node in &request.assigned {
+				Assignments::<T>::remove(node, id);
+			}
+			Requests::<T>::remove(id);
+			Inputs::<T>::remove(id);
+			Deadlines::<T>::remove(request.deadline, id);
+			OpenRequests::<T>::mutate_exists(request.model, |open| {
+				*open = open.and_then(|n| n.checked_sub(1)).filter(|n| *n > 0);
+			});
+			T::Escrow::refund(id)
+		}
+
+		/// Expires the requests whose deadline is `now`; returns how many.
+		fn expire_requests(now: BlockNumberFor<T>) -> u32 {
+			let due: Vec<RequestId> = Deadlines::<T>::iter_key_prefix(now).collect();
+			let mut expired = 0u32;
+			for id in due {
+				if let Some(request) = Requests::<T>::get(id) {
+					if request.status == RequestStatus::Pending {
+						PendingQueue::<T>::mutate(|queue| queue.retain(|queued| *queued != id));
+					}
+					let refunded = Self::close(id, &request);
+					Self::deposit_event(Event::Expired { request: id, refunded });
+				}
+				Deadlines::<T>::remove(now, id);
+				expired += 1;
+			}
+			expired
+		}
+
+		/// Assigns waiting requests whose model now has a node; returns how many were tried.
+		fn assign_pending() -> u32 {
+			let queue = PendingQueue::<T>::get();
+			if queue.is_empty() {
+				return 0
+			}
+			let tried = queue.len() as u32;
+			let mut still_waiting = BoundedVec::<RequestId, T::MaxPending>::new();
+			for id in queue {
+				let Some(mut request) = Requests::<T>::get(id) else { continue };
+				if Self::try_assign(id, &mut request, &[]) {
+					Requests::<T>::insert(id, request);
+				} else {
+					let _ = still_waiting.try_push(id);
+				}
+			}
+			PendingQueue::<T>::put(still_waiting);
+			tried
+		}
+	}
+
+	impl<T: Config> Contains<ModelHash> for Pallet<T> {
+		/// Whether `model` has open requests.
+		fn contains(model: &ModelHash) -> bool {
+			OpenRequests::<T>::contains_key(model)
+		}
+	}
+}

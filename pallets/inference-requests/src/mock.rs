@@ -1,0 +1,286 @@
+//! A runtime with balances, the model registry, escrow, inference nodes, verification and
+//! requests, whose engine is the real deterministic one (registered as an externalities
+//! extension, as the node registers it).
+
+use crate as pallet_inference_requests;
+use frame_support::{derive_impl, parameter_types, traits::ConstU32, BoundedVec};
+use sp_core::{sr25519, H256};
+use sp_runtime::{
+	traits::{IdentifyAccount, IdentityLookup, Verify},
+	BuildStorage, Perbill,
+};
+use std::sync::{Arc, LazyLock};
+use veriml_inference_interface::InferenceExt;
+use veriml_inference_primitives::{
+	model_hash, onnx_builder, EngineError, Execution, ModelHash, Tensor, TensorSpec,
+};
+
+type Block = frame_system::mocking::MockBlock<Test>;
+pub type Signature = sr25519::Signature;
+pub type AccountId = <<Signature as Verify>::Signer as IdentifyAccount>::AccountId;
+pub type Extrinsic = sp_runtime::generic::UncheckedExtrinsic<AccountId, RuntimeCall, Signature, ()>;
+
+frame_support::construct_runtime!(
+	pub enum Test {
+		System: frame_system,
+		Balances: pallet_balances,
+		Models: pallet_model_registry,
+		Escrow: pallet_escrow,
+		Nodes: pallet_inference_nodes,
+		Verification: pallet_verification,
+		Inference: pallet_inference_requests,
+	}
+);
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+	type Block = Block;
+	type AccountId = AccountId;
+	type Lookup = IdentityLookup<AccountId>;
+	type AccountData = pallet_balances::AccountData<u64>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+	type AccountStore = System;
+	type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+parameter_types! {
+	pub const RegistrationFuelLimit: u64 = 200_000_000;
+	pub const PicosecondsPerFuel: u64 = 1_000;
+	pub Treasury: AccountId = sr25519::Public::from_raw([0xee; 32]);
+}
+
+impl pallet_model_registry::Config for Test {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Inspector = pallet_model_registry::HostEngine;
+	type ModelsInUse = Inference;
+	type DepositPerModel = frame_support::traits::ConstU64<100>;
+	type DepositPerByte = frame_support::traits::ConstU64<1>;
+	type MaxModelBytes = ConstU32<{ 64 * 1024 }>;
+	type MaxChunkBytes = ConstU32<{ 64 * 1024 }>;
+	type MaxNameLength = ConstU32<32>;
+	type MaxTensors = ConstU32<4>;
+	type MaxVersions = ConstU32<4>;
+	type RegistrationFuelLimit = RegistrationFuelLimit;
+	type PicosecondsPerFuel = PicosecondsPerFuel;
+	type WeightInfo = ();
+}
+
+impl pallet_escrow::Config for Test {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type EscrowId = u64;
+}
+
+pub const MIN_BOND: u64 = 1_000;
+
+impl pallet_inference_nodes::Config for Test {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Models = pallet_model_registry::ActiveModels<Test>;
+	type MinBond = frame_support::traits::ConstU64<MIN_BOND>;
+	type UnbondingDelay = frame_support::traits::ConstU64<10>;
+	type SlashFraction = SlashFraction;
+	type SlashRewardShare = SlashRewardShare;
+	type SlashDestination = Treasury;
+	type MaxModelsPerNode = ConstU32<4>;
+	type MaxNodesPerModel = ConstU32<8>;
+	type WeightInfo = ();
+}
+
+parameter_types! {
+	pub const SlashFraction: Perbill = Perbill::from_percent(50);
+	pub const SlashRewardShare: Perbill = Perbill::from_percent(20);
+	pub const ProtocolShare: Perbill = Perbill::from_percent(10);
+}
+
+/// The registry's models, run by the real engine.
+pub struct RegistryRunner;
+impl pallet_verification::InferenceRunner for RegistryRunner {
+	fn run(model: &ModelHash, specs: &[TensorSpec], inputs: &[Tensor], fuel: u64) -> Result<Execution, EngineError> {
+		Models::run(model, specs, inputs, fuel)
+	}
+}
+
+pub const RETENTION: u64 = 20;
+
+impl pallet_verification::Config for Test {
+	type RuntimeEvent = RuntimeEvent;
+	type JobId = u64;
+	type Runner = RegistryRunner;
+	type ReceiptRetention = frame_support::traits::ConstU64<RETENTION>;
+}
+
+pub const TIMEOUT: u64 = 5;
+
+impl pallet_inference_requests::Config for Test {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type Models = Models;
+	type Nodes = Nodes;
+	type Escrow = Escrow;
+	type Verifier = Verification;
+	type AuthorityId = crate::crypto::InferenceNodeId;
+	type ProtocolAccount = Treasury;
+	type ProtocolShare = ProtocolShare;
+	type ExecutionBaseFee = frame_support::traits::ConstU64<50>;
+	type ExecutionFeePerFuel = frame_support::traits::ConstU64<0>;
+	type FuelMargin = ConstU32<50>;
+	type MaxVerificationFuel = frame_support::traits::ConstU64<100_000_000>;
+	type PicosecondsPerFuel = PicosecondsPerFuel;
+	type MaxInputBytes = ConstU32<1024>;
+	type MaxOutputBytes = ConstU32<1024>;
+	type Replication = ConstU32<1>;
+	type RequestTimeout = frame_support::traits::ConstU64<TIMEOUT>;
+	type MaxPending = ConstU32<2>;
+	type ResubmitAfter = frame_support::traits::ConstU64<3>;
+	type WeightInfo = ();
+}
+
+impl frame_system::offchain::SigningTypes for Test {
+	type Public = <Signature as Verify>::Signer;
+	type Signature = Signature;
+}
+
+impl<LocalCall> frame_system::offchain::CreateTransactionBase<LocalCall> for Test
+where
+	RuntimeCall: From<LocalCall>,
+{
+	type RuntimeCall = RuntimeCall;
+	type Extrinsic = Extrinsic;
+}
+
+impl<LocalCall> frame_system::offchain::CreateSignedTransaction<LocalCall> for Test
+where
+	RuntimeCall: From<LocalCall>,
+{
+	fn create_signed_transaction<C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>>(
+		call: RuntimeCall,
+		public: Self::Public,
+		account: AccountId,
+		nonce: u32,
+	) -> Option<Extrinsic> {
+		use codec::Encode;
+		let signature = C::sign(&(&call, nonce).encode(), public)?;
+		Some(Extrinsic::new_signed(call, account, signature, ()))
+	}
+}
+
+pub fn account(seed: u8) -> AccountId {
+	sr25519::Public::from_raw([seed; 32])
+}
+
+pub fn alice() -> AccountId {
+	account(1)
+}
+pub fn bob() -> AccountId {
+	account(2)
+}
+/// Model owner.
+pub fn owner() -> AccountId {
+	account(3)
+}
+/// Operator of the inference nodes.
+pub fn operator() -> AccountId {
+	account(4)
+}
+/// Has almost nothing.
+pub fn poor() -> AccountId {
+	account(5)
+}
+pub const ENDOWMENT: u64 = 1_000_000;
+
+pub const WIDTH: u32 = 8;
+
+/// The Relu model every test uses, registered by `owner()` at price 7.
+pub fn relu_model() -> Vec<u8> {
+	onnx_builder::unary_model("Relu", WIDTH, 0)
+}
+
+pub fn relu_hash() -> H256 {
+	model_hash(&relu_model())
+}
+
+pub const PRICE: u64 = 70;
+
+static ENGINE: LazyLock<Arc<veriml_engine::Engine>> = LazyLock::new(|| {
+	Arc::new(
+		veriml_engine::Engine::default().with_compiled_cache(veriml_engine::CompiledCache::UserDefault),
+	)
+});
+
+pub fn new_test_ext() -> sp_io::TestExternalities {
+	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	pallet_balances::GenesisConfig::<Test> {
+		balances: vec![
+			(alice(), ENDOWMENT),
+			(bob(), ENDOWMENT),
+			(owner(), ENDOWMENT),
+			(operator(), ENDOWMENT),
+			(poor(), 10),
+			(Treasury::get(), 1),
+		],
+		..Default::default()
+	}
+	.assimilate_storage(&mut storage)
+	.unwrap();
+	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.register_extension(InferenceExt::new(ENGINE.clone()));
+	ext.execute_with(|| {
+		System::set_block_number(1);
+		register_relu();
+	});
+	ext
+}
+
+/// Uploads and registers the Relu model from `owner()`.
+pub fn register_relu() {
+	register_unary("Relu");
+}
+
+/// Uploads and registers `y = op(x)` over `[1, WIDTH]` floats from `owner()`, at `PRICE`.
+pub fn register_unary(op: &str) -> H256 {
+	let bytes = onnx_builder::unary_model(op, WIDTH, 0);
+	let hash = model_hash(&bytes);
+	let who = RuntimeOrigin::signed(owner());
+	Models::begin_upload(who.clone(), hash, bytes.len() as u32).unwrap();
+	Models::upload_chunk(who.clone(), hash, 0, BoundedVec::truncate_from(bytes)).unwrap();
+	Models::register_model(
+		who,
+		hash,
+		BoundedVec::truncate_from(op.as_bytes().to_vec()),
+		1,
+		BoundedVec::truncate_from(vec![onnx_builder::unary_model_input(WIDTH)]),
+		PRICE,
+	)
+	.unwrap();
+	hash
+}
+
+/// Registers `node` (operated by `operator()`) serving the Relu model.
+pub fn register_node(node: AccountId) {
+	Nodes::register(
+		RuntimeOrigin::signed(operator()),
+		node,
+		BoundedVec::truncate_from(vec![relu_hash()]),
+		MIN_BOND * 2,
+	)
+	.unwrap();
+}
+
+/// Goes to block `n`, running the pallets' `on_initialize`.
+pub fn run_to_block(n: u64) {
+	use frame_support::traits::Hooks;
+	while System::block_number() < n {
+		let next = System::block_number() + 1;
+		System::set_block_number(next);
+		Verification::on_initialize(next);
+		Inference::on_initialize(next);
+	}
+}

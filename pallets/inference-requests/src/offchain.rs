@@ -1,0 +1,177 @@
+//! The inference node's off-chain worker: computes the requests assigned to the node's `infr`
+//! keys and submits their results, signed.
+//!
+//! Restart-safe and exactly-once in effect: a persistent marker per (key, request) records the
+//! block a result was submitted in, so a restarted node neither forgets nor re-sends work
+//! already in the pool; after `ResubmitAfter` blocks without the request closing, the result is
+//! sent again (the transaction may have been dropped). The chain refuses anything that is not
+//! the first verified result of an open request it is assigned, so a duplicate costs nothing
+//! but its fee. One worker runs at a time (a storage lock), and the worker numbers its own
+//! transactions, so many results from one key can enter the same block.
+
+use crate::{pallet::*, RequestId};
+use alloc::vec::Vec;
+use codec::Encode;
+use frame_support::traits::Get;
+use frame_system::{
+	offchain::{Account, CreateSignedTransaction, Signer, SubmitTransaction},
+	pallet_prelude::BlockNumberFor,
+};
+use pallet_inference_nodes::InferenceNodes as _;
+use pallet_model_registry::ModelCatalog;
+use pallet_verification::{Job, ResultVerifier};
+use sp_runtime::{
+	offchain::{
+		storage::StorageValueRef,
+		storage_lock::{BlockAndTime, StorageLock},
+		Duration,
+	},
+	traits::{One, Saturating},
+};
+use veriml_inference_primitives::{result_hash, EngineError, ENGINE_VERSION};
+
+/// Logging target of inference nodes' work: `-l veriml::inference=debug`.
+pub const LOG_TARGET: &str = "veriml::inference";
+
+const WORKER_LOCK: &[u8] = b"veriml/inference/worker-lock";
+const SUBMITTED: &[u8] = b"veriml/inference/submitted";
+const NONCE: &[u8] = b"veriml/inference/nonce";
+
+/// What the worker remembers of a key's transactions: the next nonce it will use, the
+/// on-chain nonce it last saw and the block it first saw it in.
+type NonceState<T> = (
+	<T as frame_system::Config>::Nonce,
+	<T as frame_system::Config>::Nonce,
+	BlockNumberFor<T>,
+);
+
+impl<T: Config> Pallet<T> {
+	pub(crate) fn run_offchain_worker(now: BlockNumberFor<T>) {
+		let signer = Signer::<T, T::AuthorityId>::all_accounts();
+		let accounts: Vec<Account<T>> = signer.accounts_from_keys().collect();
+		if accounts.is_empty() {
+			// Not an inference node: no `infr` key in the keystore.
+			return
+		}
+		let mut lock = StorageLock::<BlockAndTime<frame_system::Pallet<T>>>::with_block_and_time_deadline(
+			WORKER_LOCK,
+			20,
+			Duration::from_millis(120_000),
+		);
+		let Ok(_guard) = lock.try_lock() else {
+			log::debug!(target: LOG_TARGET, "block {now:?}: the previous worker is still running");
+			return
+		};
+		for account in &accounts {
+			Self::work_for(now, account);
+		}
+	}
+
+	fn work_for(now: BlockNumberFor<T>, account: &Account<T>) {
+		let node = &account.id;
+		let assigned: Vec<RequestId> = Assignments::<T>::iter_key_prefix(node).collect();
+		if assigned.is_empty() {
+			return
+		}
+		if T::Nodes::operator(node).is_none() {
+			log::warn!(target: LOG_TARGET, "infr key {node:?} has assignments but is not a registered node");
+			return
+		}
+		let chain_nonce = frame_system::Pallet::<T>::account_nonce(node);
+		let nonce_key = (NONCE, node).encode();
+		let nonce_state = StorageValueRef::persistent(&nonce_key);
+		let stored = nonce_state.get::<NonceState<T>>().ok().flatten();
+		let mut nonce = Self::next_nonce(now, chain_nonce, stored);
+		let mut sent = 0u32;
+
+		for id in assigned {
+			let marker_key = (SUBMITTED, node, id).encode();
+			let marker = StorageValueRef::persistent(&marker_key);
+			if let Ok(Some(at)) = marker.get::<BlockNumberFor<T>>() {
+				if now < at.saturating_add(T::ResubmitAfter::get()) {
+					continue
+				}
+				log::info!(target: LOG_TARGET, "request {id}: result sent at block {at:?} has not landed; sending it again");
+			}
+			let Some(request) = Requests::<T>::get(id) else { continue };
+			let Some(terms) = T::Models::terms(&request.model) else { continue };
+			let job = Job {
+				id,
+				model: request.model,
+				input_specs: terms.inputs,
+				inputs: Inputs::<T>::get(id).unwrap_or_default(),
+				fuel_limit: request.fuel_limit,
+				executor: node.clone(),
+			};
+			let started = sp_io::offchain::timestamp();
+			let call = match T::Verifier::execute(&job) {
+				Ok(execution) => {
+					let hash =
+						result_hash(ENGINE_VERSION, &job.model, &request.input_hash, &execution.outputs);
+					log::info!(
+						target: LOG_TARGET,
+						"request {id}: ran model {:?} in {} ms ({} fuel), result {hash:?}",
+						job.model,
+						sp_io::offchain::timestamp().diff(&started).millis(),
+						execution.fuel_used,
+					);
+					Call::<T>::submit_result { request: id, outputs: execution.outputs, result_hash: hash }
+				},
+				// Problems of this node, not of the input: leave the request for later or for
+				// another node rather than report a failure others would not see.
+				Err(error @ (EngineError::EngineUnavailable | EngineError::ModelUnavailable)) => {
+					log::warn!(target: LOG_TARGET, "request {id}: cannot run the model here: {error:?}");
+					continue
+				},
+				Err(error) => {
+					log::info!(target: LOG_TARGET, "request {id}: the engine refuses the input: {error:?}");
+					Call::<T>::report_failure { request: id, error }
+				},
+			};
+			match Self::send_signed(call, account, nonce) {
+				Ok(()) => {
+					marker.set(&now);
+					nonce = nonce.saturating_add(One::one());
+					sent += 1;
+				},
+				Err(()) => log::warn!(target: LOG_TARGET, "request {id}: the transaction pool refused the result"),
+			}
+		}
+
+		let (seen, seen_at) = match stored {
+			Some((_, seen, at)) if seen == chain_nonce => (seen, at),
+			_ => (chain_nonce, now),
+		};
+		nonce_state.set(&(nonce, seen, seen_at));
+		if sent > 0 {
+			log::debug!(target: LOG_TARGET, "block {now:?}: sent {sent} results from {node:?}");
+		}
+	}
+
+	/// The nonce of the key's next transaction: after those this worker sent that are still in
+	/// the pool, unless the chain has not moved for `ResubmitAfter` blocks (one was dropped).
+	fn next_nonce(now: BlockNumberFor<T>, chain: T::Nonce, stored: Option<NonceState<T>>) -> T::Nonce {
+		match stored {
+			Some((next, seen, seen_at)) if next > chain => {
+				let stuck = seen == chain && now >= seen_at.saturating_add(T::ResubmitAfter::get());
+				if stuck {
+					chain
+				} else {
+					next
+				}
+			},
+			_ => chain,
+		}
+	}
+
+	fn send_signed(call: Call<T>, account: &Account<T>, nonce: T::Nonce) -> Result<(), ()> {
+		let transaction = <T as CreateSignedTransaction<Call<T>>>::create_signed_transaction::<T::AuthorityId>(
+			call.into(),
+			account.public.clone(),
+			account.id.clone(),
+			nonce,
+		)
+		.ok_or(())?;
+		SubmitTransaction::<T, Call<T>>::submit_transaction(transaction)
+	}
+}

@@ -1,0 +1,504 @@
+//! Requests from start to settlement, with the real engine: every lifecycle path and every
+//! refusal, by its effect on storage, balances and events.
+
+use crate::{mock::*, Assignments, Deadlines, Error, Event, Fee, Inputs, OpenRequests, PendingQueue, RequestStatus, Requests};
+use frame_support::{
+	assert_noop, assert_ok,
+	traits::{fungible::{Inspect, InspectHold}, Hooks},
+	BoundedVec,
+};
+use pallet_verification::{Outcome, Receipts};
+use veriml_inference_primitives::{input_hash, output_hash, result_hash, DType, EngineError, Tensor, ENGINE_VERSION, H256};
+
+fn input(values: [f32; WIDTH as usize]) -> Vec<Tensor> {
+	vec![Tensor::from_f32(&[1, WIDTH], &values)]
+}
+
+fn sample_input() -> Vec<Tensor> {
+	input([-2.0, -1.0, -0.0, 0.5, 1.0, 2.0, -3.5, 4.0])
+}
+
+/// What Relu gives for `sample_input`.
+fn sample_output() -> Vec<Tensor> {
+	vec![Tensor::from_f32(&[1, WIDTH], &[0.0, 0.0, 0.0, 0.5, 1.0, 2.0, 0.0, 4.0])]
+}
+
+fn honest_hash(inputs: &[Tensor], outputs: &[Tensor]) -> H256 {
+	result_hash(ENGINE_VERSION, &relu_hash(), &input_hash(inputs), outputs)
+}
+
+/// The fee of a Relu request in the mock: price 70, execution 50, protocol 10% of 120.
+fn relu_fee() -> Fee<u64> {
+	Fee { model_price: PRICE, execution: 50, protocol: 12 }
+}
+
+fn escrowed(who: AccountId) -> u64 {
+	Balances::balance_on_hold(&RuntimeHoldReason::Escrow(pallet_escrow::HoldReason::Escrow), &who)
+}
+
+fn bond_of(node: AccountId) -> u64 {
+	pallet_inference_nodes::Nodes::<Test>::get(node).unwrap().bond
+}
+
+fn request_from(who: AccountId, inputs: Vec<Tensor>) -> u64 {
+	let id = crate::NextRequestId::<Test>::get();
+	assert_ok!(Inference::request(RuntimeOrigin::signed(who), relu_hash(), inputs, 1_000));
+	id
+}
+
+fn assigned_to(id: u64) -> Vec<AccountId> {
+	Requests::<Test>::get(id).unwrap().assigned.into_inner()
+}
+
+#[test]
+fn a_verified_result_completes_the_request_and_settles_the_fee() {
+	new_test_ext().execute_with(|| {
+		let node = account(10);
+		register_node(node);
+		let id = request_from(alice(), sample_input());
+		let fee = relu_fee();
+		assert_eq!(escrowed(alice()), fee.total());
+		assert_eq!(assigned_to(id), vec![node]);
+		assert!(Assignments::<Test>::contains_key(node, id));
+		System::assert_has_event(Event::Assigned { request: id, nodes: vec![node] }.into());
+
+		let owner_before = Balances::balance(&owner());
+		let operator_before = Balances::balance(&operator());
+		let treasury_before = Balances::balance(&Treasury::get());
+		let outputs = sample_output();
+		let hash = honest_hash(&sample_input(), &outputs);
+		let post = Inference::submit_result(RuntimeOrigin::signed(node), id, outputs.clone(), hash).unwrap();
+		assert_eq!(post.pays_fee, frame_support::dispatch::Pays::No);
+
+		System::assert_has_event(Event::Completed { request: id, node, result_hash: hash, fee }.into());
+		assert_eq!(Balances::balance(&alice()), ENDOWMENT - fee.total());
+		assert_eq!(escrowed(alice()), 0);
+		assert_eq!(Balances::balance(&owner()), owner_before + PRICE);
+		assert_eq!(Balances::balance(&operator()), operator_before + fee.execution);
+		assert_eq!(Balances::balance(&Treasury::get()), treasury_before + fee.protocol);
+		// Nothing of the request is left but its receipt and outputs.
+		assert!(!Requests::<Test>::contains_key(id));
+		assert!(!Inputs::<Test>::contains_key(id));
+		assert!(!Assignments::<Test>::contains_key(node, id));
+		assert!(!OpenRequests::<Test>::contains_key(relu_hash()));
+		assert_eq!(Deadlines::<Test>::iter().count(), 0);
+		let receipt = Receipts::<Test>::get(id).unwrap();
+		assert_eq!(receipt.outcome, Outcome::Outputs { output_hash: output_hash(&outputs), result_hash: hash });
+		assert_eq!(receipt.executor, node);
+		assert_eq!(receipt.input_hash, input_hash(&sample_input()));
+		assert_eq!(pallet_verification::Outputs::<Test>::get(id), Some(outputs));
+
+		// Late and duplicate submissions are refused.
+		assert_noop!(
+			Inference::submit_result(RuntimeOrigin::signed(node), id, sample_output(), hash),
+			Error::<Test>::RequestClosed
+		);
+	});
+}
+
+#[test]
+fn a_wrong_result_is_slashed_never_paid_and_the_request_goes_to_another_node() {
+	new_test_ext().execute_with(|| {
+		let (first, second) = (account(10), account(11));
+		register_node(first);
+		register_node(second);
+		let id = request_from(alice(), sample_input());
+		let liar = assigned_to(id)[0];
+		let honest = if liar == first { second } else { first };
+		let operator_before = Balances::balance(&operator());
+		let alice_before = Balances::balance(&alice());
+		let treasury_before = Balances::balance(&Treasury::get());
+
+		// Right outputs, wrong hash; then wrong outputs with their own hash.
+		let wrong_hash = H256::repeat_byte(7);
+		let post = Inference::submit_result(RuntimeOrigin::signed(liar), id, sample_output(), wrong_hash).unwrap();
+		assert_eq!(post.pays_fee, frame_support::dispatch::Pays::Yes);
+		// 50% of the 2000 bond; 20% of that to the requester, the rest to the treasury.
+		System::assert_has_event(Event::ResultRejected { request: id, node: liar, slashed: 1_000 }.into());
+		assert_eq!(bond_of(liar), 1_000);
+		assert_eq!(Balances::balance(&alice()), alice_before + 200);
+		assert_eq!(Balances::balance(&Treasury::get()), treasury_before + 800);
+		assert_eq!(Balances::balance(&operator()), operator_before);
+		assert_eq!(assigned_to(id), vec![honest]);
+		assert!(!Assignments::<Test>::contains_key(liar, id));
+		assert!(Receipts::<Test>::get(id).is_none());
+		// The liar is no longer assigned.
+		assert_noop!(
+			Inference::submit_result(RuntimeOrigin::signed(liar), id, sample_output(), wrong_hash),
+			Error::<Test>::NotAssigned
+		);
+
+		let outputs = sample_output();
+		assert_ok!(Inference::submit_result(
+			RuntimeOrigin::signed(honest),
+			id,
+			outputs.clone(),
+			honest_hash(&sample_input(), &outputs)
+		));
+		assert_eq!(Balances::balance(&operator()), operator_before + relu_fee().execution);
+		assert_eq!(Receipts::<Test>::get(id).unwrap().executor, honest);
+	});
+}
+
+#[test]
+fn outputs_that_differ_from_their_hash_are_refuted() {
+	new_test_ext().execute_with(|| {
+		let node = account(10);
+		register_node(node);
+		let id = request_from(alice(), sample_input());
+		let forged = vec![Tensor::from_f32(&[1, WIDTH], &[9.0; 8])];
+		// The hash of the honest outputs, attached to forged ones.
+		let hash = honest_hash(&sample_input(), &sample_output());
+		assert_ok!(Inference::submit_result(RuntimeOrigin::signed(node), id, forged, hash));
+		System::assert_has_event(Event::ResultRejected { request: id, node, slashed: 1_000 }.into());
+		// No other node: the request waits for one.
+		assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Pending);
+		assert_eq!(PendingQueue::<Test>::get().into_inner(), vec![id]);
+	});
+}
+
+#[test]
+fn a_false_failure_report_is_slashed() {
+	new_test_ext().execute_with(|| {
+		let node = account(10);
+		register_node(node);
+		let id = request_from(alice(), sample_input());
+		assert_ok!(Inference::report_failure(RuntimeOrigin::signed(node), id, EngineError::FuelExhausted));
+		System::assert_has_event(Event::ResultRejected { request: id, node, slashed: 1_000 }.into());
+		assert_eq!(bond_of(node), MIN_BOND);
+		// The only serving node lied: the request waits for another.
+		assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Pending);
+		assert!(Receipts::<Test>::get(id).is_none());
+	});
+}
+
+#[test]
+fn an_unanswered_request_expires_and_is_refunded() {
+	new_test_ext().execute_with(|| {
+		let node = account(10);
+		register_node(node);
+		let id = request_from(alice(), sample_input());
+		let deadline = Requests::<Test>::get(id).unwrap().deadline;
+		assert_eq!(deadline, 1 + TIMEOUT);
+		run_to_block(deadline - 1);
+		assert!(Requests::<Test>::contains_key(id));
+		run_to_block(deadline);
+		System::assert_has_event(Event::Expired { request: id, refunded: relu_fee().total() }.into());
+		assert_eq!(Balances::balance(&alice()), ENDOWMENT);
+		assert_eq!(escrowed(alice()), 0);
+		assert!(!Requests::<Test>::contains_key(id));
+		assert!(!Inputs::<Test>::contains_key(id));
+		assert!(!Assignments::<Test>::contains_key(node, id));
+		assert!(!OpenRequests::<Test>::contains_key(relu_hash()));
+		let hash = honest_hash(&sample_input(), &sample_output());
+		assert_noop!(
+			Inference::submit_result(RuntimeOrigin::signed(node), id, sample_output(), hash),
+			Error::<Test>::RequestClosed
+		);
+	});
+}
+
+#[test]
+fn a_request_without_a_node_waits_and_is_assigned_when_one_registers() {
+	new_test_ext().execute_with(|| {
+		let id = request_from(alice(), sample_input());
+		System::assert_has_event(Event::AwaitingNode { request: id }.into());
+		assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Pending);
+		register_node(account(10));
+		run_to_block(2);
+		assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Assigned);
+		assert_eq!(assigned_to(id), vec![account(10)]);
+		assert!(PendingQueue::<Test>::get().is_empty());
+		// Assigned: no longer cancellable.
+		assert_noop!(Inference::cancel(RuntimeOrigin::signed(alice()), id), Error::<Test>::AlreadyAssigned);
+	});
+}
+
+#[test]
+fn a_waiting_request_can_be_cancelled_and_the_queue_is_bounded() {
+	new_test_ext().execute_with(|| {
+		let first = request_from(alice(), sample_input());
+		let _second = request_from(bob(), sample_input());
+		assert_noop!(
+			Inference::request(RuntimeOrigin::signed(alice()), relu_hash(), sample_input(), 1_000),
+			Error::<Test>::NoNodeAvailable
+		);
+		assert_noop!(Inference::cancel(RuntimeOrigin::signed(bob()), first), Error::<Test>::NotRequester);
+		assert_ok!(Inference::cancel(RuntimeOrigin::signed(alice()), first));
+		System::assert_has_event(Event::Cancelled { request: first, refunded: relu_fee().total() }.into());
+		assert_eq!(Balances::balance(&alice()), ENDOWMENT);
+		assert!(!Requests::<Test>::contains_key(first));
+		assert_eq!(PendingQueue::<Test>::get().len(), 1);
+		assert_noop!(Inference::cancel(RuntimeOrigin::signed(alice()), first), Error::<Test>::RequestClosed);
+		assert_noop!(Inference::cancel(RuntimeOrigin::signed(alice()), 99), Error::<Test>::UnknownRequest);
+	});
+}
+
+#[test]
+fn bad_requests_are_refused_and_change_nothing() {
+	new_test_ext().execute_with(|| {
+		register_node(account(10));
+		let origin = || RuntimeOrigin::signed(alice());
+		assert_noop!(
+			Inference::request(origin(), H256::repeat_byte(1), sample_input(), 1_000),
+			Error::<Test>::UnknownModel
+		);
+		let wrong_shape = vec![Tensor::from_f32(&[WIDTH, 1], &[1.0; 8])];
+		assert_noop!(
+			Inference::request(origin(), relu_hash(), wrong_shape, 1_000),
+			Error::<Test>::InputDoesNotMatchModel
+		);
+		let wrong_dtype = vec![Tensor { dtype: DType::I32, shape: vec![1, WIDTH], data: vec![0; 32] }];
+		assert_noop!(
+			Inference::request(origin(), relu_hash(), wrong_dtype, 1_000),
+			Error::<Test>::InputDoesNotMatchModel
+		);
+		let two_inputs = [sample_input(), sample_input()].concat();
+		assert_noop!(
+			Inference::request(origin(), relu_hash(), two_inputs, 1_000),
+			Error::<Test>::InputDoesNotMatchModel
+		);
+		let short = vec![Tensor { dtype: DType::F32, shape: vec![1, WIDTH], data: vec![0; 31] }];
+		assert_noop!(Inference::request(origin(), relu_hash(), short, 1_000), Error::<Test>::MalformedTensor);
+		let huge = vec![Tensor::from_f32(&[1, 512], &[1.0; 512])];
+		assert_noop!(Inference::request(origin(), relu_hash(), huge, 1_000), Error::<Test>::InputTooLarge);
+		assert_noop!(
+			Inference::request(origin(), relu_hash(), sample_input(), relu_fee().total() - 1),
+			Error::<Test>::FeeAboveMax
+		);
+		assert_noop!(
+			Inference::request(RuntimeOrigin::signed(poor()), relu_hash(), sample_input(), 1_000),
+			Error::<Test>::InsufficientBalance
+		);
+		assert_ok!(Models::deprecate_model(RuntimeOrigin::signed(owner()), relu_hash()));
+		assert_noop!(
+			Inference::request(origin(), relu_hash(), sample_input(), 1_000),
+			Error::<Test>::ModelDeprecated
+		);
+		assert_eq!(Balances::balance(&alice()), ENDOWMENT);
+	});
+}
+
+#[test]
+fn bad_submissions_are_refused_and_change_nothing() {
+	new_test_ext().execute_with(|| {
+		let node = account(10);
+		register_node(node);
+		let id = request_from(alice(), sample_input());
+		let hash = honest_hash(&sample_input(), &sample_output());
+		let stranger = account(12);
+		assert_noop!(
+			Inference::submit_result(RuntimeOrigin::signed(stranger), id, sample_output(), hash),
+			Error::<Test>::NotAssigned
+		);
+		assert_noop!(
+			Inference::submit_result(RuntimeOrigin::signed(node), 42, sample_output(), hash),
+			Error::<Test>::UnknownRequest
+		);
+		let huge = vec![Tensor::from_f32(&[1, 512], &[1.0; 512])];
+		assert_noop!(
+			Inference::submit_result(RuntimeOrigin::signed(node), id, huge, hash),
+			Error::<Test>::OutputTooLarge
+		);
+		assert_eq!(bond_of(node), MIN_BOND * 2);
+	});
+}
+
+#[test]
+fn a_model_with_open_requests_cannot_be_removed() {
+	new_test_ext().execute_with(|| {
+		register_node(account(10));
+		let id = request_from(alice(), sample_input());
+		assert_eq!(OpenRequests::<Test>::get(relu_hash()), 1);
+		assert_noop!(
+			Models::remove_model(RuntimeOrigin::signed(owner()), relu_hash()),
+			pallet_model_registry::Error::<Test>::ModelInUse
+		);
+		run_to_block(1 + TIMEOUT);
+		assert!(!Requests::<Test>::contains_key(id));
+		assert_ok!(Models::remove_model(RuntimeOrigin::signed(owner()), relu_hash()));
+	});
+}
+
+#[test]
+fn receipts_are_pruned_after_their_retention() {
+	new_test_ext().execute_with(|| {
+		let node = account(10);
+		register_node(node);
+		let id = request_from(alice(), sample_input());
+		let outputs = sample_output();
+		assert_ok!(Inference::submit_result(
+			RuntimeOrigin::signed(node),
+			id,
+			outputs.clone(),
+			honest_hash(&sample_input(), &outputs)
+		));
+		run_to_block(1 + RETENTION - 1);
+		assert!(Receipts::<Test>::contains_key(id));
+		run_to_block(1 + RETENTION);
+		assert!(!Receipts::<Test>::contains_key(id));
+		assert!(pallet_verification::Outputs::<Test>::get(id).is_none());
+	});
+}
+
+#[test]
+fn nodes_bond_unbond_after_a_delay_and_refusals_change_nothing() {
+	new_test_ext().execute_with(|| {
+		use pallet_inference_nodes::{Error as NodeError, NodesByModel};
+		let node = account(10);
+		let models = || BoundedVec::truncate_from(vec![relu_hash()]);
+		let op = || RuntimeOrigin::signed(operator());
+		assert_noop!(Nodes::register(op(), node, models(), MIN_BOND - 1), NodeError::<Test>::BondTooLow);
+		assert_noop!(
+			Nodes::register(op(), node, BoundedVec::truncate_from(vec![H256::repeat_byte(3)]), MIN_BOND),
+			NodeError::<Test>::UnknownModel
+		);
+		assert_noop!(
+			Nodes::register(op(), node, BoundedVec::truncate_from(vec![relu_hash(), relu_hash()]), MIN_BOND),
+			NodeError::<Test>::DuplicateModel
+		);
+		assert_noop!(Nodes::register(op(), node, BoundedVec::new(), MIN_BOND), NodeError::<Test>::NoModels);
+		assert_noop!(
+			Nodes::register(RuntimeOrigin::signed(poor()), node, models(), MIN_BOND),
+			NodeError::<Test>::InsufficientBalance
+		);
+		assert_ok!(Nodes::register(op(), node, models(), MIN_BOND));
+		assert_noop!(Nodes::register(op(), node, models(), MIN_BOND), NodeError::<Test>::AlreadyRegistered);
+		let bonded = RuntimeHoldReason::Nodes(pallet_inference_nodes::HoldReason::NodeBond);
+		assert_eq!(Balances::balance_on_hold(&bonded, &operator()), MIN_BOND);
+		assert_noop!(Nodes::unbond(RuntimeOrigin::signed(alice()), node), NodeError::<Test>::NotOperator);
+		assert_noop!(Nodes::withdraw(op(), node), NodeError::<Test>::NotUnbonding);
+
+		assert_ok!(Nodes::unbond(op(), node));
+		assert!(NodesByModel::<Test>::get(relu_hash()).is_empty());
+		// No node takes new requests now.
+		let id = request_from(alice(), sample_input());
+		assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Pending);
+		assert_noop!(Nodes::withdraw(op(), node), NodeError::<Test>::StillUnbonding);
+		run_to_block(11);
+		assert_ok!(Nodes::withdraw(op(), node));
+		assert_eq!(Balances::balance_on_hold(&bonded, &operator()), 0);
+		assert_eq!(Balances::balance(&operator()), ENDOWMENT);
+		assert!(pallet_inference_nodes::Nodes::<Test>::get(node).is_none());
+	});
+}
+
+#[test]
+fn a_suspended_node_rejoins_when_it_bonds_enough() {
+	new_test_ext().execute_with(|| {
+		let node = account(10);
+		assert_ok!(Nodes::register(
+			RuntimeOrigin::signed(operator()),
+			node,
+			BoundedVec::truncate_from(vec![relu_hash()]),
+			MIN_BOND
+		));
+		let id = request_from(alice(), sample_input());
+		let hash = H256::repeat_byte(1);
+		assert_ok!(Inference::submit_result(RuntimeOrigin::signed(node), id, sample_output(), hash));
+		System::assert_has_event(pallet_inference_nodes::Event::NodeSuspended { node, bond: MIN_BOND / 2 }.into());
+		assert!(pallet_inference_nodes::NodesByModel::<Test>::get(relu_hash()).is_empty());
+		assert_ok!(Nodes::bond_extra(RuntimeOrigin::signed(operator()), node, MIN_BOND / 2));
+		assert_eq!(pallet_inference_nodes::NodesByModel::<Test>::get(relu_hash()).into_inner(), vec![node]);
+	});
+}
+
+mod offchain_worker {
+	use super::*;
+	use codec::Decode;
+	use sp_core::offchain::{testing, OffchainDbExt, OffchainWorkerExt, TransactionPoolExt};
+	use sp_keystore::{testing::MemoryKeystore, Keystore, KeystoreExt};
+	use std::sync::Arc;
+
+	#[test]
+	fn an_inference_node_computes_its_assignment_once_and_the_result_verifies() {
+		let mut ext = new_test_ext();
+		let keystore = MemoryKeystore::new();
+		let key = keystore.sr25519_generate_new(crate::KEY_TYPE, Some("//infr")).unwrap();
+		let (offchain, _) = testing::TestOffchainExt::new();
+		let (pool, pool_state) = testing::TestTransactionPoolExt::new();
+		ext.register_extension(OffchainWorkerExt::new(offchain.clone()));
+		ext.register_extension(OffchainDbExt::new(offchain));
+		ext.register_extension(TransactionPoolExt::new(pool));
+		ext.register_extension(KeystoreExt(Arc::new(keystore)));
+
+		ext.execute_with(|| {
+			let node: AccountId = key;
+			register_node(node);
+			let first = request_from(alice(), sample_input());
+			let second = request_from(bob(), input([1.0; 8]));
+
+			<Inference as Hooks<u64>>::offchain_worker(1);
+			let sent: Vec<Extrinsic> = pool_state
+				.write()
+				.transactions
+				.drain(..)
+				.map(|tx| Extrinsic::decode(&mut &tx[..]).unwrap())
+				.collect();
+			assert_eq!(sent.len(), 2);
+			for xt in &sent {
+				match &xt.preamble {
+					sp_runtime::generic::Preamble::Signed(who, _, ()) => assert_eq!(*who, node),
+					_ => panic!("results are sent signed"),
+				}
+			}
+
+			// A second run while they are in the pool sends nothing again.
+			<Inference as Hooks<u64>>::offchain_worker(2);
+			assert!(pool_state.read().transactions.is_empty());
+
+			for xt in sent {
+				let RuntimeCall::Inference(call) = xt.function else { panic!("not an inference call") };
+				let crate::Call::submit_result { request, outputs, result_hash } = call else {
+					panic!("not a result")
+				};
+				assert_ok!(Inference::submit_result(RuntimeOrigin::signed(node), request, outputs, result_hash));
+			}
+			System::assert_has_event(
+				Event::Completed {
+					request: first,
+					node,
+					result_hash: honest_hash(&sample_input(), &sample_output()),
+					fee: relu_fee(),
+				}
+				.into(),
+			);
+			assert!(Receipts::<Test>::contains_key(second));
+			assert!(Requests::<Test>::iter().next().is_none());
+		});
+	}
+}
+
+#[test]
+fn a_verified_failure_refunds_the_price_and_pays_the_node() {
+	new_test_ext().execute_with(|| {
+		let node = account(10);
+		let log = register_unary("Log");
+		assert_ok!(Nodes::register(
+			RuntimeOrigin::signed(operator()),
+			node,
+			BoundedVec::truncate_from(vec![log]),
+			MIN_BOND * 2
+		));
+		// The logarithm of a negative number is NaN, which has no canonical form: the engine
+		// refuses the output, on every node alike.
+		let id = crate::NextRequestId::<Test>::get();
+		assert_ok!(Inference::request(
+			RuntimeOrigin::signed(alice()),
+			log,
+			input([-1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]),
+			1_000
+		));
+		let fee = relu_fee();
+		let operator_before = Balances::balance(&operator());
+		let owner_before = Balances::balance(&owner());
+		assert_ok!(Inference::report_failure(RuntimeOrigin::signed(node), id, EngineError::NanInOutput));
+		System::assert_has_event(Event::Failed { request: id, node, error: EngineError::NanInOutput }.into());
+		assert_eq!(Balances::balance(&operator()), operator_before + fee.execution);
+		assert_eq!(Balances::balance(&owner()), owner_before);
+		assert_eq!(Balances::balance(&alice()), ENDOWMENT - fee.execution - fee.protocol);
+		assert_eq!(Receipts::<Test>::get(id).unwrap().outcome, Outcome::Failed(EngineError::NanInOutput));
+		assert!(!Requests::<Test>::contains_key(id));
+		assert_eq!(bond_of(node), MIN_BOND * 2);
+	});
+}

@@ -1,0 +1,282 @@
+//! # Verification
+//!
+//! Re-executes submitted inferences while the block that carries them is applied. The block
+//! author and every complete node importing the block run the same deterministic engine (the
+//! node's `inference` host functions) on the same model and input, so a wrong result hash makes
+//! the submission fail its check on every honest node alike: verification is part of the
+//! state transition, not an opinion of one node. Light clients do not execute blocks and so
+//! never re-execute.
+//!
+//! For each confirmed result the pallet keeps a [`Receipt`] — the proof document: request,
+//! model hash, input hash, output hash, result hash, executor, engine version and block — and
+//! the outputs, for [`Config::ReceiptRetention`] blocks. A client checks a receipt against a
+//! finalised header with a storage proof of [`Receipts`].
+//!
+//! The pallet has no calls: the requests pallet asks it to [`verify`](ResultVerifier::verify).
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+use alloc::vec::Vec;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
+use veriml_inference_primitives::{
+	input_hash, output_hash, result_hash, EngineError, EngineVersion, Execution, ModelHash, Tensor, TensorSpec,
+	ENGINE_VERSION, H256,
+};
+
+/// Runs a registered model with the deterministic engine.
+pub trait InferenceRunner {
+	/// Runs `model` (registered with `input_specs`) on `inputs` within `fuel_limit`.
+	fn run(
+		model: &ModelHash,
+		input_specs: &[TensorSpec],
+		inputs: &[Tensor],
+		fuel_limit: u64,
+	) -> Result<Execution, EngineError>;
+}
+
+/// One inference to execute or verify.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Job<Id, AccountId> {
+	/// The request it answers.
+	pub id: Id,
+	/// The model to run.
+	pub model: ModelHash,
+	/// The model's registered input specs.
+	pub input_specs: Vec<TensorSpec>,
+	/// The inputs.
+	pub inputs: Vec<Tensor>,
+	/// Most fuel one execution may use.
+	pub fuel_limit: u64,
+	/// The inference node whose result is verified.
+	pub executor: AccountId,
+}
+
+/// What an inference node claims a job's result is.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Claim {
+	/// These canonical outputs, with this result hash.
+	Outputs { outputs: Vec<Tensor>, result_hash: H256 },
+	/// The engine refuses this input with this error (for example, it needs more fuel than
+	/// the request allows).
+	Failure(EngineError),
+}
+
+/// The outcome of an inference, as its receipt records it.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub enum Outcome {
+	/// The model produced outputs: `output_hash = blake2_256(SCALE(outputs))`, and the
+	/// consensus `result_hash`.
+	Outputs { output_hash: H256, result_hash: H256 },
+	/// The engine refused the input with this error, on every node alike.
+	Failed(EngineError),
+}
+
+/// The verdict of re-execution on a claim.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Verdict {
+	/// The claim matches the re-execution; its receipt is stored.
+	Confirmed { outcome: Outcome, fuel_used: u64 },
+	/// The claim does not match: `expected` is what re-execution gave.
+	Refuted { expected: Outcome, fuel_used: u64 },
+}
+
+/// A proof document: what was computed, by whom, and when it was verified.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub struct Receipt<Id, AccountId, BlockNumber> {
+	/// The request answered.
+	pub request: Id,
+	/// Content hash of the model's ONNX bytes.
+	pub model_hash: ModelHash,
+	/// `blake2_256(SCALE(inputs))`.
+	pub input_hash: H256,
+	/// Outputs and result hash, or the engine's error.
+	pub outcome: Outcome,
+	/// The engine version that computed and re-executed it.
+	pub engine_version: EngineVersion,
+	/// The inference node that submitted it.
+	pub executor: AccountId,
+	/// The block in which it was verified.
+	pub verified_at: BlockNumber,
+}
+
+/// Verification as the requests pallet needs it.
+pub trait ResultVerifier<Id, AccountId> {
+	/// Executes `job` (what an inference node's off-chain worker does).
+	fn execute(job: &Job<Id, AccountId>) -> Result<Execution, EngineError>;
+
+	/// Re-executes `job` and judges `claim`; a confirmed claim's receipt and outputs are kept.
+	fn verify(job: &Job<Id, AccountId>, claim: &Claim) -> Verdict;
+}
+
+/// The outcome of an execution, in receipt form.
+pub fn outcome_of(
+	model: &ModelHash,
+	inputs: &[Tensor],
+	execution: &Result<Execution, EngineError>,
+) -> Outcome {
+	match execution {
+		Ok(execution) => Outcome::Outputs {
+			output_hash: output_hash(&execution.outputs),
+			result_hash: result_hash(ENGINE_VERSION, model, &input_hash(inputs), &execution.outputs),
+		},
+		Err(error) => Outcome::Failed(*error),
+	}
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use frame_support::pallet_prelude::*;
+	use frame_system::pallet_prelude::*;
+	use sp_runtime::traits::Saturating;
+
+	/// A receipt of this runtime.
+	pub type ReceiptOf<T> =
+		Receipt<<T as Config>::JobId, <T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
+
+	#[pallet::pallet]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config {
+		/// The overarching event type.
+		#[allow(deprecated)]
+		type RuntimeEvent: From<Event<Self>> + IsType<<Self as frame_system::Config>::RuntimeEvent>;
+
+		/// Identifies what a result answers (an inference request's id).
+		type JobId: Parameter + MaxEncodedLen + Copy;
+
+		/// The deterministic engine.
+		type Runner: InferenceRunner;
+
+		/// Blocks a receipt and its outputs are kept after verification.
+		#[pallet::constant]
+		type ReceiptRetention: Get<BlockNumberFor<Self>>;
+	}
+
+	/// Receipts of verified results, by request.
+	#[pallet::storage]
+	pub type Receipts<T: Config> = StorageMap<_, Twox64Concat, T::JobId, ReceiptOf<T>>;
+
+	/// The outputs of verified results, by request (their size was bounded at submission).
+	#[pallet::storage]
+	#[pallet::unbounded]
+	pub type Outputs<T: Config> = StorageMap<_, Twox64Concat, T::JobId, Vec<Tensor>>;
+
+	/// Receipts to prune, by the block they were verified in.
+	#[pallet::storage]
+	pub type VerifiedIn<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, T::JobId, ()>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// Re-execution confirmed `executor`'s result for `request`; its receipt is stored.
+		ResultConfirmed { request: T::JobId, executor: T::AccountId, outcome: Outcome },
+		/// Re-execution refuted `executor`'s result for `request`: it claimed `claimed`,
+		/// the engine gives `expected`.
+		ResultRefuted {
+			request: T::JobId,
+			executor: T::AccountId,
+			claimed: Outcome,
+			expected: Outcome,
+		},
+		/// `count` receipts verified in block `verified_in` reached the end of their retention
+		/// and were removed.
+		ReceiptsPruned { verified_in: BlockNumberFor<T>, count: u32 },
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			let db = T::DbWeight::get();
+			if now <= T::ReceiptRetention::get() {
+				return db.reads(0)
+			}
+			let verified_in = now.saturating_sub(T::ReceiptRetention::get());
+			let mut count = 0u32;
+			for (id, ()) in VerifiedIn::<T>::drain_prefix(verified_in) {
+				Receipts::<T>::remove(id);
+				Outputs::<T>::remove(id);
+				count += 1;
+			}
+			if count > 0 {
+				Self::deposit_event(Event::ReceiptsPruned { verified_in, count });
+			}
+			db.reads_writes(1 + count as u64, 3 * count as u64 + 1)
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// The receipt of `request`, while it is retained.
+		pub fn receipt(request: T::JobId) -> Option<ReceiptOf<T>> {
+			Receipts::<T>::get(request)
+		}
+	}
+
+	impl<T: Config> ResultVerifier<T::JobId, T::AccountId> for Pallet<T> {
+		fn execute(job: &Job<T::JobId, T::AccountId>) -> Result<Execution, EngineError> {
+			T::Runner::run(&job.model, &job.input_specs, &job.inputs, job.fuel_limit)
+		}
+
+		fn verify(job: &Job<T::JobId, T::AccountId>, claim: &Claim) -> Verdict {
+			let execution = Self::execute(job);
+			let fuel_used = match &execution {
+				Ok(execution) => execution.fuel_used,
+				// A failed run may have used up to the whole limit.
+				Err(_) => job.fuel_limit,
+			};
+			let expected = outcome_of(&job.model, &job.inputs, &execution);
+			let claimed = match claim {
+				Claim::Outputs { outputs, result_hash } =>
+					Outcome::Outputs { output_hash: output_hash(outputs), result_hash: *result_hash },
+				Claim::Failure(error) => Outcome::Failed(*error),
+			};
+			// Equal outcomes: the same error, or outputs with the same hash whose result hash
+			// commits to them.
+			let matches = claimed == expected;
+			if !matches {
+				Self::deposit_event(Event::ResultRefuted {
+					request: job.id,
+					executor: job.executor.clone(),
+					claimed,
+					expected,
+				});
+				return Verdict::Refuted { expected, fuel_used }
+			}
+
+			let now = frame_system::Pallet::<T>::block_number();
+			Receipts::<T>::insert(
+				job.id,
+				Receipt {
+					request: job.id,
+					model_hash: job.model,
+					input_hash: input_hash(&job.inputs),
+					outcome: expected,
+					engine_version: ENGINE_VERSION,
+					executor: job.executor.clone(),
+					verified_at: now,
+				},
+			);
+			if let Ok(execution) = execution {
+				Outputs::<T>::insert(job.id, execution.outputs);
+			}
+			VerifiedIn::<T>::insert(now, job.id, ());
+			Self::deposit_event(Event::ResultConfirmed {
+				request: job.id,
+				executor: job.executor.clone(),
+				outcome: expected,
+			});
+			Verdict::Confirmed { outcome: expected, fuel_used }
+		}
+	}
+}

@@ -1,0 +1,106 @@
+// The request flow on a running `--dev --role inference` node, as a user and an inference node
+// operator see it through @polkadot/api: a model, a bonded node whose `infr` key is in the
+// node's keystore, a paid request computed by the node's off-chain worker, verified on import,
+// settled from escrow; and requests the chain refuses, with named errors and nothing spent.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { u8aToHex } from '@polkadot/util';
+import {
+  connect, account, send, sendOk, eventsOf, testModel, registerModel, sampleInputs,
+  referenceOutputs, floatsOf, floatTensor, allClose, waitForEvent, waitForFinalized,
+} from './lib/chain.mjs';
+
+const VML = 10n ** 12n;
+let api;
+
+before(async () => { api = await connect(); });
+after(async () => { await api?.disconnect(); });
+
+async function free(who) {
+  return (await api.query.system.account(who.address)).data.free.toBigInt();
+}
+
+test('a paid inference is computed by the inference node, verified and settled', async () => {
+  const model = testModel('pytorch_Linear');
+  const owner = account('Bob//stash');
+  const operator = account('Charlie//stash');
+  const requester = account('Dave//stash');
+  // The node's signing key: put in the node's keystore over RPC, as an operator would with
+  // `veriml-node key insert --key-type infr`.
+  const nodeKey = account('veriml-dev-inference-node');
+  await api.rpc.author.insertKey('infr', '//veriml-dev-inference-node', u8aToHex(nodeKey.publicKey));
+  assert.ok((await api.rpc.author.hasKey(u8aToHex(nodeKey.publicKey), 'infr')).isTrue);
+  await sendOk(api, api.tx.balances.transferKeepAlive(nodeKey.address, VML), operator);
+
+  const price = VML / 100n;
+  await registerModel(api, model, owner, price);
+  const bond = api.consts.inferenceNodes.minBond.toBigInt();
+  const { events: registered } = await sendOk(
+    api, api.tx.inferenceNodes.register(nodeKey.address, [model.hash], bond), operator,
+  );
+  assert.equal(eventsOf(registered, 'inferenceNodes', 'NodeRegistered').length, 1);
+
+  const ownerBefore = await free(owner);
+  const operatorBefore = await free(operator);
+  const requesterBefore = await free(requester);
+  const requested = await sendOk(
+    api, api.tx.inference.request(model.hash, sampleInputs(model), 10n * VML), requester,
+  );
+  const [made] = eventsOf(requested.events, 'inference', 'Requested');
+  const id = made.data.request.toNumber();
+  const fee = made.data.fee;
+  const [assigned] = eventsOf(requested.events, 'inference', 'Assigned');
+  assert.deepEqual(assigned.data.nodes.map(String), [nodeKey.address]);
+  const requestBlock = (await api.rpc.chain.getHeader(requested.blockHash)).number.toNumber();
+
+  const { event: completed, blockNumber } = await waitForEvent(
+    api, 'inference', 'Completed', (e) => e.data.request.toNumber() === id, 120_000,
+  );
+  assert.equal(completed.data.node.toString(), nodeKey.address);
+  const finalized = await waitForFinalized(api, blockNumber, 120_000);
+  console.log(`  request in #${requestBlock}, verified result in #${blockNumber} `
+    + `(${blockNumber - requestBlock} blocks), finalised by #${finalized}`);
+
+  // The output is the model's, as onnxruntime computed it for the reference.
+  const outputs = (await api.query.verification.outputs(id)).unwrap();
+  const { reference, rtol, atol } = referenceOutputs(model);
+  outputs.forEach((tensor, i) => assert.ok(allClose(floatsOf(tensor), reference[i].data, rtol, atol)));
+  const receipt = (await api.query.verification.receipts(id)).unwrap();
+  assert.equal(receipt.executor.toString(), nodeKey.address);
+  assert.equal(receipt.modelHash.toHex(), model.hash);
+  assert.equal(receipt.outcome.asOutputs.resultHash.toHex(), completed.data.resultHash.toHex());
+
+  // Settlement: the owner got the price, the operator the execution fee, the requester paid
+  // the fee (plus the transaction fee) and has nothing left in escrow.
+  assert.equal(await free(owner) - ownerBefore, fee.modelPrice.toBigInt());
+  assert.equal(await free(operator) - operatorBefore, fee.execution.toBigInt());
+  const total = fee.modelPrice.toBigInt() + fee.execution.toBigInt() + fee.protocol.toBigInt();
+  const spent = requesterBefore - await free(requester);
+  assert.ok(spent >= total && spent < total + VML / 100n, `requester spent ${spent}, fee ${total}`);
+  assert.ok((await api.query.escrow.escrows(id)).isNone);
+  assert.ok((await api.query.inference.requests(id)).isNone);
+  assert.ok((await api.query.inference.inputs(id)).isNone);
+});
+
+test('bad requests are refused with named errors and cost only the transaction fee', async () => {
+  const model = testModel('pytorch_Linear');
+  const requester = account('Eve//stash');
+  const inputs = sampleInputs(model);
+  const cases = [
+    ['unknown model', api.tx.inference.request(`0x${'11'.repeat(32)}`, inputs, VML), 'inference.UnknownModel'],
+    ['wrong shape', api.tx.inference.request(model.hash, [floatTensor([10, 4], new Array(40).fill(1))], VML),
+      'inference.InputDoesNotMatchModel'],
+    ['two inputs', api.tx.inference.request(model.hash, [...inputs, ...inputs], VML), 'inference.InputDoesNotMatchModel'],
+    ['fee above max', api.tx.inference.request(model.hash, inputs, 1), 'inference.FeeAboveMax'],
+    ['unknown request', api.tx.inference.submitResult(1_000_000, [], `0x${'00'.repeat(32)}`), 'inference.UnknownRequest'],
+    // The first test's request, completed by now.
+    ['closed request', api.tx.inference.submitResult(0, [], `0x${'00'.repeat(32)}`), 'inference.RequestClosed'],
+  ];
+  for (const [what, tx, expected] of cases) {
+    const heldBefore = (await api.query.system.account(requester.address)).data.reserved.toBigInt();
+    const { error } = await send(api, tx, requester);
+    assert.equal(error, expected, what);
+    const heldAfter = (await api.query.system.account(requester.address)).data.reserved.toBigInt();
+    assert.equal(heldAfter, heldBefore, `${what}: nothing held`);
+  }
+});

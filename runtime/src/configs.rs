@@ -269,7 +269,6 @@ impl pallet_inference_requests::Config for Runtime {
 	/// Input-dependent models (tree ensembles) may use half again their measured fuel.
 	type FuelMargin = ConstU32<50>;
 	type MaxVerificationFuel = MaxVerificationFuel;
-	type PicosecondsPerFuel = EnginePicosecondsPerFuel;
 	/// 1 MiB of inputs: a 224×224 RGB image in f32 is 588 KiB.
 	type MaxInputBytes = ConstU32<{ 1024 * 1024 }>;
 	/// 64 KiB of outputs: 16k floats.

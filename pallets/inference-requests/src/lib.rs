@@ -245,10 +245,6 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxVerificationFuel: Get<u64>;
 
-		/// Reference-machine compute time, in picoseconds, of one unit of engine fuel.
-		#[pallet::constant]
-		type PicosecondsPerFuel: Get<u64>;
-
 		/// Largest SCALE-encoded inputs of one request, in bytes.
 		#[pallet::constant]
 		type MaxInputBytes: Get<u32>;
@@ -545,9 +541,9 @@ pub mod pallet {
 			Ok(Self::fee(terms.price_per_inference, Self::fuel_limit(terms.fuel_per_run)?))
 		}
 
-		/// The weight of `fuel` units of engine work.
+		/// The weight of `fuel` units of engine work, at the model registry's rate.
 		pub fn fuel_weight(fuel: u64) -> Weight {
-			Weight::from_parts(fuel.saturating_mul(T::PicosecondsPerFuel::get()), 0)
+			T::Models::fuel_weight(fuel)
 		}
 
 		/// `base` plus the re-execution of `request` at its fuel limit: what a block reserves

@@ -133,7 +133,6 @@ impl pallet_inference_requests::Config for Test {
 	type ExecutionFeePerFuel = frame_support::traits::ConstU64<0>;
 	type FuelMargin = ConstU32<50>;
 	type MaxVerificationFuel = frame_support::traits::ConstU64<100_000_000>;
-	type PicosecondsPerFuel = PicosecondsPerFuel;
 	type MaxInputBytes = ConstU32<1024>;
 	type MaxOutputBytes = ConstU32<1024>;
 	type Replication = ConstU32<1>;

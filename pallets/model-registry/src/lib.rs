@@ -592,6 +592,10 @@ pub mod pallet {
 				active: record.status == ModelStatus::Active,
 			})
 		}
+
+		fn fuel_weight(fuel: u64) -> Weight {
+			Self::fuel_weight(fuel)
+		}
 	}
 
 	/// The registered models that take new requests.

@@ -105,4 +105,7 @@ pub struct ModelTerms<AccountId, Balance> {
 pub trait ModelCatalog<AccountId, Balance> {
 	/// The terms of `model`, if it is registered.
 	fn terms(model: &veriml_inference_primitives::ModelHash) -> Option<ModelTerms<AccountId, Balance>>;
+
+	/// The weight of `fuel` units of engine work, at the registry's measured rate.
+	fn fuel_weight(fuel: u64) -> frame_support::weights::Weight;
 }

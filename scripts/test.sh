@@ -5,6 +5,7 @@
 #   2. the release node build (with its wasm runtime and the engine's wasm guest)
 #   3. unit and integration tests of pallets, primitives and runtime, in the release profile
 #      so they reuse the node build's artifacts (a separate invocation from the wasm build)
+#   3b. the FRAME benchmarks of the pallets, each run once on the mock runtimes
 #   4. the proof of determinism: result hashes on this CPU and on an emulated CPU without AVX
 #   5. a --dev node checked through @polkadot/api (blocks, finality, metadata, a transfer,
 #      models uploaded and registered, hostile models refused)
@@ -47,6 +48,15 @@ unit_tests() {
 	cargo test --release --locked --workspace
 }
 
+benchmark_tests() {
+	# Every FRAME benchmark runs once at its lowest and highest components on the pallets'
+	# mock runtimes and passes its verification, so `scripts/benchmark/pallets.sh` cannot find
+	# a broken one months later.
+	cargo test --release --locked -p pallet-model-registry -p pallet-inference-nodes \
+		-p pallet-inference-requests \
+		--features runtime-benchmarks
+}
+
 dev_node_tests() {
 	local dir; dir=$(mktemp -d -t veriml-dev.XXXXXX)
 	local port=19944
@@ -81,6 +91,7 @@ run_stage "setup" setup
 run_stage "test models" "$VERIML_ROOT/scripts/models/make-test-models.sh"
 run_stage "release node build" build_node
 run_stage "unit tests" unit_tests
+run_stage "benchmark tests" benchmark_tests
 run_stage "determinism (qemu Nehalem)" "$VERIML_ROOT/scripts/determinism.sh"
 run_stage "dev node (@polkadot/api)" dev_node_tests
 run_stage "inference figures" "$VERIML_ROOT/scripts/bench-inference.sh"

@@ -217,9 +217,6 @@ impl_runtime_apis! {
 			use baseline::Pallet as BaselineBench;
 			use super::*;
 
-			impl frame_system_benchmarking::Config for Runtime {}
-			impl baseline::Config for Runtime {}
-
 			use frame_support::traits::WhitelistedStorageKeys;
 			let whitelist: Vec<TrackedStorageKey> = AllPalletsWithSystem::whitelisted_storage_keys();
 

@@ -10,3 +10,7 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_inference_nodes, InferenceNodes]
 	[pallet_inference_requests, Inference]
 );
+
+// The benchmark pallets of `frame_system` and of the baseline need nothing from the runtime.
+impl frame_system_benchmarking::Config for crate::Runtime {}
+impl frame_benchmarking::baseline::Config for crate::Runtime {}

@@ -147,7 +147,7 @@ parameter_types! {
 	pub const ModelDepositPerByte: Balance = 10 * MICRO_UNIT;
 	/// Engine fuel registration may spend preparing a model, and again on its trial run:
 	/// together at most 1 s at `EnginePicosecondsPerFuel`, so the worst-case registration
-	/// (with 16 MiB of bytes) fits in one ordinary transaction. A SqueezeNet at 224×224 runs
+	/// (with `MaxModelBytes` of bytes, 0.24 s measured) fits in one ordinary transaction. A SqueezeNet at 224×224 runs
 	/// in about 1.03·10^9.
 	pub const RegistrationFuelLimit: u64 = 1_250_000_000;
 	/// Compute time of one unit of engine fuel: `scripts/bench-engine.sh` measured 264–355 ps
@@ -165,8 +165,10 @@ impl pallet_model_registry::Config for Runtime {
 	type ModelsInUse = Inference;
 	type DepositPerModel = ModelDepositPerModel;
 	type DepositPerByte = ModelDepositPerByte;
-	/// 16 MiB models.
-	type MaxModelBytes = ConstU32<{ 16 * 1024 * 1024 }>;
+	/// 8 MiB models (and uploaded request inputs): registering one costs 0.24 s of weight
+	/// besides the engine's fuel (benchmarked 28 ns per byte), so the worst case with
+	/// `RegistrationFuelLimit` still fits in one transaction (checked by `integrity_test`).
+	type MaxModelBytes = ConstU32<{ 8 * 1024 * 1024 }>;
 	/// 1 MiB chunks: well inside a block's 3.75 MiB for ordinary transactions.
 	type MaxChunkBytes = ConstU32<{ 1024 * 1024 }>;
 	type MaxNameLength = ConstU32<64>;
@@ -216,7 +218,7 @@ impl pallet_inference_nodes::Config for Runtime {
 	type MaxNodesPerModel = ConstU32<64>;
 	type WeightInfo = pallet_inference_nodes::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
-	type BenchmarkHelper = InferenceBenchmarks;
+	type BenchmarkHelper = pallet_inference_requests::benchmark_helpers::RegistryAndBondedNodes<Runtime>;
 }
 
 /// The registry's models, run by the node's deterministic engine through its host functions.
@@ -258,6 +260,7 @@ impl pallet_inference_requests::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
 	type Models = Models;
+	type Uploads = Models;
 	type Nodes = InferenceNodes;
 	type Escrow = Escrow;
 	type Verifier = Verification;
@@ -271,50 +274,19 @@ impl pallet_inference_requests::Config for Runtime {
 	type MaxVerificationFuel = MaxVerificationFuel;
 	/// 1 MiB of inputs: a 224×224 RGB image in f32 is 588 KiB.
 	type MaxInputBytes = ConstU32<{ 1024 * 1024 }>;
+	/// 8 MiB of inputs given as an upload: a batch of eight 224×224 RGB images in f32.
+	type MaxUploadedInputBytes = ConstU32<{ 8 * 1024 * 1024 }>;
 	/// 64 KiB of outputs: 16k floats.
 	type MaxOutputBytes = ConstU32<{ 64 * 1024 }>;
 	type Replication = ConstU32<1>;
+	/// A request that got 16 wrong results is abandoned and refunded.
+	type MaxRefutedNodes = ConstU32<16>;
 	/// Two minutes to answer.
 	type RequestTimeout = ConstU32<{ 2 * MINUTES }>;
 	type MaxPending = ConstU32<256>;
 	type ResubmitAfter = ConstU32<5>;
 	type WeightInfo = pallet_inference_requests::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
-	type BenchmarkHelper = InferenceBenchmarks;
+	type BenchmarkHelper = pallet_inference_requests::benchmark_helpers::RegistryAndBondedNodes<Runtime>;
 }
 
-/// Registered models and bonded nodes for the benchmarks of the inference pallets.
-#[cfg(feature = "runtime-benchmarks")]
-pub struct InferenceBenchmarks;
-
-#[cfg(feature = "runtime-benchmarks")]
-impl pallet_inference_nodes::BenchmarkHelper for InferenceBenchmarks {
-	fn model(index: u32) -> veriml_inference_primitives::ModelHash {
-		pallet_model_registry::benchmark_helpers::register_relu::<Runtime>(index, 16).0
-	}
-}
-
-#[cfg(feature = "runtime-benchmarks")]
-impl pallet_inference_requests::BenchmarkHelper<AccountId> for InferenceBenchmarks {
-	fn model(
-		index: u32,
-		width: u32,
-	) -> (veriml_inference_primitives::ModelHash, veriml_inference_primitives::TensorSpec) {
-		pallet_model_registry::benchmark_helpers::register_relu::<Runtime>(index, width)
-	}
-
-	fn node(model: veriml_inference_primitives::ModelHash, index: u32) -> AccountId {
-		use frame_support::traits::fungible::Mutate;
-		let operator: AccountId = frame_benchmarking::account("operator", index, 0);
-		Balances::set_balance(&operator, MinNodeBond::get() * 10);
-		let node: AccountId = frame_benchmarking::account("node", index, 0);
-		InferenceNodes::register(
-			RuntimeOrigin::signed(operator),
-			node.clone(),
-			frame_support::BoundedVec::truncate_from(alloc::vec![model]),
-			MinNodeBond::get(),
-		)
-		.expect("registers the node");
-		node
-	}
-}

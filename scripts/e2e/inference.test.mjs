@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { u8aToHex } from '@polkadot/util';
 import {
   connect, account, send, sendOk, eventsOf, testModel, registerModel, sampleInputs,
-  referenceOutputs, floatsOf, floatTensor, allClose, waitForEvent, waitForFinalized,
+  referenceOutputs, floatsOf, floatTensor, allClose, waitForEvent, waitForFinalized, uploadBytes,
 } from './lib/chain.mjs';
+import { blake2AsHex } from '@polkadot/util-crypto';
 
 const VML = 10n ** 12n;
 let api;
@@ -103,4 +104,33 @@ test('bad requests are refused with named errors and cost only the transaction f
     const heldAfter = (await api.query.system.account(requester.address)).data.reserved.toBigInt();
     assert.equal(heldAfter, heldBefore, `${what}: nothing held`);
   }
+});
+
+test('inputs uploaded to the chain are requested by their hash and computed', async () => {
+  const model = testModel('pytorch_Linear');
+  const requester = account('Ferdie//stash');
+  // The SCALE encoding of the input tensors, as `inference.request` takes them inline.
+  const inputsType = api.tx.inference.request.meta.args[1].type.toString();
+  const bytes = api.createType(inputsType, sampleInputs(model)).toU8a();
+  const inputs = { bytes, hash: blake2AsHex(bytes, 256) };
+  await uploadBytes(api, inputs, requester);
+  assert.ok((await api.query.models.uploads(inputs.hash)).isSome);
+
+  const requested = await sendOk(
+    api, api.tx.inference.requestUploaded(model.hash, inputs.hash, 10n * VML), requester,
+  );
+  const [made] = eventsOf(requested.events, 'inference', 'Requested');
+  const id = made.data.request.toNumber();
+  assert.equal(eventsOf(requested.events, 'models', 'UploadTaken').length, 1);
+  assert.ok((await api.query.models.uploads(inputs.hash)).isNone, 'the upload was taken');
+  assert.equal(made.data.inputHash.toHex(), inputs.hash);
+
+  await waitForEvent(api, 'inference', 'Completed', (e) => e.data.request.toNumber() === id, 120_000);
+  const outputs = (await api.query.verification.outputs(id)).unwrap();
+  const { reference, rtol, atol } = referenceOutputs(model);
+  outputs.forEach((tensor, i) => assert.ok(allClose(floatsOf(tensor), reference[i].data, rtol, atol)));
+  assert.equal((await api.query.system.account(requester.address)).data.reserved.toBigInt(), 0n);
+
+  const { error } = await send(api, api.tx.inference.requestUploaded(model.hash, inputs.hash, 10n * VML), requester);
+  assert.equal(error, 'models.UnknownUpload', 'an upload is taken once');
 });

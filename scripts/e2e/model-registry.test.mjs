@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  connect, account, send, sendOk, eventsOf, testModel, hostileModel, uploadModel, held,
+  connect, account, send, sendOk, eventsOf, testModel, hostileModel, uploadBytes, held,
 } from './lib/chain.mjs';
 
 let api;
@@ -26,7 +26,7 @@ function deposit(byteLen) {
 
 async function registerRealModel(model, author) {
   const heldBefore = await held(api, author.address);
-  await uploadModel(api, model, author);
+  await uploadBytes(api, model, author);
   const upload = (await api.query.models.uploads(model.hash)).unwrap();
   assert.equal(upload.chunksReceived.toNumber(), upload.chunkCount.toNumber());
 
@@ -69,7 +69,7 @@ test('a model with a random operator is refused with a named, documented error',
   const eve = account('Eve');
   const model = hostileModel('non_deterministic_operator');
   const heldBefore = await held(api, eve.address);
-  await uploadModel(api, model, eve);
+  await uploadBytes(api, model, eve);
   const { error } = await send(
     api, api.tx.models.registerModel(model.hash, 'random', 1, model.specs, 0), eve,
   );
@@ -90,7 +90,7 @@ test('bytes that are not ONNX, and a hash the bytes do not match, are refused', 
   // Accounts of their own per test file: node --test may run the files side by side.
   const author = account('Alice//stash');
   const notOnnx = hostileModel('not_onnx');
-  await uploadModel(api, notOnnx, author);
+  await uploadBytes(api, notOnnx, author);
   const refused = await send(
     api, api.tx.models.registerModel(notOnnx.hash, 'garbage', 1, notOnnx.specs, 0), author,
   );
@@ -98,7 +98,7 @@ test('bytes that are not ONNX, and a hash the bytes do not match, are refused', 
   await sendOk(api, api.tx.models.abortUpload(notOnnx.hash), author);
 
   const wrongHash = { ...testModel('pytorch_Linear'), hash: notOnnx.hash };
-  await uploadModel(api, wrongHash, author);
+  await uploadBytes(api, wrongHash, author);
   const mismatch = await send(
     api, api.tx.models.registerModel(wrongHash.hash, 'linear', 1, wrongHash.specs, 0), author,
   );

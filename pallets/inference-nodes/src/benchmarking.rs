@@ -90,4 +90,6 @@ mod benchmarks {
 		_(RawOrigin::Signed(operator), node.clone());
 		assert!(!Nodes::<T>::contains_key(&node));
 	}
+
+	impl_benchmark_test_suite!(NodesPallet, crate::mock::new_test_ext(), crate::mock::Test);
 }

@@ -24,6 +24,8 @@ pub use pallet::*;
 pub mod weights;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+#[cfg(test)]
+mod mock;
 
 pub use weights::WeightInfo;
 

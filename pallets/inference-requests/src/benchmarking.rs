@@ -1,8 +1,9 @@
 //! Benchmarks of the request calls and hooks, with real models run by the node's engine.
 
 use super::*;
-use crate::{pallet::*, Pallet as InferencePallet};
+use crate::Pallet as InferencePallet;
 use alloc::{vec, vec::Vec};
+use codec::Encode;
 use frame_benchmarking::v2::*;
 use frame_support::traits::{fungible::Mutate, Get, Hooks};
 use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
@@ -48,6 +49,20 @@ mod benchmarks {
 		let who = requester::<T>(0);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(who), model, zeros(width), BalanceOf::<T>::max_value());
+		assert_eq!(Requests::<T>::get(0).map(|r| r.status), Some(RequestStatus::Assigned));
+	}
+
+	/// Inputs taken from a complete upload of `i` bytes: assembled from its chunks, checked
+	/// against their hash, decoded, the upload deleted and its deposit released.
+	#[benchmark]
+	fn request_uploaded(i: Linear<64, { T::MaxUploadedInputBytes::get() }>) {
+		let width = width_for(i);
+		let (model, _) = T::BenchmarkHelper::model(0, width);
+		T::BenchmarkHelper::node(model, 0);
+		let who = requester::<T>(0);
+		let inputs_hash = T::BenchmarkHelper::upload(&who, &zeros(width).encode());
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who), model, inputs_hash, BalanceOf::<T>::max_value());
 		assert_eq!(Requests::<T>::get(0).map(|r| r.status), Some(RequestStatus::Assigned));
 	}
 
@@ -118,4 +133,6 @@ mod benchmarks {
 		}
 		assert!(PendingQueue::<T>::get().is_empty());
 	}
+
+	impl_benchmark_test_suite!(InferencePallet, crate::mock::new_test_ext(), crate::mock::Test);
 }

@@ -34,6 +34,8 @@ mod offchain;
 pub mod weights;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+#[cfg(feature = "runtime-benchmarks")]
+pub mod benchmark_helpers;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
@@ -87,6 +89,9 @@ pub trait BenchmarkHelper<AccountId> {
 	fn model(index: u32, width: u32) -> (veriml_inference_primitives::ModelHash, veriml_inference_primitives::TensorSpec);
 	/// A new bonded node serving `model`, distinct for each `index`.
 	fn node(model: veriml_inference_primitives::ModelHash, index: u32) -> AccountId;
+	/// `bytes` uploaded by `who` (funded for the deposit) where `Config::Uploads` takes them;
+	/// returns their hash.
+	fn upload(who: &AccountId, bytes: &[u8]) -> veriml_inference_primitives::H256;
 }
 
 /// Identifies a request; assigned in order from 0.
@@ -137,7 +142,8 @@ pub mod pallet {
 	use frame_system::{offchain::CreateSignedTransaction, pallet_prelude::*};
 	use pallet_escrow::Escrow;
 	use pallet_inference_nodes::InferenceNodes;
-	use pallet_model_registry::ModelCatalog;
+	use pallet_model_registry::{ModelCatalog, UploadedBytes};
+	use codec::DecodeAll;
 	use pallet_verification::{Claim, Job, Outcome, ResultVerifier, Verdict};
 	use sp_runtime::{
 		traits::Saturating,
@@ -157,15 +163,16 @@ pub mod pallet {
 		BalanceOf<T>,
 		BlockNumberFor<T>,
 		<T as Config>::Replication,
+		<T as Config>::MaxRefutedNodes,
 	>;
 
 	/// An open inference request.
 	#[derive(
 		Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
 	)]
-	#[scale_info(skip_type_params(MaxAssigned))]
+	#[scale_info(skip_type_params(MaxAssigned, MaxRefuted))]
 	#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
-	pub struct Request<AccountId, Balance, BlockNumber, MaxAssigned: Get<u32>>
+	pub struct Request<AccountId, Balance, BlockNumber, MaxAssigned: Get<u32>, MaxRefuted: Get<u32>>
 	where
 		AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
 		Balance: Clone + PartialEq + Eq + core::fmt::Debug,
@@ -177,6 +184,8 @@ pub mod pallet {
 		pub model: ModelHash,
 		/// `blake2_256(SCALE(inputs))`; the inputs are in [`Inputs`].
 		pub input_hash: H256,
+		/// Length of the SCALE-encoded inputs: verification reads and hashes them.
+		pub input_bytes: u32,
 		/// The fee held in escrow.
 		pub fee: Fee<Balance>,
 		/// Most engine fuel one execution may use: the model's measured fuel per run with
@@ -186,8 +195,8 @@ pub mod pallet {
 		pub status: RequestStatus,
 		/// The nodes that may answer it.
 		pub assigned: BoundedVec<AccountId, MaxAssigned>,
-		/// Results refuted so far; their nodes are not assigned again.
-		pub refutations: u32,
+		/// The nodes whose results for this request were refuted; none is assigned to it again.
+		pub refuted: BoundedVec<AccountId, MaxRefuted>,
 		/// The block it was made in.
 		pub created_at: BlockNumber,
 		/// The block at whose start it expires if it is not completed.
@@ -208,6 +217,9 @@ pub mod pallet {
 
 		/// The registered models.
 		type Models: ModelCatalog<Self::AccountId, BalanceOf<Self>>;
+
+		/// Complete uploads (in the model registry) that requests take as their inputs.
+		type Uploads: UploadedBytes<Self::AccountId>;
 
 		/// The bonded inference nodes.
 		type Nodes: InferenceNodes<Self::AccountId, BalanceOf<Self>>;
@@ -249,6 +261,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxInputBytes: Get<u32>;
 
+		/// Largest SCALE-encoded inputs of one request given as an upload
+		/// ([`request_uploaded`](Pallet::request_uploaded)), in bytes.
+		#[pallet::constant]
+		type MaxUploadedInputBytes: Get<u32>;
+
 		/// Largest SCALE-encoded outputs of one result, in bytes.
 		#[pallet::constant]
 		type MaxOutputBytes: Get<u32>;
@@ -256,6 +273,11 @@ pub mod pallet {
 		/// Nodes each request is assigned to; the first verified result completes it.
 		#[pallet::constant]
 		type Replication: Get<u32>;
+
+		/// Most nodes whose results for one request may be refuted; at the next wrong result
+		/// the request is abandoned and its fee refunded ([`Event::Abandoned`]).
+		#[pallet::constant]
+		type MaxRefutedNodes: Get<u32>;
 
 		/// Blocks a request stays open before it expires and its fee is refunded.
 		#[pallet::constant]
@@ -341,6 +363,9 @@ pub mod pallet {
 		ResultRejected { request: RequestId, node: T::AccountId, slashed: BalanceOf<T> },
 		/// The request was not completed in time; `refunded` went back to the requester.
 		Expired { request: RequestId, refunded: BalanceOf<T> },
+		/// `MaxRefutedNodes` nodes gave wrong results for the request and one more did: it was
+		/// closed and `refunded` went back to the requester.
+		Abandoned { request: RequestId, refunded: BalanceOf<T> },
 		/// The requester cancelled the request before any node took it.
 		Cancelled { request: RequestId, refunded: BalanceOf<T> },
 	}
@@ -357,6 +382,8 @@ pub mod pallet {
 		MalformedTensor,
 		/// The SCALE-encoded inputs are larger than `MaxInputBytes`.
 		InputTooLarge,
+		/// The uploaded inputs are not the SCALE encoding of a list of tensors.
+		UndecodableInputs,
 		/// The submitted outputs are larger than `MaxOutputBytes`.
 		OutputTooLarge,
 		/// The model costs more fuel than one verification may use.
@@ -393,16 +420,24 @@ pub mod pallet {
 
 		fn integrity_test() {
 			assert!(T::Replication::get() > 0, "Replication must be at least 1");
-			let verification =
-				Self::fuel_weight(T::MaxVerificationFuel::get()).saturating_add(T::WeightInfo::submit_result(T::MaxOutputBytes::get()));
+			let verification = Self::fuel_weight(T::MaxVerificationFuel::get())
+				.saturating_add(T::WeightInfo::submit_result(T::MaxOutputBytes::get()))
+				.saturating_add(Self::input_weight(T::MaxUploadedInputBytes::get()));
 			let max_extrinsic = T::BlockWeights::get()
 				.get(frame_support::dispatch::DispatchClass::Normal)
 				.max_extrinsic
 				.unwrap_or_else(|| T::BlockWeights::get().max_block);
 			assert!(
 				verification.all_lte(max_extrinsic),
-				"verifying a result at MaxVerificationFuel ({verification}) exceeds a transaction's \
-				 maximum ({max_extrinsic}): lower MaxVerificationFuel"
+				"verifying a result at MaxVerificationFuel with the largest inputs and outputs \
+				 ({verification}) exceeds a transaction's maximum ({max_extrinsic}): lower \
+				 MaxVerificationFuel or MaxUploadedInputBytes"
+			);
+			let largest_upload = T::WeightInfo::request_uploaded(T::MaxUploadedInputBytes::get());
+			assert!(
+				largest_upload.all_lte(max_extrinsic),
+				"a request with MaxUploadedInputBytes of uploaded inputs ({largest_upload}) exceeds a \
+				 transaction's maximum ({max_extrinsic}): lower MaxUploadedInputBytes"
 			);
 		}
 	}
@@ -415,7 +450,7 @@ pub mod pallet {
 		/// held in escrow; the request is assigned to bonded nodes serving the model and
 		/// expires after `RequestTimeout` blocks with the fee refunded.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::request(T::MaxInputBytes::get()))]
+		#[pallet::weight(T::WeightInfo::request(inputs.encoded_size() as u32))]
 		pub fn request(
 			origin: OriginFor<T>,
 			model: ModelHash,
@@ -425,45 +460,32 @@ pub mod pallet {
 			let requester = ensure_signed(origin)?;
 			let input_bytes = inputs.encoded_size() as u32;
 			ensure!(input_bytes <= T::MaxInputBytes::get(), Error::<T>::InputTooLarge);
-			let terms = T::Models::terms(&model).ok_or(Error::<T>::UnknownModel)?;
-			ensure!(terms.active, Error::<T>::ModelDeprecated);
-			check_inputs(&inputs, &terms.inputs).map_err(|error| match error {
-				EngineError::MalformedTensor => Error::<T>::MalformedTensor,
-				_ => Error::<T>::InputDoesNotMatchModel,
-			})?;
-			let fuel_limit = Self::fuel_limit(terms.fuel_per_run)?;
-			let fee = Self::fee(terms.price_per_inference, fuel_limit);
-			ensure!(fee.total() <= max_fee, Error::<T>::FeeAboveMax);
-
-			let id = NextRequestId::<T>::get();
-			T::Escrow::lock(id, &requester, fee.total()).map_err(|_| Error::<T>::InsufficientBalance)?;
-			let now = frame_system::Pallet::<T>::block_number();
-			let deadline = now.saturating_add(T::RequestTimeout::get());
-			let input_hash = input_hash(&inputs);
-			let mut request = Request {
-				requester: requester.clone(),
-				model,
-				input_hash,
-				fee,
-				fuel_limit,
-				status: RequestStatus::Pending,
-				assigned: BoundedVec::new(),
-				refutations: 0,
-				created_at: now,
-				deadline,
-			};
-			Self::deposit_event(Event::Requested { request: id, requester, model, input_hash, fee, deadline });
-			if !Self::try_assign(id, &mut request, &[]) {
-				PendingQueue::<T>::try_mutate(|queue| queue.try_push(id))
-					.map_err(|_| Error::<T>::NoNodeAvailable)?;
-				Self::deposit_event(Event::AwaitingNode { request: id });
-			}
-			NextRequestId::<T>::put(id.saturating_add(1));
-			Requests::<T>::insert(id, request);
-			Inputs::<T>::insert(id, inputs);
-			Deadlines::<T>::insert(deadline, id, ());
-			OpenRequests::<T>::mutate(model, |open| *open = open.saturating_add(1));
+			Self::create_request(requester, model, inputs, max_fee)?;
 			Ok(Some(T::WeightInfo::request(input_bytes)).into())
+		}
+
+		/// Request an inference of `model` on the inputs uploaded to the model registry as
+		/// `inputs_hash` (`models.beginUpload` and `models.uploadChunk` with the SCALE encoding
+		/// of the input tensors), paying at most `max_fee`: for inputs larger than one
+		/// transaction, up to `MaxUploadedInputBytes`.
+		///
+		/// The upload must be the caller's and complete; it is taken (its chunks deleted, its
+		/// deposit released) and the request proceeds as [`request`](Pallet::request) does.
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::request_uploaded(T::MaxUploadedInputBytes::get()))]
+		pub fn request_uploaded(
+			origin: OriginFor<T>,
+			model: ModelHash,
+			inputs_hash: H256,
+			max_fee: BalanceOf<T>,
+		) -> DispatchResultWithPostInfo {
+			let requester = ensure_signed(origin)?;
+			let bytes = T::Uploads::take(&requester, &inputs_hash, T::MaxUploadedInputBytes::get())?;
+			let input_bytes = bytes.len() as u32;
+			let inputs = Vec::<Tensor>::decode_all(&mut &bytes[..])
+				.map_err(|_| Error::<T>::UndecodableInputs)?;
+			Self::create_request(requester, model, inputs, max_fee)?;
+			Ok(Some(T::WeightInfo::request_uploaded(input_bytes)).into())
 		}
 
 		/// Submit the result of `request` as computed by the caller, an assigned inference
@@ -546,11 +568,20 @@ pub mod pallet {
 			T::Models::fuel_weight(fuel)
 		}
 
-		/// `base` plus the re-execution of `request` at its fuel limit: what a block reserves
-		/// for verifying one submission. (Reading the request here is charged in `base`.)
+		/// `base` plus the re-execution of `request` at its fuel limit, with its inputs: what a
+		/// block reserves for verifying one submission. (Reading the request here is charged
+		/// in `base`.)
 		pub fn verification_weight(request: RequestId, base: Weight) -> Weight {
-			let fuel = Requests::<T>::get(request).map_or(0, |r| r.fuel_limit);
-			base.saturating_add(Self::fuel_weight(fuel))
+			let (fuel, input_bytes) =
+				Requests::<T>::get(request).map_or((0, 0), |r| (r.fuel_limit, r.input_bytes));
+			base.saturating_add(Self::input_weight(input_bytes)).saturating_add(Self::fuel_weight(fuel))
+		}
+
+		/// Reading, decoding and hashing `input_bytes` of inputs to re-execute a request: the
+		/// per-byte part of `submit_result`'s benchmark, whose model (a Relu) takes inputs as
+		/// large as its outputs, so this bounds it from above.
+		fn input_weight(input_bytes: u32) -> Weight {
+			T::WeightInfo::submit_result(input_bytes).saturating_sub(T::WeightInfo::submit_result(0))
 		}
 
 		fn fuel_limit(fuel_per_run: u64) -> Result<u64, DispatchError> {
@@ -571,15 +602,65 @@ pub mod pallet {
 			})
 		}
 
-		/// Assigns `request` to up to `Replication` nodes outside `exclude`, as many as are
-		/// missing; `false` if it has none afterwards.
-		fn try_assign(id: RequestId, request: &mut RequestOf<T>, exclude: &[T::AccountId]) -> bool {
+		/// Checks `inputs` against `model`, holds the fee and opens the request (assigned, or
+		/// waiting for a node); returns its id.
+		fn create_request(
+			requester: T::AccountId,
+			model: ModelHash,
+			inputs: Vec<Tensor>,
+			max_fee: BalanceOf<T>,
+		) -> Result<RequestId, DispatchError> {
+			let terms = T::Models::terms(&model).ok_or(Error::<T>::UnknownModel)?;
+			ensure!(terms.active, Error::<T>::ModelDeprecated);
+			check_inputs(&inputs, &terms.inputs).map_err(|error| match error {
+				EngineError::MalformedTensor => Error::<T>::MalformedTensor,
+				_ => Error::<T>::InputDoesNotMatchModel,
+			})?;
+			let fuel_limit = Self::fuel_limit(terms.fuel_per_run)?;
+			let fee = Self::fee(terms.price_per_inference, fuel_limit);
+			ensure!(fee.total() <= max_fee, Error::<T>::FeeAboveMax);
+
+			let id = NextRequestId::<T>::get();
+			T::Escrow::lock(id, &requester, fee.total()).map_err(|_| Error::<T>::InsufficientBalance)?;
+			let now = frame_system::Pallet::<T>::block_number();
+			let deadline = now.saturating_add(T::RequestTimeout::get());
+			let input_hash = input_hash(&inputs);
+			let mut request = Request {
+				requester: requester.clone(),
+				model,
+				input_hash,
+				input_bytes: inputs.encoded_size() as u32,
+				fee,
+				fuel_limit,
+				status: RequestStatus::Pending,
+				assigned: BoundedVec::new(),
+				refuted: BoundedVec::new(),
+				created_at: now,
+				deadline,
+			};
+			Self::deposit_event(Event::Requested { request: id, requester, model, input_hash, fee, deadline });
+			if !Self::try_assign(id, &mut request) {
+				PendingQueue::<T>::try_mutate(|queue| queue.try_push(id))
+					.map_err(|_| Error::<T>::NoNodeAvailable)?;
+				Self::deposit_event(Event::AwaitingNode { request: id });
+			}
+			NextRequestId::<T>::put(id.saturating_add(1));
+			Requests::<T>::insert(id, request);
+			Inputs::<T>::insert(id, inputs);
+			Deadlines::<T>::insert(deadline, id, ());
+			OpenRequests::<T>::mutate(model, |open| *open = open.saturating_add(1));
+			Ok(id)
+		}
+
+		/// Assigns `request` to up to `Replication` nodes, as many as are missing, never to a node
+		/// already assigned or refuted on it; `false` if it has none afterwards.
+		fn try_assign(id: RequestId, request: &mut RequestOf<T>) -> bool {
 			let missing = T::Replication::get().saturating_sub(request.assigned.len() as u32);
 			if missing > 0 {
 				let mut excluded: Vec<T::AccountId> = request.assigned.to_vec();
-				excluded.extend_from_slice(exclude);
+				excluded.extend_from_slice(&request.refuted);
 				let seed = sp_io::hashing::blake2_256(
-					&(b"veriml/assign", frame_system::Pallet::<T>::parent_hash(), id, request.refutations)
+					&(b"veriml/assign", frame_system::Pallet::<T>::parent_hash(), id, request.refuted.len() as u32)
 						.encode(),
 				);
 				let nodes = T::Nodes::assign(&request.model, &seed, missing, &excluded);
@@ -622,21 +703,29 @@ pub mod pallet {
 				Verdict::Confirmed { outcome, fuel_used } => (outcome, fuel_used, true),
 				Verdict::Refuted { expected, fuel_used } => (expected, fuel_used, false),
 			};
-			let weight = base_weight.saturating_add(Self::fuel_weight(fuel_used));
+			let weight = base_weight
+				.saturating_add(Self::input_weight(request.input_bytes))
+				.saturating_add(Self::fuel_weight(fuel_used));
 
 			if !confirmed {
 				let slashed = T::Nodes::slash(&node, &request.requester);
 				request.assigned.retain(|n| *n != node);
 				Assignments::<T>::remove(&node, id);
-				request.refutations = request.refutations.saturating_add(1);
 				Self::deposit_event(Event::ResultRejected { request: id, node: node.clone(), slashed });
-				if !Self::try_assign(id, &mut request, &[node]) {
-					request.status = RequestStatus::Pending;
-					if PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).is_ok() {
-						Self::deposit_event(Event::AwaitingNode { request: id });
+				if request.refuted.try_push(node).is_err() {
+					let refunded = Self::close(id, &request);
+					Self::deposit_event(Event::Abandoned { request: id, refunded });
+				} else {
+					if !Self::try_assign(id, &mut request) {
+						// No honest candidate now: wait in the queue (or, if it is full, until the
+						// deadline refunds the fee).
+						request.status = RequestStatus::Pending;
+						if PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).is_ok() {
+							Self::deposit_event(Event::AwaitingNode { request: id });
+						}
 					}
+					Requests::<T>::insert(id, request);
 				}
-				Requests::<T>::insert(id, request);
 				// The liar pays for the verification it caused.
 				return Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::Yes })
 			}
@@ -702,7 +791,7 @@ pub mod pallet {
 			let mut still_waiting = BoundedVec::<RequestId, T::MaxPending>::new();
 			for id in queue {
 				let Some(mut request) = Requests::<T>::get(id) else { continue };
-				if Self::try_assign(id, &mut request, &[]) {
+				if Self::try_assign(id, &mut request) {
 					Requests::<T>::insert(id, request);
 				} else {
 					let _ = still_waiting.try_push(id);

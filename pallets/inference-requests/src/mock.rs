@@ -92,6 +92,8 @@ impl pallet_inference_nodes::Config for Test {
 	type MaxModelsPerNode = ConstU32<4>;
 	type MaxNodesPerModel = ConstU32<8>;
 	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = crate::benchmark_helpers::RegistryAndBondedNodes<Test>;
 }
 
 parameter_types! {
@@ -123,6 +125,7 @@ impl pallet_inference_requests::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
 	type Models = Models;
+	type Uploads = Models;
 	type Nodes = Nodes;
 	type Escrow = Escrow;
 	type Verifier = Verification;
@@ -134,12 +137,16 @@ impl pallet_inference_requests::Config for Test {
 	type FuelMargin = ConstU32<50>;
 	type MaxVerificationFuel = frame_support::traits::ConstU64<100_000_000>;
 	type MaxInputBytes = ConstU32<1024>;
+	type MaxUploadedInputBytes = ConstU32<16_384>;
 	type MaxOutputBytes = ConstU32<1024>;
 	type Replication = ConstU32<1>;
+	type MaxRefutedNodes = ConstU32<2>;
 	type RequestTimeout = frame_support::traits::ConstU64<TIMEOUT>;
 	type MaxPending = ConstU32<2>;
 	type ResubmitAfter = frame_support::traits::ConstU64<3>;
 	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = crate::benchmark_helpers::RegistryAndBondedNodes<Test>;
 }
 
 impl frame_system::offchain::SigningTypes for Test {

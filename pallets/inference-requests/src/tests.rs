@@ -5,6 +5,7 @@ use crate::{mock::*, Assignments, Deadlines, Error, Event, Fee, Inputs, OpenRequ
 use frame_support::{
 	assert_noop, assert_ok,
 	traits::{fungible::{Inspect, InspectHold}, Hooks},
+	weights::Weight,
 	BoundedVec,
 };
 use pallet_verification::{Outcome, Receipts};
@@ -154,6 +155,46 @@ fn outputs_that_differ_from_their_hash_are_refuted() {
 		// No other node: the request waits for one.
 		assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Pending);
 		assert_eq!(PendingQueue::<Test>::get().into_inner(), vec![id]);
+		// The liar still serves the model with enough bond, but never gets this request again.
+		assert_eq!(bond_of(node), MIN_BOND);
+		run_to_block(3);
+		assert!(assigned_to(id).is_empty());
+		assert!(!Assignments::<Test>::contains_key(node, id));
+		let newcomer = account(11);
+		register_node(newcomer);
+		run_to_block(4);
+		assert_eq!(assigned_to(id), vec![newcomer]);
+		assert!(PendingQueue::<Test>::get().is_empty());
+	});
+}
+
+#[test]
+fn a_request_is_abandoned_and_refunded_after_max_refuted_nodes_plus_one_wrong_results() {
+	new_test_ext().execute_with(|| {
+		let liars = [account(10), account(11), account(12)];
+		for liar in liars {
+			register_node(liar);
+		}
+		let alice_before = Balances::balance(&alice());
+		let id = request_from(alice(), sample_input());
+		let wrong_hash = H256::repeat_byte(7);
+		// MaxRefutedNodes is 2 in the mock: the third wrong result abandons the request.
+		for round in 0..3 {
+			let liar = assigned_to(id)[0];
+			assert_ok!(Inference::submit_result(RuntimeOrigin::signed(liar), id, sample_output(), wrong_hash));
+			if round < 2 {
+				assert_eq!(Requests::<Test>::get(id).unwrap().refuted.len(), round + 1);
+			}
+		}
+		System::assert_has_event(Event::Abandoned { request: id, refunded: relu_fee().total() }.into());
+		// The whole fee back, plus the requester's share of three slashes (20% of 1000 each).
+		assert_eq!(Balances::balance(&alice()), alice_before + 3 * 200);
+		assert_eq!(escrowed(alice()), 0);
+		assert!(!Requests::<Test>::contains_key(id));
+		assert!(!Inputs::<Test>::contains_key(id));
+		assert!(!OpenRequests::<Test>::contains_key(relu_hash()));
+		assert_eq!(Assignments::<Test>::iter().count(), 0);
+		assert_eq!(Deadlines::<Test>::iter().count(), 0);
 	});
 }
 
@@ -500,5 +541,101 @@ fn a_verified_failure_refunds_the_price_and_pays_the_node() {
 		assert_eq!(Receipts::<Test>::get(id).unwrap().outcome, Outcome::Failed(EngineError::NanInOutput));
 		assert!(!Requests::<Test>::contains_key(id));
 		assert_eq!(bond_of(node), MIN_BOND * 2);
+	});
+}
+
+/// `who` uploads `bytes` to the model registry in one chunk; returns their hash.
+fn upload_from(who: AccountId, bytes: &[u8]) -> H256 {
+	let hash = veriml_inference_primitives::model_hash(bytes);
+	assert_ok!(Models::begin_upload(RuntimeOrigin::signed(who.clone()), hash, bytes.len() as u32));
+	assert_ok!(Models::upload_chunk(RuntimeOrigin::signed(who), hash, 0, BoundedVec::truncate_from(bytes.to_vec())));
+	hash
+}
+
+fn upload_deposit(who: AccountId) -> u64 {
+	Balances::balance_on_hold(&RuntimeHoldReason::Models(pallet_model_registry::HoldReason::ModelStorage), &who)
+}
+
+#[test]
+fn uploaded_inputs_are_taken_by_hash_and_the_request_completes() {
+	new_test_ext().execute_with(|| {
+		let node = account(10);
+		register_node(node);
+		let alice_before = Balances::balance(&alice());
+		let hash = upload_from(alice(), &codec::Encode::encode(&sample_input()));
+		assert!(upload_deposit(alice()) > 0);
+
+		let id = crate::NextRequestId::<Test>::get();
+		assert_ok!(Inference::request_uploaded(RuntimeOrigin::signed(alice()), relu_hash(), hash, 1_000));
+		// The upload became the request's inputs: its chunks are gone, its deposit released.
+		assert_eq!(Inputs::<Test>::get(id), Some(sample_input()));
+		assert_eq!(Requests::<Test>::get(id).unwrap().input_hash, input_hash(&sample_input()));
+		assert!(!pallet_model_registry::Uploads::<Test>::contains_key(hash));
+		assert_eq!(pallet_model_registry::UploadChunks::<Test>::iter_prefix(hash).count(), 0);
+		assert_eq!(upload_deposit(alice()), 0);
+		System::assert_has_event(
+			pallet_model_registry::Event::UploadTaken { content_hash: hash, uploader: alice(), deposit: upload_deposit_for(&sample_input()) }
+				.into(),
+		);
+		assert_eq!(escrowed(alice()), relu_fee().total());
+		// Verifying it reserves weight for reading and hashing the inputs, besides the fuel.
+		let request = Requests::<Test>::get(id).unwrap();
+		assert_eq!(request.input_bytes as usize, codec::Encode::encode(&sample_input()).len());
+		let fuel_only = <Test as crate::Config>::Models::fuel_weight(request.fuel_limit);
+		assert!(Inference::verification_weight(id, Weight::zero()).ref_time() > fuel_only.ref_time());
+
+		let outputs = sample_output();
+		assert_ok!(Inference::submit_result(
+			RuntimeOrigin::signed(node),
+			id,
+			outputs.clone(),
+			honest_hash(&sample_input(), &outputs)
+		));
+		assert!(!Requests::<Test>::contains_key(id));
+		assert_eq!(Balances::balance(&alice()), alice_before - relu_fee().total());
+	});
+}
+
+fn upload_deposit_for(inputs: &[Tensor]) -> u64 {
+	Models::deposit_for(codec::Encode::encode(&inputs.to_vec()).len() as u32)
+}
+
+#[test]
+fn bad_uploaded_inputs_are_refused_and_the_upload_is_kept() {
+	new_test_ext().execute_with(|| {
+		register_node(account(10));
+		let request = |who: AccountId, hash| Inference::request_uploaded(RuntimeOrigin::signed(who), relu_hash(), hash, 1_000);
+
+		// Nothing uploaded under this hash.
+		assert_noop!(request(alice(), H256::repeat_byte(3)), pallet_model_registry::Error::<Test>::UnknownUpload);
+		// Someone else's upload.
+		let alices = upload_from(alice(), &codec::Encode::encode(&sample_input()));
+		assert_noop!(request(bob(), alices), pallet_model_registry::Error::<Test>::NotUploader);
+		// Chunks missing.
+		let incomplete = H256::repeat_byte(4);
+		assert_ok!(Models::begin_upload(RuntimeOrigin::signed(alice()), incomplete, 100));
+		assert_noop!(request(alice(), incomplete), pallet_model_registry::Error::<Test>::UploadIncomplete);
+		// Not tensors.
+		let garbage = upload_from(alice(), &[0xff; 40]);
+		assert_noop!(request(alice(), garbage), Error::<Test>::UndecodableInputs);
+		// Tensors the model does not take.
+		let wrong_shape = upload_from(alice(), &codec::Encode::encode(&vec![Tensor::from_f32(&[WIDTH, 1], &[1.0; 8])]));
+		assert_noop!(request(alice(), wrong_shape), Error::<Test>::InputDoesNotMatchModel);
+		// Larger than MaxUploadedInputBytes (16 KiB in the mock).
+		let huge = upload_from(alice(), &codec::Encode::encode(&vec![Tensor::from_f32(&[1, 5000], &[1.0; 5000])]));
+		assert_noop!(request(alice(), huge), pallet_model_registry::Error::<Test>::UploadTooLarge);
+		// A fee above the maximum.
+		assert_noop!(
+			Inference::request_uploaded(RuntimeOrigin::signed(alice()), relu_hash(), alices, relu_fee().total() - 1),
+			Error::<Test>::FeeAboveMax
+		);
+
+		// Every refused upload is still there, deposit held, ready for a corrected request.
+		for hash in [alices, garbage, wrong_shape, huge] {
+			assert!(pallet_model_registry::Uploads::<Test>::contains_key(hash));
+		}
+		assert_eq!(crate::NextRequestId::<Test>::get(), 0);
+		assert_eq!(escrowed(alice()), 0);
+		assert_ok!(request(alice(), alices));
 	});
 }

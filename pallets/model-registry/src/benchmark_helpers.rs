@@ -5,7 +5,10 @@ use crate::{Config, Pallet};
 use alloc::vec;
 use frame_benchmarking::account;
 use frame_support::{
-	traits::{fungible::Mutate, Get},
+	traits::{
+		fungible::{Inspect, Mutate},
+		Get,
+	},
 	BoundedVec,
 };
 use frame_system::RawOrigin;
@@ -21,17 +24,8 @@ pub fn register_relu<T: Config>(index: u32, width: u32) -> (ModelHash, TensorSpe
 	if crate::Models::<T>::contains_key(model_hash(&bytes)) {
 		return (model_hash(&bytes), spec)
 	}
-	let funds = Pallet::<T>::deposit_for(bytes.len() as u32)
-		.saturating_mul(10u32.into())
-		.saturating_add(T::Currency::minimum_balance());
-	T::Currency::set_balance(&owner, funds);
-	let hash = model_hash(&bytes);
+	let hash = upload::<T>(&owner, &bytes);
 	let origin = || RawOrigin::Signed(owner.clone()).into();
-	Pallet::<T>::begin_upload(origin(), hash, bytes.len() as u32).expect("begins the upload");
-	for (chunk_index, chunk) in bytes.chunks(T::MaxChunkBytes::get() as usize).enumerate() {
-		Pallet::<T>::upload_chunk(origin(), hash, chunk_index as u32, BoundedVec::truncate_from(chunk.to_vec()))
-			.expect("uploads a chunk");
-	}
 	Pallet::<T>::register_model(
 		origin(),
 		hash,
@@ -42,4 +36,18 @@ pub fn register_relu<T: Config>(index: u32, width: u32) -> (ModelHash, TensorSpe
 	)
 	.expect("registers the model");
 	(hash, spec)
+}
+
+/// Uploads `bytes` from `who`, minting the upload's deposit to `who` first; returns their hash.
+pub fn upload<T: Config>(who: &T::AccountId, bytes: &[u8]) -> ModelHash {
+	let deposit = Pallet::<T>::deposit_for(bytes.len() as u32).saturating_add(T::Currency::minimum_balance());
+	T::Currency::mint_into(who, deposit).expect("mints the deposit");
+	let hash = model_hash(bytes);
+	let origin = || RawOrigin::Signed(who.clone()).into();
+	Pallet::<T>::begin_upload(origin(), hash, bytes.len() as u32).expect("begins the upload");
+	for (chunk_index, chunk) in bytes.chunks(T::MaxChunkBytes::get() as usize).enumerate() {
+		Pallet::<T>::upload_chunk(origin(), hash, chunk_index as u32, BoundedVec::truncate_from(chunk.to_vec()))
+			.expect("uploads a chunk");
+	}
+	hash
 }

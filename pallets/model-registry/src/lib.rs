@@ -17,6 +17,10 @@
 //!
 //! Owners can change the price, deprecate a model (no new requests) and remove it, which
 //! releases the deposit. An upload can be aborted, releasing its deposit.
+//!
+//! Uploads are content-addressed bytes: other pallets may take a complete upload instead of a
+//! model ([`UploadedBytes`]), as the inference requests pallet does for inputs too large for one
+//! transaction; taking it releases its deposit.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -196,6 +200,9 @@ pub mod pallet {
 		ChunkUploaded { model_hash: ModelHash, index: u32, chunks_received: u32, chunk_count: u32 },
 		/// An upload was aborted and its deposit released.
 		UploadAborted { model_hash: ModelHash, uploader: T::AccountId, deposit: BalanceOf<T> },
+		/// A complete upload was taken as the bytes of something other than a model (the
+		/// inputs of a request); its deposit was released.
+		UploadTaken { content_hash: ModelHash, uploader: T::AccountId, deposit: BalanceOf<T> },
 		/// A model was checked by the engine and registered.
 		ModelRegistered {
 			model_hash: ModelHash,
@@ -235,6 +242,9 @@ pub mod pallet {
 		UploadIncomplete,
 		/// The uploaded bytes do not hash to the upload's model hash.
 		HashMismatch,
+		/// The upload is larger than what takes it allows (for example a request's
+		/// `MaxUploadedInputBytes`).
+		UploadTooLarge,
 		/// The account cannot cover the deposit for the model's bytes.
 		InsufficientDeposit,
 		/// The name is empty.
@@ -428,15 +438,7 @@ pub mod pallet {
 				Error::<T>::VersionNotIncreasing
 			);
 
-			let mut bytes = Vec::with_capacity(upload.byte_len as usize);
-			for index in 0..upload.chunk_count {
-				let chunk = UploadChunks::<T>::get(model_hash, index).ok_or(Error::<T>::UploadIncomplete)?;
-				bytes.extend_from_slice(&chunk);
-			}
-			ensure!(
-				veriml_inference_primitives::model_hash(&bytes) == model_hash,
-				Error::<T>::HashMismatch
-			);
+			let bytes = Self::uploaded_bytes(model_hash, &upload)?;
 
 			let info = T::Inspector::inspect(&bytes, &inputs, T::RegistrationFuelLimit::get())
 				.map_err(Error::<T>::from)?;
@@ -576,9 +578,39 @@ pub mod pallet {
 			}
 		}
 
+		/// The bytes of the complete upload `hash`, checked against it.
+		fn uploaded_bytes(hash: ModelHash, upload: &UploadOf<T>) -> Result<Vec<u8>, Error<T>> {
+			ensure!(upload.chunks_received == upload.chunk_count, Error::<T>::UploadIncomplete);
+			let mut bytes = Vec::with_capacity(upload.byte_len as usize);
+			for index in 0..upload.chunk_count {
+				let chunk = UploadChunks::<T>::get(hash, index).ok_or(Error::<T>::UploadIncomplete)?;
+				bytes.extend_from_slice(&chunk);
+			}
+			ensure!(veriml_inference_primitives::model_hash(&bytes) == hash, Error::<T>::HashMismatch);
+			Ok(bytes)
+		}
+
 		fn release_deposit(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
 			T::Currency::release(&HoldReason::ModelStorage.into(), who, amount, Precision::BestEffort)
 				.map(|_| ())
+		}
+	}
+
+	impl<T: Config> UploadedBytes<T::AccountId> for Pallet<T> {
+		fn take(who: &T::AccountId, hash: &ModelHash, max_len: u32) -> Result<Vec<u8>, DispatchError> {
+			let upload = Uploads::<T>::get(hash).ok_or(Error::<T>::UnknownUpload)?;
+			ensure!(upload.uploader == *who, Error::<T>::NotUploader);
+			ensure!(upload.byte_len <= max_len, Error::<T>::UploadTooLarge);
+			let bytes = Self::uploaded_bytes(*hash, &upload)?;
+			let _ = UploadChunks::<T>::clear_prefix(hash, upload.chunk_count, None);
+			Uploads::<T>::remove(hash);
+			Self::release_deposit(who, upload.deposit)?;
+			Self::deposit_event(Event::UploadTaken {
+				content_hash: *hash,
+				uploader: who.clone(),
+				deposit: upload.deposit,
+			});
+			Ok(bytes)
 		}
 	}
 

@@ -109,3 +109,15 @@ pub trait ModelCatalog<AccountId, Balance> {
 	/// The weight of `fuel` units of engine work, at the registry's measured rate.
 	fn fuel_weight(fuel: u64) -> frame_support::weights::Weight;
 }
+
+/// Completed uploads taken by other pallets as content-addressed bytes: inputs of a request
+/// too large for one transaction are uploaded like a model, then named by their hash.
+pub trait UploadedBytes<AccountId> {
+	/// Takes `who`'s complete upload `hash` of at most `max_len` bytes: returns its bytes,
+	/// checked against `hash`, deletes its chunks and releases its deposit.
+	fn take(
+		who: &AccountId,
+		hash: &veriml_inference_primitives::H256,
+		max_len: u32,
+	) -> Result<alloc::vec::Vec<u8>, sp_runtime::DispatchError>;
+}

@@ -141,7 +141,7 @@ export function waitForFinalized(api, number, timeoutMs = 120_000) {
 
 /** Uploads and registers `model` from `author` at `price` per inference; resolves with its record. */
 export async function registerModel(api, model, author, price) {
-  await uploadModel(api, model, author);
+  await uploadBytes(api, model, author);
   await sendOk(api, api.tx.models.registerModel(model.hash, model.name, 1, model.specs, price), author);
   return (await api.query.models.models(model.hash)).unwrap();
 }
@@ -153,10 +153,11 @@ export function hostileModel(name) {
 }
 
 /**
- * Uploads `model`'s bytes: `begin_upload`, then its chunks of the chain's chunk size, all sent
- * at once with consecutive nonces. Resolves with the outcomes, in order.
+ * Uploads content-addressed bytes (`{ bytes, hash }`: a model, or a request's inputs):
+ * `begin_upload`, then its chunks of the chain's chunk size, all sent at once with consecutive
+ * nonces. Resolves with the outcomes, in order.
  */
-export async function uploadModel(api, model, signer) {
+export async function uploadBytes(api, model, signer) {
   const chunkBytes = api.consts.models.maxChunkBytes.toNumber();
   let nonce = (await api.rpc.system.accountNextIndex(signer.address)).toNumber();
   const sent = [sendOk(api, api.tx.models.beginUpload(model.hash, model.bytes.length), signer, nonce++)];

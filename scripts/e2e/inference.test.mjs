@@ -134,3 +134,24 @@ test('inputs uploaded to the chain are requested by their hash and computed', as
   const { error } = await send(api, api.tx.inference.requestUploaded(model.hash, inputs.hash, 10n * VML), requester);
   assert.equal(error, 'models.UnknownUpload', 'an upload is taken once');
 });
+
+test('veriml RPC: a model\'s bytes by content hash, and a receipt with its storage proof', async () => {
+  const model = testModel('pytorch_Linear');
+  // The first test's model and request (#0), verified and final by now.
+  const bytes = await api.rpc.veriml.modelBytes(model.hash);
+  assert.equal(blake2AsHex(bytes.toU8a(true), 256), model.hash);
+  assert.deepEqual(bytes.toU8a(true), new Uint8Array(model.bytes));
+  await assert.rejects(api.rpc.veriml.modelBytes(`0x${'22'.repeat(32)}`), /7001.*no model/);
+
+  const id = 0;
+  const { at, key, receipt, proof } = (await api.rpc.veriml.receiptProof(id)).toJSON();
+  const stored = (await api.query.verification.receipts.at(at, id)).unwrap();
+  assert.equal(receipt, stored.toHex(), 'the receipt as stored at that block');
+  assert.equal(key, api.query.verification.receipts.key(id));
+  // The proof is anchored in the header: one trie node hashes to its state root, and the
+  // receipt's bytes are in the proof.
+  const header = await api.rpc.chain.getHeader(at);
+  assert.ok(proof.some((node) => blake2AsHex(node, 256) === header.stateRoot.toHex()), 'root node');
+  assert.ok(proof.some((node) => node.includes(receipt.slice(2))), 'leaf with the receipt');
+  await assert.rejects(api.rpc.veriml.receiptProof(1_000_000), /7002.*no receipt/);
+});

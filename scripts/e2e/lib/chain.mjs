@@ -12,8 +12,24 @@ export const endpoint = process.env.VERIML_WS ?? 'ws://127.0.0.1:9944';
 export const modelsDir = process.env.VERIML_TEST_MODELS
   ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'target', 'test-models');
 
+/** veriml's own JSON-RPC methods, described for @polkadot/api (`api.rpc.veriml.*`). */
+export const verimlRpc = {
+  veriml: {
+    modelBytes: {
+      description: 'The ONNX bytes of a registered model, checked against its content hash.',
+      params: [{ name: 'modelHash', type: 'H256' }, { name: 'at', type: 'BlockHash', isOptional: true }],
+      type: 'Bytes',
+    },
+    receiptProof: {
+      description: 'The receipt of a request with a storage proof against a block\'s state root.',
+      params: [{ name: 'request', type: 'u64' }, { name: 'at', type: 'BlockHash', isOptional: true }],
+      type: 'Json',
+    },
+  },
+};
+
 export async function connect(url = endpoint) {
-  return ApiPromise.create({ provider: new WsProvider(url), noInitWarn: true });
+  return ApiPromise.create({ provider: new WsProvider(url), noInitWarn: true, rpc: verimlRpc });
 }
 
 /** A dev account (`//Alice`, `//Bob`, …). */

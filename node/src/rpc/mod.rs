@@ -1,5 +1,8 @@
 //! The node's JSON-RPC methods beyond the ones `sc-service` provides: account nonces
-//! (`system_accountNextIndex`) and fee queries (`payment_queryInfo`), which polkadot.js uses.
+//! (`system_accountNextIndex`) and fee queries (`payment_queryInfo`), which polkadot.js uses,
+//! and veriml's own (`veriml_*`, see [`veriml`]).
+
+pub mod veriml;
 
 use std::sync::Arc;
 
@@ -19,13 +22,15 @@ pub struct FullDeps<C, P> {
 }
 
 /// Builds the node's RPC extensions.
-pub fn create_full<C, P>(
+pub fn create_full<C, P, BE>(
 	deps: FullDeps<C, P>,
 ) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
 where
 	C: ProvideRuntimeApi<Block>,
 	C: HeaderBackend<Block> + HeaderMetadata<Block, Error = BlockChainError> + 'static,
 	C: Send + Sync + 'static,
+	C: sc_client_api::StorageProvider<Block, BE> + sc_client_api::ProofProvider<Block>,
+	BE: sc_client_api::Backend<Block> + 'static,
 	C::Api: substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>,
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
 	C::Api: BlockBuilder<Block>,
@@ -33,12 +38,14 @@ where
 {
 	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
 	use substrate_frame_rpc_system::{System, SystemApiServer};
+	use veriml::VerimlApiServer;
 
 	let mut module = RpcModule::new(());
 	let FullDeps { client, pool } = deps;
 
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
-	module.merge(TransactionPayment::new(client).into_rpc())?;
+	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
+	module.merge(veriml::Veriml::<C, Block, BE>::new(client).into_rpc())?;
 
 	Ok(module)
 }

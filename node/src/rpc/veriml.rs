@@ -1,0 +1,120 @@
+//! `veriml_*` JSON-RPC methods: what a user needs to check what they pay for and what they
+//! got without trusting the node that answers — a model's bytes by content hash, and a
+//! receipt with a storage proof against a block's state root.
+
+use std::{marker::PhantomData, sync::Arc};
+
+use codec::Decode;
+use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
+use sc_client_api::{Backend, ProofProvider, StorageProvider};
+use sp_blockchain::HeaderBackend;
+use sp_core::{storage::StorageKey, Bytes, H256};
+use sp_runtime::traits::Block as BlockT;
+use veriml_runtime::Runtime;
+
+/// Error codes of the `veriml_*` methods (JSON-RPC `error.code`).
+pub mod error_code {
+	/// No model with this hash is registered at the block asked about.
+	pub const UNKNOWN_MODEL: i32 = 7001;
+	/// No receipt for this request is kept at the block asked about.
+	pub const UNKNOWN_RECEIPT: i32 = 7002;
+	/// The node's state could not be read at the block asked about (unknown or pruned block).
+	pub const STATE_UNAVAILABLE: i32 = 7003;
+	/// Stored bytes do not hash to their key: the node's database is damaged.
+	pub const CORRUPT_STATE: i32 = 7004;
+}
+
+/// The `veriml` namespace.
+#[rpc(server)]
+pub trait VerimlApi<BlockHash> {
+	/// The ONNX bytes of the registered model `model_hash`, as stored on chain at block `at`
+	/// (default: the best block). The node checks them against the hash before answering;
+	/// the caller can (and should) check again: `blake2_256(bytes) == model_hash`.
+	#[method(name = "veriml_modelBytes")]
+	fn model_bytes(&self, model_hash: H256, at: Option<BlockHash>) -> RpcResult<Bytes>;
+
+	/// The receipt of inference `request` (SCALE-encoded `pallet_verification::Receipt`) with a
+	/// storage read proof against the state root of block `at` (default: the last finalised
+	/// block): `{ at, key, receipt, proof }`. Whoever has that block's header can check it:
+	/// the proof's trie nodes lead from the header's `stateRoot` to `key` with value `receipt`.
+	#[method(name = "veriml_receiptProof")]
+	fn receipt_proof(&self, request: u64, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
+}
+
+/// Implements [`VerimlApiServer`] over a full client.
+pub struct Veriml<C, Block, BE> {
+	client: Arc<C>,
+	_marker: PhantomData<(Block, BE)>,
+}
+
+impl<C, Block, BE> Veriml<C, Block, BE> {
+	/// The `veriml` methods over `client`.
+	pub fn new(client: Arc<C>) -> Self {
+		Self { client, _marker: PhantomData }
+	}
+}
+
+fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+	ErrorObjectOwned::owned(code, message.into(), None::<()>)
+}
+
+impl<C, Block, BE> Veriml<C, Block, BE>
+where
+	Block: BlockT<Hash = H256>,
+	BE: Backend<Block> + 'static,
+	C: StorageProvider<Block, BE> + HeaderBackend<Block> + 'static,
+{
+	fn read(&self, at: Block::Hash, key: Vec<u8>) -> RpcResult<Option<Vec<u8>>> {
+		self.client
+			.storage(at, &StorageKey(key))
+			.map(|value| value.map(|data| data.0))
+			.map_err(|e| error(error_code::STATE_UNAVAILABLE, format!("state at block {at:?} is unavailable: {e}")))
+	}
+}
+
+impl<C, Block, BE> VerimlApiServer<Block::Hash> for Veriml<C, Block, BE>
+where
+	Block: BlockT<Hash = H256>,
+	BE: Backend<Block> + 'static,
+	C: StorageProvider<Block, BE> + ProofProvider<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+{
+	fn model_bytes(&self, model_hash: H256, at: Option<Block::Hash>) -> RpcResult<Bytes> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let key = pallet_model_registry::Pallet::<Runtime>::model_code_key(&model_hash);
+		let stored = self.read(at, key)?.ok_or_else(|| {
+			error(error_code::UNKNOWN_MODEL, format!("no model {model_hash:?} is registered at block {at:?}"))
+		})?;
+		let bytes = Vec::<u8>::decode(&mut &stored[..]).map_err(|_| {
+			error(error_code::CORRUPT_STATE, format!("the stored bytes of model {model_hash:?} do not decode"))
+		})?;
+		if veriml_inference_primitives::model_hash(&bytes) != model_hash {
+			return Err(error(
+				error_code::CORRUPT_STATE,
+				format!("the stored bytes of model {model_hash:?} do not hash to it"),
+			));
+		}
+		Ok(Bytes(bytes))
+	}
+
+	fn receipt_proof(&self, request: u64, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
+		let at = at.unwrap_or_else(|| self.client.info().finalized_hash);
+		let key = pallet_verification::Receipts::<Runtime>::hashed_key_for(request);
+		let receipt = self.read(at, key.clone())?.ok_or_else(|| {
+			error(
+				error_code::UNKNOWN_RECEIPT,
+				format!("no receipt for request {request} at block {at:?} (not verified yet, or pruned after its retention)"),
+			)
+		})?;
+		let proof = self
+			.client
+			.read_proof(at, &mut std::iter::once(key.as_slice()))
+			.map_err(|e| error(error_code::STATE_UNAVAILABLE, format!("no proof at block {at:?}: {e}")))?;
+		let nodes: Vec<Bytes> = proof.into_iter_nodes().map(Bytes).collect();
+		Ok(serde_json::json!({
+			"at": at,
+			"key": Bytes(key),
+			"receipt": Bytes(receipt),
+			"proof": nodes,
+		}))
+	}
+}

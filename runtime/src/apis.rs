@@ -144,6 +144,14 @@ impl_runtime_apis! {
 		}
 	}
 
+	impl pallet_inference_requests::runtime_api::InferenceApi<Block, Balance> for Runtime {
+		fn quote(
+			model: veriml_inference_primitives::ModelHash,
+		) -> Result<pallet_inference_requests::Fee<Balance>, pallet_inference_requests::QuoteError> {
+			crate::Inference::quote(&model)
+		}
+	}
+
 	impl pallet_transaction_payment_rpc_runtime_api::TransactionPaymentApi<Block, Balance> for Runtime {
 		fn query_info(
 			uxt: <Block as BlockT>::Extrinsic,

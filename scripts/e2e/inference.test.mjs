@@ -155,3 +155,36 @@ test('veriml RPC: a model\'s bytes by content hash, and a receipt with its stora
   assert.ok(proof.some((node) => node.includes(receipt.slice(2))), 'leaf with the receipt');
   await assert.rejects(api.rpc.veriml.receiptProof(1_000_000), /7002.*no receipt/);
 });
+
+test('veriml RPC: a quote is what a request holds, and a request\'s status follows it to its result', async () => {
+  const model = testModel('pytorch_Linear');
+  const requester = account('Eve//stash');
+  const quote = (await api.rpc.veriml.quote(model.hash)).toJSON();
+  assert.equal(BigInt(quote.total), BigInt(quote.modelPrice) + BigInt(quote.execution) + BigInt(quote.protocol));
+  await assert.rejects(api.rpc.veriml.quote(`0x${'22'.repeat(32)}`), /7001.*no model/);
+
+  const requested = await sendOk(
+    api, api.tx.inference.request(model.hash, sampleInputs(model), BigInt(quote.total)), requester,
+  );
+  const [made] = eventsOf(requested.events, 'inference', 'Requested');
+  const id = made.data.request.toNumber();
+  assert.equal(made.data.fee.modelPrice.toString(), quote.modelPrice);
+  assert.equal(made.data.fee.execution.toString(), quote.execution);
+  assert.equal(made.data.fee.protocol.toString(), quote.protocol);
+
+  const open = (await api.rpc.veriml.request(id, requested.blockHash)).toJSON();
+  assert.equal(open.status, 'assigned');
+  assert.equal(open.requester, requester.address);
+  assert.equal(open.fee.total, quote.total);
+  assert.equal(open.assigned.length, 1);
+
+  const { event: completed, blockHash } = await waitForEvent(
+    api, 'inference', 'Completed', (e) => e.data.request.toNumber() === id, 120_000,
+  );
+  const done = (await api.rpc.veriml.request(id, blockHash)).toJSON();
+  assert.equal(done.status, 'completed');
+  assert.equal(done.resultHash, completed.data.resultHash.toHex());
+  assert.equal(done.executor, completed.data.node.toString());
+  assert.equal(done.outputs, (await api.query.verification.outputs.at(blockHash, id)).unwrap().toHex());
+  await assert.rejects(api.rpc.veriml.request(1_000_000), /7007.*no request/);
+});

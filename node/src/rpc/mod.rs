@@ -31,6 +31,7 @@ where
 	C: Send + Sync + 'static,
 	C: sc_client_api::StorageProvider<Block, BE> + sc_client_api::ProofProvider<Block>,
 	BE: sc_client_api::Backend<Block> + 'static,
+	C::Api: pallet_inference_requests::runtime_api::InferenceApi<Block, Balance>,
 	C::Api: substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>,
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
 	C::Api: BlockBuilder<Block>,

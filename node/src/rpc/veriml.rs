@@ -9,8 +9,10 @@ use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
 use sc_client_api::{Backend, ProofProvider, StorageProvider};
 use sp_blockchain::HeaderBackend;
 use sp_core::{storage::StorageKey, Bytes, H256};
+use pallet_inference_requests::{runtime_api::InferenceApi, Fee, QuoteError};
+use sp_api::ProvideRuntimeApi;
 use sp_runtime::traits::Block as BlockT;
-use veriml_runtime::Runtime;
+use veriml_runtime::{Balance, Runtime};
 
 /// Error codes of the `veriml_*` methods (JSON-RPC `error.code`).
 pub mod error_code {
@@ -20,8 +22,16 @@ pub mod error_code {
 	pub const UNKNOWN_RECEIPT: i32 = 7002;
 	/// The node's state could not be read at the block asked about (unknown or pruned block).
 	pub const STATE_UNAVAILABLE: i32 = 7003;
-	/// Stored bytes do not hash to their key: the node's database is damaged.
+	/// Stored bytes do not hash to their key, or do not decode: the node's database is damaged.
 	pub const CORRUPT_STATE: i32 = 7004;
+	/// The model is deprecated and takes no new requests.
+	pub const MODEL_DEPRECATED: i32 = 7005;
+	/// The model costs more fuel than one verification may use.
+	pub const MODEL_TOO_COSTLY: i32 = 7006;
+	/// No request with this id was ever made (at the block asked about).
+	pub const UNKNOWN_REQUEST: i32 = 7007;
+	/// The runtime API call failed.
+	pub const RUNTIME_API: i32 = 7008;
 }
 
 /// The `veriml` namespace.
@@ -39,6 +49,20 @@ pub trait VerimlApi<BlockHash> {
 	/// the proof's trie nodes lead from the header's `stateRoot` to `key` with value `receipt`.
 	#[method(name = "veriml_receiptProof")]
 	fn receipt_proof(&self, request: u64, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
+
+	/// What a request of `model` would cost at block `at` (default: the best block):
+	/// `{ modelPrice, execution, protocol, total }` in planck, as decimal strings — the fee
+	/// `inference.request` holds in escrow (give at least `total` as `max_fee`).
+	#[method(name = "veriml_quote")]
+	fn quote(&self, model: H256, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
+
+	/// Where inference `request` stands at block `at` (default: the best block): `status` is
+	/// `pending` or `assigned` (open: with model, requester, fee, deadline and assigned nodes),
+	/// `completed` or `failed` (verified: with the receipt's fields and, when completed, the
+	/// SCALE-encoded outputs), or `closed` (expired, cancelled or abandoned, or its receipt was
+	/// pruned after its retention).
+	#[method(name = "veriml_request")]
+	fn request(&self, request: u64, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
 }
 
 /// Implements [`VerimlApiServer`] over a full client.
@@ -70,6 +94,26 @@ where
 			.map(|value| value.map(|data| data.0))
 			.map_err(|e| error(error_code::STATE_UNAVAILABLE, format!("state at block {at:?} is unavailable: {e}")))
 	}
+
+	/// The value of `key` at `at`, decoded as `V`.
+	fn read_decoded<V: Decode>(&self, at: Block::Hash, key: Vec<u8>) -> RpcResult<Option<V>> {
+		self.read(at, key)?
+			.map(|raw| {
+				V::decode(&mut &raw[..]).map_err(|_| {
+					error(error_code::CORRUPT_STATE, format!("a stored value at block {at:?} does not decode"))
+				})
+			})
+			.transpose()
+	}
+}
+
+fn fee_json(fee: &Fee<Balance>) -> serde_json::Value {
+	serde_json::json!({
+		"modelPrice": fee.model_price.to_string(),
+		"execution": fee.execution.to_string(),
+		"protocol": fee.protocol.to_string(),
+		"total": fee.total().to_string(),
+	})
 }
 
 impl<C, Block, BE> VerimlApiServer<Block::Hash> for Veriml<C, Block, BE>
@@ -77,6 +121,8 @@ where
 	Block: BlockT<Hash = H256>,
 	BE: Backend<Block> + 'static,
 	C: StorageProvider<Block, BE> + ProofProvider<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	C: ProvideRuntimeApi<Block>,
+	C::Api: InferenceApi<Block, Balance>,
 {
 	fn model_bytes(&self, model_hash: H256, at: Option<Block::Hash>) -> RpcResult<Bytes> {
 		let at = at.unwrap_or_else(|| self.client.info().best_hash);
@@ -116,5 +162,85 @@ where
 			"receipt": Bytes(receipt),
 			"proof": nodes,
 		}))
+	}
+
+	fn quote(&self, model: H256, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let answer = self
+			.client
+			.runtime_api()
+			.quote(at, model)
+			.map_err(|e| error(error_code::RUNTIME_API, format!("the runtime could not quote at block {at:?}: {e}")))?;
+		match answer {
+			Ok(fee) => Ok(fee_json(&fee)),
+			Err(QuoteError::UnknownModel) => Err(error(
+				error_code::UNKNOWN_MODEL,
+				format!("no model {model:?} is registered at block {at:?}"),
+			)),
+			Err(QuoteError::ModelDeprecated) =>
+				Err(error(error_code::MODEL_DEPRECATED, format!("model {model:?} is deprecated: it takes no new requests"))),
+			Err(QuoteError::ModelTooCostlyToVerify) => Err(error(
+				error_code::MODEL_TOO_COSTLY,
+				format!("model {model:?} needs more fuel than one verification may use"),
+			)),
+		}
+	}
+
+	fn request(&self, request: u64, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
+		use pallet_inference_requests::{NextRequestId, RequestOf, RequestStatus, Requests};
+		use pallet_verification::{Outcome, ReceiptOf, Receipts};
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		if let Some(open) =
+			self.read_decoded::<RequestOf<Runtime>>(at, Requests::<Runtime>::hashed_key_for(request))?
+		{
+			let status = match open.status {
+				RequestStatus::Pending => "pending",
+				RequestStatus::Assigned => "assigned",
+			};
+			return Ok(serde_json::json!({
+				"request": request,
+				"status": status,
+				"model": open.model,
+				"requester": open.requester,
+				"inputHash": open.input_hash,
+				"fee": fee_json(&open.fee),
+				"fuelLimit": open.fuel_limit,
+				"assigned": open.assigned.into_inner(),
+				"createdAt": open.created_at,
+				"deadline": open.deadline,
+			}))
+		}
+		if let Some(receipt) =
+			self.read_decoded::<ReceiptOf<Runtime>>(at, Receipts::<Runtime>::hashed_key_for(request))?
+		{
+			let mut answer = serde_json::json!({
+				"request": request,
+				"model": receipt.model_hash,
+				"inputHash": receipt.input_hash,
+				"engineVersion": receipt.engine_version,
+				"executor": receipt.executor,
+				"verifiedIn": receipt.verified_at,
+			});
+			match receipt.outcome {
+				Outcome::Outputs { output_hash, result_hash } => {
+					let outputs = self.read(at, pallet_verification::Outputs::<Runtime>::hashed_key_for(request))?;
+					answer["status"] = "completed".into();
+					answer["outputHash"] = serde_json::json!(output_hash);
+					answer["resultHash"] = serde_json::json!(result_hash);
+					answer["outputs"] = serde_json::json!(outputs.map(Bytes));
+				},
+				Outcome::Failed(engine_error) => {
+					answer["status"] = "failed".into();
+					answer["error"] = format!("{engine_error:?}").into();
+				},
+			}
+			return Ok(answer)
+		}
+		let next: u64 = self.read_decoded(at, NextRequestId::<Runtime>::hashed_key().to_vec())?.unwrap_or_default();
+		if request < next {
+			Ok(serde_json::json!({ "request": request, "status": "closed" }))
+		} else {
+			Err(error(error_code::UNKNOWN_REQUEST, format!("no request {request} was made by block {at:?}")))
+		}
 	}
 }

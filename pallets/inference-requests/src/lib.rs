@@ -97,6 +97,31 @@ pub trait BenchmarkHelper<AccountId> {
 /// Identifies a request; assigned in order from 0.
 pub type RequestId = u64;
 
+/// Why a model cannot be requested now: the answer of [`runtime_api::InferenceApi::quote`].
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug, TypeInfo)]
+pub enum QuoteError {
+	/// No model with this hash is registered.
+	UnknownModel,
+	/// The model is deprecated and takes no new requests.
+	ModelDeprecated,
+	/// The model costs more fuel than one verification may use.
+	ModelTooCostlyToVerify,
+}
+
+/// The runtime API clients (and the node's `veriml_quote` RPC) ask about requests.
+pub mod runtime_api {
+	use super::{Fee, QuoteError};
+
+	sp_api::decl_runtime_apis! {
+		/// Inference requests as clients see them.
+		pub trait InferenceApi<Balance> where Balance: codec::Codec {
+			/// What a request of `model` costs now (held in escrow when it is made), or why
+			/// it cannot be requested.
+			fn quote(model: veriml_inference_primitives::ModelHash) -> Result<Fee<Balance>, QuoteError>;
+		}
+	}
+}
+
 /// What a request costs; held in escrow when it is made.
 #[derive(
 	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, Default, TypeInfo, MaxEncodedLen,
@@ -556,11 +581,13 @@ pub mod pallet {
 			Fee { model_price, execution, protocol }
 		}
 
-		/// What a request for `model` would cost now, if it can be requested.
-		pub fn quote(model: &ModelHash) -> Result<Fee<BalanceOf<T>>, DispatchError> {
-			let terms = T::Models::terms(model).ok_or(Error::<T>::UnknownModel)?;
-			ensure!(terms.active, Error::<T>::ModelDeprecated);
-			Ok(Self::fee(terms.price_per_inference, Self::fuel_limit(terms.fuel_per_run)?))
+		/// What a request for `model` would cost now, or why it cannot be requested.
+		pub fn quote(model: &ModelHash) -> Result<Fee<BalanceOf<T>>, QuoteError> {
+			let terms = T::Models::terms(model).ok_or(QuoteError::UnknownModel)?;
+			ensure!(terms.active, QuoteError::ModelDeprecated);
+			let fuel_limit =
+				Self::fuel_limit(terms.fuel_per_run).map_err(|_| QuoteError::ModelTooCostlyToVerify)?;
+			Ok(Self::fee(terms.price_per_inference, fuel_limit))
 		}
 
 		/// The weight of `fuel` units of engine work, at the model registry's rate.

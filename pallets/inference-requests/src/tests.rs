@@ -639,3 +639,16 @@ fn bad_uploaded_inputs_are_refused_and_the_upload_is_kept() {
 		assert_ok!(request(alice(), alices));
 	});
 }
+
+#[test]
+fn a_quote_is_the_fee_a_request_holds_or_why_it_cannot_be_made() {
+	new_test_ext().execute_with(|| {
+		register_node(account(10));
+		assert_eq!(Inference::quote(&relu_hash()), Ok(relu_fee()));
+		let id = request_from(alice(), sample_input());
+		assert_eq!(Requests::<Test>::get(id).unwrap().fee, relu_fee());
+		assert_eq!(Inference::quote(&H256::repeat_byte(1)), Err(crate::QuoteError::UnknownModel));
+		assert_ok!(Models::deprecate_model(RuntimeOrigin::signed(owner()), relu_hash()));
+		assert_eq!(Inference::quote(&relu_hash()), Err(crate::QuoteError::ModelDeprecated));
+	});
+}

@@ -25,6 +25,16 @@ export const verimlRpc = {
       params: [{ name: 'request', type: 'u64' }, { name: 'at', type: 'BlockHash', isOptional: true }],
       type: 'Json',
     },
+    quote: {
+      description: 'What a request of a model costs now: { modelPrice, execution, protocol, total }.',
+      params: [{ name: 'model', type: 'H256' }, { name: 'at', type: 'BlockHash', isOptional: true }],
+      type: 'Json',
+    },
+    request: {
+      description: 'Where a request stands: pending, assigned, completed, failed or closed.',
+      params: [{ name: 'request', type: 'u64' }, { name: 'at', type: 'BlockHash', isOptional: true }],
+      type: 'Json',
+    },
   },
 };
 

@@ -178,6 +178,10 @@ test('veriml RPC: a quote is what a request holds, and a request\'s status follo
   assert.equal(open.fee.total, quote.total);
   assert.equal(open.assigned.length, 1);
 
+  // Subscribed now, answered once the result is final.
+  const final = new Promise((resolve, reject) => {
+    api.rpc.veriml.subscribeResult(id, (answer) => resolve(answer.toJSON())).catch(reject);
+  });
   const { event: completed, blockHash } = await waitForEvent(
     api, 'inference', 'Completed', (e) => e.data.request.toNumber() === id, 120_000,
   );
@@ -187,4 +191,13 @@ test('veriml RPC: a quote is what a request holds, and a request\'s status follo
   assert.equal(done.executor, completed.data.node.toString());
   assert.equal(done.outputs, (await api.query.verification.outputs.at(blockHash, id)).unwrap().toHex());
   await assert.rejects(api.rpc.veriml.request(1_000_000), /7007.*no request/);
+
+  const settled = await final;
+  assert.equal(settled.status, 'completed');
+  assert.equal(settled.resultHash, done.resultHash);
+  const finalizedHeader = await api.rpc.chain.getHeader(settled.finalizedIn);
+  const finalizedNow = await api.rpc.chain.getHeader(await api.rpc.chain.getFinalizedHead());
+  assert.ok(finalizedHeader.number.toNumber() <= finalizedNow.number.toNumber(), 'answered from a final block');
+  assert.ok(settled.verifiedIn <= finalizedHeader.number.toNumber());
+  await assert.rejects(api.rpc.veriml.subscribeResult(1_000_000, () => {}), /7007.*no request/);
 });

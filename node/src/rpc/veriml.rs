@@ -5,8 +5,14 @@
 use std::{marker::PhantomData, sync::Arc};
 
 use codec::Decode;
-use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
-use sc_client_api::{Backend, ProofProvider, StorageProvider};
+use futures::{future, StreamExt};
+use jsonrpsee::{
+	core::{async_trait, RpcResult, SubscriptionResult},
+	proc_macros::rpc,
+	types::ErrorObjectOwned,
+	PendingSubscriptionSink, SubscriptionMessage,
+};
+use sc_client_api::{Backend, BlockchainEvents, ProofProvider, StorageProvider};
 use sp_blockchain::HeaderBackend;
 use sp_core::{storage::StorageKey, Bytes, H256};
 use pallet_inference_requests::{runtime_api::InferenceApi, Fee, QuoteError};
@@ -63,6 +69,16 @@ pub trait VerimlApi<BlockHash> {
 	/// pruned after its retention).
 	#[method(name = "veriml_request")]
 	fn request(&self, request: u64, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
+
+	/// Yields, once, what `veriml_request` answers for `request` at the first finalised block
+	/// where it is `completed`, `failed` or `closed` (with `finalizedIn`, that block's hash),
+	/// then ends. Refused at once (7007) if the request does not exist at the best block.
+	#[subscription(
+		name = "veriml_subscribeResult" => "veriml_result",
+		unsubscribe = "veriml_unsubscribeResult",
+		item = serde_json::Value
+	)]
+	async fn subscribe_result(&self, request: u64) -> SubscriptionResult;
 }
 
 /// Implements [`VerimlApiServer`] over a full client.
@@ -116,11 +132,13 @@ fn fee_json(fee: &Fee<Balance>) -> serde_json::Value {
 	})
 }
 
+#[async_trait]
 impl<C, Block, BE> VerimlApiServer<Block::Hash> for Veriml<C, Block, BE>
 where
 	Block: BlockT<Hash = H256>,
-	BE: Backend<Block> + 'static,
+	BE: Backend<Block> + Send + Sync + 'static,
 	C: StorageProvider<Block, BE> + ProofProvider<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	C: BlockchainEvents<Block>,
 	C: ProvideRuntimeApi<Block>,
 	C::Api: InferenceApi<Block, Balance>,
 {
@@ -241,6 +259,33 @@ where
 			Ok(serde_json::json!({ "request": request, "status": "closed" }))
 		} else {
 			Err(error(error_code::UNKNOWN_REQUEST, format!("no request {request} was made by block {at:?}")))
+		}
+	}
+
+	async fn subscribe_result(&self, pending: PendingSubscriptionSink, request: u64) -> SubscriptionResult {
+		let best = self.client.info().best_hash;
+		if let Err(refusal) = self.request(request, Some(best)) {
+			pending.reject(refusal).await;
+			return Ok(())
+		}
+		// Subscribed before reading the finalised head, so no finalisation is missed between.
+		let mut finalized = self.client.finality_notification_stream();
+		let sink = pending.accept().await?;
+		let mut at = self.client.info().finalized_hash;
+		loop {
+			// Not yet in the finalised state (7007) counts as not final yet.
+			if let Ok(mut answer) = self.request(request, Some(at)) {
+				if matches!(answer["status"].as_str(), Some("completed" | "failed" | "closed")) {
+					answer["finalizedIn"] = serde_json::json!(at);
+					sink.send(SubscriptionMessage::from_json(&answer)?).await?;
+					return Ok(())
+				}
+			}
+			match future::select(finalized.next(), Box::pin(sink.closed())).await {
+				future::Either::Left((Some(notification), _)) => at = notification.hash,
+				// The node is shutting down, or the client unsubscribed.
+				_ => return Ok(()),
+			}
 		}
 	}
 }

@@ -35,6 +35,12 @@ export const verimlRpc = {
       params: [{ name: 'request', type: 'u64' }, { name: 'at', type: 'BlockHash', isOptional: true }],
       type: 'Json',
     },
+    subscribeResult: {
+      description: 'Yields a request\'s result once it is final, then ends.',
+      params: [{ name: 'request', type: 'u64' }],
+      pubsub: ['result', 'subscribeResult', 'unsubscribeResult'],
+      type: 'Json',
+    },
   },
 };
 

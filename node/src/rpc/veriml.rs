@@ -145,11 +145,8 @@ where
 	fn model_bytes(&self, model_hash: H256, at: Option<Block::Hash>) -> RpcResult<Bytes> {
 		let at = at.unwrap_or_else(|| self.client.info().best_hash);
 		let key = pallet_model_registry::Pallet::<Runtime>::model_code_key(&model_hash);
-		let stored = self.read(at, key)?.ok_or_else(|| {
+		let bytes: Vec<u8> = self.read_decoded(at, key)?.ok_or_else(|| {
 			error(error_code::UNKNOWN_MODEL, format!("no model {model_hash:?} is registered at block {at:?}"))
-		})?;
-		let bytes = Vec::<u8>::decode(&mut &stored[..]).map_err(|_| {
-			error(error_code::CORRUPT_STATE, format!("the stored bytes of model {model_hash:?} do not decode"))
 		})?;
 		if veriml_inference_primitives::model_hash(&bytes) != model_hash {
 			return Err(error(

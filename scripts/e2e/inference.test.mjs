@@ -10,6 +10,7 @@ import {
   referenceOutputs, floatsOf, floatTensor, allClose, waitForEvent, waitForFinalized, uploadBytes,
 } from './lib/chain.mjs';
 import { blake2AsHex } from '@polkadot/util-crypto';
+import { readProven } from './lib/trie.mjs';
 
 const VML = 10n ** 12n;
 let api;
@@ -152,7 +153,14 @@ test('veriml RPC: a model\'s bytes by content hash, and a receipt with its stora
   // receipt's bytes are in the proof.
   const header = await api.rpc.chain.getHeader(at);
   assert.ok(proof.some((node) => blake2AsHex(node, 256) === header.stateRoot.toHex()), 'root node');
-  assert.ok(proof.some((node) => node.includes(receipt.slice(2))), 'leaf with the receipt');
+  // Walked from the header's state root alone, the proof leads to the receipt under its key.
+  assert.equal(readProven(header.stateRoot.toHex(), proof, key), receipt);
+  // A forged receipt does not pass, and a proof without its root proves nothing.
+  const forged = proof.map((node) => node.replace(receipt.slice(2), receipt.slice(2).replace(/.$/, (c) => (c === '0' ? '1' : '0'))));
+  assert.notDeepEqual(forged, proof);
+  assert.throws(() => readProven(header.stateRoot.toHex(), forged, key), /lacks node/);
+  const withoutRoot = proof.filter((node) => blake2AsHex(node, 256) !== header.stateRoot.toHex());
+  assert.throws(() => readProven(header.stateRoot.toHex(), withoutRoot, key), /lacks node/);
   await assert.rejects(api.rpc.veriml.receiptProof(1_000_000), /7002.*no receipt/);
 });
 

@@ -28,6 +28,17 @@ fn honest_hash(inputs: &[Tensor], outputs: &[Tensor]) -> H256 {
 	result_hash(ENGINE_VERSION, &relu_hash(), &input_hash(inputs), outputs)
 }
 
+/// `node` submits the right result of request `id` on `sample_input()`; it must be accepted.
+fn submit_honest_result(node: AccountId, id: u64) {
+	let outputs = sample_output();
+	assert_ok!(Inference::submit_result(
+		RuntimeOrigin::signed(node),
+		id,
+		outputs.clone(),
+		honest_hash(&sample_input(), &outputs)
+	));
+}
+
 /// The fee of a Relu request in the mock: price 70, execution 50, protocol 10% of 120.
 fn relu_fee() -> Fee<u64> {
 	Fee { model_price: PRICE, execution: 50, protocol: 12 }
@@ -129,13 +140,7 @@ fn a_wrong_result_is_slashed_never_paid_and_the_request_goes_to_another_node() {
 			Error::<Test>::NotAssigned
 		);
 
-		let outputs = sample_output();
-		assert_ok!(Inference::submit_result(
-			RuntimeOrigin::signed(honest),
-			id,
-			outputs.clone(),
-			honest_hash(&sample_input(), &outputs)
-		));
+		submit_honest_result(honest, id);
 		assert_eq!(Balances::balance(&operator()), operator_before + relu_fee().execution);
 		assert_eq!(Receipts::<Test>::get(id).unwrap().executor, honest);
 	});
@@ -367,13 +372,7 @@ fn receipts_are_pruned_after_their_retention() {
 		let node = account(10);
 		register_node(node);
 		let id = request_from(alice(), sample_input());
-		let outputs = sample_output();
-		assert_ok!(Inference::submit_result(
-			RuntimeOrigin::signed(node),
-			id,
-			outputs.clone(),
-			honest_hash(&sample_input(), &outputs)
-		));
+		submit_honest_result(node, id);
 		run_to_block(1 + RETENTION - 1);
 		assert!(Receipts::<Test>::contains_key(id));
 		run_to_block(1 + RETENTION);
@@ -584,13 +583,7 @@ fn uploaded_inputs_are_taken_by_hash_and_the_request_completes() {
 		let fuel_only = <Test as crate::Config>::Models::fuel_weight(request.fuel_limit);
 		assert!(Inference::verification_weight(id, Weight::zero()).ref_time() > fuel_only.ref_time());
 
-		let outputs = sample_output();
-		assert_ok!(Inference::submit_result(
-			RuntimeOrigin::signed(node),
-			id,
-			outputs.clone(),
-			honest_hash(&sample_input(), &outputs)
-		));
+		submit_honest_result(node, id);
 		assert!(!Requests::<Test>::contains_key(id));
 		assert_eq!(Balances::balance(&alice()), alice_before - relu_fee().total());
 	});

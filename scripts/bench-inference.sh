@@ -2,13 +2,13 @@
 # Prints inference throughput and latency on a fresh `--dev --role inference` node: verified
 # inferences per block for a small model (target ≥ 50 per 6 s block) and blocks from request to
 # verified and finalised result (target ≤ 3). Builds the node if needed; needs the test models
-# (scripts/models/make-test-models.sh) and scripts/e2e's npm packages.
+# (scripts/models/make-test-models.sh); installs the npm workspace (scripts/e2e, docs/examples/client).
 #   REQUESTS=200 MODEL=pytorch_Linear scripts/bench-inference.sh
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$VERIML_ROOT"
 build_node
-npm_install "$VERIML_ROOT/scripts/e2e"
+install_js_workspace
 dir=$(mktemp -d -t veriml-bench.XXXXXX)
 port=19955
 "$VERIML_NODE" --dev --tmp --role inference --rpc-port "$port" --port 30455 --no-prometheus \

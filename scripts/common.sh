@@ -37,3 +37,10 @@ npm_install() {
 		(cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
 	fi
 }
+
+# The repository's npm workspace (the TypeScript client in docs/examples/client and the e2e
+# tests in scripts/e2e, which import it): packages installed, the client compiled to dist/.
+install_js_workspace() {
+	npm_install "$VERIML_ROOT"
+	(cd "$VERIML_ROOT" && npm run --silent build -w veriml-client)
+}

@@ -17,6 +17,7 @@ mode="local"
 build_node
 
 net_dir="${VERIML_NET_DIR:-$(mktemp -d -t veriml-net.XXXXXX)}"
+mkdir -p "$net_dir"
 pids=()
 cleanup() {
 	log "stopping the network"

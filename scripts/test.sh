@@ -8,7 +8,8 @@
 #   3b. the FRAME benchmarks of the pallets, each run once on the mock runtimes
 #   4. the proof of determinism: result hashes on this CPU and on an emulated CPU without AVX
 #   5. a --dev node checked through @polkadot/api (blocks, finality, metadata, a transfer,
-#      models uploaded and registered, hostile models refused)
+#      models uploaded and registered, hostile models refused, inferences, the veriml RPC)
+#   5b. the TypeScript quick start client (docs/examples/client) against a fresh --dev node
 #   6. the zombienet multi-node tests in zombienet/
 # Prints how long each stage took. `.ci/run` runs exactly this.
 set -euo pipefail
@@ -38,7 +39,7 @@ trap print_stage_times EXIT
 
 setup() {
 	"$VERIML_ROOT/scripts/install-deps.sh"
-	npm_install "$VERIML_ROOT/scripts/e2e"
+	install_js_workspace
 	npm_install "$VERIML_ROOT/zombienet"
 }
 
@@ -57,15 +58,17 @@ benchmark_tests() {
 		--features runtime-benchmarks
 }
 
-dev_node_tests() {
+# Runs "$@" with VERIML_WS pointing at a fresh `--dev --role inference` node on `port`; prints
+# the node's log when it fails.
+with_dev_node() {
+	local port="$1" p2p_port="$2"; shift 2
 	local dir; dir=$(mktemp -d -t veriml-dev.XXXXXX)
-	local port=19944
-	"$VERIML_NODE" --dev --tmp --role inference --rpc-port "$port" --port 30433 --no-prometheus \
+	"$VERIML_NODE" --dev --tmp --role inference --rpc-port "$port" --port "$p2p_port" --no-prometheus \
 		>"$dir/dev.log" 2>&1 &
 	local pid=$!
 	local rc=0
 	if wait_for_rpc "$port" 120; then
-		VERIML_WS="ws://127.0.0.1:$port" node --test "$VERIML_ROOT"/scripts/e2e/*.test.mjs || rc=$?
+		VERIML_WS="ws://127.0.0.1:$port" "$@" || rc=$?
 	else
 		rc=1
 	fi
@@ -75,6 +78,18 @@ dev_node_tests() {
 		log "dev node log (last 60 lines):"; tail -n 60 "$dir/dev.log"
 	fi
 	return "$rc"
+}
+
+dev_node_tests() {
+	with_dev_node 19944 30433 node --test "$VERIML_ROOT"/scripts/e2e/*.test.mjs
+}
+
+quickstart_client() {
+	# What docs/quickstart.md tells a newcomer to run, on a fresh node; run twice, as a newcomer
+	# would, the second time finding the model registered and served. 4.75 is the model's
+	# output for [1, 2, 3] (0.5·1 − 1.25·2 + 2·3 + 0.75).
+	local run=(npm run --silent quickstart -w veriml-client -- --expect 4.75)
+	with_dev_node 19966 30466 bash -c "cd '$VERIML_ROOT' && ${run[*]} && ${run[*]}"
 }
 
 zombienet_tests() {
@@ -94,6 +109,7 @@ run_stage "unit tests" unit_tests
 run_stage "benchmark tests" benchmark_tests
 run_stage "determinism (qemu Nehalem)" "$VERIML_ROOT/scripts/determinism.sh"
 run_stage "dev node (@polkadot/api)" dev_node_tests
+run_stage "quick start client (TypeScript)" quickstart_client
 run_stage "inference figures" "$VERIML_ROOT/scripts/bench-inference.sh"
 run_stage "zombienet" zombienet_tests
 log "all stages passed"

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { u8aToHex } from '@polkadot/util';
 import {
   connect, account, send, sendOk, eventsOf, testModel, registerModel, sampleInputs,
-  referenceOutputs, floatsOf, floatTensor, allClose, waitForEvent, waitForFinalized, uploadBytes,
+  referenceOutputs, floatsOf, floatTensor, allClose, waitForEvent, waitForFinalized, uploadBytes, held,
 } from './lib/chain.mjs';
 import { blake2AsHex } from '@polkadot/util-crypto';
-import { readProven } from './lib/trie.mjs';
+import { readProven } from 'veriml-client';
 
 const VML = 10n ** 12n;
 let api;
@@ -208,4 +208,35 @@ test('veriml RPC: a quote is what a request holds, and a request\'s status follo
   assert.ok(finalizedHeader.number.toNumber() <= finalizedNow.number.toNumber(), 'answered from a final block');
   assert.ok(settled.verifiedIn <= finalizedHeader.number.toNumber());
   await assert.rejects(api.rpc.veriml.subscribeResult(1_000_000, () => {}), /7007.*no request/);
+});
+
+test('veriml RPC: a request no node serves is pending, and closed once cancelled', async () => {
+  // A model with no inference node: its requests wait.
+  const model = testModel('pytorch_Sigmoid');
+  const owner = account('Bob');
+  const requester = account('Eve');
+  await registerModel(api, model, owner, VML / 100n);
+  const heldBefore = await held(api, requester.address);
+  const requested = await sendOk(
+    api, api.tx.inference.request(model.hash, sampleInputs(model), 10n * VML), requester,
+  );
+  assert.ok(await held(api, requester.address) > heldBefore, 'the fee is held');
+  assert.equal(eventsOf(requested.events, 'inference', 'AwaitingNode').length, 1);
+  const id = eventsOf(requested.events, 'inference', 'Requested')[0].data.request.toNumber();
+  const pending = (await api.rpc.veriml.request(id, requested.blockHash)).toJSON();
+  assert.equal(pending.status, 'pending');
+  assert.deepEqual(pending.assigned, []);
+  assert.equal(pending.model, model.hash);
+
+  const final = new Promise((resolve, reject) => {
+    api.rpc.veriml.subscribeResult(id, (answer) => resolve(answer.toJSON())).catch(reject);
+  });
+  const cancelled = await sendOk(api, api.tx.inference.cancel(id), requester);
+  assert.equal(eventsOf(cancelled.events, 'inference', 'Cancelled').length, 1);
+  assert.deepEqual((await api.rpc.veriml.request(id, cancelled.blockHash)).toJSON(), { request: id, status: 'closed' });
+  // The subscription ends with `closed` once the cancellation is final.
+  const settled = await final;
+  assert.equal(settled.status, 'closed');
+  assert.ok(settled.finalizedIn);
+  assert.equal(await held(api, requester.address), heldBefore, 'the fee was refunded');
 });

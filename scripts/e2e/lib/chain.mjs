@@ -1,5 +1,6 @@
 // Helpers the end-to-end tests share: connecting, signing and sending, reading models.
 import { ApiPromise, WsProvider, Keyring } from '@polkadot/api';
+import { verimlRpc } from 'veriml-client';
 import { blake2AsHex } from '@polkadot/util-crypto';
 import { u8aToHex } from '@polkadot/util';
 import { readFileSync } from 'node:fs';
@@ -12,37 +13,8 @@ export const endpoint = process.env.VERIML_WS ?? 'ws://127.0.0.1:9944';
 export const modelsDir = process.env.VERIML_TEST_MODELS
   ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'target', 'test-models');
 
-/** veriml's own JSON-RPC methods, described for @polkadot/api (`api.rpc.veriml.*`). */
-export const verimlRpc = {
-  veriml: {
-    modelBytes: {
-      description: 'The ONNX bytes of a registered model, checked against its content hash.',
-      params: [{ name: 'modelHash', type: 'H256' }, { name: 'at', type: 'BlockHash', isOptional: true }],
-      type: 'Bytes',
-    },
-    receiptProof: {
-      description: 'The receipt of a request with a storage proof against a block\'s state root.',
-      params: [{ name: 'request', type: 'u64' }, { name: 'at', type: 'BlockHash', isOptional: true }],
-      type: 'Json',
-    },
-    quote: {
-      description: 'What a request of a model costs now: { modelPrice, execution, protocol, total }.',
-      params: [{ name: 'model', type: 'H256' }, { name: 'at', type: 'BlockHash', isOptional: true }],
-      type: 'Json',
-    },
-    request: {
-      description: 'Where a request stands: pending, assigned, completed, failed or closed.',
-      params: [{ name: 'request', type: 'u64' }, { name: 'at', type: 'BlockHash', isOptional: true }],
-      type: 'Json',
-    },
-    subscribeResult: {
-      description: 'Yields a request\'s result once it is final, then ends.',
-      params: [{ name: 'request', type: 'u64' }],
-      pubsub: ['result', 'subscribeResult', 'unsubscribeResult'],
-      type: 'Json',
-    },
-  },
-};
+/** veriml's own JSON-RPC methods for @polkadot/api, from the TypeScript client (docs/examples/client). */
+export { verimlRpc } from 'veriml-client';
 
 export async function connect(url = endpoint) {
   return ApiPromise.create({ provider: new WsProvider(url), noInitWarn: true, rpc: verimlRpc });

@@ -1,0 +1,265 @@
+// veriml quick start: one script, the three people of an inference on a `--dev` chain.
+//
+//   1. a model author uploads an ONNX model to the chain and registers it with a price;
+//   2. an inference node operator makes sure a node serves it (dev chain only: the node's
+//      signing key is put in its keystore over RPC and bonded);
+//   3. a user asks for a quote, requests an inference paying from escrow, waits for the
+//      verified, finalised result, and checks it against the chain without trusting the node:
+//      the receipt is proven from the block header's state root, and the outputs, inputs and
+//      model hash against the receipt.
+//
+// Run against a node started with `./scripts/local-network.sh --dev`:
+//   npm install && npm run quickstart -- [--ws ws://127.0.0.1:9944]
+//     [--model models/linear.onnx --input models/linear.input.json] [--expect 4.75]
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { ApiPromise } from '@polkadot/api';
+import { Keyring } from '@polkadot/api';
+import type { SubmittableExtrinsic } from '@polkadot/api/types';
+import type { KeyringPair } from '@polkadot/keyring/types';
+import type { Codec } from '@polkadot/types/types';
+import type { AccountInfo, EventRecord } from '@polkadot/types/interfaces';
+import type { Option, Vec } from '@polkadot/types';
+import { u8aToHex, hexToU8a } from '@polkadot/util';
+import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
+import { connect, type Quote, type ReceiptProof, type RequestStatus } from './rpc.js';
+import { readProven } from './trie.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values: options } = parseArgs({
+  options: {
+    ws: { type: 'string', default: process.env.VERIML_WS ?? 'ws://127.0.0.1:9944' },
+    model: { type: 'string', default: join(here, '..', 'models', 'linear.onnx') },
+    input: { type: 'string', default: join(here, '..', 'models', 'linear.input.json') },
+    name: { type: 'string', default: 'quickstart-linear' },
+    expect: { type: 'string' },
+  },
+});
+
+/** One planck is 10⁻¹² VML. */
+const VML = 10n ** 12n;
+const step = (text: string) => console.log(`\n== ${text}`);
+const say = (text: string) => console.log(`   ${text}`);
+
+/** An input or output tensor as the chain takes it (`Tensor`: dtype, shape, little-endian bytes). */
+interface Tensor { dtype: string; shape: number[]; data: string }
+
+/** The input file of `veriml-node infer`: `{ "inputs": [{ "dtype": "f32", "shape": [..], "data": [..] }] }`. */
+function readInputs(path: string): Tensor[] {
+  const { inputs } = JSON.parse(readFileSync(path, 'utf8')) as {
+    inputs: { dtype: string; shape: number[]; data: number[] }[];
+  };
+  return inputs.map(({ dtype, shape, data }) => {
+    if (dtype !== 'f32') throw new Error(`this example sends f32 inputs only, not ${dtype}`);
+    return { dtype: 'F32', shape, data: u8aToHex(new Uint8Array(new Float32Array(data).buffer)) };
+  });
+}
+
+/**
+ * Signs and sends `tx`; resolves with its events once it is in a block, rejects with the
+ * module error's name and documentation if it failed.
+ */
+function send(api: ApiPromise, tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair, nonce = -1): Promise<EventRecord[]> {
+  return new Promise((resolve, reject) => {
+    tx.signAndSend(signer, { nonce }, ({ status, events, dispatchError }) => {
+      if (status.isInvalid || status.isDropped || status.isUsurped) reject(new Error(`transaction ${status.type}`));
+      if (!status.isInBlock) return;
+      if (dispatchError?.isModule) {
+        const { section, name, docs } = api.registry.findMetaError(dispatchError.asModule);
+        reject(new Error(`${tx.method.section}.${tx.method.method} failed: ${section}.${name} (${docs.join(' ')})`));
+      } else if (dispatchError) {
+        reject(new Error(`${tx.method.section}.${tx.method.method} failed: ${dispatchError.toString()}`));
+      } else {
+        resolve(events);
+      }
+    }).catch(reject);
+  });
+}
+
+/** The field `name` of the first `section.method` event among `events`. */
+function eventField(events: EventRecord[], section: string, method: string, name: string): Codec {
+  const found = events.find(({ event }) => event.section === section && event.method === method);
+  if (!found) throw new Error(`no ${section}.${method} event`);
+  const index = found.event.data.names?.indexOf(name) ?? -1;
+  if (index < 0) throw new Error(`${section}.${method} has no field ${name}`);
+  return found.event.data[index];
+}
+
+/** The model author: uploads the bytes in chunks (all sent at once), then registers the model. */
+async function registerModel(api: ApiPromise, author: KeyringPair, bytes: Uint8Array, hash: string, inputs: Tensor[]) {
+  step(`model author ${author.address}: upload and register the model`);
+  const existing = await api.query.models.models(hash) as Option<Codec>;
+  if (existing.isSome) {
+    say(`model ${hash} is registered already; nothing to do`);
+    return;
+  }
+  const chunkBytes = Number(api.consts.models.maxChunkBytes.toString());
+  let nonce = Number((await api.rpc.system.accountNextIndex(author.address)).toString());
+  const sent = [send(api, api.tx.models.beginUpload(hash, bytes.length), author, nonce++)];
+  for (let index = 0; index * chunkBytes < bytes.length; index += 1) {
+    const chunk = u8aToHex(bytes.subarray(index * chunkBytes, (index + 1) * chunkBytes));
+    sent.push(send(api, api.tx.models.uploadChunk(hash, index, chunk), author, nonce++));
+  }
+  await Promise.all(sent);
+  say(`uploaded ${bytes.length} bytes in ${sent.length - 1} chunk(s); deposit held while the model is registered`);
+  const specs = inputs.map(({ dtype, shape }) => ({ dtype, shape }));
+  const price = VML / 100n;
+  const events = await send(api, api.tx.models.registerModel(hash, options.name, 1, specs, price), author);
+  say(`registered as "${options.name}" v1 at ${price} planck per inference `
+    + `(models.ModelRegistered, model ${eventField(events, 'models', 'ModelRegistered', 'modelHash').toString()})`);
+}
+
+/**
+ * The operator, on a dev chain: the node's `infr` signing key into its keystore (unsafe RPC,
+ * allowed on a local `--dev` node), funded, and bonded to serve the model. On a real network the
+ * operator runs `veriml-node key insert --key-type infr` and `inferenceNodes.register` instead.
+ */
+async function serveModel(api: ApiPromise, operator: KeyringPair, keyring: Keyring, hash: string) {
+  step(`operator ${operator.address}: make sure an inference node serves the model`);
+  const serving = await api.query.inferenceNodes.nodesByModel(hash) as Vec<Codec>;
+  if (serving.length > 0) {
+    say(`served by ${serving.map(String).join(', ')}`);
+    return;
+  }
+  // `--dev` puts //Alice's keys in the keystore, `infr` included, and scripts/local-network.sh
+  // gives its inference node (Charlie, ws://127.0.0.1:9946) //Charlie's; a node with neither
+  // gets a dev key inserted over RPC.
+  let nodeKey: KeyringPair | undefined;
+  for (const seed of ['//Alice', '//Charlie']) {
+    const candidate = keyring.addFromUri(seed);
+    if ((await api.rpc.author.hasKey(u8aToHex(candidate.publicKey), 'infr')).isTrue) {
+      nodeKey = candidate;
+      break;
+    }
+  }
+  if (!nodeKey) {
+    const seed = '//veriml-dev-inference-node';
+    nodeKey = keyring.addFromUri(seed);
+    const publicKey = u8aToHex(nodeKey.publicKey);
+    if (!(await api.rpc.author.hasKey(publicKey, 'infr')).isTrue) {
+      await api.rpc.author.insertKey('infr', seed, publicKey);
+      say(`inserted the infr key ${nodeKey.address} into the node's keystore`);
+    }
+  }
+  const record = await api.query.inferenceNodes.nodes(nodeKey.address) as Option<Codec>;
+  if (record.isSome) {
+    const { operator: owner, models } = record.unwrap().toJSON() as { operator: string; models: string[] };
+    if (owner !== operator.address) throw new Error(`node ${nodeKey.address} is operated by ${owner}, not ${operator.address}`);
+    await send(api, api.tx.inferenceNodes.setModels(nodeKey.address, [...models, hash]), operator);
+    say(`node ${nodeKey.address} now serves the model too (inferenceNodes.setModels)`);
+    return;
+  }
+  // The node pays no fee for accepted results, but its account must exist.
+  const { data: { free } } = await api.query.system.account(nodeKey.address) as AccountInfo;
+  if (free.isZero()) await send(api, api.tx.balances.transferKeepAlive(nodeKey.address, VML), operator);
+  const bond = BigInt(api.consts.inferenceNodes.minBond.toString());
+  await send(api, api.tx.inferenceNodes.register(nodeKey.address, [hash], bond), operator);
+  say(`node ${nodeKey.address} bonded with ${bond} planck, serving the model (inferenceNodes.register)`);
+}
+
+/** Resolves with the request's result once it is final (`veriml_subscribeResult`). */
+function finalResult(api: ApiPromise, request: number, timeoutMs = 180_000): Promise<RequestStatus> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no final result within ${timeoutMs / 1000} s`)), timeoutMs);
+    api.rpc.veriml.subscribeResult(request, (answer: Codec) => {
+      clearTimeout(timer);
+      resolve(answer.toJSON() as unknown as RequestStatus);
+    }).catch((error: Error) => { clearTimeout(timer); reject(error); });
+  });
+}
+
+/** The user: quote, request, wait for the final result, check it against the header. */
+async function requestAndCheck(api: ApiPromise, user: KeyringPair, bytes: Uint8Array, hash: string, inputs: Tensor[]) {
+  step(`user ${user.address}: request an inference and check its result`);
+  // What we pay for is what we uploaded: the chain's copy hashes to the model hash.
+  const stored = (await api.rpc.veriml.modelBytes(hash)) as unknown as Codec;
+  if (blake2AsHex(stored.toU8a(true), 256) !== hash || u8aToHex(stored.toU8a(true)) !== u8aToHex(bytes)) {
+    throw new Error('the chain\'s copy of the model is not the file');
+  }
+  const quote = (await api.rpc.veriml.quote(hash)).toJSON() as unknown as Quote;
+  say(`quote: ${quote.total} planck (model ${quote.modelPrice} + execution ${quote.execution} + protocol ${quote.protocol})`);
+
+  const events = await send(api, api.tx.inference.request(hash, inputs, quote.total), user);
+  const request = Number(eventField(events, 'inference', 'Requested', 'request').toString());
+  const assigned = eventField(events, 'inference', 'Assigned', 'nodes').toJSON() as string[];
+  say(`request #${request}: fee held in escrow, assigned to ${assigned.join(', ')}`);
+
+  const result = await finalResult(api, request);
+  if (result.status === 'closed') {
+    throw new Error(`request #${request} expired without a result: is the node at ${options.ws} an inference `
+      + 'node (--role inference)? On the three-node network, use Charlie\'s: --ws ws://127.0.0.1:9946');
+  }
+  if (result.status !== 'completed') throw new Error(`request #${request} failed: ${result.error}`);
+  const finalized = await api.rpc.chain.getHeader(result.finalizedIn!);
+  say(`verified in block #${result.verifiedIn} by re-execution, final in #${finalized.number.toNumber()}; `
+    + `computed by ${result.executor}`);
+
+  // The receipt, proven against the state root of a finalised header: no trust in this node.
+  const { at, key, receipt, proof } = (await api.rpc.veriml.receiptProof(request, result.finalizedIn))
+    .toJSON() as unknown as ReceiptProof;
+  const header = await api.rpc.chain.getHeader(at);
+  const proven = readProven(header.stateRoot.toHex(), proof, key);
+  if (proven !== receipt) throw new Error('the receipt is not proven by the header\'s state root');
+  const receiptType = api.query.verification.receipts.creator.meta.type.asMap.value;
+  const decoded = api.createType(api.registry.lookup.getTypeDef(receiptType).type, hexToU8a(receipt)).toJSON() as {
+    modelHash: string; inputHash: string; executor: string; outcome: { outputs?: { outputHash: string; resultHash: string } };
+  };
+  say(`receipt proven by block #${header.number.toNumber()}'s state root ${header.stateRoot.toHex().slice(0, 18)}…`);
+
+  // The receipt commits to this model, these inputs and these outputs.
+  const inputsType = api.tx.inference.request.meta.args[1].type.toString();
+  const inputHash = blake2AsHex(api.createType(inputsType, inputs).toU8a(), 256);
+  const outputs = hexToU8a(result.outputs!);
+  const checks: [string, boolean][] = [
+    ['model hash', decoded.modelHash === hash],
+    ['input hash', decoded.inputHash === inputHash],
+    ['output hash', decoded.outcome.outputs?.outputHash === blake2AsHex(outputs, 256)],
+    ['result hash', decoded.outcome.outputs?.resultHash === result.resultHash],
+  ];
+  for (const [what, ok] of checks) {
+    if (!ok) throw new Error(`the proven receipt's ${what} does not match`);
+  }
+  say(`receipt matches: ${checks.map(([what]) => what).join(', ')}`);
+
+  const tensors = api.createType(inputsType, outputs).toJSON() as unknown as Tensor[];
+  const values = tensors.map(({ shape, data }) => ({ shape, values: Array.from(new Float32Array(hexToU8a(data).slice().buffer)) }));
+  values.forEach(({ shape, values: v }, i) => say(`output ${i}: f32[${shape.join(', ')}] = [${v.join(', ')}]`));
+  say(`result hash ${result.resultHash} (compare: veriml-node infer --model … --input …)`);
+  return values.flatMap(({ values: v }) => v);
+}
+
+async function main() {
+  await cryptoWaitReady();
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
+  const [author, operator, user] = ['//Alice', '//Bob', '//Dave'].map((uri) => keyring.addFromUri(uri));
+  const bytes = new Uint8Array(readFileSync(options.model));
+  const hash = blake2AsHex(bytes, 256);
+  const inputs = readInputs(options.input);
+
+  const api = await connect(options.ws);
+  try {
+    const [chain, head] = await Promise.all([api.rpc.system.chain(), api.rpc.chain.getHeader()]);
+    step(`connected to ${options.ws}: ${chain.toString()} at block #${head.number.toNumber()}`);
+    say(`model ${options.model}: ${bytes.length} bytes, content hash ${hash}`);
+    await registerModel(api, author, bytes, hash, inputs);
+    await serveModel(api, operator, keyring, hash);
+    const outputs = await requestAndCheck(api, user, bytes, hash, inputs);
+    if (options.expect !== undefined) {
+      const expected = options.expect.split(',').map(Number);
+      const close = expected.length === outputs.length
+        && expected.every((e, i) => Math.abs(e - outputs[i]) <= 1e-5 + 1e-5 * Math.abs(e));
+      if (!close) throw new Error(`outputs [${outputs.join(', ')}] differ from --expect [${expected.join(', ')}]`);
+      say(`outputs equal --expect`);
+    }
+    step('done: a paid inference, computed, verified by re-execution, final and proven');
+  } finally {
+    await api.disconnect();
+  }
+}
+
+main().catch((error: Error) => {
+  console.error(`\nquickstart failed: ${error.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,119 @@
+// veriml's JSON-RPC methods (docs/rpc.md) described for @polkadot/api, and the shapes of
+// their answers.
+import { ApiPromise, WsProvider } from '@polkadot/api';
+import '@polkadot/rpc-core/types/jsonrpc';
+import type { AugmentedRpc } from '@polkadot/rpc-core/types';
+import type { Bytes, Json, u64 } from '@polkadot/types-codec';
+import type { AnyNumber } from '@polkadot/types-codec/types';
+import type { BlockHash } from '@polkadot/types/interfaces/chain';
+import type { H256 } from '@polkadot/types/interfaces/runtime';
+import type { DefinitionRpc, DefinitionRpcSub } from '@polkadot/types/types';
+import type { Observable } from 'rxjs';
+
+type Hash = H256 | string | Uint8Array;
+type RequestId = u64 | AnyNumber;
+
+// `api.rpc.veriml.*`, typed (as @polkadot/api-augment types Substrate's own methods).
+declare module '@polkadot/rpc-core/types/jsonrpc' {
+  interface RpcInterface {
+    veriml: {
+      /** The ONNX bytes of a registered model, checked against its content hash. */
+      modelBytes: AugmentedRpc<(modelHash: Hash, at?: BlockHash | string | Uint8Array) => Observable<Bytes>>;
+      /** The receipt of a request with a storage proof against a block's state root: a `ReceiptProof`. */
+      receiptProof: AugmentedRpc<(request: RequestId, at?: BlockHash | string | Uint8Array) => Observable<Json>>;
+      /** What a request of a model costs now: a `Quote`. */
+      quote: AugmentedRpc<(model: Hash, at?: BlockHash | string | Uint8Array) => Observable<Json>>;
+      /** Where a request stands: a `RequestStatus`. */
+      request: AugmentedRpc<(request: RequestId, at?: BlockHash | string | Uint8Array) => Observable<Json>>;
+      /** Yields a request's result once it is final (a `RequestStatus` with `finalizedIn`), then ends. */
+      subscribeResult: AugmentedRpc<(request: RequestId) => Observable<Json>>;
+    };
+  }
+}
+
+/** Pass as `rpc` to `ApiPromise.create` to get `api.rpc.veriml.*`. */
+export const verimlRpc: Record<string, Record<string, DefinitionRpc | DefinitionRpcSub>> = {
+  veriml: {
+    modelBytes: {
+      description: 'The ONNX bytes of a registered model, checked against its content hash.',
+      params: [{ name: 'modelHash', type: 'H256' }, { name: 'at', type: 'BlockHash', isOptional: true }],
+      type: 'Bytes',
+    },
+    receiptProof: {
+      description: 'The receipt of a request with a storage proof against a block\'s state root.',
+      params: [{ name: 'request', type: 'u64' }, { name: 'at', type: 'BlockHash', isOptional: true }],
+      type: 'Json',
+    },
+    quote: {
+      description: 'What a request of a model costs now: { modelPrice, execution, protocol, total }.',
+      params: [{ name: 'model', type: 'H256' }, { name: 'at', type: 'BlockHash', isOptional: true }],
+      type: 'Json',
+    },
+    request: {
+      description: 'Where a request stands: pending, assigned, completed, failed or closed.',
+      params: [{ name: 'request', type: 'u64' }, { name: 'at', type: 'BlockHash', isOptional: true }],
+      type: 'Json',
+    },
+    subscribeResult: {
+      description: 'Yields a request\'s result once it is final, then ends.',
+      params: [{ name: 'request', type: 'u64' }],
+      pubsub: ['result', 'subscribeResult', 'unsubscribeResult'],
+      type: 'Json',
+    },
+  },
+};
+
+/** `veriml_quote`: planck amounts as decimal strings. */
+export interface Quote {
+  modelPrice: string;
+  execution: string;
+  protocol: string;
+  total: string;
+}
+
+/** `veriml_request` (and `veriml_result` notifications, which add `finalizedIn`). */
+export interface RequestStatus {
+  request: number;
+  status: 'pending' | 'assigned' | 'completed' | 'failed' | 'closed';
+  /** Content hash of the model (all but `closed`). */
+  model?: string;
+  /** `blake2_256(SCALE(inputs))` (all but `closed`). */
+  inputHash?: string;
+  // pending / assigned
+  requester?: string;
+  fee?: Quote;
+  fuelLimit?: number;
+  assigned?: string[];
+  createdAt?: number;
+  deadline?: number;
+  // completed / failed
+  executor?: string;
+  engineVersion?: number;
+  verifiedIn?: number;
+  resultHash?: string;
+  /** `blake2_256(outputs)`. */
+  outputHash?: string;
+  /** SCALE-encoded `Vec<Tensor>`. */
+  outputs?: string;
+  /** The engine's error, when `failed`. */
+  error?: string;
+  /** Hash of the finalised block the notification was read at (subscriptions only). */
+  finalizedIn?: string;
+}
+
+/** `veriml_receiptProof`. */
+export interface ReceiptProof {
+  /** The block whose state root the proof is against. */
+  at: string;
+  /** The storage key of the receipt. */
+  key: string;
+  /** SCALE-encoded `pallet_verification::Receipt`. */
+  receipt: string;
+  /** Trie nodes (hex). */
+  proof: string[];
+}
+
+/** An API connected to a veriml node at `url`, with `api.rpc.veriml.*`. */
+export function connect(url: string): Promise<ApiPromise> {
+  return ApiPromise.create({ provider: new WsProvider(url), noInitWarn: true, rpc: verimlRpc });
+}

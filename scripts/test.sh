@@ -54,16 +54,16 @@ benchmark_tests() {
 	# mock runtimes and passes its verification, so `scripts/benchmark/pallets.sh` cannot find
 	# a broken one months later.
 	cargo test --release --locked -p pallet-model-registry -p pallet-inference-nodes \
-		-p pallet-inference-requests \
+		-p pallet-inference-requests -p pallet-data-feeds \
 		--features runtime-benchmarks
 }
 
-# Runs "$@" with VERIML_WS pointing at a fresh `--dev --role inference` node on `port`; prints
+# Runs "$@" with VERIML_WS pointing at a fresh `--dev --role inference,data` node on `port`; prints
 # the node's log when it fails.
 with_dev_node() {
 	local port="$1" p2p_port="$2"; shift 2
 	local dir; dir=$(mktemp -d -t veriml-dev.XXXXXX)
-	"$VERIML_NODE" --dev --tmp --role inference --rpc-port "$port" --port "$p2p_port" --no-prometheus \
+	"$VERIML_NODE" --dev --tmp --role inference,data --rpc-port "$port" --port "$p2p_port" --no-prometheus \
 		>"$dir/dev.log" 2>&1 &
 	local pid=$!
 	local rc=0

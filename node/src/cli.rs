@@ -63,6 +63,41 @@ pub enum NodeRole {
 	/// `veriml-node key insert --key-type infr --scheme sr25519`, then register its account
 	/// with `inferenceNodes.register`.
 	Inference,
+	/// Brings data on chain: the off-chain worker runs on every block, fetches the value of
+	/// each feed the `feed` keys in the keystore serve from the HTTP source given with
+	/// `--data-source`, and submits it once per round, signed. Insert a key with
+	/// `veriml-node key insert --key-type feed --scheme sr25519`, then register its account
+	/// with `feeds.registerNode`.
+	Data,
+}
+
+/// Where a data node fetches a feed's value: `--data-source FEED=URL#JSON.PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSource {
+	/// The feed's id on chain.
+	pub feed: u32,
+	/// `http://…` or `https://…`, answering JSON.
+	pub url: String,
+	/// Where the number is in the answer: `key.key[index]…`.
+	pub json_path: String,
+}
+
+impl std::str::FromStr for DataSource {
+	type Err = String;
+
+	fn from_str(text: &str) -> Result<Self, Self::Err> {
+		let usage = "expected FEED=URL#JSON.PATH, e.g. 0=https://api.example.com/price#data.usd";
+		let (feed, rest) = text.split_once('=').ok_or(usage)?;
+		let feed = feed.trim().parse::<u32>().map_err(|_| format!("feed id {feed:?} is not a number; {usage}"))?;
+		let (url, json_path) = rest.rsplit_once('#').ok_or(format!("no #JSON.PATH after the URL; {usage}"))?;
+		if !(url.starts_with("http://") || url.starts_with("https://")) {
+			return Err(format!("{url:?} is not an http:// or https:// URL"))
+		}
+		if json_path.is_empty() {
+			return Err(format!("empty JSON path; {usage}"))
+		}
+		Ok(Self { feed, url: url.to_string(), json_path: json_path.to_string() })
+	}
 }
 
 /// `veriml-node [SUBCOMMAND] [OPTIONS]`.
@@ -72,10 +107,18 @@ pub struct Cli {
 	pub subcommand: Option<Subcommand>,
 
 	/// This node's roles in the veriml network, comma-separated: `complete` (validate blocks
-	/// by re-executing inferences; every full node) and `inference` (compute assigned
-	/// inferences with the `infr` keys in the keystore). Block authoring is `--validator`.
+	/// by re-executing inferences; every full node), `inference` (compute assigned
+	/// inferences with the `infr` keys in the keystore) and `data` (submit feed values with the
+	/// `feed` keys in the keystore). Block authoring is `--validator`.
 	#[arg(long = "role", value_enum, value_delimiter = ',', default_value = "complete")]
 	pub roles: Vec<NodeRole>,
+
+	/// A data node's source for one feed, `FEED=URL#JSON.PATH` (repeat for more feeds): the
+	/// URL answers JSON and the path leads to the value, e.g.
+	/// `--data-source 0=https://api.example.com/btc#price.usd`. Kept in the node's off-chain
+	/// storage, never on chain.
+	#[arg(long = "data-source", value_name = "FEED=URL#JSON.PATH")]
+	pub data_sources: Vec<DataSource>,
 
 	#[clap(flatten)]
 	pub run: sc_cli::RunCmd,

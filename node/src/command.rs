@@ -47,9 +47,9 @@ impl SubstrateCli for Cli {
 /// Parses the command line and runs what it asks for.
 pub fn run() -> sc_cli::Result<()> {
 	let mut cli = Cli::from_args();
-	let inference_node = cli.roles.contains(&NodeRole::Inference);
-	if inference_node {
-		// Inference nodes are usually not block authors, and their work is the off-chain worker.
+	if cli.roles.contains(&NodeRole::Inference) || cli.roles.contains(&NodeRole::Data) {
+		// Inference and data nodes are usually not block authors, and their work is the
+		// off-chain worker.
 		cli.run.offchain_worker_params.enabled = sc_cli::OffchainWorkerEnabled::Always;
 	}
 
@@ -147,15 +147,16 @@ pub fn run() -> sc_cli::Result<()> {
 			// registers or verifies a model; after the runner set up logging, so it is logged.
 			std::thread::spawn(move || engine.warm_up());
 			let roles = cli.roles.clone();
+			let data_sources = cli.data_sources.clone();
 			runner.run_node_until_exit(|config| async move {
 				service::log_roles(&roles, &config);
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<Block, <Block as sp_runtime::traits::Block>::Hash>,
-					>(config, &roles)
+					>(config, &roles, &data_sources)
 					.map_err(sc_cli::Error::Service),
 					sc_network::config::NetworkBackendType::Litep2p =>
-						service::new_full::<sc_network::Litep2pNetworkBackend>(config, &roles)
+						service::new_full::<sc_network::Litep2pNetworkBackend>(config, &roles, &data_sources)
 							.map_err(sc_cli::Error::Service),
 				}
 			})

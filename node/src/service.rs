@@ -10,7 +10,7 @@ use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::OffchainTransactionPoolFactory;
 use sp_consensus_aura::sr25519::AuthorityPair as AuraPair;
 use std::{sync::Arc, time::Duration};
-use crate::cli::NodeRole;
+use crate::cli::{DataSource, NodeRole};
 use veriml_runtime::{apis::RuntimeApi, opaque::Block};
 
 /// Host functions the runtime may call: Substrate's, and veriml's deterministic inference
@@ -140,6 +140,7 @@ pub fn new_full<
 >(
 	config: Configuration,
 	roles: &[NodeRole],
+	data_sources: &[DataSource],
 ) -> Result<TaskManager, ServiceError> {
 	let sc_service::PartialComponents {
 		client,
@@ -197,6 +198,10 @@ pub fn new_full<
 			gap_sync_body_policy: None,
 		})?;
 
+	if !data_sources.is_empty() {
+		store_data_sources(&*backend, data_sources)?;
+	}
+
 	if config.offchain_worker.enabled {
 		let offchain_workers =
 			sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {
@@ -252,9 +257,12 @@ pub fn new_full<
 		tracing_execute_block: None,
 	})?;
 
+	// After `spawn_tasks`, which puts a `--alice`-style dev seed's keys in the keystore.
 	if roles.contains(&NodeRole::Inference) {
-		// After `spawn_tasks`, which puts a `--alice`-style dev seed's keys in the keystore.
 		report_inference_keys(&keystore_container.keystore());
+	}
+	if roles.contains(&NodeRole::Data) {
+		report_data_keys(&keystore_container.keystore(), data_sources);
 	}
 
 	if role.is_authority() {
@@ -369,6 +377,62 @@ fn report_inference_keys(keystore: &sp_keystore::KeystorePtr) {
 		log::info!(
 			target: "veriml::inference",
 			"🧮 inference node key {} (register this account with `inferenceNodes.register`)",
+			sp_runtime::AccountId32::from(key.0).to_ss58check(),
+		);
+	}
+}
+
+/// Writes the data node's feed sources where its off-chain worker reads them (persistent
+/// off-chain storage, [`pallet_data_feeds::source_storage_key`]).
+fn store_data_sources(backend: &FullBackend, sources: &[DataSource]) -> Result<(), ServiceError> {
+	use codec::Encode;
+	use sp_core::offchain::OffchainStorage;
+	let mut storage = backend
+		.offchain_storage()
+		.ok_or_else(|| ServiceError::Other("--data-source needs the off-chain database".into()))?;
+	for source in sources {
+		let value = pallet_data_feeds::FeedSource {
+			url: source.url.clone().into_bytes(),
+			json_path: source.json_path.clone().into_bytes(),
+		};
+		storage.set(
+			sp_core::offchain::STORAGE_PREFIX,
+			&pallet_data_feeds::source_storage_key(source.feed),
+			&value.encode(),
+		);
+		log::info!(
+			target: pallet_data_feeds::LOG_TARGET,
+			"📡 feed {}: values from {} at {}",
+			source.feed,
+			source.url,
+			source.json_path,
+		);
+	}
+	Ok(())
+}
+
+/// Logs the `feed` keys a data node will sign values with, or how to add one.
+fn report_data_keys(keystore: &sp_keystore::KeystorePtr, sources: &[DataSource]) {
+	use sp_core::crypto::Ss58Codec;
+	let keys = keystore.sr25519_public_keys(pallet_data_feeds::KEY_TYPE);
+	if keys.is_empty() {
+		log::warn!(
+			target: pallet_data_feeds::LOG_TARGET,
+			"--role data, but the keystore has no `feed` key: this node submits nothing. \
+			 Insert one with `veriml-node key insert --key-type feed --scheme sr25519 --suri …` \
+			 and register its account with `feeds.registerNode`."
+		);
+	}
+	if sources.is_empty() {
+		log::warn!(
+			target: pallet_data_feeds::LOG_TARGET,
+			"--role data without --data-source: sources set earlier (or over RPC) are used, if any"
+		);
+	}
+	for key in keys {
+		log::info!(
+			target: pallet_data_feeds::LOG_TARGET,
+			"📡 data node key {} (register this account with `feeds.registerNode`)",
 			sp_runtime::AccountId32::from(key.0).to_ss58check(),
 		);
 	}

@@ -8,6 +8,7 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_sudo, Sudo]
 	[pallet_model_registry, Models]
 	[pallet_inference_nodes, InferenceNodes]
+	[pallet_data_feeds, Feeds]
 	[pallet_inference_requests, Inference]
 );
 

@@ -290,3 +290,38 @@ impl pallet_inference_requests::Config for Runtime {
 	type BenchmarkHelper = pallet_inference_requests::benchmark_helpers::RegistryAndBondedNodes<Runtime>;
 }
 
+
+parameter_types! {
+	/// Held from a feed's owner while the feed exists: 10 VML.
+	pub const FeedDeposit: Balance = 10 * UNIT;
+	/// Smallest bond of a data node: 100 VML, as for inference nodes.
+	pub const MinDataNodeBond: Balance = 100 * UNIT;
+	/// Three outliers or missed rounds in a row...
+	pub const DataNodeMaxStrikes: u32 = 3;
+	/// ...cost a tenth of the bond, to the protocol.
+	pub const DataNodeSlashFraction: Perbill = Perbill::from_percent(10);
+}
+
+impl pallet_data_feeds::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type AuthorityId = pallet_data_feeds::crypto::DataNodeId;
+	type FeedDeposit = FeedDeposit;
+	type MinBond = MinDataNodeBond;
+	type UnbondingDelay = NodeUnbondingDelay;
+	type MaxStrikes = DataNodeMaxStrikes;
+	type SlashFraction = DataNodeSlashFraction;
+	type SlashDestination = ProtocolAccount;
+	/// Rounds of at least two blocks (12 s): a value submitted after one block's fetch lands
+	/// in the same round.
+	type MinRoundLength = ConstU32<2>;
+	type MaxFeeds = ConstU32<64>;
+	type MaxNodesPerFeed = ConstU32<16>;
+	type MaxFeedsPerNode = ConstU32<8>;
+	/// The last 64 rounds' values.
+	type MaxHistory = ConstU32<64>;
+	type MaxNameLength = ConstU32<32>;
+	type MaxSourceLength = ConstU32<256>;
+	type WeightInfo = pallet_data_feeds::weights::SubstrateWeight<Runtime>;
+}

@@ -58,13 +58,21 @@ impl sp_runtime::BoundToRuntimeAppPublic for InferenceNodeKey {
 	type Public = pallet_inference_requests::crypto::Public;
 }
 
+/// The `feed` key of data nodes, as a session key, like `infr`.
+pub struct DataNodeKey;
+
+impl sp_runtime::BoundToRuntimeAppPublic for DataNodeKey {
+	type Public = pallet_data_feeds::crypto::Public;
+}
+
 impl_opaque_keys! {
 	/// The keys a node holds: Aura for authoring, GRANDPA for finality votes, `infr` for
-	/// signing inference results.
+	/// signing inference results, `feed` for signing feed values.
 	pub struct SessionKeys {
 		pub aura: Aura,
 		pub grandpa: Grandpa,
 		pub infr: InferenceNodeKey,
+		pub feed: DataNodeKey,
 	}
 }
 
@@ -131,7 +139,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("veriml"),
 	impl_name: alloc::borrow::Cow::Borrowed("veriml-node"),
 	authoring_version: 1,
-	spec_version: 100,
+	spec_version: 101,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -230,4 +238,7 @@ mod runtime {
 
 	#[runtime::pallet_index(14)]
 	pub type Inference = pallet_inference_requests;
+
+	#[runtime::pallet_index(15)]
+	pub type Feeds = pallet_data_feeds;
 }

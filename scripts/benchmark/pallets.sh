@@ -34,6 +34,7 @@ declare -A folders=(
 	[pallet_model_registry]=pallets/model-registry
 	[pallet_inference_nodes]=pallets/inference-nodes
 	[pallet_inference_requests]=pallets/inference-requests
+	[pallet_data_feeds]=pallets/data-feeds
 )
 pallets=("$@")
 [ "${#pallets[@]}" -gt 0 ] || pallets=("${!folders[@]}")

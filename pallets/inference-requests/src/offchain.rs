@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use codec::Encode;
 use frame_support::traits::Get;
 use frame_system::{
-	offchain::{Account, CreateSignedTransaction, Signer, SubmitTransaction},
+	offchain::{Account, Signer},
 	pallet_prelude::BlockNumberFor,
 };
 use pallet_inference_nodes::InferenceNodes as _;
@@ -26,8 +26,9 @@ use sp_runtime::{
 		storage_lock::{BlockAndTime, StorageLock},
 		Duration,
 	},
-	traits::{One, Saturating},
+	traits::Saturating,
 };
+use veriml_offchain::{send_signed, NonceTracker};
 use veriml_inference_primitives::{result_hash, EngineError, ENGINE_VERSION};
 
 /// Logging target of inference nodes' work: `-l veriml::inference=debug`.
@@ -36,14 +37,6 @@ pub const LOG_TARGET: &str = "veriml::inference";
 const WORKER_LOCK: &[u8] = b"veriml/inference/worker-lock";
 const SUBMITTED: &[u8] = b"veriml/inference/submitted";
 const NONCE: &[u8] = b"veriml/inference/nonce";
-
-/// What the worker remembers of a key's transactions: the next nonce it will use, the
-/// on-chain nonce it last saw and the block it first saw it in.
-type NonceState<T> = (
-	<T as frame_system::Config>::Nonce,
-	<T as frame_system::Config>::Nonce,
-	BlockNumberFor<T>,
-);
 
 impl<T: Config> Pallet<T> {
 	pub(crate) fn run_offchain_worker(now: BlockNumberFor<T>) {
@@ -77,11 +70,7 @@ impl<T: Config> Pallet<T> {
 			log::warn!(target: LOG_TARGET, "infr key {node:?} has assignments but is not a registered node");
 			return
 		}
-		let chain_nonce = frame_system::Pallet::<T>::account_nonce(node);
-		let nonce_key = (NONCE, node).encode();
-		let nonce_state = StorageValueRef::persistent(&nonce_key);
-		let stored = nonce_state.get::<NonceState<T>>().ok().flatten();
-		let mut nonce = Self::next_nonce(now, chain_nonce, stored);
+		let mut nonces = NonceTracker::<T>::load(NONCE, node, now, T::ResubmitAfter::get());
 		let mut sent = 0u32;
 
 		for id in assigned {
@@ -128,50 +117,19 @@ impl<T: Config> Pallet<T> {
 					Call::<T>::report_failure { request: id, error }
 				},
 			};
-			match Self::send_signed(call, account, nonce) {
+			match send_signed::<T, T::AuthorityId, _>(call, account, nonces.next()) {
 				Ok(()) => {
 					marker.set(&now);
-					nonce = nonce.saturating_add(One::one());
+					nonces.used();
 					sent += 1;
 				},
 				Err(()) => log::warn!(target: LOG_TARGET, "request {id}: the transaction pool refused the result"),
 			}
 		}
 
-		let (seen, seen_at) = match stored {
-			Some((_, seen, at)) if seen == chain_nonce => (seen, at),
-			_ => (chain_nonce, now),
-		};
-		nonce_state.set(&(nonce, seen, seen_at));
+		nonces.save();
 		if sent > 0 {
 			log::debug!(target: LOG_TARGET, "block {now:?}: sent {sent} results from {node:?}");
 		}
-	}
-
-	/// The nonce of the key's next transaction: after those this worker sent that are still in
-	/// the pool, unless the chain has not moved for `ResubmitAfter` blocks (one was dropped).
-	fn next_nonce(now: BlockNumberFor<T>, chain: T::Nonce, stored: Option<NonceState<T>>) -> T::Nonce {
-		match stored {
-			Some((next, seen, seen_at)) if next > chain => {
-				let stuck = seen == chain && now >= seen_at.saturating_add(T::ResubmitAfter::get());
-				if stuck {
-					chain
-				} else {
-					next
-				}
-			},
-			_ => chain,
-		}
-	}
-
-	fn send_signed(call: Call<T>, account: &Account<T>, nonce: T::Nonce) -> Result<(), ()> {
-		let transaction = <T as CreateSignedTransaction<Call<T>>>::create_signed_transaction::<T::AuthorityId>(
-			call.into(),
-			account.public.clone(),
-			account.id.clone(),
-			nonce,
-		)
-		.ok_or(())?;
-		SubmitTransaction::<T, Call<T>>::submit_transaction(transaction)
 	}
 }

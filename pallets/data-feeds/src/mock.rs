@@ -1,0 +1,153 @@
+//! A runtime with balances and data feeds, and data nodes whose keys sign like a node's.
+
+use crate as pallet_data_feeds;
+use frame_support::{derive_impl, parameter_types, traits::ConstU32};
+use sp_core::sr25519;
+use sp_runtime::{
+	traits::{IdentifyAccount, IdentityLookup, Verify},
+	BuildStorage, Perbill,
+};
+
+type Block = frame_system::mocking::MockBlock<Test>;
+pub type Signature = sr25519::Signature;
+pub type AccountId = <<Signature as Verify>::Signer as IdentifyAccount>::AccountId;
+pub type Extrinsic = sp_runtime::generic::UncheckedExtrinsic<AccountId, RuntimeCall, Signature, ()>;
+
+frame_support::construct_runtime!(
+	pub enum Test {
+		System: frame_system,
+		Balances: pallet_balances,
+		Feeds: pallet_data_feeds,
+	}
+);
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+	type Block = Block;
+	type AccountId = AccountId;
+	type Lookup = IdentityLookup<AccountId>;
+	type AccountData = pallet_balances::AccountData<u64>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+	type AccountStore = System;
+	type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+pub const FEED_DEPOSIT: u64 = 500;
+pub const MIN_BOND: u64 = 1_000;
+pub const UNBONDING: u64 = 10;
+pub const MAX_STRIKES: u32 = 2;
+pub const MAX_HISTORY: u32 = 3;
+
+parameter_types! {
+	pub Protocol: AccountId = sr25519::Public::from_raw([0xee; 32]);
+	pub const SlashFraction: Perbill = Perbill::from_percent(10);
+}
+
+impl pallet_data_feeds::Config for Test {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type AuthorityId = crate::crypto::DataNodeId;
+	type FeedDeposit = frame_support::traits::ConstU64<FEED_DEPOSIT>;
+	type MinBond = frame_support::traits::ConstU64<MIN_BOND>;
+	type UnbondingDelay = frame_support::traits::ConstU64<UNBONDING>;
+	type MaxStrikes = ConstU32<MAX_STRIKES>;
+	type SlashFraction = SlashFraction;
+	type SlashDestination = Protocol;
+	type MinRoundLength = frame_support::traits::ConstU64<2>;
+	type MaxFeeds = ConstU32<4>;
+	type MaxNodesPerFeed = ConstU32<3>;
+	type MaxFeedsPerNode = ConstU32<2>;
+	type MaxHistory = ConstU32<MAX_HISTORY>;
+	type MaxNameLength = ConstU32<16>;
+	type MaxSourceLength = ConstU32<64>;
+	type WeightInfo = ();
+}
+
+impl frame_system::offchain::SigningTypes for Test {
+	type Public = <Signature as Verify>::Signer;
+	type Signature = Signature;
+}
+
+impl<LocalCall> frame_system::offchain::CreateTransactionBase<LocalCall> for Test
+where
+	RuntimeCall: From<LocalCall>,
+{
+	type RuntimeCall = RuntimeCall;
+	type Extrinsic = Extrinsic;
+}
+
+impl<LocalCall> frame_system::offchain::CreateSignedTransaction<LocalCall> for Test
+where
+	RuntimeCall: From<LocalCall>,
+{
+	fn create_signed_transaction<C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>>(
+		call: RuntimeCall,
+		public: Self::Public,
+		account: AccountId,
+		nonce: u32,
+	) -> Option<Extrinsic> {
+		use codec::Encode;
+		let signature = C::sign(&(&call, nonce).encode(), public)?;
+		Some(Extrinsic::new_signed(call, account, signature, ()))
+	}
+}
+
+pub fn account(seed: u8) -> AccountId {
+	sr25519::Public::from_raw([seed; 32])
+}
+/// Registers feeds.
+pub fn owner() -> AccountId {
+	account(1)
+}
+/// Operates the data nodes.
+pub fn operator() -> AccountId {
+	account(2)
+}
+/// Has almost nothing.
+pub fn poor() -> AccountId {
+	account(3)
+}
+/// Data node accounts (their `feed` keys).
+pub fn node(index: u8) -> AccountId {
+	account(10 + index)
+}
+
+pub const ENDOWMENT: u64 = 1_000_000;
+
+pub fn new_test_ext() -> sp_io::TestExternalities {
+	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	pallet_balances::GenesisConfig::<Test> {
+		balances: vec![(owner(), ENDOWMENT), (operator(), ENDOWMENT), (poor(), 10), (Protocol::get(), 1)],
+		..Default::default()
+	}
+	.assimilate_storage(&mut storage)
+	.unwrap();
+	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.execute_with(|| System::set_block_number(1));
+	ext
+}
+
+/// Runs blocks up to `n`, with the pallet's `on_initialize`.
+pub fn run_to(n: u64) {
+	use frame_support::traits::Hooks;
+	while System::block_number() < n {
+		let next = System::block_number() + 1;
+		System::set_block_number(next);
+		Feeds::on_initialize(next);
+	}
+}
+
+/// This pallet's events so far, oldest first.
+pub fn feed_events() -> Vec<pallet_data_feeds::Event<Test>> {
+	System::events()
+		.into_iter()
+		.filter_map(|record| match record.event {
+			RuntimeEvent::Feeds(event) => Some(event),
+			_ => None,
+		})
+		.collect()
+}

@@ -1,0 +1,177 @@
+//! The data node's off-chain worker: for each feed its `feed` keys serve, once per round,
+//! fetches the value from the HTTP source configured on this node and submits it, signed.
+//!
+//! Sources are the operator's, kept in the node's persistent off-chain storage under
+//! [`source_storage_key`] (the node's `--data-source FEED=URL#PATH` flag writes them at start;
+//! `offchain_localStorageSet` changes them while it runs). A refused or malformed answer is
+//! logged and nothing is sent: a missing value costs a strike, a wrong one could cost the bond.
+
+use crate::{json, pallet::*, FeedId, RoundId};
+use alloc::vec::Vec;
+use codec::{Decode, Encode};
+use frame_system::{
+	offchain::{Account, Signer},
+	pallet_prelude::BlockNumberFor,
+};
+use sp_runtime::{
+	offchain::{
+		http,
+		storage::StorageValueRef,
+		storage_lock::{BlockAndTime, StorageLock},
+		Duration,
+	},
+	traits::Saturating,
+};
+use veriml_offchain::{send_signed, NonceTracker};
+
+/// Logging target of data nodes' work: `-l veriml::feeds=debug`.
+pub const LOG_TARGET: &str = "veriml::feeds";
+
+const WORKER_LOCK: &[u8] = b"veriml/feeds/worker-lock";
+const SENT: &[u8] = b"veriml/feeds/sent";
+const NONCE: &[u8] = b"veriml/feeds/nonce";
+const SOURCE: &[u8] = b"veriml/feeds/source";
+
+/// Longest HTTP answer read, in bytes.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// How long one fetch may take.
+const FETCH_TIMEOUT_MS: u64 = 5_000;
+/// Blocks after which a submission that has not landed counts as dropped.
+const RESUBMIT_AFTER: u32 = 3;
+
+/// Where a node gets a feed's value: an HTTP(S) URL answering JSON, and the path of the
+/// number in it (see [`json`]).
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug)]
+pub struct FeedSource {
+	/// `http://…` or `https://…`.
+	pub url: Vec<u8>,
+	/// `key.key[index]…`.
+	pub json_path: Vec<u8>,
+}
+
+/// The key of `feed`'s source in the node's persistent off-chain storage (the value is a
+/// SCALE-encoded [`FeedSource`]).
+pub fn source_storage_key(feed: FeedId) -> Vec<u8> {
+	(SOURCE, feed).encode()
+}
+
+/// Why a node has no value to submit.
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum FetchError {
+	NoSource,
+	BadSource,
+	Http(http::Error),
+	BodyRead(sp_runtime::offchain::HttpError),
+	Status(u16),
+	TooLarge,
+	Value(json::ValueError),
+}
+
+impl<T: Config> Pallet<T> {
+	pub(crate) fn run_offchain_worker(now: BlockNumberFor<T>) {
+		let signer = Signer::<T, T::AuthorityId>::all_accounts();
+		let accounts: Vec<Account<T>> = signer.accounts_from_keys().collect();
+		if accounts.is_empty() {
+			// Not a data node: no `feed` key in the keystore.
+			return
+		}
+		let mut lock = StorageLock::<BlockAndTime<frame_system::Pallet<T>>>::with_block_and_time_deadline(
+			WORKER_LOCK,
+			10,
+			Duration::from_millis(60_000),
+		);
+		let Ok(_guard) = lock.try_lock() else {
+			log::debug!(target: LOG_TARGET, "block {now:?}: the previous worker is still running");
+			return
+		};
+		for account in &accounts {
+			Self::submit_for(now, account);
+		}
+	}
+
+	fn submit_for(now: BlockNumberFor<T>, account: &Account<T>) {
+		let node = &account.id;
+		let Some(record) = DataNodes::<T>::get(node) else {
+			log::debug!(target: LOG_TARGET, "feed key {node:?} is not a registered data node");
+			return
+		};
+		if record.status != DataNodeStatus::Active {
+			log::debug!(target: LOG_TARGET, "data node {node:?} is {:?}: submitting nothing", record.status);
+			return
+		}
+		let mut nonces = NonceTracker::<T>::load(NONCE, node, now, RESUBMIT_AFTER.into());
+		// The transaction lands in a later block: aim at the round of the next block.
+		let next_block = now.saturating_add(1u32.into());
+		for feed in record.feeds.iter().copied() {
+			let Some(info) = Feeds::<T>::get(feed) else { continue };
+			let round = Self::round_of(next_block, info.round_length);
+			let submitted = Submissions::<T>::get(feed)
+				.is_some_and(|(open, values)| open == round && values.iter().any(|(who, _)| who == node));
+			let marker_key = (SENT, node, feed).encode();
+			let marker = StorageValueRef::persistent(&marker_key);
+			let sent_for = marker.get::<RoundId>().ok().flatten();
+			if submitted || sent_for == Some(round) {
+				continue
+			}
+			let value = match Self::fetch(feed, info.decimals) {
+				Ok(value) => value,
+				Err(FetchError::NoSource) => {
+					log::warn!(
+						target: LOG_TARGET,
+						"feed {feed}: no source configured on this node; start it with --data-source {feed}=URL#JSON.PATH"
+					);
+					continue
+				},
+				Err(error) => {
+					log::warn!(target: LOG_TARGET, "feed {feed} round {round}: no value: {error:?}");
+					continue
+				},
+			};
+			let call = Call::<T>::submit { feed, round, value };
+			match send_signed::<T, T::AuthorityId, _>(call, account, nonces.next()) {
+				Ok(()) => {
+					log::info!(target: LOG_TARGET, "feed {feed} round {round}: submitted {value}");
+					marker.set(&round);
+					nonces.used();
+				},
+				Err(()) => log::warn!(target: LOG_TARGET, "feed {feed}: the transaction pool refused the value"),
+			}
+		}
+		nonces.save();
+	}
+
+	/// The value of `feed` at its source, in units of 10^-`decimals`.
+	fn fetch(feed: FeedId, decimals: u8) -> Result<i128, FetchError> {
+		let source = StorageValueRef::persistent(&source_storage_key(feed))
+			.get::<FeedSource>()
+			.map_err(|_| FetchError::BadSource)?
+			.ok_or(FetchError::NoSource)?;
+		let url = core::str::from_utf8(&source.url).map_err(|_| FetchError::BadSource)?;
+		let path = core::str::from_utf8(&source.json_path).map_err(|_| FetchError::BadSource)?;
+		let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(FETCH_TIMEOUT_MS));
+		let pending = http::Request::get(url)
+			.add_header("Accept", "application/json")
+			.deadline(deadline)
+			.send()
+			.map_err(|_| FetchError::Http(http::Error::IoError))?;
+		let response = pending
+			.try_wait(deadline)
+			.map_err(|_| FetchError::Http(http::Error::DeadlineReached))?
+			.map_err(FetchError::Http)?;
+		if response.code != 200 {
+			return Err(FetchError::Status(response.code))
+		}
+		let mut body = Vec::new();
+		let mut chunks = response.body();
+		for chunk in &mut chunks {
+			body.push(chunk);
+			if body.len() > MAX_RESPONSE_BYTES {
+				return Err(FetchError::TooLarge)
+			}
+		}
+		if let Some(error) = chunks.error() {
+			return Err(FetchError::BodyRead(*error))
+		}
+		json::extract(&body, path, decimals).map_err(FetchError::Value)
+	}
+}

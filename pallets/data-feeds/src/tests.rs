@@ -1,0 +1,458 @@
+use crate::{
+	mock::*,
+	pallet::{
+		Config, DataNodeStatus, DataNodes, Error, FeedCount, FeedNodes, HoldReason, History, NextFeedId, RoundEnds,
+		ServedFeeds, Submissions,
+	},
+	Event, FeedId, FeedValue, FeedValues, RoundValue,
+};
+use frame_support::{
+	assert_noop, assert_ok,
+	dispatch::Pays,
+	traits::{fungible::InspectHold, Hooks},
+	BoundedVec,
+};
+use sp_runtime::{DispatchError, Perbill};
+
+const ROUND: u64 = 4;
+
+fn name(text: &str) -> BoundedVec<u8, ConstName> {
+	text.as_bytes().to_vec().try_into().unwrap()
+}
+type ConstName = <Test as Config>::MaxNameLength;
+
+fn register_feed(min_submissions: u32) -> FeedId {
+	let feed = NextFeedId::<Test>::get();
+	assert_ok!(Feeds::register_feed(
+		RuntimeOrigin::signed(owner()),
+		name("BTC/USD"),
+		b"median of spot prices".to_vec().try_into().unwrap(),
+		2,
+		ROUND,
+		min_submissions,
+		Perbill::from_percent(10),
+	));
+	feed
+}
+
+fn register_nodes(feed: FeedId, count: u8) {
+	for i in 0..count {
+		assert_ok!(Feeds::register_node(
+			RuntimeOrigin::signed(operator()),
+			node(i),
+			vec![feed].try_into().unwrap(),
+			MIN_BOND,
+		));
+	}
+}
+
+fn submit(i: u8, feed: FeedId, value: FeedValue) {
+	let round = Feeds::round_of(System::block_number(), ROUND);
+	let info = Feeds::submit(RuntimeOrigin::signed(node(i)), feed, round, value).unwrap();
+	assert_eq!(info.pays_fee, Pays::No, "an accepted submission is free");
+}
+
+fn bond_held() -> u64 {
+	Balances::balance_on_hold(&HoldReason::DataNodeBond.into(), &operator())
+}
+
+#[test]
+fn a_feed_is_registered_with_its_deposit_and_its_first_round_scheduled() {
+	new_test_ext().execute_with(|| {
+		let feed = register_feed(2);
+		assert_eq!(feed, 0);
+		let info = crate::pallet::Feeds::<Test>::get(feed).unwrap();
+		assert_eq!((info.owner, info.decimals, info.round_length, info.min_submissions), (owner(), 2, ROUND, 2));
+		assert_eq!(Balances::balance_on_hold(&HoldReason::FeedDeposit.into(), &owner()), FEED_DEPOSIT);
+		assert_eq!(RoundEnds::<Test>::get(4).into_inner(), vec![feed]);
+		assert!(feed_events().contains(&Event::FeedRegistered {
+			feed,
+			owner: owner(),
+			name: name("BTC/USD"),
+			decimals: 2,
+			round_length: ROUND,
+			first_round_ends: 4,
+		}));
+		assert_eq!(NextFeedId::<Test>::get(), 1);
+	});
+}
+
+#[test]
+fn bad_feeds_are_refused_and_nothing_is_held() {
+	new_test_ext().execute_with(|| {
+		let source = || b"x".to_vec().try_into().unwrap();
+		let ten = Perbill::from_percent(10);
+		let register = |who, feed_name: &str, round, min| {
+			Feeds::register_feed(RuntimeOrigin::signed(who), name(feed_name), source(), 2, round, min, ten)
+		};
+		assert_noop!(register(owner(), "", ROUND, 1), Error::<Test>::EmptyName);
+		assert_noop!(register(owner(), "A", 1, 1), Error::<Test>::RoundTooShort);
+		assert_noop!(register(owner(), "A", ROUND, 0), Error::<Test>::InvalidMinSubmissions);
+		assert_noop!(register(owner(), "A", ROUND, 4), Error::<Test>::InvalidMinSubmissions);
+		assert_noop!(register(poor(), "A", ROUND, 1), Error::<Test>::InsufficientBalance);
+		for _ in 0..4 {
+			assert_ok!(register(owner(), "A", ROUND, 1));
+		}
+		assert_noop!(register(owner(), "A", ROUND, 1), Error::<Test>::TooManyFeeds);
+		assert_eq!(Balances::balance_on_hold(&HoldReason::FeedDeposit.into(), &poor()), 0);
+	});
+}
+
+#[test]
+fn data_nodes_are_bonded_for_existing_feeds_only() {
+	new_test_ext().execute_with(|| {
+		let feed = register_feed(2);
+		let feeds = |list: Vec<FeedId>| -> ServedFeeds<Test> { list.try_into().unwrap() };
+		let register = |who, n: u8, list, bond| Feeds::register_node(RuntimeOrigin::signed(who), node(n), feeds(list), bond);
+		assert_noop!(register(operator(), 0, vec![feed], MIN_BOND - 1), Error::<Test>::BondTooLow);
+		assert_noop!(register(operator(), 0, vec![], MIN_BOND), Error::<Test>::NoFeeds);
+		assert_noop!(register(operator(), 0, vec![7], MIN_BOND), Error::<Test>::UnknownFeed);
+		assert_noop!(register(operator(), 0, vec![feed, feed], MIN_BOND), Error::<Test>::DuplicateFeed);
+		assert_noop!(register(poor(), 0, vec![feed], MIN_BOND), Error::<Test>::InsufficientBalance);
+		register_nodes(feed, 3);
+		assert_eq!(bond_held(), 3 * MIN_BOND);
+		assert_eq!(FeedNodes::<Test>::get(feed).into_inner(), vec![node(0), node(1), node(2)]);
+		assert_noop!(register(operator(), 0, vec![feed], MIN_BOND), Error::<Test>::AlreadyRegistered);
+		assert_noop!(register(operator(), 3, vec![feed], MIN_BOND), Error::<Test>::TooManyNodesForFeed);
+		assert_eq!(bond_held(), 3 * MIN_BOND);
+	});
+}
+
+#[test]
+fn bad_submissions_are_refused_with_the_reason() {
+	new_test_ext().execute_with(|| {
+		let feed = register_feed(2);
+		let other = register_feed(1);
+		register_nodes(feed, 1);
+		let round = Feeds::round_of(System::block_number(), ROUND);
+		let submit_as = |who, feed, round| Feeds::submit(RuntimeOrigin::signed(who), feed, round, 100);
+		assert_noop!(submit_as(operator(), feed, round), Error::<Test>::NotADataNode);
+		assert_noop!(submit_as(node(0), 9, round), Error::<Test>::UnknownFeed);
+		assert_noop!(submit_as(node(0), other, round), Error::<Test>::NotServingFeed);
+		assert_noop!(submit_as(node(0), feed, round + 1), Error::<Test>::WrongRound);
+		submit(0, feed, 100);
+		assert_noop!(submit_as(node(0), feed, round), Error::<Test>::AlreadySubmitted);
+		assert_eq!(Submissions::<Test>::get(feed).unwrap().1.into_inner(), vec![(node(0), 100)]);
+		assert!(feed_events().contains(&Event::ValueSubmitted { feed, round, node: node(0), value: 100 }));
+	});
+}
+
+#[test]
+fn a_round_ends_with_the_median_and_reports_the_outlier() {
+	new_test_ext().execute_with(|| {
+		let feed = register_feed(2);
+		register_nodes(feed, 3);
+		submit(0, feed, 6_412_345);
+		submit(1, feed, 6_410_000);
+		// 20 % above the others: beyond the feed's 10 %.
+		submit(2, feed, 7_700_000);
+		run_to(4);
+		assert_eq!(
+			History::<Test>::get(feed).into_inner(),
+			vec![RoundValue { round: 0, value: 6_412_345, submissions: 3, at: 4 }]
+		);
+		let events = feed_events();
+		assert!(events.contains(&Event::RoundAggregated { feed, round: 0, value: 6_412_345, submissions: 3 }));
+		assert!(events.contains(&Event::OutlierReported {
+			feed,
+			round: 0,
+			node: node(2),
+			value: 7_700_000,
+			median: 6_412_345,
+		}));
+		assert_eq!(DataNodes::<Test>::get(node(2)).unwrap().strikes, 1);
+		assert_eq!(DataNodes::<Test>::get(node(0)).unwrap().strikes, 0);
+		// The open round is cleared and the next end scheduled.
+		assert!(Submissions::<Test>::get(feed).is_none());
+		assert_eq!(RoundEnds::<Test>::get(8).into_inner(), vec![feed]);
+		assert_eq!(<Feeds as FeedValues>::latest(feed, 5), vec![6_412_345]);
+		assert_eq!(<Feeds as FeedValues>::decimals(feed), Some(2));
+	});
+}
+
+#[test]
+fn a_round_with_too_few_values_has_none_and_the_silent_nodes_get_a_strike() {
+	new_test_ext().execute_with(|| {
+		let feed = register_feed(2);
+		register_nodes(feed, 3);
+		run_to(4);
+		// Round 1 (blocks 4..8): one value, two nodes silent.
+		submit(0, feed, 100);
+		run_to(8);
+		let events = feed_events();
+		assert!(events.contains(&Event::RoundWithoutValue { feed, round: 1, submissions: 1, needed: 2 }));
+		assert!(events.contains(&Event::RoundMissed { feed, round: 1, node: node(1) }));
+		assert!(events.contains(&Event::RoundMissed { feed, round: 1, node: node(2) }));
+		assert!(History::<Test>::get(feed).is_empty());
+		assert_eq!(DataNodes::<Test>::get(node(1)).unwrap().strikes, 1);
+		// Nodes registered during round 0 are not held to it.
+		assert!(!events.contains(&Event::RoundMissed { feed, round: 0, node: node(1) }));
+	});
+}
+
+#[test]
+fn strikes_in_a_row_slash_the_bond_and_a_good_value_clears_them() {
+	new_test_ext().execute_with(|| {
+		let feed = register_feed(2);
+		register_nodes(feed, 3);
+		run_to(4);
+		let protocol_before = Balances::free_balance(Protocol::get());
+		// Round 1: node 2 silent (strike 1). Round 2: node 2 good (cleared). Rounds 3, 4:
+		// node 2 an outlier, then silent: strikes 1, 2 -> slashed.
+		for (round_end, node2) in [(8, None), (12, Some(100)), (16, Some(500)), (20, None)] {
+			submit(0, feed, 100);
+			submit(1, feed, 101);
+			if let Some(value) = node2 {
+				submit(2, feed, value);
+			}
+			run_to(round_end);
+			if round_end == 12 {
+				assert_eq!(DataNodes::<Test>::get(node(2)).unwrap().strikes, 0, "a good value clears strikes");
+			}
+		}
+		let slash = Perbill::from_percent(10) * MIN_BOND;
+		let record = DataNodes::<Test>::get(node(2)).unwrap();
+		assert_eq!(record.bond, MIN_BOND - slash);
+		assert_eq!(record.strikes, 0);
+		assert_eq!(record.status, DataNodeStatus::Suspended);
+		assert_eq!(bond_held(), 3 * MIN_BOND - slash);
+		assert_eq!(Balances::free_balance(Protocol::get()), protocol_before + slash);
+		let events = feed_events();
+		assert!(events.contains(&Event::DataNodeSlashed {
+			node: node(2),
+			operator: operator(),
+			amount: slash,
+			bond: MIN_BOND - slash,
+		}));
+		assert!(events.contains(&Event::DataNodeSuspended { node: node(2), bond: MIN_BOND - slash }));
+		// Suspended: out of the feed, refused, and no more strikes.
+		assert_eq!(FeedNodes::<Test>::get(feed).into_inner(), vec![node(0), node(1)]);
+		let round = Feeds::round_of(System::block_number(), ROUND);
+		assert_noop!(Feeds::submit(RuntimeOrigin::signed(node(2)), feed, round, 100), Error::<Test>::NodeNotActive);
+		// Bonding back to the minimum brings it back.
+		assert_ok!(Feeds::bond_extra(RuntimeOrigin::signed(operator()), node(2), slash));
+		assert_eq!(DataNodes::<Test>::get(node(2)).unwrap().status, DataNodeStatus::Active);
+		assert_eq!(FeedNodes::<Test>::get(feed).into_inner(), vec![node(0), node(1), node(2)]);
+		submit(2, feed, 100);
+	});
+}
+
+#[test]
+fn the_history_keeps_the_last_max_history_values() {
+	new_test_ext().execute_with(|| {
+		let feed = register_feed(1);
+		register_nodes(feed, 1);
+		for round in 0..5u64 {
+			submit(0, feed, 10 * round as i128);
+			run_to((round + 1) * ROUND);
+		}
+		let rounds: Vec<u32> = History::<Test>::get(feed).iter().map(|value| value.round).collect();
+		assert_eq!(rounds, vec![2, 3, 4]);
+		assert_eq!(<Feeds as FeedValues>::latest(feed, 2), vec![30, 40]);
+		assert_eq!(<Feeds as FeedValues>::latest(feed, 10).len(), MAX_HISTORY as usize);
+	});
+}
+
+#[test]
+fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+	let mut values = [4, 1, 3, 2];
+	assert_eq!(crate::median(&mut values), Some(2));
+	assert_eq!(crate::median(&mut [-3, -4]), Some(-3));
+	assert_eq!(crate::median(&mut [i128::MAX, i128::MAX]), Some(i128::MAX));
+	assert_eq!(crate::median(&mut [7]), Some(7));
+	assert_eq!(crate::median(&mut []), None);
+}
+
+#[test]
+fn leaving_takes_the_unbonding_delay_and_a_feed_is_removed_once_unserved() {
+	new_test_ext().execute_with(|| {
+		let feed = register_feed(1);
+		register_nodes(feed, 1);
+		submit(0, feed, 1);
+		run_to(4);
+		assert_noop!(Feeds::remove_feed(RuntimeOrigin::signed(owner()), feed), Error::<Test>::FeedInUse);
+		assert_noop!(Feeds::remove_feed(RuntimeOrigin::signed(operator()), feed), Error::<Test>::NotFeedOwner);
+		assert_noop!(Feeds::withdraw(RuntimeOrigin::signed(operator()), node(0)), Error::<Test>::NotUnbonding);
+		assert_noop!(Feeds::unbond(RuntimeOrigin::signed(owner()), node(0)), Error::<Test>::NotOperator);
+		assert_ok!(Feeds::unbond(RuntimeOrigin::signed(operator()), node(0)));
+		assert_noop!(Feeds::withdraw(RuntimeOrigin::signed(operator()), node(0)), Error::<Test>::StillUnbonding);
+		// Leaving: no submissions, no strikes for silence.
+		let round = Feeds::round_of(System::block_number(), ROUND);
+		assert_noop!(Feeds::submit(RuntimeOrigin::signed(node(0)), feed, round, 1), Error::<Test>::NodeNotActive);
+		run_to(4 + UNBONDING);
+		assert_ok!(Feeds::withdraw(RuntimeOrigin::signed(operator()), node(0)));
+		assert_eq!(bond_held(), 0);
+		assert!(DataNodes::<Test>::get(node(0)).is_none());
+		assert!(!feed_events().iter().any(|event| matches!(event, Event::RoundMissed { .. })));
+
+		assert_ok!(Feeds::remove_feed(RuntimeOrigin::signed(owner()), feed));
+		assert_eq!(Balances::balance_on_hold(&HoldReason::FeedDeposit.into(), &owner()), 0);
+		assert!(crate::pallet::Feeds::<Test>::get(feed).is_none());
+		assert!(History::<Test>::get(feed).is_empty());
+		assert_eq!(FeedCount::<Test>::get(), 0);
+		// Its scheduled round end passes without effect.
+		let before = feed_events().len();
+		run_to(System::block_number() + 2 * ROUND);
+		assert_eq!(feed_events().len(), before);
+	});
+}
+
+#[test]
+fn set_feeds_moves_a_node_between_feeds() {
+	new_test_ext().execute_with(|| {
+		let a = register_feed(1);
+		let b = register_feed(1);
+		register_nodes(a, 1);
+		assert_noop!(
+			Feeds::set_feeds(RuntimeOrigin::signed(owner()), node(0), vec![b].try_into().unwrap()),
+			Error::<Test>::NotOperator
+		);
+		assert_ok!(Feeds::set_feeds(RuntimeOrigin::signed(operator()), node(0), vec![b].try_into().unwrap()));
+		assert!(FeedNodes::<Test>::get(a).is_empty());
+		assert_eq!(FeedNodes::<Test>::get(b).into_inner(), vec![node(0)]);
+		assert!(feed_events().contains(&Event::DataNodeFeedsChanged { node: node(0), feeds: vec![b].try_into().unwrap() }));
+	});
+}
+
+#[test]
+fn unsigned_origins_are_refused() {
+	new_test_ext().execute_with(|| {
+		let feed = register_feed(1);
+		assert_noop!(Feeds::submit(RuntimeOrigin::none(), feed, 0, 1), DispatchError::BadOrigin);
+		let _ = Feeds::on_initialize(1);
+	});
+}
+
+mod offchain_worker {
+	use super::*;
+	use crate::{source_storage_key, FeedSource};
+	use codec::{Decode, Encode};
+	use sp_core::offchain::{testing, OffchainDbExt, OffchainWorkerExt, StorageKind, TransactionPoolExt};
+	use sp_keystore::{testing::MemoryKeystore, Keystore, KeystoreExt};
+	use std::sync::Arc;
+
+	const URL: &str = "http://127.0.0.1:8089/price";
+
+	type Shared<T> = Arc<parking_lot::RwLock<T>>;
+
+	struct Setup {
+		ext: sp_io::TestExternalities,
+		http: Shared<testing::OffchainState>,
+		pool: Shared<testing::PoolState>,
+		node: AccountId,
+	}
+
+	/// A data node with its `feed` key in the keystore, registered for feed 0, whose source
+	/// (when `configured`) is `price.usd` at `URL`.
+	fn setup(configured: bool) -> Setup {
+		let keystore = MemoryKeystore::new();
+		let public = keystore.sr25519_generate_new(crate::KEY_TYPE, Some("//data-node")).unwrap();
+		let mut ext = new_test_ext();
+		let (offchain, http) = testing::TestOffchainExt::new();
+		let (pool_ext, pool) = testing::TestTransactionPoolExt::new();
+		ext.register_extension(OffchainWorkerExt::new(offchain.clone()));
+		ext.register_extension(OffchainDbExt::new(offchain));
+		ext.register_extension(TransactionPoolExt::new(pool_ext));
+		ext.register_extension(KeystoreExt(Arc::new(keystore)));
+		let node: AccountId = public.into();
+		ext.execute_with(|| {
+			let feed = register_feed(1);
+			assert_ok!(Feeds::register_node(
+				RuntimeOrigin::signed(operator()),
+				node.clone(),
+				vec![feed].try_into().unwrap(),
+				MIN_BOND,
+			));
+			if configured {
+				// What the node's `--data-source 0=URL#price.usd` writes.
+				let source = FeedSource { url: URL.as_bytes().to_vec(), json_path: b"price.usd".to_vec() };
+				sp_io::offchain::local_storage_set(StorageKind::PERSISTENT, &source_storage_key(feed), &source.encode());
+			}
+		});
+		Setup { ext, http, pool, node }
+	}
+
+	fn expect_get(http: &Shared<testing::OffchainState>, body: &[u8]) {
+		http.write().expect_request(testing::PendingRequest {
+			method: "GET".into(),
+			uri: URL.into(),
+			headers: vec![("Accept".into(), "application/json".into())],
+			response: Some(body.to_vec()),
+			sent: true,
+			..Default::default()
+		});
+	}
+
+	fn sent_calls(pool: &Shared<testing::PoolState>) -> Vec<(AccountId, RuntimeCall)> {
+		pool.read()
+			.transactions
+			.iter()
+			.map(|bytes| {
+				let extrinsic = Extrinsic::decode(&mut &bytes[..]).unwrap();
+				let (address, _, _) = extrinsic.preamble.to_signed().unwrap();
+				(address, extrinsic.function)
+			})
+			.collect()
+	}
+
+	#[test]
+	fn the_worker_fetches_the_configured_source_and_submits_the_value_signed_once_per_round() {
+		let Setup { mut ext, http, pool, node } = setup(true);
+		expect_get(&http, br#"{"price": {"usd": "64123.45", "eur": 59000}}"#);
+		ext.execute_with(|| {
+			Feeds::offchain_worker(1);
+			let sent = sent_calls(&pool);
+			assert_eq!(sent.len(), 1);
+			assert_eq!(sent[0].0, node);
+			assert_eq!(sent[0].1, RuntimeCall::Feeds(crate::Call::submit { feed: 0, round: 0, value: 6_412_345 }));
+			// Sent for this round: the next block's worker does not fetch again (an unexpected
+			// request would fail the test).
+			Feeds::offchain_worker(2);
+			assert_eq!(sent_calls(&pool).len(), 1);
+		});
+	}
+
+	#[test]
+	fn without_a_configured_source_nothing_is_fetched_or_sent() {
+		let Setup { mut ext, pool, .. } = setup(false);
+		ext.execute_with(|| {
+			Feeds::offchain_worker(1);
+			assert!(sent_calls(&pool).is_empty());
+		});
+	}
+
+	#[test]
+	fn a_malformed_answer_sends_nothing() {
+		for body in [&b"<html>502 Bad Gateway</html>"[..], br#"{"price": {"usd": "n/a"}}"#, br#"{"price": 5}"#] {
+			let Setup { mut ext, http, pool, .. } = setup(true);
+			expect_get(&http, body);
+			ext.execute_with(|| {
+				Feeds::offchain_worker(1);
+				assert!(sent_calls(&pool).is_empty(), "{}", String::from_utf8_lossy(body));
+			});
+		}
+	}
+
+	#[test]
+	fn an_oversized_answer_is_not_read_to_the_end() {
+		let Setup { mut ext, http, pool, .. } = setup(true);
+		let mut body = br#"{"price": {"usd": 1}, "padding": ""#.to_vec();
+		body.extend(std::iter::repeat(b'x').take(crate::offchain::MAX_RESPONSE_BYTES));
+		body.extend_from_slice(br#""}"#);
+		expect_get(&http, &body);
+		ext.execute_with(|| {
+			Feeds::offchain_worker(1);
+			assert!(sent_calls(&pool).is_empty());
+		});
+	}
+
+	#[test]
+	fn a_key_that_is_not_a_registered_data_node_does_nothing() {
+		let Setup { mut ext, pool, node, .. } = setup(true);
+		ext.execute_with(|| {
+			DataNodes::<Test>::remove(&node);
+			Feeds::offchain_worker(1);
+			assert!(sent_calls(&pool).is_empty());
+		});
+	}
+}

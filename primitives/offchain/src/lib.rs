@@ -1,0 +1,99 @@
+//! What veriml's off-chain workers (inference nodes, data nodes) share.
+//!
+//! A worker may send several signed transactions from one key in one block, and more in the
+//! next block before the first are included. `frame_system`'s `Signer` numbers each from the
+//! on-chain nonce, so the second would replace or clash with the first. [`NonceTracker`]
+//! numbers them itself, remembering in the node's persistent off-chain storage what it has
+//! sent, and falls back to the chain's nonce when the chain stops moving (a transaction was
+//! dropped).
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use codec::Encode;
+use frame_system::{
+	offchain::{Account, AppCrypto, CreateSignedTransaction, SubmitTransaction},
+	pallet_prelude::BlockNumberFor,
+};
+use sp_runtime::{
+	offchain::storage::StorageValueRef,
+	traits::{One, Saturating},
+};
+
+/// What the worker remembers of a key's transactions: the next nonce it will use, the
+/// on-chain nonce it last saw and the block it first saw it in.
+type NonceState<T> = (
+	<T as frame_system::Config>::Nonce,
+	<T as frame_system::Config>::Nonce,
+	BlockNumberFor<T>,
+);
+
+/// The nonces of one key's transactions in one run of an off-chain worker.
+pub struct NonceTracker<T: frame_system::Config> {
+	storage_key: Vec<u8>,
+	now: BlockNumberFor<T>,
+	chain: T::Nonce,
+	stored: Option<NonceState<T>>,
+	next: T::Nonce,
+}
+
+impl<T: frame_system::Config> NonceTracker<T> {
+	/// The tracker of `account`'s nonces under `prefix` (one prefix per worker), at block
+	/// `now`. Transactions still unconfirmed after `stuck_after` blocks of an unmoving chain
+	/// nonce are taken as dropped: numbering restarts from the chain's nonce.
+	pub fn load(prefix: &[u8], account: &T::AccountId, now: BlockNumberFor<T>, stuck_after: BlockNumberFor<T>) -> Self {
+		let storage_key = (prefix, account).encode();
+		let chain = frame_system::Pallet::<T>::account_nonce(account);
+		let stored = StorageValueRef::persistent(&storage_key).get::<NonceState<T>>().ok().flatten();
+		let next = match stored {
+			Some((next, seen, seen_at)) if next > chain => {
+				let stuck = seen == chain && now >= seen_at.saturating_add(stuck_after);
+				if stuck {
+					chain
+				} else {
+					next
+				}
+			},
+			_ => chain,
+		};
+		Self { storage_key, now, chain, stored, next }
+	}
+
+	/// The nonce the next transaction takes.
+	pub fn next(&self) -> T::Nonce {
+		self.next
+	}
+
+	/// Records that a transaction took `next()`.
+	pub fn used(&mut self) {
+		self.next = self.next.saturating_add(One::one());
+	}
+
+	/// Whether transactions this worker sent are still unconfirmed.
+	pub fn in_flight(&self) -> bool {
+		self.next > self.chain
+	}
+
+	/// Remembers the state for the next run.
+	pub fn save(self) {
+		let (seen, seen_at) = match self.stored {
+			Some((_, seen, at)) if seen == self.chain => (seen, at),
+			_ => (self.chain, self.now),
+		};
+		StorageValueRef::persistent(&self.storage_key).set(&(self.next, seen, seen_at));
+	}
+}
+
+/// Signs `call` with `account`'s key (of the app crypto `C`) at `nonce` and puts it in the
+/// transaction pool. `Err` if the key cannot sign or the pool refuses it.
+pub fn send_signed<T, C, LocalCall>(call: LocalCall, account: &Account<T>, nonce: T::Nonce) -> Result<(), ()>
+where
+	T: CreateSignedTransaction<LocalCall>,
+	C: AppCrypto<T::Public, T::Signature>,
+{
+	let transaction =
+		T::create_signed_transaction::<C>(call.into(), account.public.clone(), account.id.clone(), nonce).ok_or(())?;
+	SubmitTransaction::<T, LocalCall>::submit_transaction(transaction)
+}

@@ -179,6 +179,10 @@ mod benchmarks {
 			FeedsPallet::<T>::on_initialize(end);
 		}
 		assert!(RoundEnds::<T>::get(end).is_empty());
+		if n > 0 {
+			let first: T::AccountId = account("node", 0, 0);
+			assert_eq!(DataNodes::<T>::get(&first).map(|node| node.status), Some(DataNodeStatus::Suspended));
+		}
 	}
 
 	impl_benchmark_test_suite!(FeedsPallet, crate::mock::new_test_ext(), crate::mock::Test);

@@ -10,7 +10,7 @@
 #   5. a --dev node checked through @polkadot/api (blocks, finality, metadata, a transfer,
 #      models uploaded and registered, hostile models refused, inferences, the veriml RPC)
 #   5b. the TypeScript quick start client (docs/examples/client) against a fresh --dev node
-#   6. the zombienet multi-node tests in zombienet/
+#   6. the zombienet multi-node tests in zombienet/ (blocks, an inference journey, a data node)
 # Prints how long each stage took. `.ci/run` runs exactly this.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"

@@ -44,7 +44,7 @@ async function setSource(feed, url, path) {
 test('a data node fetches its source over HTTP and rounds are aggregated from its values', async () => {
   const owner = account('Ferdie');
   const operator = account('Bob');
-  const roundLength = 3;
+  const roundLength = 2;
   const { events } = await sendOk(api, api.tx.feeds.registerFeed(
     'BTC/USD', 'test server, bitcoin.usd', 2, roundLength, 1, 100_000_000, // 10 %
   ), owner);
@@ -72,7 +72,7 @@ test('a data node fetches its source over HTTP and rounds are aggregated from it
 test('bad answers from the source are not submitted: the round has no value and the node a strike', async () => {
   const owner = account('Ferdie');
   const operator = account('Bob');
-  const { events } = await sendOk(api, api.tx.feeds.registerFeed('ETH/USD', 'test server, broken', 2, 3, 1, 100_000_000), owner);
+  const { events } = await sendOk(api, api.tx.feeds.registerFeed('ETH/USD', 'test server, broken', 2, 2, 1, 100_000_000), owner);
   const feed = eventsOf(events, 'feeds', 'FeedRegistered')[0].data.feed.toNumber();
   await setSource(feed, `http://127.0.0.1:${server.address().port}/eth`, 'ethereum.usd');
   const served = (await api.query.feeds.dataNodes(node.address)).unwrap().feeds.map((f) => f.toNumber());

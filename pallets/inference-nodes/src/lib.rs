@@ -24,7 +24,8 @@ pub use pallet::*;
 pub mod weights;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
-#[cfg(test)]
+// The mock only serves the benchmarks (behaviour is tested in `pallet-inference-requests`).
+#[cfg(all(test, feature = "runtime-benchmarks"))]
 mod mock;
 
 pub use weights::WeightInfo;

@@ -19,6 +19,9 @@ pub enum ValueError {
 	NotUtf8,
 	/// The answer nests deeper than [`MAX_DEPTH`].
 	TooDeep,
+	/// A number in the answer has more digits than the JSON parser reads without overflow
+	/// (20 or more, or an exponent of 10 or more), wherever it is.
+	NumberTooLong,
 	/// The answer is not JSON.
 	NotJson,
 	/// The path is not of the form `key.key[index]…`.
@@ -63,9 +66,16 @@ fn parse_path(path: &str) -> Result<Vec<Step<'_>>, ValueError> {
 	Ok(steps)
 }
 
-/// Nesting depth of `text`, not counting brackets inside strings.
-fn depth(text: &[u8]) -> usize {
-	let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+/// Digits of a number's integer or fraction part, and of its exponent, that the parser
+/// (lite-json: `u64` and `i32`, which wrap silently in release builds) reads exactly.
+const MAX_NUMBER_DIGITS: usize = 19;
+const MAX_EXPONENT_DIGITS: usize = 9;
+
+/// Checks what the parser cannot: the nesting depth of `text` and the length of its numbers
+/// (outside strings; numbers in strings are read by [`parse_decimal`], which checks them).
+fn check_shape(text: &[u8]) -> Result<(), ValueError> {
+	let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+	let (mut digits, mut in_exponent) = (0usize, false);
 	for &byte in text {
 		if in_string {
 			match byte {
@@ -76,25 +86,40 @@ fn depth(text: &[u8]) -> usize {
 			}
 			continue
 		}
+		if byte.is_ascii_digit() {
+			digits += 1;
+			let limit = if in_exponent { MAX_EXPONENT_DIGITS } else { MAX_NUMBER_DIGITS };
+			if digits > limit {
+				return Err(ValueError::NumberTooLong)
+			}
+			continue
+		}
+		match byte {
+			b'e' | b'E' => in_exponent = digits > 0,
+			// A sign right after `e` keeps the exponent going.
+			b'+' | b'-' if in_exponent && digits == 0 => {},
+			_ => in_exponent = false,
+		}
+		digits = 0;
 		match byte {
 			b'"' => in_string = true,
 			b'[' | b'{' => {
 				depth += 1;
-				deepest = deepest.max(depth);
+				if depth > MAX_DEPTH {
+					return Err(ValueError::TooDeep)
+				}
 			},
 			b']' | b'}' => depth = depth.saturating_sub(1),
 			_ => {},
 		}
 	}
-	deepest
+	Ok(())
 }
 
 /// The number at `path` in the JSON document `body`, in units of 10^-`decimals`.
 pub fn extract(body: &[u8], path: &str, decimals: u8) -> Result<i128, ValueError> {
 	let text = core::str::from_utf8(body).map_err(|_| ValueError::NotUtf8)?;
-	if depth(body) > MAX_DEPTH {
-		return Err(ValueError::TooDeep)
-	}
+	check_shape(body)?;
 	let steps = parse_path(path)?;
 	let document = lite_json::parse_json(text).map_err(|_| ValueError::NotJson)?;
 	let mut at = &document;
@@ -214,6 +239,20 @@ mod tests {
 		assert_eq!(extract(&deep, "[0]", 0), Err(ValueError::TooDeep));
 		// Brackets inside strings are not nesting.
 		assert_eq!(extract(br#"{"s": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "v": 1}"#, "v", 0), Ok(1));
+	}
+
+	#[test]
+	fn numbers_the_parser_would_wrap_are_refused_not_misread() {
+		// 20 digits overflow lite-json's u64 (silently, in the runtime's release build).
+		assert_eq!(extract(br#"{"p": 18446744073709551617}"#, "p", 0), Err(ValueError::NumberTooLong));
+		assert_eq!(extract(br#"{"p": 0.12345678901234567890}"#, "p", 2), Err(ValueError::NumberTooLong));
+		assert_eq!(extract(br#"{"p": 1e4294967296}"#, "p", 2), Err(ValueError::NumberTooLong));
+		assert_eq!(extract(br#"{"p": 1, "other": -123456789012345678901}"#, "p", 2), Err(ValueError::NumberTooLong));
+		// 19 digits, a 9-digit exponent, and long numbers inside strings are fine.
+		assert_eq!(extract(br#"{"p": 1234567890123456789}"#, "p", 0), Ok(1_234_567_890_123_456_789));
+		assert_eq!(extract(br#"{"p": 0.1234567890123456789}"#, "p", 2), Ok(12));
+		assert_eq!(extract(br#"{"p": 5E-000000001}"#, "p", 1), Ok(5));
+		assert_eq!(extract(br#"{"p": "123456789012345678901234.5", "q": 1}"#, "p", 1), Ok(1_234_567_890_123_456_789_012_345));
 	}
 
 	#[test]

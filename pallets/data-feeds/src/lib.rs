@@ -593,11 +593,9 @@ pub mod pallet {
 			ensure!(!matches!(record.status, DataNodeStatus::Unbonding { .. }), Error::<T>::Unbonding);
 			Self::check_feeds(&feeds)?;
 			if record.status == DataNodeStatus::Active {
+				// A feed the node serves already has room for it.
+				Self::check_room(&node, &feeds)?;
 				Self::remove_from_feeds(&node, &record.feeds);
-				if let Err(error) = Self::check_room(&node, &feeds) {
-					Self::add_to_feeds(&node, &record.feeds);
-					return Err(error)
-				}
 				Self::add_to_feeds(&node, &feeds);
 			}
 			record.feeds = feeds.clone();

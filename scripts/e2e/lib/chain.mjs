@@ -1,6 +1,6 @@
 // Helpers the end-to-end tests share: connecting, signing and sending, reading models.
-import { ApiPromise, WsProvider, Keyring } from '@polkadot/api';
-import { verimlRpc } from 'veriml-client';
+import { Keyring } from '@polkadot/api';
+import { connect as connectClient } from 'veriml-client';
 import { blake2AsHex } from '@polkadot/util-crypto';
 import { u8aToHex } from '@polkadot/util';
 import { readFileSync } from 'node:fs';
@@ -13,11 +13,9 @@ export const endpoint = process.env.VERIML_WS ?? 'ws://127.0.0.1:9944';
 export const modelsDir = process.env.VERIML_TEST_MODELS
   ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'target', 'test-models');
 
-/** veriml's own JSON-RPC methods for @polkadot/api, from the TypeScript client (docs/examples/client). */
-export { verimlRpc } from 'veriml-client';
-
-export async function connect(url = endpoint) {
-  return ApiPromise.create({ provider: new WsProvider(url), noInitWarn: true, rpc: verimlRpc });
+/** An API on `url` (default `VERIML_WS`) with veriml's RPC methods, as the TypeScript client connects. */
+export function connect(url = endpoint) {
+  return connectClient(url);
 }
 
 /** A dev account (`//Alice`, `//Bob`, …). */

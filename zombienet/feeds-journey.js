@@ -7,9 +7,15 @@
 // 3. Rounds are aggregated from dave's values, and follow the server when its price moves.
 // 4. The server answers HTML: dave submits nothing, the round has no value and dave a strike;
 //    a good answer again clears it.
+// Meanwhile (issue 5's workflows) dave is also an inference node (its `infr` key, //Dave,
+// bonded by Eve) serving the quick start's linear model, and Ferdie runs a workflow: the model
+// on the feed's last 3 values every 3 blocks, with a budget for two runs. Each run's request is
+// computed by dave and verified by the validators; its output is checked against the feed's
+// history at the block of the run; the workflow ends by itself and refunds the rest.
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { createServer } = require('node:http');
+const { readFileSync } = require('node:fs');
 
 function check(condition, message) {
   if (!condition) throw new Error(`feeds journey: ${message}`);
@@ -35,6 +41,15 @@ async function run(nodeName, networkInfo) {
     await lib.sendOk(api, api.tx.feeds.registerNode(dave.address, [feed], api.consts.feeds.minBond), eve);
     check(true, `Eve bonded dave's feed key ${dave.address}`);
 
+    // Every event from now on, with its block's hash: the workflow's runs interleave with the
+    // feed's rounds.
+    const seen = [];
+    const unsubscribe = await api.rpc.chain.subscribeNewHeads(async (header) => {
+      const events = await (await api.at(header.hash)).query.system.events();
+      for (const { event } of events) seen.push({ event, blockHash: header.hash, blockNumber: header.number.toNumber() });
+    });
+    const workflow = await startWorkflow(api, lib, feed, ferdie, eve, dave);
+
     const aggregated = (value) => lib.waitForEvent(api, 'feeds', 'RoundAggregated',
       (e) => e.data.feed.toNumber() === feed && e.data.value.toBigInt() === value, 120_000);
     const first = await aggregated(6_412_345n);
@@ -58,11 +73,74 @@ async function run(nodeName, networkInfo) {
     check(cleared.strikes.toNumber() === 0, 'a good value again cleared the strikes');
     const history = await api.query.feeds.history(feed);
     check(history.length >= 3, `the feed's history holds ${history.length} rounds`);
+
+    await checkWorkflow(api, lib, workflow, seen);
+    unsubscribe();
     return 0;
   } finally {
     server.close();
     await api.disconnect();
   }
+}
+
+/** Registers the linear model, bonds dave's `infr` key for it and registers Ferdie's workflow. */
+async function startWorkflow(api, lib, feed, ferdie, eve, dave) {
+  const bytes = readFileSync(join(__dirname, '..', 'docs', 'examples', 'client', 'models', 'linear.onnx'));
+  const { blake2AsHex } = await import('@polkadot/util-crypto');
+  const model = { name: 'linear', bytes, hash: blake2AsHex(bytes, 256), specs: [{ dtype: 'F32', shape: [1, 3] }] };
+  await lib.registerModel(api, model, ferdie, 10n ** 10n);
+  await lib.sendOk(api, api.tx.inferenceNodes.register(dave.address, [model.hash], 100n * 10n ** 12n), eve);
+  check(true, `Eve bonded dave's infr key for the linear model ${model.hash}`);
+  const fee = (await api.rpc.veriml.quote(model.hash)).toJSON().total;
+  const perRun = BigInt(fee);
+  const budget = 2n * perRun + perRun / 2n;
+  const { events } = await lib.sendOk(api,
+    api.tx.workflows.register(model.hash, [{ feed, values: 3 }], 3, perRun, budget), ferdie);
+  const registered = lib.eventsOf(events, 'workflows', 'Registered')[0];
+  const id = registered.data.workflow.toNumber();
+  check(true, `Ferdie registered workflow ${id}: the model on feed ${feed}'s last 3 values every 3 blocks, budget ${budget} for runs of ${perRun}`);
+  return { id, model, perRun, budget, ferdie };
+}
+
+/** Resolves with the first of the `seen` events for which `matches` holds, polling; null after `timeoutMs`. */
+async function waitSeen(seen, matches, timeoutMs) {
+  for (let waited = 0; waited <= timeoutMs; waited += 1000) {
+    const found = seen.find(matches);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  return null;
+}
+
+const is = (section, method, test = () => true) =>
+  ({ event }) => event.section === section && event.method === method && test(event.data);
+
+/** The workflow's two runs were verified inferences of the feed's values; then it ended. */
+async function checkWorkflow(api, lib, workflow, seen) {
+  const ended = await waitSeen(seen, is('workflows', 'Ended', (d) => d.workflow.toNumber() === workflow.id), 300_000);
+  check(ended && ended.event.data.reason.toString() === 'BudgetSpent',
+    `workflow ${workflow.id} ended: ${ended?.event.data.reason} in block #${ended?.blockNumber}`);
+  check(ended.event.data.refunded.toBigInt() === workflow.perRun / 2n,
+    `the rest of the budget, ${ended.event.data.refunded}, was refunded`);
+
+  const runs = seen.filter(is('workflows', 'Ran', (d) => d.workflow.toNumber() === workflow.id));
+  check(runs.length === 2, `the workflow ran twice (blocks ${runs.map((r) => r.blockNumber).join(', ')})`);
+  for (const run of runs) {
+    const request = run.event.data.request.toNumber();
+    const completed = await waitSeen(seen, is('inference', 'Completed', (d) => d.request.toNumber() === request), 120_000);
+    check(completed, `run ${run.event.data.run}: request ${request} completed in block #${completed?.blockNumber}`);
+    // The input was the feed's last 3 values (2 decimals) when the run was made.
+    const history = (await (await api.at(run.blockHash)).query.feeds.history(0))
+      .map((round) => Number(round.value.toBigInt()) / 100);
+    const [x0, x1, x2] = history.slice(-3);
+    const expected = 0.5 * x0 - 1.25 * x1 + 2 * x2 + 0.75;
+    const [got] = lib.floatsOf((await api.query.verification.outputs(request)).unwrap()[0]);
+    check(Math.abs(got - expected) <= 1e-3 * Math.abs(expected) + 1e-3,
+      `request ${request}: 0.5·${x0} − 1.25·${x1} + 2·${x2} + 0.75 = ${got}`);
+    const receipt = (await api.query.verification.receipts(request)).unwrap();
+    check(receipt.verifiedBy.toString() === 'ReExecution', `request ${request}: its receipt says verified by re-execution`);
+  }
+  check((await api.query.workflows.workflows(workflow.id)).isNone, 'nothing of the workflow is left in storage');
 }
 
 module.exports = { run };

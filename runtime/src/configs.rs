@@ -20,7 +20,7 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, Escrow, Hash, Inference, InferenceNodes,
+	AccountId, Aura, Balance, Balances, Block, BlockNumber, Escrow, Feeds, Hash, Inference, InferenceNodes,
 	Models, Nonce, PalletInfo, Runtime, Verification,
 	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
 	System, EXISTENTIAL_DEPOSIT, SLOT_DURATION, VERSION,
@@ -154,6 +154,10 @@ parameter_types! {
 	/// on the light CNNs (where fuel dominates; a run's fixed ~2 ms of instantiation is in the
 	/// benchmarked weight of the call), rounded up with a margin.
 	pub const EnginePicosecondsPerFuel: u64 = 400;
+	/// Models above 50 ms per run (at `EnginePicosecondsPerFuel`) are verified optimistically:
+	/// re-executing every result of such a model would take a block's verification room for
+	/// a handful of results (1.5 s of ordinary weight per block).
+	pub const OptimisticAboveFuel: u64 = 125_000_000;
 }
 
 impl pallet_model_registry::Config for Runtime {
@@ -176,6 +180,7 @@ impl pallet_model_registry::Config for Runtime {
 	type MaxVersions = ConstU32<32>;
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = EnginePicosecondsPerFuel;
+	type OptimisticAboveFuel = OptimisticAboveFuel;
 	type WeightInfo = pallet_model_registry::weights::SubstrateWeight<Runtime>;
 }
 
@@ -185,12 +190,46 @@ parameter_types! {
 	pub ProtocolAccount: AccountId = ProtocolPalletId::get().into_account_truncating();
 }
 
+/// What an escrow holds funds for: the escrow pallet's ids.
+#[derive(
+	codec::Encode,
+	codec::Decode,
+	codec::DecodeWithMemTracking,
+	codec::MaxEncodedLen,
+	scale_info::TypeInfo,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+)]
+pub enum EscrowPurpose {
+	/// The fee of an inference request.
+	Request(pallet_inference_requests::RequestId),
+	/// The prepaid budget of a workflow.
+	Workflow(pallet_workflows::WorkflowId),
+}
+
+impl sp_runtime::traits::Convert<pallet_inference_requests::RequestId, EscrowPurpose> for EscrowPurpose {
+	fn convert(request: pallet_inference_requests::RequestId) -> Self {
+		Self::Request(request)
+	}
+}
+
+impl sp_runtime::traits::Convert<pallet_workflows::WorkflowId, EscrowPurpose> for EscrowPurpose {
+	fn convert(workflow: pallet_workflows::WorkflowId) -> Self {
+		Self::Workflow(workflow)
+	}
+}
+
+/// The escrows of one purpose (requests' fees, workflows' budgets), keyed by its own ids.
+pub type EscrowFor = pallet_escrow::EscrowOf<Escrow, EscrowPurpose, EscrowPurpose>;
+
 impl pallet_escrow::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
-	/// Inference request ids.
-	type EscrowId = u64;
+	type EscrowId = EscrowPurpose;
 }
 
 parameter_types! {
@@ -262,7 +301,7 @@ impl pallet_inference_requests::Config for Runtime {
 	type Models = Models;
 	type Uploads = Models;
 	type Nodes = InferenceNodes;
-	type Escrow = Escrow;
+	type Escrow = EscrowFor;
 	type Verifier = Verification;
 	type AuthorityId = pallet_inference_requests::crypto::InferenceNodeId;
 	type ProtocolAccount = ProtocolAccount;
@@ -285,6 +324,12 @@ impl pallet_inference_requests::Config for Runtime {
 	type RequestTimeout = ConstU32<{ 2 * MINUTES }>;
 	type MaxPending = ConstU32<256>;
 	type ResubmitAfter = ConstU32<5>;
+	/// One minute for any bonded node to re-execute an optimistic result and challenge it.
+	type ChallengePeriod = ConstU32<{ MINUTES }>;
+	type MaxDisputes = ConstU32<64>;
+	/// One re-execution (up to `MaxVerificationFuel`, 1 s) at the start of a block: disputes
+	/// are rare, since the loser is slashed.
+	type DisputesPerBlock = ConstU32<1>;
 	type WeightInfo = pallet_inference_requests::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = pallet_inference_requests::benchmark_helpers::RegistryAndBondedNodes<Runtime>;
@@ -324,4 +369,21 @@ impl pallet_data_feeds::Config for Runtime {
 	type MaxNameLength = ConstU32<32>;
 	type MaxSourceLength = ConstU32<256>;
 	type WeightInfo = pallet_data_feeds::weights::SubstrateWeight<Runtime>;
+}
+
+impl pallet_workflows::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type Models = Models;
+	type Feeds = Feeds;
+	type Requests = Inference;
+	type Escrow = EscrowFor;
+	type MaxFeedInputs = ConstU32<8>;
+	/// As many as the feeds' history keeps.
+	type MaxValuesPerInput = ConstU32<64>;
+	/// A run at most every other block.
+	type MinPeriod = ConstU32<2>;
+	/// Every workflow may be due in the same block: 1024 runs are about 0.35 s.
+	type MaxWorkflows = ConstU32<1024>;
+	type WeightInfo = pallet_workflows::weights::SubstrateWeight<Runtime>;
 }

@@ -139,7 +139,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("veriml"),
 	impl_name: alloc::borrow::Cow::Borrowed("veriml-node"),
 	authoring_version: 1,
-	spec_version: 101,
+	spec_version: 102,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -241,4 +241,7 @@ mod runtime {
 
 	#[runtime::pallet_index(15)]
 	pub type Feeds = pallet_data_feeds;
+
+	#[runtime::pallet_index(16)]
+	pub type Workflows = pallet_workflows;
 }

@@ -79,7 +79,7 @@ test('a paid inference is computed by the inference node, verified and settled',
   const total = fee.modelPrice.toBigInt() + fee.execution.toBigInt() + fee.protocol.toBigInt();
   const spent = requesterBefore - await free(requester);
   assert.ok(spent >= total && spent < total + VML / 100n, `requester spent ${spent}, fee ${total}`);
-  assert.ok((await api.query.escrow.escrows(id)).isNone);
+  assert.ok((await api.query.escrow.escrows({ Request: id })).isNone);
   assert.ok((await api.query.inference.requests(id)).isNone);
   assert.ok((await api.query.inference.inputs(id)).isNone);
 });

@@ -18,7 +18,7 @@ use sp_core::{storage::StorageKey, Bytes, H256};
 use pallet_inference_requests::{runtime_api::InferenceApi, Fee, QuoteError};
 use sp_api::ProvideRuntimeApi;
 use sp_runtime::traits::Block as BlockT;
-use veriml_runtime::{Balance, Runtime};
+use veriml_runtime::{AccountId, Balance, BlockNumber, Runtime};
 
 /// Error codes of the `veriml_*` methods (JSON-RPC `error.code`).
 pub mod error_code {
@@ -202,7 +202,7 @@ where
 	}
 
 	fn request(&self, request: u64, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
-		use pallet_inference_requests::{NextRequestId, RequestOf, RequestStatus, Requests};
+		use pallet_inference_requests::{NextRequestId, Proposals, RequestOf, RequestStatus, Requests};
 		use pallet_verification::{Outcome, ReceiptOf, Receipts};
 		let at = at.unwrap_or_else(|| self.client.info().best_hash);
 		if let Some(open) =
@@ -211,8 +211,10 @@ where
 			let status = match open.status {
 				RequestStatus::Pending => "pending",
 				RequestStatus::Assigned => "assigned",
+				RequestStatus::Proposed => "proposed",
+				RequestStatus::Disputed => "disputed",
 			};
-			return Ok(serde_json::json!({
+			let mut answer = serde_json::json!({
 				"request": request,
 				"status": status,
 				"model": open.model,
@@ -223,7 +225,20 @@ where
 				"assigned": open.assigned.into_inner(),
 				"createdAt": open.created_at,
 				"deadline": open.deadline,
-			}))
+				"verification": format!("{:?}", open.verification),
+			});
+			type ProposalOf = pallet_inference_requests::Proposal<AccountId, BlockNumber>;
+			if let Some(proposal) =
+				self.read_decoded::<ProposalOf>(at, Proposals::<Runtime>::hashed_key_for(request))?
+			{
+				answer["proposal"] = serde_json::json!({
+					"node": proposal.node,
+					"outcome": format!("{:?}", proposal.outcome),
+					"challengeUntil": proposal.challenge_until,
+					"challenger": proposal.challenger,
+				});
+			}
+			return Ok(answer)
 		}
 		if let Some(receipt) =
 			self.read_decoded::<ReceiptOf<Runtime>>(at, Receipts::<Runtime>::hashed_key_for(request))?
@@ -235,6 +250,7 @@ where
 				"engineVersion": receipt.engine_version,
 				"executor": receipt.executor,
 				"verifiedIn": receipt.verified_at,
+				"verifiedBy": format!("{:?}", receipt.verified_by),
 			});
 			match receipt.outcome {
 				Outcome::Outputs { output_hash, result_hash } => {

@@ -39,6 +39,33 @@ pub trait Escrow<EscrowId, AccountId, Balance> {
 	fn locked(id: EscrowId) -> Option<(AccountId, Balance)>;
 }
 
+/// The escrows of one purpose inside an escrow pallet whose ids cover several purposes:
+/// `Purpose` maps the purpose's own ids (a request id, a workflow id) into the pallet's.
+pub struct EscrowOf<Inner, OuterId, Purpose>(core::marker::PhantomData<(Inner, OuterId, Purpose)>);
+
+impl<Id, OuterId, AccountId, Balance, Inner, Purpose> Escrow<Id, AccountId, Balance>
+	for EscrowOf<Inner, OuterId, Purpose>
+where
+	Inner: Escrow<OuterId, AccountId, Balance>,
+	Purpose: sp_runtime::traits::Convert<Id, OuterId>,
+{
+	fn lock(id: Id, payer: &AccountId, amount: Balance) -> DispatchResult {
+		Inner::lock(Purpose::convert(id), payer, amount)
+	}
+
+	fn pay(id: Id, payee: &AccountId, amount: Balance) -> Result<Balance, DispatchError> {
+		Inner::pay(Purpose::convert(id), payee, amount)
+	}
+
+	fn refund(id: Id) -> Balance {
+		Inner::refund(Purpose::convert(id))
+	}
+
+	fn locked(id: Id) -> Option<(AccountId, Balance)> {
+		Inner::locked(Purpose::convert(id))
+	}
+}
+
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;

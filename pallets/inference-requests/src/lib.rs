@@ -18,6 +18,16 @@
 //!    result and its receipt and pays the model owner, the node's operator and the protocol;
 //!    the submission is free. A mismatch slashes the node's bond (part of it to the
 //!    requester) and reassigns the request to another node; the liar pays the transaction fee.
+//!
+//!    Results of [`Verification::Optimistic`] models (too costly to re-execute every one in
+//!    the block that carries it) are not re-executed at submission: the result is proposed
+//!    and waits [`Config::ChallengePeriod`] blocks. Any other bonded inference node may
+//!    [`challenge`](Pallet::challenge) it in that window (nodes do so from their off-chain
+//!    worker after re-executing it); the chain then decides by re-execution, at most
+//!    [`Config::DisputesPerBlock`] disputes at the start of each block, and slashes the
+//!    loser: a wrong proposer pays the challenger from its bond and the request goes to
+//!    another node; a wrong challenger pays the proposer and the result settles. An
+//!    unchallenged result settles when its window ends.
 //! 4. A request not completed by its deadline ([`Config::RequestTimeout`]) expires and its fee
 //!    is refunded; a request no node has taken can be [`cancel`](Pallet::cancel)led.
 //!
@@ -97,6 +107,21 @@ pub trait BenchmarkHelper<AccountId> {
 /// Identifies a request; assigned in order from 0.
 pub type RequestId = u64;
 
+/// Inference requests as other pallets (workflows) make them.
+pub trait InferenceRequests<AccountId, Balance> {
+	/// What a request of `model` costs now, or why it cannot be requested.
+	fn quote(model: &veriml_inference_primitives::ModelHash) -> Result<Fee<Balance>, QuoteError>;
+
+	/// Requests an inference of `model` on `inputs` for `requester`, holding the fee (at most
+	/// `max_fee`) from its free balance, exactly as the `request` call does.
+	fn request(
+		requester: AccountId,
+		model: veriml_inference_primitives::ModelHash,
+		inputs: alloc::vec::Vec<veriml_inference_primitives::Tensor>,
+		max_fee: Balance,
+	) -> Result<RequestId, sp_runtime::DispatchError>;
+}
+
 /// Why a model cannot be requested now: the answer of [`runtime_api::InferenceApi::quote`].
 #[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug, TypeInfo)]
 pub enum QuoteError {
@@ -153,6 +178,25 @@ pub enum RequestStatus {
 	Pending,
 	/// Assigned to nodes that are computing it.
 	Assigned,
+	/// An optimistic model's result was proposed and waits through its challenge window.
+	Proposed,
+	/// The proposed result was challenged; the chain re-executes it to decide.
+	Disputed,
+}
+
+/// An optimistic model's result waiting through its challenge window.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub struct Proposal<AccountId, BlockNumber> {
+	/// The inference node that proposed it.
+	pub node: AccountId,
+	/// The outcome it claims (its outputs are in `ProposedOutputs`).
+	pub outcome: pallet_verification::Outcome,
+	/// Settles at the start of this block unless challenged before.
+	pub challenge_until: BlockNumber,
+	/// The node that challenged it, whose bond answers for a wrong challenge.
+	pub challenger: Option<AccountId>,
 }
 
 #[frame_support::pallet]
@@ -167,7 +211,7 @@ pub mod pallet {
 	use frame_system::{offchain::CreateSignedTransaction, pallet_prelude::*};
 	use pallet_escrow::Escrow;
 	use pallet_inference_nodes::InferenceNodes;
-	use pallet_model_registry::{ModelCatalog, UploadedBytes};
+	use pallet_model_registry::{ModelCatalog, UploadedBytes, Verification};
 	use codec::DecodeAll;
 	use pallet_verification::{Claim, Job, Outcome, ResultVerifier, Verdict};
 	use sp_runtime::{
@@ -175,7 +219,7 @@ pub mod pallet {
 		Perbill, SaturatedConversion,
 	};
 	use veriml_inference_primitives::{
-		check_inputs, input_hash, EngineError, ModelHash, Tensor, H256,
+		check_inputs, input_hash, result_hash, EngineError, ModelHash, Tensor, ENGINE_VERSION, H256,
 	};
 
 	/// Balance of the currency fees are paid in.
@@ -216,6 +260,9 @@ pub mod pallet {
 		/// Most engine fuel one execution may use: the model's measured fuel per run with
 		/// [`Config::FuelMargin`].
 		pub fuel_limit: u64,
+		/// Re-executed at submission, or proposed and challengeable (the model's mode when
+		/// the request was made).
+		pub verification: Verification,
 		/// Pending or assigned.
 		pub status: RequestStatus,
 		/// The nodes that may answer it.
@@ -317,6 +364,19 @@ pub mod pallet {
 		#[pallet::constant]
 		type ResubmitAfter: Get<BlockNumberFor<Self>>;
 
+		/// Blocks an optimistic result waits for a challenge before it settles.
+		#[pallet::constant]
+		type ChallengePeriod: Get<BlockNumberFor<Self>>;
+
+		/// Most challenged results waiting to be decided.
+		#[pallet::constant]
+		type MaxDisputes: Get<u32>;
+
+		/// Challenged results decided (each re-executed, up to `MaxVerificationFuel`) at the
+		/// start of each block; the others wait for the next blocks.
+		#[pallet::constant]
+		type DisputesPerBlock: Get<u32>;
+
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
 
@@ -351,6 +411,25 @@ pub mod pallet {
 	/// Requests waiting for a node serving their model, oldest first.
 	#[pallet::storage]
 	pub type PendingQueue<T: Config> = StorageValue<_, BoundedVec<RequestId, T::MaxPending>, ValueQuery>;
+
+	/// Proposed results of optimistic models, in their challenge window or disputed.
+	#[pallet::storage]
+	pub type Proposals<T: Config> =
+		StorageMap<_, Twox64Concat, RequestId, Proposal<T::AccountId, BlockNumberFor<T>>>;
+
+	/// The outputs of proposed results (their SCALE size is at most `MaxOutputBytes`).
+	#[pallet::storage]
+	#[pallet::unbounded]
+	pub type ProposedOutputs<T: Config> = StorageMap<_, Twox64Concat, RequestId, Vec<Tensor>>;
+
+	/// Unchallenged proposals by the block at whose start they settle.
+	#[pallet::storage]
+	pub type ChallengeWindows<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, RequestId, ()>;
+
+	/// Challenged proposals waiting to be decided by re-execution, oldest first.
+	#[pallet::storage]
+	pub type Disputes<T: Config> = StorageValue<_, BoundedVec<RequestId, T::MaxDisputes>, ValueQuery>;
 
 	/// Open requests per model: a model with open requests cannot be removed.
 	#[pallet::storage]
@@ -393,6 +472,32 @@ pub mod pallet {
 		Abandoned { request: RequestId, refunded: BalanceOf<T> },
 		/// The requester cancelled the request before any node took it.
 		Cancelled { request: RequestId, refunded: BalanceOf<T> },
+		/// `node` proposed the result of an optimistic model's request: it settles at the start
+		/// of block `challenge_until` unless a bonded node challenges it before.
+		ResultProposed {
+			request: RequestId,
+			node: T::AccountId,
+			outcome: pallet_verification::Outcome,
+			challenge_until: BlockNumberFor<T>,
+		},
+		/// `challenger` disputes `node`'s proposed result; the chain will re-execute it.
+		Challenged { request: RequestId, node: T::AccountId, challenger: T::AccountId },
+		/// Re-execution proved `challenger` right: `node` was slashed `slashed` (part of it paid
+		/// to the challenger) and the request went to another node.
+		ChallengeUpheld {
+			request: RequestId,
+			node: T::AccountId,
+			challenger: T::AccountId,
+			slashed: BalanceOf<T>,
+		},
+		/// Re-execution confirmed `node`'s proposed result: `challenger` was slashed `slashed`
+		/// (part of it paid to the node's operator) and the result settled.
+		ChallengeRejected {
+			request: RequestId,
+			node: T::AccountId,
+			challenger: T::AccountId,
+			slashed: BalanceOf<T>,
+		},
 	}
 
 	#[pallet::error]
@@ -429,6 +534,20 @@ pub mod pallet {
 		NotRequester,
 		/// A node has taken the request; it can no longer be cancelled.
 		AlreadyAssigned,
+		/// The result hash does not commit to the outputs (`blake2_256(SCALE(engine_version,
+		/// model_hash, input_hash, outputs))`).
+		ResultHashMismatch,
+		/// Only a registered inference node may challenge: its bond answers for a wrong
+		/// challenge.
+		NotANode,
+		/// The request has no proposed result in its challenge window.
+		NothingToChallenge,
+		/// A node cannot challenge its own result.
+		OwnResult,
+		/// The proposed result has been challenged already.
+		AlreadyChallenged,
+		/// `MaxDisputes` challenges wait to be decided; try again in a few blocks.
+		TooManyDisputes,
 	}
 
 	#[pallet::hooks]
@@ -436,7 +555,9 @@ pub mod pallet {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			let expired = Self::expire_requests(now);
 			let assigned = Self::assign_pending();
-			T::WeightInfo::on_initialize(expired, assigned)
+			let settled = Self::settle_unchallenged(now);
+			let decided = Self::decide_disputes();
+			T::WeightInfo::on_initialize(expired, assigned).saturating_add(settled).saturating_add(decided)
 		}
 
 		fn offchain_worker(now: BlockNumberFor<T>) {
@@ -458,6 +579,14 @@ pub mod pallet {
 				 ({verification}) exceeds a transaction's maximum ({max_extrinsic}): lower \
 				 MaxVerificationFuel or MaxUploadedInputBytes"
 			);
+			let disputes = verification.saturating_mul(T::DisputesPerBlock::get().into());
+			let max_block = T::BlockWeights::get().max_block;
+			assert!(
+				disputes.all_lte(max_block),
+				"deciding DisputesPerBlock disputes at MaxVerificationFuel ({disputes}) exceeds a \
+				 block ({max_block}): lower DisputesPerBlock"
+			);
+			assert!(T::DisputesPerBlock::get() > 0, "DisputesPerBlock must be at least 1");
 			let largest_upload = T::WeightInfo::request_uploaded(T::MaxUploadedInputBytes::get());
 			assert!(
 				largest_upload.all_lte(max_extrinsic),
@@ -568,6 +697,34 @@ pub mod pallet {
 			Self::deposit_event(Event::Cancelled { request, refunded });
 			Ok(())
 		}
+
+		/// Challenge `request`'s proposed result (of an optimistic model) as wrong, as a
+		/// registered inference node other than its proposer, before its window ends.
+		///
+		/// The chain re-executes it at the start of one of the next blocks (at most
+		/// `DisputesPerBlock` a block). If the result was wrong its node is slashed, part of
+		/// the slash paid to the caller's operator, and the request goes to another node; if
+		/// it was right the caller is slashed and the result settles. A successful challenge
+		/// costs nothing.
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::cancel(T::MaxDisputes::get()))]
+		pub fn challenge(origin: OriginFor<T>, request: RequestId) -> DispatchResultWithPostInfo {
+			let challenger = ensure_signed(origin)?;
+			let mut record = Self::open_request(request)?;
+			ensure!(T::Nodes::operator(&challenger).is_some(), Error::<T>::NotANode);
+			let mut proposal = Proposals::<T>::get(request).ok_or(Error::<T>::NothingToChallenge)?;
+			ensure!(proposal.node != challenger, Error::<T>::OwnResult);
+			ensure!(proposal.challenger.is_none(), Error::<T>::AlreadyChallenged);
+			Disputes::<T>::try_mutate(|queue| queue.try_push(request))
+				.map_err(|_| Error::<T>::TooManyDisputes)?;
+			ChallengeWindows::<T>::remove(proposal.challenge_until, request);
+			proposal.challenger = Some(challenger.clone());
+			record.status = RequestStatus::Disputed;
+			Self::deposit_event(Event::Challenged { request, node: proposal.node.clone(), challenger });
+			Proposals::<T>::insert(request, proposal);
+			Requests::<T>::insert(request, record);
+			Ok(().into())
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
@@ -599,9 +756,14 @@ pub mod pallet {
 		/// block reserves for verifying one submission. (Reading the request here is charged
 		/// in `base`.)
 		pub fn verification_weight(request: RequestId, base: Weight) -> Weight {
-			let (fuel, input_bytes) =
-				Requests::<T>::get(request).map_or((0, 0), |r| (r.fuel_limit, r.input_bytes));
-			base.saturating_add(Self::input_weight(input_bytes)).saturating_add(Self::fuel_weight(fuel))
+			match Requests::<T>::get(request) {
+				// Proposed, not re-executed: hashing the outputs is in `base`.
+				Some(r) if r.verification == Verification::Optimistic => base,
+				Some(r) => base
+					.saturating_add(Self::input_weight(r.input_bytes))
+					.saturating_add(Self::fuel_weight(r.fuel_limit)),
+				None => base,
+			}
 		}
 
 		/// Reading, decoding and hashing `input_bytes` of inputs to re-execute a request: the
@@ -659,6 +821,7 @@ pub mod pallet {
 				input_bytes: inputs.encoded_size() as u32,
 				fee,
 				fuel_limit,
+				verification: terms.verification,
 				status: RequestStatus::Pending,
 				assigned: BoundedVec::new(),
 				refuted: BoundedVec::new(),
@@ -707,25 +870,21 @@ pub mod pallet {
 			true
 		}
 
-		/// Verifies `node`'s `claim` for `request` by re-execution and settles or slashes.
+		/// Verifies `node`'s `claim` for `request` by re-execution and settles or slashes; for
+		/// an optimistic model, proposes it.
 		fn judge(
 			node: T::AccountId,
 			id: RequestId,
 			claim: Claim,
 			base_weight: Weight,
 		) -> DispatchResultWithPostInfo {
-			let mut request = Self::open_request(id)?;
+			let request = Self::open_request(id)?;
 			ensure!(request.assigned.contains(&node), Error::<T>::NotAssigned);
-			let inputs = Inputs::<T>::get(id).unwrap_or_default();
 			let terms = T::Models::terms(&request.model).ok_or(Error::<T>::UnknownModel)?;
-			let job = Job {
-				id,
-				model: request.model,
-				input_specs: terms.inputs,
-				inputs,
-				fuel_limit: request.fuel_limit,
-				executor: node.clone(),
-			};
+			if request.verification == Verification::Optimistic {
+				return Self::propose(node, id, request, claim, base_weight)
+			}
+			let job = Self::job(id, &request, terms.inputs, node.clone());
 			let (outcome, fuel_used, confirmed) = match T::Verifier::verify(&job, &claim) {
 				Verdict::Confirmed { outcome, fuel_used } => (outcome, fuel_used, true),
 				Verdict::Refuted { expected, fuel_used } => (expected, fuel_used, false),
@@ -735,44 +894,212 @@ pub mod pallet {
 				.saturating_add(Self::fuel_weight(fuel_used));
 
 			if !confirmed {
-				let slashed = T::Nodes::slash(&node, &request.requester);
-				request.assigned.retain(|n| *n != node);
-				Assignments::<T>::remove(&node, id);
-				Self::deposit_event(Event::ResultRejected { request: id, node: node.clone(), slashed });
-				if request.refuted.try_push(node).is_err() {
-					let refunded = Self::close(id, &request);
-					Self::deposit_event(Event::Abandoned { request: id, refunded });
-				} else {
-					if !Self::try_assign(id, &mut request) {
-						// No honest candidate now: wait in the queue (or, if it is full, until the
-						// deadline refunds the fee).
-						request.status = RequestStatus::Pending;
-						if PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).is_ok() {
-							Self::deposit_event(Event::AwaitingNode { request: id });
-						}
-					}
-					Requests::<T>::insert(id, request);
-				}
+				let requester = request.requester.clone();
+				Self::reject(id, request, &node, &requester);
 				// The liar pays for the verification it caused.
 				return Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::Yes })
 			}
+			Self::settle(id, &request, node, outcome, &terms.owner);
+			Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::No })
+		}
 
+		/// The execution `request` asks for, as computed by `executor`.
+		pub(crate) fn job(
+			id: RequestId,
+			request: &RequestOf<T>,
+			input_specs: Vec<veriml_inference_primitives::TensorSpec>,
+			executor: T::AccountId,
+		) -> Job<RequestId, T::AccountId> {
+			Job {
+				id,
+				model: request.model,
+				input_specs,
+				inputs: Inputs::<T>::get(id).unwrap_or_default(),
+				fuel_limit: request.fuel_limit,
+				executor,
+			}
+		}
+
+		/// Records `node`'s claim for an optimistic model's request as a proposal that settles
+		/// after `ChallengePeriod` blocks unless challenged.
+		fn propose(
+			node: T::AccountId,
+			id: RequestId,
+			mut request: RequestOf<T>,
+			claim: Claim,
+			base_weight: Weight,
+		) -> DispatchResultWithPostInfo {
+			if let Claim::Outputs { outputs, result_hash: claimed } = &claim {
+				let committed = result_hash(ENGINE_VERSION, &request.model, &request.input_hash, outputs);
+				ensure!(committed == *claimed, Error::<T>::ResultHashMismatch);
+			}
+			let outcome = claim.outcome();
+			let challenge_until =
+				frame_system::Pallet::<T>::block_number().saturating_add(T::ChallengePeriod::get());
+			// The request no longer expires or waits for other nodes: it settles or is decided.
+			for assigned in &request.assigned {
+				Assignments::<T>::remove(assigned, id);
+			}
+			request.assigned = BoundedVec::new();
+			Deadlines::<T>::remove(request.deadline, id);
+			request.status = RequestStatus::Proposed;
+			if let Claim::Outputs { outputs, .. } = claim {
+				ProposedOutputs::<T>::insert(id, outputs);
+			}
+			Proposals::<T>::insert(id, Proposal { node: node.clone(), outcome, challenge_until, challenger: None });
+			ChallengeWindows::<T>::insert(challenge_until, id, ());
+			Requests::<T>::insert(id, request);
+			Self::deposit_event(Event::ResultProposed { request: id, node, outcome, challenge_until });
+			Ok(PostDispatchInfo { actual_weight: Some(base_weight), pays_fee: Pays::No })
+		}
+
+		/// Slashes `node` for a wrong result of `request` (part to `wronged`) and gives the
+		/// request to another node, or abandons it after `MaxRefutedNodes`.
+		fn reject(id: RequestId, mut request: RequestOf<T>, node: &T::AccountId, wronged: &T::AccountId) -> BalanceOf<T> {
+			let slashed = T::Nodes::slash(node, wronged);
+			request.assigned.retain(|n| n != node);
+			Assignments::<T>::remove(node, id);
+			Self::deposit_event(Event::ResultRejected { request: id, node: node.clone(), slashed });
+			if request.refuted.try_push(node.clone()).is_err() {
+				let refunded = Self::close(id, &request);
+				Self::deposit_event(Event::Abandoned { request: id, refunded });
+			} else {
+				if !Self::try_assign(id, &mut request) {
+					// No honest candidate now: wait in the queue (or, if it is full, until the
+					// deadline refunds the fee).
+					request.status = RequestStatus::Pending;
+					if PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).is_ok() {
+						Self::deposit_event(Event::AwaitingNode { request: id });
+					}
+				}
+				Requests::<T>::insert(id, request);
+			}
+			slashed
+		}
+
+		/// Pays out the fee of `request`, whose `outcome` from `node` is verified, and closes it.
+		fn settle(id: RequestId, request: &RequestOf<T>, node: T::AccountId, outcome: Outcome, owner: &T::AccountId) {
 			let operator = T::Nodes::operator(&node).unwrap_or_else(|| node.clone());
 			let fee = request.fee;
 			let _ = T::Escrow::pay(id, &operator, fee.execution);
 			let _ = T::Escrow::pay(id, &T::ProtocolAccount::get(), fee.protocol);
 			match outcome {
 				Outcome::Outputs { result_hash, .. } => {
-					let _ = T::Escrow::pay(id, &terms.owner, fee.model_price);
-					Self::close(id, &request);
+					let _ = T::Escrow::pay(id, owner, fee.model_price);
+					Self::close(id, request);
 					Self::deposit_event(Event::Completed { request: id, node, result_hash, fee });
 				},
 				Outcome::Failed(error) => {
-					Self::close(id, &request);
+					Self::close(id, request);
 					Self::deposit_event(Event::Failed { request: id, node, error });
 				},
 			}
-			Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::No })
+		}
+
+		/// The claim `proposal` made, with its stored outputs.
+		fn proposed_claim(id: RequestId, proposal: &Proposal<T::AccountId, BlockNumberFor<T>>) -> Claim {
+			match proposal.outcome {
+				Outcome::Outputs { result_hash, .. } =>
+					Claim::Outputs { outputs: ProposedOutputs::<T>::get(id).unwrap_or_default(), result_hash },
+				Outcome::Failed(error) => Claim::Failure(error),
+			}
+		}
+
+		/// Settles the proposals whose challenge window ends at `now`; returns the weight used.
+		fn settle_unchallenged(now: BlockNumberFor<T>) -> Weight {
+			let mut weight = T::DbWeight::get().reads(1);
+			let due: Vec<RequestId> = ChallengeWindows::<T>::iter_key_prefix(now).collect();
+			for id in due {
+				ChallengeWindows::<T>::remove(now, id);
+				let (Some(request), Some(proposal)) = (Requests::<T>::get(id), Proposals::<T>::take(id)) else {
+					continue
+				};
+				let claim = Self::proposed_claim(id, &proposal);
+				ProposedOutputs::<T>::remove(id);
+				let output_bytes = match &claim {
+					Claim::Outputs { outputs, .. } => outputs.encoded_size() as u32,
+					Claim::Failure(_) => 0,
+				};
+				let Some(terms) = T::Models::terms(&request.model) else { continue };
+				let job = Self::job(id, &request, terms.inputs, proposal.node.clone());
+				let outcome = T::Verifier::accept_unchallenged(&job, claim);
+				Self::settle(id, &request, proposal.node, outcome, &terms.owner);
+				// Bounded by a verified submission (which also re-executes a model).
+				weight = weight.saturating_add(T::WeightInfo::submit_result(output_bytes));
+			}
+			weight
+		}
+
+		/// Decides up to `DisputesPerBlock` challenged proposals by re-execution; returns the
+		/// weight used.
+		fn decide_disputes() -> Weight {
+			let db = T::DbWeight::get();
+			let mut queue = Disputes::<T>::get();
+			if queue.is_empty() {
+				return db.reads(1)
+			}
+			let count = (T::DisputesPerBlock::get() as usize).min(queue.len());
+			let decided: Vec<RequestId> = queue.drain(..count).collect();
+			Disputes::<T>::put(queue);
+			let mut weight = db.reads_writes(1, 1);
+			for id in decided {
+				weight = weight.saturating_add(Self::decide(id));
+			}
+			weight
+		}
+
+		/// Re-executes disputed `id` and slashes whoever was wrong; returns the weight used.
+		fn decide(id: RequestId) -> Weight {
+			let db = T::DbWeight::get();
+			let Some(proposal) = Proposals::<T>::take(id) else { return db.reads(1) };
+			let claim = Self::proposed_claim(id, &proposal);
+			ProposedOutputs::<T>::remove(id);
+			let (Some(mut request), Some(challenger)) = (Requests::<T>::get(id), proposal.challenger.clone()) else {
+				return db.reads_writes(2, 2)
+			};
+			let Some(terms) = T::Models::terms(&request.model) else { return db.reads_writes(3, 2) };
+			let job = Self::job(id, &request, terms.inputs, proposal.node.clone());
+			let output_bytes = match &claim {
+				Claim::Outputs { outputs, .. } => outputs.encoded_size() as u32,
+				Claim::Failure(_) => 0,
+			};
+			let input_bytes = request.input_bytes;
+			let fuel_used = match T::Verifier::verify(&job, &claim) {
+				Verdict::Confirmed { outcome, fuel_used } => {
+					let node_operator =
+						T::Nodes::operator(&proposal.node).unwrap_or_else(|| proposal.node.clone());
+					let slashed = T::Nodes::slash(&challenger, &node_operator);
+					Self::deposit_event(Event::ChallengeRejected {
+						request: id,
+						node: proposal.node.clone(),
+						challenger,
+						slashed,
+					});
+					Self::settle(id, &request, proposal.node, outcome, &terms.owner);
+					fuel_used
+				},
+				Verdict::Refuted { fuel_used, .. } => {
+					let challenger_operator =
+						T::Nodes::operator(&challenger).unwrap_or_else(|| challenger.clone());
+					// Its first deadline may be past: the next node gets a full timeout.
+					request.deadline =
+						frame_system::Pallet::<T>::block_number().saturating_add(T::RequestTimeout::get());
+					Deadlines::<T>::insert(request.deadline, id, ());
+					request.status = RequestStatus::Assigned;
+					let slashed = Self::reject(id, request, &proposal.node, &challenger_operator);
+					Self::deposit_event(Event::ChallengeUpheld {
+						request: id,
+						node: proposal.node,
+						challenger,
+						slashed,
+					});
+					fuel_used
+				},
+			};
+			T::WeightInfo::submit_result(output_bytes)
+				.saturating_add(Self::input_weight(input_bytes))
+				.saturating_add(Self::fuel_weight(fuel_used))
+				.saturating_add(db.reads_writes(4, 6))
 		}
 
 		/// Removes every trace of `request` from this pallet and refunds what is left in its
@@ -826,6 +1153,22 @@ pub mod pallet {
 			}
 			PendingQueue::<T>::put(still_waiting);
 			tried
+		}
+	}
+
+	impl<T: Config> InferenceRequests<T::AccountId, BalanceOf<T>> for Pallet<T> {
+		fn quote(model: &ModelHash) -> Result<Fee<BalanceOf<T>>, QuoteError> {
+			Self::quote(model)
+		}
+
+		fn request(
+			requester: T::AccountId,
+			model: ModelHash,
+			inputs: Vec<Tensor>,
+			max_fee: BalanceOf<T>,
+		) -> Result<RequestId, DispatchError> {
+			ensure!(inputs.encoded_size() as u32 <= T::MaxInputBytes::get(), Error::<T>::InputTooLarge);
+			Self::create_request(requester, model, inputs, max_fee)
 		}
 	}
 

@@ -47,6 +47,8 @@ impl pallet_balances::Config for Test {
 }
 
 parameter_types! {
+	/// Tests that need optimistic models lower it before registering one.
+	pub static OptimisticAboveFuel: u64 = u64::MAX;
 	pub const RegistrationFuelLimit: u64 = 200_000_000;
 	pub const PicosecondsPerFuel: u64 = 1_000;
 	pub Treasury: AccountId = sr25519::Public::from_raw([0xee; 32]);
@@ -67,6 +69,7 @@ impl pallet_model_registry::Config for Test {
 	type MaxVersions = ConstU32<4>;
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = PicosecondsPerFuel;
+	type OptimisticAboveFuel = OptimisticAboveFuel;
 	type WeightInfo = ();
 }
 
@@ -78,6 +81,7 @@ impl pallet_escrow::Config for Test {
 }
 
 pub const MIN_BOND: u64 = 1_000;
+pub const CHALLENGE_PERIOD: u64 = 4;
 
 impl pallet_inference_nodes::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
@@ -144,6 +148,9 @@ impl pallet_inference_requests::Config for Test {
 	type RequestTimeout = frame_support::traits::ConstU64<TIMEOUT>;
 	type MaxPending = ConstU32<2>;
 	type ResubmitAfter = frame_support::traits::ConstU64<3>;
+	type ChallengePeriod = frame_support::traits::ConstU64<CHALLENGE_PERIOD>;
+	type MaxDisputes = ConstU32<2>;
+	type DisputesPerBlock = ConstU32<1>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = crate::benchmark_helpers::RegistryAndBondedNodes<Test>;

@@ -13,7 +13,9 @@
 //!    a price per inference. The bytes are checked against the hash and by the deterministic
 //!    engine (through the `inference` host functions): a malformed or hostile file is refused
 //!    with a named error and no model is registered. On success the engine's measured cost
-//!    (fuel per run) is recorded with the model.
+//!    (fuel per run) is recorded with the model, and decides how its results are verified:
+//!    re-executed in every block that carries one, or, above [`Config::OptimisticAboveFuel`],
+//!    [`Verification::Optimistic`]ally (re-executed only when challenged).
 //!
 //! Owners can change the price, deprecate a model (no new requests) and remove it, which
 //! releases the deposit. An upload can be aborted, releasing its deposit.
@@ -136,6 +138,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type PicosecondsPerFuel: Get<u64>;
 
+		/// Models measured above this fuel per run are [`Verification::Optimistic`]: their
+		/// results are re-executed only when challenged, not in every block that carries one.
+		#[pallet::constant]
+		type OptimisticAboveFuel: Get<u64>;
+
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
 	}
@@ -203,7 +210,8 @@ pub mod pallet {
 		/// A complete upload was taken as the bytes of something other than a model (the
 		/// inputs of a request); its deposit was released.
 		UploadTaken { content_hash: ModelHash, uploader: T::AccountId, deposit: BalanceOf<T> },
-		/// A model was checked by the engine and registered.
+		/// A model was checked by the engine and registered; `verification` says whether its
+		/// results are re-executed in block or settled optimistically unless challenged.
 		ModelRegistered {
 			model_hash: ModelHash,
 			owner: T::AccountId,
@@ -211,6 +219,7 @@ pub mod pallet {
 			version: u32,
 			byte_len: u32,
 			fuel_per_run: u64,
+			verification: Verification,
 		},
 		/// A model's price per inference changed.
 		PriceChanged { model_hash: ModelHash, price_per_inference: BalanceOf<T> },
@@ -446,6 +455,11 @@ pub mod pallet {
 			versions.try_push((version, model_hash)).map_err(|_| Error::<T>::TooManyVersions)?;
 
 			let code = BoundedVec::try_from(bytes).map_err(|_| Error::<T>::InvalidModelLength)?;
+			let verification = if info.fuel_per_run > T::OptimisticAboveFuel::get() {
+				Verification::Optimistic
+			} else {
+				Verification::InBlock
+			};
 			ModelCode::<T>::insert(model_hash, code);
 			let _ = UploadChunks::<T>::clear_prefix(model_hash, upload.chunk_count, None);
 			Uploads::<T>::remove(model_hash);
@@ -463,6 +477,7 @@ pub mod pallet {
 					node_count: info.node_count,
 					fuel_per_run: info.fuel_per_run,
 					fuel_to_prepare: info.fuel_to_prepare,
+					verification,
 					status: ModelStatus::Active,
 					deposit: upload.deposit,
 					registered_at: frame_system::Pallet::<T>::block_number(),
@@ -475,6 +490,7 @@ pub mod pallet {
 				version,
 				byte_len: upload.byte_len,
 				fuel_per_run: info.fuel_per_run,
+				verification,
 			});
 			let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
 			Ok(Some(
@@ -622,6 +638,7 @@ pub mod pallet {
 				inputs: record.inputs.into_inner(),
 				fuel_per_run: record.fuel_per_run,
 				active: record.status == ModelStatus::Active,
+				verification: record.verification,
 			})
 		}
 

@@ -33,6 +33,8 @@ impl pallet_balances::Config for Test {
 pub const CHUNK: u32 = 256;
 
 parameter_types! {
+	/// Tests that need optimistic models lower it before registering one.
+	pub static OptimisticAboveFuel: u64 = u64::MAX;
 	pub const DepositPerModel: u64 = 100;
 	pub const DepositPerByte: u64 = 1;
 	pub const MaxModelBytes: u32 = 64 * 1024;
@@ -81,6 +83,7 @@ impl pallet_model_registry::Config for Test {
 	type MaxVersions = MaxVersions;
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = PicosecondsPerFuel;
+	type OptimisticAboveFuel = OptimisticAboveFuel;
 	type WeightInfo = ();
 }
 

@@ -1,6 +1,6 @@
 //! The registry's calls: their effect on storage, balances and events, and every refusal.
 
-use crate::{mock::*, Error, Event, ModelCode, ModelStatus, UploadChunks, Uploads, Versions};
+use crate::{mock::*, Error, Event, ModelCode, ModelStatus, UploadChunks, Uploads, Verification, Versions};
 use frame_support::{
 	assert_noop, assert_ok,
 	traits::fungible::{Inspect, InspectHold},
@@ -82,6 +82,37 @@ fn a_model_is_uploaded_in_chunks_checked_and_registered() {
 				version: 1,
 				byte_len: bytes.len() as u32,
 				fuel_per_run: model.fuel_per_run,
+				verification: Verification::InBlock,
+			}
+			.into(),
+		);
+	});
+}
+
+#[test]
+fn a_model_measured_above_the_optimistic_threshold_is_verified_optimistically() {
+	new_test_ext().execute_with(|| {
+		let small = upload(ALICE, &relu(0));
+		assert_ok!(register(ALICE, small, "small", 1));
+		let fuel = Models::model(&small).unwrap().fuel_per_run;
+		assert_eq!(Models::model(&small).unwrap().verification, Verification::InBlock);
+
+		// Any model costs some fuel: above a threshold of 0, it is optimistic.
+		assert!(fuel > 0);
+		OptimisticAboveFuel::set(0);
+		let large = upload(ALICE, &relu(1));
+		assert_ok!(register(ALICE, large, "large", 1));
+		let model = Models::model(&large).unwrap();
+		assert_eq!(model.verification, Verification::Optimistic);
+		System::assert_last_event(
+			Event::ModelRegistered {
+				model_hash: large,
+				owner: ALICE,
+				name: name("large"),
+				version: 1,
+				byte_len: model.byte_len,
+				fuel_per_run: model.fuel_per_run,
+				verification: Verification::Optimistic,
 			}
 			.into(),
 		);

@@ -31,6 +31,18 @@ pub enum ModelStatus {
 	Deprecated,
 }
 
+/// How results of a model are verified.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub enum Verification {
+	/// Every result is re-executed while the block that carries it is applied.
+	InBlock,
+	/// Too costly to re-execute every result: results wait through a challenge window and
+	/// only challenged ones are re-executed.
+	Optimistic,
+}
+
 /// A registered model.
 #[derive(
 	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
@@ -63,6 +75,8 @@ where
 	pub fuel_per_run: u64,
 	/// Engine fuel preparing the model used at registration.
 	pub fuel_to_prepare: u64,
+	/// How its results are verified, from its measured fuel per run.
+	pub verification: Verification,
 	/// Whether it takes new requests.
 	pub status: ModelStatus,
 	/// Deposit held from the owner for the bytes kept in state.
@@ -99,6 +113,8 @@ pub struct ModelTerms<AccountId, Balance> {
 	pub fuel_per_run: u64,
 	/// Whether the model takes new requests.
 	pub active: bool,
+	/// How its results are verified.
+	pub verification: Verification,
 }
 
 /// The registered models, as the pallets that use them see them.

@@ -7,8 +7,13 @@
 //! state transition, not an opinion of one node. Light clients do not execute blocks and so
 //! never re-execute.
 //!
+//! Results of optimistic models are re-executed only when challenged; one that went
+//! unchallenged through its window is [`accept_unchallenged`](ResultVerifier::accept_unchallenged)ed
+//! and its receipt says so ([`VerifiedBy::Unchallenged`]).
+//!
 //! For each confirmed result the pallet keeps a [`Receipt`] — the proof document: request,
-//! model hash, input hash, output hash, result hash, executor, engine version and block — and
+//! model hash, input hash, output hash, result hash, executor, engine version, block and how it
+//! was verified — and
 //! the outputs, for [`Config::ReceiptRetention`] blocks. A client checks a receipt against a
 //! finalised header with a storage proof of [`Receipts`].
 //!
@@ -87,6 +92,18 @@ pub enum Verdict {
 	Refuted { expected: Outcome, fuel_used: u64 },
 }
 
+/// How a result came to be verified.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
+)]
+pub enum VerifiedBy {
+	/// Re-executed by every node applying the block: at submission, or to decide a challenge
+	/// of an optimistic result.
+	ReExecution,
+	/// An optimistic result no bonded node challenged during its window.
+	Unchallenged,
+}
+
 /// A proof document: what was computed, by whom, and when it was verified.
 #[derive(
 	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
@@ -106,6 +123,8 @@ pub struct Receipt<Id, AccountId, BlockNumber> {
 	pub executor: AccountId,
 	/// The block in which it was verified.
 	pub verified_at: BlockNumber,
+	/// Re-executed, or settled optimistically without challenge.
+	pub verified_by: VerifiedBy,
 }
 
 /// Verification as the requests pallet needs it.
@@ -115,6 +134,21 @@ pub trait ResultVerifier<Id, AccountId> {
 
 	/// Re-executes `job` and judges `claim`; a confirmed claim's receipt and outputs are kept.
 	fn verify(job: &Job<Id, AccountId>, claim: &Claim) -> Verdict;
+
+	/// Keeps the receipt of `job`'s optimistic `claim`, unchallenged through its window,
+	/// without re-executing it; returns its outcome.
+	fn accept_unchallenged(job: &Job<Id, AccountId>, claim: Claim) -> Outcome;
+}
+
+impl Claim {
+	/// The outcome the claim states, as a receipt would record it.
+	pub fn outcome(&self) -> Outcome {
+		match self {
+			Claim::Outputs { outputs, result_hash } =>
+				Outcome::Outputs { output_hash: output_hash(outputs), result_hash: *result_hash },
+			Claim::Failure(error) => Outcome::Failed(*error),
+		}
+	}
 }
 
 /// The outcome of an execution, in receipt form.
@@ -182,6 +216,9 @@ pub mod pallet {
 	pub enum Event<T: Config> {
 		/// Re-execution confirmed `executor`'s result for `request`; its receipt is stored.
 		ResultConfirmed { request: T::JobId, executor: T::AccountId, outcome: Outcome },
+		/// `executor`'s optimistic result for `request` went unchallenged through its window;
+		/// its receipt is stored (`verified_by: Unchallenged`).
+		ResultAccepted { request: T::JobId, executor: T::AccountId, outcome: Outcome },
 		/// Re-execution refuted `executor`'s result for `request`: it claimed `claimed`,
 		/// the engine gives `expected`.
 		ResultRefuted {
@@ -236,11 +273,7 @@ pub mod pallet {
 				Err(_) => job.fuel_limit,
 			};
 			let expected = outcome_of(&job.model, &job.inputs, &execution);
-			let claimed = match claim {
-				Claim::Outputs { outputs, result_hash } =>
-					Outcome::Outputs { output_hash: output_hash(outputs), result_hash: *result_hash },
-				Claim::Failure(error) => Outcome::Failed(*error),
-			};
+			let claimed = claim.outcome();
 			// Equal outcomes: the same error, or outputs with the same hash whose result hash
 			// commits to them.
 			let matches = claimed == expected;
@@ -254,6 +287,40 @@ pub mod pallet {
 				return Verdict::Refuted { expected, fuel_used }
 			}
 
+			let outputs = execution.ok().map(|execution| execution.outputs);
+			Self::keep_receipt(job, expected, outputs, VerifiedBy::ReExecution);
+			Self::deposit_event(Event::ResultConfirmed {
+				request: job.id,
+				executor: job.executor.clone(),
+				outcome: expected,
+			});
+			Verdict::Confirmed { outcome: expected, fuel_used }
+		}
+
+		fn accept_unchallenged(job: &Job<T::JobId, T::AccountId>, claim: Claim) -> Outcome {
+			let outcome = claim.outcome();
+			let outputs = match claim {
+				Claim::Outputs { outputs, .. } => Some(outputs),
+				Claim::Failure(_) => None,
+			};
+			Self::keep_receipt(job, outcome, outputs, VerifiedBy::Unchallenged);
+			Self::deposit_event(Event::ResultAccepted {
+				request: job.id,
+				executor: job.executor.clone(),
+				outcome,
+			});
+			outcome
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// Stores `job`'s receipt and outputs until the end of their retention.
+		fn keep_receipt(
+			job: &Job<T::JobId, T::AccountId>,
+			outcome: Outcome,
+			outputs: Option<Vec<Tensor>>,
+			verified_by: VerifiedBy,
+		) {
 			let now = frame_system::Pallet::<T>::block_number();
 			Receipts::<T>::insert(
 				job.id,
@@ -261,22 +328,17 @@ pub mod pallet {
 					request: job.id,
 					model_hash: job.model,
 					input_hash: input_hash(&job.inputs),
-					outcome: expected,
+					outcome,
 					engine_version: ENGINE_VERSION,
 					executor: job.executor.clone(),
 					verified_at: now,
+					verified_by,
 				},
 			);
-			if let Ok(execution) = execution {
-				Outputs::<T>::insert(job.id, execution.outputs);
+			if let Some(outputs) = outputs {
+				Outputs::<T>::insert(job.id, outputs);
 			}
 			VerifiedIn::<T>::insert(now, job.id, ());
-			Self::deposit_event(Event::ResultConfirmed {
-				request: job.id,
-				executor: job.executor.clone(),
-				outcome: expected,
-			});
-			Verdict::Confirmed { outcome: expected, fuel_used }
 		}
 	}
 }

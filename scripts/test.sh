@@ -54,7 +54,7 @@ benchmark_tests() {
 	# mock runtimes and passes its verification, so `scripts/benchmark/pallets.sh` cannot find
 	# a broken one months later.
 	cargo test --release --locked -p pallet-model-registry -p pallet-inference-nodes \
-		-p pallet-inference-requests -p pallet-data-feeds \
+		-p pallet-inference-requests -p pallet-data-feeds -p pallet-workflows \
 		--features runtime-benchmarks
 }
 

@@ -10,6 +10,7 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_inference_nodes, InferenceNodes]
 	[pallet_data_feeds, Feeds]
 	[pallet_inference_requests, Inference]
+	[pallet_workflows, Workflows]
 );
 
 // The benchmark pallets of `frame_system` and of the baseline need nothing from the runtime.

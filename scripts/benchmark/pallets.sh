@@ -35,6 +35,7 @@ declare -A folders=(
 	[pallet_inference_nodes]=pallets/inference-nodes
 	[pallet_inference_requests]=pallets/inference-requests
 	[pallet_data_feeds]=pallets/data-feeds
+	[pallet_workflows]=pallets/workflows
 )
 pallets=("$@")
 [ "${#pallets[@]}" -gt 0 ] || pallets=("${!folders[@]}")

@@ -704,10 +704,10 @@ pub mod pallet {
 		/// The chain re-executes it at the start of one of the next blocks (at most
 		/// `DisputesPerBlock` a block). If the result was wrong its node is slashed, part of
 		/// the slash paid to the caller's operator, and the request goes to another node; if
-		/// it was right the caller is slashed and the result settles. A successful challenge
-		/// costs nothing.
+		/// it was right the caller is slashed and the result settles. An accepted challenge
+		/// pays no transaction fee: a wrong one costs the caller its slash.
 		#[pallet::call_index(5)]
-		#[pallet::weight(T::WeightInfo::cancel(T::MaxDisputes::get()))]
+		#[pallet::weight(T::WeightInfo::challenge(T::MaxDisputes::get()))]
 		pub fn challenge(origin: OriginFor<T>, request: RequestId) -> DispatchResultWithPostInfo {
 			let challenger = ensure_signed(origin)?;
 			let mut record = Self::open_request(request)?;
@@ -723,7 +723,7 @@ pub mod pallet {
 			Self::deposit_event(Event::Challenged { request, node: proposal.node.clone(), challenger });
 			Proposals::<T>::insert(request, proposal);
 			Requests::<T>::insert(request, record);
-			Ok(().into())
+			Ok(Pays::No.into())
 		}
 	}
 

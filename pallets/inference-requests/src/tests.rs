@@ -443,24 +443,36 @@ fn a_suspended_node_rejoins_when_it_bonds_enough() {
 	});
 }
 
-mod offchain_worker {
-	use super::*;
+/// A test externalities with an off-chain worker, a transaction pool and a keystore holding
+/// one `infr` key made from `seed`; the key's account; and a function that takes the
+/// transactions sent to the pool so far.
+fn offchain_ext(seed: &str) -> (sp_io::TestExternalities, AccountId, impl Fn() -> Vec<Extrinsic>) {
 	use codec::Decode;
 	use sp_core::offchain::{testing, OffchainDbExt, OffchainWorkerExt, TransactionPoolExt};
 	use sp_keystore::{testing::MemoryKeystore, Keystore, KeystoreExt};
 	use std::sync::Arc;
 
+	let mut ext = new_test_ext();
+	let keystore = MemoryKeystore::new();
+	let key = keystore.sr25519_generate_new(crate::KEY_TYPE, Some(seed)).unwrap();
+	let (offchain, _) = testing::TestOffchainExt::new();
+	let (pool, pool_state) = testing::TestTransactionPoolExt::new();
+	ext.register_extension(OffchainWorkerExt::new(offchain.clone()));
+	ext.register_extension(OffchainDbExt::new(offchain));
+	ext.register_extension(TransactionPoolExt::new(pool));
+	ext.register_extension(KeystoreExt(Arc::new(keystore)));
+	let sent = move || {
+		pool_state.write().transactions.drain(..).map(|tx| Extrinsic::decode(&mut &tx[..]).unwrap()).collect()
+	};
+	(ext, key, sent)
+}
+
+mod offchain_worker {
+	use super::*;
+
 	#[test]
 	fn an_inference_node_computes_its_assignment_once_and_the_result_verifies() {
-		let mut ext = new_test_ext();
-		let keystore = MemoryKeystore::new();
-		let key = keystore.sr25519_generate_new(crate::KEY_TYPE, Some("//infr")).unwrap();
-		let (offchain, _) = testing::TestOffchainExt::new();
-		let (pool, pool_state) = testing::TestTransactionPoolExt::new();
-		ext.register_extension(OffchainWorkerExt::new(offchain.clone()));
-		ext.register_extension(OffchainDbExt::new(offchain));
-		ext.register_extension(TransactionPoolExt::new(pool));
-		ext.register_extension(KeystoreExt(Arc::new(keystore)));
+		let (mut ext, key, sent_transactions) = offchain_ext("//infr");
 
 		ext.execute_with(|| {
 			let node: AccountId = key;
@@ -469,12 +481,7 @@ mod offchain_worker {
 			let second = request_from(bob(), input([1.0; 8]));
 
 			<Inference as Hooks<u64>>::offchain_worker(1);
-			let sent: Vec<Extrinsic> = pool_state
-				.write()
-				.transactions
-				.drain(..)
-				.map(|tx| Extrinsic::decode(&mut &tx[..]).unwrap())
-				.collect();
+			let sent = sent_transactions();
 			assert_eq!(sent.len(), 2);
 			for xt in &sent {
 				match &xt.preamble {
@@ -485,7 +492,7 @@ mod offchain_worker {
 
 			// A second run while they are in the pool sends nothing again.
 			<Inference as Hooks<u64>>::offchain_worker(2);
-			assert!(pool_state.read().transactions.is_empty());
+			assert!(sent_transactions().is_empty());
 
 			for xt in sent {
 				let RuntimeCall::Inference(call) = xt.function else { panic!("not an inference call") };
@@ -864,21 +871,8 @@ mod optimistic {
 
 	#[test]
 	fn a_node_re_executes_proposals_in_its_offchain_worker_and_challenges_the_wrong_one() {
-		use codec::Decode;
-		use sp_core::offchain::{testing, OffchainDbExt, OffchainWorkerExt, TransactionPoolExt};
-		use sp_keystore::{testing::MemoryKeystore, Keystore, KeystoreExt};
-		use std::sync::Arc;
-
 		OptimisticAboveFuel::set(0);
-		let mut ext = new_test_ext();
-		let keystore = MemoryKeystore::new();
-		let key = keystore.sr25519_generate_new(crate::KEY_TYPE, Some("//watcher")).unwrap();
-		let (offchain, _) = testing::TestOffchainExt::new();
-		let (pool, pool_state) = testing::TestTransactionPoolExt::new();
-		ext.register_extension(OffchainWorkerExt::new(offchain.clone()));
-		ext.register_extension(OffchainDbExt::new(offchain));
-		ext.register_extension(TransactionPoolExt::new(pool));
-		ext.register_extension(KeystoreExt(Arc::new(keystore)));
+		let (mut ext, key, sent_transactions) = offchain_ext("//watcher");
 
 		ext.execute_with(|| {
 			let (liar, honest) = (account(10), account(12));
@@ -895,16 +889,11 @@ mod optimistic {
 			submit_honest_result(right_node, right_id);
 
 			<Inference as Hooks<u64>>::offchain_worker(1);
-			let sent: Vec<Extrinsic> = pool_state
-				.write()
-				.transactions
-				.drain(..)
-				.map(|tx| Extrinsic::decode(&mut &tx[..]).unwrap())
-				.collect();
+			let sent = sent_transactions();
 			assert_eq!(sent.len(), 1, "only the wrong result is challenged");
 			// Checked once: the next run sends nothing.
 			<Inference as Hooks<u64>>::offchain_worker(2);
-			assert!(pool_state.read().transactions.is_empty());
+			assert!(sent_transactions().is_empty());
 
 			let xt = sent.into_iter().next().unwrap();
 			let sp_runtime::generic::Preamble::Signed(who, _, ()) = xt.preamble else { panic!("unsigned") };

@@ -47,21 +47,22 @@ pub trait WeightInfo {
 	fn report_failure() -> Weight;
 	fn cancel(p: u32, ) -> Weight;
 	fn on_initialize(e: u32, a: u32, ) -> Weight;
+	fn challenge(d: u32, ) -> Weight;
 }
 
 /// Weights measured on the reference machine, with the runtime's database weights.
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Models::Models` (r:1 w:0)
-	/// Proof: `Models::Models` (`max_values`: None, `max_size`: Some(741), added: 3216, mode: `MaxEncodedLen`)
+	/// Proof: `Models::Models` (`max_values`: None, `max_size`: Some(742), added: 3217, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::NextRequestId` (r:1 w:1)
 	/// Proof: `Inference::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Escrow::Escrows` (r:1 w:1)
-	/// Proof: `Escrow::Escrows` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Escrow::Escrows` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(103), added: 2578, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `InferenceNodes::NodesByModel` (r:1 w:0)
@@ -75,14 +76,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Inputs` (r:0 w:1)
 	/// Proof: `Inference::Inputs` (`max_values`: None, `max_size`: None, mode: `Measured`)
 	/// Storage: `Inference::Requests` (r:0 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(723), added: 3198, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(728), added: 3203, mode: `MaxEncodedLen`)
 	/// The range of component `i` is `[64, 1048576]`.
 	fn request(i: u32, ) -> Weight {
-		// Proof size: measured `602`, estimated `5547`
-		// Minimum execution time: 174_853_000 picoseconds.
-		Weight::from_parts(184_930_875, 5547)
-			// Standard error: 19
-			.saturating_add(Weight::from_parts(6_114, 0).saturating_mul(i.into()))
+		// Proof size: measured `640`, estimated `5547`
+		// Minimum execution time: 187_752_000 picoseconds.
+		Weight::from_parts(398_739_033, 5547)
+			// Standard error: 199
+			.saturating_add(Weight::from_parts(7_858, 0).saturating_mul(i.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
@@ -93,13 +94,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(103), added: 2578, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `Models::Models` (r:1 w:0)
-	/// Proof: `Models::Models` (`max_values`: None, `max_size`: Some(741), added: 3216, mode: `MaxEncodedLen`)
+	/// Proof: `Models::Models` (`max_values`: None, `max_size`: Some(742), added: 3217, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::NextRequestId` (r:1 w:1)
 	/// Proof: `Inference::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Escrow::Escrows` (r:1 w:1)
-	/// Proof: `Escrow::Escrows` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Escrow::Escrows` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `InferenceNodes::NodesByModel` (r:1 w:0)
@@ -113,32 +114,32 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Inputs` (r:0 w:1)
 	/// Proof: `Inference::Inputs` (`max_values`: None, `max_size`: None, mode: `Measured`)
 	/// Storage: `Inference::Requests` (r:0 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(723), added: 3198, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(728), added: 3203, mode: `MaxEncodedLen`)
 	/// The range of component `i` is `[64, 8388608]`.
 	fn request_uploaded(i: u32, ) -> Weight {
-		// Proof size: measured `1399009`, estimated `1139367 + i * (1 ±0)`
-		// Minimum execution time: 263_391_000 picoseconds.
-		Weight::from_parts(857_118_566, 1139367)
-			// Standard error: 29
-			.saturating_add(Weight::from_parts(12_039, 0).saturating_mul(i.into()))
+		// Proof size: measured `1399047`, estimated `1139405 + i * (1 ±0)`
+		// Minimum execution time: 275_302_000 picoseconds.
+		Weight::from_parts(4_681_411_857, 1139405)
+			// Standard error: 144
+			.saturating_add(Weight::from_parts(11_310, 0).saturating_mul(i.into()))
 			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
 			.saturating_add(Weight::from_parts(0, 1).saturating_mul(i.into()))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(723), added: 3198, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(728), added: 3203, mode: `MaxEncodedLen`)
+	/// Storage: `Models::Models` (r:1 w:0)
+	/// Proof: `Models::Models` (`max_values`: None, `max_size`: Some(742), added: 3217, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Inputs` (r:1 w:1)
 	/// Proof: `Inference::Inputs` (`max_values`: None, `max_size`: None, mode: `Measured`)
-	/// Storage: `Models::Models` (r:1 w:0)
-	/// Proof: `Models::Models` (`max_values`: None, `max_size`: Some(741), added: 3216, mode: `MaxEncodedLen`)
 	/// Storage: `Models::ModelCode` (r:1 w:0)
 	/// Proof: `Models::ModelCode` (`max_values`: None, `max_size`: Some(8388644), added: 8391119, mode: `MaxEncodedLen`)
 	/// Storage: `InferenceNodes::Nodes` (r:1 w:0)
 	/// Proof: `InferenceNodes::Nodes` (`max_values`: None, `max_size`: Some(618), added: 3093, mode: `MaxEncodedLen`)
 	/// Storage: `Escrow::Escrows` (r:1 w:1)
-	/// Proof: `Escrow::Escrows` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Escrow::Escrows` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(103), added: 2578, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:4 w:4)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::OpenRequests` (r:1 w:1)
@@ -152,30 +153,30 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Verification::VerifiedIn` (r:0 w:1)
 	/// Proof: `Verification::VerifiedIn` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// Storage: `Verification::Receipts` (r:0 w:1)
-	/// Proof: `Verification::Receipts` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
+	/// Proof: `Verification::Receipts` (`max_values`: None, `max_size`: Some(194), added: 2669, mode: `MaxEncodedLen`)
 	/// The range of component `o` is `[64, 65536]`.
 	fn submit_result(o: u32, ) -> Weight {
-		// Proof size: measured `1694 + o * (1 ±0)`, estimated `8392109 + o * (1 ±0)`
-		// Minimum execution time: 1_674_675_000 picoseconds.
-		Weight::from_parts(2_006_161_745, 8392109)
-			// Standard error: 270
-			.saturating_add(Weight::from_parts(32_881, 0).saturating_mul(o.into()))
+		// Proof size: measured `1738 + o * (1 ±0)`, estimated `8392109 + o * (1 ±0)`
+		// Minimum execution time: 1_395_080_000 picoseconds.
+		Weight::from_parts(1_718_859_573, 8392109)
+			// Standard error: 142
+			.saturating_add(Weight::from_parts(32_280, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(14_u64))
 			.saturating_add(Weight::from_parts(0, 1).saturating_mul(o.into()))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(723), added: 3198, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(728), added: 3203, mode: `MaxEncodedLen`)
+	/// Storage: `Models::Models` (r:1 w:0)
+	/// Proof: `Models::Models` (`max_values`: None, `max_size`: Some(742), added: 3217, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Inputs` (r:1 w:0)
 	/// Proof: `Inference::Inputs` (`max_values`: None, `max_size`: None, mode: `Measured`)
-	/// Storage: `Models::Models` (r:1 w:0)
-	/// Proof: `Models::Models` (`max_values`: None, `max_size`: Some(741), added: 3216, mode: `MaxEncodedLen`)
 	/// Storage: `Models::ModelCode` (r:1 w:0)
 	/// Proof: `Models::ModelCode` (`max_values`: None, `max_size`: Some(8388644), added: 8391119, mode: `MaxEncodedLen`)
 	/// Storage: `InferenceNodes::Nodes` (r:1 w:1)
 	/// Proof: `InferenceNodes::Nodes` (`max_values`: None, `max_size`: Some(618), added: 3093, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(103), added: 2578, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:3 w:3)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `InferenceNodes::NodesByModel` (r:1 w:1)
@@ -185,22 +186,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Assignments` (r:0 w:2)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn report_failure() -> Weight {
-		// Proof size: measured `1712`, estimated `8392109`
-		// Minimum execution time: 1_479_574_000 picoseconds.
-		Weight::from_parts(1_854_715_000, 8392109)
+		// Proof size: measured `1755`, estimated `8392109`
+		// Minimum execution time: 1_300_678_000 picoseconds.
+		Weight::from_parts(1_657_336_000, 8392109)
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(723), added: 3198, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(728), added: 3203, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PendingQueue` (r:1 w:1)
 	/// Proof: `Inference::PendingQueue` (`max_values`: Some(1), `max_size`: Some(2050), added: 2545, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::OpenRequests` (r:1 w:1)
 	/// Proof: `Inference::OpenRequests` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `Escrow::Escrows` (r:1 w:1)
-	/// Proof: `Escrow::Escrows` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Escrow::Escrows` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(103), added: 2578, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:0 w:1)
@@ -209,11 +210,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::Inputs` (`max_values`: None, `max_size`: None, mode: `Measured`)
 	/// The range of component `p` is `[1, 256]`.
 	fn cancel(p: u32, ) -> Weight {
-		// Proof size: measured `1744 + p * (10 ±0)`, estimated `4188 + p * (12 ±0)`
-		// Minimum execution time: 137_180_000 picoseconds.
-		Weight::from_parts(158_455_864, 4188)
-			// Standard error: 4_146
-			.saturating_add(Weight::from_parts(168_906, 0).saturating_mul(p.into()))
+		// Proof size: measured `1789 + p * (10 ±0)`, estimated `4193 + p * (12 ±0)`
+		// Minimum execution time: 132_690_000 picoseconds.
+		Weight::from_parts(155_728_285, 4193)
+			// Standard error: 4_773
+			.saturating_add(Weight::from_parts(171_291, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 			.saturating_add(Weight::from_parts(0, 12).saturating_mul(p.into()))
@@ -221,13 +222,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Deadlines` (r:101 w:100)
 	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:356 w:356)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(723), added: 3198, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(728), added: 3203, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::OpenRequests` (r:1 w:1)
 	/// Proof: `Inference::OpenRequests` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `Escrow::Escrows` (r:100 w:100)
-	/// Proof: `Escrow::Escrows` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Proof: `Escrow::Escrows` (`max_values`: None, `max_size`: Some(65), added: 2540, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(103), added: 2578, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(139), added: 2614, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PendingQueue` (r:1 w:1)
@@ -236,6 +237,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `InferenceNodes::NodesByModel` (r:1 w:0)
 	/// Proof: `InferenceNodes::NodesByModel` (`max_values`: None, `max_size`: Some(2082), added: 4557, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::ChallengeWindows` (r:1 w:0)
+	/// Proof: `Inference::ChallengeWindows` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Disputes` (r:1 w:0)
+	/// Proof: `Inference::Disputes` (`max_values`: Some(1), `max_size`: Some(514), added: 1009, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:356)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Inputs` (r:0 w:100)
@@ -243,69 +248,95 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `e` is `[0, 100]`.
 	/// The range of component `a` is `[0, 256]`.
 	fn on_initialize(e: u32, a: u32, ) -> Weight {
-		// Proof size: measured `0 + a * (85 ±0) + e * (149 ±0)`, estimated `13635 + a * (3198 ±0) + e * (3198 ±0)`
-		// Minimum execution time: 5_453_439_000 picoseconds.
-		Weight::from_parts(5_553_221_000, 13635)
-			// Standard error: 1_609_277
-			.saturating_add(Weight::from_parts(58_641_426, 0).saturating_mul(e.into()))
-			// Standard error: 627_858
-			.saturating_add(Weight::from_parts(9_085_843, 0).saturating_mul(a.into()))
-			.saturating_add(T::DbWeight::get().reads(6_u64))
+		// Proof size: measured `790 + a * (84 ±0) + e * (148 ±0)`, estimated `67730 + a * (3203 ±0) + e * (3203 ±0)`
+		// Minimum execution time: 5_401_448_000 picoseconds.
+		Weight::from_parts(5_448_355_000, 67730)
+			// Standard error: 1_345_050
+			.saturating_add(Weight::from_parts(58_251_518, 0).saturating_mul(e.into()))
+			// Standard error: 524_770
+			.saturating_add(Weight::from_parts(8_182_257, 0).saturating_mul(a.into()))
+			.saturating_add(T::DbWeight::get().reads(34_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(a.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(a.into())))
-			.saturating_add(Weight::from_parts(0, 3198).saturating_mul(a.into()))
-			.saturating_add(Weight::from_parts(0, 3198).saturating_mul(e.into()))
+			.saturating_add(Weight::from_parts(0, 3203).saturating_mul(a.into()))
+			.saturating_add(Weight::from_parts(0, 3203).saturating_mul(e.into()))
+	}
+	/// Storage: `Inference::Requests` (r:1 w:1)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(728), added: 3203, mode: `MaxEncodedLen`)
+	/// Storage: `InferenceNodes::Nodes` (r:1 w:0)
+	/// Proof: `InferenceNodes::Nodes` (`max_values`: None, `max_size`: Some(618), added: 3093, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Proposals` (r:1 w:1)
+	/// Proof: `Inference::Proposals` (`max_values`: None, `max_size`: Some(150), added: 2625, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Disputes` (r:1 w:1)
+	/// Proof: `Inference::Disputes` (`max_values`: Some(1), `max_size`: Some(514), added: 1009, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::ChallengeWindows` (r:0 w:1)
+	/// Proof: `Inference::ChallengeWindows` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
+	/// The range of component `d` is `[0, 63]`.
+	fn challenge(d: u32, ) -> Weight {
+		// Proof size: measured `790 + d * (8 ±0)`, estimated `4193`
+		// Minimum execution time: 67_239_000 picoseconds.
+		Weight::from_parts(73_196_890, 4193)
+			// Standard error: 2_744
+			.saturating_add(Weight::from_parts(29_571, 0).saturating_mul(d.into()))
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 }
 
 /// The same figures with ParityDB's database weights, for tests and mocks.
 impl WeightInfo for () {
 	fn request(i: u32, ) -> Weight {
-		Weight::from_parts(184_930_875, 5547)
-			.saturating_add(Weight::from_parts(6_114, 0).saturating_mul(i.into()))
+		Weight::from_parts(398_739_033, 5547)
+			.saturating_add(Weight::from_parts(7_858, 0).saturating_mul(i.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn request_uploaded(i: u32, ) -> Weight {
-		Weight::from_parts(857_118_566, 1139367)
-			.saturating_add(Weight::from_parts(12_039, 0).saturating_mul(i.into()))
+		Weight::from_parts(4_681_411_857, 1139405)
+			.saturating_add(Weight::from_parts(11_310, 0).saturating_mul(i.into()))
 			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().writes(11_u64))
 			.saturating_add(Weight::from_parts(0, 1).saturating_mul(i.into()))
 	}
 	fn submit_result(o: u32, ) -> Weight {
-		Weight::from_parts(2_006_161_745, 8392109)
-			.saturating_add(Weight::from_parts(32_881, 0).saturating_mul(o.into()))
+		Weight::from_parts(1_718_859_573, 8392109)
+			.saturating_add(Weight::from_parts(32_280, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().writes(14_u64))
 			.saturating_add(Weight::from_parts(0, 1).saturating_mul(o.into()))
 	}
 	fn report_failure() -> Weight {
-		Weight::from_parts(1_854_715_000, 8392109)
+		Weight::from_parts(1_657_336_000, 8392109)
 			.saturating_add(ParityDbWeight::get().reads(11_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn cancel(p: u32, ) -> Weight {
-		Weight::from_parts(158_455_864, 4188)
-			.saturating_add(Weight::from_parts(168_906, 0).saturating_mul(p.into()))
+		Weight::from_parts(155_728_285, 4193)
+			.saturating_add(Weight::from_parts(171_291, 0).saturating_mul(p.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
 			.saturating_add(Weight::from_parts(0, 12).saturating_mul(p.into()))
 	}
 	fn on_initialize(e: u32, a: u32, ) -> Weight {
-		Weight::from_parts(5_553_221_000, 13635)
-			.saturating_add(Weight::from_parts(58_641_426, 0).saturating_mul(e.into()))
-			.saturating_add(Weight::from_parts(9_085_843, 0).saturating_mul(a.into()))
-			.saturating_add(ParityDbWeight::get().reads(6_u64))
+		Weight::from_parts(5_448_355_000, 67730)
+			.saturating_add(Weight::from_parts(58_251_518, 0).saturating_mul(e.into()))
+			.saturating_add(Weight::from_parts(8_182_257, 0).saturating_mul(a.into()))
+			.saturating_add(ParityDbWeight::get().reads(34_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(e.into())))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(a.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 			.saturating_add(ParityDbWeight::get().writes((5_u64).saturating_mul(e.into())))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(a.into())))
-			.saturating_add(Weight::from_parts(0, 3198).saturating_mul(a.into()))
-			.saturating_add(Weight::from_parts(0, 3198).saturating_mul(e.into()))
+			.saturating_add(Weight::from_parts(0, 3203).saturating_mul(a.into()))
+			.saturating_add(Weight::from_parts(0, 3203).saturating_mul(e.into()))
+	}
+	fn challenge(d: u32, ) -> Weight {
+		Weight::from_parts(73_196_890, 4193)
+			.saturating_add(Weight::from_parts(29_571, 0).saturating_mul(d.into()))
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 }

@@ -25,6 +25,10 @@ extern crate alloc;
 pub use pallet::*;
 
 pub mod weights;
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+#[cfg(feature = "runtime-benchmarks")]
+pub mod benchmark_helpers;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
@@ -37,6 +41,17 @@ use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use pallet_data_feeds::{FeedId, FeedValue};
 use scale_info::TypeInfo;
 use veriml_inference_primitives::{DType, Tensor, TensorSpec};
+
+/// Makes models, nodes and feeds for the benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper<AccountId> {
+	/// A model taking one `[1, width]` f32 tensor that can be requested, with a node serving it.
+	fn model(width: u32) -> veriml_inference_primitives::ModelHash;
+	/// A new feed (distinct for each `index`) with `values` aggregated values.
+	fn feed(index: u32, values: u32) -> FeedId;
+	/// Gives `who` plenty to hold budgets and deposits.
+	fn fund(who: &AccountId);
+}
 
 /// Identifies a workflow; assigned in order from 0.
 pub type WorkflowId = u32;
@@ -210,6 +225,10 @@ pub mod pallet {
 
 		/// Weights of this pallet's calls and runs.
 		type WeightInfo: WeightInfo;
+
+		/// Makes models, nodes and feeds for the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
 	}
 
 	/// The id the next workflow gets.
@@ -296,6 +315,17 @@ pub mod pallet {
 				weight = weight.saturating_add(Self::run(id, now));
 			}
 			weight
+		}
+
+		fn integrity_test() {
+			let worst = T::WeightInfo::run(T::MaxFeedInputs::get())
+				.saturating_mul(T::MaxWorkflows::get().into())
+				.saturating_add(T::WeightInfo::on_initialize_idle());
+			let max_block = T::BlockWeights::get().max_block;
+			assert!(
+				worst.all_lte(max_block),
+				"MaxWorkflows runs due in one block ({worst}) exceed a block ({max_block}): lower MaxWorkflows"
+			);
 		}
 	}
 

@@ -58,9 +58,33 @@ impl pallet_workflows::Config for Test {
 	type MinPeriod = frame_support::traits::ConstU64<MIN_PERIOD>;
 	type MaxWorkflows = ConstU32<MAX_WORKFLOWS>;
 	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = MockBenchmarkHelper;
 }
 
-/// The model every test uses: takes one `[1, 3]` f32 tensor.
+/// Models of any width and feeds with any number of values, in the mock's stand-ins.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct MockBenchmarkHelper;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl crate::BenchmarkHelper<u64> for MockBenchmarkHelper {
+	fn model(width: u32) -> ModelHash {
+		MODEL_WIDTH.with(|w| *w.borrow_mut() = width);
+		model()
+	}
+
+	fn feed(index: u32, values: u32) -> FeedId {
+		set_feed(index, 2, &(0..values as FeedValue).collect::<Vec<_>>());
+		index
+	}
+
+	fn fund(who: &u64) {
+		use frame_support::traits::fungible::Mutate;
+		Balances::set_balance(who, ENDOWMENT);
+	}
+}
+
+/// The model every test uses: takes one `[1, 3]` f32 tensor (the benchmarks change its width).
 pub fn model() -> ModelHash {
 	H256::repeat_byte(0xaa)
 }
@@ -91,6 +115,7 @@ thread_local! {
 	static QUOTE: RefCell<Result<u64, QuoteError>> = const { RefCell::new(Ok(FEE)) };
 	static REFUSE_REQUESTS: RefCell<bool> = const { RefCell::new(false) };
 	static MADE: RefCell<Vec<MadeRequest>> = const { RefCell::new(Vec::new()) };
+	static MODEL_WIDTH: RefCell<u32> = const { RefCell::new(3) };
 }
 
 /// Sets the aggregated history of `feed` (oldest first).
@@ -130,7 +155,7 @@ impl ModelCatalog<u64, u64> for MockModels {
 		Some(ModelTerms {
 			owner: 99,
 			price_per_inference: 10,
-			inputs: vec![TensorSpec::new(dtype, &[1, 3]).unwrap()],
+			inputs: vec![TensorSpec::new(dtype, &[1, MODEL_WIDTH.with(|w| *w.borrow())]).unwrap()],
 			fuel_per_run: 1_000,
 			active: true,
 			verification: Verification::InBlock,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { u8aConcat, u8aToHex, numberToU8a } from '@polkadot/util';
 import { blake2AsHex } from '@polkadot/util-crypto';
 import {
-  connect, account, sendOk, eventsOf, testModel, registerModel, sampleInputs, referenceOutputs,
+  connect, account, sendOk, eventsOf, testModel, ensureModel, sampleInputs, referenceOutputs,
   floatsOf, floatTensor, allClose, waitForEvent,
 } from './lib/chain.mjs';
 
@@ -44,14 +44,14 @@ test('a wrong optimistic result is challenged by a node, slashed, and the honest
   await sendOk(api, api.tx.balances.transferKeepAlive(liar.address, VML), liarOperator);
   await sendOk(api, api.tx.balances.transferKeepAlive(watcher.address, VML), watcherOperator);
 
-  const record = await registerModel(api, model, owner, VML / 100n);
+  const record = await ensureModel(api, model, owner, VML / 100n);
   assert.equal(record.verification.toString(), 'Optimistic', `fuel per run ${record.fuelPerRun}`);
   const bond = api.consts.inferenceNodes.minBond.toBigInt();
   // Only the liar serves the model; the watcher serves another one, so it is not assigned.
   // A node re-executes proposals with its first registered key.
   await sendOk(api, api.tx.inferenceNodes.register(liar.address, [model.hash], bond), liarOperator);
   const other = testModel('pytorch_Sigmoid');
-  await registerModel(api, other, owner, VML / 100n);
+  await ensureModel(api, other, owner, VML / 100n);
   await sendOk(api, api.tx.inferenceNodes.register(watcher.address, [other.hash], bond), watcherOperator);
 
   const requested = await sendOk(api, api.tx.inference.request(model.hash, sampleInputs(model), 10n * VML), requester);

@@ -148,6 +148,15 @@ export async function registerModel(api, model, author, price) {
   return (await api.query.models.models(model.hash)).unwrap();
 }
 
+/**
+ * The record of `model`, registered from `author` at `price` if no one has registered it yet
+ * (tests sharing a dev node may register the same test model).
+ */
+export async function ensureModel(api, model, author, price) {
+  const existing = await api.query.models.models(model.hash);
+  return existing.isSome ? existing.unwrap() : registerModel(api, model, author, price);
+}
+
 /** A hostile file of the test models (`hostile/<name>.onnx`). */
 export function hostileModel(name) {
   const bytes = readFileSync(join(modelsDir, 'hostile', `${name}.onnx`));

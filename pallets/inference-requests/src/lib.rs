@@ -996,13 +996,22 @@ pub mod pallet {
 			}
 		}
 
-		/// The claim `proposal` made, with its stored outputs.
-		fn proposed_claim(id: RequestId, proposal: &Proposal<T::AccountId, BlockNumberFor<T>>) -> Claim {
-			match proposal.outcome {
-				Outcome::Outputs { result_hash, .. } =>
-					Claim::Outputs { outputs: ProposedOutputs::<T>::get(id).unwrap_or_default(), result_hash },
-				Outcome::Failed(error) => Claim::Failure(error),
-			}
+		/// Takes the proposal of open request `id` with what settling or deciding it needs.
+		/// Reads before it removes, so a request it cannot judge keeps its proposal.
+		fn take_proposal(id: RequestId) -> Option<TakenProposal<T>> {
+			let request = Requests::<T>::get(id)?;
+			let terms = T::Models::terms(&request.model)?;
+			let proposal = Proposals::<T>::take(id)?;
+			let (claim, output_bytes) = match proposal.outcome {
+				Outcome::Outputs { result_hash, .. } => {
+					let outputs = ProposedOutputs::<T>::take(id).unwrap_or_default();
+					let output_bytes = outputs.encoded_size() as u32;
+					(Claim::Outputs { outputs, result_hash }, output_bytes)
+				},
+				Outcome::Failed(error) => (Claim::Failure(error), 0),
+			};
+			let job = Self::job(id, &request, terms.inputs, proposal.node.clone());
+			Some(TakenProposal { request, proposal, job, claim, output_bytes, owner: terms.owner })
 		}
 
 		/// Settles the proposals whose challenge window ends at `now`; returns the weight used.
@@ -1011,19 +1020,13 @@ pub mod pallet {
 			let due: Vec<RequestId> = ChallengeWindows::<T>::iter_key_prefix(now).collect();
 			for id in due {
 				ChallengeWindows::<T>::remove(now, id);
-				let (Some(request), Some(proposal)) = (Requests::<T>::get(id), Proposals::<T>::take(id)) else {
+				let Some(TakenProposal { request, proposal, job, claim, output_bytes, owner }) =
+					Self::take_proposal(id)
+				else {
 					continue
 				};
-				let claim = Self::proposed_claim(id, &proposal);
-				ProposedOutputs::<T>::remove(id);
-				let output_bytes = match &claim {
-					Claim::Outputs { outputs, .. } => outputs.encoded_size() as u32,
-					Claim::Failure(_) => 0,
-				};
-				let Some(terms) = T::Models::terms(&request.model) else { continue };
-				let job = Self::job(id, &request, terms.inputs, proposal.node.clone());
 				let outcome = T::Verifier::accept_unchallenged(&job, claim);
-				Self::settle(id, &request, proposal.node, outcome, &terms.owner);
+				Self::settle(id, &request, proposal.node, outcome, &owner);
 				// Bounded by a verified submission (which also re-executes a model).
 				weight = weight.saturating_add(T::WeightInfo::submit_result(output_bytes));
 			}
@@ -1051,18 +1054,13 @@ pub mod pallet {
 		/// Re-executes disputed `id` and slashes whoever was wrong; returns the weight used.
 		fn decide(id: RequestId) -> Weight {
 			let db = T::DbWeight::get();
-			let Some(proposal) = Proposals::<T>::take(id) else { return db.reads(1) };
-			let claim = Self::proposed_claim(id, &proposal);
-			ProposedOutputs::<T>::remove(id);
-			let (Some(mut request), Some(challenger)) = (Requests::<T>::get(id), proposal.challenger.clone()) else {
-				return db.reads_writes(2, 2)
+			let Some(TakenProposal { mut request, proposal, job, claim, output_bytes, owner }) =
+				Self::take_proposal(id)
+			else {
+				return db.reads(3)
 			};
-			let Some(terms) = T::Models::terms(&request.model) else { return db.reads_writes(3, 2) };
-			let job = Self::job(id, &request, terms.inputs, proposal.node.clone());
-			let output_bytes = match &claim {
-				Claim::Outputs { outputs, .. } => outputs.encoded_size() as u32,
-				Claim::Failure(_) => 0,
-			};
+			// Only challenged proposals are queued as disputes.
+			let Some(challenger) = proposal.challenger.clone() else { return db.reads_writes(4, 2) };
 			let input_bytes = request.input_bytes;
 			let fuel_used = match T::Verifier::verify(&job, &claim) {
 				Verdict::Confirmed { outcome, fuel_used } => {
@@ -1075,7 +1073,7 @@ pub mod pallet {
 						challenger,
 						slashed,
 					});
-					Self::settle(id, &request, proposal.node, outcome, &terms.owner);
+					Self::settle(id, &request, proposal.node, outcome, &owner);
 					fuel_used
 				},
 				Verdict::Refuted { fuel_used, .. } => {
@@ -1154,6 +1152,20 @@ pub mod pallet {
 			PendingQueue::<T>::put(still_waiting);
 			tried
 		}
+	}
+
+	/// A proposal taken from storage to be settled or decided.
+	struct TakenProposal<T: Config> {
+		request: RequestOf<T>,
+		proposal: Proposal<T::AccountId, BlockNumberFor<T>>,
+		/// The execution the proposal answers, by its proposer.
+		job: Job<RequestId, T::AccountId>,
+		/// What the proposer claimed, with its outputs.
+		claim: Claim,
+		/// SCALE size of the claimed outputs.
+		output_bytes: u32,
+		/// The model's owner, paid its price.
+		owner: T::AccountId,
 	}
 
 	impl<T: Config> InferenceRequests<T::AccountId, BalanceOf<T>> for Pallet<T> {

@@ -22,7 +22,7 @@ after(async () => { await api?.disconnect(); });
 function resultHash(model, inputHash, outputs) {
   const outputsType = api.tx.inference.submitResult.meta.args[1].type.toString();
   const encoded = u8aConcat(
-    numberToU8a(1, 32).reverse(), // ENGINE_VERSION, u32 little-endian
+    numberToU8a(api.consts.verification.engineVersion.toNumber(), 32).reverse(), // u32 little-endian
     api.createType('H256', model).toU8a(),
     api.createType('H256', inputHash).toU8a(),
     api.createType(outputsType, outputs).toU8a(),

@@ -197,6 +197,16 @@ pub mod pallet {
 		type ReceiptRetention: Get<BlockNumberFor<Self>>;
 	}
 
+	#[pallet::extra_constants]
+	impl<T: Config> Pallet<T> {
+		/// The version of the deterministic engine this runtime's result hashes are made with:
+		/// the first field of `blake2_256(SCALE(engine_version, model_hash, input_hash, outputs))`.
+		#[allow(non_snake_case)]
+		pub fn EngineVersion() -> u32 {
+			ENGINE_VERSION
+		}
+	}
+
 	/// Receipts of verified results, by request.
 	#[pallet::storage]
 	pub type Receipts<T: Config> = StorageMap<_, Twox64Concat, T::JobId, ReceiptOf<T>>;

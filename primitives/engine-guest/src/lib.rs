@@ -20,6 +20,8 @@
 
 mod check;
 mod convert;
+#[cfg(target_arch = "wasm32")]
+mod host_kernel;
 
 #[cfg(target_arch = "wasm32")]
 use codec::{Decode, Encode};

@@ -6,6 +6,7 @@
 //! `scripts/determinism.sh` runs it natively and under `qemu-x86_64 -cpu Nehalem`;
 //! `scripts/bench-engine.sh` reads its latencies.
 
+use codec::Encode;
 use std::time::Instant;
 use veriml_engine::{json::parse_inputs, Engine, ENGINE_VERSION};
 use veriml_inference_primitives::{input_hash, model_hash, result_hash, Tensor};
@@ -18,15 +19,20 @@ fn median_ms(mut samples: Vec<f64>) -> f64 {
 	samples[samples.len() / 2]
 }
 
-fn time<T>(repeat: usize, mut f: impl FnMut() -> T) -> (T, f64) {
-	let mut result = f();
-	let mut samples = Vec::with_capacity(repeat);
+/// Median milliseconds of `repeat` calls of each of `a` and `b`, after one warm-up call each,
+/// taken in turns so that a busy machine slows both alike.
+fn time_both<A, B>(repeat: usize, mut a: impl FnMut() -> A, mut b: impl FnMut() -> B) -> ((A, f64), (B, f64)) {
+	let (mut result_a, mut result_b) = (a(), b());
+	let (mut samples_a, mut samples_b) = (Vec::with_capacity(repeat), Vec::with_capacity(repeat));
 	for _ in 0..repeat {
 		let start = Instant::now();
-		result = f();
-		samples.push(start.elapsed().as_secs_f64() * 1000.0);
+		result_a = a();
+		samples_a.push(start.elapsed().as_secs_f64() * 1000.0);
+		let start = Instant::now();
+		result_b = b();
+		samples_b.push(start.elapsed().as_secs_f64() * 1000.0);
 	}
-	(result, median_ms(samples))
+	((result_a, median_ms(samples_a)), (result_b, median_ms(samples_b)))
 }
 
 fn main() {
@@ -45,11 +51,13 @@ fn main() {
 
 	let engine = Engine::default().with_compiled_cache(veriml_engine::CompiledCache::UserDefault);
 	let fuel = engine.limits().max_fuel_per_run;
-	let (chain, chain_ms) = time(repeat, || engine.run_model(&model, &inputs, fuel).expect("chain engine runs"));
-
 	let specs: Vec<_> = inputs.iter().map(|t| t.spec().expect("rank ≤ 8")).collect();
 	let (plan, _) = veriml_engine_guest::load(&model, specs).expect("native tract loads");
-	let (native, native_ms) = time(repeat, || veriml_engine_guest::run(&plan, &inputs));
+	let ((chain, chain_ms), (native, native_ms)) = time_both(
+		repeat,
+		|| engine.run_model(&model, &inputs, fuel).expect("chain engine runs"),
+		|| veriml_engine_guest::run(&plan, &inputs),
+	);
 	let native = native.map(|outputs| (hash_of(&outputs), outputs));
 
 	let max_abs_diff = native.as_ref().ok().map(|(_, outputs)| {
@@ -62,6 +70,8 @@ fn main() {
 		serde_json::json!({
 			"chain": {
 				"result_hash": format!("{:?}", hash_of(&chain.outputs)),
+				// The outputs' bits alone, whatever the engine version.
+				"outputs_hash": format!("{:?}", model_hash(&chain.outputs.encode())),
 				"fuel": chain.fuel_used,
 				"median_ms": chain_ms,
 			},

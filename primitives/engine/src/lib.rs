@@ -5,6 +5,12 @@
 //! off. The guest's float arithmetic is then fixed by the wasm specification, not by the CPU,
 //! so every node computes the same output bits and the same result hash.
 //!
+//! The one exception to "all in wasm" is the inner loop of matrix products: the guest hands
+//! each output tile's program to the host (`host_kernel`), which runs it natively with exactly
+//! the bits the wasm kernel would give (one rounding per multiply and per add, in order, wasm's
+//! min/max and canonical NaN). The engine checks that equality on random programs before it
+//! reports ready, and refuses to run otherwise.
+//!
 //! Every inference starts from the same state: a model is prepared once (checked, typed and
 //! optimised inside the guest) and the guest's memory after preparation is kept as a snapshot;
 //! each run instantiates the module afresh and restores that snapshot. Fuel use is then a pure
@@ -12,6 +18,7 @@
 //! consensus-safe.
 
 pub mod json;
+mod host_kernel;
 mod limits;
 mod snapshot;
 
@@ -33,6 +40,9 @@ pub use veriml_inference_primitives::ENGINE_VERSION;
 
 /// Log target of the engine.
 pub const LOG_TARGET: &str = "veriml::engine";
+
+/// Random tile programs the engine runs both ways at start-up (a few milliseconds).
+const HOST_KERNEL_CHECKS: u32 = 512;
 
 /// The guest module: tract-onnx compiled to wasm32.
 pub const GUEST_WASM: &[u8] = include_bytes!(env!("VERIML_ENGINE_GUEST_WASM"));
@@ -80,6 +90,12 @@ impl Engine {
 		self.guest().is_ok()
 	}
 
+	/// Runs `programs` random tile programs (from `seed`) through tract's wasm kernel and the
+	/// native tile kernel; answers how many gave different bits (0 on a sound machine).
+	pub fn check_host_kernel(&self, seed: u32, programs: u32) -> Result<u32, EngineError> {
+		self.guest()?.check_host_kernel(seed, programs)
+	}
+
 	fn guest(&self) -> Result<&Guest, EngineError> {
 		self.guest
 			.get_or_init(|| {
@@ -90,7 +106,18 @@ impl Engine {
 				);
 				let started = std::time::Instant::now();
 				let guest = Guest::compile(GUEST_WASM, &self.limits, &self.compiled_cache)
-					.map_err(|e| e.to_string());
+					.map_err(|e| e.to_string())
+					.and_then(|guest| {
+						// The native tile kernel must give the wasm kernel's bits on this
+						// machine, or this node would disagree with the others: no engine then.
+						match guest.check_host_kernel(0, HOST_KERNEL_CHECKS) {
+							Ok(0) => Ok(guest),
+							Ok(differing) => Err(format!(
+								"the native tile kernel differs from the wasm kernel on {differing} of {HOST_KERNEL_CHECKS} programs"
+							)),
+							Err(error) => Err(format!("the tile kernel check failed: {error:?}")),
+						}
+					});
 				match &guest {
 					Ok(_) => log::info!(
 						target: LOG_TARGET,

@@ -1,12 +1,27 @@
 //! The guest module under wasmtime: preparing a model once, then running every inference from
 //! a snapshot of the prepared state.
 
-use crate::{limits::Limits, LOG_TARGET};
+use crate::{host_kernel, limits::Limits, LOG_TARGET};
 use codec::{Decode, Encode};
-use veriml_inference_primitives::{EngineError, Execution, ModelInfo, Tensor, TensorSpec};
-use wasmtime::{Cache, CacheConfig, Config, Instance, Memory, Module, OptLevel, ResourceLimiter, Store, Trap};
+use veriml_inference_primitives::{
+	host_kernel::{IMPORT_MODULE, IMPORT_NAME},
+	EngineError, Execution, ModelInfo, Tensor, TensorSpec,
+};
+use std::sync::{Condvar, Mutex};
+use wasmtime::{
+	Cache, CacheConfig, Caller, Config, Instance, InstanceAllocationStrategy, InstancePre, Linker,
+	Memory, Module, OptLevel, PoolingAllocationConfig, ResourceLimiter, Store, Trap,
+};
 
 const PAGE: usize = 64 * 1024;
+
+/// Instances that may exist at once. Each has a slot of wasmtime's pooling allocator, whose
+/// memory stays mapped between instances: restoring a snapshot then copies into resident
+/// pages instead of faulting in fresh ones, which cost more than the copy itself.
+const INSTANCE_SLOTS: u32 = 4;
+
+/// Bytes of each slot's linear memory kept resident (reset with `memset`) between instances.
+const KEEP_RESIDENT_BYTES: usize = 256 * 1024 * 1024;
 
 /// Native stack of the thread the guest runs on: well above wasmtime's `max_wasm_stack`, so the
 /// wasm stack limit (a clean trap) is always hit before the native stack runs out. The calling
@@ -55,13 +70,18 @@ pub enum CompiledCache {
 /// The compiled guest module.
 pub struct Guest {
 	engine: wasmtime::Engine,
-	module: Module,
+	/// Free instance slots: a caller waits for one rather than failing.
+	free_slots: Mutex<u32>,
+	slot_freed: Condvar,
+	/// The module linked with the host kernel, ready to instantiate.
+	instance_pre: InstancePre<InstanceState>,
 	limits: Limits,
 }
 
-/// Per-instance state: memory accounting.
+/// Per-instance state: memory accounting, and the memory the host kernel works on.
 struct InstanceState {
 	limiter: MemoryLimiter,
+	memory: Option<Memory>,
 }
 
 /// Grants linear memory up to a fixed size and remembers a refusal, so an allocation failure
@@ -114,6 +134,18 @@ impl Guest {
 			// instruction set) is never the limit that stops a model.
 			.max_wasm_stack(8 * 1024 * 1024)
 			.cranelift_opt_level(OptLevel::Speed);
+		let mut pool = PoolingAllocationConfig::default();
+		pool.total_core_instances(INSTANCE_SLOTS)
+			.total_memories(INSTANCE_SLOTS)
+			.total_tables(INSTANCE_SLOTS)
+			.max_memory_size(limits.max_memory_bytes)
+			.linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+			.max_unused_warm_slots(INSTANCE_SLOTS);
+		config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+		// For profiling the guest with `perf`: names its compiled functions in /tmp/perf-PID.map.
+		if std::env::var_os("VERIML_ENGINE_PERFMAP").is_some() {
+			config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+		}
 		let cache = match cache {
 			CompiledCache::None => None,
 			CompiledCache::UserDefault => Some(CacheConfig::new()),
@@ -137,30 +169,75 @@ impl Guest {
 		}
 		let engine = wasmtime::Engine::new(&config)?;
 		let module = Module::from_binary(&engine, wasm)?;
-		if module.imports().len() != 0 {
-			return Err(wasmtime::Error::msg(
-				"the engine guest imports host functions; it must be self-contained",
-			))
+		// The guest imports the host kernel and nothing else: no clock, no randomness, no
+		// environment. An unknown import fails here.
+		let mut linker = Linker::new(&engine);
+		linker.func_wrap(IMPORT_MODULE, IMPORT_NAME, run_tile_program)?;
+		let instance_pre = linker.instantiate_pre(&module)?;
+		Ok(Self {
+			engine,
+			free_slots: Mutex::new(INSTANCE_SLOTS),
+			slot_freed: Condvar::new(),
+			instance_pre,
+			limits: limits.clone(),
+		})
+	}
+
+	/// Runs `work` on a guest thread once an instance slot is free.
+	fn in_slot<R: Send>(&self, work: impl FnOnce() -> Result<R, EngineError> + Send) -> Result<R, EngineError> {
+		struct Slot<'a>(&'a Guest);
+		impl Drop for Slot<'_> {
+			fn drop(&mut self) {
+				if let Ok(mut free) = self.0.free_slots.lock() {
+					*free += 1;
+				}
+				self.0.slot_freed.notify_one();
+			}
 		}
-		Ok(Self { engine, module, limits: limits.clone() })
+		let mut free = self.free_slots.lock().map_err(|_| EngineError::EngineUnavailable)?;
+		while *free == 0 {
+			free = self.slot_freed.wait(free).map_err(|_| EngineError::EngineUnavailable)?;
+		}
+		*free -= 1;
+		drop(free);
+		let _slot = Slot(self);
+		on_guest_thread(work)
 	}
 
 	fn new_store(&self, fuel: u64) -> Result<Store<InstanceState>, EngineError> {
 		let limiter = MemoryLimiter { max_bytes: self.limits.max_memory_bytes, refused: false };
-		let mut store = Store::new(&self.engine, InstanceState { limiter });
+		let mut store = Store::new(&self.engine, InstanceState { limiter, memory: None });
 		store.limiter(|state| &mut state.limiter);
 		store.set_fuel(fuel).map_err(|_| EngineError::EngineUnavailable)?;
 		Ok(store)
 	}
 
 	fn instantiate(&self, store: &mut Store<InstanceState>) -> Result<(Instance, Memory), EngineError> {
-		let instance = Instance::new(&mut *store, &self.module, &[]).map_err(|error| {
+		let instance = self.instance_pre.instantiate(&mut *store).map_err(|error| {
 			log::error!(target: LOG_TARGET, "instantiating the engine guest failed: {error}");
 			EngineError::EngineUnavailable
 		})?;
 		let memory =
 			instance.get_memory(&mut *store, "memory").ok_or(EngineError::EngineUnavailable)?;
+		store.data_mut().memory = Some(memory);
 		Ok((instance, memory))
+	}
+
+	/// Runs `programs` random tile programs (from `seed`) through tract's wasm kernel and
+	/// through the host kernel, in a fresh instance; answers how many stored different bits.
+	pub fn check_host_kernel(&self, seed: u32, programs: u32) -> Result<u32, EngineError> {
+		self.in_slot(|| {
+			let mut store = self.new_store(self.limits.max_fuel_to_prepare)?;
+			let (instance, _) = self.instantiate(&mut store)?;
+			let init = instance
+				.get_typed_func::<(), ()>(&mut store, "_initialize")
+				.map_err(|_| EngineError::EngineUnavailable)?;
+			init.call(&mut store, ()).map_err(|e| classify(e, &store))?;
+			let check = instance
+				.get_typed_func::<(u32, u32), u32>(&mut store, "veriml_check_host_kernel")
+				.map_err(|_| EngineError::EngineUnavailable)?;
+			check.call(&mut store, (seed, programs)).map_err(|e| classify(e, &store))
+		})
 	}
 
 	/// Checks, types and optimises `model` for `inputs` in a fresh instance, and keeps the
@@ -171,7 +248,7 @@ impl Guest {
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
 	) -> Result<Prepared, EngineError> {
-		on_guest_thread(|| self.prepare_here(model, inputs, fuel_limit))
+		self.in_slot(|| self.prepare_here(model, inputs, fuel_limit))
 	}
 
 	fn prepare_here(
@@ -210,7 +287,7 @@ impl Guest {
 		inputs: &[Tensor],
 		fuel_limit: u64,
 	) -> Result<Execution, EngineError> {
-		on_guest_thread(|| self.run_here(prepared, inputs, fuel_limit))
+		self.in_slot(|| self.run_here(prepared, inputs, fuel_limit))
 	}
 
 	fn run_here(
@@ -241,6 +318,25 @@ impl Guest {
 		let outputs = answer?;
 		let fuel_used = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
 		Ok(Execution { outputs, fuel_used })
+	}
+}
+
+/// The guest's import `veriml.run_tile_program`: runs one tile program of the guest's matrix
+/// kernel natively and charges its fuel. Out of fuel, out of bounds or malformed, it traps, as
+/// the guest's own loop would have.
+fn run_tile_program(mut caller: Caller<'_, InstanceState>, ops: u32, len: u32) -> wasmtime::Result<()> {
+	let fuel = caller.get_fuel()?;
+	let memory = caller.data().memory.ok_or(Trap::MemoryOutOfBounds)?;
+	match host_kernel::run_tile_program(memory.data_mut(&mut caller), ops, len, fuel) {
+		Ok(cost) => {
+			caller.set_fuel(fuel - cost)?;
+			Ok(())
+		},
+		Err(host_kernel::RunError::OutOfFuel) => {
+			caller.set_fuel(0)?;
+			Err(Trap::OutOfFuel.into())
+		},
+		Err(host_kernel::RunError::Program(_)) => Err(Trap::MemoryOutOfBounds.into()),
 	}
 }
 

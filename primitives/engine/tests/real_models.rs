@@ -4,6 +4,7 @@
 mod common;
 
 use common::{compare, hostile, model, new_engine, new_engine_with, real_models};
+use codec::Encode;
 use veriml_engine::ENGINE_VERSION;
 use veriml_inference_primitives::{
 	input_hash, model_hash, result_hash, EngineError, Tensor, TensorSpec,
@@ -62,9 +63,9 @@ fn inspect_reports_specs_nodes_and_cost() {
 }
 
 /// The result hash of `pytorch_Linear` (bytes and input shipped in the `onnx` package), engine
-/// version 1.
+/// version 2.
 const PINNED_PYTORCH_LINEAR_RESULT_HASH: &str =
-	"0x7363796afc488c5347db4ad42239815de18e9bab0928c21102a4b3be0a6fc769";
+	"0xa676dbf7145c3e13571b0f619a1ea12d0bd069faf25f2821d5b061697479aa31";
 
 #[test]
 fn result_hash_is_pinned_for_a_real_model() {
@@ -74,6 +75,41 @@ fn result_hash_is_pinned_for_a_real_model() {
 	// Any change of this value is a consensus change: it needs a new ENGINE_VERSION.
 	println!("pytorch_Linear result hash: {hash:?}");
 	assert_eq!(format!("{hash:?}"), PINNED_PYTORCH_LINEAR_RESULT_HASH);
+}
+
+/// `blake2_256(SCALE(outputs))` of models whose matrix products and convolutions go through the
+/// native tile kernel, as engine version 1 computed them entirely in wasm.
+const OUTPUTS_OF_THE_WASM_ONLY_ENGINE: [(&str, &str); 4] = [
+	("light_squeezenet", "0x25756a3628c6c5e3a8960e712cdb9a722f4881e782a6a02966ca649cea01f203"),
+	("pytorch_Conv2d", "0xa4c06aa0775e8f5353cc99373e7bd5da76263b2d63026ad7b86755ef7ca98bc6"),
+	("pytorch_ConvTranspose2d", "0xd58e7bd81f1c7548a68b7a85a70c3f7beb9418210548ae3a94047e939d28a175"),
+	("pytorch_Linear", "0xfe208c57a9883034f2a01efa2ec34eb0f373c1bacc5b885f442131d5a904eaf0"),
+];
+
+#[test]
+fn the_native_tile_kernel_changes_no_output_bit() {
+	let engine = new_engine();
+	for (name, expected) in OUTPUTS_OF_THE_WASM_ONLY_ENGINE {
+		let m = model(name);
+		let execution = engine.run_model(&m.bytes, &m.inputs, FUEL).unwrap();
+		assert_eq!(format!("{:?}", model_hash(&execution.outputs.encode())), expected, "{name}");
+	}
+	// And random tile programs, with NaNs, infinities, signed zeros and subnormals, give the
+	// same bits through tract's wasm kernel and the native one.
+	for seed in 0..4 {
+		assert_eq!(engine.check_host_kernel(seed, 2_000), Ok(0), "seed {seed}");
+	}
+}
+
+#[test]
+fn fuel_charged_by_the_native_kernel_is_counted_and_limited() {
+	let m = model("light_squeezenet");
+	let engine = new_engine();
+	let used = engine.run_model(&m.bytes, &m.inputs, FUEL).unwrap().fuel_used;
+	// Exactly the fuel it needs is enough, and it is counted the same.
+	assert_eq!(engine.run_model(&m.bytes, &m.inputs, used).unwrap().fuel_used, used);
+	// Most of the fuel goes to the tile kernel, so a limit short of it stops the run there.
+	assert_eq!(engine.run_model(&m.bytes, &m.inputs, used * 9 / 10), Err(EngineError::FuelExhausted));
 }
 
 fn specs_of(inputs: &[Tensor]) -> Vec<TensorSpec> {

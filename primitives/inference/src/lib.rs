@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+pub mod host_kernel;
 pub mod onnx_builder;
 mod tensor;
 
@@ -27,7 +28,7 @@ pub type ModelHash = H256;
 pub type EngineVersion = u32;
 
 /// The engine version this code implements.
-pub const ENGINE_VERSION: EngineVersion = 1;
+pub const ENGINE_VERSION: EngineVersion = 2;
 
 /// The content hash of model bytes.
 pub fn model_hash(bytes: &[u8]) -> ModelHash {

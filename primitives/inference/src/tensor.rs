@@ -231,7 +231,9 @@ mod tests {
 		assert_ne!(h, result_hash(ENGINE_VERSION, &model, &input_hash(&other_inputs), &outputs));
 		let other_outputs = [Tensor::from_f32(&[1], &[2.5])];
 		assert_ne!(h, result_hash(ENGINE_VERSION, &model, &input_hash(&inputs), &other_outputs));
-		// Pinned: the encoding of a result hash is a consensus value and must never drift.
-		assert_eq!(format!("{h:?}"), PINNED_RESULT_HASH);
+		// Pinned (at engine version 1): the encoding of a result hash is a consensus value and
+		// must never drift.
+		let at_version_1 = result_hash(1, &model, &input_hash(&inputs), &outputs);
+		assert_eq!(format!("{at_version_1:?}"), PINNED_RESULT_HASH);
 	}
 }

@@ -1,0 +1,496 @@
+//! The host side of the guest's matrix kernel (`primitives/engine-guest/src/host_kernel.rs`):
+//! runs the tile programs the guest hands over, with the semantics
+//! `veriml_inference_primitives::host_kernel` defines.
+//!
+//! The multiply-accumulate loop computes, for each element of the tile and each step `s` in
+//! order, `tile[i][j] = tile[i][j] + a[s][i] * b[s][j]`: one IEEE multiply rounded to f32, then
+//! one IEEE add rounded to f32. Never fused (Rust contracts nothing on its own, and the AVX path
+//! uses separate multiply and add instructions), never reordered. Lanes are independent, so the
+//! 8-lane AVX path, the 4-lane SSE2 or NEON code the compiler makes of the portable loop, and a
+//! scalar loop all give the same bits: the bits of wasm's own `f32x4.mul` and `f32x4.add`.
+//! Every arithmetic NaN is written as the canonical NaN, as the guest's NaN canonicalisation
+//! would.
+
+use veriml_inference_primitives::host_kernel::*;
+
+const MR: usize = 8;
+const NR: usize = 8;
+const TILE: usize = MR * NR;
+const STEP_BYTES: usize = MR * 4;
+
+/// wasm's canonical f32 NaN, which NaN canonicalisation writes for every NaN result.
+const CANONICAL_NAN: u32 = 0x7fc0_0000;
+
+/// Fuel charged for one program, whatever its length: the host call and the program's decoding.
+pub const FUEL_PER_PROGRAM: u64 = 64;
+/// Fuel charged per operation on the whole tile.
+pub const FUEL_PER_TILE_OP: u64 = 16;
+/// Fuel charged per step of a product's shared dimension (64 multiply-adds). The same loop in
+/// the guest took about 45 wasm instructions a step; natively it takes 1–4 ns, and fuel is
+/// priced at 400 ps a unit (`EnginePicosecondsPerFuel`): 16 keeps the price above the time
+/// on CPUs without AVX too.
+pub const FUEL_PER_STEP: u64 = 16;
+
+/// Why the host refused a program: the guest traps.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ProgramError {
+	/// An address or range outside the guest's memory.
+	OutOfBounds,
+	/// An unknown operation, or a program without its closing `DONE` or too long.
+	Malformed,
+}
+
+/// A guest memory, read and written little-endian with every address checked.
+struct GuestMemory<'a>(&'a mut [u8]);
+
+impl GuestMemory<'_> {
+	fn range(&self, start: u64, len: u64) -> Result<std::ops::Range<usize>, ProgramError> {
+		let end = start.checked_add(len).ok_or(ProgramError::OutOfBounds)?;
+		if end > self.0.len() as u64 {
+			return Err(ProgramError::OutOfBounds)
+		}
+		Ok(start as usize..end as usize)
+	}
+
+	/// `N` consecutive f32 at `at`.
+	fn floats<const N: usize>(&self, at: u64) -> Result<[f32; N], ProgramError> {
+		let bytes = &self.0[self.range(at, 4 * N as u64)?];
+		Ok(std::array::from_fn(|i| f32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().expect("4 bytes"))))
+	}
+
+	/// Byte offsets of the tile's rows, at `base + i·row_stride`, and the column stride, once
+	/// every element `base + i·row_stride + j·col_stride` is known to lie inside memory (the
+	/// extremes are at the corners).
+	fn strided(&self, base: u32, row_stride: u32, col_stride: u32) -> Result<([usize; MR], isize), ProgramError> {
+		let (base, rows, cols) =
+			(i64::from(base), i64::from(row_stride as i32), i64::from(col_stride as i32));
+		let last = (MR - 1) as i64;
+		let low = base + (last * rows).min(0) + (last * cols).min(0);
+		let high = base + (last * rows).max(0) + (last * cols).max(0);
+		let low = u64::try_from(low).map_err(|_| ProgramError::OutOfBounds)?;
+		self.range(low, high as u64 - low + 4)?;
+		Ok((std::array::from_fn(|i| (base + i as i64 * rows) as usize), cols as isize))
+	}
+}
+
+fn canonical(value: f32) -> f32 {
+	if value.is_nan() {
+		f32::from_bits(CANONICAL_NAN)
+	} else {
+		value
+	}
+}
+
+/// wasm's `f32.min`: NaN if either is, `-0` below `+0`. Written with selects only, so that a
+/// loop of it vectorises.
+fn wasm_min(a: f32, b: f32) -> f32 {
+	let either = f32::from_bits(a.to_bits() | b.to_bits());
+	let least = if a < b { a } else if b < a { b } else { either };
+	if a.is_nan() || b.is_nan() {
+		f32::from_bits(CANONICAL_NAN)
+	} else {
+		least
+	}
+}
+
+/// wasm's `f32.max`: NaN if either is, `+0` above `-0`.
+fn wasm_max(a: f32, b: f32) -> f32 {
+	let both = f32::from_bits(a.to_bits() & b.to_bits());
+	let greatest = if a > b { a } else if b > a { b } else { both };
+	if a.is_nan() || b.is_nan() {
+		f32::from_bits(CANONICAL_NAN)
+	} else {
+		greatest
+	}
+}
+
+/// `t = f(s, t)` for every element, with `s` the matching element of `operand` and the
+/// operation chosen by `kind` (min, max, add, mul, sub, flipped sub) outside the loop, so each
+/// loop is compiled on its own and vectorised.
+fn apply(kind: u32, tile: &mut [f32; TILE], operand: &[f32; TILE]) {
+	fn each(tile: &mut [f32; TILE], operand: &[f32; TILE], f: impl Fn(f32, f32) -> f32) {
+		for (t, s) in tile.iter_mut().zip(operand) {
+			*t = f(*s, *t);
+		}
+	}
+	match kind {
+		0 => each(tile, operand, wasm_min),
+		1 => each(tile, operand, wasm_max),
+		2 => each(tile, operand, |s, t| canonical(s + t)),
+		3 => each(tile, operand, |s, t| canonical(s * t)),
+		4 => each(tile, operand, |s, t| canonical(s - t)),
+		_ => each(tile, operand, |s, t| canonical(t - s)),
+	}
+}
+
+/// The program at `ops` (of `len` operations, the last `DONE`), read out of guest memory once,
+/// and what it costs.
+fn read_program(memory: &GuestMemory, ops: u32, len: u32) -> Result<([HostOp; MAX_PROGRAM_OPS], u64), ProgramError> {
+	if len == 0 || len as usize > MAX_PROGRAM_OPS {
+		return Err(ProgramError::Malformed)
+	}
+	let bytes = &memory.0[memory.range(u64::from(ops), u64::from(len) * HOST_OP_BYTES as u64)?];
+	let word = |op: &[u8], i: usize| u32::from_le_bytes(op[4 * i..4 * i + 4].try_into().expect("4 bytes"));
+	let mut program = [HostOp::default(); MAX_PROGRAM_OPS];
+	let mut cost = FUEL_PER_PROGRAM;
+	for (op, bytes) in program.iter_mut().zip(bytes.chunks_exact(HOST_OP_BYTES)) {
+		*op = HostOp { code: word(bytes, 0), x: word(bytes, 1), y: word(bytes, 2), z: word(bytes, 3) };
+		cost += match op.code {
+			OP_DONE => return Ok((program, cost)),
+			OP_ADD_MAT_MUL => FUEL_PER_TILE_OP + u64::from(op.x) * FUEL_PER_STEP,
+			OP_CLEAR..=OP_STORE => FUEL_PER_TILE_OP,
+			_ => return Err(ProgramError::Malformed),
+		};
+	}
+	Err(ProgramError::Malformed)
+}
+
+/// Runs the program at `ops` (of `len` operations) on the guest's `memory` if it costs no more
+/// than `fuel_left`; answers its cost. Nothing is written unless the whole program is paid for.
+pub fn run_tile_program(memory: &mut [u8], ops: u32, len: u32, fuel_left: u64) -> Result<u64, RunError> {
+	let mut memory = GuestMemory(memory);
+	let (program, cost) = read_program(&memory, ops, len).map_err(RunError::Program)?;
+	if cost > fuel_left {
+		return Err(RunError::OutOfFuel)
+	}
+	let mut tile = [0f32; TILE];
+	for op in program.iter().take_while(|op| op.code != OP_DONE) {
+		run_op(&mut memory, *op, &mut tile).map_err(RunError::Program)?;
+	}
+	Ok(cost)
+}
+
+/// Why a program did not run.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RunError {
+	/// It costs more fuel than is left.
+	OutOfFuel,
+	/// It is malformed or reaches outside memory.
+	Program(ProgramError),
+}
+
+fn run_op(memory: &mut GuestMemory, op: HostOp, tile: &mut [f32; TILE]) -> Result<(), ProgramError> {
+	match op.code {
+		OP_CLEAR => *tile = [0.0; TILE],
+		OP_LOAD_TILE => *tile = memory.floats(u64::from(op.x))?,
+		OP_SCALAR_MIN..=OP_SCALAR_SUB_F =>
+			apply(op.code - OP_SCALAR_MIN, tile, &[f32::from_bits(op.x); TILE]),
+		OP_LEAKY_RELU => {
+			let alpha = f32::from_bits(op.x);
+			tile.iter_mut().for_each(|t| *t = if *t > 0.0 { *t } else { canonical(alpha * *t) });
+		},
+		OP_PER_ROW_MIN..=OP_PER_ROW_SUB_F => {
+			let rows: [f32; MR] = memory.floats(u64::from(op.x))?;
+			apply(op.code - OP_PER_ROW_MIN, tile, &std::array::from_fn(|e| rows[e / NR]));
+		},
+		OP_PER_COL_MIN..=OP_PER_COL_SUB_F => {
+			let cols: [f32; NR] = memory.floats(u64::from(op.x))?;
+			apply(op.code - OP_PER_COL_MIN, tile, &std::array::from_fn(|e| cols[e % NR]));
+		},
+		OP_ADD_UNICAST => {
+			let (rows, col_stride) = memory.strided(op.x, op.y, op.z)?;
+			for (values, row) in tile.chunks_exact_mut(NR).zip(rows) {
+				for (j, t) in values.iter_mut().enumerate() {
+					let at = row.wrapping_add_signed(j as isize * col_stride);
+					let value = f32::from_le_bytes(memory.0[at..at + 4].try_into().expect("4 bytes"));
+					*t = canonical(*t + value);
+				}
+			}
+		},
+		OP_ADD_ROW_COL_PRODUCTS => {
+			let rows: [f32; MR] = memory.floats(u64::from(op.x))?;
+			let cols: [f32; NR] = memory.floats(u64::from(op.y))?;
+			for (e, t) in tile.iter_mut().enumerate() {
+				*t = canonical(*t + rows[e / NR] * cols[e % NR]);
+			}
+		},
+		OP_STORE => {
+			let (rows, col_stride) = memory.strided(op.x, op.y, op.z)?;
+			for (values, row) in tile.chunks_exact(NR).zip(rows) {
+				if col_stride == 4 {
+					let bytes = &mut memory.0[row..row + 4 * NR];
+					for (chunk, value) in bytes.chunks_exact_mut(4).zip(values) {
+						chunk.copy_from_slice(&value.to_le_bytes());
+					}
+				} else {
+					for (j, value) in values.iter().enumerate() {
+						let at = row.wrapping_add_signed(j as isize * col_stride);
+						memory.0[at..at + 4].copy_from_slice(&value.to_le_bytes());
+					}
+				}
+			}
+		},
+		OP_ADD_MAT_MUL => {
+			let steps = op.x as usize;
+			if steps > 0 {
+				let panel = steps as u64 * STEP_BYTES as u64;
+				let (a, b) = (memory.range(u64::from(op.y), panel)?, memory.range(u64::from(op.z), panel)?);
+				multiply_accumulate(&memory.0[a], &memory.0[b], steps, tile);
+				tile.iter_mut().for_each(|t| *t = canonical(*t));
+			}
+		},
+		_ => return Err(ProgramError::Malformed),
+	}
+	Ok(())
+}
+
+/// `acc[i][j] += a[s][i] * b[s][j]` for `s` in `0..steps`; `a` and `b` hold `steps` × 8 f32.
+fn multiply_accumulate(a: &[u8], b: &[u8], steps: usize, acc: &mut [f32; MR * NR]) {
+	debug_assert!(a.len() == steps * STEP_BYTES && b.len() == steps * STEP_BYTES);
+	#[cfg(target_arch = "x86_64")]
+	if std::arch::is_x86_feature_detected!("avx") {
+		// SAFETY: the CPU has AVX, and `a` and `b` hold `steps` steps.
+		unsafe { x86_64::multiply_accumulate_avx(a.as_ptr(), b.as_ptr(), steps, acc) };
+		return
+	}
+	multiply_accumulate_portable(a, b, steps, acc)
+}
+
+/// The reference loop, for every CPU: the compiler vectorises it over `j` (SSE2 on x86-64,
+/// NEON on aarch64), which changes nothing in any element's sequence of operations.
+fn multiply_accumulate_portable(a: &[u8], b: &[u8], steps: usize, acc: &mut [f32; MR * NR]) {
+	let read = |bytes: &[u8]| -> [f32; 8] {
+		std::array::from_fn(|i| f32::from_le_bytes(bytes[i * 4..i * 4 + 4].try_into().expect("4 bytes")))
+	};
+	for (a, b) in a.chunks_exact(STEP_BYTES).zip(b.chunks_exact(STEP_BYTES)).take(steps) {
+		let (a, b) = (read(a), read(b));
+		for i in 0..MR {
+			for j in 0..NR {
+				acc[i * NR + j] = acc[i * NR + j] + a[i] * b[j];
+			}
+		}
+	}
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64 {
+	use super::{MR, NR};
+	use std::arch::x86_64::*;
+
+	/// One 8-lane register per tile row; per step, the row's `a` value broadcast times `b`'s
+	/// 8 values, then added: `vmulps` and `vaddps`, each rounding once, as the portable loop.
+	///
+	/// # Safety
+	/// The CPU has AVX; `a` and `b` point to `steps` × 8 readable f32 (any alignment).
+	#[target_feature(enable = "avx")]
+	pub unsafe fn multiply_accumulate_avx(a: *const u8, b: *const u8, steps: usize, acc: &mut [f32; MR * NR]) {
+		let (a, b) = (a as *const f32, b as *const f32);
+		let mut rows: [__m256; MR] = std::array::from_fn(|i| unsafe { _mm256_loadu_ps(acc.as_ptr().add(i * NR)) });
+		for s in 0..steps {
+			unsafe {
+				let b = _mm256_loadu_ps(b.add(s * NR));
+				let a = a.add(s * MR);
+				for (i, row) in rows.iter_mut().enumerate() {
+					let a = _mm256_set1_ps(a.add(i).read_unaligned());
+					*row = _mm256_add_ps(*row, _mm256_mul_ps(a, b));
+				}
+			}
+		}
+		for (i, row) in rows.iter().enumerate() {
+			unsafe { _mm256_storeu_ps(acc.as_mut_ptr().add(i * NR), *row) };
+		}
+	}
+}
+
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	/// A guest memory under construction: values appended, their addresses answered.
+	#[derive(Default)]
+	struct Builder(Vec<u8>);
+
+	impl Builder {
+		fn floats(&mut self, values: &[f32]) -> u32 {
+			let at = self.0.len() as u32;
+			self.0.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+			at
+		}
+
+		fn program(&mut self, ops: &[HostOp]) -> (u32, u32) {
+			let at = self.0.len() as u32;
+			for op in ops {
+				for word in [op.code, op.x, op.y, op.z] {
+					self.0.extend(word.to_le_bytes());
+				}
+			}
+			(at, ops.len() as u32)
+		}
+	}
+
+	fn op(code: u32, x: u32, y: u32, z: u32) -> HostOp {
+		HostOp { code, x, y, z }
+	}
+
+	fn floats_at(memory: &[u8], at: u32, n: usize) -> Vec<f32> {
+		memory[at as usize..at as usize + 4 * n]
+			.chunks_exact(4)
+			.map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+			.collect()
+	}
+
+	fn bits(values: &[f32]) -> Vec<u32> {
+		values.iter().map(|v| v.to_bits()).collect()
+	}
+
+	/// Values whose products and sums round: any reordering or fusing would show.
+	fn awkward(n: usize, seed: u32) -> Vec<f32> {
+		let mut x = seed;
+		(0..n)
+			.map(|_| {
+				x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+				((x >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 3.7e3 + 1.0 / 3.0
+			})
+			.collect()
+	}
+
+	#[test]
+	fn a_product_is_one_multiply_then_one_add_per_step_on_every_path() {
+		let steps = 37;
+		let (a, b, start) = (awkward(steps * 8, 1), awkward(steps * 8, 2), awkward(64, 3));
+		let mut expected = start.clone();
+		for s in 0..steps {
+			for e in 0..64 {
+				let product = a[s * 8 + e / 8] * b[s * 8 + e % 8];
+				expected[e] += product;
+			}
+		}
+
+		let mut memory = Builder::default();
+		let (a_at, b_at) = (memory.floats(&a), memory.floats(&b));
+		let (start_at, out_at) = (memory.floats(&start), memory.floats(&[0.0; 64]));
+		let (ops, len) = memory.program(&[
+			op(OP_LOAD_TILE, start_at, 0, 0),
+			op(OP_ADD_MAT_MUL, steps as u32, a_at, b_at),
+			op(OP_STORE, out_at, 32, 4),
+			op(OP_DONE, 0, 0, 0),
+		]);
+		let mut memory = memory.0;
+		let cost = run_tile_program(&mut memory, ops, len, u64::MAX).unwrap();
+		assert_eq!(cost, FUEL_PER_PROGRAM + 3 * FUEL_PER_TILE_OP + steps as u64 * FUEL_PER_STEP);
+		assert_eq!(bits(&floats_at(&memory, out_at, 64)), bits(&expected));
+
+		// The portable loop, whatever this CPU offers, agrees bit for bit.
+		let mut portable: [f32; TILE] = start.clone().try_into().unwrap();
+		let bytes = |at: u32| &memory[at as usize..at as usize + steps * STEP_BYTES];
+		multiply_accumulate_portable(bytes(a_at), bytes(b_at), steps, &mut portable);
+		assert_eq!(bits(&portable), bits(&expected));
+		// A fused multiply-add would have given other bits somewhere.
+		let fused: Vec<f32> = (0..64)
+			.map(|e| (0..steps).fold(start[e], |acc, s| a[s * 8 + e / 8].mul_add(b[s * 8 + e % 8], acc)))
+			.collect();
+		assert_ne!(bits(&fused), bits(&expected));
+	}
+
+	#[test]
+	fn fused_operations_keep_wasm_semantics() {
+		let mut memory = Builder::default();
+		let mut start = awkward(64, 4);
+		start[0] = -0.0;
+		start[1] = 0.0;
+		start[2] = f32::from_bits(0xffc0_1234);
+		let start_at = memory.floats(&start);
+		let rows: Vec<f32> = (0..8).map(|i| i as f32 - 3.5).collect();
+		let rows_at = memory.floats(&rows);
+		let out_at = memory.floats(&[0.0; 64]);
+		let (ops, len) = memory.program(&[
+			op(OP_LOAD_TILE, start_at, 0, 0),
+			op(OP_SCALAR_MAX, 0.0f32.to_bits(), 0, 0),
+			op(OP_PER_ROW_SUB_F, rows_at, 0, 0),
+			op(OP_LEAKY_RELU, 0.5f32.to_bits(), 0, 0),
+			// Column-major: element (i, j) at out + 4i + 32j.
+			op(OP_STORE, out_at, 4, 32),
+			op(OP_DONE, 0, 0, 0),
+		]);
+		let mut memory = memory.0;
+		run_tile_program(&mut memory, ops, len, u64::MAX).unwrap();
+		let out = floats_at(&memory, out_at, 64);
+		for e in 0..64 {
+			let (i, j) = (e / 8, e % 8);
+			let relu = if start[e].is_nan() { f32::NAN } else { start[e].max(0.0) };
+			let shifted = relu - rows[i];
+			let expected = if shifted > 0.0 { shifted } else { 0.5 * shifted };
+			let got = out[j * 8 + i];
+			if expected.is_nan() {
+				assert_eq!(got.to_bits(), CANONICAL_NAN, "element {e}");
+			} else {
+				assert_eq!(got.to_bits(), expected.to_bits(), "element {e}");
+			}
+		}
+		// max(0, -0) is +0 in wasm: then +0 - (-3.5) = 3.5.
+		assert_eq!(out[0], 3.5);
+	}
+
+	#[test]
+	fn min_and_max_are_wasm_s() {
+		assert_eq!(wasm_min(0.0, -0.0).to_bits(), (-0.0f32).to_bits());
+		assert_eq!(wasm_min(-0.0, 0.0).to_bits(), (-0.0f32).to_bits());
+		assert_eq!(wasm_max(-0.0, 0.0).to_bits(), 0.0f32.to_bits());
+		assert_eq!(wasm_max(0.0, -0.0).to_bits(), 0.0f32.to_bits());
+		assert_eq!(wasm_min(f32::from_bits(0xffc0_0001), 1.0).to_bits(), CANONICAL_NAN);
+		assert_eq!(wasm_max(1.0, f32::from_bits(0x7f80_0001)).to_bits(), CANONICAL_NAN);
+		assert_eq!(wasm_min(1.0, 2.0), 1.0);
+		assert_eq!(wasm_max(1.0, f32::INFINITY), f32::INFINITY);
+	}
+
+	#[test]
+	fn a_product_without_steps_leaves_the_tile_as_it_was() {
+		let mut memory = Builder::default();
+		let mut start = vec![0.5f32; 64];
+		start[63] = f32::from_bits(0x7fc0_0042);
+		let (start_at, out_at) = (memory.floats(&start), memory.floats(&[0.0; 64]));
+		let (ops, len) = memory.program(&[
+			op(OP_LOAD_TILE, start_at, 0, 0),
+			op(OP_ADD_MAT_MUL, 0, 0, 0),
+			op(OP_STORE, out_at, 32, 4),
+			op(OP_DONE, 0, 0, 0),
+		]);
+		let mut memory = memory.0;
+		run_tile_program(&mut memory, ops, len, u64::MAX).unwrap();
+		assert_eq!(bits(&floats_at(&memory, out_at, 64)), bits(&start));
+	}
+
+	#[test]
+	fn malformed_or_out_of_bounds_programs_are_refused() {
+		let mut builder = Builder::default();
+		let out_at = builder.floats(&[0.0; 64]);
+		let end = builder.0.len() as u32 + 20 * HOST_OP_BYTES as u32;
+		let programs: Vec<(Vec<HostOp>, RunError)> = vec![
+			(vec![op(99, 0, 0, 0), op(OP_DONE, 0, 0, 0)], RunError::Program(ProgramError::Malformed)),
+			(vec![op(OP_CLEAR, 0, 0, 0)], RunError::Program(ProgramError::Malformed)),
+			(vec![op(OP_STORE, end, 32, 4), op(OP_DONE, 0, 0, 0)], RunError::Program(ProgramError::OutOfBounds)),
+			(vec![op(OP_STORE, out_at, -32i32 as u32, 4), op(OP_DONE, 0, 0, 0)], RunError::Program(ProgramError::OutOfBounds)),
+			(vec![op(OP_ADD_MAT_MUL, 1 << 30, 0, 0), op(OP_DONE, 0, 0, 0)], RunError::Program(ProgramError::OutOfBounds)),
+			(vec![op(OP_LOAD_TILE, u32::MAX, 0, 0), op(OP_DONE, 0, 0, 0)], RunError::Program(ProgramError::OutOfBounds)),
+		];
+		for (ops, expected) in programs {
+			let mut builder = Builder(builder.0.clone());
+			let (at, len) = builder.program(&ops);
+			builder.0.resize(end as usize, 0);
+			let mut memory = builder.0;
+			assert_eq!(run_tile_program(&mut memory, at, len, u64::MAX), Err(expected), "{ops:?}");
+		}
+		let mut memory = vec![0u8; 64];
+		assert_eq!(run_tile_program(&mut memory, 0, 0, u64::MAX), Err(RunError::Program(ProgramError::Malformed)));
+		assert_eq!(run_tile_program(&mut memory, 60, 1, u64::MAX), Err(RunError::Program(ProgramError::OutOfBounds)));
+	}
+
+	#[test]
+	fn a_program_beyond_the_fuel_left_writes_nothing() {
+		let mut builder = Builder::default();
+		let out_at = builder.floats(&[7.0; 64]);
+		let (ops, len) = builder.program(&[
+			op(OP_CLEAR, 0, 0, 0),
+			op(OP_STORE, out_at, 32, 4),
+			op(OP_DONE, 0, 0, 0),
+		]);
+		let mut memory = builder.0;
+		let cost = FUEL_PER_PROGRAM + 2 * FUEL_PER_TILE_OP;
+		let before = memory.clone();
+		assert_eq!(run_tile_program(&mut memory, ops, len, cost - 1), Err(RunError::OutOfFuel));
+		assert_eq!(memory, before);
+		assert_eq!(run_tile_program(&mut memory, ops, len, cost), Ok(cost));
+		assert_eq!(floats_at(&memory, out_at, 64), vec![0.0; 64]);
+	}
+}

@@ -125,6 +125,24 @@ def sklearn_models():
           "scikit-learn RandomForestClassifier, iris", 1e-4, 1e-5)
 
 
+def operator_models():
+    """Single operators the engine implements itself, against onnxruntime's outputs."""
+    from onnx import TensorProto, helper
+
+    # LRN (local response normalisation, as in Inception v1 and AlexNet) over 8 channels.
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 6, 6])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 6, 6])
+    graph = helper.make_graph(
+        [helper.make_node("LRN", ["x"], ["y"], size=5, alpha=0.0002, beta=0.75, bias=2.0)], "lrn", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8  # what onnxruntime reads
+    model_bytes = model.SerializeToString()
+    inputs = [np.random.default_rng(7).normal(0.0, 3.0, (1, 8, 6, 6)).astype(np.float32)]
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    reference = session.run(None, {"x": inputs[0]})
+    write("onnx_lrn", model_bytes, inputs, reference, "onnx LRN node, onnxruntime's outputs", 1e-5, 1e-6)
+
+
 def hostile_models():
     """Files the engine must refuse, each for a named reason (hostile/<reason>.onnx)."""
     from onnx import TensorProto, helper
@@ -188,4 +206,5 @@ if __name__ == "__main__":
     light_models()
     pytorch_models()
     sklearn_models()
+    operator_models()
     hostile_models()

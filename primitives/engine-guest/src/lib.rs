@@ -21,6 +21,8 @@
 mod check;
 mod convert;
 #[cfg(target_arch = "wasm32")]
+mod lrn;
+#[cfg(target_arch = "wasm32")]
 mod host_kernel;
 
 #[cfg(target_arch = "wasm32")]
@@ -46,7 +48,11 @@ thread_local! {
 
 /// Checks, types and optimises `model` for `inputs`.
 pub fn load(model: &[u8], inputs: Vec<TensorSpec>) -> Result<(Plan, ModelInfo), EngineError> {
-	let onnx = tract_onnx::onnx();
+	#[allow(unused_mut)]
+	let mut onnx = tract_onnx::onnx();
+	// In the guest only: native builds stay plain tract, the baseline the benchmark compares.
+	#[cfg(target_arch = "wasm32")]
+	onnx.op_register.insert("LRN", lrn::lrn);
 	let proto = onnx
 		.proto_model_for_read(&mut &model[..])
 		.map_err(|_| EngineError::MalformedModel)?;

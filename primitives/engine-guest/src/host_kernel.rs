@@ -26,9 +26,6 @@ use veriml_inference_primitives::host_kernel::*;
 /// The kernel's name in tract's registry.
 pub const HOST_KERNEL_NAME: &str = "veriml_host_f32_8x8";
 
-const MR: usize = 8;
-const NR: usize = 8;
-
 #[link(wasm_import_module = "veriml")]
 extern "C" {
 	/// Runs the program of `len` [`HostOp`]s at `ops`. Charges fuel for the work and traps when
@@ -101,28 +98,29 @@ fn translate(program: &[FusedKerSpec<f32>], ops: &mut [HostOp; MAX_PROGRAM_OPS])
 	Some(len + 1)
 }
 
+/// Runs `program` on the host if its layout can express it; `false` where it cannot.
+fn run_on_host(program: &[FusedKerSpec<f32>]) -> bool {
+	let mut ops = [HostOp::default(); MAX_PROGRAM_OPS];
+	let Some(len) = translate(program, &mut ops) else { return false };
+	unsafe { run_tile_program(ops.as_ptr(), len as u32) };
+	true
+}
+
 /// Runs one kernel program on the host, or on tract's kernel where it cannot be translated.
 unsafe fn kernel(program: &[FusedKerSpec<f32>]) -> isize {
-	let mut ops = [HostOp::default(); MAX_PROGRAM_OPS];
-	match translate(program, &mut ops) {
-		Some(len) => {
-			unsafe { run_tile_program(ops.as_ptr(), len as u32) };
-			0
-		},
-		None => wasm_f32_8x8.kernel(program),
+	if run_on_host(program) {
+		0
+	} else {
+		wasm_f32_8x8.kernel(program)
 	}
 }
 
-unsafe fn kernel_entry(program: &[FusedKerSpec<f32>]) -> isize {
-	unsafe { kernel(program) }
-}
-
 /// The kernel, with the very packings of tract's `wasm_f32_8x8`, whose semantics it keeps.
-fn make_kernel() -> DynKernel<MR, NR, f32> {
+fn make_kernel() -> DynKernel<TILE_ROWS, TILE_COLS, f32> {
 	let tract_kernel = &*wasm_f32_8x8;
-	let mut kernel = DynKernel::<MR, NR, f32>::new(
+	let mut kernel = DynKernel::<TILE_ROWS, TILE_COLS, f32>::new(
 		HOST_KERNEL_NAME,
-		kernel_entry,
+		kernel,
 		tract_kernel.regular_pack_a(),
 		tract_kernel.regular_pack_b(),
 	);
@@ -262,9 +260,7 @@ pub extern "C" fn veriml_check_host_kernel(seed: u32, programs: u32) -> u32 {
 		for (operand, original) in operands.iter_mut().zip(&before) {
 			operand.copy_from_slice(original);
 		}
-		let mut ops = [HostOp::default(); MAX_PROGRAM_OPS];
-		let len = translate(&program, &mut ops).expect("random programs are short");
-		unsafe { run_tile_program(ops.as_ptr(), len as u32) };
+		assert!(run_on_host(&program), "random programs are short enough to translate");
 		let bits = |v: &Vec<Vec<f32>>| v.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>();
 		if bits(&operands) != bits(&by_tract) {
 			differing += 1;

@@ -13,13 +13,10 @@
 
 use veriml_inference_primitives::host_kernel::*;
 
-const MR: usize = 8;
-const NR: usize = 8;
+const MR: usize = TILE_ROWS;
+const NR: usize = TILE_COLS;
 const TILE: usize = MR * NR;
 const STEP_BYTES: usize = MR * 4;
-
-/// wasm's canonical f32 NaN, which NaN canonicalisation writes for every NaN result.
-const CANONICAL_NAN: u32 = 0x7fc0_0000;
 
 /// Fuel charged for one program, whatever its length: the host call and the program's decoding.
 pub const FUEL_PER_PROGRAM: u64 = 64;
@@ -54,8 +51,7 @@ impl GuestMemory<'_> {
 
 	/// `N` consecutive f32 at `at`.
 	fn floats<const N: usize>(&self, at: u64) -> Result<[f32; N], ProgramError> {
-		let bytes = &self.0[self.range(at, 4 * N as u64)?];
-		Ok(std::array::from_fn(|i| f32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().expect("4 bytes"))))
+		Ok(f32s(&self.0[self.range(at, 4 * N as u64)?]))
 	}
 
 	/// Byte offsets of the tile's rows, at `base + i·row_stride`, and the column stride, once
@@ -71,6 +67,11 @@ impl GuestMemory<'_> {
 		self.range(low, high as u64 - low + 4)?;
 		Ok((std::array::from_fn(|i| (base + i as i64 * rows) as usize), cols as isize))
 	}
+}
+
+/// The first `N` little-endian f32 of `bytes` (which holds at least `4·N`).
+fn f32s<const N: usize>(bytes: &[u8]) -> [f32; N] {
+	std::array::from_fn(|i| f32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().expect("4 bytes")))
 }
 
 fn canonical(value: f32) -> f32 {
@@ -192,7 +193,7 @@ fn run_op(memory: &mut GuestMemory, op: HostOp, tile: &mut [f32; TILE]) -> Resul
 			for (values, row) in tile.chunks_exact_mut(NR).zip(rows) {
 				for (j, t) in values.iter_mut().enumerate() {
 					let at = row.wrapping_add_signed(j as isize * col_stride);
-					let value = f32::from_le_bytes(memory.0[at..at + 4].try_into().expect("4 bytes"));
+					let [value] = f32s(&memory.0[at..at + 4]);
 					*t = canonical(*t + value);
 				}
 			}
@@ -249,11 +250,8 @@ fn multiply_accumulate(a: &[u8], b: &[u8], steps: usize, acc: &mut [f32; MR * NR
 /// The reference loop, for every CPU: the compiler vectorises it over `j` (SSE2 on x86-64,
 /// NEON on aarch64), which changes nothing in any element's sequence of operations.
 fn multiply_accumulate_portable(a: &[u8], b: &[u8], steps: usize, acc: &mut [f32; MR * NR]) {
-	let read = |bytes: &[u8]| -> [f32; 8] {
-		std::array::from_fn(|i| f32::from_le_bytes(bytes[i * 4..i * 4 + 4].try_into().expect("4 bytes")))
-	};
 	for (a, b) in a.chunks_exact(STEP_BYTES).zip(b.chunks_exact(STEP_BYTES)).take(steps) {
-		let (a, b) = (read(a), read(b));
+		let (a, b): ([f32; MR], [f32; NR]) = (f32s(a), f32s(b));
 		for i in 0..MR {
 			for j in 0..NR {
 				acc[i * NR + j] = acc[i * NR + j] + a[i] * b[j];
@@ -291,7 +289,6 @@ mod x86_64 {
 		}
 	}
 }
-
 
 #[cfg(test)]
 mod tests {

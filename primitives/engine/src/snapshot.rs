@@ -10,7 +10,8 @@ use veriml_inference_primitives::{
 use std::sync::{Condvar, Mutex};
 use wasmtime::{
 	Cache, CacheConfig, Caller, Config, Instance, InstanceAllocationStrategy, InstancePre, Linker,
-	Memory, Module, OptLevel, PoolingAllocationConfig, ResourceLimiter, Store, Trap,
+	Memory, Module, OptLevel, PoolingAllocationConfig, ResourceLimiter, Store, Trap, WasmParams,
+	WasmResults,
 };
 
 const PAGE: usize = 64 * 1024;
@@ -229,14 +230,8 @@ impl Guest {
 		self.in_slot(|| {
 			let mut store = self.new_store(self.limits.max_fuel_to_prepare)?;
 			let (instance, _) = self.instantiate(&mut store)?;
-			let init = instance
-				.get_typed_func::<(), ()>(&mut store, "_initialize")
-				.map_err(|_| EngineError::EngineUnavailable)?;
-			init.call(&mut store, ()).map_err(|e| classify(e, &store))?;
-			let check = instance
-				.get_typed_func::<(u32, u32), u32>(&mut store, "veriml_check_host_kernel")
-				.map_err(|_| EngineError::EngineUnavailable)?;
-			check.call(&mut store, (seed, programs)).map_err(|e| classify(e, &store))
+			call_export::<(), ()>(&instance, &mut store, "_initialize", ())?;
+			call_export(&instance, &mut store, "veriml_check_host_kernel", (seed, programs))
 		})
 	}
 
@@ -259,20 +254,17 @@ impl Guest {
 	) -> Result<Prepared, EngineError> {
 		let mut store = self.new_store(fuel_limit)?;
 		let (instance, memory) = self.instantiate(&mut store)?;
-		let init = instance
-			.get_typed_func::<(), ()>(&mut store, "_initialize")
-			.map_err(|_| EngineError::EngineUnavailable)?;
-		init.call(&mut store, ()).map_err(|e| classify(e, &store))?;
+		call_export::<(), ()>(&instance, &mut store, "_initialize", ())?;
 
 		let model_ptr = write_argument(&instance, &memory, &mut store, model)?;
 		let specs = inputs.encode();
 		let specs_ptr = write_argument(&instance, &memory, &mut store, &specs)?;
-		let load = instance
-			.get_typed_func::<(u32, u32, u32, u32), u64>(&mut store, "veriml_load")
-			.map_err(|_| EngineError::EngineUnavailable)?;
-		let packed = load
-			.call(&mut store, (model_ptr, model.len() as u32, specs_ptr, specs.len() as u32))
-			.map_err(|e| classify(e, &store))?;
+		let packed: u64 = call_export(
+			&instance,
+			&mut store,
+			"veriml_load",
+			(model_ptr, model.len() as u32, specs_ptr, specs.len() as u32),
+		)?;
 		let answer: Result<ModelInfo, EngineError> =
 			read_answer(&memory, &store, packed, self.limits.max_output_bytes)?;
 		let mut info = answer?;
@@ -307,12 +299,8 @@ impl Guest {
 
 		let encoded = inputs.encode();
 		let inputs_ptr = write_argument(&instance, &memory, &mut store, &encoded)?;
-		let run = instance
-			.get_typed_func::<(u32, u32), u64>(&mut store, "veriml_run")
-			.map_err(|_| EngineError::EngineUnavailable)?;
-		let packed = run
-			.call(&mut store, (inputs_ptr, encoded.len() as u32))
-			.map_err(|e| classify(e, &store))?;
+		let packed: u64 =
+			call_export(&instance, &mut store, "veriml_run", (inputs_ptr, encoded.len() as u32))?;
 		let answer: Result<Vec<Tensor>, EngineError> =
 			read_answer(&memory, &store, packed, self.limits.max_output_bytes)?;
 		let outputs = answer?;
@@ -340,6 +328,19 @@ fn run_tile_program(mut caller: Caller<'_, InstanceState>, ops: u32, len: u32) -
 	}
 }
 
+/// Calls the guest's export `name`: a missing export means no engine, a trap is classified.
+fn call_export<Params: WasmParams, Results: WasmResults>(
+	instance: &Instance,
+	store: &mut Store<InstanceState>,
+	name: &str,
+	params: Params,
+) -> Result<Results, EngineError> {
+	let export = instance
+		.get_typed_func::<Params, Results>(&mut *store, name)
+		.map_err(|_| EngineError::EngineUnavailable)?;
+	export.call(&mut *store, params).map_err(|e| classify(e, store))
+}
+
 /// Copies `bytes` into a buffer the guest allocates; answers its address.
 fn write_argument(
 	instance: &Instance,
@@ -348,10 +349,7 @@ fn write_argument(
 	bytes: &[u8],
 ) -> Result<u32, EngineError> {
 	let len = u32::try_from(bytes.len()).map_err(|_| EngineError::InputTooLarge)?;
-	let alloc = instance
-		.get_typed_func::<u32, u32>(&mut *store, "veriml_alloc")
-		.map_err(|_| EngineError::EngineUnavailable)?;
-	let ptr = alloc.call(&mut *store, len).map_err(|e| classify(e, store))?;
+	let ptr: u32 = call_export(instance, store, "veriml_alloc", len)?;
 	memory.write(&mut *store, ptr as usize, bytes).map_err(|_| EngineError::OutOfMemory)?;
 	Ok(ptr)
 }

@@ -24,6 +24,13 @@
 //! is, `-0 < +0`); every arithmetic NaN is written as the canonical NaN `0x7fc0_0000`, as
 //! wasm's NaN canonicalisation does. The result is then the same bits on every CPU.
 
+/// Rows of the tile (the left operand's values per step) and columns (the right operand's).
+pub const TILE_ROWS: usize = 8;
+pub const TILE_COLS: usize = 8;
+
+/// wasm's canonical f32 NaN, which NaN canonicalisation writes for every arithmetic NaN.
+pub const CANONICAL_NAN: u32 = 0x7fc0_0000;
+
 /// One operation: its code and up to three operands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]

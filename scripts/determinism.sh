@@ -6,7 +6,8 @@
 #   scripts/determinism.sh [MODEL_NAME ...]     (default: a set of real models)
 #
 # Needs target/release/veriml-node, the compare example and target/test-models; prints a table
-# and exits non-zero if any chain hash differs between the two CPUs.
+# and exits non-zero if any chain hash differs between the two CPUs, or if the engine does not
+# refuse, with its reason, a CPU below the instruction set it compiles for (x86-64-v2).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$VERIML_ROOT"
@@ -15,7 +16,15 @@ models_dir="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}"
 [ -d "$models_dir/light_squeezenet" ] || "$VERIML_ROOT/scripts/models/make-test-models.sh"
 command -v qemu-x86_64 >/dev/null || "$VERIML_ROOT/scripts/install-deps.sh"
 [ -x "$VERIML_NODE" ] || build_node
-cargo build --release --locked -p veriml-engine --features native-tract --example compare
+# Native tract only gives the "would it have differed" column, so its crates are built at
+# opt-level 1: a third less compile time, and the same bits (no Rust optimisation level changes
+# a float result; the CPU-dependent part is tract's kernel choice at run time). The benchmark
+# (scripts/bench-engine.sh) builds them fully optimised.
+quick_tract=()
+for crate in tract-core tract-data tract-linalg tract-hir tract-nnef tract-onnx tract-onnx-opl tract-extra; do
+	quick_tract+=(--config "profile.release.package.$crate.opt-level=1")
+done
+cargo build --release --locked "${quick_tract[@]}" -p veriml-engine --features native-tract --example compare
 compare="$VERIML_ROOT/target/release/examples/compare"
 
 models=("$@")
@@ -43,4 +52,16 @@ if [ "$failures" -ne 0 ]; then
 	log "the chain engine differed between CPUs on $failures model(s)"
 	exit 1
 fi
+
 log "the chain engine gave identical result hashes on both CPUs for all ${#models[@]} models"
+
+# The engine compiles for x86-64-v2 on every CPU, so a CPU without it (Core 2: no SSE4.1 or
+# SSE4.2) must be refused with the reason, never run other code.
+model="$models_dir/pytorch_Linear/model.onnx" input="$models_dir/pytorch_Linear/input.json"
+if refusal=$(qemu-x86_64 -cpu core2duo "$VERIML_NODE" infer --model "$model" --input "$input" 2>&1); then
+	log "the engine ran on a CPU below x86-64-v2 (qemu -cpu core2duo); it must refuse to"
+	exit 1
+fi
+grep -q 'not compatible with the native host' <<<"$refusal" || { log "no reason given on core2duo: $refusal"; exit 1; }
+reason=${refusal##*EngineUnavailable): }
+log "on a CPU below x86-64-v2 (qemu -cpu core2duo) the engine refuses to start: ${reason%\")}"

@@ -43,10 +43,10 @@ impl InferCmd {
 			.collect::<Result<Vec<_>, _>>()?;
 		let info = engine
 			.inspect_model(&model, &specs, self.fuel_limit)
-			.map_err(|e| engine_error("the engine refused the model", e))?;
+			.map_err(|e| engine_error(engine, "the engine refused the model", e))?;
 		let execution = engine
 			.run_model(&model, &inputs, self.fuel_limit)
-			.map_err(|e| engine_error("the inference failed", e))?;
+			.map_err(|e| engine_error(engine, "the inference failed", e))?;
 
 		let model_hash = model_hash(&model);
 		let input_hash = input_hash(&inputs);
@@ -70,8 +70,11 @@ impl InferCmd {
 	}
 }
 
-fn engine_error(context: &str, error: EngineError) -> sc_cli::Error {
-	format!("{context}: {error} ({error:?})").into()
+fn engine_error(engine: &Engine, context: &str, error: EngineError) -> sc_cli::Error {
+	match engine.unavailable_reason() {
+		Some(reason) => format!("{context}: {error} ({error:?}): {reason}").into(),
+		None => format!("{context}: {error} ({error:?})").into(),
+	}
 }
 
 struct Report {

@@ -8,6 +8,8 @@
 use std::{env, path::PathBuf, process::Command};
 
 fn main() {
+	// The engine compiles the guest for this exact target (see `snapshot.rs`, fixed instruction set).
+	println!("cargo:rustc-env=VERIML_ENGINE_TARGET={}", env::var("TARGET").expect("cargo sets TARGET"));
 	println!("cargo:rerun-if-env-changed=VERIML_ENGINE_GUEST_WASM");
 	if let Ok(prebuilt) = env::var("VERIML_ENGINE_GUEST_WASM") {
 		println!("cargo:rustc-env=VERIML_ENGINE_GUEST_WASM={prebuilt}");

@@ -96,6 +96,12 @@ impl Engine {
 		self.guest()?.check_host_kernel(seed, programs)
 	}
 
+	/// Why this engine cannot run (its guest did not compile for this CPU, or the tile kernel
+	/// check failed), once it has tried to start; `None` while it works or before it starts.
+	pub fn unavailable_reason(&self) -> Option<&str> {
+		self.guest.get()?.as_ref().err().map(String::as_str)
+	}
+
 	fn guest(&self) -> Result<&Guest, EngineError> {
 		self.guest
 			.get_or_init(|| {
@@ -106,7 +112,8 @@ impl Engine {
 				);
 				let started = std::time::Instant::now();
 				let guest = Guest::compile(GUEST_WASM, &self.limits, &self.compiled_cache)
-					.map_err(|e| e.to_string())
+					// With its causes: which CPU feature is missing, for instance.
+					.map_err(|e| format!("{e:#}"))
 					.and_then(|guest| {
 						// The native tile kernel must give the wasm kernel's bits on this
 						// machine, or this node would disagree with the others: no engine then.

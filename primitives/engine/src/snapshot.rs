@@ -114,6 +114,29 @@ impl ResourceLimiter for MemoryLimiter {
 	}
 }
 
+/// The instruction set every x86-64 node compiles the guest for: x86-64-v2 (SSE4.2, POPCNT;
+/// every x86-64 server CPU since 2009), never the features cranelift would detect on this CPU.
+const X86_64_INSTRUCTION_SET: &str = "x86-64-v2";
+
+/// Makes cranelift compile for a fixed instruction set instead of this CPU's, so that every
+/// node of an architecture runs the same machine code for the guest. Results do not depend on
+/// it (the guest's wasm is deterministic), but one code path everywhere leaves no room for an
+/// instruction-set-specific code generation bug to split honest nodes, and the compiled code
+/// is a function of the wasm and this configuration only: the compiled-code cache filled on
+/// one CPU serves any other. A CPU without the set is refused when the engine starts.
+fn fixed_instruction_set(config: &mut Config) -> wasmtime::Result<()> {
+	if cfg!(target_arch = "x86_64") {
+		// Naming the target turns off cranelift's detection of this CPU's features.
+		config.target(env!("VERIML_ENGINE_TARGET"))?;
+		// SAFETY: the flag only selects instructions, and wasmtime refuses to compile for a
+		// CPU that lacks any of them, so no code is run that this CPU cannot execute.
+		unsafe {
+			config.cranelift_flag_enable(X86_64_INSTRUCTION_SET);
+		}
+	}
+	Ok(())
+}
+
 impl Guest {
 	/// Compiles the guest with the deterministic configuration.
 	pub fn compile(wasm: &[u8], limits: &Limits, cache: &CompiledCache) -> wasmtime::Result<Self> {
@@ -135,6 +158,7 @@ impl Guest {
 			// instruction set) is never the limit that stops a model.
 			.max_wasm_stack(8 * 1024 * 1024)
 			.cranelift_opt_level(OptLevel::Speed);
+		fixed_instruction_set(&mut config)?;
 		let mut pool = PoolingAllocationConfig::default();
 		pool.total_core_instances(INSTANCE_SLOTS)
 			.total_memories(INSTANCE_SLOTS)

@@ -59,18 +59,35 @@ start_job() {
 	job_pids+=("$!") job_names+=("$name") job_logs+=("$out")
 	log "=== started: $name"
 }
-# Waits for every started job and prints its output in the order they were started; fails
-# after printing them all if any failed.
+# Waits for every started job, printing each one's output and time as soon as it ends (so a
+# log cut short still has every finished job's) and, every five minutes, which still run;
+# fails after all have ended if any failed.
 collect_jobs() {
-	local failed=() i rc secs
-	for i in "${!job_pids[@]}"; do
-		wait "${job_pids[$i]}" || true
-		read -r rc secs <"${job_logs[$i]}.result" 2>/dev/null || { rc=1; secs=0; }
-		log "=== output of: ${job_names[$i]}"
-		cat "${job_logs[$i]}"
-		log "=== ${job_names[$i]}: $([ "$rc" -eq 0 ] && echo "done" || echo "FAILED (exit $rc)") in ${secs}s"
-		stage_names+=("  ${job_names[$i]}") stage_secs+=("$secs")
-		[ "$rc" -eq 0 ] || failed+=("${job_names[$i]}")
+	local failed=() pending=("${!job_pids[@]}") still=() i rc secs waited=0
+	while [ "${#pending[@]}" -ne 0 ]; do
+		still=()
+		for i in "${pending[@]}"; do
+			if [ ! -f "${job_logs[$i]}.result" ]; then
+				still+=("$i")
+				continue
+			fi
+			wait "${job_pids[$i]}" || true
+			read -r rc secs <"${job_logs[$i]}.result" || { rc=1; secs=0; }
+			log "=== output of: ${job_names[$i]}"
+			cat "${job_logs[$i]}"
+			log "=== ${job_names[$i]}: $([ "$rc" -eq 0 ] && echo "done" || echo "FAILED (exit $rc)") in ${secs}s"
+			stage_names+=("  ${job_names[$i]}") stage_secs+=("$secs")
+			[ "$rc" -eq 0 ] || failed+=("${job_names[$i]}")
+		done
+		pending=("${still[@]}")
+		[ "${#pending[@]}" -ne 0 ] || break
+		sleep 2
+		waited=$((waited + 2))
+		if [ $((waited % 300)) -eq 0 ]; then
+			local names=()
+			for i in "${pending[@]}"; do names+=("${job_names[$i]}"); done
+			log "still running: $(IFS=,; echo "${names[*]}")"
+		fi
 	done
 	job_names=() job_pids=() job_logs=()
 	if [ "${#failed[@]}" -ne 0 ]; then

@@ -2,7 +2,9 @@
 //! `wasm32-unknown-unknown` and hands its path to the crate as `VERIML_ENGINE_GUEST_WASM`.
 //!
 //! The guest is built with deterministic SIMD128 only (no relaxed SIMD) and paths remapped, so
-//! every machine with the pinned toolchain builds the same module. Set
+//! every machine with the pinned toolchain builds the same code: the same instructions, hence
+//! the same fuel and outputs. Its bytes still depend on the checkout's path (cargo's per-path
+//! crate hashes order the functions), so the guest hash that `infer` prints is per build. Set
 //! `VERIML_ENGINE_GUEST_WASM=/path/to/guest.wasm` to use a module built elsewhere.
 
 use std::{env, path::PathBuf, process::Command};

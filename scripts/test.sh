@@ -118,15 +118,11 @@ benchmark_tests() {
 }
 
 # CPU-bound checks, at the lowest priority so that the network tests beside them keep their
-# block times.
+# block times. Run as a job (a subshell), each part logs its own time through run_stage.
 cpu_bound_checks() {
 	renice -n 19 -p "$BASHPID" >/dev/null
-	local start; start=$(date +%s)
-	benchmark_tests
-	log "benchmark tests done in $(( $(date +%s) - start ))s"
-	start=$(date +%s)
-	"$VERIML_ROOT/scripts/determinism.sh"
-	log "determinism done in $(( $(date +%s) - start ))s"
+	run_stage "benchmark tests" benchmark_tests
+	run_stage "determinism (qemu Nehalem)" "$VERIML_ROOT/scripts/determinism.sh"
 }
 
 # Compiles the engine's guest once into the compiled-code cache that every node and the

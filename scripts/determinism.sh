@@ -5,7 +5,7 @@
 #
 #   scripts/determinism.sh [MODEL_NAME ...]     (default: a set of real models)
 #
-# Needs target/release/veriml-node, the compare example and target/test-models; prints a table
+# Needs target/release/veriml-node and target/test-models (builds native tract itself); prints a table
 # and exits non-zero if any chain hash differs between the two CPUs, or if the engine does not
 # refuse, with its reason, a CPU below the instruction set it compiles for (x86-64-v2).
 set -euo pipefail
@@ -16,16 +16,13 @@ models_dir="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}"
 [ -d "$models_dir/light_squeezenet" ] || "$VERIML_ROOT/scripts/models/make-test-models.sh"
 command -v qemu-x86_64 >/dev/null || "$VERIML_ROOT/scripts/install-deps.sh"
 [ -x "$VERIML_NODE" ] || build_node
-# Native tract only gives the "would it have differed" column, so its crates are built at
-# opt-level 1: a third less compile time, and the same bits (no Rust optimisation level changes
-# a float result; the CPU-dependent part is tract's kernel choice at run time). The benchmark
-# (scripts/bench-engine.sh) builds them fully optimised.
-quick_tract=()
-for crate in tract-core tract-data tract-linalg tract-hir tract-nnef tract-onnx tract-onnx-opl tract-extra; do
-	quick_tract+=(--config "profile.release.package.$crate.opt-level=1")
-done
-cargo build --release --locked "${quick_tract[@]}" -p veriml-engine --features native-tract --example compare
-compare="$VERIML_ROOT/target/release/examples/compare"
+# Native tract, for the "would it have differed" column: the guest's own code built for this
+# machine, in the guest's workspace (tract alone, no wasmtime or Substrate crates) and at
+# opt-level 1 (its bits depend on the kernels tract picks for the CPU at run time, not on the
+# optimisation level). The benchmark (scripts/bench-engine.sh) builds tract fully optimised.
+cargo build --locked --manifest-path primitives/engine-guest/Cargo.toml --target-dir target/engine-guest \
+	--profile native-check --example native_result
+native_result="$VERIML_ROOT/target/engine-guest/native-check/examples/native_result"
 
 models=("$@")
 if [ "${#models[@]}" -eq 0 ]; then
@@ -41,8 +38,8 @@ for name in "${models[@]}"; do
 	model="$models_dir/$name/model.onnx" input="$models_dir/$name/input.json"
 	chain=$("$VERIML_NODE" infer --json --model "$model" --input "$input" | hash_of '["result_hash"]')
 	chain_old=$(qemu-x86_64 -cpu Nehalem "$VERIML_NODE" infer --json --model "$model" --input "$input" | hash_of '["result_hash"]')
-	native=$("$compare" "$model" "$input" 0 | hash_of '["native_tract"].get("result_hash","error")')
-	native_old=$(qemu-x86_64 -cpu Nehalem "$compare" "$model" "$input" 0 | hash_of '["native_tract"].get("result_hash","error")')
+	native=$("$native_result" "$model" "$input" | hash_of '.get("result_hash","error")')
+	native_old=$(qemu-x86_64 -cpu Nehalem "$native_result" "$model" "$input" | hash_of '.get("result_hash","error")')
 	same_chain=yes; [ "$chain" = "$chain_old" ] || { same_chain=NO; failures=$((failures + 1)); }
 	same_native=yes; [ "$native" = "$native_old" ] || same_native=no
 	printf '%-34s %-12s %-12s %-6s %-12s %-12s %-8s\n' "$name" "${chain:0:10}" "${chain_old:0:10}" "$same_chain" \

@@ -3,8 +3,8 @@
 //!
 //! `cargo run --release -p veriml-engine --features native-tract --example compare -- MODEL.onnx INPUT.json [REPEAT]`
 //!
-//! `scripts/determinism.sh` runs it natively and under `qemu-x86_64 -cpu Nehalem`;
-//! `scripts/bench-engine.sh` reads its latencies.
+//! `scripts/bench-engine.sh` reads its latencies. (`scripts/determinism.sh` takes native
+//! tract's result hash from the guest workspace's `native_result` example, quicker to build.)
 
 use codec::Encode;
 use std::time::Instant;

@@ -17,7 +17,6 @@
 //! function of model and input, so fuel limits, and the costs charged from them, are
 //! consensus-safe.
 
-pub mod json;
 mod host_kernel;
 mod limits;
 mod snapshot;
@@ -36,7 +35,7 @@ use veriml_inference_primitives::{
 	check_inputs, model_hash, EngineError, Execution, ModelHash, ModelInfo, Tensor, TensorSpec,
 };
 
-pub use veriml_inference_primitives::ENGINE_VERSION;
+pub use veriml_inference_primitives::{json, ENGINE_VERSION};
 
 /// Log target of the engine.
 pub const LOG_TARGET: &str = "veriml::engine";

@@ -24,27 +24,78 @@ const INSTANCE_SLOTS: u32 = 4;
 /// Bytes of each slot's linear memory kept resident (reset with `memset`) between instances.
 const KEEP_RESIDENT_BYTES: usize = 256 * 1024 * 1024;
 
-/// Native stack of the thread the guest runs on: well above wasmtime's `max_wasm_stack`, so the
+/// Native stack of the threads the guest runs on: well above wasmtime's `max_wasm_stack`, so the
 /// wasm stack limit (a clean trap) is always hit before the native stack runs out. The calling
 /// thread (a tokio worker inside the runtime's own wasm call) has far less.
 const GUEST_THREAD_STACK: usize = 64 * 1024 * 1024;
 
-/// Runs `work` on a fresh thread with [`GUEST_THREAD_STACK`] of stack.
-fn on_guest_thread<R: Send>(work: impl FnOnce() -> Result<R, EngineError> + Send) -> Result<R, EngineError> {
-	std::thread::scope(|scope| {
-		std::thread::Builder::new()
-			.name("veriml-engine".into())
-			.stack_size(GUEST_THREAD_STACK)
-			.spawn_scoped(scope, work)
-			.map_err(|_| EngineError::EngineUnavailable)?
-			.join()
-			.map_err(|_| EngineError::ExecutionFailed)?
-	})
+/// Bytes of each slot's table kept resident between instances: the guest's function table
+/// (a few thousand entries) is then rewritten in place instead of faulting in fresh pages.
+const KEEP_RESIDENT_TABLE_BYTES: usize = 1024 * 1024;
+
+/// The threads the guest runs on, one per instance slot, started once: a thread of its own for
+/// each run would cost more than a small model's whole inference (its stack and wasmtime's
+/// signal stack mapped and unmapped every time).
+fn guest_threads() -> wasmtime::Result<rayon::ThreadPool> {
+	Ok(rayon::ThreadPoolBuilder::new()
+		.num_threads(INSTANCE_SLOTS as usize)
+		.stack_size(GUEST_THREAD_STACK)
+		.thread_name(|_| "veriml-engine".into())
+		.build()?)
+}
+
+/// Granularity at which a snapshot is compared with a fresh instance's memory: the OS page.
+const BLOCK: usize = 4096;
+
+/// A guest memory kept as what differs from a fresh instance's memory: restoring it writes only
+/// those bytes (a small model's prepared state is a few blocks of a memory of megabytes).
+struct MemorySnapshot {
+	/// Bytes of the whole memory.
+	len: usize,
+	/// Runs of consecutive blocks that differ, with their offsets.
+	changed: Vec<(usize, Vec<u8>)>,
+}
+
+impl MemorySnapshot {
+	/// The blocks of `memory` that differ from `fresh` (read as zero past its end).
+	fn of(memory: &[u8], fresh: &[u8]) -> Self {
+		let mut changed: Vec<(usize, Vec<u8>)> = Vec::new();
+		for (index, block) in memory.chunks(BLOCK).enumerate() {
+			let offset = index * BLOCK;
+			let same = match fresh.get(offset..offset + block.len()) {
+				Some(original) => original == block,
+				None => block.iter().all(|byte| *byte == 0),
+			};
+			if same {
+				continue
+			}
+			match changed.last_mut() {
+				Some((start, bytes)) if *start + bytes.len() == offset => bytes.extend_from_slice(block),
+				_ => changed.push((offset, block.to_vec())),
+			}
+		}
+		Self { len: memory.len(), changed }
+	}
+
+	/// Writes the snapshot over `memory`, which holds a fresh instance's memory grown to `len`.
+	fn restore(&self, memory: &mut [u8]) -> Result<(), EngineError> {
+		for (offset, bytes) in &self.changed {
+			memory
+				.get_mut(*offset..offset + bytes.len())
+				.ok_or(EngineError::OutOfMemory)?
+				.copy_from_slice(bytes);
+		}
+		Ok(())
+	}
+
+	fn bytes(&self) -> usize {
+		self.changed.iter().map(|(_, bytes)| bytes.len()).sum()
+	}
 }
 
 /// A model checked and optimised inside the guest, as the guest's memory right after.
 pub struct Prepared {
-	snapshot: Vec<u8>,
+	snapshot: MemorySnapshot,
 	/// What the guest reported about the model (its `fuel_per_run` is filled by `inspect`).
 	pub info: ModelInfo,
 }
@@ -52,7 +103,7 @@ pub struct Prepared {
 impl Prepared {
 	/// Bytes the snapshot holds.
 	pub fn snapshot_bytes(&self) -> usize {
-		self.snapshot.len()
+		self.snapshot.bytes()
 	}
 }
 
@@ -76,6 +127,9 @@ pub struct Guest {
 	slot_freed: Condvar,
 	/// The module linked with the host kernel, ready to instantiate.
 	instance_pre: InstancePre<InstanceState>,
+	/// The memory of a freshly instantiated guest, which snapshots are taken against.
+	fresh_memory: Vec<u8>,
+	threads: rayon::ThreadPool,
 	limits: Limits,
 }
 
@@ -157,7 +211,12 @@ impl Guest {
 			// Generous, so the native stack (whose frame sizes may vary with the host's
 			// instruction set) is never the limit that stops a model.
 			.max_wasm_stack(8 * 1024 * 1024)
-			.cranelift_opt_level(OptLevel::Speed);
+			.cranelift_opt_level(OptLevel::Speed)
+			// The guest's data segments are copied in at instantiation rather than mapped
+			// copy-on-write: a snapshot restored over a mapped image faulted and copied every
+			// page it wrote (half the fixed cost of a run), and a slot's resident pages are
+			// reused as they are.
+			.memory_init_cow(false);
 		fixed_instruction_set(&mut config)?;
 		let mut pool = PoolingAllocationConfig::default();
 		pool.total_core_instances(INSTANCE_SLOTS)
@@ -165,6 +224,7 @@ impl Guest {
 			.total_tables(INSTANCE_SLOTS)
 			.max_memory_size(limits.max_memory_bytes)
 			.linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+			.table_keep_resident(KEEP_RESIDENT_TABLE_BYTES)
 			.max_unused_warm_slots(INSTANCE_SLOTS);
 		config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
 		// For profiling the guest with `perf`: names its compiled functions in /tmp/perf-PID.map.
@@ -199,16 +259,28 @@ impl Guest {
 		let mut linker = Linker::new(&engine);
 		linker.func_wrap(IMPORT_MODULE, IMPORT_NAME, run_tile_program)?;
 		let instance_pre = linker.instantiate_pre(&module)?;
+		let fresh_memory = {
+			let limiter = MemoryLimiter { max_bytes: limits.max_memory_bytes, refused: false };
+			let mut store = Store::new(&engine, InstanceState { limiter, memory: None });
+			let instance = instance_pre.instantiate(&mut store)?;
+			let memory = instance
+				.get_memory(&mut store, "memory")
+				.ok_or_else(|| wasmtime::Error::msg("the engine guest exports no memory"))?;
+			memory.data(&store).to_vec()
+		};
 		Ok(Self {
 			engine,
 			free_slots: Mutex::new(INSTANCE_SLOTS),
 			slot_freed: Condvar::new(),
 			instance_pre,
+			fresh_memory,
+			threads: guest_threads()?,
 			limits: limits.clone(),
 		})
 	}
 
-	/// Runs `work` on a guest thread once an instance slot is free.
+	/// Runs `work` on a guest thread once an instance slot is free; a panic in it is reported as
+	/// a failed execution.
 	fn in_slot<R: Send>(&self, work: impl FnOnce() -> Result<R, EngineError> + Send) -> Result<R, EngineError> {
 		struct Slot<'a>(&'a Guest);
 		impl Drop for Slot<'_> {
@@ -226,7 +298,10 @@ impl Guest {
 		*free -= 1;
 		drop(free);
 		let _slot = Slot(self);
-		on_guest_thread(work)
+		self.threads.install(|| {
+			std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+				.unwrap_or(Err(EngineError::ExecutionFailed))
+		})
 	}
 
 	fn new_store(&self, fuel: u64) -> Result<Store<InstanceState>, EngineError> {
@@ -293,7 +368,7 @@ impl Guest {
 			read_answer(&memory, &store, packed, self.limits.max_output_bytes)?;
 		let mut info = answer?;
 		info.fuel_to_prepare = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
-		Ok(Prepared { snapshot: memory.data(&store).to_vec(), info })
+		Ok(Prepared { snapshot: MemorySnapshot::of(memory.data(&store), &self.fresh_memory), info })
 	}
 
 	/// Runs a prepared model on `inputs` in a fresh instance restored to its snapshot.
@@ -314,12 +389,12 @@ impl Guest {
 	) -> Result<Execution, EngineError> {
 		let mut store = self.new_store(fuel_limit)?;
 		let (instance, memory) = self.instantiate(&mut store)?;
-		let pages = prepared.snapshot.len() / PAGE;
+		let pages = prepared.snapshot.len / PAGE;
 		let current = memory.size(&store) as usize;
 		if pages > current {
 			memory.grow(&mut store, (pages - current) as u64).map_err(|_| EngineError::OutOfMemory)?;
 		}
-		memory.data_mut(&mut store)[..prepared.snapshot.len()].copy_from_slice(&prepared.snapshot);
+		prepared.snapshot.restore(memory.data_mut(&mut store))?;
 
 		let encoded = inputs.encode();
 		let inputs_ptr = write_argument(&instance, &memory, &mut store, &encoded)?;

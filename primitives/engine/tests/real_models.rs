@@ -48,6 +48,30 @@ fn the_same_inference_gives_the_same_bits_and_fuel_every_time() {
 	}
 }
 
+/// Runs restore only the blocks of a prepared model's memory that differ from a fresh instance,
+/// into instance slots other runs used before: nothing a run wrote may reach a later one.
+#[test]
+fn a_run_leaves_nothing_behind_for_the_next() {
+	let (linear, conv) = (model("pytorch_Linear"), model("pytorch_Conv2d"));
+	let engine = new_engine();
+	let first = engine.run_model(&linear.bytes, &linear.inputs, FUEL).unwrap();
+	let mut other_inputs = linear.inputs.clone();
+	for byte in other_inputs[0].data.iter_mut().skip(3).step_by(4) {
+		// Flips the sign of every f32 (little-endian: the sign is in each fourth byte).
+		*byte ^= 0x80;
+	}
+	let other = engine.run_model(&linear.bytes, &other_inputs, FUEL).unwrap();
+	assert_ne!(first.outputs, other.outputs, "the changed input changed no output");
+	engine.run_model(&conv.bytes, &conv.inputs, FUEL).unwrap();
+	for _ in 0..INSTANCE_SLOTS_AND_ONE {
+		assert_eq!(engine.run_model(&linear.bytes, &linear.inputs, FUEL).unwrap(), first);
+	}
+	assert_eq!(new_engine().run_model(&linear.bytes, &other_inputs, FUEL).unwrap(), other);
+}
+
+/// More runs than the engine has instance slots, so that every slot is reused.
+const INSTANCE_SLOTS_AND_ONE: usize = 5;
+
 #[test]
 fn inspect_reports_specs_nodes_and_cost() {
 	let m = model("light_squeezenet");

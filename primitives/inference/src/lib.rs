@@ -10,6 +10,8 @@
 extern crate alloc;
 
 pub mod host_kernel;
+#[cfg(feature = "json")]
+pub mod json;
 pub mod onnx_builder;
 mod tensor;
 

@@ -1,7 +1,12 @@
 //! Tensors as JSON, for the `infer` command, tests and scripts:
 //! `{"inputs": [{"dtype": "f32", "shape": [1, 3], "data": [1.0, 2.0, 3.0]}]}`.
 
-use veriml_inference_primitives::{DType, Tensor};
+use crate::{DType, Tensor};
+use alloc::{
+	format,
+	string::{String, ToString},
+	vec::Vec,
+};
 
 pub fn dtype_name(dtype: DType) -> &'static str {
 	match dtype {

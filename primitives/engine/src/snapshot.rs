@@ -7,7 +7,6 @@ use veriml_inference_primitives::{
 	host_kernel::{IMPORT_MODULE, IMPORT_NAME},
 	EngineError, Execution, ModelInfo, Tensor, TensorSpec,
 };
-use std::sync::{Condvar, Mutex};
 use wasmtime::{
 	Cache, CacheConfig, Caller, Config, Instance, InstanceAllocationStrategy, InstancePre, Linker,
 	Memory, Module, OptLevel, PoolingAllocationConfig, ResourceLimiter, Store, Trap, WasmParams,
@@ -16,7 +15,8 @@ use wasmtime::{
 
 const PAGE: usize = 64 * 1024;
 
-/// Instances that may exist at once. Each has a slot of wasmtime's pooling allocator, whose
+/// Instances that may exist at once: one per guest thread, so a caller waits for a thread
+/// rather than failing for want of a slot. Each has a slot of wasmtime's pooling allocator, whose
 /// memory stays mapped between instances: restoring a snapshot then copies into resident
 /// pages instead of faulting in fresh ones, which cost more than the copy itself.
 const INSTANCE_SLOTS: u32 = 4;
@@ -33,7 +33,8 @@ const GUEST_THREAD_STACK: usize = 64 * 1024 * 1024;
 /// (a few thousand entries) is then rewritten in place instead of faulting in fresh pages.
 const KEEP_RESIDENT_TABLE_BYTES: usize = 1024 * 1024;
 
-/// The threads the guest runs on, one per instance slot, started once: a thread of its own for
+/// The threads the guest runs on, one per instance slot (every instance lives and dies within
+/// one job of this pool, so the pool's size is the bound on instances), started once: a thread of its own for
 /// each run would cost more than a small model's whole inference (its stack and wasmtime's
 /// signal stack mapped and unmapped every time).
 fn guest_threads() -> wasmtime::Result<rayon::ThreadPool> {
@@ -122,9 +123,6 @@ pub enum CompiledCache {
 /// The compiled guest module.
 pub struct Guest {
 	engine: wasmtime::Engine,
-	/// Free instance slots: a caller waits for one rather than failing.
-	free_slots: Mutex<u32>,
-	slot_freed: Condvar,
 	/// The module linked with the host kernel, ready to instantiate.
 	instance_pre: InstancePre<InstanceState>,
 	/// The memory of a freshly instantiated guest, which snapshots are taken against.
@@ -259,45 +257,25 @@ impl Guest {
 		let mut linker = Linker::new(&engine);
 		linker.func_wrap(IMPORT_MODULE, IMPORT_NAME, run_tile_program)?;
 		let instance_pre = linker.instantiate_pre(&module)?;
-		let fresh_memory = {
-			let limiter = MemoryLimiter { max_bytes: limits.max_memory_bytes, refused: false };
-			let mut store = Store::new(&engine, InstanceState { limiter, memory: None });
-			let instance = instance_pre.instantiate(&mut store)?;
-			let memory = instance
-				.get_memory(&mut store, "memory")
-				.ok_or_else(|| wasmtime::Error::msg("the engine guest exports no memory"))?;
-			memory.data(&store).to_vec()
-		};
-		Ok(Self {
+		let mut guest = Self {
 			engine,
-			free_slots: Mutex::new(INSTANCE_SLOTS),
-			slot_freed: Condvar::new(),
 			instance_pre,
-			fresh_memory,
+			fresh_memory: Vec::new(),
 			threads: guest_threads()?,
 			limits: limits.clone(),
+		};
+		guest.fresh_memory = guest.in_slot(|| {
+			let mut store = guest.new_store(0)?;
+			let (_, memory) = guest.instantiate(&mut store)?;
+			Ok(memory.data(&store).to_vec())
 		})
+		.map_err(|error| wasmtime::Error::msg(format!("instantiating the engine guest: {error:?}")))?;
+		Ok(guest)
 	}
 
-	/// Runs `work` on a guest thread once an instance slot is free; a panic in it is reported as
-	/// a failed execution.
+	/// Runs `work` on a guest thread, once one is free; a panic in it is reported as a failed
+	/// execution.
 	fn in_slot<R: Send>(&self, work: impl FnOnce() -> Result<R, EngineError> + Send) -> Result<R, EngineError> {
-		struct Slot<'a>(&'a Guest);
-		impl Drop for Slot<'_> {
-			fn drop(&mut self) {
-				if let Ok(mut free) = self.0.free_slots.lock() {
-					*free += 1;
-				}
-				self.0.slot_freed.notify_one();
-			}
-		}
-		let mut free = self.free_slots.lock().map_err(|_| EngineError::EngineUnavailable)?;
-		while *free == 0 {
-			free = self.slot_freed.wait(free).map_err(|_| EngineError::EngineUnavailable)?;
-		}
-		*free -= 1;
-		drop(free);
-		let _slot = Slot(self);
 		self.threads.install(|| {
 			std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
 				.unwrap_or(Err(EngineError::ExecutionFailed))

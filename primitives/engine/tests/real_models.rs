@@ -69,6 +69,22 @@ fn a_run_leaves_nothing_behind_for_the_next() {
 	assert_eq!(new_engine().run_model(&linear.bytes, &other_inputs, FUEL).unwrap(), other);
 }
 
+/// Callers beyond the engine's instance slots wait for one instead of failing.
+#[test]
+fn more_concurrent_runs_than_instance_slots_all_succeed() {
+	let linear = model("pytorch_Linear");
+	let engine = new_engine();
+	let expected = engine.run_model(&linear.bytes, &linear.inputs, FUEL).unwrap();
+	std::thread::scope(|scope| {
+		let runs: Vec<_> = (0..2 * INSTANCE_SLOTS_AND_ONE)
+			.map(|_| scope.spawn(|| engine.run_model(&linear.bytes, &linear.inputs, FUEL)))
+			.collect();
+		for run in runs {
+			assert_eq!(run.join().unwrap().unwrap(), expected);
+		}
+	});
+}
+
 /// More runs than the engine has instance slots, so that every slot is reused.
 const INSTANCE_SLOTS_AND_ONE: usize = 5;
 

@@ -56,9 +56,10 @@ def main():
             speed_vs_tract.append(vs_tract)
         if vs_ort:
             speed_vs_ort.append(vs_ort)
-        fmt = lambda v, spec: format(v, spec) if v is not None else "n/a".rjust(len(format(0.0, spec)))
-        print(f"{row['name']:<34} {chain:>10.3f} {fmt(tract, '>10.3f')} {fmt(ort_ms, '>10.3f')} "
-              f"{fmt(vs_tract, '>11.2f')}x {fmt(vs_ort, '>9.2f')}x")
+        ms = lambda v: f"{v:>10.3f}" if v is not None else f"{'n/a':>10}"
+        ratio = lambda v, width: f"{v:.2f}x".rjust(width) if v is not None else "n/a".rjust(width)
+        print(f"{row['name']:<34} {chain:>10.3f} {ms(tract)} {ms(ort_ms)} "
+              f"{ratio(vs_tract, 12)} {ratio(vs_ort, 10)}")
     # What one unit of fuel costs in time: the runtime's PicosecondsPerFuel must not be below
     # the largest of these (on reference hardware), or block weight would under-count.
     ps_per_fuel = [(row["chain"]["median_ms"] * 1e9 / row["chain"]["fuel"], row["name"])

@@ -60,5 +60,5 @@ if refusal=$(qemu-x86_64 -cpu core2duo "$VERIML_NODE" infer --model "$model" --i
 	exit 1
 fi
 grep -q 'not compatible with the native host' <<<"$refusal" || { log "no reason given on core2duo: $refusal"; exit 1; }
-reason=${refusal##*EngineUnavailable): }
+reason=${refusal##*EngineUnavailable)): }
 log "on a CPU below x86-64-v2 (qemu -cpu core2duo) the engine refuses to start: ${reason%\")}"

@@ -11,11 +11,14 @@
 #      models uploaded and registered, hostile models refused, inferences, the veriml RPC)
 #   5b. the TypeScript quick start client (docs/examples/client) against a fresh --dev node
 #   6. the zombienet multi-node tests in zombienet/ (blocks, an inference journey, a data node)
-#   7. the inference figures (throughput and latency on a --dev node of its own)
+#   7. the engine against its weight: adversarial models timed against the weight charged
+#      for them (scripts/bench-engine-adversarial.sh; fails if time exceeds weight)
+#   8. the inference figures (throughput and latency on a --dev node of its own)
 # Stages 3b-6 run side by side once the node is built: the network tests mostly wait for
 # blocks, so the CPU-bound ones (benchmark tests, determinism) run beside them at the lowest
 # priority, and each e2e test file gets a --dev node of its own. Every parallel job's output
-# is printed whole when it ends, never interleaved. The figures run alone, on a quiet machine.
+# is printed whole when it ends, never interleaved. The timings (stages 7 and 8) run alone, on a
+# quiet machine.
 # Prints how long each stage took. `.ci/run` runs exactly this.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -195,5 +198,6 @@ parallel_checks() {
 	collect_jobs
 }
 run_stage "parallel checks" parallel_checks
+run_stage "engine against its weight (adversarial)" "$VERIML_ROOT/scripts/bench-engine-adversarial.sh"
 run_stage "inference figures" "$VERIML_ROOT/scripts/bench-inference.sh"
 log "all stages passed"

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use veriml_engine::{Engine, ENGINE_VERSION};
 use veriml_engine::json::{describe, parse_inputs, tensor_to_json};
-use veriml_inference_primitives::{input_hash, model_hash, result_hash, EngineError, Execution};
+use veriml_inference_primitives::{input_hash, model_hash, result_hash, Execution, RunError};
 
 /// Run an ONNX model locally with the chain's deterministic engine.
 #[derive(Debug, clap::Parser)]
@@ -25,6 +25,30 @@ pub struct InferCmd {
 	/// Print the result as JSON instead of text.
 	#[arg(long)]
 	pub json: bool,
+
+	/// Also time the model, this many times each: the check registration makes (preparing the
+	/// model and a trial run, as on a cache miss) and a run of the prepared model; prints the
+	/// medians (`scripts/bench-engine-adversarial.sh` compares them with the weight charged).
+	#[arg(long, default_value_t = 0)]
+	pub timings: u32,
+}
+
+/// Median wall times of the engine's work on one model, in milliseconds.
+struct Timings {
+	inspect_ms: f64,
+	run_ms: f64,
+}
+
+fn median_ms(runs: u32, mut work: impl FnMut()) -> f64 {
+	let mut times: Vec<f64> = (0..runs)
+		.map(|_| {
+			let started = std::time::Instant::now();
+			work();
+			started.elapsed().as_secs_f64() * 1000.0
+		})
+		.collect();
+	times.sort_by(f64::total_cmp);
+	times[times.len() / 2]
 }
 
 impl InferCmd {
@@ -48,6 +72,15 @@ impl InferCmd {
 			.run_model(&model, &inputs, self.fuel_limit)
 			.map_err(|e| engine_error(engine, "the inference failed", e))?;
 
+		let timings = (self.timings > 0).then(|| Timings {
+			inspect_ms: median_ms(self.timings, || {
+				let _ = engine.inspect_model(&model, &specs, self.fuel_limit);
+			}),
+			run_ms: median_ms(self.timings, || {
+				let _ = engine.run_model(&model, &inputs, self.fuel_limit);
+			}),
+		});
+
 		let model_hash = model_hash(&model);
 		let input_hash = input_hash(&inputs);
 		let result = result_hash(ENGINE_VERSION, &model_hash, &input_hash, &execution.outputs);
@@ -60,6 +93,7 @@ impl InferCmd {
 			input_hash,
 			result,
 			execution,
+			timings,
 		};
 		if self.json {
 			println!("{}", report.to_json());
@@ -70,7 +104,7 @@ impl InferCmd {
 	}
 }
 
-fn engine_error(engine: &Engine, context: &str, error: EngineError) -> sc_cli::Error {
+fn engine_error(engine: &Engine, context: &str, error: RunError) -> sc_cli::Error {
 	match engine.unavailable_reason() {
 		Some(reason) => format!("{context}: {error} ({error:?}): {reason}").into(),
 		None => format!("{context}: {error} ({error:?})").into(),
@@ -88,6 +122,7 @@ struct Report {
 	input_hash: veriml_inference_primitives::H256,
 	result: veriml_inference_primitives::H256,
 	execution: Execution,
+	timings: Option<Timings>,
 }
 
 impl Report {
@@ -103,6 +138,12 @@ impl Report {
 			self.execution.fuel_used, self.fuel_zero_input, self.fuel_to_prepare
 		);
 		println!("result hash   {:?}", self.result);
+		if let Some(timings) = &self.timings {
+			println!(
+				"median time   {:.3} ms to check the model (prepare and a trial run), {:.3} ms a prepared run",
+				timings.inspect_ms, timings.run_ms
+			);
+		}
 	}
 
 	fn to_json(&self) -> serde_json::Value {
@@ -118,6 +159,8 @@ impl Report {
 			"fuel_all_zero_input": self.fuel_zero_input,
 			"fuel_to_prepare": self.fuel_to_prepare,
 			"result_hash": format!("{:?}", self.result),
+			"inspect_ms_median": self.timings.as_ref().map(|t| t.inspect_ms),
+			"run_ms_median": self.timings.as_ref().map(|t| t.run_ms),
 		})
 	}
 }

@@ -18,11 +18,52 @@ use veriml_runtime::{apis::RuntimeApi, opaque::Block};
 pub type HostFunctions =
 	(sp_io::SubstrateHostFunctions, veriml_inference_interface::inference::HostFunctions);
 
-pub(crate) type FullClient = sc_service::TFullClient<
-	Block,
-	RuntimeApi,
-	sc_executor::WasmExecutor<HostFunctions>,
->;
+pub(crate) type FullClient = sc_service::TFullClient<Block, RuntimeApi, Executor>;
+
+/// The node's runtime executor: the wasm executor, with every runtime call's inference work
+/// drawn from the engine's lane for its call context. Importing and authoring blocks
+/// (`CallContext::Onchain`) use the consensus lane; off-chain workers, RPC calls such as
+/// `state_call`, and transaction validation (`CallContext::Offchain`) use the other, so no
+/// amount of them can take the engine's threads from block import.
+#[derive(Clone)]
+pub struct Executor(sc_executor::WasmExecutor<HostFunctions>);
+
+impl sp_core::traits::CodeExecutor for Executor {
+	type Error = sc_executor::error::Error;
+
+	fn call(
+		&self,
+		ext: &mut dyn sp_externalities::Externalities,
+		runtime_code: &sp_core::traits::RuntimeCode,
+		method: &str,
+		data: &[u8],
+		context: sp_core::traits::CallContext,
+	) -> (Result<Vec<u8>, Self::Error>, bool) {
+		veriml_inference_interface::in_lane(veriml_inference_interface::Lane::of(context), || {
+			self.0.call(ext, runtime_code, method, data, context)
+		})
+	}
+}
+
+impl sc_executor::RuntimeVersionOf for Executor {
+	fn runtime_version(
+		&self,
+		ext: &mut dyn sp_externalities::Externalities,
+		runtime_code: &sp_core::traits::RuntimeCode,
+	) -> sc_executor::error::Result<sp_version::RuntimeVersion> {
+		self.0.runtime_version(ext, runtime_code)
+	}
+}
+
+impl sp_core::traits::ReadRuntimeVersion for Executor {
+	fn read_runtime_version(
+		&self,
+		wasm_code: &[u8],
+		ext: &mut dyn sp_externalities::Externalities,
+	) -> Result<Vec<u8>, String> {
+		self.0.read_runtime_version(wasm_code, ext)
+	}
+}
 type FullBackend = sc_service::TFullBackend<Block>;
 type FullSelectChain = sc_consensus::LongestChain<FullBackend, Block>;
 
@@ -56,7 +97,7 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 		})
 		.transpose()?;
 
-	let executor = sc_service::new_wasm_executor::<HostFunctions>(&config.executor);
+	let executor = Executor(sc_service::new_wasm_executor::<HostFunctions>(&config.executor));
 	let (client, backend, keystore_container, task_manager) =
 		sc_service::new_full_parts::<Block, RuntimeApi, _>(
 			config,

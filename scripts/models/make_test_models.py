@@ -13,6 +13,11 @@ Models:
                        `onnx` package's backend test data, inputs as its test runner builds them
   pytorch-converted/*  layers converted from PyTorch, with their shipped input and output
   sklearn-*            a regressor and a classifier made here with skl2onnx
+  hostile/*            files the engine must refuse, each for a named reason
+  adversarial/*        small models made to do as much work per unit of fuel as they can
+                       (memory-bound operators, integer division, thousands of tiny nodes, a
+                       large tree ensemble): scripts/bench-engine-adversarial.sh times them
+                       against the weight the chain charges
 """
 import json
 import os
@@ -198,6 +203,114 @@ def hostile_models():
     print(f"  hostile/*                            {len(os.listdir(folder))} files")
 
 
+def adversarial_models():
+    """Models that each do as much work per unit of fuel as one operator allows (adversarial/<name>).
+
+    Most take a 1x1 input and blow it up to a large tensor with one memory-bound operator, then
+    hand back one corner: a few hundred bytes of model, megabytes of memory work per run.
+    """
+    from onnx import TensorProto, helper
+
+    folder = os.path.join(OUT, "adversarial")
+    side = 4096  # 4096 x 4096 f32: 64 MiB
+
+    def save(name, nodes, inputs, output, initializers, feeds, what, opset=13):
+        graph = helper.make_graph(nodes, name, inputs, [output], initializer=initializers)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+        model.ir_version = 8
+        target = os.path.join(folder, name)
+        os.makedirs(target, exist_ok=True)
+        model_bytes = model.SerializeToString()
+        with open(os.path.join(target, "model.onnx"), "wb") as f:
+            f.write(model_bytes)
+        with open(os.path.join(target, "input.json"), "w") as f:
+            json.dump({"inputs": [tensor_json(x) for x in feeds]}, f)
+        with open(os.path.join(target, "meta.json"), "w") as f:
+            json.dump({"source": what}, f)
+        print(f"  adversarial/{name:<24} {len(model_bytes):>9} bytes  {what}")
+
+    def ints(name, values):
+        return helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+
+    x11 = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])
+    corner = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])
+    one = [np.ones((1, 1), dtype=np.float32)]
+    take_corner = helper.make_node("Slice", ["big", "zeros", "ones"], ["y"])
+    corner_bounds = [ints("zeros", [0, 0]), ints("ones", [1, 1])]
+
+    save("pad_64mib", [helper.make_node("Pad", ["x", "pads"], ["big"]), take_corner], [x11], corner,
+         [ints("pads", [0, 0, side - 1, side - 1])] + corner_bounds, one, "Pad 1x1 to 64 MiB, one corner back")
+    save("expand_64mib", [helper.make_node("Expand", ["x", "shape"], ["big"]), take_corner], [x11], corner,
+         [ints("shape", [side, side])] + corner_bounds, one, "Expand 1x1 to 64 MiB")
+    save("tile_64mib", [helper.make_node("Tile", ["x", "repeats"], ["big"]), take_corner], [x11], corner,
+         [ints("repeats", [side, side])] + corner_bounds, one, "Tile 1x1 to 64 MiB")
+    row = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 65536])
+    save("concat_64mib", [helper.make_node("Concat", ["x"] * 256, ["big"], axis=0), take_corner], [row], corner,
+         corner_bounds, [np.ones((1, 65536), dtype=np.float32)], "Concat 256 copies of a 256 KiB row")
+    save("transpose_64mib",
+         [helper.make_node("Expand", ["x", "shape"], ["wide"]),
+          helper.make_node("Transpose", ["wide"], ["big"], perm=[1, 0]), take_corner], [x11], corner,
+         [ints("shape", [side, side])] + corner_bounds, one, "Transpose a 64 MiB matrix")
+    x4 = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 2])
+    corner4 = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 1, 1])
+    save("resize_64mib",
+         [helper.make_node("Resize", ["x", "", "", "sizes"], ["big"], mode="nearest"),
+          helper.make_node("Slice", ["big", "zeros", "ones"], ["y"])], [x4], corner4,
+         [ints("sizes", [1, 1, side, side]), ints("zeros", [0, 0, 0, 0]), ints("ones", [1, 1, 1, 1])],
+         [np.ones((1, 1, 2, 2), dtype=np.float32)], "Resize (nearest) 2x2 to 64 MiB")
+    # Gather with indices spread over the whole tensor: a cache miss per element.
+    n = 1 << 22
+    first = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    save("gather_16mib",
+         [helper.make_node("Expand", ["xs", "n"], ["data"]),
+          helper.make_node("Range", ["start", "limit", "step"], ["counting"]),
+          helper.make_node("Mul", ["counting", "stride"], ["spread"]),
+          helper.make_node("Mod", ["spread", "limit"], ["indices"]),
+          helper.make_node("Gather", ["data", "indices"], ["big"], axis=0),
+          helper.make_node("Slice", ["big", "zero", "one"], ["y"])],
+         [helper.make_tensor_value_info("xs", TensorProto.FLOAT, [1])], first,
+         [ints("n", [n]), helper.make_tensor("start", TensorProto.INT64, [], [0]),
+          helper.make_tensor("limit", TensorProto.INT64, [], [n]), helper.make_tensor("step", TensorProto.INT64, [], [1]),
+          helper.make_tensor("stride", TensorProto.INT64, [], [1000003]), ints("zero", [0]), ints("one", [1])],
+         [np.ones((1,), dtype=np.float32)], "Gather 4M floats at scattered indices")
+    # Integer division: one wasm instruction, tens of cycles.
+    m = 1 << 20
+    quotient = helper.make_tensor_value_info("y", TensorProto.INT64, [1])
+    divisions = [helper.make_node("Add", ["xi", "counting"], ["q0"])]
+    divisions += [helper.make_node("Div", [f"q{i}", "seven"], [f"q{i + 1}"]) for i in range(16)]
+    save("int_div_16x1m",
+         [helper.make_node("Range", ["start", "limit", "step"], ["counting"])] + divisions +
+         [helper.make_node("Slice", ["q16", "zero", "one"], ["y"])],
+         [helper.make_tensor_value_info("xi", TensorProto.INT64, [1])], quotient,
+         [helper.make_tensor("start", TensorProto.INT64, [], [1 << 40]),
+          helper.make_tensor("limit", TensorProto.INT64, [], [(1 << 40) + m]),
+          helper.make_tensor("step", TensorProto.INT64, [], [1]),
+          helper.make_tensor("seven", TensorProto.INT64, [], [7]), ints("zero", [0]), ints("one", [1])],
+         [np.ones((1,), dtype=np.int64)], "16 integer divisions of 1M int64s")
+    # Thousands of nodes on one number: per-node overhead, no arithmetic to speak of.
+    nodes = [helper.make_node("Add" if i % 2 else "Mul", [f"v{i}", "x"], [f"v{i + 1}"]) for i in range(3000)]
+    nodes[0].input[0] = "x"
+    nodes[-1].output[0] = "y"
+    save("tiny_nodes_3000", nodes, [x11], corner, [], one, "3000 Add/Mul nodes on a 1x1 tensor")
+
+    # A large tree ensemble: branchy traversal, a cache miss per node visited.
+    from skl2onnx import to_onnx
+    from sklearn.ensemble import RandomForestClassifier
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(2000, 16)).astype(np.float32)
+    labels = (features[:, 0] * features[:, 1] + np.sin(features[:, 2] * 3) > 0).astype(np.int64)
+    forest = RandomForestClassifier(n_estimators=100, max_depth=12, random_state=0).fit(features, labels)
+    batch = features[:256]
+    onx = to_onnx(forest, batch, options={id(forest): {"zipmap": False}}, target_opset={"": 13, "ai.onnx.ml": 3})
+    target = os.path.join(folder, "random_forest_100x12")
+    os.makedirs(target, exist_ok=True)
+    with open(os.path.join(target, "model.onnx"), "wb") as f:
+        f.write(onx.SerializeToString())
+    with open(os.path.join(target, "input.json"), "w") as f:
+        json.dump({"inputs": [tensor_json(batch)]}, f)
+    print(f"  adversarial/random_forest_100x12     {len(onx.SerializeToString()):>9} bytes  100 trees of depth 12, 256 rows")
+
+
 if __name__ == "__main__":
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -208,3 +321,4 @@ if __name__ == "__main__":
     sklearn_models()
     operator_models()
     hostile_models()
+    adversarial_models()

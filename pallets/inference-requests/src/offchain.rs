@@ -91,7 +91,7 @@ impl<T: Config> Pallet<T> {
 		let job = Self::job(id, &request, terms.inputs, proposal.node.clone());
 		let started = sp_io::offchain::timestamp();
 		let execution = T::Verifier::execute(&job);
-		if let Err(error @ (EngineError::EngineUnavailable | EngineError::ModelUnavailable)) = execution {
+		if let Err(error @ EngineError::ModelUnavailable) = execution {
 			log::warn!(target: LOG_TARGET, "proposal {id}: cannot re-execute the model here: {error:?}");
 			return None
 		}
@@ -148,9 +148,10 @@ impl<T: Config> Pallet<T> {
 					);
 					Call::<T>::submit_result { request: id, outputs: execution.outputs, result_hash: hash }
 				},
-				// Problems of this node, not of the input: leave the request for later or for
-				// another node rather than report a failure others would not see.
-				Err(error @ (EngineError::EngineUnavailable | EngineError::ModelUnavailable)) => {
+				// The model's bytes are not readable here: leave the request for later or for
+				// another node. (A fault of this node's engine never reaches here: the host
+				// aborts the worker's runtime call instead of answering.)
+				Err(error @ EngineError::ModelUnavailable) => {
 					log::warn!(target: LOG_TARGET, "request {id}: cannot run the model here: {error:?}");
 					continue
 				},

@@ -300,8 +300,8 @@ pub mod pallet {
 		ModelTooCostly,
 		/// The model failed when run on all-zero inputs.
 		ModelFailsToRun,
-		/// The block author's node has no inference engine.
-		EngineUnavailable,
+		/// The engine could not read the model's bytes.
+		ModelUnavailable,
 	}
 
 	impl<T> From<EngineError> for Error<T> {
@@ -320,8 +320,7 @@ pub mod pallet {
 				EngineError::OutOfMemory => Error::ModelNeedsTooMuchMemory,
 				EngineError::FuelExhausted => Error::ModelTooCostly,
 				EngineError::ExecutionFailed => Error::ModelFailsToRun,
-				EngineError::ModelUnavailable | EngineError::EngineUnavailable =>
-					Error::EngineUnavailable,
+				EngineError::ModelUnavailable => Error::ModelUnavailable,
 			}
 		}
 	}

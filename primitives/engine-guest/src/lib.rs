@@ -15,6 +15,9 @@
 //!
 //! `packed` is `(ptr << 32) | len` of the SCALE-encoded answer in guest memory.
 //!
+//! Its imports are the host's tile kernel and `veriml.meter_memory`, which the stand-ins for
+//! the bulk memory instructions call (`metering.rs`).
+//!
 //! Built natively (as an rlib), [`load`] and [`run`] are the very same code on native tract:
 //! what the engine's comparison and benchmark measure against.
 
@@ -24,6 +27,8 @@ mod convert;
 mod lrn;
 #[cfg(target_arch = "wasm32")]
 mod host_kernel;
+#[cfg(target_arch = "wasm32")]
+mod metering;
 
 #[cfg(target_arch = "wasm32")]
 use codec::{Decode, Encode};
@@ -150,7 +155,9 @@ pub extern "C" fn _initialize() {
 #[no_mangle]
 pub extern "C" fn veriml_alloc(len: u32) -> u32 {
 	let buffer = vec![0u8; len as usize].into_boxed_slice();
-	Box::into_raw(buffer) as *mut u8 as usize as u32
+	let ptr = Box::into_raw(buffer) as *mut u8 as usize as u32;
+	metering::flush();
+	ptr
 }
 
 /// Loads a model: see the crate docs.
@@ -158,7 +165,9 @@ pub extern "C" fn veriml_alloc(len: u32) -> u32 {
 #[no_mangle]
 pub extern "C" fn veriml_load(model_ptr: u32, model_len: u32, specs_ptr: u32, specs_len: u32) -> u64 {
 	let (model, specs) = unsafe { (host_bytes(model_ptr, model_len), host_bytes(specs_ptr, specs_len)) };
-	hand_over(load_into_slot(model, specs).encode())
+	let answer = hand_over(load_into_slot(model, specs).encode());
+	metering::flush();
+	answer
 }
 
 /// Runs the loaded model: see the crate docs.
@@ -166,5 +175,7 @@ pub extern "C" fn veriml_load(model_ptr: u32, model_len: u32, specs_ptr: u32, sp
 #[no_mangle]
 pub extern "C" fn veriml_run(inputs_ptr: u32, inputs_len: u32) -> u64 {
 	let inputs = unsafe { host_bytes(inputs_ptr, inputs_len) };
-	hand_over(run_loaded(inputs).encode())
+	let answer = hand_over(run_loaded(inputs).encode());
+	metering::flush();
+	answer
 }

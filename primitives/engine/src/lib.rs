@@ -19,6 +19,7 @@
 
 mod host_kernel;
 mod limits;
+pub mod metering;
 mod snapshot;
 
 pub use limits::Limits;
@@ -30,9 +31,10 @@ use std::{
 	collections::{HashMap, VecDeque},
 	sync::{Arc, Mutex, OnceLock},
 };
-use veriml_inference_interface::InferenceEngine;
+use veriml_inference_interface::{InferenceEngine, Lane};
 use veriml_inference_primitives::{
-	check_inputs, model_hash, EngineError, Execution, ModelHash, ModelInfo, Tensor, TensorSpec,
+	check_inputs, metering as names, model_hash, EngineError, Execution, LocalFailure, ModelHash,
+	ModelInfo, RunError, Tensor, TensorSpec,
 };
 
 pub use veriml_inference_primitives::{json, ENGINE_VERSION};
@@ -43,7 +45,8 @@ pub const LOG_TARGET: &str = "veriml::engine";
 /// Random tile programs the engine runs both ways at start-up (a few milliseconds).
 const HOST_KERNEL_CHECKS: u32 = 512;
 
-/// The guest module: tract-onnx compiled to wasm32.
+/// The guest module: tract-onnx compiled to wasm32, its bulk memory instructions metered
+/// ([`metering`]).
 pub const GUEST_WASM: &[u8] = include_bytes!(env!("VERIML_ENGINE_GUEST_WASM"));
 
 /// blake2-256 of [`GUEST_WASM`]: nodes whose engines share this hash compute identical results.
@@ -91,7 +94,7 @@ impl Engine {
 
 	/// Runs `programs` random tile programs (from `seed`) through tract's wasm kernel and the
 	/// native tile kernel; answers how many gave different bits (0 on a sound machine).
-	pub fn check_host_kernel(&self, seed: u32, programs: u32) -> Result<u32, EngineError> {
+	pub fn check_host_kernel(&self, seed: u32, programs: u32) -> Result<u32, RunError> {
 		self.guest()?.check_host_kernel(seed, programs)
 	}
 
@@ -101,7 +104,7 @@ impl Engine {
 		self.guest.get()?.as_ref().err().map(String::as_str)
 	}
 
-	fn guest(&self) -> Result<&Guest, EngineError> {
+	fn guest(&self) -> Result<&Guest, RunError> {
 		self.guest
 			.get_or_init(|| {
 				log::info!(
@@ -137,7 +140,7 @@ impl Engine {
 				guest
 			})
 			.as_ref()
-			.map_err(|_| EngineError::EngineUnavailable)
+			.map_err(|_| LocalFailure::EngineUnavailable.into())
 	}
 
 	/// Checks and prepares `model` for `inputs` without touching the cache, and measures the
@@ -147,15 +150,25 @@ impl Engine {
 		model: &[u8],
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
-	) -> Result<ModelInfo, EngineError> {
+	) -> Result<ModelInfo, RunError> {
+		self.inspect_in(Lane::Consensus, model, inputs, fuel_limit)
+	}
+
+	fn inspect_in(
+		&self,
+		lane: Lane,
+		model: &[u8],
+		inputs: &[TensorSpec],
+		fuel_limit: u64,
+	) -> Result<ModelInfo, RunError> {
 		let zeros = inputs
 			.iter()
 			.map(|spec| Tensor::zeros(spec).ok_or(EngineError::InputTooLarge))
 			.collect::<Result<Vec<_>, _>>()?;
 		self.check_input_size(&zeros)?;
-		let prepared = self.prepare(model, inputs, fuel_limit)?;
+		let prepared = self.prepare(lane, model, inputs, fuel_limit)?;
 		let execution =
-			self.guest()?.run(&prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))?;
+			self.guest()?.run(lane, &prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))?;
 		let mut info = prepared.info.clone();
 		info.fuel_per_run = execution.fuel_used;
 		Ok(info)
@@ -168,40 +181,41 @@ impl Engine {
 		model: &[u8],
 		inputs: &[Tensor],
 		fuel_limit: u64,
-	) -> Result<Execution, EngineError> {
+	) -> Result<Execution, RunError> {
 		let specs = inputs
 			.iter()
 			.map(|t| t.spec().ok_or(EngineError::MalformedTensor))
 			.collect::<Result<Vec<_>, _>>()?;
 		let hash = model_hash(model);
 		let mut load = || Some(model.to_vec());
-		self.run_prepared(hash, &mut load, &specs, inputs, fuel_limit)
+		self.run_prepared(Lane::Consensus, hash, &mut load, &specs, inputs, fuel_limit)
 	}
 
 	fn run_prepared(
 		&self,
+		lane: Lane,
 		hash: ModelHash,
 		load_model: &mut dyn FnMut() -> Option<Vec<u8>>,
 		specs: &[TensorSpec],
 		inputs: &[Tensor],
 		fuel_limit: u64,
-	) -> Result<Execution, EngineError> {
+	) -> Result<Execution, RunError> {
 		check_inputs(inputs, specs)?;
 		self.check_input_size(inputs)?;
 		let key = (hash, specs.encode());
-		let cached = self.cache.lock().map_err(|_| EngineError::EngineUnavailable)?.get(&key);
+		let cached = self.cache.lock().map_err(|_| LocalFailure::HostResources)?.get(&key);
 		let prepared = match cached {
 			Some(prepared) => prepared,
 			None => {
 				let model = load_model().ok_or(EngineError::ModelUnavailable)?;
 				if model_hash(&model) != hash {
-					return Err(EngineError::ModelUnavailable)
+					return Err(EngineError::ModelUnavailable.into())
 				}
 				// A model the chain registered was prepared within the registration's fuel limit;
 				// here only the engine's own cap applies, which is never lower.
 				let prepared =
-					Arc::new(self.prepare(&model, specs, self.limits.max_fuel_to_prepare)?);
-				self.cache.lock().map_err(|_| EngineError::EngineUnavailable)?.insert(
+					Arc::new(self.prepare(lane, &model, specs, self.limits.max_fuel_to_prepare)?);
+				self.cache.lock().map_err(|_| LocalFailure::HostResources)?.insert(
 					key,
 					prepared.clone(),
 					self.limits.cache_bytes,
@@ -209,20 +223,21 @@ impl Engine {
 				prepared
 			},
 		};
-		self.guest()?.run(&prepared, inputs, fuel_limit.min(self.limits.max_fuel_per_run))
+		self.guest()?.run(lane, &prepared, inputs, fuel_limit.min(self.limits.max_fuel_per_run))
 	}
 
 	fn prepare(
 		&self,
+		lane: Lane,
 		model: &[u8],
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
-	) -> Result<Prepared, EngineError> {
+	) -> Result<Prepared, RunError> {
 		if model.len() > self.limits.max_model_bytes {
-			return Err(EngineError::ModelTooLarge)
+			return Err(EngineError::ModelTooLarge.into())
 		}
 		let prepared =
-			self.guest()?.prepare(model, inputs, fuel_limit.min(self.limits.max_fuel_to_prepare))?;
+			self.guest()?.prepare(lane, model, inputs, fuel_limit.min(self.limits.max_fuel_to_prepare))?;
 		// Refused now rather than on every run: outputs that could never be handed back.
 		let output_bytes = prepared
 			.info
@@ -230,15 +245,15 @@ impl Engine {
 			.iter()
 			.try_fold(0usize, |total, spec| total.checked_add(spec.byte_len()?));
 		if output_bytes.is_none_or(|bytes| bytes > self.limits.max_output_bytes) {
-			return Err(EngineError::OutputTooLarge)
+			return Err(EngineError::OutputTooLarge.into())
 		}
 		Ok(prepared)
 	}
 
-	fn check_input_size(&self, inputs: &[Tensor]) -> Result<(), EngineError> {
+	fn check_input_size(&self, inputs: &[Tensor]) -> Result<(), RunError> {
 		let bytes: usize = inputs.iter().map(|t| t.data.len()).sum();
 		if bytes > self.limits.max_input_bytes {
-			return Err(EngineError::InputTooLarge)
+			return Err(EngineError::InputTooLarge.into())
 		}
 		Ok(())
 	}
@@ -253,22 +268,24 @@ impl Default for Engine {
 impl InferenceEngine for Engine {
 	fn inspect(
 		&self,
+		lane: Lane,
 		model: &[u8],
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
-	) -> Result<ModelInfo, EngineError> {
-		self.inspect_model(model, inputs, fuel_limit)
+	) -> Result<ModelInfo, RunError> {
+		self.inspect_in(lane, model, inputs, fuel_limit)
 	}
 
 	fn run(
 		&self,
+		lane: Lane,
 		model_hash: ModelHash,
 		load_model: &mut dyn FnMut() -> Option<Vec<u8>>,
 		inputs: &[TensorSpec],
 		input_values: &[Tensor],
 		fuel_limit: u64,
-	) -> Result<Execution, EngineError> {
-		self.run_prepared(model_hash, load_model, inputs, input_values, fuel_limit)
+	) -> Result<Execution, RunError> {
+		self.run_prepared(lane, model_hash, load_model, inputs, input_values, fuel_limit)
 	}
 }
 

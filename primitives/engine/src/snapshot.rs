@@ -1,11 +1,12 @@
 //! The guest module under wasmtime: preparing a model once, then running every inference from
 //! a snapshot of the prepared state.
 
-use crate::{host_kernel, limits::Limits, LOG_TARGET};
+use crate::{host_kernel, limits::Limits, metering, names, LOG_TARGET};
+use veriml_inference_interface::Lane;
 use codec::{Decode, Encode};
 use veriml_inference_primitives::{
 	host_kernel::{IMPORT_MODULE, IMPORT_NAME},
-	EngineError, Execution, ModelInfo, Tensor, TensorSpec,
+	EngineError, Execution, LocalFailure, ModelInfo, RunError, Tensor, TensorSpec,
 };
 use wasmtime::{
 	Cache, CacheConfig, Caller, Config, Instance, InstanceAllocationStrategy, InstancePre, Linker,
@@ -15,11 +16,19 @@ use wasmtime::{
 
 const PAGE: usize = 64 * 1024;
 
+/// Guest threads for block import and authoring ([`Lane::Consensus`]).
+const CONSENSUS_THREADS: u32 = 4;
+
+/// Guest threads for everything else ([`Lane::Offchain`]: off-chain workers, RPC calls,
+/// transaction validation): however much of that a node is asked to do, block import keeps
+/// its own threads.
+const OFFCHAIN_THREADS: u32 = 1;
+
 /// Instances that may exist at once: one per guest thread, so a caller waits for a thread
 /// rather than failing for want of a slot. Each has a slot of wasmtime's pooling allocator, whose
 /// memory stays mapped between instances: restoring a snapshot then copies into resident
 /// pages instead of faulting in fresh ones, which cost more than the copy itself.
-const INSTANCE_SLOTS: u32 = 4;
+const INSTANCE_SLOTS: u32 = CONSENSUS_THREADS + OFFCHAIN_THREADS;
 
 /// Bytes of each slot's linear memory kept resident (reset with `memset`) between instances.
 const KEEP_RESIDENT_BYTES: usize = 256 * 1024 * 1024;
@@ -33,15 +42,15 @@ const GUEST_THREAD_STACK: usize = 64 * 1024 * 1024;
 /// (a few thousand entries) is then rewritten in place instead of faulting in fresh pages.
 const KEEP_RESIDENT_TABLE_BYTES: usize = 1024 * 1024;
 
-/// The threads the guest runs on, one per instance slot (every instance lives and dies within
-/// one job of this pool, so the pool's size is the bound on instances), started once: a thread of its own for
-/// each run would cost more than a small model's whole inference (its stack and wasmtime's
-/// signal stack mapped and unmapped every time).
-fn guest_threads() -> wasmtime::Result<rayon::ThreadPool> {
+/// The threads the guest runs on for one lane, one per instance slot (every instance lives and
+/// dies within one job of these pools, so their sizes together bound the instances), started
+/// once: a thread of its own for each run would cost more than a small model's whole inference
+/// (its stack and wasmtime's signal stack mapped and unmapped every time).
+fn guest_threads(threads: u32, name: &'static str) -> wasmtime::Result<rayon::ThreadPool> {
 	Ok(rayon::ThreadPoolBuilder::new()
-		.num_threads(INSTANCE_SLOTS as usize)
+		.num_threads(threads as usize)
 		.stack_size(GUEST_THREAD_STACK)
-		.thread_name(|_| "veriml-engine".into())
+		.thread_name(move |_| name.into())
 		.build()?)
 }
 
@@ -79,14 +88,20 @@ impl MemorySnapshot {
 	}
 
 	/// Writes the snapshot over `memory`, which holds a fresh instance's memory grown to `len`.
-	fn restore(&self, memory: &mut [u8]) -> Result<(), EngineError> {
+	fn restore(&self, memory: &mut [u8]) -> Result<(), RunError> {
 		for (offset, bytes) in &self.changed {
 			memory
 				.get_mut(*offset..offset + bytes.len())
-				.ok_or(EngineError::OutOfMemory)?
+				.ok_or(LocalFailure::HostResources)?
 				.copy_from_slice(bytes);
 		}
 		Ok(())
+	}
+
+	/// The fuel of restoring the snapshot into a fresh instance whose memory has `fresh_len`
+	/// bytes: every byte grown (touched, later reset) and every byte written.
+	fn restore_fuel(&self, fresh_len: usize) -> u64 {
+		names::fuel_for_memory(self.bytes() as u64, self.len.saturating_sub(fresh_len) as u64)
 	}
 
 	fn bytes(&self) -> usize {
@@ -127,7 +142,8 @@ pub struct Guest {
 	instance_pre: InstancePre<InstanceState>,
 	/// The memory of a freshly instantiated guest, which snapshots are taken against.
 	fresh_memory: Vec<u8>,
-	threads: rayon::ThreadPool,
+	consensus_threads: rayon::ThreadPool,
+	offchain_threads: rayon::ThreadPool,
 	limits: Limits,
 }
 
@@ -250,21 +266,26 @@ impl Guest {
 				),
 			}
 		}
+		// A guest whose bulk memory instructions would not pay for what they move is refused.
+		metering::check_metered(wasm).map_err(wasmtime::Error::msg)?;
 		let engine = wasmtime::Engine::new(&config)?;
 		let module = Module::from_binary(&engine, wasm)?;
 		// The guest imports the host kernel and nothing else: no clock, no randomness, no
 		// environment. An unknown import fails here.
 		let mut linker = Linker::new(&engine);
 		linker.func_wrap(IMPORT_MODULE, IMPORT_NAME, run_tile_program)?;
+		linker.func_wrap(IMPORT_MODULE, names::METER_MOVED_IMPORT, meter_moved)?;
+		linker.func_wrap(IMPORT_MODULE, names::METER_GROWN_IMPORT, meter_grown)?;
 		let instance_pre = linker.instantiate_pre(&module)?;
 		let mut guest = Self {
 			engine,
 			instance_pre,
 			fresh_memory: Vec::new(),
-			threads: guest_threads()?,
+			consensus_threads: guest_threads(CONSENSUS_THREADS, "veriml-engine")?,
+			offchain_threads: guest_threads(OFFCHAIN_THREADS, "veriml-engine-offchain")?,
 			limits: limits.clone(),
 		};
-		guest.fresh_memory = guest.in_slot(|| {
+		guest.fresh_memory = guest.in_slot(Lane::Consensus, || {
 			let mut store = guest.new_store(0)?;
 			let (_, memory) = guest.instantiate(&mut store)?;
 			Ok(memory.data(&store).to_vec())
@@ -273,38 +294,51 @@ impl Guest {
 		Ok(guest)
 	}
 
-	/// Runs `work` on a guest thread, once one is free; a panic in it is reported as a failed
-	/// execution.
-	fn in_slot<R: Send>(&self, work: impl FnOnce() -> Result<R, EngineError> + Send) -> Result<R, EngineError> {
-		self.threads.install(|| {
-			std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
-				.unwrap_or(Err(EngineError::ExecutionFailed))
+	/// Runs `work` on a guest thread of `lane`, once one is free. A panic in it is this node's
+	/// fault, not the model's: a [`LocalFailure::HostPanic`], never a verdict.
+	fn in_slot<R: Send>(
+		&self,
+		lane: Lane,
+		work: impl FnOnce() -> Result<R, RunError> + Send,
+	) -> Result<R, RunError> {
+		let threads = match lane {
+			Lane::Consensus => &self.consensus_threads,
+			Lane::Offchain => &self.offchain_threads,
+		};
+		threads.install(|| {
+			// The node's panic hook aborts the process on a panic unless the thread unwinds
+			// on purpose: here the panic is caught and reported instead.
+			let _unwind = sp_panic_handler::AbortGuard::force_unwind();
+			std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
+				log::error!(target: LOG_TARGET, "the engine's host code panicked; no verdict is given");
+				Err(LocalFailure::HostPanic.into())
+			})
 		})
 	}
 
-	fn new_store(&self, fuel: u64) -> Result<Store<InstanceState>, EngineError> {
+	fn new_store(&self, fuel: u64) -> Result<Store<InstanceState>, RunError> {
 		let limiter = MemoryLimiter { max_bytes: self.limits.max_memory_bytes, refused: false };
 		let mut store = Store::new(&self.engine, InstanceState { limiter, memory: None });
 		store.limiter(|state| &mut state.limiter);
-		store.set_fuel(fuel).map_err(|_| EngineError::EngineUnavailable)?;
+		store.set_fuel(fuel).map_err(|_| LocalFailure::EngineUnavailable)?;
 		Ok(store)
 	}
 
-	fn instantiate(&self, store: &mut Store<InstanceState>) -> Result<(Instance, Memory), EngineError> {
+	fn instantiate(&self, store: &mut Store<InstanceState>) -> Result<(Instance, Memory), RunError> {
 		let instance = self.instance_pre.instantiate(&mut *store).map_err(|error| {
 			log::error!(target: LOG_TARGET, "instantiating the engine guest failed: {error}");
-			EngineError::EngineUnavailable
+			LocalFailure::HostResources
 		})?;
 		let memory =
-			instance.get_memory(&mut *store, "memory").ok_or(EngineError::EngineUnavailable)?;
+			instance.get_memory(&mut *store, "memory").ok_or(LocalFailure::EngineUnavailable)?;
 		store.data_mut().memory = Some(memory);
 		Ok((instance, memory))
 	}
 
 	/// Runs `programs` random tile programs (from `seed`) through tract's wasm kernel and
 	/// through the host kernel, in a fresh instance; answers how many stored different bits.
-	pub fn check_host_kernel(&self, seed: u32, programs: u32) -> Result<u32, EngineError> {
-		self.in_slot(|| {
+	pub fn check_host_kernel(&self, seed: u32, programs: u32) -> Result<u32, RunError> {
+		self.in_slot(Lane::Consensus, || {
 			let mut store = self.new_store(self.limits.max_fuel_to_prepare)?;
 			let (instance, _) = self.instantiate(&mut store)?;
 			call_export::<(), ()>(&instance, &mut store, "_initialize", ())?;
@@ -316,11 +350,12 @@ impl Guest {
 	/// instance's memory afterwards as the model's snapshot.
 	pub fn prepare(
 		&self,
+		lane: Lane,
 		model: &[u8],
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
-	) -> Result<Prepared, EngineError> {
-		self.in_slot(|| self.prepare_here(model, inputs, fuel_limit))
+	) -> Result<Prepared, RunError> {
+		self.in_slot(lane, || self.prepare_here(model, inputs, fuel_limit))
 	}
 
 	fn prepare_here(
@@ -328,7 +363,7 @@ impl Guest {
 		model: &[u8],
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
-	) -> Result<Prepared, EngineError> {
+	) -> Result<Prepared, RunError> {
 		let mut store = self.new_store(fuel_limit)?;
 		let (instance, memory) = self.instantiate(&mut store)?;
 		call_export::<(), ()>(&instance, &mut store, "_initialize", ())?;
@@ -352,11 +387,12 @@ impl Guest {
 	/// Runs a prepared model on `inputs` in a fresh instance restored to its snapshot.
 	pub fn run(
 		&self,
+		lane: Lane,
 		prepared: &Prepared,
 		inputs: &[Tensor],
 		fuel_limit: u64,
-	) -> Result<Execution, EngineError> {
-		self.in_slot(|| self.run_here(prepared, inputs, fuel_limit))
+	) -> Result<Execution, RunError> {
+		self.in_slot(lane, || self.run_here(prepared, inputs, fuel_limit))
 	}
 
 	fn run_here(
@@ -364,13 +400,20 @@ impl Guest {
 		prepared: &Prepared,
 		inputs: &[Tensor],
 		fuel_limit: u64,
-	) -> Result<Execution, EngineError> {
-		let mut store = self.new_store(fuel_limit)?;
+	) -> Result<Execution, RunError> {
+		// Restoring the snapshot is paid before it is done, like any other work of the run.
+		let restore_fuel = prepared.snapshot.restore_fuel(self.fresh_memory.len());
+		let fuel = fuel_limit.checked_sub(restore_fuel).ok_or(EngineError::FuelExhausted)?;
+		let mut store = self.new_store(fuel)?;
 		let (instance, memory) = self.instantiate(&mut store)?;
 		let pages = prepared.snapshot.len / PAGE;
 		let current = memory.size(&store) as usize;
 		if pages > current {
-			memory.grow(&mut store, (pages - current) as u64).map_err(|_| EngineError::OutOfMemory)?;
+			// The model reached this size when it was prepared under the same cap: a refusal
+			// now is the operating system's, not the model's.
+			memory
+				.grow(&mut store, (pages - current) as u64)
+				.map_err(|_| LocalFailure::HostResources)?;
 		}
 		prepared.snapshot.restore(memory.data_mut(&mut store))?;
 
@@ -384,6 +427,29 @@ impl Guest {
 		let fuel_used = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
 		Ok(Execution { outputs, fuel_used })
 	}
+}
+
+/// Takes `cost` fuel from the instance, or traps with `OutOfFuel` (leaving none) when less is
+/// left: the limit falls at the same unit on every node.
+fn charge(caller: &mut Caller<'_, InstanceState>, cost: u64) -> wasmtime::Result<()> {
+	let fuel = caller.get_fuel()?;
+	match fuel.checked_sub(cost) {
+		Some(left) => caller.set_fuel(left),
+		None => {
+			caller.set_fuel(0)?;
+			Err(Trap::OutOfFuel.into())
+		},
+	}
+}
+
+/// The guest's import `veriml.meter_moved`: the fuel for `bytes` its helpers copy or fill.
+fn meter_moved(mut caller: Caller<'_, InstanceState>, bytes: u64) -> wasmtime::Result<()> {
+	charge(&mut caller, names::fuel_for_memory(bytes, 0))
+}
+
+/// The guest's import `veriml.meter_grown`: the fuel for `pages` its memory grew by.
+fn meter_grown(mut caller: Caller<'_, InstanceState>, pages: u32) -> wasmtime::Result<()> {
+	charge(&mut caller, names::fuel_for_memory(0, u64::from(pages) * names::WASM_PAGE_BYTES))
 }
 
 /// The guest's import `veriml.run_tile_program`: runs one tile program of the guest's matrix
@@ -411,10 +477,10 @@ fn call_export<Params: WasmParams, Results: WasmResults>(
 	store: &mut Store<InstanceState>,
 	name: &str,
 	params: Params,
-) -> Result<Results, EngineError> {
+) -> Result<Results, RunError> {
 	let export = instance
 		.get_typed_func::<Params, Results>(&mut *store, name)
-		.map_err(|_| EngineError::EngineUnavailable)?;
+		.map_err(|_| LocalFailure::EngineUnavailable)?;
 	export.call(&mut *store, params).map_err(|e| classify(e, store))
 }
 
@@ -424,7 +490,7 @@ fn write_argument(
 	memory: &Memory,
 	store: &mut Store<InstanceState>,
 	bytes: &[u8],
-) -> Result<u32, EngineError> {
+) -> Result<u32, RunError> {
 	let len = u32::try_from(bytes.len()).map_err(|_| EngineError::InputTooLarge)?;
 	let ptr: u32 = call_export(instance, store, "veriml_alloc", len)?;
 	memory.write(&mut *store, ptr as usize, bytes).map_err(|_| EngineError::OutOfMemory)?;
@@ -437,28 +503,58 @@ fn read_answer<T: Decode>(
 	store: &Store<InstanceState>,
 	packed: u64,
 	max_len: usize,
-) -> Result<T, EngineError> {
+) -> Result<T, RunError> {
 	let (ptr, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
 	if len > max_len {
-		return Err(EngineError::OutputTooLarge)
+		return Err(EngineError::OutputTooLarge.into())
 	}
 	let bytes = memory
 		.data(store)
 		.get(ptr..ptr.saturating_add(len))
 		.ok_or(EngineError::ExecutionFailed)?;
-	T::decode(&mut &bytes[..]).map_err(|_| EngineError::ExecutionFailed)
+	Ok(T::decode(&mut &bytes[..]).map_err(|_| EngineError::ExecutionFailed)?)
 }
 
-/// What a trap in the guest means for the caller.
-fn classify(error: wasmtime::Error, store: &Store<InstanceState>) -> EngineError {
+/// What an error out of the guest means: a trap is the model's doing, the same on every node
+/// (a verdict); anything else (the operating system refusing wasmtime memory, say) is this
+/// node's fault and no verdict.
+fn classify(error: wasmtime::Error, store: &Store<InstanceState>) -> RunError {
 	if store.data().limiter.refused {
-		return EngineError::OutOfMemory
+		return EngineError::OutOfMemory.into()
 	}
 	match error.downcast_ref::<Trap>() {
-		Some(Trap::OutOfFuel) => EngineError::FuelExhausted,
-		_ => {
-			log::debug!(target: LOG_TARGET, "the model trapped: {error}");
-			EngineError::ExecutionFailed
+		Some(Trap::OutOfFuel) => EngineError::FuelExhausted.into(),
+		Some(trap) => {
+			log::debug!(target: LOG_TARGET, "the model trapped: {trap}");
+			EngineError::ExecutionFailed.into()
 		},
+		None => {
+			log::error!(target: LOG_TARGET, "the engine failed on this node, no verdict: {error:#}");
+			LocalFailure::HostResources.into()
+		},
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn restoring_a_snapshot_is_charged_for_its_growth_and_the_blocks_it_writes() {
+		let fresh = vec![0u8; 4 * BLOCK];
+		let mut prepared = fresh.clone();
+		prepared.resize(10 * BLOCK, 0);
+		prepared[0] = 1;
+		prepared[6 * BLOCK + 7] = 1;
+		let snapshot = MemorySnapshot::of(&prepared, &fresh);
+		assert_eq!(snapshot.bytes(), 2 * BLOCK);
+		assert_eq!(
+			snapshot.restore_fuel(fresh.len()),
+			names::fuel_for_memory(2 * BLOCK as u64, 6 * BLOCK as u64)
+		);
+		let mut memory = prepared.iter().map(|_| 0u8).collect::<Vec<_>>();
+		memory[..fresh.len()].copy_from_slice(&fresh);
+		snapshot.restore(&mut memory).unwrap();
+		assert_eq!(memory, prepared);
 	}
 }

@@ -7,6 +7,8 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use veriml_inference_primitives::{EngineError, Execution, ModelHash, ModelInfo, Tensor, TensorSpec};
+#[cfg(feature = "std")]
+use veriml_inference_primitives::{LocalFailure, RunError};
 use sp_runtime_interface::{
 	pass_by::{AllocateAndReturnByCodec, PassFatPointerAndDecode, PassFatPointerAndRead, PassPointerAndReadCopy},
 	runtime_interface,
@@ -18,27 +20,106 @@ use sp_externalities::ExternalitiesExt;
 /// What the host interface needs from an engine. The node implements it with the
 /// deterministic wasm engine (`veriml-engine`); keeping it a trait keeps this crate free of
 /// the engine's dependencies.
+///
+/// An engine answers a verdict ([`RunError::Verdict`]: every honest node reaches it) or a
+/// failure of its own ([`RunError::Local`]); the host functions turn the latter into an
+/// aborted runtime call, never into a value the runtime sees.
 #[cfg(feature = "std")]
 pub trait InferenceEngine: Send + Sync {
 	/// Parses and checks `model`, prepares it for `inputs` and measures the fuel of preparing
 	/// it and of one run on all-zero inputs; each may use at most `fuel_limit`.
 	fn inspect(
 		&self,
+		lane: Lane,
 		model: &[u8],
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
-	) -> Result<ModelInfo, EngineError>;
+	) -> Result<ModelInfo, RunError>;
 
 	/// Runs the model with content hash `model_hash` on `inputs`, within `fuel_limit`.
 	/// `load_model` yields the model's bytes when the engine has not prepared it yet.
 	fn run(
 		&self,
+		lane: Lane,
 		model_hash: ModelHash,
 		load_model: &mut dyn FnMut() -> Option<Vec<u8>>,
 		inputs: &[TensorSpec],
 		input_values: &[Tensor],
 		fuel_limit: u64,
-	) -> Result<Execution, EngineError>;
+	) -> Result<Execution, RunError>;
+}
+
+/// Which of the engine's capacities a runtime call draws on, so that work nobody waits for in
+/// consensus can never take the engine from block import.
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Lane {
+	/// Importing or authoring a block: what consensus waits on.
+	Consensus,
+	/// Anything else: off-chain workers, RPC calls (`state_call`), transaction validation.
+	Offchain,
+}
+
+#[cfg(feature = "std")]
+impl Lane {
+	/// The lane of a runtime call made in `context`.
+	pub fn of(context: sp_core::traits::CallContext) -> Self {
+		match context {
+			sp_core::traits::CallContext::Onchain { .. } => Lane::Consensus,
+			sp_core::traits::CallContext::Offchain => Lane::Offchain,
+		}
+	}
+}
+
+#[cfg(feature = "std")]
+std::thread_local! {
+	static LANE: std::cell::Cell<Lane> = const { std::cell::Cell::new(Lane::Consensus) };
+}
+
+/// Runs `call` (a runtime call, made on this thread) with the engine's work it asks for drawn
+/// from `lane`. The node's executor wraps every runtime call in this, with the lane of its call
+/// context; a runtime call outside it (tests, tools) is on the consensus lane.
+#[cfg(feature = "std")]
+pub fn in_lane<R>(lane: Lane, call: impl FnOnce() -> R) -> R {
+	struct Restore(Lane);
+	impl Drop for Restore {
+		fn drop(&mut self) {
+			LANE.with(|current| current.set(self.0));
+		}
+	}
+	let _restore = Restore(LANE.with(|current| current.replace(lane)));
+	call()
+}
+
+/// The lane of the runtime call this thread is in.
+#[cfg(feature = "std")]
+pub fn current_lane() -> Lane {
+	LANE.with(|current| current.get())
+}
+
+/// Aborts the runtime call in progress because this node cannot reach a verdict.
+///
+/// The panic unwinds out of the host function into the executor, which fails the whole
+/// runtime call: a block being authored leaves the transaction out, a block being imported is
+/// refused, an off-chain worker sends nothing. No engine error is written to state and no one
+/// is slashed for a fault of this node.
+#[cfg(feature = "std")]
+fn abort_runtime_call(failure: LocalFailure) -> ! {
+	log::error!(
+		target: "veriml::engine",
+		"the inference engine failed on this node ({failure}): the runtime call is aborted, no verdict is written"
+	);
+	panic!("veriml inference engine: local failure on this node: {failure}")
+}
+
+/// A verdict for the runtime, or an aborted runtime call for a local failure.
+#[cfg(feature = "std")]
+fn verdict<T>(answer: Result<T, RunError>) -> Result<T, EngineError> {
+	match answer {
+		Ok(value) => Ok(value),
+		Err(RunError::Verdict(error)) => Err(error),
+		Err(RunError::Local(failure)) => abort_runtime_call(failure),
+	}
 }
 
 #[cfg(feature = "std")]
@@ -92,8 +173,8 @@ pub trait Inference {
 		fuel_limit: u64,
 	) -> AllocateAndReturnByCodec<Result<ModelInfo, EngineError>> {
 		match engine_of(*self) {
-			Some(engine) => engine.inspect(model, &inputs, fuel_limit),
-			None => Err(EngineError::EngineUnavailable),
+			Some(engine) => verdict(engine.inspect(current_lane(), model, &inputs, fuel_limit)),
+			None => abort_runtime_call(LocalFailure::EngineUnavailable),
 		}
 	}
 
@@ -113,13 +194,13 @@ pub trait Inference {
 		if !self.exists_storage(model_key) {
 			return Err(EngineError::ModelUnavailable)
 		}
-		let Some(engine) = engine_of(*self) else { return Err(EngineError::EngineUnavailable) };
+		let Some(engine) = engine_of(*self) else { abort_runtime_call(LocalFailure::EngineUnavailable) };
 		// The value is a SCALE-encoded byte vector, as a `StorageMap<_, _, BoundedVec<u8, _>>`
 		// keeps it.
 		let mut load_model = || {
 			let raw = self.storage(model_key)?;
 			<Vec<u8> as codec::Decode>::decode(&mut &raw[..]).ok()
 		};
-		engine.run(model_hash, &mut load_model, &input_specs, &inputs, fuel_limit)
+		verdict(engine.run(current_lane(), model_hash, &mut load_model, &input_specs, &inputs, fuel_limit))
 	}
 }

@@ -44,8 +44,8 @@ pub struct HostOp {
 /// Bytes of one [`HostOp`] in guest memory (four little-endian `u32`).
 pub const HOST_OP_BYTES: usize = 16;
 
-/// The wasm import's module and name.
-pub const IMPORT_MODULE: &str = "veriml";
+/// The wasm import's module (shared with the guest's other imports) and name.
+pub use crate::metering::IMPORT_MODULE;
 pub const IMPORT_NAME: &str = "run_tile_program";
 
 /// Longest program the host runs, [`OP_DONE`] included.

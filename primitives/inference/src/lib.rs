@@ -10,6 +10,7 @@
 extern crate alloc;
 
 pub mod host_kernel;
+pub mod metering;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod onnx_builder;
@@ -29,8 +30,10 @@ pub type ModelHash = H256;
 /// could change any output bit gets a new version, so old and new results never collide.
 pub type EngineVersion = u32;
 
-/// The engine version this code implements.
-pub const ENGINE_VERSION: EngineVersion = 2;
+/// The engine version this code implements. Version 3 charges fuel for the guest's bulk memory
+/// operations, its memory growth and the restore of a prepared model's snapshot (see
+/// [`metering`]): outputs are those of version 2, fuel figures are higher.
+pub const ENGINE_VERSION: EngineVersion = 3;
 
 /// The content hash of model bytes.
 pub fn model_hash(bytes: &[u8]) -> ModelHash {
@@ -85,10 +88,12 @@ pub struct Execution {
 	pub fuel_used: u64,
 }
 
-/// Why the engine refused a model or an inference.
+/// Why the engine refused a model or an inference: a verdict.
 ///
 /// Deterministic by construction: every honest node reaches the same variant for the same
-/// model and input, so errors can be part of the state transition.
+/// model, input and state, so these errors can be part of the state transition. A failure of
+/// one node's own (no engine, an allocation the OS refused, a panic in the host's code) is a
+/// [`LocalFailure`] instead, and never reaches state.
 #[derive(
 	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
 )]
@@ -122,10 +127,8 @@ pub enum EngineError {
 	FuelExhausted,
 	/// The model failed while running (an operator error or a trap in the engine).
 	ExecutionFailed,
-	/// The model bytes were not available to the engine.
+	/// The model bytes were not available to the engine: not in state, or not decodable.
 	ModelUnavailable,
-	/// This node has no inference engine (it was not registered with the executor).
-	EngineUnavailable,
 }
 
 impl EngineError {
@@ -149,7 +152,72 @@ impl EngineError {
 			Self::FuelExhausted => "the inference used more fuel than its limit",
 			Self::ExecutionFailed => "the model failed while running",
 			Self::ModelUnavailable => "the model bytes were not available to the engine",
-			Self::EngineUnavailable => "this node has no inference engine",
+		}
+	}
+}
+
+/// Why one node could not reach a verdict at all: a fault of that node, not of the model, the
+/// input or the state. Another node would compute a verdict, so none may be written: the node
+/// aborts the runtime call that asked (its block is not authored or not imported, its
+/// off-chain worker sends nothing) instead of turning this into an outcome.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LocalFailure {
+	/// This process has no working engine: none was registered, its guest did not compile on
+	/// this CPU, or the tile-kernel check at start-up failed.
+	EngineUnavailable,
+	/// The host could not get what a run needs from the operating system (memory for an
+	/// instance or its growth, an instance slot, a poisoned lock).
+	HostResources,
+	/// The engine's host code panicked.
+	HostPanic,
+}
+
+impl LocalFailure {
+	/// A sentence for people: logs and the `infer` command.
+	pub fn describe(&self) -> &'static str {
+		match self {
+			Self::EngineUnavailable => "this node has no working inference engine",
+			Self::HostResources => "the operating system refused the engine memory or an instance",
+			Self::HostPanic => "the engine's host code panicked",
+		}
+	}
+}
+
+/// What a node's engine answers when it does not return outputs: a verdict every honest node
+/// shares, or a failure of its own that must not become one.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RunError {
+	/// The model, the input or the state causes this error on every node.
+	Verdict(EngineError),
+	/// This node failed; no verdict.
+	Local(LocalFailure),
+}
+
+impl From<EngineError> for RunError {
+	fn from(error: EngineError) -> Self {
+		Self::Verdict(error)
+	}
+}
+
+impl From<LocalFailure> for RunError {
+	fn from(failure: LocalFailure) -> Self {
+		Self::Local(failure)
+	}
+}
+
+#[cfg(feature = "std")]
+impl std::fmt::Display for LocalFailure {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		f.write_str(self.describe())
+	}
+}
+
+#[cfg(feature = "std")]
+impl std::fmt::Display for RunError {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		match self {
+			Self::Verdict(error) => error.fmt(f),
+			Self::Local(failure) => write!(f, "{failure} (a fault of this node, no verdict)"),
 		}
 	}
 }
@@ -163,3 +231,6 @@ impl std::fmt::Display for EngineError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for EngineError {}
+
+#[cfg(feature = "std")]
+impl std::error::Error for RunError {}

@@ -42,7 +42,7 @@ pub fn real_models() -> Vec<TestModel> {
 		.unwrap()
 		.filter_map(|e| e.ok())
 		.map(|e| e.file_name().to_string_lossy().into_owned())
-		.filter(|n| n != "hostile")
+		.filter(|n| n != "hostile" && n != "adversarial")
 		.collect();
 	names.sort();
 	names.into_iter().map(|name| load(&dir, &name)).collect()
@@ -85,6 +85,14 @@ pub fn new_engine_with(limits: veriml_engine::Limits) -> veriml_engine::Engine {
 /// A hostile file by name (`hostile/<name>.onnx`).
 pub fn hostile(name: &str) -> Vec<u8> {
 	std::fs::read(models_dir().join("hostile").join(format!("{name}.onnx"))).unwrap()
+}
+
+/// An adversarial model by name (`adversarial/<name>`): its bytes and inputs.
+pub fn adversarial(name: &str) -> (Vec<u8>, Vec<Tensor>) {
+	let folder = models_dir().join("adversarial").join(name);
+	let input: serde_json::Value =
+		serde_json::from_str(&std::fs::read_to_string(folder.join("input.json")).unwrap()).unwrap();
+	(std::fs::read(folder.join("model.onnx")).unwrap(), tensors(&input["inputs"]))
 }
 
 /// Whether `actual` matches `expected` within tolerance (floats) or exactly (others); the

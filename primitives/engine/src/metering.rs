@@ -1,0 +1,286 @@
+//! Makes the guest's bulk memory instructions pay fuel in proportion to their operands.
+//!
+//! wasmtime charges `memory.copy`, `memory.fill` and `memory.grow` one unit of fuel each,
+//! whatever they move. [`meter`] rewrites each of them, in every function but the guest's
+//! metering helpers, into a call of the helper that stands in for it (the helper reports the
+//! bytes to the host, which charges for them: `veriml_inference_primitives::metering`), and
+//! refuses a module with other instructions whose work grows with their operands
+//! (`memory.init`, the table's bulk instructions). The engine's build script runs it on the
+//! built guest; [`check_metered`] is what the engine checks before it loads a guest.
+//!
+//! This file is also compiled into the build script (`build.rs`), so it depends on nothing but
+//! `wasmparser` and the names in `primitives/inference/src/metering.rs`.
+
+use std::ops::Range;
+use wasmparser::{ExternalKind, Operator, Parser, Payload, TypeRef};
+
+/// The bulk instruction a helper stands in for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Bulk {
+	Copy,
+	Fill,
+	Grow,
+}
+
+/// The function indices of the helpers, from the module's exports.
+#[derive(Default)]
+struct Helpers {
+	copy: Option<u32>,
+	fill: Option<u32>,
+	grow: Option<u32>,
+}
+
+impl Helpers {
+	fn index(&self, bulk: Bulk) -> Result<u32, String> {
+		let (index, name) = match bulk {
+			Bulk::Copy => (self.copy, super::names::COPY_HELPER),
+			Bulk::Fill => (self.fill, super::names::FILL_HELPER),
+			Bulk::Grow => (self.grow, super::names::GROW_HELPER),
+		};
+		index.ok_or_else(|| format!("the guest uses {bulk:?} but does not export `{name}`"))
+	}
+
+	fn contains(&self, function: u32) -> bool {
+		[self.copy, self.fill, self.grow].contains(&Some(function))
+	}
+}
+
+/// What one instruction is, for metering: a bulk instruction to replace, one to refuse, or
+/// anything else.
+fn bulk_of(operator: &Operator) -> Result<Option<Bulk>, String> {
+	Ok(match operator {
+		Operator::MemoryCopy { dst_mem: 0, src_mem: 0 } => Some(Bulk::Copy),
+		Operator::MemoryFill { mem: 0 } => Some(Bulk::Fill),
+		Operator::MemoryGrow { mem: 0 } => Some(Bulk::Grow),
+		Operator::MemoryCopy { .. } |
+		Operator::MemoryFill { .. } |
+		Operator::MemoryGrow { .. } |
+		Operator::MemoryInit { .. } |
+		Operator::TableCopy { .. } |
+		Operator::TableFill { .. } |
+		Operator::TableGrow { .. } |
+		Operator::TableInit { .. } => return Err(format!("the guest uses {operator:?}, which is not metered")),
+		_ => None,
+	})
+}
+
+/// Appends `value` as unsigned LEB128.
+fn leb(out: &mut Vec<u8>, mut value: u32) {
+	loop {
+		let byte = (value & 0x7f) as u8;
+		value >>= 7;
+		if value == 0 {
+			out.push(byte);
+			return
+		}
+		out.push(byte | 0x80);
+	}
+}
+
+/// The helpers' function indices, from the module's exports.
+fn helpers_of(wasm: &[u8]) -> Result<Helpers, String> {
+	let mut helpers = Helpers::default();
+	for payload in Parser::new(0).parse_all(wasm) {
+		let Payload::ExportSection(exports) = payload.map_err(|e| format!("the guest is not valid wasm: {e}"))?
+		else {
+			continue
+		};
+		for export in exports {
+			let export = export.map_err(|e| e.to_string())?;
+			if export.kind != ExternalKind::Func {
+				continue
+			}
+			match export.name {
+				super::names::COPY_HELPER => helpers.copy = Some(export.index),
+				super::names::FILL_HELPER => helpers.fill = Some(export.index),
+				super::names::GROW_HELPER => helpers.grow = Some(export.index),
+				_ => {},
+			}
+		}
+	}
+	Ok(helpers)
+}
+
+/// One section of the module as it is, or the code section as its function bodies: each the
+/// byte range of the body with the byte ranges of its bulk instructions (none in a helper).
+enum Part {
+	Section(u8, Range<usize>),
+	Code(Vec<(Range<usize>, Vec<(Range<usize>, Bulk)>)>),
+}
+
+/// The module's sections in order, with the bulk instructions of every function body found.
+fn parts_of(wasm: &[u8], helpers: &Helpers) -> Result<Vec<Part>, String> {
+	let mut parts = Vec::new();
+	let mut imported_functions = 0u32;
+	let mut bodies = Vec::new();
+	for payload in Parser::new(0).parse_all(wasm) {
+		let payload = payload.map_err(|e| format!("the guest is not valid wasm: {e}"))?;
+		match &payload {
+			Payload::ImportSection(imports) =>
+				for import in imports.clone() {
+					let import = import.map_err(|e| e.to_string())?;
+					if matches!(import.ty, TypeRef::Func(_)) {
+						imported_functions += 1;
+					}
+				},
+			Payload::CodeSectionEntry(body) => {
+				let function = imported_functions + bodies.len() as u32;
+				let mut found = Vec::new();
+				let mut operators = body.get_operators_reader().map_err(|e| e.to_string())?;
+				let mut pending: Option<(usize, Bulk)> = None;
+				while !operators.eof() {
+					let (operator, offset) = operators.read_with_offset().map_err(|e| e.to_string())?;
+					if let Some((start, bulk)) = pending.take() {
+						found.push((start..offset, bulk));
+					}
+					// The helpers are where the real instructions stay.
+					if !helpers.contains(function) {
+						pending = bulk_of(&operator)?.map(|bulk| (offset, bulk));
+					}
+				}
+				if pending.is_some() {
+					return Err("a function body ends with a bulk instruction".into())
+				}
+				bodies.push((body.range(), found));
+				continue
+			},
+			_ => {},
+		}
+		match payload.as_section() {
+			Some((CODE_SECTION, _)) => parts.push(Part::Code(Vec::new())),
+			Some((id, range)) => parts.push(Part::Section(id, range)),
+			None => {},
+		}
+	}
+	for part in &mut parts {
+		if let Part::Code(code) = part {
+			*code = core::mem::take(&mut bodies);
+		}
+	}
+	Ok(parts)
+}
+
+const CODE_SECTION: u8 = 10;
+
+/// The guest with every bulk memory instruction outside its helpers replaced by a call of the
+/// helper; an error if it uses one without exporting the helper, or uses an unmetered one.
+pub fn meter(wasm: &[u8]) -> Result<Vec<u8>, String> {
+	let helpers = helpers_of(wasm)?;
+	let mut out = wasm.get(..8).ok_or("the guest is not valid wasm")?.to_vec();
+	for part in parts_of(wasm, &helpers)? {
+		let (id, contents) = match part {
+			Part::Section(id, range) => (id, wasm[range].to_vec()),
+			Part::Code(bodies) => {
+				let mut contents = Vec::new();
+				leb(&mut contents, bodies.len() as u32);
+				for (range, found) in bodies {
+					let mut body = Vec::with_capacity(range.len());
+					let mut at = range.start;
+					for (instruction, bulk) in found {
+						body.extend_from_slice(&wasm[at..instruction.start]);
+						body.push(0x10); // call
+						leb(&mut body, helpers.index(bulk)?);
+						at = instruction.end;
+					}
+					body.extend_from_slice(&wasm[at..range.end]);
+					leb(&mut contents, body.len() as u32);
+					contents.extend_from_slice(&body);
+				}
+				(CODE_SECTION, contents)
+			},
+		};
+		out.push(id);
+		leb(&mut out, contents.len() as u32);
+		out.extend_from_slice(&contents);
+	}
+	Ok(out)
+}
+
+/// `Ok` if no bulk instruction is left outside the helpers (what [`meter`] makes of a guest),
+/// and every helper a call could need is exported.
+pub fn check_metered(wasm: &[u8]) -> Result<(), String> {
+	let helpers = helpers_of(wasm)?;
+	for bulk in [Bulk::Copy, Bulk::Fill, Bulk::Grow] {
+		helpers.index(bulk)?;
+	}
+	for part in parts_of(wasm, &helpers)? {
+		if let Part::Code(bodies) = part {
+			if let Some((_, (_, bulk))) =
+				bodies.iter().find_map(|(range, found)| found.first().map(|first| (range, first)))
+			{
+				return Err(format!("the guest has an unmetered {bulk:?} instruction"))
+			}
+		}
+	}
+	Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+	use super::{super::names, *};
+
+	fn section(id: u8, contents: &[u8]) -> Vec<u8> {
+		let mut out = vec![id];
+		leb(&mut out, contents.len() as u32);
+		out.extend_from_slice(contents);
+		out
+	}
+
+	/// A module of `bodies` (instructions after the locals, `end` added), each of type
+	/// `(i32, i32, i32) -> ()`, exporting function 0 as `export` when given.
+	fn module(bodies: &[&[u8]], export: Option<&str>) -> Vec<u8> {
+		let mut out = b"\0asm\x01\0\0\0".to_vec();
+		out.extend(section(1, &[1, 0x60, 3, 0x7f, 0x7f, 0x7f, 0]));
+		let mut functions = vec![bodies.len() as u8];
+		functions.extend(bodies.iter().map(|_| 0u8));
+		out.extend(section(3, &functions));
+		out.extend(section(5, &[1, 0, 1]));
+		if let Some(name) = export {
+			let mut exports = vec![1, name.len() as u8];
+			exports.extend_from_slice(name.as_bytes());
+			exports.extend([0, 0]);
+			out.extend(section(7, &exports));
+		}
+		let mut code = vec![bodies.len() as u8];
+		for body in bodies {
+			let mut function = vec![0u8];
+			function.extend_from_slice(body);
+			function.push(0x0b);
+			leb(&mut code, function.len() as u32);
+			code.extend(function);
+		}
+		out.extend(section(10, &code));
+		out
+	}
+
+	const ARGS: [u8; 6] = [0x20, 0, 0x20, 1, 0x20, 2];
+	const MEMORY_COPY: [u8; 4] = [0xfc, 0x0a, 0, 0];
+	const CALL_0: [u8; 2] = [0x10, 0];
+
+	#[test]
+	fn a_bulk_instruction_outside_the_helper_becomes_a_call_of_it() {
+		let helper = [&ARGS[..], &MEMORY_COPY].concat();
+		let user = [&ARGS[..], &MEMORY_COPY, &ARGS, &MEMORY_COPY].concat();
+		let wasm = module(&[&helper, &user], Some(names::COPY_HELPER));
+		assert!(check_metered(&wasm).is_err());
+		let metered = meter(&wasm).unwrap();
+		// The helper keeps the real instruction; the other function calls the helper twice.
+		let expected_user = [&ARGS[..], &CALL_0, &ARGS, &CALL_0].concat();
+		assert_eq!(metered, module(&[&helper, &expected_user], Some(names::COPY_HELPER)));
+		// Still refused: the fill and grow helpers are missing.
+		assert!(check_metered(&metered).unwrap_err().contains(names::FILL_HELPER));
+	}
+
+	#[test]
+	fn bulk_instructions_without_a_helper_or_without_metering_are_refused() {
+		let copy = [&ARGS[..], &MEMORY_COPY].concat();
+		assert!(meter(&module(&[&copy], None)).unwrap_err().contains(names::COPY_HELPER));
+		// table.grow: no helper stands in for it.
+		let table_grow = [0xd0, 0x70, 0x20, 0, 0xfc, 0x0f, 0, 0x1a];
+		assert!(meter(&module(&[&table_grow], None)).unwrap_err().contains("TableGrow"));
+		// A module without bulk instructions comes out as it went in.
+		let plain = module(&[&ARGS[..4]], None);
+		assert_eq!(meter(&plain).unwrap(), plain);
+		assert!(meter(b"not wasm").is_err());
+	}
+}

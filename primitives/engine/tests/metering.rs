@@ -1,0 +1,66 @@
+//! The engine's work that grows with its operands is paid for in fuel: the guest's bulk memory
+//! instructions (metered at build time), its memory growth, and the restore of a prepared
+//! model's snapshot. Needs the test models: scripts/models/make-test-models.sh.
+
+mod common;
+
+use common::*;
+use veriml_engine::{guest_hash, metering, GUEST_WASM};
+use veriml_inference_primitives::{metering::fuel_for_memory, EngineError};
+
+const FUEL: u64 = 200_000_000_000;
+const MIB: u64 = 1024 * 1024;
+
+#[test]
+fn the_guest_is_metered_and_is_the_pinned_reproducible_build() {
+	metering::check_metered(GUEST_WASM).unwrap();
+	let pinned = include_str!("../guest.blake2").trim();
+	assert_eq!(
+		format!("{:?}", guest_hash()),
+		pinned,
+		"the engine guest's bytes are not the pinned build: if the guest or the primitives changed \
+		 on purpose, run scripts/build-engine-guest.sh --pin (and raise ENGINE_VERSION if outputs or \
+		 fuel can change)"
+	);
+}
+
+#[test]
+fn every_bulk_instruction_of_the_built_guest_is_metered() {
+	let built = std::fs::read(env!("VERIML_ENGINE_GUEST_UNMETERED_WASM")).unwrap();
+	// rustc's guest does use them (std's copies, the allocator's growth), unmetered...
+	assert!(metering::check_metered(&built).is_err());
+	// ...and the build replaced every one, once and for all.
+	let metered = metering::meter(&built).unwrap();
+	metering::check_metered(&metered).unwrap();
+	assert_eq!(metering::meter(&metered).unwrap(), metered);
+	assert_eq!(metered, GUEST_WASM);
+}
+
+#[test]
+fn memory_work_is_charged_by_the_byte() {
+	let engine = new_engine();
+	// A model of a few hundred bytes that pads a 1x1 input to 64 MiB and returns one corner:
+	// under engine version 2 one run cost 11 µs of fuel and took 29 ms.
+	let (pad, inputs) = adversarial("pad_64mib");
+	let fuel = engine.run_model(&pad, &inputs, FUEL).unwrap().fuel_used;
+	assert!(fuel >= fuel_for_memory(64 * MIB, 64 * MIB), "{fuel}");
+	// The same bytes concatenated from a 256 KiB row pay alike.
+	let (concat, inputs) = adversarial("concat_64mib");
+	let fuel = engine.run_model(&concat, &inputs, FUEL).unwrap().fuel_used;
+	assert!(fuel >= fuel_for_memory(64 * MIB, 64 * MIB), "{fuel}");
+}
+
+#[test]
+fn a_fuel_limit_below_the_memory_work_stops_the_run_the_same_way_every_time() {
+	let engine = new_engine();
+	let (pad, inputs) = adversarial("pad_64mib");
+	let fuel = engine.run_model(&pad, &inputs, FUEL).unwrap().fuel_used;
+	// (wasmtime checks fuel at function entries and loop heads, so a limit a few units short of
+	// the total may still pass the last check: where the run stops is set by the compiled code,
+	// the same on every node, not by the exact last unit.)
+	for limit in [fuel * 9 / 10, fuel / 2, fuel_for_memory(0, 16 * MIB)] {
+		assert_eq!(engine.run_model(&pad, &inputs, limit), Err(EngineError::FuelExhausted.into()), "{limit}");
+	}
+	assert_eq!(engine.run_model(&pad, &inputs, fuel).unwrap().fuel_used, fuel);
+	assert_eq!(new_engine().run_model(&pad, &inputs, fuel).unwrap().fuel_used, fuel);
+}

@@ -37,7 +37,11 @@ fn meter_guest(built: &Path, out: &Path) {
 	let wasm = fs::read(built).unwrap_or_else(|e| panic!("reading {}: {e}", built.display()));
 	let metered = metering::meter(&wasm)
 		.unwrap_or_else(|e| panic!("metering the engine guest {}: {e}", built.display()));
-	fs::write(out, metered).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
+	// Written only when it changed: a new modification time alone would rebuild the engine and
+	// the node (builds with other features run this script too).
+	if fs::read(out).ok().as_deref() != Some(&metered[..]) {
+		fs::write(out, metered).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
+	}
 	println!("cargo:rustc-env=VERIML_ENGINE_GUEST_WASM={}", out.display());
 }
 

@@ -13,6 +13,30 @@ use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 /// Each endowed dev account starts with one million VML.
 pub const ENDOWMENT: crate::Balance = 1_000_000 * UNIT;
 
+const fn hex_digit(digit: u8) -> u8 {
+	match digit {
+		b'0'..=b'9' => digit - b'0',
+		b'a'..=b'f' => digit - b'a' + 10,
+		b'A'..=b'F' => digit - b'A' + 10,
+		_ => panic!("primitives/engine/guest.blake2 holds 0x and 64 hex digits"),
+	}
+}
+
+/// blake2-256 of the engine guest these chains start with: the reproducible build pinned in
+/// `primitives/engine/guest.blake2` (`scripts/build-engine-guest.sh`). Read when the runtime
+/// is compiled; a malformed file does not compile.
+pub const PINNED_ENGINE_GUEST: [u8; 32] = {
+	let text = include_str!("../../primitives/engine/guest.blake2").as_bytes();
+	assert!(text.len() >= 66 && text[0] == b'0' && text[1] == b'x');
+	let mut hash = [0u8; 32];
+	let mut i = 0;
+	while i < 32 {
+		hash[i] = hex_digit(text[2 + 2 * i]) * 16 + hex_digit(text[3 + 2 * i]);
+		i += 1;
+	}
+	hash
+};
+
 fn testnet_genesis(
 	initial_authorities: Vec<(AuraId, GrandpaId)>,
 	endowed_accounts: Vec<AccountId>,
@@ -36,6 +60,9 @@ fn testnet_genesis(
 			authorities: initial_authorities.iter().map(|x| (x.1.clone(), 1)).collect::<Vec<_>>(),
 		},
 		sudo: SudoConfig { key: Some(root) },
+		models: pallet_model_registry::GenesisConfig {
+			engine_guest: veriml_inference_primitives::H256(PINNED_ENGINE_GUEST),
+		},
 	})
 }
 

@@ -84,3 +84,15 @@ fn dev_accounts_are_endowed() {
 		);
 	});
 }
+
+#[test]
+fn both_chains_name_the_pinned_engine_guest() {
+	let pinned = include_str!("../../primitives/engine/guest.blake2").trim().to_string();
+	for preset in [DEV_RUNTIME_PRESET, LOCAL_TESTNET_RUNTIME_PRESET] {
+		with_preset_state(preset, || {
+			let named = pallet_model_registry::EngineGuest::<Runtime>::get();
+			// The engine's tests check that the node's guest is this build.
+			assert_eq!(format!("{named:?}"), pinned, "{preset}");
+		});
+	}
+}

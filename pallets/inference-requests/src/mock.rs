@@ -243,6 +243,13 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	}
 	.assimilate_storage(&mut storage)
 	.unwrap();
+	// The chain names the guest the engine runs, as the runtime's genesis does.
+	pallet_model_registry::GenesisConfig::<Test> {
+		engine_guest: veriml_engine::guest_hash(),
+		..Default::default()
+	}
+	.assimilate_storage(&mut storage)
+	.unwrap();
 	let mut ext = sp_io::TestExternalities::new(storage);
 	ext.register_extension(InferenceExt::new(ENGINE.clone()));
 	ext.execute_with(|| {

@@ -521,6 +521,10 @@ mod offchain_worker {
 struct FailingEngine(veriml_inference_primitives::LocalFailure);
 
 impl veriml_inference_interface::InferenceEngine for FailingEngine {
+	fn guest_hash(&self) -> veriml_inference_primitives::ModelHash {
+		veriml_engine::guest_hash()
+	}
+
 	fn inspect(
 		&self,
 		_: veriml_inference_interface::Lane,
@@ -593,6 +597,28 @@ fn a_local_engine_failure_aborts_the_call_and_is_never_a_verdict() {
 			assert!(pallet_model_registry::Models::<Test>::get(sigmoid).is_none());
 		});
 	}
+}
+
+#[test]
+fn a_node_whose_engine_runs_another_guest_than_the_chain_names_decides_nothing() {
+	new_test_ext().execute_with(|| {
+		let node = account(10);
+		register_node(node);
+		let id = request_from(alice(), sample_input());
+		// The chain names a guest this node's engine does not run.
+		pallet_model_registry::EngineGuest::<Test>::put(H256::repeat_byte(0xee));
+		System::reset_events();
+		let bond = bond_of(node);
+		assert!(aborts(|| submit_honest_result(node, id)));
+		assert!(System::events().is_empty(), "{:?}", System::events());
+		assert_eq!(bond_of(node), bond);
+		assert_eq!(assigned_to(id), vec![node]);
+		assert!(aborts(|| { register_unary("Sigmoid"); }));
+		// Back on the guest it runs, the same node verifies the same result.
+		pallet_model_registry::EngineGuest::<Test>::put(veriml_engine::guest_hash());
+		submit_honest_result(node, id);
+		assert!(Receipts::<Test>::get(id).is_some());
+	});
 }
 
 #[test]

@@ -180,6 +180,30 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Models<T: Config> = StorageMap<_, Identity, ModelHash, ModelRecordOf<T>>;
 
+	/// blake2-256 of the engine guest (the wasm module of `primitives/engine-guest`, as its
+	/// reproducible build makes it) with which this chain checks and runs models: a node whose
+	/// engine runs another guest refuses to compute for the chain (it aborts the runtime call,
+	/// so it neither authors nor imports such a block) rather than compute something else. Set
+	/// at genesis to the guest pinned in `primitives/engine/guest.blake2`.
+	#[pallet::storage]
+	pub type EngineGuest<T: Config> = StorageValue<_, ModelHash, ValueQuery>;
+
+	#[pallet::genesis_config]
+	#[derive(frame_support::DefaultNoBound)]
+	pub struct GenesisConfig<T: Config> {
+		/// The engine guest's blake2-256 (see [`EngineGuest`]).
+		pub engine_guest: ModelHash,
+		#[serde(skip)]
+		pub _config: core::marker::PhantomData<T>,
+	}
+
+	#[pallet::genesis_build]
+	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+		fn build(&self) {
+			EngineGuest::<T>::put(self.engine_guest);
+		}
+	}
+
 	/// The versions registered under an owner and a name, oldest first.
 	#[pallet::storage]
 	pub type Versions<T: Config> = StorageDoubleMap<
@@ -448,8 +472,9 @@ pub mod pallet {
 
 			let bytes = Self::uploaded_bytes(model_hash, &upload)?;
 
-			let info = T::Inspector::inspect(&bytes, &inputs, T::RegistrationFuelLimit::get())
-				.map_err(Error::<T>::from)?;
+			let info =
+				T::Inspector::inspect(EngineGuest::<T>::get(), &bytes, &inputs, T::RegistrationFuelLimit::get())
+					.map_err(Error::<T>::from)?;
 			let outputs = BoundedVec::try_from(info.outputs).map_err(|_| Error::<T>::TooManyTensors)?;
 			versions.try_push((version, model_hash)).map_err(|_| Error::<T>::TooManyVersions)?;
 
@@ -666,6 +691,7 @@ pub mod pallet {
 			fuel_limit: u64,
 		) -> Result<veriml_inference_primitives::Execution, EngineError> {
 			veriml_inference_interface::inference::run(
+				EngineGuest::<T>::get(),
 				*model,
 				&Self::model_code_key(model),
 				input_specs.to_vec(),

@@ -127,8 +127,15 @@ fn the_engine_host_function_reads_the_stored_bytes() {
 		assert_ok!(register(ALICE, hash, "relu", 1));
 		let key = Models::model_code_key(&hash);
 		let input = veriml_inference_primitives::Tensor::from_f32(&[1, WIDTH], &[-1.0, 2.0, -0.0, 3.0, 0.5, -4.0, 0.0, 1.0]);
-		let execution = veriml_inference_interface::inference::run(hash, &key, inputs().to_vec(), vec![input], 1_000_000_000)
-			.expect("runs");
+		let execution = veriml_inference_interface::inference::run(
+			crate::EngineGuest::<Test>::get(),
+			hash,
+			&key,
+			inputs().to_vec(),
+			vec![input],
+			1_000_000_000,
+		)
+		.expect("runs");
 		assert_eq!(
 			execution.outputs[0].to_f32().unwrap(),
 			vec![0.0, 2.0, 0.0, 3.0, 0.5, 0.0, 0.0, 1.0]

@@ -3,7 +3,7 @@
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound};
 use scale_info::TypeInfo;
-use veriml_inference_primitives::{EngineError, ModelInfo, TensorSpec};
+use veriml_inference_primitives::{EngineError, ModelHash, ModelInfo, TensorSpec};
 
 /// Model bytes on their way to the chain, chunk by chunk.
 #[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
@@ -87,16 +87,27 @@ where
 
 /// The engine as the registry needs it: checking a model before it is registered.
 pub trait ModelInspector {
-	/// Parses and checks `model` for `inputs`, within `fuel_limit`.
-	fn inspect(model: &[u8], inputs: &[TensorSpec], fuel_limit: u64) -> Result<ModelInfo, EngineError>;
+	/// Parses and checks `model` for `inputs`, within `fuel_limit`, with the engine guest
+	/// `guest` the chain names.
+	fn inspect(
+		guest: ModelHash,
+		model: &[u8],
+		inputs: &[TensorSpec],
+		fuel_limit: u64,
+	) -> Result<ModelInfo, EngineError>;
 }
 
 /// The node's deterministic engine, through the `inference` host functions.
 pub struct HostEngine;
 
 impl ModelInspector for HostEngine {
-	fn inspect(model: &[u8], inputs: &[TensorSpec], fuel_limit: u64) -> Result<ModelInfo, EngineError> {
-		veriml_inference_interface::inference::inspect(model, inputs.to_vec(), fuel_limit)
+	fn inspect(
+		guest: ModelHash,
+		model: &[u8],
+		inputs: &[TensorSpec],
+		fuel_limit: u64,
+	) -> Result<ModelInfo, EngineError> {
+		veriml_inference_interface::inference::inspect(guest, model, inputs.to_vec(), fuel_limit)
 	}
 }
 

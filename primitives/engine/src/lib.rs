@@ -151,27 +151,7 @@ impl Engine {
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
 	) -> Result<ModelInfo, RunError> {
-		self.inspect_in(Lane::Consensus, model, inputs, fuel_limit)
-	}
-
-	fn inspect_in(
-		&self,
-		lane: Lane,
-		model: &[u8],
-		inputs: &[TensorSpec],
-		fuel_limit: u64,
-	) -> Result<ModelInfo, RunError> {
-		let zeros = inputs
-			.iter()
-			.map(|spec| Tensor::zeros(spec).ok_or(EngineError::InputTooLarge))
-			.collect::<Result<Vec<_>, _>>()?;
-		self.check_input_size(&zeros)?;
-		let prepared = self.prepare(lane, model, inputs, fuel_limit)?;
-		let execution =
-			self.guest()?.run(lane, &prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))?;
-		let mut info = prepared.info.clone();
-		info.fuel_per_run = execution.fuel_used;
-		Ok(info)
+		InferenceEngine::inspect(self, Lane::Consensus, model, inputs, fuel_limit)
 	}
 
 	/// Runs `model` on `inputs` (specs taken from the inputs), preparing it if needed. For the
@@ -266,6 +246,10 @@ impl Default for Engine {
 }
 
 impl InferenceEngine for Engine {
+	fn guest_hash(&self) -> ModelHash {
+		guest_hash()
+	}
+
 	fn inspect(
 		&self,
 		lane: Lane,
@@ -273,7 +257,17 @@ impl InferenceEngine for Engine {
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
 	) -> Result<ModelInfo, RunError> {
-		self.inspect_in(lane, model, inputs, fuel_limit)
+		let zeros = inputs
+			.iter()
+			.map(|spec| Tensor::zeros(spec).ok_or(EngineError::InputTooLarge))
+			.collect::<Result<Vec<_>, _>>()?;
+		self.check_input_size(&zeros)?;
+		let prepared = self.prepare(lane, model, inputs, fuel_limit)?;
+		let execution =
+			self.guest()?.run(lane, &prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))?;
+		let mut info = prepared.info.clone();
+		info.fuel_per_run = execution.fuel_used;
+		Ok(info)
 	}
 
 	fn run(

@@ -26,6 +26,9 @@ use sp_externalities::ExternalitiesExt;
 /// aborted runtime call, never into a value the runtime sees.
 #[cfg(feature = "std")]
 pub trait InferenceEngine: Send + Sync {
+	/// blake2-256 of the engine guest this engine runs: what the chain's state must name.
+	fn guest_hash(&self) -> ModelHash;
+
 	/// Parses and checks `model`, prepares it for `inputs` and measures the fuel of preparing
 	/// it and of one run on all-zero inputs; each may use at most `fuel_limit`.
 	fn inspect(
@@ -159,7 +162,67 @@ fn engine_of(
 		.or_else(|| PROCESS_ENGINE.get().cloned())
 }
 
+/// The engine for a runtime call that names engine guest `guest` (version 1 of the host
+/// functions names none); aborts the call where there is no engine or it runs another guest.
+#[cfg(feature = "std")]
+fn engine_for(
+	ext: &mut dyn sp_externalities::Externalities,
+	guest: Option<ModelHash>,
+) -> std::sync::Arc<dyn InferenceEngine> {
+	let Some(engine) = engine_of(ext) else { abort_runtime_call(LocalFailure::EngineUnavailable) };
+	if let Some(guest) = guest {
+		if engine.guest_hash() != guest {
+			log::error!(
+				target: "veriml::engine",
+				"the chain names engine guest {guest:?}, this node's engine runs guest {:?}: run a node built with the chain's guest",
+				engine.guest_hash()
+			);
+			abort_runtime_call(LocalFailure::OtherGuest)
+		}
+	}
+	engine
+}
+
+#[cfg(feature = "std")]
+fn inspect_with(
+	ext: &mut dyn sp_externalities::Externalities,
+	guest: Option<ModelHash>,
+	model: &[u8],
+	inputs: &[TensorSpec],
+	fuel_limit: u64,
+) -> Result<ModelInfo, EngineError> {
+	verdict(engine_for(ext, guest).inspect(current_lane(), model, inputs, fuel_limit))
+}
+
+#[cfg(feature = "std")]
+fn run_with(
+	ext: &mut dyn sp_externalities::Externalities,
+	guest: Option<ModelHash>,
+	model_hash: ModelHash,
+	model_key: &[u8],
+	input_specs: &[TensorSpec],
+	inputs: &[Tensor],
+	fuel_limit: u64,
+) -> Result<Execution, EngineError> {
+	// A model removed from state must fail everywhere, also where a cache still holds it.
+	if !ext.exists_storage(model_key) {
+		return Err(EngineError::ModelUnavailable)
+	}
+	let engine = engine_for(ext, guest);
+	// The value is a SCALE-encoded byte vector, as a `StorageMap<_, _, BoundedVec<u8, _>>`
+	// keeps it.
+	let mut load_model = || {
+		let raw = ext.storage(model_key)?;
+		<Vec<u8> as codec::Decode>::decode(&mut &raw[..]).ok()
+	};
+	verdict(engine.run(current_lane(), model_hash, &mut load_model, input_specs, inputs, fuel_limit))
+}
+
 /// Host functions that check and run ONNX models with the node's deterministic engine.
+///
+/// Version 2 of each takes the blake2-256 of the engine guest the chain's state names: a node
+/// whose engine runs another guest aborts the runtime call ([`LocalFailure::OtherGuest`])
+/// instead of computing something else. Version 1 (runtimes before spec 105) names none.
 #[runtime_interface]
 pub trait Inference {
 	/// Parses and checks `model` for the declared `inputs`: refuses malformed files and
@@ -172,10 +235,19 @@ pub trait Inference {
 		inputs: PassFatPointerAndDecode<Vec<TensorSpec>>,
 		fuel_limit: u64,
 	) -> AllocateAndReturnByCodec<Result<ModelInfo, EngineError>> {
-		match engine_of(*self) {
-			Some(engine) => verdict(engine.inspect(current_lane(), model, &inputs, fuel_limit)),
-			None => abort_runtime_call(LocalFailure::EngineUnavailable),
-		}
+		inspect_with(*self, None, model, &inputs, fuel_limit)
+	}
+
+	/// [`inspect`](inference::inspect) with the engine guest `guest` that the chain names.
+	#[version(2)]
+	fn inspect(
+		&mut self,
+		guest: PassPointerAndReadCopy<ModelHash, 32>,
+		model: PassFatPointerAndRead<&[u8]>,
+		inputs: PassFatPointerAndDecode<Vec<TensorSpec>>,
+		fuel_limit: u64,
+	) -> AllocateAndReturnByCodec<Result<ModelInfo, EngineError>> {
+		inspect_with(*self, Some(guest), model, &inputs, fuel_limit)
 	}
 
 	/// Runs the model whose bytes are stored (SCALE-encoded, as a `Vec<u8>`) under `model_key`
@@ -190,17 +262,20 @@ pub trait Inference {
 		inputs: PassFatPointerAndDecode<Vec<Tensor>>,
 		fuel_limit: u64,
 	) -> AllocateAndReturnByCodec<Result<Execution, EngineError>> {
-		// A model removed from state must fail everywhere, also where a cache still holds it.
-		if !self.exists_storage(model_key) {
-			return Err(EngineError::ModelUnavailable)
-		}
-		let Some(engine) = engine_of(*self) else { abort_runtime_call(LocalFailure::EngineUnavailable) };
-		// The value is a SCALE-encoded byte vector, as a `StorageMap<_, _, BoundedVec<u8, _>>`
-		// keeps it.
-		let mut load_model = || {
-			let raw = self.storage(model_key)?;
-			<Vec<u8> as codec::Decode>::decode(&mut &raw[..]).ok()
-		};
-		verdict(engine.run(current_lane(), model_hash, &mut load_model, &input_specs, &inputs, fuel_limit))
+		run_with(*self, None, model_hash, model_key, &input_specs, &inputs, fuel_limit)
+	}
+
+	/// [`run`](inference::run) with the engine guest `guest` that the chain names.
+	#[version(2)]
+	fn run(
+		&mut self,
+		guest: PassPointerAndReadCopy<ModelHash, 32>,
+		model_hash: PassPointerAndReadCopy<ModelHash, 32>,
+		model_key: PassFatPointerAndRead<&[u8]>,
+		input_specs: PassFatPointerAndDecode<Vec<TensorSpec>>,
+		inputs: PassFatPointerAndDecode<Vec<Tensor>>,
+		fuel_limit: u64,
+	) -> AllocateAndReturnByCodec<Result<Execution, EngineError>> {
+		run_with(*self, Some(guest), model_hash, model_key, &input_specs, &inputs, fuel_limit)
 	}
 }

@@ -170,6 +170,8 @@ pub enum LocalFailure {
 	HostResources,
 	/// The engine's host code panicked.
 	HostPanic,
+	/// The chain names another engine guest than the one this node runs.
+	OtherGuest,
 }
 
 impl LocalFailure {
@@ -179,6 +181,7 @@ impl LocalFailure {
 			Self::EngineUnavailable => "this node has no working inference engine",
 			Self::HostResources => "the operating system refused the engine memory or an instance",
 			Self::HostPanic => "the engine's host code panicked",
+			Self::OtherGuest => "the chain names another engine guest than this node runs",
 		}
 	}
 }

@@ -300,7 +300,7 @@ def adversarial_models():
     features = rng.normal(size=(2000, 16)).astype(np.float32)
     labels = (features[:, 0] * features[:, 1] + np.sin(features[:, 2] * 3) > 0).astype(np.int64)
     forest = RandomForestClassifier(n_estimators=100, max_depth=12, random_state=0).fit(features, labels)
-    batch = features[:256]
+    batch = features[:32]
     onx = to_onnx(forest, batch, options={id(forest): {"zipmap": False}}, target_opset={"": 13, "ai.onnx.ml": 3})
     target = os.path.join(folder, "random_forest_100x12")
     os.makedirs(target, exist_ok=True)
@@ -308,7 +308,7 @@ def adversarial_models():
         f.write(onx.SerializeToString())
     with open(os.path.join(target, "input.json"), "w") as f:
         json.dump({"inputs": [tensor_json(batch)]}, f)
-    print(f"  adversarial/random_forest_100x12     {len(onx.SerializeToString()):>9} bytes  100 trees of depth 12, 256 rows")
+    print(f"  adversarial/random_forest_100x12     {len(onx.SerializeToString()):>9} bytes  100 trees of depth 12, 32 rows")
 
 
 if __name__ == "__main__":

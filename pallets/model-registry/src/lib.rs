@@ -594,9 +594,11 @@ pub mod pallet {
 				.saturating_add(T::DepositPerModel::get())
 		}
 
-		/// The weight of `fuel` units of engine work.
+		/// The weight of an engine call doing `fuel` units of work: the fuel, and reading which
+		/// engine guest the chain names ([`EngineGuest`]), which every engine call passes on.
 		pub fn fuel_weight(fuel: u64) -> Weight {
 			Weight::from_parts(fuel.saturating_mul(T::PicosecondsPerFuel::get()), 0)
+				.saturating_add(T::DbWeight::get().reads(1))
 		}
 
 		/// The storage key under which the model's bytes live, for the engine host function.

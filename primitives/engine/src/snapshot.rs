@@ -270,8 +270,8 @@ impl Guest {
 		metering::check_metered(wasm).map_err(wasmtime::Error::msg)?;
 		let engine = wasmtime::Engine::new(&config)?;
 		let module = Module::from_binary(&engine, wasm)?;
-		// The guest imports the host kernel and nothing else: no clock, no randomness, no
-		// environment. An unknown import fails here.
+		// The guest imports the host kernel and the meters of its memory work, nothing else: no
+		// clock, no randomness, no environment. An unknown import fails here.
 		let mut linker = Linker::new(&engine);
 		linker.func_wrap(IMPORT_MODULE, IMPORT_NAME, run_tile_program)?;
 		linker.func_wrap(IMPORT_MODULE, names::METER_MOVED_IMPORT, meter_moved)?;

@@ -50,8 +50,10 @@ const HOST_KERNEL_CHECKS: u32 = 512;
 pub const GUEST_WASM: &[u8] = include_bytes!(env!("VERIML_ENGINE_GUEST_WASM"));
 
 /// blake2-256 of [`GUEST_WASM`]: nodes whose engines share this hash compute identical results.
+/// Hashed once per process: every engine call compares it with the guest the chain names.
 pub fn guest_hash() -> ModelHash {
-	model_hash(GUEST_WASM)
+	static HASH: OnceLock<ModelHash> = OnceLock::new();
+	*HASH.get_or_init(|| model_hash(GUEST_WASM))
 }
 
 /// The deterministic engine, with its cache of prepared models.

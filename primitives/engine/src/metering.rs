@@ -124,7 +124,8 @@ fn parts_of(wasm: &[u8], helpers: &Helpers) -> Result<Vec<Part>, String> {
 					}
 				},
 			Payload::CodeSectionEntry(body) => {
-				let function = imported_functions + bodies.len() as u32;
+				// The helpers are where the real instructions stay.
+				let is_helper = helpers.contains(imported_functions + bodies.len() as u32);
 				let mut found = Vec::new();
 				let mut operators = body.get_operators_reader().map_err(|e| e.to_string())?;
 				let mut pending: Option<(usize, Bulk)> = None;
@@ -133,8 +134,7 @@ fn parts_of(wasm: &[u8], helpers: &Helpers) -> Result<Vec<Part>, String> {
 					if let Some((start, bulk)) = pending.take() {
 						found.push((start..offset, bulk));
 					}
-					// The helpers are where the real instructions stay.
-					if !helpers.contains(function) {
+					if !is_helper {
 						pending = bulk_of(&operator)?.map(|bulk| (offset, bulk));
 					}
 				}
@@ -205,9 +205,7 @@ pub fn check_metered(wasm: &[u8]) -> Result<(), String> {
 	}
 	for part in parts_of(wasm, &helpers)? {
 		if let Part::Code(bodies) = part {
-			if let Some((_, (_, bulk))) =
-				bodies.iter().find_map(|(range, found)| found.first().map(|first| (range, first)))
-			{
+			if let Some((_, bulk)) = bodies.iter().find_map(|(_, found)| found.first()) {
 				return Err(format!("the guest has an unmetered {bulk:?} instruction"))
 			}
 		}

@@ -8,9 +8,11 @@
 #   registration  preparing the model and its trial run, against register_model's base
 #                 weight + (fuel_to_prepare + fuel of the trial run) x EnginePicosecondsPerFuel
 #   cache miss    preparing and running, as an importing node whose engine has not prepared the
-#                 model does, against the request's weight: printed, not yet charged (issue 18)
+#                 model does, against the weight of the first result of the model in a block:
+#                 submit_result's base weight + (fuel_to_prepare + fuel_used) x
+#                 EnginePicosecondsPerFuel (the charge for reading the model's bytes left out)
 # ps/fuel is the run's time per unit of fuel, to set against EnginePicosecondsPerFuel. Fails if
-# a request or registration ratio (time / weight) is above 1.
+# any ratio (time / weight) is above 1.
 #
 #   scripts/bench-engine-adversarial.sh [REPEAT]      (default 5 timings per model)
 set -euo pipefail
@@ -53,11 +55,12 @@ for r in rows:
     register_weight = (register_ps + (r["fuel_to_prepare"] + r["fuel_all_zero_input"]) * ps_per_fuel) / 1e9
     run_ratio = r["run_ms_median"] / run_weight
     register_ratio = r["inspect_ms_median"] / register_weight
-    miss_ratio = r["inspect_ms_median"] / run_weight
-    worst = max(worst, run_ratio, register_ratio)
+    miss_weight = (submit_ps + (r["fuel_to_prepare"] + r["fuel_used"]) * ps_per_fuel) / 1e9
+    miss_ratio = r["inspect_ms_median"] / miss_weight
+    worst = max(worst, run_ratio, register_ratio, miss_ratio)
     ps_per_fuel_here = r["run_ms_median"] * 1e9 / max(r["fuel_used"], 1)
     print(f"{r['name']:<34} {r['fuel_used']:>13} {ps_per_fuel_here:>7.0f} {r['run_ms_median']:>9.2f} {run_weight:>9.2f} {run_ratio:>6.2f}   "
           f"{r['inspect_ms_median']:>11.2f} {register_weight:>9.2f} {register_ratio:>6.2f}   {miss_ratio:>10.2f}")
-print(f"worst request or registration ratio: {worst:.2f} (time / weight; must be at most 1)")
+print(f"worst ratio: {worst:.2f} (time / weight; must be at most 1)")
 sys.exit(0 if worst <= 1.0 else 1)
 PY

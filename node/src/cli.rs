@@ -48,6 +48,10 @@ pub enum Subcommand {
 	/// Run an ONNX model locally with the chain's deterministic engine: prints the outputs,
 	/// the engine version, the fuel used and the result hash the chain would record.
 	Infer(crate::infer::InferCmd),
+
+	/// Print the engine guest this node is built with (hash, engine version) and write it as
+	/// a `models.setEngineGuest` call carries it.
+	EngineGuest(crate::engine_guest::EngineGuestCmd),
 }
 
 /// What a veriml node does for the network, besides following the chain.

@@ -5,6 +5,7 @@
 mod chain_spec;
 mod cli;
 mod command;
+mod engine_guest;
 mod infer;
 mod rpc;
 mod service;

@@ -26,6 +26,9 @@ const FIXED_SOURCE_DIR: &str = "/tmp/veriml-engine-guest-src";
 #[path = "../inference/src/metering.rs"]
 #[allow(dead_code)]
 mod names;
+#[path = "../inference/src/guest.rs"]
+#[allow(dead_code)]
+mod guest_consts;
 #[path = "src/metering.rs"]
 #[allow(dead_code)]
 mod metering;
@@ -35,7 +38,9 @@ mod metering;
 fn meter_guest(built: &Path, out: &Path) {
 	println!("cargo:rustc-env=VERIML_ENGINE_GUEST_UNMETERED_WASM={}", built.display());
 	let wasm = fs::read(built).unwrap_or_else(|e| panic!("reading {}: {e}", built.display()));
+	// Metered, and declaring the engine version it implements (`ENGINE_VERSION`).
 	let metered = metering::meter(&wasm)
+		.and_then(|metered| metering::declare_version(&metered, guest_consts::ENGINE_VERSION))
 		.unwrap_or_else(|e| panic!("metering the engine guest {}: {e}", built.display()));
 	// Written only when it changed: a new modification time alone would rebuild the engine and
 	// the node (builds with other features run this script too).

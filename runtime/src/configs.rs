@@ -181,6 +181,9 @@ impl pallet_model_registry::Config for Runtime {
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = EnginePicosecondsPerFuel;
 	type OptimisticAboveFuel = OptimisticAboveFuel;
+	/// Two minutes: a node compiles a new engine guest in well under one (about 40 s on two
+	/// cores, or a moment from its compiled-code cache) after applying the call that stores it.
+	type EngineGuestDelay = ConstU32<{ 2 * MINUTES }>;
 	type WeightInfo = pallet_model_registry::weights::SubstrateWeight<Runtime>;
 }
 
@@ -264,6 +267,10 @@ impl pallet_inference_nodes::Config for Runtime {
 pub struct RegistryEngine;
 
 impl pallet_verification::InferenceRunner for RegistryEngine {
+	fn engine_version() -> veriml_inference_primitives::EngineVersion {
+		Models::engine_guest().version
+	}
+
 	fn run(
 		model: &veriml_inference_primitives::ModelHash,
 		input_specs: &[veriml_inference_primitives::TensorSpec],
@@ -291,8 +298,11 @@ parameter_types! {
 	/// (1 planck per picosecond at `EnginePicosecondsPerFuel`), so serving pays what verifying
 	/// costs. A SqueezeNet (1.03·10^9 fuel, 1.5·10^9 with the margin) pays about 0.6 VML.
 	pub const ExecutionFeePerFuel: Balance = EnginePicosecondsPerFuel::get() as Balance;
-	/// Most fuel one verification may use: 1 s of compute, within one transaction's weight.
-	pub const MaxVerificationFuel: u64 = 2_500_000_000;
+	/// Most fuel one verification may use, its run's fuel limit and the model's preparation
+	/// together (an importing node that has not prepared the model prepares it in the block):
+	/// 0.76 s of compute, so that with reading an 8 MiB model and 8 MiB of inputs it fits one
+	/// transaction's weight (checked by `integrity_test`).
+	pub const MaxVerificationFuel: u64 = 1_900_000_000;
 }
 
 impl pallet_inference_requests::Config for Runtime {
@@ -327,7 +337,7 @@ impl pallet_inference_requests::Config for Runtime {
 	/// One minute for any bonded node to re-execute an optimistic result and challenge it.
 	type ChallengePeriod = ConstU32<{ MINUTES }>;
 	type MaxDisputes = ConstU32<64>;
-	/// One re-execution (up to `MaxVerificationFuel`, 1 s) at the start of a block: disputes
+	/// One re-execution (up to `MaxVerificationFuel`, 0.76 s) at the start of a block: disputes
 	/// are rare, since the loser is slashed.
 	type DisputesPerBlock = ConstU32<1>;
 	type WeightInfo = pallet_inference_requests::weights::SubstrateWeight<Runtime>;

@@ -62,6 +62,7 @@ fn testnet_genesis(
 		sudo: SudoConfig { key: Some(root) },
 		models: pallet_model_registry::GenesisConfig {
 			engine_guest: veriml_inference_primitives::H256(PINNED_ENGINE_GUEST),
+			engine_version: veriml_inference_primitives::ENGINE_VERSION,
 		},
 	})
 }

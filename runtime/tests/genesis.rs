@@ -92,7 +92,8 @@ fn both_chains_name_the_pinned_engine_guest() {
 		with_preset_state(preset, || {
 			let named = pallet_model_registry::EngineGuest::<Runtime>::get();
 			// The engine's tests check that the node's guest is this build.
-			assert_eq!(format!("{named:?}"), pinned, "{preset}");
+			assert_eq!(format!("{:?}", named.hash), pinned, "{preset}");
+			assert_eq!(named.version, veriml_inference_primitives::ENGINE_VERSION, "{preset}");
 		});
 	}
 }

@@ -14,15 +14,20 @@ import {
 
 const VML = 10n ** 12n;
 let api;
+/** The engine version of the guest the chain runs (`models.engineGuest`). */
+let engineVersion;
 
-before(async () => { api = await connect(); });
+before(async () => {
+  api = await connect();
+  engineVersion = (await api.query.models.engineGuest()).version.toNumber();
+});
 after(async () => { await api?.disconnect(); });
 
 /** The consensus result hash: blake2_256(SCALE(engine_version, model, input_hash, outputs)). */
 function resultHash(model, inputHash, outputs) {
   const outputsType = api.tx.inference.submitResult.meta.args[1].type.toString();
   const encoded = u8aConcat(
-    numberToU8a(api.consts.verification.engineVersion.toNumber(), 32).reverse(), // u32 little-endian
+    numberToU8a(engineVersion, 32).reverse(), // u32 little-endian
     api.createType('H256', model).toU8a(),
     api.createType('H256', inputHash).toU8a(),
     api.createType(outputsType, outputs).toU8a(),

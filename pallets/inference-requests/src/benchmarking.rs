@@ -8,7 +8,8 @@ use frame_benchmarking::v2::*;
 use frame_support::traits::{fungible::Mutate, Get, Hooks};
 use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
 use sp_runtime::traits::{Bounded, Saturating};
-use veriml_inference_primitives::{input_hash, result_hash, EngineError, ModelHash, Tensor, ENGINE_VERSION};
+use veriml_inference_primitives::{input_hash, result_hash, EngineError, ModelHash, Tensor};
+use pallet_model_registry::ModelCatalog;
 
 /// Width of a `[1, width]` float tensor whose SCALE encoding is about `bytes` long.
 fn width_for(bytes: u32) -> u32 {
@@ -76,7 +77,7 @@ mod benchmarks {
 		let id = make_request::<T>(&who, model, width);
 		// Relu of zeros is zeros.
 		let outputs = zeros(width);
-		let hash = result_hash(ENGINE_VERSION, &model, &input_hash(&zeros(width)), &outputs);
+		let hash = result_hash(T::Models::engine_versions().0, &model, &input_hash(&zeros(width)), &outputs);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(node), id, outputs, hash);
 		assert!(!Requests::<T>::contains_key(id));

@@ -60,6 +60,9 @@ use sp_core::crypto::KeyTypeId;
 /// Key type of the keys with which inference nodes sign their results.
 pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"infr");
 
+/// Most models [`PreparedInBlock`] remembers in one block.
+pub const MAX_PREPARED_IN_BLOCK: u32 = 64;
+
 /// The `infr` key: sr25519, kept in an inference node's keystore
 /// (`veriml-node key insert --key-type infr --scheme sr25519`).
 pub mod crypto {
@@ -211,7 +214,7 @@ pub mod pallet {
 	use frame_system::{offchain::CreateSignedTransaction, pallet_prelude::*};
 	use pallet_escrow::Escrow;
 	use pallet_inference_nodes::InferenceNodes;
-	use pallet_model_registry::{ModelCatalog, UploadedBytes, Verification};
+	use pallet_model_registry::{ModelCatalog, ModelTerms, UploadedBytes, Verification};
 	use codec::DecodeAll;
 	use pallet_verification::{Claim, Job, Outcome, ResultVerifier, Verdict};
 	use sp_runtime::{
@@ -219,7 +222,7 @@ pub mod pallet {
 		Perbill, SaturatedConversion,
 	};
 	use veriml_inference_primitives::{
-		check_inputs, input_hash, result_hash, EngineError, ModelHash, Tensor, ENGINE_VERSION, H256,
+		check_inputs, input_hash, result_hash, EngineError, ModelHash, Tensor, H256,
 	};
 
 	/// Balance of the currency fees are paid in.
@@ -431,6 +434,15 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Disputes<T: Config> = StorageValue<_, BoundedVec<RequestId, T::MaxDisputes>, ValueQuery>;
 
+	/// The models re-executed so far in this block. The first re-execution of a model in a
+	/// block is charged preparing it, since an importing node whose engine has not prepared
+	/// it (after a restart, say) prepares it inside the block; later ones in the block are
+	/// not. Past [`MAX_PREPARED_IN_BLOCK`] models every re-execution is charged. Emptied at
+	/// the start of every block.
+	#[pallet::storage]
+	pub type PreparedInBlock<T: Config> =
+		StorageValue<_, BoundedVec<ModelHash, ConstU32<MAX_PREPARED_IN_BLOCK>>, ValueQuery>;
+
 	/// Open requests per model: a model with open requests cannot be removed.
 	#[pallet::storage]
 	pub type OpenRequests<T: Config> = StorageMap<_, Identity, ModelHash, u32, ValueQuery>;
@@ -537,6 +549,10 @@ pub mod pallet {
 		/// The result hash does not commit to the outputs (`blake2_256(SCALE(engine_version,
 		/// model_hash, input_hash, outputs))`).
 		ResultHashMismatch,
+		/// The result hash commits to the engine version of the guest the chain has just
+		/// replaced: the result was computed before the switch. Refused without a slash; the
+		/// node computes it again with the chain's guest.
+		ComputedWithReplacedEngine,
 		/// Only a registered inference node may challenge: its bond answers for a wrong
 		/// challenge.
 		NotANode,
@@ -553,11 +569,15 @@ pub mod pallet {
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			PreparedInBlock::<T>::kill();
 			let expired = Self::expire_requests(now);
 			let assigned = Self::assign_pending();
 			let settled = Self::settle_unchallenged(now);
 			let decided = Self::decide_disputes();
-			T::WeightInfo::on_initialize(expired, assigned).saturating_add(settled).saturating_add(decided)
+			T::WeightInfo::on_initialize(expired, assigned)
+				.saturating_add(settled)
+				.saturating_add(decided)
+				.saturating_add(T::DbWeight::get().writes(1))
 		}
 
 		fn offchain_worker(now: BlockNumberFor<T>) {
@@ -566,7 +586,10 @@ pub mod pallet {
 
 		fn integrity_test() {
 			assert!(T::Replication::get() > 0, "Replication must be at least 1");
+			// MaxVerificationFuel bounds a run's fuel limit and the model's preparation together;
+			// preparing it also reads the model's bytes.
 			let verification = Self::fuel_weight(T::MaxVerificationFuel::get())
+				.saturating_add(T::Models::max_model_read_weight())
 				.saturating_add(T::WeightInfo::submit_result(T::MaxOutputBytes::get()))
 				.saturating_add(Self::input_weight(T::MaxUploadedInputBytes::get()));
 			let max_extrinsic = T::BlockWeights::get()
@@ -743,7 +766,7 @@ pub mod pallet {
 			let terms = T::Models::terms(model).ok_or(QuoteError::UnknownModel)?;
 			ensure!(terms.active, QuoteError::ModelDeprecated);
 			let fuel_limit =
-				Self::fuel_limit(terms.fuel_per_run).map_err(|_| QuoteError::ModelTooCostlyToVerify)?;
+				Self::fuel_limit(&terms).map_err(|_| QuoteError::ModelTooCostlyToVerify)?;
 			Ok(Self::fee(terms.price_per_inference, fuel_limit))
 		}
 
@@ -761,9 +784,33 @@ pub mod pallet {
 				Some(r) if r.verification == Verification::Optimistic => base,
 				Some(r) => base
 					.saturating_add(Self::input_weight(r.input_bytes))
-					.saturating_add(Self::fuel_weight(r.fuel_limit)),
+					.saturating_add(Self::fuel_weight(r.fuel_limit))
+					.saturating_add(
+						T::Models::terms(&r.model)
+							.map(|terms| Self::preparation_weight(&terms))
+							.unwrap_or_default(),
+					),
 				None => base,
 			}
+		}
+
+		/// The most re-executing a model of `terms` in a block adds for preparing it.
+		fn preparation_weight(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {
+			T::Models::preparation_weight(terms).saturating_add(T::DbWeight::get().reads_writes(1, 1))
+		}
+
+		/// What re-executing `model` now adds for preparing it: all of it on its first
+		/// re-execution in this block, which it records, or just the check on a later one.
+		fn charge_preparation(model: &ModelHash, terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {
+			let mut prepared = PreparedInBlock::<T>::get();
+			if prepared.contains(model) {
+				return T::DbWeight::get().reads(1)
+			}
+			// Full: this and later models pay every time.
+			if prepared.try_push(*model).is_ok() {
+				PreparedInBlock::<T>::put(prepared);
+			}
+			Self::preparation_weight(terms)
 		}
 
 		/// Reading, decoding and hashing `input_bytes` of inputs to re-execute a request: the
@@ -773,11 +820,18 @@ pub mod pallet {
 			T::WeightInfo::submit_result(input_bytes).saturating_sub(T::WeightInfo::submit_result(0))
 		}
 
-		fn fuel_limit(fuel_per_run: u64) -> Result<u64, DispatchError> {
-			let limit = fuel_per_run
+		/// The fuel limit of a run of a model of `terms`: its fuel per run with the margin. A
+		/// model whose limit and preparation together exceed `MaxVerificationFuel` is too
+		/// costly to verify in a block.
+		fn fuel_limit(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Result<u64, DispatchError> {
+			let limit = terms
+				.fuel_per_run
 				.saturating_mul(100u64.saturating_add(T::FuelMargin::get().into()))
 				/ 100;
-			ensure!(limit <= T::MaxVerificationFuel::get(), Error::<T>::ModelTooCostlyToVerify);
+			ensure!(
+				limit.saturating_add(terms.fuel_to_prepare) <= T::MaxVerificationFuel::get(),
+				Error::<T>::ModelTooCostlyToVerify
+			);
 			Ok(limit)
 		}
 
@@ -805,7 +859,7 @@ pub mod pallet {
 				EngineError::MalformedTensor => Error::<T>::MalformedTensor,
 				_ => Error::<T>::InputDoesNotMatchModel,
 			})?;
-			let fuel_limit = Self::fuel_limit(terms.fuel_per_run)?;
+			let fuel_limit = Self::fuel_limit(&terms)?;
 			let fee = Self::fee(terms.price_per_inference, fuel_limit);
 			ensure!(fee.total() <= max_fee, Error::<T>::FeeAboveMax);
 
@@ -881,9 +935,18 @@ pub mod pallet {
 			let request = Self::open_request(id)?;
 			ensure!(request.assigned.contains(&node), Error::<T>::NotAssigned);
 			let terms = T::Models::terms(&request.model).ok_or(Error::<T>::UnknownModel)?;
+			if let (Claim::Outputs { outputs, result_hash: claimed }, (_, Some(replaced))) =
+				(&claim, T::Models::engine_versions())
+			{
+				ensure!(
+					*claimed != result_hash(replaced, &request.model, &request.input_hash, outputs),
+					Error::<T>::ComputedWithReplacedEngine
+				);
+			}
 			if request.verification == Verification::Optimistic {
 				return Self::propose(node, id, request, claim, base_weight)
 			}
+			let preparation = Self::charge_preparation(&request.model, &terms);
 			let job = Self::job(id, &request, terms.inputs, node.clone());
 			let (outcome, fuel_used, confirmed) = match T::Verifier::verify(&job, &claim) {
 				Verdict::Confirmed { outcome, fuel_used } => (outcome, fuel_used, true),
@@ -891,7 +954,8 @@ pub mod pallet {
 			};
 			let weight = base_weight
 				.saturating_add(Self::input_weight(request.input_bytes))
-				.saturating_add(Self::fuel_weight(fuel_used));
+				.saturating_add(Self::fuel_weight(fuel_used))
+				.saturating_add(preparation);
 
 			if !confirmed {
 				let requester = request.requester.clone();
@@ -930,7 +994,8 @@ pub mod pallet {
 			base_weight: Weight,
 		) -> DispatchResultWithPostInfo {
 			if let Claim::Outputs { outputs, result_hash: claimed } = &claim {
-				let committed = result_hash(ENGINE_VERSION, &request.model, &request.input_hash, outputs);
+				let committed =
+					result_hash(T::Models::engine_versions().0, &request.model, &request.input_hash, outputs);
 				ensure!(committed == *claimed, Error::<T>::ResultHashMismatch);
 			}
 			let outcome = claim.outcome();
@@ -1062,6 +1127,9 @@ pub mod pallet {
 			// Only challenged proposals are queued as disputes.
 			let Some(challenger) = proposal.challenger.clone() else { return db.reads_writes(4, 2) };
 			let input_bytes = request.input_bytes;
+			let preparation = T::Models::terms(&job.model)
+				.map(|terms| Self::charge_preparation(&job.model, &terms))
+				.unwrap_or_default();
 			let fuel_used = match T::Verifier::verify(&job, &claim) {
 				Verdict::Confirmed { outcome, fuel_used } => {
 					let node_operator =
@@ -1097,7 +1165,8 @@ pub mod pallet {
 			T::WeightInfo::submit_result(output_bytes)
 				.saturating_add(Self::input_weight(input_bytes))
 				.saturating_add(Self::fuel_weight(fuel_used))
-				.saturating_add(db.reads_writes(4, 6))
+				.saturating_add(preparation)
+				.saturating_add(db.reads_writes(5, 6))
 		}
 
 		/// Removes every trace of `request` from this pallet and refunds what is left in its

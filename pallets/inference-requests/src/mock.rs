@@ -70,6 +70,7 @@ impl pallet_model_registry::Config for Test {
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = PicosecondsPerFuel;
 	type OptimisticAboveFuel = OptimisticAboveFuel;
+	type EngineGuestDelay = frame_support::traits::ConstU64<ENGINE_GUEST_DELAY>;
 	type WeightInfo = ();
 }
 
@@ -109,6 +110,10 @@ parameter_types! {
 /// The registry's models, run by the real engine.
 pub struct RegistryRunner;
 impl pallet_verification::InferenceRunner for RegistryRunner {
+	fn engine_version() -> u32 {
+		Models::engine_guest().version
+	}
+
 	fn run(model: &ModelHash, specs: &[TensorSpec], inputs: &[Tensor], fuel: u64) -> Result<Execution, EngineError> {
 		Models::run(model, specs, inputs, fuel)
 	}
@@ -246,6 +251,8 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	// The chain names the guest the engine runs, as the runtime's genesis does.
 	pallet_model_registry::GenesisConfig::<Test> {
 		engine_guest: veriml_engine::guest_hash(),
+		engine_version: veriml_engine::built_in_guest().version,
+		engine_guest_code: Vec::new(),
 		..Default::default()
 	}
 	.assimilate_storage(&mut storage)
@@ -300,7 +307,11 @@ pub fn run_to_block(n: u64) {
 	while System::block_number() < n {
 		let next = System::block_number() + 1;
 		System::set_block_number(next);
+		Models::on_initialize(next);
 		Verification::on_initialize(next);
 		Inference::on_initialize(next);
 	}
 }
+
+/// Blocks between a call that replaces the engine guest and its first use.
+pub const ENGINE_GUEST_DELAY: u64 = 3;

@@ -30,7 +30,7 @@ use sp_runtime::{
 	traits::Saturating,
 };
 use veriml_offchain::{send_signed, NonceTracker};
-use veriml_inference_primitives::{result_hash, EngineError, ENGINE_VERSION};
+use veriml_inference_primitives::{result_hash, EngineError};
 
 /// Logging target of inference nodes' work: `-l veriml::inference=debug`.
 pub const LOG_TARGET: &str = "veriml::inference";
@@ -95,7 +95,8 @@ impl<T: Config> Pallet<T> {
 			log::warn!(target: LOG_TARGET, "proposal {id}: cannot re-execute the model here: {error:?}");
 			return None
 		}
-		let expected = pallet_verification::outcome_of(&job.model, &job.inputs, &execution);
+		let expected =
+			pallet_verification::outcome_of(T::Models::engine_versions().0, &job.model, &job.inputs, &execution);
 		let wrong = expected != proposal.outcome;
 		log::info!(
 			target: LOG_TARGET,
@@ -138,7 +139,7 @@ impl<T: Config> Pallet<T> {
 			let call = match T::Verifier::execute(&job) {
 				Ok(execution) => {
 					let hash =
-						result_hash(ENGINE_VERSION, &job.model, &request.input_hash, &execution.outputs);
+						result_hash(T::Models::engine_versions().0, &job.model, &request.input_hash, &execution.outputs);
 					log::info!(
 						target: LOG_TARGET,
 						"request {id}: ran model {:?} in {} ms ({} fuel), result {hash:?}",

@@ -525,9 +525,18 @@ impl veriml_inference_interface::InferenceEngine for FailingEngine {
 		veriml_engine::guest_hash()
 	}
 
+	fn has_guest(&self, guest: &veriml_inference_primitives::ModelHash) -> bool {
+		*guest == veriml_engine::guest_hash()
+	}
+
+	fn add_guest(&self, _: &[u8]) -> Option<veriml_inference_primitives::EngineGuest> {
+		None
+	}
+
 	fn inspect(
 		&self,
 		_: veriml_inference_interface::Lane,
+		_: veriml_inference_primitives::ModelHash,
 		_: &[u8],
 		_: &[veriml_inference_primitives::TensorSpec],
 		_: u64,
@@ -538,6 +547,7 @@ impl veriml_inference_interface::InferenceEngine for FailingEngine {
 	fn run(
 		&self,
 		_: veriml_inference_interface::Lane,
+		_: veriml_inference_primitives::ModelHash,
 		_: veriml_inference_primitives::ModelHash,
 		_: &mut dyn FnMut() -> Option<Vec<u8>>,
 		_: &[veriml_inference_primitives::TensorSpec],
@@ -605,8 +615,13 @@ fn a_node_whose_engine_runs_another_guest_than_the_chain_names_decides_nothing()
 		let node = account(10);
 		register_node(node);
 		let id = request_from(alice(), sample_input());
-		// The chain names a guest this node's engine does not run.
-		pallet_model_registry::EngineGuest::<Test>::put(H256::repeat_byte(0xee));
+		// The chain names a guest this node's engine does not run, and the state does not hold
+		// its bytes.
+		let ours = pallet_model_registry::EngineGuest::<Test>::get();
+		pallet_model_registry::EngineGuest::<Test>::put(veriml_inference_primitives::EngineGuest {
+			hash: H256::repeat_byte(0xee),
+			..ours
+		});
 		System::reset_events();
 		let bond = bond_of(node);
 		assert!(aborts(|| submit_honest_result(node, id)));
@@ -615,9 +630,43 @@ fn a_node_whose_engine_runs_another_guest_than_the_chain_names_decides_nothing()
 		assert_eq!(assigned_to(id), vec![node]);
 		assert!(aborts(|| { register_unary("Sigmoid"); }));
 		// Back on the guest it runs, the same node verifies the same result.
-		pallet_model_registry::EngineGuest::<Test>::put(veriml_engine::guest_hash());
+		pallet_model_registry::EngineGuest::<Test>::put(ours);
 		submit_honest_result(node, id);
 		assert!(Receipts::<Test>::get(id).is_some());
+	});
+}
+
+#[test]
+fn a_result_computed_with_the_engine_the_chain_just_replaced_is_refused_without_a_slash() {
+	new_test_ext().execute_with(|| {
+		let node = account(10);
+		register_node(node);
+		let id = request_from(alice(), sample_input());
+		// The chain has switched to a guest of the next engine version (the same code here),
+		// after this node computed its result with the one before.
+		let before = pallet_model_registry::EngineGuest::<Test>::get();
+		let after = veriml_inference_primitives::EngineGuest { version: before.version + 1, ..before };
+		pallet_model_registry::EngineGuest::<Test>::put(after);
+		pallet_model_registry::ReplacedEngineGuest::<Test>::put(before);
+		let bond = bond_of(node);
+		System::reset_events();
+
+		let outputs = sample_output();
+		let stale = result_hash(before.version, &relu_hash(), &input_hash(&sample_input()), &outputs);
+		assert_noop!(
+			Inference::submit_result(RuntimeOrigin::signed(node), id, outputs.clone(), stale),
+			Error::<Test>::ComputedWithReplacedEngine
+		);
+		assert_eq!(bond_of(node), bond);
+		assert_eq!(assigned_to(id), vec![node]);
+
+		// Computed again with the chain's engine version, the same outputs are confirmed, and
+		// the receipt names that version.
+		let fresh = result_hash(after.version, &relu_hash(), &input_hash(&sample_input()), &outputs);
+		assert_ok!(Inference::submit_result(RuntimeOrigin::signed(node), id, outputs, fresh));
+		let receipt = Receipts::<Test>::get(id).expect("a receipt");
+		assert_eq!(receipt.engine_version, after.version);
+		assert_eq!(bond_of(node), bond);
 	});
 }
 
@@ -1032,4 +1081,39 @@ mod optimistic {
 			);
 		});
 	}
+}
+
+#[test]
+fn the_first_re_execution_of_a_model_in_a_block_pays_for_preparing_it() {
+	new_test_ext().execute_with(|| {
+		let node = account(10);
+		register_node(node);
+		let ids = [0, 1, 2].map(|_| request_from(alice(), sample_input()));
+		use pallet_model_registry::ModelCatalog;
+		let terms = <Models as ModelCatalog<_, _>>::terms(&relu_hash()).unwrap();
+		let preparation = <Models as ModelCatalog<_, _>>::preparation_weight(&terms);
+		assert!(preparation.ref_time() > 0);
+		// A block reserves it for every submission, as it cannot know which comes first.
+		let reserved = Inference::verification_weight(ids[0], Weight::zero());
+		assert!(reserved.ref_time() >= preparation.ref_time() + <Test as crate::Config>::Models::fuel_weight(terms.fuel_per_run).ref_time());
+
+		let submit = |id| {
+			let outputs = sample_output();
+			Inference::submit_result(RuntimeOrigin::signed(node), id, outputs.clone(), honest_hash(&sample_input(), &outputs))
+				.unwrap()
+				.actual_weight
+				.unwrap()
+		};
+		// An importing node that restarted prepares the model for the first result of the
+		// block: that one is charged for it, the next one in the block is not.
+		let first = submit(ids[0]);
+		let second = submit(ids[1]);
+		assert!(first.ref_time() >= second.ref_time() + preparation.ref_time());
+		assert_eq!(crate::PreparedInBlock::<Test>::get().into_inner(), vec![relu_hash()]);
+		// In the next block, the first one is charged again.
+		run_to_block(System::block_number() + 1);
+		assert!(crate::PreparedInBlock::<Test>::get().is_empty());
+		let third = submit(ids[2]);
+		assert_eq!(third, first);
+	});
 }

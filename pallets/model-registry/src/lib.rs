@@ -23,6 +23,12 @@
 //! Uploads are content-addressed bytes: other pallets may take a complete upload instead of a
 //! model ([`UploadedBytes`]), as the inference requests pallet does for inputs too large for one
 //! transaction; taking it releases its deposit.
+//!
+//! The registry also names the engine guest every node checks and runs models with
+//! ([`EngineGuest`]: its hash and engine version; its bytes under a well-known key), set at
+//! genesis and replaced only by root with [`set_engine_guest`](Pallet::set_engine_guest),
+//! which must raise the engine version and takes effect [`Config::EngineGuestDelay`] blocks
+//! later, so that nodes compile the new guest before the first block that runs it.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -143,6 +149,12 @@ pub mod pallet {
 		#[pallet::constant]
 		type OptimisticAboveFuel: Get<u64>;
 
+		/// Blocks between a root call that replaces the engine guest and the first block that
+		/// runs the new guest: time for every node to compile it (tens of seconds) before it is
+		/// needed in consensus.
+		#[pallet::constant]
+		type EngineGuestDelay: Get<BlockNumberFor<Self>>;
+
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
 	}
@@ -180,19 +192,41 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Models<T: Config> = StorageMap<_, Identity, ModelHash, ModelRecordOf<T>>;
 
-	/// blake2-256 of the engine guest (the wasm module of `primitives/engine-guest`, as its
-	/// reproducible build makes it) with which this chain checks and runs models: a node whose
-	/// engine runs another guest refuses to compute for the chain (it aborts the runtime call,
-	/// so it neither authors nor imports such a block) rather than compute something else. Set
-	/// at genesis to the guest pinned in `primitives/engine/guest.blake2`.
+	/// The engine guest (the wasm module of `primitives/engine-guest`, as its reproducible build
+	/// makes it) with which this chain checks and runs models: its blake2-256 and the engine
+	/// version it declares, the first field of every result hash. Its bytes are kept under the
+	/// raw key `:veriml:engine_guest:` ++ hash
+	/// ([`engine_guest_code_key`](veriml_inference_primitives::engine_guest_code_key)), so a
+	/// node runs it also when it was built with another: every block executes with the guest
+	/// of its own state. A node that can neither find nor run the guest aborts the runtime
+	/// call (it neither authors nor imports such a block) rather than compute something else.
+	/// Set at genesis to the guest pinned in `primitives/engine/guest.blake2`; replaced by
+	/// [`set_engine_guest`](Pallet::set_engine_guest).
 	#[pallet::storage]
-	pub type EngineGuest<T: Config> = StorageValue<_, ModelHash, ValueQuery>;
+	pub type EngineGuest<T: Config> = StorageValue<_, veriml_inference_primitives::EngineGuest, ValueQuery>;
+
+	/// The engine guest that replaces [`EngineGuest`] at the start of the given block.
+	#[pallet::storage]
+	pub type PendingEngineGuest<T: Config> =
+		StorageValue<_, (veriml_inference_primitives::EngineGuest, BlockNumberFor<T>)>;
+
+	/// The engine guest [`EngineGuest`] replaced: results still hashed with its version were
+	/// computed before the switch and are refused without a slash.
+	#[pallet::storage]
+	pub type ReplacedEngineGuest<T: Config> = StorageValue<_, veriml_inference_primitives::EngineGuest>;
 
 	#[pallet::genesis_config]
 	#[derive(frame_support::DefaultNoBound)]
 	pub struct GenesisConfig<T: Config> {
 		/// The engine guest's blake2-256 (see [`EngineGuest`]).
 		pub engine_guest: ModelHash,
+		/// The engine version the guest declares.
+		pub engine_version: veriml_inference_primitives::EngineVersion,
+		/// The guest's bytes (zstd-compressed as the runtime's code may be), hex in the chain
+		/// spec. The node adds them to its chain specs; without them only nodes built with
+		/// this guest can run it.
+		#[serde(with = "sp_core::bytes")]
+		pub engine_guest_code: Vec<u8>,
 		#[serde(skip)]
 		pub _config: core::marker::PhantomData<T>,
 	}
@@ -200,7 +234,16 @@ pub mod pallet {
 	#[pallet::genesis_build]
 	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
 		fn build(&self) {
-			EngineGuest::<T>::put(self.engine_guest);
+			EngineGuest::<T>::put(veriml_inference_primitives::EngineGuest {
+				hash: self.engine_guest,
+				version: self.engine_version,
+			});
+			if !self.engine_guest_code.is_empty() {
+				frame_support::storage::unhashed::put_raw(
+					&veriml_inference_primitives::engine_guest_code_key(&self.engine_guest),
+					&self.engine_guest_code,
+				);
+			}
 		}
 	}
 
@@ -251,6 +294,20 @@ pub mod pallet {
 		ModelDeprecated { model_hash: ModelHash },
 		/// A model and its bytes were removed and its deposit released.
 		ModelRemoved { model_hash: ModelHash, owner: T::AccountId, deposit: BalanceOf<T> },
+		/// Engine guest `guest`, of engine version `version`, was stored and replaces the
+		/// current one at the start of block `activates_at`.
+		EngineGuestScheduled {
+			guest: ModelHash,
+			version: veriml_inference_primitives::EngineVersion,
+			activates_at: BlockNumberFor<T>,
+		},
+		/// Engine guest `guest`, of engine version `version`, checks and runs models from this
+		/// block on; the bytes of `replaced` were removed from state.
+		EngineGuestActivated {
+			guest: ModelHash,
+			version: veriml_inference_primitives::EngineVersion,
+			replaced: ModelHash,
+		},
 	}
 
 	#[pallet::error]
@@ -326,6 +383,12 @@ pub mod pallet {
 		ModelFailsToRun,
 		/// The engine could not read the model's bytes.
 		ModelUnavailable,
+		/// The bytes are not an engine guest: they do not decompress, or the wasm is not
+		/// metered, or it declares no engine version.
+		NotAnEngineGuest,
+		/// A new engine guest must declare a higher engine version than the current one and
+		/// than any guest already scheduled.
+		EngineVersionNotRaised,
 	}
 
 	impl<T> From<EngineError> for Error<T> {
@@ -473,7 +536,7 @@ pub mod pallet {
 			let bytes = Self::uploaded_bytes(model_hash, &upload)?;
 
 			let info =
-				T::Inspector::inspect(EngineGuest::<T>::get(), &bytes, &inputs, T::RegistrationFuelLimit::get())
+				T::Inspector::inspect(EngineGuest::<T>::get().hash, &bytes, &inputs, T::RegistrationFuelLimit::get())
 					.map_err(Error::<T>::from)?;
 			let outputs = BoundedVec::try_from(info.outputs).map_err(|_| Error::<T>::TooManyTensors)?;
 			versions.try_push((version, model_hash)).map_err(|_| Error::<T>::TooManyVersions)?;
@@ -584,6 +647,49 @@ pub mod pallet {
 			Self::deposit_event(Event::ModelRemoved { model_hash, owner: who, deposit: model.deposit });
 			Ok(())
 		}
+
+		/// Replace the engine guest (root): `code` is the new guest's wasm, zstd-compressed as
+		/// `veriml-node engine-guest --out` writes it (or plain). It must be a metered guest
+		/// declaring a higher engine version than the current one. It is stored now and
+		/// checks and runs models from block `now + EngineGuestDelay` on; every node starts
+		/// compiling it when it applies this call. A guest scheduled earlier and not active
+		/// yet is replaced.
+		///
+		/// Models keep the fuel figures measured with the guest they were registered with.
+		///
+		/// Charged three quarters of a block (operational): it decompresses, reads and hashes up
+		/// to 32 MiB of wasm.
+		#[pallet::call_index(7)]
+		#[pallet::weight((Pallet::<T>::set_engine_guest_weight(), DispatchClass::Operational))]
+		pub fn set_engine_guest(origin: OriginFor<T>, code: Vec<u8>) -> DispatchResult {
+			ensure_root(origin)?;
+			let guest = veriml_inference_interface::inference::identify_guest(&code)
+				.ok_or(Error::<T>::NotAnEngineGuest)?;
+			let pending = PendingEngineGuest::<T>::get();
+			ensure!(
+				guest.version > EngineGuest::<T>::get().version &&
+					pending.is_none_or(|(scheduled, _)| guest.version > scheduled.version),
+				Error::<T>::EngineVersionNotRaised
+			);
+			if let Some((scheduled, _)) = pending {
+				frame_support::storage::unhashed::kill(&veriml_inference_primitives::engine_guest_code_key(
+					&scheduled.hash,
+				));
+			}
+			frame_support::storage::unhashed::put_raw(
+				&veriml_inference_primitives::engine_guest_code_key(&guest.hash),
+				&code,
+			);
+			let activates_at =
+				frame_system::Pallet::<T>::block_number().saturating_add(T::EngineGuestDelay::get());
+			PendingEngineGuest::<T>::put((guest, activates_at));
+			Self::deposit_event(Event::EngineGuestScheduled {
+				guest: guest.hash,
+				version: guest.version,
+				activates_at,
+			});
+			Ok(())
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
@@ -599,6 +705,54 @@ pub mod pallet {
 		pub fn fuel_weight(fuel: u64) -> Weight {
 			Weight::from_parts(fuel.saturating_mul(T::PicosecondsPerFuel::get()), 0)
 				.saturating_add(T::DbWeight::get().reads(1))
+		}
+
+		/// The weight charged for [`set_engine_guest`](Pallet::set_engine_guest): three quarters
+		/// of a block. Identifying a guest (decompressing it, reading every function body for
+		/// unmetered instructions, hashing it) takes well under half a second for today's
+		/// 15 MiB guest on the reference machine (`veriml-node engine-guest`, compression
+		/// included), so at most about a second for the largest guest a chain stores
+		/// ([`MAX_GUEST_BYTES`](veriml_inference_primitives::guest::MAX_GUEST_BYTES)).
+		pub fn set_engine_guest_weight() -> Weight {
+			T::BlockWeights::get().max_block.saturating_mul(3) / 4
+		}
+
+		/// The engine guest the chain checks and runs models with now.
+		pub fn engine_guest() -> veriml_inference_primitives::EngineGuest {
+			EngineGuest::<T>::get()
+		}
+
+		/// Makes a scheduled engine guest the current one when its block has come.
+		fn activate_engine_guest(now: BlockNumberFor<T>) -> Weight {
+			let db = T::DbWeight::get();
+			let Some((guest, activates_at)) = PendingEngineGuest::<T>::get() else { return db.reads(1) };
+			if activates_at > now {
+				return db.reads(1)
+			}
+			let replaced = EngineGuest::<T>::get();
+			// Old blocks keep the replaced guest's bytes in their own state.
+			frame_support::storage::unhashed::kill(&veriml_inference_primitives::engine_guest_code_key(
+				&replaced.hash,
+			));
+			EngineGuest::<T>::put(guest);
+			ReplacedEngineGuest::<T>::put(replaced);
+			PendingEngineGuest::<T>::kill();
+			Self::deposit_event(Event::EngineGuestActivated {
+				guest: guest.hash,
+				version: guest.version,
+				replaced: replaced.hash,
+			});
+			db.reads_writes(2, 5)
+		}
+
+		/// The weight of preparing a model of `byte_len` bytes that took `fuel_to_prepare` at
+		/// registration, in an engine that has not prepared it: reading, decoding and hashing
+		/// its bytes (bounded by registration's per-byte cost, which does as much and more)
+		/// and the preparation's fuel.
+		pub fn preparation_weight(fuel_to_prepare: u64, byte_len: u32) -> Weight {
+			T::WeightInfo::register_model(byte_len)
+				.saturating_sub(T::WeightInfo::register_model(0))
+				.saturating_add(Self::fuel_weight(fuel_to_prepare))
 		}
 
 		/// The storage key under which the model's bytes live, for the engine host function.
@@ -663,6 +817,8 @@ pub mod pallet {
 				price_per_inference: record.price_per_inference,
 				inputs: record.inputs.into_inner(),
 				fuel_per_run: record.fuel_per_run,
+				fuel_to_prepare: record.fuel_to_prepare,
+				byte_len: record.byte_len,
 				active: record.status == ModelStatus::Active,
 				verification: record.verification,
 			})
@@ -670,6 +826,21 @@ pub mod pallet {
 
 		fn fuel_weight(fuel: u64) -> Weight {
 			Self::fuel_weight(fuel)
+		}
+
+		fn preparation_weight(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {
+			Self::preparation_weight(terms.fuel_to_prepare, terms.byte_len)
+		}
+
+		fn max_model_read_weight() -> Weight {
+			Self::preparation_weight(0, T::MaxModelBytes::get()).saturating_sub(Self::fuel_weight(0))
+		}
+
+		fn engine_versions() -> (
+			veriml_inference_primitives::EngineVersion,
+			Option<veriml_inference_primitives::EngineVersion>,
+		) {
+			(EngineGuest::<T>::get().version, ReplacedEngineGuest::<T>::get().map(|guest| guest.version))
 		}
 	}
 
@@ -693,7 +864,7 @@ pub mod pallet {
 			fuel_limit: u64,
 		) -> Result<veriml_inference_primitives::Execution, EngineError> {
 			veriml_inference_interface::inference::run(
-				EngineGuest::<T>::get(),
+				EngineGuest::<T>::get().hash,
 				*model,
 				&Self::model_code_key(model),
 				input_specs.to_vec(),
@@ -705,6 +876,10 @@ pub mod pallet {
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			Self::activate_engine_guest(now)
+		}
+
 		fn integrity_test() {
 			assert!(T::MaxChunkBytes::get() > 0, "MaxChunkBytes must be positive");
 			assert!(

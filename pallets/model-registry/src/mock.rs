@@ -84,6 +84,7 @@ impl pallet_model_registry::Config for Test {
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = PicosecondsPerFuel;
 	type OptimisticAboveFuel = OptimisticAboveFuel;
+	type EngineGuestDelay = frame_support::traits::ConstU64<ENGINE_GUEST_DELAY>;
 	type WeightInfo = ();
 }
 
@@ -112,6 +113,8 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	// The chain names the guest the engine runs, as the runtime's genesis does.
 	pallet_model_registry::GenesisConfig::<Test> {
 		engine_guest: veriml_engine::guest_hash(),
+		engine_version: veriml_engine::built_in_guest().version,
+		engine_guest_code: Vec::new(),
 		..Default::default()
 	}
 	.assimilate_storage(&mut storage)
@@ -121,3 +124,6 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	ext.execute_with(|| System::set_block_number(1));
 	ext
 }
+
+/// Blocks between a call that replaces the engine guest and its first use.
+pub const ENGINE_GUEST_DELAY: u64 = 3;

@@ -128,7 +128,7 @@ fn the_engine_host_function_reads_the_stored_bytes() {
 		let key = Models::model_code_key(&hash);
 		let input = veriml_inference_primitives::Tensor::from_f32(&[1, WIDTH], &[-1.0, 2.0, -0.0, 3.0, 0.5, -4.0, 0.0, 1.0]);
 		let execution = veriml_inference_interface::inference::run(
-			crate::EngineGuest::<Test>::get(),
+			crate::EngineGuest::<Test>::get().hash,
 			hash,
 			&key,
 			inputs().to_vec(),
@@ -327,5 +327,97 @@ fn owners_price_deprecate_and_remove_their_models() {
 		] {
 			assert_eq!(call, Err(Error::<Test>::UnknownModel.into()));
 		}
+	});
+}
+
+/// The engine guest this engine is built with, declaring engine version `version`, as the
+/// chain stores it (compressed).
+fn guest_declaring(version: u32) -> Vec<u8> {
+	let wasm = veriml_engine::metering::declare_version(veriml_engine::GUEST_WASM, version).unwrap();
+	sp_maybe_compressed_blob::compress_weakly(&wasm, veriml_inference_primitives::guest::MAX_GUEST_BYTES).unwrap()
+}
+
+fn at_block(n: u64) {
+	use frame_support::traits::Hooks;
+	System::set_block_number(n);
+	Models::on_initialize(n);
+}
+
+#[test]
+fn root_replaces_the_engine_guest_which_takes_over_after_the_delay_and_runs_from_state() {
+	let mut ext = new_test_ext();
+	ext.execute_with(|| {
+		let current = crate::EngineGuest::<Test>::get();
+		let code = guest_declaring(current.version + 1);
+		let (next, _) = veriml_engine::identify_guest(&code).unwrap();
+		assert_ne!(next.hash, current.hash);
+
+		assert_noop!(
+			Models::set_engine_guest(RuntimeOrigin::signed(ALICE), code.clone()),
+			sp_runtime::DispatchError::BadOrigin
+		);
+		assert_noop!(
+			Models::set_engine_guest(RuntimeOrigin::root(), b"not a guest".to_vec()),
+			Error::<Test>::NotAnEngineGuest
+		);
+		// A guest must raise the engine version: the same code under the current one is refused.
+		assert_noop!(
+			Models::set_engine_guest(RuntimeOrigin::root(), guest_declaring(current.version)),
+			Error::<Test>::EngineVersionNotRaised
+		);
+
+		assert_ok!(Models::set_engine_guest(RuntimeOrigin::root(), code.clone()));
+		let activates_at = 1 + ENGINE_GUEST_DELAY;
+		System::assert_last_event(
+			Event::EngineGuestScheduled { guest: next.hash, version: next.version, activates_at }.into(),
+		);
+		let key = veriml_inference_primitives::engine_guest_code_key(&next.hash);
+		assert_eq!(frame_support::storage::unhashed::get_raw(&key), Some(code));
+		assert_eq!(crate::PendingEngineGuest::<Test>::get(), Some((next, activates_at)));
+		// Not twice the same version.
+		assert_noop!(
+			Models::set_engine_guest(RuntimeOrigin::root(), guest_declaring(next.version)),
+			Error::<Test>::EngineVersionNotRaised
+		);
+
+		// Until its block the current guest checks and runs models.
+		at_block(activates_at - 1);
+		assert_eq!(crate::EngineGuest::<Test>::get(), current);
+		at_block(activates_at);
+		assert_eq!(crate::EngineGuest::<Test>::get(), next);
+		assert_eq!(crate::ReplacedEngineGuest::<Test>::get(), Some(current));
+		assert_eq!(crate::PendingEngineGuest::<Test>::get(), None);
+		System::assert_last_event(
+			Event::EngineGuestActivated { guest: next.hash, version: next.version, replaced: current.hash }.into(),
+		);
+	});
+
+	// A node started after the switch, whose engine knows only the guest it was built with,
+	// finds the new guest's bytes in state and runs it: a model registers and runs.
+	let fresh = veriml_engine::Engine::default().with_compiled_cache(veriml_engine::CompiledCache::UserDefault);
+	ext.register_extension(veriml_inference_interface::InferenceExt::new(std::sync::Arc::new(fresh)));
+	ext.execute_with(|| {
+		let hash = upload(ALICE, &relu(0));
+		assert_ok!(register(ALICE, hash, "relu", 1));
+		let input = veriml_inference_primitives::Tensor::from_f32(&[1, WIDTH], &[-1.0, 2.0, -0.0, 3.0, 0.5, -4.0, 0.0, 1.0]);
+		let execution = Models::run(&hash, &inputs(), &[input], 1_000_000_000).expect("runs");
+		assert_eq!(execution.outputs[0].to_f32().unwrap(), vec![0.0, 2.0, 0.0, 3.0, 0.5, 0.0, 0.0, 1.0]);
+	});
+}
+
+#[test]
+fn a_guest_scheduled_and_not_yet_active_is_replaced_by_a_later_one() {
+	new_test_ext().execute_with(|| {
+		let current = crate::EngineGuest::<Test>::get();
+		let first = guest_declaring(current.version + 1);
+		let second = guest_declaring(current.version + 2);
+		let (first_guest, _) = veriml_engine::identify_guest(&first).unwrap();
+		let (second_guest, _) = veriml_engine::identify_guest(&second).unwrap();
+		assert_ok!(Models::set_engine_guest(RuntimeOrigin::root(), first));
+		assert_ok!(Models::set_engine_guest(RuntimeOrigin::root(), second));
+		// The first one's bytes are gone with it.
+		let first_key = veriml_inference_primitives::engine_guest_code_key(&first_guest.hash);
+		assert_eq!(frame_support::storage::unhashed::get_raw(&first_key), None);
+		assert_eq!(crate::PendingEngineGuest::<Test>::get(), Some((second_guest, 1 + ENGINE_GUEST_DELAY)));
 	});
 }

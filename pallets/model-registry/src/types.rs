@@ -122,6 +122,11 @@ pub struct ModelTerms<AccountId, Balance> {
 	pub inputs: alloc::vec::Vec<TensorSpec>,
 	/// Engine fuel one inference used on all-zero inputs at registration.
 	pub fuel_per_run: u64,
+	/// Engine fuel preparing the model used at registration: what a node whose engine has not
+	/// prepared it (after a restart, say) spends before its first run.
+	pub fuel_to_prepare: u64,
+	/// Length of the model's bytes, which such a node reads from state.
+	pub byte_len: u32,
 	/// Whether the model takes new requests.
 	pub active: bool,
 	/// How its results are verified.
@@ -135,6 +140,21 @@ pub trait ModelCatalog<AccountId, Balance> {
 
 	/// The weight of `fuel` units of engine work, at the registry's measured rate.
 	fn fuel_weight(fuel: u64) -> frame_support::weights::Weight;
+
+	/// The weight of preparing a model of these terms in an engine that has not prepared it:
+	/// reading its bytes from state and its preparation fuel.
+	fn preparation_weight(terms: &ModelTerms<AccountId, Balance>) -> frame_support::weights::Weight;
+
+	/// The most reading the bytes of any model that can be registered weighs (the part of
+	/// [`preparation_weight`](Self::preparation_weight) that is not fuel).
+	fn max_model_read_weight() -> frame_support::weights::Weight;
+
+	/// The engine version of the guest the chain runs now (the first field of the result
+	/// hashes it confirms), and that of the guest it replaced, if any.
+	fn engine_versions() -> (
+		veriml_inference_primitives::EngineVersion,
+		Option<veriml_inference_primitives::EngineVersion>,
+	);
 }
 
 /// Completed uploads taken by other pallets as content-addressed bytes: inputs of a request

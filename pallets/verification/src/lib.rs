@@ -30,11 +30,15 @@ use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use veriml_inference_primitives::{
 	input_hash, output_hash, result_hash, EngineError, EngineVersion, Execution, ModelHash, Tensor, TensorSpec,
-	ENGINE_VERSION, H256,
+	H256,
 };
 
 /// Runs a registered model with the deterministic engine.
 pub trait InferenceRunner {
+	/// The engine version of the guest the chain runs now: the first field of the result
+	/// hashes its runs make.
+	fn engine_version() -> EngineVersion;
+
 	/// Runs `model` (registered with `input_specs`) on `inputs` within `fuel_limit`.
 	fn run(
 		model: &ModelHash,
@@ -151,8 +155,9 @@ impl Claim {
 	}
 }
 
-/// The outcome of an execution, in receipt form.
+/// The outcome of an execution by engine version `engine_version`, in receipt form.
 pub fn outcome_of(
+	engine_version: EngineVersion,
 	model: &ModelHash,
 	inputs: &[Tensor],
 	execution: &Result<Execution, EngineError>,
@@ -160,7 +165,7 @@ pub fn outcome_of(
 	match execution {
 		Ok(execution) => Outcome::Outputs {
 			output_hash: output_hash(&execution.outputs),
-			result_hash: result_hash(ENGINE_VERSION, model, &input_hash(inputs), &execution.outputs),
+			result_hash: result_hash(engine_version, model, &input_hash(inputs), &execution.outputs),
 		},
 		Err(error) => Outcome::Failed(*error),
 	}
@@ -195,16 +200,6 @@ pub mod pallet {
 		/// Blocks a receipt and its outputs are kept after verification.
 		#[pallet::constant]
 		type ReceiptRetention: Get<BlockNumberFor<Self>>;
-	}
-
-	#[pallet::extra_constants]
-	impl<T: Config> Pallet<T> {
-		/// The version of the deterministic engine this runtime's result hashes are made with:
-		/// the first field of `blake2_256(SCALE(engine_version, model_hash, input_hash, outputs))`.
-		#[allow(non_snake_case)]
-		pub fn EngineVersion() -> u32 {
-			ENGINE_VERSION
-		}
 	}
 
 	/// Receipts of verified results, by request.
@@ -282,7 +277,7 @@ pub mod pallet {
 				// A failed run may have used up to the whole limit.
 				Err(_) => job.fuel_limit,
 			};
-			let expected = outcome_of(&job.model, &job.inputs, &execution);
+			let expected = outcome_of(T::Runner::engine_version(), &job.model, &job.inputs, &execution);
 			let claimed = claim.outcome();
 			// Equal outcomes: the same error, or outputs with the same hash whose result hash
 			// commits to them.
@@ -339,7 +334,7 @@ pub mod pallet {
 					model_hash: job.model,
 					input_hash: input_hash(&job.inputs),
 					outcome,
-					engine_version: ENGINE_VERSION,
+					engine_version: T::Runner::engine_version(),
 					executor: job.executor.clone(),
 					verified_at: now,
 					verified_by,

@@ -157,6 +157,8 @@ impl ModelCatalog<u64, u64> for MockModels {
 			price_per_inference: 10,
 			inputs: vec![TensorSpec::new(dtype, &[1, MODEL_WIDTH.with(|w| *w.borrow())]).unwrap()],
 			fuel_per_run: 1_000,
+			fuel_to_prepare: 5_000,
+			byte_len: 100,
 			active: true,
 			verification: Verification::InBlock,
 		})
@@ -164,6 +166,18 @@ impl ModelCatalog<u64, u64> for MockModels {
 
 	fn fuel_weight(_fuel: u64) -> Weight {
 		Weight::zero()
+	}
+
+	fn preparation_weight(_terms: &ModelTerms<u64, u64>) -> Weight {
+		Weight::zero()
+	}
+
+	fn max_model_read_weight() -> Weight {
+		Weight::zero()
+	}
+
+	fn engine_versions() -> (u32, Option<u32>) {
+		(veriml_inference_primitives::ENGINE_VERSION, None)
 	}
 }
 

@@ -33,8 +33,8 @@ use std::{
 };
 use veriml_inference_interface::{InferenceEngine, Lane};
 use veriml_inference_primitives::{
-	check_inputs, metering as names, model_hash, EngineError, Execution, LocalFailure, ModelHash,
-	ModelInfo, RunError, Tensor, TensorSpec,
+	check_inputs, guest as guest_consts, metering as names, model_hash, EngineError, EngineGuest,
+	Execution, LocalFailure, ModelHash, ModelInfo, RunError, Tensor, TensorSpec,
 };
 
 pub use veriml_inference_primitives::{json, ENGINE_VERSION};
@@ -45,32 +45,121 @@ pub const LOG_TARGET: &str = "veriml::engine";
 /// Random tile programs the engine runs both ways at start-up (a few milliseconds).
 const HOST_KERNEL_CHECKS: u32 = 512;
 
-/// The guest module: tract-onnx compiled to wasm32, its bulk memory instructions metered
-/// ([`metering`]).
+/// The guest module this engine is built with: tract-onnx compiled to wasm32, its bulk memory
+/// instructions metered ([`metering`]), declaring [`ENGINE_VERSION`].
 pub const GUEST_WASM: &[u8] = include_bytes!(env!("VERIML_ENGINE_GUEST_WASM"));
 
 /// blake2-256 of [`GUEST_WASM`]: nodes whose engines share this hash compute identical results.
-/// Hashed once per process: every engine call compares it with the guest the chain names.
+/// Hashed once per process.
 pub fn guest_hash() -> ModelHash {
-	static HASH: OnceLock<ModelHash> = OnceLock::new();
-	*HASH.get_or_init(|| model_hash(GUEST_WASM))
+	built_in_guest().hash
 }
 
-/// The deterministic engine, with its cache of prepared models.
+/// The guest this engine is built with, as the chain names it: [`GUEST_WASM`]'s hash and the
+/// engine version it declares.
+pub fn built_in_guest() -> EngineGuest {
+	static GUEST: OnceLock<EngineGuest> = OnceLock::new();
+	*GUEST.get_or_init(|| EngineGuest {
+		hash: model_hash(GUEST_WASM),
+		version: metering::declared_version(GUEST_WASM).unwrap_or(ENGINE_VERSION),
+	})
+}
+
+/// What a guest's bytes as the chain stores them (zstd-compressed as the runtime's code is, or
+/// plain wasm) are: its identity and its wasm, or why it cannot be an engine guest. A pure
+/// function of the bytes, so every node reaches the same answer.
+pub fn identify_guest(code: &[u8]) -> Result<(EngineGuest, Vec<u8>), String> {
+	let wasm = sp_maybe_compressed_blob::decompress(code, guest_consts::MAX_GUEST_BYTES)
+		.map_err(|e| format!("the guest does not decompress: {e}"))?
+		.into_owned();
+	metering::check_metered(&wasm)?;
+	let version = metering::declared_version(&wasm)
+		.ok_or_else(|| format!("the guest declares no engine version (custom section `{}`)", guest_consts::VERSION_SECTION))?;
+	Ok((EngineGuest { hash: model_hash(&wasm), version }, wasm))
+}
+
+/// A guest this engine knows: the built-in one, or one the chain stores. It is compiled once,
+/// on first use or in the background as soon as it is known.
+struct KnownGuest {
+	id: EngineGuest,
+	wasm: std::borrow::Cow<'static, [u8]>,
+	compiled: OnceLock<Result<Guest, String>>,
+}
+
+impl KnownGuest {
+	/// The compiled guest, compiling it now unless another thread has (or is doing so, which
+	/// this waits for).
+	fn compiled(&self, limits: &Limits, cache: &CompiledCache) -> Result<&Guest, RunError> {
+		self.compiled
+			.get_or_init(|| compile_guest(&self.id, &self.wasm, limits, cache))
+			.as_ref()
+			.map_err(|_| LocalFailure::EngineUnavailable.into())
+	}
+}
+
+/// Compiles a guest and checks the native tile kernel against its wasm kernel on this machine.
+fn compile_guest(id: &EngineGuest, wasm: &[u8], limits: &Limits, cache: &CompiledCache) -> Result<Guest, String> {
+	log::info!(
+		target: LOG_TARGET,
+		"loading engine guest {:?} (engine version {}, {} KiB of wasm; compiled now unless the compiled-code cache has it)",
+		id.hash,
+		id.version,
+		wasm.len() / 1024
+	);
+	let started = std::time::Instant::now();
+	let guest = Guest::compile(wasm, limits, cache)
+		// With its causes: which CPU feature is missing, for instance.
+		.map_err(|e| format!("{e:#}"))
+		.and_then(|guest| {
+			// The native tile kernel must give the wasm kernel's bits on this machine, or this
+			// node would disagree with the others: no engine then.
+			match guest.check_host_kernel(0, HOST_KERNEL_CHECKS) {
+				Ok(0) => Ok(guest),
+				Ok(differing) => Err(format!(
+					"the native tile kernel differs from the wasm kernel on {differing} of {HOST_KERNEL_CHECKS} programs"
+				)),
+				Err(error) => Err(format!("the tile kernel check failed: {error:?}")),
+			}
+		});
+	match &guest {
+		Ok(_) => log::info!(
+			target: LOG_TARGET,
+			"inference engine ready in {:.1} s (engine version {}, guest {:?})",
+			started.elapsed().as_secs_f64(),
+			id.version,
+			id.hash
+		),
+		Err(error) => log::error!(
+			target: LOG_TARGET,
+			"engine guest {:?} failed to compile on this node: {error}",
+			id.hash
+		),
+	}
+	guest
+}
+
+/// The deterministic engine: the guests it knows, by hash, and its cache of prepared models.
 pub struct Engine {
 	limits: Limits,
 	compiled_cache: CompiledCache,
-	guest: OnceLock<Result<Guest, String>>,
+	guests: Mutex<HashMap<ModelHash, Arc<KnownGuest>>>,
 	cache: Mutex<PreparedCache>,
 }
 
 impl Engine {
-	/// An engine with the given limits. The guest module is compiled on first use.
+	/// An engine with the given limits that knows its built-in guest. A guest is compiled on
+	/// first use.
 	pub fn new(limits: Limits) -> Self {
+		let built_in = built_in_guest();
+		let known = KnownGuest {
+			id: built_in,
+			wasm: std::borrow::Cow::Borrowed(GUEST_WASM),
+			compiled: OnceLock::new(),
+		};
 		Self {
 			limits,
 			compiled_cache: CompiledCache::None,
-			guest: OnceLock::new(),
+			guests: Mutex::new(HashMap::from([(built_in.hash, Arc::new(known))])),
 			cache: Mutex::new(PreparedCache::default()),
 		}
 	}
@@ -88,61 +177,68 @@ impl Engine {
 		&self.limits
 	}
 
-	/// Compiles the guest now rather than at the first inference, which may fall in a block's
-	/// import or authoring. `false` if it does not compile on this machine.
+	/// Compiles the built-in guest now rather than at the first inference, which may fall in a
+	/// block's import or authoring. `false` if it does not compile on this machine.
 	pub fn warm_up(&self) -> bool {
-		self.guest().is_ok()
+		self.built_in().is_ok()
 	}
 
 	/// Runs `programs` random tile programs (from `seed`) through tract's wasm kernel and the
 	/// native tile kernel; answers how many gave different bits (0 on a sound machine).
 	pub fn check_host_kernel(&self, seed: u32, programs: u32) -> Result<u32, RunError> {
-		self.guest()?.check_host_kernel(seed, programs)
+		self.with_guest(&guest_hash(), |guest| guest.check_host_kernel(seed, programs))
 	}
 
-	/// Why this engine cannot run (its guest did not compile for this CPU, or the tile kernel
-	/// check failed), once it has tried to start; `None` while it works or before it starts.
-	pub fn unavailable_reason(&self) -> Option<&str> {
-		self.guest.get()?.as_ref().err().map(String::as_str)
+	/// Why the built-in guest cannot run here (it did not compile for this CPU, or the tile
+	/// kernel check failed), once it has tried to start; `None` while it works or before.
+	pub fn unavailable_reason(&self) -> Option<String> {
+		let known = self.known(&guest_hash())?;
+		known.compiled.get()?.as_ref().err().cloned()
 	}
 
-	fn guest(&self) -> Result<&Guest, RunError> {
-		self.guest
-			.get_or_init(|| {
-				log::info!(
-					target: LOG_TARGET,
-					"loading the inference engine ({} KiB of wasm; compiled now unless the compiled-code cache has it)",
-					GUEST_WASM.len() / 1024
-				);
-				let started = std::time::Instant::now();
-				let guest = Guest::compile(GUEST_WASM, &self.limits, &self.compiled_cache)
-					// With its causes: which CPU feature is missing, for instance.
-					.map_err(|e| format!("{e:#}"))
-					.and_then(|guest| {
-						// The native tile kernel must give the wasm kernel's bits on this
-						// machine, or this node would disagree with the others: no engine then.
-						match guest.check_host_kernel(0, HOST_KERNEL_CHECKS) {
-							Ok(0) => Ok(guest),
-							Ok(differing) => Err(format!(
-								"the native tile kernel differs from the wasm kernel on {differing} of {HOST_KERNEL_CHECKS} programs"
-							)),
-							Err(error) => Err(format!("the tile kernel check failed: {error:?}")),
-						}
-					});
-				match &guest {
-					Ok(_) => log::info!(
-						target: LOG_TARGET,
-						"inference engine ready in {:.1} s (engine version {ENGINE_VERSION}, guest {:?})",
-						started.elapsed().as_secs_f64(),
-						guest_hash()
-					),
-					Err(error) =>
-						log::error!(target: LOG_TARGET, "the inference engine failed to compile: {error}"),
-				}
-				guest
-			})
-			.as_ref()
-			.map_err(|_| LocalFailure::EngineUnavailable.into())
+	/// Adds the guest whose stored bytes are `code` (see [`identify_guest`]) and starts
+	/// compiling it in the background, so that the blocks that run it later find it ready.
+	pub fn add_guest(&self, code: &[u8]) -> Result<EngineGuest, String> {
+		let (id, wasm) = identify_guest(code)?;
+		let known = {
+			let mut guests = self.guests.lock().map_err(|_| "a poisoned lock".to_string())?;
+			if guests.contains_key(&id.hash) {
+				return Ok(id)
+			}
+			let known = Arc::new(KnownGuest { id, wasm: wasm.into(), compiled: OnceLock::new() });
+			guests.insert(id.hash, known.clone());
+			known
+		};
+		let (limits, cache) = (self.limits.clone(), self.compiled_cache.clone());
+		let spawned = std::thread::Builder::new()
+			.name("veriml-engine-compile".into())
+			.spawn(move || {
+				let _ = known.compiled(&limits, &cache);
+			});
+		if let Err(error) = spawned {
+			// It is compiled at its first use instead.
+			log::warn!(target: LOG_TARGET, "no thread to compile engine guest {:?} ahead: {error}", id.hash);
+		}
+		Ok(id)
+	}
+
+	fn known(&self, guest: &ModelHash) -> Option<Arc<KnownGuest>> {
+		self.guests.lock().ok()?.get(guest).cloned()
+	}
+
+	/// Runs `work` with guest `guest`, compiled (now, if it was not yet); a local failure if
+	/// this engine does not know the guest or it does not compile here.
+	fn with_guest<R>(
+		&self,
+		guest: &ModelHash,
+		work: impl FnOnce(&Guest) -> Result<R, RunError>,
+	) -> Result<R, RunError> {
+		let known = self.known(guest).ok_or(LocalFailure::OtherGuest)?;
+		work(known.compiled(&self.limits, &self.compiled_cache)?)
+	}
+
+	fn built_in(&self) -> Result<(), RunError> {
+		self.with_guest(&guest_hash(), |_| Ok(()))
 	}
 
 	/// Checks and prepares `model` for `inputs` without touching the cache, and measures the
@@ -153,11 +249,12 @@ impl Engine {
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
 	) -> Result<ModelInfo, RunError> {
-		InferenceEngine::inspect(self, Lane::Consensus, model, inputs, fuel_limit)
+		InferenceEngine::inspect(self, Lane::Consensus, guest_hash(), model, inputs, fuel_limit)
 	}
 
-	/// Runs `model` on `inputs` (specs taken from the inputs), preparing it if needed. For the
-	/// `infer` command and tests; the chain goes through [`InferenceEngine::run`].
+	/// Runs `model` on `inputs` (specs taken from the inputs) with the built-in guest, preparing
+	/// it if needed. For the `infer` command and tests; the chain goes through
+	/// [`InferenceEngine::run`].
 	pub fn run_model(
 		&self,
 		model: &[u8],
@@ -170,12 +267,14 @@ impl Engine {
 			.collect::<Result<Vec<_>, _>>()?;
 		let hash = model_hash(model);
 		let mut load = || Some(model.to_vec());
-		self.run_prepared(Lane::Consensus, hash, &mut load, &specs, inputs, fuel_limit)
+		self.run_prepared(Lane::Consensus, guest_hash(), hash, &mut load, &specs, inputs, fuel_limit)
 	}
 
+	#[allow(clippy::too_many_arguments)]
 	fn run_prepared(
 		&self,
 		lane: Lane,
+		guest: ModelHash,
 		hash: ModelHash,
 		load_model: &mut dyn FnMut() -> Option<Vec<u8>>,
 		specs: &[TensorSpec],
@@ -184,7 +283,8 @@ impl Engine {
 	) -> Result<Execution, RunError> {
 		check_inputs(inputs, specs)?;
 		self.check_input_size(inputs)?;
-		let key = (hash, specs.encode());
+		// Prepared state is the guest's memory: it belongs to that guest.
+		let key = (guest, hash, specs.encode());
 		let cached = self.cache.lock().map_err(|_| LocalFailure::HostResources)?.get(&key);
 		let prepared = match cached {
 			Some(prepared) => prepared,
@@ -196,7 +296,7 @@ impl Engine {
 				// A model the chain registered was prepared within the registration's fuel limit;
 				// here only the engine's own cap applies, which is never lower.
 				let prepared =
-					Arc::new(self.prepare(lane, &model, specs, self.limits.max_fuel_to_prepare)?);
+					Arc::new(self.prepare(lane, guest, &model, specs, self.limits.max_fuel_to_prepare)?);
 				self.cache.lock().map_err(|_| LocalFailure::HostResources)?.insert(
 					key,
 					prepared.clone(),
@@ -205,12 +305,15 @@ impl Engine {
 				prepared
 			},
 		};
-		self.guest()?.run(lane, &prepared, inputs, fuel_limit.min(self.limits.max_fuel_per_run))
+		self.with_guest(&guest, |engine| {
+			engine.run(lane, &prepared, inputs, fuel_limit.min(self.limits.max_fuel_per_run))
+		})
 	}
 
 	fn prepare(
 		&self,
 		lane: Lane,
+		guest: ModelHash,
 		model: &[u8],
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
@@ -218,8 +321,9 @@ impl Engine {
 		if model.len() > self.limits.max_model_bytes {
 			return Err(EngineError::ModelTooLarge.into())
 		}
-		let prepared =
-			self.guest()?.prepare(lane, model, inputs, fuel_limit.min(self.limits.max_fuel_to_prepare))?;
+		let prepared = self.with_guest(&guest, |engine| {
+			engine.prepare(lane, model, inputs, fuel_limit.min(self.limits.max_fuel_to_prepare))
+		})?;
 		// Refused now rather than on every run: outputs that could never be handed back.
 		let output_bytes = prepared
 			.info
@@ -252,9 +356,20 @@ impl InferenceEngine for Engine {
 		guest_hash()
 	}
 
+	fn has_guest(&self, guest: &ModelHash) -> bool {
+		self.known(guest).is_some()
+	}
+
+	fn add_guest(&self, code: &[u8]) -> Option<EngineGuest> {
+		self.add_guest(code)
+			.inspect_err(|error| log::warn!(target: LOG_TARGET, "not an engine guest: {error}"))
+			.ok()
+	}
+
 	fn inspect(
 		&self,
 		lane: Lane,
+		guest: ModelHash,
 		model: &[u8],
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
@@ -264,9 +379,10 @@ impl InferenceEngine for Engine {
 			.map(|spec| Tensor::zeros(spec).ok_or(EngineError::InputTooLarge))
 			.collect::<Result<Vec<_>, _>>()?;
 		self.check_input_size(&zeros)?;
-		let prepared = self.prepare(lane, model, inputs, fuel_limit)?;
-		let execution =
-			self.guest()?.run(lane, &prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))?;
+		let prepared = self.prepare(lane, guest, model, inputs, fuel_limit)?;
+		let execution = self.with_guest(&guest, |engine| {
+			engine.run(lane, &prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))
+		})?;
 		let mut info = prepared.info.clone();
 		info.fuel_per_run = execution.fuel_used;
 		Ok(info)
@@ -275,17 +391,19 @@ impl InferenceEngine for Engine {
 	fn run(
 		&self,
 		lane: Lane,
+		guest: ModelHash,
 		model_hash: ModelHash,
 		load_model: &mut dyn FnMut() -> Option<Vec<u8>>,
 		inputs: &[TensorSpec],
 		input_values: &[Tensor],
 		fuel_limit: u64,
 	) -> Result<Execution, RunError> {
-		self.run_prepared(lane, model_hash, load_model, inputs, input_values, fuel_limit)
+		self.run_prepared(lane, guest, model_hash, load_model, inputs, input_values, fuel_limit)
 	}
 }
 
-type CacheKey = (ModelHash, Vec<u8>);
+/// Guest, model and the encoded input specs.
+type CacheKey = (ModelHash, ModelHash, Vec<u8>);
 
 /// Prepared models; the least recently used are dropped first once their snapshots exceed the
 /// budget.

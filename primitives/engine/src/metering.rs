@@ -196,6 +196,52 @@ pub fn meter(wasm: &[u8]) -> Result<Vec<u8>, String> {
 	Ok(out)
 }
 
+/// The engine version the guest declares in its custom section
+/// ([`VERSION_SECTION`](super::guest_consts::VERSION_SECTION)); `None` if it declares none, or
+/// more than one, or not as 4 little-endian bytes.
+pub fn declared_version(wasm: &[u8]) -> Option<u32> {
+	let mut declared = None;
+	for payload in Parser::new(0).parse_all(wasm) {
+		if let Payload::CustomSection(section) = payload.ok()? {
+			if section.name() == super::guest_consts::VERSION_SECTION {
+				if declared.is_some() {
+					return None
+				}
+				declared = Some(u32::from_le_bytes(section.data().try_into().ok()?));
+			}
+		}
+	}
+	declared
+}
+
+/// The guest with its declared engine version set to `version`: any version section it has is
+/// dropped and one is appended. The build script declares `ENGINE_VERSION`.
+pub fn declare_version(wasm: &[u8], version: u32) -> Result<Vec<u8>, String> {
+	let mut out = wasm.get(..8).ok_or("the guest is not valid wasm")?.to_vec();
+	for payload in Parser::new(0).parse_all(wasm) {
+		let payload = payload.map_err(|e| format!("the guest is not valid wasm: {e}"))?;
+		if let Payload::CustomSection(section) = &payload {
+			if section.name() == super::guest_consts::VERSION_SECTION {
+				continue
+			}
+		}
+		if let Some((id, range)) = payload.as_section() {
+			out.push(id);
+			leb(&mut out, range.len() as u32);
+			out.extend_from_slice(&wasm[range]);
+		}
+	}
+	let name = super::guest_consts::VERSION_SECTION.as_bytes();
+	let mut contents = Vec::new();
+	leb(&mut contents, name.len() as u32);
+	contents.extend_from_slice(name);
+	contents.extend_from_slice(&version.to_le_bytes());
+	out.push(0); // a custom section
+	leb(&mut out, contents.len() as u32);
+	out.extend_from_slice(&contents);
+	Ok(out)
+}
+
 /// `Ok` if no bulk instruction is left outside the helpers (what [`meter`] makes of a guest),
 /// and every helper a call could need is exported.
 pub fn check_metered(wasm: &[u8]) -> Result<(), String> {
@@ -280,5 +326,21 @@ mod tests {
 		let plain = module(&[&ARGS[..4]], None);
 		assert_eq!(meter(&plain).unwrap(), plain);
 		assert!(meter(b"not wasm").is_err());
+	}
+
+	#[test]
+	fn a_guest_declares_one_engine_version_which_can_be_replaced() {
+		let plain = module(&[&ARGS[..4]], None);
+		assert_eq!(declared_version(&plain), None);
+		let three = declare_version(&plain, 3).unwrap();
+		assert_eq!(declared_version(&three), Some(3));
+		// Declaring again replaces the section rather than adding a second one.
+		let four = declare_version(&three, 4).unwrap();
+		assert_eq!(declared_version(&four), Some(4));
+		assert_eq!(four.len(), three.len());
+		assert_eq!(declare_version(&four, 3).unwrap(), three);
+		// Two version sections declare nothing.
+		let twice = [&three[..], &four[plain.len()..]].concat();
+		assert_eq!(declared_version(&twice), None);
 	}
 }

@@ -24,6 +24,12 @@ const CONSENSUS_THREADS: u32 = 4;
 /// its own threads.
 const OFFCHAIN_THREADS: u32 = 1;
 
+/// Calls on [`Lane::Offchain`] that may wait for or run on its thread at once; more are refused
+/// with [`LocalFailure::OffchainLaneFull`] (the runtime call is aborted: an RPC call answers an
+/// error, an off-chain worker tries again at its next block). A flood of RPC calls that run
+/// the engine then holds at most this many runs of work, never an unbounded queue.
+const OFFCHAIN_QUEUE: usize = 16;
+
 /// Instances that may exist at once: one per guest thread, so a caller waits for a thread
 /// rather than failing for want of a slot. Each has a slot of wasmtime's pooling allocator, whose
 /// memory stays mapped between instances: restoring a snapshot then copies into resident
@@ -144,6 +150,8 @@ pub struct Guest {
 	fresh_memory: Vec<u8>,
 	consensus_threads: rayon::ThreadPool,
 	offchain_threads: rayon::ThreadPool,
+	/// Calls on the off-chain lane waiting for or running on its thread.
+	offchain_queued: std::sync::atomic::AtomicUsize,
 	limits: Limits,
 }
 
@@ -283,6 +291,7 @@ impl Guest {
 			fresh_memory: Vec::new(),
 			consensus_threads: guest_threads(CONSENSUS_THREADS, "veriml-engine")?,
 			offchain_threads: guest_threads(OFFCHAIN_THREADS, "veriml-engine-offchain")?,
+			offchain_queued: std::sync::atomic::AtomicUsize::new(0),
 			limits: limits.clone(),
 		};
 		guest.fresh_memory = guest.in_slot(Lane::Consensus, || {
@@ -301,9 +310,26 @@ impl Guest {
 		lane: Lane,
 		work: impl FnOnce() -> Result<R, RunError> + Send,
 	) -> Result<R, RunError> {
-		let threads = match lane {
-			Lane::Consensus => &self.consensus_threads,
-			Lane::Offchain => &self.offchain_threads,
+		/// Counts a call on the off-chain lane for as long as it waits or runs.
+		struct Queued<'a>(&'a std::sync::atomic::AtomicUsize);
+		impl Drop for Queued<'_> {
+			fn drop(&mut self) {
+				self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+			}
+		}
+		let (threads, _queued) = match lane {
+			Lane::Consensus => (&self.consensus_threads, None),
+			Lane::Offchain => {
+				let queued = Queued(&self.offchain_queued);
+				if self.offchain_queued.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= OFFCHAIN_QUEUE {
+					log::warn!(
+						target: LOG_TARGET,
+						"{OFFCHAIN_QUEUE} RPC or off-chain calls wait for the engine already: this one is refused"
+					);
+					return Err(LocalFailure::OffchainLaneFull.into())
+				}
+				(&self.offchain_threads, Some(queued))
+			},
 		};
 		threads.install(|| {
 			// The node's panic hook aborts the process on a panic unless the thread unwinds

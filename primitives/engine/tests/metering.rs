@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use veriml_engine::{guest_hash, metering, GUEST_WASM};
-use veriml_inference_primitives::{metering::fuel_for_memory, EngineError};
+use veriml_engine::{built_in_guest, guest_hash, identify_guest, metering, GUEST_WASM};
+use veriml_inference_primitives::{guest, metering::fuel_for_memory, EngineError, EngineGuest, ENGINE_VERSION};
 
 const FUEL: u64 = 200_000_000_000;
 const MIB: u64 = 1024 * 1024;
@@ -33,7 +33,32 @@ fn every_bulk_instruction_of_the_built_guest_is_metered() {
 	let metered = metering::meter(&built).unwrap();
 	metering::check_metered(&metered).unwrap();
 	assert_eq!(metering::meter(&metered).unwrap(), metered);
-	assert_eq!(metered, GUEST_WASM);
+	// What the engine is built with also declares its engine version.
+	assert_eq!(metering::declare_version(&metered, ENGINE_VERSION).unwrap(), GUEST_WASM);
+}
+
+#[test]
+fn stored_guest_bytes_are_identified_by_their_wasm_and_declared_version() {
+	let compressed = sp_maybe_compressed_blob::compress_weakly(GUEST_WASM, guest::MAX_GUEST_BYTES).unwrap();
+	assert!(compressed.len() < GUEST_WASM.len() / 3);
+	// Compressed or plain, the same guest: the hash is of the wasm.
+	for code in [&compressed[..], GUEST_WASM] {
+		let (identity, wasm) = identify_guest(code).unwrap();
+		assert_eq!(identity, built_in_guest());
+		assert_eq!(identity, EngineGuest { hash: guest_hash(), version: ENGINE_VERSION });
+		assert_eq!(wasm, GUEST_WASM);
+	}
+	// The same code declaring another version is another guest.
+	let next = metering::declare_version(GUEST_WASM, ENGINE_VERSION + 1).unwrap();
+	let (identity, _) = identify_guest(&next).unwrap();
+	assert_eq!(identity.version, ENGINE_VERSION + 1);
+	assert_ne!(identity.hash, guest_hash());
+	// Refused: not wasm, a guest whose bulk instructions are not metered, one without a version.
+	assert!(identify_guest(b"not a guest").is_err());
+	let unmetered = std::fs::read(env!("VERIML_ENGINE_GUEST_UNMETERED_WASM")).unwrap();
+	assert!(identify_guest(&unmetered).unwrap_err().contains("unmetered"));
+	let metered = metering::meter(&unmetered).unwrap();
+	assert!(identify_guest(&metered).unwrap_err().contains("no engine version"));
 }
 
 #[test]

@@ -188,6 +188,7 @@ fn inputs_that_do_not_fit_the_model_are_refused() {
 		veriml_inference_interface::InferenceEngine::run(
 			&engine,
 			veriml_inference_interface::Lane::Consensus,
+			veriml_engine::guest_hash(),
 			model_hash(&m.bytes),
 			&mut || Some(m.bytes.clone()),
 			&specs,
@@ -204,6 +205,7 @@ fn inputs_that_do_not_fit_the_model_are_refused() {
 		veriml_inference_interface::InferenceEngine::run(
 			&engine,
 			veriml_inference_interface::Lane::Consensus,
+			veriml_engine::guest_hash(),
 			model_hash(b"another model"),
 			&mut || Some(m.bytes.clone()),
 			&specs,

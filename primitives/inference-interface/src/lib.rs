@@ -6,7 +6,9 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
-use veriml_inference_primitives::{EngineError, Execution, ModelHash, ModelInfo, Tensor, TensorSpec};
+use veriml_inference_primitives::{
+	EngineError, EngineGuest, Execution, ModelHash, ModelInfo, Tensor, TensorSpec,
+};
 #[cfg(feature = "std")]
 use veriml_inference_primitives::{LocalFailure, RunError};
 use sp_runtime_interface::{
@@ -26,24 +28,37 @@ use sp_externalities::ExternalitiesExt;
 /// aborted runtime call, never into a value the runtime sees.
 #[cfg(feature = "std")]
 pub trait InferenceEngine: Send + Sync {
-	/// blake2-256 of the engine guest this engine runs: what the chain's state must name.
+	/// blake2-256 of the engine guest this engine was built with.
 	fn guest_hash(&self) -> ModelHash;
 
-	/// Parses and checks `model`, prepares it for `inputs` and measures the fuel of preparing
-	/// it and of one run on all-zero inputs; each may use at most `fuel_limit`.
+	/// Whether this engine knows guest `guest` (built in, or added from the chain's state).
+	fn has_guest(&self, guest: &ModelHash) -> bool;
+
+	/// Identifies the guest whose stored bytes are `code` (zstd-compressed or plain wasm,
+	/// metered, declaring its engine version) and adds it, to be compiled ahead of its first
+	/// use; `None` if the bytes are no engine guest. The answer is a function of the bytes.
+	fn add_guest(&self, code: &[u8]) -> Option<EngineGuest>;
+
+	/// Parses and checks `model` with engine guest `guest`, prepares it for `inputs` and
+	/// measures the fuel of preparing it and of one run on all-zero inputs; each may use at
+	/// most `fuel_limit`.
 	fn inspect(
 		&self,
 		lane: Lane,
+		guest: ModelHash,
 		model: &[u8],
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
 	) -> Result<ModelInfo, RunError>;
 
-	/// Runs the model with content hash `model_hash` on `inputs`, within `fuel_limit`.
-	/// `load_model` yields the model's bytes when the engine has not prepared it yet.
+	/// Runs the model with content hash `model_hash` on `inputs` with engine guest `guest`,
+	/// within `fuel_limit`. `load_model` yields the model's bytes when the engine has not
+	/// prepared it yet.
+	#[allow(clippy::too_many_arguments)]
 	fn run(
 		&self,
 		lane: Lane,
+		guest: ModelHash,
 		model_hash: ModelHash,
 		load_model: &mut dyn FnMut() -> Option<Vec<u8>>,
 		inputs: &[TensorSpec],
@@ -162,25 +177,33 @@ fn engine_of(
 		.or_else(|| PROCESS_ENGINE.get().cloned())
 }
 
-/// The engine for a runtime call that names engine guest `guest` (version 1 of the host
-/// functions names none); aborts the call where there is no engine or it runs another guest.
+/// The engine and the guest for a runtime call that names engine guest `guest` (version 1 of
+/// the host functions names none: the engine's built-in guest). A guest the engine does not
+/// know yet is read from the state the call runs on ([`engine_guest_code_key`]); the call is
+/// aborted where there is no engine, or the guest is neither known nor in state, or its bytes
+/// are not that guest.
 #[cfg(feature = "std")]
 fn engine_for(
 	ext: &mut dyn sp_externalities::Externalities,
 	guest: Option<ModelHash>,
-) -> std::sync::Arc<dyn InferenceEngine> {
+) -> (std::sync::Arc<dyn InferenceEngine>, ModelHash) {
 	let Some(engine) = engine_of(ext) else { abort_runtime_call(LocalFailure::EngineUnavailable) };
-	if let Some(guest) = guest {
-		if engine.guest_hash() != guest {
+	let guest = guest.unwrap_or_else(|| engine.guest_hash());
+	if !engine.has_guest(&guest) {
+		let added = ext
+			.storage(&veriml_inference_primitives::engine_guest_code_key(&guest))
+			.and_then(|code| engine.add_guest(&code));
+		if added.map(|added| added.hash) != Some(guest) {
 			log::error!(
 				target: "veriml::engine",
-				"the chain names engine guest {guest:?}, this node's engine runs guest {:?}: run a node built with the chain's guest",
+				"the chain names engine guest {guest:?}, which this node's engine does not have \
+				 (it runs {:?}) and whose bytes the state does not hold",
 				engine.guest_hash()
 			);
 			abort_runtime_call(LocalFailure::OtherGuest)
 		}
 	}
-	engine
+	(engine, guest)
 }
 
 #[cfg(feature = "std")]
@@ -191,7 +214,8 @@ fn inspect_with(
 	inputs: &[TensorSpec],
 	fuel_limit: u64,
 ) -> Result<ModelInfo, EngineError> {
-	verdict(engine_for(ext, guest).inspect(current_lane(), model, inputs, fuel_limit))
+	let (engine, guest) = engine_for(ext, guest);
+	verdict(engine.inspect(current_lane(), guest, model, inputs, fuel_limit))
 }
 
 #[cfg(feature = "std")]
@@ -208,21 +232,24 @@ fn run_with(
 	if !ext.exists_storage(model_key) {
 		return Err(EngineError::ModelUnavailable)
 	}
-	let engine = engine_for(ext, guest);
+	let (engine, guest) = engine_for(ext, guest);
 	// The value is a SCALE-encoded byte vector, as a `StorageMap<_, _, BoundedVec<u8, _>>`
 	// keeps it.
 	let mut load_model = || {
 		let raw = ext.storage(model_key)?;
 		<Vec<u8> as codec::Decode>::decode(&mut &raw[..]).ok()
 	};
-	verdict(engine.run(current_lane(), model_hash, &mut load_model, input_specs, inputs, fuel_limit))
+	verdict(engine.run(current_lane(), guest, model_hash, &mut load_model, input_specs, inputs, fuel_limit))
 }
 
 /// Host functions that check and run ONNX models with the node's deterministic engine.
 ///
-/// Version 2 of each takes the blake2-256 of the engine guest the chain's state names: a node
-/// whose engine runs another guest aborts the runtime call ([`LocalFailure::OtherGuest`])
-/// instead of computing something else. Version 1 (runtimes before spec 105) names none.
+/// Version 2 of `inspect` and `run` takes the blake2-256 of the engine guest the chain's state
+/// names. The node runs that guest: its built-in one, or the one whose bytes the state holds
+/// under [`engine_guest_code_key`](veriml_inference_primitives::engine_guest_code_key), so
+/// every block is executed with the guest of its own state. A node that can find or run no
+/// such guest aborts the runtime call ([`LocalFailure::OtherGuest`]) instead of computing
+/// something else. Version 1 (runtimes before spec 105) names none: the built-in guest.
 #[runtime_interface]
 pub trait Inference {
 	/// Parses and checks `model` for the declared `inputs`: refuses malformed files and
@@ -277,5 +304,18 @@ pub trait Inference {
 		fuel_limit: u64,
 	) -> AllocateAndReturnByCodec<Result<Execution, EngineError>> {
 		run_with(*self, Some(guest), model_hash, model_key, &input_specs, &inputs, fuel_limit)
+	}
+
+	/// Identifies the engine guest whose bytes (zstd-compressed as the runtime's code may be,
+	/// or plain wasm) are `code`: its blake2-256 and the engine version it declares, or `None`
+	/// if the bytes are no metered engine guest declaring a version. A function of the bytes
+	/// alone. The node keeps the guest and compiles it ahead, so the blocks that name it later
+	/// find it ready.
+	fn identify_guest(
+		&mut self,
+		code: PassFatPointerAndRead<&[u8]>,
+	) -> AllocateAndReturnByCodec<Option<EngineGuest>> {
+		let Some(engine) = engine_of(*self) else { abort_runtime_call(LocalFailure::EngineUnavailable) };
+		engine.add_guest(code)
 	}
 }

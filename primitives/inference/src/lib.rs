@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+pub mod guest;
 pub mod host_kernel;
 pub mod metering;
 #[cfg(feature = "json")]
@@ -30,10 +31,24 @@ pub type ModelHash = H256;
 /// could change any output bit gets a new version, so old and new results never collide.
 pub type EngineVersion = u32;
 
-/// The engine version this code implements. Version 3 charges fuel for the guest's bulk memory
-/// operations, its memory growth and the restore of a prepared model's snapshot (see
-/// [`metering`]): outputs are those of version 2, fuel figures are higher.
-pub const ENGINE_VERSION: EngineVersion = 3;
+pub use guest::ENGINE_VERSION;
+
+/// An engine guest as the chain names it: the blake2-256 of its (uncompressed) wasm and the
+/// engine version it declares. Its bytes are in state under [`engine_guest_code_key`].
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, Default, TypeInfo, MaxEncodedLen,
+)]
+pub struct EngineGuest {
+	/// blake2-256 of the guest's wasm.
+	pub hash: H256,
+	/// The engine version the guest declares: the first field of every result hash it makes.
+	pub version: EngineVersion,
+}
+
+/// The raw storage key of guest `hash`'s bytes.
+pub fn engine_guest_code_key(hash: &H256) -> Vec<u8> {
+	[guest::GUEST_CODE_PREFIX, hash.as_bytes()].concat()
+}
 
 /// The content hash of model bytes.
 pub fn model_hash(bytes: &[u8]) -> ModelHash {
@@ -172,6 +187,9 @@ pub enum LocalFailure {
 	HostPanic,
 	/// The chain names another engine guest than the one this node runs.
 	OtherGuest,
+	/// Too many calls off the consensus lane (RPC calls, off-chain workers) wait for the
+	/// engine's off-chain thread already; this one is refused rather than queued.
+	OffchainLaneFull,
 }
 
 impl LocalFailure {
@@ -181,7 +199,10 @@ impl LocalFailure {
 			Self::EngineUnavailable => "this node has no working inference engine",
 			Self::HostResources => "the operating system refused the engine memory or an instance",
 			Self::HostPanic => "the engine's host code panicked",
-			Self::OtherGuest => "the chain names another engine guest than this node runs",
+			Self::OtherGuest =>
+				"the chain names an engine guest this node neither has nor finds in state, or cannot run",
+			Self::OffchainLaneFull =>
+				"too many RPC or off-chain calls wait for the engine's off-chain thread already",
 		}
 	}
 }

@@ -1,0 +1,29 @@
+//! The engine guest as chain state: the names both sides agree on.
+//!
+//! The guest (the wasm module of `primitives/engine-guest`) declares the engine version it
+//! implements in a custom section; the chain keeps the guest's bytes under a well-known storage
+//! key of its hash, so a node can run any guest the chain names, also one it was not built with.
+//!
+//! This file is also compiled into the engine's build script (`primitives/engine/build.rs`),
+//! so it holds constants only.
+
+/// The engine version this code implements: part of every result hash, so a change of the
+/// engine that could change any output bit gets a new version and old and new results never
+/// collide. Version 3 charges fuel for the guest's bulk memory operations, its memory growth
+/// and the restore of a prepared model's snapshot (see `metering`): outputs are those of
+/// version 2, fuel figures are higher.
+///
+/// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
+/// the guest it runs (`models.engineGuest`), and result hashes use that one.
+pub const ENGINE_VERSION: u32 = 3;
+
+/// Name of the guest's custom section that holds its engine version (4 bytes, little endian).
+pub const VERSION_SECTION: &str = "veriml:engine_version";
+
+/// Prefix of the raw storage key under which the chain keeps a guest's bytes; the key is the
+/// prefix followed by the guest's blake2-256 (of the uncompressed wasm). The bytes may be
+/// zstd-compressed the way the runtime's own code is (`sp-maybe-compressed-blob`).
+pub const GUEST_CODE_PREFIX: &[u8] = b":veriml:engine_guest:";
+
+/// Most bytes a stored guest may decompress to: twice today's guest.
+pub const MAX_GUEST_BYTES: usize = 32 * 1024 * 1024;

@@ -779,6 +779,8 @@ pub mod pallet {
 		/// block reserves for verifying one submission. (Reading the request here is charged
 		/// in `base`.)
 		pub fn verification_weight(request: RequestId, base: Weight) -> Weight {
+			// Reading the engine version the chain replaced, to refuse results made with it.
+			let base = base.saturating_add(T::DbWeight::get().reads(1));
 			match Requests::<T>::get(request) {
 				// Proposed, not re-executed: hashing the outputs is in `base`.
 				Some(r) if r.verification == Verification::Optimistic => base,
@@ -935,6 +937,8 @@ pub mod pallet {
 			let request = Self::open_request(id)?;
 			ensure!(request.assigned.contains(&node), Error::<T>::NotAssigned);
 			let terms = T::Models::terms(&request.model).ok_or(Error::<T>::UnknownModel)?;
+			// Reading the replaced engine version below.
+			let base_weight = base_weight.saturating_add(T::DbWeight::get().reads(1));
 			if let (Claim::Outputs { outputs, result_hash: claimed }, (_, Some(replaced))) =
 				(&claim, T::Models::engine_versions())
 			{

@@ -198,10 +198,17 @@ impl Engine {
 
 	/// Adds the guest whose stored bytes are `code` (see [`identify_guest`]) and starts
 	/// compiling it in the background, so that the blocks that run it later find it ready.
+	///
+	/// The answer is [`identify_guest`]'s alone: a failure to keep the guest here (a poisoned
+	/// lock) is logged, and a later call naming the guest finds it unknown and aborts as a
+	/// local failure, never turning into a refusal of valid bytes.
 	pub fn add_guest(&self, code: &[u8]) -> Result<EngineGuest, String> {
 		let (id, wasm) = identify_guest(code)?;
 		let known = {
-			let mut guests = self.guests.lock().map_err(|_| "a poisoned lock".to_string())?;
+			let Ok(mut guests) = self.guests.lock() else {
+				log::error!(target: LOG_TARGET, "engine guest {:?} not kept: the engine's guest table is poisoned", id.hash);
+				return Ok(id)
+			};
 			if guests.contains_key(&id.hash) {
 				return Ok(id)
 			}

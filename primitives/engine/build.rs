@@ -32,6 +32,9 @@ mod guest_consts;
 #[path = "src/metering.rs"]
 #[allow(dead_code)]
 mod metering;
+#[path = "src/stack_limit.rs"]
+#[allow(dead_code)]
+mod stack_limit;
 
 /// Writes the metered form of the guest at `built` to `out` and hands both paths to the crate
 /// (the unmetered one for the engine's tests of metering).
@@ -115,6 +118,7 @@ fn main() {
 	println!("cargo:rustc-env=VERIML_ENGINE_TARGET={}", env::var("TARGET").expect("cargo sets TARGET"));
 	println!("cargo:rerun-if-env-changed=VERIML_ENGINE_GUEST_WASM");
 	println!("cargo:rerun-if-changed=src/metering.rs");
+	println!("cargo:rerun-if-changed=src/stack_limit.rs");
 	if let Ok(prebuilt) = env::var("VERIML_ENGINE_GUEST_WASM") {
 		let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
 		meter_guest(Path::new(&prebuilt), &out.join("veriml_engine_guest.wasm"));

@@ -17,7 +17,7 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Block, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
+	AccountId, Aura, Balance, Block, BlockNumber, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
 	RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
 };
 
@@ -144,11 +144,49 @@ impl_runtime_apis! {
 		}
 	}
 
-	impl pallet_inference_requests::runtime_api::InferenceApi<Block, Balance> for Runtime {
+	#[api_version(2)]
+	impl pallet_inference_requests::runtime_api::InferenceApi<Block, AccountId, Balance, BlockNumber> for Runtime {
 		fn quote(
 			model: veriml_inference_primitives::ModelHash,
 		) -> Result<pallet_inference_requests::Fee<Balance>, pallet_inference_requests::QuoteError> {
 			crate::Inference::quote(&model)
+		}
+
+		fn request(
+			request: pallet_inference_requests::RequestId,
+		) -> Option<pallet_inference_requests::RequestInfo<AccountId, Balance, BlockNumber>> {
+			use pallet_inference_requests::RequestInfo;
+			if let Some(open) = crate::Inference::open_request_info(request) {
+				return Some(RequestInfo::Open(open))
+			}
+			if let Some(receipt) = crate::Verification::receipt(request) {
+				return Some(RequestInfo::Verified(receipt))
+			}
+			crate::Inference::was_made(request).then_some(RequestInfo::Closed)
+		}
+
+		fn outputs(request: pallet_inference_requests::RequestId) -> Option<Vec<veriml_inference_primitives::Tensor>> {
+			crate::Verification::outputs(request)
+		}
+
+		fn receipt_key(request: pallet_inference_requests::RequestId) -> Vec<u8> {
+			crate::Verification::receipt_key(request)
+		}
+	}
+
+	impl pallet_model_registry::runtime_api::ModelsApi<Block, AccountId, Balance, BlockNumber> for Runtime {
+		fn model(
+			model: veriml_inference_primitives::ModelHash,
+		) -> Option<pallet_model_registry::RegisteredModel<AccountId, Balance, BlockNumber>> {
+			crate::Models::model(&model).map(Into::into)
+		}
+
+		fn model_code(model: veriml_inference_primitives::ModelHash) -> Option<Vec<u8>> {
+			crate::Models::model_code(&model)
+		}
+
+		fn engine_guest() -> veriml_inference_primitives::EngineGuest {
+			crate::Models::engine_guest()
 		}
 	}
 

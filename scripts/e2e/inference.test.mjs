@@ -164,6 +164,70 @@ test('veriml RPC: a model\'s bytes by content hash, and a receipt with its stora
   await assert.rejects(api.rpc.veriml.receiptProof(1_000_000), /7002.*no receipt/);
 });
 
+test('runtime APIs: what clients read, through api.call', async () => {
+  const model = testModel('pytorch_Linear');
+  // The first test's model and request (#0), verified by now.
+  const id = 0;
+  // InferenceApi (version 2): quote, request, outputs, receipt key.
+  const documented = api.runtimeMetadata.asLatest.apis.map((a) => a.name.toString());
+  assert.ok(documented.includes('InferenceApi') && documented.includes('ModelsApi'), 'the metadata documents both');
+  const quote = await api.call.inferenceApi.quote(model.hash);
+  assert.ok(quote.isOk);
+  const rpcQuote = (await api.rpc.veriml.quote(model.hash)).toJSON();
+  assert.equal(quote.asOk.execution.toString(), rpcQuote.execution);
+  assert.equal((await api.call.inferenceApi.quote(`0x${'22'.repeat(32)}`)).asErr.toString(), 'UnknownModel');
+
+  const info = (await api.call.inferenceApi.request(id)).unwrap();
+  assert.ok(info.isVerified, 'request 0 is verified');
+  const receipt = info.asVerified;
+  const stored = (await api.query.verification.receipts(id)).unwrap();
+  assert.equal(receipt.toHex(), stored.toHex(), 'the receipt, as stored');
+  assert.equal(receipt.modelHash.toHex(), model.hash);
+  assert.ok(receipt.outcome.isOutputs);
+  const outputs = (await api.call.inferenceApi.outputs(id)).unwrap();
+  assert.equal(outputs.toHex(), (await api.query.verification.outputs(id)).unwrap().toHex());
+  // @polkadot/api 16 hands back an answer of bytes (`Vec<u8>`, `Option<Vec<u8>>`) as the raw
+  // SCALE answer, undecoded (an `Option` of it always `Some`): decoded here from `state_call`,
+  // which is what `api.call` sends.
+  const raw = async (method, args) => (await api.rpc.state.call(method, args)).toU8a(true);
+  const idArg = api.createType('u64', id).toHex();
+  const receiptKey = api.createType('Bytes', await raw('InferenceApi_receipt_key', idArg));
+  assert.equal(receiptKey.toHex(), api.query.verification.receipts.key(id));
+  assert.deepEqual((await api.call.inferenceApi.receiptKey(id)).toU8a(true), await raw('InferenceApi_receipt_key', idArg));
+  assert.ok((await api.call.inferenceApi.request(1_000_000)).isNone, 'no request 1000000 was made');
+
+  // ModelsApi: the model, its bytes, the engine guest.
+  const registered = (await api.call.modelsApi.model(model.hash)).unwrap();
+  const record = (await api.query.models.models(model.hash)).unwrap();
+  assert.equal(registered.owner.toString(), record.owner.toString());
+  assert.equal(registered.fuelPerRun.toString(), record.fuelPerRun.toString());
+  assert.equal(registered.verification.toString(), record.verification.toString());
+  assert.ok((await api.call.modelsApi.model(`0x${'22'.repeat(32)}`)).isNone);
+  const code = api.createType('Option<Bytes>', await raw('ModelsApi_model_code', model.hash)).unwrap();
+  assert.equal(blake2AsHex(code.toU8a(true), 256), model.hash);
+  assert.deepEqual((await api.call.modelsApi.modelCode(model.hash)).unwrap().toU8a(true), await raw('ModelsApi_model_code', model.hash));
+  assert.ok(api.createType('Option<Bytes>', await raw('ModelsApi_model_code', `0x${'22'.repeat(32)}`)).isNone);
+  const guest = await api.call.modelsApi.engineGuest();
+  assert.equal(guest.toHex(), (await api.query.models.engineGuest()).toHex());
+  assert.equal(receipt.engineVersion.toNumber(), guest.version.toNumber());
+
+  // An open request: pending (no node serves this model), then closed once cancelled.
+  const unserved = testModel('pytorch_Tanh');
+  await registerModel(api, unserved, account('Bob'), VML / 100n);
+  const requester = account('Ferdie');
+  const requested = await sendOk(
+    api, api.tx.inference.request(unserved.hash, sampleInputs(unserved), 10n * VML), requester,
+  );
+  const openId = eventsOf(requested.events, 'inference', 'Requested')[0].data.request.toNumber();
+  const open = (await api.call.inferenceApi.request(openId)).unwrap();
+  assert.ok(open.isOpen);
+  assert.equal(open.asOpen.status.toString(), 'Pending');
+  assert.equal(open.asOpen.requester.toString(), requester.address);
+  assert.ok(open.asOpen.proposal.isNone);
+  await sendOk(api, api.tx.inference.cancel(openId), requester);
+  assert.ok((await api.call.inferenceApi.request(openId)).unwrap().isClosed);
+});
+
 test('veriml RPC: a quote is what a request holds, and a request\'s status follows it to its result', async () => {
   const model = testModel('pytorch_Linear');
   const requester = account('Eve//stash');

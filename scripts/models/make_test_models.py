@@ -194,6 +194,15 @@ def hostile_models():
     save("output_too_large", helper.make_graph(
         [helper.make_node("ConstantOfShape", ["shape"], ["wide"],
                           value=helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0]))], "wide", [x], [wide], initializer=[shape]))
+    # A shape whose dimension is an expression nested 100 000 parentheses deep: parsing it
+    # recurses until the guest's stack runs out (its stack in linear memory, or the call stack
+    # it counts in wasm terms), at the same depth on every CPU: a verdict, never the host's
+    # native stack limit.
+    nested = "(" * 100_000 + "N" + ")" * 100_000
+    deep_x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [nested, 4])
+    deep_y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [nested, 4])
+    save("deeply_nested_shape", helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "deep", [deep_x], [deep_y]))
     with open(os.path.join(OUT, "light_squeezenet", "model.onnx"), "rb") as f:
         squeezenet = f.read()
     with open(os.path.join(folder, "malformed_model.onnx"), "wb") as f:

@@ -11,7 +11,7 @@ use sc_transaction_pool_api::TransactionPool;
 use sp_api::ProvideRuntimeApi;
 use sp_block_builder::BlockBuilder;
 use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
-use veriml_runtime::{opaque::Block, AccountId, Balance, Nonce};
+use veriml_runtime::{opaque::Block, AccountId, Balance, BlockNumber, Nonce};
 
 /// What the RPC extensions need from the node.
 pub struct FullDeps<C, P> {
@@ -32,7 +32,8 @@ where
 	C: sc_client_api::StorageProvider<Block, BE> + sc_client_api::ProofProvider<Block>,
 	BE: sc_client_api::Backend<Block> + Send + Sync + 'static,
 	C: sc_client_api::BlockchainEvents<Block>,
-	C::Api: pallet_inference_requests::runtime_api::InferenceApi<Block, Balance>,
+	C::Api: pallet_inference_requests::runtime_api::InferenceApi<Block, AccountId, Balance, BlockNumber>,
+	C::Api: pallet_model_registry::runtime_api::ModelsApi<Block, AccountId, Balance, BlockNumber>,
 	C::Api: substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>,
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
 	C::Api: BlockBuilder<Block>,

@@ -1,10 +1,14 @@
 //! `veriml_*` JSON-RPC methods: what a user needs to check what they pay for and what they
 //! got without trusting the node that answers — a model's bytes by content hash, and a
 //! receipt with a storage proof against a block's state root.
+//!
+//! Each method calls the runtime's APIs (`InferenceApi`, `ModelsApi`) at the block asked about
+//! and turns the answer into JSON: the node decodes no storage item of the runtime, so a runtime
+//! upgrade that changes them changes nothing here. The receipt proof reads the one key the
+//! runtime names (`InferenceApi::receipt_key`) and proves it against the block's state root.
 
 use std::{marker::PhantomData, sync::Arc};
 
-use codec::Decode;
 use futures::{future, StreamExt};
 use jsonrpsee::{
 	core::{async_trait, RpcResult, SubscriptionResult},
@@ -15,10 +19,13 @@ use jsonrpsee::{
 use sc_client_api::{Backend, BlockchainEvents, ProofProvider, StorageProvider};
 use sp_blockchain::HeaderBackend;
 use sp_core::{storage::StorageKey, Bytes, H256};
-use pallet_inference_requests::{runtime_api::InferenceApi, Fee, QuoteError};
-use sp_api::ProvideRuntimeApi;
+use pallet_inference_requests::{runtime_api::InferenceApi, Fee, QuoteError, RequestInfo, RequestStatus};
+use pallet_model_registry::runtime_api::ModelsApi;
+use pallet_verification::Outcome;
+use sp_api::{ApiError, ProvideRuntimeApi};
 use sp_runtime::traits::Block as BlockT;
-use veriml_runtime::{AccountId, Balance, BlockNumber, Runtime};
+use veriml_runtime::{AccountId, Balance, BlockNumber};
+
 
 /// Error codes of the `veriml_*` methods (JSON-RPC `error.code`).
 pub mod error_code {
@@ -38,6 +45,14 @@ pub mod error_code {
 	pub const UNKNOWN_REQUEST: i32 = 7007;
 	/// The runtime API call failed.
 	pub const RUNTIME_API: i32 = 7008;
+}
+
+fn api_error(at: impl core::fmt::Debug, error: ApiError) -> ErrorObjectOwned {
+	ErrorObjectOwned::owned(
+		error_code::RUNTIME_API,
+		format!("the runtime API call failed at block {at:?}: {error}"),
+		None::<()>,
+	)
 }
 
 /// The `veriml` namespace.
@@ -110,17 +125,6 @@ where
 			.map(|value| value.map(|data| data.0))
 			.map_err(|e| error(error_code::STATE_UNAVAILABLE, format!("state at block {at:?} is unavailable: {e}")))
 	}
-
-	/// The value of `key` at `at`, decoded as `V`.
-	fn read_decoded<V: Decode>(&self, at: Block::Hash, key: Vec<u8>) -> RpcResult<Option<V>> {
-		self.read(at, key)?
-			.map(|raw| {
-				V::decode(&mut &raw[..]).map_err(|_| {
-					error(error_code::CORRUPT_STATE, format!("a stored value at block {at:?} does not decode"))
-				})
-			})
-			.transpose()
-	}
 }
 
 fn fee_json(fee: &Fee<Balance>) -> serde_json::Value {
@@ -140,14 +144,18 @@ where
 	C: StorageProvider<Block, BE> + ProofProvider<Block> + HeaderBackend<Block> + Send + Sync + 'static,
 	C: BlockchainEvents<Block>,
 	C: ProvideRuntimeApi<Block>,
-	C::Api: InferenceApi<Block, Balance>,
+	C::Api: InferenceApi<Block, AccountId, Balance, BlockNumber> + ModelsApi<Block, AccountId, Balance, BlockNumber>,
 {
 	fn model_bytes(&self, model_hash: H256, at: Option<Block::Hash>) -> RpcResult<Bytes> {
 		let at = at.unwrap_or_else(|| self.client.info().best_hash);
-		let key = pallet_model_registry::Pallet::<Runtime>::model_code_key(&model_hash);
-		let bytes: Vec<u8> = self.read_decoded(at, key)?.ok_or_else(|| {
-			error(error_code::UNKNOWN_MODEL, format!("no model {model_hash:?} is registered at block {at:?}"))
-		})?;
+		let bytes = self
+			.client
+			.runtime_api()
+			.model_code(at, model_hash)
+			.map_err(|e| api_error(at, e))?
+			.ok_or_else(|| {
+				error(error_code::UNKNOWN_MODEL, format!("no model {model_hash:?} is registered at block {at:?}"))
+			})?;
 		if veriml_inference_primitives::model_hash(&bytes) != model_hash {
 			return Err(error(
 				error_code::CORRUPT_STATE,
@@ -159,7 +167,7 @@ where
 
 	fn receipt_proof(&self, request: u64, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
 		let at = at.unwrap_or_else(|| self.client.info().finalized_hash);
-		let key = pallet_verification::Receipts::<Runtime>::hashed_key_for(request);
+		let key = self.client.runtime_api().receipt_key(at, request).map_err(|e| api_error(at, e))?;
 		let receipt = self.read(at, key.clone())?.ok_or_else(|| {
 			error(
 				error_code::UNKNOWN_RECEIPT,
@@ -181,11 +189,7 @@ where
 
 	fn quote(&self, model: H256, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
 		let at = at.unwrap_or_else(|| self.client.info().best_hash);
-		let answer = self
-			.client
-			.runtime_api()
-			.quote(at, model)
-			.map_err(|e| error(error_code::RUNTIME_API, format!("the runtime could not quote at block {at:?}: {e}")))?;
+		let answer = self.client.runtime_api().quote(at, model).map_err(|e| api_error(at, e))?;
 		match answer {
 			Ok(fee) => Ok(fee_json(&fee)),
 			Err(QuoteError::UnknownModel) => Err(error(
@@ -202,76 +206,68 @@ where
 	}
 
 	fn request(&self, request: u64, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
-		use pallet_inference_requests::{NextRequestId, Proposals, RequestOf, RequestStatus, Requests};
-		use pallet_verification::{Outcome, ReceiptOf, Receipts};
 		let at = at.unwrap_or_else(|| self.client.info().best_hash);
-		if let Some(open) =
-			self.read_decoded::<RequestOf<Runtime>>(at, Requests::<Runtime>::hashed_key_for(request))?
-		{
-			let status = match open.status {
-				RequestStatus::Pending => "pending",
-				RequestStatus::Assigned => "assigned",
-				RequestStatus::Proposed => "proposed",
-				RequestStatus::Disputed => "disputed",
-			};
-			let mut answer = serde_json::json!({
-				"request": request,
-				"status": status,
-				"model": open.model,
-				"requester": open.requester,
-				"inputHash": open.input_hash,
-				"fee": fee_json(&open.fee),
-				"fuelLimit": open.fuel_limit,
-				"assigned": open.assigned.into_inner(),
-				"createdAt": open.created_at,
-				"deadline": open.deadline,
-				"verification": format!("{:?}", open.verification),
-			});
-			type ProposalOf = pallet_inference_requests::Proposal<AccountId, BlockNumber>;
-			if let Some(proposal) =
-				self.read_decoded::<ProposalOf>(at, Proposals::<Runtime>::hashed_key_for(request))?
-			{
-				answer["proposal"] = serde_json::json!({
-					"node": proposal.node,
-					"outcome": format!("{:?}", proposal.outcome),
-					"challengeUntil": proposal.challenge_until,
-					"challenger": proposal.challenger,
+		let api = self.client.runtime_api();
+		let info = api.request(at, request).map_err(|e| api_error(at, e))?.ok_or_else(|| {
+			error(error_code::UNKNOWN_REQUEST, format!("no request {request} was made by block {at:?}"))
+		})?;
+		match info {
+			RequestInfo::Open(open) => {
+				let status = match open.status {
+					RequestStatus::Pending => "pending",
+					RequestStatus::Assigned => "assigned",
+					RequestStatus::Proposed => "proposed",
+					RequestStatus::Disputed => "disputed",
+				};
+				let mut answer = serde_json::json!({
+					"request": request,
+					"status": status,
+					"model": open.model,
+					"requester": open.requester,
+					"inputHash": open.input_hash,
+					"fee": fee_json(&open.fee),
+					"fuelLimit": open.fuel_limit,
+					"assigned": open.assigned,
+					"createdAt": open.created_at,
+					"deadline": open.deadline,
+					"verification": format!("{:?}", open.verification),
 				});
-			}
-			return Ok(answer)
-		}
-		if let Some(receipt) =
-			self.read_decoded::<ReceiptOf<Runtime>>(at, Receipts::<Runtime>::hashed_key_for(request))?
-		{
-			let mut answer = serde_json::json!({
-				"request": request,
-				"model": receipt.model_hash,
-				"inputHash": receipt.input_hash,
-				"engineVersion": receipt.engine_version,
-				"executor": receipt.executor,
-				"verifiedIn": receipt.verified_at,
-				"verifiedBy": format!("{:?}", receipt.verified_by),
-			});
-			match receipt.outcome {
-				Outcome::Outputs { output_hash, result_hash } => {
-					let outputs = self.read(at, pallet_verification::Outputs::<Runtime>::hashed_key_for(request))?;
-					answer["status"] = "completed".into();
-					answer["outputHash"] = serde_json::json!(output_hash);
-					answer["resultHash"] = serde_json::json!(result_hash);
-					answer["outputs"] = serde_json::json!(outputs.map(Bytes));
-				},
-				Outcome::Failed(engine_error) => {
-					answer["status"] = "failed".into();
-					answer["error"] = format!("{engine_error:?}").into();
-				},
-			}
-			return Ok(answer)
-		}
-		let next: u64 = self.read_decoded(at, NextRequestId::<Runtime>::hashed_key().to_vec())?.unwrap_or_default();
-		if request < next {
-			Ok(serde_json::json!({ "request": request, "status": "closed" }))
-		} else {
-			Err(error(error_code::UNKNOWN_REQUEST, format!("no request {request} was made by block {at:?}")))
+				if let Some(proposal) = open.proposal {
+					answer["proposal"] = serde_json::json!({
+						"node": proposal.node,
+						"outcome": format!("{:?}", proposal.outcome),
+						"challengeUntil": proposal.challenge_until,
+						"challenger": proposal.challenger,
+					});
+				}
+				Ok(answer)
+			},
+			RequestInfo::Verified(receipt) => {
+				let mut answer = serde_json::json!({
+					"request": request,
+					"model": receipt.model_hash,
+					"inputHash": receipt.input_hash,
+					"engineVersion": receipt.engine_version,
+					"executor": receipt.executor,
+					"verifiedIn": receipt.verified_at,
+					"verifiedBy": format!("{:?}", receipt.verified_by),
+				});
+				match receipt.outcome {
+					Outcome::Outputs { output_hash, result_hash } => {
+						let outputs = api.outputs(at, request).map_err(|e| api_error(at, e))?;
+						answer["status"] = "completed".into();
+						answer["outputHash"] = serde_json::json!(output_hash);
+						answer["resultHash"] = serde_json::json!(result_hash);
+						answer["outputs"] = serde_json::json!(outputs.map(|outputs| Bytes(codec::Encode::encode(&outputs))));
+					},
+					Outcome::Failed(engine_error) => {
+						answer["status"] = "failed".into();
+						answer["error"] = format!("{engine_error:?}").into();
+					},
+				}
+				Ok(answer)
+			},
+			RequestInfo::Closed => Ok(serde_json::json!({ "request": request, "status": "closed" })),
 		}
 	}
 

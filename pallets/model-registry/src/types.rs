@@ -85,6 +85,61 @@ where
 	pub registered_at: BlockNumber,
 }
 
+/// A registered model as clients read it (`ModelsApi::model`): a view kept apart from the
+/// storage item it is read from, so that the record may change without it.
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub struct RegisteredModel<AccountId, Balance, BlockNumber> {
+	/// The account that registered the model and may price, deprecate and remove it.
+	pub owner: AccountId,
+	/// Human name, shared by the model's versions.
+	pub name: alloc::vec::Vec<u8>,
+	/// Version under the owner's name.
+	pub version: u32,
+	/// Input tensors the model takes.
+	pub inputs: alloc::vec::Vec<TensorSpec>,
+	/// Output tensors it produces.
+	pub outputs: alloc::vec::Vec<TensorSpec>,
+	/// What the owner is paid per inference.
+	pub price_per_inference: Balance,
+	/// Length of the ONNX bytes.
+	pub byte_len: u32,
+	/// Engine fuel one inference used on all-zero inputs at registration.
+	pub fuel_per_run: u64,
+	/// Engine fuel preparing the model used at registration.
+	pub fuel_to_prepare: u64,
+	/// How its results are verified.
+	pub verification: Verification,
+	/// Whether it takes new requests.
+	pub status: ModelStatus,
+	/// Block in which the model was registered.
+	pub registered_at: BlockNumber,
+}
+
+impl<AccountId, Balance, BlockNumber, NameLen: Get<u32>, Tensors: Get<u32>>
+	From<ModelRecord<AccountId, Balance, BlockNumber, NameLen, Tensors>> for RegisteredModel<AccountId, Balance, BlockNumber>
+where
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	Balance: Clone + PartialEq + Eq + core::fmt::Debug,
+	BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
+{
+	fn from(record: ModelRecord<AccountId, Balance, BlockNumber, NameLen, Tensors>) -> Self {
+		Self {
+			owner: record.owner,
+			name: record.name.into_inner(),
+			version: record.version,
+			inputs: record.inputs.into_inner(),
+			outputs: record.outputs.into_inner(),
+			price_per_inference: record.price_per_inference,
+			byte_len: record.byte_len,
+			fuel_per_run: record.fuel_per_run,
+			fuel_to_prepare: record.fuel_to_prepare,
+			verification: record.verification,
+			status: record.status,
+			registered_at: record.registered_at,
+		}
+	}
+}
+
 /// The engine as the registry needs it: checking a model before it is registered.
 pub trait ModelInspector {
 	/// Parses and checks `model` for `inputs`, within `fuel_limit`, with the engine guest

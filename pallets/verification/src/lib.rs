@@ -263,6 +263,16 @@ pub mod pallet {
 		pub fn receipt(request: T::JobId) -> Option<ReceiptOf<T>> {
 			Receipts::<T>::get(request)
 		}
+
+		/// The storage key of `request`'s receipt, for proofs of it against a state root.
+		pub fn receipt_key(request: T::JobId) -> Vec<u8> {
+			Receipts::<T>::hashed_key_for(request)
+		}
+
+		/// The outputs of `request`'s verified result, while its receipt is retained.
+		pub fn outputs(request: T::JobId) -> Option<Vec<Tensor>> {
+			Outputs::<T>::get(request)
+		}
 	}
 
 	impl<T: Config> ResultVerifier<T::JobId, T::AccountId> for Pallet<T> {

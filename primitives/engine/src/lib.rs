@@ -16,11 +16,18 @@
 //! each run instantiates the module afresh and restores that snapshot. Fuel use is then a pure
 //! function of model and input, so fuel limits, and the costs charged from them, are
 //! consensus-safe.
+//!
+//! Every limit that can stop a model is counted in wasm terms, the same on every CPU: fuel,
+//! memory pages, and the call stack, which the guest counts itself in slots of wasm values
+//! (`stack_limit`: the engine's build adds the counting, and the engine refuses a guest
+//! without it). wasmtime's native stack limit sits far above, and reaching it is a local
+//! failure, never a verdict.
 
 mod host_kernel;
 mod limits;
 pub mod metering;
 mod snapshot;
+mod stack_limit;
 
 pub use limits::Limits;
 pub use snapshot::CompiledCache;

@@ -65,7 +65,7 @@ fn bulk_of(operator: &Operator) -> Result<Option<Bulk>, String> {
 }
 
 /// Appends `value` as unsigned LEB128.
-fn leb(out: &mut Vec<u8>, mut value: u32) {
+pub(crate) fn leb(out: &mut Vec<u8>, mut value: u32) {
 	loop {
 		let byte = (value & 0x7f) as u8;
 		value >>= 7;
@@ -162,9 +162,16 @@ fn parts_of(wasm: &[u8], helpers: &Helpers) -> Result<Vec<Part>, String> {
 
 const CODE_SECTION: u8 = 10;
 
-/// The guest with every bulk memory instruction outside its helpers replaced by a call of the
-/// helper; an error if it uses one without exporting the helper, or uses an unmetered one.
+/// The guest metered: every bulk memory instruction outside its helpers replaced by a call of
+/// the helper (an error if it uses one without exporting the helper, or uses an unmetered one),
+/// and its call stack limited in wasm terms ([`stack_limit`](super::stack_limit)).
 pub fn meter(wasm: &[u8]) -> Result<Vec<u8>, String> {
+	super::stack_limit::limit(&meter_bulk(wasm)?)
+}
+
+/// The guest with every bulk memory instruction outside its helpers replaced by a call of the
+/// helper.
+fn meter_bulk(wasm: &[u8]) -> Result<Vec<u8>, String> {
 	let helpers = helpers_of(wasm)?;
 	let mut out = wasm.get(..8).ok_or("the guest is not valid wasm")?.to_vec();
 	for part in parts_of(wasm, &helpers)? {
@@ -242,21 +249,23 @@ pub fn declare_version(wasm: &[u8], version: u32) -> Result<Vec<u8>, String> {
 	Ok(out)
 }
 
-/// `Ok` if no bulk instruction is left outside the helpers (what [`meter`] makes of a guest),
-/// and every helper a call could need is exported.
+/// `Ok` if the guest is what [`meter`] makes of one: every helper a call could need exported, no
+/// bulk instruction left outside the helpers, and its stack limited (checked in the same
+/// reading of the module).
 pub fn check_metered(wasm: &[u8]) -> Result<(), String> {
 	let helpers = helpers_of(wasm)?;
 	for bulk in [Bulk::Copy, Bulk::Fill, Bulk::Grow] {
 		helpers.index(bulk)?;
 	}
-	for part in parts_of(wasm, &helpers)? {
-		if let Part::Code(bodies) = part {
-			if let Some((_, bulk)) = bodies.iter().find_map(|(_, found)| found.first()) {
-				return Err(format!("the guest has an unmetered {bulk:?} instruction"))
-			}
+	super::stack_limit::check_with(wasm, |function, operator| {
+		if helpers.contains(function) {
+			return Ok(())
 		}
-	}
-	Ok(())
+		match bulk_of(operator)? {
+			Some(bulk) => Err(format!("the guest has an unmetered {bulk:?} instruction")),
+			None => Ok(()),
+		}
+	})
 }
 
 #[cfg(test)]
@@ -307,7 +316,7 @@ mod tests {
 		let user = [&ARGS[..], &MEMORY_COPY, &ARGS, &MEMORY_COPY].concat();
 		let wasm = module(&[&helper, &user], Some(names::COPY_HELPER));
 		assert!(check_metered(&wasm).is_err());
-		let metered = meter(&wasm).unwrap();
+		let metered = meter_bulk(&wasm).unwrap();
 		// The helper keeps the real instruction; the other function calls the helper twice.
 		let expected_user = [&ARGS[..], &CALL_0, &ARGS, &CALL_0].concat();
 		assert_eq!(metered, module(&[&helper, &expected_user], Some(names::COPY_HELPER)));
@@ -324,7 +333,7 @@ mod tests {
 		assert!(meter(&module(&[&table_grow], None)).unwrap_err().contains("TableGrow"));
 		// A module without bulk instructions comes out as it went in.
 		let plain = module(&[&ARGS[..4]], None);
-		assert_eq!(meter(&plain).unwrap(), plain);
+		assert_eq!(meter_bulk(&plain).unwrap(), plain);
 		assert!(meter(b"not wasm").is_err());
 	}
 

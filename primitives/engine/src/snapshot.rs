@@ -39,9 +39,14 @@ const INSTANCE_SLOTS: u32 = CONSENSUS_THREADS + OFFCHAIN_THREADS;
 /// Bytes of each slot's linear memory kept resident (reset with `memset`) between instances.
 const KEEP_RESIDENT_BYTES: usize = 256 * 1024 * 1024;
 
-/// Native stack of the threads the guest runs on: well above wasmtime's `max_wasm_stack`, so the
-/// wasm stack limit (a clean trap) is always hit before the native stack runs out. The calling
-/// thread (a tokio worker inside the runtime's own wasm call) has far less.
+/// Native stack wasmtime lets the guest use: many times what the guest's own limit in wasm terms
+/// (`metering::STACK_LIMIT_SLOTS`, counted by the guest) lets a run hold, so that limit, the same
+/// on every CPU, is the one a model meets (`stack_limit.rs` measures the margin).
+pub(crate) const MAX_WASM_STACK: usize = 32 * 1024 * 1024;
+
+/// Native stack of the threads the guest runs on: well above [`MAX_WASM_STACK`], so wasmtime's
+/// limit (a clean trap) is always hit before the native stack runs out. The calling thread (a
+/// tokio worker inside the runtime's own wasm call) has far less.
 const GUEST_THREAD_STACK: usize = 64 * 1024 * 1024;
 
 /// Bytes of each slot's table kept resident between instances: the guest's function table
@@ -230,9 +235,9 @@ impl Guest {
 			// Fuel counts executed instructions: the deterministic measure of work and the
 			// only limit applied while running.
 			.consume_fuel(true)
-			// Generous, so the native stack (whose frame sizes may vary with the host's
-			// instruction set) is never the limit that stops a model.
-			.max_wasm_stack(8 * 1024 * 1024)
+			// Generous, so the native stack (whose frame sizes vary with the host's instruction
+			// set) is never the limit that stops a model: the guest's own, in wasm terms, is.
+			.max_wasm_stack(MAX_WASM_STACK)
 			.cranelift_opt_level(OptLevel::Speed)
 			// The guest's data segments are copied in at instantiation rather than mapped
 			// copy-on-write: a snapshot restored over a mapped image faulted and copied every
@@ -543,13 +548,18 @@ fn read_answer<T: Decode>(
 
 /// What an error out of the guest means: a trap is the model's doing, the same on every node
 /// (a verdict); anything else (the operating system refusing wasmtime memory, say) is this
-/// node's fault and no verdict.
+/// node's fault and no verdict. So is wasmtime's native stack limit, whose depth differs
+/// between CPUs: the guest's own limit, in wasm terms, is far below it and stops a model first.
 fn classify(error: wasmtime::Error, store: &Store<InstanceState>) -> RunError {
 	if store.data().limiter.refused {
 		return EngineError::OutOfMemory.into()
 	}
 	match error.downcast_ref::<Trap>() {
 		Some(Trap::OutOfFuel) => EngineError::FuelExhausted.into(),
+		Some(Trap::StackOverflow) => {
+			log::error!(target: LOG_TARGET, "the guest ran out of native stack on this node, no verdict");
+			LocalFailure::HostResources.into()
+		},
 		Some(trap) => {
 			log::debug!(target: LOG_TARGET, "the model trapped: {trap}");
 			EngineError::ExecutionFailed.into()

@@ -11,11 +11,13 @@
 /// engine that could change any output bit gets a new version and old and new results never
 /// collide. Version 3 charges fuel for the guest's bulk memory operations, its memory growth
 /// and the restore of a prepared model's snapshot (see `metering`): outputs are those of
-/// version 2, fuel figures are higher.
+/// version 2, fuel figures are higher. Version 4 limits the guest's call stack in wasm terms
+/// (`metering::STACK_LIMIT_SLOTS`), the same on every CPU, where wasmtime's native limit used to
+/// decide: outputs are version 3's, fuel figures are higher by the counting of calls.
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.
-pub const ENGINE_VERSION: u32 = 3;
+pub const ENGINE_VERSION: u32 = 4;
 
 /// Name of the guest's custom section that holds its engine version (4 bytes, little endian).
 pub const VERSION_SECTION: &str = "veriml:engine_version";

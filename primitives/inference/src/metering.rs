@@ -54,3 +54,17 @@ pub const FUEL_PER_BYTE_GROWN: u64 = 2;
 pub const fn fuel_for_memory(moved: u64, grown: u64) -> u64 {
 	moved.saturating_mul(FUEL_PER_BYTE_MOVED).saturating_add(grown.saturating_mul(FUEL_PER_BYTE_GROWN))
 }
+
+/// The call stack a run may use, in slots: each call in progress of a function that calls
+/// others counts its function's slots ([`FRAME_SLOTS`], its locals and the most values its
+/// operand stack holds). Counted in wasm terms by the guest itself, so a model passes the limit
+/// at the same call on every node, whatever the CPU; the engine's build adds the counting.
+pub const STACK_LIMIT_SLOTS: u32 = 1 << 19;
+
+/// Slots a frame counts besides its locals and operands: its return address, saved registers
+/// and the engine's own values.
+pub const FRAME_SLOTS: u32 = 8;
+
+/// The most slots one function of the guest may have: the frames not counted (the host's call
+/// into the guest, and a leaf, which calls no other function of the guest) are bounded by it.
+pub const MAX_FUNCTION_SLOTS: u32 = 1 << 12;

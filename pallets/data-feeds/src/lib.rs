@@ -467,6 +467,11 @@ pub mod pallet {
 			T::WeightInfo::on_initialize(count)
 		}
 
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_now: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+
 		fn offchain_worker(now: BlockNumberFor<T>) {
 			Self::run_offchain_worker(now);
 		}
@@ -606,7 +611,7 @@ pub mod pallet {
 		}
 
 		/// Add `amount` to `node`'s bond. A suspended node takes part again once its bond is
-		/// back at `MinBond`.
+		/// back at `MinBond`, in those of its feeds that still exist.
 		#[pallet::call_index(4)]
 		#[pallet::weight(T::WeightInfo::bond_extra(T::MaxFeedsPerNode::get()))]
 		pub fn bond_extra(origin: OriginFor<T>, node: T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
@@ -616,6 +621,8 @@ pub mod pallet {
 			let bond = record.bond.saturating_add(amount);
 			let rejoins = record.status == DataNodeStatus::Suspended && bond >= T::MinBond::get();
 			if rejoins {
+				// Its owner may have removed a feed while no active node served it.
+				record.feeds.retain(|feed| Feeds::<T>::contains_key(*feed));
 				Self::check_room(&node, &record.feeds)?;
 			}
 			T::Currency::hold(&HoldReason::DataNodeBond.into(), &who, amount)
@@ -859,6 +866,68 @@ pub mod pallet {
 					nodes.contains(node) || (nodes.len() as u32) < T::MaxNodesPerFeed::get(),
 					Error::<T>::TooManyNodesForFeed
 				);
+			}
+			Ok(())
+		}
+
+		/// The pallet's invariants, checked by `try_state` and after every block of the tests:
+		/// `FeedCount` counts the feeds, each has an id given out and its round's end is
+		/// scheduled exactly once; a feed's node list holds exactly the active nodes serving
+		/// it; holds equal the deposits and bonds they secure; nothing is kept of a feed that
+		/// does not exist but the end of its last round.
+		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+			use alloc::collections::btree_map::BTreeMap;
+			let mut deposits: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+			let mut scheduled: BTreeMap<FeedId, u32> = BTreeMap::new();
+			for (_, ending) in RoundEnds::<T>::iter() {
+				for feed in ending {
+					*scheduled.entry(feed).or_default() += 1;
+				}
+			}
+			let mut feeds = 0u32;
+			for (id, feed) in Feeds::<T>::iter() {
+				feeds += 1;
+				ensure!(id < NextFeedId::<T>::get(), "a feed has an id not given out yet");
+				ensure!(scheduled.get(&id) == Some(&1), "a feed's round end is not scheduled exactly once");
+				let sum = deposits.entry(feed.owner).or_default();
+				*sum = sum.saturating_add(feed.deposit);
+			}
+			ensure!(FeedCount::<T>::get() == feeds, "FeedCount does not count the feeds");
+			for (owner, deposit) in deposits {
+				ensure!(
+					T::Currency::balance_on_hold(&HoldReason::FeedDeposit.into(), &owner) == deposit,
+					"an owner's FeedDeposit hold is not the sum of its feeds' deposits"
+				);
+			}
+			let mut bonds: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+			let mut serving = 0usize;
+			for (node, record) in DataNodes::<T>::iter() {
+				let sum = bonds.entry(record.operator.clone()).or_default();
+				*sum = sum.saturating_add(record.bond);
+				let active = record.status == DataNodeStatus::Active;
+				for feed in &record.feeds {
+					ensure!(
+						FeedNodes::<T>::get(feed).contains(&node) == active,
+						"a feed's node list does not hold exactly its active nodes"
+					);
+					serving += usize::from(active);
+				}
+			}
+			let mut listed = 0usize;
+			for (feed, nodes) in FeedNodes::<T>::iter() {
+				ensure!(Feeds::<T>::contains_key(feed), "nodes listed for a feed that does not exist");
+				ensure!(!nodes.is_empty(), "an empty node list is kept for a feed");
+				listed += nodes.len();
+			}
+			ensure!(listed == serving, "a feed's node list holds a node that does not serve it");
+			for (operator, bond) in bonds {
+				ensure!(
+					T::Currency::balance_on_hold(&HoldReason::DataNodeBond.into(), &operator) == bond,
+					"an operator's DataNodeBond hold is not the sum of its nodes' bonds"
+				);
+			}
+			for feed in Submissions::<T>::iter_keys().chain(History::<T>::iter_keys()) {
+				ensure!(Feeds::<T>::contains_key(feed), "rounds kept of a feed that does not exist");
 			}
 			Ok(())
 		}

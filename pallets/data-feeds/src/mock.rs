@@ -138,7 +138,21 @@ pub fn run_to(n: u64) {
 		let next = System::block_number() + 1;
 		System::set_block_number(next);
 		Feeds::on_initialize(next);
+		check_invariants();
 	}
+}
+
+/// The pallet's invariants (its `try_state`), which must hold after every block.
+pub fn check_invariants() {
+	Feeds::do_try_state().expect("the data feeds' invariants");
+}
+
+/// Runs `test` in a fresh test state, then checks the invariants.
+pub fn run_test(test: impl FnOnce()) {
+	new_test_ext().execute_with(|| {
+		test();
+		check_invariants();
+	});
 }
 
 /// This pallet's events so far, oldest first.

@@ -58,7 +58,7 @@ fn bond_held() -> u64 {
 
 #[test]
 fn a_feed_is_registered_with_its_deposit_and_its_first_round_scheduled() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let feed = register_feed(2);
 		assert_eq!(feed, 0);
 		let info = crate::pallet::Feeds::<Test>::get(feed).unwrap();
@@ -79,7 +79,7 @@ fn a_feed_is_registered_with_its_deposit_and_its_first_round_scheduled() {
 
 #[test]
 fn bad_feeds_are_refused_and_nothing_is_held() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let source = || b"x".to_vec().try_into().unwrap();
 		let ten = Perbill::from_percent(10);
 		let register = |who, feed_name: &str, round, min| {
@@ -100,7 +100,7 @@ fn bad_feeds_are_refused_and_nothing_is_held() {
 
 #[test]
 fn data_nodes_are_bonded_for_existing_feeds_only() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let feed = register_feed(2);
 		let feeds = |list: Vec<FeedId>| -> ServedFeeds<Test> { list.try_into().unwrap() };
 		let register = |who, n: u8, list, bond| Feeds::register_node(RuntimeOrigin::signed(who), node(n), feeds(list), bond);
@@ -120,7 +120,7 @@ fn data_nodes_are_bonded_for_existing_feeds_only() {
 
 #[test]
 fn bad_submissions_are_refused_with_the_reason() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let feed = register_feed(2);
 		let other = register_feed(1);
 		register_nodes(feed, 1);
@@ -139,7 +139,7 @@ fn bad_submissions_are_refused_with_the_reason() {
 
 #[test]
 fn a_round_ends_with_the_median_and_reports_the_outlier() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let feed = register_feed(2);
 		register_nodes(feed, 3);
 		submit(0, feed, 6_412_345);
@@ -172,7 +172,7 @@ fn a_round_ends_with_the_median_and_reports_the_outlier() {
 
 #[test]
 fn a_round_with_too_few_values_has_none_and_the_silent_nodes_get_a_strike() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let feed = register_feed(2);
 		register_nodes(feed, 3);
 		run_to(4);
@@ -192,7 +192,7 @@ fn a_round_with_too_few_values_has_none_and_the_silent_nodes_get_a_strike() {
 
 #[test]
 fn strikes_in_a_row_slash_the_bond_and_a_good_value_clears_them() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let feed = register_feed(2);
 		register_nodes(feed, 3);
 		run_to(4);
@@ -237,9 +237,34 @@ fn strikes_in_a_row_slash_the_bond_and_a_good_value_clears_them() {
 	});
 }
 
+/// A suspended node whose feed was removed meanwhile (its owner may: no active node serves
+/// it) rejoins without it, rather than listing itself for a feed that no longer exists.
+#[test]
+fn a_suspended_node_rejoins_without_the_feeds_removed_meanwhile() {
+	run_test(|| {
+		let feed = register_feed(1);
+		register_nodes(feed, 1);
+		run_to(4);
+		// Silent for two rounds: slashed below the minimum bond and suspended.
+		run_to(12);
+		let record = DataNodes::<Test>::get(node(0)).unwrap();
+		assert_eq!(record.status, DataNodeStatus::Suspended);
+		assert!(FeedNodes::<Test>::get(feed).is_empty());
+		assert_ok!(Feeds::remove_feed(RuntimeOrigin::signed(owner()), feed));
+
+		let slash = MIN_BOND - record.bond;
+		assert_ok!(Feeds::bond_extra(RuntimeOrigin::signed(operator()), node(0), slash));
+		let record = DataNodes::<Test>::get(node(0)).unwrap();
+		assert_eq!(record.status, DataNodeStatus::Active);
+		assert!(record.feeds.is_empty(), "the removed feed is dropped");
+		assert!(!FeedNodes::<Test>::contains_key(feed));
+		check_invariants();
+	});
+}
+
 #[test]
 fn the_history_keeps_the_last_max_history_values() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let feed = register_feed(1);
 		register_nodes(feed, 1);
 		for round in 0..5u64 {
@@ -265,7 +290,7 @@ fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
 
 #[test]
 fn leaving_takes_the_unbonding_delay_and_a_feed_is_removed_once_unserved() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let feed = register_feed(1);
 		register_nodes(feed, 1);
 		submit(0, feed, 1);
@@ -299,7 +324,7 @@ fn leaving_takes_the_unbonding_delay_and_a_feed_is_removed_once_unserved() {
 
 #[test]
 fn set_feeds_moves_a_node_between_feeds() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let a = register_feed(1);
 		let b = register_feed(1);
 		register_nodes(a, 1);
@@ -316,7 +341,7 @@ fn set_feeds_moves_a_node_between_feeds() {
 
 #[test]
 fn unsigned_origins_are_refused() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let feed = register_feed(1);
 		assert_noop!(Feeds::submit(RuntimeOrigin::none(), feed, 0, 1), DispatchError::BadOrigin);
 		let _ = Feeds::on_initialize(1);

@@ -15,6 +15,8 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
+extern crate alloc;
+
 pub use pallet::*;
 
 #[cfg(test)]
@@ -76,6 +78,7 @@ pub mod pallet {
 			tokens::{Fortitude, Precision, Restriction},
 		},
 	};
+	use frame_system::pallet_prelude::BlockNumberFor;
 	use sp_runtime::traits::{Saturating, Zero};
 
 	/// Balance of the escrowed currency.
@@ -144,6 +147,33 @@ pub mod pallet {
 		InsufficientBalance,
 		/// The payment is larger than what the escrow still holds.
 		ExceedsEscrow,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_now: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// The pallet's invariant, checked by `try_state` and after every block of the tests:
+		/// each payer's `Escrow` hold is the sum of what its open escrows still hold.
+		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+			let mut held: alloc::collections::btree_map::BTreeMap<T::AccountId, BalanceOf<T>> = Default::default();
+			for (_, escrow) in Escrows::<T>::iter() {
+				let sum = held.entry(escrow.payer).or_default();
+				*sum = sum.saturating_add(escrow.amount);
+			}
+			for (payer, amount) in held {
+				ensure!(
+					T::Currency::balance_on_hold(&HoldReason::Escrow.into(), &payer) == amount,
+					"a payer's Escrow hold is not the sum of its open escrows"
+				);
+			}
+			Ok(())
+		}
 	}
 
 	impl<T: Config> Escrow<T::EscrowId, T::AccountId, BalanceOf<T>> for Pallet<T> {

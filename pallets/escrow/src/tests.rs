@@ -52,13 +52,21 @@ fn new_test_ext() -> sp_io::TestExternalities {
 	ext
 }
 
+/// Runs `test` in a fresh test state, then checks the escrow's invariant.
+fn run_test(test: impl FnOnce()) {
+	new_test_ext().execute_with(|| {
+		test();
+		crate::Pallet::<Test>::do_try_state().expect("the escrow's invariant");
+	});
+}
+
 fn held(who: u64) -> u64 {
 	Balances::balance_on_hold(&RuntimeHoldReason::EscrowPallet(HoldReason::Escrow), &who)
 }
 
 #[test]
 fn locked_funds_are_paid_out_and_the_rest_refunded() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		assert_ok!(EscrowPallet::lock(7, &PAYER, 300));
 		assert_eq!(held(PAYER), 300);
 		assert_eq!(Balances::balance(&PAYER), 700);
@@ -80,7 +88,7 @@ fn locked_funds_are_paid_out_and_the_rest_refunded() {
 
 #[test]
 fn refusals_change_nothing() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		assert_noop!(EscrowPallet::lock(1, &PAYER, 5_000), Error::<Test>::InsufficientBalance);
 		assert_ok!(EscrowPallet::lock(1, &PAYER, 100));
 		assert_noop!(EscrowPallet::lock(1, &PAYER, 10), Error::<Test>::AlreadyLocked);

@@ -370,7 +370,53 @@ pub mod pallet {
 		}
 	}
 
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_now: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
 	impl<T: Config> Pallet<T> {
+		/// The pallet's invariants, checked by `try_state` and after every block of the tests:
+		/// each operator's `NodeBond` hold is the sum of its nodes' bonds; a model's index lists
+		/// exactly the active nodes with at least `MinBond` that serve it, none twice, and no
+		/// model's list is empty.
+		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+			use alloc::collections::btree_map::BTreeMap;
+			let mut bonds: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+			let mut indexed = 0usize;
+			for (node, record) in Nodes::<T>::iter() {
+				let sum = bonds.entry(record.operator.clone()).or_default();
+				*sum = sum.saturating_add(record.bond);
+				let serves = record.status == NodeStatus::Active && record.bond >= T::MinBond::get();
+				for model in &record.models {
+					ensure!(
+						NodesByModel::<T>::get(model).contains(&node) == serves,
+						"a model's index does not list exactly its active, bonded nodes"
+					);
+					indexed += usize::from(serves);
+				}
+			}
+			let mut listed = 0usize;
+			for (_, nodes) in NodesByModel::<T>::iter() {
+				ensure!(!nodes.is_empty(), "an empty node list is kept for a model");
+				for (i, node) in nodes.iter().enumerate() {
+					ensure!(!nodes[..i].contains(node), "a node is listed twice for a model");
+				}
+				listed += nodes.len();
+			}
+			ensure!(listed == indexed, "a model's index lists a node that does not serve it");
+			for (operator, bond) in bonds {
+				ensure!(
+					T::Currency::balance_on_hold(&HoldReason::NodeBond.into(), &operator) == bond,
+					"an operator's NodeBond hold is not the sum of its nodes' bonds"
+				);
+			}
+			Ok(())
+		}
+
 		fn operated_by(node: &T::AccountId, who: &T::AccountId) -> Result<NodeOf<T>, DispatchError> {
 			let record = Nodes::<T>::get(node).ok_or(Error::<T>::UnknownNode)?;
 			ensure!(record.operator == *who, Error::<T>::NotOperator);

@@ -252,7 +252,9 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	pallet_model_registry::GenesisConfig::<Test> {
 		engine_guest: veriml_engine::guest_hash(),
 		engine_version: veriml_engine::built_in_guest().version,
-		engine_guest_code: Vec::new(),
+		// Its bytes too, as the chain specs store them (plain wasm here, which the chain accepts
+		// as well as compressed).
+		engine_guest_code: veriml_engine::GUEST_WASM.to_vec(),
 		..Default::default()
 	}
 	.assimilate_storage(&mut storage)
@@ -310,7 +312,25 @@ pub fn run_to_block(n: u64) {
 		Models::on_initialize(next);
 		Verification::on_initialize(next);
 		Inference::on_initialize(next);
+		check_invariants();
 	}
+}
+
+/// Every pallet's invariants (their `try_state`), which must hold after every block.
+pub fn check_invariants() {
+	Models::do_try_state().expect("the model registry's invariants");
+	Escrow::do_try_state().expect("the escrow's invariants");
+	Nodes::do_try_state().expect("the inference nodes' invariants");
+	Verification::do_try_state().expect("verification's invariants");
+	Inference::do_try_state().expect("the requests' invariants");
+}
+
+/// Runs `test` in a fresh test state, then checks every pallet's invariants.
+pub fn run_test(test: impl FnOnce()) {
+	new_test_ext().execute_with(|| {
+		test();
+		check_invariants();
+	});
 }
 
 /// Blocks between a call that replaces the engine guest and its first use.

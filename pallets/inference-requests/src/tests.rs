@@ -64,7 +64,7 @@ fn assigned_to(id: u64) -> Vec<AccountId> {
 
 #[test]
 fn a_verified_result_completes_the_request_and_settles_the_fee() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let node = account(10);
 		register_node(node);
 		let id = request_from(alice(), sample_input());
@@ -110,7 +110,7 @@ fn a_verified_result_completes_the_request_and_settles_the_fee() {
 
 #[test]
 fn a_wrong_result_is_slashed_never_paid_and_the_request_goes_to_another_node() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let (first, second) = (account(10), account(11));
 		register_node(first);
 		register_node(second);
@@ -148,7 +148,7 @@ fn a_wrong_result_is_slashed_never_paid_and_the_request_goes_to_another_node() {
 
 #[test]
 fn outputs_that_differ_from_their_hash_are_refuted() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let node = account(10);
 		register_node(node);
 		let id = request_from(alice(), sample_input());
@@ -175,7 +175,7 @@ fn outputs_that_differ_from_their_hash_are_refuted() {
 
 #[test]
 fn a_request_is_abandoned_and_refunded_after_max_refuted_nodes_plus_one_wrong_results() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let liars = [account(10), account(11), account(12)];
 		for liar in liars {
 			register_node(liar);
@@ -205,7 +205,7 @@ fn a_request_is_abandoned_and_refunded_after_max_refuted_nodes_plus_one_wrong_re
 
 #[test]
 fn a_false_failure_report_is_slashed() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let node = account(10);
 		register_node(node);
 		let id = request_from(alice(), sample_input());
@@ -220,7 +220,7 @@ fn a_false_failure_report_is_slashed() {
 
 #[test]
 fn an_unanswered_request_expires_and_is_refunded() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let node = account(10);
 		register_node(node);
 		let id = request_from(alice(), sample_input());
@@ -246,7 +246,7 @@ fn an_unanswered_request_expires_and_is_refunded() {
 
 #[test]
 fn a_request_without_a_node_waits_and_is_assigned_when_one_registers() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let id = request_from(alice(), sample_input());
 		System::assert_has_event(Event::AwaitingNode { request: id }.into());
 		assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Pending);
@@ -262,7 +262,7 @@ fn a_request_without_a_node_waits_and_is_assigned_when_one_registers() {
 
 #[test]
 fn a_waiting_request_can_be_cancelled_and_the_queue_is_bounded() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let first = request_from(alice(), sample_input());
 		let _second = request_from(bob(), sample_input());
 		assert_noop!(
@@ -282,7 +282,7 @@ fn a_waiting_request_can_be_cancelled_and_the_queue_is_bounded() {
 
 #[test]
 fn bad_requests_are_refused_and_change_nothing() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		register_node(account(10));
 		let origin = || RuntimeOrigin::signed(alice());
 		assert_noop!(
@@ -327,7 +327,7 @@ fn bad_requests_are_refused_and_change_nothing() {
 
 #[test]
 fn bad_submissions_are_refused_and_change_nothing() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let node = account(10);
 		register_node(node);
 		let id = request_from(alice(), sample_input());
@@ -352,7 +352,7 @@ fn bad_submissions_are_refused_and_change_nothing() {
 
 #[test]
 fn a_model_with_open_requests_cannot_be_removed() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		register_node(account(10));
 		let id = request_from(alice(), sample_input());
 		assert_eq!(OpenRequests::<Test>::get(relu_hash()), 1);
@@ -368,7 +368,7 @@ fn a_model_with_open_requests_cannot_be_removed() {
 
 #[test]
 fn receipts_are_pruned_after_their_retention() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let node = account(10);
 		register_node(node);
 		let id = request_from(alice(), sample_input());
@@ -383,7 +383,7 @@ fn receipts_are_pruned_after_their_retention() {
 
 #[test]
 fn nodes_bond_unbond_after_a_delay_and_refusals_change_nothing() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		use pallet_inference_nodes::{Error as NodeError, NodesByModel};
 		let node = account(10);
 		let models = || BoundedVec::truncate_from(vec![relu_hash()]);
@@ -425,7 +425,7 @@ fn nodes_bond_unbond_after_a_delay_and_refusals_change_nothing() {
 
 #[test]
 fn a_suspended_node_rejoins_when_it_bonds_enough() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let node = account(10);
 		assert_ok!(Nodes::register(
 			RuntimeOrigin::signed(operator()),
@@ -611,7 +611,7 @@ fn a_local_engine_failure_aborts_the_call_and_is_never_a_verdict() {
 
 #[test]
 fn a_node_whose_engine_runs_another_guest_than_the_chain_names_decides_nothing() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let node = account(10);
 		register_node(node);
 		let id = request_from(alice(), sample_input());
@@ -638,7 +638,7 @@ fn a_node_whose_engine_runs_another_guest_than_the_chain_names_decides_nothing()
 
 #[test]
 fn a_result_computed_with_the_engine_the_chain_just_replaced_is_refused_without_a_slash() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let node = account(10);
 		register_node(node);
 		let id = request_from(alice(), sample_input());
@@ -690,7 +690,7 @@ fn an_inference_node_whose_engine_fails_sends_no_failure_report() {
 
 #[test]
 fn a_verified_failure_refunds_the_price_and_pays_the_node() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let node = account(10);
 		let log = register_unary("Log");
 		assert_ok!(Nodes::register(
@@ -736,7 +736,7 @@ fn upload_deposit(who: AccountId) -> u64 {
 
 #[test]
 fn uploaded_inputs_are_taken_by_hash_and_the_request_completes() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let node = account(10);
 		register_node(node);
 		let alice_before = Balances::balance(&alice());
@@ -774,7 +774,7 @@ fn upload_deposit_for(inputs: &[Tensor]) -> u64 {
 
 #[test]
 fn bad_uploaded_inputs_are_refused_and_the_upload_is_kept() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		register_node(account(10));
 		let request = |who: AccountId, hash| Inference::request_uploaded(RuntimeOrigin::signed(who), relu_hash(), hash, 1_000);
 
@@ -814,7 +814,7 @@ fn bad_uploaded_inputs_are_refused_and_the_upload_is_kept() {
 
 #[test]
 fn a_quote_is_the_fee_a_request_holds_or_why_it_cannot_be_made() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		register_node(account(10));
 		assert_eq!(Inference::quote(&relu_hash()), Ok(relu_fee()));
 		let id = request_from(alice(), sample_input());
@@ -1085,7 +1085,7 @@ mod optimistic {
 
 #[test]
 fn the_first_re_execution_of_a_model_in_a_block_pays_for_preparing_it() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let node = account(10);
 		register_node(node);
 		let ids = [0, 1, 2].map(|_| request_from(alice(), sample_input()));
@@ -1115,5 +1115,38 @@ fn the_first_re_execution_of_a_model_in_a_block_pays_for_preparing_it() {
 		assert!(crate::PreparedInBlock::<Test>::get().is_empty());
 		let third = submit(ids[2]);
 		assert_eq!(third, first);
+	});
+}
+
+/// The invariants every test block is checked against catch state that breaks them: here a
+/// request whose inputs are lost, a node whose bond is not all held, an escrow that holds
+/// more than recorded, and outputs kept after their receipt is gone.
+#[test]
+fn the_pallets_invariants_catch_broken_state() {
+	run_test(|| {
+		let node = account(10);
+		register_node(node);
+		let id = request_from(alice(), sample_input());
+		check_invariants();
+
+		let inputs = Inputs::<Test>::take(id).unwrap();
+		assert!(Inference::do_try_state().is_err());
+		Inputs::<Test>::insert(id, inputs);
+
+		pallet_inference_nodes::Nodes::<Test>::mutate(node, |record| record.as_mut().unwrap().bond += 1);
+		assert!(Nodes::do_try_state().is_err());
+		pallet_inference_nodes::Nodes::<Test>::mutate(node, |record| record.as_mut().unwrap().bond -= 1);
+
+		pallet_escrow::Escrows::<Test>::mutate(id, |escrow| escrow.as_mut().unwrap().amount += 1);
+		assert!(Escrow::do_try_state().is_err());
+		pallet_escrow::Escrows::<Test>::mutate(id, |escrow| escrow.as_mut().unwrap().amount -= 1);
+
+		let outputs = sample_output();
+		let hash = honest_hash(&sample_input(), &outputs);
+		assert_ok!(Inference::submit_result(RuntimeOrigin::signed(node), id, outputs, hash));
+		check_invariants();
+		let receipt = Receipts::<Test>::take(id).unwrap();
+		assert!(Verification::do_try_state().is_err());
+		Receipts::<Test>::insert(id, receipt);
 	});
 }

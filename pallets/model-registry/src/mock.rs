@@ -114,7 +114,9 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	pallet_model_registry::GenesisConfig::<Test> {
 		engine_guest: veriml_engine::guest_hash(),
 		engine_version: veriml_engine::built_in_guest().version,
-		engine_guest_code: Vec::new(),
+		// Its bytes too, as the chain specs store them (plain wasm here, which the chain accepts
+		// as well as compressed).
+		engine_guest_code: veriml_engine::GUEST_WASM.to_vec(),
 		..Default::default()
 	}
 	.assimilate_storage(&mut storage)
@@ -127,3 +129,16 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 
 /// Blocks between a call that replaces the engine guest and its first use.
 pub const ENGINE_GUEST_DELAY: u64 = 3;
+
+/// The registry's invariants (its `try_state`), which must hold after every block.
+pub fn check_invariants() {
+	Models::do_try_state().expect("the model registry's invariants");
+}
+
+/// Runs `test` in a fresh test state, then checks the registry's invariants.
+pub fn run_test(test: impl FnOnce()) {
+	new_test_ext().execute_with(|| {
+		test();
+		check_invariants();
+	});
+}

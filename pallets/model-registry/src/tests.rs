@@ -47,7 +47,7 @@ fn register(who: u64, hash: ModelHash, model_name: &str, version: u32) -> frame_
 
 #[test]
 fn a_model_is_uploaded_in_chunks_checked_and_registered() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let bytes = relu(600); // three chunks
 		let hash = upload(ALICE, &bytes);
 		let deposit = 100 + bytes.len() as u64;
@@ -91,7 +91,7 @@ fn a_model_is_uploaded_in_chunks_checked_and_registered() {
 
 #[test]
 fn a_model_measured_above_the_optimistic_threshold_is_verified_optimistically() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let small = upload(ALICE, &relu(0));
 		assert_ok!(register(ALICE, small, "small", 1));
 		let fuel = Models::model(&small).unwrap().fuel_per_run;
@@ -121,7 +121,7 @@ fn a_model_measured_above_the_optimistic_threshold_is_verified_optimistically() 
 
 #[test]
 fn the_engine_host_function_reads_the_stored_bytes() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let bytes = relu(0);
 		let hash = upload(ALICE, &bytes);
 		assert_ok!(register(ALICE, hash, "relu", 1));
@@ -145,7 +145,7 @@ fn the_engine_host_function_reads_the_stored_bytes() {
 
 #[test]
 fn chunks_may_arrive_in_any_order_but_each_once_and_of_the_right_length() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let bytes = relu(600);
 		let hash = model_hash(&bytes);
 		let chunks: Vec<_> = bytes.chunks(CHUNK as usize).map(|c| BoundedVec::truncate_from(c.to_vec())).collect();
@@ -176,7 +176,7 @@ fn chunks_may_arrive_in_any_order_but_each_once_and_of_the_right_length() {
 
 #[test]
 fn begin_upload_refusals_keep_balances_and_storage() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let bytes = relu(0);
 		let hash = model_hash(&bytes);
 		assert_noop!(Models::begin_upload(RuntimeOrigin::signed(ALICE), hash, 0), Error::<Test>::InvalidModelLength);
@@ -204,7 +204,7 @@ fn begin_upload_refusals_keep_balances_and_storage() {
 
 #[test]
 fn hostile_and_malformed_models_are_refused_and_nothing_is_registered() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		for (bytes, error) in [
 			(onnx_builder::unary_model("RandomNormalLike", WIDTH, 0), Error::<Test>::NonDeterministicOperator),
 			(onnx_builder::unary_model("NoSuchOperator", WIDTH, 0), Error::<Test>::UnsupportedOperator),
@@ -227,7 +227,7 @@ fn hostile_and_malformed_models_are_refused_and_nothing_is_registered() {
 
 #[test]
 fn inputs_that_do_not_fit_the_model_are_refused() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let hash = upload(ALICE, &relu(0));
 		let wrong = BoundedVec::truncate_from(vec![TensorSpec::new(veriml_inference_primitives::DType::F32, &[1, WIDTH + 1]).unwrap()]);
 		assert_noop!(
@@ -245,7 +245,7 @@ fn inputs_that_do_not_fit_the_model_are_refused() {
 
 #[test]
 fn bytes_that_do_not_match_the_announced_hash_are_refused() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let bytes = relu(0);
 		let claimed = model_hash(b"some other model");
 		assert_ok!(Models::begin_upload(RuntimeOrigin::signed(ALICE), claimed, bytes.len() as u32));
@@ -256,7 +256,7 @@ fn bytes_that_do_not_match_the_announced_hash_are_refused() {
 
 #[test]
 fn versions_increase_and_are_bounded() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let hashes: Vec<_> = (0..4).map(|i| upload(ALICE, &relu(i))).collect();
 		assert_ok!(register(ALICE, hashes[0], "relu", 1));
 		assert_noop!(register(ALICE, hashes[1], "relu", 1), Error::<Test>::VersionNotIncreasing);
@@ -274,7 +274,7 @@ fn versions_increase_and_are_bounded() {
 
 #[test]
 fn abort_upload_deletes_chunks_and_releases_the_deposit() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let bytes = relu(600);
 		let hash = upload(ALICE, &bytes);
 		assert_noop!(Models::abort_upload(RuntimeOrigin::signed(BOB), hash), Error::<Test>::NotUploader);
@@ -292,7 +292,7 @@ fn abort_upload_deletes_chunks_and_releases_the_deposit() {
 
 #[test]
 fn owners_price_deprecate_and_remove_their_models() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let bytes = relu(0);
 		let hash = upload(ALICE, &bytes);
 		assert_ok!(register(ALICE, hash, "relu", 1));
@@ -407,7 +407,7 @@ fn root_replaces_the_engine_guest_which_takes_over_after_the_delay_and_runs_from
 
 #[test]
 fn a_guest_scheduled_and_not_yet_active_is_replaced_by_a_later_one() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let current = crate::EngineGuest::<Test>::get();
 		let first = guest_declaring(current.version + 1);
 		let second = guest_declaring(current.version + 2);
@@ -419,5 +419,22 @@ fn a_guest_scheduled_and_not_yet_active_is_replaced_by_a_later_one() {
 		let first_key = veriml_inference_primitives::engine_guest_code_key(&first_guest.hash);
 		assert_eq!(frame_support::storage::unhashed::get_raw(&first_key), None);
 		assert_eq!(crate::PendingEngineGuest::<Test>::get(), Some((second_guest, 1 + ENGINE_GUEST_DELAY)));
+	});
+}
+
+/// The registry's invariants catch state that breaks them: a model whose bytes are lost, and
+/// a deposit not all held.
+#[test]
+fn the_registrys_invariants_catch_broken_state() {
+	run_test(|| {
+		let hash = upload(ALICE, &relu(0));
+		assert_ok!(register(ALICE, hash, "relu", 1));
+		check_invariants();
+		let code = ModelCode::<Test>::take(hash).unwrap();
+		assert!(Models::do_try_state().is_err());
+		ModelCode::<Test>::insert(hash, code);
+		crate::Models::<Test>::mutate(hash, |model| model.as_mut().unwrap().deposit += 1);
+		assert!(Models::do_try_state().is_err());
+		crate::Models::<Test>::mutate(hash, |model| model.as_mut().unwrap().deposit -= 1);
 	});
 }

@@ -256,9 +256,41 @@ pub mod pallet {
 			}
 			db.reads_writes(1 + count as u64, 3 * count as u64 + 1)
 		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_now: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
+		/// The pallet's invariants, checked by `try_state` and after every block of the tests:
+		/// every receipt is due for pruning in the block it was verified in (and nothing else
+		/// is), and outputs are kept exactly for the receipts of completed results, hashing
+		/// to the receipt's output hash.
+		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+			let mut receipts = 0usize;
+			let mut with_outputs = 0usize;
+			for (id, receipt) in Receipts::<T>::iter() {
+				receipts += 1;
+				ensure!(VerifiedIn::<T>::contains_key(receipt.verified_at, id), "a receipt is not due for pruning");
+				match receipt.outcome {
+					Outcome::Outputs { output_hash, .. } => {
+						let outputs = Outputs::<T>::get(id).ok_or("a completed result has no outputs")?;
+						ensure!(
+							veriml_inference_primitives::output_hash(&outputs) == output_hash,
+							"kept outputs do not hash to their receipt's output hash"
+						);
+						with_outputs += 1;
+					},
+					Outcome::Failed(_) => ensure!(!Outputs::<T>::contains_key(id), "a failed result has outputs"),
+				}
+			}
+			ensure!(VerifiedIn::<T>::iter_keys().count() == receipts, "a receipt due for pruning is not kept");
+			ensure!(Outputs::<T>::iter_keys().count() == with_outputs, "outputs without a receipt");
+			Ok(())
+		}
+
 		/// The receipt of `request`, while it is retained.
 		pub fn receipt(request: T::JobId) -> Option<ReceiptOf<T>> {
 			Receipts::<T>::get(request)

@@ -250,5 +250,19 @@ pub fn run_to_block(n: u64) {
 		let next = System::block_number() + 1;
 		System::set_block_number(next);
 		Workflows::on_initialize(next);
+		check_invariants();
 	}
+}
+
+/// The escrow's invariants (its `try_state`), which must hold after every block.
+pub fn check_invariants() {
+	Escrow::do_try_state().expect("the escrow's invariants");
+}
+
+/// Runs `test` in a fresh test state, then checks the invariants.
+pub fn run_test(test: impl FnOnce()) {
+	new_test_ext().execute_with(|| {
+		test();
+		check_invariants();
+	});
 }

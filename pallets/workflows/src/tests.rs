@@ -39,7 +39,7 @@ fn f32s(tensor: &Tensor) -> Vec<f32> {
 
 #[test]
 fn a_workflow_requests_an_inference_on_feed_values_every_period_drawing_its_budget() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		set_feed(BTC, 2, &[6_400_000, 6_512_345, 6_498_801, -150]);
 		let id = register(350);
 		System::assert_last_event(
@@ -96,7 +96,7 @@ fn a_workflow_requests_an_inference_on_feed_values_every_period_drawing_its_budg
 
 #[test]
 fn inputs_from_several_feeds_are_concatenated_in_order() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		set_feed(BTC, 2, &[100, 250]);
 		set_feed(COUNT, 0, &[7, 8, 9]);
 		assert_ok!(Workflows::register(
@@ -114,7 +114,7 @@ fn inputs_from_several_feeds_are_concatenated_in_order() {
 
 #[test]
 fn a_run_without_enough_feed_values_or_above_its_max_fee_is_skipped_and_charges_nothing() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		set_feed(BTC, 2, &[1, 2]);
 		let id = register(1_000);
 		run_to_block(2);
@@ -139,7 +139,7 @@ fn a_run_without_enough_feed_values_or_above_its_max_fee_is_skipped_and_charges_
 
 #[test]
 fn a_refused_request_rolls_back_the_draw_from_the_budget() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		set_feed(BTC, 2, &[1, 2, 3]);
 		let id = register(1_000);
 		refuse_requests(true);
@@ -158,7 +158,7 @@ fn a_refused_request_rolls_back_the_draw_from_the_budget() {
 
 #[test]
 fn cancelling_refunds_the_rest_and_only_the_owner_may() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		set_feed(BTC, 2, &[1, 2, 3]);
 		let id = register(1_000);
 		run_to_block(2);
@@ -177,7 +177,7 @@ fn cancelling_refunds_the_rest_and_only_the_owner_may() {
 
 #[test]
 fn a_workflow_ends_with_a_refund_when_its_model_or_feed_goes_away() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		set_feed(BTC, 2, &[1, 2, 3]);
 		let first = register(1_000);
 		set_quote(Err(QuoteError::ModelDeprecated));
@@ -200,7 +200,7 @@ fn a_workflow_ends_with_a_refund_when_its_model_or_feed_goes_away() {
 
 #[test]
 fn bad_registrations_are_refused_and_hold_nothing() {
-	new_test_ext().execute_with(|| {
+	run_test(|| {
 		let alice = || RuntimeOrigin::signed(ALICE);
 		let refused = |origin, model, parts: &[(u32, u32)], every, max_fee, budget, error: Error<Test>| {
 			assert_noop!(Workflows::register(origin, model, inputs(parts), every, max_fee, budget), error);

@@ -268,16 +268,19 @@ pub fn check_metered(wasm: &[u8]) -> Result<(), String> {
 	})
 }
 
+/// A section of a wasm module: its id, then its contents with their length (for the tests that
+/// write modules by hand).
+#[cfg(test)]
+pub(crate) fn section(id: u8, contents: &[u8]) -> Vec<u8> {
+	let mut out = vec![id];
+	leb(&mut out, contents.len() as u32);
+	out.extend_from_slice(contents);
+	out
+}
+
 #[cfg(test)]
 mod tests {
 	use super::{super::names, *};
-
-	fn section(id: u8, contents: &[u8]) -> Vec<u8> {
-		let mut out = vec![id];
-		leb(&mut out, contents.len() as u32);
-		out.extend_from_slice(contents);
-		out
-	}
 
 	/// A module of `bodies` (instructions after the locals, `end` added), each of type
 	/// `(i32, i32, i32) -> ()`, exporting function 0 as `export` when given.

@@ -438,15 +438,8 @@ pub fn check_with<'a>(
 
 #[cfg(test)]
 mod tests {
-	use super::*;
+	use super::{super::metering::section, *};
 	use wasmtime::{Config, Engine, Instance, Module, Store, Trap};
-
-	fn section(id: u8, contents: &[u8]) -> Vec<u8> {
-		let mut out = vec![id];
-		leb(&mut out, contents.len() as u32);
-		out.extend_from_slice(contents);
-		out
-	}
 
 	/// A module exporting `deep(n: i32) -> i32`, which calls itself `n` deep, with `locals` locals of `local` type (written and read, so none is optimised away) and,
 	/// when `leaf_helper`, a call of a leaf on the way.

@@ -317,6 +317,11 @@ pub mod pallet {
 			weight
 		}
 
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_now: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+
 		fn integrity_test() {
 			let worst = T::WeightInfo::run(T::MaxFeedInputs::get())
 				.saturating_mul(T::MaxWorkflows::get().into())
@@ -458,6 +463,25 @@ pub mod pallet {
 			Schedule::<T>::insert(workflow.next_run, id, ());
 			Workflows::<T>::insert(id, workflow);
 			weight
+		}
+
+		/// The pallet's invariants, checked by `try_state` and after every block of the tests:
+		/// `WorkflowCount` counts the workflows; each has an id given out, its next run
+		/// scheduled (and nothing else is) and its budget in escrow from its owner.
+		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+			let mut count = 0u32;
+			for (id, workflow) in Workflows::<T>::iter() {
+				count += 1;
+				ensure!(id < NextWorkflowId::<T>::get(), "a workflow has an id not given out yet");
+				ensure!(Schedule::<T>::contains_key(workflow.next_run, id), "a workflow's next run is not scheduled");
+				ensure!(
+					T::Escrow::locked(id).is_some_and(|(payer, _)| payer == workflow.owner),
+					"a workflow's budget is not in escrow from its owner"
+				);
+			}
+			ensure!(WorkflowCount::<T>::get() == count, "WorkflowCount does not count the workflows");
+			ensure!(Schedule::<T>::iter_keys().count() == count as usize, "a run is scheduled for no workflow");
+			Ok(())
 		}
 
 		/// The input tensor of `workflow` from its feeds' latest aggregated values.

@@ -254,8 +254,10 @@ pub fn run_to_block(n: u64) {
 	}
 }
 
-/// The escrow's invariants (its `try_state`), which must hold after every block.
+/// The invariants of the workflows and the escrow (their `try_state`), which must hold after
+/// every block.
 pub fn check_invariants() {
+	Workflows::do_try_state().expect("the workflows' invariants");
 	Escrow::do_try_state().expect("the escrow's invariants");
 }
 

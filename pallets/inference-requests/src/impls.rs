@@ -1,0 +1,375 @@
+//! The requests' lifecycle: fees and weights, creating and assigning a request, judging a
+//! submitted result, settling, closing and expiring; and the interfaces other pallets use.
+
+use crate::*;
+use alloc::vec::Vec;
+use frame_support::{
+	dispatch::PostDispatchInfo,
+	pallet_prelude::*,
+	traits::Contains,
+};
+use frame_system::pallet_prelude::*;
+use pallet_escrow::Escrow;
+use pallet_inference_nodes::InferenceNodes;
+use pallet_model_registry::{ModelCatalog, ModelTerms, Verification};
+use pallet_verification::{Claim, Job, Outcome, ResultVerifier, Verdict};
+use sp_runtime::{traits::Saturating, SaturatedConversion};
+use veriml_inference_primitives::{check_inputs, input_hash, result_hash, EngineError, ModelHash, Tensor};
+
+impl<T: Config> Pallet<T> {
+	/// The fee of a request for a model priced `model_price` with verification fuel limit
+	/// `fuel_limit`.
+	pub fn fee(model_price: BalanceOf<T>, fuel_limit: u64) -> Fee<BalanceOf<T>> {
+		let per_fuel = T::ExecutionFeePerFuel::get();
+		let fuel: BalanceOf<T> = fuel_limit.saturated_into();
+		let execution = T::ExecutionBaseFee::get().saturating_add(per_fuel.saturating_mul(fuel));
+		let protocol = T::ProtocolShare::get() * model_price.saturating_add(execution);
+		Fee { model_price, execution, protocol }
+	}
+
+	/// What a request for `model` would cost now, or why it cannot be requested.
+	pub fn quote(model: &ModelHash) -> Result<Fee<BalanceOf<T>>, QuoteError> {
+		let terms = T::Models::terms(model).ok_or(QuoteError::UnknownModel)?;
+		ensure!(terms.active, QuoteError::ModelDeprecated);
+		let fuel_limit =
+			Self::fuel_limit(&terms).map_err(|_| QuoteError::ModelTooCostlyToVerify)?;
+		Ok(Self::fee(terms.price_per_inference, fuel_limit))
+	}
+
+	/// The weight of `fuel` units of engine work, at the model registry's rate.
+	pub fn fuel_weight(fuel: u64) -> Weight {
+		T::Models::fuel_weight(fuel)
+	}
+
+	/// `base` plus the re-execution of `request` at its fuel limit, with its inputs: what a
+	/// block reserves for verifying one submission. (Reading the request here is charged
+	/// in `base`.)
+	pub fn verification_weight(request: RequestId, base: Weight) -> Weight {
+		// Reading the engine version the chain replaced, to refuse results made with it.
+		let base = base.saturating_add(T::DbWeight::get().reads(1));
+		match Requests::<T>::get(request) {
+			// Proposed, not re-executed: hashing the outputs is in `base`.
+			Some(r) if r.verification == Verification::Optimistic => base,
+			Some(r) => base
+				.saturating_add(Self::input_weight(r.input_bytes))
+				.saturating_add(Self::fuel_weight(r.fuel_limit))
+				.saturating_add(
+					T::Models::terms(&r.model)
+						.map(|terms| Self::preparation_weight(&terms))
+						.unwrap_or_default(),
+				),
+			None => base,
+		}
+	}
+
+	/// The most re-executing a model of `terms` in a block adds for preparing it.
+	pub(crate) fn preparation_weight(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {
+		T::Models::preparation_weight(terms).saturating_add(T::DbWeight::get().reads_writes(1, 1))
+	}
+
+	/// What re-executing `model` now adds for preparing it: all of it on its first
+	/// re-execution in this block, which it records, or just the check on a later one.
+	pub(crate) fn charge_preparation(model: &ModelHash, terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {
+		let mut prepared = PreparedInBlock::<T>::get();
+		if prepared.contains(model) {
+			return T::DbWeight::get().reads(1)
+		}
+		// Full: this and later models pay every time.
+		if prepared.try_push(*model).is_ok() {
+			PreparedInBlock::<T>::put(prepared);
+		}
+		Self::preparation_weight(terms)
+	}
+
+	/// Reading, decoding and hashing `input_bytes` of inputs to re-execute a request: the
+	/// per-byte part of `submit_result`'s benchmark, whose model (a Relu) takes inputs as
+	/// large as its outputs, so this bounds it from above.
+	pub(crate) fn input_weight(input_bytes: u32) -> Weight {
+		T::WeightInfo::submit_result(input_bytes).saturating_sub(T::WeightInfo::submit_result(0))
+	}
+
+	/// The fuel limit of a run of a model of `terms`: its fuel per run with the margin. A
+	/// model whose limit and preparation together exceed `MaxVerificationFuel` is too
+	/// costly to verify in a block.
+	pub(crate) fn fuel_limit(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Result<u64, DispatchError> {
+		let limit = terms
+			.fuel_per_run
+			.saturating_mul(100u64.saturating_add(T::FuelMargin::get().into()))
+			/ 100;
+		ensure!(
+			limit.saturating_add(terms.fuel_to_prepare) <= T::MaxVerificationFuel::get(),
+			Error::<T>::ModelTooCostlyToVerify
+		);
+		Ok(limit)
+	}
+
+	pub(crate) fn open_request(request: RequestId) -> Result<RequestOf<T>, DispatchError> {
+		Requests::<T>::get(request).ok_or_else(|| {
+			if request < NextRequestId::<T>::get() {
+				Error::<T>::RequestClosed.into()
+			} else {
+				Error::<T>::UnknownRequest.into()
+			}
+		})
+	}
+
+	/// Checks `inputs` against `model`, holds the fee and opens the request (assigned, or
+	/// waiting for a node); returns its id.
+	pub(crate) fn create_request(
+		requester: T::AccountId,
+		model: ModelHash,
+		inputs: Vec<Tensor>,
+		max_fee: BalanceOf<T>,
+	) -> Result<RequestId, DispatchError> {
+		let terms = T::Models::terms(&model).ok_or(Error::<T>::UnknownModel)?;
+		ensure!(terms.active, Error::<T>::ModelDeprecated);
+		check_inputs(&inputs, &terms.inputs).map_err(|error| match error {
+			EngineError::MalformedTensor => Error::<T>::MalformedTensor,
+			_ => Error::<T>::InputDoesNotMatchModel,
+		})?;
+		let fuel_limit = Self::fuel_limit(&terms)?;
+		let fee = Self::fee(terms.price_per_inference, fuel_limit);
+		ensure!(fee.total() <= max_fee, Error::<T>::FeeAboveMax);
+
+		let id = NextRequestId::<T>::get();
+		T::Escrow::lock(id, &requester, fee.total()).map_err(|_| Error::<T>::InsufficientBalance)?;
+		let now = frame_system::Pallet::<T>::block_number();
+		let deadline = now.saturating_add(T::RequestTimeout::get());
+		let input_hash = input_hash(&inputs);
+		let mut request = Request {
+			requester: requester.clone(),
+			model,
+			input_hash,
+			input_bytes: inputs.encoded_size() as u32,
+			fee,
+			fuel_limit,
+			verification: terms.verification,
+			status: RequestStatus::Pending,
+			assigned: BoundedVec::new(),
+			refuted: BoundedVec::new(),
+			created_at: now,
+			deadline,
+		};
+		Self::deposit_event(Event::Requested { request: id, requester, model, input_hash, fee, deadline });
+		if !Self::try_assign(id, &mut request) {
+			PendingQueue::<T>::try_mutate(|queue| queue.try_push(id))
+				.map_err(|_| Error::<T>::NoNodeAvailable)?;
+			Self::deposit_event(Event::AwaitingNode { request: id });
+		}
+		NextRequestId::<T>::put(id.saturating_add(1));
+		Requests::<T>::insert(id, request);
+		Inputs::<T>::insert(id, inputs);
+		Deadlines::<T>::insert(deadline, id, ());
+		OpenRequests::<T>::mutate(model, |open| *open = open.saturating_add(1));
+		Ok(id)
+	}
+
+	/// Assigns `request` to up to `Replication` nodes, as many as are missing, never to a node
+	/// already assigned or refuted on it; `false` if it has none afterwards.
+	pub(crate) fn try_assign(id: RequestId, request: &mut RequestOf<T>) -> bool {
+		let missing = T::Replication::get().saturating_sub(request.assigned.len() as u32);
+		if missing > 0 {
+			let mut excluded: Vec<T::AccountId> = request.assigned.to_vec();
+			excluded.extend_from_slice(&request.refuted);
+			let seed = sp_io::hashing::blake2_256(
+				&(b"veriml/assign", frame_system::Pallet::<T>::parent_hash(), id, request.refuted.len() as u32)
+					.encode(),
+			);
+			let nodes = T::Nodes::assign(&request.model, &seed, missing, &excluded);
+			for node in &nodes {
+				if request.assigned.try_push(node.clone()).is_ok() {
+					Assignments::<T>::insert(node, id, ());
+				}
+			}
+			if !nodes.is_empty() {
+				Self::deposit_event(Event::Assigned { request: id, nodes });
+			}
+		}
+		if request.assigned.is_empty() {
+			return false
+		}
+		request.status = RequestStatus::Assigned;
+		true
+	}
+
+	/// Verifies `node`'s `claim` for `request` by re-execution and settles or slashes; for
+	/// an optimistic model, proposes it.
+	pub(crate) fn judge(
+		node: T::AccountId,
+		id: RequestId,
+		claim: Claim,
+		base_weight: Weight,
+	) -> DispatchResultWithPostInfo {
+		let request = Self::open_request(id)?;
+		ensure!(request.assigned.contains(&node), Error::<T>::NotAssigned);
+		let terms = T::Models::terms(&request.model).ok_or(Error::<T>::UnknownModel)?;
+		// Reading the replaced engine version below.
+		let base_weight = base_weight.saturating_add(T::DbWeight::get().reads(1));
+		if let (Claim::Outputs { outputs, result_hash: claimed }, (_, Some(replaced))) =
+			(&claim, T::Models::engine_versions())
+		{
+			ensure!(
+				*claimed != result_hash(replaced, &request.model, &request.input_hash, outputs),
+				Error::<T>::ComputedWithReplacedEngine
+			);
+		}
+		if request.verification == Verification::Optimistic {
+			return Self::propose(node, id, request, claim, base_weight)
+		}
+		let preparation = Self::charge_preparation(&request.model, &terms);
+		let job = Self::job(id, &request, terms.inputs, node.clone());
+		let (outcome, fuel_used, confirmed) = match T::Verifier::verify(&job, &claim) {
+			Verdict::Confirmed { outcome, fuel_used } => (outcome, fuel_used, true),
+			Verdict::Refuted { expected, fuel_used } => (expected, fuel_used, false),
+		};
+		let weight = base_weight
+			.saturating_add(Self::input_weight(request.input_bytes))
+			.saturating_add(Self::fuel_weight(fuel_used))
+			.saturating_add(preparation);
+
+		if !confirmed {
+			let requester = request.requester.clone();
+			Self::reject(id, request, &node, &requester);
+			// The liar pays for the verification it caused.
+			return Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::Yes })
+		}
+		Self::settle(id, &request, node, outcome, &terms.owner);
+		Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::No })
+	}
+
+	/// The execution `request` asks for, as computed by `executor`.
+	pub(crate) fn job(
+		id: RequestId,
+		request: &RequestOf<T>,
+		input_specs: Vec<veriml_inference_primitives::TensorSpec>,
+		executor: T::AccountId,
+	) -> Job<RequestId, T::AccountId> {
+		Job {
+			id,
+			model: request.model,
+			input_specs,
+			inputs: Inputs::<T>::get(id).unwrap_or_default(),
+			fuel_limit: request.fuel_limit,
+			executor,
+		}
+	}
+
+	/// Slashes `node` for a wrong result of `request` (part to `wronged`) and gives the
+	/// request to another node, or abandons it after `MaxRefutedNodes`.
+	pub(crate) fn reject(id: RequestId, mut request: RequestOf<T>, node: &T::AccountId, wronged: &T::AccountId) -> BalanceOf<T> {
+		let slashed = T::Nodes::slash(node, wronged);
+		request.assigned.retain(|n| n != node);
+		Assignments::<T>::remove(node, id);
+		Self::deposit_event(Event::ResultRejected { request: id, node: node.clone(), slashed });
+		if request.refuted.try_push(node.clone()).is_err() {
+			let refunded = Self::close(id, &request);
+			Self::deposit_event(Event::Abandoned { request: id, refunded });
+		} else {
+			if !Self::try_assign(id, &mut request) {
+				// No honest candidate now: wait in the queue (or, if it is full, until the
+				// deadline refunds the fee).
+				request.status = RequestStatus::Pending;
+				if PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).is_ok() {
+					Self::deposit_event(Event::AwaitingNode { request: id });
+				}
+			}
+			Requests::<T>::insert(id, request);
+		}
+		slashed
+	}
+
+	/// Pays out the fee of `request`, whose `outcome` from `node` is verified, and closes it.
+	pub(crate) fn settle(id: RequestId, request: &RequestOf<T>, node: T::AccountId, outcome: Outcome, owner: &T::AccountId) {
+		let operator = T::Nodes::operator(&node).unwrap_or_else(|| node.clone());
+		let fee = request.fee;
+		let _ = T::Escrow::pay(id, &operator, fee.execution);
+		let _ = T::Escrow::pay(id, &T::ProtocolAccount::get(), fee.protocol);
+		match outcome {
+			Outcome::Outputs { result_hash, .. } => {
+				let _ = T::Escrow::pay(id, owner, fee.model_price);
+				Self::close(id, request);
+				Self::deposit_event(Event::Completed { request: id, node, result_hash, fee });
+			},
+			Outcome::Failed(error) => {
+				Self::close(id, request);
+				Self::deposit_event(Event::Failed { request: id, node, error });
+			},
+		}
+	}
+
+	/// Removes every trace of `request` from this pallet and refunds what is left in its
+	/// escrow; returns the refund.
+	pub(crate) fn close(id: RequestId, request: &RequestOf<T>) -> BalanceOf<T> {
+		for node in &request.assigned {
+			Assignments::<T>::remove(node, id);
+		}
+		Requests::<T>::remove(id);
+		Inputs::<T>::remove(id);
+		Deadlines::<T>::remove(request.deadline, id);
+		OpenRequests::<T>::mutate_exists(request.model, |open| {
+			*open = open.and_then(|n| n.checked_sub(1)).filter(|n| *n > 0);
+		});
+		T::Escrow::refund(id)
+	}
+
+	/// Expires the requests whose deadline is `now`; returns how many.
+	pub(crate) fn expire_requests(now: BlockNumberFor<T>) -> u32 {
+		let due: Vec<RequestId> = Deadlines::<T>::iter_key_prefix(now).collect();
+		let mut expired = 0u32;
+		for id in due {
+			if let Some(request) = Requests::<T>::get(id) {
+				if request.status == RequestStatus::Pending {
+					PendingQueue::<T>::mutate(|queue| queue.retain(|queued| *queued != id));
+				}
+				let refunded = Self::close(id, &request);
+				Self::deposit_event(Event::Expired { request: id, refunded });
+			}
+			Deadlines::<T>::remove(now, id);
+			expired += 1;
+		}
+		expired
+	}
+
+	/// Assigns waiting requests whose model now has a node; returns how many were tried.
+	pub(crate) fn assign_pending() -> u32 {
+		let queue = PendingQueue::<T>::get();
+		if queue.is_empty() {
+			return 0
+		}
+		let tried = queue.len() as u32;
+		let mut still_waiting = BoundedVec::<RequestId, T::MaxPending>::new();
+		for id in queue {
+			let Some(mut request) = Requests::<T>::get(id) else { continue };
+			if Self::try_assign(id, &mut request) {
+				Requests::<T>::insert(id, request);
+			} else {
+				let _ = still_waiting.try_push(id);
+			}
+		}
+		PendingQueue::<T>::put(still_waiting);
+		tried
+	}
+}
+
+impl<T: Config> InferenceRequests<T::AccountId, BalanceOf<T>> for Pallet<T> {
+	fn quote(model: &ModelHash) -> Result<Fee<BalanceOf<T>>, QuoteError> {
+		Self::quote(model)
+	}
+
+	fn request(
+		requester: T::AccountId,
+		model: ModelHash,
+		inputs: Vec<Tensor>,
+		max_fee: BalanceOf<T>,
+	) -> Result<RequestId, DispatchError> {
+		ensure!(inputs.encoded_size() as u32 <= T::MaxInputBytes::get(), Error::<T>::InputTooLarge);
+		Self::create_request(requester, model, inputs, max_fee)
+	}
+}
+
+impl<T: Config> Contains<ModelHash> for Pallet<T> {
+	/// Whether `model` has open requests.
+	fn contains(model: &ModelHash) -> bool {
+		OpenRequests::<T>::contains_key(model)
+	}
+}

@@ -1,0 +1,87 @@
+//! The pallet's invariants (`try_state`).
+
+use crate::*;
+use frame_support::pallet_prelude::*;
+use pallet_escrow::Escrow;
+use veriml_inference_primitives::ModelHash;
+
+impl<T: Config> Pallet<T> {
+	/// The pallet's invariants, checked by `try_state` and after every block of the tests:
+	/// every open request has its inputs, its escrow (held from its requester), and, as
+	/// its status says, its deadline and assignments (until a result is proposed), its
+	/// place in the pending queue, its proposal and window or its place among the
+	/// disputes; nothing else has any of these; the count of open requests per model is
+	/// right.
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use alloc::collections::btree_map::BTreeMap;
+		let next = NextRequestId::<T>::get();
+		let pending = PendingQueue::<T>::get();
+		let disputes = Disputes::<T>::get();
+		let mut per_model: BTreeMap<ModelHash, u32> = BTreeMap::new();
+		let mut open = 0usize;
+		let mut assignments = 0usize;
+		let mut due = 0usize;
+		for (id, request) in Requests::<T>::iter() {
+			open += 1;
+			ensure!(id < next, "an open request has an id not given yet");
+			ensure!(Inputs::<T>::contains_key(id), "an open request has no inputs");
+			ensure!(
+				T::Escrow::locked(id).is_some_and(|(payer, _)| payer == request.requester),
+				"an open request's fee is not held in escrow from its requester"
+			);
+			// Until a result is proposed: due at its deadline, and computed by its nodes.
+			let computing = matches!(request.status, RequestStatus::Pending | RequestStatus::Assigned);
+			ensure!(
+				Deadlines::<T>::contains_key(request.deadline, id) == computing,
+				"a request is due at its deadline exactly while no result is proposed"
+			);
+			if computing {
+				for node in &request.assigned {
+					ensure!(Assignments::<T>::contains_key(node, id), "an assigned node does not have the request");
+				}
+				assignments += request.assigned.len();
+				due += 1;
+			}
+			ensure!(
+				pending.contains(&id) == (request.status == RequestStatus::Pending),
+				"the pending queue does not hold exactly the pending requests"
+			);
+			let proposed = matches!(request.status, RequestStatus::Proposed | RequestStatus::Disputed);
+			match Proposals::<T>::get(id) {
+				Some(proposal) => {
+					ensure!(proposed, "a proposal for a request that is not proposed");
+					ensure!(ProposedOutputs::<T>::contains_key(id), "a proposal has no outputs");
+					ensure!(
+						request.status == RequestStatus::Disputed ||
+							ChallengeWindows::<T>::contains_key(proposal.challenge_until, id),
+						"an unchallenged proposal does not settle at the end of its window"
+					);
+				},
+				None => ensure!(!proposed, "a proposed request has no proposal"),
+			}
+			ensure!(
+				disputes.contains(&id) == (request.status == RequestStatus::Disputed),
+				"the dispute queue does not hold exactly the disputed requests"
+			);
+			*per_model.entry(request.model).or_default() += 1;
+		}
+		ensure!(Inputs::<T>::iter_keys().count() == open, "inputs of a request that is not open");
+		ensure!(Proposals::<T>::iter_keys().all(|id| Requests::<T>::contains_key(id)), "a proposal of a closed request");
+		ensure!(
+			ProposedOutputs::<T>::iter_keys().all(|id| Proposals::<T>::contains_key(id)),
+			"proposed outputs without a proposal"
+		);
+		ensure!(Assignments::<T>::iter_keys().count() == assignments, "an assignment of a request that is not open");
+		ensure!(Deadlines::<T>::iter_keys().count() == due, "a deadline of a request no node computes");
+		for (model, count) in OpenRequests::<T>::iter() {
+			ensure!(
+				per_model.get(&model).copied().unwrap_or_default() == count,
+				"a model's count of open requests is wrong"
+			);
+		}
+		for (model, count) in per_model {
+			ensure!(OpenRequests::<T>::get(model) == count, "a model's count of open requests is wrong");
+		}
+		Ok(())
+	}
+}

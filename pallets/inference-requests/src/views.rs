@@ -1,0 +1,106 @@
+//! Requests as clients read them: the runtime API, its views, and the reads behind them.
+
+use crate::*;
+use frame_system::pallet_prelude::*;
+
+/// The runtime API clients (and the node's `veriml_*` RPC methods) read requests through.
+pub mod runtime_api {
+	use super::{Fee, QuoteError, RequestInfo, RequestId};
+	use alloc::vec::Vec;
+	use veriml_inference_primitives::{ModelHash, Tensor};
+
+	sp_api::decl_runtime_apis! {
+		/// Inference requests as clients see them: what one costs, where it stands, its
+		/// receipt and outputs. Version 2 added `request`, `outputs` and `receipt_key`.
+		#[api_version(2)]
+		pub trait InferenceApi<AccountId, Balance, BlockNumber>
+		where
+			AccountId: codec::Codec,
+			Balance: codec::Codec,
+			BlockNumber: codec::Codec,
+		{
+			/// What a request of `model` costs now (held in escrow when it is made), or why
+			/// it cannot be requested.
+			fn quote(model: ModelHash) -> Result<Fee<Balance>, QuoteError>;
+			/// Where request `request` stands: open (pending, assigned, proposed or
+			/// disputed), verified (its receipt: completed or failed), or closed; `None` if
+			/// no request with this id was made.
+			#[api_version(2)]
+			fn request(request: RequestId) -> Option<RequestInfo<AccountId, Balance, BlockNumber>>;
+			/// The outputs of `request`'s verified result, while its receipt is retained.
+			#[api_version(2)]
+			fn outputs(request: RequestId) -> Option<Vec<Tensor>>;
+			/// The storage key of `request`'s receipt: what a read proof of it against a
+			/// block's state root proves (`veriml_receiptProof`).
+			#[api_version(2)]
+			fn receipt_key(request: RequestId) -> Vec<u8>;
+		}
+	}
+}
+
+/// Where a request stands, as clients read it ([`runtime_api::InferenceApi::request`]): a view
+/// kept apart from the storage items it is read from, so that they may change without it.
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub enum RequestInfo<AccountId, Balance, BlockNumber> {
+	/// Not verified yet.
+	Open(OpenRequest<AccountId, Balance, BlockNumber>),
+	/// Verified: completed with outputs or failed with the engine's error, as the receipt's
+	/// outcome says.
+	Verified(pallet_verification::Receipt<RequestId, AccountId, BlockNumber>),
+	/// Expired, cancelled or abandoned, or verified and its receipt pruned after its retention.
+	Closed,
+}
+
+/// A request not verified yet, as clients read it.
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub struct OpenRequest<AccountId, Balance, BlockNumber> {
+	/// Pending, assigned, proposed or disputed.
+	pub status: RequestStatus,
+	/// The model to run.
+	pub model: veriml_inference_primitives::ModelHash,
+	/// Who pays.
+	pub requester: AccountId,
+	/// `blake2_256(SCALE(inputs))`.
+	pub input_hash: sp_core::H256,
+	/// The fee held in escrow.
+	pub fee: Fee<Balance>,
+	/// Most engine fuel one execution may use.
+	pub fuel_limit: u64,
+	/// Re-executed at submission, or proposed and challengeable.
+	pub verification: pallet_model_registry::Verification,
+	/// The nodes that may answer it.
+	pub assigned: alloc::vec::Vec<AccountId>,
+	/// The block it was made in.
+	pub created_at: BlockNumber,
+	/// The block at whose start it expires if it is not completed.
+	pub deadline: BlockNumber,
+	/// An optimistic result proposed for it, in its challenge window or disputed.
+	pub proposal: Option<Proposal<AccountId, BlockNumber>>,
+}
+
+impl<T: Config> Pallet<T> {
+	/// Request `request` as clients read it, while it is open (not verified yet).
+	pub fn open_request_info(
+		request: RequestId,
+	) -> Option<OpenRequest<T::AccountId, BalanceOf<T>, BlockNumberFor<T>>> {
+		let open = Requests::<T>::get(request)?;
+		Some(OpenRequest {
+			status: open.status,
+			model: open.model,
+			requester: open.requester,
+			input_hash: open.input_hash,
+			fee: open.fee,
+			fuel_limit: open.fuel_limit,
+			verification: open.verification,
+			assigned: open.assigned.into_inner(),
+			created_at: open.created_at,
+			deadline: open.deadline,
+			proposal: Proposals::<T>::get(request),
+		})
+	}
+
+	/// Whether a request with id `request` was ever made.
+	pub fn was_made(request: RequestId) -> bool {
+		request < NextRequestId::<T>::get()
+	}
+}

@@ -337,8 +337,10 @@ fn wrapped_before(operators: &[Operator], at: usize, counter: u32) -> Option<u32
 		is_counter(&before[6], counter, false) &&
 		matches!(before[8], Operator::I32Add) &&
 		is_counter(&before[9], counter, true);
-	let slots = u32::try_from(*slots).ok()?;
-	(shape && i64::from(*room) == i64::from(names::STACK_LIMIT_SLOTS) - i64::from(slots)).then_some(slots)
+	// Both as unsigned numbers that add up to the limit: a negative room, which `i32.gt_u`
+	// reads as the largest number, would never trap.
+	let (room, slots) = (u32::try_from(*room).ok()?, u32::try_from(*slots).ok()?);
+	(shape && room.checked_add(slots) == Some(names::STACK_LIMIT_SLOTS)).then_some(slots)
 }
 
 /// Whether the wrapping after a call at `operators[at - 1]` is there, for `slots`.
@@ -602,5 +604,34 @@ mod tests {
 		assert!(check(&touched).unwrap_err().contains("outside"));
 		// A guest without the counting at all.
 		assert!(check(&recursive(2, 0x7f, true)).is_err());
+	}
+
+	/// The wrapping before a call, as [`check`] reads it, with the check's room and the slots
+	/// added as given.
+	fn before(counter: u32, room: i32, slots: i32) -> Vec<Operator<'static>> {
+		vec![
+			Operator::GlobalGet { global_index: counter },
+			Operator::I32Const { value: room },
+			Operator::I32GtU,
+			Operator::If { blockty: wasmparser::BlockType::Empty },
+			Operator::Unreachable,
+			Operator::End,
+			Operator::GlobalGet { global_index: counter },
+			Operator::I32Const { value: slots },
+			Operator::I32Add,
+			Operator::GlobalSet { global_index: counter },
+		]
+	}
+
+	#[test]
+	fn a_wrapping_counts_only_slots_within_the_limit() {
+		let limit = names::STACK_LIMIT_SLOTS as i32;
+		assert_eq!(wrapped_before(&before(3, limit - 15, 15), 10, 3), Some(15));
+		assert_eq!(wrapped_before(&before(3, limit - 15, 15), 10, 4), None, "another global");
+		assert_eq!(wrapped_before(&before(3, limit - 14, 15), 10, 3), None, "room and slots disagree");
+		// More slots than the limit: the room is negative, which `i32.gt_u` reads as the
+		// largest number, so the check would never trap however deep the calls go.
+		assert_eq!(wrapped_before(&before(3, -1, limit + 1), 10, 3), None);
+		assert_eq!(wrapped_before(&before(3, 0, limit), 10, 3), Some(names::STACK_LIMIT_SLOTS));
 	}
 }

@@ -35,7 +35,7 @@ pub mod error_code {
 	pub const UNKNOWN_RECEIPT: i32 = 7002;
 	/// The node's state could not be read at the block asked about (unknown or pruned block).
 	pub const STATE_UNAVAILABLE: i32 = 7003;
-	/// Stored bytes do not hash to their key, or do not decode: the node's database is damaged.
+	/// Stored bytes do not hash to their key: the node's database is damaged.
 	pub const CORRUPT_STATE: i32 = 7004;
 	/// The model is deprecated and takes no new requests.
 	pub const MODEL_DEPRECATED: i32 = 7005;
@@ -47,12 +47,14 @@ pub mod error_code {
 	pub const RUNTIME_API: i32 = 7008;
 }
 
-fn api_error(at: impl core::fmt::Debug, error: ApiError) -> ErrorObjectOwned {
-	ErrorObjectOwned::owned(
-		error_code::RUNTIME_API,
-		format!("the runtime API call failed at block {at:?}: {error}"),
-		None::<()>,
-	)
+/// A failed runtime API call: the block's state unavailable (unknown or pruned) as when the
+/// methods read storage themselves, anything else as the call's failure.
+fn api_error(at: impl core::fmt::Debug, failure: ApiError) -> ErrorObjectOwned {
+	match failure {
+		ApiError::UnknownBlock(_) =>
+			error(error_code::STATE_UNAVAILABLE, format!("state at block {at:?} is unavailable: {failure}")),
+		_ => error(error_code::RUNTIME_API, format!("the runtime API call failed at block {at:?}: {failure}")),
+	}
 }
 
 /// The `veriml` namespace.

@@ -4,8 +4,9 @@
 #                                     node (Charlie, `infr` key //Charlie) on the `local` chain
 #   scripts/local-network.sh --dev    one development node (Alice, also an inference node with
 #                                     the `infr` key //Alice), state discarded on exit
-# Register the inference node's key account with `inferenceNodes.register` (any funded account
-# may operate it) before requests for your model can be served.
+# Register the inference node's key account with `inferenceNodes.register` (any funded account,
+# may operate it, with the key's signed consent: docs/operators.md, "Registering a node key")
+# before requests for your model can be served.
 # Ctrl-C stops the network. Chain data lives under $VERIML_NET_DIR (default: a fresh temp dir).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"

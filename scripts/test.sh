@@ -99,6 +99,16 @@ collect_jobs() {
 	fi
 }
 
+# The Rust style rustfmt.toml names, on every crate but the two whose sources are compiled into
+# the pinned engine guest (their formatting moves panic locations, so the guest's bytes): the
+# guest itself (outside the workspace) and veriml-inference-primitives.
+formatting() {
+	cargo fmt --check -p veriml-node -p veriml-runtime -p pallet-model-registry -p pallet-escrow \
+		-p pallet-bonded-nodes -p pallet-verification -p pallet-inference-requests -p veriml-primitives \
+		-p veriml-inference-interface -p veriml-engine -p veriml-offchain -p pallet-data-feeds \
+		-p pallet-workflows
+}
+
 setup() {
 	"$VERIML_ROOT/scripts/install-deps.sh"
 	install_js_workspace
@@ -115,7 +125,7 @@ benchmark_tests() {
 	# Every FRAME benchmark runs once at its lowest and highest components on the pallets'
 	# mock runtimes and passes its verification, so `scripts/benchmark/pallets.sh` cannot find
 	# a broken one months later.
-	cargo test --release --locked -p pallet-model-registry -p pallet-inference-nodes \
+	cargo test --release --locked -p pallet-model-registry -p pallet-bonded-nodes \
 		-p pallet-inference-requests -p pallet-data-feeds -p pallet-workflows \
 		--features runtime-benchmarks
 }
@@ -186,6 +196,7 @@ zombienet_tests() {
 }
 
 run_stage "setup" setup
+run_stage "formatting (cargo fmt --check)" formatting
 run_stage "test models" "$VERIML_ROOT/scripts/models/make-test-models.sh"
 run_stage "release node build" build_node
 run_stage "unit tests" unit_tests

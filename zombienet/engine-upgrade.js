@@ -48,7 +48,7 @@ async function run(nodeName, networkInfo) {
   // 1. A result verified with the genesis guest.
   const model = lib.testModel('pytorch_Linear');
   await lib.registerModel(api, model, dave, VML / 100n);
-  await lib.sendOk(api, api.tx.inferenceNodes.register(charlie.address, [model.hash], 100n * VML), ferdie);
+  await lib.sendOk(api, lib.registerNode(api, 'inferenceNodes', charlie, [model.hash], 100n * VML, ferdie), ferdie);
   const before = await completedRequest(lib, api, model, bob);
   check(before.receipt.engineVersion.toNumber() === genesisGuest.version, `request ${before.id} verified in block ${before.blockNumber} with engine version ${genesisGuest.version}`);
 

@@ -38,7 +38,7 @@ async function run(nodeName, networkInfo) {
     const registered = await lib.sendOk(api, api.tx.feeds.registerFeed('BTC/USD', 'local test server', 2, 2, 1, 50_000_000), ferdie);
     const feed = lib.eventsOf(registered.events, 'feeds', 'FeedRegistered')[0].data.feed.toNumber();
     check(feed === 0, 'Ferdie registered feed 0, the one dave has a source for');
-    await lib.sendOk(api, api.tx.feeds.registerNode(dave.address, [feed], api.consts.feeds.minBond), eve);
+    await lib.sendOk(api, lib.registerNode(api, 'dataNodes', dave, [feed], api.consts.dataNodes.minBond.toBigInt(), eve), eve);
     check(true, `Eve bonded dave's feed key ${dave.address}`);
 
     // Every event from now on, with its block's hash: the workflow's runs interleave with the
@@ -64,12 +64,12 @@ async function run(nodeName, networkInfo) {
     const { event: empty } = await lib.waitForEvent(api, 'feeds', 'RoundWithoutValue',
       (e) => e.data.feed.toNumber() === feed, 120_000);
     check(empty.data.submissions.toNumber() === 0, `a malformed answer: round ${empty.data.round} has no value`);
-    const struck = (await api.query.feeds.dataNodes(dave.address)).unwrap();
+    const struck = (await api.query.dataNodes.nodes(dave.address)).unwrap();
     check(struck.strikes.toNumber() >= 1, `dave has ${struck.strikes} strike(s) for the missed round`);
 
     answer = '{"bitcoin": {"usd": 65100}}';
     await aggregated(6_510_000n);
-    const cleared = (await api.query.feeds.dataNodes(dave.address)).unwrap();
+    const cleared = (await api.query.dataNodes.nodes(dave.address)).unwrap();
     check(cleared.strikes.toNumber() === 0, 'a good value again cleared the strikes');
     const history = await api.query.feeds.history(feed);
     check(history.length >= 3, `the feed's history holds ${history.length} rounds`);
@@ -89,7 +89,7 @@ async function startWorkflow(api, lib, feed, ferdie, eve, dave) {
   const { blake2AsHex } = await import('@polkadot/util-crypto');
   const model = { name: 'linear', bytes, hash: blake2AsHex(bytes, 256), specs: [{ dtype: 'F32', shape: [1, 3] }] };
   await lib.registerModel(api, model, ferdie, 10n ** 10n);
-  await lib.sendOk(api, api.tx.inferenceNodes.register(dave.address, [model.hash], 100n * 10n ** 12n), eve);
+  await lib.sendOk(api, lib.registerNode(api, 'inferenceNodes', dave, [model.hash], 100n * 10n ** 12n, eve), eve);
   check(true, `Eve bonded dave's infr key for the linear model ${model.hash}`);
   const fee = (await api.rpc.veriml.quote(model.hash)).toJSON().total;
   const perRun = BigInt(fee);

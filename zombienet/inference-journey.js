@@ -39,7 +39,7 @@ async function run(nodeName, networkInfo) {
 
   await lib.sendOk(api, api.tx.balances.transferKeepAlive(attacker.address, 10n * VML), alice);
   const bond = 100n * VML;
-  await lib.sendOk(api, api.tx.inferenceNodes.register(attacker.address, [model.hash], bond), eve);
+  await lib.sendOk(api, lib.registerNode(api, 'inferenceNodes', attacker, [model.hash], bond, eve), eve);
   const eveBefore = (await api.query.system.account(eve.address)).data;
 
   const inputs = lib.sampleInputs(model);
@@ -73,7 +73,7 @@ async function run(nodeName, networkInfo) {
 
   // The honest node joins; the request goes to it at the next block.
   const completion = lib.waitForEvent(api, 'inference', 'Completed', (e) => e.data.request.toNumber() === id, 180_000);
-  await lib.sendOk(api, api.tx.inferenceNodes.register(charlie.address, [model.hash], bond), ferdie);
+  await lib.sendOk(api, lib.registerNode(api, 'inferenceNodes', charlie, [model.hash], bond, ferdie), ferdie);
   const { event: completed, blockNumber } = await completion;
   check(completed.data.node.toString() === charlie.address, `request ${id} completed by charlie's node in block ${blockNumber}`);
 

@@ -49,7 +49,7 @@ fn genesis_with_engine_guest(preset: &str) -> Result<serde_json::Value, String> 
 		return Err(format!(
 			"the runtime's preset names engine guest {named}, this node is built with {built_in}: \
 			 build the node and the runtime from one checkout"
-		))
+		));
 	}
 	patch["models"]["engineGuestCode"] = sp_core::bytes::to_hex(&engine_guest_code()?, false).into();
 	Ok(patch)
@@ -72,9 +72,7 @@ pub fn local_chain_spec() -> Result<ChainSpec, String> {
 		.with_name("veriml Local Testnet")
 		.with_id("veriml_local_testnet")
 		.with_chain_type(ChainType::Local)
-		.with_genesis_config_patch(genesis_with_engine_guest(
-			sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET,
-		)?)
+		.with_genesis_config_patch(genesis_with_engine_guest(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET)?)
 		.with_properties(properties())
 		.build())
 }

@@ -8,12 +8,15 @@ pub enum Subcommand {
 	#[command(subcommand)]
 	Key(sc_cli::KeySubcommand),
 
+	/// Sign a message with a key given by its secret URI: an operator signs a node key's
+	/// consent to its registration (`veriml:InferenceNodes:` or `veriml:DataNodes:` followed by
+	/// the operator's 32-byte account, as hex with `--hex`; see docs/operators.md).
+	Sign(sc_cli::SignCmd),
+
 	/// Build a chain specification.
 	/// DEPRECATED: `build-spec` command will be removed after 1/04/2026. Use `export-chain-spec`
 	/// command instead.
-	#[deprecated(
-		note = "build-spec command will be removed after 1/04/2026. Use export-chain-spec command instead"
-	)]
+	#[deprecated(note = "build-spec command will be removed after 1/04/2026. Use export-chain-spec command instead")]
 	BuildSpec(sc_cli::BuildSpecCmd),
 
 	/// Export the chain specification.
@@ -65,13 +68,13 @@ pub enum NodeRole {
 	/// `--offchain-worker always`), computes the requests assigned to the `infr` keys in the
 	/// keystore and submits their results signed with them. Insert a key with
 	/// `veriml-node key insert --key-type infr --scheme sr25519`, then register its account
-	/// with `inferenceNodes.register`.
+	/// with `inferenceNodes.register` (the key signs its consent: `veriml-node sign`).
 	Inference,
 	/// Brings data on chain: the off-chain worker runs on every block, fetches the value of
 	/// each feed the `feed` keys in the keystore serve from the HTTP source given with
 	/// `--data-source`, and submits it once per round, signed. Insert a key with
 	/// `veriml-node key insert --key-type feed --scheme sr25519`, then register its account
-	/// with `feeds.registerNode`.
+	/// with `dataNodes.register` (the key signs its consent: `veriml-node sign`).
 	Data,
 }
 
@@ -95,10 +98,10 @@ impl std::str::FromStr for DataSource {
 		let feed = feed.trim().parse::<u32>().map_err(|_| format!("feed id {feed:?} is not a number; {usage}"))?;
 		let (url, json_path) = rest.rsplit_once('#').ok_or(format!("no #JSON.PATH after the URL; {usage}"))?;
 		if !(url.starts_with("http://") || url.starts_with("https://")) {
-			return Err(format!("{url:?} is not an http:// or https:// URL"))
+			return Err(format!("{url:?} is not an http:// or https:// URL"));
 		}
 		if json_path.is_empty() {
-			return Err(format!("empty JSON path; {usage}"))
+			return Err(format!("empty JSON path; {usage}"));
 		}
 		Ok(Self { feed, url: url.to_string(), json_path: json_path.to_string() })
 	}

@@ -24,8 +24,9 @@ impl EngineGuestCmd {
 			Some(version) => veriml_engine::metering::declare_version(veriml_engine::GUEST_WASM, version)?,
 			None => veriml_engine::GUEST_WASM.to_vec(),
 		};
-		let code = sp_maybe_compressed_blob::compress_weakly(&wasm, veriml_inference_primitives::guest::MAX_GUEST_BYTES)
-			.ok_or("the engine guest is larger than a chain may store")?;
+		let code =
+			sp_maybe_compressed_blob::compress_weakly(&wasm, veriml_inference_primitives::guest::MAX_GUEST_BYTES)
+				.ok_or("the engine guest is larger than a chain may store")?;
 		let (guest, _) = veriml_engine::identify_guest(&code)?;
 		println!("engine guest  {:?}", guest.hash);
 		println!("engine version {}", guest.version);

@@ -2,8 +2,8 @@
 //! can check a model, its outputs and its cost before paying to register it.
 
 use std::path::PathBuf;
-use veriml_engine::{Engine, ENGINE_VERSION};
 use veriml_engine::json::{describe, parse_inputs, tensor_to_json};
+use veriml_engine::{Engine, ENGINE_VERSION};
 use veriml_inference_primitives::{input_hash, model_hash, result_hash, Execution, RunError};
 
 /// Run an ONNX model locally with the chain's deterministic engine.
@@ -54,10 +54,9 @@ fn median_ms(runs: u32, mut work: impl FnMut()) -> f64 {
 impl InferCmd {
 	/// Runs the command.
 	pub fn run(&self, engine: &Engine) -> sc_cli::Result<()> {
-		let model = std::fs::read(&self.model)
-			.map_err(|e| format!("reading {}: {e}", self.model.display()))?;
-		let input_json = std::fs::read_to_string(&self.input)
-			.map_err(|e| format!("reading {}: {e}", self.input.display()))?;
+		let model = std::fs::read(&self.model).map_err(|e| format!("reading {}: {e}", self.model.display()))?;
+		let input_json =
+			std::fs::read_to_string(&self.input).map_err(|e| format!("reading {}: {e}", self.input.display()))?;
 		let inputs = parse_inputs(&input_json)?;
 
 		let specs = inputs
@@ -164,4 +163,3 @@ impl Report {
 		})
 	}
 }
-

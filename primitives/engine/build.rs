@@ -23,15 +23,15 @@ use std::{
 /// Where the guest's sources are built from: the same absolute path on every machine.
 const FIXED_SOURCE_DIR: &str = "/tmp/veriml-engine-guest-src";
 
-#[path = "../inference/src/metering.rs"]
-#[allow(dead_code)]
-mod names;
 #[path = "../inference/src/guest.rs"]
 #[allow(dead_code)]
 mod guest_consts;
 #[path = "src/metering.rs"]
 #[allow(dead_code)]
 mod metering;
+#[path = "../inference/src/metering.rs"]
+#[allow(dead_code)]
+mod names;
 #[path = "src/stack_limit.rs"]
 #[allow(dead_code)]
 mod stack_limit;
@@ -122,7 +122,7 @@ fn main() {
 	if let Ok(prebuilt) = env::var("VERIML_ENGINE_GUEST_WASM") {
 		let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
 		meter_guest(Path::new(&prebuilt), &out.join("veriml_engine_guest.wasm"));
-		return
+		return;
 	}
 
 	let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -139,11 +139,10 @@ fn main() {
 	// A target dir of its own, beside the workspace's, so the nested build neither waits on
 	// the outer build's lock nor is thrown away with OUT_DIR.
 	let root = manifest_dir.join("../..").canonicalize().unwrap();
-	let workspace_target =
-		env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+	let workspace_target = env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
 	let target_dir = workspace_target.join("engine-guest");
-	let cargo_home = env::var("CARGO_HOME")
-		.unwrap_or_else(|_| format!("{}/.cargo", env::var("HOME").unwrap_or_default()));
+	let cargo_home =
+		env::var("CARGO_HOME").unwrap_or_else(|_| format!("{}/.cargo", env::var("HOME").unwrap_or_default()));
 
 	// One element per argument: CARGO_ENCODED_RUSTFLAGS passes each to rustc as it is. Every
 	// absolute path the build sees is remapped, so none reaches the guest's bytes.

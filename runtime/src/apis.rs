@@ -17,9 +17,31 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Block, BlockNumber, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
-	RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
+	AccountId, Aura, Balance, Block, BlockNumber, Executive, Grandpa, InherentDataExt, Nonce, Runtime, RuntimeCall,
+	RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
 };
+
+sp_api::decl_runtime_apis! {
+	/// The veriml pallets' invariants — the `try_state` checks their tests run after every
+	/// block — on the state of a block, for operators and end-to-end tests (`try-runtime` style,
+	/// on a running chain). `Err((pallet, invariant))` names the first that does not hold. It
+	/// walks all of those pallets' state: an operator's check, not a light read.
+	pub trait InvariantsApi {
+		/// `Ok` if every invariant holds.
+		fn check() -> Result<(), (Vec<u8>, Vec<u8>)>;
+	}
+}
+
+/// `result` of `pallet`'s invariants, as `InvariantsApi` answers it.
+fn invariants_of(pallet: &str, result: Result<(), sp_runtime::TryRuntimeError>) -> Result<(), (Vec<u8>, Vec<u8>)> {
+	result.map_err(|error| {
+		let broken = match error {
+			sp_runtime::DispatchError::Other(broken) => broken,
+			_ => "a check failed with a dispatch error",
+		};
+		(pallet.as_bytes().to_vec(), broken.as_bytes().to_vec())
+	})
+}
 
 impl_runtime_apis! {
 	impl sp_api::Core<Block> for Runtime {
@@ -187,6 +209,19 @@ impl_runtime_apis! {
 
 		fn engine_guest() -> veriml_inference_primitives::EngineGuest {
 			crate::Models::engine_guest()
+		}
+	}
+
+	impl self::InvariantsApi<Block> for Runtime {
+		fn check() -> Result<(), (Vec<u8>, Vec<u8>)> {
+			invariants_of("Models", crate::Models::do_try_state())?;
+			invariants_of("Escrow", crate::Escrow::do_try_state())?;
+			invariants_of("InferenceNodes", crate::InferenceNodes::do_try_state())?;
+			invariants_of("Verification", crate::Verification::do_try_state())?;
+			invariants_of("Inference", crate::Inference::do_try_state())?;
+			invariants_of("Feeds", crate::Feeds::do_try_state())?;
+			invariants_of("Workflows", crate::Workflows::do_try_state())?;
+			invariants_of("DataNodes", crate::DataNodes::do_try_state())
 		}
 	}
 

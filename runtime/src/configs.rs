@@ -2,13 +2,14 @@
 
 use frame_support::{
 	derive_impl,
-	dispatch::DispatchClass, parameter_types,
+	dispatch::DispatchClass,
+	parameter_types,
 	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
-	PalletId,
 	weights::{
 		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
 		IdentityFee, Weight,
 	},
+	PalletId,
 };
 use frame_system::limits::{BlockLength, BlockWeights};
 use pallet_transaction_payment::{ConstFeeMultiplier, FungibleAdapter, Multiplier};
@@ -20,10 +21,9 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, Escrow, Feeds, Hash, Inference, InferenceNodes,
-	Models, Nonce, PalletInfo, Runtime, Verification,
-	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
-	System, EXISTENTIAL_DEPOSIT, SLOT_DURATION, VERSION,
+	AccountId, Aura, Balance, Balances, Block, BlockNumber, DataNodes, Escrow, Feeds, Hash, Inference, InferenceNodes,
+	Models, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason,
+	RuntimeOrigin, RuntimeTask, System, Verification, EXISTENTIAL_DEPOSIT, SLOT_DURATION, VERSION,
 };
 use veriml_primitives::{
 	currency::{MICRO_UNIT, MILLI_UNIT, UNIT},
@@ -246,21 +246,29 @@ parameter_types! {
 	pub const NodeSlashRewardShare: Perbill = Perbill::from_percent(50);
 }
 
-impl pallet_inference_nodes::Config for Runtime {
+/// Inference nodes: `infr` keys serving models.
+pub type InferenceNodesInstance = pallet_bonded_nodes::Instance1;
+
+impl pallet_bonded_nodes::Config<InferenceNodesInstance> for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
-	type Models = pallet_model_registry::ActiveModels<Runtime>;
+	type Service = veriml_inference_primitives::ModelHash;
+	type Services = pallet_model_registry::ActiveModels<Runtime>;
+	type NodeSignature = veriml_primitives::Signature;
 	type MinBond = MinNodeBond;
 	type UnbondingDelay = NodeUnbondingDelay;
+	/// Every wrong result is slashed.
+	type MaxStrikes = ConstU32<1>;
 	type SlashFraction = NodeSlashFraction;
 	type SlashRewardShare = NodeSlashRewardShare;
 	type SlashDestination = ProtocolAccount;
-	type MaxModelsPerNode = ConstU32<16>;
-	type MaxNodesPerModel = ConstU32<64>;
-	type WeightInfo = pallet_inference_nodes::weights::SubstrateWeight<Runtime>;
+	type MaxServicesPerNode = ConstU32<16>;
+	type MaxNodesPerService = ConstU32<64>;
+	type WeightInfo = crate::weights::pallet_bonded_nodes_inference_nodes::WeightInfo<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
-	type BenchmarkHelper = pallet_inference_requests::benchmark_helpers::RegistryAndBondedNodes<Runtime>;
+	type BenchmarkHelper =
+		pallet_inference_requests::benchmark_helpers::RegistryAndBondedNodes<Runtime, InferenceNodesInstance>;
 }
 
 /// The registry's models, run by the node's deterministic engine through its host functions.
@@ -342,9 +350,9 @@ impl pallet_inference_requests::Config for Runtime {
 	type DisputesPerBlock = ConstU32<1>;
 	type WeightInfo = pallet_inference_requests::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
-	type BenchmarkHelper = pallet_inference_requests::benchmark_helpers::RegistryAndBondedNodes<Runtime>;
+	type BenchmarkHelper =
+		pallet_inference_requests::benchmark_helpers::RegistryAndBondedNodes<Runtime, InferenceNodesInstance>;
 }
-
 
 parameter_types! {
 	/// Held from a feed's owner while the feed exists: 10 VML.
@@ -353,8 +361,35 @@ parameter_types! {
 	pub const MinDataNodeBond: Balance = 100 * UNIT;
 	/// Three outliers or missed rounds in a row...
 	pub const DataNodeMaxStrikes: u32 = 3;
+	/// Most data nodes serving one feed, and so values in one round.
+	pub const MaxNodesPerFeed: u32 = 16;
 	/// ...cost a tenth of the bond, to the protocol.
 	pub const DataNodeSlashFraction: Perbill = Perbill::from_percent(10);
+	/// A data node's fault wrongs no one in particular: its whole slash goes to the protocol.
+	pub const DataNodeSlashRewardShare: Perbill = Perbill::zero();
+}
+
+/// Data nodes: `feed` keys serving feeds.
+pub type DataNodesInstance = pallet_bonded_nodes::Instance2;
+
+impl pallet_bonded_nodes::Config<DataNodesInstance> for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Service = pallet_data_feeds::FeedId;
+	type Services = pallet_data_feeds::ExistingFeeds<Runtime>;
+	type NodeSignature = veriml_primitives::Signature;
+	type MinBond = MinDataNodeBond;
+	type UnbondingDelay = NodeUnbondingDelay;
+	type MaxStrikes = DataNodeMaxStrikes;
+	type SlashFraction = DataNodeSlashFraction;
+	type SlashRewardShare = DataNodeSlashRewardShare;
+	type SlashDestination = ProtocolAccount;
+	type MaxServicesPerNode = ConstU32<8>;
+	type MaxNodesPerService = MaxNodesPerFeed;
+	type WeightInfo = crate::weights::pallet_bonded_nodes_data_nodes::WeightInfo<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = pallet_data_feeds::benchmark_helpers::BondedDataNodes<Runtime, DataNodesInstance>;
 }
 
 impl pallet_data_feeds::Config for Runtime {
@@ -363,22 +398,19 @@ impl pallet_data_feeds::Config for Runtime {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type AuthorityId = pallet_data_feeds::crypto::DataNodeId;
 	type FeedDeposit = FeedDeposit;
-	type MinBond = MinDataNodeBond;
-	type UnbondingDelay = NodeUnbondingDelay;
-	type MaxStrikes = DataNodeMaxStrikes;
-	type SlashFraction = DataNodeSlashFraction;
-	type SlashDestination = ProtocolAccount;
+	type Nodes = DataNodes;
 	/// Rounds of at least two blocks (12 s): a value submitted after one block's fetch lands
 	/// in the same round.
 	type MinRoundLength = ConstU32<2>;
 	type MaxFeeds = ConstU32<64>;
-	type MaxNodesPerFeed = ConstU32<16>;
-	type MaxFeedsPerNode = ConstU32<8>;
+	type MaxNodesPerFeed = MaxNodesPerFeed;
 	/// The last 64 rounds' values.
 	type MaxHistory = ConstU32<64>;
 	type MaxNameLength = ConstU32<32>;
 	type MaxSourceLength = ConstU32<256>;
 	type WeightInfo = pallet_data_feeds::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = pallet_data_feeds::benchmark_helpers::BondedDataNodes<Runtime, DataNodesInstance>;
 }
 
 impl pallet_workflows::Config for Runtime {

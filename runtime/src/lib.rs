@@ -21,6 +21,7 @@ pub mod apis;
 mod benchmarks;
 pub mod configs;
 pub mod genesis_config_presets;
+pub mod weights;
 
 use sp_runtime::{generic, impl_opaque_keys, traits::BlakeTwo256};
 use sp_version::{runtime_version, RuntimeVersion};
@@ -95,9 +96,7 @@ where
 {
 	/// Signs `call` as an ordinary transaction of `account` (an inference node's `infr` key),
 	/// mortal for a period of blocks, without tip.
-	fn create_signed_transaction<
-		C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
-	>(
+	fn create_signed_transaction<C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>>(
 		call: RuntimeCall,
 		public: Self::Public,
 		account: AccountId,
@@ -105,10 +104,7 @@ where
 	) -> Option<UncheckedExtrinsic> {
 		use codec::Encode;
 		use sp_runtime::{traits::StaticLookup, SaturatedConversion};
-		let period = configs::BlockHashCount::get()
-			.checked_next_power_of_two()
-			.map(|c| c / 2)
-			.unwrap_or(2) as u64;
+		let period = configs::BlockHashCount::get().checked_next_power_of_two().map(|c| c / 2).unwrap_or(2) as u64;
 		let current_block = System::block_number().saturated_into::<u64>().saturating_sub(1);
 		let extension: TxExtension = (
 			frame_system::AuthorizeCall::<Runtime>::new(),
@@ -139,7 +135,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("veriml"),
 	impl_name: alloc::borrow::Cow::Borrowed("veriml-node"),
 	authoring_version: 1,
-	spec_version: 107,
+	spec_version: 108,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -167,8 +163,7 @@ pub type TxExtension = (
 );
 
 /// Unchecked extrinsic type as expected by this runtime.
-pub type UncheckedExtrinsic =
-	generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
+pub type UncheckedExtrinsic = generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
 /// The payload being signed in transactions.
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
@@ -231,7 +226,7 @@ mod runtime {
 	pub type Escrow = pallet_escrow;
 
 	#[runtime::pallet_index(12)]
-	pub type InferenceNodes = pallet_inference_nodes;
+	pub type InferenceNodes = pallet_bonded_nodes<Instance1>;
 
 	#[runtime::pallet_index(13)]
 	pub type Verification = pallet_verification;
@@ -244,4 +239,7 @@ mod runtime {
 
 	#[runtime::pallet_index(16)]
 	pub type Workflows = pallet_workflows;
+
+	#[runtime::pallet_index(17)]
+	pub type DataNodes = pallet_bonded_nodes<Instance2>;
 }

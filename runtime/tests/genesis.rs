@@ -11,21 +11,19 @@ use veriml_runtime::{
 /// Applies a JSON patch the way chain-spec builders do: objects merge key by key.
 fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
 	match (base, patch) {
-		(serde_json::Value::Object(base), serde_json::Value::Object(patch)) =>
+		(serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
 			for (key, value) in patch {
 				merge(base.entry(key).or_insert(serde_json::Value::Null), value);
-			},
+			}
+		},
 		(base, patch) => *base = patch,
 	}
 }
 
 /// Builds the named preset's genesis state and runs `check` inside it.
 fn with_preset_state(name: &str, check: impl FnOnce()) {
-	let patch = get_preset::<RuntimeGenesisConfig>(
-		&Some(PresetId::from(name)),
-		genesis_config_presets::get_preset,
-	)
-	.unwrap_or_else(|| panic!("preset {name} exists"));
+	let patch = get_preset::<RuntimeGenesisConfig>(&Some(PresetId::from(name)), genesis_config_presets::get_preset)
+		.unwrap_or_else(|| panic!("preset {name} exists"));
 	let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).unwrap();
 	merge(&mut config, serde_json::from_slice(&patch).unwrap());
 	let mut ext = sp_io::TestExternalities::default();

@@ -12,7 +12,11 @@ fn every_call_event_and_error_is_documented() {
 	let mut undocumented = Vec::new();
 	let mut checked = 0;
 	for pallet in &metadata.pallets {
-		for (kind, ty) in [("calls", &pallet.calls.as_ref().map(|c| c.ty)), ("events", &pallet.event.as_ref().map(|e| e.ty)), ("errors", &pallet.error.as_ref().map(|e| e.ty))] {
+		for (kind, ty) in [
+			("calls", &pallet.calls.as_ref().map(|c| c.ty)),
+			("events", &pallet.event.as_ref().map(|e| e.ty)),
+			("errors", &pallet.error.as_ref().map(|e| e.ty)),
+		] {
 			let Some(ty) = ty else { continue };
 			let ty = metadata.types.resolve(ty.id).expect("type in registry");
 			if let scale_info::TypeDef::Variant(variants) = &ty.type_def {

@@ -32,25 +32,48 @@ runtime_wasm="$bench_dir/veriml_runtime.compact.compressed.wasm"
 # pallet crate name -> its folder
 declare -A folders=(
 	[pallet_model_registry]=pallets/model-registry
-	[pallet_inference_nodes]=pallets/inference-nodes
+	[pallet_bonded_nodes]=pallets/bonded-nodes
 	[pallet_inference_requests]=pallets/inference-requests
 	[pallet_data_feeds]=pallets/data-feeds
 	[pallet_workflows]=pallets/workflows
 )
+# A pallet with instances in the runtime: each instance's weights go to the runtime
+# (runtime/src/weights/<pallet>_<instance>.rs, from runtime-weight-template.hbs), which each
+# instance's `Config` names; the pallet's own `weights.rs` (the `WeightInfo` trait, and `()`
+# for mocks) takes the instance named here.
+declare -A weights_instance=(
+	[pallet_bonded_nodes]=inference_nodes
+)
 pallets=("$@")
 [ "${#pallets[@]}" -gt 0 ] || pallets=("${!folders[@]}")
+
+# benchmark PALLET TEMPLATE OUTPUT: runs every benchmark of PALLET and writes its weights with
+# scripts/benchmark/TEMPLATE to OUTPUT (a file, or a folder: one file per instance).
+benchmark() {
+	"$node" benchmark pallet \
+		--runtime "$runtime_wasm" \
+		--genesis-builder-preset development \
+		--pallet "$1" --extrinsic '*' \
+		--steps "${STEPS:-20}" --repeat "${REPEAT:-10}" \
+		--wasm-execution compiled \
+		--heap-pages 4096 \
+		--template "$VERIML_ROOT/scripts/benchmark/$2" \
+		--output "$3"
+}
 
 for pallet in "${pallets[@]}"; do
 	folder="${folders[$pallet]:?unknown pallet $pallet (known: ${!folders[*]})}"
 	log "benchmarking $pallet"
-	"$node" benchmark pallet \
-		--runtime "$runtime_wasm" \
-		--genesis-builder-preset development \
-		--pallet "$pallet" --extrinsic '*' \
-		--steps "${STEPS:-20}" --repeat "${REPEAT:-10}" \
-		--wasm-execution compiled \
-		--heap-pages 4096 \
-		--template "$VERIML_ROOT/scripts/benchmark/weight-template.hbs" \
-		--output "$VERIML_ROOT/$folder/src/weights.rs"
+	instance="${weights_instance[$pallet]:-}"
+	if [ -z "$instance" ]; then
+		benchmark "$pallet" weight-template.hbs "$VERIML_ROOT/$folder/src/weights.rs"
+		continue
+	fi
+	by_instance="$bench_dir/$pallet/"
+	rm -rf "$by_instance" && mkdir -p "$by_instance"
+	benchmark "$pallet" weight-template.hbs "$by_instance"
+	cp "$by_instance/${pallet}_${instance}.rs" "$VERIML_ROOT/$folder/src/weights.rs"
+	log "benchmarking $pallet again for the runtime's per-instance weights"
+	benchmark "$pallet" runtime-weight-template.hbs "$VERIML_ROOT/runtime/src/weights/"
 done
 log "weights written; review the diff and rebuild the runtime"

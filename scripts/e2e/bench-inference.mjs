@@ -4,7 +4,7 @@
 import { u8aToHex } from '@polkadot/util';
 import {
   connect, account, sendOk, send, eventsOf, testModel, registerModel, sampleInputs,
-  waitForFinalized,
+  waitForFinalized, registerNode,
 } from './lib/chain.mjs';
 
 const VML = 10n ** 12n;
@@ -17,7 +17,7 @@ const nodeKey = account('veriml-bench-inference-node');
 await api.rpc.author.insertKey('infr', '//veriml-bench-inference-node', u8aToHex(nodeKey.publicKey));
 await sendOk(api, api.tx.balances.transferKeepAlive(nodeKey.address, 10n * VML), operator);
 if ((await api.query.models.models(model.hash)).isNone) await registerModel(api, model, owner, VML / 1000n);
-await sendOk(api, api.tx.inferenceNodes.register(nodeKey.address, [model.hash], api.consts.inferenceNodes.minBond), operator);
+await sendOk(api, registerNode(api, 'inferenceNodes', nodeKey, [model.hash], api.consts.inferenceNodes.minBond.toBigInt(), operator), operator);
 
 // Capacity from the runtime's weights: how many submissions of this model a block can verify.
 const record = (await api.query.models.models(model.hash)).unwrap();

@@ -45,7 +45,7 @@ test('polkadot.js apps can document every veriml call, event, error, storage ite
   const lookup = api.registry.lookup;
   const undocumented = [];
   const unnamed = [];
-  const veriml = ['Models', 'Escrow', 'InferenceNodes', 'Verification', 'Inference', 'Feeds', 'Workflows'];
+  const veriml = ['Models', 'Escrow', 'InferenceNodes', 'Verification', 'Inference', 'Feeds', 'Workflows', 'DataNodes'];
   for (const pallet of metadata.pallets.filter((p) => veriml.includes(p.name.toString()))) {
     const name = pallet.name.toString();
     for (const kind of ['calls', 'events', 'errors']) {

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { u8aToHex } from '@polkadot/util';
-import { connect, account, send, sendOk, eventsOf, waitForEvent } from './lib/chain.mjs';
+import { connect, account, send, sendOk, eventsOf, waitForEvent, registerNode, assertInvariants } from './lib/chain.mjs';
 
 const VML = 10n ** 12n;
 let api;
@@ -51,7 +51,7 @@ test('a data node fetches its source over HTTP and rounds are aggregated from it
   const [registered] = eventsOf(events, 'feeds', 'FeedRegistered');
   const feed = registered.data.feed.toNumber();
   await setSource(feed, `http://127.0.0.1:${server.address().port}/btc`, 'bitcoin.usd');
-  await sendOk(api, api.tx.feeds.registerNode(node.address, [feed], api.consts.feeds.minBond), operator);
+  await sendOk(api, registerNode(api, 'dataNodes', node, [feed], api.consts.dataNodes.minBond.toBigInt(), operator), operator);
 
   const { event: first } = await waitForEvent(
     api, 'feeds', 'RoundAggregated', (e) => e.data.feed.toNumber() === feed, 60_000,
@@ -75,8 +75,8 @@ test('bad answers from the source are not submitted: the round has no value and 
   const { events } = await sendOk(api, api.tx.feeds.registerFeed('ETH/USD', 'test server, broken', 2, 2, 1, 100_000_000), owner);
   const feed = eventsOf(events, 'feeds', 'FeedRegistered')[0].data.feed.toNumber();
   await setSource(feed, `http://127.0.0.1:${server.address().port}/eth`, 'ethereum.usd');
-  const served = (await api.query.feeds.dataNodes(node.address)).unwrap().feeds.map((f) => f.toNumber());
-  await sendOk(api, api.tx.feeds.setFeeds(node.address, [...served, feed]), operator);
+  const served = (await api.query.dataNodes.nodes(node.address)).unwrap().services.map((f) => f.toNumber());
+  await sendOk(api, api.tx.dataNodes.setServices(node.address, [...served, feed]), operator);
   // The server answers without `ethereum`: nothing to submit for this feed.
   const { event } = await waitForEvent(
     api, 'feeds', 'RoundWithoutValue', (e) => e.data.feed.toNumber() === feed, 60_000,
@@ -92,10 +92,14 @@ test('bad feeds and submissions are refused with named errors', async () => {
     ['round too short', api.tx.feeds.registerFeed('X', 'x', 2, 1, 1, 0), 'feeds.RoundTooShort'],
     ['no submissions needed', api.tx.feeds.registerFeed('X', 'x', 2, 3, 0, 0), 'feeds.InvalidMinSubmissions'],
     ['not a data node', api.tx.feeds.submit(0, 0, 1), 'feeds.NotADataNode'],
-    ['unknown feed', api.tx.feeds.registerNode(owner.address, [999], api.consts.feeds.minBond), 'feeds.UnknownFeed'],
+    ['unknown feed', registerNode(api, 'dataNodes', owner, [999], api.consts.dataNodes.minBond.toBigInt(), owner), 'dataNodes.UnknownService'],
   ];
   for (const [what, tx, expected] of cases) {
     const { error } = await send(api, tx, owner);
     assert.equal(error, expected, what);
   }
+});
+
+test('every pallet\'s invariants hold on the chain afterwards (try_state, through InvariantsApi)', async () => {
+  await assertInvariants(api);
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { u8aToHex } from '@polkadot/util';
 import {
   connect, account, send, sendOk, eventsOf, testModel, registerModel, sampleInputs,
-  referenceOutputs, floatsOf, floatTensor, allClose, waitForEvent, waitForFinalized, uploadBytes, held,
+  referenceOutputs, floatsOf, floatTensor, allClose, waitForEvent, waitForFinalized, uploadBytes, held, registerNode, assertInvariants,
 } from './lib/chain.mjs';
 import { blake2AsHex } from '@polkadot/util-crypto';
 import { readProven } from 'veriml-client';
@@ -38,9 +38,9 @@ test('a paid inference is computed by the inference node, verified and settled',
   await registerModel(api, model, owner, price);
   const bond = api.consts.inferenceNodes.minBond.toBigInt();
   const { events: registered } = await sendOk(
-    api, api.tx.inferenceNodes.register(nodeKey.address, [model.hash], bond), operator,
+    api, registerNode(api, 'inferenceNodes', nodeKey, [model.hash], bond, operator), operator,
   );
-  assert.equal(eventsOf(registered, 'inferenceNodes', 'NodeRegistered').length, 1);
+  assert.equal(eventsOf(registered, 'inferenceNodes', 'Registered').length, 1);
 
   const ownerBefore = await free(owner);
   const operatorBefore = await free(operator);
@@ -303,4 +303,8 @@ test('veriml RPC: a request no node serves is pending, and closed once cancelled
   assert.equal(settled.status, 'closed');
   assert.ok(settled.finalizedIn);
   assert.equal(await held(api, requester.address), heldBefore, 'the fee was refunded');
+});
+
+test('every pallet\'s invariants hold on the chain afterwards (try_state, through InvariantsApi)', async () => {
+  await assertInvariants(api);
 });

@@ -9,7 +9,7 @@ import { u8aConcat, u8aToHex, numberToU8a } from '@polkadot/util';
 import { blake2AsHex } from '@polkadot/util-crypto';
 import {
   connect, account, sendOk, eventsOf, testModel, ensureModel, sampleInputs, referenceOutputs,
-  floatsOf, floatTensor, allClose, waitForEvent,
+  floatsOf, floatTensor, allClose, waitForEvent, registerNode, assertInvariants,
 } from './lib/chain.mjs';
 
 const VML = 10n ** 12n;
@@ -54,10 +54,10 @@ test('a wrong optimistic result is challenged by a node, slashed, and the honest
   const bond = api.consts.inferenceNodes.minBond.toBigInt();
   // Only the liar serves the model; the watcher serves another one, so it is not assigned.
   // A node re-executes proposals with its first registered key.
-  await sendOk(api, api.tx.inferenceNodes.register(liar.address, [model.hash], bond), liarOperator);
+  await sendOk(api, registerNode(api, 'inferenceNodes', liar, [model.hash], bond, liarOperator), liarOperator);
   const other = testModel('pytorch_Sigmoid');
   await ensureModel(api, other, owner, VML / 100n);
-  await sendOk(api, api.tx.inferenceNodes.register(watcher.address, [other.hash], bond), watcherOperator);
+  await sendOk(api, registerNode(api, 'inferenceNodes', watcher, [other.hash], bond, watcherOperator), watcherOperator);
 
   const requested = await sendOk(api, api.tx.inference.request(model.hash, sampleInputs(model), 10n * VML), requester);
   const [made] = eventsOf(requested.events, 'inference', 'Requested');
@@ -93,7 +93,7 @@ test('a wrong optimistic result is challenged by a node, slashed, and the honest
   console.log(`  challenged by ${challenger}, upheld in #${blockNumber}`);
 
   // The request waits for another node; the watcher starts serving the model and answers.
-  await sendOk(api, api.tx.inferenceNodes.setModels(watcher.address, [other.hash, model.hash]), watcherOperator);
+  await sendOk(api, api.tx.inferenceNodes.setServices(watcher.address, [other.hash, model.hash]), watcherOperator);
   const { event: honest } = await waitForEvent(api, 'inference', 'ResultProposed',
     (e) => e.data.request.toNumber() === id, 120_000);
   assert.equal(honest.data.node.toString(), watcher.address);
@@ -105,4 +105,8 @@ test('a wrong optimistic result is challenged by a node, slashed, and the honest
   const outputs = (await api.query.verification.outputs(id)).unwrap();
   const { reference, rtol, atol } = referenceOutputs(model);
   outputs.forEach((tensor, i) => assert.ok(allClose(floatsOf(tensor), reference[i].data, rtol, atol)));
+});
+
+test('every pallet\'s invariants hold on the chain afterwards (try_state, through InvariantsApi)', async () => {
+  await assertInvariants(api);
 });

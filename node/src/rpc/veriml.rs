@@ -16,16 +16,15 @@ use jsonrpsee::{
 	types::ErrorObjectOwned,
 	PendingSubscriptionSink, SubscriptionMessage,
 };
-use sc_client_api::{Backend, BlockchainEvents, ProofProvider, StorageProvider};
-use sp_blockchain::HeaderBackend;
-use sp_core::{storage::StorageKey, Bytes, H256};
 use pallet_inference_requests::{runtime_api::InferenceApi, Fee, QuoteError, RequestInfo, RequestStatus};
 use pallet_model_registry::runtime_api::ModelsApi;
 use pallet_verification::Outcome;
+use sc_client_api::{Backend, BlockchainEvents, ProofProvider, StorageProvider};
 use sp_api::{ApiError, ProvideRuntimeApi};
+use sp_blockchain::HeaderBackend;
+use sp_core::{storage::StorageKey, Bytes, H256};
 use sp_runtime::traits::Block as BlockT;
 use veriml_runtime::{AccountId, Balance, BlockNumber};
-
 
 /// Error codes of the `veriml_*` methods (JSON-RPC `error.code`).
 pub mod error_code {
@@ -51,8 +50,9 @@ pub mod error_code {
 /// methods read storage themselves, anything else as the call's failure.
 fn api_error(at: impl core::fmt::Debug, failure: ApiError) -> ErrorObjectOwned {
 	match failure {
-		ApiError::UnknownBlock(_) =>
-			error(error_code::STATE_UNAVAILABLE, format!("state at block {at:?} is unavailable: {failure}")),
+		ApiError::UnknownBlock(_) => {
+			error(error_code::STATE_UNAVAILABLE, format!("state at block {at:?} is unavailable: {failure}"))
+		},
 		_ => error(error_code::RUNTIME_API, format!("the runtime API call failed at block {at:?}: {failure}")),
 	}
 }
@@ -150,12 +150,8 @@ where
 {
 	fn model_bytes(&self, model_hash: H256, at: Option<Block::Hash>) -> RpcResult<Bytes> {
 		let at = at.unwrap_or_else(|| self.client.info().best_hash);
-		let bytes = self
-			.client
-			.runtime_api()
-			.model_code(at, model_hash)
-			.map_err(|e| api_error(at, e))?
-			.ok_or_else(|| {
+		let bytes =
+			self.client.runtime_api().model_code(at, model_hash).map_err(|e| api_error(at, e))?.ok_or_else(|| {
 				error(error_code::UNKNOWN_MODEL, format!("no model {model_hash:?} is registered at block {at:?}"))
 			})?;
 		if veriml_inference_primitives::model_hash(&bytes) != model_hash {
@@ -194,12 +190,13 @@ where
 		let answer = self.client.runtime_api().quote(at, model).map_err(|e| api_error(at, e))?;
 		match answer {
 			Ok(fee) => Ok(fee_json(&fee)),
-			Err(QuoteError::UnknownModel) => Err(error(
-				error_code::UNKNOWN_MODEL,
-				format!("no model {model:?} is registered at block {at:?}"),
+			Err(QuoteError::UnknownModel) => {
+				Err(error(error_code::UNKNOWN_MODEL, format!("no model {model:?} is registered at block {at:?}")))
+			},
+			Err(QuoteError::ModelDeprecated) => Err(error(
+				error_code::MODEL_DEPRECATED,
+				format!("model {model:?} is deprecated: it takes no new requests"),
 			)),
-			Err(QuoteError::ModelDeprecated) =>
-				Err(error(error_code::MODEL_DEPRECATED, format!("model {model:?} is deprecated: it takes no new requests"))),
 			Err(QuoteError::ModelTooCostlyToVerify) => Err(error(
 				error_code::MODEL_TOO_COSTLY,
 				format!("model {model:?} needs more fuel than one verification may use"),
@@ -260,7 +257,8 @@ where
 						answer["status"] = "completed".into();
 						answer["outputHash"] = serde_json::json!(output_hash);
 						answer["resultHash"] = serde_json::json!(result_hash);
-						answer["outputs"] = serde_json::json!(outputs.map(|outputs| Bytes(codec::Encode::encode(&outputs))));
+						answer["outputs"] =
+							serde_json::json!(outputs.map(|outputs| Bytes(codec::Encode::encode(&outputs))));
 					},
 					Outcome::Failed(engine_error) => {
 						answer["status"] = "failed".into();
@@ -277,7 +275,7 @@ where
 		let best = self.client.info().best_hash;
 		if let Err(refusal) = self.request(request, Some(best)) {
 			pending.reject(refusal).await;
-			return Ok(())
+			return Ok(());
 		}
 		// Subscribed before reading the finalised head, so no finalisation is missed between.
 		let mut finalized = self.client.finality_notification_stream();
@@ -289,7 +287,7 @@ where
 				if matches!(answer["status"].as_str(), Some("completed" | "failed" | "closed")) {
 					answer["finalizedIn"] = serde_json::json!(at);
 					sink.send(SubscriptionMessage::from_json(&answer)?).await?;
-					return Ok(())
+					return Ok(());
 				}
 			}
 			match future::select(finalized.next(), Box::pin(sink.closed())).await {

@@ -8,14 +8,11 @@ use frame_support::{
 	BoundedVec,
 };
 use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
-use sp_runtime::{
-	traits::{Saturating, Zero},
-	Perbill,
-};
+use sp_runtime::{traits::Saturating, Perbill};
 
 fn funded<T: Config>(name: &'static str, index: u32) -> T::AccountId {
 	let who: T::AccountId = account(name, index, 0);
-	let plenty = T::MinBond::get().saturating_add(T::FeedDeposit::get()).saturating_mul(1_000u32.into());
+	let plenty = T::FeedDeposit::get().saturating_mul(1_000u32.into());
 	T::Currency::set_balance(&who, plenty);
 	who
 }
@@ -41,17 +38,9 @@ fn feed<T: Config>(index: u32) -> FeedId {
 	id
 }
 
-fn feeds<T: Config>(count: u32) -> ServedFeeds<T> {
-	BoundedVec::truncate_from((0..count).map(feed::<T>).collect())
-}
-
-/// Registers data node `index` for `served`, operated by a funded account.
-fn node<T: Config>(index: u32, served: ServedFeeds<T>) -> (T::AccountId, T::AccountId) {
-	let operator = funded::<T>("operator", index);
-	let node: T::AccountId = account("node", index, 0);
-	FeedsPallet::<T>::register_node(RawOrigin::Signed(operator.clone()).into(), node.clone(), served, T::MinBond::get())
-		.expect("registers the node");
-	(operator, node)
+/// A bonded data node serving `feed`, one strike short of a slash.
+fn node<T: Config>(index: u32, feed: FeedId) -> T::AccountId {
+	T::BenchmarkHelper::node(index, feed)
 }
 
 #[benchmarks]
@@ -77,70 +66,11 @@ mod benchmarks {
 		assert!(!Feeds::<T>::contains_key(id));
 	}
 
-	#[benchmark]
-	fn register_node(f: Linear<1, { T::MaxFeedsPerNode::get() }>) {
-		let served = feeds::<T>(f);
-		let operator = funded::<T>("operator", 0);
-		let node: T::AccountId = account("node", 0, 0);
-		#[extrinsic_call]
-		_(RawOrigin::Signed(operator), node.clone(), served, T::MinBond::get());
-		assert!(DataNodes::<T>::contains_key(&node));
-	}
-
-	#[benchmark]
-	fn set_feeds(f: Linear<1, { T::MaxFeedsPerNode::get() }>) {
-		let all = feeds::<T>(T::MaxFeedsPerNode::get());
-		let (operator, node) = node::<T>(0, all.clone());
-		let served = BoundedVec::truncate_from(all.into_iter().rev().take(f as usize).collect());
-		#[extrinsic_call]
-		_(RawOrigin::Signed(operator), node.clone(), served);
-		assert_eq!(DataNodes::<T>::get(&node).map(|n| n.feeds.len() as u32), Some(f));
-	}
-
-	/// Worst case: the node was suspended by a slash and rejoins every feed.
-	#[benchmark]
-	fn bond_extra(f: Linear<1, { T::MaxFeedsPerNode::get() }>) {
-		let (operator, node) = node::<T>(0, feeds::<T>(f));
-		DataNodes::<T>::mutate(&node, |record| {
-			let record = record.as_mut().expect("registered");
-			record.status = DataNodeStatus::Suspended;
-			record.bond = T::MinBond::get().saturating_sub(1u32.into());
-		});
-		for id in 0..f {
-			FeedNodes::<T>::remove(id);
-		}
-		#[extrinsic_call]
-		_(RawOrigin::Signed(operator), node.clone(), T::MinBond::get());
-		assert_eq!(DataNodes::<T>::get(&node).map(|n| n.status), Some(DataNodeStatus::Active));
-	}
-
-	#[benchmark]
-	fn unbond(f: Linear<1, { T::MaxFeedsPerNode::get() }>) {
-		let (operator, node) = node::<T>(0, feeds::<T>(f));
-		#[extrinsic_call]
-		_(RawOrigin::Signed(operator), node.clone());
-		assert!(matches!(DataNodes::<T>::get(&node).map(|n| n.status), Some(DataNodeStatus::Unbonding { .. })));
-	}
-
-	#[benchmark]
-	fn withdraw() {
-		let (operator, node) = node::<T>(0, feeds::<T>(1));
-		FeedsPallet::<T>::unbond(RawOrigin::Signed(operator.clone()).into(), node.clone()).expect("unbonds");
-		frame_system::Pallet::<T>::set_block_number(
-			frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingDelay::get()),
-		);
-		#[extrinsic_call]
-		_(RawOrigin::Signed(operator), node.clone());
-		assert!(!DataNodes::<T>::contains_key(&node));
-	}
-
 	/// Worst case: every other node serving the feed submitted already.
 	#[benchmark]
 	fn submit() {
 		let id = feed::<T>(0);
-		let nodes: alloc::vec::Vec<T::AccountId> = (0..T::MaxNodesPerFeed::get())
-			.map(|i| node::<T>(i, BoundedVec::truncate_from(alloc::vec![id])).1)
-			.collect();
+		let nodes: alloc::vec::Vec<T::AccountId> = (0..T::MaxNodesPerFeed::get()).map(|i| node::<T>(i, id)).collect();
 		let now = frame_system::Pallet::<T>::block_number();
 		let round = FeedsPallet::<T>::round_of(now, round_length::<T>());
 		for (i, other) in nodes.iter().enumerate().skip(1) {
@@ -152,25 +82,21 @@ mod benchmarks {
 	}
 
 	/// Ending `n` feeds' rounds at once. Worst case per feed: all `MaxNodesPerFeed` nodes
-	/// serving it stayed silent with `MaxStrikes - 1` strikes, so each is struck and slashed,
-	/// and the slash suspends it.
+	/// serving it stayed silent one strike short of the data nodes' limit, so each is struck
+	/// and slashed, and the slash suspends it.
 	#[benchmark]
 	fn on_initialize(n: Linear<0, { T::MaxFeeds::get() }>) {
 		let ids: alloc::vec::Vec<FeedId> = (0..n).map(feed::<T>).collect();
 		for (f, id) in ids.iter().enumerate() {
 			for i in 0..T::MaxNodesPerFeed::get() {
 				let index = f as u32 * T::MaxNodesPerFeed::get() + i;
-				let (_, node) = node::<T>(index, BoundedVec::truncate_from(alloc::vec![*id]));
-				DataNodes::<T>::mutate(&node, |record| {
-					let record = record.as_mut().expect("registered");
-					record.strikes = T::MaxStrikes::get().saturating_sub(1);
-					record.since = Zero::zero();
-				});
+				node::<T>(index, *id);
 			}
 		}
 		// The first block after a whole round: every feed's round ends there.
 		let end = FeedsPallet::<T>::round_start(
-			FeedsPallet::<T>::round_of(frame_system::Pallet::<T>::block_number(), round_length::<T>()).saturating_add(1),
+			FeedsPallet::<T>::round_of(frame_system::Pallet::<T>::block_number(), round_length::<T>())
+				.saturating_add(1),
 			round_length::<T>(),
 		);
 		frame_system::Pallet::<T>::set_block_number(end);
@@ -179,9 +105,9 @@ mod benchmarks {
 			FeedsPallet::<T>::on_initialize(end);
 		}
 		assert!(RoundEnds::<T>::get(end).is_empty());
-		if n > 0 {
-			let first: T::AccountId = account("node", 0, 0);
-			assert_eq!(DataNodes::<T>::get(&first).map(|node| node.status), Some(DataNodeStatus::Suspended));
+		if let Some(first) = ids.first() {
+			// Every node was struck out of the feed, slashed and suspended.
+			assert!(T::Nodes::nodes(first).is_empty());
 		}
 	}
 

@@ -51,7 +51,7 @@ fn parse_path(path: &str) -> Result<Vec<Step<'_>>, ValueError> {
 		if !key.is_empty() {
 			steps.push(Step::Key(key));
 		} else if rest.is_empty() {
-			return Err(ValueError::InvalidPath)
+			return Err(ValueError::InvalidPath);
 		}
 		while !rest.is_empty() {
 			let close = rest.find(']').ok_or(ValueError::InvalidPath)?;
@@ -59,7 +59,7 @@ fn parse_path(path: &str) -> Result<Vec<Step<'_>>, ValueError> {
 			steps.push(Step::Index(index));
 			rest = &rest[close + 1..];
 			if !rest.is_empty() && !rest.starts_with('[') {
-				return Err(ValueError::InvalidPath)
+				return Err(ValueError::InvalidPath);
 			}
 		}
 	}
@@ -84,15 +84,15 @@ fn check_shape(text: &[u8]) -> Result<(), ValueError> {
 				b'"' => in_string = false,
 				_ => {},
 			}
-			continue
+			continue;
 		}
 		if byte.is_ascii_digit() {
 			digits += 1;
 			let limit = if in_exponent { MAX_EXPONENT_DIGITS } else { MAX_NUMBER_DIGITS };
 			if digits > limit {
-				return Err(ValueError::NumberTooLong)
+				return Err(ValueError::NumberTooLong);
 			}
-			continue
+			continue;
 		}
 		match byte {
 			b'e' | b'E' => in_exponent = digits > 0,
@@ -106,7 +106,7 @@ fn check_shape(text: &[u8]) -> Result<(), ValueError> {
 			b'[' | b'{' => {
 				depth += 1;
 				if depth > MAX_DEPTH {
-					return Err(ValueError::TooDeep)
+					return Err(ValueError::TooDeep);
 				}
 			},
 			b']' | b'}' => depth = depth.saturating_sub(1),
@@ -168,7 +168,7 @@ pub fn parse_decimal(text: &str, decimals: u8) -> Result<i128, ValueError> {
 	let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
 	let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
 	if whole.is_empty() && fraction.is_empty() || !all_digits(whole) || !all_digits(fraction) {
-		return Err(ValueError::NotANumber)
+		return Err(ValueError::NotANumber);
 	}
 	let mut digits = Vec::with_capacity(whole.len() + fraction.len());
 	digits.extend_from_slice(whole.as_bytes());
@@ -252,7 +252,10 @@ mod tests {
 		assert_eq!(extract(br#"{"p": 1234567890123456789}"#, "p", 0), Ok(1_234_567_890_123_456_789));
 		assert_eq!(extract(br#"{"p": 0.1234567890123456789}"#, "p", 2), Ok(12));
 		assert_eq!(extract(br#"{"p": 5E-000000001}"#, "p", 1), Ok(5));
-		assert_eq!(extract(br#"{"p": "123456789012345678901234.5", "q": 1}"#, "p", 1), Ok(1_234_567_890_123_456_789_012_345));
+		assert_eq!(
+			extract(br#"{"p": "123456789012345678901234.5", "q": 1}"#, "p", 1),
+			Ok(1_234_567_890_123_456_789_012_345)
+		);
 	}
 
 	#[test]

@@ -8,19 +8,17 @@
 //!    number of submissions a round needs and the deviation from the median beyond which a
 //!    value is an outlier. A deposit is held from the owner until
 //!    [`remove_feed`](Pallet::remove_feed).
-//! 2. An operator [`register_node`](Pallet::register_node)s a data node — the account of a
-//!    `feed` key in the node's keystore — for some feeds, with a bond of at least
-//!    [`Config::MinBond`]. The node's off-chain worker fetches each feed's value from the
-//!    HTTP source its operator configured on that node (URL and JSON path, never on chain)
-//!    and [`submit`](Pallet::submit)s it, signed, once per round. Accepted submissions are free.
+//! 2. Data nodes are the accounts of `feed` keys, registered by their operators with a bond
+//!    in the runtime's `DataNodes` pallet (an instance of `pallet-bonded-nodes`, [`Config::Nodes`]),
+//!    offering feeds. A node's off-chain worker fetches each feed's value from the HTTP source
+//!    its operator configured on that node (URL and JSON path, never on chain) and
+//!    [`submit`](Pallet::submit)s it, signed, once per round. Accepted submissions are free.
 //! 3. When a round ends, the chain aggregates it: with at least `min_submissions` values the
 //!    median becomes the round's value, kept in a bounded [`History`]; values further than
 //!    `max_deviation` from it are reported as outliers. A node that submitted an outlier or
-//!    missed a round gets a strike; [`Config::MaxStrikes`] strikes in a row slash
-//!    [`Config::SlashFraction`] of its bond. A node whose bond falls below the minimum is
-//!    suspended until [`bond_extra`](Pallet::bond_extra).
-//! 4. Leaving takes [`Config::UnbondingDelay`] blocks ([`unbond`](Pallet::unbond), then
-//!    [`withdraw`](Pallet::withdraw)).
+//!    missed a round gets a strike, and one whose value was good has its strikes cleared; the
+//!    data nodes' pallet slashes a node at its strike limit and suspends one whose bond falls
+//!    below the minimum.
 //!
 //! Values are integers: a price of 64 123.45 in a feed with 2 decimals is `6412345`.
 
@@ -30,15 +28,17 @@ extern crate alloc;
 
 pub use pallet::*;
 
-pub mod json;
-mod offchain;
-pub mod weights;
+#[cfg(feature = "runtime-benchmarks")]
+pub mod benchmark_helpers;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+pub mod json;
 #[cfg(test)]
 mod mock;
+mod offchain;
 #[cfg(test)]
 mod tests;
+pub mod weights;
 
 pub use offchain::{source_storage_key, FeedSource, LOG_TARGET};
 pub use weights::WeightInfo;
@@ -47,6 +47,7 @@ use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use sp_core::crypto::KeyTypeId;
+pub use veriml_primitives::nodes::BondedNodes;
 
 /// Key type of the keys with which data nodes sign their submissions.
 pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"feed");
@@ -55,32 +56,11 @@ pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"feed");
 /// (`veriml-node key insert --key-type feed --scheme sr25519`).
 pub mod crypto {
 	use super::KEY_TYPE;
-	use sp_runtime::{
-		app_crypto::{app_crypto, sr25519},
-		MultiSignature, MultiSigner,
-	};
-	app_crypto!(sr25519, KEY_TYPE);
-
-	/// Signs a data node's transactions with its `feed` key.
-	pub struct DataNodeId;
-
-	impl frame_system::offchain::AppCrypto<MultiSigner, MultiSignature> for DataNodeId {
-		type RuntimeAppPublic = Public;
-		type GenericSignature = sp_core::sr25519::Signature;
-		type GenericPublic = sp_core::sr25519::Public;
-	}
-
-	// For mock runtimes whose signature type is sr25519 itself.
-	impl
-		frame_system::offchain::AppCrypto<
-			<sp_core::sr25519::Signature as sp_runtime::traits::Verify>::Signer,
-			sp_core::sr25519::Signature,
-		> for DataNodeId
-	{
-		type RuntimeAppPublic = Public;
-		type GenericSignature = sp_core::sr25519::Signature;
-		type GenericPublic = sp_core::sr25519::Public;
-	}
+	veriml_offchain::node_key_crypto!(
+		KEY_TYPE,
+		#[doc = "Signs a data node's transactions with its `feed` key."]
+		DataNodeId
+	);
 }
 
 /// Identifies a feed; assigned in order from 0.
@@ -93,9 +73,7 @@ pub type RoundId = u32;
 pub type FeedValue = i128;
 
 /// The aggregated value of one round.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub struct RoundValue<BlockNumber> {
 	/// The round.
 	pub round: RoundId,
@@ -105,6 +83,14 @@ pub struct RoundValue<BlockNumber> {
 	pub submissions: u32,
 	/// The block in which the round was aggregated.
 	pub at: BlockNumber,
+}
+
+/// Registers data nodes for the benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper<AccountId> {
+	/// A new bonded data node serving `feed`, distinct for each `index`, one strike short of
+	/// a slash and serving since block 0.
+	fn node(index: u32, feed: FeedId) -> AccountId;
 }
 
 /// Feed values as other pallets (workflows) read them.
@@ -120,12 +106,12 @@ pub trait FeedValues {
 /// ones rounded toward zero. `None` for no values.
 pub fn median(values: &mut [FeedValue]) -> Option<FeedValue> {
 	if values.is_empty() {
-		return None
+		return None;
 	}
 	values.sort_unstable();
 	let mid = values.len() / 2;
 	if values.len() % 2 == 1 {
-		return Some(values[mid])
+		return Some(values[mid]);
 	}
 	let (a, b) = (values[mid - 1], values[mid]);
 	// (a + b) / 2 without overflow.
@@ -140,7 +126,8 @@ pub mod pallet {
 		pallet_prelude::*,
 		traits::{
 			fungible::{Inspect, InspectHold, Mutate, MutateHold},
-			tokens::{Fortitude, Precision, Restriction},
+			tokens::Precision,
+			Contains,
 		},
 	};
 	use frame_system::{offchain::CreateSignedTransaction, pallet_prelude::*};
@@ -150,8 +137,7 @@ pub mod pallet {
 	};
 
 	/// Balance of the currency deposits and bonds are held in.
-	pub type BalanceOf<T> =
-		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 
 	/// A feed of this runtime.
 	pub type FeedOf<T> = FeedInfo<
@@ -162,25 +148,12 @@ pub mod pallet {
 		<T as Config>::MaxSourceLength,
 	>;
 
-	/// A data node of this runtime.
-	pub type DataNodeOf<T> = DataNodeRecord<
-		<T as frame_system::Config>::AccountId,
-		BalanceOf<T>,
-		BlockNumberFor<T>,
-		<T as Config>::MaxFeedsPerNode,
-	>;
-
-	/// The feeds a node serves.
-	pub type ServedFeeds<T> = BoundedVec<FeedId, <T as Config>::MaxFeedsPerNode>;
-
 	/// The values submitted in a feed's open round, by node.
 	pub type RoundSubmissions<T> =
 		BoundedVec<(<T as frame_system::Config>::AccountId, FeedValue), <T as Config>::MaxNodesPerFeed>;
 
 	/// A registered feed.
-	#[derive(
-		Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
-	)]
+	#[derive(Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen)]
 	#[scale_info(skip_type_params(MaxName, MaxSource))]
 	#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
 	pub struct FeedInfo<AccountId, Balance, BlockNumber, MaxName: Get<u32>, MaxSource: Get<u32>>
@@ -207,45 +180,6 @@ pub mod pallet {
 		pub deposit: Balance,
 	}
 
-	/// Whether a data node takes part in rounds.
-	#[derive(
-		Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-	)]
-	pub enum DataNodeStatus<BlockNumber> {
-		/// Submits values; missed rounds count against it.
-		Active,
-		/// Its bond fell below `MinBond` after a slash: no submissions until `bond_extra`.
-		Suspended,
-		/// Leaving: no submissions; the bond can be withdrawn from block `withdrawable_at`.
-		Unbonding { withdrawable_at: BlockNumber },
-	}
-
-	/// What the chain keeps about a data node.
-	#[derive(
-		Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
-	)]
-	#[scale_info(skip_type_params(MaxFeeds))]
-	#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
-	pub struct DataNodeRecord<AccountId, Balance, BlockNumber, MaxFeeds: Get<u32>>
-	where
-		AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
-		Balance: Clone + PartialEq + Eq + core::fmt::Debug,
-		BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
-	{
-		/// The account that registered the node and holds its bond.
-		pub operator: AccountId,
-		/// The bond held from the operator.
-		pub bond: Balance,
-		/// The feeds it serves.
-		pub feeds: BoundedVec<FeedId, MaxFeeds>,
-		/// Whether it takes part in rounds.
-		pub status: DataNodeStatus<BlockNumber>,
-		/// Outliers and missed rounds since its last good submission.
-		pub strikes: u32,
-		/// Since when it serves its feeds: rounds that began earlier are not held against it.
-		pub since: BlockNumber,
-	}
-
 	#[pallet::pallet]
 	pub struct Pallet<T>(_);
 
@@ -256,8 +190,7 @@ pub mod pallet {
 		type RuntimeEvent: From<Event<Self>> + IsType<<Self as frame_system::Config>::RuntimeEvent>;
 
 		/// The currency deposits and bonds are held in.
-		type Currency: Mutate<Self::AccountId>
-			+ MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+		type Currency: Mutate<Self::AccountId> + MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 
 		/// The runtime's hold reasons, which include this pallet's.
 		type RuntimeHoldReason: From<HoldReason>;
@@ -269,24 +202,8 @@ pub mod pallet {
 		#[pallet::constant]
 		type FeedDeposit: Get<BalanceOf<Self>>;
 
-		/// Smallest bond with which a data node takes part.
-		#[pallet::constant]
-		type MinBond: Get<BalanceOf<Self>>;
-
-		/// Blocks between `unbond` and `withdraw`.
-		#[pallet::constant]
-		type UnbondingDelay: Get<BlockNumberFor<Self>>;
-
-		/// Strikes (outliers or missed rounds in a row) that get a node slashed.
-		#[pallet::constant]
-		type MaxStrikes: Get<u32>;
-
-		/// Share of a node's bond slashed at `MaxStrikes` strikes.
-		#[pallet::constant]
-		type SlashFraction: Get<Perbill>;
-
-		/// Where slashed bonds go (the protocol account).
-		type SlashDestination: Get<Self::AccountId>;
+		/// The data nodes: who serves which feed, and their strikes.
+		type Nodes: BondedNodes<Self::AccountId, BalanceOf<Self>, BlockNumberFor<Self>, Service = FeedId>;
 
 		/// Shortest round, in blocks.
 		#[pallet::constant]
@@ -296,13 +213,10 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxFeeds: Get<u32>;
 
-		/// Most nodes serving one feed (and so submissions in one round).
+		/// Most nodes serving one feed (and so submissions in one round): the data nodes'
+		/// `MaxNodesPerService`.
 		#[pallet::constant]
 		type MaxNodesPerFeed: Get<u32>;
-
-		/// Most feeds one node serves.
-		#[pallet::constant]
-		type MaxFeedsPerNode: Get<u32>;
 
 		/// Aggregated values kept per feed.
 		#[pallet::constant]
@@ -318,6 +232,10 @@ pub mod pallet {
 
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
+
+		/// Registers data nodes for the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
 	}
 
 	/// Why this pallet holds funds.
@@ -325,8 +243,6 @@ pub mod pallet {
 	pub enum HoldReason {
 		/// A feed's deposit.
 		FeedDeposit,
-		/// A data node's bond.
-		DataNodeBond,
 	}
 
 	/// The id the next feed gets.
@@ -340,15 +256,6 @@ pub mod pallet {
 	/// Registered feeds.
 	#[pallet::storage]
 	pub type Feeds<T: Config> = StorageMap<_, Twox64Concat, FeedId, FeedOf<T>>;
-
-	/// Registered data nodes, by the account of their `feed` key.
-	#[pallet::storage]
-	pub type DataNodes<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, DataNodeOf<T>>;
-
-	/// The active nodes serving each feed.
-	#[pallet::storage]
-	pub type FeedNodes<T: Config> =
-		StorageMap<_, Twox64Concat, FeedId, BoundedVec<T::AccountId, T::MaxNodesPerFeed>, ValueQuery>;
 
 	/// The values submitted so far in each feed's open round.
 	#[pallet::storage]
@@ -378,16 +285,6 @@ pub mod pallet {
 		},
 		/// Feed `feed` was removed and its deposit released.
 		FeedRemoved { feed: FeedId },
-		/// A data node was registered by `operator` for `feeds`, with `bond` held.
-		DataNodeRegistered { node: T::AccountId, operator: T::AccountId, feeds: ServedFeeds<T>, bond: BalanceOf<T> },
-		/// A data node's feeds changed.
-		DataNodeFeedsChanged { node: T::AccountId, feeds: ServedFeeds<T> },
-		/// A data node's bond grew by `amount` to `bond`.
-		DataNodeBonded { node: T::AccountId, amount: BalanceOf<T>, bond: BalanceOf<T> },
-		/// A data node stopped taking part; its bond can be withdrawn from `withdrawable_at`.
-		DataNodeUnbonding { node: T::AccountId, withdrawable_at: BlockNumberFor<T> },
-		/// A data node left and its bond was released to its operator.
-		DataNodeWithdrawn { node: T::AccountId, operator: T::AccountId, bond: BalanceOf<T> },
 		/// `node` submitted `value` for round `round` of `feed`.
 		ValueSubmitted { feed: FeedId, round: RoundId, node: T::AccountId, value: FeedValue },
 		/// Round `round` of `feed` ended with `value`, the median of `submissions` values.
@@ -400,10 +297,6 @@ pub mod pallet {
 		OutlierReported { feed: FeedId, round: RoundId, node: T::AccountId, value: FeedValue, median: FeedValue },
 		/// `node` submitted nothing in round `round` of `feed`: a strike.
 		RoundMissed { feed: FeedId, round: RoundId, node: T::AccountId },
-		/// `node` reached `MaxStrikes`: `amount` of its bond went to the protocol; `bond` is left.
-		DataNodeSlashed { node: T::AccountId, operator: T::AccountId, amount: BalanceOf<T>, bond: BalanceOf<T> },
-		/// A data node's bond fell below `MinBond`: it takes no part until it bonds more.
-		DataNodeSuspended { node: T::AccountId, bond: BalanceOf<T> },
 	}
 
 	#[pallet::error]
@@ -424,26 +317,8 @@ pub mod pallet {
 		NotFeedOwner,
 		/// Data nodes still serve this feed.
 		FeedInUse,
-		/// This node account is registered already.
-		AlreadyRegistered,
-		/// No data node is registered with this account.
-		UnknownNode,
-		/// Only the node's operator may do this.
-		NotOperator,
-		/// The bond is below `MinBond`.
-		BondTooLow,
-		/// A node must serve at least one feed.
-		NoFeeds,
-		/// A feed is listed twice.
-		DuplicateFeed,
-		/// A feed is served by `MaxNodesPerFeed` nodes already.
+		/// More nodes serve the feed than a round takes values from (`MaxNodesPerFeed`).
 		TooManyNodesForFeed,
-		/// The node is leaving; it cannot change or rejoin.
-		Unbonding,
-		/// The node is not unbonding: call `unbond` first.
-		NotUnbonding,
-		/// The unbonding delay has not passed yet.
-		StillUnbonding,
 		/// The sender is not a registered data node.
 		NotADataNode,
 		/// The node is suspended or leaving: it submits nothing.
@@ -479,7 +354,6 @@ pub mod pallet {
 		fn integrity_test() {
 			assert!(!T::MinRoundLength::get().is_zero(), "MinRoundLength must be at least 1 block");
 			assert!(T::MaxNodesPerFeed::get() > 0, "MaxNodesPerFeed must be at least 1");
-			assert!(T::MaxStrikes::get() > 0, "MaxStrikes must be at least 1");
 		}
 	}
 
@@ -545,7 +419,7 @@ pub mod pallet {
 			let who = ensure_signed(origin)?;
 			let info = Feeds::<T>::get(feed).ok_or(Error::<T>::UnknownFeed)?;
 			ensure!(info.owner == who, Error::<T>::NotFeedOwner);
-			ensure!(FeedNodes::<T>::get(feed).is_empty(), Error::<T>::FeedInUse);
+			ensure!(T::Nodes::nodes(&feed).is_empty(), Error::<T>::FeedInUse);
 			T::Currency::release(&HoldReason::FeedDeposit.into(), &who, info.deposit, Precision::BestEffort)?;
 			Feeds::<T>::remove(feed);
 			History::<T>::remove(feed);
@@ -556,128 +430,9 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Register `node` — the account of a `feed` key in the node's keystore — for `feeds`,
-		/// with `bond` held from the caller, who becomes its operator.
-		#[pallet::call_index(2)]
-		#[pallet::weight(T::WeightInfo::register_node(feeds.len() as u32))]
-		pub fn register_node(
-			origin: OriginFor<T>,
-			node: T::AccountId,
-			feeds: ServedFeeds<T>,
-			bond: BalanceOf<T>,
-		) -> DispatchResult {
-			let operator = ensure_signed(origin)?;
-			ensure!(!DataNodes::<T>::contains_key(&node), Error::<T>::AlreadyRegistered);
-			ensure!(bond >= T::MinBond::get(), Error::<T>::BondTooLow);
-			Self::check_feeds(&feeds)?;
-			Self::check_room(&node, &feeds)?;
-			T::Currency::hold(&HoldReason::DataNodeBond.into(), &operator, bond)
-				.map_err(|_| Error::<T>::InsufficientBalance)?;
-			Self::add_to_feeds(&node, &feeds);
-			DataNodes::<T>::insert(
-				&node,
-				DataNodeRecord {
-					operator: operator.clone(),
-					bond,
-					feeds: feeds.clone(),
-					status: DataNodeStatus::Active,
-					strikes: 0,
-					since: frame_system::Pallet::<T>::block_number(),
-				},
-			);
-			Self::deposit_event(Event::DataNodeRegistered { node, operator, feeds, bond });
-			Ok(())
-		}
-
-		/// Replace the feeds `node` serves.
-		#[pallet::call_index(3)]
-		#[pallet::weight(T::WeightInfo::set_feeds(T::MaxFeedsPerNode::get()))]
-		pub fn set_feeds(origin: OriginFor<T>, node: T::AccountId, feeds: ServedFeeds<T>) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			let mut record = Self::operated_by(&node, &who)?;
-			ensure!(!matches!(record.status, DataNodeStatus::Unbonding { .. }), Error::<T>::Unbonding);
-			Self::check_feeds(&feeds)?;
-			if record.status == DataNodeStatus::Active {
-				// A feed the node serves already has room for it.
-				Self::check_room(&node, &feeds)?;
-				Self::remove_from_feeds(&node, &record.feeds);
-				Self::add_to_feeds(&node, &feeds);
-			}
-			record.feeds = feeds.clone();
-			record.since = frame_system::Pallet::<T>::block_number();
-			DataNodes::<T>::insert(&node, record);
-			Self::deposit_event(Event::DataNodeFeedsChanged { node, feeds });
-			Ok(())
-		}
-
-		/// Add `amount` to `node`'s bond. A suspended node takes part again once its bond is
-		/// back at `MinBond`, in those of its feeds that still exist.
-		#[pallet::call_index(4)]
-		#[pallet::weight(T::WeightInfo::bond_extra(T::MaxFeedsPerNode::get()))]
-		pub fn bond_extra(origin: OriginFor<T>, node: T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			let mut record = Self::operated_by(&node, &who)?;
-			ensure!(!matches!(record.status, DataNodeStatus::Unbonding { .. }), Error::<T>::Unbonding);
-			let bond = record.bond.saturating_add(amount);
-			let rejoins = record.status == DataNodeStatus::Suspended && bond >= T::MinBond::get();
-			if rejoins {
-				// Its owner may have removed a feed while no active node served it.
-				record.feeds.retain(|feed| Feeds::<T>::contains_key(*feed));
-				Self::check_room(&node, &record.feeds)?;
-			}
-			T::Currency::hold(&HoldReason::DataNodeBond.into(), &who, amount)
-				.map_err(|_| Error::<T>::InsufficientBalance)?;
-			record.bond = bond;
-			if rejoins {
-				Self::add_to_feeds(&node, &record.feeds);
-				record.status = DataNodeStatus::Active;
-				record.strikes = 0;
-				record.since = frame_system::Pallet::<T>::block_number();
-			}
-			DataNodes::<T>::insert(&node, record);
-			Self::deposit_event(Event::DataNodeBonded { node, amount, bond });
-			Ok(())
-		}
-
-		/// Stop `node` taking part and start the unbonding delay. Its bond stays held until
-		/// `withdraw`.
-		#[pallet::call_index(5)]
-		#[pallet::weight(T::WeightInfo::unbond(T::MaxFeedsPerNode::get()))]
-		pub fn unbond(origin: OriginFor<T>, node: T::AccountId) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			let mut record = Self::operated_by(&node, &who)?;
-			ensure!(!matches!(record.status, DataNodeStatus::Unbonding { .. }), Error::<T>::Unbonding);
-			if record.status == DataNodeStatus::Active {
-				Self::remove_from_feeds(&node, &record.feeds);
-			}
-			let withdrawable_at =
-				frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingDelay::get());
-			record.status = DataNodeStatus::Unbonding { withdrawable_at };
-			DataNodes::<T>::insert(&node, record);
-			Self::deposit_event(Event::DataNodeUnbonding { node, withdrawable_at });
-			Ok(())
-		}
-
-		/// Release the bond of an unbonded `node` to its operator and remove the node.
-		#[pallet::call_index(6)]
-		#[pallet::weight(T::WeightInfo::withdraw())]
-		pub fn withdraw(origin: OriginFor<T>, node: T::AccountId) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			let record = Self::operated_by(&node, &who)?;
-			let DataNodeStatus::Unbonding { withdrawable_at } = record.status else {
-				return Err(Error::<T>::NotUnbonding.into())
-			};
-			ensure!(frame_system::Pallet::<T>::block_number() >= withdrawable_at, Error::<T>::StillUnbonding);
-			let bond =
-				T::Currency::release(&HoldReason::DataNodeBond.into(), &who, record.bond, Precision::BestEffort)?;
-			DataNodes::<T>::remove(&node);
-			Self::deposit_event(Event::DataNodeWithdrawn { node, operator: who, bond });
-			Ok(())
-		}
-
 		/// Submit `value` for round `round` of `feed`, signed with the data node's `feed` key
 		/// (its off-chain worker does this). Free when accepted.
-		#[pallet::call_index(7)]
+		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::submit())]
 		pub fn submit(
 			origin: OriginFor<T>,
@@ -686,10 +441,10 @@ pub mod pallet {
 			value: FeedValue,
 		) -> DispatchResultWithPostInfo {
 			let node = ensure_signed(origin)?;
-			let record = DataNodes::<T>::get(&node).ok_or(Error::<T>::NotADataNode)?;
-			ensure!(record.status == DataNodeStatus::Active, Error::<T>::NodeNotActive);
+			ensure!(T::Nodes::operator(&node).is_some(), Error::<T>::NotADataNode);
+			ensure!(T::Nodes::is_active(&node), Error::<T>::NodeNotActive);
 			let info = Feeds::<T>::get(feed).ok_or(Error::<T>::UnknownFeed)?;
-			ensure!(record.feeds.contains(&feed), Error::<T>::NotServingFeed);
+			ensure!(T::Nodes::serves(&node, &feed), Error::<T>::NotServingFeed);
 			let now = frame_system::Pallet::<T>::block_number();
 			ensure!(round == Self::round_of(now, info.round_length), Error::<T>::WrongRound);
 			let mut values = match Submissions::<T>::get(feed) {
@@ -765,24 +520,20 @@ pub mod pallet {
 							value: *value,
 							median,
 						});
-						Self::strike(node);
+						T::Nodes::strike(node, None);
 					},
-					None => DataNodes::<T>::mutate(node, |record| {
-						if let Some(record) = record {
-							record.strikes = 0;
-						}
-					}),
+					None => T::Nodes::clear_strikes(node),
 				}
 			}
 			let round_began = Self::round_start(round, info.round_length);
-			for node in FeedNodes::<T>::get(feed) {
+			for node in T::Nodes::nodes(&feed) {
 				if submitted.iter().any(|(who, _)| *who == node) {
-					continue
+					continue;
 				}
-				let served_whole_round = DataNodes::<T>::get(&node).is_some_and(|record| record.since <= round_began);
+				let served_whole_round = T::Nodes::serving_since(&node).is_some_and(|since| since <= round_began);
 				if served_whole_round {
 					Self::deposit_event(Event::RoundMissed { feed, round, node: node.clone() });
-					Self::strike(&node);
+					T::Nodes::strike(&node, None);
 				}
 			}
 
@@ -791,90 +542,11 @@ pub mod pallet {
 			let _ = RoundEnds::<T>::try_mutate(next_end, |ending| ending.try_push(feed));
 		}
 
-		/// One more strike for `node`; at `MaxStrikes` its bond is slashed.
-		fn strike(node: &T::AccountId) {
-			let Some(mut record) = DataNodes::<T>::get(node) else { return };
-			record.strikes = record.strikes.saturating_add(1);
-			if record.strikes >= T::MaxStrikes::get() {
-				record.strikes = 0;
-				let held = T::Currency::balance_on_hold(&HoldReason::DataNodeBond.into(), &record.operator);
-				let amount = (T::SlashFraction::get() * record.bond).min(held);
-				let slashed = Self::slash_bond(&record.operator, amount);
-				record.bond = record.bond.saturating_sub(slashed);
-				Self::deposit_event(Event::DataNodeSlashed {
-					node: node.clone(),
-					operator: record.operator.clone(),
-					amount: slashed,
-					bond: record.bond,
-				});
-				if record.bond < T::MinBond::get() && record.status == DataNodeStatus::Active {
-					Self::remove_from_feeds(node, &record.feeds);
-					record.status = DataNodeStatus::Suspended;
-					Self::deposit_event(Event::DataNodeSuspended { node: node.clone(), bond: record.bond });
-				}
-			}
-			DataNodes::<T>::insert(node, record);
-		}
-
-		/// Moves `amount` of `operator`'s bond to the slash destination, burning it if the
-		/// destination cannot receive it. Returns what was taken.
-		fn slash_bond(operator: &T::AccountId, amount: BalanceOf<T>) -> BalanceOf<T> {
-			if amount.is_zero() {
-				return amount
-			}
-			T::Currency::transfer_on_hold(
-				&HoldReason::DataNodeBond.into(),
-				operator,
-				&T::SlashDestination::get(),
-				amount,
-				Precision::BestEffort,
-				Restriction::Free,
-				Fortitude::Force,
-			)
-			.or_else(|_| {
-				T::Currency::burn_held(
-					&HoldReason::DataNodeBond.into(),
-					operator,
-					amount,
-					Precision::BestEffort,
-					Fortitude::Force,
-				)
-			})
-			.unwrap_or_else(|_| Zero::zero())
-		}
-
-		fn operated_by(node: &T::AccountId, who: &T::AccountId) -> Result<DataNodeOf<T>, DispatchError> {
-			let record = DataNodes::<T>::get(node).ok_or(Error::<T>::UnknownNode)?;
-			ensure!(record.operator == *who, Error::<T>::NotOperator);
-			Ok(record)
-		}
-
-		fn check_feeds(feeds: &[FeedId]) -> DispatchResult {
-			ensure!(!feeds.is_empty(), Error::<T>::NoFeeds);
-			for (i, feed) in feeds.iter().enumerate() {
-				ensure!(!feeds[..i].contains(feed), Error::<T>::DuplicateFeed);
-				ensure!(Feeds::<T>::contains_key(feed), Error::<T>::UnknownFeed);
-			}
-			Ok(())
-		}
-
-		/// Whether every one of `feeds` has room for `node`.
-		fn check_room(node: &T::AccountId, feeds: &[FeedId]) -> DispatchResult {
-			for feed in feeds {
-				let nodes = FeedNodes::<T>::get(feed);
-				ensure!(
-					nodes.contains(node) || (nodes.len() as u32) < T::MaxNodesPerFeed::get(),
-					Error::<T>::TooManyNodesForFeed
-				);
-			}
-			Ok(())
-		}
-
 		/// The pallet's invariants, checked by `try_state` and after every block of the tests:
 		/// `FeedCount` counts the feeds, each has an id given out and its round's end is
-		/// scheduled exactly once; a feed's node list holds exactly the active nodes serving
-		/// it; holds equal the deposits and bonds they secure; nothing is kept of a feed that
-		/// does not exist but the end of its last round.
+		/// scheduled exactly once; holds equal the deposits they secure; nothing is kept of a
+		/// feed that does not exist but the end of its last round. (The data nodes' own
+		/// invariants are the `DataNodes` instance's.)
 		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 			use alloc::collections::btree_map::BTreeMap;
 			let mut deposits: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
@@ -899,61 +571,19 @@ pub mod pallet {
 					"an owner's FeedDeposit hold is not the sum of its feeds' deposits"
 				);
 			}
-			let mut bonds: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
-			let mut serving = 0usize;
-			for (node, record) in DataNodes::<T>::iter() {
-				let sum = bonds.entry(record.operator.clone()).or_default();
-				*sum = sum.saturating_add(record.bond);
-				let active = record.status == DataNodeStatus::Active;
-				for feed in &record.feeds {
-					ensure!(
-						FeedNodes::<T>::get(feed).contains(&node) == active,
-						"a feed's node list does not hold exactly its active nodes"
-					);
-					serving += usize::from(active);
-				}
-			}
-			let mut listed = 0usize;
-			for (feed, nodes) in FeedNodes::<T>::iter() {
-				ensure!(Feeds::<T>::contains_key(feed), "nodes listed for a feed that does not exist");
-				ensure!(!nodes.is_empty(), "an empty node list is kept for a feed");
-				listed += nodes.len();
-			}
-			ensure!(listed == serving, "a feed's node list holds a node that does not serve it");
-			for (operator, bond) in bonds {
-				ensure!(
-					T::Currency::balance_on_hold(&HoldReason::DataNodeBond.into(), &operator) == bond,
-					"an operator's DataNodeBond hold is not the sum of its nodes' bonds"
-				);
-			}
 			for feed in Submissions::<T>::iter_keys().chain(History::<T>::iter_keys()) {
 				ensure!(Feeds::<T>::contains_key(feed), "rounds kept of a feed that does not exist");
 			}
 			Ok(())
 		}
+	}
 
-		/// Adds `node` to each feed's nodes; `check_room` said there is room.
-		fn add_to_feeds(node: &T::AccountId, feeds: &[FeedId]) {
-			for feed in feeds {
-				FeedNodes::<T>::mutate(feed, |nodes| {
-					if !nodes.contains(node) {
-						let _ = nodes.try_push(node.clone());
-					}
-				});
-			}
-		}
+	/// The feeds that exist: the services data nodes may offer.
+	pub struct ExistingFeeds<T>(PhantomData<T>);
 
-		fn remove_from_feeds(node: &T::AccountId, feeds: &[FeedId]) {
-			for feed in feeds {
-				FeedNodes::<T>::mutate_exists(feed, |nodes| {
-					if let Some(list) = nodes {
-						list.retain(|n| n != node);
-						if list.is_empty() {
-							*nodes = None;
-						}
-					}
-				});
-			}
+	impl<T: Config> Contains<FeedId> for ExistingFeeds<T> {
+		fn contains(feed: &FeedId) -> bool {
+			Feeds::<T>::contains_key(feed)
 		}
 	}
 

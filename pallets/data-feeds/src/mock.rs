@@ -2,7 +2,7 @@
 
 use crate as pallet_data_feeds;
 use frame_support::{derive_impl, parameter_types, traits::ConstU32};
-use sp_core::sr25519;
+use sp_core::{sr25519, Pair};
 use sp_runtime::{
 	traits::{IdentifyAccount, IdentityLookup, Verify},
 	BuildStorage, Perbill,
@@ -18,6 +18,7 @@ frame_support::construct_runtime!(
 		System: frame_system,
 		Balances: pallet_balances,
 		Feeds: pallet_data_feeds,
+		DataNodes: pallet_bonded_nodes,
 	}
 );
 
@@ -44,6 +45,27 @@ pub const MAX_HISTORY: u32 = 3;
 parameter_types! {
 	pub Protocol: AccountId = sr25519::Public::from_raw([0xee; 32]);
 	pub const SlashFraction: Perbill = Perbill::from_percent(10);
+	pub const NoReward: Perbill = Perbill::zero();
+}
+
+impl pallet_bonded_nodes::Config for Test {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Service = crate::FeedId;
+	type Services = crate::ExistingFeeds<Test>;
+	type NodeSignature = Signature;
+	type MinBond = frame_support::traits::ConstU64<MIN_BOND>;
+	type UnbondingDelay = frame_support::traits::ConstU64<UNBONDING>;
+	type MaxStrikes = ConstU32<MAX_STRIKES>;
+	type SlashFraction = SlashFraction;
+	type SlashRewardShare = NoReward;
+	type SlashDestination = Protocol;
+	type MaxServicesPerNode = ConstU32<2>;
+	type MaxNodesPerService = ConstU32<3>;
+	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = crate::benchmark_helpers::BondedDataNodes<Test, ()>;
 }
 
 impl pallet_data_feeds::Config for Test {
@@ -52,19 +74,16 @@ impl pallet_data_feeds::Config for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type AuthorityId = crate::crypto::DataNodeId;
 	type FeedDeposit = frame_support::traits::ConstU64<FEED_DEPOSIT>;
-	type MinBond = frame_support::traits::ConstU64<MIN_BOND>;
-	type UnbondingDelay = frame_support::traits::ConstU64<UNBONDING>;
-	type MaxStrikes = ConstU32<MAX_STRIKES>;
-	type SlashFraction = SlashFraction;
-	type SlashDestination = Protocol;
+	type Nodes = DataNodes;
 	type MinRoundLength = frame_support::traits::ConstU64<2>;
 	type MaxFeeds = ConstU32<4>;
 	type MaxNodesPerFeed = ConstU32<3>;
-	type MaxFeedsPerNode = ConstU32<2>;
 	type MaxHistory = ConstU32<MAX_HISTORY>;
 	type MaxNameLength = ConstU32<16>;
 	type MaxSourceLength = ConstU32<64>;
 	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = crate::benchmark_helpers::BondedDataNodes<Test, ()>;
 }
 
 impl frame_system::offchain::SigningTypes for Test {
@@ -111,9 +130,17 @@ pub fn operator() -> AccountId {
 pub fn poor() -> AccountId {
 	account(3)
 }
+/// Data node `index`'s `feed` key.
+pub fn node_key(index: u8) -> sr25519::Pair {
+	sr25519::Pair::from_seed(&[10 + index; 32])
+}
 /// Data node accounts (their `feed` keys).
 pub fn node(index: u8) -> AccountId {
-	account(10 + index)
+	node_key(index).public()
+}
+/// Data node `index`'s consent to be registered by `operator`.
+pub fn node_proof(index: u8, operator: &AccountId) -> Signature {
+	node_key(index).sign(&pallet_bonded_nodes::registration_message("DataNodes", operator))
 }
 
 pub const ENDOWMENT: u64 = 1_000_000;
@@ -127,6 +154,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	.assimilate_storage(&mut storage)
 	.unwrap();
 	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.register_extension(sp_keystore::KeystoreExt::new(sp_keystore::testing::MemoryKeystore::new()));
 	ext.execute_with(|| System::set_block_number(1));
 	ext
 }
@@ -145,6 +173,7 @@ pub fn run_to(n: u64) {
 /// The pallet's invariants (its `try_state`), which must hold after every block.
 pub fn check_invariants() {
 	Feeds::do_try_state().expect("the data feeds' invariants");
+	DataNodes::do_try_state().expect("the data nodes' invariants");
 }
 
 /// Runs `test` in a fresh test state, then checks the invariants.
@@ -156,6 +185,17 @@ pub fn run_test(test: impl FnOnce()) {
 }
 
 /// This pallet's events so far, oldest first.
+/// The data nodes' events so far, oldest first.
+pub fn node_events() -> Vec<pallet_bonded_nodes::Event<Test>> {
+	System::events()
+		.into_iter()
+		.filter_map(|record| match record.event {
+			RuntimeEvent::DataNodes(event) => Some(event),
+			_ => None,
+		})
+		.collect()
+}
+
 pub fn feed_events() -> Vec<pallet_data_feeds::Event<Test>> {
 	System::events()
 		.into_iter()

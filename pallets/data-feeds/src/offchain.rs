@@ -6,23 +6,15 @@
 //! `offchain_localStorageSet` changes them while it runs). A refused or malformed answer is
 //! logged and nothing is sent: a missing value costs a strike, a wrong one could cost the bond.
 
-use crate::{json, pallet::*, FeedId, RoundId};
+use crate::{json, pallet::*, BondedNodes, FeedId, RoundId};
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
-use frame_system::{
-	offchain::{Account, Signer},
-	pallet_prelude::BlockNumberFor,
-};
+use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
 use sp_runtime::{
-	offchain::{
-		http,
-		storage::StorageValueRef,
-		storage_lock::{BlockAndTime, StorageLock},
-		Duration,
-	},
+	offchain::{http, storage::StorageValueRef, Duration},
 	traits::Saturating,
 };
-use veriml_offchain::{send_signed, NonceTracker};
+use veriml_offchain::{run_with_keys, send_signed, NonceTracker};
 
 /// Logging target of data nodes' work: `-l veriml::feeds=debug`.
 pub const LOG_TARGET: &str = "veriml::feeds";
@@ -69,40 +61,28 @@ enum FetchError {
 
 impl<T: Config> Pallet<T> {
 	pub(crate) fn run_offchain_worker(now: BlockNumberFor<T>) {
-		let signer = Signer::<T, T::AuthorityId>::all_accounts();
-		let accounts: Vec<Account<T>> = signer.accounts_from_keys().collect();
-		if accounts.is_empty() {
-			// Not a data node: no `feed` key in the keystore.
-			return
-		}
-		let mut lock = StorageLock::<BlockAndTime<frame_system::Pallet<T>>>::with_block_and_time_deadline(
-			WORKER_LOCK,
-			10,
-			Duration::from_millis(60_000),
-		);
-		let Ok(_guard) = lock.try_lock() else {
-			log::debug!(target: LOG_TARGET, "block {now:?}: the previous worker is still running");
-			return
-		};
-		for account in &accounts {
-			Self::submit_for(now, account);
-		}
+		// Not a data node without a `feed` key in the keystore.
+		run_with_keys::<T, T::AuthorityId>(WORKER_LOCK, 10, 60_000, LOG_TARGET, now, |accounts| {
+			for account in &accounts {
+				Self::submit_for(now, account);
+			}
+		});
 	}
 
 	fn submit_for(now: BlockNumberFor<T>, account: &Account<T>) {
 		let node = &account.id;
-		let Some(record) = DataNodes::<T>::get(node) else {
+		if T::Nodes::operator(node).is_none() {
 			log::debug!(target: LOG_TARGET, "feed key {node:?} is not a registered data node");
-			return
-		};
-		if record.status != DataNodeStatus::Active {
-			log::debug!(target: LOG_TARGET, "data node {node:?} is {:?}: submitting nothing", record.status);
-			return
+			return;
+		}
+		if !T::Nodes::is_active(node) {
+			log::debug!(target: LOG_TARGET, "data node {node:?} is suspended or leaving: submitting nothing");
+			return;
 		}
 		let mut nonces = NonceTracker::<T>::load(NONCE, node, now, RESUBMIT_AFTER.into());
 		// The transaction lands in a later block: aim at the round of the next block.
 		let next_block = now.saturating_add(1u32.into());
-		for feed in record.feeds.iter().copied() {
+		for feed in T::Nodes::services(node) {
 			let Some(info) = Feeds::<T>::get(feed) else { continue };
 			let round = Self::round_of(next_block, info.round_length);
 			let submitted = Submissions::<T>::get(feed)
@@ -111,7 +91,7 @@ impl<T: Config> Pallet<T> {
 			let marker = StorageValueRef::persistent(&marker_key);
 			let sent_for = marker.get::<RoundId>().ok().flatten();
 			if submitted || sent_for == Some(round) {
-				continue
+				continue;
 			}
 			let value = match Self::fetch(feed, info.decimals) {
 				Ok(value) => value,
@@ -120,11 +100,11 @@ impl<T: Config> Pallet<T> {
 						target: LOG_TARGET,
 						"feed {feed}: no source configured on this node; start it with --data-source {feed}=URL#JSON.PATH"
 					);
-					continue
+					continue;
 				},
 				Err(error) => {
 					log::warn!(target: LOG_TARGET, "feed {feed} round {round}: no value: {error:?}");
-					continue
+					continue;
 				},
 			};
 			let call = Call::<T>::submit { feed, round, value };
@@ -159,18 +139,18 @@ impl<T: Config> Pallet<T> {
 			.map_err(|_| FetchError::Http(http::Error::DeadlineReached))?
 			.map_err(FetchError::Http)?;
 		if response.code != 200 {
-			return Err(FetchError::Status(response.code))
+			return Err(FetchError::Status(response.code));
 		}
 		let mut body = Vec::new();
 		let mut chunks = response.body();
 		for chunk in &mut chunks {
 			body.push(chunk);
 			if body.len() > MAX_RESPONSE_BYTES {
-				return Err(FetchError::TooLarge)
+				return Err(FetchError::TooLarge);
 			}
 		}
 		if let Some(error) = chunks.error() {
-			return Err(FetchError::BodyRead(*error))
+			return Err(FetchError::BodyRead(*error));
 		}
 		json::extract(&body, path, decimals).map_err(FetchError::Value)
 	}

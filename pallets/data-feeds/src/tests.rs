@@ -1,9 +1,6 @@
 use crate::{
 	mock::*,
-	pallet::{
-		Config, DataNodeStatus, DataNodes, Error, FeedCount, FeedNodes, HoldReason, History, NextFeedId, RoundEnds,
-		ServedFeeds, Submissions,
-	},
+	pallet::{Config, Error, FeedCount, History, HoldReason, NextFeedId, RoundEnds, Submissions},
 	Event, FeedId, FeedValue, FeedValues, RoundValue,
 };
 use frame_support::{
@@ -12,7 +9,19 @@ use frame_support::{
 	traits::{fungible::InspectHold, Hooks},
 	BoundedVec,
 };
+use pallet_bonded_nodes::{Error as NodeError, Event as NodeEvent, NodeStatus, NodesByService};
 use sp_runtime::{DispatchError, Perbill};
+
+type Served = BoundedVec<FeedId, ConstU32<2>>;
+use frame_support::traits::ConstU32;
+
+fn data_node(index: u8) -> pallet_bonded_nodes::NodeOf<Test> {
+	pallet_bonded_nodes::Nodes::<Test>::get(node(index)).unwrap()
+}
+
+fn serving(feed: FeedId) -> Vec<AccountId> {
+	NodesByService::<Test>::get(feed).into_inner()
+}
 
 const ROUND: u64 = 4;
 
@@ -37,11 +46,12 @@ fn register_feed(min_submissions: u32) -> FeedId {
 
 fn register_nodes(feed: FeedId, count: u8) {
 	for i in 0..count {
-		assert_ok!(Feeds::register_node(
+		assert_ok!(DataNodes::register(
 			RuntimeOrigin::signed(operator()),
 			node(i),
 			vec![feed].try_into().unwrap(),
 			MIN_BOND,
+			node_proof(i, &operator()),
 		));
 	}
 }
@@ -53,7 +63,7 @@ fn submit(i: u8, feed: FeedId, value: FeedValue) {
 }
 
 fn bond_held() -> u64 {
-	Balances::balance_on_hold(&HoldReason::DataNodeBond.into(), &operator())
+	Balances::balance_on_hold(&pallet_bonded_nodes::HoldReason::NodeBond.into(), &operator())
 }
 
 #[test]
@@ -102,18 +112,20 @@ fn bad_feeds_are_refused_and_nothing_is_held() {
 fn data_nodes_are_bonded_for_existing_feeds_only() {
 	run_test(|| {
 		let feed = register_feed(2);
-		let feeds = |list: Vec<FeedId>| -> ServedFeeds<Test> { list.try_into().unwrap() };
-		let register = |who, n: u8, list, bond| Feeds::register_node(RuntimeOrigin::signed(who), node(n), feeds(list), bond);
-		assert_noop!(register(operator(), 0, vec![feed], MIN_BOND - 1), Error::<Test>::BondTooLow);
-		assert_noop!(register(operator(), 0, vec![], MIN_BOND), Error::<Test>::NoFeeds);
-		assert_noop!(register(operator(), 0, vec![7], MIN_BOND), Error::<Test>::UnknownFeed);
-		assert_noop!(register(operator(), 0, vec![feed, feed], MIN_BOND), Error::<Test>::DuplicateFeed);
-		assert_noop!(register(poor(), 0, vec![feed], MIN_BOND), Error::<Test>::InsufficientBalance);
+		let feeds = |list: Vec<FeedId>| -> Served { list.try_into().unwrap() };
+		let register = |who, n: u8, list, bond| {
+			DataNodes::register(RuntimeOrigin::signed(who), node(n), feeds(list), bond, node_proof(n, &who))
+		};
+		assert_noop!(register(operator(), 0, vec![feed], MIN_BOND - 1), NodeError::<Test>::BondTooLow);
+		assert_noop!(register(operator(), 0, vec![], MIN_BOND), NodeError::<Test>::NoServices);
+		assert_noop!(register(operator(), 0, vec![7], MIN_BOND), NodeError::<Test>::UnknownService);
+		assert_noop!(register(operator(), 0, vec![feed, feed], MIN_BOND), NodeError::<Test>::DuplicateService);
+		assert_noop!(register(poor(), 0, vec![feed], MIN_BOND), NodeError::<Test>::InsufficientBalance);
 		register_nodes(feed, 3);
 		assert_eq!(bond_held(), 3 * MIN_BOND);
-		assert_eq!(FeedNodes::<Test>::get(feed).into_inner(), vec![node(0), node(1), node(2)]);
-		assert_noop!(register(operator(), 0, vec![feed], MIN_BOND), Error::<Test>::AlreadyRegistered);
-		assert_noop!(register(operator(), 3, vec![feed], MIN_BOND), Error::<Test>::TooManyNodesForFeed);
+		assert_eq!(serving(feed), vec![node(0), node(1), node(2)]);
+		assert_noop!(register(operator(), 0, vec![feed], MIN_BOND), NodeError::<Test>::AlreadyRegistered);
+		assert_noop!(register(operator(), 3, vec![feed], MIN_BOND), NodeError::<Test>::TooManyNodesForService);
 		assert_eq!(bond_held(), 3 * MIN_BOND);
 	});
 }
@@ -160,8 +172,8 @@ fn a_round_ends_with_the_median_and_reports_the_outlier() {
 			value: 7_700_000,
 			median: 6_412_345,
 		}));
-		assert_eq!(DataNodes::<Test>::get(node(2)).unwrap().strikes, 1);
-		assert_eq!(DataNodes::<Test>::get(node(0)).unwrap().strikes, 0);
+		assert_eq!(data_node(2).strikes, 1);
+		assert_eq!(data_node(0).strikes, 0);
 		// The open round is cleared and the next end scheduled.
 		assert!(Submissions::<Test>::get(feed).is_none());
 		assert_eq!(RoundEnds::<Test>::get(8).into_inner(), vec![feed]);
@@ -184,7 +196,7 @@ fn a_round_with_too_few_values_has_none_and_the_silent_nodes_get_a_strike() {
 		assert!(events.contains(&Event::RoundMissed { feed, round: 1, node: node(1) }));
 		assert!(events.contains(&Event::RoundMissed { feed, round: 1, node: node(2) }));
 		assert!(History::<Test>::get(feed).is_empty());
-		assert_eq!(DataNodes::<Test>::get(node(1)).unwrap().strikes, 1);
+		assert_eq!(data_node(1).strikes, 1);
 		// Nodes registered during round 0 are not held to it.
 		assert!(!events.contains(&Event::RoundMissed { feed, round: 0, node: node(1) }));
 	});
@@ -207,32 +219,34 @@ fn strikes_in_a_row_slash_the_bond_and_a_good_value_clears_them() {
 			}
 			run_to(round_end);
 			if round_end == 12 {
-				assert_eq!(DataNodes::<Test>::get(node(2)).unwrap().strikes, 0, "a good value clears strikes");
+				assert_eq!(data_node(2).strikes, 0, "a good value clears strikes");
 			}
 		}
 		let slash = Perbill::from_percent(10) * MIN_BOND;
-		let record = DataNodes::<Test>::get(node(2)).unwrap();
+		let record = data_node(2);
 		assert_eq!(record.bond, MIN_BOND - slash);
 		assert_eq!(record.strikes, 0);
-		assert_eq!(record.status, DataNodeStatus::Suspended);
+		assert_eq!(record.status, NodeStatus::Suspended);
 		assert_eq!(bond_held(), 3 * MIN_BOND - slash);
 		assert_eq!(Balances::free_balance(Protocol::get()), protocol_before + slash);
-		let events = feed_events();
-		assert!(events.contains(&Event::DataNodeSlashed {
+		let events = node_events();
+		assert!(events.contains(&NodeEvent::Slashed {
 			node: node(2),
 			operator: operator(),
-			amount: slash,
+			wronged: None,
+			to_wronged: 0,
+			to_protocol: slash,
 			bond: MIN_BOND - slash,
 		}));
-		assert!(events.contains(&Event::DataNodeSuspended { node: node(2), bond: MIN_BOND - slash }));
+		assert!(events.contains(&NodeEvent::Suspended { node: node(2), bond: MIN_BOND - slash }));
 		// Suspended: out of the feed, refused, and no more strikes.
-		assert_eq!(FeedNodes::<Test>::get(feed).into_inner(), vec![node(0), node(1)]);
+		assert_eq!(serving(feed), vec![node(0), node(1)]);
 		let round = Feeds::round_of(System::block_number(), ROUND);
 		assert_noop!(Feeds::submit(RuntimeOrigin::signed(node(2)), feed, round, 100), Error::<Test>::NodeNotActive);
 		// Bonding back to the minimum brings it back.
-		assert_ok!(Feeds::bond_extra(RuntimeOrigin::signed(operator()), node(2), slash));
-		assert_eq!(DataNodes::<Test>::get(node(2)).unwrap().status, DataNodeStatus::Active);
-		assert_eq!(FeedNodes::<Test>::get(feed).into_inner(), vec![node(0), node(1), node(2)]);
+		assert_ok!(DataNodes::bond_extra(RuntimeOrigin::signed(operator()), node(2), slash));
+		assert_eq!(data_node(2).status, NodeStatus::Active);
+		assert_eq!(serving(feed), vec![node(0), node(1), node(2)]);
 		submit(2, feed, 100);
 	});
 }
@@ -247,17 +261,17 @@ fn a_suspended_node_rejoins_without_the_feeds_removed_meanwhile() {
 		run_to(4);
 		// Silent for two rounds: slashed below the minimum bond and suspended.
 		run_to(12);
-		let record = DataNodes::<Test>::get(node(0)).unwrap();
-		assert_eq!(record.status, DataNodeStatus::Suspended);
-		assert!(FeedNodes::<Test>::get(feed).is_empty());
+		let record = data_node(0);
+		assert_eq!(record.status, NodeStatus::Suspended);
+		assert!(serving(feed).is_empty());
 		assert_ok!(Feeds::remove_feed(RuntimeOrigin::signed(owner()), feed));
 
 		let slash = MIN_BOND - record.bond;
-		assert_ok!(Feeds::bond_extra(RuntimeOrigin::signed(operator()), node(0), slash));
-		let record = DataNodes::<Test>::get(node(0)).unwrap();
-		assert_eq!(record.status, DataNodeStatus::Active);
-		assert!(record.feeds.is_empty(), "the removed feed is dropped");
-		assert!(!FeedNodes::<Test>::contains_key(feed));
+		assert_ok!(DataNodes::bond_extra(RuntimeOrigin::signed(operator()), node(0), slash));
+		let record = data_node(0);
+		assert_eq!(record.status, NodeStatus::Active);
+		assert!(record.services.is_empty(), "the removed feed is dropped");
+		assert!(!NodesByService::<Test>::contains_key(feed));
 		check_invariants();
 	});
 }
@@ -297,17 +311,20 @@ fn leaving_takes_the_unbonding_delay_and_a_feed_is_removed_once_unserved() {
 		run_to(4);
 		assert_noop!(Feeds::remove_feed(RuntimeOrigin::signed(owner()), feed), Error::<Test>::FeedInUse);
 		assert_noop!(Feeds::remove_feed(RuntimeOrigin::signed(operator()), feed), Error::<Test>::NotFeedOwner);
-		assert_noop!(Feeds::withdraw(RuntimeOrigin::signed(operator()), node(0)), Error::<Test>::NotUnbonding);
-		assert_noop!(Feeds::unbond(RuntimeOrigin::signed(owner()), node(0)), Error::<Test>::NotOperator);
-		assert_ok!(Feeds::unbond(RuntimeOrigin::signed(operator()), node(0)));
-		assert_noop!(Feeds::withdraw(RuntimeOrigin::signed(operator()), node(0)), Error::<Test>::StillUnbonding);
+		assert_noop!(DataNodes::withdraw(RuntimeOrigin::signed(operator()), node(0)), NodeError::<Test>::NotUnbonding);
+		assert_noop!(DataNodes::unbond(RuntimeOrigin::signed(owner()), node(0)), NodeError::<Test>::NotOperator);
+		assert_ok!(DataNodes::unbond(RuntimeOrigin::signed(operator()), node(0)));
+		assert_noop!(
+			DataNodes::withdraw(RuntimeOrigin::signed(operator()), node(0)),
+			NodeError::<Test>::StillUnbonding
+		);
 		// Leaving: no submissions, no strikes for silence.
 		let round = Feeds::round_of(System::block_number(), ROUND);
 		assert_noop!(Feeds::submit(RuntimeOrigin::signed(node(0)), feed, round, 1), Error::<Test>::NodeNotActive);
 		run_to(4 + UNBONDING);
-		assert_ok!(Feeds::withdraw(RuntimeOrigin::signed(operator()), node(0)));
+		assert_ok!(DataNodes::withdraw(RuntimeOrigin::signed(operator()), node(0)));
 		assert_eq!(bond_held(), 0);
-		assert!(DataNodes::<Test>::get(node(0)).is_none());
+		assert!(pallet_bonded_nodes::Nodes::<Test>::get(node(0)).is_none());
 		assert!(!feed_events().iter().any(|event| matches!(event, Event::RoundMissed { .. })));
 
 		assert_ok!(Feeds::remove_feed(RuntimeOrigin::signed(owner()), feed));
@@ -329,13 +346,14 @@ fn set_feeds_moves_a_node_between_feeds() {
 		let b = register_feed(1);
 		register_nodes(a, 1);
 		assert_noop!(
-			Feeds::set_feeds(RuntimeOrigin::signed(owner()), node(0), vec![b].try_into().unwrap()),
-			Error::<Test>::NotOperator
+			DataNodes::set_services(RuntimeOrigin::signed(owner()), node(0), vec![b].try_into().unwrap()),
+			NodeError::<Test>::NotOperator
 		);
-		assert_ok!(Feeds::set_feeds(RuntimeOrigin::signed(operator()), node(0), vec![b].try_into().unwrap()));
-		assert!(FeedNodes::<Test>::get(a).is_empty());
-		assert_eq!(FeedNodes::<Test>::get(b).into_inner(), vec![node(0)]);
-		assert!(feed_events().contains(&Event::DataNodeFeedsChanged { node: node(0), feeds: vec![b].try_into().unwrap() }));
+		assert_ok!(DataNodes::set_services(RuntimeOrigin::signed(operator()), node(0), vec![b].try_into().unwrap()));
+		assert!(serving(a).is_empty());
+		assert_eq!(serving(b), vec![node(0)]);
+		assert!(node_events()
+			.contains(&NodeEvent::ServicesChanged { node: node(0), services: vec![b].try_into().unwrap() }));
 	});
 }
 
@@ -372,6 +390,8 @@ mod offchain_worker {
 	fn setup(configured: bool) -> Setup {
 		let keystore = MemoryKeystore::new();
 		let public = keystore.sr25519_generate_new(crate::KEY_TYPE, Some("//data-node")).unwrap();
+		let message = pallet_bonded_nodes::registration_message("DataNodes", &operator());
+		let proof = keystore.sr25519_sign(crate::KEY_TYPE, &public, &message).unwrap().unwrap();
 		let mut ext = new_test_ext();
 		let (offchain, http) = testing::TestOffchainExt::new();
 		let (pool_ext, pool) = testing::TestTransactionPoolExt::new();
@@ -382,16 +402,21 @@ mod offchain_worker {
 		let node: AccountId = public.into();
 		ext.execute_with(|| {
 			let feed = register_feed(1);
-			assert_ok!(Feeds::register_node(
+			assert_ok!(DataNodes::register(
 				RuntimeOrigin::signed(operator()),
 				node.clone(),
 				vec![feed].try_into().unwrap(),
 				MIN_BOND,
+				proof,
 			));
 			if configured {
 				// What the node's `--data-source 0=URL#price.usd` writes.
 				let source = FeedSource { url: URL.as_bytes().to_vec(), json_path: b"price.usd".to_vec() };
-				sp_io::offchain::local_storage_set(StorageKind::PERSISTENT, &source_storage_key(feed), &source.encode());
+				sp_io::offchain::local_storage_set(
+					StorageKind::PERSISTENT,
+					&source_storage_key(feed),
+					&source.encode(),
+				);
 			}
 		});
 		Setup { ext, http, pool, node }
@@ -475,7 +500,7 @@ mod offchain_worker {
 	fn a_key_that_is_not_a_registered_data_node_does_nothing() {
 		let Setup { mut ext, pool, node, .. } = setup(true);
 		ext.execute_with(|| {
-			DataNodes::<Test>::remove(&node);
+			pallet_bonded_nodes::Nodes::<Test>::remove(&node);
 			Feeds::offchain_worker(1);
 			assert!(sent_calls(&pool).is_empty());
 		});

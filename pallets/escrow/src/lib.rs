@@ -82,8 +82,7 @@ pub mod pallet {
 	use sp_runtime::traits::{Saturating, Zero};
 
 	/// Balance of the escrowed currency.
-	pub type BalanceOf<T> =
-		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 
 	#[pallet::pallet]
 	pub struct Pallet<T>(_);
@@ -95,8 +94,7 @@ pub mod pallet {
 		type RuntimeEvent: From<Event<Self>> + IsType<<Self as frame_system::Config>::RuntimeEvent>;
 
 		/// The currency escrowed.
-		type Currency: Mutate<Self::AccountId>
-			+ MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+		type Currency: Mutate<Self::AccountId> + MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 
 		/// The runtime's hold reasons, which include this pallet's.
 		type RuntimeHoldReason: From<HoldReason>;
@@ -123,8 +121,7 @@ pub mod pallet {
 
 	/// Open escrows.
 	#[pallet::storage]
-	pub type Escrows<T: Config> =
-		StorageMap<_, Twox64Concat, T::EscrowId, EscrowRecord<T::AccountId, BalanceOf<T>>>;
+	pub type Escrows<T: Config> = StorageMap<_, Twox64Concat, T::EscrowId, EscrowRecord<T::AccountId, BalanceOf<T>>>;
 
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
@@ -188,15 +185,11 @@ pub mod pallet {
 			Ok(())
 		}
 
-		fn pay(
-			id: T::EscrowId,
-			payee: &T::AccountId,
-			amount: BalanceOf<T>,
-		) -> Result<BalanceOf<T>, DispatchError> {
+		fn pay(id: T::EscrowId, payee: &T::AccountId, amount: BalanceOf<T>) -> Result<BalanceOf<T>, DispatchError> {
 			let mut escrow = Escrows::<T>::get(id).ok_or(Error::<T>::UnknownEscrow)?;
 			ensure!(amount <= escrow.amount, Error::<T>::ExceedsEscrow);
 			if amount.is_zero() {
-				return Ok(amount)
+				return Ok(amount);
 			}
 			let paid = if *payee == escrow.payer {
 				T::Currency::release(&HoldReason::Escrow.into(), payee, amount, Precision::Exact)?
@@ -223,13 +216,9 @@ pub mod pallet {
 			// slashed it, and then the rest is all there is to give back.
 			let held = T::Currency::balance_on_hold(&HoldReason::Escrow.into(), &escrow.payer);
 			let amount = escrow.amount.min(held);
-			let released = T::Currency::release(
-				&HoldReason::Escrow.into(),
-				&escrow.payer,
-				amount,
-				Precision::BestEffort,
-			)
-			.unwrap_or_else(|_| Zero::zero());
+			let released =
+				T::Currency::release(&HoldReason::Escrow.into(), &escrow.payer, amount, Precision::BestEffort)
+					.unwrap_or_else(|_| Zero::zero());
 			Self::deposit_event(Event::Refunded { id, payer: escrow.payer, amount: released });
 			released
 		}

@@ -1,6 +1,6 @@
 //! The escrow's effect on balances and events, and its refusals.
 
-use crate::{self as pallet_escrow, Escrow, Error, Escrows, Event, HoldReason};
+use crate::{self as pallet_escrow, Error, Escrow, Escrows, Event, HoldReason};
 use frame_support::{
 	assert_noop, assert_ok, derive_impl,
 	traits::fungible::{Inspect, InspectHold},
@@ -41,12 +41,9 @@ const PAYEE: u64 = 2;
 
 fn new_test_ext() -> sp_io::TestExternalities {
 	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
-	pallet_balances::GenesisConfig::<Test> {
-		balances: vec![(PAYER, 1_000), (PAYEE, 10)],
-		..Default::default()
-	}
-	.assimilate_storage(&mut storage)
-	.unwrap();
+	pallet_balances::GenesisConfig::<Test> { balances: vec![(PAYER, 1_000), (PAYEE, 10)], ..Default::default() }
+		.assimilate_storage(&mut storage)
+		.unwrap();
 	let mut ext = sp_io::TestExternalities::new(storage);
 	ext.execute_with(|| System::set_block_number(1));
 	ext

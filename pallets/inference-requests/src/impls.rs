@@ -3,18 +3,14 @@
 
 use crate::*;
 use alloc::vec::Vec;
-use frame_support::{
-	dispatch::PostDispatchInfo,
-	pallet_prelude::*,
-	traits::Contains,
-};
+use frame_support::{dispatch::PostDispatchInfo, pallet_prelude::*, traits::Contains};
 use frame_system::pallet_prelude::*;
 use pallet_escrow::Escrow;
-use pallet_inference_nodes::InferenceNodes;
 use pallet_model_registry::{ModelCatalog, ModelTerms, Verification};
 use pallet_verification::{Claim, Job, Outcome, ResultVerifier, Verdict};
 use sp_runtime::{traits::Saturating, SaturatedConversion};
 use veriml_inference_primitives::{check_inputs, input_hash, result_hash, EngineError, ModelHash, Tensor};
+use veriml_primitives::nodes::BondedNodes;
 
 impl<T: Config> Pallet<T> {
 	/// The fee of a request for a model priced `model_price` with verification fuel limit
@@ -31,8 +27,7 @@ impl<T: Config> Pallet<T> {
 	pub fn quote(model: &ModelHash) -> Result<Fee<BalanceOf<T>>, QuoteError> {
 		let terms = T::Models::terms(model).ok_or(QuoteError::UnknownModel)?;
 		ensure!(terms.active, QuoteError::ModelDeprecated);
-		let fuel_limit =
-			Self::fuel_limit(&terms).map_err(|_| QuoteError::ModelTooCostlyToVerify)?;
+		let fuel_limit = Self::fuel_limit(&terms).map_err(|_| QuoteError::ModelTooCostlyToVerify)?;
 		Ok(Self::fee(terms.price_per_inference, fuel_limit))
 	}
 
@@ -54,9 +49,7 @@ impl<T: Config> Pallet<T> {
 				.saturating_add(Self::input_weight(r.input_bytes))
 				.saturating_add(Self::fuel_weight(r.fuel_limit))
 				.saturating_add(
-					T::Models::terms(&r.model)
-						.map(|terms| Self::preparation_weight(&terms))
-						.unwrap_or_default(),
+					T::Models::terms(&r.model).map(|terms| Self::preparation_weight(&terms)).unwrap_or_default(),
 				),
 			None => base,
 		}
@@ -72,7 +65,7 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn charge_preparation(model: &ModelHash, terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {
 		let mut prepared = PreparedInBlock::<T>::get();
 		if prepared.contains(model) {
-			return T::DbWeight::get().reads(1)
+			return T::DbWeight::get().reads(1);
 		}
 		// Full: this and later models pay every time.
 		if prepared.try_push(*model).is_ok() {
@@ -92,10 +85,7 @@ impl<T: Config> Pallet<T> {
 	/// model whose limit and preparation together exceed `MaxVerificationFuel` is too
 	/// costly to verify in a block.
 	pub(crate) fn fuel_limit(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Result<u64, DispatchError> {
-		let limit = terms
-			.fuel_per_run
-			.saturating_mul(100u64.saturating_add(T::FuelMargin::get().into()))
-			/ 100;
+		let limit = terms.fuel_per_run.saturating_mul(100u64.saturating_add(T::FuelMargin::get().into())) / 100;
 		ensure!(
 			limit.saturating_add(terms.fuel_to_prepare) <= T::MaxVerificationFuel::get(),
 			Error::<T>::ModelTooCostlyToVerify
@@ -152,8 +142,7 @@ impl<T: Config> Pallet<T> {
 		};
 		Self::deposit_event(Event::Requested { request: id, requester, model, input_hash, fee, deadline });
 		if !Self::try_assign(id, &mut request) {
-			PendingQueue::<T>::try_mutate(|queue| queue.try_push(id))
-				.map_err(|_| Error::<T>::NoNodeAvailable)?;
+			PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).map_err(|_| Error::<T>::NoNodeAvailable)?;
 			Self::deposit_event(Event::AwaitingNode { request: id });
 		}
 		NextRequestId::<T>::put(id.saturating_add(1));
@@ -186,7 +175,7 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		if request.assigned.is_empty() {
-			return false
+			return false;
 		}
 		request.status = RequestStatus::Assigned;
 		true
@@ -214,7 +203,7 @@ impl<T: Config> Pallet<T> {
 			);
 		}
 		if request.verification == Verification::Optimistic {
-			return Self::propose(node, id, request, claim, base_weight)
+			return Self::propose(node, id, request, claim, base_weight);
 		}
 		let preparation = Self::charge_preparation(&request.model, &terms);
 		let job = Self::job(id, &request, terms.inputs, node.clone());
@@ -231,7 +220,7 @@ impl<T: Config> Pallet<T> {
 			let requester = request.requester.clone();
 			Self::reject(id, request, &node, &requester);
 			// The liar pays for the verification it caused.
-			return Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::Yes })
+			return Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::Yes });
 		}
 		Self::settle(id, &request, node, outcome, &terms.owner);
 		Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::No })
@@ -256,8 +245,13 @@ impl<T: Config> Pallet<T> {
 
 	/// Slashes `node` for a wrong result of `request` (part to `wronged`) and gives the
 	/// request to another node, or abandons it after `MaxRefutedNodes`.
-	pub(crate) fn reject(id: RequestId, mut request: RequestOf<T>, node: &T::AccountId, wronged: &T::AccountId) -> BalanceOf<T> {
-		let slashed = T::Nodes::slash(node, wronged);
+	pub(crate) fn reject(
+		id: RequestId,
+		mut request: RequestOf<T>,
+		node: &T::AccountId,
+		wronged: &T::AccountId,
+	) -> BalanceOf<T> {
+		let slashed = T::Nodes::strike(node, Some(wronged));
 		request.assigned.retain(|n| n != node);
 		Assignments::<T>::remove(node, id);
 		Self::deposit_event(Event::ResultRejected { request: id, node: node.clone(), slashed });
@@ -279,7 +273,13 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Pays out the fee of `request`, whose `outcome` from `node` is verified, and closes it.
-	pub(crate) fn settle(id: RequestId, request: &RequestOf<T>, node: T::AccountId, outcome: Outcome, owner: &T::AccountId) {
+	pub(crate) fn settle(
+		id: RequestId,
+		request: &RequestOf<T>,
+		node: T::AccountId,
+		outcome: Outcome,
+		owner: &T::AccountId,
+	) {
 		let operator = T::Nodes::operator(&node).unwrap_or_else(|| node.clone());
 		let fee = request.fee;
 		let _ = T::Escrow::pay(id, &operator, fee.execution);
@@ -334,7 +334,7 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn assign_pending() -> u32 {
 		let queue = PendingQueue::<T>::get();
 		if queue.is_empty() {
-			return 0
+			return 0;
 		}
 		let tried = queue.len() as u32;
 		let mut still_waiting = BoundedVec::<RequestId, T::MaxPending>::new();

@@ -55,15 +55,15 @@ mod try_state;
 mod views;
 
 pub use views::{runtime_api, OpenRequest, RequestInfo};
-pub mod weights;
-#[cfg(feature = "runtime-benchmarks")]
-mod benchmarking;
 #[cfg(feature = "runtime-benchmarks")]
 pub mod benchmark_helpers;
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
 mod tests;
+pub mod weights;
 
 pub use weights::WeightInfo;
 
@@ -81,39 +81,21 @@ pub const MAX_PREPARED_IN_BLOCK: u32 = 64;
 /// (`veriml-node key insert --key-type infr --scheme sr25519`).
 pub mod crypto {
 	use super::KEY_TYPE;
-	use sp_runtime::{
-		app_crypto::{app_crypto, sr25519},
-		MultiSignature, MultiSigner,
-	};
-	app_crypto!(sr25519, KEY_TYPE);
-
-	/// Signs an inference node's transactions with its `infr` key.
-	pub struct InferenceNodeId;
-
-	impl frame_system::offchain::AppCrypto<MultiSigner, MultiSignature> for InferenceNodeId {
-		type RuntimeAppPublic = Public;
-		type GenericSignature = sp_core::sr25519::Signature;
-		type GenericPublic = sp_core::sr25519::Public;
-	}
-
-	// For mock runtimes whose signature type is sr25519 itself.
-	impl
-		frame_system::offchain::AppCrypto<
-			<sp_core::sr25519::Signature as sp_runtime::traits::Verify>::Signer,
-			sp_core::sr25519::Signature,
-		> for InferenceNodeId
-	{
-		type RuntimeAppPublic = Public;
-		type GenericSignature = sp_core::sr25519::Signature;
-		type GenericPublic = sp_core::sr25519::Public;
-	}
+	veriml_offchain::node_key_crypto!(
+		KEY_TYPE,
+		#[doc = "Signs an inference node's transactions with its `infr` key."]
+		InferenceNodeId
+	);
 }
 
 /// Makes registered models and bonded nodes for the benchmarks.
 #[cfg(feature = "runtime-benchmarks")]
 pub trait BenchmarkHelper<AccountId> {
 	/// A registered model taking one `[1, width]` float tensor, distinct for each `index`.
-	fn model(index: u32, width: u32) -> (veriml_inference_primitives::ModelHash, veriml_inference_primitives::TensorSpec);
+	fn model(
+		index: u32,
+		width: u32,
+	) -> (veriml_inference_primitives::ModelHash, veriml_inference_primitives::TensorSpec);
 	/// A new bonded node serving `model`, distinct for each `index`.
 	fn node(model: veriml_inference_primitives::ModelHash, index: u32) -> AccountId;
 	/// `bytes` uploaded by `who` (funded for the deposit) where `Config::Uploads` takes them;
@@ -173,9 +155,7 @@ impl<Balance: sp_runtime::traits::Saturating + Copy> Fee<Balance> {
 
 /// Where a request stands. Completed, expired and cancelled requests are removed (their
 /// events and, for completed ones, their receipt remain).
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub enum RequestStatus {
 	/// No node serving the model was available; assigned as soon as one is.
 	Pending,
@@ -188,9 +168,7 @@ pub enum RequestStatus {
 }
 
 /// An optimistic model's result waiting through its challenge window.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub struct Proposal<AccountId, BlockNumber> {
 	/// The inference node that proposed it.
 	pub node: AccountId,
@@ -206,22 +184,18 @@ pub struct Proposal<AccountId, BlockNumber> {
 pub mod pallet {
 	use super::*;
 	use alloc::vec::Vec;
-	use frame_support::{
-		pallet_prelude::*,
-		traits::fungible::Inspect,
-	};
+	use codec::DecodeAll;
+	use frame_support::{pallet_prelude::*, traits::fungible::Inspect};
 	use frame_system::{offchain::CreateSignedTransaction, pallet_prelude::*};
 	use pallet_escrow::Escrow;
-	use pallet_inference_nodes::InferenceNodes;
 	use pallet_model_registry::{ModelCatalog, UploadedBytes, Verification};
-	use codec::DecodeAll;
 	use pallet_verification::{Claim, ResultVerifier};
 	use sp_runtime::Perbill;
 	use veriml_inference_primitives::{EngineError, ModelHash, Tensor, H256};
+	use veriml_primitives::nodes::BondedNodes;
 
 	/// Balance of the currency fees are paid in.
-	pub type BalanceOf<T> =
-		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 
 	/// A request of this runtime.
 	pub type RequestOf<T> = Request<
@@ -233,9 +207,7 @@ pub mod pallet {
 	>;
 
 	/// An open inference request.
-	#[derive(
-		Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
-	)]
+	#[derive(Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen)]
 	#[scale_info(skip_type_params(MaxAssigned, MaxRefuted))]
 	#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
 	pub struct Request<AccountId, Balance, BlockNumber, MaxAssigned: Get<u32>, MaxRefuted: Get<u32>>
@@ -291,7 +263,7 @@ pub mod pallet {
 		type Uploads: UploadedBytes<Self::AccountId>;
 
 		/// The bonded inference nodes.
-		type Nodes: InferenceNodes<Self::AccountId, BalanceOf<Self>>;
+		type Nodes: BondedNodes<Self::AccountId, BalanceOf<Self>, BlockNumberFor<Self>, Service = ModelHash>;
 
 		/// Holds fees until settlement.
 		type Escrow: Escrow<RequestId, Self::AccountId, BalanceOf<Self>>;
@@ -397,13 +369,11 @@ pub mod pallet {
 
 	/// Open requests by assigned node: what each node's off-chain worker must compute.
 	#[pallet::storage]
-	pub type Assignments<T: Config> =
-		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, RequestId, ()>;
+	pub type Assignments<T: Config> = StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, RequestId, ()>;
 
 	/// Open requests by the block at whose start they expire.
 	#[pallet::storage]
-	pub type Deadlines<T: Config> =
-		StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, RequestId, ()>;
+	pub type Deadlines<T: Config> = StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, RequestId, ()>;
 
 	/// Requests waiting for a node serving their model, oldest first.
 	#[pallet::storage]
@@ -411,8 +381,7 @@ pub mod pallet {
 
 	/// Proposed results of optimistic models, in their challenge window or disputed.
 	#[pallet::storage]
-	pub type Proposals<T: Config> =
-		StorageMap<_, Twox64Concat, RequestId, Proposal<T::AccountId, BlockNumberFor<T>>>;
+	pub type Proposals<T: Config> = StorageMap<_, Twox64Concat, RequestId, Proposal<T::AccountId, BlockNumberFor<T>>>;
 
 	/// The outputs of proposed results (their SCALE size is at most `MaxOutputBytes`).
 	#[pallet::storage]
@@ -459,12 +428,7 @@ pub mod pallet {
 		/// No node serving the model is available: the request waits for one.
 		AwaitingNode { request: RequestId },
 		/// `node`'s result was verified: `result_hash` is final; the fee was paid out.
-		Completed {
-			request: RequestId,
-			node: T::AccountId,
-			result_hash: H256,
-			fee: Fee<BalanceOf<T>>,
-		},
+		Completed { request: RequestId, node: T::AccountId, result_hash: H256, fee: Fee<BalanceOf<T>> },
 		/// `node` showed, verified by re-execution, that the engine refuses this input with
 		/// `error`; the model price was refunded, execution and protocol fees paid.
 		Failed { request: RequestId, node: T::AccountId, error: EngineError },
@@ -490,20 +454,10 @@ pub mod pallet {
 		Challenged { request: RequestId, node: T::AccountId, challenger: T::AccountId },
 		/// Re-execution proved `challenger` right: `node` was slashed `slashed` (part of it paid
 		/// to the challenger) and the request went to another node.
-		ChallengeUpheld {
-			request: RequestId,
-			node: T::AccountId,
-			challenger: T::AccountId,
-			slashed: BalanceOf<T>,
-		},
+		ChallengeUpheld { request: RequestId, node: T::AccountId, challenger: T::AccountId, slashed: BalanceOf<T> },
 		/// Re-execution confirmed `node`'s proposed result: `challenger` was slashed `slashed`
 		/// (part of it paid to the node's operator) and the result settled.
-		ChallengeRejected {
-			request: RequestId,
-			node: T::AccountId,
-			challenger: T::AccountId,
-			slashed: BalanceOf<T>,
-		},
+		ChallengeRejected { request: RequestId, node: T::AccountId, challenger: T::AccountId, slashed: BalanceOf<T> },
 	}
 
 	#[pallet::error]
@@ -658,8 +612,7 @@ pub mod pallet {
 			let requester = ensure_signed(origin)?;
 			let bytes = T::Uploads::take(&requester, &inputs_hash, T::MaxUploadedInputBytes::get())?;
 			let input_bytes = bytes.len() as u32;
-			let inputs = Vec::<Tensor>::decode_all(&mut &bytes[..])
-				.map_err(|_| Error::<T>::UndecodableInputs)?;
+			let inputs = Vec::<Tensor>::decode_all(&mut &bytes[..]).map_err(|_| Error::<T>::UndecodableInputs)?;
 			Self::create_request(requester, model, inputs, max_fee)?;
 			Ok(Some(T::WeightInfo::request_uploaded(input_bytes)).into())
 		}
@@ -737,8 +690,7 @@ pub mod pallet {
 			let mut proposal = Proposals::<T>::get(request).ok_or(Error::<T>::NothingToChallenge)?;
 			ensure!(proposal.node != challenger, Error::<T>::OwnResult);
 			ensure!(proposal.challenger.is_none(), Error::<T>::AlreadyChallenged);
-			Disputes::<T>::try_mutate(|queue| queue.try_push(request))
-				.map_err(|_| Error::<T>::TooManyDisputes)?;
+			Disputes::<T>::try_mutate(|queue| queue.try_push(request)).map_err(|_| Error::<T>::TooManyDisputes)?;
 			ChallengeWindows::<T>::remove(proposal.challenge_until, request);
 			proposal.challenger = Some(challenger.clone());
 			record.status = RequestStatus::Disputed;

@@ -11,9 +11,7 @@ use sp_runtime::{
 };
 use std::sync::{Arc, LazyLock};
 use veriml_inference_interface::InferenceExt;
-use veriml_inference_primitives::{
-	model_hash, onnx_builder, EngineError, Execution, ModelHash, Tensor, TensorSpec,
-};
+use veriml_inference_primitives::{model_hash, onnx_builder, EngineError, Execution, ModelHash, Tensor, TensorSpec};
 
 type Block = frame_system::mocking::MockBlock<Test>;
 pub type Signature = sr25519::Signature;
@@ -26,7 +24,7 @@ frame_support::construct_runtime!(
 		Balances: pallet_balances,
 		Models: pallet_model_registry,
 		Escrow: pallet_escrow,
-		Nodes: pallet_inference_nodes,
+		Nodes: pallet_bonded_nodes,
 		Verification: pallet_verification,
 		Inference: pallet_inference_requests,
 	}
@@ -84,18 +82,21 @@ impl pallet_escrow::Config for Test {
 pub const MIN_BOND: u64 = 1_000;
 pub const CHALLENGE_PERIOD: u64 = 4;
 
-impl pallet_inference_nodes::Config for Test {
+impl pallet_bonded_nodes::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
-	type Models = pallet_model_registry::ActiveModels<Test>;
+	type Service = ModelHash;
+	type Services = pallet_model_registry::ActiveModels<Test>;
+	type NodeSignature = Signature;
 	type MinBond = frame_support::traits::ConstU64<MIN_BOND>;
 	type UnbondingDelay = frame_support::traits::ConstU64<10>;
+	type MaxStrikes = ConstU32<1>;
 	type SlashFraction = SlashFraction;
 	type SlashRewardShare = SlashRewardShare;
 	type SlashDestination = Treasury;
-	type MaxModelsPerNode = ConstU32<4>;
-	type MaxNodesPerModel = ConstU32<8>;
+	type MaxServicesPerNode = ConstU32<4>;
+	type MaxNodesPerService = ConstU32<8>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = crate::benchmark_helpers::RegistryAndBondedNodes<Test>;
@@ -190,8 +191,24 @@ where
 	}
 }
 
+/// Account `seed`: the public key of an sr25519 pair made from it, so a node account can sign
+/// its registration ([`node_proof`]).
 pub fn account(seed: u8) -> AccountId {
-	sr25519::Public::from_raw([seed; 32])
+	use sp_core::Pair;
+	sr25519::Pair::from_seed(&[seed; 32]).public()
+}
+
+/// `node`'s consent to be registered by `operator`: signed with the pair of an [`account`],
+/// or with the node's `infr` key in the test's keystore.
+pub fn node_proof(node: &AccountId, operator: &AccountId) -> Signature {
+	use sp_core::Pair;
+	let message = pallet_bonded_nodes::registration_message("Nodes", operator);
+	(0..=u8::MAX)
+		.map(|seed| sr25519::Pair::from_seed(&[seed; 32]))
+		.find(|pair| pair.public() == *node)
+		.map(|pair| pair.sign(&message))
+		.or_else(|| sp_io::crypto::sr25519_sign(crate::KEY_TYPE, node, &message))
+		.expect("the node is an account() or its key is in the keystore")
 }
 
 pub fn alice() -> AccountId {
@@ -228,9 +245,7 @@ pub fn relu_hash() -> H256 {
 pub const PRICE: u64 = 70;
 
 static ENGINE: LazyLock<Arc<veriml_engine::Engine>> = LazyLock::new(|| {
-	Arc::new(
-		veriml_engine::Engine::default().with_compiled_cache(veriml_engine::CompiledCache::UserDefault),
-	)
+	Arc::new(veriml_engine::Engine::default().with_compiled_cache(veriml_engine::CompiledCache::UserDefault))
 });
 
 pub fn new_test_ext() -> sp_io::TestExternalities {
@@ -261,6 +276,8 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	.unwrap();
 	let mut ext = sp_io::TestExternalities::new(storage);
 	ext.register_extension(InferenceExt::new(ENGINE.clone()));
+	// Benchmarks make node keys here (the off-chain worker's tests put in their own keystore).
+	ext.register_extension(sp_keystore::KeystoreExt::new(sp_keystore::testing::MemoryKeystore::new()));
 	ext.execute_with(|| {
 		System::set_block_number(1);
 		register_relu();
@@ -299,6 +316,7 @@ pub fn register_node(node: AccountId) {
 		node,
 		BoundedVec::truncate_from(vec![relu_hash()]),
 		MIN_BOND * 2,
+		node_proof(&node, &operator()),
 	)
 	.unwrap();
 }

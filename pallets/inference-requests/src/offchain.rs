@@ -14,23 +14,13 @@ use crate::{pallet::*, RequestId};
 use alloc::vec::Vec;
 use codec::Encode;
 use frame_support::traits::Get;
-use frame_system::{
-	offchain::{Account, Signer},
-	pallet_prelude::BlockNumberFor,
-};
-use pallet_inference_nodes::InferenceNodes as _;
+use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
 use pallet_model_registry::ModelCatalog;
 use pallet_verification::ResultVerifier;
-use sp_runtime::{
-	offchain::{
-		storage::StorageValueRef,
-		storage_lock::{BlockAndTime, StorageLock},
-		Duration,
-	},
-	traits::Saturating,
-};
-use veriml_offchain::{send_signed, NonceTracker};
+use sp_runtime::{offchain::storage::StorageValueRef, traits::Saturating};
 use veriml_inference_primitives::{result_hash, EngineError};
+use veriml_offchain::{run_with_keys, send_signed, NonceTracker};
+use veriml_primitives::nodes::BondedNodes as _;
 
 /// Logging target of inference nodes' work: `-l veriml::inference=debug`.
 pub const LOG_TARGET: &str = "veriml::inference";
@@ -42,26 +32,14 @@ const CHECKED: &[u8] = b"veriml/inference/checked";
 
 impl<T: Config> Pallet<T> {
 	pub(crate) fn run_offchain_worker(now: BlockNumberFor<T>) {
-		let signer = Signer::<T, T::AuthorityId>::all_accounts();
-		let accounts: Vec<Account<T>> = signer.accounts_from_keys().collect();
-		if accounts.is_empty() {
-			// Not an inference node: no `infr` key in the keystore.
-			return
-		}
-		let mut lock = StorageLock::<BlockAndTime<frame_system::Pallet<T>>>::with_block_and_time_deadline(
-			WORKER_LOCK,
-			20,
-			Duration::from_millis(120_000),
-		);
-		let Ok(_guard) = lock.try_lock() else {
-			log::debug!(target: LOG_TARGET, "block {now:?}: the previous worker is still running");
-			return
-		};
-		// One key is enough to challenge; the first registered one does.
-		let challenger = accounts.iter().position(|account| T::Nodes::operator(&account.id).is_some());
-		for (index, account) in accounts.iter().enumerate() {
-			Self::work_for(now, account, challenger == Some(index));
-		}
+		// Not an inference node without an `infr` key in the keystore.
+		run_with_keys::<T, T::AuthorityId>(WORKER_LOCK, 20, 120_000, LOG_TARGET, now, |accounts| {
+			// One key is enough to challenge; the first registered one does.
+			let challenger = accounts.iter().position(|account| T::Nodes::operator(&account.id).is_some());
+			for (index, account) in accounts.iter().enumerate() {
+				Self::work_for(now, account, challenger == Some(index));
+			}
+		});
 	}
 
 	/// Proposed results `node` may challenge now: in their window, unchallenged, not its own.
@@ -93,7 +71,7 @@ impl<T: Config> Pallet<T> {
 		let execution = T::Verifier::execute(&job);
 		if let Err(error @ EngineError::ModelUnavailable) = execution {
 			log::warn!(target: LOG_TARGET, "proposal {id}: cannot re-execute the model here: {error:?}");
-			return None
+			return None;
 		}
 		let expected =
 			pallet_verification::outcome_of(T::Models::engine_versions().0, &job.model, &job.inputs, &execution);
@@ -114,11 +92,11 @@ impl<T: Config> Pallet<T> {
 		let assigned: Vec<RequestId> = Assignments::<T>::iter_key_prefix(node).collect();
 		let to_check = if challenger { Self::challengeable(now, node) } else { Vec::new() };
 		if assigned.is_empty() && to_check.is_empty() {
-			return
+			return;
 		}
 		if T::Nodes::operator(node).is_none() {
 			log::warn!(target: LOG_TARGET, "infr key {node:?} has assignments but is not a registered node");
-			return
+			return;
 		}
 		let mut nonces = NonceTracker::<T>::load(NONCE, node, now, T::ResubmitAfter::get());
 		let mut sent = 0u32;
@@ -128,7 +106,7 @@ impl<T: Config> Pallet<T> {
 			let marker = StorageValueRef::persistent(&marker_key);
 			if let Ok(Some(at)) = marker.get::<BlockNumberFor<T>>() {
 				if now < at.saturating_add(T::ResubmitAfter::get()) {
-					continue
+					continue;
 				}
 				log::info!(target: LOG_TARGET, "request {id}: result sent at block {at:?} has not landed; sending it again");
 			}
@@ -138,8 +116,12 @@ impl<T: Config> Pallet<T> {
 			let started = sp_io::offchain::timestamp();
 			let call = match T::Verifier::execute(&job) {
 				Ok(execution) => {
-					let hash =
-						result_hash(T::Models::engine_versions().0, &job.model, &request.input_hash, &execution.outputs);
+					let hash = result_hash(
+						T::Models::engine_versions().0,
+						&job.model,
+						&request.input_hash,
+						&execution.outputs,
+					);
 					log::info!(
 						target: LOG_TARGET,
 						"request {id}: ran model {:?} in {} ms ({} fuel), result {hash:?}",
@@ -154,7 +136,7 @@ impl<T: Config> Pallet<T> {
 				// aborts the worker's runtime call instead of answering.)
 				Err(error @ EngineError::ModelUnavailable) => {
 					log::warn!(target: LOG_TARGET, "request {id}: cannot run the model here: {error:?}");
-					continue
+					continue;
 				},
 				Err(error) => {
 					log::info!(target: LOG_TARGET, "request {id}: the engine refuses the input: {error:?}");

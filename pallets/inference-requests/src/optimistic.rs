@@ -5,11 +5,11 @@ use crate::*;
 use alloc::vec::Vec;
 use frame_support::{dispatch::PostDispatchInfo, pallet_prelude::*};
 use frame_system::pallet_prelude::*;
-use pallet_inference_nodes::InferenceNodes;
 use pallet_model_registry::ModelCatalog;
 use pallet_verification::{Claim, Job, Outcome, ResultVerifier, Verdict};
 use sp_runtime::traits::Saturating;
 use veriml_inference_primitives::result_hash;
+use veriml_primitives::nodes::BondedNodes;
 
 impl<T: Config> Pallet<T> {
 	/// Records `node`'s claim for an optimistic model's request as a proposal that settles
@@ -22,13 +22,11 @@ impl<T: Config> Pallet<T> {
 		base_weight: Weight,
 	) -> DispatchResultWithPostInfo {
 		if let Claim::Outputs { outputs, result_hash: claimed } = &claim {
-			let committed =
-				result_hash(T::Models::engine_versions().0, &request.model, &request.input_hash, outputs);
+			let committed = result_hash(T::Models::engine_versions().0, &request.model, &request.input_hash, outputs);
 			ensure!(committed == *claimed, Error::<T>::ResultHashMismatch);
 		}
 		let outcome = claim.outcome();
-		let challenge_until =
-			frame_system::Pallet::<T>::block_number().saturating_add(T::ChallengePeriod::get());
+		let challenge_until = frame_system::Pallet::<T>::block_number().saturating_add(T::ChallengePeriod::get());
 		// The request no longer expires or waits for other nodes: it settles or is decided.
 		for assigned in &request.assigned {
 			Assignments::<T>::remove(assigned, id);
@@ -70,10 +68,9 @@ impl<T: Config> Pallet<T> {
 		let due: Vec<RequestId> = ChallengeWindows::<T>::iter_key_prefix(now).collect();
 		for id in due {
 			ChallengeWindows::<T>::remove(now, id);
-			let Some(TakenProposal { request, proposal, job, claim, output_bytes, owner }) =
-				Self::take_proposal(id)
+			let Some(TakenProposal { request, proposal, job, claim, output_bytes, owner }) = Self::take_proposal(id)
 			else {
-				continue
+				continue;
 			};
 			let outcome = T::Verifier::accept_unchallenged(&job, claim);
 			Self::settle(id, &request, proposal.node, outcome, &owner);
@@ -89,7 +86,7 @@ impl<T: Config> Pallet<T> {
 		let db = T::DbWeight::get();
 		let mut queue = Disputes::<T>::get();
 		if queue.is_empty() {
-			return db.reads(1)
+			return db.reads(1);
 		}
 		let count = (T::DisputesPerBlock::get() as usize).min(queue.len());
 		let decided: Vec<RequestId> = queue.drain(..count).collect();
@@ -104,22 +101,19 @@ impl<T: Config> Pallet<T> {
 	/// Re-executes disputed `id` and slashes whoever was wrong; returns the weight used.
 	pub(crate) fn decide(id: RequestId) -> Weight {
 		let db = T::DbWeight::get();
-		let Some(TakenProposal { mut request, proposal, job, claim, output_bytes, owner }) =
-			Self::take_proposal(id)
+		let Some(TakenProposal { mut request, proposal, job, claim, output_bytes, owner }) = Self::take_proposal(id)
 		else {
-			return db.reads(3)
+			return db.reads(3);
 		};
 		// Only challenged proposals are queued as disputes.
 		let Some(challenger) = proposal.challenger.clone() else { return db.reads_writes(4, 2) };
 		let input_bytes = request.input_bytes;
-		let preparation = T::Models::terms(&job.model)
-			.map(|terms| Self::charge_preparation(&job.model, &terms))
-			.unwrap_or_default();
+		let preparation =
+			T::Models::terms(&job.model).map(|terms| Self::charge_preparation(&job.model, &terms)).unwrap_or_default();
 		let fuel_used = match T::Verifier::verify(&job, &claim) {
 			Verdict::Confirmed { outcome, fuel_used } => {
-				let node_operator =
-					T::Nodes::operator(&proposal.node).unwrap_or_else(|| proposal.node.clone());
-				let slashed = T::Nodes::slash(&challenger, &node_operator);
+				let node_operator = T::Nodes::operator(&proposal.node).unwrap_or_else(|| proposal.node.clone());
+				let slashed = T::Nodes::strike(&challenger, Some(&node_operator));
 				Self::deposit_event(Event::ChallengeRejected {
 					request: id,
 					node: proposal.node.clone(),
@@ -130,20 +124,13 @@ impl<T: Config> Pallet<T> {
 				fuel_used
 			},
 			Verdict::Refuted { fuel_used, .. } => {
-				let challenger_operator =
-					T::Nodes::operator(&challenger).unwrap_or_else(|| challenger.clone());
+				let challenger_operator = T::Nodes::operator(&challenger).unwrap_or_else(|| challenger.clone());
 				// Its first deadline may be past: the next node gets a full timeout.
-				request.deadline =
-					frame_system::Pallet::<T>::block_number().saturating_add(T::RequestTimeout::get());
+				request.deadline = frame_system::Pallet::<T>::block_number().saturating_add(T::RequestTimeout::get());
 				Deadlines::<T>::insert(request.deadline, id, ());
 				request.status = RequestStatus::Assigned;
 				let slashed = Self::reject(id, request, &proposal.node, &challenger_operator);
-				Self::deposit_event(Event::ChallengeUpheld {
-					request: id,
-					node: proposal.node,
-					challenger,
-					slashed,
-				});
+				Self::deposit_event(Event::ChallengeUpheld { request: id, node: proposal.node, challenger, slashed });
 				fuel_used
 			},
 		};

@@ -52,8 +52,8 @@ impl<T: Config> Pallet<T> {
 					ensure!(proposed, "a proposal for a request that is not proposed");
 					ensure!(ProposedOutputs::<T>::contains_key(id), "a proposal has no outputs");
 					ensure!(
-						request.status == RequestStatus::Disputed ||
-							ChallengeWindows::<T>::contains_key(proposal.challenge_until, id),
+						request.status == RequestStatus::Disputed
+							|| ChallengeWindows::<T>::contains_key(proposal.challenge_until, id),
 						"an unchallenged proposal does not settle at the end of its window"
 					);
 				},
@@ -66,7 +66,10 @@ impl<T: Config> Pallet<T> {
 			*per_model.entry(request.model).or_default() += 1;
 		}
 		ensure!(Inputs::<T>::iter_keys().count() == open, "inputs of a request that is not open");
-		ensure!(Proposals::<T>::iter_keys().all(|id| Requests::<T>::contains_key(id)), "a proposal of a closed request");
+		ensure!(
+			Proposals::<T>::iter_keys().all(|id| Requests::<T>::contains_key(id)),
+			"a proposal of a closed request"
+		);
 		ensure!(
 			ProposedOutputs::<T>::iter_keys().all(|id| Proposals::<T>::contains_key(id)),
 			"proposed outputs without a proposal"

@@ -5,7 +5,7 @@ use frame_system::pallet_prelude::*;
 
 /// The runtime API clients (and the node's `veriml_*` RPC methods) read requests through.
 pub mod runtime_api {
-	use super::{Fee, QuoteError, RequestInfo, RequestId};
+	use super::{Fee, QuoteError, RequestId, RequestInfo};
 	use alloc::vec::Vec;
 	use veriml_inference_primitives::{ModelHash, Tensor};
 
@@ -80,9 +80,7 @@ pub struct OpenRequest<AccountId, Balance, BlockNumber> {
 
 impl<T: Config> Pallet<T> {
 	/// Request `request` as clients read it, while it is open (not verified yet).
-	pub fn open_request_info(
-		request: RequestId,
-	) -> Option<OpenRequest<T::AccountId, BalanceOf<T>, BlockNumberFor<T>>> {
+	pub fn open_request_info(request: RequestId) -> Option<OpenRequest<T::AccountId, BalanceOf<T>, BlockNumberFor<T>>> {
 		let open = Requests::<T>::get(request)?;
 		Some(OpenRequest {
 			status: open.status,

@@ -22,7 +22,7 @@ pub fn register_relu<T: Config>(index: u32, width: u32) -> (ModelHash, TensorSpe
 	let bytes = onnx_builder::unary_model("Relu", width, index as usize);
 	let spec = onnx_builder::unary_model_input(width);
 	if crate::Models::<T>::contains_key(model_hash(&bytes)) {
-		return (model_hash(&bytes), spec)
+		return (model_hash(&bytes), spec);
 	}
 	let hash = upload::<T>(&owner, &bytes);
 	let origin = || RawOrigin::Signed(owner.clone()).into();

@@ -5,7 +5,10 @@ use crate::Pallet as Registry;
 use alloc::vec::Vec;
 use frame_benchmarking::v2::*;
 use frame_support::{
-	traits::{fungible::{Inspect, Mutate}, Get},
+	traits::{
+		fungible::{Inspect, Mutate},
+		Get,
+	},
 	BoundedVec,
 };
 use frame_system::RawOrigin;
@@ -31,7 +34,7 @@ fn model_of_len(len: u32) -> Vec<u8> {
 	loop {
 		let bytes = onnx_builder::unary_model("Relu", WIDTH, padding);
 		if bytes.len() <= len as usize || padding == 0 {
-			return bytes
+			return bytes;
 		}
 		padding -= 1;
 	}
@@ -39,8 +42,7 @@ fn model_of_len(len: u32) -> Vec<u8> {
 
 fn uploaded<T: Config>(who: &T::AccountId, bytes: &[u8]) -> ModelHash {
 	let hash = model_hash(bytes);
-	Registry::<T>::begin_upload(RawOrigin::Signed(who.clone()).into(), hash, bytes.len() as u32)
-		.expect("begins");
+	Registry::<T>::begin_upload(RawOrigin::Signed(who.clone()).into(), hash, bytes.len() as u32).expect("begins");
 	for (index, chunk) in bytes.chunks(T::MaxChunkBytes::get() as usize).enumerate() {
 		Registry::<T>::upload_chunk(
 			RawOrigin::Signed(who.clone()).into(),
@@ -111,14 +113,7 @@ mod benchmarks {
 		let hash = uploaded::<T>(&caller, &bytes);
 		let inputs = BoundedVec::truncate_from(alloc::vec![onnx_builder::unary_model_input(WIDTH)]);
 		#[extrinsic_call]
-		_(
-			RawOrigin::Signed(caller),
-			hash,
-			BoundedVec::truncate_from(b"relu".to_vec()),
-			1,
-			inputs,
-			1u32.into(),
-		);
+		_(RawOrigin::Signed(caller), hash, BoundedVec::truncate_from(b"relu".to_vec()), 1, inputs, 1u32.into());
 		assert!(crate::pallet::Models::<T>::contains_key(hash));
 	}
 

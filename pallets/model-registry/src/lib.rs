@@ -95,8 +95,7 @@ pub mod pallet {
 	use veriml_inference_primitives::{EngineError, ModelHash, TensorSpec};
 
 	/// Balance of the currency deposits are held in.
-	pub type BalanceOf<T> =
-		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 
 	/// An upload in progress.
 	pub type UploadOf<T> = Upload<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
@@ -123,8 +122,7 @@ pub mod pallet {
 		type RuntimeEvent: From<Event<Self>> + IsType<<Self as frame_system::Config>::RuntimeEvent>;
 
 		/// The currency deposits are held in.
-		type Currency: Mutate<Self::AccountId>
-			+ MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+		type Currency: Mutate<Self::AccountId> + MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 
 		/// The runtime's hold reasons, which include this pallet's.
 		type RuntimeHoldReason: From<HoldReason>;
@@ -200,20 +198,13 @@ pub mod pallet {
 
 	/// Chunks received for uploads in progress.
 	#[pallet::storage]
-	pub type UploadChunks<T: Config> = StorageDoubleMap<
-		_,
-		Blake2_128Concat,
-		ModelHash,
-		Twox64Concat,
-		u32,
-		BoundedVec<u8, T::MaxChunkBytes>,
-	>;
+	pub type UploadChunks<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, ModelHash, Twox64Concat, u32, BoundedVec<u8, T::MaxChunkBytes>>;
 
 	/// The bytes of every registered model, by content hash (verified, so `Identity` keys are
 	/// balanced). The engine host function reads models from here.
 	#[pallet::storage]
-	pub type ModelCode<T: Config> =
-		StorageMap<_, Identity, ModelHash, BoundedVec<u8, T::MaxModelBytes>>;
+	pub type ModelCode<T: Config> = StorageMap<_, Identity, ModelHash, BoundedVec<u8, T::MaxModelBytes>>;
 
 	/// Registered models, by content hash.
 	#[pallet::storage]
@@ -448,16 +439,9 @@ pub mod pallet {
 		/// `ceil(byte_len / MaxChunkBytes)` chunks through `upload_chunk`.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::begin_upload())]
-		pub fn begin_upload(
-			origin: OriginFor<T>,
-			model_hash: ModelHash,
-			byte_len: u32,
-		) -> DispatchResult {
+		pub fn begin_upload(origin: OriginFor<T>, model_hash: ModelHash, byte_len: u32) -> DispatchResult {
 			let uploader = ensure_signed(origin)?;
-			ensure!(
-				byte_len > 0 && byte_len <= T::MaxModelBytes::get(),
-				Error::<T>::InvalidModelLength
-			);
+			ensure!(byte_len > 0 && byte_len <= T::MaxModelBytes::get(), Error::<T>::InvalidModelLength);
 			ensure!(!Models::<T>::contains_key(model_hash), Error::<T>::ModelAlreadyRegistered);
 			ensure!(!Uploads::<T>::contains_key(model_hash), Error::<T>::UploadAlreadyInProgress);
 
@@ -469,13 +453,7 @@ pub mod pallet {
 				model_hash,
 				Upload { uploader: uploader.clone(), byte_len, chunk_count, chunks_received: 0, deposit },
 			);
-			Self::deposit_event(Event::UploadStarted {
-				model_hash,
-				uploader,
-				byte_len,
-				chunk_count,
-				deposit,
-			});
+			Self::deposit_event(Event::UploadStarted { model_hash, uploader, byte_len, chunk_count, deposit });
 			Ok(())
 		}
 
@@ -496,10 +474,7 @@ pub mod pallet {
 			ensure!(upload.uploader == who, Error::<T>::NotUploader);
 			ensure!(index < upload.chunk_count, Error::<T>::ChunkOutOfRange);
 			ensure!(bytes.len() as u32 == Self::chunk_len(&upload, index), Error::<T>::WrongChunkLength);
-			ensure!(
-				!UploadChunks::<T>::contains_key(model_hash, index),
-				Error::<T>::ChunkAlreadyUploaded
-			);
+			ensure!(!UploadChunks::<T>::contains_key(model_hash, index), Error::<T>::ChunkAlreadyUploaded);
 
 			UploadChunks::<T>::insert(model_hash, index, bytes);
 			upload.chunks_received += 1;
@@ -555,10 +530,7 @@ pub mod pallet {
 			ensure!(!name.is_empty(), Error::<T>::EmptyName);
 			ensure!(!inputs.is_empty(), Error::<T>::TooManyTensors);
 			let mut versions = Versions::<T>::get(&owner, &name);
-			ensure!(
-				versions.last().map_or(true, |(latest, _)| version > *latest),
-				Error::<T>::VersionNotIncreasing
-			);
+			ensure!(versions.last().map_or(true, |(latest, _)| version > *latest), Error::<T>::VersionNotIncreasing);
 
 			let bytes = Self::uploaded_bytes(model_hash, &upload)?;
 
@@ -607,11 +579,7 @@ pub mod pallet {
 				verification,
 			});
 			let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
-			Ok(Some(
-				T::WeightInfo::register_model(upload.byte_len)
-					.saturating_add(Self::fuel_weight(used_fuel)),
-			)
-			.into())
+			Ok(Some(T::WeightInfo::register_model(upload.byte_len).saturating_add(Self::fuel_weight(used_fuel))).into())
 		}
 
 		/// Set the price per inference of a model the caller owns.
@@ -690,12 +658,12 @@ pub mod pallet {
 		#[pallet::weight((Pallet::<T>::set_engine_guest_weight(), DispatchClass::Operational))]
 		pub fn set_engine_guest(origin: OriginFor<T>, code: Vec<u8>) -> DispatchResult {
 			ensure_root(origin)?;
-			let guest = veriml_inference_interface::inference::identify_guest(&code)
-				.ok_or(Error::<T>::NotAnEngineGuest)?;
+			let guest =
+				veriml_inference_interface::inference::identify_guest(&code).ok_or(Error::<T>::NotAnEngineGuest)?;
 			let pending = PendingEngineGuest::<T>::get();
 			ensure!(
-				guest.version > EngineGuest::<T>::get().version &&
-					pending.is_none_or(|(scheduled, _)| guest.version > scheduled.version),
+				guest.version > EngineGuest::<T>::get().version
+					&& pending.is_none_or(|(scheduled, _)| guest.version > scheduled.version),
 				Error::<T>::EngineVersionNotRaised
 			);
 			if let Some((scheduled, _)) = pending {
@@ -707,8 +675,7 @@ pub mod pallet {
 				&veriml_inference_primitives::engine_guest_code_key(&guest.hash),
 				&code,
 			);
-			let activates_at =
-				frame_system::Pallet::<T>::block_number().saturating_add(T::EngineGuestDelay::get());
+			let activates_at = frame_system::Pallet::<T>::block_number().saturating_add(T::EngineGuestDelay::get());
 			PendingEngineGuest::<T>::put((guest, activates_at));
 			Self::deposit_event(Event::EngineGuestScheduled {
 				guest: guest.hash,
@@ -722,9 +689,7 @@ pub mod pallet {
 	impl<T: Config> Pallet<T> {
 		/// The deposit for keeping `byte_len` bytes of model in state.
 		pub fn deposit_for(byte_len: u32) -> BalanceOf<T> {
-			T::DepositPerByte::get()
-				.saturating_mul(byte_len.into())
-				.saturating_add(T::DepositPerModel::get())
+			T::DepositPerByte::get().saturating_mul(byte_len.into()).saturating_add(T::DepositPerModel::get())
 		}
 
 		/// The weight of an engine call doing `fuel` units of work: the fuel, and reading which
@@ -754,13 +719,11 @@ pub mod pallet {
 			let db = T::DbWeight::get();
 			let Some((guest, activates_at)) = PendingEngineGuest::<T>::get() else { return db.reads(1) };
 			if activates_at > now {
-				return db.reads(1)
+				return db.reads(1);
 			}
 			let replaced = EngineGuest::<T>::get();
 			// Old blocks keep the replaced guest's bytes in their own state.
-			frame_support::storage::unhashed::kill(&veriml_inference_primitives::engine_guest_code_key(
-				&replaced.hash,
-			));
+			frame_support::storage::unhashed::kill(&veriml_inference_primitives::engine_guest_code_key(&replaced.hash));
 			EngineGuest::<T>::put(guest);
 			ReplacedEngineGuest::<T>::put(replaced);
 			PendingEngineGuest::<T>::kill();
@@ -819,8 +782,7 @@ pub mod pallet {
 		}
 
 		fn release_deposit(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
-			T::Currency::release(&HoldReason::ModelStorage.into(), who, amount, Precision::BestEffort)
-				.map(|_| ())
+			T::Currency::release(&HoldReason::ModelStorage.into(), who, amount, Precision::BestEffort).map(|_| ())
 		}
 	}
 
@@ -868,10 +830,8 @@ pub mod pallet {
 			Self::preparation_weight(0, T::MaxModelBytes::get()).saturating_sub(Self::fuel_weight(0))
 		}
 
-		fn engine_versions() -> (
-			veriml_inference_primitives::EngineVersion,
-			Option<veriml_inference_primitives::EngineVersion>,
-		) {
+		fn engine_versions(
+		) -> (veriml_inference_primitives::EngineVersion, Option<veriml_inference_primitives::EngineVersion>) {
 			(EngineGuest::<T>::get().version, ReplacedEngineGuest::<T>::get().map(|guest| guest.version))
 		}
 	}
@@ -919,10 +879,7 @@ pub mod pallet {
 
 		fn integrity_test() {
 			assert!(T::MaxChunkBytes::get() > 0, "MaxChunkBytes must be positive");
-			assert!(
-				T::MaxModelBytes::get() >= T::MaxChunkBytes::get(),
-				"MaxModelBytes must hold at least one chunk"
-			);
+			assert!(T::MaxModelBytes::get() >= T::MaxChunkBytes::get(), "MaxModelBytes must hold at least one chunk");
 			let worst_registration = T::WeightInfo::register_model(T::MaxModelBytes::get())
 				.saturating_add(Self::fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)));
 			let max_extrinsic = T::BlockWeights::get()
@@ -952,7 +909,10 @@ pub mod pallet {
 				models += 1;
 				let code = ModelCode::<T>::get(hash).ok_or("a registered model has no bytes")?;
 				ensure!(code.len() as u32 == model.byte_len, "a model's bytes are not its recorded length");
-				ensure!(veriml_inference_primitives::model_hash(&code) == hash, "a model's bytes do not hash to its key");
+				ensure!(
+					veriml_inference_primitives::model_hash(&code) == hash,
+					"a model's bytes do not hash to its key"
+				);
 				ensure!(
 					Versions::<T>::get(&model.owner, &model.name).contains(&(model.version, hash)),
 					"a model is not listed under its owner's name and version"
@@ -991,7 +951,9 @@ pub mod pallet {
 			let guest = EngineGuest::<T>::get();
 			if guest != Default::default() {
 				ensure!(
-					frame_support::storage::unhashed::exists(&veriml_inference_primitives::engine_guest_code_key(&guest.hash)),
+					frame_support::storage::unhashed::exists(&veriml_inference_primitives::engine_guest_code_key(
+						&guest.hash
+					)),
 					"the engine guest the chain names has no bytes in state"
 				);
 			}

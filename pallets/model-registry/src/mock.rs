@@ -4,7 +4,11 @@
 use crate as pallet_model_registry;
 use frame_support::{derive_impl, parameter_types, traits::Contains};
 use sp_runtime::BuildStorage;
-use std::{cell::RefCell, collections::BTreeSet, sync::{Arc, LazyLock}};
+use std::{
+	cell::RefCell,
+	collections::BTreeSet,
+	sync::{Arc, LazyLock},
+};
 use veriml_inference_interface::InferenceExt;
 use veriml_inference_primitives::ModelHash;
 
@@ -96,10 +100,7 @@ pub const ENDOWMENT: u64 = 1_000_000;
 
 /// One engine for all tests of this binary, its compiled code cached like a node's.
 static ENGINE: LazyLock<Arc<veriml_engine::Engine>> = LazyLock::new(|| {
-	Arc::new(
-		veriml_engine::Engine::default()
-			.with_compiled_cache(veriml_engine::CompiledCache::UserDefault),
-	)
+	Arc::new(veriml_engine::Engine::default().with_compiled_cache(veriml_engine::CompiledCache::UserDefault))
 });
 
 pub fn new_test_ext() -> sp_io::TestExternalities {

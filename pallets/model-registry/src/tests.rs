@@ -41,7 +41,12 @@ fn upload(who: u64, bytes: &[u8]) -> ModelHash {
 	hash
 }
 
-fn register(who: u64, hash: ModelHash, model_name: &str, version: u32) -> frame_support::dispatch::DispatchResultWithPostInfo {
+fn register(
+	who: u64,
+	hash: ModelHash,
+	model_name: &str,
+	version: u32,
+) -> frame_support::dispatch::DispatchResultWithPostInfo {
 	Models::register_model(RuntimeOrigin::signed(who), hash, name(model_name), version, inputs(), 7)
 }
 
@@ -54,7 +59,14 @@ fn a_model_is_uploaded_in_chunks_checked_and_registered() {
 		assert_eq!(held(ALICE), deposit);
 		assert_eq!(Balances::balance(&ALICE), ENDOWMENT - deposit);
 		System::assert_has_event(
-			Event::UploadStarted { model_hash: hash, uploader: ALICE, byte_len: bytes.len() as u32, chunk_count: 3, deposit }.into(),
+			Event::UploadStarted {
+				model_hash: hash,
+				uploader: ALICE,
+				byte_len: bytes.len() as u32,
+				chunk_count: 3,
+				deposit,
+			}
+			.into(),
 		);
 
 		assert_ok!(register(ALICE, hash, "relu", 1));
@@ -126,7 +138,8 @@ fn the_engine_host_function_reads_the_stored_bytes() {
 		let hash = upload(ALICE, &bytes);
 		assert_ok!(register(ALICE, hash, "relu", 1));
 		let key = Models::model_code_key(&hash);
-		let input = veriml_inference_primitives::Tensor::from_f32(&[1, WIDTH], &[-1.0, 2.0, -0.0, 3.0, 0.5, -4.0, 0.0, 1.0]);
+		let input =
+			veriml_inference_primitives::Tensor::from_f32(&[1, WIDTH], &[-1.0, 2.0, -0.0, 3.0, 0.5, -4.0, 0.0, 1.0]);
 		let execution = veriml_inference_interface::inference::run(
 			crate::EngineGuest::<Test>::get().hash,
 			hash,
@@ -136,10 +149,7 @@ fn the_engine_host_function_reads_the_stored_bytes() {
 			1_000_000_000,
 		)
 		.expect("runs");
-		assert_eq!(
-			execution.outputs[0].to_f32().unwrap(),
-			vec![0.0, 2.0, 0.0, 3.0, 0.5, 0.0, 0.0, 1.0]
-		);
+		assert_eq!(execution.outputs[0].to_f32().unwrap(), vec![0.0, 2.0, 0.0, 3.0, 0.5, 0.0, 0.0, 1.0]);
 	});
 }
 
@@ -193,7 +203,12 @@ fn begin_upload_refusals_keep_balances_and_storage() {
 			Models::begin_upload(RuntimeOrigin::signed(BOB), hash, bytes.len() as u32),
 			Error::<Test>::UploadAlreadyInProgress
 		);
-		assert_ok!(Models::upload_chunk(RuntimeOrigin::signed(ALICE), hash, 0, BoundedVec::truncate_from(bytes.clone())));
+		assert_ok!(Models::upload_chunk(
+			RuntimeOrigin::signed(ALICE),
+			hash,
+			0,
+			BoundedVec::truncate_from(bytes.clone())
+		));
 		assert_ok!(register(ALICE, hash, "relu", 1));
 		assert_noop!(
 			Models::begin_upload(RuntimeOrigin::signed(BOB), hash, bytes.len() as u32),
@@ -229,7 +244,10 @@ fn hostile_and_malformed_models_are_refused_and_nothing_is_registered() {
 fn inputs_that_do_not_fit_the_model_are_refused() {
 	run_test(|| {
 		let hash = upload(ALICE, &relu(0));
-		let wrong = BoundedVec::truncate_from(vec![TensorSpec::new(veriml_inference_primitives::DType::F32, &[1, WIDTH + 1]).unwrap()]);
+		let wrong =
+			BoundedVec::truncate_from(vec![
+				TensorSpec::new(veriml_inference_primitives::DType::F32, &[1, WIDTH + 1]).unwrap()
+			]);
 		assert_noop!(
 			Models::register_model(RuntimeOrigin::signed(ALICE), hash, name("relu"), 1, wrong, 7),
 			Error::<Test>::InvalidInputSpecs
@@ -399,7 +417,8 @@ fn root_replaces_the_engine_guest_which_takes_over_after_the_delay_and_runs_from
 	ext.execute_with(|| {
 		let hash = upload(ALICE, &relu(0));
 		assert_ok!(register(ALICE, hash, "relu", 1));
-		let input = veriml_inference_primitives::Tensor::from_f32(&[1, WIDTH], &[-1.0, 2.0, -0.0, 3.0, 0.5, -4.0, 0.0, 1.0]);
+		let input =
+			veriml_inference_primitives::Tensor::from_f32(&[1, WIDTH], &[-1.0, 2.0, -0.0, 3.0, 0.5, -4.0, 0.0, 1.0]);
 		let execution = Models::run(&hash, &inputs(), &[input], 1_000_000_000).expect("runs");
 		assert_eq!(execution.outputs[0].to_f32().unwrap(), vec![0.0, 2.0, 0.0, 3.0, 0.5, 0.0, 0.0, 1.0]);
 	});

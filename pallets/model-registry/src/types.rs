@@ -21,9 +21,7 @@ pub struct Upload<AccountId, Balance> {
 }
 
 /// Whether a model takes new inference requests.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub enum ModelStatus {
 	/// Takes requests.
 	Active,
@@ -32,9 +30,7 @@ pub enum ModelStatus {
 }
 
 /// How results of a model are verified.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub enum Verification {
 	/// Every result is re-executed while the block that carries it is applied.
 	InBlock,
@@ -44,9 +40,7 @@ pub enum Verification {
 }
 
 /// A registered model.
-#[derive(
-	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen)]
 #[scale_info(skip_type_params(NameLen, Tensors))]
 #[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
 pub struct ModelRecord<AccountId, Balance, BlockNumber, NameLen: Get<u32>, Tensors: Get<u32>>
@@ -116,7 +110,8 @@ pub struct RegisteredModel<AccountId, Balance, BlockNumber> {
 }
 
 impl<AccountId, Balance, BlockNumber, NameLen: Get<u32>, Tensors: Get<u32>>
-	From<ModelRecord<AccountId, Balance, BlockNumber, NameLen, Tensors>> for RegisteredModel<AccountId, Balance, BlockNumber>
+	From<ModelRecord<AccountId, Balance, BlockNumber, NameLen, Tensors>>
+	for RegisteredModel<AccountId, Balance, BlockNumber>
 where
 	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
 	Balance: Clone + PartialEq + Eq + core::fmt::Debug,
@@ -206,10 +201,8 @@ pub trait ModelCatalog<AccountId, Balance> {
 
 	/// The engine version of the guest the chain runs now (the first field of the result
 	/// hashes it confirms), and that of the guest it replaced, if any.
-	fn engine_versions() -> (
-		veriml_inference_primitives::EngineVersion,
-		Option<veriml_inference_primitives::EngineVersion>,
-	);
+	fn engine_versions(
+	) -> (veriml_inference_primitives::EngineVersion, Option<veriml_inference_primitives::EngineVersion>);
 }
 
 /// Completed uploads taken by other pallets as content-addressed bytes: inputs of a request

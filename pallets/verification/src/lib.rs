@@ -29,8 +29,7 @@ use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use veriml_inference_primitives::{
-	input_hash, output_hash, result_hash, EngineError, EngineVersion, Execution, ModelHash, Tensor, TensorSpec,
-	H256,
+	input_hash, output_hash, result_hash, EngineError, EngineVersion, Execution, ModelHash, Tensor, TensorSpec, H256,
 };
 
 /// Runs a registered model with the deterministic engine.
@@ -76,9 +75,7 @@ pub enum Claim {
 }
 
 /// The outcome of an inference, as its receipt records it.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub enum Outcome {
 	/// The model produced outputs: `output_hash = blake2_256(SCALE(outputs))`, and the
 	/// consensus `result_hash`.
@@ -97,9 +94,7 @@ pub enum Verdict {
 }
 
 /// How a result came to be verified.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub enum VerifiedBy {
 	/// Re-executed by every node applying the block: at submission, or to decide a challenge
 	/// of an optimistic result.
@@ -109,9 +104,7 @@ pub enum VerifiedBy {
 }
 
 /// A proof document: what was computed, by whom, and when it was verified.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub struct Receipt<Id, AccountId, BlockNumber> {
 	/// The request answered.
 	pub request: Id,
@@ -148,8 +141,9 @@ impl Claim {
 	/// The outcome the claim states, as a receipt would record it.
 	pub fn outcome(&self) -> Outcome {
 		match self {
-			Claim::Outputs { outputs, result_hash } =>
-				Outcome::Outputs { output_hash: output_hash(outputs), result_hash: *result_hash },
+			Claim::Outputs { outputs, result_hash } => {
+				Outcome::Outputs { output_hash: output_hash(outputs), result_hash: *result_hash }
+			},
 			Claim::Failure(error) => Outcome::Failed(*error),
 		}
 	}
@@ -179,8 +173,7 @@ pub mod pallet {
 	use sp_runtime::traits::Saturating;
 
 	/// A receipt of this runtime.
-	pub type ReceiptOf<T> =
-		Receipt<<T as Config>::JobId, <T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
+	pub type ReceiptOf<T> = Receipt<<T as Config>::JobId, <T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
 
 	#[pallet::pallet]
 	pub struct Pallet<T>(_);
@@ -213,8 +206,7 @@ pub mod pallet {
 
 	/// Receipts to prune, by the block they were verified in.
 	#[pallet::storage]
-	pub type VerifiedIn<T: Config> =
-		StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, T::JobId, ()>;
+	pub type VerifiedIn<T: Config> = StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, T::JobId, ()>;
 
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
@@ -226,12 +218,7 @@ pub mod pallet {
 		ResultAccepted { request: T::JobId, executor: T::AccountId, outcome: Outcome },
 		/// Re-execution refuted `executor`'s result for `request`: it claimed `claimed`,
 		/// the engine gives `expected`.
-		ResultRefuted {
-			request: T::JobId,
-			executor: T::AccountId,
-			claimed: Outcome,
-			expected: Outcome,
-		},
+		ResultRefuted { request: T::JobId, executor: T::AccountId, claimed: Outcome, expected: Outcome },
 		/// `count` receipts verified in block `verified_in` reached the end of their retention
 		/// and were removed.
 		ReceiptsPruned { verified_in: BlockNumberFor<T>, count: u32 },
@@ -242,7 +229,7 @@ pub mod pallet {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			let db = T::DbWeight::get();
 			if now <= T::ReceiptRetention::get() {
-				return db.reads(0)
+				return db.reads(0);
 			}
 			let verified_in = now.saturating_sub(T::ReceiptRetention::get());
 			let mut count = 0u32;
@@ -331,7 +318,7 @@ pub mod pallet {
 					claimed,
 					expected,
 				});
-				return Verdict::Refuted { expected, fuel_used }
+				return Verdict::Refuted { expected, fuel_used };
 			}
 
 			let outputs = execution.ok().map(|execution| execution.outputs);
@@ -351,11 +338,7 @@ pub mod pallet {
 				Claim::Failure(_) => None,
 			};
 			Self::keep_receipt(job, outcome, outputs, VerifiedBy::Unchallenged);
-			Self::deposit_event(Event::ResultAccepted {
-				request: job.id,
-				executor: job.executor.clone(),
-				outcome,
-			});
+			Self::deposit_event(Event::ResultAccepted { request: job.id, executor: job.executor.clone(), outcome });
 			outcome
 		}
 	}

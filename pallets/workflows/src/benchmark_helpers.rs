@@ -42,8 +42,12 @@ impl<T: pallet_inference_requests::Config + pallet_data_feeds::Config> Benchmark
 			Perbill::from_percent(10),
 		)
 		.expect("registers the feed");
-		let history = (0..values)
-			.map(|round| RoundValue { round, value: 6_400_000 + round as i128, submissions: 1, at: 0u32.into() });
+		let history = (0..values).map(|round| RoundValue {
+			round,
+			value: 6_400_000 + round as i128,
+			submissions: 1,
+			at: 0u32.into(),
+		});
 		pallet_data_feeds::History::<T>::insert(feed, BoundedVec::truncate_from(history.collect::<vec::Vec<_>>()));
 		feed
 	}

@@ -24,15 +24,15 @@ extern crate alloc;
 
 pub use pallet::*;
 
-pub mod weights;
-#[cfg(feature = "runtime-benchmarks")]
-mod benchmarking;
 #[cfg(feature = "runtime-benchmarks")]
 pub mod benchmark_helpers;
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
 mod tests;
+pub mod weights;
 
 pub use weights::WeightInfo;
 
@@ -57,9 +57,7 @@ pub trait BenchmarkHelper<AccountId> {
 pub type WorkflowId = u32;
 
 /// One part of a workflow's input: the last `values` aggregated values of `feed`, oldest first.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub struct FeedInput {
 	/// The feed.
 	pub feed: FeedId,
@@ -68,9 +66,7 @@ pub struct FeedInput {
 }
 
 /// Why a due run made no request (and charged nothing).
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub enum SkipReason {
 	/// A feed has fewer aggregated values than the workflow reads (it has just started, or its
 	/// rounds are missing).
@@ -84,9 +80,7 @@ pub enum SkipReason {
 }
 
 /// Why a workflow ended.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub enum EndReason {
 	/// Its owner cancelled it.
 	Cancelled,
@@ -102,12 +96,9 @@ pub enum EndReason {
 /// decimals), in order; `None` if `spec` is not an `f32` tensor of `values.len()` elements.
 pub fn feed_tensor(spec: &TensorSpec, values: &[(FeedValue, u8)]) -> Option<Tensor> {
 	if spec.dtype != DType::F32 || spec.element_count()? != values.len() {
-		return None
+		return None;
 	}
-	let data = values
-		.iter()
-		.map(|&(value, decimals)| scaled(value, decimals))
-		.collect::<Vec<f32>>();
+	let data = values.iter().map(|&(value, decimals)| scaled(value, decimals)).collect::<Vec<f32>>();
 	Some(Tensor::from_f32(&spec.shape, &data))
 }
 
@@ -142,21 +133,14 @@ pub mod pallet {
 	pub const LOG_TARGET: &str = "veriml::workflows";
 
 	/// Balance of the currency budgets are held in.
-	pub type BalanceOf<T> =
-		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 
 	/// A workflow of this runtime.
-	pub type WorkflowOf<T> = Workflow<
-		<T as frame_system::Config>::AccountId,
-		BalanceOf<T>,
-		BlockNumberFor<T>,
-		<T as Config>::MaxFeedInputs,
-	>;
+	pub type WorkflowOf<T> =
+		Workflow<<T as frame_system::Config>::AccountId, BalanceOf<T>, BlockNumberFor<T>, <T as Config>::MaxFeedInputs>;
 
 	/// A registered workflow.
-	#[derive(
-		Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
-	)]
+	#[derive(Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen)]
 	#[scale_info(skip_type_params(MaxInputs))]
 	#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
 	pub struct Workflow<AccountId, Balance, BlockNumber, MaxInputs: Get<u32>>
@@ -245,8 +229,7 @@ pub mod pallet {
 
 	/// Workflows by the block of their next run.
 	#[pallet::storage]
-	pub type Schedule<T: Config> =
-		StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, WorkflowId, ()>;
+	pub type Schedule<T: Config> = StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, WorkflowId, ()>;
 
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
@@ -263,13 +246,7 @@ pub mod pallet {
 		},
 		/// Run number `run` made inference request `request`, its `fee` drawn from the budget;
 		/// `budget_left` remains.
-		Ran {
-			workflow: WorkflowId,
-			run: u32,
-			request: RequestId,
-			fee: BalanceOf<T>,
-			budget_left: BalanceOf<T>,
-		},
+		Ran { workflow: WorkflowId, run: u32, request: RequestId, fee: BalanceOf<T>, budget_left: BalanceOf<T> },
 		/// A due run made no request and charged nothing; the next is at `next_run`.
 		Skipped { workflow: WorkflowId, reason: SkipReason, next_run: BlockNumberFor<T> },
 		/// The workflow ended; `refunded` of its budget went back to its owner.
@@ -358,10 +335,7 @@ pub mod pallet {
 			ensure!(!inputs.is_empty(), Error::<T>::InvalidFeedInput);
 			let mut values = 0u32;
 			for input in &inputs {
-				ensure!(
-					input.values > 0 && input.values <= T::MaxValuesPerInput::get(),
-					Error::<T>::InvalidFeedInput
-				);
+				ensure!(input.values > 0 && input.values <= T::MaxValuesPerInput::get(), Error::<T>::InvalidFeedInput);
 				ensure!(T::Feeds::decimals(input.feed).is_some(), Error::<T>::UnknownFeed);
 				values = values.saturating_add(input.values);
 			}
@@ -422,19 +396,19 @@ pub mod pallet {
 				Ok(fee) => fee.total(),
 				Err(_) => {
 					Self::end(id, &workflow, EndReason::ModelUnavailable);
-					return T::WeightInfo::end()
+					return T::WeightInfo::end();
 				},
 			};
 			let budget = T::Escrow::locked(id).map(|(_, amount)| amount).unwrap_or_else(Zero::zero);
 			// A run the workflow would skip for its price does not end it.
 			if fee <= workflow.max_fee_per_run && fee > budget {
 				Self::end(id, &workflow, EndReason::BudgetSpent);
-				return T::WeightInfo::end()
+				return T::WeightInfo::end();
 			}
 			workflow.next_run = now.saturating_add(workflow.every);
 			let outcome = Self::build_inputs(&workflow).and_then(|inputs| {
 				if fee > workflow.max_fee_per_run {
-					return Err(SkipReason::FeeAboveMax)
+					return Err(SkipReason::FeeAboveMax);
 				}
 				Self::request(id, &workflow, inputs, fee)
 			});
@@ -453,7 +427,7 @@ pub mod pallet {
 				},
 				Err(SkipReason::NotEnoughFeedValues) if Self::feed_removed(&workflow) => {
 					Self::end(id, &workflow, EndReason::FeedRemoved);
-					return T::WeightInfo::end()
+					return T::WeightInfo::end();
 				},
 				Err(reason) => {
 					Self::deposit_event(Event::Skipped { workflow: id, reason, next_run: workflow.next_run });
@@ -491,7 +465,7 @@ pub mod pallet {
 				let decimals = T::Feeds::decimals(input.feed).ok_or(SkipReason::NotEnoughFeedValues)?;
 				let latest = T::Feeds::latest(input.feed, input.values);
 				if latest.len() < input.values as usize {
-					return Err(SkipReason::NotEnoughFeedValues)
+					return Err(SkipReason::NotEnoughFeedValues);
 				}
 				values.extend(latest.into_iter().map(|value| (value, decimals)));
 			}

@@ -150,7 +150,7 @@ impl ModelCatalog<u64, u64> for MockModels {
 		} else if *model_hash == integer_model() {
 			DType::I64
 		} else {
-			return None
+			return None;
 		};
 		Some(ModelTerms {
 			owner: 99,
@@ -205,14 +205,19 @@ impl InferenceRequests<u64, u64> for MockRequests {
 		Ok(Fee { model_price: total, execution: 0, protocol: 0 })
 	}
 
-	fn request(requester: u64, model: ModelHash, inputs: Vec<Tensor>, max_fee: u64) -> Result<RequestId, DispatchError> {
+	fn request(
+		requester: u64,
+		model: ModelHash,
+		inputs: Vec<Tensor>,
+		max_fee: u64,
+	) -> Result<RequestId, DispatchError> {
 		use pallet_escrow::Escrow as _;
 		if REFUSE_REQUESTS.with(|r| *r.borrow()) {
-			return Err(DispatchError::Other("NoNodeAvailable"))
+			return Err(DispatchError::Other("NoNodeAvailable"));
 		}
 		let fee = Self::quote(&model).map_err(|_| DispatchError::Other("UnknownModel"))?.total();
 		if fee > max_fee {
-			return Err(DispatchError::Other("FeeAboveMax"))
+			return Err(DispatchError::Other("FeeAboveMax"));
 		}
 		let id = MADE.with(|made| made.borrow().len() as u64);
 		Escrow::lock(REQUEST_ESCROWS + id as u32, &requester, fee)?;

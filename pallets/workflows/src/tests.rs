@@ -2,8 +2,7 @@
 //! refusal, by their effect on storage, balances and events.
 
 use crate::{
-	feed_tensor, mock::*, EndReason, Error, Event, FeedInput, Schedule, SkipReason, WorkflowCount,
-	Workflows as Records,
+	feed_tensor, mock::*, EndReason, Error, Event, FeedInput, Schedule, SkipReason, WorkflowCount, Workflows as Records,
 };
 use frame_support::{
 	assert_noop, assert_ok,
@@ -43,7 +42,8 @@ fn a_workflow_requests_an_inference_on_feed_values_every_period_drawing_its_budg
 		set_feed(BTC, 2, &[6_400_000, 6_512_345, 6_498_801, -150]);
 		let id = register(350);
 		System::assert_last_event(
-			Event::Registered { workflow: id, owner: ALICE, model: model(), every: 3, first_run: 2, budget: 350 }.into(),
+			Event::Registered { workflow: id, owner: ALICE, model: model(), every: 3, first_run: 2, budget: 350 }
+				.into(),
 		);
 		assert_eq!(held(ALICE), 350);
 		assert_eq!(Balances::balance(&ALICE), ENDOWMENT - 350);
@@ -60,9 +60,7 @@ fn a_workflow_requests_an_inference_on_feed_values_every_period_drawing_its_budg
 		assert_eq!(made[0].inputs.len(), 1);
 		assert_eq!(made[0].inputs[0].shape, vec![1, 3]);
 		assert_eq!(f32s(&made[0].inputs[0]), vec![65_123.45, 64_988.01, -1.5]);
-		System::assert_last_event(
-			Event::Ran { workflow: id, run: 1, request: 0, fee: FEE, budget_left: 250 }.into(),
-		);
+		System::assert_last_event(Event::Ran { workflow: id, run: 1, request: 0, fee: FEE, budget_left: 250 }.into());
 		// The fee moved from the budget's escrow to the request's: still Alice's, still held.
 		assert_eq!(budget_left(id), 250);
 		assert_eq!(held(ALICE), 350);

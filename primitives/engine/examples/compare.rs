@@ -13,7 +13,7 @@ use veriml_inference_primitives::{input_hash, model_hash, result_hash, Tensor};
 
 fn median_ms(mut samples: Vec<f64>) -> f64 {
 	if samples.is_empty() {
-		return 0.0
+		return 0.0;
 	}
 	samples.sort_by(|a, b| a.partial_cmp(b).expect("no NaN durations"));
 	samples[samples.len() / 2]
@@ -42,12 +42,10 @@ fn main() {
 		std::process::exit(2);
 	}
 	let model = std::fs::read(&args[1]).expect("model file");
-	let inputs = parse_inputs(&std::fs::read_to_string(&args[2]).expect("input file"))
-		.unwrap_or_else(|e| panic!("input: {e}"));
+	let inputs =
+		parse_inputs(&std::fs::read_to_string(&args[2]).expect("input file")).unwrap_or_else(|e| panic!("input: {e}"));
 	let repeat: usize = args.get(3).map(|r| r.parse().expect("REPEAT is a number")).unwrap_or(5);
-	let hash_of = |outputs: &[Tensor]| {
-		result_hash(ENGINE_VERSION, &model_hash(&model), &input_hash(&inputs), outputs)
-	};
+	let hash_of = |outputs: &[Tensor]| result_hash(ENGINE_VERSION, &model_hash(&model), &input_hash(&inputs), outputs);
 
 	let engine = Engine::default().with_compiled_cache(veriml_engine::CompiledCache::UserDefault);
 	let fuel = engine.limits().max_fuel_per_run;
@@ -61,7 +59,11 @@ fn main() {
 	let native = native.map(|outputs| (hash_of(&outputs), outputs));
 
 	let max_abs_diff = native.as_ref().ok().map(|(_, outputs)| {
-		chain.outputs.iter().zip(outputs).filter_map(|(a, b)| Some((a.to_f32()?, b.to_f32()?)))
+		chain
+			.outputs
+			.iter()
+			.zip(outputs)
+			.filter_map(|(a, b)| Some((a.to_f32()?, b.to_f32()?)))
 			.flat_map(|(a, b)| a.into_iter().zip(b).map(|(x, y)| (x - y).abs()).collect::<Vec<_>>())
 			.fold(0f32, f32::max)
 	});

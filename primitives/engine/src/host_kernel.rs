@@ -44,7 +44,7 @@ impl GuestMemory<'_> {
 	fn range(&self, start: u64, len: u64) -> Result<std::ops::Range<usize>, ProgramError> {
 		let end = start.checked_add(len).ok_or(ProgramError::OutOfBounds)?;
 		if end > self.0.len() as u64 {
-			return Err(ProgramError::OutOfBounds)
+			return Err(ProgramError::OutOfBounds);
 		}
 		Ok(start as usize..end as usize)
 	}
@@ -58,8 +58,7 @@ impl GuestMemory<'_> {
 	/// every element `base + i·row_stride + j·col_stride` is known to lie inside memory (the
 	/// extremes are at the corners).
 	fn strided(&self, base: u32, row_stride: u32, col_stride: u32) -> Result<([usize; MR], isize), ProgramError> {
-		let (base, rows, cols) =
-			(i64::from(base), i64::from(row_stride as i32), i64::from(col_stride as i32));
+		let (base, rows, cols) = (i64::from(base), i64::from(row_stride as i32), i64::from(col_stride as i32));
 		let last = (MR - 1) as i64;
 		let low = base + (last * rows).min(0) + (last * cols).min(0);
 		let high = base + (last * rows).max(0) + (last * cols).max(0);
@@ -86,7 +85,13 @@ fn canonical(value: f32) -> f32 {
 /// loop of it vectorises.
 fn wasm_min(a: f32, b: f32) -> f32 {
 	let either = f32::from_bits(a.to_bits() | b.to_bits());
-	let least = if a < b { a } else if b < a { b } else { either };
+	let least = if a < b {
+		a
+	} else if b < a {
+		b
+	} else {
+		either
+	};
 	if a.is_nan() || b.is_nan() {
 		f32::from_bits(CANONICAL_NAN)
 	} else {
@@ -97,7 +102,13 @@ fn wasm_min(a: f32, b: f32) -> f32 {
 /// wasm's `f32.max`: NaN if either is, `+0` above `-0`.
 fn wasm_max(a: f32, b: f32) -> f32 {
 	let both = f32::from_bits(a.to_bits() & b.to_bits());
-	let greatest = if a > b { a } else if b > a { b } else { both };
+	let greatest = if a > b {
+		a
+	} else if b > a {
+		b
+	} else {
+		both
+	};
 	if a.is_nan() || b.is_nan() {
 		f32::from_bits(CANONICAL_NAN)
 	} else {
@@ -128,7 +139,7 @@ fn apply(kind: u32, tile: &mut [f32; TILE], operand: &[f32; TILE]) {
 /// and what it costs.
 fn read_program(memory: &GuestMemory, ops: u32, len: u32) -> Result<([HostOp; MAX_PROGRAM_OPS], u64), ProgramError> {
 	if len == 0 || len as usize > MAX_PROGRAM_OPS {
-		return Err(ProgramError::Malformed)
+		return Err(ProgramError::Malformed);
 	}
 	let bytes = &memory.0[memory.range(u64::from(ops), u64::from(len) * HOST_OP_BYTES as u64)?];
 	let word = |op: &[u8], i: usize| u32::from_le_bytes(op[4 * i..4 * i + 4].try_into().expect("4 bytes"));
@@ -152,7 +163,7 @@ pub fn run_tile_program(memory: &mut [u8], ops: u32, len: u32, fuel_left: u64) -
 	let mut memory = GuestMemory(memory);
 	let (program, cost) = read_program(&memory, ops, len).map_err(RunError::Program)?;
 	if cost > fuel_left {
-		return Err(RunError::OutOfFuel)
+		return Err(RunError::OutOfFuel);
 	}
 	let mut tile = [0f32; TILE];
 	for op in program.iter().take_while(|op| op.code != OP_DONE) {
@@ -174,8 +185,7 @@ fn run_op(memory: &mut GuestMemory, op: HostOp, tile: &mut [f32; TILE]) -> Resul
 	match op.code {
 		OP_CLEAR => *tile = [0.0; TILE],
 		OP_LOAD_TILE => *tile = memory.floats(u64::from(op.x))?,
-		OP_SCALAR_MIN..=OP_SCALAR_SUB_F =>
-			apply(op.code - OP_SCALAR_MIN, tile, &[f32::from_bits(op.x); TILE]),
+		OP_SCALAR_MIN..=OP_SCALAR_SUB_F => apply(op.code - OP_SCALAR_MIN, tile, &[f32::from_bits(op.x); TILE]),
 		OP_LEAKY_RELU => {
 			let alpha = f32::from_bits(op.x);
 			tile.iter_mut().for_each(|t| *t = if *t > 0.0 { *t } else { canonical(alpha * *t) });
@@ -242,7 +252,7 @@ fn multiply_accumulate(a: &[u8], b: &[u8], steps: usize, acc: &mut [f32; MR * NR
 	if std::arch::is_x86_feature_detected!("avx") {
 		// SAFETY: the CPU has AVX, and `a` and `b` hold `steps` steps.
 		unsafe { x86_64::multiply_accumulate_avx(a.as_ptr(), b.as_ptr(), steps, acc) };
-		return
+		return;
 	}
 	multiply_accumulate_portable(a, b, steps, acc)
 }
@@ -457,9 +467,18 @@ mod tests {
 			(vec![op(99, 0, 0, 0), op(OP_DONE, 0, 0, 0)], RunError::Program(ProgramError::Malformed)),
 			(vec![op(OP_CLEAR, 0, 0, 0)], RunError::Program(ProgramError::Malformed)),
 			(vec![op(OP_STORE, end, 32, 4), op(OP_DONE, 0, 0, 0)], RunError::Program(ProgramError::OutOfBounds)),
-			(vec![op(OP_STORE, out_at, -32i32 as u32, 4), op(OP_DONE, 0, 0, 0)], RunError::Program(ProgramError::OutOfBounds)),
-			(vec![op(OP_ADD_MAT_MUL, 1 << 30, 0, 0), op(OP_DONE, 0, 0, 0)], RunError::Program(ProgramError::OutOfBounds)),
-			(vec![op(OP_LOAD_TILE, u32::MAX, 0, 0), op(OP_DONE, 0, 0, 0)], RunError::Program(ProgramError::OutOfBounds)),
+			(
+				vec![op(OP_STORE, out_at, -32i32 as u32, 4), op(OP_DONE, 0, 0, 0)],
+				RunError::Program(ProgramError::OutOfBounds),
+			),
+			(
+				vec![op(OP_ADD_MAT_MUL, 1 << 30, 0, 0), op(OP_DONE, 0, 0, 0)],
+				RunError::Program(ProgramError::OutOfBounds),
+			),
+			(
+				vec![op(OP_LOAD_TILE, u32::MAX, 0, 0), op(OP_DONE, 0, 0, 0)],
+				RunError::Program(ProgramError::OutOfBounds),
+			),
 		];
 		for (ops, expected) in programs {
 			let mut builder = Builder(builder.0.clone());
@@ -477,11 +496,7 @@ mod tests {
 	fn a_program_beyond_the_fuel_left_writes_nothing() {
 		let mut builder = Builder::default();
 		let out_at = builder.floats(&[7.0; 64]);
-		let (ops, len) = builder.program(&[
-			op(OP_CLEAR, 0, 0, 0),
-			op(OP_STORE, out_at, 32, 4),
-			op(OP_DONE, 0, 0, 0),
-		]);
+		let (ops, len) = builder.program(&[op(OP_CLEAR, 0, 0, 0), op(OP_STORE, out_at, 32, 4), op(OP_DONE, 0, 0, 0)]);
 		let mut memory = builder.0;
 		let cost = FUEL_PER_PROGRAM + 2 * FUEL_PER_TILE_OP;
 		let before = memory.clone();

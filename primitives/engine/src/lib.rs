@@ -40,8 +40,8 @@ use std::{
 };
 use veriml_inference_interface::{InferenceEngine, Lane};
 use veriml_inference_primitives::{
-	check_inputs, guest as guest_consts, metering as names, model_hash, EngineError, EngineGuest,
-	Execution, LocalFailure, ModelHash, ModelInfo, RunError, Tensor, TensorSpec,
+	check_inputs, guest as guest_consts, metering as names, model_hash, EngineError, EngineGuest, Execution,
+	LocalFailure, ModelHash, ModelInfo, RunError, Tensor, TensorSpec,
 };
 
 pub use veriml_inference_primitives::{json, ENGINE_VERSION};
@@ -80,8 +80,9 @@ pub fn identify_guest(code: &[u8]) -> Result<(EngineGuest, Vec<u8>), String> {
 		.map_err(|e| format!("the guest does not decompress: {e}"))?
 		.into_owned();
 	metering::check_metered(&wasm)?;
-	let version = metering::declared_version(&wasm)
-		.ok_or_else(|| format!("the guest declares no engine version (custom section `{}`)", guest_consts::VERSION_SECTION))?;
+	let version = metering::declared_version(&wasm).ok_or_else(|| {
+		format!("the guest declares no engine version (custom section `{}`)", guest_consts::VERSION_SECTION)
+	})?;
 	Ok((EngineGuest { hash: model_hash(&wasm), version }, wasm))
 }
 
@@ -158,11 +159,8 @@ impl Engine {
 	/// first use.
 	pub fn new(limits: Limits) -> Self {
 		let built_in = built_in_guest();
-		let known = KnownGuest {
-			id: built_in,
-			wasm: std::borrow::Cow::Borrowed(GUEST_WASM),
-			compiled: OnceLock::new(),
-		};
+		let known =
+			KnownGuest { id: built_in, wasm: std::borrow::Cow::Borrowed(GUEST_WASM), compiled: OnceLock::new() };
 		Self {
 			limits,
 			compiled_cache: CompiledCache::None,
@@ -214,21 +212,19 @@ impl Engine {
 		let known = {
 			let Ok(mut guests) = self.guests.lock() else {
 				log::error!(target: LOG_TARGET, "engine guest {:?} not kept: the engine's guest table is poisoned", id.hash);
-				return Ok(id)
+				return Ok(id);
 			};
 			if guests.contains_key(&id.hash) {
-				return Ok(id)
+				return Ok(id);
 			}
 			let known = Arc::new(KnownGuest { id, wasm: wasm.into(), compiled: OnceLock::new() });
 			guests.insert(id.hash, known.clone());
 			known
 		};
 		let (limits, cache) = (self.limits.clone(), self.compiled_cache.clone());
-		let spawned = std::thread::Builder::new()
-			.name("veriml-engine-compile".into())
-			.spawn(move || {
-				let _ = known.compiled(&limits, &cache);
-			});
+		let spawned = std::thread::Builder::new().name("veriml-engine-compile".into()).spawn(move || {
+			let _ = known.compiled(&limits, &cache);
+		});
 		if let Err(error) = spawned {
 			// It is compiled at its first use instead.
 			log::warn!(target: LOG_TARGET, "no thread to compile engine guest {:?} ahead: {error}", id.hash);
@@ -257,28 +253,16 @@ impl Engine {
 
 	/// Checks and prepares `model` for `inputs` without touching the cache, and measures the
 	/// fuel of preparing it and of one run on all-zero inputs, each within `fuel_limit`.
-	pub fn inspect_model(
-		&self,
-		model: &[u8],
-		inputs: &[TensorSpec],
-		fuel_limit: u64,
-	) -> Result<ModelInfo, RunError> {
+	pub fn inspect_model(&self, model: &[u8], inputs: &[TensorSpec], fuel_limit: u64) -> Result<ModelInfo, RunError> {
 		InferenceEngine::inspect(self, Lane::Consensus, guest_hash(), model, inputs, fuel_limit)
 	}
 
 	/// Runs `model` on `inputs` (specs taken from the inputs) with the built-in guest, preparing
 	/// it if needed. For the `infer` command and tests; the chain goes through
 	/// [`InferenceEngine::run`].
-	pub fn run_model(
-		&self,
-		model: &[u8],
-		inputs: &[Tensor],
-		fuel_limit: u64,
-	) -> Result<Execution, RunError> {
-		let specs = inputs
-			.iter()
-			.map(|t| t.spec().ok_or(EngineError::MalformedTensor))
-			.collect::<Result<Vec<_>, _>>()?;
+	pub fn run_model(&self, model: &[u8], inputs: &[Tensor], fuel_limit: u64) -> Result<Execution, RunError> {
+		let specs =
+			inputs.iter().map(|t| t.spec().ok_or(EngineError::MalformedTensor)).collect::<Result<Vec<_>, _>>()?;
 		let hash = model_hash(model);
 		let mut load = || Some(model.to_vec());
 		self.run_prepared(Lane::Consensus, guest_hash(), hash, &mut load, &specs, inputs, fuel_limit)
@@ -305,12 +289,11 @@ impl Engine {
 			None => {
 				let model = load_model().ok_or(EngineError::ModelUnavailable)?;
 				if model_hash(&model) != hash {
-					return Err(EngineError::ModelUnavailable.into())
+					return Err(EngineError::ModelUnavailable.into());
 				}
 				// A model the chain registered was prepared within the registration's fuel limit;
 				// here only the engine's own cap applies, which is never lower.
-				let prepared =
-					Arc::new(self.prepare(lane, guest, &model, specs, self.limits.max_fuel_to_prepare)?);
+				let prepared = Arc::new(self.prepare(lane, guest, &model, specs, self.limits.max_fuel_to_prepare)?);
 				self.cache.lock().map_err(|_| LocalFailure::HostResources)?.insert(
 					key,
 					prepared.clone(),
@@ -333,19 +316,16 @@ impl Engine {
 		fuel_limit: u64,
 	) -> Result<Prepared, RunError> {
 		if model.len() > self.limits.max_model_bytes {
-			return Err(EngineError::ModelTooLarge.into())
+			return Err(EngineError::ModelTooLarge.into());
 		}
 		let prepared = self.with_guest(&guest, |engine| {
 			engine.prepare(lane, model, inputs, fuel_limit.min(self.limits.max_fuel_to_prepare))
 		})?;
 		// Refused now rather than on every run: outputs that could never be handed back.
-		let output_bytes = prepared
-			.info
-			.outputs
-			.iter()
-			.try_fold(0usize, |total, spec| total.checked_add(spec.byte_len()?));
+		let output_bytes =
+			prepared.info.outputs.iter().try_fold(0usize, |total, spec| total.checked_add(spec.byte_len()?));
 		if output_bytes.is_none_or(|bytes| bytes > self.limits.max_output_bytes) {
-			return Err(EngineError::OutputTooLarge.into())
+			return Err(EngineError::OutputTooLarge.into());
 		}
 		Ok(prepared)
 	}
@@ -353,7 +333,7 @@ impl Engine {
 	fn check_input_size(&self, inputs: &[Tensor]) -> Result<(), RunError> {
 		let bytes: usize = inputs.iter().map(|t| t.data.len()).sum();
 		if bytes > self.limits.max_input_bytes {
-			return Err(EngineError::InputTooLarge.into())
+			return Err(EngineError::InputTooLarge.into());
 		}
 		Ok(())
 	}
@@ -375,9 +355,7 @@ impl InferenceEngine for Engine {
 	}
 
 	fn add_guest(&self, code: &[u8]) -> Option<EngineGuest> {
-		self.add_guest(code)
-			.inspect_err(|error| log::warn!(target: LOG_TARGET, "not an engine guest: {error}"))
-			.ok()
+		self.add_guest(code).inspect_err(|error| log::warn!(target: LOG_TARGET, "not an engine guest: {error}")).ok()
 	}
 
 	fn inspect(

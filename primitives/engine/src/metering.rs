@@ -52,14 +52,14 @@ fn bulk_of(operator: &Operator) -> Result<Option<Bulk>, String> {
 		Operator::MemoryCopy { dst_mem: 0, src_mem: 0 } => Some(Bulk::Copy),
 		Operator::MemoryFill { mem: 0 } => Some(Bulk::Fill),
 		Operator::MemoryGrow { mem: 0 } => Some(Bulk::Grow),
-		Operator::MemoryCopy { .. } |
-		Operator::MemoryFill { .. } |
-		Operator::MemoryGrow { .. } |
-		Operator::MemoryInit { .. } |
-		Operator::TableCopy { .. } |
-		Operator::TableFill { .. } |
-		Operator::TableGrow { .. } |
-		Operator::TableInit { .. } => return Err(format!("the guest uses {operator:?}, which is not metered")),
+		Operator::MemoryCopy { .. }
+		| Operator::MemoryFill { .. }
+		| Operator::MemoryGrow { .. }
+		| Operator::MemoryInit { .. }
+		| Operator::TableCopy { .. }
+		| Operator::TableFill { .. }
+		| Operator::TableGrow { .. }
+		| Operator::TableInit { .. } => return Err(format!("the guest uses {operator:?}, which is not metered")),
 		_ => None,
 	})
 }
@@ -71,7 +71,7 @@ pub(crate) fn leb(out: &mut Vec<u8>, mut value: u32) {
 		value >>= 7;
 		if value == 0 {
 			out.push(byte);
-			return
+			return;
 		}
 		out.push(byte | 0x80);
 	}
@@ -81,14 +81,13 @@ pub(crate) fn leb(out: &mut Vec<u8>, mut value: u32) {
 fn helpers_of(wasm: &[u8]) -> Result<Helpers, String> {
 	let mut helpers = Helpers::default();
 	for payload in Parser::new(0).parse_all(wasm) {
-		let Payload::ExportSection(exports) = payload.map_err(|e| format!("the guest is not valid wasm: {e}"))?
-		else {
-			continue
+		let Payload::ExportSection(exports) = payload.map_err(|e| format!("the guest is not valid wasm: {e}"))? else {
+			continue;
 		};
 		for export in exports {
 			let export = export.map_err(|e| e.to_string())?;
 			if export.kind != ExternalKind::Func {
-				continue
+				continue;
 			}
 			match export.name {
 				super::names::COPY_HELPER => helpers.copy = Some(export.index),
@@ -116,13 +115,14 @@ fn parts_of(wasm: &[u8], helpers: &Helpers) -> Result<Vec<Part>, String> {
 	for payload in Parser::new(0).parse_all(wasm) {
 		let payload = payload.map_err(|e| format!("the guest is not valid wasm: {e}"))?;
 		match &payload {
-			Payload::ImportSection(imports) =>
+			Payload::ImportSection(imports) => {
 				for import in imports.clone() {
 					let import = import.map_err(|e| e.to_string())?;
 					if matches!(import.ty, TypeRef::Func(_)) {
 						imported_functions += 1;
 					}
-				},
+				}
+			},
 			Payload::CodeSectionEntry(body) => {
 				// The helpers are where the real instructions stay.
 				let is_helper = helpers.contains(imported_functions + bodies.len() as u32);
@@ -139,10 +139,10 @@ fn parts_of(wasm: &[u8], helpers: &Helpers) -> Result<Vec<Part>, String> {
 					}
 				}
 				if pending.is_some() {
-					return Err("a function body ends with a bulk instruction".into())
+					return Err("a function body ends with a bulk instruction".into());
 				}
 				bodies.push((body.range(), found));
-				continue
+				continue;
 			},
 			_ => {},
 		}
@@ -212,7 +212,7 @@ pub fn declared_version(wasm: &[u8]) -> Option<u32> {
 		if let Payload::CustomSection(section) = payload.ok()? {
 			if section.name() == super::guest_consts::VERSION_SECTION {
 				if declared.is_some() {
-					return None
+					return None;
 				}
 				declared = Some(u32::from_le_bytes(section.data().try_into().ok()?));
 			}
@@ -229,7 +229,7 @@ pub fn declare_version(wasm: &[u8], version: u32) -> Result<Vec<u8>, String> {
 		let payload = payload.map_err(|e| format!("the guest is not valid wasm: {e}"))?;
 		if let Payload::CustomSection(section) = &payload {
 			if section.name() == super::guest_consts::VERSION_SECTION {
-				continue
+				continue;
 			}
 		}
 		if let Some((id, range)) = payload.as_section() {
@@ -259,7 +259,7 @@ pub fn check_metered(wasm: &[u8]) -> Result<(), String> {
 	}
 	super::stack_limit::check_with(wasm, |function, operator| {
 		if helpers.contains(function) {
-			return Ok(())
+			return Ok(());
 		}
 		match bulk_of(operator)? {
 			Some(bulk) => Err(format!("the guest has an unmetered {bulk:?} instruction")),

@@ -2,16 +2,15 @@
 //! a snapshot of the prepared state.
 
 use crate::{host_kernel, limits::Limits, metering, names, LOG_TARGET};
-use veriml_inference_interface::Lane;
 use codec::{Decode, Encode};
+use veriml_inference_interface::Lane;
 use veriml_inference_primitives::{
 	host_kernel::{IMPORT_MODULE, IMPORT_NAME},
 	EngineError, Execution, LocalFailure, ModelInfo, RunError, Tensor, TensorSpec,
 };
 use wasmtime::{
-	Cache, CacheConfig, Caller, Config, Instance, InstanceAllocationStrategy, InstancePre, Linker,
-	Memory, Module, OptLevel, PoolingAllocationConfig, ResourceLimiter, Store, Trap, WasmParams,
-	WasmResults,
+	Cache, CacheConfig, Caller, Config, Instance, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+	OptLevel, PoolingAllocationConfig, ResourceLimiter, Store, Trap, WasmParams, WasmResults,
 };
 
 const PAGE: usize = 64 * 1024;
@@ -88,7 +87,7 @@ impl MemorySnapshot {
 				None => block.iter().all(|byte| *byte == 0),
 			};
 			if same {
-				continue
+				continue;
 			}
 			match changed.last_mut() {
 				Some((start, bytes)) if *start + bytes.len() == offset => bytes.extend_from_slice(block),
@@ -101,10 +100,7 @@ impl MemorySnapshot {
 	/// Writes the snapshot over `memory`, which holds a fresh instance's memory grown to `len`.
 	fn restore(&self, memory: &mut [u8]) -> Result<(), RunError> {
 		for (offset, bytes) in &self.changed {
-			memory
-				.get_mut(*offset..offset + bytes.len())
-				.ok_or(LocalFailure::HostResources)?
-				.copy_from_slice(bytes);
+			memory.get_mut(*offset..offset + bytes.len()).ok_or(LocalFailure::HostResources)?.copy_from_slice(bytes);
 		}
 		Ok(())
 	}
@@ -174,23 +170,13 @@ struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-	fn memory_growing(
-		&mut self,
-		_current: usize,
-		desired: usize,
-		_maximum: Option<usize>,
-	) -> wasmtime::Result<bool> {
+	fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
 		let allowed = desired <= self.max_bytes;
 		self.refused |= !allowed;
 		Ok(allowed)
 	}
 
-	fn table_growing(
-		&mut self,
-		_current: usize,
-		desired: usize,
-		_maximum: Option<usize>,
-	) -> wasmtime::Result<bool> {
+	fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
 		Ok(desired <= 100_000)
 	}
 }
@@ -299,22 +285,19 @@ impl Guest {
 			offchain_queued: std::sync::atomic::AtomicUsize::new(0),
 			limits: limits.clone(),
 		};
-		guest.fresh_memory = guest.in_slot(Lane::Consensus, || {
-			let mut store = guest.new_store(0)?;
-			let (_, memory) = guest.instantiate(&mut store)?;
-			Ok(memory.data(&store).to_vec())
-		})
-		.map_err(|error| wasmtime::Error::msg(format!("instantiating the engine guest: {error:?}")))?;
+		guest.fresh_memory = guest
+			.in_slot(Lane::Consensus, || {
+				let mut store = guest.new_store(0)?;
+				let (_, memory) = guest.instantiate(&mut store)?;
+				Ok(memory.data(&store).to_vec())
+			})
+			.map_err(|error| wasmtime::Error::msg(format!("instantiating the engine guest: {error:?}")))?;
 		Ok(guest)
 	}
 
 	/// Runs `work` on a guest thread of `lane`, once one is free. A panic in it is this node's
 	/// fault, not the model's: a [`LocalFailure::HostPanic`], never a verdict.
-	fn in_slot<R: Send>(
-		&self,
-		lane: Lane,
-		work: impl FnOnce() -> Result<R, RunError> + Send,
-	) -> Result<R, RunError> {
+	fn in_slot<R: Send>(&self, lane: Lane, work: impl FnOnce() -> Result<R, RunError> + Send) -> Result<R, RunError> {
 		/// Counts a call on the off-chain lane for as long as it waits or runs.
 		struct Queued<'a>(&'a std::sync::atomic::AtomicUsize);
 		impl Drop for Queued<'_> {
@@ -331,7 +314,7 @@ impl Guest {
 						target: LOG_TARGET,
 						"{OFFCHAIN_QUEUE} RPC or off-chain calls wait for the engine already: this one is refused"
 					);
-					return Err(LocalFailure::OffchainLaneFull.into())
+					return Err(LocalFailure::OffchainLaneFull.into());
 				}
 				(&self.offchain_threads, Some(queued))
 			},
@@ -360,8 +343,7 @@ impl Guest {
 			log::error!(target: LOG_TARGET, "instantiating the engine guest failed: {error}");
 			LocalFailure::HostResources
 		})?;
-		let memory =
-			instance.get_memory(&mut *store, "memory").ok_or(LocalFailure::EngineUnavailable)?;
+		let memory = instance.get_memory(&mut *store, "memory").ok_or(LocalFailure::EngineUnavailable)?;
 		store.data_mut().memory = Some(memory);
 		Ok((instance, memory))
 	}
@@ -389,12 +371,7 @@ impl Guest {
 		self.in_slot(lane, || self.prepare_here(model, inputs, fuel_limit))
 	}
 
-	fn prepare_here(
-		&self,
-		model: &[u8],
-		inputs: &[TensorSpec],
-		fuel_limit: u64,
-	) -> Result<Prepared, RunError> {
+	fn prepare_here(&self, model: &[u8], inputs: &[TensorSpec], fuel_limit: u64) -> Result<Prepared, RunError> {
 		let mut store = self.new_store(fuel_limit)?;
 		let (instance, memory) = self.instantiate(&mut store)?;
 		call_export::<(), ()>(&instance, &mut store, "_initialize", ())?;
@@ -426,12 +403,7 @@ impl Guest {
 		self.in_slot(lane, || self.run_here(prepared, inputs, fuel_limit))
 	}
 
-	fn run_here(
-		&self,
-		prepared: &Prepared,
-		inputs: &[Tensor],
-		fuel_limit: u64,
-	) -> Result<Execution, RunError> {
+	fn run_here(&self, prepared: &Prepared, inputs: &[Tensor], fuel_limit: u64) -> Result<Execution, RunError> {
 		// Restoring the snapshot is paid before it is done, like any other work of the run.
 		let restore_fuel = prepared.snapshot.restore_fuel(self.fresh_memory.len());
 		let fuel = fuel_limit.checked_sub(restore_fuel).ok_or(EngineError::FuelExhausted)?;
@@ -442,16 +414,13 @@ impl Guest {
 		if pages > current {
 			// The model reached this size when it was prepared under the same cap: a refusal
 			// now is the operating system's, not the model's.
-			memory
-				.grow(&mut store, (pages - current) as u64)
-				.map_err(|_| LocalFailure::HostResources)?;
+			memory.grow(&mut store, (pages - current) as u64).map_err(|_| LocalFailure::HostResources)?;
 		}
 		prepared.snapshot.restore(memory.data_mut(&mut store))?;
 
 		let encoded = inputs.encode();
 		let inputs_ptr = write_argument(&instance, &memory, &mut store, &encoded)?;
-		let packed: u64 =
-			call_export(&instance, &mut store, "veriml_run", (inputs_ptr, encoded.len() as u32))?;
+		let packed: u64 = call_export(&instance, &mut store, "veriml_run", (inputs_ptr, encoded.len() as u32))?;
 		let answer: Result<Vec<Tensor>, EngineError> =
 			read_answer(&memory, &store, packed, self.limits.max_output_bytes)?;
 		let outputs = answer?;
@@ -509,9 +478,8 @@ fn call_export<Params: WasmParams, Results: WasmResults>(
 	name: &str,
 	params: Params,
 ) -> Result<Results, RunError> {
-	let export = instance
-		.get_typed_func::<Params, Results>(&mut *store, name)
-		.map_err(|_| LocalFailure::EngineUnavailable)?;
+	let export =
+		instance.get_typed_func::<Params, Results>(&mut *store, name).map_err(|_| LocalFailure::EngineUnavailable)?;
 	export.call(&mut *store, params).map_err(|e| classify(e, store))
 }
 
@@ -537,12 +505,9 @@ fn read_answer<T: Decode>(
 ) -> Result<T, RunError> {
 	let (ptr, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
 	if len > max_len {
-		return Err(EngineError::OutputTooLarge.into())
+		return Err(EngineError::OutputTooLarge.into());
 	}
-	let bytes = memory
-		.data(store)
-		.get(ptr..ptr.saturating_add(len))
-		.ok_or(EngineError::ExecutionFailed)?;
+	let bytes = memory.data(store).get(ptr..ptr.saturating_add(len)).ok_or(EngineError::ExecutionFailed)?;
 	Ok(T::decode(&mut &bytes[..]).map_err(|_| EngineError::ExecutionFailed)?)
 }
 
@@ -552,7 +517,7 @@ fn read_answer<T: Decode>(
 /// between CPUs: the guest's own limit, in wasm terms, is far below it and stops a model first.
 fn classify(error: wasmtime::Error, store: &Store<InstanceState>) -> RunError {
 	if store.data().limiter.refused {
-		return EngineError::OutOfMemory.into()
+		return EngineError::OutOfMemory.into();
 	}
 	match error.downcast_ref::<Trap>() {
 		Some(Trap::OutOfFuel) => EngineError::FuelExhausted.into(),
@@ -584,10 +549,7 @@ mod tests {
 		prepared[6 * BLOCK + 7] = 1;
 		let snapshot = MemorySnapshot::of(&prepared, &fresh);
 		assert_eq!(snapshot.bytes(), 2 * BLOCK);
-		assert_eq!(
-			snapshot.restore_fuel(fresh.len()),
-			names::fuel_for_memory(2 * BLOCK as u64, 6 * BLOCK as u64)
-		);
+		assert_eq!(snapshot.restore_fuel(fresh.len()), names::fuel_for_memory(2 * BLOCK as u64, 6 * BLOCK as u64));
 		let mut memory = prepared.iter().map(|_| 0u8).collect::<Vec<_>>();
 		memory[..fresh.len()].copy_from_slice(&fresh);
 		snapshot.restore(&mut memory).unwrap();

@@ -32,8 +32,8 @@
 
 use super::{metering::leb, names};
 use wasmparser::{
-	ConstExpr, ElementItems, FuncValidatorAllocations, FunctionBody, Operator, Parser, Payload, TypeRef,
-	ValType, ValidPayload, Validator,
+	ConstExpr, ElementItems, FuncValidatorAllocations, FunctionBody, Operator, Parser, Payload, TypeRef, ValType,
+	ValidPayload, Validator,
 };
 
 /// The code section's id.
@@ -86,7 +86,7 @@ fn measure<'a>(
 	let Some(ValidPayload::Func(func, _)) =
 		Some(validator.payload(payload).map_err(|e| format!("the guest is not valid wasm: {e}"))?)
 	else {
-		return Err("a function body the validator did not hand over".into())
+		return Err("a function body the validator did not hand over".into());
 	};
 	let mut func = func.into_validator(allocations.take().unwrap_or_default());
 	let mut reader = body.get_binary_reader();
@@ -100,12 +100,13 @@ fn measure<'a>(
 		match operator {
 			Operator::Call { function_index } if function_index >= imported => calls = true,
 			Operator::CallIndirect { .. } => calls = true,
-			Operator::ReturnCall { .. } |
-			Operator::ReturnCallIndirect { .. } |
-			Operator::CallRef { .. } |
-			Operator::ReturnCallRef { .. } |
-			Operator::TableSet { .. } =>
-				return Err(format!("the guest uses {operator:?}, which the stack limit does not count")),
+			Operator::ReturnCall { .. }
+			| Operator::ReturnCallIndirect { .. }
+			| Operator::CallRef { .. }
+			| Operator::ReturnCallRef { .. }
+			| Operator::TableSet { .. } => {
+				return Err(format!("the guest uses {operator:?}, which the stack limit does not count"))
+			},
 			_ => {},
 		}
 		func.op(offset, &operator).map_err(|e| format!("the guest is not valid wasm: {e}"))?;
@@ -114,7 +115,7 @@ fn measure<'a>(
 	}
 	let slots = names::FRAME_SLOTS.saturating_add(func.len_locals()).saturating_add(highest);
 	if slots > names::MAX_FUNCTION_SLOTS {
-		return Err(format!("function {} needs {slots} stack slots, more than one may", func.index()))
+		return Err(format!("function {} needs {slots} stack slots, more than one may", func.index()));
 	}
 	*allocations = Some(func.into_allocations());
 	Ok((slots, calls))
@@ -134,34 +135,38 @@ fn functions_of<'a>(
 	for payload in Parser::new(0).parse_all(wasm) {
 		let payload = payload.map_err(|e| format!("the guest is not valid wasm: {e}"))?;
 		match &payload {
-			Payload::ImportSection(imports) =>
+			Payload::ImportSection(imports) => {
 				for import in imports.clone() {
 					match import.map_err(|e| e.to_string())?.ty {
 						TypeRef::Func(_) => functions.imported += 1,
 						TypeRef::Global(_) => functions.globals += 1,
 						_ => {},
 					}
-				},
+				}
+			},
 			Payload::GlobalSection(globals) => functions.globals += globals.count(),
-			Payload::ElementSection(elements) =>
+			Payload::ElementSection(elements) => {
 				for element in elements.clone() {
 					match element.map_err(|e| e.to_string())?.items {
-						ElementItems::Functions(indices) =>
+						ElementItems::Functions(indices) => {
 							for index in indices {
 								functions.in_table.push(index.map_err(|e| e.to_string())?);
-							},
-						ElementItems::Expressions(_, expressions) =>
+							}
+						},
+						ElementItems::Expressions(_, expressions) => {
 							for expression in expressions {
 								functions.in_table.extend(function_of(&expression.map_err(|e| e.to_string())?));
-							},
+							}
+						},
 					}
-				},
+				}
+			},
 			Payload::CodeSectionEntry(body) => {
 				let measured =
 					measure(&mut validator, &payload, body, functions.imported, &mut allocations, &mut operators)?;
 				each_body(&functions, &operators)?;
 				functions.defined.push(measured);
-				continue
+				continue;
 			},
 			_ => {},
 		}
@@ -186,7 +191,7 @@ fn sleb(out: &mut Vec<u8>, mut value: i64) {
 		let done = (value == 0 && byte & 0x40 == 0) || (value == -1 && byte & 0x40 != 0);
 		out.push(if done { byte } else { byte | 0x80 });
 		if done {
-			return
+			return;
 		}
 	}
 }
@@ -230,7 +235,7 @@ fn leb_len(bytes: &[u8]) -> usize {
 /// function that is not a leaf wrapped as the [module's documentation](self) shows.
 pub fn limit(wasm: &[u8]) -> Result<Vec<u8>, String> {
 	if check(wasm).is_ok() {
-		return Ok(wasm.to_vec())
+		return Ok(wasm.to_vec());
 	}
 	let functions = functions_of(wasm, |_, _| Ok(()))?;
 	// The wrapping raises a body's operand stack by at most two, which its slots include.
@@ -252,12 +257,12 @@ pub fn limit(wasm: &[u8]) -> Result<Vec<u8>, String> {
 				// The counter: a mutable i32 that starts at 0.
 				contents.extend([0x7f, 0x01, 0x41, 0x00, 0x0b]);
 				sections.push((GLOBAL_SECTION, contents));
-				continue
+				continue;
 			},
 			Payload::CodeSectionStart { .. } => {
 				// Written once its bodies are read.
 				sections.push((CODE_SECTION, Vec::new()));
-				continue
+				continue;
 			},
 			Payload::CodeSectionEntry(body) => {
 				let mut instrumented = Vec::with_capacity(body.range().len() + 64);
@@ -281,7 +286,7 @@ pub fn limit(wasm: &[u8]) -> Result<Vec<u8>, String> {
 				}
 				instrumented.extend_from_slice(&wasm[at..body.range().end]);
 				bodies.push(instrumented);
-				continue
+				continue;
 			},
 			_ => {},
 		}
@@ -292,10 +297,7 @@ pub fn limit(wasm: &[u8]) -> Result<Vec<u8>, String> {
 	if !sections.iter().any(|(id, _)| *id == GLOBAL_SECTION) {
 		// A global section of the counter alone, where the order of sections puts it: before
 		// the exports, start, elements, data count, code and data.
-		let at = sections
-			.iter()
-			.position(|(id, _)| [7, 8, 9, 12, 10, 11].contains(id))
-			.unwrap_or(sections.len());
+		let at = sections.iter().position(|(id, _)| [7, 8, 9, 12, 10, 11].contains(id)).unwrap_or(sections.len());
 		sections.insert(at, (GLOBAL_SECTION, vec![1, 0x7f, 0x01, 0x41, 0x00, 0x0b]));
 	}
 	let code = sections.iter().position(|(id, _)| *id == CODE_SECTION).ok_or("the guest has no code section")?;
@@ -325,18 +327,17 @@ fn is_counter(operator: &Operator, counter: u32, set: bool) -> bool {
 /// The slots of the wrapping before a call that ends at `operators[..at]`, if it is there.
 fn wrapped_before(operators: &[Operator], at: usize, counter: u32) -> Option<u32> {
 	let before = operators.get(at.checked_sub(10)?..at)?;
-	let (Operator::I32Const { value: room }, Operator::I32Const { value: slots }) = (&before[1], &before[7])
-	else {
-		return None
+	let (Operator::I32Const { value: room }, Operator::I32Const { value: slots }) = (&before[1], &before[7]) else {
+		return None;
 	};
-	let shape = is_counter(&before[0], counter, false) &&
-		matches!(before[2], Operator::I32GtU) &&
-		matches!(before[3], Operator::If { blockty: wasmparser::BlockType::Empty }) &&
-		matches!(before[4], Operator::Unreachable) &&
-		matches!(before[5], Operator::End) &&
-		is_counter(&before[6], counter, false) &&
-		matches!(before[8], Operator::I32Add) &&
-		is_counter(&before[9], counter, true);
+	let shape = is_counter(&before[0], counter, false)
+		&& matches!(before[2], Operator::I32GtU)
+		&& matches!(before[3], Operator::If { blockty: wasmparser::BlockType::Empty })
+		&& matches!(before[4], Operator::Unreachable)
+		&& matches!(before[5], Operator::End)
+		&& is_counter(&before[6], counter, false)
+		&& matches!(before[8], Operator::I32Add)
+		&& is_counter(&before[9], counter, true);
 	// Both as unsigned numbers that add up to the limit: a negative room, which `i32.gt_u`
 	// reads as the largest number, would never trap.
 	let (room, slots) = (u32::try_from(*room).ok()?, u32::try_from(*slots).ok()?);
@@ -346,10 +347,10 @@ fn wrapped_before(operators: &[Operator], at: usize, counter: u32) -> Option<u32
 /// Whether the wrapping after a call at `operators[at - 1]` is there, for `slots`.
 fn wrapped_after(operators: &[Operator], at: usize, counter: u32, slots: u32) -> bool {
 	let Some(after) = operators.get(at..at + 4) else { return false };
-	is_counter(&after[0], counter, false) &&
-		matches!(after[1], Operator::I32Const { value } if i64::from(value) == i64::from(slots)) &&
-		matches!(after[2], Operator::I32Sub) &&
-		is_counter(&after[3], counter, true)
+	is_counter(&after[0], counter, false)
+		&& matches!(after[1], Operator::I32Const { value } if i64::from(value) == i64::from(slots))
+		&& matches!(after[2], Operator::I32Sub)
+		&& is_counter(&after[3], counter, true)
 }
 
 /// `Ok` if `wasm`'s stack is limited as [`limit`] does it: its last global is the counter (a
@@ -390,8 +391,9 @@ pub fn check_with<'a>(
 		match operators.iter().zip(&wrapping).find(|(operator, wrapped)| {
 			!**wrapped && (is_counter(operator, counter, false) || is_counter(operator, counter, true))
 		}) {
-			Some((stray, _)) =>
-				Err(format!("the guest touches its stack counter outside the limit's wrapping: {stray:?}")),
+			Some((stray, _)) => {
+				Err(format!("the guest touches its stack counter outside the limit's wrapping: {stray:?}"))
+			},
 			None => Ok(()),
 		}
 	})?;
@@ -402,7 +404,7 @@ pub fn check_with<'a>(
 			None => Some(indirect),
 		};
 		if needed.is_some_and(|needed| slots.is_none_or(|slots| slots < needed)) {
-			return Err(format!("the guest has a call not counted against its stack limit: of {callee:?}"))
+			return Err(format!("the guest has a call not counted against its stack limit: of {callee:?}"));
 		}
 	}
 	let counter = functions.globals - 1;
@@ -418,22 +420,23 @@ pub fn check_with<'a>(
 					.into_iter()
 					.collect::<Result<Vec<_>, _>>()
 					.map_err(|e| e.to_string())?;
-				counter_defined = last.ty.mutable &&
-					last.ty.content_type == ValType::I32 &&
-					matches!(&init[..], [Operator::I32Const { value: 0 }, Operator::End]);
+				counter_defined = last.ty.mutable
+					&& last.ty.content_type == ValType::I32
+					&& matches!(&init[..], [Operator::I32Const { value: 0 }, Operator::End]);
 			},
-			Payload::ExportSection(exports) =>
+			Payload::ExportSection(exports) => {
 				for export in exports {
 					let export = export.map_err(|e| e.to_string())?;
 					if export.kind == wasmparser::ExternalKind::Global && export.index == counter {
-						return Err("the guest exports its stack counter".into())
+						return Err("the guest exports its stack counter".into());
 					}
-				},
+				}
+			},
 			_ => {},
 		}
 	}
 	if !counter_defined {
-		return Err("the guest's last global is not a stack counter (a mutable i32 from 0)".into())
+		return Err("the guest's last global is not a stack counter (a mutable i32 from 0)".into());
 	}
 	Ok(())
 }

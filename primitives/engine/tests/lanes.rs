@@ -76,7 +76,15 @@ fn a_flood_of_off_chain_calls_is_refused_beyond_a_bounded_queue() {
 				let specs: Vec<TensorSpec> = light.inputs.iter().map(|t| t.spec().unwrap()).collect();
 				let bytes = light.bytes.clone();
 				let hash = model_hash(&bytes);
-				match engine.run(Lane::Offchain, veriml_engine::guest_hash(), hash, &mut || Some(bytes.clone()), &specs, &light.inputs, FUEL) {
+				match engine.run(
+					Lane::Offchain,
+					veriml_engine::guest_hash(),
+					hash,
+					&mut || Some(bytes.clone()),
+					&specs,
+					&light.inputs,
+					FUEL,
+				) {
 					Ok(_) => {},
 					Err(RunError::Local(LocalFailure::OffchainLaneFull)) => {
 						refused.fetch_add(1, Ordering::SeqCst);

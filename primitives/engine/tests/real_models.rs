@@ -3,12 +3,10 @@
 
 mod common;
 
-use common::{compare, hostile, model, new_engine, new_engine_with, real_models};
 use codec::Encode;
+use common::{compare, hostile, model, new_engine, new_engine_with, real_models};
 use veriml_engine::ENGINE_VERSION;
-use veriml_inference_primitives::{
-	input_hash, model_hash, result_hash, EngineError, Tensor, TensorSpec,
-};
+use veriml_inference_primitives::{input_hash, model_hash, result_hash, EngineError, Tensor, TensorSpec};
 
 const FUEL: u64 = 200_000_000_000;
 
@@ -104,8 +102,7 @@ fn inspect_reports_specs_nodes_and_cost() {
 
 /// The result hash of `pytorch_Linear` (bytes and input shipped in the `onnx` package), engine
 /// version 4 (version 2's outputs, hashed with the new version).
-const PINNED_PYTORCH_LINEAR_RESULT_HASH: &str =
-	"0x61850bf2c74d3cb748eaf45c69a90b5b82165828c6c08c29ebc61fd40fd01536";
+const PINNED_PYTORCH_LINEAR_RESULT_HASH: &str = "0x61850bf2c74d3cb748eaf45c69a90b5b82165828c6c08c29ebc61fd40fd01536";
 
 #[test]
 fn result_hash_is_pinned_for_a_real_model() {

@@ -6,15 +6,13 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
-use veriml_inference_primitives::{
-	EngineError, EngineGuest, Execution, ModelHash, ModelInfo, Tensor, TensorSpec,
-};
-#[cfg(feature = "std")]
-use veriml_inference_primitives::{LocalFailure, RunError};
 use sp_runtime_interface::{
 	pass_by::{AllocateAndReturnByCodec, PassFatPointerAndDecode, PassFatPointerAndRead, PassPointerAndReadCopy},
 	runtime_interface,
 };
+use veriml_inference_primitives::{EngineError, EngineGuest, Execution, ModelHash, ModelInfo, Tensor, TensorSpec};
+#[cfg(feature = "std")]
+use veriml_inference_primitives::{LocalFailure, RunError};
 
 #[cfg(feature = "std")]
 use sp_externalities::ExternalitiesExt;
@@ -158,8 +156,7 @@ impl InferenceExt {
 /// sets it once at start-up, so block import, authoring, off-chain workers, RPC and the
 /// benchmark commands all reach the same engine.
 #[cfg(feature = "std")]
-static PROCESS_ENGINE: std::sync::OnceLock<std::sync::Arc<dyn InferenceEngine>> =
-	std::sync::OnceLock::new();
+static PROCESS_ENGINE: std::sync::OnceLock<std::sync::Arc<dyn InferenceEngine>> = std::sync::OnceLock::new();
 
 /// Sets the engine of this process; `false` if one was set already.
 #[cfg(feature = "std")]
@@ -169,12 +166,8 @@ pub fn set_process_engine(engine: std::sync::Arc<dyn InferenceEngine>) -> bool {
 
 /// The engine a runtime call reaches: its externalities' [`InferenceExt`], else the process's.
 #[cfg(feature = "std")]
-fn engine_of(
-	mut ext: &mut dyn sp_externalities::Externalities,
-) -> Option<std::sync::Arc<dyn InferenceEngine>> {
-	ext.extension::<InferenceExt>()
-		.map(|ext| ext.0.clone())
-		.or_else(|| PROCESS_ENGINE.get().cloned())
+fn engine_of(mut ext: &mut dyn sp_externalities::Externalities) -> Option<std::sync::Arc<dyn InferenceEngine>> {
+	ext.extension::<InferenceExt>().map(|ext| ext.0.clone()).or_else(|| PROCESS_ENGINE.get().cloned())
 }
 
 /// The engine and the guest for a runtime call that names engine guest `guest` (version 1 of
@@ -230,7 +223,7 @@ fn run_with(
 ) -> Result<Execution, EngineError> {
 	// A model removed from state must fail everywhere, also where a cache still holds it.
 	if !ext.exists_storage(model_key) {
-		return Err(EngineError::ModelUnavailable)
+		return Err(EngineError::ModelUnavailable);
 	}
 	let (engine, guest) = engine_for(ext, guest);
 	// The value is a SCALE-encoded byte vector, as a `StorageMap<_, _, BoundedVec<u8, _>>`
@@ -311,10 +304,7 @@ pub trait Inference {
 	/// if the bytes are no metered engine guest declaring a version. A function of the bytes
 	/// alone. The node keeps the guest and compiles it ahead, so the blocks that name it later
 	/// find it ready.
-	fn identify_guest(
-		&mut self,
-		code: PassFatPointerAndRead<&[u8]>,
-	) -> AllocateAndReturnByCodec<Option<EngineGuest>> {
+	fn identify_guest(&mut self, code: PassFatPointerAndRead<&[u8]>) -> AllocateAndReturnByCodec<Option<EngineGuest>> {
 		let Some(engine) = engine_of(*self) else { abort_runtime_call(LocalFailure::EngineUnavailable) };
 		engine.add_guest(code)
 	}

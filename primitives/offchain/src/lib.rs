@@ -1,4 +1,6 @@
-//! What veriml's off-chain workers (inference nodes, data nodes) share.
+//! What veriml's off-chain workers (inference nodes, data nodes) share: the node keys of a
+//! role ([`node_key_crypto!`]), the start of every run ([`run_with_keys`]: the keys of the role
+//! in the keystore, one run at a time), and numbering signed transactions ([`NonceTracker`]).
 //!
 //! A worker may send several signed transactions from one key in one block, and more in the
 //! next block before the first are included. `frame_system`'s `Signer` numbers each from the
@@ -14,21 +16,96 @@ extern crate alloc;
 use alloc::vec::Vec;
 use codec::Encode;
 use frame_system::{
-	offchain::{Account, AppCrypto, CreateSignedTransaction, SubmitTransaction},
+	offchain::{Account, AppCrypto, CreateSignedTransaction, Signer, SigningTypes, SubmitTransaction},
 	pallet_prelude::BlockNumberFor,
 };
 use sp_runtime::{
-	offchain::storage::StorageValueRef,
+	offchain::{
+		storage::StorageValueRef,
+		storage_lock::{BlockAndTime, StorageLock},
+		Duration,
+	},
 	traits::{One, Saturating},
 };
 
+#[doc(hidden)]
+pub mod __private {
+	pub use frame_system;
+	pub use sp_runtime;
+}
+
+/// Declares a role's node key (sr25519, key type `$key_type`) in the module it is called in:
+/// the app crypto `Public`/`Signature` and `$id`, which signs the node's transactions with it
+/// (for the runtime's `MultiSignature` and for mock runtimes whose signature is sr25519).
+#[macro_export]
+macro_rules! node_key_crypto {
+	($key_type:expr, $(#[$doc:meta])* $id:ident) => {
+		use $crate::__private::sp_runtime::app_crypto::{app_crypto, sr25519};
+		app_crypto!(sr25519, $key_type);
+
+		$(#[$doc])*
+		pub struct $id;
+
+		impl
+			$crate::__private::frame_system::offchain::AppCrypto<
+				$crate::__private::sp_runtime::MultiSigner,
+				$crate::__private::sp_runtime::MultiSignature,
+			> for $id
+		{
+			type RuntimeAppPublic = Public;
+			type GenericSignature = $crate::__private::sp_runtime::app_crypto::sp_core::sr25519::Signature;
+			type GenericPublic = $crate::__private::sp_runtime::app_crypto::sp_core::sr25519::Public;
+		}
+
+		// For mock runtimes whose signature type is sr25519 itself.
+		impl
+			$crate::__private::frame_system::offchain::AppCrypto<
+				$crate::__private::sp_runtime::app_crypto::sp_core::sr25519::Public,
+				$crate::__private::sp_runtime::app_crypto::sp_core::sr25519::Signature,
+			> for $id
+		{
+			type RuntimeAppPublic = Public;
+			type GenericSignature = $crate::__private::sp_runtime::app_crypto::sp_core::sr25519::Signature;
+			type GenericPublic = $crate::__private::sp_runtime::app_crypto::sp_core::sr25519::Public;
+		}
+	};
+}
+
+/// The start of a role's off-chain worker run: the accounts of the role's keys (of the app
+/// crypto `C`) in the node's keystore, and a storage lock named `lock` so that one run is
+/// active at a time (it expires after `expiry_blocks` blocks or `expiry_ms`, should a run
+/// never finish). Runs `work` with the accounts; returns without it when the keystore has no
+/// key of the role (not a node of it) or a previous run still holds the lock.
+pub fn run_with_keys<T, C>(
+	lock: &[u8],
+	expiry_blocks: u32,
+	expiry_ms: u64,
+	log_target: &str,
+	now: BlockNumberFor<T>,
+	work: impl FnOnce(Vec<Account<T>>),
+) where
+	T: SigningTypes,
+	C: AppCrypto<T::Public, T::Signature>,
+{
+	let accounts: Vec<Account<T>> = Signer::<T, C>::all_accounts().accounts_from_keys().collect();
+	if accounts.is_empty() {
+		return;
+	}
+	let mut lock = StorageLock::<BlockAndTime<frame_system::Pallet<T>>>::with_block_and_time_deadline(
+		lock,
+		expiry_blocks,
+		Duration::from_millis(expiry_ms),
+	);
+	let Ok(_guard) = lock.try_lock() else {
+		log::debug!(target: log_target, "block {now:?}: the previous worker is still running");
+		return;
+	};
+	work(accounts);
+}
+
 /// What the worker remembers of a key's transactions: the next nonce it will use, the
 /// on-chain nonce it last saw and the block it first saw it in.
-type NonceState<T> = (
-	<T as frame_system::Config>::Nonce,
-	<T as frame_system::Config>::Nonce,
-	BlockNumberFor<T>,
-);
+type NonceState<T> = (<T as frame_system::Config>::Nonce, <T as frame_system::Config>::Nonce, BlockNumberFor<T>);
 
 /// The nonces of one key's transactions in one run of an off-chain worker.
 pub struct NonceTracker<T: frame_system::Config> {

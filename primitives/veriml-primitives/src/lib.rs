@@ -5,6 +5,8 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
+extern crate alloc;
+
 use sp_runtime::{
 	traits::{IdentifyAccount, Verify},
 	MultiSignature,
@@ -66,3 +68,5 @@ pub mod time {
 /// SS58 address prefix: 42, the generic Substrate prefix, so dev accounts read as polkadot.js
 /// users already know them (5Grw... for Alice).
 pub const SS58_PREFIX: u16 = 42;
+
+pub mod nodes;

@@ -1,6 +1,6 @@
 // Helpers the end-to-end tests share: connecting, signing and sending, reading models.
 import { Keyring } from '@polkadot/api';
-import { connect as connectClient } from 'veriml-client';
+import { connect as connectClient, registerNode as registerNodeTx } from 'veriml-client';
 import { blake2AsHex } from '@polkadot/util-crypto';
 import { u8aToHex } from '@polkadot/util';
 import { readFileSync } from 'node:fs';
@@ -16,6 +16,14 @@ export const modelsDir = process.env.VERIML_TEST_MODELS
 /** An API on `url` (default `VERIML_WS`) with veriml's RPC methods, as the TypeScript client connects. */
 export function connect(url = endpoint) {
   return connectClient(url);
+}
+
+/**
+ * `inferenceNodes.register` or `dataNodes.register` (`role`) of `nodeKey`, offering `services`
+ * with `bond`, operated by `operator` (a key pair), with the node key's signed consent.
+ */
+export function registerNode(api, role, nodeKey, services, bond, operator) {
+  return registerNodeTx(api, role, nodeKey, services, bond, operator.address);
 }
 
 /** A dev account (`//Alice`, `//Bob`, …). */
@@ -183,4 +191,20 @@ export async function uploadBytes(api, model, signer) {
 /** Held (reserved) balance of `address`. */
 export async function held(api, address) {
   return (await api.query.system.account(address)).data.reserved.toBigInt();
+}
+
+/**
+ * Runs every pallet's `try_state` invariants on the chain's best state through the runtime API
+ * `InvariantsApi` (the checks the pallets' tests run after every block) and fails with the
+ * pallet and the broken invariant if one does not hold.
+ */
+export async function assertInvariants(api) {
+  // Decoded from `state_call` (what `api.call.invariantsApi.check` sends): @polkadot/api 16
+  // leaves answers holding bytes undecoded (docs/rpc.md).
+  const raw = (await api.rpc.state.call('InvariantsApi_check', '0x')).toU8a(true);
+  const result = api.createType('Result<(), (Bytes, Bytes)>', raw);
+  if (result.isErr) {
+    const [pallet, broken] = result.asErr;
+    throw new Error(`invariant of ${pallet.toUtf8()} broken: ${broken.toUtf8()}`);
+  }
 }

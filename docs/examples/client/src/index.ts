@@ -1,3 +1,5 @@
 export { verimlRpc, connect } from './rpc.js';
 export type { Quote, RequestStatus, ReceiptProof } from './rpc.js';
 export { readProven } from './trie.js';
+export { registrationMessage, registerNode, NODE_ROLES } from './nodes.js';
+export type { NodeRole } from './nodes.js';

@@ -26,6 +26,7 @@ import { u8aToHex, hexToU8a } from '@polkadot/util';
 import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
 import { connect, type Quote, type ReceiptProof, type RequestStatus } from './rpc.js';
 import { readProven } from './trie.js';
+import { registerNode } from './nodes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: options } = parseArgs({
@@ -118,7 +119,7 @@ async function registerModel(api: ApiPromise, author: KeyringPair, bytes: Uint8A
  */
 async function serveModel(api: ApiPromise, operator: KeyringPair, keyring: Keyring, hash: string) {
   step(`operator ${operator.address}: make sure an inference node serves the model`);
-  const serving = await api.query.inferenceNodes.nodesByModel(hash) as Vec<Codec>;
+  const serving = await api.query.inferenceNodes.nodesByService(hash) as Vec<Codec>;
   if (serving.length > 0) {
     say(`served by ${serving.map(String).join(', ')}`);
     return;
@@ -145,17 +146,19 @@ async function serveModel(api: ApiPromise, operator: KeyringPair, keyring: Keyri
   }
   const record = await api.query.inferenceNodes.nodes(nodeKey.address) as Option<Codec>;
   if (record.isSome) {
-    const { operator: owner, models } = record.unwrap().toJSON() as { operator: string; models: string[] };
+    const { operator: owner, services } = record.unwrap().toJSON() as { operator: string; services: string[] };
     if (owner !== operator.address) throw new Error(`node ${nodeKey.address} is operated by ${owner}, not ${operator.address}`);
-    await send(api, api.tx.inferenceNodes.setModels(nodeKey.address, [...models, hash]), operator);
-    say(`node ${nodeKey.address} now serves the model too (inferenceNodes.setModels)`);
+    await send(api, api.tx.inferenceNodes.setServices(nodeKey.address, [...services, hash]), operator);
+    say(`node ${nodeKey.address} now serves the model too (inferenceNodes.setServices)`);
     return;
   }
   // The node pays no fee for accepted results, but its account must exist.
   const { data: { free } } = await api.query.system.account(nodeKey.address) as AccountInfo;
   if (free.isZero()) await send(api, api.tx.balances.transferKeepAlive(nodeKey.address, VML), operator);
   const bond = BigInt(api.consts.inferenceNodes.minBond.toString());
-  await send(api, api.tx.inferenceNodes.register(nodeKey.address, [hash], bond), operator);
+  // The node key consents to being operated by `operator` (its signature of the registration
+  // message), so nobody can register a key they do not hold.
+  await send(api, registerNode(api, 'inferenceNodes', nodeKey, [hash], bond, operator.address), operator);
   say(`node ${nodeKey.address} bonded with ${bond} planck, serving the model (inferenceNodes.register)`);
 }
 

@@ -61,9 +61,9 @@ fn a_local_engine_failure_aborts_the_call_and_is_never_a_verdict() {
 			(node, request_from(alice(), sample_input()))
 		});
 		// From here on this node's engine fails, whatever it is asked.
-		ext.register_extension(veriml_inference_interface::InferenceExt::new(std::sync::Arc::new(
-			FailingEngine(failure),
-		)));
+		ext.register_extension(veriml_inference_interface::InferenceExt::new(std::sync::Arc::new(FailingEngine(
+			failure,
+		))));
 		ext.execute_with(|| {
 			System::reset_events();
 			let bond = bond_of(node);
@@ -86,10 +86,15 @@ fn a_local_engine_failure_aborts_the_call_and_is_never_a_verdict() {
 			assert!(Receipts::<Test>::get(id).is_none());
 
 			// Registering a model (its upload goes through) cannot be decided here either.
-			let sigmoid = veriml_inference_primitives::model_hash(&veriml_inference_primitives::onnx_builder::unary_model(
-				"Sigmoid", WIDTH, 0,
-			));
-			assert!(aborts(|| { register_unary("Sigmoid"); }), "{failure:?}: register_model");
+			let sigmoid = veriml_inference_primitives::model_hash(
+				&veriml_inference_primitives::onnx_builder::unary_model("Sigmoid", WIDTH, 0),
+			);
+			assert!(
+				aborts(|| {
+					register_unary("Sigmoid");
+				}),
+				"{failure:?}: register_model"
+			);
 			assert!(pallet_model_registry::Models::<Test>::get(sigmoid).is_none());
 		});
 	}
@@ -114,7 +119,9 @@ fn a_node_whose_engine_runs_another_guest_than_the_chain_names_decides_nothing()
 		assert!(System::events().is_empty(), "{:?}", System::events());
 		assert_eq!(bond_of(node), bond);
 		assert_eq!(assigned_to(id), vec![node]);
-		assert!(aborts(|| { register_unary("Sigmoid"); }));
+		assert!(aborts(|| {
+			register_unary("Sigmoid");
+		}));
 		// Back on the guest it runs, the same node verifies the same result.
 		pallet_model_registry::EngineGuest::<Test>::put(ours);
 		submit_honest_result(node, id);

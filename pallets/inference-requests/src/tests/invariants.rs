@@ -17,9 +17,9 @@ fn the_pallets_invariants_catch_broken_state() {
 		assert!(Inference::do_try_state().is_err());
 		Inputs::<Test>::insert(id, inputs);
 
-		pallet_inference_nodes::Nodes::<Test>::mutate(node, |record| record.as_mut().unwrap().bond += 1);
+		pallet_bonded_nodes::Nodes::<Test>::mutate(node, |record| record.as_mut().unwrap().bond += 1);
 		assert!(Nodes::do_try_state().is_err());
-		pallet_inference_nodes::Nodes::<Test>::mutate(node, |record| record.as_mut().unwrap().bond -= 1);
+		pallet_bonded_nodes::Nodes::<Test>::mutate(node, |record| record.as_mut().unwrap().bond -= 1);
 
 		pallet_escrow::Escrows::<Test>::mutate(id, |escrow| escrow.as_mut().unwrap().amount += 1);
 		assert!(Escrow::do_try_state().is_err());

@@ -1,15 +1,22 @@
 //! Requests from start to settlement, with the real engine: every lifecycle path and every
 //! refusal, by its effect on storage, balances and events.
 
-use crate::{mock::*, Assignments, Deadlines, Error, Event, Fee, Inputs, OpenRequests, PendingQueue, RequestStatus, Requests};
+use crate::{
+	mock::*, Assignments, Deadlines, Error, Event, Fee, Inputs, OpenRequests, PendingQueue, RequestStatus, Requests,
+};
 use frame_support::{
 	assert_noop, assert_ok,
-	traits::{fungible::{Inspect, InspectHold}, Hooks},
+	traits::{
+		fungible::{Inspect, InspectHold},
+		Hooks,
+	},
 	weights::Weight,
 	BoundedVec,
 };
 use pallet_verification::{Outcome, Receipts};
-use veriml_inference_primitives::{input_hash, output_hash, result_hash, DType, EngineError, Tensor, ENGINE_VERSION, H256};
+use veriml_inference_primitives::{
+	input_hash, output_hash, result_hash, DType, EngineError, Tensor, ENGINE_VERSION, H256,
+};
 
 fn input(values: [f32; WIDTH as usize]) -> Vec<Tensor> {
 	vec![Tensor::from_f32(&[1, WIDTH], &values)]
@@ -49,7 +56,7 @@ fn escrowed(who: AccountId) -> u64 {
 }
 
 fn bond_of(node: AccountId) -> u64 {
-	pallet_inference_nodes::Nodes::<Test>::get(node).unwrap().bond
+	pallet_bonded_nodes::Nodes::<Test>::get(node).unwrap().bond
 }
 
 fn request_from(who: AccountId, inputs: Vec<Tensor>) -> u64 {
@@ -80,9 +87,8 @@ fn offchain_ext(seed: &str) -> (sp_io::TestExternalities, AccountId, impl Fn() -
 	ext.register_extension(OffchainDbExt::new(offchain));
 	ext.register_extension(TransactionPoolExt::new(pool));
 	ext.register_extension(KeystoreExt(Arc::new(keystore)));
-	let sent = move || {
-		pool_state.write().transactions.drain(..).map(|tx| Extrinsic::decode(&mut &tx[..]).unwrap()).collect()
-	};
+	let sent =
+		move || pool_state.write().transactions.drain(..).map(|tx| Extrinsic::decode(&mut &tx[..]).unwrap()).collect();
 	(ext, key, sent)
 }
 

@@ -28,9 +28,7 @@ fn an_inference_node_computes_its_assignment_once_and_the_result_verifies() {
 
 		for xt in sent {
 			let RuntimeCall::Inference(call) = xt.function else { panic!("not an inference call") };
-			let crate::Call::submit_result { request, outputs, result_hash } = call else {
-				panic!("not a result")
-			};
+			let crate::Call::submit_result { request, outputs, result_hash } = call else { panic!("not a result") };
 			assert_ok!(Inference::submit_result(RuntimeOrigin::signed(node), request, outputs, result_hash));
 		}
 		System::assert_has_event(

@@ -2,7 +2,7 @@
 
 use super::*;
 
-use crate::{ChallengeWindows, Disputes, ProposedOutputs, Proposals};
+use crate::{ChallengeWindows, Disputes, Proposals, ProposedOutputs};
 use pallet_verification::VerifiedBy;
 
 /// A test externalities whose Relu model is registered as optimistic.
@@ -24,7 +24,8 @@ fn register_node_of(operator: AccountId, node: AccountId, model: H256) {
 		RuntimeOrigin::signed(operator),
 		node,
 		BoundedVec::truncate_from(vec![model]),
-		MIN_BOND * 2
+		MIN_BOND * 2,
+		node_proof(&node, &operator)
 	));
 }
 
@@ -58,9 +59,7 @@ fn an_unchallenged_result_settles_when_its_window_ends_without_re_execution() {
 		assert_eq!(post.pays_fee, frame_support::dispatch::Pays::No);
 		let until = 1 + CHALLENGE_PERIOD;
 		let outcome = Outcome::Outputs { output_hash: output_hash(&outputs), result_hash: hash };
-		System::assert_has_event(
-			Event::ResultProposed { request: id, node, outcome, challenge_until: until }.into(),
-		);
+		System::assert_has_event(Event::ResultProposed { request: id, node, outcome, challenge_until: until }.into());
 		assert_eq!(status(id), RequestStatus::Proposed);
 		assert!(!Assignments::<Test>::contains_key(node, id));
 		assert_eq!(Deadlines::<Test>::iter().count(), 0, "a proposal does not expire");
@@ -116,19 +115,14 @@ fn a_wrong_result_is_challenged_and_its_node_slashed_to_pay_the_challenger() {
 		assert_eq!(status(id), RequestStatus::Disputed);
 		assert_eq!(Disputes::<Test>::get().into_inner(), vec![id]);
 		assert_eq!(ChallengeWindows::<Test>::iter().count(), 0, "a disputed result does not settle");
-		assert_noop!(
-			Inference::challenge(RuntimeOrigin::signed(challenger), id),
-			Error::<Test>::AlreadyChallenged
-		);
+		assert_noop!(Inference::challenge(RuntimeOrigin::signed(challenger), id), Error::<Test>::AlreadyChallenged);
 
 		let bob_before = Balances::balance(&bob());
 		let treasury_before = Balances::balance(&Treasury::get());
 		run_to_block(2);
 		// 50% of the liar's 2000 bond: 20% of it to the challenger's operator.
 		System::assert_has_event(Event::ResultRejected { request: id, node: liar, slashed: 1_000 }.into());
-		System::assert_has_event(
-			Event::ChallengeUpheld { request: id, node: liar, challenger, slashed: 1_000 }.into(),
-		);
+		System::assert_has_event(Event::ChallengeUpheld { request: id, node: liar, challenger, slashed: 1_000 }.into());
 		assert_eq!(bond_of(liar), 1_000);
 		assert_eq!(bond_of(challenger), MIN_BOND * 2);
 		assert_eq!(Balances::balance(&bob()), bob_before + 200);
@@ -198,10 +192,7 @@ fn disputes_are_decided_one_per_block_and_their_queue_is_bounded() {
 		}
 		assert_ok!(Inference::challenge(RuntimeOrigin::signed(challenger), ids[0]));
 		assert_ok!(Inference::challenge(RuntimeOrigin::signed(challenger), ids[1]));
-		assert_noop!(
-			Inference::challenge(RuntimeOrigin::signed(challenger), ids[2]),
-			Error::<Test>::TooManyDisputes
-		);
+		assert_noop!(Inference::challenge(RuntimeOrigin::signed(challenger), ids[2]), Error::<Test>::TooManyDisputes);
 		run_to_block(2);
 		assert_eq!(Disputes::<Test>::get().into_inner(), vec![ids[1]]);
 		assert_eq!(status(ids[1]), RequestStatus::Disputed);
@@ -243,9 +234,7 @@ fn a_node_re_executes_proposals_in_its_offchain_worker_and_challenges_the_wrong_
 		let xt = sent.into_iter().next().unwrap();
 		let sp_runtime::generic::Preamble::Signed(who, _, ()) = xt.preamble else { panic!("unsigned") };
 		assert_eq!(who, watcher);
-		let RuntimeCall::Inference(crate::Call::challenge { request }) = xt.function else {
-			panic!("not a challenge")
-		};
+		let RuntimeCall::Inference(crate::Call::challenge { request }) = xt.function else { panic!("not a challenge") };
 		assert_eq!(request, wrong_id);
 		assert_ok!(Inference::challenge(RuntimeOrigin::signed(watcher), request));
 		run_to_block(2);

@@ -258,10 +258,7 @@ fn bad_requests_are_refused_and_change_nothing() {
 			Error::<Test>::InsufficientBalance
 		);
 		assert_ok!(Models::deprecate_model(RuntimeOrigin::signed(owner()), relu_hash()));
-		assert_noop!(
-			Inference::request(origin(), relu_hash(), sample_input(), 1_000),
-			Error::<Test>::ModelDeprecated
-		);
+		assert_noop!(Inference::request(origin(), relu_hash(), sample_input(), 1_000), Error::<Test>::ModelDeprecated);
 		assert_eq!(Balances::balance(&alice()), ENDOWMENT);
 	});
 }
@@ -331,7 +328,8 @@ fn a_verified_failure_refunds_the_price_and_pays_the_node() {
 			RuntimeOrigin::signed(operator()),
 			node,
 			BoundedVec::truncate_from(vec![log]),
-			MIN_BOND * 2
+			MIN_BOND * 2,
+			node_proof(&node, &operator())
 		));
 		// The logarithm of a negative number is NaN, which has no canonical form: the engine
 		// refuses the output, on every node alike.
@@ -381,14 +379,22 @@ fn the_first_re_execution_of_a_model_in_a_block_pays_for_preparing_it() {
 		assert!(preparation.ref_time() > 0);
 		// A block reserves it for every submission, as it cannot know which comes first.
 		let reserved = Inference::verification_weight(ids[0], Weight::zero());
-		assert!(reserved.ref_time() >= preparation.ref_time() + <Test as crate::Config>::Models::fuel_weight(terms.fuel_per_run).ref_time());
+		assert!(
+			reserved.ref_time()
+				>= preparation.ref_time() + <Test as crate::Config>::Models::fuel_weight(terms.fuel_per_run).ref_time()
+		);
 
 		let submit = |id| {
 			let outputs = sample_output();
-			Inference::submit_result(RuntimeOrigin::signed(node), id, outputs.clone(), honest_hash(&sample_input(), &outputs))
-				.unwrap()
-				.actual_weight
-				.unwrap()
+			Inference::submit_result(
+				RuntimeOrigin::signed(node),
+				id,
+				outputs.clone(),
+				honest_hash(&sample_input(), &outputs),
+			)
+			.unwrap()
+			.actual_weight
+			.unwrap()
 		};
 		// An importing node that restarted prepares the model for the first result of the
 		// block: that one is charged for it, the next one in the block is not.

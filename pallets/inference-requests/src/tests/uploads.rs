@@ -32,8 +32,12 @@ fn uploaded_inputs_are_taken_by_hash_and_the_request_completes() {
 		assert_eq!(pallet_model_registry::UploadChunks::<Test>::iter_prefix(hash).count(), 0);
 		assert_eq!(upload_deposit(alice()), 0);
 		System::assert_has_event(
-			pallet_model_registry::Event::UploadTaken { content_hash: hash, uploader: alice(), deposit: upload_deposit_for(&sample_input()) }
-				.into(),
+			pallet_model_registry::Event::UploadTaken {
+				content_hash: hash,
+				uploader: alice(),
+				deposit: upload_deposit_for(&sample_input()),
+			}
+			.into(),
 		);
 		assert_eq!(escrowed(alice()), relu_fee().total());
 		// Verifying it reserves weight for reading and hashing the inputs, besides the fuel.
@@ -56,7 +60,8 @@ fn upload_deposit_for(inputs: &[Tensor]) -> u64 {
 fn bad_uploaded_inputs_are_refused_and_the_upload_is_kept() {
 	run_test(|| {
 		register_node(account(10));
-		let request = |who: AccountId, hash| Inference::request_uploaded(RuntimeOrigin::signed(who), relu_hash(), hash, 1_000);
+		let request =
+			|who: AccountId, hash| Inference::request_uploaded(RuntimeOrigin::signed(who), relu_hash(), hash, 1_000);
 
 		// Nothing uploaded under this hash.
 		assert_noop!(request(alice(), H256::repeat_byte(3)), pallet_model_registry::Error::<Test>::UnknownUpload);

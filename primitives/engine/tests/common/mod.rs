@@ -20,9 +20,9 @@ pub struct TestModel {
 
 /// Where the test models are: `$VERIML_TEST_MODELS`, else `target/test-models`.
 pub fn models_dir() -> PathBuf {
-	let dir = std::env::var("VERIML_TEST_MODELS").map(PathBuf::from).unwrap_or_else(|_| {
-		PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-models")
-	});
+	let dir = std::env::var("VERIML_TEST_MODELS")
+		.map(PathBuf::from)
+		.unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-models"));
 	assert!(
 		dir.join("light_squeezenet").exists(),
 		"no test models in {}: run scripts/models/make-test-models.sh first",
@@ -99,25 +99,25 @@ pub fn adversarial(name: &str) -> (Vec<u8>, Vec<Tensor>) {
 /// first mismatch explained otherwise.
 pub fn compare(actual: &[Tensor], expected: &[Tensor], rtol: f32, atol: f32) -> Result<(), String> {
 	if actual.len() != expected.len() {
-		return Err(format!("{} outputs, expected {}", actual.len(), expected.len()))
+		return Err(format!("{} outputs, expected {}", actual.len(), expected.len()));
 	}
 	for (index, (a, e)) in actual.iter().zip(expected).enumerate() {
 		let elements = |t: &Tensor| t.shape.iter().map(|d| *d as usize).product::<usize>();
 		if elements(a) != elements(e) {
-			return Err(format!("output {index}: shape {:?}, expected {:?}", a.shape, e.shape))
+			return Err(format!("output {index}: shape {:?}, expected {:?}", a.shape, e.shape));
 		}
 		match (a.dtype, e.dtype) {
 			(DType::F32, DType::F32) => {
 				let (a, e) = (a.to_f32().unwrap(), e.to_f32().unwrap());
 				for (i, (x, y)) in a.iter().zip(&e).enumerate() {
 					if (x - y).abs() > atol + rtol * y.abs() {
-						return Err(format!("output {index}[{i}]: {x}, expected {y}"))
+						return Err(format!("output {index}[{i}]: {x}, expected {y}"));
 					}
 				}
 			},
 			_ if a.dtype == e.dtype => {
 				if a.data != e.data {
-					return Err(format!("output {index}: values differ"))
+					return Err(format!("output {index}: values differ"));
 				}
 			},
 			_ => return Err(format!("output {index}: dtype {:?}, expected {:?}", a.dtype, e.dtype)),

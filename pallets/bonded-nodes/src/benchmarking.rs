@@ -21,23 +21,32 @@ fn services<T: Config<I>, I: 'static>(count: u32) -> ServicesOf<T, I> {
 	BoundedVec::truncate_from((0..count).map(T::BenchmarkHelper::service).collect())
 }
 
-/// A node key's account and its consent to be registered by `operator`.
-fn signed_node<T: Config<I>, I: 'static>(operator: &T::AccountId) -> (T::AccountId, T::NodeSignature) {
+/// Node key `index`'s account and its consent to be registered by `operator`.
+fn signed_node<T: Config<I>, I: 'static>(operator: &T::AccountId, index: u32) -> (T::AccountId, T::NodeSignature) {
 	let message = registration_message(<NodesPallet<T, I> as PalletInfoAccess>::name(), operator);
-	T::BenchmarkHelper::signed_by_node(0, &message)
+	T::BenchmarkHelper::signed_by_node(index, &message)
 }
 
-fn registered<T: Config<I>, I: 'static>(operator: &T::AccountId, count: u32) -> T::AccountId {
-	let (node, proof) = signed_node::<T, I>(operator);
+/// Node key `index`, registered by `operator` offering `services` with the least bond.
+fn register_by<T: Config<I>, I: 'static>(
+	operator: &T::AccountId,
+	index: u32,
+	services: ServicesOf<T, I>,
+) -> T::AccountId {
+	let (node, proof) = signed_node::<T, I>(operator, index);
 	NodesPallet::<T, I>::register(
 		RawOrigin::Signed(operator.clone()).into(),
 		node.clone(),
-		services::<T, I>(count),
+		services,
 		T::MinBond::get(),
 		proof,
 	)
 	.expect("registers the node");
 	node
+}
+
+fn registered<T: Config<I>, I: 'static>(operator: &T::AccountId, count: u32) -> T::AccountId {
+	register_by::<T, I>(operator, 0, services::<T, I>(count))
 }
 
 #[instance_benchmarks]
@@ -48,7 +57,7 @@ mod benchmarks {
 	#[benchmark]
 	fn register(s: Linear<1, { T::MaxServicesPerNode::get() }>) {
 		let operator = funded_operator::<T, I>();
-		let (node, proof) = signed_node::<T, I>(&operator);
+		let (node, proof) = signed_node::<T, I>(&operator, 0);
 		let offered = services::<T, I>(s);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(operator), node.clone(), offered, T::MinBond::get(), proof);
@@ -125,15 +134,5 @@ where
 pub fn register_node<T: Config<I>, I: 'static>(index: u32, services: Vec<T::Service>) -> T::AccountId {
 	let operator: T::AccountId = account("operator", index, 0);
 	T::Currency::set_balance(&operator, T::MinBond::get().saturating_mul(10u32.into()));
-	let message = registration_message(<NodesPallet<T, I> as PalletInfoAccess>::name(), &operator);
-	let (node, proof) = T::BenchmarkHelper::signed_by_node(index, &message);
-	NodesPallet::<T, I>::register(
-		RawOrigin::Signed(operator).into(),
-		node.clone(),
-		BoundedVec::truncate_from(services),
-		T::MinBond::get(),
-		proof,
-	)
-	.expect("registers the node");
-	node
+	register_by::<T, I>(&operator, index, BoundedVec::truncate_from(services))
 }

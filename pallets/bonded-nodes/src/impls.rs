@@ -223,10 +223,13 @@ impl<T: Config<I>, I: 'static> BondedNodes<T::AccountId, BalanceOf<T, I>, BlockN
 	}
 
 	fn clear_strikes(node: &T::AccountId) {
-		Nodes::<T, I>::mutate(node, |record| {
-			if let Some(record) = record {
+		// Most good values come from nodes without strikes: no write for those.
+		let _ = Nodes::<T, I>::try_mutate(node, |record| match record {
+			Some(record) if record.strikes > 0 => {
 				record.strikes = 0;
-			}
+				Ok(())
+			},
+			_ => Err(()),
 		});
 	}
 }

@@ -2,7 +2,10 @@
 # The whole veriml test suite, on a fresh clone: installs what it needs, builds, and runs
 #   1. the test models: real ONNX models and their reference outputs (onnx, onnxruntime,
 #      scikit-learn from PyPI) and hostile files, in target/test-models
-#   2. the release node build (with its wasm runtime and the engine's wasm guest)
+#   0. formatting (cargo fmt --check)
+#   2. the release node build (with its wasm runtime and the engine's wasm guest); every
+#      workspace crate is compiled by clippy-driver, so clippy's lints run in the build, and a
+#      warning fails the lints stage after it (and the unit and benchmark tests' builds)
 #   3. unit and integration tests of pallets, primitives and runtime, in the release profile
 #      so they reuse the node build's artifacts (a separate invocation from the wasm build)
 #   3b. the FRAME benchmarks of the pallets, each run once on the mock runtimes
@@ -109,6 +112,27 @@ formatting() {
 		-p pallet-workflows
 }
 
+# Clippy's and rustc's verdict on what `cargo "$@"` compiles: every workspace crate is compiled
+# by clippy-driver (RUSTC_WORKSPACE_WRAPPER, scripts/common.sh), so its lints run in the builds
+# themselves, and cargo replays the diagnostics of the crates it finds up to date, so asking
+# again after a build costs seconds. Prints every warning; fails if there is any.
+no_warnings() {
+	local out; out=$(mktemp -t veriml-lints.XXXXXX)
+	cargo "$@" --message-format=json >"$out" || {
+		python3 "$VERIML_ROOT/scripts/lib/diagnostics.py" "$out" || true
+		return 1
+	}
+	python3 "$VERIML_ROOT/scripts/lib/diagnostics.py" "$out"
+}
+
+# The lints of the node build (node, runtime, pallets, primitives): a warning fails here, before
+# any test runs. The tests' own code is linted as the unit tests and the benchmark tests build it.
+# Also: no pallet depends on another (they meet through veriml-primitives' interfaces).
+lints() {
+	no_warnings build --release --locked -p veriml-node
+	cargo metadata --format-version 1 --no-deps --locked | python3 "$VERIML_ROOT/scripts/lib/pallet-dependencies.py"
+}
+
 setup() {
 	"$VERIML_ROOT/scripts/install-deps.sh"
 	install_js_workspace
@@ -118,6 +142,7 @@ setup() {
 unit_tests() {
 	# The whole workspace, node included: the same feature set as the node build, so nothing
 	# is compiled twice (leaving the node out changes features and rebuilds ~10 minutes).
+	no_warnings test --release --locked --workspace --no-run
 	cargo test --release --locked --workspace
 }
 
@@ -125,9 +150,10 @@ benchmark_tests() {
 	# Every FRAME benchmark runs once at its lowest and highest components on the pallets'
 	# mock runtimes and passes its verification, so `scripts/benchmark/pallets.sh` cannot find
 	# a broken one months later.
-	cargo test --release --locked -p pallet-model-registry -p pallet-bonded-nodes \
-		-p pallet-inference-requests -p pallet-data-feeds -p pallet-workflows \
-		--features runtime-benchmarks
+	local pallets=(-p pallet-model-registry -p pallet-bonded-nodes -p pallet-inference-requests -p pallet-data-feeds
+		-p pallet-workflows)
+	no_warnings test --release --locked "${pallets[@]}" --features runtime-benchmarks --no-run
+	cargo test --release --locked "${pallets[@]}" --features runtime-benchmarks
 }
 
 # CPU-bound checks, at the lowest priority so that the network tests beside them keep their
@@ -199,6 +225,7 @@ run_stage "setup" setup
 run_stage "formatting (cargo fmt --check)" formatting
 run_stage "test models" "$VERIML_ROOT/scripts/models/make-test-models.sh"
 run_stage "release node build" build_node
+run_stage "lints (clippy and rustc, replayed from the build)" lints
 run_stage "unit tests" unit_tests
 run_stage "engine compiled-code cache" warm_engine_cache
 parallel_checks() {

@@ -229,7 +229,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		})?;
 
 	if !data_sources.is_empty() {
-		store_data_sources(&*backend, data_sources)?;
+		store_data_sources(&backend, data_sources)?;
 	}
 
 	if config.offchain_worker.enabled {

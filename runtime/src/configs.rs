@@ -283,7 +283,7 @@ impl pallet_verification::InferenceRunner for RegistryEngine {
 		model: &veriml_inference_primitives::ModelHash,
 		input_specs: &[veriml_inference_primitives::TensorSpec],
 		inputs: &[veriml_inference_primitives::Tensor],
-		fuel_limit: u64,
+		fuel_limit: veriml_primitives::Fuel,
 	) -> Result<veriml_inference_primitives::Execution, veriml_inference_primitives::EngineError> {
 		Models::run(model, input_specs, inputs, fuel_limit)
 	}
@@ -291,7 +291,7 @@ impl pallet_verification::InferenceRunner for RegistryEngine {
 
 impl pallet_verification::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
-	type JobId = u64;
+	type JobId = pallet_inference_requests::RequestId;
 	type Runner = RegistryEngine;
 	/// Receipts and outputs stay a week: time to fetch them with a proof.
 	type ReceiptRetention = ConstU32<{ 7 * DAYS }>;

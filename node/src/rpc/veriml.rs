@@ -16,14 +16,17 @@ use jsonrpsee::{
 	types::ErrorObjectOwned,
 	PendingSubscriptionSink, SubscriptionMessage,
 };
-use pallet_inference_requests::{runtime_api::InferenceApi, Fee, QuoteError, RequestInfo, RequestStatus};
+use pallet_inference_requests::{runtime_api::InferenceApi, RequestInfo, RequestStatus};
 use pallet_model_registry::runtime_api::ModelsApi;
-use pallet_verification::Outcome;
 use sc_client_api::{Backend, BlockchainEvents, ProofProvider, StorageProvider};
 use sp_api::{ApiError, ProvideRuntimeApi};
 use sp_blockchain::HeaderBackend;
 use sp_core::{storage::StorageKey, Bytes, H256};
 use sp_runtime::traits::Block as BlockT;
+use veriml_primitives::{
+	requests::{Fee, QuoteError, RequestId},
+	verification::Outcome,
+};
 use veriml_runtime::{AccountId, Balance, BlockNumber};
 
 /// Error codes of the `veriml_*` methods (JSON-RPC `error.code`).
@@ -66,12 +69,12 @@ pub trait VerimlApi<BlockHash> {
 	#[method(name = "veriml_modelBytes")]
 	fn model_bytes(&self, model_hash: H256, at: Option<BlockHash>) -> RpcResult<Bytes>;
 
-	/// The receipt of inference `request` (SCALE-encoded `pallet_verification::Receipt`) with a
+	/// The receipt of inference `request` (SCALE-encoded `veriml_primitives::verification::Receipt`) with a
 	/// storage read proof against the state root of block `at` (default: the last finalised
 	/// block): `{ at, key, receipt, proof }`. Whoever has that block's header can check it:
 	/// the proof's trie nodes lead from the header's `stateRoot` to `key` with value `receipt`.
 	#[method(name = "veriml_receiptProof")]
-	fn receipt_proof(&self, request: u64, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
+	fn receipt_proof(&self, request: RequestId, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
 
 	/// What a request of `model` would cost at block `at` (default: the best block):
 	/// `{ modelPrice, execution, protocol, total }` in planck, as decimal strings — the fee
@@ -85,7 +88,7 @@ pub trait VerimlApi<BlockHash> {
 	/// SCALE-encoded outputs), or `closed` (expired, cancelled or abandoned, or its receipt was
 	/// pruned after its retention).
 	#[method(name = "veriml_request")]
-	fn request(&self, request: u64, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
+	fn request(&self, request: RequestId, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
 
 	/// Yields, once, what `veriml_request` answers for `request` at the first finalised block
 	/// where it is `completed`, `failed` or `closed` (with `finalizedIn`, that block's hash),
@@ -95,7 +98,7 @@ pub trait VerimlApi<BlockHash> {
 		unsubscribe = "veriml_unsubscribeResult",
 		item = serde_json::Value
 	)]
-	async fn subscribe_result(&self, request: u64) -> SubscriptionResult;
+	async fn subscribe_result(&self, request: RequestId) -> SubscriptionResult;
 }
 
 /// Implements [`VerimlApiServer`] over a full client.
@@ -163,7 +166,7 @@ where
 		Ok(Bytes(bytes))
 	}
 
-	fn receipt_proof(&self, request: u64, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
+	fn receipt_proof(&self, request: RequestId, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
 		let at = at.unwrap_or_else(|| self.client.info().finalized_hash);
 		let key = self.client.runtime_api().receipt_key(at, request).map_err(|e| api_error(at, e))?;
 		let receipt = self.read(at, key.clone())?.ok_or_else(|| {
@@ -204,7 +207,7 @@ where
 		}
 	}
 
-	fn request(&self, request: u64, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
+	fn request(&self, request: RequestId, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
 		let at = at.unwrap_or_else(|| self.client.info().best_hash);
 		let api = self.client.runtime_api();
 		let info = api.request(at, request).map_err(|e| api_error(at, e))?.ok_or_else(|| {
@@ -271,7 +274,7 @@ where
 		}
 	}
 
-	async fn subscribe_result(&self, pending: PendingSubscriptionSink, request: u64) -> SubscriptionResult {
+	async fn subscribe_result(&self, pending: PendingSubscriptionSink, request: RequestId) -> SubscriptionResult {
 		let best = self.client.info().best_hash;
 		if let Err(refusal) = self.request(request, Some(best)) {
 			pending.reject(refusal).await;

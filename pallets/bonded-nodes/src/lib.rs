@@ -365,7 +365,7 @@ pub mod pallet {
 			let resumes = record.status == NodeStatus::Suspended && bond >= T::MinBond::get();
 			if resumes {
 				// A service may have been removed while the node was suspended.
-				record.services.retain(|service| T::Services::contains(service));
+				record.services.retain(T::Services::contains);
 				Self::check_room(&node, &record.services)?;
 			}
 			T::Currency::hold(&HoldReason::NodeBond.into(), &who, amount)

@@ -21,6 +21,13 @@
 //!    below the minimum.
 //!
 //! Values are integers: a price of 64 123.45 in a feed with 2 decimals is `6412345`.
+//!
+//! ## Layout
+//!
+//! `lib.rs` holds the declarations (types, config, storage, events, errors, hooks, calls);
+//! `rounds.rs` the rounds and their aggregation; `impls.rs` the interfaces other pallets use;
+//! `try_state.rs` the invariants; `offchain.rs` the data node's off-chain worker; `json.rs` the
+//! JSON path its sources are read with.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -32,22 +39,29 @@ pub use pallet::*;
 pub mod benchmark_helpers;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+mod impls;
 pub mod json;
 #[cfg(test)]
 mod mock;
 mod offchain;
+mod rounds;
 #[cfg(test)]
 mod tests;
+mod try_state;
 pub mod weights;
 
+pub use impls::ExistingFeeds;
 pub use offchain::{source_storage_key, FeedSource, LOG_TARGET};
+pub use rounds::median;
 pub use weights::WeightInfo;
 
-use alloc::vec::Vec;
-use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use codec::{Decode, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use sp_core::crypto::KeyTypeId;
-pub use veriml_primitives::nodes::BondedNodes;
+pub use veriml_primitives::{
+	feeds::{FeedId, FeedValue, FeedValues, RoundId, RoundValue},
+	nodes::BondedNodes,
+};
 
 /// Key type of the keys with which data nodes sign their submissions.
 pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"feed");
@@ -63,59 +77,12 @@ pub mod crypto {
 	);
 }
 
-/// Identifies a feed; assigned in order from 0.
-pub type FeedId = u32;
-
-/// A round of a feed: round `r` spans blocks `r × round_length .. (r + 1) × round_length`.
-pub type RoundId = u32;
-
-/// A feed value: an integer in units of 10^-decimals.
-pub type FeedValue = i128;
-
-/// The aggregated value of one round.
-#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
-pub struct RoundValue<BlockNumber> {
-	/// The round.
-	pub round: RoundId,
-	/// The median of the round's submissions.
-	pub value: FeedValue,
-	/// How many values were submitted.
-	pub submissions: u32,
-	/// The block in which the round was aggregated.
-	pub at: BlockNumber,
-}
-
 /// Registers data nodes for the benchmarks.
 #[cfg(feature = "runtime-benchmarks")]
 pub trait BenchmarkHelper<AccountId> {
 	/// A new bonded data node serving `feed`, distinct for each `index`, one strike short of
 	/// a slash and serving since block 0.
 	fn node(index: u32, feed: FeedId) -> AccountId;
-}
-
-/// Feed values as other pallets (workflows) read them.
-pub trait FeedValues {
-	/// The `decimals` of `feed`'s values; `None` if there is no such feed.
-	fn decimals(feed: FeedId) -> Option<u8>;
-	/// The last `count` aggregated values of `feed`, oldest first (fewer if the history is
-	/// shorter).
-	fn latest(feed: FeedId, count: u32) -> Vec<FeedValue>;
-}
-
-/// The median of `values` (sorted in place): the middle value, or the mean of the two middle
-/// ones rounded toward zero. `None` for no values.
-pub fn median(values: &mut [FeedValue]) -> Option<FeedValue> {
-	if values.is_empty() {
-		return None;
-	}
-	values.sort_unstable();
-	let mid = values.len() / 2;
-	if values.len() % 2 == 1 {
-		return Some(values[mid]);
-	}
-	let (a, b) = (values[mid - 1], values[mid]);
-	// (a + b) / 2 without overflow.
-	Some(a / 2 + b / 2 + (a % 2 + b % 2) / 2)
 }
 
 #[frame_support::pallet]
@@ -125,16 +92,12 @@ pub mod pallet {
 		dispatch::PostDispatchInfo,
 		pallet_prelude::*,
 		traits::{
-			fungible::{Inspect, InspectHold, Mutate, MutateHold},
+			fungible::{Inspect, Mutate, MutateHold},
 			tokens::Precision,
-			Contains,
 		},
 	};
 	use frame_system::{offchain::CreateSignedTransaction, pallet_prelude::*};
-	use sp_runtime::{
-		traits::{Saturating, Zero},
-		Perbill, SaturatedConversion,
-	};
+	use sp_runtime::{traits::Zero, Perbill};
 
 	/// Balance of the currency deposits and bonds are held in.
 	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
@@ -457,145 +420,6 @@ pub mod pallet {
 			Submissions::<T>::insert(feed, (round, values));
 			Self::deposit_event(Event::ValueSubmitted { feed, round, node, value });
 			Ok(PostDispatchInfo { actual_weight: None, pays_fee: Pays::No })
-		}
-	}
-
-	impl<T: Config> Pallet<T> {
-		/// The round of a feed with rounds of `round_length` blocks at block `at`.
-		pub fn round_of(at: BlockNumberFor<T>, round_length: BlockNumberFor<T>) -> RoundId {
-			let at: u64 = at.saturated_into();
-			let length: u64 = round_length.saturated_into();
-			(at / length.max(1)).saturated_into()
-		}
-
-		/// The first block of `round`.
-		pub fn round_start(round: RoundId, round_length: BlockNumberFor<T>) -> BlockNumberFor<T> {
-			let length: u64 = round_length.saturated_into();
-			(u64::from(round).saturating_mul(length)).saturated_into()
-		}
-
-		/// Aggregates the round of `feed` that ends at `now` and schedules the next one.
-		fn end_round(feed: FeedId, now: BlockNumberFor<T>) {
-			// A removed feed's last scheduled end.
-			let Some(info) = Feeds::<T>::get(feed) else { return };
-			let round = Self::round_of(now, info.round_length).saturating_sub(1);
-			let submitted = match Submissions::<T>::take(feed) {
-				Some((open, values)) if open == round => values.into_inner(),
-				_ => Vec::new(),
-			};
-			let count = submitted.len() as u32;
-			let mut values: Vec<FeedValue> = submitted.iter().map(|(_, value)| *value).collect();
-			let aggregated = if count >= info.min_submissions { median(&mut values) } else { None };
-			match aggregated {
-				Some(value) => {
-					History::<T>::mutate(feed, |history| {
-						if history.is_full() {
-							history.remove(0);
-						}
-						// Room was made above.
-						let _ = history.try_push(RoundValue { round, value, submissions: count, at: now });
-					});
-					Self::deposit_event(Event::RoundAggregated { feed, round, value, submissions: count });
-				},
-				None => Self::deposit_event(Event::RoundWithoutValue {
-					feed,
-					round,
-					submissions: count,
-					needed: info.min_submissions,
-				}),
-			}
-
-			// Strikes: outliers (when there is a median to compare with) and missed rounds.
-			for (node, value) in &submitted {
-				let outlier = aggregated.filter(|median| {
-					let allowed = info.max_deviation.mul_floor(median.unsigned_abs());
-					value.abs_diff(*median) > allowed
-				});
-				match outlier {
-					Some(median) => {
-						Self::deposit_event(Event::OutlierReported {
-							feed,
-							round,
-							node: node.clone(),
-							value: *value,
-							median,
-						});
-						T::Nodes::strike(node, None);
-					},
-					None => T::Nodes::clear_strikes(node),
-				}
-			}
-			let round_began = Self::round_start(round, info.round_length);
-			for node in T::Nodes::nodes(&feed) {
-				if submitted.iter().any(|(who, _)| *who == node) {
-					continue;
-				}
-				let served_whole_round = T::Nodes::serving_since(&node).is_some_and(|since| since <= round_began);
-				if served_whole_round {
-					Self::deposit_event(Event::RoundMissed { feed, round, node: node.clone() });
-					T::Nodes::strike(&node, None);
-				}
-			}
-
-			let next_end = now.saturating_add(info.round_length);
-			// Every feed has one scheduled end and at most `MaxFeeds` feeds exist.
-			let _ = RoundEnds::<T>::try_mutate(next_end, |ending| ending.try_push(feed));
-		}
-
-		/// The pallet's invariants, checked by `try_state` and after every block of the tests:
-		/// `FeedCount` counts the feeds, each has an id given out and its round's end is
-		/// scheduled exactly once; holds equal the deposits they secure; nothing is kept of a
-		/// feed that does not exist but the end of its last round. (The data nodes' own
-		/// invariants are the `DataNodes` instance's.)
-		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-			use alloc::collections::btree_map::BTreeMap;
-			let mut deposits: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
-			let mut scheduled: BTreeMap<FeedId, u32> = BTreeMap::new();
-			for (_, ending) in RoundEnds::<T>::iter() {
-				for feed in ending {
-					*scheduled.entry(feed).or_default() += 1;
-				}
-			}
-			let mut feeds = 0u32;
-			for (id, feed) in Feeds::<T>::iter() {
-				feeds += 1;
-				ensure!(id < NextFeedId::<T>::get(), "a feed has an id not given out yet");
-				ensure!(scheduled.get(&id) == Some(&1), "a feed's round end is not scheduled exactly once");
-				let sum = deposits.entry(feed.owner).or_default();
-				*sum = sum.saturating_add(feed.deposit);
-			}
-			ensure!(FeedCount::<T>::get() == feeds, "FeedCount does not count the feeds");
-			for (owner, deposit) in deposits {
-				ensure!(
-					T::Currency::balance_on_hold(&HoldReason::FeedDeposit.into(), &owner) == deposit,
-					"an owner's FeedDeposit hold is not the sum of its feeds' deposits"
-				);
-			}
-			for feed in Submissions::<T>::iter_keys().chain(History::<T>::iter_keys()) {
-				ensure!(Feeds::<T>::contains_key(feed), "rounds kept of a feed that does not exist");
-			}
-			Ok(())
-		}
-	}
-
-	/// The feeds that exist: the services data nodes may offer.
-	pub struct ExistingFeeds<T>(PhantomData<T>);
-
-	impl<T: Config> Contains<FeedId> for ExistingFeeds<T> {
-		fn contains(feed: &FeedId) -> bool {
-			Feeds::<T>::contains_key(feed)
-		}
-	}
-
-	impl<T: Config> FeedValues for Pallet<T> {
-		fn decimals(feed: FeedId) -> Option<u8> {
-			Feeds::<T>::get(feed).map(|info| info.decimals)
-		}
-
-		fn latest(feed: FeedId, count: u32) -> Vec<FeedValue> {
-			let history = History::<T>::get(feed);
-			let skip = history.len().saturating_sub(count as usize);
-			history.iter().skip(skip).map(|round| round.value).collect()
 		}
 	}
 }

@@ -114,7 +114,7 @@ impl<T: Config> Pallet<T> {
 					marker.set(&round);
 					nonces.used();
 				},
-				Err(()) => log::warn!(target: LOG_TARGET, "feed {feed}: the transaction pool refused the value"),
+				Err(why) => log::warn!(target: LOG_TARGET, "feed {feed}: the value was not sent: {why:?}"),
 			}
 		}
 		nonces.save();

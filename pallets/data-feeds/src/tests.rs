@@ -399,12 +399,12 @@ mod offchain_worker {
 		ext.register_extension(OffchainDbExt::new(offchain));
 		ext.register_extension(TransactionPoolExt::new(pool_ext));
 		ext.register_extension(KeystoreExt(Arc::new(keystore)));
-		let node: AccountId = public.into();
+		let node: AccountId = public;
 		ext.execute_with(|| {
 			let feed = register_feed(1);
 			assert_ok!(DataNodes::register(
 				RuntimeOrigin::signed(operator()),
-				node.clone(),
+				node,
 				vec![feed].try_into().unwrap(),
 				MIN_BOND,
 				proof,
@@ -487,7 +487,7 @@ mod offchain_worker {
 	fn an_oversized_answer_is_not_read_to_the_end() {
 		let Setup { mut ext, http, pool, .. } = setup(true);
 		let mut body = br#"{"price": {"usd": 1}, "padding": ""#.to_vec();
-		body.extend(std::iter::repeat(b'x').take(crate::offchain::MAX_RESPONSE_BYTES));
+		body.extend(std::iter::repeat_n(b'x', crate::offchain::MAX_RESPONSE_BYTES));
 		body.extend_from_slice(br#""}"#);
 		expect_get(&http, &body);
 		ext.execute_with(|| {
@@ -500,7 +500,7 @@ mod offchain_worker {
 	fn a_key_that_is_not_a_registered_data_node_does_nothing() {
 		let Setup { mut ext, pool, node, .. } = setup(true);
 		ext.execute_with(|| {
-			pallet_bonded_nodes::Nodes::<Test>::remove(&node);
+			pallet_bonded_nodes::Nodes::<Test>::remove(node);
 			Feeds::offchain_worker(1);
 			assert!(sent_calls(&pool).is_empty());
 		});

@@ -7,9 +7,9 @@ use codec::Encode;
 use frame_benchmarking::v2::*;
 use frame_support::traits::{fungible::Mutate, Get, Hooks};
 use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
-use pallet_model_registry::ModelCatalog;
 use sp_runtime::traits::{Bounded, Saturating};
 use veriml_inference_primitives::{input_hash, result_hash, EngineError, ModelHash, Tensor};
+use veriml_primitives::models::ModelCatalog;
 
 /// Width of a `[1, width]` float tensor whose SCALE encoding is about `bytes` long.
 fn width_for(bytes: u32) -> u32 {
@@ -154,7 +154,7 @@ mod benchmarks {
 			id,
 			Proposal {
 				node: proposer,
-				outcome: pallet_verification::Outcome::Failed(EngineError::FuelExhausted),
+				outcome: veriml_primitives::verification::Outcome::Failed(EngineError::FuelExhausted),
 				challenge_until: until,
 				challenger: None,
 			},

@@ -5,17 +5,19 @@ use crate::*;
 use alloc::vec::Vec;
 use frame_support::{dispatch::PostDispatchInfo, pallet_prelude::*, traits::Contains};
 use frame_system::pallet_prelude::*;
-use pallet_escrow::Escrow;
-use pallet_model_registry::{ModelCatalog, ModelTerms, Verification};
-use pallet_verification::{Claim, Job, Outcome, ResultVerifier, Verdict};
 use sp_runtime::{traits::Saturating, SaturatedConversion};
 use veriml_inference_primitives::{check_inputs, input_hash, result_hash, EngineError, ModelHash, Tensor};
-use veriml_primitives::nodes::BondedNodes;
+use veriml_primitives::{
+	escrow::Escrow,
+	models::{ModelCatalog, ModelTerms, Verification},
+	nodes::BondedNodes,
+	verification::{Claim, Job, Outcome, ResultVerifier, Verdict},
+};
 
 impl<T: Config> Pallet<T> {
 	/// The fee of a request for a model priced `model_price` with verification fuel limit
 	/// `fuel_limit`.
-	pub fn fee(model_price: BalanceOf<T>, fuel_limit: u64) -> Fee<BalanceOf<T>> {
+	pub fn fee(model_price: BalanceOf<T>, fuel_limit: Fuel) -> Fee<BalanceOf<T>> {
 		let per_fuel = T::ExecutionFeePerFuel::get();
 		let fuel: BalanceOf<T> = fuel_limit.saturated_into();
 		let execution = T::ExecutionBaseFee::get().saturating_add(per_fuel.saturating_mul(fuel));
@@ -32,7 +34,7 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// The weight of `fuel` units of engine work, at the model registry's rate.
-	pub fn fuel_weight(fuel: u64) -> Weight {
+	pub fn fuel_weight(fuel: Fuel) -> Weight {
 		T::Models::fuel_weight(fuel)
 	}
 
@@ -84,7 +86,7 @@ impl<T: Config> Pallet<T> {
 	/// The fuel limit of a run of a model of `terms`: its fuel per run with the margin. A
 	/// model whose limit and preparation together exceed `MaxVerificationFuel` is too
 	/// costly to verify in a block.
-	pub(crate) fn fuel_limit(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Result<u64, DispatchError> {
+	pub(crate) fn fuel_limit(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Result<Fuel, DispatchError> {
 		let limit = terms.fuel_per_run.saturating_mul(100u64.saturating_add(T::FuelMargin::get().into())) / 100;
 		ensure!(
 			limit.saturating_add(terms.fuel_to_prepare) <= T::MaxVerificationFuel::get(),

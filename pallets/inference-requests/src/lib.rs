@@ -70,6 +70,7 @@ pub use weights::WeightInfo;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use sp_core::crypto::KeyTypeId;
+use veriml_primitives::{verification::Outcome, Fuel};
 
 /// Key type of the keys with which inference nodes sign their results.
 pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"infr");
@@ -103,55 +104,7 @@ pub trait BenchmarkHelper<AccountId> {
 	fn upload(who: &AccountId, bytes: &[u8]) -> veriml_inference_primitives::H256;
 }
 
-/// Identifies a request; assigned in order from 0.
-pub type RequestId = u64;
-
-/// Inference requests as other pallets (workflows) make them.
-pub trait InferenceRequests<AccountId, Balance> {
-	/// What a request of `model` costs now, or why it cannot be requested.
-	fn quote(model: &veriml_inference_primitives::ModelHash) -> Result<Fee<Balance>, QuoteError>;
-
-	/// Requests an inference of `model` on `inputs` for `requester`, holding the fee (at most
-	/// `max_fee`) from its free balance, exactly as the `request` call does.
-	fn request(
-		requester: AccountId,
-		model: veriml_inference_primitives::ModelHash,
-		inputs: alloc::vec::Vec<veriml_inference_primitives::Tensor>,
-		max_fee: Balance,
-	) -> Result<RequestId, sp_runtime::DispatchError>;
-}
-
-/// Why a model cannot be requested now: the answer of [`runtime_api::InferenceApi::quote`].
-#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug, TypeInfo)]
-pub enum QuoteError {
-	/// No model with this hash is registered.
-	UnknownModel,
-	/// The model is deprecated and takes no new requests.
-	ModelDeprecated,
-	/// The model costs more fuel than one verification may use.
-	ModelTooCostlyToVerify,
-}
-
-/// What a request costs; held in escrow when it is made.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, Default, TypeInfo, MaxEncodedLen,
-)]
-pub struct Fee<Balance> {
-	/// The model's price per inference, paid to its owner.
-	pub model_price: Balance,
-	/// Paid to the operator of the node whose result is verified: base fee plus the model's
-	/// verification fuel limit at the fee per fuel.
-	pub execution: Balance,
-	/// The protocol's share, paid to the protocol account.
-	pub protocol: Balance,
-}
-
-impl<Balance: sp_runtime::traits::Saturating + Copy> Fee<Balance> {
-	/// Everything the requester pays.
-	pub fn total(&self) -> Balance {
-		self.model_price.saturating_add(self.execution).saturating_add(self.protocol)
-	}
-}
+pub use veriml_primitives::requests::{Fee, InferenceRequests, QuoteError, RequestId};
 
 /// Where a request stands. Completed, expired and cancelled requests are removed (their
 /// events and, for completed ones, their receipt remain).
@@ -173,7 +126,7 @@ pub struct Proposal<AccountId, BlockNumber> {
 	/// The inference node that proposed it.
 	pub node: AccountId,
 	/// The outcome it claims (its outputs are in `ProposedOutputs`).
-	pub outcome: pallet_verification::Outcome,
+	pub outcome: Outcome,
 	/// Settles at the start of this block unless challenged before.
 	pub challenge_until: BlockNumber,
 	/// The node that challenged it, whose bond answers for a wrong challenge.
@@ -187,12 +140,14 @@ pub mod pallet {
 	use codec::DecodeAll;
 	use frame_support::{pallet_prelude::*, traits::fungible::Inspect};
 	use frame_system::{offchain::CreateSignedTransaction, pallet_prelude::*};
-	use pallet_escrow::Escrow;
-	use pallet_model_registry::{ModelCatalog, UploadedBytes, Verification};
-	use pallet_verification::{Claim, ResultVerifier};
 	use sp_runtime::Perbill;
 	use veriml_inference_primitives::{EngineError, ModelHash, Tensor, H256};
-	use veriml_primitives::nodes::BondedNodes;
+	use veriml_primitives::{
+		escrow::Escrow,
+		models::{ModelCatalog, UploadedBytes, Verification},
+		nodes::BondedNodes,
+		verification::{Claim, ResultVerifier},
+	};
 
 	/// Balance of the currency fees are paid in.
 	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
@@ -228,7 +183,7 @@ pub mod pallet {
 		pub fee: Fee<Balance>,
 		/// Most engine fuel one execution may use: the model's measured fuel per run with
 		/// [`Config::FuelMargin`].
-		pub fuel_limit: u64,
+		pub fuel_limit: Fuel,
 		/// Re-executed at submission, or proposed and challengeable (the model's mode when
 		/// the request was made).
 		pub verification: Verification,
@@ -296,7 +251,7 @@ pub mod pallet {
 
 		/// Most fuel one verification may use: models above it cannot be requested.
 		#[pallet::constant]
-		type MaxVerificationFuel: Get<u64>;
+		type MaxVerificationFuel: Get<Fuel>;
 
 		/// Largest SCALE-encoded inputs of one request, in bytes.
 		#[pallet::constant]
@@ -444,12 +399,7 @@ pub mod pallet {
 		Cancelled { request: RequestId, refunded: BalanceOf<T> },
 		/// `node` proposed the result of an optimistic model's request: it settles at the start
 		/// of block `challenge_until` unless a bonded node challenges it before.
-		ResultProposed {
-			request: RequestId,
-			node: T::AccountId,
-			outcome: pallet_verification::Outcome,
-			challenge_until: BlockNumberFor<T>,
-		},
+		ResultProposed { request: RequestId, node: T::AccountId, outcome: Outcome, challenge_until: BlockNumberFor<T> },
 		/// `challenger` disputes `node`'s proposed result; the chain will re-execute it.
 		Challenged { request: RequestId, node: T::AccountId, challenger: T::AccountId },
 		/// Re-execution proved `challenger` right: `node` was slashed `slashed` (part of it paid

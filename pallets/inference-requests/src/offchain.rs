@@ -15,12 +15,10 @@ use alloc::vec::Vec;
 use codec::Encode;
 use frame_support::traits::Get;
 use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
-use pallet_model_registry::ModelCatalog;
-use pallet_verification::ResultVerifier;
 use sp_runtime::{offchain::storage::StorageValueRef, traits::Saturating};
 use veriml_inference_primitives::{result_hash, EngineError};
 use veriml_offchain::{run_with_keys, send_signed, NonceTracker};
-use veriml_primitives::nodes::BondedNodes as _;
+use veriml_primitives::{models::ModelCatalog, nodes::BondedNodes as _, verification::ResultVerifier};
 
 /// Logging target of inference nodes' work: `-l veriml::inference=debug`.
 pub const LOG_TARGET: &str = "veriml::inference";
@@ -73,8 +71,12 @@ impl<T: Config> Pallet<T> {
 			log::warn!(target: LOG_TARGET, "proposal {id}: cannot re-execute the model here: {error:?}");
 			return None;
 		}
-		let expected =
-			pallet_verification::outcome_of(T::Models::engine_versions().0, &job.model, &job.inputs, &execution);
+		let expected = veriml_primitives::verification::outcome_of(
+			T::Models::engine_versions().0,
+			&job.model,
+			&job.inputs,
+			&execution,
+		);
 		let wrong = expected != proposal.outcome;
 		log::info!(
 			target: LOG_TARGET,
@@ -149,7 +151,7 @@ impl<T: Config> Pallet<T> {
 					nonces.used();
 					sent += 1;
 				},
-				Err(()) => log::warn!(target: LOG_TARGET, "request {id}: the transaction pool refused the result"),
+				Err(why) => log::warn!(target: LOG_TARGET, "request {id}: the result was not sent: {why:?}"),
 			}
 		}
 
@@ -160,7 +162,7 @@ impl<T: Config> Pallet<T> {
 					nonces.used();
 					sent += 1;
 				},
-				Err(()) => log::warn!(target: LOG_TARGET, "proposal {id}: the transaction pool refused the challenge"),
+				Err(why) => log::warn!(target: LOG_TARGET, "proposal {id}: the challenge was not sent: {why:?}"),
 			}
 		}
 

@@ -5,11 +5,13 @@ use crate::*;
 use alloc::vec::Vec;
 use frame_support::{dispatch::PostDispatchInfo, pallet_prelude::*};
 use frame_system::pallet_prelude::*;
-use pallet_model_registry::ModelCatalog;
-use pallet_verification::{Claim, Job, Outcome, ResultVerifier, Verdict};
 use sp_runtime::traits::Saturating;
 use veriml_inference_primitives::result_hash;
-use veriml_primitives::nodes::BondedNodes;
+use veriml_primitives::{
+	models::ModelCatalog,
+	nodes::BondedNodes,
+	verification::{Claim, Job, Outcome, ResultVerifier, Verdict},
+};
 
 impl<T: Config> Pallet<T> {
 	/// Records `node`'s claim for an optimistic model's request as a proposal that settles

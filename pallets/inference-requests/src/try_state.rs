@@ -2,8 +2,8 @@
 
 use crate::*;
 use frame_support::pallet_prelude::*;
-use pallet_escrow::Escrow;
 use veriml_inference_primitives::ModelHash;
+use veriml_primitives::escrow::Escrow;
 
 impl<T: Config> Pallet<T> {
 	/// The pallet's invariants, checked by `try_state` and after every block of the tests:
@@ -66,12 +66,9 @@ impl<T: Config> Pallet<T> {
 			*per_model.entry(request.model).or_default() += 1;
 		}
 		ensure!(Inputs::<T>::iter_keys().count() == open, "inputs of a request that is not open");
+		ensure!(Proposals::<T>::iter_keys().all(Requests::<T>::contains_key), "a proposal of a closed request");
 		ensure!(
-			Proposals::<T>::iter_keys().all(|id| Requests::<T>::contains_key(id)),
-			"a proposal of a closed request"
-		);
-		ensure!(
-			ProposedOutputs::<T>::iter_keys().all(|id| Proposals::<T>::contains_key(id)),
+			ProposedOutputs::<T>::iter_keys().all(Proposals::<T>::contains_key),
 			"proposed outputs without a proposal"
 		);
 		ensure!(Assignments::<T>::iter_keys().count() == assignments, "an assignment of a request that is not open");

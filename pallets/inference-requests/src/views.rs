@@ -46,7 +46,7 @@ pub enum RequestInfo<AccountId, Balance, BlockNumber> {
 	Open(OpenRequest<AccountId, Balance, BlockNumber>),
 	/// Verified: completed with outputs or failed with the engine's error, as the receipt's
 	/// outcome says.
-	Verified(pallet_verification::Receipt<RequestId, AccountId, BlockNumber>),
+	Verified(veriml_primitives::verification::Receipt<RequestId, AccountId, BlockNumber>),
 	/// Expired, cancelled or abandoned, or verified and its receipt pruned after its retention.
 	Closed,
 }
@@ -65,9 +65,9 @@ pub struct OpenRequest<AccountId, Balance, BlockNumber> {
 	/// The fee held in escrow.
 	pub fee: Fee<Balance>,
 	/// Most engine fuel one execution may use.
-	pub fuel_limit: u64,
+	pub fuel_limit: Fuel,
 	/// Re-executed at submission, or proposed and challengeable.
-	pub verification: pallet_model_registry::Verification,
+	pub verification: veriml_primitives::models::Verification,
 	/// The nodes that may answer it.
 	pub assigned: alloc::vec::Vec<AccountId>,
 	/// The block it was made in.

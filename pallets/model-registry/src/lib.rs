@@ -29,6 +29,13 @@
 //! genesis and replaced only by root with [`set_engine_guest`](Pallet::set_engine_guest),
 //! which must raise the engine version and takes effect [`Config::EngineGuestDelay`] blocks
 //! later, so that nodes compile the new guest before the first block that runs it.
+//!
+//! ## Layout
+//!
+//! `lib.rs` holds the declarations (config, storage, events, errors, hooks, calls); `types.rs`
+//! the records; `impls.rs` uploads, deposits, the engine guest's schedule, the weights of
+//! engine work and the interfaces other pallets use; `views.rs` the runtime API;
+//! `try_state.rs` the invariants.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -38,33 +45,13 @@ pub use pallet::*;
 
 mod types;
 
-/// The runtime API clients read models through (and the node's `veriml_modelBytes` RPC).
-pub mod runtime_api {
-	use super::RegisteredModel;
-	use alloc::vec::Vec;
-	use veriml_inference_primitives::{EngineGuest, ModelHash};
-
-	sp_api::decl_runtime_apis! {
-		/// Registered models and the engine guest the chain runs them with.
-		pub trait ModelsApi<AccountId, Balance, BlockNumber>
-		where
-			AccountId: codec::Codec,
-			Balance: codec::Codec,
-			BlockNumber: codec::Codec,
-		{
-			/// The registered model `model`: owner, name and version, tensor specs, price,
-			/// measured fuel, verification mode and status; `None` if none is registered.
-			fn model(model: ModelHash) -> Option<RegisteredModel<AccountId, Balance, BlockNumber>>;
-			/// The ONNX bytes of the registered model `model` (the caller can check
-			/// `blake2_256(bytes) == model`); `None` if none is registered.
-			fn model_code(model: ModelHash) -> Option<Vec<u8>>;
-			/// The engine guest the chain checks and runs models with now: its hash and the
-			/// engine version every result hash commits to.
-			fn engine_guest() -> EngineGuest;
-		}
-	}
-}
+mod impls;
+mod try_state;
+mod views;
 pub mod weights;
+
+pub use impls::ActiveModels;
+pub use views::runtime_api;
 
 #[cfg(feature = "runtime-benchmarks")]
 pub mod benchmark_helpers;
@@ -76,6 +63,7 @@ mod mock;
 mod tests;
 
 pub use types::*;
+use veriml_primitives::Fuel;
 pub use weights::WeightInfo;
 
 #[frame_support::pallet]
@@ -86,7 +74,6 @@ pub mod pallet {
 		pallet_prelude::*,
 		traits::{
 			fungible::{Inspect, Mutate, MutateHold},
-			tokens::Precision,
 			Contains,
 		},
 	};
@@ -163,7 +150,7 @@ pub mod pallet {
 
 		/// Engine fuel registration may spend on preparing a model, and again on its trial run.
 		#[pallet::constant]
-		type RegistrationFuelLimit: Get<u64>;
+		type RegistrationFuelLimit: Get<Fuel>;
 
 		/// Reference-machine compute time, in picoseconds, of one unit of engine fuel.
 		#[pallet::constant]
@@ -172,7 +159,7 @@ pub mod pallet {
 		/// Models measured above this fuel per run are [`Verification::Optimistic`]: their
 		/// results are re-executed only when challenged, not in every block that carries one.
 		#[pallet::constant]
-		type OptimisticAboveFuel: Get<u64>;
+		type OptimisticAboveFuel: Get<Fuel>;
 
 		/// Blocks between a root call that replaces the engine guest and the first block that
 		/// runs the new guest: time for every node to compile it (tens of seconds) before it is
@@ -303,7 +290,7 @@ pub mod pallet {
 			name: ModelName<T>,
 			version: u32,
 			byte_len: u32,
-			fuel_per_run: u64,
+			fuel_per_run: Fuel,
 			verification: Verification,
 		},
 		/// A model's price per inference changed.
@@ -530,7 +517,7 @@ pub mod pallet {
 			ensure!(!name.is_empty(), Error::<T>::EmptyName);
 			ensure!(!inputs.is_empty(), Error::<T>::TooManyTensors);
 			let mut versions = Versions::<T>::get(&owner, &name);
-			ensure!(versions.last().map_or(true, |(latest, _)| version > *latest), Error::<T>::VersionNotIncreasing);
+			ensure!(versions.last().is_none_or(|(latest, _)| version > *latest), Error::<T>::VersionNotIncreasing);
 
 			let bytes = Self::uploaded_bytes(model_hash, &upload)?;
 
@@ -686,186 +673,6 @@ pub mod pallet {
 		}
 	}
 
-	impl<T: Config> Pallet<T> {
-		/// The deposit for keeping `byte_len` bytes of model in state.
-		pub fn deposit_for(byte_len: u32) -> BalanceOf<T> {
-			T::DepositPerByte::get().saturating_mul(byte_len.into()).saturating_add(T::DepositPerModel::get())
-		}
-
-		/// The weight of an engine call doing `fuel` units of work: the fuel, and reading which
-		/// engine guest the chain names ([`EngineGuest`]), which every engine call passes on.
-		pub fn fuel_weight(fuel: u64) -> Weight {
-			Weight::from_parts(fuel.saturating_mul(T::PicosecondsPerFuel::get()), 0)
-				.saturating_add(T::DbWeight::get().reads(1))
-		}
-
-		/// The weight charged for [`set_engine_guest`](Pallet::set_engine_guest): three quarters
-		/// of a block. Identifying a guest (decompressing it, validating every function body
-		/// and checking its metering and the counting of its stack limit, hashing it) takes
-		/// about 0.6 s for today's 18.7 MB guest on the reference machine, so about 1.1 s for
-		/// the largest guest a chain stores
-		/// ([`MAX_GUEST_BYTES`](veriml_inference_primitives::guest::MAX_GUEST_BYTES)).
-		pub fn set_engine_guest_weight() -> Weight {
-			T::BlockWeights::get().max_block.saturating_mul(3) / 4
-		}
-
-		/// The engine guest the chain checks and runs models with now.
-		pub fn engine_guest() -> veriml_inference_primitives::EngineGuest {
-			EngineGuest::<T>::get()
-		}
-
-		/// Makes a scheduled engine guest the current one when its block has come.
-		fn activate_engine_guest(now: BlockNumberFor<T>) -> Weight {
-			let db = T::DbWeight::get();
-			let Some((guest, activates_at)) = PendingEngineGuest::<T>::get() else { return db.reads(1) };
-			if activates_at > now {
-				return db.reads(1);
-			}
-			let replaced = EngineGuest::<T>::get();
-			// Old blocks keep the replaced guest's bytes in their own state.
-			frame_support::storage::unhashed::kill(&veriml_inference_primitives::engine_guest_code_key(&replaced.hash));
-			EngineGuest::<T>::put(guest);
-			ReplacedEngineGuest::<T>::put(replaced);
-			PendingEngineGuest::<T>::kill();
-			Self::deposit_event(Event::EngineGuestActivated {
-				guest: guest.hash,
-				version: guest.version,
-				replaced: replaced.hash,
-			});
-			db.reads_writes(2, 5)
-		}
-
-		/// The weight of preparing a model of `byte_len` bytes that took `fuel_to_prepare` at
-		/// registration, in an engine that has not prepared it: reading, decoding and hashing
-		/// its bytes (bounded by registration's per-byte cost, which does as much and more)
-		/// and the preparation's fuel.
-		pub fn preparation_weight(fuel_to_prepare: u64, byte_len: u32) -> Weight {
-			T::WeightInfo::register_model(byte_len)
-				.saturating_sub(T::WeightInfo::register_model(0))
-				.saturating_add(Self::fuel_weight(fuel_to_prepare))
-		}
-
-		/// The storage key under which the model's bytes live, for the engine host function.
-		pub fn model_code_key(model_hash: &ModelHash) -> Vec<u8> {
-			ModelCode::<T>::hashed_key_for(model_hash)
-		}
-
-		/// The registered model `model_hash`, if any.
-		pub fn model(model_hash: &ModelHash) -> Option<ModelRecordOf<T>> {
-			Models::<T>::get(model_hash)
-		}
-
-		/// The ONNX bytes of the registered model `model_hash`, if any.
-		pub fn model_code(model_hash: &ModelHash) -> Option<Vec<u8>> {
-			ModelCode::<T>::get(model_hash).map(BoundedVec::into_inner)
-		}
-
-		fn chunk_len(upload: &UploadOf<T>, index: u32) -> u32 {
-			let chunk = T::MaxChunkBytes::get();
-			if index + 1 == upload.chunk_count {
-				upload.byte_len - chunk.saturating_mul(upload.chunk_count - 1)
-			} else {
-				chunk
-			}
-		}
-
-		/// The bytes of the complete upload `hash`, checked against it.
-		fn uploaded_bytes(hash: ModelHash, upload: &UploadOf<T>) -> Result<Vec<u8>, Error<T>> {
-			ensure!(upload.chunks_received == upload.chunk_count, Error::<T>::UploadIncomplete);
-			let mut bytes = Vec::with_capacity(upload.byte_len as usize);
-			for index in 0..upload.chunk_count {
-				let chunk = UploadChunks::<T>::get(hash, index).ok_or(Error::<T>::UploadIncomplete)?;
-				bytes.extend_from_slice(&chunk);
-			}
-			ensure!(veriml_inference_primitives::model_hash(&bytes) == hash, Error::<T>::HashMismatch);
-			Ok(bytes)
-		}
-
-		fn release_deposit(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
-			T::Currency::release(&HoldReason::ModelStorage.into(), who, amount, Precision::BestEffort).map(|_| ())
-		}
-	}
-
-	impl<T: Config> UploadedBytes<T::AccountId> for Pallet<T> {
-		fn take(who: &T::AccountId, hash: &ModelHash, max_len: u32) -> Result<Vec<u8>, DispatchError> {
-			let upload = Uploads::<T>::get(hash).ok_or(Error::<T>::UnknownUpload)?;
-			ensure!(upload.uploader == *who, Error::<T>::NotUploader);
-			ensure!(upload.byte_len <= max_len, Error::<T>::UploadTooLarge);
-			let bytes = Self::uploaded_bytes(*hash, &upload)?;
-			let _ = UploadChunks::<T>::clear_prefix(hash, upload.chunk_count, None);
-			Uploads::<T>::remove(hash);
-			Self::release_deposit(who, upload.deposit)?;
-			Self::deposit_event(Event::UploadTaken {
-				content_hash: *hash,
-				uploader: who.clone(),
-				deposit: upload.deposit,
-			});
-			Ok(bytes)
-		}
-	}
-
-	impl<T: Config> ModelCatalog<T::AccountId, BalanceOf<T>> for Pallet<T> {
-		fn terms(model: &ModelHash) -> Option<ModelTerms<T::AccountId, BalanceOf<T>>> {
-			Models::<T>::get(model).map(|record| ModelTerms {
-				owner: record.owner,
-				price_per_inference: record.price_per_inference,
-				inputs: record.inputs.into_inner(),
-				fuel_per_run: record.fuel_per_run,
-				fuel_to_prepare: record.fuel_to_prepare,
-				byte_len: record.byte_len,
-				active: record.status == ModelStatus::Active,
-				verification: record.verification,
-			})
-		}
-
-		fn fuel_weight(fuel: u64) -> Weight {
-			Self::fuel_weight(fuel)
-		}
-
-		fn preparation_weight(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {
-			Self::preparation_weight(terms.fuel_to_prepare, terms.byte_len)
-		}
-
-		fn max_model_read_weight() -> Weight {
-			Self::preparation_weight(0, T::MaxModelBytes::get()).saturating_sub(Self::fuel_weight(0))
-		}
-
-		fn engine_versions(
-		) -> (veriml_inference_primitives::EngineVersion, Option<veriml_inference_primitives::EngineVersion>) {
-			(EngineGuest::<T>::get().version, ReplacedEngineGuest::<T>::get().map(|guest| guest.version))
-		}
-	}
-
-	/// The registered models that take new requests.
-	pub struct ActiveModels<T>(core::marker::PhantomData<T>);
-
-	impl<T: Config> Contains<ModelHash> for ActiveModels<T> {
-		fn contains(model: &ModelHash) -> bool {
-			Models::<T>::get(model).is_some_and(|record| record.status == ModelStatus::Active)
-		}
-	}
-
-	impl<T: Config> Pallet<T> {
-		/// Runs the registered `model` on `inputs` with the node's deterministic engine, within
-		/// `fuel_limit`; the engine reads the bytes from [`ModelCode`] when it has not prepared
-		/// the model yet.
-		pub fn run(
-			model: &ModelHash,
-			input_specs: &[TensorSpec],
-			inputs: &[veriml_inference_primitives::Tensor],
-			fuel_limit: u64,
-		) -> Result<veriml_inference_primitives::Execution, EngineError> {
-			veriml_inference_interface::inference::run(
-				EngineGuest::<T>::get().hash,
-				*model,
-				&Self::model_code_key(model),
-				input_specs.to_vec(),
-				inputs.to_vec(),
-				fuel_limit,
-			)
-		}
-	}
-
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
@@ -891,73 +698,6 @@ pub mod pallet {
 				"register_model's worst case ({worst_registration}) exceeds a transaction's maximum \
 				 ({max_extrinsic}): lower RegistrationFuelLimit or MaxModelBytes"
 			);
-		}
-	}
-
-	impl<T: Config> Pallet<T> {
-		/// The registry's invariants, checked by `try_state` and after every block of the
-		/// tests: every model has its bytes (of its recorded length and hash) and is listed
-		/// under its owner's name and version; every upload holds as many chunks as it counts;
-		/// each account's `ModelStorage` hold is the sum of the deposits of its uploads and
-		/// models; the guest the chain names has its bytes in state.
-		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-			use alloc::collections::btree_map::BTreeMap;
-			use frame_support::traits::fungible::InspectHold;
-			let mut deposits: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
-			let mut models = 0usize;
-			for (hash, model) in Models::<T>::iter() {
-				models += 1;
-				let code = ModelCode::<T>::get(hash).ok_or("a registered model has no bytes")?;
-				ensure!(code.len() as u32 == model.byte_len, "a model's bytes are not its recorded length");
-				ensure!(
-					veriml_inference_primitives::model_hash(&code) == hash,
-					"a model's bytes do not hash to its key"
-				);
-				ensure!(
-					Versions::<T>::get(&model.owner, &model.name).contains(&(model.version, hash)),
-					"a model is not listed under its owner's name and version"
-				);
-				let sum = deposits.entry(model.owner.clone()).or_default();
-				*sum = sum.saturating_add(model.deposit);
-			}
-			ensure!(ModelCode::<T>::iter_keys().count() == models, "model bytes without a registered model");
-			for (owner, name, versions) in Versions::<T>::iter() {
-				for (version, hash) in versions {
-					let model = Models::<T>::get(hash).ok_or("a listed version is not a registered model")?;
-					ensure!(
-						model.owner == owner && model.name == name && model.version == version,
-						"a listed version names another model"
-					);
-				}
-			}
-			for (hash, upload) in Uploads::<T>::iter() {
-				ensure!(upload.chunks_received <= upload.chunk_count, "an upload has more chunks than it counts");
-				ensure!(
-					UploadChunks::<T>::iter_prefix(hash).count() as u32 == upload.chunks_received,
-					"an upload's stored chunks are not the ones it counts"
-				);
-				let sum = deposits.entry(upload.uploader.clone()).or_default();
-				*sum = sum.saturating_add(upload.deposit);
-			}
-			for hash in UploadChunks::<T>::iter_keys().map(|(hash, _)| hash) {
-				ensure!(Uploads::<T>::contains_key(hash), "chunks of no upload");
-			}
-			for (who, deposit) in deposits {
-				ensure!(
-					T::Currency::balance_on_hold(&HoldReason::ModelStorage.into(), &who) == deposit,
-					"an account's ModelStorage hold is not the sum of its deposits"
-				);
-			}
-			let guest = EngineGuest::<T>::get();
-			if guest != Default::default() {
-				ensure!(
-					frame_support::storage::unhashed::exists(&veriml_inference_primitives::engine_guest_code_key(
-						&guest.hash
-					)),
-					"the engine guest the chain names has no bytes in state"
-				);
-			}
-			Ok(())
 		}
 	}
 }

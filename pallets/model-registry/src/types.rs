@@ -4,6 +4,8 @@ use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound};
 use scale_info::TypeInfo;
 use veriml_inference_primitives::{EngineError, ModelHash, ModelInfo, TensorSpec};
+pub use veriml_primitives::models::{ModelCatalog, ModelTerms, UploadedBytes, Verification};
+use veriml_primitives::Fuel;
 
 /// Model bytes on their way to the chain, chunk by chunk.
 #[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
@@ -27,16 +29,6 @@ pub enum ModelStatus {
 	Active,
 	/// Kept for existing requests and verification; takes no new requests.
 	Deprecated,
-}
-
-/// How results of a model are verified.
-#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
-pub enum Verification {
-	/// Every result is re-executed while the block that carries it is applied.
-	InBlock,
-	/// Too costly to re-execute every result: results wait through a challenge window and
-	/// only challenged ones are re-executed.
-	Optimistic,
 }
 
 /// A registered model.
@@ -66,9 +58,9 @@ where
 	/// ONNX nodes in the graph.
 	pub node_count: u32,
 	/// Engine fuel one inference used on all-zero inputs at registration.
-	pub fuel_per_run: u64,
+	pub fuel_per_run: Fuel,
 	/// Engine fuel preparing the model used at registration.
-	pub fuel_to_prepare: u64,
+	pub fuel_to_prepare: Fuel,
 	/// How its results are verified, from its measured fuel per run.
 	pub verification: Verification,
 	/// Whether it takes new requests.
@@ -98,9 +90,9 @@ pub struct RegisteredModel<AccountId, Balance, BlockNumber> {
 	/// Length of the ONNX bytes.
 	pub byte_len: u32,
 	/// Engine fuel one inference used on all-zero inputs at registration.
-	pub fuel_per_run: u64,
+	pub fuel_per_run: Fuel,
 	/// Engine fuel preparing the model used at registration.
-	pub fuel_to_prepare: u64,
+	pub fuel_to_prepare: Fuel,
 	/// How its results are verified.
 	pub verification: Verification,
 	/// Whether it takes new requests.
@@ -143,7 +135,7 @@ pub trait ModelInspector {
 		guest: ModelHash,
 		model: &[u8],
 		inputs: &[TensorSpec],
-		fuel_limit: u64,
+		fuel_limit: Fuel,
 	) -> Result<ModelInfo, EngineError>;
 }
 
@@ -155,64 +147,8 @@ impl ModelInspector for HostEngine {
 		guest: ModelHash,
 		model: &[u8],
 		inputs: &[TensorSpec],
-		fuel_limit: u64,
+		fuel_limit: Fuel,
 	) -> Result<ModelInfo, EngineError> {
 		veriml_inference_interface::inference::inspect(guest, model, inputs.to_vec(), fuel_limit)
 	}
-}
-
-/// What an inference request needs to know of a model.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct ModelTerms<AccountId, Balance> {
-	/// Who is paid the model's price.
-	pub owner: AccountId,
-	/// The price per inference.
-	pub price_per_inference: Balance,
-	/// The input tensors the model takes.
-	pub inputs: alloc::vec::Vec<TensorSpec>,
-	/// Engine fuel one inference used on all-zero inputs at registration.
-	pub fuel_per_run: u64,
-	/// Engine fuel preparing the model used at registration: what a node whose engine has not
-	/// prepared it (after a restart, say) spends before its first run.
-	pub fuel_to_prepare: u64,
-	/// Length of the model's bytes, which such a node reads from state.
-	pub byte_len: u32,
-	/// Whether the model takes new requests.
-	pub active: bool,
-	/// How its results are verified.
-	pub verification: Verification,
-}
-
-/// The registered models, as the pallets that use them see them.
-pub trait ModelCatalog<AccountId, Balance> {
-	/// The terms of `model`, if it is registered.
-	fn terms(model: &veriml_inference_primitives::ModelHash) -> Option<ModelTerms<AccountId, Balance>>;
-
-	/// The weight of `fuel` units of engine work, at the registry's measured rate.
-	fn fuel_weight(fuel: u64) -> frame_support::weights::Weight;
-
-	/// The weight of preparing a model of these terms in an engine that has not prepared it:
-	/// reading its bytes from state and its preparation fuel.
-	fn preparation_weight(terms: &ModelTerms<AccountId, Balance>) -> frame_support::weights::Weight;
-
-	/// The most reading the bytes of any model that can be registered weighs (the part of
-	/// [`preparation_weight`](Self::preparation_weight) that is not fuel).
-	fn max_model_read_weight() -> frame_support::weights::Weight;
-
-	/// The engine version of the guest the chain runs now (the first field of the result
-	/// hashes it confirms), and that of the guest it replaced, if any.
-	fn engine_versions(
-	) -> (veriml_inference_primitives::EngineVersion, Option<veriml_inference_primitives::EngineVersion>);
-}
-
-/// Completed uploads taken by other pallets as content-addressed bytes: inputs of a request
-/// too large for one transaction are uploaded like a model, then named by their hash.
-pub trait UploadedBytes<AccountId> {
-	/// Takes `who`'s complete upload `hash` of at most `max_len` bytes: returns its bytes,
-	/// checked against `hash`, deletes its chunks and releases its deposit.
-	fn take(
-		who: &AccountId,
-		hash: &veriml_inference_primitives::H256,
-		max_len: u32,
-	) -> Result<alloc::vec::Vec<u8>, sp_runtime::DispatchError>;
 }

@@ -9,8 +9,8 @@ use frame_support::{
 	BoundedVec,
 };
 use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
-use pallet_inference_requests::InferenceRequests;
 use sp_runtime::traits::{One, Saturating};
+use veriml_primitives::requests::InferenceRequests;
 
 /// A workflow of `n` feed inputs, each reading `values` values of its own feed (the last one
 /// `last_values`), on a model of that many inputs: registered by a funded owner with a budget of

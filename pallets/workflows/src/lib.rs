@@ -38,9 +38,9 @@ pub use weights::WeightInfo;
 
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
-use pallet_data_feeds::{FeedId, FeedValue};
 use scale_info::TypeInfo;
 use veriml_inference_primitives::{DType, Tensor, TensorSpec};
+use veriml_primitives::feeds::{FeedId, FeedValue};
 
 /// Makes models, nodes and feeds for the benchmarks.
 #[cfg(feature = "runtime-benchmarks")]
@@ -119,15 +119,17 @@ pub mod pallet {
 		traits::fungible::Inspect,
 	};
 	use frame_system::pallet_prelude::*;
-	use pallet_data_feeds::FeedValues;
-	use pallet_escrow::Escrow;
-	use pallet_inference_requests::{InferenceRequests, QuoteError, RequestId};
-	use pallet_model_registry::ModelCatalog;
 	use sp_runtime::{
 		traits::{One, Saturating, Zero},
 		DispatchError,
 	};
 	use veriml_inference_primitives::ModelHash;
+	use veriml_primitives::{
+		escrow::Escrow,
+		feeds::FeedValues,
+		models::ModelCatalog,
+		requests::{InferenceRequests, QuoteError, RequestId},
+	};
 
 	/// Logging target of workflow runs: `-l veriml::workflows=debug`.
 	pub const LOG_TARGET: &str = "veriml::workflows";

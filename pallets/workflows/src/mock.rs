@@ -111,7 +111,7 @@ pub struct MadeRequest {
 }
 
 thread_local! {
-	static FEEDS: RefCell<BTreeMap<FeedId, (u8, Vec<FeedValue>)>> = RefCell::new(BTreeMap::new());
+	static FEEDS: RefCell<BTreeMap<FeedId, (u8, Vec<FeedValue>)>> = const { RefCell::new(BTreeMap::new()) };
 	static QUOTE: RefCell<Result<u64, QuoteError>> = const { RefCell::new(Ok(FEE)) };
 	static REFUSE_REQUESTS: RefCell<bool> = const { RefCell::new(false) };
 	static MADE: RefCell<Vec<MadeRequest>> = const { RefCell::new(Vec::new()) };

@@ -9,8 +9,8 @@ use frame_support::{
 	traits::fungible::{Inspect, InspectHold},
 	BoundedVec,
 };
-use pallet_inference_requests::QuoteError;
 use veriml_inference_primitives::{DType, Tensor, TensorSpec};
+use veriml_primitives::requests::QuoteError;
 
 fn held(who: u64) -> u64 {
 	Balances::balance_on_hold(&RuntimeHoldReason::Escrow(pallet_escrow::HoldReason::Escrow), &who)

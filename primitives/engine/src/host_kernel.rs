@@ -264,7 +264,7 @@ fn multiply_accumulate_portable(a: &[u8], b: &[u8], steps: usize, acc: &mut [f32
 		let (a, b): ([f32; MR], [f32; NR]) = (f32s(a), f32s(b));
 		for i in 0..MR {
 			for j in 0..NR {
-				acc[i * NR + j] = acc[i * NR + j] + a[i] * b[j];
+				acc[i * NR + j] += a[i] * b[j];
 			}
 		}
 	}
@@ -413,9 +413,9 @@ mod tests {
 		let mut memory = memory.0;
 		run_tile_program(&mut memory, ops, len, u64::MAX).unwrap();
 		let out = floats_at(&memory, out_at, 64);
-		for e in 0..64 {
+		for (e, &value) in start.iter().enumerate().take(64) {
 			let (i, j) = (e / 8, e % 8);
-			let relu = if start[e].is_nan() { f32::NAN } else { start[e].max(0.0) };
+			let relu = if value.is_nan() { f32::NAN } else { value.max(0.0) };
 			let shifted = relu - rows[i];
 			let expected = if shifted > 0.0 { shifted } else { 0.5 * shifted };
 			let got = out[j * 8 + i];

@@ -100,11 +100,14 @@ fn helpers_of(wasm: &[u8]) -> Result<Helpers, String> {
 	Ok(helpers)
 }
 
-/// One section of the module as it is, or the code section as its function bodies: each the
-/// byte range of the body with the byte ranges of its bulk instructions (none in a helper).
+/// A function body's byte range, with the byte ranges of its bulk instructions (none in a
+/// helper).
+type Body = (Range<usize>, Vec<(Range<usize>, Bulk)>);
+
+/// One section of the module as it is, or the code section as its function bodies.
 enum Part {
 	Section(u8, Range<usize>),
-	Code(Vec<(Range<usize>, Vec<(Range<usize>, Bulk)>)>),
+	Code(Vec<Body>),
 }
 
 /// The module's sections in order, with the bulk instructions of every function body found.

@@ -208,10 +208,10 @@ mod tests {
 	fn inputs_are_checked_against_specs() {
 		let spec = TensorSpec::new(DType::F32, &[1, 2]).unwrap();
 		let good = Tensor::from_f32(&[1, 2], &[1.0, 2.0]);
-		assert_eq!(check_inputs(&[good.clone()], &[spec.clone()]), Ok(()));
+		assert_eq!(check_inputs(core::slice::from_ref(&good), core::slice::from_ref(&spec)), Ok(()));
 		let wrong_shape = Tensor::from_f32(&[2, 1], &[1.0, 2.0]);
-		assert_eq!(check_inputs(&[wrong_shape], &[spec.clone()]), Err(EngineError::InputMismatch));
-		assert_eq!(check_inputs(&[], &[spec.clone()]), Err(EngineError::InputMismatch));
+		assert_eq!(check_inputs(&[wrong_shape], core::slice::from_ref(&spec)), Err(EngineError::InputMismatch));
+		assert_eq!(check_inputs(&[], core::slice::from_ref(&spec)), Err(EngineError::InputMismatch));
 		let wrong_dtype = Tensor { dtype: DType::I32, shape: vec![1, 2], data: vec![0; 8] };
 		assert_eq!(check_inputs(&[wrong_dtype], &[spec]), Err(EngineError::InputMismatch));
 	}

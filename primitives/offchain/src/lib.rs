@@ -163,14 +163,23 @@ impl<T: frame_system::Config> NonceTracker<T> {
 	}
 }
 
+/// Why [`send_signed`] sent nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NotSent {
+	/// The keystore could not sign with the account's key.
+	CannotSign,
+	/// The transaction pool refused the transaction.
+	PoolRefused,
+}
+
 /// Signs `call` with `account`'s key (of the app crypto `C`) at `nonce` and puts it in the
-/// transaction pool. `Err` if the key cannot sign or the pool refuses it.
-pub fn send_signed<T, C, LocalCall>(call: LocalCall, account: &Account<T>, nonce: T::Nonce) -> Result<(), ()>
+/// transaction pool.
+pub fn send_signed<T, C, LocalCall>(call: LocalCall, account: &Account<T>, nonce: T::Nonce) -> Result<(), NotSent>
 where
 	T: CreateSignedTransaction<LocalCall>,
 	C: AppCrypto<T::Public, T::Signature>,
 {
-	let transaction =
-		T::create_signed_transaction::<C>(call.into(), account.public.clone(), account.id.clone(), nonce).ok_or(())?;
-	SubmitTransaction::<T, LocalCall>::submit_transaction(transaction)
+	let transaction = T::create_signed_transaction::<C>(call.into(), account.public.clone(), account.id.clone(), nonce)
+		.ok_or(NotSent::CannotSign)?;
+	SubmitTransaction::<T, LocalCall>::submit_transaction(transaction).map_err(|()| NotSent::PoolRefused)
 }

@@ -1,7 +1,20 @@
-//! Chain-wide types and constants of veriml.
+//! Chain-wide types, constants and interfaces of veriml.
 //!
 //! The runtime, the pallets' mock runtimes and the node all name accounts, balances and blocks
 //! through this crate, so a change of representation happens in one place.
+//!
+//! The interfaces through which one pallet uses another live here too (as `sp-staking` holds
+//! staking's): a pallet depends on the interface, not on the pallet that provides it, so a
+//! mock or another provider can stand in and the dependency graph of the pallets stays flat.
+//!
+//! | module | interface | provided by | used by |
+//! |---|---|---|---|
+//! | [`nodes`] | [`BondedNodes`](nodes::BondedNodes) | `pallet-bonded-nodes` (each instance) | inference requests, data feeds |
+//! | [`models`] | [`ModelCatalog`](models::ModelCatalog), [`UploadedBytes`](models::UploadedBytes) | `pallet-model-registry` | inference requests, workflows |
+//! | [`verification`] | [`ResultVerifier`](verification::ResultVerifier) | `pallet-verification` | inference requests |
+//! | [`escrow`] | [`Escrow`](escrow::Escrow) | `pallet-escrow` | inference requests, workflows |
+//! | [`requests`] | [`InferenceRequests`](requests::InferenceRequests) | `pallet-inference-requests` | workflows |
+//! | [`feeds`] | [`FeedValues`](feeds::FeedValues) | `pallet-data-feeds` | workflows |
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -29,6 +42,11 @@ pub type Nonce = u32;
 
 /// A hash of block or state data.
 pub type Hash = sp_core::H256;
+
+/// Units of engine work: the deterministic engine's fuel (one per wasm instruction of its guest,
+/// plus the metered cost of its bulk memory work and of the host's kernels). Models are measured,
+/// runs are limited and weights are charged in it.
+pub type Fuel = u64;
 
 /// The native token, as wallets show it.
 pub mod currency {
@@ -69,4 +87,9 @@ pub mod time {
 /// users already know them (5Grw... for Alice).
 pub const SS58_PREFIX: u16 = 42;
 
+pub mod escrow;
+pub mod feeds;
+pub mod models;
 pub mod nodes;
+pub mod requests;
+pub mod verification;

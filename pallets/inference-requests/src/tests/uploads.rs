@@ -5,7 +5,7 @@ use super::*;
 /// `who` uploads `bytes` to the model registry in one chunk; returns their hash.
 fn upload_from(who: AccountId, bytes: &[u8]) -> H256 {
 	let hash = veriml_inference_primitives::model_hash(bytes);
-	assert_ok!(Models::begin_upload(RuntimeOrigin::signed(who.clone()), hash, bytes.len() as u32));
+	assert_ok!(Models::begin_upload(RuntimeOrigin::signed(who), hash, bytes.len() as u32));
 	assert_ok!(Models::upload_chunk(RuntimeOrigin::signed(who), hash, 0, BoundedVec::truncate_from(bytes.to_vec())));
 	hash
 }

@@ -1,0 +1,188 @@
+//! Uploads, deposits, the engine guest's schedule and the weights of engine work; and the
+//! interfaces other pallets use (`ModelCatalog`, `UploadedBytes`, `ActiveModels`).
+
+use crate::*;
+use alloc::vec::Vec;
+use frame_support::{
+	pallet_prelude::*,
+	traits::{fungible::MutateHold, tokens::Precision, Contains},
+};
+use frame_system::pallet_prelude::*;
+use sp_runtime::traits::Saturating;
+use veriml_inference_primitives::{EngineError, ModelHash, TensorSpec};
+
+impl<T: Config> Pallet<T> {
+	/// The deposit for keeping `byte_len` bytes of model in state.
+	pub fn deposit_for(byte_len: u32) -> BalanceOf<T> {
+		T::DepositPerByte::get().saturating_mul(byte_len.into()).saturating_add(T::DepositPerModel::get())
+	}
+
+	/// The weight of an engine call doing `fuel` units of work: the fuel, and reading which
+	/// engine guest the chain names ([`EngineGuest`]), which every engine call passes on.
+	pub fn fuel_weight(fuel: Fuel) -> Weight {
+		Weight::from_parts(fuel.saturating_mul(T::PicosecondsPerFuel::get()), 0)
+			.saturating_add(T::DbWeight::get().reads(1))
+	}
+
+	/// The weight charged for [`set_engine_guest`](Pallet::set_engine_guest): three quarters
+	/// of a block. Identifying a guest (decompressing it, validating every function body
+	/// and checking its metering and the counting of its stack limit, hashing it) takes
+	/// about 0.6 s for today's 18.7 MB guest on the reference machine, so about 1.1 s for
+	/// the largest guest a chain stores
+	/// ([`MAX_GUEST_BYTES`](veriml_inference_primitives::guest::MAX_GUEST_BYTES)).
+	pub fn set_engine_guest_weight() -> Weight {
+		T::BlockWeights::get().max_block.saturating_mul(3) / 4
+	}
+
+	/// The engine guest the chain checks and runs models with now.
+	pub fn engine_guest() -> veriml_inference_primitives::EngineGuest {
+		EngineGuest::<T>::get()
+	}
+
+	/// Makes a scheduled engine guest the current one when its block has come.
+	pub(crate) fn activate_engine_guest(now: BlockNumberFor<T>) -> Weight {
+		let db = T::DbWeight::get();
+		let Some((guest, activates_at)) = PendingEngineGuest::<T>::get() else { return db.reads(1) };
+		if activates_at > now {
+			return db.reads(1);
+		}
+		let replaced = EngineGuest::<T>::get();
+		// Old blocks keep the replaced guest's bytes in their own state.
+		frame_support::storage::unhashed::kill(&veriml_inference_primitives::engine_guest_code_key(&replaced.hash));
+		EngineGuest::<T>::put(guest);
+		ReplacedEngineGuest::<T>::put(replaced);
+		PendingEngineGuest::<T>::kill();
+		Self::deposit_event(Event::EngineGuestActivated {
+			guest: guest.hash,
+			version: guest.version,
+			replaced: replaced.hash,
+		});
+		db.reads_writes(2, 5)
+	}
+
+	/// The weight of preparing a model of `byte_len` bytes that took `fuel_to_prepare` at
+	/// registration, in an engine that has not prepared it: reading, decoding and hashing
+	/// its bytes (bounded by registration's per-byte cost, which does as much and more)
+	/// and the preparation's fuel.
+	pub fn preparation_weight(fuel_to_prepare: Fuel, byte_len: u32) -> Weight {
+		T::WeightInfo::register_model(byte_len)
+			.saturating_sub(T::WeightInfo::register_model(0))
+			.saturating_add(Self::fuel_weight(fuel_to_prepare))
+	}
+
+	/// The storage key under which the model's bytes live, for the engine host function.
+	pub fn model_code_key(model_hash: &ModelHash) -> Vec<u8> {
+		ModelCode::<T>::hashed_key_for(model_hash)
+	}
+
+	/// The registered model `model_hash`, if any.
+	pub fn model(model_hash: &ModelHash) -> Option<ModelRecordOf<T>> {
+		Models::<T>::get(model_hash)
+	}
+
+	/// The ONNX bytes of the registered model `model_hash`, if any.
+	pub fn model_code(model_hash: &ModelHash) -> Option<Vec<u8>> {
+		ModelCode::<T>::get(model_hash).map(BoundedVec::into_inner)
+	}
+
+	pub(crate) fn chunk_len(upload: &UploadOf<T>, index: u32) -> u32 {
+		let chunk = T::MaxChunkBytes::get();
+		if index + 1 == upload.chunk_count {
+			upload.byte_len - chunk.saturating_mul(upload.chunk_count - 1)
+		} else {
+			chunk
+		}
+	}
+
+	/// The bytes of the complete upload `hash`, checked against it.
+	pub(crate) fn uploaded_bytes(hash: ModelHash, upload: &UploadOf<T>) -> Result<Vec<u8>, Error<T>> {
+		ensure!(upload.chunks_received == upload.chunk_count, Error::<T>::UploadIncomplete);
+		let mut bytes = Vec::with_capacity(upload.byte_len as usize);
+		for index in 0..upload.chunk_count {
+			let chunk = UploadChunks::<T>::get(hash, index).ok_or(Error::<T>::UploadIncomplete)?;
+			bytes.extend_from_slice(&chunk);
+		}
+		ensure!(veriml_inference_primitives::model_hash(&bytes) == hash, Error::<T>::HashMismatch);
+		Ok(bytes)
+	}
+
+	pub(crate) fn release_deposit(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
+		T::Currency::release(&HoldReason::ModelStorage.into(), who, amount, Precision::BestEffort).map(|_| ())
+	}
+}
+
+impl<T: Config> UploadedBytes<T::AccountId> for Pallet<T> {
+	fn take(who: &T::AccountId, hash: &ModelHash, max_len: u32) -> Result<Vec<u8>, DispatchError> {
+		let upload = Uploads::<T>::get(hash).ok_or(Error::<T>::UnknownUpload)?;
+		ensure!(upload.uploader == *who, Error::<T>::NotUploader);
+		ensure!(upload.byte_len <= max_len, Error::<T>::UploadTooLarge);
+		let bytes = Self::uploaded_bytes(*hash, &upload)?;
+		let _ = UploadChunks::<T>::clear_prefix(hash, upload.chunk_count, None);
+		Uploads::<T>::remove(hash);
+		Self::release_deposit(who, upload.deposit)?;
+		Self::deposit_event(Event::UploadTaken { content_hash: *hash, uploader: who.clone(), deposit: upload.deposit });
+		Ok(bytes)
+	}
+}
+
+impl<T: Config> ModelCatalog<T::AccountId, BalanceOf<T>> for Pallet<T> {
+	fn terms(model: &ModelHash) -> Option<ModelTerms<T::AccountId, BalanceOf<T>>> {
+		Models::<T>::get(model).map(|record| ModelTerms {
+			owner: record.owner,
+			price_per_inference: record.price_per_inference,
+			inputs: record.inputs.into_inner(),
+			fuel_per_run: record.fuel_per_run,
+			fuel_to_prepare: record.fuel_to_prepare,
+			byte_len: record.byte_len,
+			active: record.status == ModelStatus::Active,
+			verification: record.verification,
+		})
+	}
+
+	fn fuel_weight(fuel: Fuel) -> Weight {
+		Self::fuel_weight(fuel)
+	}
+
+	fn preparation_weight(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {
+		Self::preparation_weight(terms.fuel_to_prepare, terms.byte_len)
+	}
+
+	fn max_model_read_weight() -> Weight {
+		Self::preparation_weight(0, T::MaxModelBytes::get()).saturating_sub(Self::fuel_weight(0))
+	}
+
+	fn engine_versions(
+	) -> (veriml_inference_primitives::EngineVersion, Option<veriml_inference_primitives::EngineVersion>) {
+		(EngineGuest::<T>::get().version, ReplacedEngineGuest::<T>::get().map(|guest| guest.version))
+	}
+}
+
+/// The registered models that take new requests.
+pub struct ActiveModels<T>(core::marker::PhantomData<T>);
+
+impl<T: Config> Contains<ModelHash> for ActiveModels<T> {
+	fn contains(model: &ModelHash) -> bool {
+		Models::<T>::get(model).is_some_and(|record| record.status == ModelStatus::Active)
+	}
+}
+
+impl<T: Config> Pallet<T> {
+	/// Runs the registered `model` on `inputs` with the node's deterministic engine, within
+	/// `fuel_limit`; the engine reads the bytes from [`ModelCode`] when it has not prepared
+	/// the model yet.
+	pub fn run(
+		model: &ModelHash,
+		input_specs: &[TensorSpec],
+		inputs: &[veriml_inference_primitives::Tensor],
+		fuel_limit: Fuel,
+	) -> Result<veriml_inference_primitives::Execution, EngineError> {
+		veriml_inference_interface::inference::run(
+			EngineGuest::<T>::get().hash,
+			*model,
+			&Self::model_code_key(model),
+			input_specs.to_vec(),
+			inputs.to_vec(),
+			fuel_limit,
+		)
+	}
+}

@@ -1,0 +1,69 @@
+//! The registry's invariants (`try_state`).
+
+use crate::*;
+use frame_support::pallet_prelude::*;
+use sp_runtime::traits::Saturating;
+
+impl<T: Config> Pallet<T> {
+	/// The registry's invariants, checked by `try_state` and after every block of the
+	/// tests: every model has its bytes (of its recorded length and hash) and is listed
+	/// under its owner's name and version; every upload holds as many chunks as it counts;
+	/// each account's `ModelStorage` hold is the sum of the deposits of its uploads and
+	/// models; the guest the chain names has its bytes in state.
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use alloc::collections::btree_map::BTreeMap;
+		use frame_support::traits::fungible::InspectHold;
+		let mut deposits: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+		let mut models = 0usize;
+		for (hash, model) in Models::<T>::iter() {
+			models += 1;
+			let code = ModelCode::<T>::get(hash).ok_or("a registered model has no bytes")?;
+			ensure!(code.len() as u32 == model.byte_len, "a model's bytes are not its recorded length");
+			ensure!(veriml_inference_primitives::model_hash(&code) == hash, "a model's bytes do not hash to its key");
+			ensure!(
+				Versions::<T>::get(&model.owner, &model.name).contains(&(model.version, hash)),
+				"a model is not listed under its owner's name and version"
+			);
+			let sum = deposits.entry(model.owner.clone()).or_default();
+			*sum = sum.saturating_add(model.deposit);
+		}
+		ensure!(ModelCode::<T>::iter_keys().count() == models, "model bytes without a registered model");
+		for (owner, name, versions) in Versions::<T>::iter() {
+			for (version, hash) in versions {
+				let model = Models::<T>::get(hash).ok_or("a listed version is not a registered model")?;
+				ensure!(
+					model.owner == owner && model.name == name && model.version == version,
+					"a listed version names another model"
+				);
+			}
+		}
+		for (hash, upload) in Uploads::<T>::iter() {
+			ensure!(upload.chunks_received <= upload.chunk_count, "an upload has more chunks than it counts");
+			ensure!(
+				UploadChunks::<T>::iter_prefix(hash).count() as u32 == upload.chunks_received,
+				"an upload's stored chunks are not the ones it counts"
+			);
+			let sum = deposits.entry(upload.uploader.clone()).or_default();
+			*sum = sum.saturating_add(upload.deposit);
+		}
+		for hash in UploadChunks::<T>::iter_keys().map(|(hash, _)| hash) {
+			ensure!(Uploads::<T>::contains_key(hash), "chunks of no upload");
+		}
+		for (who, deposit) in deposits {
+			ensure!(
+				T::Currency::balance_on_hold(&HoldReason::ModelStorage.into(), &who) == deposit,
+				"an account's ModelStorage hold is not the sum of its deposits"
+			);
+		}
+		let guest = EngineGuest::<T>::get();
+		if guest != Default::default() {
+			ensure!(
+				frame_support::storage::unhashed::exists(&veriml_inference_primitives::engine_guest_code_key(
+					&guest.hash
+				)),
+				"the engine guest the chain names has no bytes in state"
+			);
+		}
+		Ok(())
+	}
+}

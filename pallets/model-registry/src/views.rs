@@ -1,0 +1,27 @@
+//! Models as clients read them: the runtime API (and the node's `veriml_modelBytes` RPC).
+
+pub mod runtime_api {
+	use crate::RegisteredModel;
+	use alloc::vec::Vec;
+	use veriml_inference_primitives::{EngineGuest, ModelHash};
+
+	sp_api::decl_runtime_apis! {
+		/// Registered models and the engine guest the chain runs them with.
+		pub trait ModelsApi<AccountId, Balance, BlockNumber>
+		where
+			AccountId: codec::Codec,
+			Balance: codec::Codec,
+			BlockNumber: codec::Codec,
+		{
+			/// The registered model `model`: owner, name and version, tensor specs, price,
+			/// measured fuel, verification mode and status; `None` if none is registered.
+			fn model(model: ModelHash) -> Option<RegisteredModel<AccountId, Balance, BlockNumber>>;
+			/// The ONNX bytes of the registered model `model` (the caller can check
+			/// `blake2_256(bytes) == model`); `None` if none is registered.
+			fn model_code(model: ModelHash) -> Option<Vec<u8>>;
+			/// The engine guest the chain checks and runs models with now: its hash and the
+			/// engine version every result hash commits to.
+			fn engine_guest() -> EngineGuest;
+		}
+	}
+}

@@ -1,0 +1,69 @@
+//! Registered models as the pallets that use them see them (the model registry provides them).
+
+use crate::Fuel;
+use alloc::vec::Vec;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
+use sp_runtime::{DispatchError, Weight};
+use veriml_inference_primitives::{EngineVersion, ModelHash, TensorSpec, H256};
+
+/// How results of a model are verified.
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
+pub enum Verification {
+	/// Every result is re-executed while the block that carries it is applied.
+	InBlock,
+	/// Too costly to re-execute every result: results wait through a challenge window and
+	/// only challenged ones are re-executed.
+	Optimistic,
+}
+
+/// What an inference request needs to know of a model.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ModelTerms<AccountId, Balance> {
+	/// Who is paid the model's price.
+	pub owner: AccountId,
+	/// The price per inference.
+	pub price_per_inference: Balance,
+	/// The input tensors the model takes.
+	pub inputs: Vec<TensorSpec>,
+	/// Engine fuel one inference used on all-zero inputs at registration.
+	pub fuel_per_run: Fuel,
+	/// Engine fuel preparing the model used at registration: what a node whose engine has not
+	/// prepared it (after a restart, say) spends before its first run.
+	pub fuel_to_prepare: Fuel,
+	/// Length of the model's bytes, which such a node reads from state.
+	pub byte_len: u32,
+	/// Whether the model takes new requests.
+	pub active: bool,
+	/// How its results are verified.
+	pub verification: Verification,
+}
+
+/// The registered models, as the pallets that use them see them.
+pub trait ModelCatalog<AccountId, Balance> {
+	/// The terms of `model`, if it is registered.
+	fn terms(model: &ModelHash) -> Option<ModelTerms<AccountId, Balance>>;
+
+	/// The weight of `fuel` units of engine work, at the registry's measured rate.
+	fn fuel_weight(fuel: Fuel) -> Weight;
+
+	/// The weight of preparing a model of these terms in an engine that has not prepared it:
+	/// reading its bytes from state and its preparation fuel.
+	fn preparation_weight(terms: &ModelTerms<AccountId, Balance>) -> Weight;
+
+	/// The most reading the bytes of any model that can be registered weighs (the part of
+	/// [`preparation_weight`](Self::preparation_weight) that is not fuel).
+	fn max_model_read_weight() -> Weight;
+
+	/// The engine version of the guest the chain runs now (the first field of the result
+	/// hashes it confirms), and that of the guest it replaced, if any.
+	fn engine_versions() -> (EngineVersion, Option<EngineVersion>);
+}
+
+/// Completed uploads taken by other pallets as content-addressed bytes: inputs of a request
+/// too large for one transaction are uploaded like a model, then named by their hash.
+pub trait UploadedBytes<AccountId> {
+	/// Takes `who`'s complete upload `hash` of at most `max_len` bytes: returns its bytes,
+	/// checked against `hash`, deletes its chunks and releases its deposit.
+	fn take(who: &AccountId, hash: &H256, max_len: u32) -> Result<Vec<u8>, DispatchError>;
+}

@@ -20,12 +20,10 @@ impl<T: Config<I>, I: 'static> Pallet<T, I> {
 	/// exactly the active nodes that offer it, none twice, and no list is empty; an active
 	/// node's bond is at least `MinBond` and a suspended node's below it.
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-		use alloc::collections::btree_map::BTreeMap;
-		let mut bonds: BTreeMap<T::AccountId, BalanceOf<T, I>> = BTreeMap::new();
+		let mut bonds = veriml_primitives::invariants::ExpectedHolds::default();
 		let mut indexed = 0usize;
 		for (node, record) in Nodes::<T, I>::iter() {
-			let sum = bonds.entry(record.operator.clone()).or_default();
-			*sum = sum.saturating_add(record.bond);
+			bonds.add(record.operator.clone(), record.bond);
 			let active = record.status == NodeStatus::Active;
 			match record.status {
 				NodeStatus::Active => {
@@ -54,13 +52,10 @@ impl<T: Config<I>, I: 'static> Pallet<T, I> {
 			listed += nodes.len();
 		}
 		ensure!(listed == indexed, "a service's index lists a node that does not offer it");
-		for (operator, bond) in bonds {
-			ensure!(
-				T::Currency::balance_on_hold(&HoldReason::<I>::NodeBond.into(), &operator) == bond,
-				"an operator's NodeBond hold is not the sum of its nodes' bonds"
-			);
-		}
-		Ok(())
+		bonds.check(
+			|operator| T::Currency::balance_on_hold(&HoldReason::<I>::NodeBond.into(), operator),
+			"an operator's NodeBond hold is not the sum of its nodes' bonds",
+		)
 	}
 
 	pub(crate) fn operated_by(node: &T::AccountId, who: &T::AccountId) -> Result<NodeOf<T, I>, DispatchError> {

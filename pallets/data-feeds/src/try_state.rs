@@ -2,7 +2,7 @@
 
 use crate::*;
 use frame_support::{pallet_prelude::*, traits::fungible::InspectHold};
-use sp_runtime::traits::Saturating;
+use veriml_primitives::invariants::ExpectedHolds;
 
 impl<T: Config> Pallet<T> {
 	/// The pallet's invariants, checked by `try_state` and after every block of the tests:
@@ -12,7 +12,7 @@ impl<T: Config> Pallet<T> {
 	/// invariants are the `DataNodes` instance's.)
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		use alloc::collections::btree_map::BTreeMap;
-		let mut deposits: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+		let mut deposits = ExpectedHolds::default();
 		let mut scheduled: BTreeMap<FeedId, u32> = BTreeMap::new();
 		for (_, ending) in RoundEnds::<T>::iter() {
 			for feed in ending {
@@ -24,16 +24,13 @@ impl<T: Config> Pallet<T> {
 			feeds += 1;
 			ensure!(id < NextFeedId::<T>::get(), "a feed has an id not given out yet");
 			ensure!(scheduled.get(&id) == Some(&1), "a feed's round end is not scheduled exactly once");
-			let sum = deposits.entry(feed.owner).or_default();
-			*sum = sum.saturating_add(feed.deposit);
+			deposits.add(feed.owner, feed.deposit);
 		}
 		ensure!(FeedCount::<T>::get() == feeds, "FeedCount does not count the feeds");
-		for (owner, deposit) in deposits {
-			ensure!(
-				T::Currency::balance_on_hold(&HoldReason::FeedDeposit.into(), &owner) == deposit,
-				"an owner's FeedDeposit hold is not the sum of its feeds' deposits"
-			);
-		}
+		deposits.check(
+			|owner| T::Currency::balance_on_hold(&HoldReason::FeedDeposit.into(), owner),
+			"an owner's FeedDeposit hold is not the sum of its feeds' deposits",
+		)?;
 		for feed in Submissions::<T>::iter_keys().chain(History::<T>::iter_keys()) {
 			ensure!(Feeds::<T>::contains_key(feed), "rounds kept of a feed that does not exist");
 		}

@@ -116,18 +116,14 @@ pub mod pallet {
 		/// The pallet's invariant, checked by `try_state` and after every block of the tests:
 		/// each payer's `Escrow` hold is the sum of what its open escrows still hold.
 		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-			let mut held: alloc::collections::btree_map::BTreeMap<T::AccountId, BalanceOf<T>> = Default::default();
+			let mut held = veriml_primitives::invariants::ExpectedHolds::default();
 			for (_, escrow) in Escrows::<T>::iter() {
-				let sum = held.entry(escrow.payer).or_default();
-				*sum = sum.saturating_add(escrow.amount);
+				held.add(escrow.payer, escrow.amount);
 			}
-			for (payer, amount) in held {
-				ensure!(
-					T::Currency::balance_on_hold(&HoldReason::Escrow.into(), &payer) == amount,
-					"a payer's Escrow hold is not the sum of its open escrows"
-				);
-			}
-			Ok(())
+			held.check(
+				|payer| T::Currency::balance_on_hold(&HoldReason::Escrow.into(), payer),
+				"a payer's Escrow hold is not the sum of its open escrows",
+			)
 		}
 	}
 

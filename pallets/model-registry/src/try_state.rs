@@ -2,7 +2,7 @@
 
 use crate::*;
 use frame_support::pallet_prelude::*;
-use sp_runtime::traits::Saturating;
+use veriml_primitives::invariants::ExpectedHolds;
 
 impl<T: Config> Pallet<T> {
 	/// The registry's invariants, checked by `try_state` and after every block of the
@@ -11,9 +11,8 @@ impl<T: Config> Pallet<T> {
 	/// each account's `ModelStorage` hold is the sum of the deposits of its uploads and
 	/// models; the guest the chain names has its bytes in state.
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-		use alloc::collections::btree_map::BTreeMap;
 		use frame_support::traits::fungible::InspectHold;
-		let mut deposits: BTreeMap<T::AccountId, BalanceOf<T>> = BTreeMap::new();
+		let mut deposits = ExpectedHolds::default();
 		let mut models = 0usize;
 		for (hash, model) in Models::<T>::iter() {
 			models += 1;
@@ -24,8 +23,7 @@ impl<T: Config> Pallet<T> {
 				Versions::<T>::get(&model.owner, &model.name).contains(&(model.version, hash)),
 				"a model is not listed under its owner's name and version"
 			);
-			let sum = deposits.entry(model.owner.clone()).or_default();
-			*sum = sum.saturating_add(model.deposit);
+			deposits.add(model.owner.clone(), model.deposit);
 		}
 		ensure!(ModelCode::<T>::iter_keys().count() == models, "model bytes without a registered model");
 		for (owner, name, versions) in Versions::<T>::iter() {
@@ -43,18 +41,15 @@ impl<T: Config> Pallet<T> {
 				UploadChunks::<T>::iter_prefix(hash).count() as u32 == upload.chunks_received,
 				"an upload's stored chunks are not the ones it counts"
 			);
-			let sum = deposits.entry(upload.uploader.clone()).or_default();
-			*sum = sum.saturating_add(upload.deposit);
+			deposits.add(upload.uploader.clone(), upload.deposit);
 		}
 		for hash in UploadChunks::<T>::iter_keys().map(|(hash, _)| hash) {
 			ensure!(Uploads::<T>::contains_key(hash), "chunks of no upload");
 		}
-		for (who, deposit) in deposits {
-			ensure!(
-				T::Currency::balance_on_hold(&HoldReason::ModelStorage.into(), &who) == deposit,
-				"an account's ModelStorage hold is not the sum of its deposits"
-			);
-		}
+		deposits.check(
+			|who| T::Currency::balance_on_hold(&HoldReason::ModelStorage.into(), who),
+			"an account's ModelStorage hold is not the sum of its deposits",
+		)?;
 		let guest = EngineGuest::<T>::get();
 		if guest != Default::default() {
 			ensure!(

@@ -15,6 +15,9 @@
 //! | [`escrow`] | [`Escrow`](escrow::Escrow) | `pallet-escrow` | inference requests, workflows |
 //! | [`requests`] | [`InferenceRequests`](requests::InferenceRequests) | `pallet-inference-requests` | workflows |
 //! | [`feeds`] | [`FeedValues`](feeds::FeedValues) | `pallet-data-feeds` | workflows |
+//!
+//! [`invariants`] holds what the pallets' invariants (`try_state`) share: every hold equals the
+//! sum of the records it secures ([`ExpectedHolds`](invariants::ExpectedHolds)).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -89,6 +92,7 @@ pub const SS58_PREFIX: u16 = 42;
 
 pub mod escrow;
 pub mod feeds;
+pub mod invariants;
 pub mod models;
 pub mod nodes;
 pub mod requests;

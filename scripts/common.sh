@@ -32,7 +32,7 @@ wait_for_rpc() {
 
 # Builds the release node (and its wasm runtime). Cargo prints its own progress.
 build_node() {
-	log "building veriml-node (release; a cold build takes about 40 minutes on 2 cores)"
+	log "building veriml-node (release; a cold build takes 20 to 50 minutes on 2 cores)"
 	(cd "$VERIML_ROOT" && cargo build --release --locked -p veriml-node)
 }
 

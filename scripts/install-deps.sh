@@ -42,6 +42,10 @@ installed_targets=$(rustup target list --installed --toolchain "$toolchain")
 for target in wasm32v1-none wasm32-unknown-unknown; do
   grep -qx "$target" <<<"$installed_targets" || rustup target add --toolchain "$toolchain" "$target"
 done
-rustup component list --installed --toolchain "$toolchain" | grep -q '^rust-src' \
-  || rustup component add --toolchain "$toolchain" rust-src
+# The same for its components: rust-src (the runtime's wasm build), rustfmt (the formatting
+# stage) and clippy (clippy-driver compiles the workspace's crates, scripts/common.sh).
+installed_components=$(rustup component list --installed --toolchain "$toolchain")
+for component in rust-src rustfmt clippy; do
+  grep -q "^$component" <<<"$installed_components" || rustup component add --toolchain "$toolchain" "$component"
+done
 echo "[install-deps] done"

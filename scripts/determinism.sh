@@ -19,9 +19,10 @@ command -v qemu-x86_64 >/dev/null || "$VERIML_ROOT/scripts/install-deps.sh"
 # Native tract, for the "would it have differed" column: the guest's own code built for this
 # machine, in the guest's workspace (tract alone, no wasmtime or Substrate crates) and at
 # opt-level 1 (its bits depend on the kernels tract picks for the CPU at run time, not on the
-# optimisation level), by rustc as the guest is. The benchmark (scripts/bench-engine.sh) builds tract fully optimised.
-env -u RUSTC_WORKSPACE_WRAPPER cargo build --locked --manifest-path primitives/engine-guest/Cargo.toml --target-dir target/engine-guest \
-	--profile native-check --example native_result
+# optimisation level), by rustc as the guest is (not clippy-driver, scripts/common.sh). The
+# benchmark (scripts/bench-engine.sh) builds tract fully optimised.
+env -u RUSTC_WORKSPACE_WRAPPER cargo build --locked --manifest-path primitives/engine-guest/Cargo.toml \
+	--target-dir target/engine-guest --profile native-check --example native_result
 native_result="$VERIML_ROOT/target/engine-guest/native-check/examples/native_result"
 
 models=("$@")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole veriml test suite, on a fresh clone: installs what it needs, builds, and runs
+#   0. formatting (cargo fmt --check)
 #   1. the test models: real ONNX models and their reference outputs (onnx, onnxruntime,
 #      scikit-learn from PyPI) and hostile files, in target/test-models
-#   0. formatting (cargo fmt --check)
 #   2. the release node build (with its wasm runtime and the engine's wasm guest); every
 #      workspace crate is compiled by clippy-driver, so clippy's lints run in the build, and a
 #      warning fails the lints stage after it (and the unit and benchmark tests' builds)
@@ -117,12 +117,12 @@ formatting() {
 # themselves, and cargo replays the diagnostics of the crates it finds up to date, so asking
 # again after a build costs seconds. Prints every warning; fails if there is any.
 no_warnings() {
-	local out; out=$(mktemp -t veriml-lints.XXXXXX)
-	cargo "$@" --message-format=json >"$out" || {
-		python3 "$VERIML_ROOT/scripts/lib/diagnostics.py" "$out" || true
-		return 1
-	}
-	python3 "$VERIML_ROOT/scripts/lib/diagnostics.py" "$out"
+	local out rc=0 verdict=0
+	out=$(mktemp -t veriml-lints.XXXXXX)
+	cargo "$@" --message-format=json >"$out" || rc=$?
+	python3 "$VERIML_ROOT/scripts/lib/diagnostics.py" "$out" || verdict=$?
+	rm -f "$out"
+	[ "$rc" -eq 0 ] && [ "$verdict" -eq 0 ]
 }
 
 # The lints of the node build (node, runtime, pallets, primitives): a warning fails here, before

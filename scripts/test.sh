@@ -150,8 +150,8 @@ benchmark_tests() {
 	# Every FRAME benchmark runs once at its lowest and highest components on the pallets'
 	# mock runtimes and passes its verification, so `scripts/benchmark/pallets.sh` cannot find
 	# a broken one months later.
-	local pallets=(-p pallet-model-registry -p pallet-bonded-nodes -p pallet-inference-requests -p pallet-data-feeds
-		-p pallet-workflows)
+	local pallets=(-p pallet-model-registry -p pallet-bonded-nodes -p pallet-verification -p pallet-inference-requests
+		-p pallet-data-feeds -p pallet-workflows)
 	no_warnings test --release --locked "${pallets[@]}" --features runtime-benchmarks --no-run
 	cargo test --release --locked "${pallets[@]}" --features runtime-benchmarks
 }

@@ -166,7 +166,7 @@ impl_runtime_apis! {
 		}
 	}
 
-	#[api_version(2)]
+	#[api_version(3)]
 	impl pallet_inference_requests::runtime_api::InferenceApi<Block, AccountId, Balance, BlockNumber> for Runtime {
 		fn quote(
 			model: veriml_inference_primitives::ModelHash,

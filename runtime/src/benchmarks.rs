@@ -10,6 +10,7 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_bonded_nodes, InferenceNodes]
 	[pallet_bonded_nodes, DataNodes]
 	[pallet_data_feeds, Feeds]
+	[pallet_verification, Verification]
 	[pallet_inference_requests, Inference]
 	[pallet_workflows, Workflows]
 );

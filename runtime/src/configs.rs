@@ -292,9 +292,24 @@ impl pallet_verification::InferenceRunner for RegistryEngine {
 impl pallet_verification::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type JobId = pallet_inference_requests::RequestId;
+	type Balance = Balance;
 	type Runner = RegistryEngine;
+	type Nodes = InferenceNodes;
+	type Jobs = Inference;
+	type AuthorityId = pallet_inference_requests::crypto::InferenceNodeId;
+	/// One minute for any bonded node to re-execute an optimistic result and challenge it.
+	type ChallengePeriod = ConstU32<{ MINUTES }>;
+	type MaxDisputes = ConstU32<64>;
+	/// One re-execution (up to `MaxVerificationFuel`, 0.76 s) at the start of a block: disputes
+	/// are rare, since the loser is slashed.
+	type DisputesPerBlock = ConstU32<1>;
+	type ResubmitAfter = ConstU32<5>;
 	/// Receipts and outputs stay a week: time to fetch them with a proof.
 	type ReceiptRetention = ConstU32<{ 7 * DAYS }>;
+	type WeightInfo = pallet_verification::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper =
+		pallet_inference_requests::benchmark_helpers::RegistryAndBondedNodes<Runtime, InferenceNodesInstance>;
 }
 
 parameter_types! {
@@ -342,12 +357,6 @@ impl pallet_inference_requests::Config for Runtime {
 	type RequestTimeout = ConstU32<{ 2 * MINUTES }>;
 	type MaxPending = ConstU32<256>;
 	type ResubmitAfter = ConstU32<5>;
-	/// One minute for any bonded node to re-execute an optimistic result and challenge it.
-	type ChallengePeriod = ConstU32<{ MINUTES }>;
-	type MaxDisputes = ConstU32<64>;
-	/// One re-execution (up to `MaxVerificationFuel`, 0.76 s) at the start of a block: disputes
-	/// are rare, since the loser is slashed.
-	type DisputesPerBlock = ConstU32<1>;
 	type WeightInfo = pallet_inference_requests::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper =

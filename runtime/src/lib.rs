@@ -21,6 +21,7 @@ pub mod apis;
 mod benchmarks;
 pub mod configs;
 pub mod genesis_config_presets;
+pub mod migrations;
 pub mod weights;
 
 use sp_runtime::{generic, impl_opaque_keys, traits::BlakeTwo256};
@@ -135,7 +136,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("veriml"),
 	impl_name: alloc::borrow::Cow::Borrowed("veriml-node"),
 	authoring_version: 1,
-	spec_version: 109,
+	spec_version: 110,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -169,7 +170,7 @@ pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
 /// Storage migrations run on the next runtime upgrade, beyond the pallets' own.
 #[allow(unused_parens)]
-type Migrations = ();
+pub type Migrations = (migrations::v1_verification_owns_the_challenge_game::Migration,);
 
 /// Dispatches calls to the pallets and runs the block lifecycle.
 pub type Executive = frame_executive::Executive<

@@ -33,6 +33,7 @@ runtime_wasm="$bench_dir/veriml_runtime.compact.compressed.wasm"
 declare -A folders=(
 	[pallet_model_registry]=pallets/model-registry
 	[pallet_bonded_nodes]=pallets/bonded-nodes
+	[pallet_verification]=pallets/verification
 	[pallet_inference_requests]=pallets/inference-requests
 	[pallet_data_feeds]=pallets/data-feeds
 	[pallet_workflows]=pallets/workflows

@@ -168,7 +168,7 @@ test('runtime APIs: what clients read, through api.call', async () => {
   const model = testModel('pytorch_Linear');
   // The first test's model and request (#0), verified by now.
   const id = 0;
-  // InferenceApi (version 2): quote, request, outputs, receipt key.
+  // InferenceApi (version 3): quote, request, outputs, receipt key.
   const documented = api.runtimeMetadata.asLatest.apis.map((a) => a.name.toString());
   assert.ok(documented.includes('InferenceApi') && documented.includes('ModelsApi'), 'the metadata documents both');
   const quote = await api.call.inferenceApi.quote(model.hash);

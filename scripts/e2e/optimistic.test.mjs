@@ -70,18 +70,18 @@ test('a wrong optimistic result is challenged by a node, slashed, and the honest
   const zeros = [floatTensor(shape, new Array(shape.reduce((a, b) => a * b, 1)).fill(0))];
   const proposed = await sendOk(api,
     api.tx.inference.submitResult(id, zeros, resultHash(model.hash, made.data.inputHash, zeros)), liar);
-  const [proposal] = eventsOf(proposed.events, 'inference', 'ResultProposed');
+  const [proposal] = eventsOf(proposed.events, 'verification', 'ResultProposed');
   assert.ok(proposal, 'the result is proposed, not re-executed');
   const status = (await api.rpc.veriml.request(id)).toJSON();
   assert.equal(status.status, 'proposed');
   assert.equal(status.proposal.node, liar.address);
 
-  const { event: challenged } = await waitForEvent(api, 'inference', 'Challenged',
+  const { event: challenged } = await waitForEvent(api, 'verification', 'Challenged',
     (e) => e.data.request.toNumber() === id, 120_000);
   // One of the node's own registered keys challenged it (the first in its keystore).
   const challenger = challenged.data.challenger.toString();
   const challengerOperator = (await api.query.inferenceNodes.nodes(challenger)).unwrap().operator.toString();
-  const { event: upheld, blockNumber, blockHash } = await waitForEvent(api, 'inference', 'ChallengeUpheld',
+  const { event: upheld, blockNumber, blockHash } = await waitForEvent(api, 'verification', 'ChallengeUpheld',
     (e) => e.data.request.toNumber() === id, 120_000);
   const slashed = upheld.data.slashed.toBigInt();
   assert.equal(slashed, bond / 10n, 'the liar lost a tenth of its bond');
@@ -94,7 +94,7 @@ test('a wrong optimistic result is challenged by a node, slashed, and the honest
 
   // The request waits for another node; the watcher starts serving the model and answers.
   await sendOk(api, api.tx.inferenceNodes.setServices(watcher.address, [other.hash, model.hash]), watcherOperator);
-  const { event: honest } = await waitForEvent(api, 'inference', 'ResultProposed',
+  const { event: honest } = await waitForEvent(api, 'verification', 'ResultProposed',
     (e) => e.data.request.toNumber() === id, 120_000);
   assert.equal(honest.data.node.toString(), watcher.address);
   const { event: completed } = await waitForEvent(api, 'inference', 'Completed',

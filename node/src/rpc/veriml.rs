@@ -16,7 +16,7 @@ use jsonrpsee::{
 	types::ErrorObjectOwned,
 	PendingSubscriptionSink, SubscriptionMessage,
 };
-use pallet_inference_requests::{runtime_api::InferenceApi, RequestInfo, RequestStatus};
+use pallet_inference_requests::{runtime_api::InferenceApi, OpenStatus, RequestInfo};
 use pallet_model_registry::runtime_api::ModelsApi;
 use sc_client_api::{Backend, BlockchainEvents, ProofProvider, StorageProvider};
 use sp_api::{ApiError, ProvideRuntimeApi};
@@ -216,10 +216,10 @@ where
 		match info {
 			RequestInfo::Open(open) => {
 				let status = match open.status {
-					RequestStatus::Pending => "pending",
-					RequestStatus::Assigned => "assigned",
-					RequestStatus::Proposed => "proposed",
-					RequestStatus::Disputed => "disputed",
+					OpenStatus::Pending => "pending",
+					OpenStatus::Assigned => "assigned",
+					OpenStatus::Proposed => "proposed",
+					OpenStatus::Disputed => "disputed",
 				};
 				let mut answer = serde_json::json!({
 					"request": request,

@@ -86,34 +86,12 @@ impl pallet_data_feeds::Config for Test {
 	type BenchmarkHelper = crate::benchmark_helpers::BondedDataNodes<Test, ()>;
 }
 
-impl frame_system::offchain::SigningTypes for Test {
-	type Public = <Signature as Verify>::Signer;
-	type Signature = Signature;
-}
-
-impl<LocalCall> frame_system::offchain::CreateTransactionBase<LocalCall> for Test
-where
-	RuntimeCall: From<LocalCall>,
-{
-	type RuntimeCall = RuntimeCall;
-	type Extrinsic = Extrinsic;
-}
-
-impl<LocalCall> frame_system::offchain::CreateSignedTransaction<LocalCall> for Test
-where
-	RuntimeCall: From<LocalCall>,
-{
-	fn create_signed_transaction<C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>>(
-		call: RuntimeCall,
-		public: Self::Public,
-		account: AccountId,
-		nonce: u32,
-	) -> Option<Extrinsic> {
-		use codec::Encode;
-		let signature = C::sign(&(&call, nonce).encode(), public)?;
-		Some(Extrinsic::new_signed(call, account, signature, ()))
-	}
-}
+veriml_offchain::impl_mock_signed_transactions!(
+	Test,
+	extrinsic = Extrinsic,
+	public = <Signature as Verify>::Signer,
+	signature = Signature,
+);
 
 pub fn account(seed: u8) -> AccountId {
 	sr25519::Public::from_raw([seed; 32])

@@ -44,3 +44,28 @@ where
 		pallet_model_registry::benchmark_helpers::upload::<T>(who, bytes)
 	}
 }
+
+impl<T, I: 'static> pallet_verification::BenchmarkHelper<crate::RequestId, T::AccountId>
+	for RegistryAndBondedNodes<T, I>
+where
+	T: Config + pallet_model_registry::Config + pallet_bonded_nodes::Config<I, Service = ModelHash>,
+{
+	/// A request of a registered model served by two bonded nodes: the job of the one it is
+	/// assigned to, and the other node.
+	fn job(index: u32) -> (veriml_primitives::verification::Job<crate::RequestId, T::AccountId>, T::AccountId) {
+		use frame_support::traits::fungible::Mutate;
+		use sp_runtime::traits::Bounded;
+		let (model, spec) = pallet_model_registry::benchmark_helpers::register_relu::<T>(index, 16);
+		let first = pallet_bonded_nodes::benchmarking::register_node::<T, I>(2 * index, vec![model]);
+		let second = pallet_bonded_nodes::benchmarking::register_node::<T, I>(2 * index + 1, vec![model]);
+		let requester: T::AccountId = frame_benchmarking::account("requester", index, 0);
+		<T as Config>::Currency::set_balance(&requester, crate::BalanceOf::<T>::max_value() / 4u32.into());
+		let inputs = vec![veriml_inference_primitives::Tensor::from_f32(&[1, 16], &[0.0; 16])];
+		let id = crate::Pallet::<T>::create_request(requester, model, inputs, crate::BalanceOf::<T>::max_value())
+			.expect("a request of a registered model with a node");
+		let request = crate::Requests::<T>::get(id).expect("open");
+		let executor = request.assigned[0].clone();
+		let other = if executor == first { second } else { first };
+		(crate::Pallet::<T>::job_of(id, &request, vec![spec], executor), other)
+	}
+}

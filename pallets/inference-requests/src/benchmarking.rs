@@ -135,37 +135,5 @@ mod benchmarks {
 		assert!(PendingQueue::<T>::get().is_empty());
 	}
 
-	/// A challenge of a proposed result, with `d` challenges already waiting to be decided.
-	#[benchmark]
-	fn challenge(d: Linear<0, { T::MaxDisputes::get() - 1 }>) {
-		let (model, _) = T::BenchmarkHelper::model(0, 16);
-		let proposer = T::BenchmarkHelper::node(model, 0);
-		let challenger = T::BenchmarkHelper::node(model, 1);
-		let who = requester::<T>(0);
-		let id = make_request::<T>(&who, model, 16);
-		// As `submit_result` leaves the request of an optimistic model.
-		let until = frame_system::Pallet::<T>::block_number().saturating_add(T::ChallengePeriod::get());
-		Requests::<T>::mutate(id, |open| {
-			if let Some(open) = open {
-				open.status = RequestStatus::Proposed;
-			}
-		});
-		Proposals::<T>::insert(
-			id,
-			Proposal {
-				node: proposer,
-				outcome: veriml_primitives::verification::Outcome::Failed(EngineError::FuelExhausted),
-				challenge_until: until,
-				challenger: None,
-			},
-		);
-		ChallengeWindows::<T>::insert(until, id, ());
-		let waiting: Vec<RequestId> = (0..d).map(|i| 1_000 + RequestId::from(i)).collect();
-		Disputes::<T>::put(frame_support::BoundedVec::truncate_from(waiting));
-		#[extrinsic_call]
-		_(RawOrigin::Signed(challenger.clone()), id);
-		assert_eq!(Proposals::<T>::get(id).and_then(|p| p.challenger), Some(challenger));
-	}
-
 	impl_benchmark_test_suite!(InferencePallet, crate::mock::new_test_ext(), crate::mock::Test);
 }

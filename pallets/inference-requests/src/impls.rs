@@ -5,13 +5,16 @@ use crate::*;
 use alloc::vec::Vec;
 use frame_support::{dispatch::PostDispatchInfo, pallet_prelude::*, traits::Contains};
 use frame_system::pallet_prelude::*;
-use sp_runtime::{traits::Saturating, SaturatedConversion};
+use sp_runtime::{
+	traits::{Saturating, Zero},
+	SaturatedConversion,
+};
 use veriml_inference_primitives::{check_inputs, input_hash, result_hash, EngineError, ModelHash, Tensor};
 use veriml_primitives::{
 	escrow::Escrow,
 	models::{ModelCatalog, ModelTerms, Verification},
 	nodes::BondedNodes,
-	verification::{Claim, Job, Outcome, ResultVerifier, Verdict},
+	verification::{Claim, Job, Outcome, ResultVerifier, Submission, Verdict, VerifiedJobs},
 };
 
 impl<T: Config> Pallet<T> {
@@ -45,8 +48,11 @@ impl<T: Config> Pallet<T> {
 		// Reading the engine version the chain replaced, to refuse results made with it.
 		let base = base.saturating_add(T::DbWeight::get().reads(1));
 		match Requests::<T>::get(request) {
-			// Proposed, not re-executed: hashing the outputs is in `base`.
-			Some(r) if r.verification == Verification::Optimistic => base,
+			// Proposed, not re-executed: reading the inputs to hand the job over; hashing the
+			// outputs is in `base`.
+			Some(r) if r.verification == Verification::Optimistic => {
+				base.saturating_add(Self::input_weight(r.input_bytes))
+			},
 			Some(r) => base
 				.saturating_add(Self::input_weight(r.input_bytes))
 				.saturating_add(Self::fuel_weight(r.fuel_limit))
@@ -183,8 +189,8 @@ impl<T: Config> Pallet<T> {
 		true
 	}
 
-	/// Verifies `node`'s `claim` for `request` by re-execution and settles or slashes; for
-	/// an optimistic model, proposes it.
+	/// Hands `node`'s `claim` for `request` to verification in the model's mode, and settles
+	/// or slashes on its verdict, or waits for it.
 	pub(crate) fn judge(
 		node: T::AccountId,
 		id: RequestId,
@@ -204,19 +210,20 @@ impl<T: Config> Pallet<T> {
 				Error::<T>::ComputedWithReplacedEngine
 			);
 		}
-		if request.verification == Verification::Optimistic {
-			return Self::propose(node, id, request, claim, base_weight);
-		}
-		let preparation = Self::charge_preparation(&request.model, &terms);
-		let job = Self::job(id, &request, terms.inputs, node.clone());
-		let (outcome, fuel_used, confirmed) = match T::Verifier::verify(&job, &claim) {
+		let job = Self::job_of(id, &request, terms.inputs.clone(), node.clone());
+		let verdict = match T::Verifier::submit(request.verification, &job, claim)? {
+			Submission::Deferred => {
+				Self::await_verdict(id, request);
+				let weight = base_weight.saturating_add(Self::input_weight(request_input_bytes(&job)));
+				return Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::No });
+			},
+			Submission::Decided(verdict) => verdict,
+		};
+		let (outcome, fuel_used, confirmed) = match verdict {
 			Verdict::Confirmed { outcome, fuel_used } => (outcome, fuel_used, true),
 			Verdict::Refuted { expected, fuel_used } => (expected, fuel_used, false),
 		};
-		let weight = base_weight
-			.saturating_add(Self::input_weight(request.input_bytes))
-			.saturating_add(Self::fuel_weight(fuel_used))
-			.saturating_add(preparation);
+		let weight = base_weight.saturating_add(Self::re_execution(&job, &terms, fuel_used));
 
 		if !confirmed {
 			let requester = request.requester.clone();
@@ -228,8 +235,32 @@ impl<T: Config> Pallet<T> {
 		Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::No })
 	}
 
+	/// What re-executing `job` (of a model of `terms`) in this block weighs beyond the call:
+	/// reading its inputs, preparing its model (recorded) and `fuel_used` units of work.
+	fn re_execution(
+		job: &Job<RequestId, T::AccountId>,
+		terms: &ModelTerms<T::AccountId, BalanceOf<T>>,
+		fuel_used: Fuel,
+	) -> Weight {
+		Self::input_weight(request_input_bytes(job))
+			.saturating_add(Self::fuel_weight(fuel_used))
+			.saturating_add(Self::charge_preparation(&job.model, terms))
+	}
+
+	/// A result of `request` waits for its verification mode's decision: no node computes it
+	/// any more and it no longer expires.
+	fn await_verdict(id: RequestId, mut request: RequestOf<T>) {
+		for assigned in &request.assigned {
+			Assignments::<T>::remove(assigned, id);
+		}
+		request.assigned = BoundedVec::new();
+		Deadlines::<T>::remove(request.deadline, id);
+		request.status = RequestStatus::Verifying;
+		Requests::<T>::insert(id, request);
+	}
+
 	/// The execution `request` asks for, as computed by `executor`.
-	pub(crate) fn job(
+	pub(crate) fn job_of(
 		id: RequestId,
 		request: &RequestOf<T>,
 		input_specs: Vec<veriml_inference_primitives::TensorSpec>,
@@ -240,6 +271,7 @@ impl<T: Config> Pallet<T> {
 			model: request.model,
 			input_specs,
 			inputs: Inputs::<T>::get(id).unwrap_or_default(),
+			input_hash: request.input_hash,
 			fuel_limit: request.fuel_limit,
 			executor,
 		}
@@ -350,6 +382,54 @@ impl<T: Config> Pallet<T> {
 		}
 		PendingQueue::<T>::put(still_waiting);
 		tried
+	}
+}
+
+/// The SCALE size of `job`'s inputs, as its request recorded it.
+fn request_input_bytes<AccountId>(job: &Job<RequestId, AccountId>) -> u32 {
+	job.inputs.encoded_size() as u32
+}
+
+impl<T: Config> VerifiedJobs<RequestId, T::AccountId, BalanceOf<T>> for Pallet<T> {
+	fn job(id: RequestId, executor: &T::AccountId) -> Option<Job<RequestId, T::AccountId>> {
+		let request = Requests::<T>::get(id)?;
+		let terms = T::Models::terms(&request.model)?;
+		Some(Self::job_of(id, &request, terms.inputs, executor.clone()))
+	}
+
+	fn re_execution_weight(job: &Job<RequestId, T::AccountId>, fuel_used: Fuel) -> Weight {
+		match T::Models::terms(&job.model) {
+			Some(terms) => Self::re_execution(job, &terms, fuel_used),
+			None => Self::input_weight(request_input_bytes(job)).saturating_add(Self::fuel_weight(fuel_used)),
+		}
+		.saturating_add(T::DbWeight::get().reads(1))
+	}
+
+	fn confirmed(id: RequestId, executor: T::AccountId, outcome: Outcome, output_bytes: u32) -> Weight {
+		let db = T::DbWeight::get();
+		let Some(request) = Requests::<T>::get(id) else { return db.reads(1) };
+		// An open request's model stays registered (the registry refuses to remove it).
+		let Some(terms) = T::Models::terms(&request.model) else { return db.reads(2) };
+		Self::settle(id, &request, executor, outcome, &terms.owner);
+		// Bounded by a verified submission, which settles the same way.
+		T::WeightInfo::submit_result(output_bytes)
+	}
+
+	fn refuted(
+		id: RequestId,
+		executor: &T::AccountId,
+		wronged: &T::AccountId,
+		output_bytes: u32,
+	) -> (BalanceOf<T>, Weight) {
+		let Some(mut request) = Requests::<T>::get(id) else { return (Zero::zero(), T::DbWeight::get().reads(1)) };
+		// Its first deadline may be past: the next node gets a full timeout.
+		request.deadline = frame_system::Pallet::<T>::block_number().saturating_add(T::RequestTimeout::get());
+		Deadlines::<T>::insert(request.deadline, id, ());
+		request.status = RequestStatus::Assigned;
+		let slashed = Self::reject(id, request, executor, wronged);
+		// Bounded by a verified submission or a refuted report (slashed and reassigned).
+		let weight = T::WeightInfo::submit_result(output_bytes).max(T::WeightInfo::report_failure());
+		(slashed, weight.saturating_add(T::DbWeight::get().writes(1)))
 	}
 }
 

@@ -14,20 +14,19 @@
 //!    engine and sends [`submit_result`](Pallet::submit_result) (or
 //!    [`report_failure`](Pallet::report_failure) when the engine refuses the input), signed
 //!    with its `infr` key.
-//! 3. Applying that transaction re-executes the model (pallet-verification). A match stores the
-//!    result and its receipt and pays the model owner, the node's operator and the protocol;
-//!    the submission is free. A mismatch slashes the node's bond (part of it to the
-//!    requester) and reassigns the request to another node; the liar pays the transaction fee.
-//!
-//!    Results of [`Verification::Optimistic`] models (too costly to re-execute every one in
-//!    the block that carries it) are not re-executed at submission: the result is proposed
-//!    and waits [`Config::ChallengePeriod`] blocks. Any other bonded inference node may
-//!    [`challenge`](Pallet::challenge) it in that window (nodes do so from their off-chain
-//!    worker after re-executing it); the chain then decides by re-execution, at most
-//!    [`Config::DisputesPerBlock`] disputes at the start of each block, and slashes the
-//!    loser: a wrong proposer pays the challenger from its bond and the request goes to
-//!    another node; a wrong challenger pays the proposer and the result settles. An
-//!    unchallenged result settles when its window ends.
+//! 3. The result goes to verification ([`Config::Verifier`], pallet-verification) in the
+//!    mode of the model's terms, which decides now or later:
+//!    - [`Verification::InBlock`]: applying the transaction re-executes the model. A match
+//!      stores the result and its receipt and pays the model owner, the node's operator and
+//!      the protocol; the submission is free. A mismatch slashes the node's bond (part of it
+//!      to the requester) and reassigns the request to another node; the liar pays the
+//!      transaction fee.
+//!    - [`Verification::Optimistic`] (models too costly to re-execute every result): the
+//!      result is proposed and the request waits, `Verifying`, for verification's decision
+//!      (unchallenged through its window, or a challenge decided by re-execution), which
+//!      reaches this pallet through [`VerifiedJobs`](veriml_primitives::verification::VerifiedJobs):
+//!      a confirmed result settles as above, a refuted one slashes its node (part of it to
+//!      the challenger's operator) and the request goes to another node with a new deadline.
 //! 4. A request not completed by its deadline ([`Config::RequestTimeout`]) expires and its fee
 //!    is refunded; a request no node has taken can be [`cancel`](Pallet::cancel)led.
 //!
@@ -38,9 +37,10 @@
 //!
 //! `lib.rs` holds the declarations (types, config, storage, events, errors, hooks, calls);
 //! `impls.rs` the lifecycle (fees and weights, creating, assigning, judging, settling,
-//! closing and expiring requests) and the interfaces other pallets use; `optimistic.rs` the
-//! challenge game; `views.rs` the runtime API and what clients read; `try_state.rs` the
-//! invariants; `offchain.rs` the inference node's off-chain worker.
+//! closing and expiring requests) and the interfaces other pallets use (among them
+//! verification's [`VerifiedJobs`](veriml_primitives::verification::VerifiedJobs));
+//! `views.rs` the runtime API and what clients read; `try_state.rs` the invariants;
+//! `offchain.rs` the inference node's off-chain worker.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -50,11 +50,10 @@ pub use pallet::*;
 
 mod impls;
 mod offchain;
-mod optimistic;
 mod try_state;
 mod views;
 
-pub use views::{runtime_api, OpenRequest, RequestInfo};
+pub use views::{runtime_api, OpenRequest, OpenStatus, RequestInfo};
 #[cfg(feature = "runtime-benchmarks")]
 pub mod benchmark_helpers;
 #[cfg(feature = "runtime-benchmarks")]
@@ -70,7 +69,7 @@ pub use weights::WeightInfo;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use sp_core::crypto::KeyTypeId;
-use veriml_primitives::{verification::Outcome, Fuel};
+use veriml_primitives::Fuel;
 
 /// Key type of the keys with which inference nodes sign their results.
 pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"infr");
@@ -106,7 +105,7 @@ pub trait BenchmarkHelper<AccountId> {
 
 pub use veriml_primitives::requests::{Fee, InferenceRequests, QuoteError, RequestId};
 
-/// Where a request stands. Completed, expired and cancelled requests are removed (their
+/// Where an open request stands. Completed, expired and cancelled requests are removed (their
 /// events and, for completed ones, their receipt remain).
 #[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub enum RequestStatus {
@@ -114,23 +113,9 @@ pub enum RequestStatus {
 	Pending,
 	/// Assigned to nodes that are computing it.
 	Assigned,
-	/// An optimistic model's result was proposed and waits through its challenge window.
-	Proposed,
-	/// The proposed result was challenged; the chain re-executes it to decide.
-	Disputed,
-}
-
-/// An optimistic model's result waiting through its challenge window.
-#[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
-pub struct Proposal<AccountId, BlockNumber> {
-	/// The inference node that proposed it.
-	pub node: AccountId,
-	/// The outcome it claims (its outputs are in `ProposedOutputs`).
-	pub outcome: Outcome,
-	/// Settles at the start of this block unless challenged before.
-	pub challenge_until: BlockNumber,
-	/// The node that challenged it, whose bond answers for a wrong challenge.
-	pub challenger: Option<AccountId>,
+	/// A result was submitted and its verification mode decides later (an optimistic
+	/// proposal, in its challenge window or disputed): it no longer expires.
+	Verifying,
 }
 
 #[frame_support::pallet]
@@ -187,7 +172,7 @@ pub mod pallet {
 		/// Re-executed at submission, or proposed and challengeable (the model's mode when
 		/// the request was made).
 		pub verification: Verification,
-		/// Pending or assigned.
+		/// Pending, assigned or verifying.
 		pub status: RequestStatus,
 		/// The nodes that may answer it.
 		pub assigned: BoundedVec<AccountId, MaxAssigned>,
@@ -223,8 +208,9 @@ pub mod pallet {
 		/// Holds fees until settlement.
 		type Escrow: Escrow<RequestId, Self::AccountId, BalanceOf<Self>>;
 
-		/// Executes and verifies inferences with the deterministic engine.
-		type Verifier: ResultVerifier<RequestId, Self::AccountId>;
+		/// Executes inferences with the deterministic engine and verifies results in their
+		/// model's mode.
+		type Verifier: ResultVerifier<RequestId, Self::AccountId, BlockNumberFor<Self>>;
 
 		/// The key inference nodes sign their results with.
 		type AuthorityId: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>;
@@ -288,19 +274,6 @@ pub mod pallet {
 		#[pallet::constant]
 		type ResubmitAfter: Get<BlockNumberFor<Self>>;
 
-		/// Blocks an optimistic result waits for a challenge before it settles.
-		#[pallet::constant]
-		type ChallengePeriod: Get<BlockNumberFor<Self>>;
-
-		/// Most challenged results waiting to be decided.
-		#[pallet::constant]
-		type MaxDisputes: Get<u32>;
-
-		/// Challenged results decided (each re-executed, up to `MaxVerificationFuel`) at the
-		/// start of each block; the others wait for the next blocks.
-		#[pallet::constant]
-		type DisputesPerBlock: Get<u32>;
-
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
 
@@ -333,24 +306,6 @@ pub mod pallet {
 	/// Requests waiting for a node serving their model, oldest first.
 	#[pallet::storage]
 	pub type PendingQueue<T: Config> = StorageValue<_, BoundedVec<RequestId, T::MaxPending>, ValueQuery>;
-
-	/// Proposed results of optimistic models, in their challenge window or disputed.
-	#[pallet::storage]
-	pub type Proposals<T: Config> = StorageMap<_, Twox64Concat, RequestId, Proposal<T::AccountId, BlockNumberFor<T>>>;
-
-	/// The outputs of proposed results (their SCALE size is at most `MaxOutputBytes`).
-	#[pallet::storage]
-	#[pallet::unbounded]
-	pub type ProposedOutputs<T: Config> = StorageMap<_, Twox64Concat, RequestId, Vec<Tensor>>;
-
-	/// Unchallenged proposals by the block at whose start they settle.
-	#[pallet::storage]
-	pub type ChallengeWindows<T: Config> =
-		StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, RequestId, ()>;
-
-	/// Challenged proposals waiting to be decided by re-execution, oldest first.
-	#[pallet::storage]
-	pub type Disputes<T: Config> = StorageValue<_, BoundedVec<RequestId, T::MaxDisputes>, ValueQuery>;
 
 	/// The models re-executed so far in this block. The first re-execution of a model in a
 	/// block is charged preparing it, since an importing node whose engine has not prepared
@@ -397,17 +352,6 @@ pub mod pallet {
 		Abandoned { request: RequestId, refunded: BalanceOf<T> },
 		/// The requester cancelled the request before any node took it.
 		Cancelled { request: RequestId, refunded: BalanceOf<T> },
-		/// `node` proposed the result of an optimistic model's request: it settles at the start
-		/// of block `challenge_until` unless a bonded node challenges it before.
-		ResultProposed { request: RequestId, node: T::AccountId, outcome: Outcome, challenge_until: BlockNumberFor<T> },
-		/// `challenger` disputes `node`'s proposed result; the chain will re-execute it.
-		Challenged { request: RequestId, node: T::AccountId, challenger: T::AccountId },
-		/// Re-execution proved `challenger` right: `node` was slashed `slashed` (part of it paid
-		/// to the challenger) and the request went to another node.
-		ChallengeUpheld { request: RequestId, node: T::AccountId, challenger: T::AccountId, slashed: BalanceOf<T> },
-		/// Re-execution confirmed `node`'s proposed result: `challenger` was slashed `slashed`
-		/// (part of it paid to the node's operator) and the result settled.
-		ChallengeRejected { request: RequestId, node: T::AccountId, challenger: T::AccountId, slashed: BalanceOf<T> },
 	}
 
 	#[pallet::error]
@@ -444,24 +388,10 @@ pub mod pallet {
 		NotRequester,
 		/// A node has taken the request; it can no longer be cancelled.
 		AlreadyAssigned,
-		/// The result hash does not commit to the outputs (`blake2_256(SCALE(engine_version,
-		/// model_hash, input_hash, outputs))`).
-		ResultHashMismatch,
 		/// The result hash commits to the engine version of the guest the chain has just
 		/// replaced: the result was computed before the switch. Refused without a slash; the
 		/// node computes it again with the chain's guest.
 		ComputedWithReplacedEngine,
-		/// Only a registered inference node may challenge: its bond answers for a wrong
-		/// challenge.
-		NotANode,
-		/// The request has no proposed result in its challenge window.
-		NothingToChallenge,
-		/// A node cannot challenge its own result.
-		OwnResult,
-		/// The proposed result has been challenged already.
-		AlreadyChallenged,
-		/// `MaxDisputes` challenges wait to be decided; try again in a few blocks.
-		TooManyDisputes,
 	}
 
 	#[pallet::hooks]
@@ -470,12 +400,7 @@ pub mod pallet {
 			PreparedInBlock::<T>::kill();
 			let expired = Self::expire_requests(now);
 			let assigned = Self::assign_pending();
-			let settled = Self::settle_unchallenged(now);
-			let decided = Self::decide_disputes();
-			T::WeightInfo::on_initialize(expired, assigned)
-				.saturating_add(settled)
-				.saturating_add(decided)
-				.saturating_add(T::DbWeight::get().writes(1))
+			T::WeightInfo::on_initialize(expired, assigned).saturating_add(T::DbWeight::get().writes(1))
 		}
 
 		fn offchain_worker(now: BlockNumberFor<T>) {
@@ -505,14 +430,14 @@ pub mod pallet {
 				 ({verification}) exceeds a transaction's maximum ({max_extrinsic}): lower \
 				 MaxVerificationFuel or MaxUploadedInputBytes"
 			);
-			let disputes = verification.saturating_mul(T::DisputesPerBlock::get().into());
+			let decisions = verification.saturating_mul(T::Verifier::max_decisions_per_block().into());
 			let max_block = T::BlockWeights::get().max_block;
 			assert!(
-				disputes.all_lte(max_block),
-				"deciding DisputesPerBlock disputes at MaxVerificationFuel ({disputes}) exceeds a \
-				 block ({max_block}): lower DisputesPerBlock"
+				decisions.all_lte(max_block),
+				"re-executing the results verification decides at the start of a block at \
+				 MaxVerificationFuel ({decisions}) exceeds a block ({max_block}): lower its \
+				 DisputesPerBlock"
 			);
-			assert!(T::DisputesPerBlock::get() > 0, "DisputesPerBlock must be at least 1");
 			let largest_upload = T::WeightInfo::request_uploaded(T::MaxUploadedInputBytes::get());
 			assert!(
 				largest_upload.all_lte(max_extrinsic),
@@ -621,33 +546,6 @@ pub mod pallet {
 			let refunded = Self::close(request, &record);
 			Self::deposit_event(Event::Cancelled { request, refunded });
 			Ok(())
-		}
-
-		/// Challenge `request`'s proposed result (of an optimistic model) as wrong, as a
-		/// registered inference node other than its proposer, before its window ends.
-		///
-		/// The chain re-executes it at the start of one of the next blocks (at most
-		/// `DisputesPerBlock` a block). If the result was wrong its node is slashed, part of
-		/// the slash paid to the caller's operator, and the request goes to another node; if
-		/// it was right the caller is slashed and the result settles. An accepted challenge
-		/// pays no transaction fee: a wrong one costs the caller its slash.
-		#[pallet::call_index(5)]
-		#[pallet::weight(T::WeightInfo::challenge(T::MaxDisputes::get()))]
-		pub fn challenge(origin: OriginFor<T>, request: RequestId) -> DispatchResultWithPostInfo {
-			let challenger = ensure_signed(origin)?;
-			let mut record = Self::open_request(request)?;
-			ensure!(T::Nodes::operator(&challenger).is_some(), Error::<T>::NotANode);
-			let mut proposal = Proposals::<T>::get(request).ok_or(Error::<T>::NothingToChallenge)?;
-			ensure!(proposal.node != challenger, Error::<T>::OwnResult);
-			ensure!(proposal.challenger.is_none(), Error::<T>::AlreadyChallenged);
-			Disputes::<T>::try_mutate(|queue| queue.try_push(request)).map_err(|_| Error::<T>::TooManyDisputes)?;
-			ChallengeWindows::<T>::remove(proposal.challenge_until, request);
-			proposal.challenger = Some(challenger.clone());
-			record.status = RequestStatus::Disputed;
-			Self::deposit_event(Event::Challenged { request, node: proposal.node.clone(), challenger });
-			Proposals::<T>::insert(request, proposal);
-			Requests::<T>::insert(request, record);
-			Ok(Pays::No.into())
 		}
 	}
 }

@@ -125,8 +125,19 @@ pub const RETENTION: u64 = 20;
 impl pallet_verification::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
 	type JobId = u64;
+	type Balance = u64;
 	type Runner = RegistryRunner;
+	type Nodes = Nodes;
+	type Jobs = Inference;
+	type AuthorityId = crate::crypto::InferenceNodeId;
+	type ChallengePeriod = frame_support::traits::ConstU64<CHALLENGE_PERIOD>;
+	type MaxDisputes = ConstU32<2>;
+	type DisputesPerBlock = ConstU32<1>;
+	type ResubmitAfter = frame_support::traits::ConstU64<3>;
 	type ReceiptRetention = frame_support::traits::ConstU64<RETENTION>;
+	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = crate::benchmark_helpers::RegistryAndBondedNodes<Test>;
 }
 
 pub const TIMEOUT: u64 = 5;
@@ -154,42 +165,17 @@ impl pallet_inference_requests::Config for Test {
 	type RequestTimeout = frame_support::traits::ConstU64<TIMEOUT>;
 	type MaxPending = ConstU32<2>;
 	type ResubmitAfter = frame_support::traits::ConstU64<3>;
-	type ChallengePeriod = frame_support::traits::ConstU64<CHALLENGE_PERIOD>;
-	type MaxDisputes = ConstU32<2>;
-	type DisputesPerBlock = ConstU32<1>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = crate::benchmark_helpers::RegistryAndBondedNodes<Test>;
 }
 
-impl frame_system::offchain::SigningTypes for Test {
-	type Public = <Signature as Verify>::Signer;
-	type Signature = Signature;
-}
-
-impl<LocalCall> frame_system::offchain::CreateTransactionBase<LocalCall> for Test
-where
-	RuntimeCall: From<LocalCall>,
-{
-	type RuntimeCall = RuntimeCall;
-	type Extrinsic = Extrinsic;
-}
-
-impl<LocalCall> frame_system::offchain::CreateSignedTransaction<LocalCall> for Test
-where
-	RuntimeCall: From<LocalCall>,
-{
-	fn create_signed_transaction<C: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>>(
-		call: RuntimeCall,
-		public: Self::Public,
-		account: AccountId,
-		nonce: u32,
-	) -> Option<Extrinsic> {
-		use codec::Encode;
-		let signature = C::sign(&(&call, nonce).encode(), public)?;
-		Some(Extrinsic::new_signed(call, account, signature, ()))
-	}
-}
+veriml_offchain::impl_mock_signed_transactions!(
+	Test,
+	extrinsic = Extrinsic,
+	public = <Signature as Verify>::Signer,
+	signature = Signature,
+);
 
 /// Account `seed`: the public key of an sr25519 pair made from it, so a node account can sign
 /// its registration ([`node_proof`]).

@@ -1,6 +1,7 @@
 //! The inference node's off-chain worker: computes the requests assigned to the node's `infr`
-//! keys and submits their results, signed; and re-executes other nodes' proposed results of
-//! optimistic models, challenging the wrong ones with its first registered key.
+//! keys and submits their results, signed. (Re-executing other nodes' proposed results of
+//! optimistic models and challenging the wrong ones is the verification pallet's worker; the
+//! two share the role's lock and nonce records, [`veriml_offchain::inference`].)
 //!
 //! Restart-safe and exactly-once in effect: a persistent marker per (key, request) records the
 //! block a result was submitted in, so a restarted node neither forgets nor re-sends work
@@ -17,83 +18,29 @@ use frame_support::traits::Get;
 use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
 use sp_runtime::{offchain::storage::StorageValueRef, traits::Saturating};
 use veriml_inference_primitives::{result_hash, EngineError};
-use veriml_offchain::{run_with_keys, send_signed, NonceTracker};
+use veriml_offchain::inference::LOG_TARGET;
+use veriml_offchain::{
+	inference::{NONCE, WORKER_LOCK},
+	run_with_keys, send_signed, NonceTracker,
+};
 use veriml_primitives::{models::ModelCatalog, nodes::BondedNodes as _, verification::ResultVerifier};
 
-/// Logging target of inference nodes' work: `-l veriml::inference=debug`.
-pub const LOG_TARGET: &str = "veriml::inference";
-
-const WORKER_LOCK: &[u8] = b"veriml/inference/worker-lock";
 const SUBMITTED: &[u8] = b"veriml/inference/submitted";
-const NONCE: &[u8] = b"veriml/inference/nonce";
-const CHECKED: &[u8] = b"veriml/inference/checked";
 
 impl<T: Config> Pallet<T> {
 	pub(crate) fn run_offchain_worker(now: BlockNumberFor<T>) {
 		// Not an inference node without an `infr` key in the keystore.
 		run_with_keys::<T, T::AuthorityId>(WORKER_LOCK, 20, 120_000, LOG_TARGET, now, |accounts| {
-			// One key is enough to challenge; the first registered one does.
-			let challenger = accounts.iter().position(|account| T::Nodes::operator(&account.id).is_some());
-			for (index, account) in accounts.iter().enumerate() {
-				Self::work_for(now, account, challenger == Some(index));
+			for account in &accounts {
+				Self::work_for(now, account);
 			}
 		});
 	}
 
-	/// Proposed results `node` may challenge now: in their window, unchallenged, not its own.
-	fn challengeable(now: BlockNumberFor<T>, node: &T::AccountId) -> Vec<RequestId> {
-		Proposals::<T>::iter()
-			.filter(|(_, proposal)| {
-				proposal.challenger.is_none() && proposal.node != *node && now < proposal.challenge_until
-			})
-			.map(|(id, _)| id)
-			.collect()
-	}
-
-	/// Re-executes proposed result `id` (once per key, again after `ResubmitAfter` blocks if a
-	/// challenge did not land): the challenge to send if the result is wrong.
-	fn check_proposal(now: BlockNumberFor<T>, node: &T::AccountId, id: RequestId) -> Option<Call<T>> {
-		let marker_key = (CHECKED, node, id).encode();
-		let marker = StorageValueRef::persistent(&marker_key);
-		match marker.get::<(BlockNumberFor<T>, bool)>() {
-			// Checked and right: nothing more to do.
-			Ok(Some((_, false))) => return None,
-			Ok(Some((at, true))) if now < at.saturating_add(T::ResubmitAfter::get()) => return None,
-			_ => {},
-		}
-		let proposal = Proposals::<T>::get(id)?;
-		let request = Requests::<T>::get(id)?;
-		let terms = T::Models::terms(&request.model)?;
-		let job = Self::job(id, &request, terms.inputs, proposal.node.clone());
-		let started = sp_io::offchain::timestamp();
-		let execution = T::Verifier::execute(&job);
-		if let Err(error @ EngineError::ModelUnavailable) = execution {
-			log::warn!(target: LOG_TARGET, "proposal {id}: cannot re-execute the model here: {error:?}");
-			return None;
-		}
-		let expected = veriml_primitives::verification::outcome_of(
-			T::Models::engine_versions().0,
-			&job.model,
-			&job.inputs,
-			&execution,
-		);
-		let wrong = expected != proposal.outcome;
-		log::info!(
-			target: LOG_TARGET,
-			"proposal {id} by {:?}: re-executed in {} ms: {}",
-			proposal.node,
-			sp_io::offchain::timestamp().diff(&started).millis(),
-			if wrong { "WRONG, challenging it" } else { "right" },
-		);
-		marker.set(&(now, wrong));
-		wrong.then_some(Call::<T>::challenge { request: id })
-	}
-
-	fn work_for(now: BlockNumberFor<T>, account: &Account<T>, challenger: bool) {
+	fn work_for(now: BlockNumberFor<T>, account: &Account<T>) {
 		let node = &account.id;
 		let assigned: Vec<RequestId> = Assignments::<T>::iter_key_prefix(node).collect();
-		let to_check = if challenger { Self::challengeable(now, node) } else { Vec::new() };
-		if assigned.is_empty() && to_check.is_empty() {
+		if assigned.is_empty() {
 			return;
 		}
 		if T::Nodes::operator(node).is_none() {
@@ -114,7 +61,7 @@ impl<T: Config> Pallet<T> {
 			}
 			let Some(request) = Requests::<T>::get(id) else { continue };
 			let Some(terms) = T::Models::terms(&request.model) else { continue };
-			let job = Self::job(id, &request, terms.inputs, node.clone());
+			let job = Self::job_of(id, &request, terms.inputs, node.clone());
 			let started = sp_io::offchain::timestamp();
 			let call = match T::Verifier::execute(&job) {
 				Ok(execution) => {
@@ -152,17 +99,6 @@ impl<T: Config> Pallet<T> {
 					sent += 1;
 				},
 				Err(why) => log::warn!(target: LOG_TARGET, "request {id}: the result was not sent: {why:?}"),
-			}
-		}
-
-		for id in to_check {
-			let Some(call) = Self::check_proposal(now, node, id) else { continue };
-			match send_signed::<T, T::AuthorityId, _>(call, account, nonces.next()) {
-				Ok(()) => {
-					nonces.used();
-					sent += 1;
-				},
-				Err(why) => log::warn!(target: LOG_TARGET, "proposal {id}: the challenge was not sent: {why:?}"),
 			}
 		}
 

@@ -3,20 +3,18 @@
 use crate::*;
 use frame_support::pallet_prelude::*;
 use veriml_inference_primitives::ModelHash;
-use veriml_primitives::escrow::Escrow;
+use veriml_primitives::{escrow::Escrow, verification::ResultVerifier};
 
 impl<T: Config> Pallet<T> {
 	/// The pallet's invariants, checked by `try_state` and after every block of the tests:
 	/// every open request has its inputs, its escrow (held from its requester), and, as
-	/// its status says, its deadline and assignments (until a result is proposed), its
-	/// place in the pending queue, its proposal and window or its place among the
-	/// disputes; nothing else has any of these; the count of open requests per model is
-	/// right.
+	/// its status says, its deadline and assignments (until a result is submitted for a
+	/// later decision), its place in the pending queue, or verification's proposal of it;
+	/// nothing else has any of these; the count of open requests per model is right.
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		use alloc::collections::btree_map::BTreeMap;
 		let next = NextRequestId::<T>::get();
 		let pending = PendingQueue::<T>::get();
-		let disputes = Disputes::<T>::get();
 		let mut per_model: BTreeMap<ModelHash, u32> = BTreeMap::new();
 		let mut open = 0usize;
 		let mut assignments = 0usize;
@@ -46,31 +44,13 @@ impl<T: Config> Pallet<T> {
 				pending.contains(&id) == (request.status == RequestStatus::Pending),
 				"the pending queue does not hold exactly the pending requests"
 			);
-			let proposed = matches!(request.status, RequestStatus::Proposed | RequestStatus::Disputed);
-			match Proposals::<T>::get(id) {
-				Some(proposal) => {
-					ensure!(proposed, "a proposal for a request that is not proposed");
-					ensure!(ProposedOutputs::<T>::contains_key(id), "a proposal has no outputs");
-					ensure!(
-						request.status == RequestStatus::Disputed
-							|| ChallengeWindows::<T>::contains_key(proposal.challenge_until, id),
-						"an unchallenged proposal does not settle at the end of its window"
-					);
-				},
-				None => ensure!(!proposed, "a proposed request has no proposal"),
-			}
 			ensure!(
-				disputes.contains(&id) == (request.status == RequestStatus::Disputed),
-				"the dispute queue does not hold exactly the disputed requests"
+				T::Verifier::proposal(id).is_some() == (request.status == RequestStatus::Verifying),
+				"verification holds a proposal of exactly the requests that wait for its decision"
 			);
 			*per_model.entry(request.model).or_default() += 1;
 		}
 		ensure!(Inputs::<T>::iter_keys().count() == open, "inputs of a request that is not open");
-		ensure!(Proposals::<T>::iter_keys().all(Requests::<T>::contains_key), "a proposal of a closed request");
-		ensure!(
-			ProposedOutputs::<T>::iter_keys().all(Proposals::<T>::contains_key),
-			"proposed outputs without a proposal"
-		);
 		ensure!(Assignments::<T>::iter_keys().count() == assignments, "an assignment of a request that is not open");
 		ensure!(Deadlines::<T>::iter_keys().count() == due, "a deadline of a request no node computes");
 		for (model, count) in OpenRequests::<T>::iter() {

@@ -2,6 +2,7 @@
 
 use crate::*;
 use frame_system::pallet_prelude::*;
+use veriml_primitives::verification::ResultVerifier;
 
 /// The runtime API clients (and the node's `veriml_*` RPC methods) read requests through.
 pub mod runtime_api {
@@ -11,8 +12,10 @@ pub mod runtime_api {
 
 	sp_api::decl_runtime_apis! {
 		/// Inference requests as clients see them: what one costs, where it stands, its
-		/// receipt and outputs. Version 2 added `request`, `outputs` and `receipt_key`.
-		#[api_version(2)]
+		/// receipt and outputs. Version 2 added `request`, `outputs` and `receipt_key`;
+		/// version 3 (spec 110) reads an open request's proposal from verification, with the
+		/// model and input hash it answers (statuses as before).
+		#[api_version(3)]
 		pub trait InferenceApi<AccountId, Balance, BlockNumber>
 		where
 			AccountId: codec::Codec,
@@ -25,14 +28,11 @@ pub mod runtime_api {
 			/// Where request `request` stands: open (pending, assigned, proposed or
 			/// disputed), verified (its receipt: completed or failed), or closed; `None` if
 			/// no request with this id was made.
-			#[api_version(2)]
 			fn request(request: RequestId) -> Option<RequestInfo<AccountId, Balance, BlockNumber>>;
 			/// The outputs of `request`'s verified result, while its receipt is retained.
-			#[api_version(2)]
 			fn outputs(request: RequestId) -> Option<Vec<Tensor>>;
 			/// The storage key of `request`'s receipt: what a read proof of it against a
 			/// block's state root proves (`veriml_receiptProof`).
-			#[api_version(2)]
 			fn receipt_key(request: RequestId) -> Vec<u8>;
 		}
 	}
@@ -51,11 +51,24 @@ pub enum RequestInfo<AccountId, Balance, BlockNumber> {
 	Closed,
 }
 
+/// Where a request not verified yet stands, as clients read it.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug, TypeInfo)]
+pub enum OpenStatus {
+	/// No node serving the model was available; assigned as soon as one is.
+	Pending,
+	/// Assigned to nodes that are computing it.
+	Assigned,
+	/// An optimistic model's result was proposed and waits through its challenge window.
+	Proposed,
+	/// The proposed result was challenged; the chain re-executes it to decide.
+	Disputed,
+}
+
 /// A request not verified yet, as clients read it.
 #[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
 pub struct OpenRequest<AccountId, Balance, BlockNumber> {
 	/// Pending, assigned, proposed or disputed.
-	pub status: RequestStatus,
+	pub status: OpenStatus,
 	/// The model to run.
 	pub model: veriml_inference_primitives::ModelHash,
 	/// Who pays.
@@ -75,15 +88,22 @@ pub struct OpenRequest<AccountId, Balance, BlockNumber> {
 	/// The block at whose start it expires if it is not completed.
 	pub deadline: BlockNumber,
 	/// An optimistic result proposed for it, in its challenge window or disputed.
-	pub proposal: Option<Proposal<AccountId, BlockNumber>>,
+	pub proposal: Option<veriml_primitives::verification::Proposal<AccountId, BlockNumber>>,
 }
 
 impl<T: Config> Pallet<T> {
 	/// Request `request` as clients read it, while it is open (not verified yet).
 	pub fn open_request_info(request: RequestId) -> Option<OpenRequest<T::AccountId, BalanceOf<T>, BlockNumberFor<T>>> {
 		let open = Requests::<T>::get(request)?;
+		let proposal = T::Verifier::proposal(request);
+		let status = match (open.status, &proposal) {
+			(RequestStatus::Pending, _) => OpenStatus::Pending,
+			(RequestStatus::Assigned, _) => OpenStatus::Assigned,
+			(RequestStatus::Verifying, Some(proposal)) if proposal.challenger.is_some() => OpenStatus::Disputed,
+			(RequestStatus::Verifying, _) => OpenStatus::Proposed,
+		};
 		Some(OpenRequest {
-			status: open.status,
+			status,
 			model: open.model,
 			requester: open.requester,
 			input_hash: open.input_hash,
@@ -93,7 +113,7 @@ impl<T: Config> Pallet<T> {
 			assigned: open.assigned.into_inner(),
 			created_at: open.created_at,
 			deadline: open.deadline,
-			proposal: Proposals::<T>::get(request),
+			proposal,
 		})
 	}
 

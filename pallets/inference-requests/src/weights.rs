@@ -47,7 +47,6 @@ pub trait WeightInfo {
 	fn report_failure() -> Weight;
 	fn cancel(p: u32, ) -> Weight;
 	fn on_initialize(e: u32, a: u32, ) -> Weight;
-	fn challenge(d: u32, ) -> Weight;
 }
 
 /// Weights measured on the reference machine, with the runtime's database weights.
@@ -264,26 +263,6 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(0, 3203).saturating_mul(a.into()))
 			.saturating_add(Weight::from_parts(0, 3203).saturating_mul(e.into()))
 	}
-	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(728), added: 3203, mode: `MaxEncodedLen`)
-	/// Storage: `InferenceNodes::Nodes` (r:1 w:0)
-	/// Proof: `InferenceNodes::Nodes` (`max_values`: None, `max_size`: Some(618), added: 3093, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Proposals` (r:1 w:1)
-	/// Proof: `Inference::Proposals` (`max_values`: None, `max_size`: Some(150), added: 2625, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Disputes` (r:1 w:1)
-	/// Proof: `Inference::Disputes` (`max_values`: Some(1), `max_size`: Some(514), added: 1009, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::ChallengeWindows` (r:0 w:1)
-	/// Proof: `Inference::ChallengeWindows` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
-	/// The range of component `d` is `[0, 63]`.
-	fn challenge(d: u32, ) -> Weight {
-		// Proof size: measured `790 + d * (8 ±0)`, estimated `4193`
-		// Minimum execution time: 67_239_000 picoseconds.
-		Weight::from_parts(73_196_890, 4193)
-			// Standard error: 2_744
-			.saturating_add(Weight::from_parts(29_571, 0).saturating_mul(d.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
-	}
 }
 
 /// The same figures with ParityDB's database weights, for tests and mocks.
@@ -332,11 +311,5 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(a.into())))
 			.saturating_add(Weight::from_parts(0, 3203).saturating_mul(a.into()))
 			.saturating_add(Weight::from_parts(0, 3203).saturating_mul(e.into()))
-	}
-	fn challenge(d: u32, ) -> Weight {
-		Weight::from_parts(73_196_890, 4193)
-			.saturating_add(Weight::from_parts(29_571, 0).saturating_mul(d.into()))
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
-			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 }

@@ -1,23 +1,38 @@
 //! # Verification
 //!
-//! Re-executes submitted inferences while the block that carries them is applied. The block
-//! author and every complete node importing the block run the same deterministic engine (the
-//! node's `inference` host functions) on the same model and input, so a wrong result hash makes
-//! the submission fail its check on every honest node alike: verification is part of the
-//! state transition, not an opinion of one node. Light clients do not execute blocks and so
-//! never re-execute.
+//! Owns how inference results are verified. A result (a [`Claim`] of a [`Job`]) is submitted
+//! by the pallet whose job it answers (the requests pallet) to the verification mode of its
+//! model ([`Verification`], from the model's terms), which decides now or later:
 //!
-//! Results of optimistic models are re-executed only when challenged; one that went
-//! unchallenged through its window is [`accept_unchallenged`](ResultVerifier::accept_unchallenged)ed
-//! and its receipt says so ([`VerifiedBy::Unchallenged`]).
+//! - [`InBlock`](modes::InBlock): the result is re-executed while the block that carries it is
+//!   applied. The block author and every complete node importing the block run the same
+//!   deterministic engine (the node's `inference` host functions) on the same model and
+//!   input, so a wrong result fails its check on every honest node alike: verification is part
+//!   of the state transition, not an opinion of one node. The verdict is returned at once.
+//! - [`Optimistic`](modes::Optimistic): for models too costly to re-execute every result. The
+//!   result is proposed and waits [`Config::ChallengePeriod`] blocks; any other bonded node may
+//!   [`challenge`](Pallet::challenge) it (nodes do so from their off-chain worker after
+//!   re-executing it). A challenged result is decided by re-execution at the start of a block
+//!   (at most [`Config::DisputesPerBlock`] a block) and the loser is struck: a wrong proposer
+//!   through the job's owner ([`VerifiedJobs::refuted`]), its slash partly to the challenger's
+//!   operator; a wrong challenger here, its slash partly to the proposer's operator. An
+//!   unchallenged result is accepted when its window ends. The job's owner hears each decision
+//!   through [`VerifiedJobs`].
+//!
+//! Both are implementations of [`VerificationMode`](modes::VerificationMode); a third mode is
+//! a third implementation and one arm in [`modes::submit`] (see docs/architecture.md).
 //!
 //! For each confirmed result the pallet keeps a [`Receipt`] — the proof document: request,
 //! model hash, input hash, output hash, result hash, executor, engine version, block and how it
-//! was verified — and
-//! the outputs, for [`Config::ReceiptRetention`] blocks. A client checks a receipt against a
-//! finalised header with a storage proof of [`Receipts`].
+//! was verified — and the outputs, for [`Config::ReceiptRetention`] blocks. A client checks a
+//! receipt against a finalised header with a storage proof of [`Receipts`]. Light clients do
+//! not execute blocks and so never re-execute.
 //!
-//! The pallet has no calls: the requests pallet asks it to [`verify`](ResultVerifier::verify).
+//! ## Layout
+//!
+//! `lib.rs` holds the declarations; `modes.rs` the modes and the [`ResultVerifier`] the
+//! requests pallet calls; `receipts.rs` the proof documents and their pruning; `offchain.rs`
+//! the challenger's off-chain worker; `try_state.rs` the invariants.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -25,10 +40,20 @@ extern crate alloc;
 
 pub use pallet::*;
 
+pub mod modes;
+mod offchain;
+mod receipts;
+mod try_state;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
 mod tests;
+pub mod weights;
+
+pub use weights::WeightInfo;
 
 use alloc::vec::Vec;
 use veriml_inference_primitives::{EngineError, EngineVersion, Execution, ModelHash, Tensor, TensorSpec};
@@ -49,25 +74,48 @@ pub trait InferenceRunner {
 	) -> Result<Execution, EngineError>;
 }
 
-pub use veriml_primitives::verification::{
-	outcome_of, Claim, Job, Outcome, Receipt, ResultVerifier, Verdict, VerifiedBy,
+/// Makes, for the benchmarks, an open job whose result a node computed and another bonded
+/// node that may challenge it.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper<Id, AccountId> {
+	/// An open job of a bonded node and a second bonded node, distinct for each `index`.
+	fn job(index: u32) -> (Job<Id, AccountId>, AccountId);
+}
+
+pub use veriml_primitives::{
+	models::Verification,
+	verification::{
+		outcome_of, Claim, Job, Outcome, Proposal, Receipt, ResultVerifier, Submission, Verdict, VerifiedBy,
+		VerifiedJobs,
+	},
 };
 
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
-	use frame_support::pallet_prelude::*;
-	use frame_system::pallet_prelude::*;
-	use sp_runtime::traits::Saturating;
+	use frame_support::{dispatch::PostDispatchInfo, pallet_prelude::*};
+	use frame_system::{offchain::CreateSignedTransaction, pallet_prelude::*};
+	use veriml_primitives::nodes::BondedNodes;
 
 	/// A receipt of this runtime.
 	pub type ReceiptOf<T> = Receipt<<T as Config>::JobId, <T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
 
+	/// A job of this runtime.
+	pub type JobOf<T> = Job<<T as Config>::JobId, <T as frame_system::Config>::AccountId>;
+
+	/// A proposal of this runtime.
+	pub type ProposalOf<T> = Proposal<<T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
+
+	/// Version 1 (spec 110): the optimistic game's storage is this pallet's (it was the
+	/// requests pallet's).
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]
-	pub trait Config: frame_system::Config {
+	pub trait Config: CreateSignedTransaction<Call<Self>> + frame_system::Config {
 		/// The overarching event type.
 		#[allow(deprecated)]
 		type RuntimeEvent: From<Event<Self>> + IsType<<Self as frame_system::Config>::RuntimeEvent>;
@@ -75,12 +123,50 @@ pub mod pallet {
 		/// Identifies what a result answers (an inference request's id).
 		type JobId: Parameter + MaxEncodedLen + Copy;
 
+		/// Amounts slashed from nodes.
+		type Balance: Parameter + MaxEncodedLen + Copy;
+
 		/// The deterministic engine.
 		type Runner: InferenceRunner;
+
+		/// The bonded inference nodes: who may challenge, and whose bond answers for a wrong
+		/// challenge.
+		type Nodes: BondedNodes<Self::AccountId, Self::Balance, BlockNumberFor<Self>>;
+
+		/// The pallet whose jobs are verified: it gives a job back to decide it and hears the
+		/// decision.
+		type Jobs: VerifiedJobs<Self::JobId, Self::AccountId, Self::Balance>;
+
+		/// The key inference nodes sign their challenges with (their `infr` key).
+		type AuthorityId: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>;
+
+		/// Blocks any bonded node has to challenge an optimistic result before it settles.
+		#[pallet::constant]
+		type ChallengePeriod: Get<BlockNumberFor<Self>>;
+
+		/// Most challenged results waiting to be decided.
+		#[pallet::constant]
+		type MaxDisputes: Get<u32>;
+
+		/// Most disputes decided (each a re-execution) at the start of one block.
+		#[pallet::constant]
+		type DisputesPerBlock: Get<u32>;
+
+		/// Blocks after which a node's off-chain worker checks a proposal again whose
+		/// challenge did not land.
+		#[pallet::constant]
+		type ResubmitAfter: Get<BlockNumberFor<Self>>;
 
 		/// Blocks a receipt and its outputs are kept after verification.
 		#[pallet::constant]
 		type ReceiptRetention: Get<BlockNumberFor<Self>>;
+
+		/// Weights of this pallet's calls.
+		type WeightInfo: WeightInfo;
+
+		/// Makes jobs and nodes for the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper<Self::JobId, Self::AccountId>;
 	}
 
 	/// Receipts of verified results, by request.
@@ -96,6 +182,25 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type VerifiedIn<T: Config> = StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, T::JobId, ()>;
 
+	/// Optimistic results waiting through their challenge window or, challenged, for their
+	/// decision.
+	#[pallet::storage]
+	pub type Proposals<T: Config> = StorageMap<_, Twox64Concat, T::JobId, ProposalOf<T>>;
+
+	/// The outputs of proposed results (their size was bounded at submission).
+	#[pallet::storage]
+	#[pallet::unbounded]
+	pub type ProposedOutputs<T: Config> = StorageMap<_, Twox64Concat, T::JobId, Vec<Tensor>>;
+
+	/// Unchallenged proposals by the block at whose start they settle.
+	#[pallet::storage]
+	pub type ChallengeWindows<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, T::JobId, ()>;
+
+	/// Challenged proposals waiting to be decided by re-execution, oldest first.
+	#[pallet::storage]
+	pub type Disputes<T: Config> = StorageValue<_, BoundedVec<T::JobId, T::MaxDisputes>, ValueQuery>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -110,62 +215,78 @@ pub mod pallet {
 		/// `count` receipts verified in block `verified_in` reached the end of their retention
 		/// and were removed.
 		ReceiptsPruned { verified_in: BlockNumberFor<T>, count: u32 },
+		/// `node` proposed the result of an optimistic model's request: it settles at the start
+		/// of block `challenge_until` unless a bonded node challenges it before.
+		ResultProposed { request: T::JobId, node: T::AccountId, outcome: Outcome, challenge_until: BlockNumberFor<T> },
+		/// `challenger` disputes `node`'s proposed result; the chain will re-execute it.
+		Challenged { request: T::JobId, node: T::AccountId, challenger: T::AccountId },
+		/// Re-execution proved `challenger` right: `node` was slashed `slashed` (part of it paid
+		/// to the challenger's operator) and the request went to another node.
+		ChallengeUpheld { request: T::JobId, node: T::AccountId, challenger: T::AccountId, slashed: T::Balance },
+		/// Re-execution confirmed `node`'s proposed result: `challenger` was slashed `slashed`
+		/// (part of it paid to the node's operator) and the result settled.
+		ChallengeRejected { request: T::JobId, node: T::AccountId, challenger: T::AccountId, slashed: T::Balance },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// The result hash does not commit to the outputs (`blake2_256(SCALE(engine_version,
+		/// model_hash, input_hash, outputs))`).
+		ResultHashMismatch,
+		/// Only a registered inference node may challenge: its bond answers for a wrong
+		/// challenge.
+		NotANode,
+		/// The request has no proposed result in its challenge window.
+		NothingToChallenge,
+		/// A node cannot challenge its own result.
+		OwnResult,
+		/// The proposed result has been challenged already.
+		AlreadyChallenged,
+		/// `MaxDisputes` challenges wait to be decided; try again in a few blocks.
+		TooManyDisputes,
 	}
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
-			let db = T::DbWeight::get();
-			if now <= T::ReceiptRetention::get() {
-				return db.reads(0);
-			}
-			let verified_in = now.saturating_sub(T::ReceiptRetention::get());
-			let mut count = 0u32;
-			for (id, ()) in VerifiedIn::<T>::drain_prefix(verified_in) {
-				Receipts::<T>::remove(id);
-				Outputs::<T>::remove(id);
-				count += 1;
-			}
-			if count > 0 {
-				Self::deposit_event(Event::ReceiptsPruned { verified_in, count });
-			}
-			db.reads_writes(1 + count as u64, 3 * count as u64 + 1)
+			Self::prune_receipts(now).saturating_add(modes::on_initialize::<T>(now))
+		}
+
+		fn offchain_worker(now: BlockNumberFor<T>) {
+			Self::run_offchain_worker(now);
 		}
 
 		#[cfg(feature = "try-runtime")]
 		fn try_state(_now: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
 			Self::do_try_state()
 		}
+
+		fn integrity_test() {
+			assert!(T::DisputesPerBlock::get() > 0, "DisputesPerBlock must be at least 1");
+			assert!(T::MaxDisputes::get() > 0, "MaxDisputes must be at least 1");
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Challenge `request`'s proposed result (of an optimistic model) as wrong, as a
+		/// registered inference node other than its proposer, before its window ends.
+		///
+		/// The chain re-executes it at the start of one of the next blocks (at most
+		/// `DisputesPerBlock` a block). If the result was wrong its node is slashed, part of
+		/// the slash paid to the caller's operator, and the request goes to another node; if
+		/// it was right the caller is slashed and the result settles. An accepted challenge
+		/// pays no transaction fee: a wrong one costs the caller its slash.
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::challenge(T::MaxDisputes::get()))]
+		pub fn challenge(origin: OriginFor<T>, request: T::JobId) -> DispatchResultWithPostInfo {
+			let challenger = ensure_signed(origin)?;
+			let waiting = modes::Optimistic::<T>::challenge(challenger, request)?;
+			Ok(PostDispatchInfo { actual_weight: Some(T::WeightInfo::challenge(waiting)), pays_fee: Pays::No })
+		}
 	}
 
 	impl<T: Config> Pallet<T> {
-		/// The pallet's invariants, checked by `try_state` and after every block of the tests:
-		/// every receipt is due for pruning in the block it was verified in (and nothing else
-		/// is), and outputs are kept exactly for the receipts of completed results, hashing
-		/// to the receipt's output hash.
-		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-			let mut receipts = 0usize;
-			let mut with_outputs = 0usize;
-			for (id, receipt) in Receipts::<T>::iter() {
-				receipts += 1;
-				ensure!(VerifiedIn::<T>::contains_key(receipt.verified_at, id), "a receipt is not due for pruning");
-				match receipt.outcome {
-					Outcome::Outputs { output_hash, .. } => {
-						let outputs = Outputs::<T>::get(id).ok_or("a completed result has no outputs")?;
-						ensure!(
-							veriml_inference_primitives::output_hash(&outputs) == output_hash,
-							"kept outputs do not hash to their receipt's output hash"
-						);
-						with_outputs += 1;
-					},
-					Outcome::Failed(_) => ensure!(!Outputs::<T>::contains_key(id), "a failed result has outputs"),
-				}
-			}
-			ensure!(VerifiedIn::<T>::iter_keys().count() == receipts, "a receipt due for pruning is not kept");
-			ensure!(Outputs::<T>::iter_keys().count() == with_outputs, "outputs without a receipt");
-			Ok(())
-		}
-
 		/// The receipt of `request`, while it is retained.
 		pub fn receipt(request: T::JobId) -> Option<ReceiptOf<T>> {
 			Receipts::<T>::get(request)
@@ -179,84 +300,6 @@ pub mod pallet {
 		/// The outputs of `request`'s verified result, while its receipt is retained.
 		pub fn outputs(request: T::JobId) -> Option<Vec<Tensor>> {
 			Outputs::<T>::get(request)
-		}
-	}
-
-	impl<T: Config> ResultVerifier<T::JobId, T::AccountId> for Pallet<T> {
-		fn execute(job: &Job<T::JobId, T::AccountId>) -> Result<Execution, EngineError> {
-			T::Runner::run(&job.model, &job.input_specs, &job.inputs, job.fuel_limit)
-		}
-
-		fn verify(job: &Job<T::JobId, T::AccountId>, claim: &Claim) -> Verdict {
-			let execution = Self::execute(job);
-			let fuel_used = match &execution {
-				Ok(execution) => execution.fuel_used,
-				// A failed run may have used up to the whole limit.
-				Err(_) => job.fuel_limit,
-			};
-			let expected = outcome_of(T::Runner::engine_version(), &job.model, &job.inputs, &execution);
-			let claimed = claim.outcome();
-			// Equal outcomes: the same error, or outputs with the same hash whose result hash
-			// commits to them.
-			let matches = claimed == expected;
-			if !matches {
-				Self::deposit_event(Event::ResultRefuted {
-					request: job.id,
-					executor: job.executor.clone(),
-					claimed,
-					expected,
-				});
-				return Verdict::Refuted { expected, fuel_used };
-			}
-
-			let outputs = execution.ok().map(|execution| execution.outputs);
-			Self::keep_receipt(job, expected, outputs, VerifiedBy::ReExecution);
-			Self::deposit_event(Event::ResultConfirmed {
-				request: job.id,
-				executor: job.executor.clone(),
-				outcome: expected,
-			});
-			Verdict::Confirmed { outcome: expected, fuel_used }
-		}
-
-		fn accept_unchallenged(job: &Job<T::JobId, T::AccountId>, claim: Claim) -> Outcome {
-			let outcome = claim.outcome();
-			let outputs = match claim {
-				Claim::Outputs { outputs, .. } => Some(outputs),
-				Claim::Failure(_) => None,
-			};
-			Self::keep_receipt(job, outcome, outputs, VerifiedBy::Unchallenged);
-			Self::deposit_event(Event::ResultAccepted { request: job.id, executor: job.executor.clone(), outcome });
-			outcome
-		}
-	}
-
-	impl<T: Config> Pallet<T> {
-		/// Stores `job`'s receipt and outputs until the end of their retention.
-		fn keep_receipt(
-			job: &Job<T::JobId, T::AccountId>,
-			outcome: Outcome,
-			outputs: Option<Vec<Tensor>>,
-			verified_by: VerifiedBy,
-		) {
-			let now = frame_system::Pallet::<T>::block_number();
-			Receipts::<T>::insert(
-				job.id,
-				Receipt {
-					request: job.id,
-					model_hash: job.model,
-					input_hash: veriml_inference_primitives::input_hash(&job.inputs),
-					outcome,
-					engine_version: T::Runner::engine_version(),
-					executor: job.executor.clone(),
-					verified_at: now,
-					verified_by,
-				},
-			);
-			if let Some(outputs) = outputs {
-				Outputs::<T>::insert(job.id, outputs);
-			}
-			VerifiedIn::<T>::insert(now, job.id, ());
 		}
 	}
 }

@@ -28,10 +28,65 @@ use sp_runtime::{
 	traits::{One, Saturating},
 };
 
+/// The off-chain storage names and log target of the inference role. Two pallets' workers sign
+/// with an inference node's `infr` keys: the requests pallet's (results) and the verification
+/// pallet's (challenges). They share one lock, so one runs at a time, and one nonce record per
+/// key, so they number their transactions together.
+pub mod inference {
+	/// The lock one worker run of the role holds.
+	pub const WORKER_LOCK: &[u8] = b"veriml/inference/worker-lock";
+	/// The prefix of each key's [`NonceTracker`](crate::NonceTracker) record.
+	pub const NONCE: &[u8] = b"veriml/inference/nonce";
+	/// Logging target of inference nodes' work: `-l veriml::inference=debug`.
+	pub const LOG_TARGET: &str = "veriml::inference";
+}
+
 #[doc(hidden)]
 pub mod __private {
+	pub use codec;
 	pub use frame_system;
 	pub use sp_runtime;
+}
+
+/// For mock runtimes whose off-chain workers send signed transactions: implements
+/// `SigningTypes` (with `public` and `signature`), `CreateTransactionBase` and
+/// `CreateSignedTransaction` for `$runtime`, whose extrinsics are `$extrinsic` (an
+/// `UncheckedExtrinsic` of the runtime's `RuntimeCall`, signed over `(call, nonce)` by the
+/// worker's key, with no extension).
+#[macro_export]
+macro_rules! impl_mock_signed_transactions {
+	($runtime:ty, extrinsic = $extrinsic:ty, public = $public:ty, signature = $signature:ty $(,)?) => {
+		impl $crate::__private::frame_system::offchain::SigningTypes for $runtime {
+			type Public = $public;
+			type Signature = $signature;
+		}
+
+		impl<LocalCall> $crate::__private::frame_system::offchain::CreateTransactionBase<LocalCall> for $runtime
+		where
+			RuntimeCall: From<LocalCall>,
+		{
+			type RuntimeCall = RuntimeCall;
+			type Extrinsic = $extrinsic;
+		}
+
+		impl<LocalCall> $crate::__private::frame_system::offchain::CreateSignedTransaction<LocalCall> for $runtime
+		where
+			RuntimeCall: From<LocalCall>,
+		{
+			fn create_signed_transaction<
+				C: $crate::__private::frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+			>(
+				call: RuntimeCall,
+				public: Self::Public,
+				account: <$runtime as $crate::__private::frame_system::Config>::AccountId,
+				nonce: <$runtime as $crate::__private::frame_system::Config>::Nonce,
+			) -> Option<$extrinsic> {
+				use $crate::__private::codec::Encode;
+				let signature = C::sign(&(&call, nonce).encode(), public)?;
+				Some(<$extrinsic>::new_signed(call, account, signature, ()))
+			}
+		}
+	};
 }
 
 /// Declares a role's node key (sr25519, key type `$key_type`) in the module it is called in:

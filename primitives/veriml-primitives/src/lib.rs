@@ -9,9 +9,10 @@
 //!
 //! | module | interface | provided by | used by |
 //! |---|---|---|---|
-//! | [`nodes`] | [`BondedNodes`](nodes::BondedNodes) | `pallet-bonded-nodes` (each instance) | inference requests, data feeds |
+//! | [`nodes`] | [`BondedNodes`](nodes::BondedNodes) | `pallet-bonded-nodes` (each instance) | inference requests, verification, data feeds |
 //! | [`models`] | [`ModelCatalog`](models::ModelCatalog), [`UploadedBytes`](models::UploadedBytes) | `pallet-model-registry` | inference requests, workflows |
 //! | [`verification`] | [`ResultVerifier`](verification::ResultVerifier) | `pallet-verification` | inference requests |
+//! | [`verification`] | [`VerifiedJobs`](verification::VerifiedJobs) | `pallet-inference-requests` | verification |
 //! | [`escrow`] | [`Escrow`](escrow::Escrow) | `pallet-escrow` | inference requests, workflows |
 //! | [`requests`] | [`InferenceRequests`](requests::InferenceRequests) | `pallet-inference-requests` | workflows |
 //! | [`feeds`] | [`FeedValues`](feeds::FeedValues) | `pallet-data-feeds` | workflows |

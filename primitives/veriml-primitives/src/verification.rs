@@ -1,10 +1,11 @@
 //! Verification of inference results as the pallets that need it see it (the verification
 //! pallet provides it): jobs, claims, verdicts and the receipts, the proof documents.
 
-use crate::Fuel;
+use crate::{models::Verification, Fuel};
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
+use sp_runtime::{DispatchError, Weight};
 use veriml_inference_primitives::{
 	input_hash, output_hash, result_hash, EngineError, EngineVersion, Execution, ModelHash, Tensor, TensorSpec, H256,
 };
@@ -20,6 +21,8 @@ pub struct Job<Id, AccountId> {
 	pub input_specs: Vec<TensorSpec>,
 	/// The inputs.
 	pub inputs: Vec<Tensor>,
+	/// `blake2_256(SCALE(inputs))`, as the request recorded it.
+	pub input_hash: H256,
 	/// Most fuel one execution may use.
 	pub fuel_limit: Fuel,
 	/// The inference node whose result is verified.
@@ -86,17 +89,72 @@ pub struct Receipt<Id, AccountId, BlockNumber> {
 	pub verified_by: VerifiedBy,
 }
 
-/// Verification as the requests pallet needs it.
-pub trait ResultVerifier<Id, AccountId> {
+/// An optimistic result waiting through its challenge window, or challenged and waiting to
+/// be decided by re-execution.
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
+pub struct Proposal<AccountId, BlockNumber> {
+	/// The inference node that proposed it.
+	pub node: AccountId,
+	/// The model it ran.
+	pub model: ModelHash,
+	/// `blake2_256(SCALE(inputs))` of the inputs it ran the model on.
+	pub input_hash: H256,
+	/// The outcome it claims (its outputs are kept beside it).
+	pub outcome: Outcome,
+	/// Settles at the start of this block unless challenged before.
+	pub challenge_until: BlockNumber,
+	/// The node that challenged it, whose bond answers for a wrong challenge.
+	pub challenger: Option<AccountId>,
+}
+
+/// What a verification mode answered when a claim was submitted to it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Submission {
+	/// Decided in the block that carries the claim (re-executed there).
+	Decided(Verdict),
+	/// Taken to be decided later (an optimistic proposal): the mode tells the job's owner its
+	/// decision through [`VerifiedJobs`].
+	Deferred,
+}
+
+/// Verification of inference results, by mode, as the pallet whose jobs are verified (the
+/// requests pallet) sees it. The verification pallet provides it.
+pub trait ResultVerifier<Id, AccountId, BlockNumber> {
 	/// Executes `job` (what an inference node's off-chain worker does).
 	fn execute(job: &Job<Id, AccountId>) -> Result<Execution, EngineError>;
 
-	/// Re-executes `job` and judges `claim`; a confirmed claim's receipt and outputs are kept.
-	fn verify(job: &Job<Id, AccountId>, claim: &Claim) -> Verdict;
+	/// Submits `claim` of `job` to verification by `mode` (the model's): decided now, or
+	/// taken to decide later. An error refuses the claim outright and changes nothing (for
+	/// example a result hash that does not commit to the outputs).
+	fn submit(mode: Verification, job: &Job<Id, AccountId>, claim: Claim) -> Result<Submission, DispatchError>;
 
-	/// Keeps the receipt of `job`'s optimistic `claim`, unchallenged through its window,
-	/// without re-executing it; returns its outcome.
-	fn accept_unchallenged(job: &Job<Id, AccountId>, claim: Claim) -> Outcome;
+	/// The optimistic proposal waiting for `id`'s decision, if there is one.
+	fn proposal(id: Id) -> Option<Proposal<AccountId, BlockNumber>>;
+
+	/// Most results re-executed at the start of one block to take decisions left for later
+	/// (a block must have room for them at the most fuel a verification may use).
+	fn max_decisions_per_block() -> u32;
+}
+
+/// The pallet whose jobs are verified (the requests pallet), as a verification mode that
+/// decides later sees it: it reads the job back when it decides, and tells the decision.
+pub trait VerifiedJobs<Id, AccountId, Balance> {
+	/// The job `id` asks for, as computed by `executor`, while it is open.
+	fn job(id: Id, executor: &AccountId) -> Option<Job<Id, AccountId>>;
+
+	/// The weight of re-executing `job` in this block beyond what the verifier does itself:
+	/// reading its inputs, preparing its model (in full on the model's first re-execution in
+	/// the block, which this records) and `fuel_used` units of engine work.
+	fn re_execution_weight(job: &Job<Id, AccountId>, fuel_used: Fuel) -> Weight;
+
+	/// `executor`'s result for `id` is verified with `outcome`: the job is settled. Returns
+	/// the weight of settling it with `output_bytes` of outputs.
+	fn confirmed(id: Id, executor: AccountId, outcome: Outcome, output_bytes: u32) -> Weight;
+
+	/// `executor`'s result for `id` (with `output_bytes` of outputs) is wrong: it is struck
+	/// (part of a slash to `wronged`) and the job given to another node. Returns what was
+	/// slashed and the weight of judging and handling it.
+	fn refuted(id: Id, executor: &AccountId, wronged: &AccountId, output_bytes: u32) -> (Balance, Weight);
 }
 
 impl Claim {

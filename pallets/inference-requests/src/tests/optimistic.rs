@@ -2,8 +2,11 @@
 
 use super::*;
 
-use crate::{ChallengeWindows, Disputes, Proposals, ProposedOutputs};
-use pallet_verification::VerifiedBy;
+use crate::OpenStatus;
+use pallet_verification::{
+	ChallengeWindows, Disputes, Error as VerificationError, Event as VerificationEvent, Proposals, ProposedOutputs,
+	VerifiedBy,
+};
 
 /// A test externalities whose Relu model is registered as optimistic.
 fn optimistic_ext() -> sp_io::TestExternalities {
@@ -36,8 +39,13 @@ fn wrong_but_consistent() -> (Vec<Tensor>, H256) {
 	(outputs, hash)
 }
 
-fn status(id: u64) -> RequestStatus {
-	Requests::<Test>::get(id).unwrap().status
+/// Where open request `id` stands, as clients read it.
+fn status(id: u64) -> OpenStatus {
+	Inference::open_request_info(id).unwrap().status
+}
+
+fn challenge(who: AccountId, id: u64) -> frame_support::dispatch::DispatchResultWithPostInfo {
+	Verification::challenge(RuntimeOrigin::signed(who), id)
 }
 
 #[test]
@@ -53,14 +61,17 @@ fn an_unchallenged_result_settles_when_its_window_ends_without_re_execution() {
 		// A hash that does not commit to the outputs is refused outright.
 		assert_noop!(
 			Inference::submit_result(RuntimeOrigin::signed(node), id, outputs.clone(), H256::repeat_byte(1)),
-			Error::<Test>::ResultHashMismatch
+			VerificationError::<Test>::ResultHashMismatch
 		);
 		let post = Inference::submit_result(RuntimeOrigin::signed(node), id, outputs.clone(), hash).unwrap();
 		assert_eq!(post.pays_fee, frame_support::dispatch::Pays::No);
 		let until = 1 + CHALLENGE_PERIOD;
 		let outcome = Outcome::Outputs { output_hash: output_hash(&outputs), result_hash: hash };
-		System::assert_has_event(Event::ResultProposed { request: id, node, outcome, challenge_until: until }.into());
-		assert_eq!(status(id), RequestStatus::Proposed);
+		System::assert_has_event(
+			VerificationEvent::ResultProposed { request: id, node, outcome, challenge_until: until }.into(),
+		);
+		assert_eq!(status(id), OpenStatus::Proposed);
+		assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Verifying);
 		assert!(!Assignments::<Test>::contains_key(node, id));
 		assert_eq!(Deadlines::<Test>::iter().count(), 0, "a proposal does not expire");
 		assert!(ChallengeWindows::<Test>::contains_key(until, id));
@@ -74,7 +85,7 @@ fn an_unchallenged_result_settles_when_its_window_ends_without_re_execution() {
 
 		let operator_before = Balances::balance(&operator());
 		run_to_block(until - 1);
-		assert_eq!(status(id), RequestStatus::Proposed);
+		assert_eq!(status(id), OpenStatus::Proposed);
 		run_to_block(until + TIMEOUT);
 		System::assert_has_event(Event::Completed { request: id, node, result_hash: hash, fee }.into());
 		System::assert_has_event(
@@ -107,22 +118,24 @@ fn a_wrong_result_is_challenged_and_its_node_slashed_to_pay_the_challenger() {
 		assert_ok!(Inference::submit_result(RuntimeOrigin::signed(liar), id, wrong, wrong_hash));
 
 		// Who may challenge, and when.
-		assert_noop!(Inference::challenge(RuntimeOrigin::signed(alice()), id), Error::<Test>::NotANode);
-		assert_noop!(Inference::challenge(RuntimeOrigin::signed(liar), id), Error::<Test>::OwnResult);
-		assert_noop!(Inference::challenge(RuntimeOrigin::signed(challenger), 99), Error::<Test>::UnknownRequest);
-		assert_ok!(Inference::challenge(RuntimeOrigin::signed(challenger), id));
-		System::assert_has_event(Event::Challenged { request: id, node: liar, challenger }.into());
-		assert_eq!(status(id), RequestStatus::Disputed);
+		assert_noop!(challenge(alice(), id), VerificationError::<Test>::NotANode);
+		assert_noop!(challenge(liar, id), VerificationError::<Test>::OwnResult);
+		assert_noop!(challenge(challenger, 99), VerificationError::<Test>::NothingToChallenge);
+		assert_ok!(challenge(challenger, id));
+		System::assert_has_event(VerificationEvent::Challenged { request: id, node: liar, challenger }.into());
+		assert_eq!(status(id), OpenStatus::Disputed);
 		assert_eq!(Disputes::<Test>::get().into_inner(), vec![id]);
 		assert_eq!(ChallengeWindows::<Test>::iter().count(), 0, "a disputed result does not settle");
-		assert_noop!(Inference::challenge(RuntimeOrigin::signed(challenger), id), Error::<Test>::AlreadyChallenged);
+		assert_noop!(challenge(challenger, id), VerificationError::<Test>::AlreadyChallenged);
 
 		let bob_before = Balances::balance(&bob());
 		let treasury_before = Balances::balance(&Treasury::get());
 		run_to_block(2);
 		// 50% of the liar's 2000 bond: 20% of it to the challenger's operator.
 		System::assert_has_event(Event::ResultRejected { request: id, node: liar, slashed: 1_000 }.into());
-		System::assert_has_event(Event::ChallengeUpheld { request: id, node: liar, challenger, slashed: 1_000 }.into());
+		System::assert_has_event(
+			VerificationEvent::ChallengeUpheld { request: id, node: liar, challenger, slashed: 1_000 }.into(),
+		);
 		assert_eq!(bond_of(liar), 1_000);
 		assert_eq!(bond_of(challenger), MIN_BOND * 2);
 		assert_eq!(Balances::balance(&bob()), bob_before + 200);
@@ -132,7 +145,7 @@ fn a_wrong_result_is_challenged_and_its_node_slashed_to_pay_the_challenger() {
 		assert!(Receipts::<Test>::get(id).is_none());
 		// The request went to the honest node, with a fresh deadline; the escrow is intact.
 		assert_eq!(assigned_to(id), vec![challenger]);
-		assert_eq!(status(id), RequestStatus::Assigned);
+		assert_eq!(status(id), OpenStatus::Assigned);
 		assert_eq!(Requests::<Test>::get(id).unwrap().deadline, 2 + TIMEOUT);
 		assert_eq!(escrowed(alice()), relu_fee().total());
 
@@ -157,12 +170,12 @@ fn a_wrong_challenge_is_slashed_and_the_result_settles_verified_by_re_execution(
 		let outputs = sample_output();
 		let hash = honest_hash(&sample_input(), &outputs);
 		assert_ok!(Inference::submit_result(RuntimeOrigin::signed(node), id, outputs, hash));
-		assert_ok!(Inference::challenge(RuntimeOrigin::signed(troll), id));
+		assert_ok!(challenge(troll, id));
 
 		let operator_before = Balances::balance(&operator());
 		run_to_block(2);
 		System::assert_has_event(
-			Event::ChallengeRejected { request: id, node, challenger: troll, slashed: 1_000 }.into(),
+			VerificationEvent::ChallengeRejected { request: id, node, challenger: troll, slashed: 1_000 }.into(),
 		);
 		assert_eq!(bond_of(troll), 1_000);
 		assert_eq!(bond_of(node), MIN_BOND * 2);
@@ -174,7 +187,7 @@ fn a_wrong_challenge_is_slashed_and_the_result_settles_verified_by_re_execution(
 		assert!(Disputes::<Test>::get().is_empty());
 
 		// The window is over: nothing left to challenge.
-		assert_noop!(Inference::challenge(RuntimeOrigin::signed(troll), id), Error::<Test>::RequestClosed);
+		assert_noop!(challenge(troll, id), VerificationError::<Test>::NothingToChallenge);
 	});
 }
 
@@ -190,17 +203,17 @@ fn disputes_are_decided_one_per_block_and_their_queue_is_bounded() {
 		for id in &ids {
 			assert_ok!(Inference::submit_result(RuntimeOrigin::signed(liar), *id, wrong.clone(), wrong_hash));
 		}
-		assert_ok!(Inference::challenge(RuntimeOrigin::signed(challenger), ids[0]));
-		assert_ok!(Inference::challenge(RuntimeOrigin::signed(challenger), ids[1]));
-		assert_noop!(Inference::challenge(RuntimeOrigin::signed(challenger), ids[2]), Error::<Test>::TooManyDisputes);
+		assert_ok!(challenge(challenger, ids[0]));
+		assert_ok!(challenge(challenger, ids[1]));
+		assert_noop!(challenge(challenger, ids[2]), VerificationError::<Test>::TooManyDisputes);
 		run_to_block(2);
 		assert_eq!(Disputes::<Test>::get().into_inner(), vec![ids[1]]);
-		assert_eq!(status(ids[1]), RequestStatus::Disputed);
+		assert_eq!(status(ids[1]), OpenStatus::Disputed);
 		run_to_block(3);
 		assert!(Disputes::<Test>::get().is_empty());
 		// Both refuted; no other node serves Relu, so they wait for one.
 		for id in &ids[..2] {
-			assert_eq!(status(*id), RequestStatus::Pending);
+			assert_eq!(status(*id), OpenStatus::Pending);
 		}
 	});
 }
@@ -224,22 +237,28 @@ fn a_node_re_executes_proposals_in_its_offchain_worker_and_challenges_the_wrong_
 		let right_node = assigned_to(right_id)[0];
 		submit_honest_result(right_node, right_id);
 
+		// Both inference workers run, as the node runs every pallet's.
 		<Inference as Hooks<u64>>::offchain_worker(1);
+		<Verification as Hooks<u64>>::offchain_worker(1);
 		let sent = sent_transactions();
 		assert_eq!(sent.len(), 1, "only the wrong result is challenged");
 		// Checked once: the next run sends nothing.
 		<Inference as Hooks<u64>>::offchain_worker(2);
+		<Verification as Hooks<u64>>::offchain_worker(2);
 		assert!(sent_transactions().is_empty());
 
 		let xt = sent.into_iter().next().unwrap();
 		let sp_runtime::generic::Preamble::Signed(who, _, ()) = xt.preamble else { panic!("unsigned") };
 		assert_eq!(who, watcher);
-		let RuntimeCall::Inference(crate::Call::challenge { request }) = xt.function else { panic!("not a challenge") };
+		let RuntimeCall::Verification(pallet_verification::Call::challenge { request }) = xt.function else {
+			panic!("not a challenge")
+		};
 		assert_eq!(request, wrong_id);
-		assert_ok!(Inference::challenge(RuntimeOrigin::signed(watcher), request));
+		assert_ok!(challenge(watcher, request));
 		run_to_block(2);
 		System::assert_has_event(
-			Event::ChallengeUpheld { request: wrong_id, node: liar, challenger: watcher, slashed: 1_000 }.into(),
+			VerificationEvent::ChallengeUpheld { request: wrong_id, node: liar, challenger: watcher, slashed: 1_000 }
+				.into(),
 		);
 	});
 }

@@ -1,0 +1,59 @@
+//! The verification modes: how a result is judged, now or later.
+//!
+//! A mode implements [`VerificationMode`] and is registered with one arm in [`submit`] (the
+//! model registry's [`Verification`] names it in a model's terms) and, if it decides later,
+//! one line in [`on_initialize`]. Decisions taken later reach the job's owner through
+//! [`VerifiedJobs`]; every confirmed result gets its receipt ([`Pallet::keep_receipt`]).
+
+mod in_block;
+mod optimistic;
+
+pub use in_block::InBlock;
+pub use optimistic::Optimistic;
+
+use crate::*;
+use frame_support::pallet_prelude::*;
+use frame_system::pallet_prelude::*;
+
+/// One way of verifying results.
+pub trait VerificationMode<T: Config> {
+	/// Judges `claim` of `job` now ([`Submission::Decided`]) or takes it to decide later
+	/// ([`Submission::Deferred`]). An error refuses the claim and changes nothing.
+	fn submit(job: &JobOf<T>, claim: Claim) -> Result<Submission, DispatchError>;
+
+	/// Takes the decisions due at the start of block `now`; returns the weight used.
+	fn on_initialize(_now: BlockNumberFor<T>) -> Weight {
+		Weight::zero()
+	}
+}
+
+/// Submits `claim` of `job` to the mode `mode` names.
+pub(crate) fn submit<T: Config>(mode: Verification, job: &JobOf<T>, claim: Claim) -> Result<Submission, DispatchError> {
+	match mode {
+		Verification::InBlock => InBlock::<T>::submit(job, claim),
+		Verification::Optimistic => Optimistic::<T>::submit(job, claim),
+	}
+}
+
+/// Every mode's decisions due at the start of block `now`; returns the weight used.
+pub(crate) fn on_initialize<T: Config>(now: BlockNumberFor<T>) -> Weight {
+	InBlock::<T>::on_initialize(now).saturating_add(Optimistic::<T>::on_initialize(now))
+}
+
+impl<T: Config> ResultVerifier<T::JobId, T::AccountId, BlockNumberFor<T>> for Pallet<T> {
+	fn execute(job: &JobOf<T>) -> Result<Execution, EngineError> {
+		T::Runner::run(&job.model, &job.input_specs, &job.inputs, job.fuel_limit)
+	}
+
+	fn submit(mode: Verification, job: &JobOf<T>, claim: Claim) -> Result<Submission, DispatchError> {
+		submit::<T>(mode, job, claim)
+	}
+
+	fn proposal(id: T::JobId) -> Option<ProposalOf<T>> {
+		Proposals::<T>::get(id)
+	}
+
+	fn max_decisions_per_block() -> u32 {
+		T::DisputesPerBlock::get()
+	}
+}

@@ -1,0 +1,87 @@
+//! The pallet's invariants (`try_state`).
+
+use crate::*;
+use frame_support::pallet_prelude::*;
+
+impl<T: Config> Pallet<T> {
+	/// The pallet's invariants, checked by `try_state` and after every block of the tests:
+	///
+	/// - every receipt is due for pruning in the block it was verified in (and nothing else
+	///   is), and outputs are kept exactly for the receipts of completed results, hashing to
+	///   the receipt's output hash;
+	/// - every proposal answers an open job of its proposer, has its outputs exactly when it
+	///   claims outputs (hashing to the claimed output hash), and settles at the end of its
+	///   window while unchallenged or waits among the disputes once challenged; nothing else
+	///   is in a window or among the disputes.
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		Self::check_receipts()?;
+		Self::check_proposals()
+	}
+
+	fn check_receipts() -> Result<(), sp_runtime::TryRuntimeError> {
+		let mut receipts = 0usize;
+		let mut with_outputs = 0usize;
+		for (id, receipt) in Receipts::<T>::iter() {
+			receipts += 1;
+			ensure!(VerifiedIn::<T>::contains_key(receipt.verified_at, id), "a receipt is not due for pruning");
+			match receipt.outcome {
+				Outcome::Outputs { output_hash, .. } => {
+					let outputs = Outputs::<T>::get(id).ok_or("a completed result has no outputs")?;
+					ensure!(
+						veriml_inference_primitives::output_hash(&outputs) == output_hash,
+						"kept outputs do not hash to their receipt's output hash"
+					);
+					with_outputs += 1;
+				},
+				Outcome::Failed(_) => ensure!(!Outputs::<T>::contains_key(id), "a failed result has outputs"),
+			}
+		}
+		ensure!(VerifiedIn::<T>::iter_keys().count() == receipts, "a receipt due for pruning is not kept");
+		ensure!(Outputs::<T>::iter_keys().count() == with_outputs, "outputs without a receipt");
+		Ok(())
+	}
+
+	fn check_proposals() -> Result<(), sp_runtime::TryRuntimeError> {
+		let disputes = Disputes::<T>::get();
+		let mut proposals = 0usize;
+		let mut with_outputs = 0usize;
+		let mut challenged = 0usize;
+		for (id, proposal) in Proposals::<T>::iter() {
+			proposals += 1;
+			ensure!(T::Jobs::job(id, &proposal.node).is_some(), "a proposal answers no open job of its proposer");
+			match proposal.outcome {
+				Outcome::Outputs { output_hash, .. } => {
+					let outputs = ProposedOutputs::<T>::get(id).ok_or("a proposal of outputs has none")?;
+					ensure!(
+						veriml_inference_primitives::output_hash(&outputs) == output_hash,
+						"proposed outputs do not hash to the proposal's output hash"
+					);
+					with_outputs += 1;
+				},
+				Outcome::Failed(_) => {
+					ensure!(!ProposedOutputs::<T>::contains_key(id), "a proposed failure has outputs")
+				},
+			}
+			match proposal.challenger {
+				None => ensure!(
+					ChallengeWindows::<T>::contains_key(proposal.challenge_until, id) && !disputes.contains(&id),
+					"an unchallenged proposal does not settle at the end of its window"
+				),
+				Some(_) => {
+					ensure!(
+						disputes.iter().filter(|disputed| **disputed == id).count() == 1,
+						"a challenged proposal does not wait once among the disputes"
+					);
+					challenged += 1;
+				},
+			}
+		}
+		ensure!(ProposedOutputs::<T>::iter_keys().count() == with_outputs, "proposed outputs without a proposal");
+		ensure!(
+			ChallengeWindows::<T>::iter_keys().count() == proposals - challenged,
+			"a challenge window of no unchallenged proposal"
+		);
+		ensure!(disputes.len() == challenged, "a dispute of no challenged proposal");
+		Ok(())
+	}
+}

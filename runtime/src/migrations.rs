@@ -1,0 +1,139 @@
+//! Storage migrations, run by `Executive` on the first block of a runtime that brings them
+//! ([`crate::Migrations`]). Each runs once: it is versioned by the storage version of the pallet
+//! whose storage it leaves in the new shape.
+
+/// Spec 110: the optimistic challenge game moved from the requests pallet (`Inference`) to the
+/// verification pallet (`Verification`, storage version 0 → 1).
+///
+/// - `Inference::Proposals` become `Verification::Proposals`, each with the model and input
+///   hash of its request (a proposal of a request no longer open is dropped);
+/// - `Inference::ProposedOutputs`, `ChallengeWindows` and `Disputes` move to `Verification`
+///   as they are (same keys and values);
+/// - `Inference::Requests`' status `Proposed` and `Disputed` both become `Verifying` (whether a
+///   proposal is disputed is the verification pallet's to say).
+pub mod v1_verification_owns_the_challenge_game {
+	use crate::{AccountId, Balance, BlockNumber, Runtime};
+	use alloc::vec::Vec;
+	use codec::{Decode, Encode};
+	use frame_support::{
+		migrations::VersionedMigration, storage::migration, traits::UncheckedOnRuntimeUpgrade, weights::Weight,
+		BoundedVec, Twox64Concat,
+	};
+	use pallet_inference_requests::{Fee, Request, RequestId, RequestStatus, Requests};
+	use veriml_inference_primitives::{ModelHash, Tensor, H256};
+	use veriml_primitives::{
+		models::Verification,
+		verification::{Outcome, Proposal},
+		Fuel,
+	};
+
+	const FROM: &[u8] = b"Inference";
+	const TO: &[u8] = b"Verification";
+
+	/// A request's status before spec 110.
+	#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug)]
+	pub enum OldStatus {
+		Pending,
+		Assigned,
+		Proposed,
+		Disputed,
+	}
+
+	/// A request before spec 110 (its bounded lists decode as plain ones).
+	#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug)]
+	pub struct OldRequest {
+		pub requester: AccountId,
+		pub model: ModelHash,
+		pub input_hash: H256,
+		pub input_bytes: u32,
+		pub fee: Fee<Balance>,
+		pub fuel_limit: Fuel,
+		pub verification: Verification,
+		pub status: OldStatus,
+		pub assigned: Vec<AccountId>,
+		pub refuted: Vec<AccountId>,
+		pub created_at: BlockNumber,
+		pub deadline: BlockNumber,
+	}
+
+	/// A proposal before spec 110 (kept by the requests pallet).
+	#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug)]
+	pub struct OldProposal {
+		pub node: AccountId,
+		pub outcome: Outcome,
+		pub challenge_until: BlockNumber,
+		pub challenger: Option<AccountId>,
+	}
+
+	/// The migration, unversioned.
+	pub struct Unversioned;
+
+	impl UncheckedOnRuntimeUpgrade for Unversioned {
+		fn on_runtime_upgrade() -> Weight {
+			let mut reads = 0u64;
+			let mut writes = 0u64;
+			Requests::<Runtime>::translate::<OldRequest, _>(|_, old| {
+				reads += 1;
+				writes += 1;
+				Some(Request {
+					requester: old.requester,
+					model: old.model,
+					input_hash: old.input_hash,
+					input_bytes: old.input_bytes,
+					fee: old.fee,
+					fuel_limit: old.fuel_limit,
+					verification: old.verification,
+					status: match old.status {
+						OldStatus::Pending => RequestStatus::Pending,
+						OldStatus::Assigned => RequestStatus::Assigned,
+						OldStatus::Proposed | OldStatus::Disputed => RequestStatus::Verifying,
+					},
+					assigned: BoundedVec::truncate_from(old.assigned),
+					refuted: BoundedVec::truncate_from(old.refuted),
+					created_at: old.created_at,
+					deadline: old.deadline,
+				})
+			});
+			let proposals: Vec<(RequestId, OldProposal)> =
+				migration::storage_key_iter::<RequestId, OldProposal, Twox64Concat>(FROM, b"Proposals")
+					.drain()
+					.collect();
+			for (id, old) in proposals {
+				reads += 2;
+				writes += 1;
+				let Some(request) = Requests::<Runtime>::get(id) else { continue };
+				writes += 1;
+				pallet_verification::Proposals::<Runtime>::insert(
+					id,
+					Proposal {
+						node: old.node,
+						model: request.model,
+						input_hash: request.input_hash,
+						outcome: old.outcome,
+						challenge_until: old.challenge_until,
+						challenger: old.challenger,
+					},
+				);
+			}
+			let moved = migration::storage_iter::<Vec<Tensor>>(FROM, b"ProposedOutputs").count() as u64
+				+ migration::storage_iter::<()>(FROM, b"ChallengeWindows").count() as u64
+				+ 1;
+			for item in [&b"ProposedOutputs"[..], b"ChallengeWindows", b"Disputes"] {
+				migration::move_storage_from_pallet(item, FROM, TO);
+			}
+			reads += 2 * moved;
+			writes += 2 * moved;
+			log::info!(target: "runtime::migrations", "the challenge game moved to the verification pallet");
+			<Runtime as frame_system::Config>::DbWeight::get().reads_writes(reads, writes)
+		}
+	}
+
+	/// The migration, run while `Verification`'s storage version is 0.
+	pub type Migration = VersionedMigration<
+		0,
+		1,
+		Unversioned,
+		pallet_verification::Pallet<Runtime>,
+		<Runtime as frame_system::Config>::DbWeight,
+	>;
+}

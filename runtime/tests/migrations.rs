@@ -1,0 +1,104 @@
+//! The storage migrations turn a chain's state of the previous spec into this one's.
+
+use codec::Encode;
+use frame_support::{
+	storage::migration::{get_storage_value, put_storage_value},
+	traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion},
+	StorageHasher, Twox64Concat,
+};
+use pallet_inference_requests::{Fee, RequestStatus, Requests};
+use veriml_inference_primitives::{EngineError, Tensor, H256};
+use veriml_primitives::{
+	models::Verification as Mode,
+	verification::{Outcome, Proposal},
+};
+use veriml_runtime::{
+	migrations::v1_verification_owns_the_challenge_game::{Migration, OldProposal, OldRequest, OldStatus},
+	AccountId, Runtime, Verification,
+};
+
+fn old_request(status: OldStatus, model: u8) -> OldRequest {
+	OldRequest {
+		requester: AccountId::new([1; 32]),
+		model: H256::repeat_byte(model),
+		input_hash: H256::repeat_byte(model + 1),
+		input_bytes: 40,
+		fee: Fee { model_price: 7, execution: 5, protocol: 1 },
+		fuel_limit: 1_000,
+		verification: Mode::Optimistic,
+		status,
+		assigned: if status == OldStatus::Assigned { vec![AccountId::new([2; 32])] } else { Vec::new() },
+		refuted: Vec::new(),
+		created_at: 3,
+		deadline: 23,
+	}
+}
+
+fn put(item: &[u8], key: &[u8], value: impl Encode) {
+	put_storage_value(b"Inference", item, key, value);
+}
+
+#[test]
+fn the_challenge_game_moves_from_the_requests_pallet_to_verification_once() {
+	sp_io::TestExternalities::default().execute_with(|| {
+		// Spec 109's state: request 0 assigned, 1 proposed, 2 disputed; a proposal of a request
+		// no longer open (9).
+		let node = AccountId::new([5; 32]);
+		let challenger = AccountId::new([6; 32]);
+		let id = |id: u64| Twox64Concat::hash(&id.encode());
+		put(b"Requests", &id(0), old_request(OldStatus::Assigned, 10));
+		put(b"Requests", &id(1), old_request(OldStatus::Proposed, 20));
+		put(b"Requests", &id(2), old_request(OldStatus::Disputed, 30));
+		let failed = Outcome::Failed(EngineError::FuelExhausted);
+		let outputs = vec![Tensor::from_f32(&[1, 1], &[1.0])];
+		let claimed = Outcome::Outputs {
+			output_hash: veriml_inference_primitives::output_hash(&outputs),
+			result_hash: H256::repeat_byte(9),
+		};
+		let proposal =
+			|outcome, challenger| OldProposal { node: node.clone(), outcome, challenge_until: 13, challenger };
+		put(b"Proposals", &id(1), proposal(claimed, None));
+		put(b"Proposals", &id(2), proposal(failed, Some(challenger.clone())));
+		put(b"Proposals", &id(9), proposal(failed, None));
+		put(b"ProposedOutputs", &id(1), outputs.clone());
+		let window = [Twox64Concat::hash(&13u32.encode()), id(1)].concat();
+		put(b"ChallengeWindows", &window, ());
+		put(b"Disputes", &[], vec![2u64]);
+		assert_eq!(Verification::on_chain_storage_version(), StorageVersion::new(0));
+
+		Migration::on_runtime_upgrade();
+
+		let status = |id| Requests::<Runtime>::get(id).map(|request| request.status);
+		assert_eq!(status(0), Some(RequestStatus::Assigned));
+		assert_eq!(Requests::<Runtime>::get(0).unwrap().assigned.into_inner(), vec![AccountId::new([2; 32])]);
+		assert_eq!(status(1), Some(RequestStatus::Verifying));
+		assert_eq!(status(2), Some(RequestStatus::Verifying));
+		assert_eq!(
+			pallet_verification::Proposals::<Runtime>::get(1),
+			Some(Proposal {
+				node: node.clone(),
+				model: H256::repeat_byte(20),
+				input_hash: H256::repeat_byte(21),
+				outcome: claimed,
+				challenge_until: 13,
+				challenger: None,
+			})
+		);
+		assert_eq!(pallet_verification::Proposals::<Runtime>::get(2).unwrap().challenger, Some(challenger));
+		assert!(pallet_verification::Proposals::<Runtime>::get(9).is_none(), "a closed request's proposal is dropped");
+		assert_eq!(pallet_verification::ProposedOutputs::<Runtime>::get(1), Some(outputs));
+		assert!(pallet_verification::ChallengeWindows::<Runtime>::contains_key(13, 1));
+		assert_eq!(pallet_verification::Disputes::<Runtime>::get().into_inner(), vec![2]);
+		for item in [&b"Proposals"[..], b"ProposedOutputs", b"ChallengeWindows", b"Disputes"] {
+			let left = frame_support::storage::migration::storage_iter::<()>(b"Inference", item).count()
+				+ usize::from(get_storage_value::<Vec<u64>>(b"Inference", item, &[]).is_some());
+			assert_eq!(left, 0, "nothing is left under Inference::{}", String::from_utf8_lossy(item));
+		}
+		assert_eq!(Verification::on_chain_storage_version(), StorageVersion::new(1));
+
+		// Once: a second upgrade leaves the state alone.
+		put(b"Disputes", &[], vec![7u64]);
+		Migration::on_runtime_upgrade();
+		assert_eq!(pallet_verification::Disputes::<Runtime>::get().into_inner(), vec![2]);
+	});
+}

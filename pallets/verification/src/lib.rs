@@ -226,6 +226,10 @@ pub mod pallet {
 		/// Re-execution confirmed `node`'s proposed result: `challenger` was slashed `slashed`
 		/// (part of it paid to the node's operator) and the result settled.
 		ChallengeRejected { request: T::JobId, node: T::AccountId, challenger: T::AccountId, slashed: T::Balance },
+		/// `request`'s challenge window ended while `MaxDisputes` challenges waited (so no
+		/// challenge could be accepted): it stays open until the start of block
+		/// `challenge_until`.
+		ChallengeWindowExtended { request: T::JobId, challenge_until: BlockNumberFor<T> },
 	}
 
 	#[pallet::error]
@@ -233,9 +237,11 @@ pub mod pallet {
 		/// The result hash does not commit to the outputs (`blake2_256(SCALE(engine_version,
 		/// model_hash, input_hash, outputs))`).
 		ResultHashMismatch,
-		/// Only a registered inference node may challenge: its bond answers for a wrong
-		/// challenge.
+		/// Only an active inference node (registered, not suspended or leaving) may challenge:
+		/// its bond answers for a wrong challenge.
 		NotANode,
+		/// A node of the proposer's own operator cannot challenge its result.
+		SameOperator,
 		/// The request has no proposed result in its challenge window.
 		NothingToChallenge,
 		/// A node cannot challenge its own result.
@@ -269,16 +275,21 @@ pub mod pallet {
 
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
-		/// Challenge `request`'s proposed result (of an optimistic model) as wrong, as a
-		/// registered inference node other than its proposer, before its window ends.
+		/// Challenge `request`'s proposed result (of an optimistic model) as wrong, as an
+		/// active inference node of another operator than its proposer's, before its window
+		/// ends (a window does not end while `MaxDisputes` challenges wait).
 		///
 		/// The chain re-executes it at the start of one of the next blocks (at most
 		/// `DisputesPerBlock` a block). If the result was wrong its node is slashed, part of
 		/// the slash paid to the caller's operator, and the request goes to another node; if
 		/// it was right the caller is slashed and the result settles. An accepted challenge
 		/// pays no transaction fee: a wrong one costs the caller its slash.
+		///
+		/// Operational: it has the block space kept for operational transactions and their
+		/// priority, so filling blocks with normal transactions cannot keep a challenge out of
+		/// a window.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::challenge(T::MaxDisputes::get()))]
+		#[pallet::weight((T::WeightInfo::challenge(T::MaxDisputes::get()), DispatchClass::Operational))]
 		pub fn challenge(origin: OriginFor<T>, request: T::JobId) -> DispatchResultWithPostInfo {
 			let challenger = ensure_signed(origin)?;
 			let waiting = modes::Optimistic::<T>::challenge(challenger, request)?;

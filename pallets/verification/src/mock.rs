@@ -77,6 +77,7 @@ pub enum Decision {
 
 thread_local! {
 	static OPERATORS: RefCell<BTreeMap<u64, u64>> = const { RefCell::new(BTreeMap::new()) };
+	static SUSPENDED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 	static STRUCK: RefCell<Vec<(u64, Option<u64>)>> = const { RefCell::new(Vec::new()) };
 	static JOBS: RefCell<BTreeMap<u64, Job<u64, u64>>> = const { RefCell::new(BTreeMap::new()) };
 	static DECISIONS: RefCell<Vec<Decision>> = const { RefCell::new(Vec::new()) };
@@ -85,6 +86,11 @@ thread_local! {
 /// Registers `node`, operated by `operator`.
 pub fn register(node: u64, operator: u64) {
 	OPERATORS.with(|nodes| nodes.borrow_mut().insert(node, operator));
+}
+
+/// Suspends `node`: it stays registered but is no longer active.
+pub fn suspend(node: u64) {
+	SUSPENDED.with(|suspended| suspended.borrow_mut().push(node));
 }
 
 /// The strikes so far: the node and who its slash went to.
@@ -109,7 +115,7 @@ impl BondedNodes<u64, u64, u64> for StandInNodes {
 		OPERATORS.with(|nodes| nodes.borrow().get(node).copied())
 	}
 	fn is_active(node: &u64) -> bool {
-		Self::operator(node).is_some()
+		Self::operator(node).is_some() && !SUSPENDED.with(|suspended| suspended.borrow().contains(node))
 	}
 	fn serves(node: &u64, _: &ModelHash) -> bool {
 		Self::is_active(node)
@@ -214,6 +220,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	let mut ext = sp_io::TestExternalities::new(storage);
 	ext.execute_with(|| System::set_block_number(1));
 	OPERATORS.with(|nodes| nodes.borrow_mut().clear());
+	SUSPENDED.with(|suspended| suspended.borrow_mut().clear());
 	STRUCK.with(|struck| struck.borrow_mut().clear());
 	JOBS.with(|jobs| jobs.borrow_mut().clear());
 	DECISIONS.with(|decisions| decisions.borrow_mut().clear());

@@ -25,21 +25,27 @@ impl<T: Config> Pallet<T> {
 		}
 		// Not an inference node without an `infr` key in the keystore.
 		run_with_keys::<T, T::AuthorityId>(WORKER_LOCK, 20, 120_000, LOG_TARGET, now, |accounts| {
-			// One key is enough to challenge; the first registered one does.
-			if let Some(account) = accounts.iter().find(|account| T::Nodes::operator(&account.id).is_some()) {
+			// One key is enough to challenge; the first active one does.
+			if let Some(account) = accounts.iter().find(|account| T::Nodes::is_active(&account.id)) {
 				Self::challenge_wrong_proposals(now, account);
 			}
 		});
 	}
 
-	/// Proposed results `node` may challenge now: in their window, unchallenged, not its own.
-	fn challengeable(now: BlockNumberFor<T>, node: &T::AccountId) -> Vec<T::JobId> {
-		Proposals::<T>::iter()
+	/// Proposed results `node` may challenge now: in their window, unchallenged, not of its
+	/// operator; those whose window ends first come first.
+	pub(crate) fn challengeable(now: BlockNumberFor<T>, node: &T::AccountId) -> Vec<T::JobId> {
+		let operator = T::Nodes::operator(node);
+		let mut open: Vec<(BlockNumberFor<T>, T::JobId)> = Proposals::<T>::iter()
 			.filter(|(_, proposal)| {
-				proposal.challenger.is_none() && proposal.node != *node && now < proposal.challenge_until
+				proposal.challenger.is_none()
+					&& now < proposal.challenge_until
+					&& T::Nodes::operator(&proposal.node) != operator
 			})
-			.map(|(id, _)| id)
-			.collect()
+			.map(|(id, proposal)| (proposal.challenge_until, id))
+			.collect();
+		open.sort_by_key(|(until, _)| *until);
+		open.into_iter().map(|(_, id)| id).collect()
 	}
 
 	/// Re-executes proposed result `id` (once per key, again after `ResubmitAfter` blocks if a

@@ -320,3 +320,67 @@ fn the_invariants_catch_a_broken_challenge_game() {
 		assert!(Verification::do_try_state().is_ok());
 	});
 }
+
+#[test]
+fn only_an_active_node_of_another_operator_may_challenge() {
+	run_test(|| {
+		optimistic_nodes();
+		let job = job(1, MODEL);
+		propose(1, honest(&job));
+		// Suspended (or leaving): its bond no longer answers for a wrong challenge.
+		register(45, 2);
+		suspend(45);
+		assert_noop!(challenge(45, 1), Error::<Test>::NotANode);
+		// A sibling of the proposer would win back half its own operator's slash.
+		register(46, 1);
+		assert_noop!(challenge(46, 1), Error::<Test>::SameOperator);
+		assert_ok!(challenge(43, 1));
+		// With the block space and priority of operational transactions.
+		let info =
+			frame_support::dispatch::GetDispatchInfo::get_dispatch_info(&crate::Call::<Test>::challenge { request: 1 });
+		assert_eq!(info.class, frame_support::dispatch::DispatchClass::Operational);
+	});
+}
+
+#[test]
+fn no_window_ends_while_the_dispute_queue_is_full() {
+	run_test(|| {
+		optimistic_nodes();
+		register(45, 3);
+		let job = job(1, MODEL);
+		for id in 1..=3 {
+			propose(id, honest(&job));
+		}
+		let until = 1 + CHALLENGE_PERIOD;
+		run_to_block(until - 1);
+		// `MAX_DISPUTES` challenges wait: no one can challenge the third proposal now.
+		assert_ok!(challenge(43, 1));
+		assert_ok!(challenge(45, 2));
+		assert_noop!(challenge(43, 3), Error::<Test>::TooManyDisputes);
+		run_to_block(until);
+		System::assert_has_event(Event::ChallengeWindowExtended { request: 3, challenge_until: until + 1 }.into());
+		assert_eq!(Proposals::<Test>::get(3).unwrap().challenge_until, until + 1);
+		assert!(Receipts::<Test>::get(3).is_none(), "not accepted while it could not be challenged");
+		// One dispute was decided at the start of the block: there is room again, and the
+		// window ends at the start of the next.
+		assert_ok!(challenge(43, 3));
+		assert_eq!(Proposals::<Test>::get(3).unwrap().challenger, Some(43));
+	});
+}
+
+#[test]
+fn a_watching_node_checks_the_proposals_whose_window_ends_first_first() {
+	run_test(|| {
+		optimistic_nodes();
+		register(46, 1);
+		let job = job(1, MODEL);
+		// Windows ending at the start of blocks 4, 5 and 6.
+		for (id, block) in [(9, 1), (1, 2), (5, 3)] {
+			run_to_block(block);
+			propose(id, honest(&job));
+		}
+		assert_eq!(Verification::challengeable(3, &43), vec![9, 1, 5]);
+		assert_eq!(Verification::challengeable(3, &46), Vec::<u64>::new(), "nothing of its own operator's");
+		assert_eq!(Verification::challengeable(4, &43), vec![1, 5], "a window that ended is left out");
+	});
+}

@@ -1,9 +1,10 @@
 
 //! Weights of `pallet_verification`. `challenge` was measured by `scripts/benchmark/pallets.sh`
 //! (`veriml-node benchmark pallet`, CLI 64.0.0, STEPS `20`, REPEAT `10`, 2026-11-27, Intel Xeon
-//! @ 2.50GHz) when the call was `pallet_inference_requests`' and also read and wrote the
-//! request (one read and one write more than it does now): an upper bound until the script is
-//! run again for this pallet (`scripts/benchmark/pallets.sh pallet_verification`).
+//! @ 2.50GHz) when the call was `pallet_inference_requests`' and read and wrote the request
+//! (now it reads the proposer's node record instead, and writes one item less): an upper bound
+//! until the script is run again for this pallet (`scripts/benchmark/pallets.sh
+//! pallet_verification`).
 
 #![cfg_attr(rustfmt, rustfmt_skip)]
 #![allow(unused_parens)]
@@ -21,7 +22,7 @@ pub trait WeightInfo {
 /// Weights for `pallet_verification` using the Substrate node and recommended hardware.
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
-	/// Storage: `InferenceNodes::Nodes` (r:1 w:0)
+	/// Storage: `InferenceNodes::Nodes` (r:2 w:0)
 	/// Proof: `InferenceNodes::Nodes` (`max_values`: None, `max_size`: Some(618), added: 3093, mode: `MaxEncodedLen`)
 	/// Storage: `Verification::Proposals` (r:1 w:1)
 	/// Proof: `Verification::Proposals` (`max_values`: None, mode: `MaxEncodedLen`)

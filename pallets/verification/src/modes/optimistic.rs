@@ -6,7 +6,7 @@ use crate::*;
 use core::marker::PhantomData;
 use frame_support::pallet_prelude::*;
 use frame_system::pallet_prelude::*;
-use sp_runtime::traits::Saturating;
+use sp_runtime::traits::{One, Saturating};
 use veriml_inference_primitives::result_hash;
 use veriml_primitives::nodes::BondedNodes;
 
@@ -55,9 +55,11 @@ impl<T: Config> Optimistic<T> {
 	/// `challenger` disputes the proposed result of `id`; returns how many disputes waited
 	/// before it.
 	pub(crate) fn challenge(challenger: T::AccountId, id: T::JobId) -> Result<u32, DispatchError> {
-		ensure!(T::Nodes::operator(&challenger).is_some(), Error::<T>::NotANode);
+		ensure!(T::Nodes::is_active(&challenger), Error::<T>::NotANode);
 		let mut proposal = Proposals::<T>::get(id).ok_or(Error::<T>::NothingToChallenge)?;
 		ensure!(proposal.node != challenger, Error::<T>::OwnResult);
+		// A sibling node would win back half its own operator's slash.
+		ensure!(T::Nodes::operator(&challenger) != T::Nodes::operator(&proposal.node), Error::<T>::SameOperator);
 		ensure!(proposal.challenger.is_none(), Error::<T>::AlreadyChallenged);
 		let waiting = Disputes::<T>::try_mutate(|queue| {
 			let waiting = queue.len() as u32;
@@ -86,11 +88,28 @@ impl<T: Config> Optimistic<T> {
 	}
 
 	/// Accepts the proposals whose challenge window ends at `now`, without re-executing them;
-	/// returns the weight used.
+	/// returns the weight used. While `MaxDisputes` challenges wait, no challenge can be
+	/// accepted, so nothing settles unchallenged: the windows ending now move to the next
+	/// block.
 	fn settle_unchallenged(now: BlockNumberFor<T>) -> Weight {
 		let db = T::DbWeight::get();
-		let mut weight = db.reads(1);
+		let mut weight = db.reads(2);
 		let due: Vec<T::JobId> = ChallengeWindows::<T>::iter_key_prefix(now).collect();
+		if Disputes::<T>::decode_len().unwrap_or_default() >= T::MaxDisputes::get() as usize {
+			let next = now.saturating_add(One::one());
+			for id in due {
+				ChallengeWindows::<T>::remove(now, id);
+				ChallengeWindows::<T>::insert(next, id, ());
+				Proposals::<T>::mutate(id, |proposal| {
+					if let Some(proposal) = proposal {
+						proposal.challenge_until = next;
+					}
+				});
+				Pallet::<T>::deposit_event(Event::ChallengeWindowExtended { request: id, challenge_until: next });
+				weight = weight.saturating_add(db.reads_writes(1, 3));
+			}
+			return weight;
+		}
 		for id in due {
 			ChallengeWindows::<T>::remove(now, id);
 			weight = weight.saturating_add(db.reads_writes(2, 3));

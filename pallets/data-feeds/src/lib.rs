@@ -374,10 +374,10 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Remove `feed`, which no data node may serve any more, with its history; the deposit
-		/// is released to the owner.
+		/// Remove `feed`, which no data node may serve any more, with its history and the end
+		/// of its current round; the deposit is released to the owner.
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::remove_feed())]
+		#[pallet::weight(T::WeightInfo::remove_feed().saturating_add(T::DbWeight::get().reads_writes(1, 1)))]
 		pub fn remove_feed(origin: OriginFor<T>, feed: FeedId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let info = Feeds::<T>::get(feed).ok_or(Error::<T>::UnknownFeed)?;
@@ -388,7 +388,18 @@ pub mod pallet {
 			History::<T>::remove(feed);
 			Submissions::<T>::remove(feed);
 			FeedCount::<T>::mutate(|count| *count = count.saturating_sub(1));
-			// Its pending `RoundEnds` entry is skipped when it comes up.
+			// Its round's end leaves the block's list, where it would take the place of a
+			// feed that exists.
+			let now = frame_system::Pallet::<T>::block_number();
+			let end = Self::round_start(Self::round_of(now, info.round_length).saturating_add(1), info.round_length);
+			RoundEnds::<T>::mutate_exists(end, |ending| {
+				if let Some(list) = ending {
+					list.retain(|scheduled| *scheduled != feed);
+					if list.is_empty() {
+						*ending = None;
+					}
+				}
+			});
 			Self::deposit_event(Event::FeedRemoved { feed });
 			Ok(())
 		}

@@ -100,7 +100,10 @@ impl<T: Config> Pallet<T> {
 		}
 
 		let next_end = now.saturating_add(info.round_length);
-		// Every feed has one scheduled end and at most `MaxFeeds` feeds exist.
-		let _ = RoundEnds::<T>::try_mutate(next_end, |ending| ending.try_push(feed));
+		// Every existing feed has one scheduled end (a removed feed's is removed with it) and
+		// at most `MaxFeeds` feeds exist, so the list has room.
+		if RoundEnds::<T>::try_mutate(next_end, |ending| ending.try_push(feed)).is_err() {
+			frame_support::defensive!("a block's list of round ends is full: a feed's rounds stop");
+		}
 	}
 }

@@ -506,3 +506,40 @@ mod offchain_worker {
 		});
 	}
 }
+
+#[test]
+fn a_removed_feeds_round_end_takes_no_place_another_feed_needs() {
+	run_test(|| {
+		// The victim: rounds of `ROUND` blocks, ending at 4, 8, 12, ...
+		let victim = register_feed(1);
+		run_to(5);
+		// `MaxFeeds` feeds registered and removed, each with its first round ending at 12:
+		// before, their ends stayed in block 12's list and filled it.
+		for _ in 0..<<Test as Config>::MaxFeeds as frame_support::traits::Get<u32>>::get() {
+			let feed = NextFeedId::<Test>::get();
+			assert_ok!(Feeds::register_feed(
+				RuntimeOrigin::signed(owner()),
+				name("spam"),
+				b"nothing".to_vec().try_into().unwrap(),
+				0,
+				3 * ROUND,
+				1,
+				Perbill::from_percent(10),
+			));
+			assert_eq!(RoundEnds::<Test>::get(3 * ROUND).into_inner(), vec![feed]);
+			assert_ok!(Feeds::remove_feed(RuntimeOrigin::signed(owner()), feed));
+			assert!(RoundEnds::<Test>::get(3 * ROUND).is_empty(), "removed with its feed");
+		}
+		// The victim's round ending at 8 schedules the next, at 12, which still comes.
+		run_to(2 * ROUND);
+		assert_eq!(RoundEnds::<Test>::get(3 * ROUND).into_inner(), vec![victim]);
+		run_to(3 * ROUND);
+		assert!(feed_events().contains(&Event::RoundWithoutValue {
+			feed: victim,
+			round: 2,
+			submissions: 0,
+			needed: 1
+		}));
+		assert_eq!(RoundEnds::<Test>::get(4 * ROUND).into_inner(), vec![victim]);
+	});
+}

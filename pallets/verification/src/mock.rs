@@ -181,7 +181,7 @@ impl crate::BenchmarkHelper<u64, u64> for StandInJobs {
 	fn job(index: u32) -> (Job<u64, u64>, u64) {
 		let node = 100 + 2 * u64::from(index);
 		register(node, 1);
-		register(node + 1, 1);
+		register(node + 1, 2);
 		let inputs = vec![Tensor::from_f32(&[1, 1], &[1.0])];
 		let job = Job {
 			id: u64::from(index),

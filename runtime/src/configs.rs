@@ -158,9 +158,6 @@ parameter_types! {
 	/// re-executing every result of such a model would take a block's verification room for
 	/// a handful of results (1.5 s of ordinary weight per block).
 	pub const OptimisticAboveFuel: u64 = 125_000_000;
-	/// Largest outputs of one result: 64 KiB, 16k floats. The registry refuses models whose
-	/// outputs are larger, which no node could submit.
-	pub const MaxOutputBytes: u32 = 64 * 1024;
 }
 
 impl pallet_model_registry::Config for Runtime {
@@ -181,7 +178,6 @@ impl pallet_model_registry::Config for Runtime {
 	type MaxNameLength = ConstU32<64>;
 	type MaxTensors = ConstU32<8>;
 	type MaxVersions = ConstU32<32>;
-	type MaxOutputBytes = MaxOutputBytes;
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = EnginePicosecondsPerFuel;
 	type OptimisticAboveFuel = OptimisticAboveFuel;
@@ -352,7 +348,8 @@ impl pallet_inference_requests::Config for Runtime {
 	type MaxInputBytes = ConstU32<{ 1024 * 1024 }>;
 	/// 8 MiB of inputs given as an upload: a batch of eight 224×224 RGB images in f32.
 	type MaxUploadedInputBytes = ConstU32<{ 8 * 1024 * 1024 }>;
-	type MaxOutputBytes = MaxOutputBytes;
+	/// 64 KiB of outputs: 16k floats.
+	type MaxOutputBytes = ConstU32<{ 64 * 1024 }>;
 	type Replication = ConstU32<1>;
 	/// A request that got 16 wrong results is abandoned and refunded.
 	type MaxRefutedNodes = ConstU32<16>;

@@ -65,7 +65,6 @@ impl pallet_model_registry::Config for Test {
 	type MaxNameLength = ConstU32<32>;
 	type MaxTensors = ConstU32<4>;
 	type MaxVersions = ConstU32<4>;
-	type MaxOutputBytes = MaxOutputBytes;
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = PicosecondsPerFuel;
 	type OptimisticAboveFuel = OptimisticAboveFuel;
@@ -104,7 +103,6 @@ impl pallet_bonded_nodes::Config for Test {
 }
 
 parameter_types! {
-	pub const MaxOutputBytes: u32 = 1024;
 	pub const SlashFraction: Perbill = Perbill::from_percent(50);
 	pub const SlashRewardShare: Perbill = Perbill::from_percent(20);
 	pub const ProtocolShare: Perbill = Perbill::from_percent(10);
@@ -161,7 +159,7 @@ impl pallet_inference_requests::Config for Test {
 	type MaxVerificationFuel = frame_support::traits::ConstU64<100_000_000>;
 	type MaxInputBytes = ConstU32<1024>;
 	type MaxUploadedInputBytes = ConstU32<16_384>;
-	type MaxOutputBytes = MaxOutputBytes;
+	type MaxOutputBytes = ConstU32<1024>;
 	type Replication = ConstU32<1>;
 	type MaxRefutedNodes = ConstU32<2>;
 	type RequestTimeout = frame_support::traits::ConstU64<TIMEOUT>;

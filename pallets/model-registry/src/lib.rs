@@ -66,23 +66,6 @@ pub use types::*;
 use veriml_primitives::Fuel;
 pub use weights::WeightInfo;
 
-/// The SCALE size of outputs of `specs` (a `Vec<Tensor>`: each tensor's dtype, shape and
-/// data), computed without making them.
-pub fn encoded_outputs_len(specs: &[veriml_inference_primitives::TensorSpec]) -> u64 {
-	use codec::{Compact, CompactLen};
-	let compact = |n: u64| Compact::<u64>::compact_len(&n) as u64;
-	specs.iter().fold(compact(specs.len() as u64), |total, spec| {
-		let rank = spec.shape.len() as u64;
-		let data = spec.byte_len().map_or(u64::MAX, |len| len as u64);
-		total
-			.saturating_add(1)
-			.saturating_add(compact(rank))
-			.saturating_add(4 * rank)
-			.saturating_add(compact(data))
-			.saturating_add(data)
-	})
-}
-
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
@@ -164,11 +147,6 @@ pub mod pallet {
 		/// Most versions kept under one owner and name.
 		#[pallet::constant]
 		type MaxVersions: Get<u32>;
-
-		/// Largest SCALE-encoded outputs one result may carry (the requests pallet's limit): a
-		/// model whose outputs are larger could never have a result submitted.
-		#[pallet::constant]
-		type MaxOutputBytes: Get<u32>;
 
 		/// Engine fuel registration may spend on preparing a model, and again on its trial run.
 		#[pallet::constant]
@@ -399,9 +377,6 @@ pub mod pallet {
 		InputTooLarge,
 		/// The model's outputs are larger than the engine returns.
 		OutputTooLarge,
-		/// The model's outputs, SCALE-encoded, are larger than one result may carry
-		/// (`MaxOutputBytes`): no node could submit a result.
-		OutputsTooLargeToSubmit,
 		/// On all-zero inputs the model produced NaN, which has no canonical form.
 		NanOutput,
 		/// The model needs more memory than the engine grants one inference.
@@ -550,10 +525,6 @@ pub mod pallet {
 				T::Inspector::inspect(EngineGuest::<T>::get().hash, &bytes, &inputs, T::RegistrationFuelLimit::get())
 					.map_err(Error::<T>::from)?;
 			let outputs = BoundedVec::try_from(info.outputs).map_err(|_| Error::<T>::TooManyTensors)?;
-			ensure!(
-				encoded_outputs_len(&outputs) <= u64::from(T::MaxOutputBytes::get()),
-				Error::<T>::OutputsTooLargeToSubmit
-			);
 			versions.try_push((version, model_hash)).map_err(|_| Error::<T>::TooManyVersions)?;
 
 			let code = BoundedVec::try_from(bytes).map_err(|_| Error::<T>::InvalidModelLength)?;

@@ -85,16 +85,12 @@ impl pallet_model_registry::Config for Test {
 	type MaxNameLength = MaxNameLength;
 	type MaxTensors = MaxTensors;
 	type MaxVersions = MaxVersions;
-	type MaxOutputBytes = frame_support::traits::ConstU32<MAX_OUTPUT_BYTES>;
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = PicosecondsPerFuel;
 	type OptimisticAboveFuel = OptimisticAboveFuel;
 	type EngineGuestDelay = frame_support::traits::ConstU64<ENGINE_GUEST_DELAY>;
 	type WeightInfo = ();
 }
-
-/// Largest outputs a result may carry: 1 KiB.
-pub const MAX_OUTPUT_BYTES: u32 = 1024;
 
 pub const ALICE: u64 = 1;
 pub const BOB: u64 = 2;

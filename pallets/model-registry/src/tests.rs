@@ -457,37 +457,3 @@ fn the_registrys_invariants_catch_broken_state() {
 		crate::Models::<Test>::mutate(hash, |model| model.as_mut().unwrap().deposit -= 1);
 	});
 }
-
-#[test]
-fn a_model_whose_outputs_no_result_could_carry_is_refused() {
-	run_test(|| {
-		// 256 floats of outputs: 1024 bytes of data and their header, above `MAX_OUTPUT_BYTES`.
-		let wide = 256;
-		let bytes = onnx_builder::unary_model("Relu", wide, 0);
-		let hash = upload(ALICE, &bytes);
-		let inputs = BoundedVec::truncate_from(vec![onnx_builder::unary_model_input(wide)]);
-		assert_noop!(
-			Models::register_model(RuntimeOrigin::signed(ALICE), hash, name("wide"), 1, inputs, 7),
-			Error::<Test>::OutputsTooLargeToSubmit
-		);
-		// Up to the limit: 250 floats (1000 bytes, 1013 with their header).
-		let fits = 250;
-		let hash = upload(ALICE, &onnx_builder::unary_model("Relu", fits, 0));
-		let inputs = BoundedVec::truncate_from(vec![onnx_builder::unary_model_input(fits)]);
-		assert_ok!(Models::register_model(RuntimeOrigin::signed(ALICE), hash, name("fits"), 1, inputs, 7));
-	});
-}
-
-#[test]
-fn the_outputs_size_is_their_scale_encoding() {
-	use codec::Encode;
-	use veriml_inference_primitives::{DType, Tensor};
-	for specs in [
-		vec![],
-		vec![onnx_builder::unary_model_input(8)],
-		vec![TensorSpec::new(DType::I64, &[3, 70, 1]).unwrap(), TensorSpec::new(DType::F32, &[]).unwrap()],
-	] {
-		let outputs: Vec<Tensor> = specs.iter().map(|spec| Tensor::zeros(spec).unwrap()).collect();
-		assert_eq!(crate::encoded_outputs_len(&specs), outputs.encoded_size() as u64);
-	}
-}

@@ -385,7 +385,8 @@ impl<T: Config> Pallet<T> {
 	}
 }
 
-/// The SCALE size of `job`'s inputs, as its request recorded it.
+/// The SCALE size of `job`'s inputs (computed from the tensors' lengths; the bytes are not
+/// encoded).
 fn request_input_bytes<AccountId>(job: &Job<RequestId, AccountId>) -> u32 {
 	job.inputs.encoded_size() as u32
 }

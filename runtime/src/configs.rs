@@ -293,6 +293,11 @@ impl pallet_verification::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type JobId = pallet_inference_requests::RequestId;
 	type Balance = Balance;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	/// A tenth of `MinNodeBond`, what a wrong challenge also loses in its slash: 64 waiting
+	/// challenges hold 640 VML of their own, whatever bond stands behind them.
+	type ChallengeDeposit = ConstU128<{ 10 * UNIT }>;
 	type Runner = RegistryEngine;
 	type Nodes = InferenceNodes;
 	type Jobs = Inference;
@@ -300,9 +305,9 @@ impl pallet_verification::Config for Runtime {
 	/// One minute for any bonded node to re-execute an optimistic result and challenge it.
 	type ChallengePeriod = ConstU32<{ MINUTES }>;
 	type MaxDisputes = ConstU32<64>;
-	/// One re-execution (up to `MaxVerificationFuel`, 0.76 s) at the start of a block: disputes
-	/// are rare, since the loser is slashed.
-	type DisputesPerBlock = ConstU32<1>;
+	/// Decisions take at most what one transaction may at the start of a block: room for one
+	/// re-execution at `MaxVerificationFuel` (0.76 s), or for many of cheaper models.
+	type DecisionWeight = pallet_verification::MaxExtrinsicWeight<Runtime>;
 	type ResubmitAfter = ConstU32<5>;
 	/// Receipts and outputs stay a week: time to fetch them with a proof.
 	type ReceiptRetention = ConstU32<{ 7 * DAYS }>;
@@ -353,8 +358,11 @@ impl pallet_inference_requests::Config for Runtime {
 	type Replication = ConstU32<1>;
 	/// A request that got 16 wrong results is abandoned and refunded.
 	type MaxRefutedNodes = ConstU32<16>;
-	/// Two minutes to answer.
+	/// Two minutes to complete.
 	type RequestTimeout = ConstU32<{ 2 * MINUTES }>;
+	/// One minute for an assigned node to answer before it is struck and the request goes to
+	/// another node, with the minute left.
+	type AnswerWithin = ConstU32<{ MINUTES }>;
 	type MaxPending = ConstU32<256>;
 	type ResubmitAfter = ConstU32<5>;
 	type WeightInfo = pallet_inference_requests::weights::SubstrateWeight<Runtime>;

@@ -136,7 +136,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("veriml"),
 	impl_name: alloc::borrow::Cow::Borrowed("veriml-node"),
 	authoring_version: 1,
-	spec_version: 110,
+	spec_version: 111,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -170,7 +170,8 @@ pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
 /// Storage migrations run on the next runtime upgrade, beyond the pallets' own.
 #[allow(unused_parens)]
-pub type Migrations = (migrations::v1_verification_owns_the_challenge_game::Migration,);
+pub type Migrations =
+	(migrations::v1_verification_owns_the_challenge_game::Migration, migrations::v2_challenge_deposits::Migration);
 
 /// Dispatches calls to the pallets and runs the block lifecycle.
 pub type Executive = frame_executive::Executive<

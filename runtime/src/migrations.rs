@@ -137,3 +137,39 @@ pub mod v1_verification_owns_the_challenge_game {
 		<Runtime as frame_system::Config>::DbWeight,
 	>;
 }
+
+/// Spec 111: a challenge holds a deposit (`Verification`, storage version 1 → 2). The
+/// challenges waiting at the upgrade were accepted without one: each gets a deposit of nothing,
+/// recorded, so every waiting challenge has its deposit (what deciding it returns or forfeits).
+pub mod v2_challenge_deposits {
+	use crate::Runtime;
+	use frame_support::{migrations::VersionedMigration, traits::UncheckedOnRuntimeUpgrade, weights::Weight};
+	use pallet_verification::{ChallengeDeposits, Disputes};
+
+	/// The migration, unversioned.
+	pub struct Unversioned;
+
+	impl UncheckedOnRuntimeUpgrade for Unversioned {
+		fn on_runtime_upgrade() -> Weight {
+			let disputes = Disputes::<Runtime>::get();
+			let mut writes = 0u64;
+			for id in &disputes {
+				if !ChallengeDeposits::<Runtime>::contains_key(id) {
+					ChallengeDeposits::<Runtime>::insert(id, 0);
+					writes += 1;
+				}
+			}
+			log::info!(target: "runtime::migrations", "{writes} waiting challenges recorded with no deposit");
+			<Runtime as frame_system::Config>::DbWeight::get().reads_writes(1 + disputes.len() as u64, writes)
+		}
+	}
+
+	/// The migration, run while `Verification`'s storage version is 1.
+	pub type Migration = VersionedMigration<
+		1,
+		2,
+		Unversioned,
+		pallet_verification::Pallet<Runtime>,
+		<Runtime as frame_system::Config>::DbWeight,
+	>;
+}

@@ -102,3 +102,22 @@ fn the_challenge_game_moves_from_the_requests_pallet_to_verification_once() {
 		assert_eq!(pallet_verification::Disputes::<Runtime>::get().into_inner(), vec![2]);
 	});
 }
+
+#[test]
+fn challenges_waiting_at_the_upgrade_get_a_deposit_of_nothing_once() {
+	use pallet_verification::{ChallengeDeposits, Disputes};
+	use veriml_runtime::migrations::v2_challenge_deposits::Migration as V2;
+	sp_io::TestExternalities::default().execute_with(|| {
+		StorageVersion::new(1).put::<Verification>();
+		Disputes::<Runtime>::put(frame_support::BoundedVec::truncate_from(vec![4u64, 8]));
+		ChallengeDeposits::<Runtime>::insert(8, 5);
+		V2::on_runtime_upgrade();
+		assert_eq!(ChallengeDeposits::<Runtime>::get(4), Some(0));
+		assert_eq!(ChallengeDeposits::<Runtime>::get(8), Some(5), "a recorded deposit is kept");
+		assert_eq!(Verification::on_chain_storage_version(), StorageVersion::new(2));
+		// Once.
+		Disputes::<Runtime>::put(frame_support::BoundedVec::truncate_from(vec![9u64]));
+		V2::on_runtime_upgrade();
+		assert!(ChallengeDeposits::<Runtime>::get(9).is_none());
+	});
+}

@@ -45,9 +45,11 @@ test('a wrong optimistic result is challenged by a node, slashed, and the honest
   // A key of the node's own: it watches proposals and, later, serves the model.
   const watcher = account('veriml-dev-watcher');
   await api.rpc.author.insertKey('infr', '//veriml-dev-watcher', u8aToHex(watcher.publicKey));
-  // Keys pay their transactions' fees up front (accepted results and challenges are refunded).
+  // Keys pay their transactions' fees up front (accepted results and challenges are refunded);
+  // a challenging key also holds a challenge deposit while its challenge waits.
+  const deposit = api.consts.verification.challengeDeposit.toBigInt();
   await sendOk(api, api.tx.balances.transferKeepAlive(liar.address, VML), liarOperator);
-  await sendOk(api, api.tx.balances.transferKeepAlive(watcher.address, VML), watcherOperator);
+  await sendOk(api, api.tx.balances.transferKeepAlive(watcher.address, VML + deposit), watcherOperator);
 
   const record = await ensureModel(api, model, owner, VML / 100n);
   assert.equal(record.verification.toString(), 'Optimistic', `fuel per run ${record.fuelPerRun}`);

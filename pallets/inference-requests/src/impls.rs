@@ -17,6 +17,14 @@ use veriml_primitives::{
 	verification::{Claim, Job, Outcome, ResultVerifier, Submission, Verdict, VerifiedJobs},
 };
 
+/// Why a node is struck and its request given to another node.
+pub(crate) enum Fault {
+	/// Its result was refuted by re-execution.
+	WrongResult,
+	/// Its assignment lapsed without an answer.
+	Silence,
+}
+
 impl<T: Config> Pallet<T> {
 	/// The fee of a request for a model priced `model_price` with verification fuel limit
 	/// `fuel_limit`.
@@ -173,9 +181,14 @@ impl<T: Config> Pallet<T> {
 					.encode(),
 			);
 			let nodes = T::Nodes::assign(&request.model, &seed, missing, &excluded);
+			let now = frame_system::Pallet::<T>::block_number();
+			let lapse = now.saturating_add(T::AnswerWithin::get());
 			for node in &nodes {
 				if request.assigned.try_push(node.clone()).is_ok() {
 					Assignments::<T>::insert(node, id, ());
+					if lapse < request.deadline {
+						Lapses::<T>::insert(lapse, (id, node), ());
+					}
 				}
 			}
 			if !nodes.is_empty() {
@@ -227,7 +240,7 @@ impl<T: Config> Pallet<T> {
 
 		if !confirmed {
 			let requester = request.requester.clone();
-			Self::reject(id, request, &node, &requester);
+			Self::reject(id, request, &node, &requester, Fault::WrongResult);
 			// The liar pays for the verification it caused.
 			return Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::Yes });
 		}
@@ -277,18 +290,23 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Slashes `node` for a wrong result of `request` (part to `wronged`) and gives the
-	/// request to another node, or abandons it after `MaxRefutedNodes`.
+	/// Slashes `node` for its `fault` on `request` (part to `wronged`) and gives the request
+	/// to another node, or abandons it after `MaxRefutedNodes`.
 	pub(crate) fn reject(
 		id: RequestId,
 		mut request: RequestOf<T>,
 		node: &T::AccountId,
 		wronged: &T::AccountId,
+		fault: Fault,
 	) -> BalanceOf<T> {
 		let slashed = T::Nodes::strike(node, Some(wronged));
 		request.assigned.retain(|n| n != node);
 		Assignments::<T>::remove(node, id);
-		Self::deposit_event(Event::ResultRejected { request: id, node: node.clone(), slashed });
+		let node = node.clone();
+		Self::deposit_event(match fault {
+			Fault::WrongResult => Event::ResultRejected { request: id, node: node.clone(), slashed },
+			Fault::Silence => Event::AssignmentLapsed { request: id, node: node.clone(), slashed },
+		});
 		if request.refuted.try_push(node.clone()).is_err() {
 			let refunded = Self::close(id, &request);
 			Self::deposit_event(Event::Abandoned { request: id, refunded });
@@ -344,6 +362,26 @@ impl<T: Config> Pallet<T> {
 			*open = open.and_then(|n| n.checked_sub(1)).filter(|n| *n > 0);
 		});
 		T::Escrow::refund(id)
+	}
+
+	/// Strikes the nodes whose assignment lapses at `now` without an answer and gives their
+	/// requests to other nodes; returns how many lapsed and how many had answered (or their
+	/// request ended) before.
+	pub(crate) fn lapse_assignments(now: BlockNumberFor<T>) -> (u32, u32) {
+		let due: Vec<(RequestId, T::AccountId)> = Lapses::<T>::iter_key_prefix(now).collect();
+		let (mut lapsed, mut stale) = (0u32, 0u32);
+		for (id, node) in due {
+			Lapses::<T>::remove(now, (id, &node));
+			match Requests::<T>::get(id) {
+				Some(request) if request.status == RequestStatus::Assigned && request.assigned.contains(&node) => {
+					let requester = request.requester.clone();
+					Self::reject(id, request, &node, &requester, Fault::Silence);
+					lapsed += 1;
+				},
+				_ => stale += 1,
+			}
+		}
+		(lapsed, stale)
 	}
 
 	/// Expires the requests whose deadline is `now`; returns how many.
@@ -406,6 +444,24 @@ impl<T: Config> VerifiedJobs<RequestId, T::AccountId, BalanceOf<T>> for Pallet<T
 		.saturating_add(T::DbWeight::get().reads(1))
 	}
 
+	fn max_decision_weight(id: RequestId) -> Weight {
+		let db = T::DbWeight::get();
+		let Some(request) = Requests::<T>::get(id) else { return db.reads(1) };
+		let Some(terms) = T::Models::terms(&request.model) else { return db.reads(2) };
+		// The inputs' length, without reading them into the runtime.
+		let input_bytes = sp_io::storage::read(&Inputs::<T>::hashed_key_for(id), &mut [], 0).unwrap_or_default();
+		Self::input_weight(input_bytes)
+			.saturating_add(Self::fuel_weight(request.fuel_limit))
+			.saturating_add(Self::preparation_weight(&terms))
+			.saturating_add(Self::max_confirmation_weight().max(T::WeightInfo::report_failure()))
+			.saturating_add(db.reads(4))
+	}
+
+	fn max_confirmation_weight() -> Weight {
+		// `confirmed` settles as a verified submission does.
+		T::WeightInfo::submit_result(T::MaxOutputBytes::get())
+	}
+
 	fn confirmed(id: RequestId, executor: T::AccountId, outcome: Outcome, output_bytes: u32) -> Weight {
 		let db = T::DbWeight::get();
 		let Some(request) = Requests::<T>::get(id) else { return db.reads(1) };
@@ -427,7 +483,7 @@ impl<T: Config> VerifiedJobs<RequestId, T::AccountId, BalanceOf<T>> for Pallet<T
 		request.deadline = frame_system::Pallet::<T>::block_number().saturating_add(T::RequestTimeout::get());
 		Deadlines::<T>::insert(request.deadline, id, ());
 		request.status = RequestStatus::Assigned;
-		let slashed = Self::reject(id, request, executor, wronged);
+		let slashed = Self::reject(id, request, executor, wronged, Fault::WrongResult);
 		// Bounded by a verified submission or a refuted report (slashed and reassigned).
 		let weight = T::WeightInfo::submit_result(output_bytes).max(T::WeightInfo::report_failure());
 		(slashed, weight.saturating_add(T::DbWeight::get().writes(1)))

@@ -176,7 +176,8 @@ pub mod pallet {
 		pub status: RequestStatus,
 		/// The nodes that may answer it.
 		pub assigned: BoundedVec<AccountId, MaxAssigned>,
-		/// The nodes whose results for this request were refuted; none is assigned to it again.
+		/// The nodes whose results for this request were refuted or whose assignment lapsed;
+		/// none is assigned to it again.
 		pub refuted: BoundedVec<AccountId, MaxRefuted>,
 		/// The block it was made in.
 		pub created_at: BlockNumber,
@@ -265,6 +266,13 @@ pub mod pallet {
 		#[pallet::constant]
 		type RequestTimeout: Get<BlockNumberFor<Self>>;
 
+		/// Blocks an assigned node has to answer (a result or a failure report) before its
+		/// assignment lapses: it is struck, as for a wrong result, and the request goes to
+		/// another node. An assignment made later than `AnswerWithin` blocks before the
+		/// request's deadline runs until the deadline and does not lapse.
+		#[pallet::constant]
+		type AnswerWithin: Get<BlockNumberFor<Self>>;
+
 		/// Most requests waiting for a node.
 		#[pallet::constant]
 		type MaxPending: Get<u32>;
@@ -302,6 +310,12 @@ pub mod pallet {
 	/// Open requests by the block at whose start they expire.
 	#[pallet::storage]
 	pub type Deadlines<T: Config> = StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, RequestId, ()>;
+
+	/// Assignments by the block at whose start they lapse unless the node has answered: the
+	/// request and the node. Kept until that block even if the request ends first.
+	#[pallet::storage]
+	pub type Lapses<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Blake2_128Concat, (RequestId, T::AccountId), ()>;
 
 	/// Requests waiting for a node serving their model, oldest first.
 	#[pallet::storage]
@@ -345,6 +359,10 @@ pub mod pallet {
 		/// `node`'s result did not match re-execution: it was slashed `slashed` and the
 		/// request stays open for another node.
 		ResultRejected { request: RequestId, node: T::AccountId, slashed: BalanceOf<T> },
+		/// `node` did not answer `request` within `AnswerWithin` blocks of its assignment: it
+		/// was struck (`slashed`, part of it to the requester) and the request went to another
+		/// node.
+		AssignmentLapsed { request: RequestId, node: T::AccountId, slashed: BalanceOf<T> },
 		/// The request was not completed in time; `refunded` went back to the requester.
 		Expired { request: RequestId, refunded: BalanceOf<T> },
 		/// `MaxRefutedNodes` nodes gave wrong results for the request and one more did: it was
@@ -398,9 +416,15 @@ pub mod pallet {
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			PreparedInBlock::<T>::kill();
+			let (lapsed, stale) = Self::lapse_assignments(now);
 			let expired = Self::expire_requests(now);
 			let assigned = Self::assign_pending();
-			T::WeightInfo::on_initialize(expired, assigned).saturating_add(T::DbWeight::get().writes(1))
+			// A lapse is handled as a refuted failure report is: the node struck, the request
+			// reassigned.
+			T::WeightInfo::on_initialize(expired, assigned)
+				.saturating_add(T::WeightInfo::report_failure().saturating_mul(lapsed.into()))
+				.saturating_add(T::DbWeight::get().reads_writes(1, 1).saturating_mul(stale.into()))
+				.saturating_add(T::DbWeight::get().writes(1))
 		}
 
 		fn offchain_worker(now: BlockNumberFor<T>) {
@@ -430,13 +454,12 @@ pub mod pallet {
 				 ({verification}) exceeds a transaction's maximum ({max_extrinsic}): lower \
 				 MaxVerificationFuel or MaxUploadedInputBytes"
 			);
-			let decisions = verification.saturating_mul(T::Verifier::max_decisions_per_block().into());
-			let max_block = T::BlockWeights::get().max_block;
+			let decisions = T::Verifier::decision_weight();
 			assert!(
-				decisions.all_lte(max_block),
-				"re-executing the results verification decides at the start of a block at \
-				 MaxVerificationFuel ({decisions}) exceeds a block ({max_block}): lower its \
-				 DisputesPerBlock"
+				verification.all_lte(decisions),
+				"re-executing a result at MaxVerificationFuel with the largest inputs and outputs \
+				 ({verification}) exceeds what verification's decisions may take at the start of a \
+				 block ({decisions}): a dispute of it could never be decided"
 			);
 			let largest_upload = T::WeightInfo::request_uploaded(T::MaxUploadedInputBytes::get());
 			assert!(

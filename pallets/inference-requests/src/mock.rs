@@ -47,6 +47,9 @@ impl pallet_balances::Config for Test {
 parameter_types! {
 	/// Tests that need optimistic models lower it before registering one.
 	pub static OptimisticAboveFuel: u64 = u64::MAX;
+	/// As long as a request's timeout, so no assignment lapses before its deadline: tests
+	/// of silence lower it.
+	pub static AnswerWithin: u64 = TIMEOUT;
 	pub const RegistrationFuelLimit: u64 = 200_000_000;
 	pub const PicosecondsPerFuel: u64 = 1_000;
 	pub Treasury: AccountId = sr25519::Public::from_raw([0xee; 32]);
@@ -121,18 +124,23 @@ impl pallet_verification::InferenceRunner for RegistryRunner {
 }
 
 pub const RETENTION: u64 = 20;
+/// What a challenge holds from the challenging node's key.
+pub const CHALLENGE_DEPOSIT: u64 = 100;
 
 impl pallet_verification::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
 	type JobId = u64;
 	type Balance = u64;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type ChallengeDeposit = frame_support::traits::ConstU64<CHALLENGE_DEPOSIT>;
 	type Runner = RegistryRunner;
 	type Nodes = Nodes;
 	type Jobs = Inference;
 	type AuthorityId = crate::crypto::InferenceNodeId;
 	type ChallengePeriod = frame_support::traits::ConstU64<CHALLENGE_PERIOD>;
 	type MaxDisputes = ConstU32<2>;
-	type DisputesPerBlock = ConstU32<1>;
+	type DecisionWeight = pallet_verification::MaxExtrinsicWeight<Test>;
 	type ResubmitAfter = frame_support::traits::ConstU64<3>;
 	type ReceiptRetention = frame_support::traits::ConstU64<RETENTION>;
 	type WeightInfo = ();
@@ -163,6 +171,7 @@ impl pallet_inference_requests::Config for Test {
 	type Replication = ConstU32<1>;
 	type MaxRefutedNodes = ConstU32<2>;
 	type RequestTimeout = frame_support::traits::ConstU64<TIMEOUT>;
+	type AnswerWithin = AnswerWithin;
 	type MaxPending = ConstU32<2>;
 	type ResubmitAfter = frame_support::traits::ConstU64<3>;
 	type WeightInfo = ();

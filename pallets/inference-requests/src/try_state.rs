@@ -10,7 +10,9 @@ impl<T: Config> Pallet<T> {
 	/// every open request has its inputs, its escrow (held from its requester), and, as
 	/// its status says, its deadline and assignments (until a result is submitted for a
 	/// later decision), its place in the pending queue, or verification's proposal of it;
-	/// nothing else has any of these; the count of open requests per model is right.
+	/// nothing else has any of these; no refuted or silent node is assigned again; every
+	/// assignment's lapse is due in a later block, before its request's deadline; the count of
+	/// open requests per model is right.
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		use alloc::collections::btree_map::BTreeMap;
 		let next = NextRequestId::<T>::get();
@@ -36,6 +38,7 @@ impl<T: Config> Pallet<T> {
 			if computing {
 				for node in &request.assigned {
 					ensure!(Assignments::<T>::contains_key(node, id), "an assigned node does not have the request");
+					ensure!(!request.refuted.contains(node), "a refuted or silent node is assigned again");
 				}
 				assignments += request.assigned.len();
 				due += 1;
@@ -53,6 +56,14 @@ impl<T: Config> Pallet<T> {
 		ensure!(Inputs::<T>::iter_keys().count() == open, "inputs of a request that is not open");
 		ensure!(Assignments::<T>::iter_keys().count() == assignments, "an assignment of a request that is not open");
 		ensure!(Deadlines::<T>::iter_keys().count() == due, "a deadline of a request no node computes");
+		let now = frame_system::Pallet::<T>::block_number();
+		for (lapse, (id, _)) in Lapses::<T>::iter_keys() {
+			ensure!(lapse > now, "an assignment's lapse was not handled in its block");
+			ensure!(
+				Requests::<T>::get(id).is_none_or(|request| lapse < request.deadline),
+				"an assignment lapses at or after its request's deadline"
+			);
+		}
 		for (model, count) in OpenRequests::<T>::iter() {
 			ensure!(
 				per_model.get(&model).copied().unwrap_or_default() == count,

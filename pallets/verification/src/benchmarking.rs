@@ -3,8 +3,12 @@
 use super::*;
 use alloc::vec::Vec;
 use frame_benchmarking::v2::*;
-use frame_support::traits::Get;
+use frame_support::traits::{
+	fungible::{Inspect, Mutate},
+	Get,
+};
 use frame_system::RawOrigin;
+use sp_runtime::Saturating;
 
 #[benchmarks(where T::JobId: From<u32>)]
 mod benchmarks {
@@ -14,6 +18,9 @@ mod benchmarks {
 	#[benchmark]
 	fn challenge(d: Linear<0, { T::MaxDisputes::get() - 1 }>) {
 		let (job, challenger) = T::BenchmarkHelper::job(0);
+		let deposit = T::ChallengeDeposit::get();
+		let funds = deposit.saturating_add(deposit).saturating_add(T::Currency::minimum_balance());
+		T::Currency::set_balance(&challenger, funds);
 		// Proposed as a submission to the optimistic mode proposes it.
 		let claim = Claim::Failure(veriml_inference_primitives::EngineError::FuelExhausted);
 		let submitted = <Pallet<T> as ResultVerifier<_, _, _>>::submit(Verification::Optimistic, &job, claim);

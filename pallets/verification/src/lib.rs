@@ -11,13 +11,16 @@
 //!   of the state transition, not an opinion of one node. The verdict is returned at once.
 //! - [`Optimistic`](modes::Optimistic): for models too costly to re-execute every result. The
 //!   result is proposed and waits [`Config::ChallengePeriod`] blocks; any other bonded node may
-//!   [`challenge`](Pallet::challenge) it (nodes do so from their off-chain worker after
-//!   re-executing it). A challenged result is decided by re-execution at the start of a block
-//!   (at most [`Config::DisputesPerBlock`] a block) and the loser is struck: a wrong proposer
-//!   through the job's owner ([`VerifiedJobs::refuted`]), its slash partly to the challenger's
-//!   operator; a wrong challenger here, its slash partly to the proposer's operator. An
-//!   unchallenged result is accepted when its window ends. The job's owner hears each decision
-//!   through [`VerifiedJobs`].
+//!   [`challenge`](Pallet::challenge) it, with [`Config::ChallengeDeposit`] held (nodes do so
+//!   from their off-chain worker after re-executing it). A challenged result is decided by
+//!   re-execution at the start of a block (as many a block as [`Config::DecisionWeight`] has
+//!   room for) and the loser is struck: a wrong proposer through the job's owner
+//!   ([`VerifiedJobs::refuted`]), its slash partly to the challenger's operator, the deposit
+//!   returned; a wrong challenger here, its slash partly and its deposit wholly to the
+//!   proposer's operator. An unchallenged result is accepted when its window ends, except
+//!   while [`Config::MaxDisputes`] challenges wait (no challenge could be accepted): then
+//!   settlement is held, and the result stays challengeable until it settles. The job's owner
+//!   hears each decision through [`VerifiedJobs`].
 //!
 //! Both are implementations of [`VerificationMode`](modes::VerificationMode); a third mode is
 //! a third implementation and one arm in [`modes::submit`] (see docs/architecture.md).
@@ -56,6 +59,8 @@ pub mod weights;
 pub use weights::WeightInfo;
 
 use alloc::vec::Vec;
+use core::marker::PhantomData;
+use frame_support::{dispatch::DispatchClass, traits::Get, weights::Weight};
 use veriml_inference_primitives::{EngineError, EngineVersion, Execution, ModelHash, Tensor, TensorSpec};
 use veriml_primitives::Fuel;
 
@@ -72,6 +77,18 @@ pub trait InferenceRunner {
 		inputs: &[Tensor],
 		fuel_limit: Fuel,
 	) -> Result<Execution, EngineError>;
+}
+
+/// The most weight one normal transaction may have in `T`'s blocks: a budget of
+/// [`Config::DecisionWeight`] that leaves room for a verification at its most fuel (which must
+/// fit one transaction) and for the block's transactions.
+pub struct MaxExtrinsicWeight<T>(PhantomData<T>);
+
+impl<T: frame_system::Config> Get<Weight> for MaxExtrinsicWeight<T> {
+	fn get() -> Weight {
+		let weights = T::BlockWeights::get();
+		weights.get(DispatchClass::Normal).max_extrinsic.unwrap_or(weights.max_block)
+	}
 }
 
 /// Makes, for the benchmarks, an open job whose result a node computed and another bonded
@@ -93,7 +110,11 @@ pub use veriml_primitives::{
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
-	use frame_support::{dispatch::PostDispatchInfo, pallet_prelude::*};
+	use frame_support::{
+		dispatch::PostDispatchInfo,
+		pallet_prelude::*,
+		traits::fungible::{Inspect, Mutate, MutateHold},
+	};
 	use frame_system::{offchain::CreateSignedTransaction, pallet_prelude::*};
 	use veriml_primitives::nodes::BondedNodes;
 
@@ -107,8 +128,9 @@ pub mod pallet {
 	pub type ProposalOf<T> = Proposal<<T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
 
 	/// Version 1 (spec 110): the optimistic game's storage is this pallet's (it was the
-	/// requests pallet's).
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	/// requests pallet's). Version 2 (spec 111): every waiting challenge has its deposit in
+	/// [`ChallengeDeposits`].
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -123,8 +145,16 @@ pub mod pallet {
 		/// Identifies what a result answers (an inference request's id).
 		type JobId: Parameter + MaxEncodedLen + Copy;
 
-		/// Amounts slashed from nodes.
-		type Balance: Parameter + MaxEncodedLen + Copy;
+		/// Amounts slashed from nodes and held for challenges.
+		type Balance: Parameter + frame_support::traits::tokens::Balance;
+
+		/// The currency challenge deposits are held in.
+		type Currency: Inspect<Self::AccountId, Balance = Self::Balance>
+			+ Mutate<Self::AccountId>
+			+ MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+
+		/// The runtime's hold reasons, which include this pallet's.
+		type RuntimeHoldReason: From<HoldReason>;
 
 		/// The deterministic engine.
 		type Runner: InferenceRunner;
@@ -148,9 +178,18 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxDisputes: Get<u32>;
 
-		/// Most disputes decided (each a re-execution) at the start of one block.
+		/// Held from a challenger until its challenge is decided: returned if it was right,
+		/// paid to the proposer's operator if it was wrong. Each waiting challenge has its own,
+		/// so one bond cannot answer for many.
 		#[pallet::constant]
-		type DisputesPerBlock: Get<u32>;
+		type ChallengeDeposit: Get<Self::Balance>;
+
+		/// The most weight decisions (re-executing disputes, accepting unchallenged results)
+		/// take at the start of one block. It must have room for one verification at the most
+		/// fuel a verification may use (the requests pallet's `integrity_test` checks it);
+		/// disputes of cheaper models are decided several a block.
+		#[pallet::constant]
+		type DecisionWeight: Get<Weight>;
 
 		/// Blocks after which a node's off-chain worker checks a proposal again whose
 		/// challenge did not land.
@@ -201,6 +240,22 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Disputes<T: Config> = StorageValue<_, BoundedVec<T::JobId, T::MaxDisputes>, ValueQuery>;
 
+	/// The deposit held from each waiting challenge's challenger, by request.
+	#[pallet::storage]
+	pub type ChallengeDeposits<T: Config> = StorageMap<_, Twox64Concat, T::JobId, T::Balance>;
+
+	/// The earliest block whose [`ChallengeWindows`] may still hold proposals to settle
+	/// (settlement was held, or ran out of [`Config::DecisionWeight`]); none: the current one.
+	#[pallet::storage]
+	pub type SettleFrom<T: Config> = StorageValue<_, BlockNumberFor<T>>;
+
+	/// Why this pallet holds funds.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// A challenge's deposit, until the challenge is decided.
+		ChallengeDeposit,
+	}
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -218,18 +273,27 @@ pub mod pallet {
 		/// `node` proposed the result of an optimistic model's request: it settles at the start
 		/// of block `challenge_until` unless a bonded node challenges it before.
 		ResultProposed { request: T::JobId, node: T::AccountId, outcome: Outcome, challenge_until: BlockNumberFor<T> },
-		/// `challenger` disputes `node`'s proposed result; the chain will re-execute it.
-		Challenged { request: T::JobId, node: T::AccountId, challenger: T::AccountId },
+		/// `challenger` disputes `node`'s proposed result, with `deposit` held; the chain will
+		/// re-execute it.
+		Challenged { request: T::JobId, node: T::AccountId, challenger: T::AccountId, deposit: T::Balance },
 		/// Re-execution proved `challenger` right: `node` was slashed `slashed` (part of it paid
-		/// to the challenger's operator) and the request went to another node.
+		/// to the challenger's operator), the challenger's deposit was returned and the request
+		/// went to another node.
 		ChallengeUpheld { request: T::JobId, node: T::AccountId, challenger: T::AccountId, slashed: T::Balance },
 		/// Re-execution confirmed `node`'s proposed result: `challenger` was slashed `slashed`
-		/// (part of it paid to the node's operator) and the result settled.
-		ChallengeRejected { request: T::JobId, node: T::AccountId, challenger: T::AccountId, slashed: T::Balance },
-		/// `request`'s challenge window ended while `MaxDisputes` challenges waited (so no
-		/// challenge could be accepted): it stays open until the start of block
-		/// `challenge_until`.
-		ChallengeWindowExtended { request: T::JobId, challenge_until: BlockNumberFor<T> },
+		/// (part of it paid to the node's operator), its deposit `forfeited` to the node's
+		/// operator, and the result settled.
+		ChallengeRejected {
+			request: T::JobId,
+			node: T::AccountId,
+			challenger: T::AccountId,
+			slashed: T::Balance,
+			forfeited: T::Balance,
+		},
+		/// `MaxDisputes` challenges waited at the end of the last block, so no challenge could
+		/// be accepted: no result settles unchallenged at the start of this block. The results
+		/// whose window ended stay challengeable and settle once there is room.
+		SettlementHeld { waiting: u32 },
 	}
 
 	#[pallet::error]
@@ -250,12 +314,14 @@ pub mod pallet {
 		AlreadyChallenged,
 		/// `MaxDisputes` challenges wait to be decided; try again in a few blocks.
 		TooManyDisputes,
+		/// The challenger's free balance cannot cover `ChallengeDeposit`.
+		InsufficientDeposit,
 	}
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
-			Self::prune_receipts(now).saturating_add(modes::on_initialize::<T>(now))
+			Self::prune_receipts(now).saturating_add(modes::on_initialize::<T>(now, T::DecisionWeight::get()))
 		}
 
 		fn offchain_worker(now: BlockNumberFor<T>) {
@@ -268,7 +334,10 @@ pub mod pallet {
 		}
 
 		fn integrity_test() {
-			assert!(T::DisputesPerBlock::get() > 0, "DisputesPerBlock must be at least 1");
+			let decisions = T::DecisionWeight::get();
+			let max_block = T::BlockWeights::get().max_block;
+			assert!(decisions.ref_time() > 0, "DecisionWeight must leave time for decisions");
+			assert!(decisions.all_lte(max_block), "DecisionWeight ({decisions}) exceeds a block ({max_block})");
 			assert!(T::MaxDisputes::get() > 0, "MaxDisputes must be at least 1");
 		}
 	}
@@ -276,14 +345,16 @@ pub mod pallet {
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
 		/// Challenge `request`'s proposed result (of an optimistic model) as wrong, as an
-		/// active inference node of another operator than its proposer's, before its window
-		/// ends (a window does not end while `MaxDisputes` challenges wait).
+		/// active inference node of another operator than its proposer's, before it settles
+		/// (when its window ends, or later while settlement is held), with `ChallengeDeposit`
+		/// held from the caller.
 		///
-		/// The chain re-executes it at the start of one of the next blocks (at most
-		/// `DisputesPerBlock` a block). If the result was wrong its node is slashed, part of
-		/// the slash paid to the caller's operator, and the request goes to another node; if
-		/// it was right the caller is slashed and the result settles. An accepted challenge
-		/// pays no transaction fee: a wrong one costs the caller its slash.
+		/// The chain re-executes it at the start of one of the next blocks (as many a block as
+		/// `DecisionWeight` has room for). If the result was wrong its node is slashed, part of
+		/// the slash paid to the caller's operator, the deposit is returned and the request goes
+		/// to another node; if it was right the caller is slashed and its deposit paid to the
+		/// proposer's operator, and the result settles. An accepted challenge pays no
+		/// transaction fee: a wrong one costs the caller its slash and deposit.
 		///
 		/// Operational: it has the block space kept for operational transactions and their
 		/// priority, so filling blocks with normal transactions cannot keep a challenge out of

@@ -31,6 +31,7 @@ pub type Extrinsic = sp_runtime::generic::UncheckedExtrinsic<u64, RuntimeCall, T
 frame_support::construct_runtime!(
 	pub enum Test {
 		System: frame_system,
+		Balances: pallet_balances,
 		Verification: pallet_verification,
 	}
 );
@@ -38,6 +39,13 @@ frame_support::construct_runtime!(
 #[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
 impl frame_system::Config for Test {
 	type Block = Block;
+	type AccountData = pallet_balances::AccountData<u64>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+	type AccountStore = System;
+	type RuntimeHoldReason = RuntimeHoldReason;
 }
 
 /// Blocks a receipt is kept.
@@ -50,6 +58,20 @@ pub const MAX_DISPUTES: u32 = 2;
 pub const FUEL: u64 = 100;
 /// What one strike slashes.
 pub const SLASH: u64 = 10;
+/// The weight of settling a job with the stand-in job owner (a run of a job's fuel limit
+/// weighs that limit; the databases weigh nothing).
+pub const ACCEPTANCE: u64 = 10;
+
+frame_support::parameter_types! {
+	/// What decisions may take at the start of a block: by default, room for one dispute at
+	/// the tests' usual fuel limit (1 000) and a few settlements, not for two disputes.
+	pub static DecisionWeight: Weight = Weight::from_parts(1_050, 0);
+}
+
+/// What a challenge holds.
+pub const DEPOSIT: u64 = 7;
+/// What every account numbered below 100 starts with.
+pub const ENDOWMENT: u64 = 1_000;
 /// The engine version of the stand-in.
 pub const ENGINE_VERSION: EngineVersion = 4;
 /// The model the stand-in refuses.
@@ -147,10 +169,16 @@ impl VerifiedJobs<u64, u64, u64> for StandInJobs {
 	fn re_execution_weight(_: &Job<u64, u64>, fuel_used: u64) -> Weight {
 		Weight::from_parts(fuel_used, 0)
 	}
+	fn max_decision_weight(id: u64) -> Weight {
+		JOBS.with(|jobs| jobs.borrow().get(&id).map_or(Weight::zero(), |job| Weight::from_parts(job.fuel_limit, 0)))
+	}
+	fn max_confirmation_weight() -> Weight {
+		Weight::from_parts(ACCEPTANCE, 0)
+	}
 	fn confirmed(id: u64, executor: u64, outcome: Outcome, _: u32) -> Weight {
 		JOBS.with(|jobs| jobs.borrow_mut().remove(&id));
 		DECISIONS.with(|decisions| decisions.borrow_mut().push(Decision::Confirmed { id, executor, outcome }));
-		Weight::zero()
+		Weight::from_parts(ACCEPTANCE, 0)
 	}
 	fn refuted(id: u64, executor: &u64, wronged: &u64, _: u32) -> (u64, Weight) {
 		let slashed = StandInNodes::strike(executor, Some(wronged));
@@ -201,13 +229,16 @@ impl pallet_verification::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
 	type JobId = u64;
 	type Balance = u64;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type ChallengeDeposit = ConstU64<DEPOSIT>;
 	type Runner = StandIn;
 	type Nodes = StandInNodes;
 	type Jobs = StandInJobs;
 	type AuthorityId = NodeKey;
 	type ChallengePeriod = ConstU64<CHALLENGE_PERIOD>;
 	type MaxDisputes = frame_support::traits::ConstU32<MAX_DISPUTES>;
-	type DisputesPerBlock = frame_support::traits::ConstU32<1>;
+	type DecisionWeight = DecisionWeight;
 	type ResubmitAfter = ConstU64<3>;
 	type ReceiptRetention = ConstU64<RETENTION>;
 	type WeightInfo = ();
@@ -216,7 +247,13 @@ impl pallet_verification::Config for Test {
 }
 
 pub fn new_test_ext() -> sp_io::TestExternalities {
-	let storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	pallet_balances::GenesisConfig::<Test> {
+		balances: (1..100).map(|who| (who, ENDOWMENT)).collect(),
+		..Default::default()
+	}
+	.assimilate_storage(&mut storage)
+	.unwrap();
 	let mut ext = sp_io::TestExternalities::new(storage);
 	ext.execute_with(|| System::set_block_number(1));
 	OPERATORS.with(|nodes| nodes.borrow_mut().clear());

@@ -6,7 +6,11 @@
 
 use crate::*;
 use codec::Encode;
-use frame_support::traits::Get;
+use frame_support::traits::{
+	fungible::Inspect,
+	tokens::{Fortitude, Preservation},
+	Get,
+};
 use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::{offchain::storage::StorageValueRef, traits::Saturating};
 use veriml_offchain::{
@@ -32,16 +36,13 @@ impl<T: Config> Pallet<T> {
 		});
 	}
 
-	/// Proposed results `node` may challenge now: in their window, unchallenged, not of its
-	/// operator; those whose window ends first come first.
-	pub(crate) fn challengeable(now: BlockNumberFor<T>, node: &T::AccountId) -> Vec<T::JobId> {
+	/// Proposed results `node` may challenge now: unchallenged (a proposal whose window
+	/// ended stays challengeable until it settles), not of its operator; those whose window
+	/// ends first come first.
+	pub(crate) fn challengeable(node: &T::AccountId) -> Vec<T::JobId> {
 		let operator = T::Nodes::operator(node);
 		let mut open: Vec<(BlockNumberFor<T>, T::JobId)> = Proposals::<T>::iter()
-			.filter(|(_, proposal)| {
-				proposal.challenger.is_none()
-					&& now < proposal.challenge_until
-					&& T::Nodes::operator(&proposal.node) != operator
-			})
+			.filter(|(_, proposal)| proposal.challenger.is_none() && T::Nodes::operator(&proposal.node) != operator)
 			.map(|(id, proposal)| (proposal.challenge_until, id))
 			.collect();
 		open.sort_by_key(|(until, _)| *until);
@@ -83,8 +84,17 @@ impl<T: Config> Pallet<T> {
 	/// Re-executes the proposals `account` may challenge and challenges the wrong ones.
 	fn challenge_wrong_proposals(now: BlockNumberFor<T>, account: &frame_system::offchain::Account<T>) {
 		let node = &account.id;
-		let to_check = Self::challengeable(now, node);
+		let to_check = Self::challengeable(node);
 		if to_check.is_empty() {
+			return;
+		}
+		let deposit = T::ChallengeDeposit::get();
+		let spendable = T::Currency::reducible_balance(node, Preservation::Preserve, Fortitude::Polite);
+		if spendable < deposit {
+			log::warn!(
+				target: LOG_TARGET,
+				"{node:?} cannot challenge: its spendable balance {spendable:?} is below the challenge deposit {deposit:?}"
+			);
 			return;
 		}
 		let mut nonces = NonceTracker::<T>::load(NONCE, node, now, T::ResubmitAfter::get());

@@ -4,7 +4,7 @@
 
 use crate::{
 	mock::*, ChallengeWindows, Claim, Disputes, Error, Event, Job, Outcome, Outputs, Proposals, ProposedOutputs,
-	Receipts, ResultVerifier, Submission, Verdict, Verification as Mode, VerifiedBy, VerifiedIn,
+	Receipts, ResultVerifier, SettleFrom, Submission, Verdict, Verification as Mode, VerifiedBy, VerifiedIn,
 };
 use frame_support::{assert_noop, assert_ok};
 use veriml_inference_primitives::{input_hash, result_hash, EngineError, Tensor, H256};
@@ -238,7 +238,9 @@ fn only_another_node_may_challenge_a_proposal_once_in_its_window_while_disputes_
 		assert_noop!(challenge(43, 9), Error::<Test>::NothingToChallenge);
 		let info = challenge(43, 1).unwrap();
 		assert_eq!(info.pays_fee, frame_support::dispatch::Pays::No, "an accepted challenge is free");
-		System::assert_has_event(Event::Challenged { request: 1, node: EXECUTOR, challenger: 43 }.into());
+		System::assert_has_event(
+			Event::Challenged { request: 1, node: EXECUTOR, challenger: 43, deposit: DEPOSIT }.into(),
+		);
 		assert_eq!(Disputes::<Test>::get().into_inner(), vec![1]);
 		assert_eq!(ChallengeWindows::<Test>::iter().count(), 0, "a disputed result does not settle unchallenged");
 		assert_noop!(challenge(45, 1), Error::<Test>::AlreadyChallenged);
@@ -287,7 +289,8 @@ fn a_right_proposal_challenged_is_confirmed_by_re_execution_and_the_challenger_s
 		assert_ok!(challenge(43, 1));
 		run_to_block(2);
 		System::assert_has_event(
-			Event::ChallengeRejected { request: 1, node: EXECUTOR, challenger: 43, slashed: SLASH }.into(),
+			Event::ChallengeRejected { request: 1, node: EXECUTOR, challenger: 43, slashed: SLASH, forfeited: DEPOSIT }
+				.into(),
 		);
 		System::assert_has_event(Event::ResultConfirmed { request: 1, executor: EXECUTOR, outcome }.into());
 		assert_eq!(struck(), vec![(43, Some(1))], "the challenger pays the proposer's operator");
@@ -343,7 +346,7 @@ fn only_an_active_node_of_another_operator_may_challenge() {
 }
 
 #[test]
-fn no_window_ends_while_the_dispute_queue_is_full() {
+fn nothing_settles_while_the_dispute_queue_is_full_and_no_window_moves() {
 	run_test(|| {
 		optimistic_nodes();
 		register(45, 3);
@@ -358,13 +361,140 @@ fn no_window_ends_while_the_dispute_queue_is_full() {
 		assert_ok!(challenge(45, 2));
 		assert_noop!(challenge(43, 3), Error::<Test>::TooManyDisputes);
 		run_to_block(until);
-		System::assert_has_event(Event::ChallengeWindowExtended { request: 3, challenge_until: until + 1 }.into());
-		assert_eq!(Proposals::<Test>::get(3).unwrap().challenge_until, until + 1);
+		System::assert_has_event(Event::SettlementHeld { waiting: MAX_DISPUTES }.into());
 		assert!(Receipts::<Test>::get(3).is_none(), "not accepted while it could not be challenged");
+		// Nothing was rewritten: the window stays where it was and settlement resumes there.
+		assert_eq!(Proposals::<Test>::get(3).unwrap().challenge_until, until);
+		assert!(ChallengeWindows::<Test>::contains_key(until, 3));
+		assert_eq!(SettleFrom::<Test>::get(), Some(until));
 		// One dispute was decided at the start of the block: there is room again, and the
-		// window ends at the start of the next.
+		// result whose window ended can still be challenged.
 		assert_ok!(challenge(43, 3));
 		assert_eq!(Proposals::<Test>::get(3).unwrap().challenger, Some(43));
+		// Full again at the end of the block: held once more, then every window up to now is
+		// looked at.
+		run_to_block(until + 1);
+		assert_eq!(SettleFrom::<Test>::get(), Some(until));
+		run_to_block(until + 2);
+		assert_eq!(SettleFrom::<Test>::get(), None);
+	});
+}
+
+#[test]
+fn a_result_whose_window_ended_while_held_settles_once_there_is_room() {
+	run_test(|| {
+		optimistic_nodes();
+		register(45, 3);
+		let job = job(1, MODEL);
+		propose(3, honest(&job));
+		let until = 1 + CHALLENGE_PERIOD;
+		// The disputes' queue fills in the block before the window ends.
+		run_to_block(until - 1);
+		propose(1, honest(&job));
+		propose(2, honest(&job));
+		assert_ok!(challenge(43, 1));
+		assert_ok!(challenge(45, 2));
+		run_to_block(until);
+		System::assert_has_event(Event::SettlementHeld { waiting: MAX_DISPUTES }.into());
+		assert!(Proposals::<Test>::contains_key(3) && Receipts::<Test>::get(3).is_none());
+		// One dispute was decided: room at the end of the block, so the held window settles at
+		// the start of the next.
+		run_to_block(until + 1);
+		assert_eq!(Receipts::<Test>::get(3).unwrap().verified_by, VerifiedBy::Unchallenged);
+		assert_eq!(SettleFrom::<Test>::get(), None);
+	});
+}
+
+#[test]
+fn settlements_beyond_the_decision_weight_wait_for_the_next_block_in_window_order() {
+	run_test(|| {
+		optimistic_nodes();
+		let job = job(1, MODEL);
+		for id in 1..=5 {
+			propose(id, honest(&job));
+		}
+		run_to_block(2);
+		propose(6, honest(&job));
+		// Room for two settlements a block.
+		DecisionWeight::set(frame_support::weights::Weight::from_parts(2 * ACCEPTANCE + 5, 0));
+		let until = 1 + CHALLENGE_PERIOD;
+		run_to_block(until + 1);
+		let settled = |decisions: Vec<Decision>| -> Vec<u64> {
+			decisions
+				.into_iter()
+				.map(|decision| match decision {
+					Decision::Confirmed { id, .. } => id,
+					other => panic!("only acceptances, not {other:?}"),
+				})
+				.collect()
+		};
+		assert_eq!(settled(decisions()).len(), 4, "two a block");
+		assert_eq!(SettleFrom::<Test>::get(), Some(until), "the first window is not done yet");
+		run_to_block(until + 2);
+		assert_eq!(settled(decisions()).len(), 6);
+		assert_eq!(SettleFrom::<Test>::get(), None);
+	});
+}
+
+#[test]
+fn each_waiting_challenge_holds_its_deposit_returned_if_right_and_paid_to_the_proposer_if_wrong() {
+	use frame_support::traits::fungible::{Inspect, InspectHold};
+	run_test(|| {
+		optimistic_nodes();
+		let held = |who: u64| Balances::balance_on_hold(&crate::HoldReason::ChallengeDeposit.into(), &who);
+		// A node with nothing to hold cannot challenge.
+		register(150, 3);
+		let job = job(1, MODEL);
+		propose(1, Claim::Failure(EngineError::FuelExhausted));
+		propose(2, honest(&job));
+		assert_noop!(challenge(150, 1), Error::<Test>::InsufficientDeposit);
+		// One deposit for each waiting challenge, so one bond cannot answer for many.
+		assert_ok!(challenge(43, 1));
+		assert_ok!(challenge(43, 2));
+		assert_eq!(held(43), 2 * DEPOSIT);
+		assert_eq!(crate::ChallengeDeposits::<Test>::get(1), Some(DEPOSIT));
+		// The wrong proposal is decided first: the deposit comes back.
+		run_to_block(2);
+		assert_eq!((held(43), Balances::balance(&43)), (DEPOSIT, ENDOWMENT - DEPOSIT));
+		// The right one next: its deposit is the proposer's operator's (1).
+		run_to_block(3);
+		assert_eq!((held(43), Balances::balance(&43)), (0, ENDOWMENT - DEPOSIT));
+		assert_eq!(Balances::balance(&1), ENDOWMENT + DEPOSIT);
+		assert_eq!(crate::ChallengeDeposits::<Test>::iter().count(), 0);
+	});
+}
+
+#[test]
+fn disputes_are_decided_as_many_a_block_as_the_decision_weight_has_room_for() {
+	run_test(|| {
+		optimistic_nodes();
+		register(45, 3);
+		let cheap = Job { fuel_limit: 200, ..job(1, MODEL) };
+		let costly = Job { fuel_limit: 5_000, ..job(3, MODEL) };
+		for job in [cheap.clone(), Job { id: 2, ..cheap.clone() }] {
+			open_job(job.clone());
+			assert_eq!(submit(Mode::Optimistic, &job, honest(&job)), Ok(Submission::Deferred));
+		}
+		assert_ok!(challenge(43, 1));
+		assert_ok!(challenge(45, 2));
+		// Both cheap disputes fit the block's decision weight (1 050) at their fuel limits.
+		run_to_block(2);
+		assert!(Disputes::<Test>::get().is_empty());
+		assert_eq!(decisions().len(), 2);
+		// A dispute that does not fit what is left waits for the next block; one costlier than
+		// the whole budget is still decided there, first in its block.
+		open_job(costly.clone());
+		assert_eq!(submit(Mode::Optimistic, &costly, honest(&costly)), Ok(Submission::Deferred));
+		let next = Job { id: 4, ..cheap };
+		open_job(next.clone());
+		assert_eq!(submit(Mode::Optimistic, &next, honest(&next)), Ok(Submission::Deferred));
+		assert_ok!(challenge(45, 4));
+		assert_ok!(challenge(43, 3));
+		run_to_block(3);
+		assert_eq!(Disputes::<Test>::get().into_inner(), vec![3]);
+		run_to_block(4);
+		assert!(Disputes::<Test>::get().is_empty());
+		assert_eq!(decisions().len(), 4);
 	});
 }
 
@@ -379,8 +509,9 @@ fn a_watching_node_checks_the_proposals_whose_window_ends_first_first() {
 			run_to_block(block);
 			propose(id, honest(&job));
 		}
-		assert_eq!(Verification::challengeable(3, &43), vec![9, 1, 5]);
-		assert_eq!(Verification::challengeable(3, &46), Vec::<u64>::new(), "nothing of its own operator's");
-		assert_eq!(Verification::challengeable(4, &43), vec![1, 5], "a window that ended is left out");
+		assert_eq!(Verification::challengeable(&43), vec![9, 1, 5]);
+		assert_eq!(Verification::challengeable(&46), Vec::<u64>::new(), "nothing of its own operator's");
+		run_to_block(4);
+		assert_eq!(Verification::challengeable(&43), vec![1, 5], "a settled result is left out");
 	});
 }

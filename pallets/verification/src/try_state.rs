@@ -11,8 +11,9 @@ impl<T: Config> Pallet<T> {
 	///   the receipt's output hash;
 	/// - every proposal answers an open job of its proposer, has its outputs exactly when it
 	///   claims outputs (hashing to the claimed output hash), and settles at the end of its
-	///   window while unchallenged or waits among the disputes once challenged; nothing else
-	///   is in a window or among the disputes.
+	///   window while unchallenged (in a window not before [`SettleFrom`]) or waits among the
+	///   disputes once challenged, with its challenger's deposit recorded; nothing else is in a
+	///   window, among the disputes or among the deposits.
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		Self::check_receipts()?;
 		Self::check_proposals()
@@ -43,6 +44,7 @@ impl<T: Config> Pallet<T> {
 
 	fn check_proposals() -> Result<(), sp_runtime::TryRuntimeError> {
 		let disputes = Disputes::<T>::get();
+		let settle_from = SettleFrom::<T>::get();
 		let mut proposals = 0usize;
 		let mut with_outputs = 0usize;
 		let mut challenged = 0usize;
@@ -63,15 +65,22 @@ impl<T: Config> Pallet<T> {
 				},
 			}
 			match proposal.challenger {
-				None => ensure!(
-					ChallengeWindows::<T>::contains_key(proposal.challenge_until, id) && !disputes.contains(&id),
-					"an unchallenged proposal does not settle at the end of its window"
-				),
+				None => {
+					ensure!(
+						ChallengeWindows::<T>::contains_key(proposal.challenge_until, id) && !disputes.contains(&id),
+						"an unchallenged proposal does not settle at the end of its window"
+					);
+					ensure!(
+						settle_from.is_none_or(|from| from <= proposal.challenge_until),
+						"an unchallenged proposal's window is before the windows still settled"
+					);
+				},
 				Some(_) => {
 					ensure!(
 						disputes.iter().filter(|disputed| **disputed == id).count() == 1,
 						"a challenged proposal does not wait once among the disputes"
 					);
+					ensure!(ChallengeDeposits::<T>::contains_key(id), "a challenge has no deposit");
 					challenged += 1;
 				},
 			}
@@ -82,6 +91,7 @@ impl<T: Config> Pallet<T> {
 			"a challenge window of no unchallenged proposal"
 		);
 		ensure!(disputes.len() == challenged, "a dispute of no challenged proposal");
+		ensure!(ChallengeDeposits::<T>::iter_keys().count() == challenged, "a deposit of no challenge");
 		Ok(())
 	}
 }

@@ -101,7 +101,9 @@ pub struct Proposal<AccountId, BlockNumber> {
 	pub input_hash: H256,
 	/// The outcome it claims (its outputs are kept beside it).
 	pub outcome: Outcome,
-	/// Settles at the start of this block unless challenged before.
+	/// Its challenge window ends at the start of this block: it settles then unless
+	/// challenged before, or later while settlement is held (it stays challengeable until it
+	/// settles).
 	pub challenge_until: BlockNumber,
 	/// The node that challenged it, whose bond answers for a wrong challenge.
 	pub challenger: Option<AccountId>,
@@ -131,9 +133,10 @@ pub trait ResultVerifier<Id, AccountId, BlockNumber> {
 	/// The optimistic proposal waiting for `id`'s decision, if there is one.
 	fn proposal(id: Id) -> Option<Proposal<AccountId, BlockNumber>>;
 
-	/// Most results re-executed at the start of one block to take decisions left for later
-	/// (a block must have room for them at the most fuel a verification may use).
-	fn max_decisions_per_block() -> u32;
+	/// The most weight the decisions left for later take at the start of one block: a
+	/// block must have room for one verification at the most fuel a verification may use,
+	/// so that every decision can be taken.
+	fn decision_weight() -> Weight;
 }
 
 /// The pallet whose jobs are verified (the requests pallet), as a verification mode that
@@ -146,6 +149,14 @@ pub trait VerifiedJobs<Id, AccountId, Balance> {
 	/// reading its inputs, preparing its model (in full on the model's first re-execution in
 	/// the block, which this records) and `fuel_used` units of engine work.
 	fn re_execution_weight(job: &Job<Id, AccountId>, fuel_used: Fuel) -> Weight;
+
+	/// At most what deciding `id` by re-execution weighs now, before its job is read:
+	/// reading its inputs, preparing its model, running it at its fuel limit and settling or
+	/// refuting its result, with the largest outputs.
+	fn max_decision_weight(id: Id) -> Weight;
+
+	/// At most what [`confirmed`](Self::confirmed) weighs, with the largest outputs.
+	fn max_confirmation_weight() -> Weight;
 
 	/// `executor`'s result for `id` is verified with `outcome`: the job is settled. Returns
 	/// the weight of settling it with `output_bytes` of outputs.

@@ -58,3 +58,57 @@ fn a_node_suspended_by_a_wrong_result_rejoins_when_it_bonds_enough() {
 		assert_eq!(pallet_bonded_nodes::NodesByService::<Test>::get(relu_hash()).into_inner(), vec![node]);
 	});
 }
+
+#[test]
+fn a_node_that_lets_its_assignment_lapse_is_struck_and_the_request_goes_to_another_before_its_deadline() {
+	AnswerWithin::set(2);
+	run_test(|| {
+		let (silent, other) = (account(10), account(11));
+		register_node(silent);
+		let id = request_from(alice(), sample_input());
+		assert_eq!(assigned_to(id), vec![silent]);
+		register_node(other);
+		assert!(crate::Lapses::<Test>::contains_key(3, (id, silent)));
+		run_to_block(2);
+		assert_eq!(assigned_to(id), vec![silent], "not before AnswerWithin blocks");
+		run_to_block(3);
+		// Half its bond (2 000), half of that to the requester kept waiting.
+		System::assert_has_event(Event::AssignmentLapsed { request: id, node: silent, slashed: MIN_BOND }.into());
+		assert_eq!(bond_of(silent), MIN_BOND);
+		assert_eq!(assigned_to(id), vec![other]);
+		assert_eq!(Requests::<Test>::get(id).unwrap().refuted.into_inner(), vec![silent]);
+		assert!(!Assignments::<Test>::contains_key(silent, id));
+		// The deadline is left as it was; the other node has `AnswerWithin` blocks too.
+		assert_eq!(Requests::<Test>::get(id).unwrap().deadline, 1 + TIMEOUT);
+		assert_eq!(crate::Lapses::<Test>::iter_keys().collect::<Vec<_>>(), vec![(5, (id, other))]);
+		submit_honest_result(other, id);
+		let result_hash = honest_hash(&sample_input(), &sample_output());
+		System::assert_has_event(Event::Completed { request: id, node: other, result_hash, fee: relu_fee() }.into());
+		// It answered: its lapse passes without effect.
+		run_to_block(5);
+		assert_eq!(bond_of(other), 2 * MIN_BOND);
+		assert_eq!(crate::Lapses::<Test>::iter().count(), 0);
+	});
+}
+
+#[test]
+fn a_node_that_answers_in_time_is_not_struck_and_repeated_silence_suspends_a_node() {
+	AnswerWithin::set(2);
+	run_test(|| {
+		let node = account(10);
+		register_node(node);
+		let answered = request_from(alice(), sample_input());
+		submit_honest_result(node, answered);
+		let ignored = request_from(alice(), sample_input());
+		run_to_block(3);
+		assert_eq!(bond_of(node), MIN_BOND, "struck for the request it ignored only");
+		System::assert_has_event(Event::AssignmentLapsed { request: ignored, node, slashed: MIN_BOND }.into());
+		// No other node: the request waits for one.
+		assert_eq!(Requests::<Test>::get(ignored).unwrap().status, RequestStatus::Pending);
+		let again = request_from(alice(), sample_input());
+		run_to_block(5);
+		System::assert_has_event(Event::AssignmentLapsed { request: again, node, slashed: MIN_BOND / 2 }.into());
+		System::assert_has_event(pallet_bonded_nodes::Event::<Test>::Suspended { node, bond: MIN_BOND / 2 }.into());
+		assert!(!<Nodes as veriml_primitives::nodes::BondedNodes<_, _, _>>::is_active(&node));
+	});
+}

@@ -21,8 +21,9 @@ pub trait VerificationMode<T: Config> {
 	/// ([`Submission::Deferred`]). An error refuses the claim and changes nothing.
 	fn submit(job: &JobOf<T>, claim: Claim) -> Result<Submission, DispatchError>;
 
-	/// Takes the decisions due at the start of block `now`; returns the weight used.
-	fn on_initialize(_now: BlockNumberFor<T>) -> Weight {
+	/// Takes the decisions due at the start of block `now`, as many as `budget` has room for
+	/// (the rest wait for the next block); returns the weight used.
+	fn on_initialize(_now: BlockNumberFor<T>, _budget: Weight) -> Weight {
 		Weight::zero()
 	}
 }
@@ -35,9 +36,11 @@ pub(crate) fn submit<T: Config>(mode: Verification, job: &JobOf<T>, claim: Claim
 	}
 }
 
-/// Every mode's decisions due at the start of block `now`; returns the weight used.
-pub(crate) fn on_initialize<T: Config>(now: BlockNumberFor<T>) -> Weight {
-	InBlock::<T>::on_initialize(now).saturating_add(Optimistic::<T>::on_initialize(now))
+/// Every mode's decisions due at the start of block `now`, within `budget`; returns the
+/// weight used.
+pub(crate) fn on_initialize<T: Config>(now: BlockNumberFor<T>, budget: Weight) -> Weight {
+	let used = InBlock::<T>::on_initialize(now, budget);
+	used.saturating_add(Optimistic::<T>::on_initialize(now, budget.saturating_sub(used)))
 }
 
 impl<T: Config> ResultVerifier<T::JobId, T::AccountId, BlockNumberFor<T>> for Pallet<T> {
@@ -53,7 +56,7 @@ impl<T: Config> ResultVerifier<T::JobId, T::AccountId, BlockNumberFor<T>> for Pa
 		Proposals::<T>::get(id)
 	}
 
-	fn max_decisions_per_block() -> u32 {
-		T::DisputesPerBlock::get()
+	fn decision_weight() -> Weight {
+		T::DecisionWeight::get()
 	}
 }

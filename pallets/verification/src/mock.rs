@@ -218,6 +218,7 @@ impl crate::BenchmarkHelper<u64, u64> for StandInJobs {
 			input_hash: input_hash(&inputs),
 			inputs,
 			fuel_limit: 1_000,
+			max_output_bytes: 1_024,
 			executor: node,
 		};
 		open_job(job.clone());

@@ -24,6 +24,7 @@ fn job(id: u64, model: H256) -> Job<u64, u64> {
 		input_hash: input_hash(&inputs()),
 		inputs: inputs(),
 		fuel_limit: 1_000,
+		max_output_bytes: 1_024,
 		executor: EXECUTOR,
 	}
 }
@@ -112,6 +113,26 @@ fn an_engine_refusal_is_a_verdict_every_node_confirms() {
 			verify(&other, &Claim::Failure(EngineError::OutOfMemory)),
 			Verdict::Refuted { expected, .. } if expected == outcome
 		));
+	});
+}
+
+#[test]
+fn outputs_larger_than_a_result_may_carry_are_the_runs_failure_on_every_node() {
+	run_test(|| {
+		// The stand-in's outputs (its inputs) take one byte more than the job allows.
+		let size = codec::Encode::encoded_size(&inputs()) as u32;
+		let job = Job { max_output_bytes: size - 1, ..job(1, MODEL) };
+		// What the node's worker computes: a failure to report, not outputs it could not submit.
+		let execution = <Verification as ResultVerifier<u64, u64, u64>>::execute(&job);
+		assert_eq!(execution.map(|_| ()), Err(EngineError::OutputTooLarge));
+		// The chain re-executes to the same verdict: the report is confirmed, outputs refuted.
+		let reported = Claim::Failure(EngineError::OutputTooLarge);
+		assert_eq!(verify(&job, &reported), Verdict::Confirmed { outcome: reported.outcome(), fuel_used: 1_000 });
+		let job = Job { id: 2, ..job };
+		assert!(matches!(verify(&job, &honest(&job)), Verdict::Refuted { .. }));
+		// Exactly at the limit, the outputs stand.
+		let job = Job { id: 3, max_output_bytes: size, ..job };
+		assert!(matches!(verify(&job, &honest(&job)), Verdict::Confirmed { .. }));
 	});
 }
 

@@ -25,6 +25,10 @@ pub struct Job<Id, AccountId> {
 	pub input_hash: H256,
 	/// Most fuel one execution may use.
 	pub fuel_limit: Fuel,
+	/// Most bytes (SCALE) of outputs a result of it may carry: a run whose outputs are larger
+	/// fails with `OutputTooLarge`, on every node alike, so the node reports that failure
+	/// instead of outputs it could not submit.
+	pub max_output_bytes: u32,
 	/// The inference node whose result is verified.
 	pub executor: AccountId,
 }
@@ -122,7 +126,8 @@ pub enum Submission {
 /// Verification of inference results, by mode, as the pallet whose jobs are verified (the
 /// requests pallet) sees it. The verification pallet provides it.
 pub trait ResultVerifier<Id, AccountId, BlockNumber> {
-	/// Executes `job` (what an inference node's off-chain worker does).
+	/// Executes `job` (what an inference node's off-chain worker does): a run whose outputs
+	/// exceed the job's `max_output_bytes` fails with `OutputTooLarge`.
 	fn execute(job: &Job<Id, AccountId>) -> Result<Execution, EngineError>;
 
 	/// Submits `claim` of `job` to verification by `mode` (the model's): decided now, or

@@ -433,6 +433,11 @@ impl pallet_data_feeds::Config for Runtime {
 impl pallet_workflows::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	/// Filling `MaxWorkflows` holds 2 560 VML, returned as the workflows end.
+	type WorkflowDeposit = ConstU128<{ 10 * UNIT }>;
+	/// A workflow runs (and pays) at least once a day.
+	type MaxPeriod = ConstU32<{ DAYS }>;
 	type Models = Models;
 	type Feeds = Feeds;
 	type Requests = Inference;

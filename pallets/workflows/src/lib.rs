@@ -10,7 +10,10 @@
 //! request is then computed, verified and settled like any other (its receipt, events and
 //! `veriml_subscribeResult` work as for a request made by hand). A run whose feeds do not have
 //! enough values yet, or whose fee is above the workflow's `max_fee_per_run`, is skipped, not
-//! charged. The workflow ends, with what is left of its budget refunded, when its owner
+//! charged. A workflow holds [`Config::WorkflowDeposit`] from its owner while it exists (the
+//! workflows are a global, bounded set) and runs at least every [`Config::MaxPeriod`] blocks,
+//! so no one keeps a slot without paying for runs. The workflow ends, with what is left of
+//! its budget refunded and its deposit released, when its owner
 //! [`cancel`](Pallet::cancel)s it, when the budget cannot pay another run, or when its model
 //! can no longer be requested.
 //!
@@ -116,7 +119,10 @@ pub mod pallet {
 	use frame_support::{
 		pallet_prelude::*,
 		storage::{with_transaction, TransactionOutcome},
-		traits::fungible::Inspect,
+		traits::{
+			fungible::{Inspect, InspectHold, MutateHold},
+			tokens::Precision,
+		},
 	};
 	use frame_system::pallet_prelude::*;
 	use sp_runtime::{
@@ -178,8 +184,20 @@ pub mod pallet {
 		#[allow(deprecated)]
 		type RuntimeEvent: From<Event<Self>> + IsType<<Self as frame_system::Config>::RuntimeEvent>;
 
-		/// The currency budgets are paid in.
-		type Currency: Inspect<Self::AccountId>;
+		/// The currency budgets are paid and deposits held in.
+		type Currency: Inspect<Self::AccountId> + MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+
+		/// The runtime's hold reasons, which include this pallet's.
+		type RuntimeHoldReason: From<HoldReason>;
+
+		/// Held from a workflow's owner while the workflow exists, released when it ends.
+		#[pallet::constant]
+		type WorkflowDeposit: Get<BalanceOf<Self>>;
+
+		/// Most blocks between two runs of a workflow: a workflow pays for a run at least this
+		/// often, or ends.
+		#[pallet::constant]
+		type MaxPeriod: Get<BlockNumberFor<Self>>;
 
 		/// The registered models (a workflow's model must take one `f32` tensor).
 		type Models: ModelCatalog<Self::AccountId, BalanceOf<Self>>;
@@ -229,6 +247,17 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type WorkflowCount<T: Config> = StorageValue<_, u32, ValueQuery>;
 
+	/// The deposit held for each workflow.
+	#[pallet::storage]
+	pub type Deposits<T: Config> = StorageMap<_, Twox64Concat, WorkflowId, BalanceOf<T>>;
+
+	/// Why this pallet holds funds.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// A workflow's deposit, while it exists.
+		WorkflowDeposit,
+	}
+
 	/// Workflows by the block of their next run.
 	#[pallet::storage]
 	pub type Schedule<T: Config> = StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, WorkflowId, ()>;
@@ -237,7 +266,7 @@ pub mod pallet {
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
 		/// `owner` registered a workflow running `model` every `every` blocks from block
-		/// `first_run`; `budget` is held in escrow.
+		/// `first_run`; `budget` is held in escrow and `deposit` held until it ends.
 		Registered {
 			workflow: WorkflowId,
 			owner: T::AccountId,
@@ -245,13 +274,15 @@ pub mod pallet {
 			every: BlockNumberFor<T>,
 			first_run: BlockNumberFor<T>,
 			budget: BalanceOf<T>,
+			deposit: BalanceOf<T>,
 		},
 		/// Run number `run` made inference request `request`, its `fee` drawn from the budget;
 		/// `budget_left` remains.
 		Ran { workflow: WorkflowId, run: u32, request: RequestId, fee: BalanceOf<T>, budget_left: BalanceOf<T> },
 		/// A due run made no request and charged nothing; the next is at `next_run`.
 		Skipped { workflow: WorkflowId, reason: SkipReason, next_run: BlockNumberFor<T> },
-		/// The workflow ended; `refunded` of its budget went back to its owner.
+		/// The workflow ended; `refunded` of its budget went back to its owner, and its
+		/// deposit was released.
 		Ended { workflow: WorkflowId, reason: EndReason, refunded: BalanceOf<T> },
 	}
 
@@ -270,11 +301,13 @@ pub mod pallet {
 		InvalidFeedInput,
 		/// The period is shorter than `MinPeriod` blocks.
 		PeriodTooShort,
+		/// The period is longer than `MaxPeriod` blocks.
+		PeriodTooLong,
 		/// The model's fee now is above `max_fee_per_run`.
 		FeeAboveMax,
 		/// The budget does not pay one run at `max_fee_per_run`.
 		BudgetTooSmall,
-		/// The caller's free balance cannot cover the budget.
+		/// The caller's free balance cannot cover the budget and the deposit.
 		InsufficientBalance,
 		/// `MaxWorkflows` workflows are registered.
 		TooManyWorkflows,
@@ -334,6 +367,7 @@ pub mod pallet {
 		) -> DispatchResult {
 			let owner = ensure_signed(origin)?;
 			ensure!(every >= T::MinPeriod::get(), Error::<T>::PeriodTooShort);
+			ensure!(every <= T::MaxPeriod::get(), Error::<T>::PeriodTooLong);
 			ensure!(!inputs.is_empty(), Error::<T>::InvalidFeedInput);
 			let mut values = 0u32;
 			for input in &inputs {
@@ -355,7 +389,11 @@ pub mod pallet {
 			ensure!(count < T::MaxWorkflows::get(), Error::<T>::TooManyWorkflows);
 
 			let id = NextWorkflowId::<T>::get();
+			let deposit = T::WorkflowDeposit::get();
+			T::Currency::hold(&HoldReason::WorkflowDeposit.into(), &owner, deposit)
+				.map_err(|_| Error::<T>::InsufficientBalance)?;
 			T::Escrow::lock(id, &owner, budget).map_err(|_| Error::<T>::InsufficientBalance)?;
+			Deposits::<T>::insert(id, deposit);
 			let first_run = frame_system::Pallet::<T>::block_number().saturating_add(One::one());
 			Workflows::<T>::insert(
 				id,
@@ -373,7 +411,7 @@ pub mod pallet {
 			Schedule::<T>::insert(first_run, id, ());
 			NextWorkflowId::<T>::put(id.saturating_add(1));
 			WorkflowCount::<T>::put(count.saturating_add(1));
-			Self::deposit_event(Event::Registered { workflow: id, owner, model, every, first_run, budget });
+			Self::deposit_event(Event::Registered { workflow: id, owner, model, every, first_run, budget, deposit });
 			Ok(())
 		}
 
@@ -443,7 +481,9 @@ pub mod pallet {
 
 		/// The pallet's invariants, checked by `try_state` and after every block of the tests:
 		/// `WorkflowCount` counts the workflows; each has an id given out, its next run
-		/// scheduled (and nothing else is) and its budget in escrow from its owner.
+		/// scheduled (and nothing else is), its budget in escrow from its owner and its deposit
+		/// recorded (and no other workflow's is); each owner's held deposits are the sum of its
+		/// workflows'.
 		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 			let mut count = 0u32;
 			for (id, workflow) in Workflows::<T>::iter() {
@@ -456,6 +496,18 @@ pub mod pallet {
 				);
 			}
 			ensure!(WorkflowCount::<T>::get() == count, "WorkflowCount does not count the workflows");
+			let mut held: alloc::collections::btree_map::BTreeMap<T::AccountId, BalanceOf<T>> = Default::default();
+			for (id, deposit) in Deposits::<T>::iter() {
+				let owner = Workflows::<T>::get(id).ok_or("a deposit of no workflow")?.owner;
+				let sum = held.entry(owner).or_insert_with(Zero::zero);
+				*sum = sum.saturating_add(deposit);
+			}
+			for (owner, sum) in held {
+				ensure!(
+					T::Currency::balance_on_hold(&HoldReason::WorkflowDeposit.into(), &owner) == sum,
+					"an owner's held deposits are not its workflows'"
+				);
+			}
 			ensure!(Schedule::<T>::iter_keys().count() == count as usize, "a run is scheduled for no workflow");
 			Ok(())
 		}
@@ -503,12 +555,22 @@ pub mod pallet {
 			workflow.inputs.iter().any(|input| T::Feeds::decimals(input.feed).is_none())
 		}
 
-		/// Removes workflow `id` and refunds the rest of its budget.
+		/// Removes workflow `id`, refunds the rest of its budget and releases its deposit.
 		fn end(id: WorkflowId, workflow: &WorkflowOf<T>, reason: EndReason) {
 			Schedule::<T>::remove(workflow.next_run, id);
 			Workflows::<T>::remove(id);
 			WorkflowCount::<T>::mutate(|count| *count = count.saturating_sub(1));
 			let refunded = T::Escrow::refund(id);
+			if let Some(deposit) = Deposits::<T>::take(id) {
+				if let Err(error) = T::Currency::release(
+					&HoldReason::WorkflowDeposit.into(),
+					&workflow.owner,
+					deposit,
+					Precision::BestEffort,
+				) {
+					frame_support::defensive!("a workflow's deposit held cannot be released", error);
+				}
+			}
 			Self::deposit_event(Event::Ended { workflow: id, reason, refunded });
 		}
 	}

@@ -45,10 +45,17 @@ pub const REQUEST_ESCROWS: u32 = 1_000_000;
 pub const MIN_PERIOD: u64 = 2;
 pub const MAX_WORKFLOWS: u32 = 3;
 pub const MAX_VALUES: u32 = 4;
+/// What a workflow holds from its owner while it exists.
+pub const DEPOSIT: u64 = 20;
+/// Most blocks between two runs.
+pub const MAX_PERIOD: u64 = 100;
 
 impl pallet_workflows::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type WorkflowDeposit = frame_support::traits::ConstU64<DEPOSIT>;
+	type MaxPeriod = frame_support::traits::ConstU64<MAX_PERIOD>;
 	type Models = MockModels;
 	type Feeds = MockFeeds;
 	type Requests = MockRequests;

@@ -42,11 +42,19 @@ fn a_workflow_requests_an_inference_on_feed_values_every_period_drawing_its_budg
 		set_feed(BTC, 2, &[6_400_000, 6_512_345, 6_498_801, -150]);
 		let id = register(350);
 		System::assert_last_event(
-			Event::Registered { workflow: id, owner: ALICE, model: model(), every: 3, first_run: 2, budget: 350 }
-				.into(),
+			Event::Registered {
+				workflow: id,
+				owner: ALICE,
+				model: model(),
+				every: 3,
+				first_run: 2,
+				budget: 350,
+				deposit: DEPOSIT,
+			}
+			.into(),
 		);
 		assert_eq!(held(ALICE), 350);
-		assert_eq!(Balances::balance(&ALICE), ENDOWMENT - 350);
+		assert_eq!(Balances::balance(&ALICE), ENDOWMENT - 350 - DEPOSIT);
 		assert!(Schedule::<Test>::contains_key(2, id));
 		assert_eq!(WorkflowCount::<Test>::get(), 1);
 
@@ -147,7 +155,7 @@ fn a_refused_request_rolls_back_the_draw_from_the_budget() {
 		);
 		assert_eq!(budget_left(id), 1_000);
 		assert_eq!(held(ALICE), 1_000);
-		assert_eq!(Balances::balance(&ALICE), ENDOWMENT - 1_000);
+		assert_eq!(Balances::balance(&ALICE), ENDOWMENT - 1_000 - DEPOSIT);
 		refuse_requests(false);
 		run_to_block(5);
 		assert_eq!(made_requests().len(), 1);
@@ -204,6 +212,7 @@ fn bad_registrations_are_refused_and_hold_nothing() {
 			assert_noop!(Workflows::register(origin, model, inputs(parts), every, max_fee, budget), error);
 		};
 		refused(alice(), model(), &[(BTC, 3)], MIN_PERIOD - 1, FEE, FEE, Error::PeriodTooShort);
+		refused(alice(), model(), &[(BTC, 3)], MAX_PERIOD + 1, FEE, FEE, Error::PeriodTooLong);
 		refused(alice(), model(), &[], 3, FEE, FEE, Error::InvalidFeedInput);
 		refused(alice(), model(), &[(BTC, 0), (BTC, 3)], 3, FEE, FEE, Error::InvalidFeedInput);
 		refused(alice(), model(), &[(BTC, MAX_VALUES + 1)], 3, FEE, FEE, Error::InvalidFeedInput);
@@ -215,6 +224,8 @@ fn bad_registrations_are_refused_and_hold_nothing() {
 		refused(alice(), model(), &[(BTC, 3)], 3, FEE - 1, FEE, Error::FeeAboveMax);
 		refused(alice(), model(), &[(BTC, 3)], 3, FEE, FEE - 1, Error::BudgetTooSmall);
 		refused(RuntimeOrigin::signed(POOR), model(), &[(BTC, 3)], 3, FEE, 200, Error::InsufficientBalance);
+		// The budget alone it could hold, not the deposit beside it.
+		refused(RuntimeOrigin::signed(POOR), model(), &[(BTC, 3)], 3, FEE, 150 - DEPOSIT, Error::InsufficientBalance);
 		set_quote(Err(QuoteError::ModelDeprecated));
 		refused(alice(), model(), &[(BTC, 3)], 3, FEE, FEE, Error::ModelNotRequestable);
 		set_quote(Ok(FEE));
@@ -235,4 +246,25 @@ fn feed_values_become_the_nearest_f32_of_their_decimal_value() {
 	// Wrong dtype or element count: no tensor.
 	assert!(feed_tensor(&TensorSpec::new(DType::I64, &[1]).unwrap(), &[(1, 0)]).is_none());
 	assert!(feed_tensor(&spec, &[(1, 0)]).is_none());
+}
+
+#[test]
+fn a_workflow_holds_its_deposit_until_it_ends_however_it_ends() {
+	use crate::{Deposits, HoldReason};
+	run_test(|| {
+		let deposit_of = |who| Balances::balance_on_hold(&HoldReason::WorkflowDeposit.into(), &who);
+		set_feed(BTC, 2, &[1, 2, 3]);
+		let cancelled = register(1_000);
+		let spent = register(FEE);
+		assert_eq!(deposit_of(ALICE), 2 * DEPOSIT);
+		assert_eq!(Deposits::<Test>::get(cancelled), Some(DEPOSIT));
+		assert_ok!(Workflows::cancel(RuntimeOrigin::signed(ALICE), cancelled));
+		assert_eq!(deposit_of(ALICE), DEPOSIT);
+		// The other pays one run, then cannot pay another and ends.
+		run_to_block(5);
+		System::assert_has_event(Event::Ended { workflow: spent, reason: EndReason::BudgetSpent, refunded: 0 }.into());
+		assert_eq!(deposit_of(ALICE), 0);
+		assert_eq!(Deposits::<Test>::iter().count(), 0);
+		assert_eq!(Balances::balance(&ALICE), ENDOWMENT - FEE);
+	});
 }

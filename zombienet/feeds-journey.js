@@ -38,6 +38,8 @@ async function run(nodeName, networkInfo) {
     const registered = await lib.sendOk(api, api.tx.feeds.registerFeed('BTC/USD', 'local test server', 2, 2, 1, 50_000_000), ferdie);
     const feed = lib.eventsOf(registered.events, 'feeds', 'FeedRegistered')[0].data.feed.toNumber();
     check(feed === 0, 'Ferdie registered feed 0, the one dave has a source for');
+    await lib.sendOk(api, api.tx.feeds.approveOperator(feed, eve.address), ferdie);
+    check(true, 'Ferdie approved Eve to run data nodes for the feed');
     await lib.sendOk(api, lib.registerNode(api, 'dataNodes', dave, [feed], api.consts.dataNodes.minBond.toBigInt(), eve), eve);
     check(true, `Eve bonded dave's feed key ${dave.address}`);
 

@@ -255,6 +255,8 @@ impl pallet_bonded_nodes::Config<InferenceNodesInstance> for Runtime {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Service = veriml_inference_primitives::ModelHash;
 	type Services = pallet_model_registry::ActiveModels<Runtime>;
+	/// Any operator's nodes may serve any registered model: every result is verified.
+	type Admission = ();
 	type NodeSignature = veriml_primitives::Signature;
 	type MinBond = MinNodeBond;
 	type UnbondingDelay = NodeUnbondingDelay;
@@ -395,6 +397,8 @@ impl pallet_bonded_nodes::Config<DataNodesInstance> for Runtime {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Service = pallet_data_feeds::FeedId;
 	type Services = pallet_data_feeds::ExistingFeeds<Runtime>;
+	/// A feed's owner approves the operators whose nodes serve it (`feeds.approveOperator`).
+	type Admission = pallet_data_feeds::ApprovedOperators<Runtime>;
 	type NodeSignature = veriml_primitives::Signature;
 	type MinBond = MinDataNodeBond;
 	type UnbondingDelay = NodeUnbondingDelay;

@@ -51,6 +51,10 @@ test('a data node fetches its source over HTTP and rounds are aggregated from it
   const [registered] = eventsOf(events, 'feeds', 'FeedRegistered');
   const feed = registered.data.feed.toNumber();
   await setSource(feed, `http://127.0.0.1:${server.address().port}/btc`, 'bitcoin.usd');
+  // The owner approves the operator whose node serves its feed; without that it may not.
+  const refused = await send(api, registerNode(api, 'dataNodes', node, [feed], api.consts.dataNodes.minBond.toBigInt(), operator), operator);
+  assert.equal(refused.error, 'dataNodes.NotAdmitted');
+  await sendOk(api, api.tx.feeds.approveOperator(feed, operator.address), owner);
   await sendOk(api, registerNode(api, 'dataNodes', node, [feed], api.consts.dataNodes.minBond.toBigInt(), operator), operator);
 
   const { event: first } = await waitForEvent(
@@ -75,6 +79,7 @@ test('bad answers from the source are not submitted: the round has no value and 
   const { events } = await sendOk(api, api.tx.feeds.registerFeed('ETH/USD', 'test server, broken', 2, 2, 1, 100_000_000), owner);
   const feed = eventsOf(events, 'feeds', 'FeedRegistered')[0].data.feed.toNumber();
   await setSource(feed, `http://127.0.0.1:${server.address().port}/eth`, 'ethereum.usd');
+  await sendOk(api, api.tx.feeds.approveOperator(feed, operator.address), owner);
   const served = (await api.query.dataNodes.nodes(node.address)).unwrap().services.map((f) => f.toNumber());
   await sendOk(api, api.tx.dataNodes.setServices(node.address, [...served, feed]), operator);
   // The server answers without `ethereum`: nothing to submit for this feed.

@@ -34,6 +34,7 @@ fn register_by<T: Config<I>, I: 'static>(
 	services: ServicesOf<T, I>,
 ) -> T::AccountId {
 	let (node, proof) = signed_node::<T, I>(operator, index);
+	admit::<T, I>(&services, operator);
 	NodesPallet::<T, I>::register(
 		RawOrigin::Signed(operator.clone()).into(),
 		node.clone(),
@@ -43,6 +44,13 @@ fn register_by<T: Config<I>, I: 'static>(
 	)
 	.expect("registers the node");
 	node
+}
+
+/// `operator`'s nodes admitted to `services`.
+fn admit<T: Config<I>, I: 'static>(services: &[T::Service], operator: &T::AccountId) {
+	for service in services {
+		T::BenchmarkHelper::admit(service, operator);
+	}
 }
 
 fn registered<T: Config<I>, I: 'static>(operator: &T::AccountId, count: u32) -> T::AccountId {
@@ -59,6 +67,7 @@ mod benchmarks {
 		let operator = funded_operator::<T, I>();
 		let (node, proof) = signed_node::<T, I>(&operator, 0);
 		let offered = services::<T, I>(s);
+		admit::<T, I>(&offered, &operator);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(operator), node.clone(), offered, T::MinBond::get(), proof);
 		assert!(Nodes::<T, I>::contains_key(&node));
@@ -69,6 +78,7 @@ mod benchmarks {
 		let operator = funded_operator::<T, I>();
 		let node = registered::<T, I>(&operator, T::MaxServicesPerNode::get());
 		let offered = services::<T, I>(s);
+		admit::<T, I>(&offered, &operator);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(operator), node.clone(), offered);
 		assert_eq!(Nodes::<T, I>::get(&node).map(|n| n.services.len() as u32), Some(s));

@@ -1,6 +1,6 @@
 //! The index of services, slashing, the invariants, and the nodes as other pallets see them.
 
-use crate::{pallet::*, BondedNodes};
+use crate::{pallet::*, Admission, BondedNodes};
 use alloc::vec::Vec;
 use frame_support::{
 	ensure,
@@ -64,11 +64,12 @@ impl<T: Config<I>, I: 'static> Pallet<T, I> {
 		Ok(record)
 	}
 
-	pub(crate) fn check_services(services: &[T::Service]) -> DispatchResult {
+	pub(crate) fn check_services(operator: &T::AccountId, services: &[T::Service]) -> DispatchResult {
 		ensure!(!services.is_empty(), Error::<T, I>::NoServices);
 		for (i, service) in services.iter().enumerate() {
 			ensure!(!services[..i].contains(service), Error::<T, I>::DuplicateService);
 			ensure!(T::Services::contains(service), Error::<T, I>::UnknownService);
+			ensure!(T::Admission::admits(service, operator), Error::<T, I>::NotAdmitted);
 		}
 		Ok(())
 	}

@@ -26,7 +26,7 @@
 extern crate alloc;
 
 pub use pallet::*;
-pub use veriml_primitives::nodes::BondedNodes;
+pub use veriml_primitives::nodes::{Admission, BondedNodes};
 
 #[cfg(feature = "runtime-benchmarks")]
 pub mod benchmarking;
@@ -60,6 +60,8 @@ pub trait BenchmarkHelper<Service, AccountId, Signature> {
 	fn service(index: u32) -> Service;
 	/// The account of a node key, distinct for each `index`, and its signature of `message`.
 	fn signed_by_node(index: u32, message: &[u8]) -> (AccountId, Signature);
+	/// Lets nodes of `operator` offer `service`, where its owner must admit them.
+	fn admit(_service: &Service, _operator: &AccountId) {}
 }
 
 #[frame_support::pallet]
@@ -158,6 +160,9 @@ pub mod pallet {
 
 		/// The services that exist: a node may only offer these.
 		type Services: Contains<Self::Service>;
+
+		/// Whose nodes may offer each service (`()`: anyone's).
+		type Admission: Admission<Self::AccountId, Self::Service>;
 
 		/// The signature with which a node key consents to its registration.
 		type NodeSignature: Parameter + Verify<Signer: IdentifyAccount<AccountId = Self::AccountId>>;
@@ -277,6 +282,9 @@ pub mod pallet {
 		StillUnbonding,
 		/// The proof is not the node key's signature of `registration_message` for the caller.
 		InvalidNodeProof,
+		/// The service's owner has not admitted the caller's nodes (a feed's owner approves
+		/// the operators whose data nodes serve it: `feeds.approveOperator`).
+		NotAdmitted,
 	}
 
 	#[pallet::hooks]
@@ -311,7 +319,7 @@ pub mod pallet {
 			let message = registration_message(<Self as PalletInfoAccess>::name(), &operator);
 			ensure!(proof.verify(&message[..], &node), Error::<T, I>::InvalidNodeProof);
 			ensure!(bond >= T::MinBond::get(), Error::<T, I>::BondTooLow);
-			Self::check_services(&services)?;
+			Self::check_services(&operator, &services)?;
 			Self::check_room(&node, &services)?;
 			T::Currency::hold(&HoldReason::NodeBond.into(), &operator, bond)
 				.map_err(|_| Error::<T, I>::InsufficientBalance)?;
@@ -339,7 +347,7 @@ pub mod pallet {
 			let who = ensure_signed(origin)?;
 			let mut record = Self::operated_by(&node, &who)?;
 			ensure!(!matches!(record.status, NodeStatus::Unbonding { .. }), Error::<T, I>::Unbonding);
-			Self::check_services(&services)?;
+			Self::check_services(&who, &services)?;
 			if record.status == NodeStatus::Active {
 				// A service the node offers already has room for it.
 				Self::check_room(&node, &services)?;
@@ -364,8 +372,9 @@ pub mod pallet {
 			let bond = record.bond.saturating_add(amount);
 			let resumes = record.status == NodeStatus::Suspended && bond >= T::MinBond::get();
 			if resumes {
-				// A service may have been removed while the node was suspended.
-				record.services.retain(T::Services::contains);
+				// A service may have been removed, or its owner may have withdrawn the operator's
+				// admission, while the node was suspended.
+				record.services.retain(|service| T::Services::contains(service) && T::Admission::admits(service, &who));
 				Self::check_room(&node, &record.services)?;
 			}
 			T::Currency::hold(&HoldReason::NodeBond.into(), &who, amount)

@@ -51,6 +51,21 @@ parameter_types! {
 
 thread_local! {
 	static REMOVED: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+	static CLOSED: RefCell<Vec<(u32, AccountId)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Services admit every operator but those [`close`]d to them (as a feed's owner admits the
+/// operators it approved).
+pub struct Admitted;
+impl veriml_primitives::nodes::Admission<AccountId, u32> for Admitted {
+	fn admits(service: &u32, operator: &AccountId) -> bool {
+		!CLOSED.with(|closed| closed.borrow().contains(&(*service, *operator)))
+	}
+}
+
+/// `service` no longer admits nodes of `operator`.
+pub fn close(service: u32, operator: AccountId) {
+	CLOSED.with(|closed| closed.borrow_mut().push((service, operator)));
 }
 
 /// Services 0..100 exist, less those removed with [`remove_service`].
@@ -71,6 +86,7 @@ impl pallet_bonded_nodes::Config for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Service = u32;
 	type Services = Existing;
+	type Admission = Admitted;
 	type NodeSignature = Signature;
 	type MinBond = ConstU64<MIN_BOND>;
 	type UnbondingDelay = ConstU64<10>;
@@ -92,6 +108,7 @@ impl pallet_bonded_nodes::Config<pallet_bonded_nodes::Instance2> for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Service = u32;
 	type Services = Existing;
+	type Admission = ();
 	type NodeSignature = Signature;
 	type MinBond = ConstU64<MIN_BOND>;
 	type UnbondingDelay = ConstU64<10>;

@@ -264,3 +264,29 @@ fn the_invariants_catch_broken_state() {
 		assert!(Nodes::do_try_state().is_err());
 	});
 }
+
+#[test]
+fn only_operators_a_service_admits_offer_it_and_a_suspended_node_resumes_without_those_closed() {
+	run_test(|| {
+		close(7, operator());
+		let refused = Nodes::register(
+			RuntimeOrigin::signed(operator()),
+			node(1),
+			services(&[3, 7]),
+			MIN_BOND,
+			proof(1, &operator()),
+		);
+		assert_noop!(refused, Error::<Test>::NotAdmitted);
+		let node = register(1, &[3, 5]);
+		assert_noop!(
+			Nodes::set_services(RuntimeOrigin::signed(operator()), node, services(&[3, 7])),
+			Error::<Test>::NotAdmitted
+		);
+		// Suspended by a slash, then closed to service 5: it resumes offering 3 alone.
+		<Nodes as BondedNodes<_, _, _>>::strike(&node, None);
+		close(5, operator());
+		assert_ok!(Nodes::bond_extra(RuntimeOrigin::signed(operator()), node, MIN_BOND));
+		assert_eq!(NodesMap::<Test>::get(node).unwrap().services.into_inner(), vec![3]);
+		assert!(NodesByService::<Test>::get(5).is_empty());
+	});
+}

@@ -59,4 +59,13 @@ where
 	fn signed_by_node(index: u32, message: &[u8]) -> (T::AccountId, Signature) {
 		pallet_bonded_nodes::benchmarking::sr25519_node(index, message)
 	}
+
+	fn admit(feed: &FeedId, operator: &T::AccountId) {
+		if Pallet::<T>::approved(*feed, operator) {
+			return;
+		}
+		let owner = crate::Feeds::<T>::get(feed).expect("a feed the helper registered").owner;
+		Pallet::<T>::approve_operator(RawOrigin::Signed(owner).into(), *feed, operator.clone())
+			.expect("the owner approves the operator");
+	}
 }

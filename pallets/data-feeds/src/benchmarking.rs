@@ -81,6 +81,39 @@ mod benchmarks {
 		assert_eq!(Submissions::<T>::get(id).map(|(_, values)| values.len() as u32), Some(T::MaxNodesPerFeed::get()));
 	}
 
+	/// Worst case: `MaxNodesPerFeed - 1` operators approved already.
+	#[benchmark]
+	fn approve_operator() {
+		let id = feed::<T>(0);
+		let owner: T::AccountId = account("owner", 0, 0);
+		for i in 1..T::MaxNodesPerFeed::get() {
+			let operator: T::AccountId = account("approved", i, 0);
+			FeedsPallet::<T>::approve_operator(RawOrigin::Signed(owner.clone()).into(), id, operator)
+				.expect("approves");
+		}
+		let operator: T::AccountId = account("approved", 0, 0);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(owner), id, operator.clone());
+		assert!(FeedsPallet::<T>::approved(id, &operator));
+	}
+
+	/// Worst case: `MaxNodesPerFeed` operators approved, each node's value in the open round.
+	#[benchmark]
+	fn revoke_operator() {
+		let id = feed::<T>(0);
+		let owner: T::AccountId = account("owner", 0, 0);
+		let nodes: alloc::vec::Vec<T::AccountId> = (0..T::MaxNodesPerFeed::get()).map(|i| node::<T>(i, id)).collect();
+		let now = frame_system::Pallet::<T>::block_number();
+		let round = FeedsPallet::<T>::round_of(now, round_length::<T>());
+		for (i, node) in nodes.iter().enumerate() {
+			FeedsPallet::<T>::submit(RawOrigin::Signed(node.clone()).into(), id, round, i as i128).expect("submits");
+		}
+		let operator = T::Nodes::operator(&nodes[0]).expect("registered");
+		#[extrinsic_call]
+		_(RawOrigin::Signed(owner), id, operator.clone());
+		assert!(!FeedsPallet::<T>::approved(id, &operator));
+	}
+
 	/// Ending `n` feeds' rounds at once. Worst case per feed: all `MaxNodesPerFeed` nodes
 	/// serving it stayed silent one strike short of the data nodes' limit, so each is struck
 	/// and slashed, and the slash suspends it.

@@ -6,6 +6,22 @@ use alloc::vec::Vec;
 use core::marker::PhantomData;
 use frame_support::traits::Contains;
 
+/// The operators a feed's owner approved: the data nodes' admission.
+pub struct ApprovedOperators<T>(PhantomData<T>);
+
+impl<T: Config> veriml_primitives::nodes::Admission<T::AccountId, FeedId> for ApprovedOperators<T> {
+	fn admits(feed: &FeedId, operator: &T::AccountId) -> bool {
+		Pallet::<T>::approved(*feed, operator)
+	}
+}
+
+impl<T: Config> Pallet<T> {
+	/// Whether `feed`'s owner approved `operator`'s data nodes.
+	pub fn approved(feed: FeedId, operator: &T::AccountId) -> bool {
+		Operators::<T>::get(feed).contains(operator)
+	}
+}
+
 /// The feeds that exist: the services data nodes may offer.
 pub struct ExistingFeeds<T>(PhantomData<T>);
 

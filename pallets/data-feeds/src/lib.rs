@@ -10,7 +10,11 @@
 //!    [`remove_feed`](Pallet::remove_feed).
 //! 2. Data nodes are the accounts of `feed` keys, registered by their operators with a bond
 //!    in the runtime's `DataNodes` pallet (an instance of `pallet-bonded-nodes`, [`Config::Nodes`]),
-//!    offering feeds. A node's off-chain worker fetches each feed's value from the HTTP source
+//!    offering feeds. A feed's owner [`approve_operator`](Pallet::approve_operator)s the
+//!    operators whose nodes may serve it ([`ApprovedOperators`] is the data nodes'
+//!    admission), so nobody can fill a feed with nodes of their own, own its median and have
+//!    honest nodes struck as outliers; [`revoke_operator`](Pallet::revoke_operator) takes the
+//!    approval back (the operator's nodes' values no longer count and they are not struck). A node's off-chain worker fetches each feed's value from the HTTP source
 //!    its operator configured on that node (URL and JSON path, never on chain) and
 //!    [`submit`](Pallet::submit)s it, signed, once per round. Accepted submissions are free.
 //! 3. When a round ends, the chain aggregates it: with at least `min_submissions` values the
@@ -50,7 +54,7 @@ mod tests;
 mod try_state;
 pub mod weights;
 
-pub use impls::ExistingFeeds;
+pub use impls::{ApprovedOperators, ExistingFeeds};
 pub use offchain::{source_storage_key, FeedSource, LOG_TARGET};
 pub use rounds::median;
 pub use weights::WeightInfo;
@@ -229,6 +233,12 @@ pub mod pallet {
 	pub type History<T: Config> =
 		StorageMap<_, Twox64Concat, FeedId, BoundedVec<RoundValue<BlockNumberFor<T>>, T::MaxHistory>, ValueQuery>;
 
+	/// The operators whose data nodes may serve each feed, approved by its owner (at most
+	/// `MaxNodesPerFeed`: no more nodes serve a feed).
+	#[pallet::storage]
+	pub type Operators<T: Config> =
+		StorageMap<_, Twox64Concat, FeedId, BoundedVec<T::AccountId, T::MaxNodesPerFeed>, ValueQuery>;
+
 	/// The feeds whose round ends at a block (aggregated in that block's `on_initialize`).
 	#[pallet::storage]
 	pub type RoundEnds<T: Config> =
@@ -260,6 +270,11 @@ pub mod pallet {
 		OutlierReported { feed: FeedId, round: RoundId, node: T::AccountId, value: FeedValue, median: FeedValue },
 		/// `node` submitted nothing in round `round` of `feed`: a strike.
 		RoundMissed { feed: FeedId, round: RoundId, node: T::AccountId },
+		/// `feed`'s owner approved `operator`'s data nodes to serve it.
+		OperatorApproved { feed: FeedId, operator: T::AccountId },
+		/// `feed`'s owner took back `operator`'s approval: its nodes' values no longer count
+		/// (those of the open round were dropped).
+		OperatorRevoked { feed: FeedId, operator: T::AccountId },
 	}
 
 	#[pallet::error]
@@ -292,6 +307,12 @@ pub mod pallet {
 		WrongRound,
 		/// The node submitted a value for this round already.
 		AlreadySubmitted,
+		/// The feed's owner has not approved the node's operator.
+		OperatorNotApproved,
+		/// The operator is approved already.
+		AlreadyApproved,
+		/// `MaxNodesPerFeed` operators are approved for the feed.
+		TooManyOperators,
 	}
 
 	#[pallet::hooks]
@@ -302,7 +323,10 @@ pub mod pallet {
 			for feed in ending {
 				Self::end_round(feed, now);
 			}
-			T::WeightInfo::on_initialize(count)
+			// Reading each feed's approved operators and each of its nodes' operator at the end
+			// of its round: not in the benchmark yet.
+			let approvals = T::DbWeight::get().reads(1u64.saturating_add(T::MaxNodesPerFeed::get().into()));
+			T::WeightInfo::on_initialize(count).saturating_add(approvals.saturating_mul(count.into()))
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -387,6 +411,7 @@ pub mod pallet {
 			Feeds::<T>::remove(feed);
 			History::<T>::remove(feed);
 			Submissions::<T>::remove(feed);
+			Operators::<T>::remove(feed);
 			FeedCount::<T>::mutate(|count| *count = count.saturating_sub(1));
 			// Its round's end leaves the block's list, where it would take the place of a
 			// feed that exists.
@@ -415,10 +440,11 @@ pub mod pallet {
 			value: FeedValue,
 		) -> DispatchResultWithPostInfo {
 			let node = ensure_signed(origin)?;
-			ensure!(T::Nodes::operator(&node).is_some(), Error::<T>::NotADataNode);
+			let operator = T::Nodes::operator(&node).ok_or(Error::<T>::NotADataNode)?;
 			ensure!(T::Nodes::is_active(&node), Error::<T>::NodeNotActive);
 			let info = Feeds::<T>::get(feed).ok_or(Error::<T>::UnknownFeed)?;
 			ensure!(T::Nodes::serves(&node, &feed), Error::<T>::NotServingFeed);
+			ensure!(Self::approved(feed, &operator), Error::<T>::OperatorNotApproved);
 			let now = frame_system::Pallet::<T>::block_number();
 			ensure!(round == Self::round_of(now, info.round_length), Error::<T>::WrongRound);
 			let mut values = match Submissions::<T>::get(feed) {
@@ -431,6 +457,47 @@ pub mod pallet {
 			Submissions::<T>::insert(feed, (round, values));
 			Self::deposit_event(Event::ValueSubmitted { feed, round, node, value });
 			Ok(PostDispatchInfo { actual_weight: None, pays_fee: Pays::No })
+		}
+
+		/// Let data nodes of `operator` serve `feed`, as its owner. Until then they cannot
+		/// offer it (`DataNodes`' `NotAdmitted`) or submit to it.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::approve_operator())]
+		pub fn approve_operator(origin: OriginFor<T>, feed: FeedId, operator: T::AccountId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let info = Feeds::<T>::get(feed).ok_or(Error::<T>::UnknownFeed)?;
+			ensure!(info.owner == who, Error::<T>::NotFeedOwner);
+			Operators::<T>::try_mutate(feed, |approved| {
+				ensure!(!approved.contains(&operator), Error::<T>::AlreadyApproved);
+				approved.try_push(operator.clone()).map_err(|_| Error::<T>::TooManyOperators)
+			})?;
+			Self::deposit_event(Event::OperatorApproved { feed, operator });
+			Ok(())
+		}
+
+		/// Take back `operator`'s approval for `feed`, as its owner: its nodes' values in the
+		/// open round are dropped, later ones refused, and its nodes are no longer struck for
+		/// the feed's rounds (its operator should stop offering the feed: `DataNodes.
+		/// setServices`).
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::revoke_operator())]
+		pub fn revoke_operator(origin: OriginFor<T>, feed: FeedId, operator: T::AccountId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let info = Feeds::<T>::get(feed).ok_or(Error::<T>::UnknownFeed)?;
+			ensure!(info.owner == who, Error::<T>::NotFeedOwner);
+			Operators::<T>::try_mutate(feed, |approved| {
+				let before = approved.len();
+				approved.retain(|approved| *approved != operator);
+				ensure!(approved.len() < before, Error::<T>::OperatorNotApproved);
+				Ok::<_, Error<T>>(())
+			})?;
+			Submissions::<T>::mutate_exists(feed, |open| {
+				if let Some((_, values)) = open {
+					values.retain(|(node, _)| T::Nodes::operator(node).as_ref() != Some(&operator));
+				}
+			});
+			Self::deposit_event(Event::OperatorRevoked { feed, operator });
+			Ok(())
 		}
 	}
 }

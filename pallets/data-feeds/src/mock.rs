@@ -54,6 +54,7 @@ impl pallet_bonded_nodes::Config for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Service = crate::FeedId;
 	type Services = crate::ExistingFeeds<Test>;
+	type Admission = crate::ApprovedOperators<Test>;
 	type NodeSignature = Signature;
 	type MinBond = frame_support::traits::ConstU64<MIN_BOND>;
 	type UnbondingDelay = frame_support::traits::ConstU64<UNBONDING>;

@@ -82,8 +82,13 @@ impl<T: Config> Pallet<T> {
 		let mut nonces = NonceTracker::<T>::load(NONCE, node, now, RESUBMIT_AFTER.into());
 		// The transaction lands in a later block: aim at the round of the next block.
 		let next_block = now.saturating_add(1u32.into());
+		let operator = T::Nodes::operator(node);
 		for feed in T::Nodes::services(node) {
 			let Some(info) = Feeds::<T>::get(feed) else { continue };
+			if !operator.as_ref().is_some_and(|operator| Self::approved(feed, operator)) {
+				log::debug!(target: LOG_TARGET, "feed {feed}: its owner no longer approves this node's operator");
+				continue;
+			}
 			let round = Self::round_of(next_block, info.round_length);
 			let submitted = Submissions::<T>::get(feed)
 				.is_some_and(|(open, values)| open == round && values.iter().any(|(who, _)| who == node));

@@ -88,8 +88,13 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		let round_began = Self::round_start(round, info.round_length);
+		let approved = Operators::<T>::get(feed);
 		for node in T::Nodes::nodes(&feed) {
 			if submitted.iter().any(|(who, _)| *who == node) {
+				continue;
+			}
+			// A node whose operator's approval was taken back is not the feed's any more.
+			if !T::Nodes::operator(&node).is_some_and(|operator| approved.contains(&operator)) {
 				continue;
 			}
 			let served_whole_round = T::Nodes::serving_since(&node).is_some_and(|since| since <= round_began);

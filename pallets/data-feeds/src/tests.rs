@@ -30,6 +30,7 @@ fn name(text: &str) -> BoundedVec<u8, ConstName> {
 }
 type ConstName = <Test as Config>::MaxNameLength;
 
+/// A feed of `owner()`, whose data nodes `operator()` is approved to run.
 fn register_feed(min_submissions: u32) -> FeedId {
 	let feed = NextFeedId::<Test>::get();
 	assert_ok!(Feeds::register_feed(
@@ -41,6 +42,7 @@ fn register_feed(min_submissions: u32) -> FeedId {
 		min_submissions,
 		Perbill::from_percent(10),
 	));
+	assert_ok!(Feeds::approve_operator(RuntimeOrigin::signed(owner()), feed, operator()));
 	feed
 }
 
@@ -120,6 +122,9 @@ fn data_nodes_are_bonded_for_existing_feeds_only() {
 		assert_noop!(register(operator(), 0, vec![], MIN_BOND), NodeError::<Test>::NoServices);
 		assert_noop!(register(operator(), 0, vec![7], MIN_BOND), NodeError::<Test>::UnknownService);
 		assert_noop!(register(operator(), 0, vec![feed, feed], MIN_BOND), NodeError::<Test>::DuplicateService);
+		// Only operators the feed's owner approved.
+		assert_noop!(register(poor(), 0, vec![feed], MIN_BOND), NodeError::<Test>::NotAdmitted);
+		assert_ok!(Feeds::approve_operator(RuntimeOrigin::signed(owner()), feed, poor()));
 		assert_noop!(register(poor(), 0, vec![feed], MIN_BOND), NodeError::<Test>::InsufficientBalance);
 		register_nodes(feed, 3);
 		assert_eq!(bond_held(), 3 * MIN_BOND);
@@ -541,5 +546,63 @@ fn a_removed_feeds_round_end_takes_no_place_another_feed_needs() {
 			needed: 1
 		}));
 		assert_eq!(RoundEnds::<Test>::get(4 * ROUND).into_inner(), vec![victim]);
+	});
+}
+
+#[test]
+fn a_feeds_owner_decides_whose_nodes_serve_it_so_sybils_cannot_take_its_median() {
+	run_test(|| {
+		let feed = register_feed(1);
+		let sybil = account(40);
+		<Balances as frame_support::traits::fungible::Mutate<_>>::set_balance(&sybil, 100 * MIN_BOND);
+		let by = |who: AccountId, n: u8| {
+			DataNodes::register(
+				RuntimeOrigin::signed(who),
+				node(n),
+				vec![feed].try_into().unwrap(),
+				MIN_BOND,
+				node_proof(n, &who),
+			)
+		};
+		// An operator the owner did not approve cannot take one of the feed's node slots.
+		assert_noop!(by(sybil, 0), NodeError::<Test>::NotAdmitted);
+		assert!(serving(feed).is_empty());
+		// Only the owner approves, once, and at most `MaxNodesPerFeed` operators.
+		assert_noop!(Feeds::approve_operator(RuntimeOrigin::signed(sybil), feed, sybil), Error::<Test>::NotFeedOwner);
+		assert_noop!(
+			Feeds::approve_operator(RuntimeOrigin::signed(owner()), feed, operator()),
+			Error::<Test>::AlreadyApproved
+		);
+		assert_noop!(Feeds::approve_operator(RuntimeOrigin::signed(owner()), 9, sybil), Error::<Test>::UnknownFeed);
+		assert_ok!(Feeds::approve_operator(RuntimeOrigin::signed(owner()), feed, sybil));
+		System::assert_has_event(crate::Event::<Test>::OperatorApproved { feed, operator: sybil }.into());
+		assert_ok!(Feeds::approve_operator(RuntimeOrigin::signed(owner()), feed, account(41)));
+		assert_noop!(
+			Feeds::approve_operator(RuntimeOrigin::signed(owner()), feed, account(42)),
+			Error::<Test>::TooManyOperators
+		);
+		// Approved, it serves; the owner takes the approval back mid-round: its value is
+		// dropped, later ones refused, and it is not struck for the rounds it no longer serves.
+		register_nodes(feed, 1);
+		assert_ok!(by(sybil, 1));
+		submit(0, feed, 100);
+		submit(1, feed, 999);
+		assert_ok!(Feeds::revoke_operator(RuntimeOrigin::signed(owner()), feed, sybil));
+		System::assert_has_event(crate::Event::<Test>::OperatorRevoked { feed, operator: sybil }.into());
+		assert_eq!(Submissions::<Test>::get(feed).unwrap().1.into_inner(), vec![(node(0), 100)]);
+		let round = Feeds::round_of(System::block_number(), ROUND);
+		assert_noop!(
+			Feeds::submit(RuntimeOrigin::signed(node(1)), feed, round, 999),
+			Error::<Test>::OperatorNotApproved
+		);
+		assert_noop!(
+			Feeds::revoke_operator(RuntimeOrigin::signed(owner()), feed, sybil),
+			Error::<Test>::OperatorNotApproved
+		);
+		run_to(ROUND);
+		assert!(feed_events().contains(&Event::RoundAggregated { feed, round, value: 100, submissions: 1 }));
+		run_to(2 * ROUND);
+		assert_eq!(data_node(1).strikes, 0, "not struck for a feed it may no longer serve");
+		assert_eq!(data_node(0).strikes, 1, "the approved node that missed the round is");
 	});
 }

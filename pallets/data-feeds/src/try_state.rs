@@ -8,7 +8,7 @@ impl<T: Config> Pallet<T> {
 	/// The pallet's invariants, checked by `try_state` and after every block of the tests:
 	/// `FeedCount` counts the feeds, each has an id given out and its round's end is
 	/// scheduled exactly once; holds equal the deposits they secure; nothing is kept of a
-	/// feed that does not exist, not even a round's end. (The data nodes' own invariants are
+	/// feed that does not exist, not even a round's end or an approval. (The data nodes' own invariants are
 	/// the `DataNodes` instance's.)
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		use alloc::collections::btree_map::BTreeMap;
@@ -31,7 +31,11 @@ impl<T: Config> Pallet<T> {
 			|owner| T::Currency::balance_on_hold(&HoldReason::FeedDeposit.into(), owner),
 			"an owner's FeedDeposit hold is not the sum of its feeds' deposits",
 		)?;
-		for feed in Submissions::<T>::iter_keys().chain(History::<T>::iter_keys()).chain(scheduled.into_keys()) {
+		for feed in Submissions::<T>::iter_keys()
+			.chain(History::<T>::iter_keys())
+			.chain(Operators::<T>::iter_keys())
+			.chain(scheduled.into_keys())
+		{
 			ensure!(Feeds::<T>::contains_key(feed), "rounds kept of a feed that does not exist");
 		}
 		Ok(())

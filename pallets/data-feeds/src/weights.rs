@@ -45,6 +45,8 @@ pub trait WeightInfo {
 	fn remove_feed() -> Weight;
 	fn submit() -> Weight;
 	fn on_initialize(n: u32, ) -> Weight;
+	fn approve_operator() -> Weight;
+	fn revoke_operator() -> Weight;
 }
 
 /// Weights measured on the reference machine, with the runtime's database weights.
@@ -130,6 +132,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((49_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 42400).saturating_mul(n.into()))
 	}
+	/// Not measured yet (added by hand until `scripts/benchmark/pallets.sh pallet_data_feeds`
+	/// runs again): `submit`'s time, an upper bound of reading a feed and its approved
+	/// operators and writing them back.
+	/// Storage: `Feeds::Feeds` (r:1 w:0), `Feeds::Operators` (r:1 w:1)
+	fn approve_operator() -> Weight {
+		Weight::from_parts(91_110_000, 4250)
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	/// Not measured yet (as `approve_operator`): also the open round's submissions and the
+	/// operator of each of their (at most 16) nodes.
+	/// Storage: `Feeds::Feeds` (r:1 w:0), `Feeds::Operators` (r:1 w:1), `Feeds::Submissions`
+	/// (r:1 w:1), `DataNodes::Nodes` (r:16 w:0)
+	fn revoke_operator() -> Weight {
+		Weight::from_parts(91_110_000, 4250)
+			.saturating_add(T::DbWeight::get().reads(19_u64))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
+	}
 }
 
 /// The same figures with ParityDB's database weights, for tests and mocks.
@@ -157,5 +177,15 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((49_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 42400).saturating_mul(n.into()))
+	}
+	fn approve_operator() -> Weight {
+		Weight::from_parts(91_110_000, 4250)
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	}
+	fn revoke_operator() -> Weight {
+		Weight::from_parts(91_110_000, 4250)
+			.saturating_add(ParityDbWeight::get().reads(19_u64))
+			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 }

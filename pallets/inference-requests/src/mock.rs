@@ -91,6 +91,7 @@ impl pallet_bonded_nodes::Config for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Service = ModelHash;
 	type Services = pallet_model_registry::ActiveModels<Test>;
+	type Admission = ();
 	type NodeSignature = Signature;
 	type MinBond = frame_support::traits::ConstU64<MIN_BOND>;
 	type UnbondingDelay = frame_support::traits::ConstU64<10>;

@@ -8,6 +8,20 @@
 
 use alloc::vec::Vec;
 
+/// Whose nodes may offer a service: the service owner's choice (a feed's owner approves the
+/// operators whose data nodes serve it), or anyone's (`()`: any registered model may be served
+/// by any operator).
+pub trait Admission<AccountId, Service> {
+	/// Whether nodes of `operator` may offer `service`.
+	fn admits(service: &Service, operator: &AccountId) -> bool;
+}
+
+impl<AccountId, Service> Admission<AccountId, Service> for () {
+	fn admits(_: &Service, _: &AccountId) -> bool {
+		true
+	}
+}
+
 /// The bonded nodes of one role.
 pub trait BondedNodes<AccountId, Balance, BlockNumber> {
 	/// What a node of this role offers: a model for inference nodes, a feed for data nodes.

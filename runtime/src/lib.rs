@@ -170,8 +170,11 @@ pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
 /// Storage migrations run on the next runtime upgrade, beyond the pallets' own.
 #[allow(unused_parens)]
-pub type Migrations =
-	(migrations::v1_verification_owns_the_challenge_game::Migration, migrations::v2_challenge_deposits::Migration);
+pub type Migrations = (
+	migrations::v1_verification_owns_the_challenge_game::Migration,
+	migrations::v2_challenge_deposits::Migration,
+	migrations::v1_uploads_by_uploader::Migration,
+);
 
 /// Dispatches calls to the pallets and runs the block lifecycle.
 pub type Executive = frame_executive::Executive<

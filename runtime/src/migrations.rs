@@ -173,3 +173,81 @@ pub mod v2_challenge_deposits {
 		<Runtime as frame_system::Config>::DbWeight,
 	>;
 }
+
+/// Spec 111: uploads are each uploader's own (`Models`, storage version 0 → 1). `Uploads` was
+/// keyed by the content hash alone, so anyone could announce a hash first and block the bytes
+/// someone else meant to upload; now an upload lives under (uploader, hash) and its chunks
+/// under (uploader, hash, index). Every upload in progress moves there with its chunks, so no
+/// uploader loses work or deposit. (It moves every chunk in one block: fine for the test
+/// networks' handful of uploads; a chain with many would need a multi-block migration.)
+pub mod v1_uploads_by_uploader {
+	use crate::{AccountId, Balance, Runtime};
+	use alloc::{collections::btree_map::BTreeMap, vec::Vec};
+	use codec::Decode;
+	use frame_support::{
+		migrations::VersionedMigration, storage::migration, traits::UncheckedOnRuntimeUpgrade, weights::Weight,
+		Blake2_128Concat, BoundedVec,
+	};
+	use pallet_model_registry::{Upload, UploadChunks, Uploads};
+	use veriml_inference_primitives::ModelHash;
+
+	const PALLET: &[u8] = b"Models";
+
+	/// An upload, as it was and is stored.
+	pub type UploadOf = Upload<AccountId, Balance>;
+
+	/// The migration, unversioned.
+	pub struct Unversioned;
+
+	impl UncheckedOnRuntimeUpgrade for Unversioned {
+		fn on_runtime_upgrade() -> Weight {
+			// Both old maps are drained whole before anything is written under the new keys,
+			// which share their prefixes.
+			let uploads: BTreeMap<ModelHash, UploadOf> =
+				migration::storage_key_iter::<ModelHash, UploadOf, Blake2_128Concat>(PALLET, b"Uploads")
+					.drain()
+					.collect();
+			let chunks: Vec<(Vec<u8>, Vec<u8>)> =
+				migration::storage_iter::<Vec<u8>>(PALLET, b"UploadChunks").drain().collect();
+			let mut writes = 0u64;
+			let mut bytes_moved = 0u64;
+			for (key, bytes) in &chunks {
+				// blake2_128(hash) ++ hash ++ twox64(index) ++ index
+				let (Some(hash), Some(index)) = (key.get(16..48), key.get(56..60)) else { continue };
+				let (Ok(hash), Ok(index)) = (ModelHash::decode(&mut &hash[..]), u32::decode(&mut &index[..])) else {
+					continue;
+				};
+				let Some(upload) = uploads.get(&hash) else { continue };
+				let Ok(chunk) = BoundedVec::try_from(bytes.clone()) else { continue };
+				UploadChunks::<Runtime>::insert((&upload.uploader, hash, index), chunk);
+				writes += 1;
+				bytes_moved += bytes.len() as u64;
+			}
+			for (hash, upload) in &uploads {
+				Uploads::<Runtime>::insert(&upload.uploader, hash, upload);
+				writes += 1;
+			}
+			log::info!(
+				target: "runtime::migrations",
+				"{} uploads and {} chunks ({bytes_moved} bytes) moved under their uploaders",
+				uploads.len(),
+				chunks.len()
+			);
+			let reads = uploads.len() as u64 + chunks.len() as u64;
+			// Each byte read, decoded and written again: as reading and decoding a request's
+			// inputs is measured (`submit_result`'s 33 ns a byte), twice.
+			<Runtime as frame_system::Config>::DbWeight::get()
+				.reads_writes(reads, reads.saturating_add(writes))
+				.saturating_add(Weight::from_parts(bytes_moved.saturating_mul(66_000), bytes_moved))
+		}
+	}
+
+	/// The migration, run while `Models`' storage version is 0.
+	pub type Migration = VersionedMigration<
+		0,
+		1,
+		Unversioned,
+		pallet_model_registry::Pallet<Runtime>,
+		<Runtime as frame_system::Config>::DbWeight,
+	>;
+}

@@ -121,3 +121,41 @@ fn challenges_waiting_at_the_upgrade_get_a_deposit_of_nothing_once() {
 		assert!(ChallengeDeposits::<Runtime>::get(9).is_none());
 	});
 }
+
+#[test]
+fn uploads_in_progress_move_under_their_uploaders_with_their_chunks_once() {
+	use frame_support::Blake2_128Concat;
+	use pallet_model_registry::{Upload, UploadChunks, Uploads};
+	use veriml_runtime::{migrations::v1_uploads_by_uploader::Migration as UploadsMigration, Balance, Models};
+	sp_io::TestExternalities::default().execute_with(|| {
+		// Spec 110's state: Alice's upload of `hash`, two of its three chunks stored.
+		let alice = AccountId::new([1; 32]);
+		let hash = H256::repeat_byte(7);
+		let upload = Upload::<AccountId, Balance> {
+			uploader: alice.clone(),
+			byte_len: 5,
+			chunk_count: 3,
+			chunks_received: 2,
+			deposit: 9,
+		};
+		let old_key = Blake2_128Concat::hash(&hash.encode());
+		put_storage_value(b"Models", b"Uploads", &old_key, upload.clone());
+		for (index, chunk) in [(0u32, vec![1u8, 2]), (2, vec![5])] {
+			let key = [old_key.clone(), Twox64Concat::hash(&index.encode())].concat();
+			put_storage_value(b"Models", b"UploadChunks", &key, chunk);
+		}
+		assert_eq!(Models::on_chain_storage_version(), StorageVersion::new(0));
+
+		UploadsMigration::on_runtime_upgrade();
+
+		assert_eq!(Uploads::<Runtime>::get(&alice, hash), Some(upload));
+		assert_eq!(UploadChunks::<Runtime>::get((&alice, hash, 0)).map(|c| c.into_inner()), Some(vec![1, 2]));
+		assert_eq!(UploadChunks::<Runtime>::get((&alice, hash, 2)).map(|c| c.into_inner()), Some(vec![5]));
+		assert_eq!(Uploads::<Runtime>::iter().count(), 1);
+		assert_eq!(UploadChunks::<Runtime>::iter().count(), 2, "nothing is left under the old keys");
+		assert_eq!(Models::on_chain_storage_version(), StorageVersion::new(1));
+		// Once.
+		UploadsMigration::on_runtime_upgrade();
+		assert_eq!(UploadChunks::<Runtime>::iter().count(), 2);
+	});
+}

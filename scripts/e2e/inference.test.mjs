@@ -115,7 +115,7 @@ test('inputs uploaded to the chain are requested by their hash and computed', as
   const bytes = api.createType(inputsType, sampleInputs(model)).toU8a();
   const inputs = { bytes, hash: blake2AsHex(bytes, 256) };
   await uploadBytes(api, inputs, requester);
-  assert.ok((await api.query.models.uploads(inputs.hash)).isSome);
+  assert.ok((await api.query.models.uploads(requester.address, inputs.hash)).isSome);
 
   const requested = await sendOk(
     api, api.tx.inference.requestUploaded(model.hash, inputs.hash, 10n * VML), requester,
@@ -123,7 +123,7 @@ test('inputs uploaded to the chain are requested by their hash and computed', as
   const [made] = eventsOf(requested.events, 'inference', 'Requested');
   const id = made.data.request.toNumber();
   assert.equal(eventsOf(requested.events, 'models', 'UploadTaken').length, 1);
-  assert.ok((await api.query.models.uploads(inputs.hash)).isNone, 'the upload was taken');
+  assert.ok((await api.query.models.uploads(requester.address, inputs.hash)).isNone, 'the upload was taken');
   assert.equal(made.data.inputHash.toHex(), inputs.hash);
 
   await waitForEvent(api, 'inference', 'Completed', (e) => e.data.request.toNumber() === id, 120_000);

@@ -27,7 +27,8 @@ function deposit(byteLen) {
 async function registerRealModel(model, author) {
   const heldBefore = await held(api, author.address);
   await uploadBytes(api, model, author);
-  const upload = (await api.query.models.uploads(model.hash)).unwrap();
+  // Uploads are each uploader's own: keyed by uploader and hash.
+  const upload = (await api.query.models.uploads(author.address, model.hash)).unwrap();
   assert.equal(upload.chunksReceived.toNumber(), upload.chunkCount.toNumber());
 
   const { events } = await sendOk(
@@ -49,7 +50,7 @@ async function registerRealModel(model, author) {
   // The chain keeps the exact bytes, under their content hash, for every node to verify with.
   const code = await api.query.models.modelCode(model.hash);
   assert.deepEqual(Buffer.from(code.unwrap()), model.bytes);
-  assert.ok((await api.query.models.uploads(model.hash)).isNone, 'the upload is cleared');
+  assert.ok((await api.query.models.uploads(author.address, model.hash)).isNone, 'the upload is cleared');
   assert.equal(await held(api, author.address) - heldBefore, deposit(model.bytes.length));
   return record;
 }
@@ -82,7 +83,7 @@ test('a model with a random operator is refused with a named, documented error',
   // The upload stays the author's to abort; aborting releases the whole deposit.
   const { events } = await sendOk(api, api.tx.models.abortUpload(model.hash), eve);
   assert.equal(eventsOf(events, 'models', 'UploadAborted').length, 1);
-  assert.ok((await api.query.models.uploads(model.hash)).isNone);
+  assert.ok((await api.query.models.uploads(eve.address, model.hash)).isNone);
   assert.equal(await held(api, eve.address), heldBefore);
 });
 

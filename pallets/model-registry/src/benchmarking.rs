@@ -80,8 +80,8 @@ mod benchmarks {
 		let len = T::MaxModelBytes::get();
 		let hash = model_hash(b"benchmark");
 		#[extrinsic_call]
-		_(RawOrigin::Signed(caller), hash, len);
-		assert!(Uploads::<T>::contains_key(hash));
+		_(RawOrigin::Signed(caller.clone()), hash, len);
+		assert!(Uploads::<T>::contains_key(caller, hash));
 	}
 
 	#[benchmark]
@@ -91,8 +91,8 @@ mod benchmarks {
 		Registry::<T>::begin_upload(RawOrigin::Signed(caller.clone()).into(), hash, b).expect("begins");
 		let chunk = BoundedVec::truncate_from(alloc::vec![7u8; b as usize]);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(caller), hash, 0, chunk);
-		assert!(UploadChunks::<T>::contains_key(hash, 0));
+		_(RawOrigin::Signed(caller.clone()), hash, 0, chunk);
+		assert!(UploadChunks::<T>::contains_key((caller, hash, 0)));
 	}
 
 	#[benchmark]
@@ -102,8 +102,8 @@ mod benchmarks {
 		let bytes = alloc::vec![1u8; len as usize];
 		let hash = uploaded::<T>(&caller, &bytes);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(caller), hash);
-		assert!(!Uploads::<T>::contains_key(hash));
+		_(RawOrigin::Signed(caller.clone()), hash);
+		assert!(!Uploads::<T>::contains_key(caller, hash));
 	}
 
 	#[benchmark]

@@ -94,16 +94,29 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// The bytes of the complete upload `hash`, checked against it.
-	pub(crate) fn uploaded_bytes(hash: ModelHash, upload: &UploadOf<T>) -> Result<Vec<u8>, Error<T>> {
+	/// The bytes of `uploader`'s complete upload `hash`, checked against it.
+	pub(crate) fn uploaded_bytes(
+		uploader: &T::AccountId,
+		hash: ModelHash,
+		upload: &UploadOf<T>,
+	) -> Result<Vec<u8>, Error<T>> {
 		ensure!(upload.chunks_received == upload.chunk_count, Error::<T>::UploadIncomplete);
 		let mut bytes = Vec::with_capacity(upload.byte_len as usize);
 		for index in 0..upload.chunk_count {
-			let chunk = UploadChunks::<T>::get(hash, index).ok_or(Error::<T>::UploadIncomplete)?;
+			let chunk = UploadChunks::<T>::get((uploader, hash, index)).ok_or(Error::<T>::UploadIncomplete)?;
 			bytes.extend_from_slice(&chunk);
 		}
 		ensure!(veriml_inference_primitives::model_hash(&bytes) == hash, Error::<T>::HashMismatch);
 		Ok(bytes)
+	}
+
+	/// Removes `uploader`'s upload `hash` and its chunks (at most `chunk_count`).
+	pub(crate) fn remove_upload(uploader: &T::AccountId, hash: ModelHash, upload: &UploadOf<T>) {
+		let removed = UploadChunks::<T>::clear_prefix((uploader, hash), upload.chunk_count, None);
+		if removed.maybe_cursor.is_some() {
+			frame_support::defensive!("an upload kept more chunks than it counts");
+		}
+		Uploads::<T>::remove(uploader, hash);
 	}
 
 	pub(crate) fn release_deposit(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
@@ -113,12 +126,10 @@ impl<T: Config> Pallet<T> {
 
 impl<T: Config> UploadedBytes<T::AccountId> for Pallet<T> {
 	fn take(who: &T::AccountId, hash: &ModelHash, max_len: u32) -> Result<Vec<u8>, DispatchError> {
-		let upload = Uploads::<T>::get(hash).ok_or(Error::<T>::UnknownUpload)?;
-		ensure!(upload.uploader == *who, Error::<T>::NotUploader);
+		let upload = Uploads::<T>::get(who, hash).ok_or(Error::<T>::UnknownUpload)?;
 		ensure!(upload.byte_len <= max_len, Error::<T>::UploadTooLarge);
-		let bytes = Self::uploaded_bytes(*hash, &upload)?;
-		let _ = UploadChunks::<T>::clear_prefix(hash, upload.chunk_count, None);
-		Uploads::<T>::remove(hash);
+		let bytes = Self::uploaded_bytes(who, *hash, &upload)?;
+		Self::remove_upload(who, *hash, &upload);
 		Self::release_deposit(who, upload.deposit)?;
 		Self::deposit_event(Event::UploadTaken { content_hash: *hash, uploader: who.clone(), deposit: upload.deposit });
 		Ok(bytes)

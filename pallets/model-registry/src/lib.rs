@@ -99,7 +99,12 @@ pub mod pallet {
 	/// A model's name.
 	pub type ModelName<T> = BoundedVec<u8, <T as Config>::MaxNameLength>;
 
+	/// Version 1 (spec 111): uploads are kept under their uploader ([`Uploads`],
+	/// [`UploadChunks`]); they were kept under their hash alone.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]
@@ -178,15 +183,20 @@ pub mod pallet {
 		ModelStorage,
 	}
 
-	/// Uploads in progress, by the hash the bytes must have (claimed, not yet checked: hence a
-	/// hashing hasher, so uploaders cannot choose trie paths).
+	/// Uploads in progress, by uploader and the hash the bytes must have (claimed, not yet
+	/// checked: hence a hashing hasher, so uploaders cannot choose trie paths). Each uploader
+	/// has its own: nobody can block the bytes someone else is uploading.
 	#[pallet::storage]
-	pub type Uploads<T: Config> = StorageMap<_, Blake2_128Concat, ModelHash, UploadOf<T>>;
+	pub type Uploads<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Blake2_128Concat, ModelHash, UploadOf<T>>;
 
-	/// Chunks received for uploads in progress.
+	/// Chunks received for uploads in progress, by uploader, hash and index.
 	#[pallet::storage]
-	pub type UploadChunks<T: Config> =
-		StorageDoubleMap<_, Blake2_128Concat, ModelHash, Twox64Concat, u32, BoundedVec<u8, T::MaxChunkBytes>>;
+	pub type UploadChunks<T: Config> = StorageNMap<
+		_,
+		(NMapKey<Blake2_128Concat, T::AccountId>, NMapKey<Blake2_128Concat, ModelHash>, NMapKey<Twox64Concat, u32>),
+		BoundedVec<u8, T::MaxChunkBytes>,
+	>;
 
 	/// The bytes of every registered model, by content hash (verified, so `Identity` keys are
 	/// balanced). The engine host function reads models from here.
@@ -323,10 +333,8 @@ pub mod pallet {
 		ModelAlreadyRegistered,
 		/// An upload of these bytes is already in progress.
 		UploadAlreadyInProgress,
-		/// No upload of this hash is in progress.
+		/// The caller has no upload of this hash in progress (uploads are each uploader's own).
 		UnknownUpload,
-		/// Only the uploader may add to, abort or register an upload.
-		NotUploader,
 		/// The chunk index is beyond the upload's chunk count.
 		ChunkOutOfRange,
 		/// The chunk has the wrong length: every chunk but the last is `MaxChunkBytes` long.
@@ -430,13 +438,14 @@ pub mod pallet {
 			let uploader = ensure_signed(origin)?;
 			ensure!(byte_len > 0 && byte_len <= T::MaxModelBytes::get(), Error::<T>::InvalidModelLength);
 			ensure!(!Models::<T>::contains_key(model_hash), Error::<T>::ModelAlreadyRegistered);
-			ensure!(!Uploads::<T>::contains_key(model_hash), Error::<T>::UploadAlreadyInProgress);
+			ensure!(!Uploads::<T>::contains_key(&uploader, model_hash), Error::<T>::UploadAlreadyInProgress);
 
 			let deposit = Self::deposit_for(byte_len);
 			T::Currency::hold(&HoldReason::ModelStorage.into(), &uploader, deposit)
 				.map_err(|_| Error::<T>::InsufficientDeposit)?;
 			let chunk_count = byte_len.div_ceil(T::MaxChunkBytes::get());
 			Uploads::<T>::insert(
+				&uploader,
 				model_hash,
 				Upload { uploader: uploader.clone(), byte_len, chunk_count, chunks_received: 0, deposit },
 			);
@@ -457,13 +466,12 @@ pub mod pallet {
 			bytes: BoundedVec<u8, T::MaxChunkBytes>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			let mut upload = Uploads::<T>::get(model_hash).ok_or(Error::<T>::UnknownUpload)?;
-			ensure!(upload.uploader == who, Error::<T>::NotUploader);
+			let mut upload = Uploads::<T>::get(&who, model_hash).ok_or(Error::<T>::UnknownUpload)?;
 			ensure!(index < upload.chunk_count, Error::<T>::ChunkOutOfRange);
 			ensure!(bytes.len() as u32 == Self::chunk_len(&upload, index), Error::<T>::WrongChunkLength);
-			ensure!(!UploadChunks::<T>::contains_key(model_hash, index), Error::<T>::ChunkAlreadyUploaded);
+			ensure!(!UploadChunks::<T>::contains_key((&who, model_hash, index)), Error::<T>::ChunkAlreadyUploaded);
 
-			UploadChunks::<T>::insert(model_hash, index, bytes);
+			UploadChunks::<T>::insert((&who, model_hash, index), bytes);
 			upload.chunks_received += 1;
 			Self::deposit_event(Event::ChunkUploaded {
 				model_hash,
@@ -471,7 +479,7 @@ pub mod pallet {
 				chunks_received: upload.chunks_received,
 				chunk_count: upload.chunk_count,
 			});
-			Uploads::<T>::insert(model_hash, upload);
+			Uploads::<T>::insert(&who, model_hash, upload);
 			Ok(())
 		}
 
@@ -480,11 +488,8 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::abort_upload(T::MaxModelBytes::get().div_ceil(T::MaxChunkBytes::get())))]
 		pub fn abort_upload(origin: OriginFor<T>, model_hash: ModelHash) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
-			let upload = Uploads::<T>::get(model_hash).ok_or(Error::<T>::UnknownUpload)?;
-			ensure!(upload.uploader == who, Error::<T>::NotUploader);
-
-			let _ = UploadChunks::<T>::clear_prefix(model_hash, upload.chunk_count, None);
-			Uploads::<T>::remove(model_hash);
+			let upload = Uploads::<T>::get(&who, model_hash).ok_or(Error::<T>::UnknownUpload)?;
+			Self::remove_upload(&who, model_hash, &upload);
 			Self::release_deposit(&who, upload.deposit)?;
 			Self::deposit_event(Event::UploadAborted { model_hash, uploader: who, deposit: upload.deposit });
 			Ok(Some(T::WeightInfo::abort_upload(upload.chunk_count)).into())
@@ -511,15 +516,14 @@ pub mod pallet {
 			price_per_inference: BalanceOf<T>,
 		) -> DispatchResultWithPostInfo {
 			let owner = ensure_signed(origin)?;
-			let upload = Uploads::<T>::get(model_hash).ok_or(Error::<T>::UnknownUpload)?;
-			ensure!(upload.uploader == owner, Error::<T>::NotUploader);
+			let upload = Uploads::<T>::get(&owner, model_hash).ok_or(Error::<T>::UnknownUpload)?;
 			ensure!(upload.chunks_received == upload.chunk_count, Error::<T>::UploadIncomplete);
 			ensure!(!name.is_empty(), Error::<T>::EmptyName);
 			ensure!(!inputs.is_empty(), Error::<T>::TooManyTensors);
 			let mut versions = Versions::<T>::get(&owner, &name);
 			ensure!(versions.last().is_none_or(|(latest, _)| version > *latest), Error::<T>::VersionNotIncreasing);
 
-			let bytes = Self::uploaded_bytes(model_hash, &upload)?;
+			let bytes = Self::uploaded_bytes(&owner, model_hash, &upload)?;
 
 			let info =
 				T::Inspector::inspect(EngineGuest::<T>::get().hash, &bytes, &inputs, T::RegistrationFuelLimit::get())
@@ -534,8 +538,7 @@ pub mod pallet {
 				Verification::InBlock
 			};
 			ModelCode::<T>::insert(model_hash, code);
-			let _ = UploadChunks::<T>::clear_prefix(model_hash, upload.chunk_count, None);
-			Uploads::<T>::remove(model_hash);
+			Self::remove_upload(&owner, model_hash, &upload);
 			Versions::<T>::insert(&owner, &name, versions);
 			Models::<T>::insert(
 				model_hash,

@@ -83,8 +83,8 @@ fn a_model_is_uploaded_in_chunks_checked_and_registered() {
 		assert_eq!(ModelCode::<Test>::get(hash).unwrap().to_vec(), bytes);
 		assert_eq!(Versions::<Test>::get(ALICE, name("relu")).to_vec(), vec![(1, hash)]);
 		// The upload is gone; the deposit now covers the model.
-		assert!(Uploads::<Test>::get(hash).is_none());
-		assert_eq!(UploadChunks::<Test>::iter_prefix(hash).count(), 0);
+		assert!(Uploads::<Test>::get(ALICE, hash).is_none());
+		assert_eq!(UploadChunks::<Test>::iter_prefix((ALICE, hash)).count(), 0);
 		assert_eq!(held(ALICE), deposit);
 		System::assert_last_event(
 			Event::ModelRegistered {
@@ -175,7 +175,7 @@ fn chunks_may_arrive_in_any_order_but_each_once_and_of_the_right_length() {
 		);
 		assert_noop!(
 			Models::upload_chunk(RuntimeOrigin::signed(BOB), hash, 0, chunks[0].clone()),
-			Error::<Test>::NotUploader
+			Error::<Test>::UnknownUpload
 		);
 		assert_noop!(register(ALICE, hash, "relu", 1), Error::<Test>::UploadIncomplete);
 		assert_ok!(Models::upload_chunk(RuntimeOrigin::signed(ALICE), hash, 0, chunks[0].clone()));
@@ -199,8 +199,9 @@ fn begin_upload_refusals_keep_balances_and_storage() {
 			Error::<Test>::InsufficientDeposit
 		);
 		assert_ok!(Models::begin_upload(RuntimeOrigin::signed(ALICE), hash, bytes.len() as u32));
+		// Her own upload once; Bob's is his own (see `nobody_blocks_bytes_someone_else_uploads`).
 		assert_noop!(
-			Models::begin_upload(RuntimeOrigin::signed(BOB), hash, bytes.len() as u32),
+			Models::begin_upload(RuntimeOrigin::signed(ALICE), hash, bytes.len() as u32),
 			Error::<Test>::UploadAlreadyInProgress
 		);
 		assert_ok!(Models::upload_chunk(
@@ -257,7 +258,7 @@ fn inputs_that_do_not_fit_the_model_are_refused() {
 			Error::<Test>::TooManyTensors
 		);
 		assert_noop!(register(ALICE, hash, "", 1), Error::<Test>::EmptyName);
-		assert_noop!(register(BOB, hash, "relu", 1), Error::<Test>::NotUploader);
+		assert_noop!(register(BOB, hash, "relu", 1), Error::<Test>::UnknownUpload);
 	});
 }
 
@@ -295,10 +296,10 @@ fn abort_upload_deletes_chunks_and_releases_the_deposit() {
 	run_test(|| {
 		let bytes = relu(600);
 		let hash = upload(ALICE, &bytes);
-		assert_noop!(Models::abort_upload(RuntimeOrigin::signed(BOB), hash), Error::<Test>::NotUploader);
+		assert_noop!(Models::abort_upload(RuntimeOrigin::signed(BOB), hash), Error::<Test>::UnknownUpload);
 		assert_ok!(Models::abort_upload(RuntimeOrigin::signed(ALICE), hash));
-		assert!(Uploads::<Test>::get(hash).is_none());
-		assert_eq!(UploadChunks::<Test>::iter_prefix(hash).count(), 0);
+		assert!(Uploads::<Test>::get(ALICE, hash).is_none());
+		assert_eq!(UploadChunks::<Test>::iter_prefix((ALICE, hash)).count(), 0);
 		assert_eq!(held(ALICE), 0);
 		assert_eq!(Balances::balance(&ALICE), ENDOWMENT);
 		System::assert_last_event(
@@ -455,5 +456,22 @@ fn the_registrys_invariants_catch_broken_state() {
 		crate::Models::<Test>::mutate(hash, |model| model.as_mut().unwrap().deposit += 1);
 		assert!(Models::do_try_state().is_err());
 		crate::Models::<Test>::mutate(hash, |model| model.as_mut().unwrap().deposit -= 1);
+	});
+}
+
+#[test]
+fn nobody_blocks_bytes_someone_else_uploads() {
+	run_test(|| {
+		let bytes = relu(0);
+		let hash = model_hash(&bytes);
+		// Bob announces Alice's model first and never sends it: Alice's upload is her own.
+		assert_ok!(Models::begin_upload(RuntimeOrigin::signed(BOB), hash, bytes.len() as u32));
+		assert_eq!(upload(ALICE, &bytes), hash);
+		assert_ok!(register(ALICE, hash, "relu", 1));
+		assert_eq!(crate::Models::<Test>::get(hash).unwrap().owner, ALICE);
+		// Bob's upload is still his, to abort (the model is registered now).
+		assert!(Uploads::<Test>::contains_key(BOB, hash));
+		assert_noop!(register(BOB, hash, "relu", 1), Error::<Test>::UploadIncomplete);
+		assert_ok!(Models::abort_upload(RuntimeOrigin::signed(BOB), hash));
 	});
 }

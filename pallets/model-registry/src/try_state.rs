@@ -35,16 +35,17 @@ impl<T: Config> Pallet<T> {
 				);
 			}
 		}
-		for (hash, upload) in Uploads::<T>::iter() {
+		for (uploader, hash, upload) in Uploads::<T>::iter() {
+			ensure!(upload.uploader == uploader, "an upload is kept under another account than its uploader's");
 			ensure!(upload.chunks_received <= upload.chunk_count, "an upload has more chunks than it counts");
 			ensure!(
-				UploadChunks::<T>::iter_prefix(hash).count() as u32 == upload.chunks_received,
+				UploadChunks::<T>::iter_prefix((&uploader, hash)).count() as u32 == upload.chunks_received,
 				"an upload's stored chunks are not the ones it counts"
 			);
 			deposits.add(upload.uploader.clone(), upload.deposit);
 		}
-		for hash in UploadChunks::<T>::iter_keys().map(|(hash, _)| hash) {
-			ensure!(Uploads::<T>::contains_key(hash), "chunks of no upload");
+		for (uploader, hash, _) in UploadChunks::<T>::iter_keys() {
+			ensure!(Uploads::<T>::contains_key(uploader, hash), "chunks of no upload");
 		}
 		deposits.check(
 			|who| T::Currency::balance_on_hold(&HoldReason::ModelStorage.into(), who),

@@ -28,8 +28,8 @@ fn uploaded_inputs_are_taken_by_hash_and_the_request_completes() {
 		// The upload became the request's inputs: its chunks are gone, its deposit released.
 		assert_eq!(Inputs::<Test>::get(id), Some(sample_input()));
 		assert_eq!(Requests::<Test>::get(id).unwrap().input_hash, input_hash(&sample_input()));
-		assert!(!pallet_model_registry::Uploads::<Test>::contains_key(hash));
-		assert_eq!(pallet_model_registry::UploadChunks::<Test>::iter_prefix(hash).count(), 0);
+		assert!(!pallet_model_registry::Uploads::<Test>::contains_key(alice(), hash));
+		assert_eq!(pallet_model_registry::UploadChunks::<Test>::iter_prefix((alice(), hash)).count(), 0);
 		assert_eq!(upload_deposit(alice()), 0);
 		System::assert_has_event(
 			pallet_model_registry::Event::UploadTaken {
@@ -67,7 +67,7 @@ fn bad_uploaded_inputs_are_refused_and_the_upload_is_kept() {
 		assert_noop!(request(alice(), H256::repeat_byte(3)), pallet_model_registry::Error::<Test>::UnknownUpload);
 		// Someone else's upload.
 		let alices = upload_from(alice(), &codec::Encode::encode(&sample_input()));
-		assert_noop!(request(bob(), alices), pallet_model_registry::Error::<Test>::NotUploader);
+		assert_noop!(request(bob(), alices), pallet_model_registry::Error::<Test>::UnknownUpload);
 		// Chunks missing.
 		let incomplete = H256::repeat_byte(4);
 		assert_ok!(Models::begin_upload(RuntimeOrigin::signed(alice()), incomplete, 100));
@@ -89,7 +89,7 @@ fn bad_uploaded_inputs_are_refused_and_the_upload_is_kept() {
 
 		// Every refused upload is still there, deposit held, ready for a corrected request.
 		for hash in [alices, garbage, wrong_shape, huge] {
-			assert!(pallet_model_registry::Uploads::<Test>::contains_key(hash));
+			assert!(pallet_model_registry::Uploads::<Test>::contains_key(alice(), hash));
 		}
 		assert_eq!(crate::NextRequestId::<Test>::get(), 0);
 		assert_eq!(escrowed(alice()), 0);

@@ -174,6 +174,7 @@ pub type Migrations = (
 	migrations::v1_verification_owns_the_challenge_game::Migration,
 	migrations::v2_challenge_deposits::Migration,
 	migrations::v1_uploads_by_uploader::Migration,
+	migrations::v1_feeds_approve_their_operators::Migration,
 );
 
 /// Dispatches calls to the pallets and runs the block lifecycle.

@@ -251,3 +251,54 @@ pub mod v1_uploads_by_uploader {
 		<Runtime as frame_system::Config>::DbWeight,
 	>;
 }
+
+/// Spec 111: a feed's owner approves the operators whose data nodes serve it (`Feeds`, storage
+/// version 0 → 1). So that no feed stops at the upgrade, each feed approves the operators of the
+/// active nodes serving it then (at most `MaxNodesPerFeed` of them); a suspended node's operator
+/// asks the owner before it resumes.
+pub mod v1_feeds_approve_their_operators {
+	use crate::{configs::DataNodesInstance, Runtime};
+	use frame_support::{
+		migrations::VersionedMigration, traits::UncheckedOnRuntimeUpgrade, weights::Weight, BoundedVec,
+	};
+	use pallet_data_feeds::{Feeds, Operators};
+
+	/// The migration, unversioned.
+	pub struct Unversioned;
+
+	impl UncheckedOnRuntimeUpgrade for Unversioned {
+		fn on_runtime_upgrade() -> Weight {
+			let mut reads = 0u64;
+			let mut writes = 0u64;
+			for feed in Feeds::<Runtime>::iter_keys() {
+				reads += 2;
+				let mut approved = BoundedVec::new();
+				for node in pallet_bonded_nodes::NodesByService::<Runtime, DataNodesInstance>::get(feed) {
+					reads += 1;
+					let Some(record) = pallet_bonded_nodes::Nodes::<Runtime, DataNodesInstance>::get(&node) else {
+						continue;
+					};
+					// As many operators as nodes, and no more nodes than `MaxNodesPerFeed`.
+					if !approved.contains(&record.operator) && approved.try_push(record.operator).is_err() {
+						break;
+					}
+				}
+				if !approved.is_empty() {
+					Operators::<Runtime>::insert(feed, approved);
+					writes += 1;
+				}
+			}
+			log::info!(target: "runtime::migrations", "{writes} feeds approve the operators of their nodes");
+			<Runtime as frame_system::Config>::DbWeight::get().reads_writes(reads, writes)
+		}
+	}
+
+	/// The migration, run while `Feeds`' storage version is 0.
+	pub type Migration = VersionedMigration<
+		0,
+		1,
+		Unversioned,
+		pallet_data_feeds::Pallet<Runtime>,
+		<Runtime as frame_system::Config>::DbWeight,
+	>;
+}

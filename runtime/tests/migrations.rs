@@ -159,3 +159,64 @@ fn uploads_in_progress_move_under_their_uploaders_with_their_chunks_once() {
 		assert_eq!(UploadChunks::<Runtime>::iter().count(), 2);
 	});
 }
+
+#[test]
+fn feeds_approve_the_operators_of_the_nodes_serving_them_at_the_upgrade_once() {
+	use frame_support::BoundedVec;
+	use pallet_bonded_nodes::{NodeRecord, NodeStatus, Nodes, NodesByService};
+	use pallet_data_feeds::{FeedInfo, Feeds, Operators};
+	use veriml_runtime::{
+		configs::DataNodesInstance, migrations::v1_feeds_approve_their_operators::Migration as FeedsMigration,
+	};
+	sp_io::TestExternalities::default().execute_with(|| {
+		// Spec 110's state: feed 0 served by two nodes of Eve and one of Ferdie, feed 1 by none.
+		let (eve, ferdie) = (AccountId::new([5; 32]), AccountId::new([6; 32]));
+		let feed = |owner: &AccountId| FeedInfo {
+			owner: owner.clone(),
+			name: BoundedVec::truncate_from(b"BTC/USD".to_vec()),
+			source: BoundedVec::new(),
+			decimals: 2,
+			round_length: 2,
+			min_submissions: 1,
+			max_deviation: sp_runtime::Perbill::from_percent(10),
+			deposit: 1,
+		};
+		Feeds::<Runtime>::insert(0, feed(&ferdie));
+		Feeds::<Runtime>::insert(1, feed(&ferdie));
+		let nodes: Vec<(AccountId, AccountId)> = vec![
+			(AccountId::new([10; 32]), eve.clone()),
+			(AccountId::new([11; 32]), eve.clone()),
+			(AccountId::new([12; 32]), ferdie.clone()),
+		];
+		for (node, operator) in &nodes {
+			Nodes::<Runtime, DataNodesInstance>::insert(
+				node,
+				NodeRecord {
+					operator: operator.clone(),
+					bond: 1,
+					services: BoundedVec::truncate_from(vec![0]),
+					status: NodeStatus::Active,
+					strikes: 0,
+					slash_count: 0,
+					since: 0,
+				},
+			);
+		}
+		NodesByService::<Runtime, DataNodesInstance>::insert(
+			0,
+			BoundedVec::truncate_from(nodes.iter().map(|(node, _)| node.clone()).collect::<Vec<_>>()),
+		);
+		let version = || <pallet_data_feeds::Pallet<Runtime> as GetStorageVersion>::on_chain_storage_version();
+		assert_eq!(version(), StorageVersion::new(0));
+
+		FeedsMigration::on_runtime_upgrade();
+
+		assert_eq!(Operators::<Runtime>::get(0).into_inner(), vec![eve.clone(), ferdie.clone()]);
+		assert!(Operators::<Runtime>::get(1).is_empty());
+		assert_eq!(version(), StorageVersion::new(1));
+		// Once.
+		Operators::<Runtime>::remove(0);
+		FeedsMigration::on_runtime_upgrade();
+		assert!(Operators::<Runtime>::get(0).is_empty());
+	});
+}

@@ -64,6 +64,12 @@ impl<T: Config<I>, I: 'static> Pallet<T, I> {
 		Ok(record)
 	}
 
+	/// Asking `services` services whether they admit an operator (a read each), beyond the
+	/// benchmarked calls until they are benchmarked again.
+	pub(crate) fn admission_weight(services: u32) -> Weight {
+		T::DbWeight::get().reads(services.into())
+	}
+
 	pub(crate) fn check_services(operator: &T::AccountId, services: &[T::Service]) -> DispatchResult {
 		ensure!(!services.is_empty(), Error::<T, I>::NoServices);
 		for (i, service) in services.iter().enumerate() {

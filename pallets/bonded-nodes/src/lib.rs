@@ -306,7 +306,7 @@ pub mod pallet {
 		/// `services`, with `bond` held from the caller, who becomes its operator. `proof` is
 		/// the node key's signature of [`registration_message`] for the caller.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::register(services.len() as u32))]
+		#[pallet::weight(T::WeightInfo::register(services.len() as u32).saturating_add(Pallet::<T, I>::admission_weight(services.len() as u32)))]
 		pub fn register(
 			origin: OriginFor<T>,
 			node: T::AccountId,
@@ -342,7 +342,7 @@ pub mod pallet {
 
 		/// Replace the services `node` offers. Work already given is kept.
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::set_services(T::MaxServicesPerNode::get()))]
+		#[pallet::weight(T::WeightInfo::set_services(T::MaxServicesPerNode::get()).saturating_add(Pallet::<T, I>::admission_weight(T::MaxServicesPerNode::get())))]
 		pub fn set_services(origin: OriginFor<T>, node: T::AccountId, services: ServicesOf<T, I>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let mut record = Self::operated_by(&node, &who)?;
@@ -364,7 +364,7 @@ pub mod pallet {
 		/// Add `amount` to `node`'s bond. A suspended node takes work again once its bond is
 		/// back at `MinBond`, offering those of its services that still exist.
 		#[pallet::call_index(2)]
-		#[pallet::weight(T::WeightInfo::bond_extra(T::MaxServicesPerNode::get()))]
+		#[pallet::weight(T::WeightInfo::bond_extra(T::MaxServicesPerNode::get()).saturating_add(Pallet::<T, I>::admission_weight(T::MaxServicesPerNode::get())))]
 		pub fn bond_extra(origin: OriginFor<T>, node: T::AccountId, amount: BalanceOf<T, I>) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let mut record = Self::operated_by(&node, &who)?;

@@ -4,7 +4,7 @@
 use crate::*;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
-use frame_support::traits::Contains;
+use frame_support::{ensure, traits::Contains};
 
 /// The operators a feed's owner approved: the data nodes' admission.
 pub struct ApprovedOperators<T>(PhantomData<T>);
@@ -16,6 +16,13 @@ impl<T: Config> veriml_primitives::nodes::Admission<T::AccountId, FeedId> for Ap
 }
 
 impl<T: Config> Pallet<T> {
+	/// `feed`, if `who` owns it.
+	pub(crate) fn owned_feed(feed: FeedId, who: &T::AccountId) -> Result<FeedOf<T>, Error<T>> {
+		let info = Feeds::<T>::get(feed).ok_or(Error::<T>::UnknownFeed)?;
+		ensure!(info.owner == *who, Error::<T>::NotFeedOwner);
+		Ok(info)
+	}
+
 	/// Whether `feed`'s owner approved `operator`'s data nodes.
 	pub fn approved(feed: FeedId, operator: &T::AccountId) -> bool {
 		Operators::<T>::get(feed).contains(operator)

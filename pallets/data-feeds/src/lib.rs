@@ -147,7 +147,12 @@ pub mod pallet {
 		pub deposit: Balance,
 	}
 
+	/// Version 1 (spec 111): a feed's owner approves the operators whose nodes serve it
+	/// ([`Operators`]).
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]
@@ -404,8 +409,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::remove_feed().saturating_add(T::DbWeight::get().reads_writes(1, 1)))]
 		pub fn remove_feed(origin: OriginFor<T>, feed: FeedId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			let info = Feeds::<T>::get(feed).ok_or(Error::<T>::UnknownFeed)?;
-			ensure!(info.owner == who, Error::<T>::NotFeedOwner);
+			let info = Self::owned_feed(feed, &who)?;
 			ensure!(T::Nodes::nodes(&feed).is_empty(), Error::<T>::FeedInUse);
 			T::Currency::release(&HoldReason::FeedDeposit.into(), &who, info.deposit, Precision::BestEffort)?;
 			Feeds::<T>::remove(feed);
@@ -465,8 +469,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::approve_operator())]
 		pub fn approve_operator(origin: OriginFor<T>, feed: FeedId, operator: T::AccountId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			let info = Feeds::<T>::get(feed).ok_or(Error::<T>::UnknownFeed)?;
-			ensure!(info.owner == who, Error::<T>::NotFeedOwner);
+			Self::owned_feed(feed, &who)?;
 			Operators::<T>::try_mutate(feed, |approved| {
 				ensure!(!approved.contains(&operator), Error::<T>::AlreadyApproved);
 				approved.try_push(operator.clone()).map_err(|_| Error::<T>::TooManyOperators)
@@ -483,8 +486,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::revoke_operator())]
 		pub fn revoke_operator(origin: OriginFor<T>, feed: FeedId, operator: T::AccountId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			let info = Feeds::<T>::get(feed).ok_or(Error::<T>::UnknownFeed)?;
-			ensure!(info.owner == who, Error::<T>::NotFeedOwner);
+			Self::owned_feed(feed, &who)?;
 			Operators::<T>::try_mutate(feed, |approved| {
 				let before = approved.len();
 				approved.retain(|approved| *approved != operator);

@@ -76,6 +76,12 @@ impl<T: Config> Pallet<T> {
 		T::Models::preparation_weight(terms).saturating_add(T::DbWeight::get().reads_writes(1, 1))
 	}
 
+	/// Scheduling the lapse of a request's assignments (one entry a node), beyond the
+	/// benchmarked calls that assign until they are benchmarked again.
+	pub(crate) fn lapse_weight() -> Weight {
+		T::DbWeight::get().writes(T::Replication::get().into())
+	}
+
 	/// What re-executing `model` now adds for preparing it: all of it on its first
 	/// re-execution in this block, which it records, or just the check on a later one.
 	pub(crate) fn charge_preparation(model: &ModelHash, terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {

@@ -422,6 +422,7 @@ pub mod pallet {
 			// A lapse is handled as a refuted failure report is: the node struck, the request
 			// reassigned.
 			T::WeightInfo::on_initialize(expired, assigned)
+				.saturating_add(Self::lapse_weight().saturating_mul(assigned.into()))
 				.saturating_add(T::WeightInfo::report_failure().saturating_mul(lapsed.into()))
 				.saturating_add(T::DbWeight::get().reads_writes(1, 1).saturating_mul(stale.into()))
 				.saturating_add(T::DbWeight::get().writes(1))
@@ -478,7 +479,7 @@ pub mod pallet {
 		/// held in escrow; the request is assigned to bonded nodes serving the model and
 		/// expires after `RequestTimeout` blocks with the fee refunded.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::request(inputs.encoded_size() as u32))]
+		#[pallet::weight(T::WeightInfo::request(inputs.encoded_size() as u32).saturating_add(Pallet::<T>::lapse_weight()))]
 		pub fn request(
 			origin: OriginFor<T>,
 			model: ModelHash,
@@ -500,7 +501,7 @@ pub mod pallet {
 		/// The upload must be the caller's and complete; it is taken (its chunks deleted, its
 		/// deposit released) and the request proceeds as [`request`](Pallet::request) does.
 		#[pallet::call_index(4)]
-		#[pallet::weight(T::WeightInfo::request_uploaded(T::MaxUploadedInputBytes::get()))]
+		#[pallet::weight(T::WeightInfo::request_uploaded(T::MaxUploadedInputBytes::get()).saturating_add(Pallet::<T>::lapse_weight()))]
 		pub fn request_uploaded(
 			origin: OriginFor<T>,
 			model: ModelHash,
@@ -523,7 +524,10 @@ pub mod pallet {
 		/// the fee out and costs the node nothing; a wrong one slashes the node's bond and
 		/// reopens the request for another node.
 		#[pallet::call_index(1)]
-		#[pallet::weight(Pallet::<T>::verification_weight(*request, T::WeightInfo::submit_result(T::MaxOutputBytes::get())))]
+		#[pallet::weight(Pallet::<T>::verification_weight(
+			*request,
+			T::WeightInfo::submit_result(T::MaxOutputBytes::get()).saturating_add(Pallet::<T>::lapse_weight())
+		))]
 		pub fn submit_result(
 			origin: OriginFor<T>,
 			request: RequestId,
@@ -547,7 +551,10 @@ pub mod pallet {
 		/// Verified by re-execution like a result: a true report completes the request
 		/// (model price refunded, execution and protocol fees paid); a false one slashes.
 		#[pallet::call_index(2)]
-		#[pallet::weight(Pallet::<T>::verification_weight(*request, T::WeightInfo::report_failure()))]
+		#[pallet::weight(Pallet::<T>::verification_weight(
+			*request,
+			T::WeightInfo::report_failure().saturating_add(Pallet::<T>::lapse_weight())
+		))]
 		pub fn report_failure(
 			origin: OriginFor<T>,
 			request: RequestId,

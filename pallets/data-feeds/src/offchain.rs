@@ -71,10 +71,10 @@ impl<T: Config> Pallet<T> {
 
 	fn submit_for(now: BlockNumberFor<T>, account: &Account<T>) {
 		let node = &account.id;
-		if T::Nodes::operator(node).is_none() {
+		let Some(operator) = T::Nodes::operator(node) else {
 			log::debug!(target: LOG_TARGET, "feed key {node:?} is not a registered data node");
 			return;
-		}
+		};
 		if !T::Nodes::is_active(node) {
 			log::debug!(target: LOG_TARGET, "data node {node:?} is suspended or leaving: submitting nothing");
 			return;
@@ -82,10 +82,9 @@ impl<T: Config> Pallet<T> {
 		let mut nonces = NonceTracker::<T>::load(NONCE, node, now, RESUBMIT_AFTER.into());
 		// The transaction lands in a later block: aim at the round of the next block.
 		let next_block = now.saturating_add(1u32.into());
-		let operator = T::Nodes::operator(node);
 		for feed in T::Nodes::services(node) {
 			let Some(info) = Feeds::<T>::get(feed) else { continue };
-			if !operator.as_ref().is_some_and(|operator| Self::approved(feed, operator)) {
+			if !Self::approved(feed, &operator) {
 				log::debug!(target: LOG_TARGET, "feed {feed}: its owner no longer approves this node's operator");
 				continue;
 			}

@@ -496,18 +496,14 @@ pub mod pallet {
 				);
 			}
 			ensure!(WorkflowCount::<T>::get() == count, "WorkflowCount does not count the workflows");
-			let mut held: alloc::collections::btree_map::BTreeMap<T::AccountId, BalanceOf<T>> = Default::default();
+			let mut held = veriml_primitives::invariants::ExpectedHolds::default();
 			for (id, deposit) in Deposits::<T>::iter() {
-				let owner = Workflows::<T>::get(id).ok_or("a deposit of no workflow")?.owner;
-				let sum = held.entry(owner).or_insert_with(Zero::zero);
-				*sum = sum.saturating_add(deposit);
+				held.add(Workflows::<T>::get(id).ok_or("a deposit of no workflow")?.owner, deposit);
 			}
-			for (owner, sum) in held {
-				ensure!(
-					T::Currency::balance_on_hold(&HoldReason::WorkflowDeposit.into(), &owner) == sum,
-					"an owner's held deposits are not its workflows'"
-				);
-			}
+			held.check(
+				|owner| T::Currency::balance_on_hold(&HoldReason::WorkflowDeposit.into(), owner),
+				"an owner's held deposits are not its workflows'",
+			)?;
 			ensure!(Schedule::<T>::iter_keys().count() == count as usize, "a run is scheduled for no workflow");
 			Ok(())
 		}

@@ -134,6 +134,13 @@ impl pallet_transaction_payment::Config for Runtime {
 	type WeightInfo = pallet_transaction_payment::weights::SubstrateWeight<Runtime>;
 }
 
+/// Skips the fee of a transaction whose call is `feeless_if` for its origin: nodes' answers
+/// and feed values that pass their dispatch's checks (`Inference::answers_without_fee`,
+/// `Feeds::submits_without_fee`).
+impl pallet_skip_feeless_payment::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+}
+
 impl pallet_sudo::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type RuntimeCall = RuntimeCall;

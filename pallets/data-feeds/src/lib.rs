@@ -434,8 +434,12 @@ pub mod pallet {
 		}
 
 		/// Submit `value` for round `round` of `feed`, signed with the data node's `feed` key
-		/// (its off-chain worker does this). Free when accepted.
+		/// (its off-chain worker does this). Free when accepted; sent without a fee (`feeless_if`,
+		/// read by the runtime's `SkipCheckIfFeeless`) when it passes the checks of dispatch.
 		#[pallet::call_index(2)]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, feed: &FeedId, round: &RoundId, _value: &FeedValue| -> bool {
+			Pallet::<T>::submits_without_fee(origin, *feed, *round)
+		})]
 		#[pallet::weight(T::WeightInfo::submit())]
 		pub fn submit(
 			origin: OriginFor<T>,
@@ -444,18 +448,7 @@ pub mod pallet {
 			value: FeedValue,
 		) -> DispatchResultWithPostInfo {
 			let node = ensure_signed(origin)?;
-			let operator = T::Nodes::operator(&node).ok_or(Error::<T>::NotADataNode)?;
-			ensure!(T::Nodes::is_active(&node), Error::<T>::NodeNotActive);
-			let info = Feeds::<T>::get(feed).ok_or(Error::<T>::UnknownFeed)?;
-			ensure!(T::Nodes::serves(&node, &feed), Error::<T>::NotServingFeed);
-			ensure!(Self::approved(feed, &operator), Error::<T>::OperatorNotApproved);
-			let now = frame_system::Pallet::<T>::block_number();
-			ensure!(round == Self::round_of(now, info.round_length), Error::<T>::WrongRound);
-			let mut values = match Submissions::<T>::get(feed) {
-				Some((open, values)) if open == round => values,
-				_ => BoundedVec::new(),
-			};
-			ensure!(!values.iter().any(|(who, _)| *who == node), Error::<T>::AlreadySubmitted);
+			let mut values = Self::check_submission(&node, feed, round)?;
 			// One value per serving node, and at most `MaxNodesPerFeed` nodes serve a feed.
 			values.try_push((node.clone(), value)).map_err(|_| Error::<T>::TooManyNodesForFeed)?;
 			Submissions::<T>::insert(feed, (round, values));

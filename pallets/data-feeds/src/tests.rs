@@ -155,6 +155,35 @@ fn bad_submissions_are_refused_with_the_reason() {
 }
 
 #[test]
+fn a_serving_nodes_submission_is_sent_without_a_fee_and_one_dispatch_refuses_pays() {
+	use frame_support::dispatch::CheckIfFeeless;
+	run_test(|| {
+		let feed = register_feed(2);
+		let other = register_feed(1);
+		register_nodes(feed, 1);
+		let round = Feeds::round_of(System::block_number(), ROUND);
+		let feeless = |who, feed, round| {
+			RuntimeCall::Feeds(crate::Call::submit { feed, round, value: 100 }).is_feeless(&RuntimeOrigin::signed(who))
+		};
+		assert!(feeless(node(0), feed, round));
+		// Every submission dispatch would refuse pays its fee.
+		assert!(!feeless(operator(), feed, round));
+		assert!(!feeless(node(0), 9, round));
+		assert!(!feeless(node(0), other, round));
+		assert!(!feeless(node(0), feed, round + 1));
+		assert!(!RuntimeCall::Feeds(crate::Call::submit { feed, round, value: 100 }).is_feeless(&RuntimeOrigin::none()));
+		submit(0, feed, 100);
+		assert!(!feeless(node(0), feed, round), "a second value in the round");
+		// An operator no longer approved: its node's values pay (and are refused).
+		run_to(System::block_number() + ROUND);
+		let round = Feeds::round_of(System::block_number(), ROUND);
+		assert!(feeless(node(0), feed, round));
+		assert_ok!(Feeds::revoke_operator(RuntimeOrigin::signed(owner()), feed, operator()));
+		assert!(!feeless(node(0), feed, round));
+	});
+}
+
+#[test]
 fn a_round_ends_with_the_median_and_reports_the_outlier() {
 	run_test(|| {
 		let feed = register_feed(2);

@@ -9,7 +9,7 @@ use sp_runtime::{
 	traits::{Saturating, Zero},
 	SaturatedConversion,
 };
-use veriml_inference_primitives::{check_inputs, input_hash, result_hash, EngineError, ModelHash, Tensor};
+use veriml_inference_primitives::{check_inputs, input_hash, result_hash, EngineError, ModelHash, Tensor, H256};
 use veriml_primitives::{
 	escrow::Escrow,
 	models::{ModelCatalog, ModelTerms, Verification},
@@ -216,19 +216,13 @@ impl<T: Config> Pallet<T> {
 		claim: Claim,
 		base_weight: Weight,
 	) -> DispatchResultWithPostInfo {
-		let request = Self::open_request(id)?;
-		ensure!(request.assigned.contains(&node), Error::<T>::NotAssigned);
-		let terms = T::Models::terms(&request.model).ok_or(Error::<T>::UnknownModel)?;
-		// Reading the replaced engine version below.
+		let outputs = match &claim {
+			Claim::Outputs { outputs, result_hash } => Some((&outputs[..], result_hash)),
+			Claim::Failure(_) => None,
+		};
+		let (request, terms) = Self::check_answer(&node, id, outputs)?;
+		// Reading the replaced engine version in the check.
 		let base_weight = base_weight.saturating_add(T::DbWeight::get().reads(1));
-		if let (Claim::Outputs { outputs, result_hash: claimed }, (_, Some(replaced))) =
-			(&claim, T::Models::engine_versions())
-		{
-			ensure!(
-				*claimed != result_hash(replaced, &request.model, &request.input_hash, outputs),
-				Error::<T>::ComputedWithReplacedEngine
-			);
-		}
 		let job = Self::job_of(id, &request, terms.inputs.clone(), node.clone());
 		let verdict = match T::Verifier::submit(request.verification, &job, claim)? {
 			Submission::Deferred => {
@@ -247,11 +241,56 @@ impl<T: Config> Pallet<T> {
 		if !confirmed {
 			let requester = request.requester.clone();
 			Self::reject(id, request, &node, &requester, Fault::WrongResult);
-			// The liar pays for the verification it caused.
+			// Where answers are charged at all (not `feeless_if`), the liar pays for the
+			// verification it caused.
 			return Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::Yes });
 		}
 		Self::settle(id, &request, node, outcome, &terms.owner);
 		Ok(PostDispatchInfo { actual_weight: Some(weight), pays_fee: Pays::No })
+	}
+
+	/// What an answer of `node` to `request` (`outputs` with their claimed hash, or `None` for a
+	/// failure report) must be before verification sees it: from a node assigned to the open
+	/// request, with outputs a result may carry, not computed with the engine the chain
+	/// replaced. Returns the request and its model's terms.
+	pub(crate) fn check_answer(
+		node: &T::AccountId,
+		id: RequestId,
+		outputs: Option<(&[Tensor], &H256)>,
+	) -> Result<(RequestOf<T>, ModelTerms<T::AccountId, BalanceOf<T>>), DispatchError> {
+		if let Some((outputs, _)) = outputs {
+			ensure!(outputs.encoded_size() as u32 <= T::MaxOutputBytes::get(), Error::<T>::OutputTooLarge);
+		}
+		let request = Self::open_request(id)?;
+		ensure!(request.assigned.contains(node), Error::<T>::NotAssigned);
+		let terms = T::Models::terms(&request.model).ok_or(Error::<T>::UnknownModel)?;
+		if let (Some((outputs, claimed)), (_, Some(replaced))) = (outputs, T::Models::engine_versions()) {
+			ensure!(
+				*claimed != result_hash(replaced, &request.model, &request.input_hash, outputs),
+				Error::<T>::ComputedWithReplacedEngine
+			);
+		}
+		Ok((request, terms))
+	}
+
+	/// Whether the answer of `origin` to `request` is sent without a transaction fee (the
+	/// calls' `feeless_if`, which the runtime's `SkipCheckIfFeeless` reads when it validates the
+	/// transaction): an answer that passes [`check_answer`](Self::check_answer), and for an
+	/// optimistic model a result whose hash commits to its outputs (verification refuses
+	/// others without deciding). So an assigned node needs no balance for the fee of the
+	/// verification it asks for, and a transaction that would fail in dispatch pays its fee:
+	/// no one fills blocks for free. A wrong result passes (it is re-executed or challenged,
+	/// and its node struck).
+	pub fn answers_without_fee(origin: &OriginFor<T>, id: RequestId, outputs: Option<(&[Tensor], &H256)>) -> bool {
+		let Ok(node) = ensure_signed(origin.clone()) else { return false };
+		let Ok((request, _)) = Self::check_answer(&node, id, outputs) else { return false };
+		match (request.verification, outputs) {
+			(Verification::Optimistic, Some((outputs, claimed))) => {
+				let (engine, _) = T::Models::engine_versions();
+				*claimed == result_hash(engine, &request.model, &request.input_hash, outputs)
+			},
+			_ => true,
+		}
 	}
 
 	/// What re-executing `job` (of a model of `terms`) in this block weighs beyond the call:

@@ -13,14 +13,17 @@
 //! 2. An assigned node's off-chain worker runs the model through the node's deterministic
 //!    engine and sends [`submit_result`](Pallet::submit_result) (or
 //!    [`report_failure`](Pallet::report_failure) when the engine refuses the input), signed
-//!    with its `infr` key.
+//!    with its `infr` key. An answer that passes the checks of dispatch (from a node assigned
+//!    to the open request, outputs a result may carry, made with the chain's engine) is
+//!    marked `feeless_if` ([`Pallet::answers_without_fee`]): with the runtime's
+//!    `SkipCheckIfFeeless` the node needs no balance for the fee of the verification it asks
+//!    for, and an answer that would fail pays its fee.
 //! 3. The result goes to verification ([`Config::Verifier`], pallet-verification) in the
 //!    mode of the model's terms, which decides now or later:
 //!    - [`Verification::InBlock`]: applying the transaction re-executes the model. A match
 //!      stores the result and its receipt and pays the model owner, the node's operator and
-//!      the protocol; the submission is free. A mismatch slashes the node's bond (part of it
-//!      to the requester) and reassigns the request to another node; the liar pays the
-//!      transaction fee.
+//!      the protocol. A mismatch slashes the node's bond (part of it to the requester) and
+//!      reassigns the request to another node.
 //!    - [`Verification::Optimistic`] (models too costly to re-execute every result): the
 //!      result is proposed and the request waits, `Verifying`, for verification's decision
 //!      (unchallenged through its window, or a challenge decided by re-execution), which
@@ -524,6 +527,9 @@ pub mod pallet {
 		/// the fee out and costs the node nothing; a wrong one slashes the node's bond and
 		/// reopens the request for another node.
 		#[pallet::call_index(1)]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, request: &RequestId, outputs: &Vec<Tensor>, result_hash: &H256| -> bool {
+			Pallet::<T>::answers_without_fee(origin, *request, Some((outputs, result_hash)))
+		})]
 		#[pallet::weight(Pallet::<T>::verification_weight(
 			*request,
 			T::WeightInfo::submit_result(T::MaxOutputBytes::get()).saturating_add(Pallet::<T>::lapse_weight())
@@ -536,7 +542,6 @@ pub mod pallet {
 		) -> DispatchResultWithPostInfo {
 			let node = ensure_signed(origin)?;
 			let output_bytes = outputs.encoded_size() as u32;
-			ensure!(output_bytes <= T::MaxOutputBytes::get(), Error::<T>::OutputTooLarge);
 			Self::judge(
 				node,
 				request,
@@ -551,6 +556,9 @@ pub mod pallet {
 		/// Verified by re-execution like a result: a true report completes the request
 		/// (model price refunded, execution and protocol fees paid); a false one slashes.
 		#[pallet::call_index(2)]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, request: &RequestId, _error: &EngineError| -> bool {
+			Pallet::<T>::answers_without_fee(origin, *request, None)
+		})]
 		#[pallet::weight(Pallet::<T>::verification_weight(
 			*request,
 			T::WeightInfo::report_failure().saturating_add(Pallet::<T>::lapse_weight())

@@ -93,6 +93,7 @@ fn offchain_ext(seed: &str) -> (sp_io::TestExternalities, AccountId, impl Fn() -
 }
 
 mod engine_failures;
+mod fees;
 mod invariants;
 mod nodes;
 mod offchain_worker;

@@ -342,9 +342,20 @@ parameter_types! {
 	pub const MaxVerificationFuel: u64 = 1_900_000_000;
 }
 
+parameter_types! {
+	/// A receipt's own record (about 256 bytes with its keys) at the models' rate per byte:
+	/// 2.56 mVML.
+	pub const ReceiptDepositBase: Balance = 256 * ModelDepositPerByte::get();
+}
+
 impl pallet_inference_requests::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type ReceiptDepositBase = ReceiptDepositBase;
+	/// Outputs are kept with their receipt at the models' rate: 10 µVML a byte, 0.66 VML for
+	/// the largest (64 KiB).
+	type ReceiptDepositPerByte = ModelDepositPerByte;
 	type Models = Models;
 	type Uploads = Models;
 	type Nodes = InferenceNodes;

@@ -73,12 +73,19 @@ test('a paid inference is computed by the inference node, verified and settled',
   assert.equal(receipt.outcome.asOutputs.resultHash.toHex(), completed.data.resultHash.toHex());
 
   // Settlement: the owner got the price, the operator the execution fee, the requester paid
-  // the fee (plus the transaction fee) and has nothing left in escrow.
+  // the fee (plus the transaction fee) and has nothing left in escrow; the receipt deposit
+  // stays held while the receipt is kept.
   assert.equal(await free(owner) - ownerBefore, fee.modelPrice.toBigInt());
   assert.equal(await free(operator) - operatorBefore, fee.execution.toBigInt());
   const total = fee.modelPrice.toBigInt() + fee.execution.toBigInt() + fee.protocol.toBigInt();
+  const deposit = made.data.receiptDeposit.toBigInt();
+  assert.ok(deposit > 0n, 'a receipt deposit is held');
   const spent = requesterBefore - await free(requester);
-  assert.ok(spent >= total && spent < total + VML / 100n, `requester spent ${spent}, fee ${total}`);
+  assert.ok(spent >= total + deposit && spent < total + deposit + VML / 100n,
+    `requester spent ${spent}, fee ${total}, receipt deposit ${deposit}`);
+  const receiptDeposit = (await api.query.inference.receiptDeposits(id)).unwrap();
+  assert.equal(receiptDeposit[0].toString(), requester.address);
+  assert.equal(receiptDeposit[1].toBigInt(), deposit);
   assert.ok((await api.query.escrow.escrows({ Request: id })).isNone);
   assert.ok((await api.query.inference.requests(id)).isNone);
   assert.ok((await api.query.inference.inputs(id)).isNone);
@@ -130,7 +137,9 @@ test('inputs uploaded to the chain are requested by their hash and computed', as
   const outputs = (await api.query.verification.outputs(id)).unwrap();
   const { reference, rtol, atol } = referenceOutputs(model);
   outputs.forEach((tensor, i) => assert.ok(allClose(floatsOf(tensor), reference[i].data, rtol, atol)));
-  assert.equal((await api.query.system.account(requester.address)).data.reserved.toBigInt(), 0n);
+  // Only the receipt deposit is left on hold (the upload's deposit was released).
+  assert.equal((await api.query.system.account(requester.address)).data.reserved.toBigInt(),
+    made.data.receiptDeposit.toBigInt());
 
   const { error } = await send(api, api.tx.inference.requestUploaded(model.hash, inputs.hash, 10n * VML), requester);
   assert.equal(error, 'models.UnknownUpload', 'an upload is taken once');

@@ -3,7 +3,11 @@
 
 use crate::*;
 use alloc::vec::Vec;
-use frame_support::{dispatch::PostDispatchInfo, pallet_prelude::*, traits::Contains};
+use frame_support::{
+	dispatch::PostDispatchInfo,
+	pallet_prelude::*,
+	traits::{fungible::MutateHold, Contains},
+};
 use frame_system::pallet_prelude::*;
 use sp_runtime::{
 	traits::{Saturating, Zero},
@@ -16,6 +20,9 @@ use veriml_primitives::{
 	nodes::BondedNodes,
 	verification::{Claim, Job, Outcome, ResultVerifier, Submission, Verdict, VerifiedJobs},
 };
+
+/// A registered model's terms as this pallet reads them.
+pub(crate) type TermsOf<T> = ModelTerms<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
 
 /// Why a node is struck and its request given to another node.
 pub(crate) enum Fault {
@@ -72,19 +79,47 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// The most re-executing a model of `terms` in a block adds for preparing it.
-	pub(crate) fn preparation_weight(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {
+	pub(crate) fn preparation_weight(terms: &TermsOf<T>) -> Weight {
 		T::Models::preparation_weight(terms).saturating_add(T::DbWeight::get().reads_writes(1, 1))
 	}
 
-	/// Scheduling the lapse of a request's assignments (one entry a node), beyond the
-	/// benchmarked calls that assign until they are benchmarked again.
-	pub(crate) fn lapse_weight() -> Weight {
-		T::DbWeight::get().writes(T::Replication::get().into())
+	/// What the calls and hooks that open, assign or end a request do beyond their benchmarks
+	/// until they are benchmarked again: scheduling the lapse of its assignments (one entry a
+	/// node) and holding or releasing its receipt deposit (the record, the hold, the account).
+	pub(crate) fn unbenchmarked_weight() -> Weight {
+		T::DbWeight::get().writes(T::Replication::get().into()).saturating_add(Self::deposit_weight())
+	}
+
+	/// Holding or releasing a receipt deposit: its record, the hold and the account.
+	pub(crate) fn deposit_weight() -> Weight {
+		T::DbWeight::get().reads_writes(3, 3)
+	}
+
+	/// What a request for a model of `terms` holds from its requester for its receipt:
+	/// `ReceiptDepositBase` and `ReceiptDepositPerByte` for each byte of the model's outputs.
+	pub fn receipt_deposit(terms: &TermsOf<T>) -> BalanceOf<T> {
+		let bytes: BalanceOf<T> = terms.output_bytes.into();
+		T::ReceiptDepositBase::get().saturating_add(T::ReceiptDepositPerByte::get().saturating_mul(bytes))
+	}
+
+	/// Releases what request `id` holds for its receipt, if anything.
+	pub(crate) fn release_receipt_deposit(id: RequestId) {
+		if let Some((requester, amount)) = ReceiptDeposits::<T>::take(id) {
+			let released = T::Currency::release(
+				&HoldReason::ReceiptDeposit.into(),
+				&requester,
+				amount,
+				frame_support::traits::tokens::Precision::BestEffort,
+			);
+			if released != Ok(amount) {
+				frame_support::defensive!("a receipt deposit was not held in full");
+			}
+		}
 	}
 
 	/// What re-executing `model` now adds for preparing it: all of it on its first
 	/// re-execution in this block, which it records, or just the check on a later one.
-	pub(crate) fn charge_preparation(model: &ModelHash, terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {
+	pub(crate) fn charge_preparation(model: &ModelHash, terms: &TermsOf<T>) -> Weight {
 		let mut prepared = PreparedInBlock::<T>::get();
 		if prepared.contains(model) {
 			return T::DbWeight::get().reads(1);
@@ -106,7 +141,7 @@ impl<T: Config> Pallet<T> {
 	/// The fuel limit of a run of a model of `terms`: its fuel per run with the margin. A
 	/// model whose limit and preparation together exceed `MaxVerificationFuel` is too
 	/// costly to verify in a block.
-	pub(crate) fn fuel_limit(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Result<Fuel, DispatchError> {
+	pub(crate) fn fuel_limit(terms: &TermsOf<T>) -> Result<Fuel, DispatchError> {
 		let limit = terms.fuel_per_run.saturating_mul(100u64.saturating_add(T::FuelMargin::get().into())) / 100;
 		ensure!(
 			limit.saturating_add(terms.fuel_to_prepare) <= T::MaxVerificationFuel::get(),
@@ -145,6 +180,14 @@ impl<T: Config> Pallet<T> {
 
 		let id = NextRequestId::<T>::get();
 		T::Escrow::lock(id, &requester, fee.total()).map_err(|_| Error::<T>::InsufficientBalance)?;
+		// Dispatch (and the workflows' request, in a transaction of its own) undoes the
+		// escrow's hold if this one fails.
+		let receipt_deposit = Self::receipt_deposit(&terms);
+		if !receipt_deposit.is_zero() {
+			T::Currency::hold(&HoldReason::ReceiptDeposit.into(), &requester, receipt_deposit)
+				.map_err(|_| Error::<T>::InsufficientBalance)?;
+			ReceiptDeposits::<T>::insert(id, (requester.clone(), receipt_deposit));
+		}
 		let now = frame_system::Pallet::<T>::block_number();
 		let deadline = now.saturating_add(T::RequestTimeout::get());
 		let input_hash = input_hash(&inputs);
@@ -162,7 +205,15 @@ impl<T: Config> Pallet<T> {
 			created_at: now,
 			deadline,
 		};
-		Self::deposit_event(Event::Requested { request: id, requester, model, input_hash, fee, deadline });
+		Self::deposit_event(Event::Requested {
+			request: id,
+			requester,
+			model,
+			input_hash,
+			fee,
+			receipt_deposit,
+			deadline,
+		});
 		if !Self::try_assign(id, &mut request) {
 			PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).map_err(|_| Error::<T>::NoNodeAvailable)?;
 			Self::deposit_event(Event::AwaitingNode { request: id });
@@ -257,7 +308,7 @@ impl<T: Config> Pallet<T> {
 		node: &T::AccountId,
 		id: RequestId,
 		outputs: Option<(&[Tensor], &H256)>,
-	) -> Result<(RequestOf<T>, ModelTerms<T::AccountId, BalanceOf<T>>), DispatchError> {
+	) -> Result<(RequestOf<T>, TermsOf<T>), DispatchError> {
 		if let Some((outputs, _)) = outputs {
 			ensure!(outputs.encoded_size() as u32 <= T::MaxOutputBytes::get(), Error::<T>::OutputTooLarge);
 		}
@@ -295,11 +346,7 @@ impl<T: Config> Pallet<T> {
 
 	/// What re-executing `job` (of a model of `terms`) in this block weighs beyond the call:
 	/// reading its inputs, preparing its model (recorded) and `fuel_used` units of work.
-	fn re_execution(
-		job: &Job<RequestId, T::AccountId>,
-		terms: &ModelTerms<T::AccountId, BalanceOf<T>>,
-		fuel_used: Fuel,
-	) -> Weight {
+	fn re_execution(job: &Job<RequestId, T::AccountId>, terms: &TermsOf<T>, fuel_used: Fuel) -> Weight {
 		Self::input_weight(request_input_bytes(job))
 			.saturating_add(Self::fuel_weight(fuel_used))
 			.saturating_add(Self::charge_preparation(&job.model, terms))
@@ -354,7 +401,7 @@ impl<T: Config> Pallet<T> {
 			Fault::Silence => Event::AssignmentLapsed { request: id, node: node.clone(), slashed },
 		});
 		if request.refuted.try_push(node.clone()).is_err() {
-			let refunded = Self::close(id, &request);
+			let refunded = Self::close_without_receipt(id, &request);
 			Self::deposit_event(Event::Abandoned { request: id, refunded });
 		} else {
 			if !Self::try_assign(id, &mut request) {
@@ -395,8 +442,15 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Removes every trace of `request` from this pallet and refunds what is left in its
-	/// escrow; returns the refund.
+	/// Closes `request`, which ends without a receipt (expired, cancelled, abandoned): as
+	/// [`close`](Self::close), and its receipt deposit is released.
+	pub(crate) fn close_without_receipt(id: RequestId, request: &RequestOf<T>) -> BalanceOf<T> {
+		Self::release_receipt_deposit(id);
+		Self::close(id, request)
+	}
+
+	/// Removes every trace of `request` from this pallet but its receipt deposit (kept with
+	/// the receipt) and refunds what is left in its escrow; returns the refund.
 	pub(crate) fn close(id: RequestId, request: &RequestOf<T>) -> BalanceOf<T> {
 		for node in &request.assigned {
 			Assignments::<T>::remove(node, id);
@@ -439,7 +493,7 @@ impl<T: Config> Pallet<T> {
 				if request.status == RequestStatus::Pending {
 					PendingQueue::<T>::mutate(|queue| queue.retain(|queued| *queued != id));
 				}
-				let refunded = Self::close(id, &request);
+				let refunded = Self::close_without_receipt(id, &request);
 				Self::deposit_event(Event::Expired { request: id, refunded });
 			}
 			Deadlines::<T>::remove(now, id);
@@ -533,6 +587,11 @@ impl<T: Config> VerifiedJobs<RequestId, T::AccountId, BalanceOf<T>> for Pallet<T
 		// Bounded by a verified submission or a refuted report (slashed and reassigned).
 		let weight = T::WeightInfo::submit_result(output_bytes).max(T::WeightInfo::report_failure());
 		(slashed, weight.saturating_add(T::DbWeight::get().writes(1)))
+	}
+
+	fn receipt_pruned(id: RequestId) -> Weight {
+		Self::release_receipt_deposit(id);
+		Self::deposit_weight()
 	}
 }
 

@@ -197,8 +197,12 @@ pub mod pallet {
 		#[allow(deprecated)]
 		type RuntimeEvent: From<Event<Self>> + IsType<<Self as frame_system::Config>::RuntimeEvent>;
 
-		/// The currency fees are paid in.
-		type Currency: frame_support::traits::fungible::Mutate<Self::AccountId>;
+		/// The currency fees are paid and receipt deposits held in.
+		type Currency: frame_support::traits::fungible::Mutate<Self::AccountId>
+			+ frame_support::traits::fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+
+		/// The overarching hold reason.
+		type RuntimeHoldReason: From<HoldReason>;
 
 		/// The registered models.
 		type Models: ModelCatalog<Self::AccountId, BalanceOf<Self>>;
@@ -255,6 +259,18 @@ pub mod pallet {
 		/// Largest SCALE-encoded outputs of one result, in bytes.
 		#[pallet::constant]
 		type MaxOutputBytes: Get<u32>;
+
+		/// Held from the requester per request for keeping its receipt in state, with
+		/// [`ReceiptDepositPerByte`](Config::ReceiptDepositPerByte) for each byte of the model's
+		/// outputs: from the request until its receipt is pruned (`ReceiptRetention` blocks
+		/// after verification) or the request ends without one.
+		#[pallet::constant]
+		type ReceiptDepositBase: Get<BalanceOf<Self>>;
+
+		/// Held from the requester per byte of the model's outputs (their SCALE size from its
+		/// output specs), kept with the receipt.
+		#[pallet::constant]
+		type ReceiptDepositPerByte: Get<BalanceOf<Self>>;
 
 		/// Nodes each request is assigned to; the first verified result completes it.
 		#[pallet::constant]
@@ -333,21 +349,36 @@ pub mod pallet {
 	pub type PreparedInBlock<T: Config> =
 		StorageValue<_, BoundedVec<ModelHash, ConstU32<MAX_PREPARED_IN_BLOCK>>, ValueQuery>;
 
+	/// What each request holds from its requester for its receipt and outputs
+	/// ([`HoldReason::ReceiptDeposit`]): from the request until its receipt is pruned, or until
+	/// it ends without one (expired, cancelled, abandoned). None for a deposit of zero.
+	#[pallet::storage]
+	pub type ReceiptDeposits<T: Config> = StorageMap<_, Twox64Concat, RequestId, (T::AccountId, BalanceOf<T>)>;
+
 	/// Open requests per model: a model with open requests cannot be removed.
 	#[pallet::storage]
 	pub type OpenRequests<T: Config> = StorageMap<_, Identity, ModelHash, u32, ValueQuery>;
+
+	/// Why this pallet holds funds.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// Held from a requester while its request's receipt and outputs are kept in state.
+		ReceiptDeposit,
+	}
 
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
 		/// `requester` asked for an inference of `model`; `fee` is held in escrow until it
-		/// completes or expires at the start of block `deadline`.
+		/// completes or expires at the start of block `deadline`, and `receipt_deposit` until
+		/// its receipt is pruned (or it ends without one).
 		Requested {
 			request: RequestId,
 			requester: T::AccountId,
 			model: ModelHash,
 			input_hash: H256,
 			fee: Fee<BalanceOf<T>>,
+			receipt_deposit: BalanceOf<T>,
 			deadline: BlockNumberFor<T>,
 		},
 		/// The request was assigned to `nodes`.
@@ -395,7 +426,7 @@ pub mod pallet {
 		ModelTooCostlyToVerify,
 		/// The fee is higher than the request's `max_fee`.
 		FeeAboveMax,
-		/// The requester's free balance cannot cover the fee.
+		/// The requester's free balance cannot cover the fee and the receipt deposit.
 		InsufficientBalance,
 		/// No node serves the model and the queue of waiting requests is full.
 		NoNodeAvailable,
@@ -425,8 +456,12 @@ pub mod pallet {
 			// A lapse is handled as a refuted failure report is: the node struck, the request
 			// reassigned.
 			T::WeightInfo::on_initialize(expired, assigned)
-				.saturating_add(Self::lapse_weight().saturating_mul(assigned.into()))
-				.saturating_add(T::WeightInfo::report_failure().saturating_mul(lapsed.into()))
+				.saturating_add(Self::unbenchmarked_weight().saturating_mul(assigned.saturating_add(expired).into()))
+				.saturating_add(
+					T::WeightInfo::report_failure()
+						.saturating_add(Self::unbenchmarked_weight())
+						.saturating_mul(lapsed.into()),
+				)
 				.saturating_add(T::DbWeight::get().reads_writes(1, 1).saturating_mul(stale.into()))
 				.saturating_add(T::DbWeight::get().writes(1))
 		}
@@ -482,7 +517,7 @@ pub mod pallet {
 		/// held in escrow; the request is assigned to bonded nodes serving the model and
 		/// expires after `RequestTimeout` blocks with the fee refunded.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::request(inputs.encoded_size() as u32).saturating_add(Pallet::<T>::lapse_weight()))]
+		#[pallet::weight(T::WeightInfo::request(inputs.encoded_size() as u32).saturating_add(Pallet::<T>::unbenchmarked_weight()))]
 		pub fn request(
 			origin: OriginFor<T>,
 			model: ModelHash,
@@ -493,7 +528,7 @@ pub mod pallet {
 			let input_bytes = inputs.encoded_size() as u32;
 			ensure!(input_bytes <= T::MaxInputBytes::get(), Error::<T>::InputTooLarge);
 			Self::create_request(requester, model, inputs, max_fee)?;
-			Ok(Some(T::WeightInfo::request(input_bytes)).into())
+			Ok(Some(T::WeightInfo::request(input_bytes).saturating_add(Self::unbenchmarked_weight())).into())
 		}
 
 		/// Request an inference of `model` on the inputs uploaded to the model registry as
@@ -504,7 +539,7 @@ pub mod pallet {
 		/// The upload must be the caller's and complete; it is taken (its chunks deleted, its
 		/// deposit released) and the request proceeds as [`request`](Pallet::request) does.
 		#[pallet::call_index(4)]
-		#[pallet::weight(T::WeightInfo::request_uploaded(T::MaxUploadedInputBytes::get()).saturating_add(Pallet::<T>::lapse_weight()))]
+		#[pallet::weight(T::WeightInfo::request_uploaded(T::MaxUploadedInputBytes::get()).saturating_add(Pallet::<T>::unbenchmarked_weight()))]
 		pub fn request_uploaded(
 			origin: OriginFor<T>,
 			model: ModelHash,
@@ -516,7 +551,7 @@ pub mod pallet {
 			let input_bytes = bytes.len() as u32;
 			let inputs = Vec::<Tensor>::decode_all(&mut &bytes[..]).map_err(|_| Error::<T>::UndecodableInputs)?;
 			Self::create_request(requester, model, inputs, max_fee)?;
-			Ok(Some(T::WeightInfo::request_uploaded(input_bytes)).into())
+			Ok(Some(T::WeightInfo::request_uploaded(input_bytes).saturating_add(Self::unbenchmarked_weight())).into())
 		}
 
 		/// Submit the result of `request` as computed by the caller, an assigned inference
@@ -532,7 +567,7 @@ pub mod pallet {
 		})]
 		#[pallet::weight(Pallet::<T>::verification_weight(
 			*request,
-			T::WeightInfo::submit_result(T::MaxOutputBytes::get()).saturating_add(Pallet::<T>::lapse_weight())
+			T::WeightInfo::submit_result(T::MaxOutputBytes::get()).saturating_add(Pallet::<T>::unbenchmarked_weight())
 		))]
 		pub fn submit_result(
 			origin: OriginFor<T>,
@@ -546,7 +581,7 @@ pub mod pallet {
 				node,
 				request,
 				Claim::Outputs { outputs, result_hash },
-				T::WeightInfo::submit_result(output_bytes),
+				T::WeightInfo::submit_result(output_bytes).saturating_add(Self::unbenchmarked_weight()),
 			)
 		}
 
@@ -561,7 +596,7 @@ pub mod pallet {
 		})]
 		#[pallet::weight(Pallet::<T>::verification_weight(
 			*request,
-			T::WeightInfo::report_failure().saturating_add(Pallet::<T>::lapse_weight())
+			T::WeightInfo::report_failure().saturating_add(Pallet::<T>::unbenchmarked_weight())
 		))]
 		pub fn report_failure(
 			origin: OriginFor<T>,
@@ -569,19 +604,24 @@ pub mod pallet {
 			error: EngineError,
 		) -> DispatchResultWithPostInfo {
 			let node = ensure_signed(origin)?;
-			Self::judge(node, request, Claim::Failure(error), T::WeightInfo::report_failure())
+			Self::judge(
+				node,
+				request,
+				Claim::Failure(error),
+				T::WeightInfo::report_failure().saturating_add(Self::unbenchmarked_weight()),
+			)
 		}
 
 		/// Cancel a request no node has taken yet; its fee is refunded.
 		#[pallet::call_index(3)]
-		#[pallet::weight(T::WeightInfo::cancel(T::MaxPending::get()))]
+		#[pallet::weight(T::WeightInfo::cancel(T::MaxPending::get()).saturating_add(Pallet::<T>::unbenchmarked_weight()))]
 		pub fn cancel(origin: OriginFor<T>, request: RequestId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let record = Self::open_request(request)?;
 			ensure!(record.requester == who, Error::<T>::NotRequester);
 			ensure!(record.status == RequestStatus::Pending, Error::<T>::AlreadyAssigned);
 			PendingQueue::<T>::mutate(|queue| queue.retain(|id| *id != request));
-			let refunded = Self::close(request, &record);
+			let refunded = Self::close_without_receipt(request, &record);
 			Self::deposit_event(Event::Cancelled { request, refunded });
 			Ok(())
 		}

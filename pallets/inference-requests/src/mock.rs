@@ -151,9 +151,18 @@ impl pallet_verification::Config for Test {
 
 pub const TIMEOUT: u64 = 5;
 
+parameter_types! {
+	/// No receipt deposit unless a test sets one, so balances elsewhere are the fee's alone.
+	pub static ReceiptDepositBase: u64 = 0;
+	pub static ReceiptDepositPerByte: u64 = 0;
+}
+
 impl pallet_inference_requests::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type ReceiptDepositBase = ReceiptDepositBase;
+	type ReceiptDepositPerByte = ReceiptDepositPerByte;
 	type Models = Models;
 	type Uploads = Models;
 	type Nodes = Nodes;

@@ -1,7 +1,8 @@
 //! The pallet's invariants (`try_state`).
 
 use crate::*;
-use frame_support::pallet_prelude::*;
+use frame_support::{pallet_prelude::*, traits::fungible::InspectHold};
+use sp_runtime::traits::Zero;
 use veriml_inference_primitives::ModelHash;
 use veriml_primitives::{escrow::Escrow, verification::ResultVerifier};
 
@@ -12,7 +13,9 @@ impl<T: Config> Pallet<T> {
 	/// later decision), its place in the pending queue, or verification's proposal of it;
 	/// nothing else has any of these; no refuted or silent node is assigned again; every
 	/// assignment's lapse is due in a later block, before its request's deadline; the count of
-	/// open requests per model is right.
+	/// open requests per model is right; each receipt deposit is held from the requester of an
+	/// open request, or of a request whose receipt is kept, and each requester's hold is the sum
+	/// of its deposits.
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		use alloc::collections::btree_map::BTreeMap;
 		let next = NextRequestId::<T>::get();
@@ -73,6 +76,18 @@ impl<T: Config> Pallet<T> {
 		for (model, count) in per_model {
 			ensure!(OpenRequests::<T>::get(model) == count, "a model's count of open requests is wrong");
 		}
-		Ok(())
+		let mut held = veriml_primitives::invariants::ExpectedHolds::default();
+		for (id, (requester, amount)) in ReceiptDeposits::<T>::iter() {
+			ensure!(!amount.is_zero(), "a receipt deposit of nothing is recorded");
+			match Requests::<T>::get(id) {
+				Some(request) => ensure!(request.requester == requester, "a receipt deposit is not its requester's"),
+				None => ensure!(T::Verifier::has_receipt(id), "a receipt deposit outlives its receipt"),
+			}
+			held.add(requester, amount);
+		}
+		held.check(
+			|requester| T::Currency::balance_on_hold(&HoldReason::ReceiptDeposit.into(), requester),
+			"a requester's receipt-deposit hold is not the sum of its requests' deposits",
+		)
 	}
 }

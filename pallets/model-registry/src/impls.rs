@@ -145,6 +145,9 @@ impl<T: Config> ModelCatalog<T::AccountId, BalanceOf<T>> for Pallet<T> {
 			fuel_per_run: record.fuel_per_run,
 			fuel_to_prepare: record.fuel_to_prepare,
 			byte_len: record.byte_len,
+			output_bytes: veriml_primitives::models::encoded_outputs_len(&record.outputs)
+				.try_into()
+				.unwrap_or(u32::MAX),
 			active: record.status == ModelStatus::Active,
 			verification: record.verification,
 		})

@@ -103,6 +103,12 @@ thread_local! {
 	static STRUCK: RefCell<Vec<(u64, Option<u64>)>> = const { RefCell::new(Vec::new()) };
 	static JOBS: RefCell<BTreeMap<u64, Job<u64, u64>>> = const { RefCell::new(BTreeMap::new()) };
 	static DECISIONS: RefCell<Vec<Decision>> = const { RefCell::new(Vec::new()) };
+	static PRUNED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The jobs whose receipts the job owner heard were pruned, in order.
+pub fn pruned() -> Vec<u64> {
+	PRUNED.with(|pruned| pruned.borrow().clone())
 }
 
 /// Registers `node`, operated by `operator`.
@@ -186,6 +192,10 @@ impl VerifiedJobs<u64, u64, u64> for StandInJobs {
 			decisions.borrow_mut().push(Decision::Refuted { id, executor: *executor, wronged: *wronged })
 		});
 		(slashed, Weight::zero())
+	}
+	fn receipt_pruned(id: u64) -> Weight {
+		PRUNED.with(|pruned| pruned.borrow_mut().push(id));
+		Weight::zero()
 	}
 }
 

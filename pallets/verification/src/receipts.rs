@@ -39,8 +39,8 @@ impl<T: Config> Pallet<T> {
 		VerifiedIn::<T>::insert(now, id, ());
 	}
 
-	/// Removes the receipts verified `ReceiptRetention` blocks before `now`; returns the weight
-	/// used.
+	/// Removes the receipts verified `ReceiptRetention` blocks before `now`, each with what was
+	/// held for keeping it (`VerifiedJobs::receipt_pruned`); returns the weight used.
 	pub(crate) fn prune_receipts(now: BlockNumberFor<T>) -> Weight {
 		let db = T::DbWeight::get();
 		if now <= T::ReceiptRetention::get() {
@@ -48,14 +48,16 @@ impl<T: Config> Pallet<T> {
 		}
 		let verified_in = now.saturating_sub(T::ReceiptRetention::get());
 		let mut count = 0u32;
+		let mut released = Weight::zero();
 		for (id, ()) in VerifiedIn::<T>::drain_prefix(verified_in) {
 			Receipts::<T>::remove(id);
 			Outputs::<T>::remove(id);
+			released.saturating_accrue(T::Jobs::receipt_pruned(id));
 			count += 1;
 		}
 		if count > 0 {
 			Self::deposit_event(Event::ReceiptsPruned { verified_in, count });
 		}
-		db.reads_writes(1 + count as u64, 3 * count as u64 + 1)
+		db.reads_writes(1 + count as u64, 3 * count as u64 + 1).saturating_add(released)
 	}
 }

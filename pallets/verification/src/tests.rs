@@ -152,9 +152,12 @@ fn receipts_and_outputs_are_pruned_after_their_retention() {
 		assert!(Receipts::<Test>::get(1).is_none());
 		assert!(Outputs::<Test>::get(1).is_none());
 		System::assert_has_event(Event::ReceiptsPruned { verified_in: 1, count: 1 }.into());
+		// The job's owner hears it, to release what it held for the receipt.
+		assert_eq!(pruned(), vec![1]);
 		assert!(Receipts::<Test>::get(2).is_some());
 		run_to_block(3 + RETENTION);
 		assert!(Receipts::<Test>::get(2).is_none());
+		assert_eq!(pruned(), vec![1, 2]);
 		assert_eq!(VerifiedIn::<Test>::iter().count(), 0);
 	});
 }
@@ -341,6 +344,13 @@ fn the_invariants_catch_a_broken_challenge_game() {
 		ProposedOutputs::<Test>::insert(1, vec![Tensor::from_f32(&[1, 1], &[0.0])]);
 		assert!(Verification::do_try_state().is_err());
 		ProposedOutputs::<Test>::insert(1, inputs());
+		assert!(Verification::do_try_state().is_ok());
+		// A challenge's deposit recorded as more than its challenger holds.
+		assert_ok!(challenge(43, 1));
+		assert!(Verification::do_try_state().is_ok());
+		crate::ChallengeDeposits::<Test>::mutate(1, |deposit| *deposit.as_mut().unwrap() += 1);
+		assert!(Verification::do_try_state().is_err());
+		crate::ChallengeDeposits::<Test>::mutate(1, |deposit| *deposit.as_mut().unwrap() -= 1);
 		assert!(Verification::do_try_state().is_ok());
 	});
 }

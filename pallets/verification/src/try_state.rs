@@ -1,7 +1,7 @@
 //! The pallet's invariants (`try_state`).
 
 use crate::*;
-use frame_support::pallet_prelude::*;
+use frame_support::{pallet_prelude::*, traits::fungible::InspectHold};
 
 impl<T: Config> Pallet<T> {
 	/// The pallet's invariants, checked by `try_state` and after every block of the tests:
@@ -13,7 +13,8 @@ impl<T: Config> Pallet<T> {
 	///   claims outputs (hashing to the claimed output hash), and settles at the end of its
 	///   window while unchallenged (in a window not before [`SettleFrom`]) or waits among the
 	///   disputes once challenged, with its challenger's deposit recorded; nothing else is in a
-	///   window, among the disputes or among the deposits.
+	///   window, among the disputes or among the deposits; each challenger's `ChallengeDeposit`
+	///   hold is the sum of its waiting challenges' deposits.
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		Self::check_receipts()?;
 		Self::check_proposals()
@@ -48,6 +49,7 @@ impl<T: Config> Pallet<T> {
 		let mut proposals = 0usize;
 		let mut with_outputs = 0usize;
 		let mut challenged = 0usize;
+		let mut held = veriml_primitives::invariants::ExpectedHolds::default();
 		for (id, proposal) in Proposals::<T>::iter() {
 			proposals += 1;
 			ensure!(T::Jobs::job(id, &proposal.node).is_some(), "a proposal answers no open job of its proposer");
@@ -75,12 +77,13 @@ impl<T: Config> Pallet<T> {
 						"an unchallenged proposal's window is before the windows still settled"
 					);
 				},
-				Some(_) => {
+				Some(challenger) => {
 					ensure!(
 						disputes.iter().filter(|disputed| **disputed == id).count() == 1,
 						"a challenged proposal does not wait once among the disputes"
 					);
-					ensure!(ChallengeDeposits::<T>::contains_key(id), "a challenge has no deposit");
+					let deposit = ChallengeDeposits::<T>::get(id).ok_or("a challenge has no deposit")?;
+					held.add(challenger, deposit);
 					challenged += 1;
 				},
 			}
@@ -92,6 +95,9 @@ impl<T: Config> Pallet<T> {
 		);
 		ensure!(disputes.len() == challenged, "a dispute of no challenged proposal");
 		ensure!(ChallengeDeposits::<T>::iter_keys().count() == challenged, "a deposit of no challenge");
-		Ok(())
+		held.check(
+			|challenger| T::Currency::balance_on_hold(&HoldReason::ChallengeDeposit.into(), challenger),
+			"a challenger's ChallengeDeposit hold is not the sum of its challenges' deposits",
+		)
 	}
 }

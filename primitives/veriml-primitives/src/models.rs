@@ -17,6 +17,23 @@ pub enum Verification {
 	Optimistic,
 }
 
+/// The SCALE size of outputs of `specs` (a `Vec<Tensor>`: each tensor's dtype, shape and
+/// data), computed without making them; saturates at `u64::MAX`.
+pub fn encoded_outputs_len(specs: &[TensorSpec]) -> u64 {
+	use codec::{Compact, CompactLen};
+	let compact = |n: u64| Compact::<u64>::compact_len(&n) as u64;
+	specs.iter().fold(compact(specs.len() as u64), |total, spec| {
+		let rank = spec.shape.len() as u64;
+		let data = spec.byte_len().map_or(u64::MAX, |len| len as u64);
+		total
+			.saturating_add(1)
+			.saturating_add(compact(rank))
+			.saturating_add(4 * rank)
+			.saturating_add(compact(data))
+			.saturating_add(data)
+	})
+}
+
 /// What an inference request needs to know of a model.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ModelTerms<AccountId, Balance> {
@@ -33,6 +50,9 @@ pub struct ModelTerms<AccountId, Balance> {
 	pub fuel_to_prepare: Fuel,
 	/// Length of the model's bytes, which such a node reads from state.
 	pub byte_len: u32,
+	/// The SCALE size of the model's outputs, from its output specs ([`encoded_outputs_len`],
+	/// saturated at `u32::MAX`): what its results keep in state.
+	pub output_bytes: u32,
 	/// Whether the model takes new requests.
 	pub active: bool,
 	/// How its results are verified.
@@ -66,4 +86,22 @@ pub trait UploadedBytes<AccountId> {
 	/// Takes `who`'s complete upload `hash` of at most `max_len` bytes: returns its bytes,
 	/// checked against `hash`, deletes its chunks and releases its deposit.
 	fn take(who: &AccountId, hash: &H256, max_len: u32) -> Result<Vec<u8>, DispatchError>;
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use veriml_inference_primitives::{DType, Tensor};
+
+	#[test]
+	fn the_outputs_length_from_specs_is_the_encoded_length_of_such_outputs() {
+		let specs = [
+			TensorSpec::new(DType::F32, &[1, 3]).unwrap(),
+			TensorSpec::new(DType::I64, &[2]).unwrap(),
+			TensorSpec::new(DType::F32, &[1, 100, 100]).unwrap(),
+		];
+		let outputs: Vec<Tensor> = specs.iter().map(|spec| Tensor::zeros(spec).unwrap()).collect();
+		assert_eq!(encoded_outputs_len(&specs), outputs.encoded_size() as u64);
+		assert_eq!(encoded_outputs_len(&[]), Vec::<Tensor>::new().encoded_size() as u64);
+	}
 }

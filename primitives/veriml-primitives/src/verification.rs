@@ -138,6 +138,9 @@ pub trait ResultVerifier<Id, AccountId, BlockNumber> {
 	/// The optimistic proposal waiting for `id`'s decision, if there is one.
 	fn proposal(id: Id) -> Option<Proposal<AccountId, BlockNumber>>;
 
+	/// Whether the receipt of `id` is kept (until the end of its retention).
+	fn has_receipt(id: Id) -> bool;
+
 	/// The most weight the decisions left for later take at the start of one block: a
 	/// block must have room for one verification at the most fuel a verification may use,
 	/// so that every decision can be taken.
@@ -171,6 +174,10 @@ pub trait VerifiedJobs<Id, AccountId, Balance> {
 	/// (part of a slash to `wronged`) and the job given to another node. Returns what was
 	/// slashed and the weight of judging and handling it.
 	fn refuted(id: Id, executor: &AccountId, wronged: &AccountId, output_bytes: u32) -> (Balance, Weight);
+
+	/// The receipt of `id` (and its outputs) left state at the end of its retention: what was
+	/// held for keeping it is released. Returns the weight of releasing it.
+	fn receipt_pruned(id: Id) -> Weight;
 }
 
 impl Claim {

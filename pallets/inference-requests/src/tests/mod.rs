@@ -92,6 +92,7 @@ fn offchain_ext(seed: &str) -> (sp_io::TestExternalities, AccountId, impl Fn() -
 	(ext, key, sent)
 }
 
+mod deposits;
 mod engine_failures;
 mod fees;
 mod invariants;

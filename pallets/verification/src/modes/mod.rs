@@ -59,6 +59,10 @@ impl<T: Config> ResultVerifier<T::JobId, T::AccountId, BlockNumberFor<T>> for Pa
 		Proposals::<T>::get(id)
 	}
 
+	fn has_receipt(id: T::JobId) -> bool {
+		Receipts::<T>::contains_key(id)
+	}
+
 	fn decision_weight() -> Weight {
 		T::DecisionWeight::get()
 	}

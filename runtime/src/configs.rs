@@ -4,7 +4,7 @@ use frame_support::{
 	derive_impl,
 	dispatch::DispatchClass,
 	parameter_types,
-	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
+	traits::{ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
 	weights::{
 		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
 		IdentityFee, Weight,
@@ -13,7 +13,6 @@ use frame_support::{
 };
 use frame_system::limits::{BlockLength, BlockWeights};
 use pallet_transaction_payment::{ConstFeeMultiplier, FungibleAdapter, Multiplier};
-use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sp_runtime::{
 	traits::{AccountIdConversion, One},
 	Perbill,
@@ -21,9 +20,9 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, DataNodes, Escrow, Feeds, Hash, Inference, InferenceNodes,
+	AccountId, Babe, Balance, Balances, Block, BlockNumber, DataNodes, Escrow, Feeds, Hash, Inference, InferenceNodes,
 	Models, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason,
-	RuntimeOrigin, RuntimeTask, System, Verification, EXISTENTIAL_DEPOSIT, SLOT_DURATION, VERSION,
+	RuntimeOrigin, RuntimeTask, System, Verification, EXISTENTIAL_DEPOSIT, MILLISECS_PER_BLOCK, SLOT_DURATION, VERSION,
 };
 use veriml_primitives::{
 	currency::{MICRO_UNIT, MILLI_UNIT, UNIT},
@@ -68,12 +67,26 @@ impl frame_system::Config for Runtime {
 	type MaxConsumers = ConstU32<16>;
 }
 
-impl pallet_aura::Config for Runtime {
-	type AuthorityId = AuraId;
+parameter_types! {
+	/// Slots of an epoch: one hour. The authority set is the genesis one for good (no session
+	/// pallet), so an epoch only renews BABE's randomness.
+	pub const EpochDuration: u64 = crate::EPOCH_DURATION_IN_SLOTS;
+	pub const ExpectedBlockTime: u64 = MILLISECS_PER_BLOCK;
+}
+
+/// Block authoring by BABE: each slot's author proves its right with a VRF output, which also
+/// gives every block randomness no one can choose (inference requests are assigned from it).
+impl pallet_babe::Config for Runtime {
+	type EpochDuration = EpochDuration;
+	type ExpectedBlockTime = ExpectedBlockTime;
+	type EpochChangeTrigger = pallet_babe::SameAuthoritiesForever;
 	type DisabledValidators = ();
+	type WeightInfo = ();
 	type MaxAuthorities = ConstU32<32>;
-	type AllowMultipleBlocksPerSlot = ConstBool<false>;
-	type SlotDuration = pallet_aura::MinimumPeriodTimesTwo<Runtime>;
+	type MaxNominators = ConstU32<0>;
+	// No session pallet: equivocation reports are not accepted, so the proof type is empty.
+	type KeyOwnerProof = sp_core::Void;
+	type EquivocationReportSystem = ();
 }
 
 impl pallet_grandpa::Config for Runtime {
@@ -90,7 +103,7 @@ impl pallet_grandpa::Config for Runtime {
 impl pallet_timestamp::Config for Runtime {
 	/// Milliseconds since the unix epoch.
 	type Moment = u64;
-	type OnTimestampSet = Aura;
+	type OnTimestampSet = Babe;
 	type MinimumPeriod = ConstU64<{ SLOT_DURATION / 2 }>;
 	type WeightInfo = ();
 }
@@ -360,6 +373,8 @@ impl pallet_inference_requests::Config for Runtime {
 	type Uploads = Models;
 	type Nodes = InferenceNodes;
 	type Escrow = EscrowFor;
+	/// The VRF output of the parent block's BABE author.
+	type Randomness = pallet_babe::ParentBlockRandomness<Runtime>;
 	type Verifier = Verification;
 	type AuthorityId = pallet_inference_requests::crypto::InferenceNodeId;
 	type ProtocolAccount = ProtocolAccount;

@@ -1,6 +1,6 @@
 //! The veriml runtime.
 //!
-//! Composes the consensus and accounting pallets every veriml node runs (Aura block production,
+//! Composes the consensus and accounting pallets every veriml node runs (BABE block production,
 //! GRANDPA finality, balances, transaction payment, sudo for dev and local networks) with
 //! veriml's own: the model registry, payment escrow, inference nodes, verification and
 //! inference requests. See `docs/architecture.md`.
@@ -38,6 +38,18 @@ pub use veriml_primitives::{
 	AccountId, Balance, BlockNumber, Hash, Nonce, Signature,
 };
 
+/// Slots of a BABE epoch: one hour.
+pub const EPOCH_DURATION_IN_SLOTS: u64 = time::HOURS as u64;
+
+/// BABE's epoch configuration from genesis: a slot has a primary author with probability 1/4,
+/// and a slot without one has a secondary author who proves a VRF output too, so every block
+/// carries randomness its author could not choose.
+pub const BABE_GENESIS_EPOCH_CONFIG: sp_consensus_babe::BabeEpochConfiguration =
+	sp_consensus_babe::BabeEpochConfiguration {
+		c: (1, 4),
+		allowed_slots: sp_consensus_babe::AllowedSlots::PrimaryAndSecondaryVRFSlots,
+	};
+
 /// Types the node uses without knowing the runtime's extrinsic format, so it keeps syncing
 /// across runtime upgrades that change that format.
 pub mod opaque {
@@ -68,10 +80,10 @@ impl sp_runtime::BoundToRuntimeAppPublic for DataNodeKey {
 }
 
 impl_opaque_keys! {
-	/// The keys a node holds: Aura for authoring, GRANDPA for finality votes, `infr` for
+	/// The keys a node holds: BABE for authoring, GRANDPA for finality votes, `infr` for
 	/// signing inference results, `feed` for signing feed values.
 	pub struct SessionKeys {
-		pub aura: Aura,
+		pub babe: Babe,
 		pub grandpa: Grandpa,
 		pub infr: InferenceNodeKey,
 		pub feed: DataNodeKey,
@@ -218,7 +230,7 @@ mod runtime {
 	pub type Timestamp = pallet_timestamp;
 
 	#[runtime::pallet_index(2)]
-	pub type Aura = pallet_aura;
+	pub type Babe = pallet_babe;
 
 	#[runtime::pallet_index(3)]
 	pub type Grandpa = pallet_grandpa;

@@ -45,9 +45,14 @@ fn runtime_lists_both_presets() {
 #[test]
 fn development_has_alice_as_only_authority_and_sudo() {
 	with_preset_state(DEV_RUNTIME_PRESET, || {
-		let aura = pallet_aura::Authorities::<Runtime>::get();
-		assert_eq!(aura.len(), 1);
-		assert_eq!(aura[0], Sr25519Keyring::Alice.public().into());
+		let babe = pallet_babe::Authorities::<Runtime>::get();
+		assert_eq!(babe.len(), 1);
+		assert_eq!(babe[0], (Sr25519Keyring::Alice.public().into(), 1));
+		// Every slot has an author with a VRF output: every block carries randomness.
+		assert_eq!(
+			pallet_babe::EpochConfig::<Runtime>::get().map(|config| config.allowed_slots),
+			Some(sp_consensus_babe::AllowedSlots::PrimaryAndSecondaryVRFSlots)
+		);
 		assert_eq!(pallet_grandpa::Pallet::<Runtime>::grandpa_authorities().len(), 1);
 		assert_eq!(pallet_sudo::Key::<Runtime>::get(), Some(Sr25519Keyring::Alice.to_account_id()));
 	});
@@ -56,10 +61,10 @@ fn development_has_alice_as_only_authority_and_sudo() {
 #[test]
 fn local_testnet_has_alice_and_bob_validating() {
 	with_preset_state(LOCAL_TESTNET_RUNTIME_PRESET, || {
-		let aura = pallet_aura::Authorities::<Runtime>::get();
-		let expected: Vec<sp_consensus_aura::sr25519::AuthorityId> =
-			vec![Sr25519Keyring::Alice.public().into(), Sr25519Keyring::Bob.public().into()];
-		assert_eq!(aura.into_inner(), expected);
+		let babe = pallet_babe::Authorities::<Runtime>::get();
+		let expected: Vec<(sp_consensus_babe::AuthorityId, u64)> =
+			vec![(Sr25519Keyring::Alice.public().into(), 1), (Sr25519Keyring::Bob.public().into(), 1)];
+		assert_eq!(babe.into_inner(), expected);
 		let grandpa = pallet_grandpa::Pallet::<Runtime>::grandpa_authorities();
 		assert_eq!(grandpa.len(), 2);
 		assert!(grandpa.iter().all(|(_, weight)| *weight == 1));

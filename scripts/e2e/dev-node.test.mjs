@@ -31,7 +31,7 @@ function waitForHead(subscribe, pred, timeoutMs) {
 test('metadata names the runtime, its pallets and documents its calls', async () => {
   assert.equal(api.runtimeVersion.specName.toString(), 'veriml');
   const pallets = api.runtimeMetadata.asLatest.pallets.map((p) => p.name.toString());
-  for (const name of ['System', 'Timestamp', 'Aura', 'Grandpa', 'Balances', 'TransactionPayment', 'Sudo']) {
+  for (const name of ['System', 'Timestamp', 'Babe', 'Grandpa', 'Balances', 'TransactionPayment', 'Sudo']) {
     assert.ok(pallets.includes(name), `pallet ${name} in metadata (got ${pallets.join(', ')})`);
   }
   const transfer = api.tx.balances.transferKeepAlive.meta;

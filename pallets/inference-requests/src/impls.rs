@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use frame_support::{
 	dispatch::PostDispatchInfo,
 	pallet_prelude::*,
-	traits::{fungible::MutateHold, Contains},
+	traits::{fungible::MutateHold, Contains, Randomness},
 };
 use frame_system::pallet_prelude::*;
 use sp_runtime::{
@@ -84,10 +84,12 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// What the calls and hooks that open, assign or end a request do beyond their benchmarks
-	/// until they are benchmarked again: scheduling the lapse of its assignments (one entry a
-	/// node) and holding or releasing its receipt deposit (the record, the hold, the account).
+	/// until they are benchmarked again: reading the block's randomness and the requester's
+	/// nonce, scheduling the lapse of its assignments (one entry a node) and holding or
+	/// releasing its receipt deposit (the record, the hold, the account).
 	pub(crate) fn unbenchmarked_weight() -> Weight {
-		T::DbWeight::get().writes(T::Replication::get().into()).saturating_add(Self::deposit_weight())
+		// And reading the block's randomness and the requester's nonce to assign it.
+		T::DbWeight::get().reads_writes(2, T::Replication::get().into()).saturating_add(Self::deposit_weight())
 	}
 
 	/// Holding or releasing a receipt deposit: its record, the hold and the account.
@@ -233,10 +235,7 @@ impl<T: Config> Pallet<T> {
 		if missing > 0 {
 			let mut excluded: Vec<T::AccountId> = request.assigned.to_vec();
 			excluded.extend_from_slice(&request.refuted);
-			let seed = sp_io::hashing::blake2_256(
-				&(b"veriml/assign", frame_system::Pallet::<T>::parent_hash(), id, request.refuted.len() as u32)
-					.encode(),
-			);
+			let seed = Self::assignment_seed(request);
 			let nodes = T::Nodes::assign(&request.model, &seed, missing, &excluded);
 			let now = frame_system::Pallet::<T>::block_number();
 			let lapse = now.saturating_add(T::AnswerWithin::get());
@@ -257,6 +256,33 @@ impl<T: Config> Pallet<T> {
 		}
 		request.status = RequestStatus::Assigned;
 		true
+	}
+
+	/// The seed `request`'s nodes are drawn from: the block's randomness
+	/// ([`Config::Randomness`]: in the runtime the VRF output of the parent block's BABE
+	/// author, which no author can grind as it could a block hash) for what the request is: its
+	/// requester with the requester's account nonce, its model and inputs, and how many of its
+	/// nodes were refuted. Not its id, which the order of the block's transactions sets: the
+	/// author could otherwise steer a request to a node by placing it (or its own requests
+	/// before it); it can only leave a request out, for another author's block. (The parent's
+	/// VRF output is public when a requester signs: a requester can still steer its own request
+	/// by trying nonces or inputs; see docs/inference.md.)
+	pub(crate) fn assignment_seed(request: &RequestOf<T>) -> [u8; 32] {
+		let subject = (
+			b"veriml/assign",
+			&request.requester,
+			frame_system::Pallet::<T>::account_nonce(&request.requester),
+			request.model,
+			request.input_hash,
+			request.refuted.len() as u32,
+		)
+			.encode();
+		let (random, _) = T::Randomness::random(&subject);
+		let random = random.unwrap_or_else(|| {
+			log::warn!(target: "veriml::inference", "no randomness in this block: assigning from the parent hash");
+			frame_system::Pallet::<T>::parent_hash()
+		});
+		sp_io::hashing::blake2_256(&(random, subject).encode())
 	}
 
 	/// Hands `node`'s `claim` for `request` to verification in the model's mode, and settles

@@ -7,8 +7,9 @@
 //!    match its input specs and a `max_fee`. The fee — the model's price, the execution fee
 //!    for the model's measured cost and the protocol's share ([`Fee`]) — is held in escrow,
 //!    and the request is assigned to [`Config::Replication`] inference nodes serving the
-//!    model, chosen from the parent block hash and the request id (every serving node equally
-//!    likely). With no node available the request waits, `Pending`, and is assigned as soon
+//!    model, chosen from the block's randomness ([`Config::Randomness`], a BABE VRF output)
+//!    for the request's own subject, not its place in the block (every serving node
+//!    equally likely; see [`Pallet::assignment_seed`]). With no node available the request waits, `Pending`, and is assigned as soon
 //!    as one is.
 //! 2. An assigned node's off-chain worker runs the model through the node's deterministic
 //!    engine and sends [`submit_result`](Pallet::submit_result) (or
@@ -215,6 +216,12 @@ pub mod pallet {
 
 		/// Holds fees until settlement.
 		type Escrow: Escrow<RequestId, Self::AccountId, BalanceOf<Self>>;
+
+		/// Randomness no block author can choose, from which requests are assigned: in the
+		/// runtime the VRF output of the parent block's BABE author
+		/// (`pallet_babe::ParentBlockRandomness`). Where there is none, the parent hash stands
+		/// in.
+		type Randomness: frame_support::traits::Randomness<Option<Self::Hash>, BlockNumberFor<Self>>;
 
 		/// Executes inferences with the deterministic engine and verifies results in their
 		/// model's mode.

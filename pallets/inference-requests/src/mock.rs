@@ -157,6 +157,25 @@ parameter_types! {
 	pub static ReceiptDepositPerByte: u64 = 0;
 }
 
+/// The block's randomness in the tests: the hash of the subject, the parent hash and a salt a
+/// test may change (standing in for the VRF output of the block's author).
+pub struct TestRandomness;
+
+parameter_types! {
+	pub static RandomnessSalt: u64 = 0;
+}
+
+impl frame_support::traits::Randomness<Option<H256>, u64> for TestRandomness {
+	fn random(subject: &[u8]) -> (Option<H256>, u64) {
+		let hash = sp_io::hashing::blake2_256(&codec::Encode::encode(&(
+			subject,
+			System::parent_hash(),
+			RandomnessSalt::get(),
+		)));
+		(Some(H256(hash)), System::block_number())
+	}
+}
+
 impl pallet_inference_requests::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
@@ -167,6 +186,7 @@ impl pallet_inference_requests::Config for Test {
 	type Uploads = Models;
 	type Nodes = Nodes;
 	type Escrow = Escrow;
+	type Randomness = TestRandomness;
 	type Verifier = Verification;
 	type AuthorityId = crate::crypto::InferenceNodeId;
 	type ProtocolAccount = Treasury;

@@ -112,3 +112,37 @@ fn a_node_that_answers_in_time_is_not_struck_and_repeated_silence_suspends_a_nod
 		assert!(!<Nodes as veriml_primitives::nodes::BondedNodes<_, _, _>>::is_active(&node));
 	});
 }
+
+/// Where the requests of one block go, made by `requesters` in this order, with eight nodes
+/// serving the model; the block's randomness is the same whatever the order.
+fn assignments_in_order(requesters: &[AccountId]) -> Vec<(AccountId, AccountId)> {
+	let mut assigned = Vec::new();
+	new_test_ext().execute_with(|| {
+		for i in 0..8 {
+			register_node(account(40 + i));
+		}
+		for requester in requesters {
+			let id = request_from(*requester, sample_input());
+			assigned.push((*requester, assigned_to(id)[0]));
+		}
+		check_invariants();
+	});
+	assigned.sort();
+	assigned
+}
+
+#[test]
+fn a_requests_node_comes_from_the_blocks_randomness_not_from_its_place_in_the_block() {
+	let requesters = [alice(), bob(), owner(), operator()];
+	let forward = assignments_in_order(&requesters);
+	// The block's author orders its transactions: the same requests in another order (so with
+	// other request ids) go to the same nodes.
+	let mut reversed = requesters;
+	reversed.reverse();
+	assert_eq!(assignments_in_order(&reversed), forward);
+	let rotated = [requesters[2], requesters[0], requesters[3], requesters[1]];
+	assert_eq!(assignments_in_order(&rotated), forward);
+	// Other randomness (another author's VRF output), other nodes.
+	RandomnessSalt::set(1);
+	assert_ne!(assignments_in_order(&requesters), forward);
+}

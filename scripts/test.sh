@@ -13,7 +13,8 @@
 #   5. a --dev node checked through @polkadot/api (blocks, finality, metadata, a transfer,
 #      models uploaded and registered, hostile models refused, inferences, the veriml RPC)
 #   5b. the TypeScript quick start client (docs/examples/client) against a fresh --dev node
-#   6. the zombienet multi-node tests in zombienet/ (blocks, an inference journey, a data node, an engine upgrade)
+#   6. the zombienet multi-node tests in zombienet/ (blocks, an inference journey, a data node, an engine upgrade,
+#      a hostile network)
 #   7. the engine against its weight: adversarial models timed against the weight charged
 #      for them (scripts/bench-engine-adversarial.sh; fails if time exceeds weight)
 #   8. the inference figures (throughput and latency on a --dev node of its own)

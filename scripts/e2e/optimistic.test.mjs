@@ -5,11 +5,11 @@
 // request goes to the honest node, whose result settles unchallenged after the window.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { u8aConcat, u8aToHex, numberToU8a } from '@polkadot/util';
-import { blake2AsHex } from '@polkadot/util-crypto';
+import { u8aToHex } from '@polkadot/util';
 import {
   connect, account, sendOk, eventsOf, testModel, ensureModel, sampleInputs, referenceOutputs,
   floatsOf, floatTensor, allClose, waitForEvent, registerNode, assertInvariants,
+  resultHash as consensusResultHash,
 } from './lib/chain.mjs';
 
 const VML = 10n ** 12n;
@@ -23,16 +23,9 @@ before(async () => {
 });
 after(async () => { await api?.disconnect(); });
 
-/** The consensus result hash: blake2_256(SCALE(engine_version, model, input_hash, outputs)). */
+/** The consensus result hash of `outputs` with the chain's engine. */
 function resultHash(model, inputHash, outputs) {
-  const outputsType = api.tx.inference.submitResult.meta.args[1].type.toString();
-  const encoded = u8aConcat(
-    numberToU8a(engineVersion, 32).reverse(), // u32 little-endian
-    api.createType('H256', model).toU8a(),
-    api.createType('H256', inputHash).toU8a(),
-    api.createType(outputsType, outputs).toU8a(),
-  );
-  return blake2AsHex(encoded, 256);
+  return consensusResultHash(api, engineVersion, model, inputHash, outputs);
 }
 
 test('a wrong optimistic result is challenged by a node, slashed, and the honest result settles', async () => {
@@ -45,8 +38,8 @@ test('a wrong optimistic result is challenged by a node, slashed, and the honest
   // A key of the node's own: it watches proposals and, later, serves the model.
   const watcher = account('veriml-dev-watcher');
   await api.rpc.author.insertKey('infr', '//veriml-dev-watcher', u8aToHex(watcher.publicKey));
-  // Keys pay their transactions' fees up front (accepted results and challenges are refunded);
-  // a challenging key also holds a challenge deposit while its challenge waits.
+  // An assigned key's answers are sent without a fee; a challenging key pays its challenge's
+  // fee up front (refunded when accepted) and holds a challenge deposit while it waits.
   const deposit = api.consts.verification.challengeDeposit.toBigInt();
   await sendOk(api, api.tx.balances.transferKeepAlive(liar.address, VML), liarOperator);
   await sendOk(api, api.tx.balances.transferKeepAlive(watcher.address, VML + deposit), watcherOperator);

@@ -2,7 +2,7 @@
 import { Keyring } from '@polkadot/api';
 import { connect as connectClient, registerNode as registerNodeTx } from 'veriml-client';
 import { blake2AsHex } from '@polkadot/util-crypto';
-import { u8aToHex } from '@polkadot/util';
+import { u8aConcat, u8aToHex, numberToU8a } from '@polkadot/util';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,6 +147,21 @@ export function waitForFinalized(api, number, timeoutMs = 120_000) {
       }
     }).then((unsub) => { unsubscribe = unsub; }).catch(reject);
   });
+}
+
+/**
+ * The consensus result hash of `outputs` for `model` on inputs hashing to `inputHash` by engine
+ * version `engineVersion`: blake2_256(SCALE(engine_version, model, input_hash, outputs)).
+ */
+export function resultHash(api, engineVersion, model, inputHash, outputs) {
+  const outputsType = api.tx.inference.submitResult.meta.args[1].type.toString();
+  const encoded = u8aConcat(
+    numberToU8a(engineVersion, 32).reverse(), // u32 little-endian
+    api.createType('H256', model).toU8a(),
+    api.createType('H256', inputHash).toU8a(),
+    api.createType(outputsType, outputs).toU8a(),
+  );
+  return blake2AsHex(encoded, 256);
 }
 
 /** Uploads and registers `model` from `author` at `price` per inference; resolves with its record. */

@@ -135,12 +135,8 @@ fn a_result_computed_with_the_engine_the_chain_just_replaced_is_refused_without_
 		let node = account(10);
 		register_node(node);
 		let id = request_from(alice(), sample_input());
-		// The chain has switched to a guest of the next engine version (the same code here),
-		// after this node computed its result with the one before.
-		let before = pallet_model_registry::EngineGuest::<Test>::get();
-		let after = veriml_inference_primitives::EngineGuest { version: before.version + 1, ..before };
-		pallet_model_registry::EngineGuest::<Test>::put(after);
-		pallet_model_registry::ReplacedEngineGuest::<Test>::put(before);
+		// The chain has switched engines after this node computed its result with the one before.
+		let (before, after) = switch_to_next_engine_version();
 		let bond = bond_of(node);
 		System::reset_events();
 

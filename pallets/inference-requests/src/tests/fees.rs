@@ -94,10 +94,7 @@ fn a_result_of_the_replaced_engine_pays_since_dispatch_refuses_it() {
 		let node = account(10);
 		register_node(node);
 		let id = request_from(alice(), sample_input());
-		let before = pallet_model_registry::EngineGuest::<Test>::get();
-		let after = veriml_inference_primitives::EngineGuest { version: before.version + 1, ..before };
-		pallet_model_registry::EngineGuest::<Test>::put(after);
-		pallet_model_registry::ReplacedEngineGuest::<Test>::put(before);
+		let (before, after) = switch_to_next_engine_version();
 		let outputs = sample_output();
 		let stale = result_hash(before.version, &relu_hash(), &input_hash(&sample_input()), &outputs);
 		let fresh = result_hash(after.version, &relu_hash(), &input_hash(&sample_input()), &outputs);

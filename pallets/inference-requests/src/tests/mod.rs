@@ -65,6 +65,17 @@ fn request_from(who: AccountId, inputs: Vec<Tensor>) -> u64 {
 	id
 }
 
+/// Switches the chain to a guest of the next engine version (the same code here), the one
+/// before becoming the replaced guest; returns both.
+fn switch_to_next_engine_version(
+) -> (veriml_inference_primitives::EngineGuest, veriml_inference_primitives::EngineGuest) {
+	let before = pallet_model_registry::EngineGuest::<Test>::get();
+	let after = veriml_inference_primitives::EngineGuest { version: before.version + 1, ..before };
+	pallet_model_registry::EngineGuest::<Test>::put(after);
+	pallet_model_registry::ReplacedEngineGuest::<Test>::put(before);
+	(before, after)
+}
+
 fn assigned_to(id: u64) -> Vec<AccountId> {
 	Requests::<Test>::get(id).unwrap().assigned.into_inner()
 }

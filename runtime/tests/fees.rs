@@ -89,6 +89,19 @@ fn a_node_key_with_the_existential_deposit_answers_its_assignment_and_pays_for_n
 			created_at: 1,
 			deadline: 20,
 		};
+		// An active inference node of some operator (its bond is not what this test is about).
+		pallet_bonded_nodes::Nodes::<Runtime, pallet_bonded_nodes::Instance1>::insert(
+			&node,
+			pallet_bonded_nodes::NodeRecord {
+				operator: owner.clone(),
+				bond: 0,
+				services: BoundedVec::truncate_from(vec![model]),
+				status: pallet_bonded_nodes::NodeStatus::Active,
+				strikes: 0,
+				slash_count: 0,
+				since: 1,
+			},
+		);
 		Requests::<Runtime>::insert(0, request(vec![node.clone()]));
 		Requests::<Runtime>::insert(1, request(vec![owner.clone()]));
 		let outputs = vec![Tensor::from_f32(&[1, 2], &[1.0, 2.0])];

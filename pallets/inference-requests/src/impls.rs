@@ -352,14 +352,19 @@ impl<T: Config> Pallet<T> {
 
 	/// Whether the answer of `origin` to `request` is sent without a transaction fee (the
 	/// calls' `feeless_if`, which the runtime's `SkipCheckIfFeeless` reads when it validates the
-	/// transaction): an answer that passes [`check_answer`](Self::check_answer), and for an
-	/// optimistic model a result whose hash commits to its outputs (verification refuses
+	/// transaction): an answer of an active node that passes [`check_answer`](Self::check_answer),
+	/// and for an optimistic model a result whose hash commits to its outputs (verification refuses
 	/// others without deciding). So an assigned node needs no balance for the fee of the
 	/// verification it asks for, and a transaction that would fail in dispatch pays its fee:
 	/// no one fills blocks for free. A wrong result passes (it is re-executed or challenged,
 	/// and its node struck).
 	pub fn answers_without_fee(origin: &OriginFor<T>, id: RequestId, outputs: Option<(&[Tensor], &H256)>) -> bool {
 		let Ok(node) = ensure_signed(origin.clone()) else { return false };
+		// A node no longer active (suspended, leaving) may have too little bond left for its
+		// strike to cost what a free re-execution does: it pays, as any sender.
+		if !T::Nodes::is_active(&node) {
+			return false;
+		}
 		let Ok((request, _)) = Self::check_answer(&node, id, outputs) else { return false };
 		match (request.verification, outputs) {
 			(Verification::Optimistic, Some((outputs, claimed))) => {

@@ -14,8 +14,8 @@
 //! 2. An assigned node's off-chain worker runs the model through the node's deterministic
 //!    engine and sends [`submit_result`](Pallet::submit_result) (or
 //!    [`report_failure`](Pallet::report_failure) when the engine refuses the input), signed
-//!    with its `infr` key. An answer that passes the checks of dispatch (from a node assigned
-//!    to the open request, outputs a result may carry, made with the chain's engine) is
+//!    with its `infr` key. An answer of an active node that passes the checks of dispatch
+//!    (from a node assigned to the open request, outputs a result may carry, made with the chain's engine) is
 //!    marked `feeless_if` ([`Pallet::answers_without_fee`]): with the runtime's
 //!    `SkipCheckIfFeeless` the node needs no balance for the fee of the verification it asks
 //!    for, and an answer that would fail pays its fee.

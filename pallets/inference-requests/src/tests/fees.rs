@@ -102,3 +102,22 @@ fn a_result_of_the_replaced_engine_pays_since_dispatch_refuses_it() {
 		assert!(result_is_feeless(node, id, outputs, fresh));
 	});
 }
+
+#[test]
+fn a_node_no_longer_active_pays_for_its_answers() {
+	run_test(|| {
+		let node = account(10);
+		register_node(node);
+		let id = request_from(alice(), sample_input());
+		let outputs = sample_output();
+		let hash = honest_hash(&sample_input(), &outputs);
+		assert!(result_is_feeless(node, id, outputs.clone(), hash));
+		// Leaving (as a suspended node): its bond no longer stands behind a re-execution it would
+		// ask for free, so its answers pay their fee up front (refunded when verified).
+		assert_ok!(Nodes::unbond(RuntimeOrigin::signed(operator()), node));
+		assert_eq!(assigned_to(id), vec![node]);
+		assert!(!result_is_feeless(node, id, outputs, hash));
+		assert!(!report_is_feeless(node, id));
+		submit_honest_result(node, id);
+	});
+}

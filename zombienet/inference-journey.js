@@ -46,8 +46,8 @@ async function run(nodeName, networkInfo) {
   const requested = await lib.sendOk(api, api.tx.inference.request(model.hash, inputs, 10n * VML), bob);
   const [request] = lib.eventsOf(requested.events, 'inference', 'Requested');
   const id = request.data.request.toNumber();
-  const [assigned] = lib.eventsOf(requested.events, 'inference', 'Assigned');
-  check(assigned.data.nodes.map(String).includes(attacker.address), `request ${id} assigned to the attacker`);
+  const assigned = await lib.assignedIn(api, requested.blockHash, id);
+  check(assigned.includes(attacker.address), `request ${id} assigned to the attacker`);
 
   // The attacker answers with plausible outputs and a made-up hash.
   const record = (await api.query.models.models(model.hash)).unwrap();

@@ -180,6 +180,12 @@ parameter_types! {
 	pub const OptimisticAboveFuel: u64 = 125_000_000;
 }
 
+parameter_types! {
+	/// 64 KiB of outputs a result may carry: 16k floats. Registration refuses models whose
+	/// outputs are larger, and requests refuse models registered before it did.
+	pub const MaxOutputBytes: u32 = 64 * 1024;
+}
+
 impl pallet_model_registry::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
@@ -198,6 +204,7 @@ impl pallet_model_registry::Config for Runtime {
 	type MaxNameLength = ConstU32<64>;
 	type MaxTensors = ConstU32<8>;
 	type MaxVersions = ConstU32<32>;
+	type MaxOutputBytes = MaxOutputBytes;
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = EnginePicosecondsPerFuel;
 	type OptimisticAboveFuel = OptimisticAboveFuel;
@@ -373,7 +380,9 @@ impl pallet_inference_requests::Config for Runtime {
 	type Uploads = Models;
 	type Nodes = InferenceNodes;
 	type Escrow = EscrowFor;
-	/// The VRF output of the parent block's BABE author.
+	/// BABE's VRF output. The requests pallet draws nodes in its `on_finalize`, after pallet
+	/// Babe's (declared first) has put this block's output where this reads it: randomness no
+	/// one knew when the block's requests were signed (`runtime/tests/randomness.rs`).
 	type Randomness = pallet_babe::ParentBlockRandomness<Runtime>;
 	type Verifier = Verification;
 	type AuthorityId = pallet_inference_requests::crypto::InferenceNodeId;
@@ -388,8 +397,7 @@ impl pallet_inference_requests::Config for Runtime {
 	type MaxInputBytes = ConstU32<{ 1024 * 1024 }>;
 	/// 8 MiB of inputs given as an upload: a batch of eight 224×224 RGB images in f32.
 	type MaxUploadedInputBytes = ConstU32<{ 8 * 1024 * 1024 }>;
-	/// 64 KiB of outputs: 16k floats.
-	type MaxOutputBytes = ConstU32<{ 64 * 1024 }>;
+	type MaxOutputBytes = MaxOutputBytes;
 	type Replication = ConstU32<1>;
 	/// A request that got 16 wrong results is abandoned and refunded.
 	type MaxRefutedNodes = ConstU32<16>;

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { u8aToHex } from '@polkadot/util';
 import {
-  connect, account, send, sendOk, eventsOf, testModel, registerModel, sampleInputs,
+  connect, account, send, sendOk, eventsOf, assignedIn, testModel, registerModel, sampleInputs,
   referenceOutputs, floatsOf, floatTensor, allClose, waitForEvent, waitForFinalized, uploadBytes, held, registerNode, assertInvariants,
 } from './lib/chain.mjs';
 import { blake2AsHex } from '@polkadot/util-crypto';
@@ -51,8 +51,7 @@ test('a paid inference is computed by the inference node, verified and settled',
   const [made] = eventsOf(requested.events, 'inference', 'Requested');
   const id = made.data.request.toNumber();
   const fee = made.data.fee;
-  const [assigned] = eventsOf(requested.events, 'inference', 'Assigned');
-  assert.deepEqual(assigned.data.nodes.map(String), [nodeKey.address]);
+  assert.deepEqual(await assignedIn(api, requested.blockHash, id), [nodeKey.address]);
   const requestBlock = (await api.rpc.chain.getHeader(requested.blockHash)).number.toNumber();
 
   const { event: completed, blockNumber } = await waitForEvent(

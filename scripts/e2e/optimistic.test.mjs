@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { u8aToHex } from '@polkadot/util';
 import {
-  connect, account, sendOk, eventsOf, testModel, ensureModel, sampleInputs, referenceOutputs,
+  connect, account, sendOk, eventsOf, assignedIn, testModel, ensureModel, sampleInputs, referenceOutputs,
   floatsOf, floatTensor, allClose, waitForEvent, registerNode, assertInvariants,
   resultHash as consensusResultHash,
 } from './lib/chain.mjs';
@@ -57,7 +57,7 @@ test('a wrong optimistic result is challenged by a node, slashed, and the honest
   const requested = await sendOk(api, api.tx.inference.request(model.hash, sampleInputs(model), 10n * VML), requester);
   const [made] = eventsOf(requested.events, 'inference', 'Requested');
   const id = made.data.request.toNumber();
-  assert.deepEqual(eventsOf(requested.events, 'inference', 'Assigned')[0].data.nodes.map(String), [liar.address]);
+  assert.deepEqual(await assignedIn(api, requested.blockHash, id), [liar.address]);
 
   // The liar proposes zeros, with a result hash that commits to them: only re-execution shows
   // they are wrong.

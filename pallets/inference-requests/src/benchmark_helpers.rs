@@ -36,6 +36,10 @@ where
 		pallet_model_registry::benchmark_helpers::register_relu::<T>(index, width)
 	}
 
+	fn sum_model(index: u32, width: u32) -> (ModelHash, TensorSpec) {
+		pallet_model_registry::benchmark_helpers::register_sum::<T>(index, width)
+	}
+
 	fn node(model: ModelHash, index: u32) -> T::AccountId {
 		pallet_bonded_nodes::benchmarking::register_node::<T, I>(index, vec![model])
 	}
@@ -63,6 +67,8 @@ where
 		let inputs = vec![veriml_inference_primitives::Tensor::from_f32(&[1, 16], &[0.0; 16])];
 		let id = crate::Pallet::<T>::create_request(requester, model, inputs, crate::BalanceOf::<T>::max_value())
 			.expect("a request of a registered model with a node");
+		// Its node is drawn at the end of the block.
+		<crate::Pallet<T> as frame_support::traits::Hooks<_>>::on_finalize(frame_system::Pallet::<T>::block_number());
 		let request = crate::Requests::<T>::get(id).expect("open");
 		let executor = request.assigned[0].clone();
 		let other = if executor == first { second } else { first };

@@ -26,6 +26,12 @@ fn requester<T: Config>(index: u32) -> T::AccountId {
 	who
 }
 
+/// The end of the block: the nodes of the requests it made are drawn.
+fn end_block<T: Config>() {
+	InferencePallet::<T>::on_finalize(frame_system::Pallet::<T>::block_number());
+}
+
+/// `who` requests `model` on zeros, and the block ends.
 fn make_request<T: Config>(who: &T::AccountId, model: ModelHash, width: u32) -> RequestId {
 	let id = NextRequestId::<T>::get();
 	InferencePallet::<T>::request(
@@ -35,6 +41,7 @@ fn make_request<T: Config>(who: &T::AccountId, model: ModelHash, width: u32) -> 
 		BalanceOf::<T>::max_value(),
 	)
 	.expect("requests");
+	end_block::<T>();
 	id
 }
 
@@ -42,28 +49,48 @@ fn make_request<T: Config>(who: &T::AccountId, model: ModelHash, width: u32) -> 
 mod benchmarks {
 	use super::*;
 
+	/// A request, with the draw of its node at the end of the block.
 	#[benchmark]
 	fn request(i: Linear<64, { T::MaxInputBytes::get() }>) {
 		let width = width_for(i);
-		let (model, _) = T::BenchmarkHelper::model(0, width);
+		let (model, _) = T::BenchmarkHelper::sum_model(0, width);
 		T::BenchmarkHelper::node(model, 0);
 		let who = requester::<T>(0);
-		#[extrinsic_call]
-		_(RawOrigin::Signed(who), model, zeros(width), BalanceOf::<T>::max_value());
+		#[block]
+		{
+			InferencePallet::<T>::request(
+				RawOrigin::Signed(who).into(),
+				model,
+				zeros(width),
+				BalanceOf::<T>::max_value(),
+			)
+			.expect("requests");
+			end_block::<T>();
+		}
 		assert_eq!(Requests::<T>::get(0).map(|r| r.status), Some(RequestStatus::Assigned));
 	}
 
 	/// Inputs taken from a complete upload of `i` bytes: assembled from its chunks, checked
-	/// against their hash, decoded, the upload deleted and its deposit released.
+	/// against their hash, decoded, the upload deleted and its deposit released; the node
+	/// drawn at the end of the block.
 	#[benchmark]
 	fn request_uploaded(i: Linear<64, { T::MaxUploadedInputBytes::get() }>) {
 		let width = width_for(i);
-		let (model, _) = T::BenchmarkHelper::model(0, width);
+		let (model, _) = T::BenchmarkHelper::sum_model(0, width);
 		T::BenchmarkHelper::node(model, 0);
 		let who = requester::<T>(0);
 		let inputs_hash = T::BenchmarkHelper::upload(&who, &zeros(width).encode());
-		#[extrinsic_call]
-		_(RawOrigin::Signed(who), model, inputs_hash, BalanceOf::<T>::max_value());
+		#[block]
+		{
+			InferencePallet::<T>::request_uploaded(
+				RawOrigin::Signed(who).into(),
+				model,
+				inputs_hash,
+				BalanceOf::<T>::max_value(),
+			)
+			.expect("requests");
+			end_block::<T>();
+		}
 		assert_eq!(Requests::<T>::get(0).map(|r| r.status), Some(RequestStatus::Assigned));
 	}
 
@@ -83,7 +110,8 @@ mod benchmarks {
 		assert!(!Requests::<T>::contains_key(id));
 	}
 
-	/// A refuted report: re-execution, slash, reassignment to another node.
+	/// A refuted report: re-execution, slash, reassignment to another node at the end of the
+	/// block.
 	#[benchmark]
 	fn report_failure() {
 		let (model, _) = T::BenchmarkHelper::model(0, 16);
@@ -93,8 +121,12 @@ mod benchmarks {
 		let id = make_request::<T>(&who, model, 16);
 		let assigned = Requests::<T>::get(id).expect("open").assigned[0].clone();
 		let other = if assigned == first { second } else { first };
-		#[extrinsic_call]
-		_(RawOrigin::Signed(assigned), id, EngineError::FuelExhausted);
+		#[block]
+		{
+			InferencePallet::<T>::report_failure(RawOrigin::Signed(assigned).into(), id, EngineError::FuelExhausted)
+				.expect("refuted, not refused");
+			end_block::<T>();
+		}
 		assert_eq!(Requests::<T>::get(id).map(|r| r.assigned.into_inner()), Some(vec![other]));
 	}
 
@@ -109,7 +141,7 @@ mod benchmarks {
 		assert!(!Requests::<T>::contains_key(last));
 	}
 
-	/// `e` requests expire and `a` waiting requests get a node.
+	/// `e` requests expire and `a` waiting requests get a node (at the end of the block).
 	#[benchmark]
 	fn on_initialize(e: Linear<0, 100>, a: Linear<0, { T::MaxPending::get() }>) {
 		let who = requester::<T>(0);
@@ -131,6 +163,7 @@ mod benchmarks {
 		#[block]
 		{
 			InferencePallet::<T>::on_initialize(deadline);
+			InferencePallet::<T>::on_finalize(deadline);
 		}
 		assert!(PendingQueue::<T>::get().is_empty());
 	}

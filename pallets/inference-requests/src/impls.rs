@@ -84,12 +84,14 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// What the calls and hooks that open, assign or end a request do beyond their benchmarks
-	/// until they are benchmarked again: reading the block's randomness and the requester's
-	/// nonce, scheduling the lapse of its assignments (one entry a node) and holding or
+	/// until they are benchmarked again: its entry in [`Undrawn`] (written, drained at the
+	/// end of the block), the nodes serving its model and the block's randomness read to
+	/// draw them, scheduling the lapse of its assignments (one entry a node) and holding or
 	/// releasing its receipt deposit (the record, the hold, the account).
 	pub(crate) fn unbenchmarked_weight() -> Weight {
-		// And reading the block's randomness and the requester's nonce to assign it.
-		T::DbWeight::get().reads_writes(2, T::Replication::get().into()).saturating_add(Self::deposit_weight())
+		T::DbWeight::get()
+			.reads_writes(3, T::Replication::get().saturating_add(2).into())
+			.saturating_add(Self::deposit_weight())
 	}
 
 	/// Holding or releasing a receipt deposit: its record, the hold and the account.
@@ -162,8 +164,8 @@ impl<T: Config> Pallet<T> {
 		})
 	}
 
-	/// Checks `inputs` against `model`, holds the fee and opens the request (assigned, or
-	/// waiting for a node); returns its id.
+	/// Checks `inputs` against `model`, holds the fee and opens the request (its nodes drawn
+	/// at the end of the block, or waiting for one); returns its id.
 	pub(crate) fn create_request(
 		requester: T::AccountId,
 		model: ModelHash,
@@ -172,6 +174,9 @@ impl<T: Config> Pallet<T> {
 	) -> Result<RequestId, DispatchError> {
 		let terms = T::Models::terms(&model).ok_or(Error::<T>::UnknownModel)?;
 		ensure!(terms.active, Error::<T>::ModelDeprecated);
+		// No node could submit a result of it (a model registered before the registry
+		// refused such models): refused before anyone pays or works for it.
+		ensure!(terms.output_bytes <= T::MaxOutputBytes::get(), Error::<T>::OutputTooLarge);
 		check_inputs(&inputs, &terms.inputs).map_err(|error| match error {
 			EngineError::MalformedTensor => Error::<T>::MalformedTensor,
 			_ => Error::<T>::InputDoesNotMatchModel,
@@ -193,7 +198,7 @@ impl<T: Config> Pallet<T> {
 		let now = frame_system::Pallet::<T>::block_number();
 		let deadline = now.saturating_add(T::RequestTimeout::get());
 		let input_hash = input_hash(&inputs);
-		let mut request = Request {
+		let request = Request {
 			requester: requester.clone(),
 			model,
 			input_hash,
@@ -216,9 +221,13 @@ impl<T: Config> Pallet<T> {
 			receipt_deposit,
 			deadline,
 		});
-		if !Self::try_assign(id, &mut request) {
+		// Its nodes are drawn at the end of the block. With none serving the model now it
+		// waits in the queue (tried then too), which must have room for it.
+		if T::Nodes::nodes(&model).is_empty() {
 			PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).map_err(|_| Error::<T>::NoNodeAvailable)?;
 			Self::deposit_event(Event::AwaitingNode { request: id });
+		} else {
+			Undrawn::<T>::insert(id, ());
 		}
 		NextRequestId::<T>::put(id.saturating_add(1));
 		Requests::<T>::insert(id, request);
@@ -258,25 +267,19 @@ impl<T: Config> Pallet<T> {
 		true
 	}
 
-	/// The seed `request`'s nodes are drawn from: the block's randomness
-	/// ([`Config::Randomness`]: in the runtime the VRF output of the parent block's BABE
-	/// author, which no author can grind as it could a block hash) for what the request is: its
-	/// requester with the requester's account nonce, its model and inputs, and how many of its
-	/// nodes were refuted. Not its id, which the order of the block's transactions sets: the
-	/// author could otherwise steer a request to a node by placing it (or its own requests
-	/// before it); it can only leave a request out, for another author's block. (The parent's
-	/// VRF output is public when a requester signs: a requester can still steer its own request
-	/// by trying nonces or inputs; see docs/inference.md.)
+	/// The seed `request`'s nodes are drawn from: the randomness of the block at whose end
+	/// they are drawn ([`Config::Randomness`]: in the runtime BABE's VRF output of this
+	/// block, revealed in its `on_finalize`, which no author can grind as it could a block
+	/// hash, and no requester knows when it signs) for what the request is: its requester,
+	/// model and inputs, and how many of its nodes were refuted. Not its id, which the order
+	/// of the block's transactions sets: the author, who knows its own VRF output, could
+	/// otherwise steer others' requests by placing them; it can only leave a request out, for
+	/// another author's block. What is left: an author steering its *own* requests in the
+	/// blocks it authors (docs/inference.md).
 	pub(crate) fn assignment_seed(request: &RequestOf<T>) -> [u8; 32] {
-		let subject = (
-			b"veriml/assign",
-			&request.requester,
-			frame_system::Pallet::<T>::account_nonce(&request.requester),
-			request.model,
-			request.input_hash,
-			request.refuted.len() as u32,
-		)
-			.encode();
+		let subject =
+			(b"veriml/assign", &request.requester, request.model, request.input_hash, request.refuted.len() as u32)
+				.encode();
 		let (random, _) = T::Randomness::random(&subject);
 		let random = random.unwrap_or_else(|| {
 			log::warn!(target: "veriml::inference", "no randomness in this block: assigning from the parent hash");
@@ -435,17 +438,35 @@ impl<T: Config> Pallet<T> {
 			let refunded = Self::close_without_receipt(id, &request);
 			Self::deposit_event(Event::Abandoned { request: id, refunded });
 		} else {
-			if !Self::try_assign(id, &mut request) {
-				// No honest candidate now: wait in the queue (or, if it is full, until the
-				// deadline refunds the fee).
+			// Another node is drawn at the end of the block, from randomness the rejected
+			// node does not know now (it cannot pick the block of its fault to steer the
+			// request to a node of its own).
+			if request.assigned.is_empty() {
 				request.status = RequestStatus::Pending;
-				if PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).is_ok() {
-					Self::deposit_event(Event::AwaitingNode { request: id });
-				}
 			}
+			Undrawn::<T>::insert(id, ());
 			Requests::<T>::insert(id, request);
 		}
 		slashed
+	}
+
+	/// Draws the nodes of the requests made or left short of nodes in this block; those that
+	/// get none wait in the queue (or, if it is full, until their deadline refunds the fee).
+	pub(crate) fn draw_undrawn() {
+		let undrawn: Vec<RequestId> = Undrawn::<T>::drain().map(|(id, ())| id).collect();
+		for id in undrawn {
+			// Ended in the block (cancelled, expired, settled by another of its nodes), or a
+			// result is being verified: nothing to draw.
+			let Some(mut request) = Requests::<T>::get(id) else { continue };
+			if request.status == RequestStatus::Verifying {
+				continue;
+			}
+			if !Self::try_assign(id, &mut request) && PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).is_ok()
+			{
+				Self::deposit_event(Event::AwaitingNode { request: id });
+			}
+			Requests::<T>::insert(id, request);
+		}
 	}
 
 	/// Pays out the fee of `request`, whose `outcome` from `node` is verified, and closes it.

@@ -6,11 +6,12 @@
 //! 1. [`request`](Pallet::request): the user names a registered model, gives inputs that
 //!    match its input specs and a `max_fee`. The fee — the model's price, the execution fee
 //!    for the model's measured cost and the protocol's share ([`Fee`]) — is held in escrow,
-//!    and the request is assigned to [`Config::Replication`] inference nodes serving the
-//!    model, chosen from the block's randomness ([`Config::Randomness`], a BABE VRF output)
-//!    for the request's own subject, not its place in the block (every serving node
-//!    equally likely; see [`Pallet::assignment_seed`]). With no node available the request waits, `Pending`, and is assigned as soon
-//!    as one is.
+//!    and at the end of the block the request is assigned to [`Config::Replication`]
+//!    inference nodes serving the model, drawn from that block's randomness
+//!    ([`Config::Randomness`]: the block's BABE VRF output, unknown when the request was
+//!    signed) for the request's own subject, not its place in the block (every serving node
+//!    equally likely; see [`Pallet::assignment_seed`]). With no node available the request
+//!    waits, `Pending`, and is assigned at the end of the first block in which one is.
 //! 2. An assigned node's off-chain worker runs the model through the node's deterministic
 //!    engine and sends [`submit_result`](Pallet::submit_result) (or
 //!    [`report_failure`](Pallet::report_failure) when the engine refuses the input), signed
@@ -95,8 +96,15 @@ pub mod crypto {
 /// Makes registered models and bonded nodes for the benchmarks.
 #[cfg(feature = "runtime-benchmarks")]
 pub trait BenchmarkHelper<AccountId> {
-	/// A registered model taking one `[1, width]` float tensor, distinct for each `index`.
+	/// A registered model whose outputs are as large as its one `[1, width]` float input
+	/// (Relu), distinct for each `index`.
 	fn model(
+		index: u32,
+		width: u32,
+	) -> (veriml_inference_primitives::ModelHash, veriml_inference_primitives::TensorSpec);
+	/// A registered model summing its one `[1, width]` float input into one float: large
+	/// inputs with small outputs, distinct for each `index`.
+	fn sum_model(
 		index: u32,
 		width: u32,
 	) -> (veriml_inference_primitives::ModelHash, veriml_inference_primitives::TensorSpec);
@@ -347,6 +355,13 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type PendingQueue<T: Config> = StorageValue<_, BoundedVec<RequestId, T::MaxPending>, ValueQuery>;
 
+	/// Requests made in this block, or left short of nodes in it (a node refuted or silent),
+	/// whose nodes are drawn at its end ([`Hooks::on_finalize`]), from randomness no one knew
+	/// when the block's transactions were signed: see [`Pallet::assignment_seed`]. Empty
+	/// between blocks; each entry is paid for by the call or hook that made it.
+	#[pallet::storage]
+	pub type Undrawn<T: Config> = StorageMap<_, Twox64Concat, RequestId, ()>;
+
 	/// The models re-executed so far in this block. The first re-execution of a model in a
 	/// block is charged preparing it, since an importing node whose engine has not prepared
 	/// it (after a restart, say) prepares it inside the block; later ones in the block are
@@ -388,7 +403,8 @@ pub mod pallet {
 			receipt_deposit: BalanceOf<T>,
 			deadline: BlockNumberFor<T>,
 		},
-		/// The request was assigned to `nodes`.
+		/// The request was assigned to `nodes`: at the end of the block that made it (or left
+		/// it short of nodes), or of the block in which a node for it became available.
 		Assigned { request: RequestId, nodes: Vec<T::AccountId> },
 		/// No node serving the model is available: the request waits for one.
 		AwaitingNode { request: RequestId },
@@ -427,7 +443,8 @@ pub mod pallet {
 		InputTooLarge,
 		/// The uploaded inputs are not the SCALE encoding of a list of tensors.
 		UndecodableInputs,
-		/// The submitted outputs are larger than `MaxOutputBytes`.
+		/// The submitted outputs, or the outputs of the requested model, are larger than
+		/// `MaxOutputBytes`.
 		OutputTooLarge,
 		/// The model costs more fuel than one verification may use.
 		ModelTooCostlyToVerify,
@@ -459,7 +476,10 @@ pub mod pallet {
 			PreparedInBlock::<T>::kill();
 			let (lapsed, stale) = Self::lapse_assignments(now);
 			let expired = Self::expire_requests(now);
-			let assigned = Self::assign_pending();
+			// The waiting requests are tried again at the end of the block (`on_finalize`),
+			// with the requests the block makes or leaves short of nodes; those are charged by
+			// the calls (and lapses) that made them.
+			let assigned = PendingQueue::<T>::decode_len().unwrap_or(0) as u32;
 			// A lapse is handled as a refuted failure report is: the node struck, the request
 			// reassigned.
 			T::WeightInfo::on_initialize(expired, assigned)
@@ -471,6 +491,15 @@ pub mod pallet {
 				)
 				.saturating_add(T::DbWeight::get().reads_writes(1, 1).saturating_mul(stale.into()))
 				.saturating_add(T::DbWeight::get().writes(1))
+		}
+
+		/// Draws the nodes of the requests made or left short of nodes in this block, and of
+		/// the waiting ones, from this block's randomness: in the runtime BABE's VRF output of
+		/// this block, which pallet Babe's `on_finalize` (declared before this pallet, so run
+		/// before it) has just revealed.
+		fn on_finalize(_now: BlockNumberFor<T>) {
+			Self::assign_pending();
+			Self::draw_undrawn();
 		}
 
 		fn offchain_worker(now: BlockNumberFor<T>) {

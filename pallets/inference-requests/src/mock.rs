@@ -68,6 +68,7 @@ impl pallet_model_registry::Config for Test {
 	type MaxNameLength = ConstU32<32>;
 	type MaxTensors = ConstU32<4>;
 	type MaxVersions = ConstU32<4>;
+	type MaxOutputBytes = ConstU32<1024>;
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = PicosecondsPerFuel;
 	type OptimisticAboveFuel = OptimisticAboveFuel;
@@ -346,10 +347,19 @@ pub fn register_node(node: AccountId) {
 	.unwrap();
 }
 
-/// Goes to block `n`, running the pallets' `on_initialize`.
+/// Ends the current block: the requests made or left short of nodes in it are drawn their
+/// nodes (the requests pallet's `on_finalize`).
+pub fn end_block() {
+	use frame_support::traits::Hooks;
+	Inference::on_finalize(System::block_number());
+}
+
+/// Ends the current block and goes to block `n`, running the pallets' `on_initialize` and
+/// the requests pallet's `on_finalize` of each block before `n`.
 pub fn run_to_block(n: u64) {
 	use frame_support::traits::Hooks;
 	while System::block_number() < n {
+		end_block();
 		let next = System::block_number() + 1;
 		System::set_block_number(next);
 		Models::on_initialize(next);

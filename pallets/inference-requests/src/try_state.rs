@@ -10,7 +10,8 @@ impl<T: Config> Pallet<T> {
 	/// The pallet's invariants, checked by `try_state` and after every block of the tests:
 	/// every open request has its inputs, its escrow (held from its requester), and, as
 	/// its status says, its deadline and assignments (until a result is submitted for a
-	/// later decision), its place in the pending queue, or verification's proposal of it;
+	/// later decision), its place in the pending queue (or, pending, its draw at the end of
+	/// the block, or a full queue), or verification's proposal of it;
 	/// nothing else has any of these; no refuted or silent node is assigned again; every
 	/// assignment's lapse is due in a later block, before its request's deadline; the count of
 	/// open requests per model is right; each receipt deposit is held from the requester of an
@@ -46,9 +47,18 @@ impl<T: Config> Pallet<T> {
 				assignments += request.assigned.len();
 				due += 1;
 			}
+			// A pending request waits in the queue, or for the end of this block to draw its
+			// nodes, or (with the queue full) for its deadline.
 			ensure!(
-				pending.contains(&id) == (request.status == RequestStatus::Pending),
-				"the pending queue does not hold exactly the pending requests"
+				!pending.contains(&id) || request.status == RequestStatus::Pending,
+				"the pending queue holds a request that is not pending"
+			);
+			ensure!(
+				request.status != RequestStatus::Pending
+					|| pending.contains(&id)
+					|| Undrawn::<T>::contains_key(id)
+					|| pending.len() as u32 == T::MaxPending::get(),
+				"a pending request is neither in the queue nor drawn at the end of the block"
 			);
 			ensure!(
 				T::Verifier::proposal(id).is_some() == (request.status == RequestStatus::Verifying),

@@ -153,6 +153,12 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxVersions: Get<u32>;
 
+		/// Largest SCALE-encoded outputs an inference result may carry (the requests pallet's
+		/// `MaxOutputBytes`): a model whose outputs are larger is refused (`OutputTooLarge`),
+		/// as no node could submit a result of it.
+		#[pallet::constant]
+		type MaxOutputBytes: Get<u32>;
+
 		/// Engine fuel registration may spend on preparing a model, and again on its trial run.
 		#[pallet::constant]
 		type RegistrationFuelLimit: Get<Fuel>;
@@ -383,7 +389,8 @@ pub mod pallet {
 		InvalidInputSpecs,
 		/// The declared inputs are larger than the engine accepts.
 		InputTooLarge,
-		/// The model's outputs are larger than the engine returns.
+		/// The model's outputs are larger than a result may carry (`MaxOutputBytes`) or than
+		/// the engine returns.
 		OutputTooLarge,
 		/// On all-zero inputs the model produced NaN, which has no canonical form.
 		NanOutput,
@@ -528,6 +535,10 @@ pub mod pallet {
 			let info =
 				T::Inspector::inspect(EngineGuest::<T>::get().hash, &bytes, &inputs, T::RegistrationFuelLimit::get())
 					.map_err(Error::<T>::from)?;
+			ensure!(
+				veriml_primitives::models::encoded_outputs_len(&info.outputs) <= u64::from(T::MaxOutputBytes::get()),
+				Error::<T>::OutputTooLarge
+			);
 			let outputs = BoundedVec::try_from(info.outputs).map_err(|_| Error::<T>::TooManyTensors)?;
 			versions.try_push((version, model_hash)).map_err(|_| Error::<T>::TooManyVersions)?;
 

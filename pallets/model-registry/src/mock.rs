@@ -42,6 +42,8 @@ parameter_types! {
 	pub const DepositPerModel: u64 = 100;
 	pub const DepositPerByte: u64 = 1;
 	pub const MaxModelBytes: u32 = 64 * 1024;
+	/// Largest outputs a result may carry.
+	pub static MaxOutputBytes: u32 = 1024;
 	pub const MaxChunkBytes: u32 = CHUNK;
 	pub const MaxNameLength: u32 = 32;
 	pub const MaxTensors: u32 = 4;
@@ -85,6 +87,7 @@ impl pallet_model_registry::Config for Test {
 	type MaxNameLength = MaxNameLength;
 	type MaxTensors = MaxTensors;
 	type MaxVersions = MaxVersions;
+	type MaxOutputBytes = MaxOutputBytes;
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = PicosecondsPerFuel;
 	type OptimisticAboveFuel = OptimisticAboveFuel;

@@ -242,6 +242,22 @@ fn hostile_and_malformed_models_are_refused_and_nothing_is_registered() {
 }
 
 #[test]
+fn a_model_whose_outputs_no_result_can_carry_is_refused() {
+	run_test(|| {
+		let outputs = veriml_primitives::models::encoded_outputs_len(&[onnx_builder::unary_model_input(WIDTH)]);
+		MaxOutputBytes::set(outputs as u32 - 1);
+		let hash = upload(ALICE, &relu(0));
+		let held_before = held(ALICE);
+		// No node could submit a result of it: refused, the upload kept for its uploader.
+		assert_noop!(register(ALICE, hash, "relu", 1), Error::<Test>::OutputTooLarge);
+		assert!(Models::model(&hash).is_none());
+		assert_eq!(held(ALICE), held_before);
+		MaxOutputBytes::set(outputs as u32);
+		assert_ok!(register(ALICE, hash, "relu", 1));
+	});
+}
+
+#[test]
 fn inputs_that_do_not_fit_the_model_are_refused() {
 	run_test(|| {
 		let hash = upload(ALICE, &relu(0));

@@ -68,6 +68,17 @@ export function eventsOf(events, section, method) {
     .map(({ event }) => event);
 }
 
+/**
+ * The nodes request `id` was assigned to in block `blockHash`: its `inference.Assigned`
+ * event there. A request's nodes are drawn at the end of the block that includes it (from
+ * that block's randomness), so the event is the block's, not the transaction's.
+ */
+export async function assignedIn(api, blockHash, id) {
+  const events = await (await api.at(blockHash)).query.system.events();
+  const found = eventsOf(events, 'inference', 'Assigned').find((event) => event.data.request.toNumber() === id);
+  return found ? found.data.nodes.map(String) : [];
+}
+
 /** A test model: its bytes, content hash and input specs as the chain takes them. */
 export function testModel(name) {
   const folder = join(modelsDir, name);

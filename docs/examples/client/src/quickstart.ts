@@ -58,11 +58,14 @@ function readInputs(path: string): Tensor[] {
   });
 }
 
+/** A transaction's own events, and the block that includes it. */
+interface Sent { events: EventRecord[]; blockHash: string }
+
 /**
  * Signs and sends `tx`; resolves with its events once it is in a block, rejects with the
  * module error's name and documentation if it failed.
  */
-function send(api: ApiPromise, tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair, nonce = -1): Promise<EventRecord[]> {
+function send(api: ApiPromise, tx: SubmittableExtrinsic<'promise'>, signer: KeyringPair, nonce = -1): Promise<Sent> {
   return new Promise((resolve, reject) => {
     tx.signAndSend(signer, { nonce }, ({ status, events, dispatchError }) => {
       if (status.isInvalid || status.isDropped || status.isUsurped) reject(new Error(`transaction ${status.type}`));
@@ -73,7 +76,7 @@ function send(api: ApiPromise, tx: SubmittableExtrinsic<'promise'>, signer: Keyr
       } else if (dispatchError) {
         reject(new Error(`${tx.method.section}.${tx.method.method} failed: ${dispatchError.toString()}`));
       } else {
-        resolve(events);
+        resolve({ events, blockHash: status.asInBlock.toHex() });
       }
     }).catch(reject);
   });
@@ -107,7 +110,7 @@ async function registerModel(api: ApiPromise, author: KeyringPair, bytes: Uint8A
   say(`uploaded ${bytes.length} bytes in ${sent.length - 1} chunk(s); deposit held while the model is registered`);
   const specs = inputs.map(({ dtype, shape }) => ({ dtype, shape }));
   const price = VML / 100n;
-  const events = await send(api, api.tx.models.registerModel(hash, options.name, 1, specs, price), author);
+  const { events } = await send(api, api.tx.models.registerModel(hash, options.name, 1, specs, price), author);
   say(`registered as "${options.name}" v1 at ${price} planck per inference `
     + `(models.ModelRegistered, model ${eventField(events, 'models', 'ModelRegistered', 'modelHash').toString()})`);
 }
@@ -184,10 +187,14 @@ async function requestAndCheck(api: ApiPromise, user: KeyringPair, bytes: Uint8A
   const quote = (await api.rpc.veriml.quote(hash)).toJSON() as unknown as Quote;
   say(`quote: ${quote.total} planck (model ${quote.modelPrice} + execution ${quote.execution} + protocol ${quote.protocol})`);
 
-  const events = await send(api, api.tx.inference.request(hash, inputs, quote.total), user);
+  const { events, blockHash } = await send(api, api.tx.inference.request(hash, inputs, quote.total), user);
   const request = Number(eventField(events, 'inference', 'Requested', 'request').toString());
-  const assigned = eventField(events, 'inference', 'Assigned', 'nodes').toJSON() as string[];
-  say(`request #${request}: fee held in escrow, assigned to ${assigned.join(', ')}`);
+  // Its node is drawn at the end of the block, from that block's randomness: the block's event.
+  const drawn = (await (await api.at(blockHash)).query.system.events() as unknown as EventRecord[])
+    .find(({ event }) => event.section === 'inference' && event.method === 'Assigned'
+      && Number(event.data[0].toString()) === request);
+  say(`request #${request}: fee held in escrow, `
+    + (drawn ? `assigned to ${(drawn.event.data[1].toJSON() as string[]).join(', ')}` : 'waiting for a node'));
 
   const result = await finalResult(api, request);
   if (result.status === 'closed') {

@@ -59,9 +59,11 @@ fn bond_of(node: AccountId) -> u64 {
 	pallet_bonded_nodes::Nodes::<Test>::get(node).unwrap().bond
 }
 
+/// `who` requests Relu of `inputs`, and the block ends (drawing the request's node).
 fn request_from(who: AccountId, inputs: Vec<Tensor>) -> u64 {
 	let id = crate::NextRequestId::<Test>::get();
 	assert_ok!(Inference::request(RuntimeOrigin::signed(who), relu_hash(), inputs, 1_000));
+	end_block();
 	id
 }
 

@@ -75,6 +75,8 @@ fn a_node_that_lets_its_assignment_lapse_is_struck_and_the_request_goes_to_anoth
 		// Half its bond (2 000), half of that to the requester kept waiting.
 		System::assert_has_event(Event::AssignmentLapsed { request: id, node: silent, slashed: MIN_BOND }.into());
 		assert_eq!(bond_of(silent), MIN_BOND);
+		// Another node is drawn at the end of the block.
+		end_block();
 		assert_eq!(assigned_to(id), vec![other]);
 		assert_eq!(Requests::<Test>::get(id).unwrap().refuted.into_inner(), vec![silent]);
 		assert!(!Assignments::<Test>::contains_key(silent, id));
@@ -145,4 +147,65 @@ fn a_requests_node_comes_from_the_blocks_randomness_not_from_its_place_in_the_bl
 	// Other randomness (another author's VRF output), other nodes.
 	RandomnessSalt::set(1);
 	assert_ne!(assignments_in_order(&requesters), forward);
+}
+
+/// The node drawn for Alice's request, made while the block's randomness is `at_signing` (what
+/// the requester sees when it signs: the parent's VRF output) and drawn at the end of the
+/// block, whose own randomness is `at_end` (its VRF output, revealed in its `on_finalize`).
+fn node_drawn(at_signing: u64, at_end: u64) -> AccountId {
+	let mut drawn = None;
+	new_test_ext().execute_with(|| {
+		for i in 0..8 {
+			register_node(account(40 + i));
+		}
+		RandomnessSalt::set(at_signing);
+		let id = crate::NextRequestId::<Test>::get();
+		assert_ok!(Inference::request(RuntimeOrigin::signed(alice()), relu_hash(), sample_input(), 1_000));
+		// Nothing is drawn while the block is built.
+		let request = Requests::<Test>::get(id).unwrap();
+		assert_eq!((request.status, request.assigned.len()), (RequestStatus::Pending, 0));
+		assert!(crate::Undrawn::<Test>::contains_key(id));
+		assert!(!System::events().iter().any(|r| matches!(r.event, RuntimeEvent::Inference(Event::Assigned { .. }))));
+		check_invariants();
+		RandomnessSalt::set(at_end);
+		end_block();
+		let node = assigned_to(id)[0];
+		System::assert_last_event(Event::Assigned { request: id, nodes: vec![node] }.into());
+		assert_eq!(crate::Undrawn::<Test>::iter().count(), 0);
+		check_invariants();
+		drawn = Some(node);
+	});
+	drawn.unwrap()
+}
+
+#[test]
+fn a_requests_node_is_drawn_at_the_end_of_its_block_from_randomness_no_one_knew_when_it_was_signed() {
+	let known = node_drawn(0, 0);
+	// Another VRF output at the end of the block draws another node (one of the first
+	// outputs tried does, with eight nodes)...
+	let other = (1..32).find(|salt| node_drawn(*salt, *salt) != known).expect("another randomness, another node");
+	// ...whatever the requester saw when it signed: trying nonces or inputs against the
+	// parent's randomness tells it nothing.
+	assert_eq!(node_drawn(0, other), node_drawn(other, other));
+	assert_eq!(node_drawn(other, 0), known);
+}
+
+#[test]
+fn a_refuted_node_does_not_know_who_takes_its_request_next() {
+	run_test(|| {
+		let (liar, other) = (account(10), account(11));
+		register_node(liar);
+		let id = request_from(alice(), sample_input());
+		register_node(other);
+		System::reset_events();
+		assert_ok!(Inference::submit_result(RuntimeOrigin::signed(liar), id, sample_output(), H256::repeat_byte(1)));
+		// Refuted: no node until the end of the block, drawn then from its randomness.
+		let request = Requests::<Test>::get(id).unwrap();
+		assert_eq!((request.status, request.assigned.len()), (RequestStatus::Pending, 0));
+		assert!(!System::events().iter().any(|r| matches!(r.event, RuntimeEvent::Inference(Event::Assigned { .. }))));
+		check_invariants();
+		end_block();
+		assert_eq!(assigned_to(id), vec![other]);
+		System::assert_last_event(Event::Assigned { request: id, nodes: vec![other] }.into());
+	});
 }

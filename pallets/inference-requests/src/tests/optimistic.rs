@@ -147,7 +147,9 @@ fn a_wrong_result_is_challenged_and_its_node_slashed_to_pay_the_challenger() {
 		assert!(Disputes::<Test>::get().is_empty());
 		assert!(!Proposals::<Test>::contains_key(id));
 		assert!(Receipts::<Test>::get(id).is_none());
-		// The request went to the honest node, with a fresh deadline; the escrow is intact.
+		// The request went to the honest node (drawn at the end of the block), with a fresh
+		// deadline; the escrow is intact.
+		end_block();
 		assert_eq!(assigned_to(id), vec![challenger]);
 		assert_eq!(status(id), OpenStatus::Assigned);
 		assert_eq!(Requests::<Test>::get(id).unwrap().deadline, 2 + TIMEOUT);

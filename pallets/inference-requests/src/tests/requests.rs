@@ -72,6 +72,8 @@ fn a_wrong_result_is_slashed_never_paid_and_the_request_goes_to_another_node() {
 		assert_eq!(Balances::balance(&alice()), alice_before + 200);
 		assert_eq!(Balances::balance(&Treasury::get()), treasury_before + 800);
 		assert_eq!(Balances::balance(&operator()), operator_before);
+		// Another node is drawn at the end of the block.
+		end_block();
 		assert_eq!(assigned_to(id), vec![honest]);
 		assert!(!Assignments::<Test>::contains_key(liar, id));
 		assert!(Receipts::<Test>::get(id).is_none());
@@ -98,7 +100,8 @@ fn outputs_that_differ_from_their_hash_are_refuted() {
 		let hash = honest_hash(&sample_input(), &sample_output());
 		assert_ok!(Inference::submit_result(RuntimeOrigin::signed(node), id, forged, hash));
 		System::assert_has_event(Event::ResultRejected { request: id, node, slashed: 1_000 }.into());
-		// No other node: the request waits for one.
+		// No other node at the end of the block: the request waits for one.
+		end_block();
 		assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Pending);
 		assert_eq!(PendingQueue::<Test>::get().into_inner(), vec![id]);
 		// The liar still serves the model with enough bond, but never gets this request again.
@@ -128,6 +131,7 @@ fn a_request_is_abandoned_and_refunded_after_max_refuted_nodes_plus_one_wrong_re
 		for round in 0..3 {
 			let liar = assigned_to(id)[0];
 			assert_ok!(Inference::submit_result(RuntimeOrigin::signed(liar), id, sample_output(), wrong_hash));
+			end_block();
 			if round < 2 {
 				assert_eq!(Requests::<Test>::get(id).unwrap().refuted.len(), round + 1);
 			}
@@ -264,6 +268,29 @@ fn bad_requests_are_refused_and_change_nothing() {
 }
 
 #[test]
+fn a_model_whose_outputs_no_result_can_carry_is_refused_before_anyone_pays_or_works() {
+	run_test(|| {
+		register_node(account(10));
+		// A model registered before the registry refused such models: its outputs are
+		// larger than a result may carry, so no node could ever submit one.
+		pallet_model_registry::Models::<Test>::mutate(relu_hash(), |model| {
+			let model = model.as_mut().unwrap();
+			model.outputs =
+				BoundedVec::truncate_from(vec![
+					veriml_inference_primitives::TensorSpec::new(DType::F32, &[1, 1024]).unwrap()
+				]);
+		});
+		assert_noop!(
+			Inference::request(RuntimeOrigin::signed(alice()), relu_hash(), sample_input(), 1_000),
+			Error::<Test>::OutputTooLarge
+		);
+		end_block();
+		assert_eq!(Balances::balance(&alice()), ENDOWMENT);
+		assert!(crate::Assignments::<Test>::iter().next().is_none());
+	});
+}
+
+#[test]
 fn bad_submissions_are_refused_and_change_nothing() {
 	run_test(|| {
 		let node = account(10);
@@ -340,6 +367,7 @@ fn a_verified_failure_refunds_the_price_and_pays_the_node() {
 			input([-1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]),
 			1_000
 		));
+		end_block();
 		let fee = relu_fee();
 		let operator_before = Balances::balance(&operator());
 		let owner_before = Balances::balance(&owner());

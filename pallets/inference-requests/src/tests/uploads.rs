@@ -25,6 +25,7 @@ fn uploaded_inputs_are_taken_by_hash_and_the_request_completes() {
 
 		let id = crate::NextRequestId::<Test>::get();
 		assert_ok!(Inference::request_uploaded(RuntimeOrigin::signed(alice()), relu_hash(), hash, 1_000));
+		end_block();
 		// The upload became the request's inputs: its chunks are gone, its deposit released.
 		assert_eq!(Inputs::<Test>::get(id), Some(sample_input()));
 		assert_eq!(Requests::<Test>::get(id).unwrap().input_hash, input_hash(&sample_input()));

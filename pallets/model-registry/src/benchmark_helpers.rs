@@ -18,24 +18,8 @@ use veriml_inference_primitives::{model_hash, onnx_builder, ModelHash, TensorSpe
 /// Registers a Relu model over `[1, width]` float inputs, distinct for each `index`, owned by a
 /// funded benchmark account; returns its hash and input spec.
 pub fn register_relu<T: Config>(index: u32, width: u32) -> (ModelHash, TensorSpec) {
-	let owner: T::AccountId = account("model-owner", index, 0);
 	let bytes = onnx_builder::unary_model("Relu", width, index as usize);
-	let spec = onnx_builder::unary_model_input(width);
-	if crate::Models::<T>::contains_key(model_hash(&bytes)) {
-		return (model_hash(&bytes), spec);
-	}
-	let hash = upload::<T>(&owner, &bytes);
-	let origin = || RawOrigin::Signed(owner.clone()).into();
-	Pallet::<T>::register_model(
-		origin(),
-		hash,
-		BoundedVec::truncate_from(b"benchmark-relu".to_vec()),
-		index.saturating_add(1),
-		BoundedVec::truncate_from(vec![spec.clone()]),
-		1u32.into(),
-	)
-	.expect("registers the model");
-	(hash, spec)
+	register::<T>(index, b"benchmark-relu", bytes, onnx_builder::unary_model_input(width))
 }
 
 /// Registers a model summing `[1, width]` float inputs into one `[1, 1]` float, distinct for
@@ -43,17 +27,27 @@ pub fn register_relu<T: Config>(index: u32, width: u32) -> (ModelHash, TensorSpe
 /// inputs, and registration refuses outputs no result can carry). Returns its hash and input
 /// spec.
 pub fn register_sum<T: Config>(index: u32, width: u32) -> (ModelHash, TensorSpec) {
-	let owner: T::AccountId = account("model-owner", index, 1);
-	let bytes = sum_model(width, index as usize);
-	let spec = onnx_builder::unary_model_input(width);
-	if crate::Models::<T>::contains_key(model_hash(&bytes)) {
-		return (model_hash(&bytes), spec);
+	register::<T>(index, b"benchmark-sum", sum_model(width, index as usize), onnx_builder::unary_model_input(width))
+}
+
+/// Uploads and registers `bytes` (taking `spec`) under `name`, owned by a funded benchmark
+/// account of `index`, unless it is registered already; returns its hash and input spec.
+fn register<T: Config>(
+	index: u32,
+	name: &[u8],
+	bytes: alloc::vec::Vec<u8>,
+	spec: TensorSpec,
+) -> (ModelHash, TensorSpec) {
+	let hash = model_hash(&bytes);
+	if crate::Models::<T>::contains_key(hash) {
+		return (hash, spec);
 	}
-	let hash = upload::<T>(&owner, &bytes);
+	let owner: T::AccountId = account("model-owner", index, 0);
+	upload::<T>(&owner, &bytes);
 	Pallet::<T>::register_model(
 		RawOrigin::Signed(owner).into(),
 		hash,
-		BoundedVec::truncate_from(b"benchmark-sum".to_vec()),
+		BoundedVec::truncate_from(name.to_vec()),
 		index.saturating_add(1),
 		BoundedVec::truncate_from(vec![spec.clone()]),
 		1u32.into(),

@@ -227,7 +227,8 @@ impl<T: Config> Pallet<T> {
 			PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).map_err(|_| Error::<T>::NoNodeAvailable)?;
 			Self::deposit_event(Event::AwaitingNode { request: id });
 		} else {
-			Undrawn::<T>::insert(id, ());
+			let nonce = frame_system::Pallet::<T>::account_nonce(&request.requester);
+			Undrawn::<T>::insert(id, nonce.saturated_into::<u64>());
 		}
 		NextRequestId::<T>::put(id.saturating_add(1));
 		Requests::<T>::insert(id, request);
@@ -239,12 +240,13 @@ impl<T: Config> Pallet<T> {
 
 	/// Assigns `request` to up to `Replication` nodes, as many as are missing, never to a node
 	/// already assigned or refuted on it; `false` if it has none afterwards.
-	pub(crate) fn try_assign(id: RequestId, request: &mut RequestOf<T>) -> bool {
+	/// `salt` tells apart draws for the same subject in one block (see [`Undrawn`]).
+	pub(crate) fn try_assign(id: RequestId, request: &mut RequestOf<T>, salt: u64) -> bool {
 		let missing = T::Replication::get().saturating_sub(request.assigned.len() as u32);
 		if missing > 0 {
 			let mut excluded: Vec<T::AccountId> = request.assigned.to_vec();
 			excluded.extend_from_slice(&request.refuted);
-			let seed = Self::assignment_seed(request);
+			let seed = Self::assignment_seed(request, salt);
 			let nodes = T::Nodes::assign(&request.model, &seed, missing, &excluded);
 			let now = frame_system::Pallet::<T>::block_number();
 			let lapse = now.saturating_add(T::AnswerWithin::get());
@@ -271,15 +273,22 @@ impl<T: Config> Pallet<T> {
 	/// they are drawn ([`Config::Randomness`]: in the runtime BABE's VRF output of this
 	/// block, revealed in its `on_finalize`, which no author can grind as it could a block
 	/// hash, and no requester knows when it signs) for what the request is: its requester,
-	/// model and inputs, and how many of its nodes were refuted. Not its id, which the order
-	/// of the block's transactions sets: the author, who knows its own VRF output, could
-	/// otherwise steer others' requests by placing them; it can only leave a request out, for
-	/// another author's block. What is left: an author steering its *own* requests in the
-	/// blocks it authors (docs/inference.md).
-	pub(crate) fn assignment_seed(request: &RequestOf<T>) -> [u8; 32] {
-		let subject =
-			(b"veriml/assign", &request.requester, request.model, request.input_hash, request.refuted.len() as u32)
-				.encode();
+	/// model and inputs, how many of its nodes were refuted, and `salt` (for a new request
+	/// the requester's nonce, set by its signature). Not its id, which the order of the
+	/// block's transactions sets: the author, who knows its own VRF output, could otherwise
+	/// steer others' requests by placing them; it can only leave a request out, for another
+	/// author's block. What is left: an author steering its *own* requests in the blocks it
+	/// authors (docs/inference.md).
+	pub(crate) fn assignment_seed(request: &RequestOf<T>, salt: u64) -> [u8; 32] {
+		let subject = (
+			b"veriml/assign",
+			&request.requester,
+			request.model,
+			request.input_hash,
+			request.refuted.len() as u32,
+			salt,
+		)
+			.encode();
 		let (random, _) = T::Randomness::random(&subject);
 		let random = random.unwrap_or_else(|| {
 			log::warn!(target: "veriml::inference", "no randomness in this block: assigning from the parent hash");
@@ -444,7 +453,7 @@ impl<T: Config> Pallet<T> {
 			if request.assigned.is_empty() {
 				request.status = RequestStatus::Pending;
 			}
-			Undrawn::<T>::insert(id, ());
+			Undrawn::<T>::insert(id, 0);
 			Requests::<T>::insert(id, request);
 		}
 		slashed
@@ -453,15 +462,16 @@ impl<T: Config> Pallet<T> {
 	/// Draws the nodes of the requests made or left short of nodes in this block; those that
 	/// get none wait in the queue (or, if it is full, until their deadline refunds the fee).
 	pub(crate) fn draw_undrawn() {
-		let undrawn: Vec<RequestId> = Undrawn::<T>::drain().map(|(id, ())| id).collect();
-		for id in undrawn {
+		let undrawn: Vec<(RequestId, u64)> = Undrawn::<T>::drain().collect();
+		for (id, salt) in undrawn {
 			// Ended in the block (cancelled, expired, settled by another of its nodes), or a
 			// result is being verified: nothing to draw.
 			let Some(mut request) = Requests::<T>::get(id) else { continue };
 			if request.status == RequestStatus::Verifying {
 				continue;
 			}
-			if !Self::try_assign(id, &mut request) && PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).is_ok()
+			if !Self::try_assign(id, &mut request, salt)
+				&& PendingQueue::<T>::try_mutate(|queue| queue.try_push(id)).is_ok()
 			{
 				Self::deposit_event(Event::AwaitingNode { request: id });
 			}
@@ -564,7 +574,7 @@ impl<T: Config> Pallet<T> {
 		let mut still_waiting = BoundedVec::<RequestId, T::MaxPending>::new();
 		for id in queue {
 			let Some(mut request) = Requests::<T>::get(id) else { continue };
-			if Self::try_assign(id, &mut request) {
+			if Self::try_assign(id, &mut request, 0) {
 				Requests::<T>::insert(id, request);
 			} else {
 				let _ = still_waiting.try_push(id);

@@ -357,10 +357,12 @@ pub mod pallet {
 
 	/// Requests made in this block, or left short of nodes in it (a node refuted or silent),
 	/// whose nodes are drawn at its end ([`Hooks::on_finalize`]), from randomness no one knew
-	/// when the block's transactions were signed: see [`Pallet::assignment_seed`]. Empty
-	/// between blocks; each entry is paid for by the call or hook that made it.
+	/// when the block's transactions were signed: see [`Pallet::assignment_seed`]. With each,
+	/// its draw's salt: a new request's requester's account nonce when it made it (fixed by
+	/// its signature, so identical requests of one requester are drawn apart), 0 for a
+	/// redraw. Empty between blocks; each entry is paid for by the call or hook that made it.
 	#[pallet::storage]
-	pub type Undrawn<T: Config> = StorageMap<_, Twox64Concat, RequestId, ()>;
+	pub type Undrawn<T: Config> = StorageMap<_, Twox64Concat, RequestId, u64>;
 
 	/// The models re-executed so far in this block. The first re-execution of a model in a
 	/// block is charged preparing it, since an importing node whose engine has not prepared

@@ -209,3 +209,27 @@ fn a_refuted_node_does_not_know_who_takes_its_request_next() {
 		System::assert_last_event(Event::Assigned { request: id, nodes: vec![other] }.into());
 	});
 }
+
+#[test]
+fn identical_requests_of_one_requester_in_one_block_are_drawn_apart() {
+	run_test(|| {
+		for i in 0..8 {
+			register_node(account(40 + i));
+		}
+		// Eight transactions of Alice in one block, each with its own nonce (what the
+		// transaction's signature fixes; the block's author cannot change it).
+		let ids: Vec<u64> = (0..8)
+			.map(|_| {
+				let id = crate::NextRequestId::<Test>::get();
+				assert_ok!(Inference::request(RuntimeOrigin::signed(alice()), relu_hash(), sample_input(), 1_000));
+				System::inc_account_nonce(alice());
+				id
+			})
+			.collect();
+		end_block();
+		let mut nodes: Vec<AccountId> = ids.iter().map(|id| assigned_to(*id)[0]).collect();
+		nodes.sort();
+		nodes.dedup();
+		assert!(nodes.len() > 1, "a batch of identical requests all went to one node");
+	});
+}

@@ -209,7 +209,11 @@ quickstart_client() {
 	# would, the second time finding the model registered and served. 4.75 is the model's
 	# output for [1, 2, 3] (0.5·1 − 1.25·2 + 2·3 + 0.75).
 	local run=(npm run --silent quickstart -w veriml-client -- --expect 4.75)
-	with_dev_node 19966 30466 bash -c "cd '$VERIML_ROOT' && ${run[*]} && ${run[*]}"
+	# And a classifier: an int64 label and float32 probabilities, each read by its dtype.
+	local models="$VERIML_ROOT/docs/examples/client/models"
+	local classifier=(npm run --silent quickstart -w veriml-client -- --model "$models/classifier.onnx"
+		--input "$models/classifier.input.json" --name quickstart-classifier --expect 1,0.013387,0.986613)
+	with_dev_node 19966 30466 bash -c "cd '$VERIML_ROOT' && ${run[*]} && ${run[*]} && ${classifier[*]}"
 }
 
 zombienet_tests() {

@@ -11,6 +11,9 @@
 // Run against a node started with `./scripts/local-network.sh --dev`:
 //   npm install && npm run quickstart -- [--ws ws://127.0.0.1:9944]
 //     [--model models/linear.onnx --input models/linear.input.json] [--expect 4.75]
+//   or, a classifier with an int64 label and float32 probabilities:
+//     --model models/classifier.onnx --input models/classifier.input.json
+//     --name quickstart-classifier --expect 1,0.013387,0.986613
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +30,7 @@ import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
 import { connect, type Quote, type ReceiptProof, type RequestStatus } from './rpc.js';
 import { readProven } from './trie.js';
 import { registerNode } from './nodes.js';
+import { decodeTensor, describe, dtypeOf, encodeTensor, type Tensor } from './tensors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: options } = parseArgs({
@@ -44,18 +48,15 @@ const VML = 10n ** 12n;
 const step = (text: string) => console.log(`\n== ${text}`);
 const say = (text: string) => console.log(`   ${text}`);
 
-/** An input or output tensor as the chain takes it (`Tensor`: dtype, shape, little-endian bytes). */
-interface Tensor { dtype: string; shape: number[]; data: string }
-
-/** The input file of `veriml-node infer`: `{ "inputs": [{ "dtype": "f32", "shape": [..], "data": [..] }] }`. */
+/**
+ * The input file of `veriml-node infer`: `{ "inputs": [{ "dtype": "f32", "shape": [..], "data": [..] }] }`,
+ * any of the chain's dtypes (f32, i64, i32, i8, u8, bool; i64 values may be strings, exact beyond 2^53).
+ */
 function readInputs(path: string): Tensor[] {
   const { inputs } = JSON.parse(readFileSync(path, 'utf8')) as {
-    inputs: { dtype: string; shape: number[]; data: number[] }[];
+    inputs: { dtype: string; shape: number[]; data: (number | string | boolean)[] }[];
   };
-  return inputs.map(({ dtype, shape, data }) => {
-    if (dtype !== 'f32') throw new Error(`this example sends f32 inputs only, not ${dtype}`);
-    return { dtype: 'F32', shape, data: u8aToHex(new Uint8Array(new Float32Array(data).buffer)) };
-  });
+  return inputs.map(({ dtype, shape, data }) => encodeTensor(dtypeOf(dtype), shape, data));
 }
 
 /** A transaction's own events, and the block that includes it. */
@@ -233,11 +234,19 @@ async function requestAndCheck(api: ApiPromise, user: KeyringPair, bytes: Uint8A
   }
   say(`receipt matches: ${checks.map(([what]) => what).join(', ')}`);
 
+  // Each output read by its own dtype: a classifier's int64 label is a label, not a float.
   const tensors = api.createType(inputsType, outputs).toJSON() as unknown as Tensor[];
-  const values = tensors.map(({ shape, data }) => ({ shape, values: Array.from(new Float32Array(hexToU8a(data).slice().buffer)) }));
-  values.forEach(({ shape, values: v }, i) => say(`output ${i}: f32[${shape.join(', ')}] = [${v.join(', ')}]`));
+  tensors.forEach((tensor, i) => say(`output ${i}: ${describe(tensor)}`));
   say(`result hash ${result.resultHash} (compare: veriml-node infer --model … --input …)`);
-  return values.flatMap(({ values: v }) => v);
+  return tensors.flatMap((tensor) => decodeTensor(tensor) as (number | bigint | boolean)[]);
+}
+
+/** Whether `actual` is `expected` (as given to --expect): integers and booleans exactly, floats within 1e-5. */
+function matches(expected: string, actual: number | bigint | boolean): boolean {
+  if (typeof actual === 'bigint') return /^-?\d+$/.test(expected) && BigInt(expected) === actual;
+  if (typeof actual === 'boolean') return (expected === 'true' || expected === '1') === actual;
+  const e = Number(expected);
+  return Math.abs(e - actual) <= 1e-5 + 1e-5 * Math.abs(e);
 }
 
 async function main() {
@@ -257,9 +266,8 @@ async function main() {
     await serveModel(api, operator, keyring, hash);
     const outputs = await requestAndCheck(api, user, bytes, hash, inputs);
     if (options.expect !== undefined) {
-      const expected = options.expect.split(',').map(Number);
-      const close = expected.length === outputs.length
-        && expected.every((e, i) => Math.abs(e - outputs[i]) <= 1e-5 + 1e-5 * Math.abs(e));
+      const expected = options.expect.split(',').map((e) => e.trim());
+      const close = expected.length === outputs.length && expected.every((e, i) => matches(e, outputs[i]));
       if (!close) throw new Error(`outputs [${outputs.join(', ')}] differ from --expect [${expected.join(', ')}]`);
       say(`outputs equal --expect`);
     }

@@ -69,7 +69,8 @@ async function run(nodeName, networkInfo) {
   check(node.bond.toBigInt() === bond - slashedAmount, 'its bond is reduced on chain');
   const bobAfter = (await api.query.system.account(bob.address)).data.free.toBigInt();
   check(bobAfter - bobBefore === slashedAmount / 2n, 'Bob received half of the slash');
-  check(lib.eventsOf(lie.events, 'inference', 'AwaitingNode').length === 1, 'the request waits for another node');
+  const waiting = await lib.eventsInBlock(api, lie.blockHash, 'inference', 'AwaitingNode');
+  check(waiting.filter((e) => e.data.request.toNumber() === id).length === 1, 'the request waits for another node');
 
   // The honest node joins; the request goes to it at the next block.
   const completion = lib.waitForEvent(api, 'inference', 'Completed', (e) => e.data.request.toNumber() === id, 180_000);

@@ -69,13 +69,19 @@ export function eventsOf(events, section, method) {
 }
 
 /**
- * The nodes request `id` was assigned to in block `blockHash`: its `inference.Assigned`
- * event there. A request's nodes are drawn at the end of the block that includes it (from
- * that block's randomness), so the event is the block's, not the transaction's.
+ * The events of `section.method` in block `blockHash`, its transactions' and its hooks'. A
+ * request's nodes are drawn at the end of the block that makes it or leaves it short of nodes
+ * (from that block's randomness), so `inference.Assigned` and `AwaitingNode` are the block's
+ * events, not the transaction's.
  */
+export async function eventsInBlock(api, blockHash, section, method) {
+  return eventsOf(await (await api.at(blockHash)).query.system.events(), section, method);
+}
+
+/** The nodes request `id` was assigned to in block `blockHash` (its `inference.Assigned` there). */
 export async function assignedIn(api, blockHash, id) {
-  const events = await (await api.at(blockHash)).query.system.events();
-  const found = eventsOf(events, 'inference', 'Assigned').find((event) => event.data.request.toNumber() === id);
+  const found = (await eventsInBlock(api, blockHash, 'inference', 'Assigned'))
+    .find((event) => event.data.request.toNumber() === id);
   return found ? found.data.nodes.map(String) : [];
 }
 

@@ -137,8 +137,7 @@ export function waitForEvent(api, section, method, matches = () => true, timeout
       reject(new Error(`no ${section}.${method} within ${timeoutMs / 1000} s`));
     }, timeoutMs);
     api.rpc.chain.subscribeNewHeads(async (header) => {
-      const events = await (await api.at(header.hash)).query.system.events();
-      const found = eventsOf(events, section, method).find(matches);
+      const found = (await eventsInBlock(api, header.hash, section, method)).find(matches);
       if (found) {
         clearTimeout(timer);
         unsubscribe();

@@ -43,13 +43,11 @@ async function run(nodeName, networkInfo) {
     await lib.sendOk(api, lib.registerNode(api, 'dataNodes', dave, [feed], api.consts.dataNodes.minBond.toBigInt(), eve), eve);
     check(true, `Eve bonded dave's feed key ${dave.address}`);
 
-    // Every event from now on, with its block's hash: the workflow's runs interleave with the
-    // feed's rounds.
+    // Every event of the finalised chain from now on, with its block's hash: the workflow's runs
+    // interleave with the feed's rounds. Not the best blocks': two BABE authors can build a block
+    // each on one parent, and both forks' events would count (a run seen twice in "block 16").
     const seen = [];
-    const unsubscribe = await api.rpc.chain.subscribeNewHeads(async (header) => {
-      const events = await (await api.at(header.hash)).query.system.events();
-      for (const { event } of events) seen.push({ event, blockHash: header.hash, blockNumber: header.number.toNumber() });
-    });
+    const unsubscribe = await lib.subscribeFinalizedEvents(api, (event) => seen.push(event));
     const workflow = await startWorkflow(api, lib, feed, ferdie, eve, dave);
 
     const aggregated = (value) => lib.waitForEvent(api, 'feeds', 'RoundAggregated',

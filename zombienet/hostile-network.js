@@ -184,11 +184,7 @@ async function run(nodeName, networkInfo) {
   check(worstLag <= MAX_FINALITY_LAG, `finality never lagged more than ${worstLag} blocks behind the best block`);
 
   // Every event of the finalised blocks from the start.
-  const events = [];
-  for (let number = start + 1; number <= end; number += 1) {
-    const hash = await api.rpc.chain.getBlockHash(number);
-    for (const { event } of await (await api.at(hash)).query.system.events()) events.push(event);
-  }
+  const events = (await lib.finalizedEvents(api, start + 1, end)).map(({ event }) => event);
   const of = (section, method) => events.filter((e) => e.section === section && e.method === method);
 
   // Every request ended; those without a result were refunded in full.

@@ -78,6 +78,42 @@ export async function eventsInBlock(api, blockHash, section, method) {
   return eventsOf(await (await api.at(blockHash)).query.system.events(), section, method);
 }
 
+/**
+ * Every event of the finalised blocks `from` to `to` (both included), in chain order, each with
+ * its block's number and hash. Read the finalised chain to count events: with BABE two authors
+ * can build on one parent in one slot, and a best-block subscription sees both forks' blocks.
+ */
+export async function finalizedEvents(api, from, to) {
+  const found = [];
+  for (let blockNumber = from; blockNumber <= to; blockNumber += 1) {
+    const blockHash = await api.rpc.chain.getBlockHash(blockNumber);
+    for (const { event } of await (await api.at(blockHash)).query.system.events()) {
+      found.push({ event, blockNumber, blockHash });
+    }
+  }
+  return found;
+}
+
+/**
+ * Calls `onEvent({ event, blockNumber, blockHash })` for every event of every block finalised
+ * from now on, in chain order (finality can move several blocks at once: each block in between
+ * is read). Returns a function that unsubscribes.
+ */
+export async function subscribeFinalizedEvents(api, onEvent) {
+  const head = await api.rpc.chain.getHeader(await api.rpc.chain.getFinalizedHead());
+  let next = head.number.toNumber() + 1;
+  let reading = Promise.resolve();
+  return api.rpc.chain.subscribeFinalizedHeads((header) => {
+    const to = header.number.toNumber();
+    reading = reading.then(async () => {
+      if (to < next) return;
+      const from = next;
+      next = to + 1;
+      for (const seen of await finalizedEvents(api, from, to)) onEvent(seen);
+    }).catch((error) => console.error(`reading finalised blocks to #${to}: ${error.message}`));
+  });
+}
+
 /** The nodes request `id` was assigned to in block `blockHash` (its `inference.Assigned` there). */
 export async function assignedIn(api, blockHash, id) {
   const found = (await eventsInBlock(api, blockHash, 'inference', 'Assigned'))

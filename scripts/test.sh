@@ -172,18 +172,18 @@ warm_engine_cache() {
 	"$VERIML_NODE" infer --model "$model/model.onnx" --input "$model/input.json"
 }
 
-# Runs "$@" with VERIML_WS pointing at a fresh `--dev --role inference,data` node on `port`; prints
-# the node's log when it fails. No mDNS: dev nodes running side by side share a genesis and
-# would otherwise join into one network.
+# Runs "$@" with VERIML_WS pointing at a fresh `--dev --role inference,data` node on `port`, and
+# VERIML_PROMETHEUS at its metrics (on `port` + 10000); prints the node's log when it fails. No
+# mDNS: dev nodes running side by side share a genesis and would otherwise join into one network.
 with_dev_node() {
 	local port="$1" p2p_port="$2"; shift 2
 	local dir; dir=$(mktemp -d -t veriml-dev.XXXXXX)
-	"$VERIML_NODE" --dev --tmp --role inference,data --rpc-port "$port" --port "$p2p_port" --no-prometheus \
-		--no-mdns >"$dir/dev.log" 2>&1 &
+	"$VERIML_NODE" --dev --tmp --role inference,data --rpc-port "$port" --port "$p2p_port" \
+		--prometheus-port $((port + 10000)) --no-mdns >"$dir/dev.log" 2>&1 &
 	local pid=$!
 	local rc=0
 	if wait_for_rpc "$port" 120; then
-		VERIML_WS="ws://127.0.0.1:$port" "$@" || rc=$?
+		VERIML_WS="ws://127.0.0.1:$port" VERIML_PROMETHEUS="http://127.0.0.1:$((port + 10000))/metrics" "$@" || rc=$?
 	else
 		rc=1
 	fi

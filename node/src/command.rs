@@ -141,9 +141,6 @@ pub fn run() -> sc_cli::Result<()> {
 		},
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
-			// Compile the engine while the node starts, not inside the first block that
-			// registers or verifies a model; after the runner set up logging, so it is logged.
-			std::thread::spawn(move || engine.warm_up());
 			let roles = cli.roles.clone();
 			let data_sources = cli.data_sources.clone();
 			runner.run_node_until_exit(|config| async move {
@@ -151,10 +148,10 @@ pub fn run() -> sc_cli::Result<()> {
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<Block, <Block as sp_runtime::traits::Block>::Hash>,
-					>(config, &roles, &data_sources)
+					>(config, &roles, &data_sources, engine)
 					.map_err(sc_cli::Error::Service),
 					sc_network::config::NetworkBackendType::Litep2p => {
-						service::new_full::<sc_network::Litep2pNetworkBackend>(config, &roles, &data_sources)
+						service::new_full::<sc_network::Litep2pNetworkBackend>(config, &roles, &data_sources, engine)
 							.map_err(sc_cli::Error::Service)
 					},
 				}

@@ -12,6 +12,7 @@ mod cli;
 mod command;
 mod engine_guest;
 mod infer;
+mod metrics;
 mod rpc;
 mod service;
 

@@ -62,7 +62,7 @@ impl sp_core::traits::ReadRuntimeVersion for Executor {
 		self.0.read_runtime_version(wasm_code, ext)
 	}
 }
-type FullBackend = sc_service::TFullBackend<Block>;
+pub(crate) type FullBackend = sc_service::TFullBackend<Block>;
 type FullSelectChain = sc_consensus::LongestChain<FullBackend, Block>;
 
 /// The minimum period of blocks on which justifications will be imported and generated.
@@ -186,10 +186,15 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 
 /// Builds and starts a full node: networking, off-chain workers, RPC, and, on a validator,
 /// BABE authoring and the GRANDPA voter.
+///
+/// `engine` is the process's engine: it reports to the veriml metrics (when the node has a
+/// Prometheus endpoint) and then compiles its guest, while the node starts rather than inside
+/// the first block that registers or verifies a model.
 pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>>(
 	config: Configuration,
 	roles: &[NodeRole],
 	data_sources: &[DataSource],
+	engine: Arc<veriml_engine::Engine>,
 ) -> Result<TaskManager, ServiceError> {
 	let sc_service::PartialComponents {
 		client,
@@ -274,6 +279,18 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	let name = config.network.node_name.clone();
 	let enable_grandpa = !config.disable_grandpa;
 	let prometheus_registry = config.prometheus_registry().cloned();
+	if let Some(registry) = prometheus_registry.as_ref() {
+		crate::metrics::start(
+			registry,
+			&engine,
+			client.clone(),
+			backend.clone(),
+			keystore_container.keystore(),
+			&task_manager.spawn_handle(),
+		)
+		.map_err(|error| ServiceError::Other(format!("veriml metrics: {error}")))?;
+	}
+	std::thread::spawn(move || engine.warm_up());
 
 	// BABE's worker (an essential task: the node stops if it ends) answers epoch queries while
 	// a handle to it lives; this task holds one for the node's lifetime.

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { u8aToHex } from '@polkadot/util';
 import { connect, account, send, sendOk, eventsOf, waitForEvent, registerNode, assertInvariants } from './lib/chain.mjs';
+import { scrape, total } from './lib/prometheus.mjs';
 
 const VML = 10n ** 12n;
 let api;
@@ -88,6 +89,14 @@ test('bad answers from the source are not submitted: the round has no value and 
   );
   assert.equal(event.data.submissions.toNumber(), 0);
   assert.equal((await api.query.feeds.history(feed)).length, 0);
+
+  // The node's metrics count the failed fetches by feed and kind (CI gives every dev node a
+  // Prometheus endpoint, named in VERIML_PROMETHEUS).
+  if (process.env.VERIML_PROMETHEUS) {
+    const samples = await scrape(process.env.VERIML_PROMETHEUS);
+    const failed = total(samples, 'veriml_feed_fetch_errors', { feed: String(feed), kind: 'value' });
+    assert.ok(failed >= 1, `veriml_feed_fetch_errors{feed="${feed}",kind="value"} is ${failed}`);
+  }
 });
 
 test('bad feeds and submissions are refused with named errors', async () => {

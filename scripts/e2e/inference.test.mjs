@@ -11,6 +11,7 @@ import {
 } from './lib/chain.mjs';
 import { blake2AsHex } from '@polkadot/util-crypto';
 import { readProven } from 'veriml-client';
+import { scrape, total, exported } from './lib/prometheus.mjs';
 
 const VML = 10n ** 12n;
 let api;
@@ -311,6 +312,40 @@ test('veriml RPC: a request no node serves is pending, and closed once cancelled
   assert.equal(settled.status, 'closed');
   assert.ok(settled.finalizedIn);
   assert.equal(await held(api, requester.address), heldBefore, 'the fee was refunded');
+});
+
+// CI starts every dev node with a Prometheus endpoint and names it in VERIML_PROMETHEUS.
+const prometheus = process.env.VERIML_PROMETHEUS;
+
+test('the node\'s Prometheus endpoint shows the engine\'s work and the chain\'s veriml events', {
+  skip: !prometheus && 'VERIML_PROMETHEUS (the node\'s …/metrics URL) is not set',
+}, async () => {
+  const model = testModel('pytorch_Linear');
+  // The events are counted as their blocks are finalised; everything above is in blocks
+  // made before this test started.
+  const best = (await api.rpc.chain.getHeader()).number.toNumber();
+  await waitForFinalized(api, best, 120_000);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const samples = await scrape(prometheus);
+  const engine = (labels) => total(samples, 'veriml_engine_calls_total', labels);
+  // The first test's request: computed by this node's off-chain worker, verified on import.
+  assert.ok(engine({ work: 'run', lane: 'offchain', outcome: 'ok' }) >= 1, 'the off-chain worker\'s own run');
+  assert.ok(engine({ work: 'run', lane: 'consensus', outcome: 'ok' }) >= 1, 'the re-execution on import');
+  assert.ok(engine({ work: 'inspect', lane: 'consensus', outcome: 'ok' }) >= 1, 'the models checked at registration');
+  assert.ok(total(samples, 'veriml_engine_model_runs_total', { model: model.hash }) >= 2, 'runs of the model by its hash');
+  assert.ok(total(samples, 'veriml_engine_fuel_total', { work: 'run' }) > 0, 'fuel used');
+  assert.ok(total(samples, 'veriml_engine_prepared_cache_total', { result: 'hit' }) >= 1,
+    'the re-execution found the model prepared by the off-chain worker');
+  assert.ok(total(samples, 'veriml_engine_guest_loads_total', { ready: 'true' }) >= 1, 'the engine guest loaded');
+  assert.ok(total(samples, 'veriml_block_engine_seconds_count') >= best, 'every imported block\'s engine time');
+  const events = (pallet, event) => total(samples, 'veriml_chain_events_total', { pallet, event });
+  assert.ok(events('inference', 'Requested') >= 3, 'requests made by the tests above');
+  assert.ok(events('inference', 'Completed') >= 2, 'requests completed');
+  assert.ok(events('verification', 'ResultConfirmed') >= 2, 'results confirmed by re-execution');
+  assert.ok(events('inference', 'Cancelled') >= 1, 'the cancelled request');
+  assert.ok(events('system', 'ExtrinsicFailed') >= 1, 'the refused requests');
+  assert.equal(total(samples, 'veriml_chain_events_undecodable_blocks'), 0);
+  assert.ok(exported(samples, 'veriml_inference_assignments_open'), 'the off-chain backlog gauge');
 });
 
 test('every pallet\'s invariants hold on the chain afterwards (try_state, through InvariantsApi)', async () => {

@@ -55,7 +55,7 @@ mod try_state;
 pub mod weights;
 
 pub use impls::{ApprovedOperators, ExistingFeeds};
-pub use offchain::{source_storage_key, FeedSource, LOG_TARGET};
+pub use offchain::{source_storage_key, FeedSource, FetchErrorKind, FetchErrors, FETCH_ERRORS_KEY, LOG_TARGET};
 pub use rounds::median;
 pub use weights::WeightInfo;
 

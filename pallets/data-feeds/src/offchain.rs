@@ -4,10 +4,11 @@
 //! Sources are the operator's, kept in the node's persistent off-chain storage under
 //! [`source_storage_key`] (the node's `--data-source FEED=URL#PATH` flag writes them at start;
 //! `offchain_localStorageSet` changes them while it runs). A refused or malformed answer is
-//! logged and nothing is sent: a missing value costs a strike, a wrong one could cost the bond.
+//! logged, counted in [`FETCH_ERRORS_KEY`] (the node's `veriml_feed_fetch_errors` metric) and
+//! nothing is sent: a missing value costs a strike, a wrong one could cost the bond.
 
 use crate::{json, pallet::*, BondedNodes, FeedId, RoundId};
-use alloc::vec::Vec;
+use alloc::{collections::BTreeMap, vec::Vec};
 use codec::{Decode, Encode};
 use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
 use sp_runtime::{
@@ -23,6 +24,10 @@ const WORKER_LOCK: &[u8] = b"veriml/feeds/worker-lock";
 const SENT: &[u8] = b"veriml/feeds/sent";
 const NONCE: &[u8] = b"veriml/feeds/nonce";
 const SOURCE: &[u8] = b"veriml/feeds/source";
+
+/// The key of the data node's tally of failed fetches ([`FetchErrors`]) in its persistent
+/// off-chain storage, which the node reports as a metric.
+pub const FETCH_ERRORS_KEY: &[u8] = b"veriml/feeds/fetch-errors";
 
 /// Longest HTTP answer read, in bytes.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -57,6 +62,70 @@ enum FetchError {
 	Status(u16),
 	TooLarge,
 	Value(json::ValueError),
+}
+
+/// The kinds of failed fetch a data node counts.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum FetchErrorKind {
+	/// No source is configured for the feed on this node.
+	NoSource,
+	/// The configured source is not a URL and a JSON path in UTF-8.
+	BadSource,
+	/// The request could not be sent or got no answer in time.
+	Http,
+	/// The answer's body could not be read.
+	Body,
+	/// The server answered with a status other than 200.
+	Status,
+	/// The answer was longer than [`MAX_RESPONSE_BYTES`].
+	TooLarge,
+	/// The answer held no number at the JSON path.
+	Value,
+}
+
+impl FetchErrorKind {
+	/// The kind's name, as the metric labels it.
+	pub fn name(self) -> &'static str {
+		match self {
+			Self::NoSource => "no_source",
+			Self::BadSource => "bad_source",
+			Self::Http => "http",
+			Self::Body => "body",
+			Self::Status => "status",
+			Self::TooLarge => "too_large",
+			Self::Value => "value",
+		}
+	}
+}
+
+impl FetchError {
+	fn kind(&self) -> FetchErrorKind {
+		match self {
+			Self::NoSource => FetchErrorKind::NoSource,
+			Self::BadSource => FetchErrorKind::BadSource,
+			Self::Http(_) => FetchErrorKind::Http,
+			Self::BodyRead(_) => FetchErrorKind::Body,
+			Self::Status(_) => FetchErrorKind::Status,
+			Self::TooLarge => FetchErrorKind::TooLarge,
+			Self::Value(_) => FetchErrorKind::Value,
+		}
+	}
+}
+
+/// A data node's failed fetches by feed and kind since its off-chain database was made (one
+/// entry per feed it serves and kind seen), under [`FETCH_ERRORS_KEY`].
+#[derive(Encode, Decode, Clone, Default, PartialEq, Eq, Debug)]
+pub struct FetchErrors(pub BTreeMap<(FeedId, FetchErrorKind), u64>);
+
+impl FetchErrors {
+	/// Counts one failed fetch of `feed` (the worker's lock keeps this read-modify-write alone).
+	fn count(feed: FeedId, kind: FetchErrorKind) {
+		let stored = StorageValueRef::persistent(FETCH_ERRORS_KEY);
+		let mut tally = stored.get::<FetchErrors>().ok().flatten().unwrap_or_default();
+		let count = tally.0.entry((feed, kind)).or_default();
+		*count = count.saturating_add(1);
+		stored.set(&tally);
+	}
 }
 
 impl<T: Config> Pallet<T> {
@@ -97,7 +166,11 @@ impl<T: Config> Pallet<T> {
 			if submitted || sent_for == Some(round) {
 				continue;
 			}
-			let value = match Self::fetch(feed, info.decimals) {
+			let fetched = Self::fetch(feed, info.decimals);
+			if let Err(error) = &fetched {
+				FetchErrors::count(feed, error.kind());
+			}
+			let value = match fetched {
 				Ok(value) => value,
 				Err(FetchError::NoSource) => {
 					log::warn!(

@@ -517,6 +517,38 @@ mod offchain_worker {
 		}
 	}
 
+	/// The data node's failed fetches, as its node reads them for `veriml_feed_fetch_errors`.
+	fn fetch_errors() -> Vec<((FeedId, crate::FetchErrorKind), u64)> {
+		sp_io::offchain::local_storage_get(StorageKind::PERSISTENT, crate::FETCH_ERRORS_KEY)
+			.map(|raw| crate::FetchErrors::decode(&mut &raw[..]).unwrap().0.into_iter().collect())
+			.unwrap_or_default()
+	}
+
+	#[test]
+	fn failed_fetches_are_counted_by_feed_and_kind_for_the_nodes_metrics() {
+		let Setup { mut ext, http, pool, .. } = setup(true);
+		expect_get(&http, b"<html>502 Bad Gateway</html>");
+		ext.execute_with(|| {
+			assert_eq!(fetch_errors(), vec![]);
+			Feeds::offchain_worker(1);
+			assert_eq!(fetch_errors(), vec![((0, crate::FetchErrorKind::Value), 1)]);
+		});
+		// A good answer at the next block is sent and counts nothing.
+		expect_get(&http, br#"{"price": {"usd": 5}}"#);
+		ext.execute_with(|| {
+			Feeds::offchain_worker(2);
+			assert_eq!(sent_calls(&pool).len(), 1);
+			assert_eq!(fetch_errors(), vec![((0, crate::FetchErrorKind::Value), 1)]);
+		});
+
+		let Setup { mut ext, .. } = setup(false);
+		ext.execute_with(|| {
+			Feeds::offchain_worker(1);
+			Feeds::offchain_worker(2);
+			assert_eq!(fetch_errors(), vec![((0, crate::FetchErrorKind::NoSource), 2)]);
+		});
+	}
+
 	#[test]
 	fn an_oversized_answer_is_not_read_to_the_end() {
 		let Setup { mut ext, http, pool, .. } = setup(true);

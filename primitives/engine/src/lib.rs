@@ -26,10 +26,12 @@
 mod host_kernel;
 mod limits;
 pub mod metering;
+pub mod observer;
 mod snapshot;
 mod stack_limit;
 
 pub use limits::Limits;
+pub use observer::Observer;
 pub use snapshot::CompiledCache;
 
 use codec::Encode;
@@ -97,16 +99,27 @@ struct KnownGuest {
 impl KnownGuest {
 	/// The compiled guest, compiling it now unless another thread has (or is doing so, which
 	/// this waits for).
-	fn compiled(&self, limits: &Limits, cache: &CompiledCache) -> Result<&Guest, RunError> {
+	fn compiled(
+		&self,
+		limits: &Limits,
+		cache: &CompiledCache,
+		observer: Option<&Arc<dyn Observer>>,
+	) -> Result<&Guest, RunError> {
 		self.compiled
-			.get_or_init(|| compile_guest(&self.id, &self.wasm, limits, cache))
+			.get_or_init(|| compile_guest(&self.id, &self.wasm, limits, cache, observer))
 			.as_ref()
 			.map_err(|_| LocalFailure::EngineUnavailable.into())
 	}
 }
 
 /// Compiles a guest and checks the native tile kernel against its wasm kernel on this machine.
-fn compile_guest(id: &EngineGuest, wasm: &[u8], limits: &Limits, cache: &CompiledCache) -> Result<Guest, String> {
+fn compile_guest(
+	id: &EngineGuest,
+	wasm: &[u8],
+	limits: &Limits,
+	cache: &CompiledCache,
+	observer: Option<&Arc<dyn Observer>>,
+) -> Result<Guest, String> {
 	log::info!(
 		target: LOG_TARGET,
 		"loading engine guest {:?} (engine version {}, {} KiB of wasm; compiled now unless the compiled-code cache has it)",
@@ -115,7 +128,9 @@ fn compile_guest(id: &EngineGuest, wasm: &[u8], limits: &Limits, cache: &Compile
 		wasm.len() / 1024
 	);
 	let started = std::time::Instant::now();
+	let mut from_compiled_cache = false;
 	let guest = Guest::compile(wasm, limits, cache)
+		.inspect(|guest| from_compiled_cache = guest.loaded_from_compiled_cache())
 		// With its causes: which CPU feature is missing, for instance.
 		.map_err(|e| format!("{e:#}"))
 		.and_then(|guest| {
@@ -143,6 +158,9 @@ fn compile_guest(id: &EngineGuest, wasm: &[u8], limits: &Limits, cache: &Compile
 			id.hash
 		),
 	}
+	if let Some(observer) = observer {
+		observer.guest_loaded(id, from_compiled_cache, guest.is_ok(), started.elapsed().as_secs_f64());
+	}
 	guest
 }
 
@@ -152,6 +170,7 @@ pub struct Engine {
 	compiled_cache: CompiledCache,
 	guests: Mutex<HashMap<ModelHash, Arc<KnownGuest>>>,
 	cache: Mutex<PreparedCache>,
+	observer: OnceLock<Arc<dyn Observer>>,
 }
 
 impl Engine {
@@ -166,7 +185,33 @@ impl Engine {
 			compiled_cache: CompiledCache::None,
 			guests: Mutex::new(HashMap::from([(built_in.hash, Arc::new(known))])),
 			cache: Mutex::new(PreparedCache::default()),
+			observer: OnceLock::new(),
 		}
+	}
+
+	/// Reports every call, prepared-model cache lookup and guest load from now on to
+	/// `observer` (the node's metrics); `false` if an observer was set already. Set it before
+	/// [`warm_up`](Self::warm_up) to see the built-in guest's load.
+	pub fn set_observer(&self, observer: Arc<dyn Observer>) -> bool {
+		self.observer.set(observer).is_ok()
+	}
+
+	/// Reports `call` to the observer, if any, and hands its outcome on.
+	fn observed<T>(
+		&self,
+		work: observer::Work,
+		lane: Lane,
+		model: impl FnOnce() -> ModelHash,
+		fuel: impl FnOnce(&T) -> u64,
+		call: impl FnOnce() -> Result<T, RunError>,
+	) -> Result<T, RunError> {
+		let Some(observer) = self.observer.get() else { return call() };
+		let started = std::time::Instant::now();
+		let answer = call();
+		let seconds = started.elapsed().as_secs_f64();
+		let (model, outcome) = (model(), answer.as_ref().map(fuel));
+		observer.call(&observer::Call { work, lane, model, outcome, seconds });
+		answer
 	}
 
 	/// Keeps the guest's machine code on disk, so later processes load it in well under a second
@@ -221,9 +266,10 @@ impl Engine {
 			guests.insert(id.hash, known.clone());
 			known
 		};
-		let (limits, cache) = (self.limits.clone(), self.compiled_cache.clone());
+		let (limits, cache, observer) =
+			(self.limits.clone(), self.compiled_cache.clone(), self.observer.get().cloned());
 		let spawned = std::thread::Builder::new().name("veriml-engine-compile".into()).spawn(move || {
-			let _ = known.compiled(&limits, &cache);
+			let _ = known.compiled(&limits, &cache, observer.as_ref());
 		});
 		if let Err(error) = spawned {
 			// It is compiled at its first use instead.
@@ -244,7 +290,7 @@ impl Engine {
 		work: impl FnOnce(&Guest) -> Result<R, RunError>,
 	) -> Result<R, RunError> {
 		let known = self.known(guest).ok_or(LocalFailure::OtherGuest)?;
-		work(known.compiled(&self.limits, &self.compiled_cache)?)
+		work(known.compiled(&self.limits, &self.compiled_cache, self.observer.get())?)
 	}
 
 	fn built_in(&self) -> Result<(), RunError> {
@@ -284,6 +330,9 @@ impl Engine {
 		// Prepared state is the guest's memory: it belongs to that guest.
 		let key = (guest, hash, specs.encode());
 		let cached = self.cache.lock().map_err(|_| LocalFailure::HostResources)?.get(&key);
+		if let Some(observer) = self.observer.get() {
+			observer.prepared_cache(lane, cached.is_some());
+		}
 		let prepared = match cached {
 			Some(prepared) => prepared,
 			None => {
@@ -366,18 +415,26 @@ impl InferenceEngine for Engine {
 		inputs: &[TensorSpec],
 		fuel_limit: u64,
 	) -> Result<ModelInfo, RunError> {
-		let zeros = inputs
-			.iter()
-			.map(|spec| Tensor::zeros(spec).ok_or(EngineError::InputTooLarge))
-			.collect::<Result<Vec<_>, _>>()?;
-		self.check_input_size(&zeros)?;
-		let prepared = self.prepare(lane, guest, model, inputs, fuel_limit)?;
-		let execution = self.with_guest(&guest, |engine| {
-			engine.run(lane, &prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))
-		})?;
-		let mut info = prepared.info.clone();
-		info.fuel_per_run = execution.fuel_used;
-		Ok(info)
+		self.observed(
+			observer::Work::Inspect,
+			lane,
+			|| model_hash(model),
+			|info: &ModelInfo| info.fuel_per_run,
+			|| {
+				let zeros = inputs
+					.iter()
+					.map(|spec| Tensor::zeros(spec).ok_or(EngineError::InputTooLarge))
+					.collect::<Result<Vec<_>, _>>()?;
+				self.check_input_size(&zeros)?;
+				let prepared = self.prepare(lane, guest, model, inputs, fuel_limit)?;
+				let execution = self.with_guest(&guest, |engine| {
+					engine.run(lane, &prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))
+				})?;
+				let mut info = prepared.info.clone();
+				info.fuel_per_run = execution.fuel_used;
+				Ok(info)
+			},
+		)
 	}
 
 	fn run(
@@ -390,7 +447,13 @@ impl InferenceEngine for Engine {
 		input_values: &[Tensor],
 		fuel_limit: u64,
 	) -> Result<Execution, RunError> {
-		self.run_prepared(lane, guest, model_hash, load_model, inputs, input_values, fuel_limit)
+		self.observed(
+			observer::Work::Run,
+			lane,
+			|| model_hash,
+			|execution: &Execution| execution.fuel_used,
+			|| self.run_prepared(lane, guest, model_hash, load_model, inputs, input_values, fuel_limit),
+		)
 	}
 }
 

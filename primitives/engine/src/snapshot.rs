@@ -154,6 +154,8 @@ pub struct Guest {
 	/// Calls on the off-chain lane waiting for or running on its thread.
 	offchain_queued: std::sync::atomic::AtomicUsize,
 	limits: Limits,
+	/// Whether the machine code came from the compiled-code cache rather than the compiler.
+	loaded_from_compiled_cache: bool,
 }
 
 /// Per-instance state: memory accounting, and the memory the host kernel works on.
@@ -205,6 +207,12 @@ fn fixed_instruction_set(config: &mut Config) -> wasmtime::Result<()> {
 }
 
 impl Guest {
+	/// Whether the guest's machine code was loaded from the compiled-code cache (not compiled
+	/// in this process).
+	pub fn loaded_from_compiled_cache(&self) -> bool {
+		self.loaded_from_compiled_cache
+	}
+
 	/// Compiles the guest with the deterministic configuration.
 	pub fn compile(wasm: &[u8], limits: &Limits, cache: &CompiledCache) -> wasmtime::Result<Self> {
 		let mut config = Config::new();
@@ -253,10 +261,12 @@ impl Guest {
 				Some(settings)
 			},
 		};
+		let mut compiled_cache = None;
 		if let Some(settings) = cache {
 			// A cache that cannot be set up costs time, never correctness: compile without it.
 			match Cache::new(settings) {
 				Ok(cache) => {
+					compiled_cache = Some(cache.clone());
 					config.cache(Some(cache));
 				},
 				Err(error) => log::warn!(
@@ -268,7 +278,9 @@ impl Guest {
 		// A guest whose bulk memory instructions would not pay for what they move is refused.
 		metering::check_metered(wasm).map_err(wasmtime::Error::msg)?;
 		let engine = wasmtime::Engine::new(&config)?;
+		let hits_before = compiled_cache.as_ref().map_or(0, Cache::cache_hits);
 		let module = Module::from_binary(&engine, wasm)?;
+		let loaded_from_compiled_cache = compiled_cache.as_ref().is_some_and(|cache| cache.cache_hits() > hits_before);
 		// The guest imports the host kernel and the meters of its memory work, nothing else: no
 		// clock, no randomness, no environment. An unknown import fails here.
 		let mut linker = Linker::new(&engine);
@@ -284,6 +296,7 @@ impl Guest {
 			offchain_threads: guest_threads(OFFCHAIN_THREADS, "veriml-engine-offchain")?,
 			offchain_queued: std::sync::atomic::AtomicUsize::new(0),
 			limits: limits.clone(),
+			loaded_from_compiled_cache,
 		};
 		guest.fresh_memory = guest
 			.in_slot(Lane::Consensus, || {

@@ -2,7 +2,7 @@
 # Prints inference throughput and latency on a fresh `--dev --role inference` node: verified
 # inferences per block for a small model (target ≥ 50 per 6 s block) and blocks from request to
 # verified and finalised result (target ≤ 3). Builds the node if needed; needs the test models
-# (scripts/models/make-test-models.sh); installs the npm workspace (scripts/e2e, docs/examples/client).
+# (scripts/models/make-test-models.sh); installs the npm workspace (scripts/e2e, clients/typescript).
 #   REQUESTS=200 MODEL=pytorch_Linear scripts/bench-inference.sh
 set -euo pipefail
 source "$(dirname "$0")/common.sh"

@@ -46,7 +46,7 @@ npm_install() {
 	fi
 }
 
-# The repository's npm workspace (the TypeScript client in docs/examples/client and the e2e
+# The repository's npm workspace (the TypeScript client in clients/typescript and the e2e
 # tests in scripts/e2e, which import it): packages installed, the client compiled to dist/.
 install_js_workspace() {
 	npm_install "$VERIML_ROOT"

@@ -12,7 +12,9 @@
 #   4. the proof of determinism: result hashes on this CPU and on an emulated CPU without AVX
 #   5. a --dev node checked through @polkadot/api (blocks, finality, metadata, a transfer,
 #      models uploaded and registered, hostile models refused, inferences, the veriml RPC)
-#   5b. the TypeScript quick start client (docs/examples/client) against a fresh --dev node
+#   5b. the TypeScript quick start client (clients/typescript) against a fresh --dev node
+#   5c. the Python client (clients/python): installed with pip into a venv of its own, its
+#      pytest suite offline and against a fresh --dev node (the quick start, typed errors)
 #   6. the zombienet multi-node tests in zombienet/ (blocks, an inference journey, a data node, an engine upgrade,
 #      a hostile network)
 #   7. the engine against its weight: adversarial models timed against the weight charged
@@ -210,10 +212,19 @@ quickstart_client() {
 	# output for [1, 2, 3] (0.5·1 − 1.25·2 + 2·3 + 0.75).
 	local run=(npm run --silent quickstart -w veriml-client -- --expect 4.75)
 	# And a classifier: an int64 label and float32 probabilities, each read by its dtype.
-	local models="$VERIML_ROOT/docs/examples/client/models"
+	local models="$VERIML_ROOT/clients/typescript/models"
 	local classifier=(npm run --silent quickstart -w veriml-client -- --model "$models/classifier.onnx"
 		--input "$models/classifier.input.json" --name quickstart-classifier --expect 1,0.013387,0.986613)
 	with_dev_node 19966 30466 bash -c "cd '$VERIML_ROOT' && ${run[*]} && ${run[*]} && ${classifier[*]}"
+}
+
+python_client() {
+	# Installed as docs tell a user (pip install ./clients/python), with the versions CI pins.
+	local venv="$VERIML_ROOT/target/pyclient"
+	[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+	"$venv/bin/pip" install --quiet --disable-pip-version-check -c "$VERIML_ROOT/clients/python/constraints.txt" \
+		"$VERIML_ROOT/clients/python[test]"
+	with_dev_node 19967 30467 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$VERIML_ROOT/clients/python"
 }
 
 zombienet_tests() {
@@ -238,6 +249,7 @@ parallel_checks() {
 	start_job "zombienet" zombienet_tests
 	start_dev_node_tests
 	start_job "quick start client (TypeScript)" quickstart_client
+	start_job "Python client" python_client
 	collect_jobs
 }
 run_stage "parallel checks" parallel_checks

@@ -85,7 +85,7 @@ async function run(nodeName, networkInfo) {
 
 /** Registers the linear model, bonds dave's `infr` key for it and registers Ferdie's workflow. */
 async function startWorkflow(api, lib, feed, ferdie, eve, dave) {
-  const bytes = readFileSync(join(__dirname, '..', 'docs', 'examples', 'client', 'models', 'linear.onnx'));
+  const bytes = readFileSync(join(__dirname, '..', 'clients', 'typescript', 'models', 'linear.onnx'));
   const { blake2AsHex } = await import('@polkadot/util-crypto');
   const model = { name: 'linear', bytes, hash: blake2AsHex(bytes, 256), specs: [{ dtype: 'F32', shape: [1, 3] }] };
   await lib.registerModel(api, model, ferdie, 10n ** 10n);

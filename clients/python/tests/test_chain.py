@@ -1,0 +1,76 @@
+"""The Python client against a running dev node (VERIML_WS, e.g. ws://127.0.0.1:9944; CI starts
+one): the quick start's journey, and user errors raised as typed exceptions naming the chain's
+error and its documentation."""
+
+import os
+from importlib import resources
+
+import numpy as np
+import pytest
+
+import veriml
+from veriml import Client, quickstart
+
+URL = os.environ.get("VERIML_WS")
+pytestmark = pytest.mark.skipif(not URL, reason="VERIML_WS (a dev node's RPC) is not set")
+
+
+def test_the_quick_start_registers_pays_and_proves_an_inference(capsys):
+    assert quickstart.main(["--url", URL, "--expect", "4.75"]) == 0
+    printed = capsys.readouterr().out
+    assert "output 0: f32[1, 1] = [4.75]" in printed
+    assert "receipt proven by block #" in printed
+    # Run again, as a newcomer would: the model is registered and served already.
+    assert quickstart.main(["--url", URL, "--expect", "4.75"]) == 0
+    assert "registered already" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def client():
+    with Client(URL, signer=Client.dev_account("Eve")) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def linear(client):
+    """The quick start's model, registered and served (the first test, or this, registers it)."""
+    assert quickstart.main(["--url", URL]) == 0
+    data = (resources.files("veriml") / "models" / "linear.onnx").read_bytes()
+    return "0x" + veriml.blake2_256(data).hex()
+
+
+def test_infer_returns_outputs_by_dtype_with_the_proven_receipt(client, linear):
+    x = np.array([[2.0, 0.0, -1.0]], dtype=np.float32)
+    result = client.infer(linear, [x])
+    # 0.5·2 − 1.25·0 + 2·(−1) + 0.75
+    assert result.outputs[0].dtype == np.float32
+    np.testing.assert_allclose(result.outputs[0], [[-0.25]], atol=1e-6)
+    assert result.receipt["model_hash"] == linear
+    assert result.receipt["input_hash"] == client.input_hash([x])
+    assert result.proven_by >= result.verified_in
+
+
+def test_an_unknown_model_raises_unknown_model_with_the_chains_docs(client):
+    with pytest.raises(veriml.UnknownModel) as raised:
+        client.infer("0x" + "ab" * 32, [np.zeros((1, 3), dtype=np.float32)])
+    assert raised.value.pallet == "inference" and raised.value.name == "UnknownModel"
+    assert raised.value.docs, "the error's documentation from the runtime's metadata"
+
+
+def test_a_fee_above_max_raises_fee_above_max(client, linear):
+    with pytest.raises(veriml.FeeAboveMax) as raised:
+        client.request(linear, [np.zeros((1, 3), dtype=np.float32)], max_fee=1)
+    assert str(raised.value).startswith("inference.FeeAboveMax: ")
+
+
+def test_malformed_inputs_raise_input_mismatch(client, linear):
+    with pytest.raises(veriml.InputMismatch) as raised:
+        client.request(linear, [np.zeros((1, 4), dtype=np.float32)])
+    assert raised.value.name == "InputDoesNotMatchModel" and raised.value.docs
+
+
+def test_a_request_handle_can_be_waited_on_later(client, linear):
+    handle = client.request(linear, [np.ones((1, 3), dtype=np.float32)])
+    assert handle.id >= 0 and handle.assigned, "a node was drawn at the end of the request's block"
+    result = handle.wait()
+    np.testing.assert_allclose(result.outputs[0], [[2.0]], atol=1e-6)  # 0.5 − 1.25 + 2 + 0.75

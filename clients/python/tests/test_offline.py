@@ -1,0 +1,101 @@
+"""What the client computes without a chain: tensors by dtype, and storage proofs."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from veriml import ProofError, blake2_256, read_proven, tensors
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.array([[1.5, -2.25, 3.0]], dtype=np.float32),
+        np.array([2**62, -(2**62) - 7], dtype=np.int64),
+        np.array([[1, -2], [3, -4]], dtype=np.int32),
+        np.array([-128, 127], dtype=np.int8),
+        np.array([0, 255], dtype=np.uint8),
+        np.array([True, False, True]),
+    ],
+)
+def test_tensors_round_trip_by_dtype_little_endian(array):
+    tensor = tensors.encode(array)
+    assert tensor["shape"] == list(array.shape)
+    assert tensor["data"] == array.astype(array.dtype.newbyteorder("<")).tobytes()
+    (back,) = tensors.scale_decode(tensors.scale_encode([array]))
+    assert back.dtype == array.dtype and np.array_equal(back, array)
+
+
+def test_inputs_are_scale_encoded_as_the_chain_encodes_vec_tensor():
+    # Vec<Tensor> of one f32[1, 3]: compact length, dtype index, shape Vec<u32>, data Vec<u8>.
+    x = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
+    expected = bytes([4, 0, 8]) + (1).to_bytes(4, "little") + (3).to_bytes(4, "little") + bytes([48]) + x.tobytes()
+    assert tensors.scale_encode([x]) == expected
+    big = np.zeros((1, 70), dtype=np.uint8)  # 70 bytes: a two-byte compact length
+    assert tensors.scale_encode([big])[11:13] == (70 << 2 | 1).to_bytes(2, "little")
+    assert np.array_equal(tensors.scale_decode(tensors.scale_encode([x, big]))[1], big)
+    with pytest.raises(ValueError, match="end early"):
+        tensors.scale_decode(expected[:-1])
+
+
+def test_a_dtype_the_chain_does_not_have_is_refused():
+    with pytest.raises(ValueError, match="not one of the chain's"):
+        tensors.encode(np.array([1.0], dtype=np.float64))
+
+
+def test_json_inputs_keep_int64_exact():
+    array = tensors.from_json({"dtype": "i64", "shape": [2], "data": ["9007199254740993", 1]})
+    assert array.tolist() == [9007199254740993, 1]
+
+
+def compact(n: int) -> bytes:
+    assert n < 64
+    return bytes([n << 2])
+
+
+def leaf(nibbles: list[int], value: bytes) -> bytes:
+    """A trie leaf (layout V1, inline value): header 0b01 and the nibble count, the nibbles
+    (an odd count padded with a leading zero), the length-prefixed value."""
+    padded = ([0] if len(nibbles) % 2 else []) + nibbles
+    partial = bytes(padded[i] << 4 | padded[i + 1] for i in range(0, len(padded), 2))
+    return bytes([0x40 | len(nibbles)]) + partial + compact(len(value)) + value
+
+
+def branch(children: dict[int, bytes]) -> bytes:
+    """A branch without a value or partial key: header 0b10, bitmap, children by hash."""
+    bitmap = sum(1 << c for c in children)
+    out = bytes([0x80]) + bitmap.to_bytes(2, "little")
+    for c in sorted(children):
+        out += compact(32) + blake2_256(children[c])
+    return out
+
+
+def test_a_proof_leads_from_the_root_to_the_value_and_nothing_else():
+    # Keys 0x12… and 0x34…: a branch at the root, a leaf on each side.
+    left, right = leaf([2, 0xA, 0xB], b"receipt"), leaf([4, 0xC, 0xD], b"other")
+    root = branch({1: left, 3: right})
+    proof = [root, left, right]
+    state_root = blake2_256(root)
+    assert read_proven(state_root, proof, bytes([0x12, 0xAB])) == b"receipt"
+    assert read_proven(state_root, proof, bytes([0x34, 0xCD])) == b"other"
+    # A key the trie does not hold: proven absent.
+    assert read_proven(state_root, proof, bytes([0x12, 0xAC])) is None
+    assert read_proven(state_root, proof, bytes([0x52, 0xAB])) is None
+    # A forged value changes the leaf's hash: the proof no longer reaches it.
+    forged = leaf([2, 0xA, 0xB], b"forgery")
+    with pytest.raises(ProofError, match="lacks node"):
+        read_proven(state_root, [root, forged, right], bytes([0x12, 0xAB]))
+    # A proof for another state root.
+    with pytest.raises(ProofError, match="lacks node"):
+        read_proven(blake2_256(b"another block"), proof, bytes([0x12, 0xAB]))
+
+
+def test_the_packaged_example_model_is_the_typescript_quick_starts():
+    repo = Path(__file__).resolve().parents[3]
+    ts_models = repo / "clients" / "typescript" / "models"
+    if not ts_models.is_dir():
+        pytest.skip("not in the veriml repository")
+    ours = Path(__file__).resolve().parents[1] / "veriml" / "models"
+    for name in ("linear.onnx", "linear.input.json"):
+        assert (ours / name).read_bytes() == (ts_models / name).read_bytes(), name

@@ -42,7 +42,7 @@ function check(condition, message) {
  * resolves with `{ events, error }` once in a block (`error` also when it never gets there).
  */
 async function senderOf(lib, api, signer) {
-  let nonce = (await api.rpc.system.accountNextIndex(signer.address)).toNumber();
+  let nonce = await lib.nextNonce(api, signer.address);
   return (tx) => lib.send(api, tx, signer, nonce++).catch((error) => ({ error: String(error), events: [] }));
 }
 

@@ -31,18 +31,35 @@ export function account(name) {
   return new Keyring({ type: 'sr25519', ss58Format: 42 }).addFromUri(`//${name}`);
 }
 
+/** Per account: one past the highest nonce of this process's transactions seen in a block. */
+const usedNonces = new Map();
+
 /**
- * Signs and sends `tx`, resolving once it is in a block with `{ events, error }`: `error` is
- * `section.Name` of a module error (or the error's text), `null` on success. Rejects if the
- * transaction never makes it into a block.
+ * The next nonce of `address`: the node's `system_accountNextIndex`, but never below one past
+ * a transaction of this process already seen in a block. With BABE two authors can each build
+ * a block on one parent; the node answers from its best block's view, and right after a switch
+ * to a sibling fork it can answer a nonce an included transaction of ours already used (the
+ * next transactions were then refused as outdated).
  */
-export function send(api, tx, signer, nonce = -1) {
+export async function nextNonce(api, address) {
+  const node = (await api.rpc.system.accountNextIndex(address)).toNumber();
+  return Math.max(node, usedNonces.get(address) ?? 0);
+}
+
+/**
+ * Signs and sends `tx` (with `nonce`, else {@link nextNonce}), resolving once it is in a block
+ * with `{ events, error }`: `error` is `section.Name` of a module error (or the error's text),
+ * `null` on success. Rejects if the transaction never makes it into a block.
+ */
+export async function send(api, tx, signer, nonce = -1) {
+  const used = nonce === -1 ? await nextNonce(api, signer.address) : nonce;
   return new Promise((resolve, reject) => {
-    tx.signAndSend(signer, { nonce }, ({ status, events, dispatchError }) => {
+    tx.signAndSend(signer, { nonce: used }, ({ status, events, dispatchError }) => {
       if (status.isInvalid || status.isDropped || status.isUsurped) {
         reject(new Error(`transaction ${status.type}`));
       }
       if (!status.isInBlock) return;
+      usedNonces.set(signer.address, Math.max(usedNonces.get(signer.address) ?? 0, used + 1));
       let error = null;
       if (dispatchError?.isModule) {
         const meta = api.registry.findMetaError(dispatchError.asModule);
@@ -245,7 +262,7 @@ export function hostileModel(name) {
  */
 export async function uploadBytes(api, model, signer) {
   const chunkBytes = api.consts.models.maxChunkBytes.toNumber();
-  let nonce = (await api.rpc.system.accountNextIndex(signer.address)).toNumber();
+  let nonce = await nextNonce(api, signer.address);
   const sent = [sendOk(api, api.tx.models.beginUpload(model.hash, model.bytes.length), signer, nonce++)];
   for (let index = 0; index * chunkBytes < model.bytes.length; index += 1) {
     // As hex: @polkadot/api reads a Uint8Array given for `Bytes` as already SCALE-encoded.

@@ -74,10 +74,15 @@ async function run(nodeName, networkInfo) {
   const [oldOutcome, newOutcome] = [before, after].map(({ receipt }) => receipt.outcome.asOutputs);
   check(oldOutcome.outputHash.toHex() === newOutcome.outputHash.toHex(), 'the same outputs');
   check(oldOutcome.resultHash.toHex() !== newOutcome.resultHash.toHex(), 'a result hash of the new engine version');
+  // Compared once final on each node: with BABE two authors can each build a block at one
+  // height, and until finality the nodes' best chains may hold different ones.
+  await lib.waitForFinalized(api, after.blockNumber, 120_000);
+  const canonical = (await api.rpc.chain.getBlockHash(after.blockNumber)).toHex();
   for (const name of ['bob', 'charlie']) {
     const other = await lib.connect(networkInfo.nodesByName[name].wsUri);
+    await lib.waitForFinalized(other, after.blockNumber, 120_000);
     const hash = await other.rpc.chain.getBlockHash(after.blockNumber);
-    check(hash.toHex() === (await api.rpc.chain.getBlockHash(after.blockNumber)).toHex(), `${name} imported the same block ${after.blockNumber}`);
+    check(hash.toHex() === canonical, `${name} finalised the same block ${after.blockNumber}`);
     await other.disconnect();
   }
 
@@ -97,13 +102,14 @@ async function run(nodeName, networkInfo) {
   try {
     const freshApi = await lib.connect('ws://127.0.0.1:9977');
     const deadline = Date.now() + 300_000;
-    let best = 0;
+    // Its finalised head, not its best: below it its chain is the one alice finalised.
+    let finalized = 0;
     while (Date.now() < deadline) {
-      best = (await freshApi.rpc.chain.getHeader()).number.toNumber();
-      if (best >= target) break;
+      finalized = (await freshApi.rpc.chain.getHeader(await freshApi.rpc.chain.getFinalizedHead())).number.toNumber();
+      if (finalized >= target) break;
       await sleep(2000);
     }
-    check(best >= target, `the fresh node synced from genesis to block ${best}`);
+    check(finalized >= target, `the fresh node synced from genesis and finalised block ${finalized}`);
     for (const number of [before.blockNumber, switchedAt, after.blockNumber, target]) {
       const [ours, theirs] = await Promise.all([api, freshApi].map(async (client) => {
         const hash = await client.rpc.chain.getBlockHash(number);

@@ -15,14 +15,13 @@ use sp_runtime::{
 	offchain::{http, storage::StorageValueRef, Duration},
 	traits::Saturating,
 };
-use veriml_offchain::{run_with_keys, send_signed, NonceTracker};
+use veriml_offchain::{run_with_keys, send_signed, NonceTracker, NONCE};
 
 /// Logging target of data nodes' work: `-l veriml::feeds=debug`.
 pub const LOG_TARGET: &str = "veriml::feeds";
 
 const WORKER_LOCK: &[u8] = b"veriml/feeds/worker-lock";
 const SENT: &[u8] = b"veriml/feeds/sent";
-const NONCE: &[u8] = b"veriml/feeds/nonce";
 const SOURCE: &[u8] = b"veriml/feeds/source";
 
 /// The key of the data node's tally of failed fetches ([`FetchErrors`]) in its persistent

@@ -550,6 +550,26 @@ mod offchain_worker {
 	}
 
 	#[test]
+	fn a_feed_key_that_is_also_an_infr_key_numbers_its_transactions_with_the_inference_worker() {
+		// One account, two roles: the inference worker sent one transaction in this run (its
+		// record says so); the data node's submission must take the next nonce, not the same
+		// one (before, each role kept its own record: two transactions with one nonce, one
+		// dropped, a missed round and a strike).
+		let Setup { mut ext, http, pool, node } = setup(true);
+		expect_get(&http, br#"{"price": {"usd": 5}}"#);
+		ext.execute_with(|| {
+			let chain = frame_system::Pallet::<Test>::account_nonce(node);
+			let mut inference = veriml_offchain::NonceTracker::<Test>::load(veriml_offchain::NONCE, &node, 1, 3);
+			inference.used();
+			inference.save();
+			Feeds::offchain_worker(1);
+			assert_eq!(sent_calls(&pool).len(), 1);
+			let after = veriml_offchain::NonceTracker::<Test>::load(veriml_offchain::NONCE, &node, 1, 3);
+			assert_eq!(after.next(), chain + 2, "the submission took the nonce after the inference worker's");
+		});
+	}
+
+	#[test]
 	fn an_oversized_answer_is_not_read_to_the_end() {
 		let Setup { mut ext, http, pool, .. } = setup(true);
 		let mut body = br#"{"price": {"usd": 1}, "padding": ""#.to_vec();

@@ -19,10 +19,7 @@ use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
 use sp_runtime::{offchain::storage::StorageValueRef, traits::Saturating};
 use veriml_inference_primitives::{result_hash, EngineError};
 use veriml_offchain::inference::LOG_TARGET;
-use veriml_offchain::{
-	inference::{NONCE, WORKER_LOCK},
-	run_with_keys, send_signed, NonceTracker,
-};
+use veriml_offchain::{inference::WORKER_LOCK, run_with_keys, send_signed, NonceTracker, NONCE};
 use veriml_primitives::{models::ModelCatalog, nodes::BondedNodes as _, verification::ResultVerifier};
 
 const SUBMITTED: &[u8] = b"veriml/inference/submitted";

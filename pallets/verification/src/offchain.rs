@@ -14,8 +14,8 @@ use frame_support::traits::{
 use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::{offchain::storage::StorageValueRef, traits::Saturating};
 use veriml_offchain::{
-	inference::{LOG_TARGET, NONCE, WORKER_LOCK},
-	run_with_keys, send_signed, NonceTracker,
+	inference::{LOG_TARGET, WORKER_LOCK},
+	run_with_keys, send_signed, NonceTracker, NONCE,
 };
 use veriml_primitives::nodes::BondedNodes;
 

@@ -28,15 +28,19 @@ use sp_runtime::{
 	traits::{One, Saturating},
 };
 
+/// The prefix of each account's [`NonceTracker`] record, shared by every worker that signs for
+/// it: one account may be a data node's `feed` key and an inference node's `infr` key at once
+/// (the same account on chain), and workers numbering its transactions apart gave two of them
+/// one nonce (one was dropped: a missed round, a result that never landed).
+pub const NONCE: &[u8] = b"veriml/nonce";
+
 /// The off-chain storage names and log target of the inference role. Two pallets' workers sign
 /// with an inference node's `infr` keys: the requests pallet's (results) and the verification
-/// pallet's (challenges). They share one lock, so one runs at a time, and one nonce record per
-/// key, so they number their transactions together.
+/// pallet's (challenges). They share one lock, so one runs at a time, and, as every role's
+/// workers do, one nonce record per account ([`NONCE`]).
 pub mod inference {
 	/// The lock one worker run of the role holds.
 	pub const WORKER_LOCK: &[u8] = b"veriml/inference/worker-lock";
-	/// The prefix of each key's [`NonceTracker`](crate::NonceTracker) record.
-	pub const NONCE: &[u8] = b"veriml/inference/nonce";
 	/// Logging target of inference nodes' work: `-l veriml::inference=debug`.
 	pub const LOG_TARGET: &str = "veriml::inference";
 }

@@ -8,7 +8,9 @@
 #      warning fails the lints stage after it (and the unit and benchmark tests' builds)
 #   3. unit and integration tests of pallets, primitives and runtime, in the release profile
 #      so they reuse the node build's artifacts (a separate invocation from the wasm build)
-#   3b. the FRAME benchmarks of the pallets, each run once on the mock runtimes
+#   3b. the FRAME benchmarks of the pallets, each run once on the mock runtimes, and the
+#      upgrade check: this runtime's upgrade, try-runtime style, on the state of a dev chain
+#      the quick start has used (scripts/upgrade-check.sh; runtime/upgrade-check)
 #   4. the proof of determinism: result hashes on this CPU and on an emulated CPU without AVX
 #   5. a --dev node checked through @polkadot/api (blocks, finality, metadata, a transfer,
 #      models uploaded and registered, hostile models refused, inferences, the veriml RPC)
@@ -21,7 +23,7 @@
 #      for them (scripts/bench-engine-adversarial.sh; fails if time exceeds weight)
 #   8. the inference figures (throughput and latency on a --dev node of its own)
 # Stages 3b-6 run side by side once the node is built: the network tests mostly wait for
-# blocks, so the CPU-bound ones (benchmark tests, determinism) run beside them at the lowest
+# blocks, so the CPU-bound ones (benchmark tests, upgrade check, determinism) run beside them at the lowest
 # priority, and each e2e test file gets a --dev node of its own. Every parallel job's output
 # is printed whole when it ends, never interleaved. The timings (stages 7 and 8) run alone, on a
 # quiet machine.
@@ -112,7 +114,7 @@ formatting() {
 	cargo fmt --check -p veriml-node -p veriml-runtime -p pallet-model-registry -p pallet-escrow \
 		-p pallet-bonded-nodes -p pallet-verification -p pallet-inference-requests -p veriml-primitives \
 		-p veriml-inference-interface -p veriml-engine -p veriml-offchain -p pallet-data-feeds \
-		-p pallet-workflows
+		-p pallet-workflows -p veriml-upgrade-check
 }
 
 # Clippy's and rustc's verdict on what `cargo "$@"` compiles: every workspace crate is compiled
@@ -152,11 +154,19 @@ unit_tests() {
 benchmark_tests() {
 	# Every FRAME benchmark runs once at its lowest and highest components on the pallets'
 	# mock runtimes and passes its verification, so `scripts/benchmark/pallets.sh` cannot find
-	# a broken one months later.
-	local pallets=(-p pallet-model-registry -p pallet-bonded-nodes -p pallet-verification -p pallet-inference-requests
-		-p pallet-data-feeds -p pallet-workflows)
-	no_warnings test --release --locked "${pallets[@]}" --features runtime-benchmarks --no-run
-	cargo test --release --locked "${pallets[@]}" --features runtime-benchmarks
+	# a broken one months later. In the same cargo run, so that the FRAME crates are compiled
+	# once for both: the upgrade checker (the runtime natively with try-runtime, no wasm) and
+	# its tests; the pallets' tests run with try-runtime too.
+	local packages=(-p pallet-model-registry -p pallet-bonded-nodes -p pallet-verification -p pallet-inference-requests
+		-p pallet-data-feeds -p pallet-workflows -p veriml-upgrade-check)
+	local features=(--features runtime-benchmarks,try-runtime)
+	SKIP_WASM_BUILD=1 no_warnings test --release --locked "${packages[@]}" "${features[@]}" --no-run
+	SKIP_WASM_BUILD=1 cargo test --release --locked "${packages[@]}" "${features[@]}"
+}
+
+# This runtime's upgrade on a dev chain's state, try-runtime style, with the checker built above.
+upgrade_check() {
+	VERIML_UPGRADE_CHECK="$VERIML_ROOT/target/release/veriml-upgrade-check" "$VERIML_ROOT/scripts/upgrade-check.sh"
 }
 
 # CPU-bound checks, at the lowest priority so that the network tests beside them keep their
@@ -164,6 +174,7 @@ benchmark_tests() {
 cpu_bound_checks() {
 	renice -n 19 -p "$BASHPID" >/dev/null
 	run_stage "benchmark tests" benchmark_tests
+	run_stage "upgrade check (try-runtime)" upgrade_check
 	run_stage "determinism (qemu Nehalem)" "$VERIML_ROOT/scripts/determinism.sh"
 }
 
@@ -245,7 +256,7 @@ run_stage "lints (clippy and rustc, replayed from the build)" lints
 run_stage "unit tests" unit_tests
 run_stage "engine compiled-code cache" warm_engine_cache
 parallel_checks() {
-	start_job "benchmark tests, determinism (qemu Nehalem)" cpu_bound_checks
+	start_job "benchmark tests, upgrade check, determinism (qemu Nehalem)" cpu_bound_checks
 	start_job "zombienet" zombienet_tests
 	start_dev_node_tests
 	start_job "quick start client (TypeScript)" quickstart_client

@@ -22,7 +22,7 @@ use substrate_prometheus_endpoint::{
 use veriml_engine::observer::{Call, Work};
 use veriml_inference_interface::Lane;
 use veriml_inference_primitives::{EngineGuest, ModelHash, RunError};
-use veriml_runtime::{opaque::Block, Runtime, RuntimeEvent};
+use veriml_runtime::{opaque::Block, RuntimeEvent};
 
 /// Models that get a label of their own in the per-model series; later ones are counted under
 /// `model="other"`, so a chain with many models cannot grow the endpoint without bound.
@@ -304,23 +304,27 @@ fn block_events<C: StorageProvider<Block, crate::service::FullBackend>>(
 	}
 }
 
-/// How many requests are assigned to `nodes` at block `hash` (`inference.assignments`).
-fn open_assignments<C: StorageProvider<Block, crate::service::FullBackend>>(
-	client: &C,
+/// How many requests are assigned to `nodes` at block `hash` and not answered yet, as the
+/// runtime's `InferenceApi::assignments` lists them; `None` where the chain's runtime at `hash`
+/// predates that method (version 4) or the call fails.
+fn open_assignments(
+	client: &crate::service::FullClient,
 	hash: <Block as sp_runtime::traits::Block>::Hash,
 	nodes: &[sp_core::sr25519::Public],
-) -> u64 {
-	use codec::Encode;
-	use frame_support::{storage::StoragePrefixedMap, Blake2_128Concat, StorageHasher};
-	let prefix = pallet_inference_requests::Assignments::<Runtime>::final_prefix();
+) -> Option<u64> {
+	use pallet_inference_requests::runtime_api::InferenceApi;
+	use sp_api::{ApiExt, ProvideRuntimeApi};
+	use veriml_runtime::{AccountId, Balance, BlockNumber};
+	let api = client.runtime_api();
+	let listed = api
+		.has_api_with::<dyn InferenceApi<Block, AccountId, Balance, BlockNumber>, _>(hash, |version| version >= 4)
+		.ok()?;
+	if !listed {
+		return None;
+	}
 	nodes
 		.iter()
-		.map(|node| {
-			let account = sp_runtime::AccountId32::from(node.0);
-			let mut key = prefix.to_vec();
-			key.extend(Blake2_128Concat::hash(&account.encode()));
-			client.storage_keys(hash, Some(&StorageKey(key)), None).map(|keys| keys.count() as u64).unwrap_or(0)
-		})
+		.map(|node| api.assignments(hash, AccountId::from(node.0)).map(|requests| requests.len() as u64).ok())
 		.sum()
 }
 
@@ -351,7 +355,9 @@ pub fn start(
 					engine_metrics.block_imported();
 					if notification.is_new_best {
 						let nodes = keystore.sr25519_public_keys(pallet_inference_requests::KEY_TYPE);
-						chain.assignments.set(open_assignments(&*client, notification.hash, &nodes));
+						if let Some(open) = open_assignments(&client, notification.hash, &nodes) {
+							chain.assignments.set(open);
+						}
 						report_fetch_errors(&chain, &backend);
 					}
 				},

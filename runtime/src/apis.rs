@@ -196,7 +196,7 @@ impl_runtime_apis! {
 		}
 	}
 
-	#[api_version(3)]
+	#[api_version(4)]
 	impl pallet_inference_requests::runtime_api::InferenceApi<Block, AccountId, Balance, BlockNumber> for Runtime {
 		fn quote(
 			model: veriml_inference_primitives::ModelHash,
@@ -219,6 +219,10 @@ impl_runtime_apis! {
 
 		fn outputs(request: pallet_inference_requests::RequestId) -> Option<Vec<veriml_inference_primitives::Tensor>> {
 			crate::Verification::outputs(request)
+		}
+
+		fn assignments(node: AccountId) -> Vec<pallet_inference_requests::RequestId> {
+			crate::Inference::assignments_of(&node)
 		}
 
 		fn receipt_key(request: pallet_inference_requests::RequestId) -> Vec<u8> {

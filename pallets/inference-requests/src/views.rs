@@ -1,6 +1,7 @@
 //! Requests as clients read them: the runtime API, its views, and the reads behind them.
 
 use crate::*;
+use alloc::vec::Vec;
 use frame_system::pallet_prelude::*;
 use veriml_primitives::verification::ResultVerifier;
 
@@ -14,8 +15,9 @@ pub mod runtime_api {
 		/// Inference requests as clients see them: what one costs, where it stands, its
 		/// receipt and outputs. Version 2 added `request`, `outputs` and `receipt_key`;
 		/// version 3 (spec 110) reads an open request's proposal from verification, with the
-		/// model and input hash it answers (statuses as before).
-		#[api_version(3)]
+		/// model and input hash it answers (statuses as before); version 4 (spec 113) added
+		/// `assignments`.
+		#[api_version(4)]
 		pub trait InferenceApi<AccountId, Balance, BlockNumber>
 		where
 			AccountId: codec::Codec,
@@ -34,6 +36,10 @@ pub mod runtime_api {
 			/// The storage key of `request`'s receipt: what a read proof of it against a
 			/// block's state root proves (`veriml_receiptProof`).
 			fn receipt_key(request: RequestId) -> Vec<u8>;
+			/// The requests assigned to `node` that it has not answered yet (what its off-chain
+			/// worker has still to compute), in id order.
+			#[api_version(4)]
+			fn assignments(node: AccountId) -> Vec<RequestId>;
 		}
 	}
 }
@@ -115,6 +121,13 @@ impl<T: Config> Pallet<T> {
 			deadline: open.deadline,
 			proposal,
 		})
+	}
+
+	/// The requests assigned to `node` and not answered yet, in id order.
+	pub fn assignments_of(node: &T::AccountId) -> Vec<RequestId> {
+		let mut requests: Vec<RequestId> = Assignments::<T>::iter_key_prefix(node).collect();
+		requests.sort_unstable();
+		requests
 	}
 
 	/// Whether a request with id `request` was ever made.

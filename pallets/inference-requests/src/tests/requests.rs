@@ -13,6 +13,7 @@ fn a_verified_result_completes_the_request_and_settles_the_fee() {
 		assert_eq!(escrowed(alice()), fee.total());
 		assert_eq!(assigned_to(id), vec![node]);
 		assert!(Assignments::<Test>::contains_key(node, id));
+		assert_eq!(Inference::assignments_of(&node), vec![id]);
 		System::assert_has_event(Event::Assigned { request: id, nodes: vec![node] }.into());
 
 		let owner_before = Balances::balance(&owner());
@@ -33,6 +34,7 @@ fn a_verified_result_completes_the_request_and_settles_the_fee() {
 		assert!(!Requests::<Test>::contains_key(id));
 		assert!(!Inputs::<Test>::contains_key(id));
 		assert!(!Assignments::<Test>::contains_key(node, id));
+		assert!(Inference::assignments_of(&node).is_empty());
 		assert!(!OpenRequests::<Test>::contains_key(relu_hash()));
 		assert_eq!(Deadlines::<Test>::iter().count(), 0);
 		let receipt = Receipts::<Test>::get(id).unwrap();
@@ -46,6 +48,21 @@ fn a_verified_result_completes_the_request_and_settles_the_fee() {
 			Inference::submit_result(RuntimeOrigin::signed(node), id, sample_output(), hash),
 			Error::<Test>::RequestClosed
 		);
+	});
+}
+
+#[test]
+fn a_nodes_assignments_are_listed_in_request_order_until_it_answers() {
+	run_test(|| {
+		let node = account(10);
+		register_node(node);
+		let ids: Vec<u64> = (0..3).map(|_| request_from(alice(), sample_input())).collect();
+		assert_eq!(Inference::assignments_of(&node), ids);
+
+		submit_honest_result(node, ids[1]);
+
+		assert_eq!(Inference::assignments_of(&node), vec![ids[0], ids[2]]);
+		assert!(Inference::assignments_of(&account(11)).is_empty());
 	});
 }
 
@@ -180,6 +197,7 @@ fn an_unanswered_request_expires_and_is_refunded() {
 		assert!(!Requests::<Test>::contains_key(id));
 		assert!(!Inputs::<Test>::contains_key(id));
 		assert!(!Assignments::<Test>::contains_key(node, id));
+		assert!(Inference::assignments_of(&node).is_empty());
 		assert!(!OpenRequests::<Test>::contains_key(relu_hash()));
 		let hash = honest_hash(&sample_input(), &sample_output());
 		assert_noop!(

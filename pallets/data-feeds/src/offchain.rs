@@ -147,7 +147,7 @@ impl<T: Config> Pallet<T> {
 			log::debug!(target: LOG_TARGET, "data node {node:?} is suspended or leaving: submitting nothing");
 			return;
 		}
-		let mut nonces = NonceTracker::<T>::load(NONCE, node, now, RESUBMIT_AFTER.into());
+		let nonces = NonceTracker::<T>::load(NONCE, node, now, RESUBMIT_AFTER.into());
 		// The transaction lands in a later block: aim at the round of the next block.
 		let next_block = now.saturating_add(1u32.into());
 		for feed in T::Nodes::services(node) {
@@ -184,16 +184,18 @@ impl<T: Config> Pallet<T> {
 				},
 			};
 			let call = Call::<T>::submit { feed, round, value };
-			match send_signed::<T, T::AuthorityId, _>(call, account, nonces.next()) {
+			let nonce = nonces.claim();
+			match send_signed::<T, T::AuthorityId, _>(call, account, nonce) {
 				Ok(()) => {
 					log::info!(target: LOG_TARGET, "feed {feed} round {round}: submitted {value}");
 					marker.set(&round);
-					nonces.used();
 				},
-				Err(why) => log::warn!(target: LOG_TARGET, "feed {feed}: the value was not sent: {why:?}"),
+				Err(why) => {
+					nonces.give_back(nonce);
+					log::warn!(target: LOG_TARGET, "feed {feed}: the value was not sent: {why:?}");
+				},
 			}
 		}
-		nonces.save();
 	}
 
 	/// The value of `feed` at its source, in units of 10^-`decimals`.

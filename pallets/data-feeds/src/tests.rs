@@ -559,13 +559,53 @@ mod offchain_worker {
 		expect_get(&http, br#"{"price": {"usd": 5}}"#);
 		ext.execute_with(|| {
 			let chain = frame_system::Pallet::<Test>::account_nonce(node);
-			let mut inference = veriml_offchain::NonceTracker::<Test>::load(veriml_offchain::NONCE, &node, 1, 3);
-			inference.used();
-			inference.save();
+			let inference = veriml_offchain::NonceTracker::<Test>::load(veriml_offchain::NONCE, &node, 1, 3);
+			assert_eq!(inference.claim(), chain);
 			Feeds::offchain_worker(1);
 			assert_eq!(sent_calls(&pool).len(), 1);
 			let after = veriml_offchain::NonceTracker::<Test>::load(veriml_offchain::NONCE, &node, 1, 3);
-			assert_eq!(after.next(), chain + 2, "the submission took the nonce after the inference worker's");
+			assert_eq!(after.claim(), chain + 2, "the submission took the nonce after the inference worker's");
+		});
+	}
+
+	#[test]
+	fn workers_signing_for_one_account_at_once_never_take_one_nonce() {
+		// A long inference run for block 1 and the data node's run for block 2, both started
+		// before either sent anything (before, each read the record once at its start and
+		// wrote it back at its end: both took the chain's nonce, one transaction was dropped).
+		let Setup { mut ext, node, .. } = setup(true);
+		ext.execute_with(|| {
+			let chain = frame_system::Pallet::<Test>::account_nonce(node);
+			let inference = veriml_offchain::NonceTracker::<Test>::load(veriml_offchain::NONCE, &node, 1, 3);
+			let feeds = veriml_offchain::NonceTracker::<Test>::load(veriml_offchain::NONCE, &node, 2, 3);
+
+			assert_eq!(inference.claim(), chain);
+			assert_eq!(feeds.claim(), chain + 1);
+			assert_eq!(inference.claim(), chain + 2);
+
+			// A nonce whose transaction was not sent is given back while it is the last one
+			// taken, and stays a gap once a later one is.
+			feeds.give_back(chain + 2);
+			assert_eq!(feeds.claim(), chain + 2);
+			inference.give_back(chain + 1);
+			assert_eq!(inference.claim(), chain + 3);
+		});
+	}
+
+	#[test]
+	fn numbering_restarts_from_the_chain_once_its_nonce_has_not_moved_for_a_while() {
+		// Two transactions sent at block 1 never land (the chain's nonce stays put): from block
+		// 1 + 3 on, numbering starts again from the chain's nonce, once.
+		let Setup { mut ext, node, .. } = setup(true);
+		ext.execute_with(|| {
+			let chain = frame_system::Pallet::<Test>::account_nonce(node);
+			let at = |block| veriml_offchain::NonceTracker::<Test>::load(veriml_offchain::NONCE, &node, block, 3);
+			assert_eq!(at(1).claim(), chain);
+			assert_eq!(at(1).claim(), chain + 1);
+			assert_eq!(at(3).claim(), chain + 2, "not stuck yet");
+
+			assert_eq!(at(4).claim(), chain, "stuck: the chain's nonce again");
+			assert_eq!(at(4).claim(), chain + 1, "and on from there, not again from the chain's");
 		});
 	}
 

@@ -44,7 +44,7 @@ impl<T: Config> Pallet<T> {
 			log::warn!(target: LOG_TARGET, "infr key {node:?} has assignments but is not a registered node");
 			return;
 		}
-		let mut nonces = NonceTracker::<T>::load(NONCE, node, now, T::ResubmitAfter::get());
+		let nonces = NonceTracker::<T>::load(NONCE, node, now, T::ResubmitAfter::get());
 		let mut sent = 0u32;
 
 		for id in assigned {
@@ -89,17 +89,19 @@ impl<T: Config> Pallet<T> {
 					Call::<T>::report_failure { request: id, error }
 				},
 			};
-			match send_signed::<T, T::AuthorityId, _>(call, account, nonces.next()) {
+			let nonce = nonces.claim();
+			match send_signed::<T, T::AuthorityId, _>(call, account, nonce) {
 				Ok(()) => {
 					marker.set(&now);
-					nonces.used();
 					sent += 1;
 				},
-				Err(why) => log::warn!(target: LOG_TARGET, "request {id}: the result was not sent: {why:?}"),
+				Err(why) => {
+					nonces.give_back(nonce);
+					log::warn!(target: LOG_TARGET, "request {id}: the result was not sent: {why:?}");
+				},
 			}
 		}
 
-		nonces.save();
 		if sent > 0 {
 			log::debug!(target: LOG_TARGET, "block {now:?}: sent {sent} results from {node:?}");
 		}

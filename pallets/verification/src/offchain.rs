@@ -97,14 +97,14 @@ impl<T: Config> Pallet<T> {
 			);
 			return;
 		}
-		let mut nonces = NonceTracker::<T>::load(NONCE, node, now, T::ResubmitAfter::get());
+		let nonces = NonceTracker::<T>::load(NONCE, node, now, T::ResubmitAfter::get());
 		for id in to_check {
 			let Some(call) = Self::check_proposal(now, node, id) else { continue };
-			match send_signed::<T, T::AuthorityId, _>(call, account, nonces.next()) {
-				Ok(()) => nonces.used(),
-				Err(why) => log::warn!(target: LOG_TARGET, "proposal {id:?}: the challenge was not sent: {why:?}"),
+			let nonce = nonces.claim();
+			if let Err(why) = send_signed::<T, T::AuthorityId, _>(call, account, nonce) {
+				nonces.give_back(nonce);
+				log::warn!(target: LOG_TARGET, "proposal {id:?}: the challenge was not sent: {why:?}");
 			}
 		}
-		nonces.save();
 	}
 }

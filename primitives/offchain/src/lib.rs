@@ -5,9 +5,10 @@
 //! A worker may send several signed transactions from one key in one block, and more in the
 //! next block before the first are included. `frame_system`'s `Signer` numbers each from the
 //! on-chain nonce, so the second would replace or clash with the first. [`NonceTracker`]
-//! numbers them itself, remembering in the node's persistent off-chain storage what it has
-//! sent, and falls back to the chain's nonce when the chain stops moving (a transaction was
-//! dropped).
+//! numbers them itself, claiming each nonce atomically in the node's persistent off-chain
+//! storage (workers of other roles, or of the next block, may be signing for the same account
+//! at the same moment), and falls back to the chain's nonce when the chain stops moving (a
+//! transaction was dropped).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -162,63 +163,84 @@ pub fn run_with_keys<T, C>(
 	work(accounts);
 }
 
-/// What the worker remembers of a key's transactions: the next nonce it will use, the
-/// on-chain nonce it last saw and the block it first saw it in.
+/// What the workers remember of a key's transactions: the next nonce to take, the on-chain
+/// nonce last seen and the block it was first seen in.
 type NonceState<T> = (<T as frame_system::Config>::Nonce, <T as frame_system::Config>::Nonce, BlockNumberFor<T>);
 
-/// The nonces of one key's transactions in one run of an off-chain worker.
+/// How often a claim is retried when another worker changed the record at the same moment.
+const CLAIM_TRIES: u32 = 16;
+
+/// The nonces of one key's transactions, for one run of an off-chain worker at one block.
+///
+/// Each nonce is claimed from the node's persistent off-chain storage at the moment a
+/// transaction is signed, by compare-and-set: workers of several roles on one account, and runs
+/// for consecutive blocks that overlap (a long inference beside the next block's data node),
+/// never take the same nonce. Transactions still unconfirmed after `stuck_after` blocks of an
+/// unmoving chain nonce are taken as dropped: numbering restarts from the chain's nonce.
 pub struct NonceTracker<T: frame_system::Config> {
 	storage_key: Vec<u8>,
 	now: BlockNumberFor<T>,
 	chain: T::Nonce,
-	stored: Option<NonceState<T>>,
-	next: T::Nonce,
+	stuck_after: BlockNumberFor<T>,
 }
 
 impl<T: frame_system::Config> NonceTracker<T> {
-	/// The tracker of `account`'s nonces under `prefix` (one prefix per worker), at block
-	/// `now`. Transactions still unconfirmed after `stuck_after` blocks of an unmoving chain
-	/// nonce are taken as dropped: numbering restarts from the chain's nonce.
+	/// The tracker of `account`'s nonces in the record under `prefix` ([`NONCE`]), for a run at
+	/// block `now` (whose state gives the chain's nonce).
 	pub fn load(prefix: &[u8], account: &T::AccountId, now: BlockNumberFor<T>, stuck_after: BlockNumberFor<T>) -> Self {
-		let storage_key = (prefix, account).encode();
-		let chain = frame_system::Pallet::<T>::account_nonce(account);
-		let stored = StorageValueRef::persistent(&storage_key).get::<NonceState<T>>().ok().flatten();
-		let next = match stored {
-			Some((next, seen, seen_at)) if next > chain => {
-				let stuck = seen == chain && now >= seen_at.saturating_add(stuck_after);
-				if stuck {
-					chain
-				} else {
-					next
-				}
-			},
-			_ => chain,
-		};
-		Self { storage_key, now, chain, stored, next }
+		Self {
+			storage_key: (prefix, account).encode(),
+			now,
+			chain: frame_system::Pallet::<T>::account_nonce(account),
+			stuck_after,
+		}
 	}
 
-	/// The nonce the next transaction takes.
-	pub fn next(&self) -> T::Nonce {
-		self.next
-	}
-
-	/// Records that a transaction took `next()`.
-	pub fn used(&mut self) {
-		self.next = self.next.saturating_add(One::one());
-	}
-
-	/// Whether transactions this worker sent are still unconfirmed.
-	pub fn in_flight(&self) -> bool {
-		self.next > self.chain
-	}
-
-	/// Remembers the state for the next run.
-	pub fn save(self) {
-		let (seen, seen_at) = match self.stored {
-			Some((_, seen, at)) if seen == self.chain => (seen, at),
+	/// The record as this run sees it: the nonce the next transaction takes, and the chain
+	/// nonce last seen with when. A run at an older block (a smaller chain nonce) never moves
+	/// either back.
+	fn current(&self, stored: Option<NonceState<T>>) -> NonceState<T> {
+		let (seen, seen_at) = match stored {
+			Some((_, seen, at)) if seen >= self.chain => (seen, at),
 			_ => (self.chain, self.now),
 		};
-		StorageValueRef::persistent(&self.storage_key).set(&(self.next, seen, seen_at));
+		let next = match stored {
+			Some((next, ..)) if next > self.chain => next,
+			_ => self.chain,
+		};
+		let stuck = next > self.chain && seen == self.chain && self.now >= seen_at.saturating_add(self.stuck_after);
+		if stuck {
+			(self.chain, self.chain, self.now)
+		} else {
+			(next, seen, seen_at)
+		}
+	}
+
+	/// Takes the nonce of the next transaction (see [`NonceTracker`]).
+	pub fn claim(&self) -> T::Nonce {
+		let record = StorageValueRef::persistent(&self.storage_key);
+		for _ in 0..CLAIM_TRIES {
+			let claimed = record.mutate::<NonceState<T>, (), _>(|stored| {
+				let (next, seen, seen_at) = self.current(stored.ok().flatten());
+				Ok((next.saturating_add(One::one()), seen, seen_at))
+			});
+			if let Ok((after, ..)) = claimed {
+				return after.saturating_sub(One::one());
+			}
+		}
+		// Contended every time: number from the record as read, as a worker alone would.
+		let stored = record.get::<NonceState<T>>().ok().flatten();
+		self.current(stored).0
+	}
+
+	/// Returns `nonce`, claimed for a transaction that was not sent, if no later one was
+	/// claimed since (otherwise it stays a gap, which the chain's stuck nonce closes).
+	pub fn give_back(&self, nonce: T::Nonce) {
+		let record = StorageValueRef::persistent(&self.storage_key);
+		let _ = record.mutate::<NonceState<T>, (), _>(|stored| match stored {
+			Ok(Some((next, seen, seen_at))) if next == nonce.saturating_add(One::one()) => Ok((nonce, seen, seen_at)),
+			_ => Err(()),
+		});
 	}
 }
 

@@ -15,9 +15,11 @@
 
 use std::collections::BTreeMap;
 
-use codec::Decode;
 use frame_support::{
-	traits::{PalletInfoData, PalletsInfoAccess, TryState, TryStateSelect, UpgradeCheckSelect},
+	traits::{
+		PalletInfoData, PalletsInfoAccess, TryState, TryStateSelect, UpgradeCheckSelect,
+		STORAGE_VERSION_STORAGE_KEY_POSTFIX,
+	},
 	weights::Weight,
 };
 use sp_core::{
@@ -171,9 +173,8 @@ fn storage_versions() -> Vec<(String, u16)> {
 	<AllPalletsWithSystem as PalletsInfoAccess>::infos()
 		.into_iter()
 		.map(|PalletInfoData { name, .. }| {
-			let key = frame_support::storage::storage_prefix(name.as_bytes(), b":__STORAGE_VERSION__:");
-			let version = sp_io::storage::get(&key).and_then(|bytes| u16::decode(&mut &bytes[..]).ok()).unwrap_or(0);
-			(name.to_owned(), version)
+			let key = frame_support::storage::storage_prefix(name.as_bytes(), STORAGE_VERSION_STORAGE_KEY_POSTFIX);
+			(name.to_owned(), frame_support::storage::unhashed::get_or_default::<u16>(&key))
 		})
 		.collect()
 }

@@ -4,13 +4,15 @@
 #![cfg(feature = "try-runtime")]
 
 use codec::Encode;
-use frame_support::{traits::StorageVersion, StorageHasher, Twox128};
+use frame_support::traits::StorageVersion;
 use sp_core::{
 	storage::{well_known_keys::CODE, Storage},
 	H256,
 };
 use sp_runtime::BuildStorage;
-use veriml_runtime::{configs::EscrowPurpose, AccountId, Runtime, RuntimeGenesisConfig, VERSION};
+use veriml_runtime::{
+	configs::EscrowPurpose, AccountId, Feeds, Models, Runtime, RuntimeGenesisConfig, Verification, VERSION,
+};
 use veriml_upgrade_check::{check, describe, Error, PalletVersion, Snapshot};
 
 /// A chain's state as a snapshot of its block (the root computed as the node would).
@@ -31,10 +33,6 @@ fn snapshot_of(storage: Storage) -> Snapshot {
 
 fn genesis() -> Storage {
 	RuntimeGenesisConfig::default().build_storage().expect("the default genesis builds")
-}
-
-fn version_key(pallet: &str) -> Vec<u8> {
-	[Twox128::hash(pallet.as_bytes()), Twox128::hash(b":__STORAGE_VERSION__:")].concat()
 }
 
 fn version_of<'a>(pallets: &'a [PalletVersion], name: &str) -> &'a PalletVersion {
@@ -61,8 +59,12 @@ fn a_sound_state_passes_every_check_and_fits_a_block() {
 fn an_older_chain_is_migrated_to_the_storage_versions_of_this_runtime() {
 	// A chain from before these pallets' migrations: Verification, Models and Feeds at 0.
 	let mut storage = genesis();
-	for pallet in ["Verification", "Models", "Feeds"] {
-		storage.top.remove(&version_key(pallet));
+	for key in [
+		StorageVersion::storage_key::<Verification>(),
+		StorageVersion::storage_key::<Models>(),
+		StorageVersion::storage_key::<Feeds>(),
+	] {
+		storage.top.remove(&key[..]);
 	}
 
 	let report = check(&snapshot_of(storage)).expect("the migrations bring it up to date");
@@ -119,7 +121,7 @@ fn a_value_that_does_not_decode_fails_the_check() {
 fn a_storage_version_no_migration_reaches_fails_the_check() {
 	// Verification's state written by a runtime newer than this one.
 	let mut storage = genesis();
-	storage.top.insert(version_key("Verification"), StorageVersion::new(5).encode());
+	storage.top.insert(StorageVersion::storage_key::<Verification>().to_vec(), StorageVersion::new(5).encode());
 
 	let error = check(&snapshot_of(storage)).expect_err("no migration goes back from 5");
 

@@ -63,7 +63,7 @@ pub fn run() -> sc_cli::Result<()> {
 
 	match &cli.subcommand {
 		Some(Subcommand::Infer(cmd)) => cmd.run(&engine),
-		Some(Subcommand::EngineGuest(cmd)) => cmd.run(),
+		Some(Subcommand::EngineGuest(cmd)) => cmd.run(&engine),
 		Some(Subcommand::Key(cmd)) => cmd.run(&cli),
 		Some(Subcommand::Sign(cmd)) => cmd.run(),
 		#[allow(deprecated)]

@@ -15,11 +15,16 @@ pub struct EngineGuestCmd {
 	/// version, to rehearse an engine upgrade on a test network.
 	#[arg(long)]
 	pub declare_version: Option<u32>,
+
+	/// Also list the operators the guest implements (ONNX op types), as docs/model-authors.md
+	/// does.
+	#[arg(long)]
+	pub operators: bool,
 }
 
 impl EngineGuestCmd {
 	/// Runs the command.
-	pub fn run(&self) -> sc_cli::Result<()> {
+	pub fn run(&self, engine: &veriml_engine::Engine) -> sc_cli::Result<()> {
 		let wasm = match self.declare_version {
 			Some(version) => veriml_engine::metering::declare_version(veriml_engine::GUEST_WASM, version)?,
 			None => veriml_engine::GUEST_WASM.to_vec(),
@@ -34,6 +39,11 @@ impl EngineGuestCmd {
 		if let Some(out) = &self.out {
 			std::fs::write(out, &code).map_err(|e| format!("writing {}: {e}", out.display()))?;
 			println!("written to    {}", out.display());
+		}
+		if self.operators {
+			// The built-in guest's: the node runs the one it was built with here.
+			let operators = engine.operators().map_err(|e| format!("listing the guest's operators: {e:?}"))?;
+			println!("operators     {}", operators.join(" "));
 		}
 		Ok(())
 	}

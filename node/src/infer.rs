@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use veriml_engine::json::{describe, parse_inputs, tensor_to_json};
 use veriml_engine::{Engine, ENGINE_VERSION};
-use veriml_inference_primitives::{input_hash, model_hash, result_hash, Execution, RunError};
+use veriml_inference_primitives::{input_hash, model_hash, result_hash, EngineError, Execution, RunError};
 
 /// Run an ONNX model locally with the chain's deterministic engine.
 #[derive(Debug, clap::Parser)]
@@ -14,7 +14,7 @@ pub struct InferCmd {
 	pub model: PathBuf,
 
 	/// The inputs, as JSON: `{"inputs": [{"dtype": "f32", "shape": [1, 3], "data": [1.0, 2.0, 3.0]}]}`.
-	/// dtypes: f32, i64, i32, i8, u8, bool.
+	/// dtypes: f32, i64, i32, i8, u8, bool; f32 values may also be "NaN", "inf" or "-inf".
 	#[arg(long)]
 	pub input: PathBuf,
 
@@ -64,9 +64,15 @@ impl InferCmd {
 			.enumerate()
 			.map(|(i, t)| t.spec().ok_or_else(|| format!("input {i} has more than 8 dimensions")))
 			.collect::<Result<Vec<_>, _>>()?;
-		let info = engine
-			.inspect_model(&model, &specs, self.fuel_limit)
-			.map_err(|e| engine_error(engine, "the engine refused the model", e))?;
+		let info = engine.inspect_model(&model, &specs, self.fuel_limit).map_err(|error| {
+			let refused = engine_error(engine, "the engine refused the model", error);
+			match (&error, engine.describe_unsupported(&model)) {
+				(RunError::Verdict(EngineError::UnsupportedOperator), Some(what)) => {
+					format!("{refused}: {what} is not implemented by the engine").into()
+				},
+				_ => refused,
+			}
+		})?;
 		let execution = engine
 			.run_model(&model, &inputs, self.fuel_limit)
 			.map_err(|e| engine_error(engine, "the inference failed", e))?;

@@ -12,7 +12,10 @@ Models:
   light/*              real architectures (squeezenet, shufflenet, inception v1, ...) from the
                        `onnx` package's backend test data, inputs as its test runner builds them
   pytorch-converted/*  layers converted from PyTorch, with their shipped input and output
-  sklearn-*            a regressor and a classifier made here with skl2onnx
+  sklearn-*            a regressor and a classifier made here with skl2onnx, and the model
+                       families of scikit-learn that risk and audit users export (gradient
+                       boosting, forests, extra trees, linear and MLP models, pipelines with
+                       a scaler), each checked against scikit-learn and onnxruntime
   hostile/*            files the engine must refuse, each for a named reason
   adversarial/*        small models made to do as much work per unit of fuel as they can
                        (memory-bound operators, integer division, thousands of tiny nodes, a
@@ -45,9 +48,13 @@ DTYPES = {"float32": "f32", "int64": "i64", "int32": "i32", "int8": "i8", "uint8
 
 
 def tensor_json(array):
-    array = np.ascontiguousarray(array)
-    name = DTYPES[array.dtype.name]
-    return {"dtype": name, "shape": list(array.shape), "data": array.reshape(-1).tolist()}
+    """A tensor in the format of `veriml-node infer --input` (NaN and infinities as strings)."""
+    # np.asarray, not np.ascontiguousarray: that one makes a scalar (shape []) a vector of one.
+    array = np.asarray(array)
+    data = array.reshape(-1).tolist()
+    if array.dtype == np.float32:
+        data = [v if np.isfinite(v) else ("NaN" if np.isnan(v) else ("inf" if v > 0 else "-inf")) for v in data]
+    return {"dtype": DTYPES[array.dtype.name], "shape": list(array.shape), "data": data}
 
 
 def ort_outputs(path, inputs):
@@ -130,6 +137,76 @@ def sklearn_models():
           "scikit-learn RandomForestClassifier, iris", 1e-4, 1e-5)
 
 
+# The model families the engine is checked on: (folder, estimator, data set, classifier).
+def sklearn_families():
+    from sklearn import ensemble, impute, linear_model, neighbors, neural_network, pipeline, preprocessing, svm
+    return [
+        ("gradient_boosting_regressor", ensemble.GradientBoostingRegressor(n_estimators=40, max_depth=3, random_state=0), "diabetes", False),
+        ("random_forest_regressor", ensemble.RandomForestRegressor(n_estimators=12, max_depth=6, random_state=0), "diabetes", False),
+        ("extra_trees_regressor", ensemble.ExtraTreesRegressor(n_estimators=12, max_depth=6, random_state=0), "diabetes", False),
+        ("mlp_regressor", pipeline.make_pipeline(preprocessing.StandardScaler(), neural_network.MLPRegressor(hidden_layer_sizes=(16,), max_iter=2000, random_state=0)), "diabetes", False),
+        ("gradient_boosting_classifier_binary", ensemble.GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0), "breast_cancer", True),
+        ("gradient_boosting_classifier", ensemble.GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0), "iris", True),
+        ("extra_trees_classifier_binary", ensemble.ExtraTreesClassifier(n_estimators=12, max_depth=5, random_state=0), "breast_cancer", True),
+        ("random_forest_classifier_binary", ensemble.RandomForestClassifier(n_estimators=12, max_depth=5, random_state=0), "breast_cancer", True),
+        ("logistic_regression", linear_model.LogisticRegression(max_iter=1000), "iris", True),
+        ("scaler_logistic_regression_binary", pipeline.make_pipeline(preprocessing.StandardScaler(), linear_model.LogisticRegression(max_iter=1000)), "breast_cancer", True),
+        ("mlp_classifier", pipeline.make_pipeline(preprocessing.StandardScaler(), neural_network.MLPClassifier(hidden_layer_sizes=(16,), max_iter=2000, random_state=0)), "iris", True),
+        ("svr", svm.SVR(), "diabetes", False),
+        ("svr_poly", svm.SVR(kernel="poly", degree=3), "diabetes", False),
+        ("svc_probability", svm.SVC(probability=True, random_state=0), "iris", True),
+        ("svc_probability_binary", svm.SVC(probability=True, random_state=0), "breast_cancer", True),
+        ("svc", svm.SVC(), "iris", True),
+        ("svc_sigmoid_binary", pipeline.make_pipeline(preprocessing.StandardScaler(), svm.SVC(kernel="sigmoid")), "breast_cancer", True),
+        ("svc_linear_binary", pipeline.make_pipeline(preprocessing.StandardScaler(), svm.SVC(kernel="linear")), "breast_cancer", True),
+        ("knn_regressor", neighbors.KNeighborsRegressor(), "diabetes", False),
+        ("knn_classifier", neighbors.KNeighborsClassifier(), "iris", True),
+        ("imputer_binarizer_linear_regression", pipeline.make_pipeline(impute.SimpleImputer(), preprocessing.Binarizer(threshold=0.0), linear_model.LinearRegression()), "diabetes", False),
+        ("one_hot_linear_regression", pipeline.make_pipeline(preprocessing.OneHotEncoder(), linear_model.LinearRegression()), "categories", False),
+        ("ordinal_gradient_boosting_classifier", pipeline.make_pipeline(preprocessing.OrdinalEncoder(), ensemble.GradientBoostingClassifier(n_estimators=10, random_state=0)), "categories_as_floats", True),
+    ]
+
+
+def sklearn_family_models():
+    import warnings
+    from skl2onnx import to_onnx
+    from sklearn import datasets
+
+    warnings.filterwarnings("ignore")
+    data = {name: getattr(datasets, f"load_{name}")(return_X_y=True) for name in ("diabetes", "iris", "breast_cancer")}
+    data = {name: (x.astype(np.float32), y) for name, (x, y) in data.items()}
+    # Three categorical columns of four categories each, as integers and as floats.
+    rng = np.random.default_rng(5)
+    categories = rng.integers(0, 4, size=(200, 3)).astype(np.int64)
+    data["categories"] = (categories, categories @ np.array([1.5, -2.0, 0.5]) + rng.normal(size=200))
+    data["categories_as_floats"] = (categories.astype(np.float32), (categories[:, 0] + categories[:, 1] > 3).astype(np.int64))
+    for name, estimator, data_set, classifier in sklearn_families():
+        x, y = data[data_set]
+        estimator.fit(x, y)
+        batch = x[::7][:24]
+        options = {id(estimator): {"zipmap": False}} if classifier else None
+        if classifier and hasattr(estimator, "steps"):
+            options = {id(estimator.steps[-1][1]): {"zipmap": False}}
+        onx = to_onnx(estimator, batch, options=options, target_opset={"": 13, "ai.onnx.ml": 3})
+        if classifier:
+            if hasattr(estimator, "predict_proba"):
+                scores = estimator.predict_proba(batch)
+            else:
+                # An SVC without probabilities: its decision function; a binary one as
+                # onnxruntime writes it, libsvm's score for the first class (scikit-learn's
+                # negated) and its opposite.
+                scores = estimator.decision_function(batch)
+                if scores.ndim == 1:
+                    scores = np.stack([scores, -scores], axis=1)
+            reference = [estimator.predict(batch).astype(np.int64), scores.astype(np.float32)]
+            tolerance = (1e-4, 1e-5)
+        else:
+            reference = [estimator.predict(batch).astype(np.float32).reshape(-1, 1)]
+            tolerance = (1e-4, 1e-3)
+        write(f"sklearn_{name}", onx.SerializeToString(), [batch], reference,
+              f"scikit-learn {type(estimator).__name__} ({data_set})", *tolerance)
+
+
 def operator_models():
     """Single operators the engine implements itself, against onnxruntime's outputs."""
     from onnx import TensorProto, helper
@@ -203,6 +280,25 @@ def hostile_models():
     deep_y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [nested, 4])
     save("deeply_nested_shape", helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"])], "deep", [deep_x], [deep_y]))
+    # Tree ensembles whose trees are not trees, or whose leaves vote for what does not exist: a
+    # cycle would walk forever, a missing child or class would read or write out of bounds.
+    def forest(name, op, modes, true_ids, false_ids, **attributes):
+        n = len(modes)
+        node = helper.make_node(op, ["x"], ["label", "y"] if op.endswith("Classifier") else ["y"], domain="ai.onnx.ml",
+                                nodes_treeids=[0] * n, nodes_nodeids=list(range(n)), nodes_featureids=[0] * n,
+                                nodes_values=[0.5] * n, nodes_modes=modes, nodes_truenodeids=true_ids,
+                                nodes_falsenodeids=false_ids, **attributes)
+        outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])]
+        if op.endswith("Classifier"):
+            outputs.insert(0, helper.make_tensor_value_info("label", TensorProto.INT64, [1]))
+        save(name, helper.make_graph([node], name, [x], outputs), opsets=(("", 13), ("ai.onnx.ml", 3)))
+
+    leaf = dict(target_treeids=[0], target_nodeids=[1], target_ids=[0], target_weights=[1.0], n_targets=1)
+    forest("tree_with_a_cycle", "TreeEnsembleRegressor", ["BRANCH_LEQ", "LEAF"], [1, 0], [0, 0], **leaf)
+    forest("tree_child_missing", "TreeEnsembleRegressor", ["BRANCH_LEQ", "LEAF"], [1, 0], [7, 0], **leaf)
+    forest("tree_class_out_of_range", "TreeEnsembleClassifier", ["BRANCH_LEQ", "LEAF", "LEAF"], [1, 0, 0], [2, 0, 0],
+           class_treeids=[0, 0], class_nodeids=[1, 2], class_ids=[0, 9], class_weights=[1.0, 1.0],
+           classlabels_int64s=[0, 1])
     with open(os.path.join(OUT, "light_squeezenet", "model.onnx"), "rb") as f:
         squeezenet = f.read()
     with open(os.path.join(folder, "malformed_model.onnx"), "wb") as f:
@@ -328,6 +424,7 @@ if __name__ == "__main__":
     light_models()
     pytorch_models()
     sklearn_models()
+    sklearn_family_models()
     operator_models()
     hostile_models()
     adversarial_models()

@@ -378,7 +378,10 @@ pub mod pallet {
 		/// The model uses an operator whose output is random (RandomNormal, RandomUniform,
 		/// Multinomial, Bernoulli, …): no two nodes would agree on its results.
 		NonDeterministicOperator,
-		/// The model uses an operator or an operator domain the engine does not implement.
+		/// The model uses an operator or an operator domain the engine does not implement, or an
+		/// output type it has not (a string, a float64). `veriml-node infer --model FILE --input
+		/// FILE` names the operator, its domain and opset version; docs/model-authors.md lists
+		/// the operators the engine implements.
 		UnsupportedOperator,
 		/// The model refers to tensor data stored outside the file (ONNX external data).
 		ExternalData,

@@ -70,8 +70,7 @@ fn check_node(
 	if NON_DETERMINISTIC_OPERATORS.contains(&node.op_type.as_str()) {
 		return Err(EngineError::NonDeterministicOperator)
 	}
-	if !DOMAINS.contains(&node.domain.as_str()) || !onnx.op_register.0.contains_key(&node.op_type)
-	{
+	if !implemented(node, onnx) {
 		return Err(EngineError::UnsupportedOperator)
 	}
 	for attribute in &node.attribute {
@@ -89,6 +88,53 @@ fn check_node(
 		}
 	}
 	Ok(())
+}
+
+/// Whether the engine implements `node`'s operator: a known domain and a registered op.
+fn implemented(node: &pb::NodeProto, onnx: &Onnx) -> bool {
+	DOMAINS.contains(&node.domain.as_str()) && onnx.op_register.0.contains_key(&node.op_type)
+}
+
+/// What in `model` the engine does not implement, in words, for a person: the first operator
+/// (with its domain and the opset version the model imports for it), a model-local function
+/// or a sparse initializer. `None` if every operator is implemented. Never part of a verdict:
+/// `veriml-node infer` prints it beside an `UnsupportedOperator` refusal.
+pub fn describe_unsupported(model: &pb::ModelProto, onnx: &Onnx) -> Option<String> {
+	if let Some(function) = model.functions.first() {
+		let domain = function.domain.as_deref().unwrap_or("");
+		let name = function.name.as_deref().unwrap_or("");
+		return Some(format!("the model-local function {domain}.{name} (functions are not implemented)"))
+	}
+	let graph = model.graph.as_ref()?;
+	describe_in_graph(model, graph, onnx, 0)
+}
+
+fn describe_in_graph(model: &pb::ModelProto, graph: &pb::GraphProto, onnx: &Onnx, depth: usize) -> Option<String> {
+	if depth > 16 {
+		return None
+	}
+	if !graph.sparse_initializer.is_empty() {
+		return Some("a sparse initializer (sparse tensors are not implemented)".into())
+	}
+	for node in &graph.node {
+		if !implemented(node, onnx) {
+			let domain = if node.domain.is_empty() { "ai.onnx" } else { node.domain.as_str() };
+			let version = model
+				.opset_import
+				.iter()
+				.find(|opset| opset.domain == node.domain || (node.domain.is_empty() && opset.domain == "ai.onnx"))
+				.map_or_else(|| "no opset imported".into(), |opset| format!("opset {}", opset.version));
+			return Some(format!("the operator {domain}.{} ({version}) of node {:?}", node.op_type, node.name))
+		}
+		for attribute in &node.attribute {
+			for graph in attribute.g.iter().chain(&attribute.graphs) {
+				if let Some(found) = describe_in_graph(model, graph, onnx, depth + 1) {
+					return Some(found)
+				}
+			}
+		}
+	}
+	None
 }
 
 fn check_tensor(tensor: &pb::TensorProto) -> Result<(), EngineError> {

@@ -17,7 +17,9 @@ fn datum_type(dtype: DType) -> DatumType {
 fn dtype(datum_type: DatumType) -> Option<DType> {
 	Some(match datum_type {
 		DatumType::F32 => DType::F32,
-		DatumType::I64 => DType::I64,
+		// tract types integers it can compute while typing (a constant's labels picked by an
+		// ArgMax, then cast to int64) as symbolic dimensions; their values are int64s.
+		DatumType::I64 | DatumType::TDim => DType::I64,
 		DatumType::I32 => DType::I32,
 		DatumType::I8 => DType::I8,
 		DatumType::U8 => DType::U8,
@@ -76,6 +78,9 @@ pub fn from_tract(value: &tract_onnx::prelude::Tensor) -> Result<Tensor, EngineE
 		.iter()
 		.map(|d| u32::try_from(*d).map_err(|_| EngineError::OutputTooLarge))
 		.collect::<Result<Vec<_>, _>>()?;
+	// A dimension is an int64 once it is a number; a symbol is no value. Other types stay.
+	let stored = if value.datum_type() == DatumType::TDim { DatumType::I64 } else { value.datum_type() };
+	let value = value.cast_to_dt(stored).map_err(|_| EngineError::ExecutionFailed)?;
 	let plain = value.try_as_plain_ram().map_err(|_| EngineError::ExecutionFailed)?;
 	let mut tensor = Tensor { dtype, shape, data: plain.as_bytes().to_vec() };
 	tensor.canonicalize()?;

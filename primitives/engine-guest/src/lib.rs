@@ -5,13 +5,17 @@
 //! output bits on every machine, whatever its CPU. Native tract, by contrast, picks matrix
 //! kernels (AVX2, FMA, AVX-512) at run time, and those round differently.
 //!
-//! The host drives it through three exports:
+//! The host drives it through these exports:
 //! - `veriml_alloc(len) -> ptr`: a buffer the host writes arguments into;
 //! - `veriml_load(model_ptr, model_len, specs_ptr, specs_len) -> packed`: checks, types and
 //!   optimises a model for the SCALE-encoded `Vec<TensorSpec>`; answers
 //!   `Result<ModelInfo, EngineError>`;
 //! - `veriml_run(inputs_ptr, inputs_len) -> packed`: runs the loaded model on a SCALE-encoded
-//!   `Vec<Tensor>`; answers `Result<Vec<Tensor>, EngineError>`.
+//!   `Vec<Tensor>`; answers `Result<Vec<Tensor>, EngineError>`;
+//! - `veriml_describe_unsupported(model_ptr, model_len) -> packed`: what in a model the engine
+//!   does not implement, in words (`Option<String>`), for `veriml-node infer`'s messages;
+//! - `veriml_operators() -> packed`: the operators it implements (`Vec<String>`), for
+//!   `veriml-node engine-guest --operators` and the docs.
 //!
 //! `packed` is `(ptr << 32) | len` of the SCALE-encoded answer in guest memory.
 //!
@@ -29,6 +33,7 @@ mod lrn;
 mod host_kernel;
 #[cfg(target_arch = "wasm32")]
 mod metering;
+mod ml;
 
 #[cfg(target_arch = "wasm32")]
 use codec::{Decode, Encode};
@@ -51,13 +56,42 @@ thread_local! {
 	static LOADED: RefCell<Option<LoadedModel>> = const { RefCell::new(None) };
 }
 
-/// Checks, types and optimises `model` for `inputs`.
-pub fn load(model: &[u8], inputs: Vec<TensorSpec>) -> Result<(Plan, ModelInfo), EngineError> {
-	#[allow(unused_mut)]
+/// The ONNX parser with the engine's operators registered.
+fn onnx() -> tract_onnx::Onnx {
 	let mut onnx = tract_onnx::onnx();
 	// In the guest only: native builds stay plain tract, the baseline the benchmark compares.
 	#[cfg(target_arch = "wasm32")]
 	onnx.op_register.insert("LRN", lrn::lrn);
+	// Everywhere: ONNX-ML operators as onnxruntime computes them (tract lacks most of them).
+	ml::register(&mut onnx.op_register);
+	onnx
+}
+
+/// The operators the engine implements (ONNX op types of the standard and ONNX-ML domains),
+/// sorted: tract-onnx's and the guest's own, but the random ones it refuses.
+pub fn operators() -> Vec<String> {
+	let mut names: Vec<String> = onnx()
+		.op_register
+		.0
+		.keys()
+		.filter(|name| !check::NON_DETERMINISTIC_OPERATORS.contains(&name.as_str()))
+		.cloned()
+		.collect();
+	names.sort();
+	names
+}
+
+/// What in `model` the engine does not implement, in words (see [`check::describe_unsupported`]);
+/// `None` if it implements every operator or the file is no ONNX model.
+pub fn describe_unsupported(model: &[u8]) -> Option<String> {
+	let onnx = onnx();
+	let proto = onnx.proto_model_for_read(&mut &model[..]).ok()?;
+	check::describe_unsupported(&proto, &onnx)
+}
+
+/// Checks, types and optimises `model` for `inputs`.
+pub fn load(model: &[u8], inputs: Vec<TensorSpec>) -> Result<(Plan, ModelInfo), EngineError> {
+	let onnx = onnx();
 	let proto = onnx
 		.proto_model_for_read(&mut &model[..])
 		.map_err(|_| EngineError::MalformedModel)?;
@@ -166,6 +200,26 @@ pub extern "C" fn veriml_alloc(len: u32) -> u32 {
 pub extern "C" fn veriml_load(model_ptr: u32, model_len: u32, specs_ptr: u32, specs_len: u32) -> u64 {
 	let (model, specs) = unsafe { (host_bytes(model_ptr, model_len), host_bytes(specs_ptr, specs_len)) };
 	let answer = hand_over(load_into_slot(model, specs).encode());
+	metering::flush();
+	answer
+}
+
+/// Describes what in a model the engine does not implement: SCALE `Option<String>`, for
+/// `veriml-node infer`'s message (never part of a verdict).
+#[cfg(target_arch = "wasm32")]
+#[no_mangle]
+pub extern "C" fn veriml_describe_unsupported(model_ptr: u32, model_len: u32) -> u64 {
+	let model = unsafe { host_bytes(model_ptr, model_len) };
+	let answer = hand_over(describe_unsupported(model).encode());
+	metering::flush();
+	answer
+}
+
+/// The operators the engine implements: SCALE `Vec<String>`, sorted (see [`operators`]).
+#[cfg(target_arch = "wasm32")]
+#[no_mangle]
+pub extern "C" fn veriml_operators() -> u64 {
+	let answer = hand_over(operators().encode());
 	metering::flush();
 	answer
 }

@@ -239,6 +239,18 @@ impl Engine {
 		self.with_guest(&guest_hash(), |guest| guest.check_host_kernel(seed, programs))
 	}
 
+	/// What in `model` the built-in guest does not implement, in words: the operator with its
+	/// domain and opset version, for a person reading an `UnsupportedOperator` refusal. `None`
+	/// if it implements every operator (or the guest cannot say). Never part of a verdict.
+	pub fn describe_unsupported(&self, model: &[u8]) -> Option<String> {
+		self.with_guest(&guest_hash(), |guest| guest.describe_unsupported(model)).ok().flatten()
+	}
+
+	/// The operators the built-in guest implements (ONNX op types), sorted.
+	pub fn operators(&self) -> Result<Vec<String>, RunError> {
+		self.with_guest(&guest_hash(), |guest| guest.operators())
+	}
+
 	/// Why the built-in guest cannot run here (it did not compile for this CPU, or the tile
 	/// kernel check failed), once it has tried to start; `None` while it works or before.
 	pub fn unavailable_reason(&self) -> Option<String> {

@@ -372,6 +372,31 @@ impl Guest {
 		})
 	}
 
+	/// What in `model` the guest does not implement, in words (for messages only), in a fresh
+	/// instance within the fuel of preparing a model.
+	pub fn describe_unsupported(&self, model: &[u8]) -> Result<Option<String>, RunError> {
+		self.in_slot(Lane::Consensus, || {
+			let mut store = self.new_store(self.limits.max_fuel_to_prepare)?;
+			let (instance, memory) = self.instantiate(&mut store)?;
+			call_export::<(), ()>(&instance, &mut store, "_initialize", ())?;
+			let model_ptr = write_argument(&instance, &memory, &mut store, model)?;
+			let packed: u64 =
+				call_export(&instance, &mut store, "veriml_describe_unsupported", (model_ptr, model.len() as u32))?;
+			read_answer(&memory, &store, packed, self.limits.max_output_bytes)
+		})
+	}
+
+	/// The operators the guest implements, sorted, from a fresh instance.
+	pub fn operators(&self) -> Result<Vec<String>, RunError> {
+		self.in_slot(Lane::Consensus, || {
+			let mut store = self.new_store(self.limits.max_fuel_to_prepare)?;
+			let (instance, memory) = self.instantiate(&mut store)?;
+			call_export::<(), ()>(&instance, &mut store, "_initialize", ())?;
+			let packed: u64 = call_export(&instance, &mut store, "veriml_operators", ())?;
+			read_answer(&memory, &store, packed, self.limits.max_output_bytes)
+		})
+	}
+
 	/// Checks, types and optimises `model` for `inputs` in a fresh instance, and keeps the
 	/// instance's memory afterwards as the model's snapshot.
 	pub fn prepare(

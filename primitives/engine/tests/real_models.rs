@@ -33,7 +33,13 @@ fn real_models_match_their_reference_outputs() {
 
 #[test]
 fn the_same_inference_gives_the_same_bits_and_fuel_every_time() {
-	for name in ["light_squeezenet", "pytorch_Conv2d", "sklearn_random_forest_classifier"] {
+	for name in [
+		"light_squeezenet",
+		"pytorch_Conv2d",
+		"sklearn_random_forest_classifier",
+		"sklearn_gradient_boosting_regressor",
+		"sklearn_gradient_boosting_classifier_binary",
+	] {
 		let m = model(name);
 		let first_engine = new_engine();
 		let first = first_engine.run_model(&m.bytes, &m.inputs, FUEL).unwrap();
@@ -101,8 +107,8 @@ fn inspect_reports_specs_nodes_and_cost() {
 }
 
 /// The result hash of `pytorch_Linear` (bytes and input shipped in the `onnx` package), engine
-/// version 4 (version 2's outputs, hashed with the new version).
-const PINNED_PYTORCH_LINEAR_RESULT_HASH: &str = "0x61850bf2c74d3cb748eaf45c69a90b5b82165828c6c08c29ebc61fd40fd01536";
+/// version 5 (version 2's outputs, hashed with the new version).
+const PINNED_PYTORCH_LINEAR_RESULT_HASH: &str = "0x3c099bf9d22bc435905fb91668e1c11543efd885efe628a845c274d83fcb07aa";
 
 #[test]
 fn result_hash_is_pinned_for_a_real_model() {
@@ -169,10 +175,23 @@ fn hostile_files_are_refused_with_their_reason() {
 		("out_of_memory", EngineError::OutOfMemory),
 		("output_too_large", EngineError::OutputTooLarge),
 		("deeply_nested_shape", EngineError::ExecutionFailed),
+		("tree_with_a_cycle", EngineError::ModelPreparationFailed),
+		("tree_child_missing", EngineError::ModelPreparationFailed),
+		("tree_class_out_of_range", EngineError::ModelPreparationFailed),
 	] {
 		assert_eq!(engine.inspect_model(&hostile(file), &x, FUEL), Err(expected.into()), "{file}");
 	}
 	assert_eq!(engine.inspect_model(&[], &x, FUEL), Err(EngineError::MalformedModel.into()));
+}
+
+/// `veriml-node infer` names what an `UnsupportedOperator` refusal is about: the operator, its
+/// domain and the opset version the model imports.
+#[test]
+fn an_unsupported_operator_is_named_with_its_domain_and_opset() {
+	let engine = new_engine();
+	let what = engine.describe_unsupported(&hostile("unsupported_operator")).unwrap();
+	assert!(what.contains("com.example.FancyOp (opset 1)"), "{what}");
+	assert_eq!(engine.describe_unsupported(&model("sklearn_gradient_boosting_regressor").bytes), None);
 }
 
 #[test]

@@ -13,11 +13,14 @@
 /// and the restore of a prepared model's snapshot (see `metering`): outputs are those of
 /// version 2, fuel figures are higher. Version 4 limits the guest's call stack in wasm terms
 /// (`metering::STACK_LIMIT_SLOTS`), the same on every CPU, where wasmtime's native limit used to
-/// decide: outputs are version 3's, fuel figures are higher by the counting of calls.
+/// decide: outputs are version 3's, fuel figures are higher by the counting of calls. Version 5
+/// adds ONNX-ML operators (`TreeEnsembleRegressor`, `Scaler`) and computes `TreeEnsembleClassifier`
+/// as onnxruntime does (the guest's `ml` module): models refused before now run, and a tree
+/// ensemble classifier's labels and scores may differ from version 4's.
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.
-pub const ENGINE_VERSION: u32 = 4;
+pub const ENGINE_VERSION: u32 = 5;
 
 /// Name of the guest's custom section that holds its engine version (4 bytes, little endian).
 pub const VERSION_SECTION: &str = "veriml:engine_version";

@@ -85,7 +85,16 @@ pub fn parse_tensor(value: &serde_json::Value) -> Result<Tensor, String> {
 	for element in data {
 		let not_a = |kind: &str| format!("{element} is not {kind}");
 		match dtype {
-			DType::F32 => bytes.extend((element.as_f64().ok_or_else(|| not_a("a number"))? as f32).to_le_bytes()),
+			// JSON has no NaN or infinities: they are written as these strings.
+			DType::F32 => bytes.extend(
+				match element.as_str() {
+					Some("NaN") => f32::NAN,
+					Some("inf") => f32::INFINITY,
+					Some("-inf") => f32::NEG_INFINITY,
+					_ => element.as_f64().ok_or_else(|| not_a("a number, \"NaN\", \"inf\" or \"-inf\""))? as f32,
+				}
+				.to_le_bytes(),
+			),
 			DType::I64 => bytes.extend(element.as_i64().ok_or_else(|| not_a("an integer"))?.to_le_bytes()),
 			DType::I32 => bytes.extend(
 				i32::try_from(element.as_i64().ok_or_else(|| not_a("an integer"))?).map_err(|_| not_a("an i32"))?.to_le_bytes(),
@@ -117,6 +126,18 @@ mod tests {
 		.unwrap();
 		assert_eq!(tensors[0], Tensor::from_f32(&[1, 2], &[1.5, -2.0]));
 		assert_eq!(tensors[1].data, [3i64.to_le_bytes(), (-4i64).to_le_bytes()].concat());
+	}
+
+	#[test]
+	fn special_float_values_are_written_as_strings() {
+		let tensors =
+			parse_inputs(r#"{"inputs": [{"dtype": "f32", "shape": [4], "data": ["NaN", "inf", "-inf", 1]}]}"#).unwrap();
+		let values = tensors[0].to_f32().unwrap();
+		assert!(values[0].is_nan());
+		assert_eq!(values[1..], [f32::INFINITY, f32::NEG_INFINITY, 1.0]);
+		assert!(parse_inputs(r#"{"inputs": [{"dtype": "f32", "shape": [1], "data": ["nan"]}]}"#)
+			.unwrap_err()
+			.contains("not a number"));
 	}
 
 	#[test]

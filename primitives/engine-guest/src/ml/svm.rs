@@ -1,0 +1,539 @@
+//! `SVMRegressor` and `SVMClassifier` (ai.onnx.ml 1): what scikit-learn's `SVR`, `SVC` and
+//! `NuSVC`/`NuSVR` export (libsvm's dual form), and linear models in liblinear's form.
+//!
+//! As onnxruntime computes them: inputs as f32; kernels LINEAR, POLY, RBF, SIGMOID with
+//! `kernel_params` (gamma, coef0, degree); a classifier's one-against-one decisions summed in
+//! f64 from f32 products, labelled by votes; probabilities by pairwise coupling (Platt's
+//! sigmoid, then `multiclass_probability`'s fixed 100 rounds at most); the binary cases' score
+//! columns as onnxruntime writes them. Sums run in index order, so every node gets the same bits.
+
+use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
+
+use super::{input_rows, input_values, logistic, probit, transform_row, Expanded, PostTransform, Rules};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KernelType {
+	Linear,
+	Poly,
+	Rbf,
+	Sigmoid,
+}
+
+/// A kernel with its parameters (f32 bits, so that the op compares as `Eq`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Kernel {
+	kind: KernelType,
+	gamma: u32,
+	coef0: u32,
+	degree: u32,
+}
+
+impl Kernel {
+	fn parse(node: &NodeProto) -> TractResult<Self> {
+		let kind = match node.get_attr_opt::<&str>("kernel_type")?.unwrap_or("LINEAR") {
+			"LINEAR" => KernelType::Linear,
+			"POLY" => KernelType::Poly,
+			"RBF" => KernelType::Rbf,
+			"SIGMOID" => KernelType::Sigmoid,
+			other => bail!("unknown kernel_type {other}"),
+		};
+		let params = node.get_attr_opt_vec::<f32>("kernel_params")?.unwrap_or_default();
+		let param = |i: usize| params.get(i).copied().unwrap_or(0.0).to_bits();
+		node.expect_attr("kernel_params", params.is_empty() || params.len() == 3, "gamma, coef0 and degree")?;
+		Ok(Self { kind, gamma: param(0), coef0: param(1), degree: param(2) })
+	}
+
+	/// The kernel of `x` and `v`; `constant` is added to a linear kernel's dot product.
+	fn apply(&self, x: &[f32], v: &[f32], constant: f32) -> f32 {
+		let (gamma, coef0, degree) =
+			(f32::from_bits(self.gamma), f32::from_bits(self.coef0), f32::from_bits(self.degree));
+		let dot = || x.iter().zip(v).fold(0f32, |sum, (a, b)| sum + a * b);
+		match self.kind {
+			KernelType::Linear => dot() + constant,
+			KernelType::Poly => {
+				let base = gamma * dot() + coef0;
+				if degree == 2.0 {
+					base * base
+				} else if degree == 3.0 {
+					base * base * base
+				} else {
+					base.powf(degree)
+				}
+			},
+			KernelType::Sigmoid => (gamma * dot() + coef0).tanh(),
+			KernelType::Rbf => {
+				let squares = x.iter().zip(v).fold(0f32, |sum, (a, b)| {
+					let d = a - b;
+					sum + d * d
+				});
+				(-gamma * squares).exp()
+			},
+		}
+	}
+}
+
+fn floats(node: &NodeProto, name: &str) -> TractResult<Vec<f32>> {
+	Ok(node.get_attr_opt_vec::<f32>(name)?.unwrap_or_default())
+}
+
+/// The input as f32 rows, as onnxruntime converts it.
+fn input_f32(input: &Tensor, features: usize) -> TractResult<(Vec<f32>, usize)> {
+	let (rows, given) = input_rows(input)?;
+	if given != features {
+		bail!("the model takes {features} features, the input has {given}")
+	}
+	let values = input_values(input, false)?.into_iter().map(|v| v as f32).collect();
+	Ok((values, rows))
+}
+
+fn check_features_of(input: &TypedFact, features: usize) -> TractResult<TDim> {
+	let batch = match input.rank() {
+		1 => 1.into(),
+		2 => input.shape[0].clone(),
+		rank => bail!("expected an input of rank 1 or 2, got rank {rank}"),
+	};
+	if let Ok(given) = input.shape[input.rank() - 1].to_usize() {
+		if given != features {
+			bail!("the model takes {features} features, the input has {given}")
+		}
+	}
+	Ok(batch)
+}
+
+/// Output 0's first dimension is the input's row count.
+fn batch_rule<'r, 'p: 'r>(
+	s: &mut Solver<'r>,
+	inputs: &'p [TensorProxy],
+	outputs: &'p [TensorProxy],
+) -> InferenceResult {
+	s.given(&inputs[0].rank, move |s, rank| {
+		if rank == 2 {
+			s.equals(&outputs[0].shape[0], &inputs[0].shape[0])
+		} else {
+			s.equals(&outputs[0].shape[0], 1.to_dim())
+		}
+	})
+}
+
+fn bits(values: &[f32]) -> Vec<u32> {
+	values.iter().map(|v| v.to_bits()).collect()
+}
+
+fn unbits(values: &[u32]) -> Vec<f32> {
+	values.iter().map(|v| f32::from_bits(*v)).collect()
+}
+
+/// `SVMRegressor`: [N, F] (or [F]) → [N, 1] f32.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SvmRegressor {
+	kernel: Kernel,
+	/// Support vectors, [vectors × features]; none in liblinear's form.
+	support_vectors: Vec<u32>,
+	coefficients: Vec<u32>,
+	rho: u32,
+	features: usize,
+	one_class: bool,
+}
+
+/// Builds the op for an ONNX `SVMRegressor` node.
+pub fn regressor(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+	let vectors: i64 = node.get_attr_opt("n_supports")?.unwrap_or(0);
+	node.expect_attr("n_supports", vectors >= 0, "a count")?;
+	let vectors = vectors as usize;
+	let support_vectors = floats(node, "support_vectors")?;
+	let coefficients = floats(node, "coefficients")?;
+	let rho = floats(node, "rho")?;
+	node.expect_attr("rho", !rho.is_empty(), "a value")?;
+	node.expect_attr("coefficients", !coefficients.is_empty(), "values")?;
+	let (kernel, features) = if vectors > 0 {
+		node.expect_attr(
+			"support_vectors",
+			support_vectors.len() % vectors == 0 && !support_vectors.is_empty(),
+			|| format!("{vectors} vectors of one length, got {} values", support_vectors.len()),
+		)?;
+		node.expect_attr("coefficients", coefficients.len() == vectors, "one per support vector")?;
+		(Kernel::parse(node)?, support_vectors.len() / vectors)
+	} else {
+		let linear = Kernel { kind: KernelType::Linear, gamma: 0, coef0: 0, degree: 0 };
+		(linear, coefficients.len())
+	};
+	let post_transform = PostTransform::parse(node)?;
+	node.expect_attr("post_transform", post_transform == PostTransform::None, "NONE")?;
+	let op = SvmRegressor {
+		kernel,
+		support_vectors: if vectors > 0 { bits(&support_vectors) } else { vec![] },
+		coefficients: bits(&coefficients),
+		rho: rho[0].to_bits(),
+		features,
+		one_class: node.get_attr_opt::<i64>("one_class")?.unwrap_or(0) != 0,
+	};
+	Ok((expand(Expanded(op)), vec![]))
+}
+
+impl Rules for SvmRegressor {
+	const OUTPUTS: usize = 1;
+
+	fn rules<'r, 'p: 'r, 's: 'r>(
+		&'s self,
+		s: &mut Solver<'r>,
+		inputs: &'p [TensorProxy],
+		outputs: &'p [TensorProxy],
+	) -> InferenceResult {
+		check_input_arity(inputs, 1)?;
+		check_output_arity(outputs, 1)?;
+		s.equals(&outputs[0].datum_type, f32::datum_type())?;
+		s.equals(&outputs[0].rank, 2)?;
+		s.equals(&outputs[0].shape[1], 1.to_dim())?;
+		batch_rule(s, inputs, outputs)
+	}
+}
+
+impl SvmRegressor {
+	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
+		let (x, rows) = input_f32(input, self.features)?;
+		let coefficients = unbits(&self.coefficients);
+		let support_vectors = unbits(&self.support_vectors);
+		let rho = f32::from_bits(self.rho);
+		let output: Vec<f32> = (0..rows)
+			.map(|row| {
+				let x = &x[row * self.features..(row + 1) * self.features];
+				let value = if support_vectors.is_empty() {
+					self.kernel.apply(x, &coefficients, rho)
+				} else {
+					let sum = support_vectors
+						.chunks_exact(self.features)
+						.zip(&coefficients)
+						.fold(0f32, |sum, (v, c)| sum + self.kernel.apply(x, v, 0.0) * c);
+					sum + rho
+				};
+				match (self.one_class, value > 0.0) {
+					(false, _) => value,
+					(true, true) => 1.0,
+					(true, false) => -1.0,
+				}
+			})
+			.collect();
+		Tensor::from_shape(&[rows, 1], &output)
+	}
+}
+
+single_output_op!(SvmRegressor, "SVMRegressor");
+
+impl TypedOp for SvmRegressor {
+	as_op!();
+
+	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+		let batch = check_features_of(inputs[0], self.features)?;
+		Ok(tvec!(f32::fact(&[batch, 1.to_dim()])))
+	}
+}
+
+/// `SVMClassifier`: [N, F] (or [F]) → labels [N] i64 and scores [N, columns] f32.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SvmClassifier {
+	kernel: Kernel,
+	labels: Vec<i64>,
+	/// Support vectors of each class in turn, [vectors × features]; none in liblinear's form.
+	support_vectors: Vec<u32>,
+	vectors_per_class: Vec<usize>,
+	coefficients: Vec<u32>,
+	rho: Vec<u32>,
+	prob_a: Vec<u32>,
+	prob_b: Vec<u32>,
+	features: usize,
+	post_transform: PostTransform,
+	weights_positive: bool,
+}
+
+/// Builds the op for an ONNX `SVMClassifier` node (integer class labels).
+pub fn classifier(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+	if node.get_attr_opt_tvec::<&str>("classlabels_strings")?.is_some() {
+		bail!("string class labels: the engine's outputs are numbers (relabel the classes as integers)")
+	}
+	let labels = node.get_attr_slice::<i64>("classlabels_ints")?.to_vec();
+	let classes = labels.len();
+	node.expect_attr("classlabels_ints", classes >= 2, "two classes or more")?;
+	let pairs = classes * (classes - 1) / 2;
+	let vectors_per_class = node
+		.get_attr_opt_slice::<i64>("vectors_per_class")?
+		.unwrap_or(&[])
+		.iter()
+		.map(|&n| usize::try_from(n).map_err(|_| format_err!("vectors_per_class holds {n}")))
+		.collect::<TractResult<Vec<_>>>()?;
+	let vectors: usize = vectors_per_class.iter().sum();
+	let support_vectors = floats(node, "support_vectors")?;
+	let coefficients = floats(node, "coefficients")?;
+	let rho = floats(node, "rho")?;
+	let (prob_a, prob_b) = (floats(node, "prob_a")?, floats(node, "prob_b")?);
+	node.expect_attr("prob_b", prob_a.len() == prob_b.len(), "as many values as prob_a")?;
+	node.expect_attr("prob_a", prob_a.is_empty() || prob_a.len() >= pairs, "one per pair of classes")?;
+	let (kernel, features) = if vectors > 0 {
+		node.expect_attr("vectors_per_class", vectors_per_class.len() == classes, "one count per class")?;
+		node.expect_attr(
+			"support_vectors",
+			support_vectors.len() % vectors == 0 && !support_vectors.is_empty(),
+			|| format!("{vectors} vectors of one length, got {} values", support_vectors.len()),
+		)?;
+		node.expect_attr("coefficients", coefficients.len() == (classes - 1) * vectors, "(classes - 1) per vector")?;
+		node.expect_attr("rho", rho.len() >= pairs, "one per pair of classes")?;
+		(Kernel::parse(node)?, support_vectors.len() / vectors)
+	} else {
+		node.expect_attr(
+			"coefficients",
+			!coefficients.is_empty() && coefficients.len() % classes == 0,
+			"one row per class",
+		)?;
+		node.expect_attr("rho", !rho.is_empty(), "a value")?;
+		node.expect_attr("prob_a", prob_a.is_empty(), "none in liblinear's form")?;
+		(Kernel { kind: KernelType::Linear, gamma: 0, coef0: 0, degree: 0 }, coefficients.len() / classes)
+	};
+	let op = SvmClassifier {
+		kernel,
+		labels,
+		support_vectors: if vectors > 0 { bits(&support_vectors) } else { vec![] },
+		vectors_per_class: if vectors > 0 { vectors_per_class } else { vec![] },
+		weights_positive: coefficients.iter().all(|c| *c >= 0.0),
+		coefficients: bits(&coefficients),
+		rho: bits(&rho),
+		prob_a: bits(&prob_a),
+		prob_b: bits(&prob_b),
+		features,
+		post_transform: PostTransform::parse(node)?,
+	};
+	Ok((expand(Expanded(op)), vec![]))
+}
+
+impl Rules for SvmClassifier {
+	const OUTPUTS: usize = 2;
+
+	fn rules<'r, 'p: 'r, 's: 'r>(
+		&'s self,
+		s: &mut Solver<'r>,
+		inputs: &'p [TensorProxy],
+		outputs: &'p [TensorProxy],
+	) -> InferenceResult {
+		check_input_arity(inputs, 1)?;
+		check_output_arity(outputs, 2)?;
+		s.equals(&outputs[0].datum_type, i64::datum_type())?;
+		s.equals(&outputs[0].rank, 1)?;
+		s.equals(&outputs[1].datum_type, f32::datum_type())?;
+		s.equals(&outputs[1].rank, 2)?;
+		s.equals(&outputs[1].shape[1], self.columns().to_dim())?;
+		s.equals(&outputs[0].shape[0], &outputs[1].shape[0])?;
+		batch_rule(s, inputs, outputs)
+	}
+}
+
+/// libsvm's pairwise coupling of probabilities (`r`, classes × classes) into one per class,
+/// in onnxruntime's f32 arithmetic and order.
+fn multiclass_probability(classes: usize, r: &[f32], p: &mut [f32]) {
+	let mut q = vec![0f32; classes * classes];
+	let mut qp = vec![0f32; classes];
+	let eps = 0.005f32 / classes as f32;
+	for i in 0..classes {
+		p[i] = 1.0 / classes as f32;
+		for j in 0..i {
+			q[i * classes + i] += r[j * classes + i] * r[j * classes + i];
+			q[i * classes + j] = q[j * classes + i];
+		}
+		for j in i + 1..classes {
+			q[i * classes + i] += r[j * classes + i] * r[j * classes + i];
+			q[i * classes + j] = -r[j * classes + i] * r[i * classes + j];
+		}
+	}
+	for _ in 0..100 {
+		let mut pqp = 0f32;
+		for i in 0..classes {
+			qp[i] = 0.0;
+			for j in 0..classes {
+				qp[i] += q[i * classes + j] * p[j];
+			}
+			pqp += p[i] * qp[i];
+		}
+		let max_error = qp.iter().fold(0f32, |max, v| {
+			let error = (v - pqp).abs();
+			if error > max {
+				error
+			} else {
+				max
+			}
+		});
+		if max_error < eps {
+			break;
+		}
+		for i in 0..classes {
+			let diff = (-qp[i] + pqp) / q[i * classes + i];
+			p[i] += diff;
+			pqp = (pqp + diff * (diff * q[i * classes + i] + 2.0 * qp[i])) / (1.0 + diff) / (1.0 + diff);
+			for j in 0..classes {
+				qp[j] = (qp[j] + diff * q[i * classes + j]) / (1.0 + diff);
+				p[j] /= 1.0 + diff;
+			}
+		}
+	}
+}
+
+/// The index of the first largest value.
+fn first_max<T: PartialOrd + Copy>(values: &[T]) -> usize {
+	let mut best = 0;
+	for (i, v) in values.iter().enumerate() {
+		if *v > values[best] {
+			best = i;
+		}
+	}
+	best
+}
+
+impl SvmClassifier {
+	fn classes(&self) -> usize {
+		self.labels.len()
+	}
+
+	fn pairs(&self) -> usize {
+		self.classes() * (self.classes() - 1) / 2
+	}
+
+	/// Score columns per row: one per class, except libsvm's form without probabilities,
+	/// one per pair of classes (two for two classes).
+	fn columns(&self) -> usize {
+		if !self.support_vectors.is_empty() && self.prob_a.is_empty() {
+			if self.classes() > 2 {
+				self.pairs()
+			} else {
+				2
+			}
+		} else {
+			self.classes()
+		}
+	}
+
+	/// One row's label and scores.
+	fn row(&self, x: &[f32], out: &mut [f32]) -> i64 {
+		let classes = self.classes();
+		let coefficients = unbits(&self.coefficients);
+		let rho = unbits(&self.rho);
+		if self.support_vectors.is_empty() {
+			// liblinear: one linear score per class, the first rho added to each.
+			for (class, o) in out.iter_mut().enumerate() {
+				*o = self.kernel.apply(x, &coefficients[class * self.features..(class + 1) * self.features], rho[0]);
+			}
+			let best = first_max(out);
+			let label = self.label_of_two(out[best], best, false);
+			transform_row(self.post_transform, out);
+			return label;
+		}
+		let vectors: usize = self.vectors_per_class.iter().sum();
+		let support_vectors = unbits(&self.support_vectors);
+		let kernels: Vec<f32> =
+			support_vectors.chunks_exact(self.features).map(|v| self.kernel.apply(x, v, 0.0)).collect();
+		let starts: Vec<usize> = self
+			.vectors_per_class
+			.iter()
+			.scan(0, |start, n| {
+				let this = *start;
+				*start += n;
+				Some(this)
+			})
+			.collect();
+		let mut votes = vec![0u32; classes];
+		let mut pair_scores = Vec::with_capacity(self.pairs());
+		for i in 0..classes - 1 {
+			for j in i + 1..classes {
+				let mut sum = 0f64;
+				let (i_start, j_start) = (starts[i], starts[j]);
+				for m in 0..self.vectors_per_class[i] {
+					sum += f64::from(coefficients[(j - 1) * vectors + i_start + m] * kernels[i_start + m]);
+				}
+				for m in 0..self.vectors_per_class[j] {
+					sum += f64::from(coefficients[i * vectors + j_start + m] * kernels[j_start + m]);
+				}
+				sum += f64::from(rho[pair_scores.len()]);
+				pair_scores.push(sum as f32);
+				votes[if sum > 0.0 { i } else { j }] += 1;
+			}
+		}
+		let best = first_max(&votes);
+		if !self.prob_a.is_empty() {
+			let (prob_a, prob_b) = (unbits(&self.prob_a), unbits(&self.prob_b));
+			let mut pairwise = vec![0f32; classes * classes];
+			let mut index = 0;
+			for i in 0..classes - 1 {
+				for j in i + 1..classes {
+					let p = 1.0 - logistic(pair_scores[index] * prob_a[index] + prob_b[index]);
+					let p = p.max(1.0e-7).min(1.0 - 1.0e-7);
+					pairwise[i * classes + j] = p;
+					pairwise[j * classes + i] = 1.0 - p;
+					index += 1;
+				}
+			}
+			multiclass_probability(classes, &pairwise, out);
+			transform_row(self.post_transform, out);
+			return self.labels[best];
+		}
+		let label = self.label_of_two(0.0, best, false);
+		if classes > 2 {
+			out.copy_from_slice(&pair_scores);
+			transform_row(self.post_transform, out);
+		} else {
+			// One decision for two classes: onnxruntime writes it with its opposite.
+			let score = pair_scores[0];
+			match self.post_transform {
+				PostTransform::Probit => (out[0], out[1]) = (probit(score), 0.0),
+				PostTransform::None => (out[0], out[1]) = (-score, score),
+				_ => (out[0], out[1]) = (1.0 - score, score),
+			}
+		}
+		label
+	}
+
+	/// onnxruntime's `ChooseClass`: with two classes and no probabilities, a large enough
+	/// score picks the second class; otherwise the class found best.
+	fn label_of_two(&self, max_weight: f32, best: usize, have_proba: bool) -> i64 {
+		if self.classes() == 2 && !have_proba {
+			if (self.weights_positive && max_weight >= 0.5) || (max_weight > 0.0 && !self.weights_positive) {
+				return self.labels[1];
+			}
+		}
+		self.labels[best]
+	}
+
+	fn eval_one(&self, input: &Tensor) -> TractResult<(Tensor, Tensor)> {
+		let (x, rows) = input_f32(input, self.features)?;
+		let columns = self.columns();
+		let mut labels = Vec::with_capacity(rows);
+		let mut scores = vec![0f32; rows * columns];
+		for (row, out) in scores.chunks_exact_mut(columns).enumerate() {
+			labels.push(self.row(&x[row * self.features..(row + 1) * self.features], out));
+		}
+		Ok((Tensor::from_shape(&[rows], &labels)?, Tensor::from_shape(&[rows, columns], &scores)?))
+	}
+}
+
+impl Op for SvmClassifier {
+	fn name(&self) -> StaticName {
+		"SVMClassifier".into()
+	}
+
+	op_as_typed_op!();
+}
+
+impl EvalOp for SvmClassifier {
+	fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+		let input = args_1!(inputs);
+		let (labels, scores) = self.eval_one(&input)?;
+		Ok(tvec!(labels.into_tvalue(), scores.into_tvalue()))
+	}
+
+	fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
+		Ok(Some(EvalOp::eval(self, &EvalContext::out_of_plan(), inputs)?))
+	}
+}
+
+impl TypedOp for SvmClassifier {
+	as_op!();
+
+	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+		let batch = check_features_of(inputs[0], self.features)?;
+		Ok(tvec!(i64::fact(&[batch.clone()]), f32::fact(&[batch, self.columns().to_dim()])))
+	}
+}

@@ -1,0 +1,644 @@
+//! `TreeEnsembleRegressor` and `TreeEnsembleClassifier` (ai.onnx.ml versions 1 and 3) on flat
+//! arrays: what scikit-learn's gradient boosting, random forests and extra trees, and XGBoost
+//! and LightGBM through onnxmltools, export.
+//!
+//! The forest is checked when the model is loaded: every child and every leaf weight names a
+//! node of its own tree, every target or class index is in range, and every tree is a tree (no
+//! node reached twice from its root), so a run walks at most each tree's nodes once per row.
+//! Rows are evaluated tree after tree in tree id order, each leaf's weights in the order the
+//! model lists them, sums in f32 (in f64 where the model gives its weights as doubles, the
+//! `_as_tensor` attributes), as onnxruntime does with one thread.
+
+use std::collections::BTreeMap;
+
+use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
+
+use super::{floats_or_doubles, input_rows, input_values, transform_row, Expanded, PostTransform, Rules};
+
+/// How a branch compares a feature with its threshold (`nodes_modes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+	Leq,
+	Lt,
+	Gte,
+	Gt,
+	Eq,
+	Neq,
+	Leaf,
+}
+
+impl Mode {
+	fn parse(mode: &str) -> TractResult<Self> {
+		Ok(match mode {
+			"BRANCH_LEQ" => Self::Leq,
+			"BRANCH_LT" => Self::Lt,
+			"BRANCH_GTE" => Self::Gte,
+			"BRANCH_GT" => Self::Gt,
+			"BRANCH_EQ" => Self::Eq,
+			"BRANCH_NEQ" => Self::Neq,
+			"LEAF" => Self::Leaf,
+			other => bail!("unknown node mode {other}"),
+		})
+	}
+}
+
+/// One node: a branch (feature, mode, threshold, children) or a leaf (its weights).
+#[derive(Clone, Copy, Debug)]
+struct Node {
+	mode: Mode,
+	feature: u32,
+	nan_goes_true: bool,
+	threshold: f64,
+	true_child: u32,
+	false_child: u32,
+	first_weight: u32,
+	weight_count: u32,
+}
+
+impl Node {
+	/// The child a row with `value` for this branch's feature goes to.
+	fn child(&self, value: f64) -> u32 {
+		let goes_true = if value.is_nan() {
+			self.nan_goes_true
+		} else {
+			match self.mode {
+				Mode::Leq => value <= self.threshold,
+				Mode::Lt => value < self.threshold,
+				Mode::Gte => value >= self.threshold,
+				Mode::Gt => value > self.threshold,
+				Mode::Eq => value == self.threshold,
+				Mode::Neq => value != self.threshold,
+				Mode::Leaf => unreachable!("a leaf has no children"),
+			}
+		};
+		if goes_true {
+			self.true_child
+		} else {
+			self.false_child
+		}
+	}
+}
+
+/// How the weights of the leaves a row reaches are combined per target (`aggregate_function`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregate {
+	Sum,
+	Average,
+	Min,
+	Max,
+}
+
+/// A target's score for one row, and whether any leaf voted for it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Score {
+	value: f64,
+	voted: bool,
+}
+
+/// The trees of one ensemble, flattened: nodes of tree `t` follow its root `roots[t]`.
+#[derive(Debug)]
+pub struct Forest {
+	nodes: Vec<Node>,
+	roots: Vec<u32>,
+	/// (target or class index, weight), each leaf's run contiguous.
+	weights: Vec<(u32, f64)>,
+	targets: usize,
+	/// The highest feature index a branch reads.
+	max_feature: Option<usize>,
+	/// Weights (and thresholds) given as doubles: sums run in f64.
+	doubles: bool,
+}
+
+fn same_length<T>(node: &NodeProto, name: &str, values: &[T], expected: usize) -> TractResult<()> {
+	node.expect_attr(name, values.len() == expected, || {
+		format!("{expected} values, as many as nodes_treeids has, got {}", values.len())
+	})
+}
+
+fn index(value: i64, what: &str) -> TractResult<u32> {
+	u32::try_from(value).map_err(|_| format_err!("{what} {value} is out of range"))
+}
+
+impl Forest {
+	/// Reads the nodes and the leaf weights named `{leaf}_treeids`, `{leaf}_nodeids`,
+	/// `{leaf}_ids`, `{leaf}_weights` (`leaf` is "target" or "class").
+	fn parse(ctx: &ParsingContext, node: &NodeProto, leaf: &str, targets: usize) -> TractResult<Self> {
+		let tree_ids = node.get_attr_slice::<i64>("nodes_treeids")?;
+		let n = tree_ids.len();
+		node.expect_attr("nodes_treeids", n > 0, "at least one node")?;
+		let node_ids = node.get_attr_slice::<i64>("nodes_nodeids")?;
+		let features = node.get_attr_slice::<i64>("nodes_featureids")?;
+		let true_ids = node.get_attr_slice::<i64>("nodes_truenodeids")?;
+		let false_ids = node.get_attr_slice::<i64>("nodes_falsenodeids")?;
+		let modes = node.get_attr_tvec::<&str>("nodes_modes")?;
+		let (thresholds, threshold_doubles) = floats_or_doubles(ctx, node, "nodes_values")?
+			.ok_or_else(|| format_err!("nodes_values (or nodes_values_as_tensor) is missing"))?;
+		let missing = node.get_attr_opt_slice::<i64>("nodes_missing_value_tracks_true")?;
+		same_length(node, "nodes_nodeids", node_ids, n)?;
+		same_length(node, "nodes_featureids", features, n)?;
+		same_length(node, "nodes_truenodeids", true_ids, n)?;
+		same_length(node, "nodes_falsenodeids", false_ids, n)?;
+		same_length(node, "nodes_modes", &modes, n)?;
+		same_length(node, "nodes_values", &thresholds, n)?;
+		if let Some(missing) = missing {
+			same_length(node, "nodes_missing_value_tracks_true", missing, n)?;
+		}
+
+		// Nodes in (tree id, node id) order; a tree's root is its first node.
+		let mut order: Vec<usize> = (0..n).collect();
+		order.sort_by_key(|&i| (tree_ids[i], node_ids[i]));
+		let mut position = BTreeMap::new();
+		for (flat, &i) in order.iter().enumerate() {
+			if position.insert((tree_ids[i], node_ids[i]), flat as u32).is_some() {
+				bail!("tree {} has node {} twice", tree_ids[i], node_ids[i])
+			}
+		}
+		let find = |tree: i64, id: i64| {
+			position.get(&(tree, id)).copied().ok_or_else(|| format_err!("tree {tree} has no node {id}"))
+		};
+
+		let mut nodes = Vec::with_capacity(n);
+		let mut roots = Vec::new();
+		let mut max_feature = None;
+		for (flat, &i) in order.iter().enumerate() {
+			if flat == 0 || tree_ids[order[flat - 1]] != tree_ids[i] {
+				roots.push(flat as u32);
+			}
+			let mode = Mode::parse(modes[i])?;
+			let (true_child, false_child, feature) = if mode == Mode::Leaf {
+				(0, 0, 0)
+			} else {
+				let feature = index(features[i], "feature id")?;
+				max_feature = max_feature.max(Some(feature as usize));
+				(find(tree_ids[i], true_ids[i])?, find(tree_ids[i], false_ids[i])?, feature)
+			};
+			nodes.push(Node {
+				mode,
+				feature,
+				nan_goes_true: missing.is_some_and(|m| m[i] != 0),
+				threshold: thresholds[i],
+				true_child,
+				false_child,
+				first_weight: 0,
+				weight_count: 0,
+			});
+		}
+
+		let weight_trees = node.get_attr_slice::<i64>(&format!("{leaf}_treeids"))?;
+		let m = weight_trees.len();
+		let weight_nodes = node.get_attr_slice::<i64>(&format!("{leaf}_nodeids"))?;
+		let weight_targets = node.get_attr_slice::<i64>(&format!("{leaf}_ids"))?;
+		let (weight_values, weight_doubles) = floats_or_doubles(ctx, node, &format!("{leaf}_weights"))?
+			.ok_or_else(|| format_err!("{leaf}_weights (or {leaf}_weights_as_tensor) is missing"))?;
+		for (name, len) in
+			[("nodeids", weight_nodes.len()), ("ids", weight_targets.len()), ("weights", weight_values.len())]
+		{
+			node.expect_attr(&format!("{leaf}_{name}"), len == m, || {
+				format!("{m} values, as many as {leaf}_treeids has, got {len}")
+			})?;
+		}
+		// Each leaf's weights, in the order the model lists them.
+		let mut weights_of = Vec::with_capacity(m);
+		for j in 0..m {
+			let flat = find(weight_trees[j], weight_nodes[j])?;
+			if nodes[flat as usize].mode != Mode::Leaf {
+				bail!("a weight names node {} of tree {}, which is not a leaf", weight_nodes[j], weight_trees[j])
+			}
+			let target = index(weight_targets[j], &format!("{leaf} id"))?;
+			if target as usize >= targets {
+				bail!("{leaf} id {target} is out of range: there are {targets}")
+			}
+			weights_of.push((flat, target, weight_values[j]));
+		}
+		weights_of.sort_by_key(|(flat, _, _)| *flat);
+		let mut weights = Vec::with_capacity(m);
+		for (flat, target, weight) in weights_of {
+			let leaf = &mut nodes[flat as usize];
+			if leaf.weight_count == 0 {
+				leaf.first_weight = weights.len() as u32;
+			}
+			leaf.weight_count += 1;
+			weights.push((target, weight));
+		}
+
+		let forest = Self { nodes, roots, weights, targets, max_feature, doubles: threshold_doubles || weight_doubles };
+		forest.check_trees()?;
+		Ok(forest)
+	}
+
+	/// Every tree is a tree: no node is reached twice from its root (a cycle would never end).
+	fn check_trees(&self) -> TractResult<()> {
+		let mut reached = vec![false; self.nodes.len()];
+		let mut stack = Vec::new();
+		for &root in &self.roots {
+			stack.push(root);
+			while let Some(at) = stack.pop() {
+				if std::mem::replace(&mut reached[at as usize], true) {
+					bail!("node {at} of the forest is reached twice: its trees are not trees")
+				}
+				let node = &self.nodes[at as usize];
+				if node.mode != Mode::Leaf {
+					stack.push(node.true_child);
+					stack.push(node.false_child);
+				}
+			}
+		}
+		Ok(())
+	}
+
+	fn check_features(&self, features: usize) -> TractResult<()> {
+		match self.max_feature {
+			Some(max) if max >= features => bail!("the trees read feature {max}, the input has {features} features"),
+			_ => Ok(()),
+		}
+	}
+
+	/// Rounds to the width the sums run in.
+	fn round(&self, value: f64) -> f64 {
+		if self.doubles {
+			value
+		} else {
+			f64::from(value as f32)
+		}
+	}
+
+	/// Each target's score for one row (`features`), aggregated over every tree's leaf.
+	fn scores(&self, features: &[f64], aggregate: Aggregate, scores: &mut [Score]) {
+		scores.fill(Score::default());
+		for &root in &self.roots {
+			let mut at = root;
+			let leaf = loop {
+				let node = &self.nodes[at as usize];
+				if node.mode == Mode::Leaf {
+					break node;
+				}
+				at = node.child(features[node.feature as usize]);
+			};
+			let first = leaf.first_weight as usize;
+			for &(target, weight) in &self.weights[first..first + leaf.weight_count as usize] {
+				let score = &mut scores[target as usize];
+				score.value = match aggregate {
+					Aggregate::Sum | Aggregate::Average => self.round(score.value + weight),
+					Aggregate::Min if score.voted => {
+						if weight < score.value {
+							weight
+						} else {
+							score.value
+						}
+					},
+					Aggregate::Max if score.voted => {
+						if weight > score.value {
+							weight
+						} else {
+							score.value
+						}
+					},
+					Aggregate::Min | Aggregate::Max => weight,
+				};
+				score.voted = true;
+			}
+		}
+	}
+}
+
+/// The input's rows (its values as the thresholds compare them) and the output's row count.
+fn rows(forest: &Forest, input: &Tensor) -> TractResult<(Vec<f64>, usize, usize)> {
+	let (rows, features) = input_rows(input)?;
+	forest.check_features(features)?;
+	Ok((input_values(input, forest.doubles)?, rows, features))
+}
+
+/// The batch dimension of the output for an input fact: N for [N, F], 1 for [F].
+fn batch_of(input: &TypedFact) -> TractResult<TDim> {
+	match input.rank() {
+		1 => Ok(1.into()),
+		2 => Ok(input.shape[0].clone()),
+		rank => bail!("expected an input of rank 1 or 2, got rank {rank}"),
+	}
+}
+
+fn check_features_of(forest: &Forest, input: &TypedFact) -> TractResult<()> {
+	if let Some(features) = input.shape.last().and_then(|d| d.to_usize().ok()) {
+		forest.check_features(features)?;
+	}
+	Ok(())
+}
+
+fn parse_aggregate(node: &NodeProto) -> TractResult<Aggregate> {
+	Ok(match node.get_attr_opt::<&str>("aggregate_function")?.unwrap_or("SUM") {
+		"SUM" => Aggregate::Sum,
+		"AVERAGE" => Aggregate::Average,
+		"MIN" => Aggregate::Min,
+		"MAX" => Aggregate::Max,
+		other => bail!("unknown aggregate_function {other}"),
+	})
+}
+
+/// `TreeEnsembleRegressor`: [N, F] (or [F]) → [N, n_targets] f32.
+#[derive(Debug, Clone)]
+pub struct TreeEnsembleRegressor {
+	forest: Arc<Forest>,
+	aggregate: Aggregate,
+	base_values: Vec<f64>,
+	post_transform: PostTransform,
+}
+
+/// Builds the op for an ONNX `TreeEnsembleRegressor` node.
+pub fn regressor(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+	let targets: i64 = node.get_attr_opt("n_targets")?.unwrap_or(1);
+	node.expect_attr("n_targets", targets >= 1, "at least one target")?;
+	let targets = index(targets, "n_targets")? as usize;
+	let forest = Forest::parse(ctx, node, "target", targets)?;
+	let base_values = floats_or_doubles(ctx, node, "base_values")?.map(|(v, _)| v).unwrap_or_default();
+	node.expect_attr("base_values", base_values.is_empty() || base_values.len() == targets, || {
+		format!("none or one per target ({targets}), got {}", base_values.len())
+	})?;
+	let op = TreeEnsembleRegressor {
+		forest: Arc::new(forest),
+		aggregate: parse_aggregate(node)?,
+		base_values,
+		post_transform: PostTransform::parse(node)?,
+	};
+	Ok((expand(Expanded(op)), vec![]))
+}
+
+impl Rules for TreeEnsembleRegressor {
+	const OUTPUTS: usize = 1;
+
+	fn rules<'r, 'p: 'r, 's: 'r>(
+		&'s self,
+		s: &mut Solver<'r>,
+		inputs: &'p [TensorProxy],
+		outputs: &'p [TensorProxy],
+	) -> InferenceResult {
+		check_input_arity(inputs, 1)?;
+		check_output_arity(outputs, 1)?;
+		s.equals(&outputs[0].datum_type, f32::datum_type())?;
+		s.equals(&outputs[0].rank, 2)?;
+		s.equals(&outputs[0].shape[1], self.forest.targets.to_dim())?;
+		batch_rule(s, inputs, outputs)
+	}
+}
+
+/// Output 0's first dimension is the input's row count.
+fn batch_rule<'r, 'p: 'r>(
+	s: &mut Solver<'r>,
+	inputs: &'p [TensorProxy],
+	outputs: &'p [TensorProxy],
+) -> InferenceResult {
+	s.given(&inputs[0].rank, move |s, rank| {
+		if rank == 2 {
+			s.equals(&outputs[0].shape[0], &inputs[0].shape[0])
+		} else {
+			s.equals(&outputs[0].shape[0], 1.to_dim())
+		}
+	})
+}
+
+impl TreeEnsembleRegressor {
+	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
+		let forest = &*self.forest;
+		let (values, rows, features) = rows(forest, input)?;
+		let targets = forest.targets;
+		let trees = forest.roots.len() as f64;
+		let mut scores = vec![Score::default(); targets];
+		let mut output = Vec::with_capacity(rows * targets);
+		let mut row_out = vec![0f32; targets];
+		for row in 0..rows {
+			forest.scores(&values[row * features..(row + 1) * features], self.aggregate, &mut scores);
+			for (k, score) in scores.iter().enumerate() {
+				// A target no leaf voted for scores 0, whatever the aggregate.
+				let mut value = score.value;
+				if self.aggregate == Aggregate::Average {
+					value = forest.round(value / trees);
+				}
+				if let Some(base) = self.base_values.get(k) {
+					value = forest.round(value + base);
+				}
+				row_out[k] = value as f32;
+			}
+			if targets == 1 {
+				// onnxruntime's one-target path applies PROBIT only.
+				if self.post_transform == PostTransform::Probit {
+					row_out[0] = super::probit(row_out[0]);
+				}
+			} else {
+				transform_row(self.post_transform, &mut row_out);
+			}
+			output.extend_from_slice(&row_out);
+		}
+		Tensor::from_shape(&[rows, targets], &output)
+	}
+}
+
+impl PartialEq for TreeEnsembleRegressor {
+	fn eq(&self, other: &Self) -> bool {
+		Arc::ptr_eq(&self.forest, &other.forest)
+	}
+}
+impl Eq for TreeEnsembleRegressor {}
+
+single_output_op!(TreeEnsembleRegressor, "TreeEnsembleRegressor");
+
+impl TypedOp for TreeEnsembleRegressor {
+	as_op!();
+
+	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+		check_features_of(&self.forest, inputs[0])?;
+		Ok(tvec!(f32::fact(&[batch_of(inputs[0])?, self.forest.targets.to_dim()])))
+	}
+}
+
+/// `TreeEnsembleClassifier`: [N, F] (or [F]) → labels [N] i64 and scores [N, classes] f32.
+#[derive(Debug, Clone)]
+pub struct TreeEnsembleClassifier {
+	forest: Arc<Forest>,
+	labels: Vec<i64>,
+	base_values: Vec<f64>,
+	post_transform: PostTransform,
+	/// Two classes, and the leaves vote for one of them only.
+	binary: bool,
+	/// No leaf weight is negative.
+	weights_positive: bool,
+}
+
+/// Builds the op for an ONNX `TreeEnsembleClassifier` node (integer class labels).
+pub fn classifier(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+	if node.get_attr_opt_tvec::<&str>("classlabels_strings")?.is_some() {
+		bail!("string class labels: the engine's outputs are numbers (relabel the classes as integers)")
+	}
+	let labels = node.get_attr_slice::<i64>("classlabels_int64s")?.to_vec();
+	node.expect_attr("classlabels_int64s", labels.len() >= 2, "two classes or more")?;
+	let forest = Forest::parse(ctx, node, "class", labels.len())?;
+	let base_values = floats_or_doubles(ctx, node, "base_values")?.map(|(v, _)| v).unwrap_or_default();
+	node.expect_attr("base_values", base_values.len() <= labels.len(), || {
+		format!("at most one per class ({}), got {}", labels.len(), base_values.len())
+	})?;
+	let mut voted_classes: Vec<u32> = forest.weights.iter().map(|(class, _)| *class).collect();
+	voted_classes.sort_unstable();
+	voted_classes.dedup();
+	let op = TreeEnsembleClassifier {
+		binary: labels.len() == 2 && voted_classes.len() == 1,
+		weights_positive: forest.weights.iter().all(|(_, w)| *w >= 0.0),
+		forest: Arc::new(forest),
+		labels,
+		base_values,
+		post_transform: PostTransform::parse(node)?,
+	};
+	Ok((expand(Expanded(op)), vec![]))
+}
+
+impl Rules for TreeEnsembleClassifier {
+	const OUTPUTS: usize = 2;
+
+	fn rules<'r, 'p: 'r, 's: 'r>(
+		&'s self,
+		s: &mut Solver<'r>,
+		inputs: &'p [TensorProxy],
+		outputs: &'p [TensorProxy],
+	) -> InferenceResult {
+		check_input_arity(inputs, 1)?;
+		check_output_arity(outputs, 2)?;
+		s.equals(&outputs[0].datum_type, i64::datum_type())?;
+		s.equals(&outputs[0].rank, 1)?;
+		s.equals(&outputs[1].datum_type, f32::datum_type())?;
+		s.equals(&outputs[1].rank, 2)?;
+		s.equals(&outputs[1].shape[1], self.labels.len().to_dim())?;
+		s.equals(&outputs[0].shape[0], &outputs[1].shape[0])?;
+		batch_rule(s, inputs, outputs)
+	}
+}
+
+impl TreeEnsembleClassifier {
+	/// One row's label and scores (`out`, one per class) from its class scores, as
+	/// onnxruntime's `TreeAggregatorClassifier::FinalizeScores` decides them.
+	fn finalize(&self, scores: &mut Vec<Score>, out: &mut [f32]) -> i64 {
+		let forest = &*self.forest;
+		out.fill(0.0);
+		if self.labels.len() > 2 {
+			for (score, base) in scores.iter_mut().zip(&self.base_values) {
+				score.value = if score.voted { forest.round(score.value + base) } else { *base };
+				score.voted = true;
+			}
+			let mut best: Option<(usize, f64)> = None;
+			for (class, score) in scores.iter().enumerate() {
+				if score.voted && best.is_none_or(|(_, value)| score.value > value) {
+					best = Some((class, score.value));
+				}
+			}
+			for (o, score) in out.iter_mut().zip(scores.iter()) {
+				*o = score.value as f32;
+			}
+			transform_row(self.post_transform, out);
+			// No class voted and no base values: onnxruntime leaves this open; the first label.
+			return self.labels[best.map_or(0, |(class, _)| class)];
+		}
+		// Two classes.
+		let mut second_class = None;
+		match self.base_values.len() {
+			2 if scores[1].voted => {
+				scores[1].value = forest.round(self.base_values[1] + scores[0].value);
+				scores[0].value = -scores[1].value;
+			},
+			2 => {
+				scores[1].value = forest.round(scores[1].value + self.base_values[1]);
+				scores[0].value = forest.round(scores[0].value + self.base_values[0]);
+			},
+			1 => {
+				scores[0].value = forest.round(scores[0].value + self.base_values[0]);
+				if !scores[1].voted {
+					scores.pop();
+				}
+			},
+			_ => {
+				second_class = Some(3);
+				if !scores[1].voted {
+					scores.pop();
+				}
+			},
+		}
+		let positive = match scores.get(1) {
+			Some(second) if second.voted => second.value,
+			_ if scores[0].voted => scores[0].value,
+			_ => 0.0,
+		};
+		let label = if self.binary {
+			let (wins, kind) = if self.weights_positive { (positive > 0.5, 0) } else { (positive > 0.0, 2) };
+			second_class = Some(kind + u8::from(!wins));
+			self.labels[usize::from(wins)]
+		} else {
+			// onnxruntime answers 1 or 0 here, whatever the class labels.
+			i64::from(positive > 0.0)
+		};
+		if scores.len() == 2 {
+			out[0] = scores[0].value as f32;
+			out[1] = scores[1].value as f32;
+			transform_row(self.post_transform, out);
+		} else {
+			let score = scores[0].value as f32;
+			match (self.post_transform, second_class) {
+				(PostTransform::Probit, _) => out[0] = super::probit(score),
+				(_, Some(0 | 1)) => (out[0], out[1]) = (1.0 - score, score),
+				(PostTransform::Logistic, Some(2 | 3)) => {
+					(out[0], out[1]) = (super::logistic(-score), super::logistic(score))
+				},
+				(_, Some(2 | 3)) => (out[0], out[1]) = (-score, score),
+				_ => out[0] = score,
+			}
+		}
+		label
+	}
+
+	fn eval_one(&self, input: &Tensor) -> TractResult<(Tensor, Tensor)> {
+		let forest = &*self.forest;
+		let (values, rows, features) = rows(forest, input)?;
+		let classes = self.labels.len();
+		let mut scores = Vec::with_capacity(classes);
+		let mut labels = Vec::with_capacity(rows);
+		let mut output = vec![0f32; rows * classes];
+		for (row, out) in output.chunks_exact_mut(classes).enumerate() {
+			scores.clear();
+			scores.resize(classes, Score::default());
+			forest.scores(&values[row * features..(row + 1) * features], Aggregate::Sum, &mut scores);
+			labels.push(self.finalize(&mut scores, out));
+		}
+		Ok((Tensor::from_shape(&[rows], &labels)?, Tensor::from_shape(&[rows, classes], &output)?))
+	}
+}
+
+impl PartialEq for TreeEnsembleClassifier {
+	fn eq(&self, other: &Self) -> bool {
+		Arc::ptr_eq(&self.forest, &other.forest)
+	}
+}
+impl Eq for TreeEnsembleClassifier {}
+
+impl Op for TreeEnsembleClassifier {
+	fn name(&self) -> StaticName {
+		"TreeEnsembleClassifier".into()
+	}
+
+	op_as_typed_op!();
+}
+
+impl EvalOp for TreeEnsembleClassifier {
+	fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+		let input = args_1!(inputs);
+		let (labels, scores) = self.eval_one(&input)?;
+		Ok(tvec!(labels.into_tvalue(), scores.into_tvalue()))
+	}
+
+	fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
+		Ok(Some(EvalOp::eval(self, &EvalContext::out_of_plan(), inputs)?))
+	}
+}
+
+impl TypedOp for TreeEnsembleClassifier {
+	as_op!();
+
+	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+		check_features_of(&self.forest, inputs[0])?;
+		let batch = batch_of(inputs[0])?;
+		Ok(tvec!(i64::fact(&[batch.clone()]), f32::fact(&[batch, self.labels.len().to_dim()])))
+	}
+}

@@ -14,8 +14,11 @@ Models:
   pytorch-converted/*  layers converted from PyTorch, with their shipped input and output
   sklearn-*            a regressor and a classifier made here with skl2onnx, and the model
                        families of scikit-learn that risk and audit users export (gradient
-                       boosting, forests, extra trees, linear and MLP models, pipelines with
-                       a scaler), each checked against scikit-learn and onnxruntime
+                       boosting, forests, extra trees, SVMs, kNN, linear and MLP models,
+                       pipelines with scalers, imputers and encoders), each checked against
+                       scikit-learn and onnxruntime
+  xgboost-*, lightgbm-*  XGBoost and LightGBM regressors and classifiers, exported with
+                       onnxmltools
   hostile/*            files the engine must refuse, each for a named reason
   adversarial/*        small models made to do as much work per unit of fuel as they can
                        (memory-bound operators, integer division, thousands of tiny nodes, a
@@ -167,6 +170,20 @@ def sklearn_families():
     ]
 
 
+# XGBoost and LightGBM, exported with onnxmltools: (folder, estimator, data set, classifier).
+def boosting_library_families():
+    import lightgbm
+    import xgboost
+    return [
+        ("xgboost_regressor", xgboost.XGBRegressor(n_estimators=20, max_depth=3, random_state=0), "diabetes", False),
+        ("xgboost_classifier_binary", xgboost.XGBClassifier(n_estimators=20, max_depth=3, random_state=0), "breast_cancer", True),
+        ("xgboost_classifier", xgboost.XGBClassifier(n_estimators=20, max_depth=3, random_state=0), "iris", True),
+        ("lightgbm_regressor", lightgbm.LGBMRegressor(n_estimators=20, random_state=0, verbose=-1), "diabetes", False),
+        ("lightgbm_classifier_binary", lightgbm.LGBMClassifier(n_estimators=20, random_state=0, verbose=-1), "breast_cancer", True),
+        ("lightgbm_classifier", lightgbm.LGBMClassifier(n_estimators=20, random_state=0, verbose=-1), "iris", True),
+    ]
+
+
 def sklearn_family_models():
     import warnings
     from skl2onnx import to_onnx
@@ -180,14 +197,26 @@ def sklearn_family_models():
     categories = rng.integers(0, 4, size=(200, 3)).astype(np.int64)
     data["categories"] = (categories, categories @ np.array([1.5, -2.0, 0.5]) + rng.normal(size=200))
     data["categories_as_floats"] = (categories.astype(np.float32), (categories[:, 0] + categories[:, 1] > 3).astype(np.int64))
-    for name, estimator, data_set, classifier in sklearn_families():
+    from onnxmltools import convert_lightgbm, convert_xgboost
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    families = [(name, estimator, data_set, classifier, "skl2onnx") for name, estimator, data_set, classifier in sklearn_families()]
+    families += [(name, estimator, data_set, classifier, "onnxmltools") for name, estimator, data_set, classifier in boosting_library_families()]
+    for name, estimator, data_set, classifier, converter in families:
         x, y = data[data_set]
         estimator.fit(x, y)
         batch = x[::7][:24]
-        options = {id(estimator): {"zipmap": False}} if classifier else None
-        if classifier and hasattr(estimator, "steps"):
-            options = {id(estimator.steps[-1][1]): {"zipmap": False}}
-        onx = to_onnx(estimator, batch, options=options, target_opset={"": 13, "ai.onnx.ml": 3})
+        if converter == "onnxmltools":
+            types = [("input", FloatTensorType([None, x.shape[1]]))]
+            if name.startswith("xgboost"):
+                onx = convert_xgboost(estimator, initial_types=types, target_opset=13)
+            else:
+                onx = convert_lightgbm(estimator, initial_types=types, target_opset=13, zipmap=False)
+        else:
+            options = {id(estimator): {"zipmap": False}} if classifier else None
+            if classifier and hasattr(estimator, "steps"):
+                options = {id(estimator.steps[-1][1]): {"zipmap": False}}
+            onx = to_onnx(estimator, batch, options=options, target_opset={"": 13, "ai.onnx.ml": 3})
         if classifier:
             if hasattr(estimator, "predict_proba"):
                 scores = estimator.predict_proba(batch)
@@ -203,8 +232,9 @@ def sklearn_family_models():
         else:
             reference = [estimator.predict(batch).astype(np.float32).reshape(-1, 1)]
             tolerance = (1e-4, 1e-3)
-        write(f"sklearn_{name}", onx.SerializeToString(), [batch], reference,
-              f"scikit-learn {type(estimator).__name__} ({data_set})", *tolerance)
+        folder = name if converter == "onnxmltools" else f"sklearn_{name}"
+        write(folder, onx.SerializeToString(), [batch], reference,
+              f"{type(estimator).__module__.split('.')[0]} {type(estimator).__name__} ({data_set}, {converter})", *tolerance)
 
 
 def operator_models():

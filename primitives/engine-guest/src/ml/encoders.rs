@@ -71,7 +71,7 @@ impl OneHotEncoder {
 	}
 }
 
-single_output_op!(OneHotEncoder, "OneHotEncoder");
+ml_op!(OneHotEncoder, "OneHotEncoder");
 
 impl TypedOp for OneHotEncoder {
 	as_op!();
@@ -196,7 +196,7 @@ impl LabelEncoder {
 	}
 }
 
-single_output_op!(LabelEncoder, "LabelEncoder");
+ml_op!(LabelEncoder, "LabelEncoder");
 
 impl TypedOp for LabelEncoder {
 	as_op!();

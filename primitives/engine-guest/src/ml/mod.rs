@@ -6,8 +6,8 @@
 //! (how a two-class ensemble with one score column is labelled, what a target no leaf voted for
 //! holds): the outputs of a model are those its author checked against onnxruntime.
 
-/// `Op` and `EvalOp` of an op of one output computed by its `eval_one(&Tensor)`.
-macro_rules! single_output_op {
+/// `Op` and `EvalOp` of an op whose `eval_one(&Tensor)` computes its [`Outputs`].
+macro_rules! ml_op {
 	($op:ty, $name:literal) => {
 		impl Op for $op {
 			fn name(&self) -> StaticName {
@@ -20,7 +20,7 @@ macro_rules! single_output_op {
 		impl EvalOp for $op {
 			fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
 				let input = args_1!(inputs);
-				Ok(tvec!(self.eval_one(&input)?.into_tvalue()))
+				Ok($crate::ml::Outputs::into_values(self.eval_one(&input)?))
 			}
 
 			fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
@@ -51,6 +51,47 @@ pub fn register(register: &mut OnnxOpRegister) {
 	register.insert("ArrayFeatureExtractor", array_feature_extractor::array_feature_extractor);
 	register.insert("OneHotEncoder", encoders::one_hot_encoder);
 	register.insert("LabelEncoder", encoders::label_encoder);
+}
+
+/// What an op's `eval_one` computes: one tensor, or a classifier's labels and scores.
+pub trait Outputs {
+	fn into_values(self) -> TVec<TValue>;
+}
+
+impl Outputs for Tensor {
+	fn into_values(self) -> TVec<TValue> {
+		tvec!(self.into_tvalue())
+	}
+}
+
+impl Outputs for (Tensor, Tensor) {
+	fn into_values(self) -> TVec<TValue> {
+		tvec!(self.0.into_tvalue(), self.1.into_tvalue())
+	}
+}
+
+/// The rows of an input fact of rank 1 (one row) or 2 (a batch): the output's first dimension.
+pub fn batch_of(input: &TypedFact) -> TractResult<TDim> {
+	match input.rank() {
+		1 => Ok(1.into()),
+		2 => Ok(input.shape[0].clone()),
+		rank => bail!("expected an input of rank 1 or 2, got rank {rank}"),
+	}
+}
+
+/// The type rule of [`batch_of`]: output 0's first dimension is the input's row count.
+pub fn batch_rule<'r, 'p: 'r>(
+	s: &mut Solver<'r>,
+	inputs: &'p [TensorProxy],
+	outputs: &'p [TensorProxy],
+) -> InferenceResult {
+	s.given(&inputs[0].rank, move |s, rank| {
+		if rank == 2 {
+			s.equals(&outputs[0].shape[0], &inputs[0].shape[0])
+		} else {
+			s.equals(&outputs[0].shape[0], 1.to_dim())
+		}
+	})
 }
 
 /// An op's type rules for tract's inference stage, which then wires the typed op as it is.

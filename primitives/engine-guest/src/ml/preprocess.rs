@@ -142,8 +142,8 @@ impl Binarizer {
 	}
 }
 
-single_output_op!(Imputer, "Imputer");
-single_output_op!(Binarizer, "Binarizer");
+ml_op!(Imputer, "Imputer");
+ml_op!(Binarizer, "Binarizer");
 
 impl TypedOp for Imputer {
 	as_op!();

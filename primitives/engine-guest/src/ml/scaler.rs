@@ -88,7 +88,7 @@ impl Scaler {
 	}
 }
 
-single_output_op!(Scaler, "Scaler");
+ml_op!(Scaler, "Scaler");
 
 impl TypedOp for Scaler {
 	as_op!();

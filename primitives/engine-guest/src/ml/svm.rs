@@ -9,7 +9,9 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{input_rows, input_values, logistic, probit, transform_row, Expanded, PostTransform, Rules};
+use super::{
+	batch_of, batch_rule, input_rows, input_values, logistic, probit, transform_row, Expanded, PostTransform, Rules,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum KernelType {
@@ -87,32 +89,13 @@ fn input_f32(input: &Tensor, features: usize) -> TractResult<(Vec<f32>, usize)> 
 }
 
 fn check_features_of(input: &TypedFact, features: usize) -> TractResult<TDim> {
-	let batch = match input.rank() {
-		1 => 1.into(),
-		2 => input.shape[0].clone(),
-		rank => bail!("expected an input of rank 1 or 2, got rank {rank}"),
-	};
+	let batch = batch_of(input)?;
 	if let Ok(given) = input.shape[input.rank() - 1].to_usize() {
 		if given != features {
 			bail!("the model takes {features} features, the input has {given}")
 		}
 	}
 	Ok(batch)
-}
-
-/// Output 0's first dimension is the input's row count.
-fn batch_rule<'r, 'p: 'r>(
-	s: &mut Solver<'r>,
-	inputs: &'p [TensorProxy],
-	outputs: &'p [TensorProxy],
-) -> InferenceResult {
-	s.given(&inputs[0].rank, move |s, rank| {
-		if rank == 2 {
-			s.equals(&outputs[0].shape[0], &inputs[0].shape[0])
-		} else {
-			s.equals(&outputs[0].shape[0], 1.to_dim())
-		}
-	})
 }
 
 fn bits(values: &[f32]) -> Vec<u32> {
@@ -217,7 +200,7 @@ impl SvmRegressor {
 	}
 }
 
-single_output_op!(SvmRegressor, "SVMRegressor");
+ml_op!(SvmRegressor, "SVMRegressor");
 
 impl TypedOp for SvmRegressor {
 	as_op!();
@@ -509,25 +492,7 @@ impl SvmClassifier {
 	}
 }
 
-impl Op for SvmClassifier {
-	fn name(&self) -> StaticName {
-		"SVMClassifier".into()
-	}
-
-	op_as_typed_op!();
-}
-
-impl EvalOp for SvmClassifier {
-	fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-		let input = args_1!(inputs);
-		let (labels, scores) = self.eval_one(&input)?;
-		Ok(tvec!(labels.into_tvalue(), scores.into_tvalue()))
-	}
-
-	fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
-		Ok(Some(EvalOp::eval(self, &EvalContext::out_of_plan(), inputs)?))
-	}
-}
+ml_op!(SvmClassifier, "SVMClassifier");
 
 impl TypedOp for SvmClassifier {
 	as_op!();

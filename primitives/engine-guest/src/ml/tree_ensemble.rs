@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{floats_or_doubles, input_rows, input_values, transform_row, Expanded, PostTransform, Rules};
+use super::{
+	batch_of, batch_rule, floats_or_doubles, input_rows, input_values, transform_row, Expanded, PostTransform, Rules,
+};
 
 /// How a branch compares a feature with its threshold (`nodes_modes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,7 +250,9 @@ impl Forest {
 
 	fn check_features(&self, features: usize) -> TractResult<()> {
 		match self.max_feature {
-			Some(max) if max >= features => bail!("the trees read feature {max}, the input has {features} features"),
+			Some(max) if max >= features => {
+				bail!("the trees read feature {max}, the input has {features} features")
+			},
 			_ => Ok(()),
 		}
 	}
@@ -306,15 +310,6 @@ fn rows(forest: &Forest, input: &Tensor) -> TractResult<(Vec<f64>, usize, usize)
 	let (rows, features) = input_rows(input)?;
 	forest.check_features(features)?;
 	Ok((input_values(input, forest.doubles)?, rows, features))
-}
-
-/// The batch dimension of the output for an input fact: N for [N, F], 1 for [F].
-fn batch_of(input: &TypedFact) -> TractResult<TDim> {
-	match input.rank() {
-		1 => Ok(1.into()),
-		2 => Ok(input.shape[0].clone()),
-		rank => bail!("expected an input of rank 1 or 2, got rank {rank}"),
-	}
 }
 
 fn check_features_of(forest: &Forest, input: &TypedFact) -> TractResult<()> {
@@ -380,21 +375,6 @@ impl Rules for TreeEnsembleRegressor {
 	}
 }
 
-/// Output 0's first dimension is the input's row count.
-fn batch_rule<'r, 'p: 'r>(
-	s: &mut Solver<'r>,
-	inputs: &'p [TensorProxy],
-	outputs: &'p [TensorProxy],
-) -> InferenceResult {
-	s.given(&inputs[0].rank, move |s, rank| {
-		if rank == 2 {
-			s.equals(&outputs[0].shape[0], &inputs[0].shape[0])
-		} else {
-			s.equals(&outputs[0].shape[0], 1.to_dim())
-		}
-	})
-}
-
 impl TreeEnsembleRegressor {
 	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
 		let forest = &*self.forest;
@@ -438,7 +418,7 @@ impl PartialEq for TreeEnsembleRegressor {
 }
 impl Eq for TreeEnsembleRegressor {}
 
-single_output_op!(TreeEnsembleRegressor, "TreeEnsembleRegressor");
+ml_op!(TreeEnsembleRegressor, "TreeEnsembleRegressor");
 
 impl TypedOp for TreeEnsembleRegressor {
 	as_op!();
@@ -613,25 +593,7 @@ impl PartialEq for TreeEnsembleClassifier {
 }
 impl Eq for TreeEnsembleClassifier {}
 
-impl Op for TreeEnsembleClassifier {
-	fn name(&self) -> StaticName {
-		"TreeEnsembleClassifier".into()
-	}
-
-	op_as_typed_op!();
-}
-
-impl EvalOp for TreeEnsembleClassifier {
-	fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-		let input = args_1!(inputs);
-		let (labels, scores) = self.eval_one(&input)?;
-		Ok(tvec!(labels.into_tvalue(), scores.into_tvalue()))
-	}
-
-	fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
-		Ok(Some(EvalOp::eval(self, &EvalContext::out_of_plan(), inputs)?))
-	}
-}
+ml_op!(TreeEnsembleClassifier, "TreeEnsembleClassifier");
 
 impl TypedOp for TreeEnsembleClassifier {
 	as_op!();

@@ -4,7 +4,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{without_dims, Expanded, Rules};
+use super::{without_dims, Expanded, Rules, Signature};
 
 /// `OneHotEncoder`: X of any shape → X's shape + [categories], f32; 1 where X is the category.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,22 +26,8 @@ pub fn one_hot_encoder(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(
 }
 
 impl Rules for OneHotEncoder {
-	const OUTPUTS: usize = 1;
-
-	fn rules<'r, 'p: 'r, 's: 'r>(
-		&'s self,
-		s: &mut Solver<'r>,
-		inputs: &'p [TensorProxy],
-		outputs: &'p [TensorProxy],
-	) -> InferenceResult {
-		check_input_arity(inputs, 1)?;
-		check_output_arity(outputs, 1)?;
-		s.equals(&outputs[0].datum_type, f32::datum_type())?;
-		s.given(&inputs[0].shape, move |s, shape| {
-			let mut shape: TVec<TDim> = shape.into_iter().collect();
-			shape.push(self.categories.len().to_dim());
-			s.equals(&outputs[0].shape, shape)
-		})
+	fn signature(&self) -> Signature {
+		Signature::FloatsWithAxis { len: self.categories.len() }
 	}
 }
 
@@ -153,20 +139,8 @@ pub fn label_encoder(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box
 }
 
 impl Rules for LabelEncoder {
-	const OUTPUTS: usize = 1;
-
-	fn rules<'r, 'p: 'r, 's: 'r>(
-		&'s self,
-		s: &mut Solver<'r>,
-		inputs: &'p [TensorProxy],
-		outputs: &'p [TensorProxy],
-	) -> InferenceResult {
-		check_input_arity(inputs, 1)?;
-		check_output_arity(outputs, 1)?;
-		s.equals(&inputs[0].datum_type, self.key_type)?;
-		s.equals(&outputs[0].datum_type, self.value_type)?;
-		s.equals(&inputs[0].shape, &outputs[0].shape)?;
-		Ok(())
+	fn signature(&self) -> Signature {
+		Signature::Mapped { from: self.key_type, to: self.value_type }
 	}
 }
 

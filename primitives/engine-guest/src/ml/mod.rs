@@ -80,7 +80,7 @@ pub fn batch_of(input: &TypedFact) -> TractResult<TDim> {
 }
 
 /// The type rule of [`batch_of`]: output 0's first dimension is the input's row count.
-pub fn batch_rule<'r, 'p: 'r>(
+fn batch_rule<'r, 'p: 'r>(
 	s: &mut Solver<'r>,
 	inputs: &'p [TensorProxy],
 	outputs: &'p [TensorProxy],
@@ -94,17 +94,36 @@ pub fn batch_rule<'r, 'p: 'r>(
 	})
 }
 
-/// An op's type rules for tract's inference stage, which then wires the typed op as it is.
-pub trait Rules: TypedOp + Clone {
-	/// How many outputs the op has.
-	const OUTPUTS: usize;
+/// The types and shapes of an op's outputs for its input, as tract's inference stage checks
+/// them before it wires the typed op (every op of this module has one input).
+#[derive(Clone, Copy, Debug)]
+pub enum Signature {
+	/// One output of the input's type and shape.
+	SameAsInput,
+	/// One f32 output of the input's shape.
+	FloatsOfInputShape,
+	/// One f32 output of the input's shape with one more axis of `len`.
+	FloatsWithAxis { len: usize },
+	/// One output of type `to` and the input's shape, for an input of type `from`.
+	Mapped { from: DatumType, to: DatumType },
+	/// One f32 output [rows, columns] (regressors).
+	Scores { columns: usize },
+	/// Labels, i64 [rows], and scores, f32 [rows, columns] (classifiers).
+	LabelsAndScores { columns: usize },
+}
 
-	fn rules<'r, 'p: 'r, 's: 'r>(
-		&'s self,
-		s: &mut Solver<'r>,
-		inputs: &'p [TensorProxy],
-		outputs: &'p [TensorProxy],
-	) -> InferenceResult;
+impl Signature {
+	fn outputs(&self) -> usize {
+		match self {
+			Self::LabelsAndScores { .. } => 2,
+			_ => 1,
+		}
+	}
+}
+
+/// A typed op of this module: its output types and shapes for tract's inference stage.
+pub trait Rules: TypedOp + Clone {
+	fn signature(&self) -> Signature;
 }
 
 /// A typed op with its [`Rules`], as tract's ONNX parser takes it.
@@ -117,7 +136,7 @@ impl<O: Rules> Expansion for Expanded<O> {
 	}
 
 	fn nboutputs(&self) -> TractResult<usize> {
-		Ok(O::OUTPUTS)
+		Ok(self.0.signature().outputs())
 	}
 
 	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
@@ -130,7 +149,47 @@ impl<O: Rules> Expansion for Expanded<O> {
 		inputs: &'p [TensorProxy],
 		outputs: &'p [TensorProxy],
 	) -> InferenceResult {
-		self.0.rules(s, inputs, outputs)
+		let signature = self.0.signature();
+		check_input_arity(inputs, 1)?;
+		check_output_arity(outputs, signature.outputs())?;
+		match signature {
+			Signature::SameAsInput => {
+				s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
+				s.equals(&inputs[0].shape, &outputs[0].shape)
+			},
+			Signature::FloatsOfInputShape => {
+				s.equals(&outputs[0].datum_type, f32::datum_type())?;
+				s.equals(&inputs[0].shape, &outputs[0].shape)
+			},
+			Signature::FloatsWithAxis { len } => {
+				s.equals(&outputs[0].datum_type, f32::datum_type())?;
+				s.given(&inputs[0].shape, move |s, shape| {
+					let mut shape: TVec<TDim> = shape.into_iter().collect();
+					shape.push(len.to_dim());
+					s.equals(&outputs[0].shape, shape)
+				})
+			},
+			Signature::Mapped { from, to } => {
+				s.equals(&inputs[0].datum_type, from)?;
+				s.equals(&outputs[0].datum_type, to)?;
+				s.equals(&inputs[0].shape, &outputs[0].shape)
+			},
+			Signature::Scores { columns } => {
+				s.equals(&outputs[0].datum_type, f32::datum_type())?;
+				s.equals(&outputs[0].rank, 2)?;
+				s.equals(&outputs[0].shape[1], columns.to_dim())?;
+				batch_rule(s, inputs, outputs)
+			},
+			Signature::LabelsAndScores { columns } => {
+				s.equals(&outputs[0].datum_type, i64::datum_type())?;
+				s.equals(&outputs[0].rank, 1)?;
+				s.equals(&outputs[1].datum_type, f32::datum_type())?;
+				s.equals(&outputs[1].rank, 2)?;
+				s.equals(&outputs[1].shape[1], columns.to_dim())?;
+				s.equals(&outputs[0].shape[0], &outputs[1].shape[0])?;
+				batch_rule(s, inputs, outputs)
+			},
+		}
 	}
 }
 

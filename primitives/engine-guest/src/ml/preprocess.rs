@@ -3,20 +3,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{input_rows, without_dims, Expanded, Rules};
-
-/// Type rules of an op whose output has its input's type and shape.
-fn same_type_and_shape<'r, 'p: 'r>(
-	s: &mut Solver<'r>,
-	inputs: &'p [TensorProxy],
-	outputs: &'p [TensorProxy],
-) -> InferenceResult {
-	check_input_arity(inputs, 1)?;
-	check_output_arity(outputs, 1)?;
-	s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
-	s.equals(&inputs[0].shape, &outputs[0].shape)?;
-	Ok(())
-}
+use super::{input_rows, without_dims, Expanded, Rules, Signature};
 
 /// `Imputer`: each element equal to `replaced` (or NaN, where `replaced` is NaN) becomes its
 /// feature's imputed value; f32 inputs with the float attributes, int64 inputs with the int64 ones.
@@ -44,15 +31,8 @@ pub fn imputer(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn 
 }
 
 impl Rules for Imputer {
-	const OUTPUTS: usize = 1;
-
-	fn rules<'r, 'p: 'r, 's: 'r>(
-		&'s self,
-		s: &mut Solver<'r>,
-		inputs: &'p [TensorProxy],
-		outputs: &'p [TensorProxy],
-	) -> InferenceResult {
-		same_type_and_shape(s, inputs, outputs)
+	fn signature(&self) -> Signature {
+		Signature::SameAsInput
 	}
 }
 
@@ -106,15 +86,8 @@ pub fn binarizer(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dy
 }
 
 impl Rules for Binarizer {
-	const OUTPUTS: usize = 1;
-
-	fn rules<'r, 'p: 'r, 's: 'r>(
-		&'s self,
-		s: &mut Solver<'r>,
-		inputs: &'p [TensorProxy],
-		outputs: &'p [TensorProxy],
-	) -> InferenceResult {
-		same_type_and_shape(s, inputs, outputs)
+	fn signature(&self) -> Signature {
+		Signature::SameAsInput
 	}
 }
 

@@ -6,7 +6,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{input_rows, without_dims, Expanded, Rules};
+use super::{input_rows, without_dims, Expanded, Rules, Signature};
 
 /// `Scaler`: an input of rank 1 or 2 (features last) → the same shape, f32.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,19 +27,8 @@ pub fn scaler(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn I
 }
 
 impl Rules for Scaler {
-	const OUTPUTS: usize = 1;
-
-	fn rules<'r, 'p: 'r, 's: 'r>(
-		&'s self,
-		s: &mut Solver<'r>,
-		inputs: &'p [TensorProxy],
-		outputs: &'p [TensorProxy],
-	) -> InferenceResult {
-		check_input_arity(inputs, 1)?;
-		check_output_arity(outputs, 1)?;
-		s.equals(&outputs[0].datum_type, f32::datum_type())?;
-		s.equals(&inputs[0].shape, &outputs[0].shape)?;
-		Ok(())
+	fn signature(&self) -> Signature {
+		Signature::FloatsOfInputShape
 	}
 }
 

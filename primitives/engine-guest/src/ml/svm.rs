@@ -10,7 +10,7 @@
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
 use super::{
-	batch_of, batch_rule, input_rows, input_values, logistic, probit, transform_row, Expanded, PostTransform, Rules,
+	batch_of, input_rows, input_values, logistic, probit, transform_row, Expanded, PostTransform, Rules, Signature,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,20 +154,8 @@ pub fn regressor(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dy
 }
 
 impl Rules for SvmRegressor {
-	const OUTPUTS: usize = 1;
-
-	fn rules<'r, 'p: 'r, 's: 'r>(
-		&'s self,
-		s: &mut Solver<'r>,
-		inputs: &'p [TensorProxy],
-		outputs: &'p [TensorProxy],
-	) -> InferenceResult {
-		check_input_arity(inputs, 1)?;
-		check_output_arity(outputs, 1)?;
-		s.equals(&outputs[0].datum_type, f32::datum_type())?;
-		s.equals(&outputs[0].rank, 2)?;
-		s.equals(&outputs[0].shape[1], 1.to_dim())?;
-		batch_rule(s, inputs, outputs)
+	fn signature(&self) -> Signature {
+		Signature::Scores { columns: 1 }
 	}
 }
 
@@ -287,23 +275,8 @@ pub fn classifier(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<d
 }
 
 impl Rules for SvmClassifier {
-	const OUTPUTS: usize = 2;
-
-	fn rules<'r, 'p: 'r, 's: 'r>(
-		&'s self,
-		s: &mut Solver<'r>,
-		inputs: &'p [TensorProxy],
-		outputs: &'p [TensorProxy],
-	) -> InferenceResult {
-		check_input_arity(inputs, 1)?;
-		check_output_arity(outputs, 2)?;
-		s.equals(&outputs[0].datum_type, i64::datum_type())?;
-		s.equals(&outputs[0].rank, 1)?;
-		s.equals(&outputs[1].datum_type, f32::datum_type())?;
-		s.equals(&outputs[1].rank, 2)?;
-		s.equals(&outputs[1].shape[1], self.columns().to_dim())?;
-		s.equals(&outputs[0].shape[0], &outputs[1].shape[0])?;
-		batch_rule(s, inputs, outputs)
+	fn signature(&self) -> Signature {
+		Signature::LabelsAndScores { columns: self.columns() }
 	}
 }
 

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
 use super::{
-	batch_of, batch_rule, floats_or_doubles, input_rows, input_values, transform_row, Expanded, PostTransform, Rules,
+	batch_of, floats_or_doubles, input_rows, input_values, transform_row, Expanded, PostTransform, Rules, Signature,
 };
 
 /// How a branch compares a feature with its threshold (`nodes_modes`).
@@ -358,20 +358,8 @@ pub fn regressor(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn
 }
 
 impl Rules for TreeEnsembleRegressor {
-	const OUTPUTS: usize = 1;
-
-	fn rules<'r, 'p: 'r, 's: 'r>(
-		&'s self,
-		s: &mut Solver<'r>,
-		inputs: &'p [TensorProxy],
-		outputs: &'p [TensorProxy],
-	) -> InferenceResult {
-		check_input_arity(inputs, 1)?;
-		check_output_arity(outputs, 1)?;
-		s.equals(&outputs[0].datum_type, f32::datum_type())?;
-		s.equals(&outputs[0].rank, 2)?;
-		s.equals(&outputs[0].shape[1], self.forest.targets.to_dim())?;
-		batch_rule(s, inputs, outputs)
+	fn signature(&self) -> Signature {
+		Signature::Scores { columns: self.forest.targets }
 	}
 }
 
@@ -469,23 +457,8 @@ pub fn classifier(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dy
 }
 
 impl Rules for TreeEnsembleClassifier {
-	const OUTPUTS: usize = 2;
-
-	fn rules<'r, 'p: 'r, 's: 'r>(
-		&'s self,
-		s: &mut Solver<'r>,
-		inputs: &'p [TensorProxy],
-		outputs: &'p [TensorProxy],
-	) -> InferenceResult {
-		check_input_arity(inputs, 1)?;
-		check_output_arity(outputs, 2)?;
-		s.equals(&outputs[0].datum_type, i64::datum_type())?;
-		s.equals(&outputs[0].rank, 1)?;
-		s.equals(&outputs[1].datum_type, f32::datum_type())?;
-		s.equals(&outputs[1].rank, 2)?;
-		s.equals(&outputs[1].shape[1], self.labels.len().to_dim())?;
-		s.equals(&outputs[0].shape[0], &outputs[1].shape[0])?;
-		batch_rule(s, inputs, outputs)
+	fn signature(&self) -> Signature {
+		Signature::LabelsAndScores { columns: self.labels.len() }
 	}
 }
 

@@ -329,6 +329,15 @@ def hostile_models():
     forest("tree_class_out_of_range", "TreeEnsembleClassifier", ["BRANCH_LEQ", "LEAF", "LEAF"], [1, 0, 0], [2, 0, 0],
            class_treeids=[0, 0], class_nodeids=[1, 2], class_ids=[0, 9], class_weights=[1.0, 1.0],
            classlabels_int64s=[0, 1])
+    # An SVM whose support vector counts add up past what a 32-bit count holds: wrapped, they
+    # would pass the checks of the attributes' lengths and index past them when run.
+    svm = helper.make_node("SVMClassifier", ["x"], ["label", "y"], domain="ai.onnx.ml", kernel_type="LINEAR",
+                           classlabels_ints=[0, 1, 2], vectors_per_class=[1 << 31, 1 << 31, 1],
+                           support_vectors=[0.5] * 4, coefficients=[1.0, 1.0], rho=[0.0] * 3)
+    save("svm_vector_counts_overflow", helper.make_graph(
+        [svm], "svm", [x], [helper.make_tensor_value_info("label", TensorProto.INT64, [1]),
+                             helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])]),
+         opsets=(("", 13), ("ai.onnx.ml", 1)))
     with open(os.path.join(OUT, "light_squeezenet", "model.onnx"), "rb") as f:
         squeezenet = f.read()
     with open(os.path.join(folder, "malformed_model.onnx"), "wb") as f:

@@ -361,13 +361,20 @@ impl Guest {
 		Ok((instance, memory))
 	}
 
+	/// A fresh instance with `fuel`, its static constructors run: where every call but a run
+	/// of a prepared model (which restores its snapshot instead) starts.
+	fn initialized(&self, fuel: u64) -> Result<(Store<InstanceState>, Instance, Memory), RunError> {
+		let mut store = self.new_store(fuel)?;
+		let (instance, memory) = self.instantiate(&mut store)?;
+		call_export::<(), ()>(&instance, &mut store, "_initialize", ())?;
+		Ok((store, instance, memory))
+	}
+
 	/// Runs `programs` random tile programs (from `seed`) through tract's wasm kernel and
 	/// through the host kernel, in a fresh instance; answers how many stored different bits.
 	pub fn check_host_kernel(&self, seed: u32, programs: u32) -> Result<u32, RunError> {
 		self.in_slot(Lane::Consensus, || {
-			let mut store = self.new_store(self.limits.max_fuel_to_prepare)?;
-			let (instance, _) = self.instantiate(&mut store)?;
-			call_export::<(), ()>(&instance, &mut store, "_initialize", ())?;
+			let (mut store, instance, _) = self.initialized(self.limits.max_fuel_to_prepare)?;
 			call_export(&instance, &mut store, "veriml_check_host_kernel", (seed, programs))
 		})
 	}
@@ -376,9 +383,7 @@ impl Guest {
 	/// instance within the fuel of preparing a model.
 	pub fn describe_unsupported(&self, model: &[u8]) -> Result<Option<String>, RunError> {
 		self.in_slot(Lane::Consensus, || {
-			let mut store = self.new_store(self.limits.max_fuel_to_prepare)?;
-			let (instance, memory) = self.instantiate(&mut store)?;
-			call_export::<(), ()>(&instance, &mut store, "_initialize", ())?;
+			let (mut store, instance, memory) = self.initialized(self.limits.max_fuel_to_prepare)?;
 			let model_ptr = write_argument(&instance, &memory, &mut store, model)?;
 			let packed: u64 =
 				call_export(&instance, &mut store, "veriml_describe_unsupported", (model_ptr, model.len() as u32))?;
@@ -389,9 +394,7 @@ impl Guest {
 	/// The operators the guest implements, sorted, from a fresh instance.
 	pub fn operators(&self) -> Result<Vec<String>, RunError> {
 		self.in_slot(Lane::Consensus, || {
-			let mut store = self.new_store(self.limits.max_fuel_to_prepare)?;
-			let (instance, memory) = self.instantiate(&mut store)?;
-			call_export::<(), ()>(&instance, &mut store, "_initialize", ())?;
+			let (mut store, instance, memory) = self.initialized(self.limits.max_fuel_to_prepare)?;
 			let packed: u64 = call_export(&instance, &mut store, "veriml_operators", ())?;
 			read_answer(&memory, &store, packed, self.limits.max_output_bytes)
 		})
@@ -410,9 +413,7 @@ impl Guest {
 	}
 
 	fn prepare_here(&self, model: &[u8], inputs: &[TensorSpec], fuel_limit: u64) -> Result<Prepared, RunError> {
-		let mut store = self.new_store(fuel_limit)?;
-		let (instance, memory) = self.instantiate(&mut store)?;
-		call_export::<(), ()>(&instance, &mut store, "_initialize", ())?;
+		let (mut store, instance, memory) = self.initialized(fuel_limit)?;
 
 		let model_ptr = write_argument(&instance, &memory, &mut store, model)?;
 		let specs = inputs.encode();

@@ -178,6 +178,7 @@ fn hostile_files_are_refused_with_their_reason() {
 		("tree_with_a_cycle", EngineError::ModelPreparationFailed),
 		("tree_child_missing", EngineError::ModelPreparationFailed),
 		("tree_class_out_of_range", EngineError::ModelPreparationFailed),
+		("svm_vector_counts_overflow", EngineError::ModelPreparationFailed),
 	] {
 		assert_eq!(engine.inspect_model(&hostile(file), &x, FUEL), Err(expected.into()), "{file}");
 	}

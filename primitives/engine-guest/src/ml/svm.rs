@@ -21,16 +21,19 @@ enum KernelType {
 	Sigmoid,
 }
 
-/// A kernel with its parameters (f32 bits, so that the op compares as `Eq`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A kernel with its parameters.
+#[derive(Clone, Copy, Debug)]
 struct Kernel {
 	kind: KernelType,
-	gamma: u32,
-	coef0: u32,
-	degree: u32,
+	gamma: f32,
+	coef0: f32,
+	degree: f32,
 }
 
 impl Kernel {
+	/// liblinear's form: a dot product.
+	const LINEAR: Self = Self { kind: KernelType::Linear, gamma: 0.0, coef0: 0.0, degree: 0.0 };
+
 	fn parse(node: &NodeProto) -> TractResult<Self> {
 		let kind = match node.get_attr_opt::<&str>("kernel_type")?.unwrap_or("LINEAR") {
 			"LINEAR" => KernelType::Linear,
@@ -40,15 +43,14 @@ impl Kernel {
 			other => bail!("unknown kernel_type {other}"),
 		};
 		let params = node.get_attr_opt_vec::<f32>("kernel_params")?.unwrap_or_default();
-		let param = |i: usize| params.get(i).copied().unwrap_or(0.0).to_bits();
+		let param = |i: usize| params.get(i).copied().unwrap_or(0.0);
 		node.expect_attr("kernel_params", params.is_empty() || params.len() == 3, "gamma, coef0 and degree")?;
 		Ok(Self { kind, gamma: param(0), coef0: param(1), degree: param(2) })
 	}
 
 	/// The kernel of `x` and `v`; `constant` is added to a linear kernel's dot product.
 	fn apply(&self, x: &[f32], v: &[f32], constant: f32) -> f32 {
-		let (gamma, coef0, degree) =
-			(f32::from_bits(self.gamma), f32::from_bits(self.coef0), f32::from_bits(self.degree));
+		let Self { gamma, coef0, degree, .. } = *self;
 		let dot = || x.iter().zip(v).fold(0f32, |sum, (a, b)| sum + a * b);
 		match self.kind {
 			KernelType::Linear => dot() + constant,
@@ -98,31 +100,34 @@ fn check_features_of(input: &TypedFact, features: usize) -> TractResult<TDim> {
 	Ok(batch)
 }
 
-fn bits(values: &[f32]) -> Vec<u32> {
-	values.iter().map(|v| v.to_bits()).collect()
+/// A count of an attribute as a `usize`, refused where it does not fit.
+fn count(value: i64, what: &str) -> TractResult<usize> {
+	usize::try_from(value).map_err(|_| format_err!("{what} {value} is out of range"))
 }
 
-fn unbits(values: &[u32]) -> Vec<f32> {
-	values.iter().map(|v| f32::from_bits(*v)).collect()
+/// A model's parameters, read once when it is loaded.
+#[derive(Debug)]
+struct Params {
+	kernel: Kernel,
+	/// Support vectors, [vectors × features] (of each class in turn); none in liblinear's form.
+	support_vectors: Vec<f32>,
+	coefficients: Vec<f32>,
+	rho: Vec<f32>,
+	prob_a: Vec<f32>,
+	prob_b: Vec<f32>,
+	features: usize,
 }
 
 /// `SVMRegressor`: [N, F] (or [F]) → [N, 1] f32.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SvmRegressor {
-	kernel: Kernel,
-	/// Support vectors, [vectors × features]; none in liblinear's form.
-	support_vectors: Vec<u32>,
-	coefficients: Vec<u32>,
-	rho: u32,
-	features: usize,
+	params: Arc<Params>,
 	one_class: bool,
 }
 
 /// Builds the op for an ONNX `SVMRegressor` node.
 pub fn regressor(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-	let vectors: i64 = node.get_attr_opt("n_supports")?.unwrap_or(0);
-	node.expect_attr("n_supports", vectors >= 0, "a count")?;
-	let vectors = vectors as usize;
+	let vectors = count(node.get_attr_opt("n_supports")?.unwrap_or(0), "n_supports")?;
 	let support_vectors = floats(node, "support_vectors")?;
 	let coefficients = floats(node, "coefficients")?;
 	let rho = floats(node, "rho")?;
@@ -137,20 +142,21 @@ pub fn regressor(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dy
 		node.expect_attr("coefficients", coefficients.len() == vectors, "one per support vector")?;
 		(Kernel::parse(node)?, support_vectors.len() / vectors)
 	} else {
-		let linear = Kernel { kind: KernelType::Linear, gamma: 0, coef0: 0, degree: 0 };
-		(linear, coefficients.len())
+		(Kernel::LINEAR, coefficients.len())
 	};
 	let post_transform = PostTransform::parse(node)?;
 	node.expect_attr("post_transform", post_transform == PostTransform::None, "NONE")?;
-	let op = SvmRegressor {
+	let params = Params {
 		kernel,
-		support_vectors: if vectors > 0 { bits(&support_vectors) } else { vec![] },
-		coefficients: bits(&coefficients),
-		rho: rho[0].to_bits(),
+		support_vectors: if vectors > 0 { support_vectors } else { vec![] },
+		coefficients,
+		rho,
+		prob_a: vec![],
+		prob_b: vec![],
 		features,
-		one_class: node.get_attr_opt::<i64>("one_class")?.unwrap_or(0) != 0,
 	};
-	Ok((expand(Expanded(op)), vec![]))
+	let one_class = node.get_attr_opt::<i64>("one_class")?.unwrap_or(0) != 0;
+	Ok((expand(Expanded(SvmRegressor { params: Arc::new(params), one_class })), vec![]))
 }
 
 impl Rules for SvmRegressor {
@@ -161,21 +167,20 @@ impl Rules for SvmRegressor {
 
 impl SvmRegressor {
 	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
-		let (x, rows) = input_f32(input, self.features)?;
-		let coefficients = unbits(&self.coefficients);
-		let support_vectors = unbits(&self.support_vectors);
-		let rho = f32::from_bits(self.rho);
-		let output: Vec<f32> = (0..rows)
-			.map(|row| {
-				let x = &x[row * self.features..(row + 1) * self.features];
+		let Params { kernel, support_vectors, coefficients, rho, features, .. } = &*self.params;
+		let (x, rows) = input_f32(input, *features)?;
+		let output: Vec<f32> = x
+			.chunks_exact(*features)
+			.take(rows)
+			.map(|x| {
 				let value = if support_vectors.is_empty() {
-					self.kernel.apply(x, &coefficients, rho)
+					kernel.apply(x, coefficients, rho[0])
 				} else {
 					let sum = support_vectors
-						.chunks_exact(self.features)
-						.zip(&coefficients)
-						.fold(0f32, |sum, (v, c)| sum + self.kernel.apply(x, v, 0.0) * c);
-					sum + rho
+						.chunks_exact(*features)
+						.zip(coefficients)
+						.fold(0f32, |sum, (v, c)| sum + kernel.apply(x, v, 0.0) * c);
+					sum + rho[0]
 				};
 				match (self.one_class, value > 0.0) {
 					(false, _) => value,
@@ -188,30 +193,32 @@ impl SvmRegressor {
 	}
 }
 
+impl PartialEq for SvmRegressor {
+	fn eq(&self, other: &Self) -> bool {
+		Arc::ptr_eq(&self.params, &other.params) && self.one_class == other.one_class
+	}
+}
+impl Eq for SvmRegressor {}
+
 ml_op!(SvmRegressor, "SVMRegressor");
 
 impl TypedOp for SvmRegressor {
 	as_op!();
 
 	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-		let batch = check_features_of(inputs[0], self.features)?;
+		let batch = check_features_of(inputs[0], self.params.features)?;
 		Ok(tvec!(f32::fact(&[batch, 1.to_dim()])))
 	}
 }
 
 /// `SVMClassifier`: [N, F] (or [F]) → labels [N] i64 and scores [N, columns] f32.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SvmClassifier {
-	kernel: Kernel,
+	params: Arc<Params>,
 	labels: Vec<i64>,
-	/// Support vectors of each class in turn, [vectors × features]; none in liblinear's form.
-	support_vectors: Vec<u32>,
+	/// Support vectors per class, and where each class's start; none in liblinear's form.
 	vectors_per_class: Vec<usize>,
-	coefficients: Vec<u32>,
-	rho: Vec<u32>,
-	prob_a: Vec<u32>,
-	prob_b: Vec<u32>,
-	features: usize,
+	starts: Vec<usize>,
 	post_transform: PostTransform,
 	weights_positive: bool,
 }
@@ -224,14 +231,19 @@ pub fn classifier(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<d
 	let labels = node.get_attr_slice::<i64>("classlabels_ints")?.to_vec();
 	let classes = labels.len();
 	node.expect_attr("classlabels_ints", classes >= 2, "two classes or more")?;
+	// The pairwise probabilities are a classes × classes matrix.
+	classes.checked_mul(classes).ok_or_else(|| format_err!("{classes} classes are more than can be paired"))?;
 	let pairs = classes * (classes - 1) / 2;
 	let vectors_per_class = node
 		.get_attr_opt_slice::<i64>("vectors_per_class")?
 		.unwrap_or(&[])
 		.iter()
-		.map(|&n| usize::try_from(n).map_err(|_| format_err!("vectors_per_class holds {n}")))
+		.map(|&n| count(n, "vectors_per_class holds"))
 		.collect::<TractResult<Vec<_>>>()?;
-	let vectors: usize = vectors_per_class.iter().sum();
+	let vectors = vectors_per_class
+		.iter()
+		.try_fold(0usize, |sum, n| sum.checked_add(*n))
+		.ok_or_else(|| format_err!("vectors_per_class adds up to more than a count holds"))?;
 	let support_vectors = floats(node, "support_vectors")?;
 	let coefficients = floats(node, "coefficients")?;
 	let rho = floats(node, "rho")?;
@@ -245,7 +257,11 @@ pub fn classifier(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<d
 			support_vectors.len() % vectors == 0 && !support_vectors.is_empty(),
 			|| format!("{vectors} vectors of one length, got {} values", support_vectors.len()),
 		)?;
-		node.expect_attr("coefficients", coefficients.len() == (classes - 1) * vectors, "(classes - 1) per vector")?;
+		node.expect_attr(
+			"coefficients",
+			(classes - 1).checked_mul(vectors) == Some(coefficients.len()),
+			"(classes - 1) per vector",
+		)?;
 		node.expect_attr("rho", rho.len() >= pairs, "one per pair of classes")?;
 		(Kernel::parse(node)?, support_vectors.len() / vectors)
 	} else {
@@ -256,20 +272,32 @@ pub fn classifier(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<d
 		)?;
 		node.expect_attr("rho", !rho.is_empty(), "a value")?;
 		node.expect_attr("prob_a", prob_a.is_empty(), "none in liblinear's form")?;
-		(Kernel { kind: KernelType::Linear, gamma: 0, coef0: 0, degree: 0 }, coefficients.len() / classes)
+		(Kernel::LINEAR, coefficients.len() / classes)
 	};
+	let vectors_per_class = if vectors > 0 { vectors_per_class } else { vec![] };
+	let starts = vectors_per_class
+		.iter()
+		.scan(0, |start, n| {
+			let this = *start;
+			*start += n;
+			Some(this)
+		})
+		.collect();
 	let op = SvmClassifier {
-		kernel,
 		labels,
-		support_vectors: if vectors > 0 { bits(&support_vectors) } else { vec![] },
-		vectors_per_class: if vectors > 0 { vectors_per_class } else { vec![] },
+		vectors_per_class,
+		starts,
 		weights_positive: coefficients.iter().all(|c| *c >= 0.0),
-		coefficients: bits(&coefficients),
-		rho: bits(&rho),
-		prob_a: bits(&prob_a),
-		prob_b: bits(&prob_b),
-		features,
 		post_transform: PostTransform::parse(node)?,
+		params: Arc::new(Params {
+			kernel,
+			support_vectors: if vectors > 0 { support_vectors } else { vec![] },
+			coefficients,
+			rho,
+			prob_a,
+			prob_b,
+			features,
+		}),
 	};
 	Ok((expand(Expanded(op)), vec![]))
 }
@@ -352,7 +380,7 @@ impl SvmClassifier {
 	/// Score columns per row: one per class, except libsvm's form without probabilities,
 	/// one per pair of classes (two for two classes).
 	fn columns(&self) -> usize {
-		if !self.support_vectors.is_empty() && self.prob_a.is_empty() {
+		if !self.params.support_vectors.is_empty() && self.params.prob_a.is_empty() {
 			if self.classes() > 2 {
 				self.pairs()
 			} else {
@@ -365,38 +393,26 @@ impl SvmClassifier {
 
 	/// One row's label and scores.
 	fn row(&self, x: &[f32], out: &mut [f32]) -> i64 {
+		let Params { kernel, support_vectors, coefficients, rho, prob_a, prob_b, features } = &*self.params;
 		let classes = self.classes();
-		let coefficients = unbits(&self.coefficients);
-		let rho = unbits(&self.rho);
-		if self.support_vectors.is_empty() {
+		if support_vectors.is_empty() {
 			// liblinear: one linear score per class, the first rho added to each.
-			for (class, o) in out.iter_mut().enumerate() {
-				*o = self.kernel.apply(x, &coefficients[class * self.features..(class + 1) * self.features], rho[0]);
+			for (o, class) in out.iter_mut().zip(coefficients.chunks_exact(*features)) {
+				*o = kernel.apply(x, class, rho[0]);
 			}
 			let best = first_max(out);
-			let label = self.label_of_two(out[best], best, false);
+			let label = self.label_of_two(out[best], best);
 			transform_row(self.post_transform, out);
 			return label;
 		}
-		let vectors: usize = self.vectors_per_class.iter().sum();
-		let support_vectors = unbits(&self.support_vectors);
-		let kernels: Vec<f32> =
-			support_vectors.chunks_exact(self.features).map(|v| self.kernel.apply(x, v, 0.0)).collect();
-		let starts: Vec<usize> = self
-			.vectors_per_class
-			.iter()
-			.scan(0, |start, n| {
-				let this = *start;
-				*start += n;
-				Some(this)
-			})
-			.collect();
+		let vectors = support_vectors.len() / features;
+		let kernels: Vec<f32> = support_vectors.chunks_exact(*features).map(|v| kernel.apply(x, v, 0.0)).collect();
 		let mut votes = vec![0u32; classes];
 		let mut pair_scores = Vec::with_capacity(self.pairs());
 		for i in 0..classes - 1 {
 			for j in i + 1..classes {
 				let mut sum = 0f64;
-				let (i_start, j_start) = (starts[i], starts[j]);
+				let (i_start, j_start) = (self.starts[i], self.starts[j]);
 				for m in 0..self.vectors_per_class[i] {
 					sum += f64::from(coefficients[(j - 1) * vectors + i_start + m] * kernels[i_start + m]);
 				}
@@ -409,8 +425,7 @@ impl SvmClassifier {
 			}
 		}
 		let best = first_max(&votes);
-		if !self.prob_a.is_empty() {
-			let (prob_a, prob_b) = (unbits(&self.prob_a), unbits(&self.prob_b));
+		if !prob_a.is_empty() {
 			let mut pairwise = vec![0f32; classes * classes];
 			let mut index = 0;
 			for i in 0..classes - 1 {
@@ -426,7 +441,7 @@ impl SvmClassifier {
 			transform_row(self.post_transform, out);
 			return self.labels[best];
 		}
-		let label = self.label_of_two(0.0, best, false);
+		let label = self.label_of_two(0.0, best);
 		if classes > 2 {
 			out.copy_from_slice(&pair_scores);
 			transform_row(self.post_transform, out);
@@ -442,28 +457,35 @@ impl SvmClassifier {
 		label
 	}
 
-	/// onnxruntime's `ChooseClass`: with two classes and no probabilities, a large enough
+	/// onnxruntime's `ChooseClass` without probabilities: with two classes, a large enough
 	/// score picks the second class; otherwise the class found best.
-	fn label_of_two(&self, max_weight: f32, best: usize, have_proba: bool) -> i64 {
-		if self.classes() == 2 && !have_proba {
-			if (self.weights_positive && max_weight >= 0.5) || (max_weight > 0.0 && !self.weights_positive) {
-				return self.labels[1];
-			}
+	fn label_of_two(&self, max_weight: f32, best: usize) -> i64 {
+		let second = if self.weights_positive { max_weight >= 0.5 } else { max_weight > 0.0 };
+		if self.classes() == 2 && second {
+			return self.labels[1];
 		}
 		self.labels[best]
 	}
 
 	fn eval_one(&self, input: &Tensor) -> TractResult<(Tensor, Tensor)> {
-		let (x, rows) = input_f32(input, self.features)?;
+		let features = self.params.features;
+		let (x, rows) = input_f32(input, features)?;
 		let columns = self.columns();
 		let mut labels = Vec::with_capacity(rows);
 		let mut scores = vec![0f32; rows * columns];
-		for (row, out) in scores.chunks_exact_mut(columns).enumerate() {
-			labels.push(self.row(&x[row * self.features..(row + 1) * self.features], out));
+		for (x, out) in x.chunks_exact(features).zip(scores.chunks_exact_mut(columns)) {
+			labels.push(self.row(x, out));
 		}
 		Ok((Tensor::from_shape(&[rows], &labels)?, Tensor::from_shape(&[rows, columns], &scores)?))
 	}
 }
+
+impl PartialEq for SvmClassifier {
+	fn eq(&self, other: &Self) -> bool {
+		Arc::ptr_eq(&self.params, &other.params)
+	}
+}
+impl Eq for SvmClassifier {}
 
 ml_op!(SvmClassifier, "SVMClassifier");
 
@@ -471,7 +493,7 @@ impl TypedOp for SvmClassifier {
 	as_op!();
 
 	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-		let batch = check_features_of(inputs[0], self.features)?;
+		let batch = check_features_of(inputs[0], self.params.features)?;
 		Ok(tvec!(i64::fact(&[batch.clone()]), f32::fact(&[batch, self.columns().to_dim()])))
 	}
 }

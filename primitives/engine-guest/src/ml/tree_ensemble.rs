@@ -550,7 +550,7 @@ impl TreeEnsembleClassifier {
 		let mut labels = Vec::with_capacity(rows);
 		let mut output = vec![0f32; rows * classes];
 		for (row, out) in output.chunks_exact_mut(classes).enumerate() {
-			scores.clear();
+			// `finalize` may drop the second class's score; `scores` sets every one again.
 			scores.resize(classes, Score::default());
 			forest.scores(&values[row * features..(row + 1) * features], Aggregate::Sum, &mut scores);
 			labels.push(self.finalize(&mut scores, out));

@@ -145,6 +145,8 @@ def sklearn_families():
     from sklearn import ensemble, impute, linear_model, neighbors, neural_network, pipeline, preprocessing, svm
     return [
         ("gradient_boosting_regressor", ensemble.GradientBoostingRegressor(n_estimators=40, max_depth=3, random_state=0), "diabetes", False),
+        # The same, written as the unified TreeEnsemble of ai.onnx.ml 5 (unified_tree_ensemble).
+        ("gradient_boosting_regressor_unified", ensemble.GradientBoostingRegressor(n_estimators=40, max_depth=3, random_state=0), "diabetes", False),
         ("random_forest_regressor", ensemble.RandomForestRegressor(n_estimators=12, max_depth=6, random_state=0), "diabetes", False),
         ("extra_trees_regressor", ensemble.ExtraTreesRegressor(n_estimators=12, max_depth=6, random_state=0), "diabetes", False),
         ("mlp_regressor", pipeline.make_pipeline(preprocessing.StandardScaler(), neural_network.MLPRegressor(hidden_layer_sizes=(16,), max_iter=2000, random_state=0)), "diabetes", False),
@@ -217,6 +219,8 @@ def sklearn_family_models():
             if classifier and hasattr(estimator, "steps"):
                 options = {id(estimator.steps[-1][1]): {"zipmap": False}}
             onx = to_onnx(estimator, batch, options=options, target_opset={"": 13, "ai.onnx.ml": 3})
+            if name.endswith("_unified"):
+                onx = unified_tree_ensemble(onx)
         if classifier:
             if hasattr(estimator, "predict_proba"):
                 scores = estimator.predict_proba(batch)
@@ -237,6 +241,61 @@ def sklearn_family_models():
               f"{type(estimator).__module__.split('.')[0]} {type(estimator).__name__} ({data_set}, {converter})", *tolerance)
 
 
+def unified_tree_ensemble(onx):
+    """An exported model's TreeEnsembleRegressor (ai.onnx.ml 3) rewritten as the unified
+    TreeEnsemble of ai.onnx.ml 5, which skl2onnx does not write yet: the same trees as lists of
+    branches and leaves, the base value added to the first tree's leaves (version 5 has none)."""
+    from onnx import TensorProto, helper
+
+    (index, old), = [(i, n) for i, n in enumerate(onx.graph.node) if n.op_type == "TreeEnsembleRegressor"]
+    a = {attribute.name: helper.get_attribute_value(attribute) for attribute in old.attribute}
+    keys = list(zip(a["nodes_treeids"], a["nodes_nodeids"]))
+    at = {key: j for j, key in enumerate(keys)}
+    modes = [mode.decode() for mode in a["nodes_modes"]]
+    branches = [key for key, mode in zip(keys, modes) if mode != "LEAF"]
+    leaves = [key for key, mode in zip(keys, modes) if mode == "LEAF"]
+    branch_index = {key: j for j, key in enumerate(branches)}
+    leaf_index = {key: j for j, key in enumerate(leaves)}
+    weights, targets = [0.0] * len(leaves), [0] * len(leaves)
+    for tree, node, target, weight in zip(a["target_treeids"], a["target_nodeids"], a["target_ids"], a["target_weights"]):
+        weights[leaf_index[(tree, node)]] += weight
+        targets[leaf_index[(tree, node)]] = target
+    first_tree = min(tree for tree, _ in keys)
+    for j, (tree, _) in enumerate(leaves):
+        if tree == first_tree:
+            weights[j] += a.get("base_values", [0.0])[0]
+
+    def child(tree, node):
+        key = (tree, node)
+        return (leaf_index[key], 1) if modes[at[key]] == "LEAF" else (branch_index[key], 0)
+
+    code = {"BRANCH_LEQ": 0, "BRANCH_LT": 1, "BRANCH_GTE": 2, "BRANCH_GT": 3, "BRANCH_EQ": 4, "BRANCH_NEQ": 5}
+    lists = {name: [] for name in ("true", "true_leaf", "false", "false_leaf", "feature", "split", "mode", "missing")}
+    for tree, node in branches:
+        j = at[(tree, node)]
+        (true, true_leaf), (false, false_leaf) = child(tree, a["nodes_truenodeids"][j]), child(tree, a["nodes_falsenodeids"][j])
+        for name, value in (("true", true), ("true_leaf", true_leaf), ("false", false), ("false_leaf", false_leaf),
+                            ("feature", a["nodes_featureids"][j]), ("split", a["nodes_values"][j]),
+                            ("mode", code[modes[j]]), ("missing", a.get("nodes_missing_value_tracks_true", [0] * len(keys))[j])):
+            lists[name].append(value)
+    node = helper.make_node(
+        "TreeEnsemble", old.input, old.output, domain="ai.onnx.ml", n_targets=a.get("n_targets", 1),
+        aggregate_function=1, post_transform=0,  # SUM, NONE
+        tree_roots=[branch_index[(tree, 0)] for tree in sorted(set(a["nodes_treeids"]))],
+        nodes_featureids=lists["feature"], nodes_truenodeids=lists["true"], nodes_trueleafs=lists["true_leaf"],
+        nodes_falsenodeids=lists["false"], nodes_falseleafs=lists["false_leaf"],
+        nodes_missing_value_tracks_true=lists["missing"],
+        nodes_modes=helper.make_tensor("nodes_modes", TensorProto.UINT8, [len(branches)], lists["mode"]),
+        nodes_splits=helper.make_tensor("nodes_splits", TensorProto.FLOAT, [len(branches)], lists["split"]),
+        leaf_targetids=targets, leaf_weights=helper.make_tensor("leaf_weights", TensorProto.FLOAT, [len(leaves)], weights))
+    onx.graph.node[index].CopyFrom(node)
+    for opset in onx.opset_import:
+        if opset.domain == "ai.onnx.ml":
+            opset.version = 5
+    onx.ir_version = max(onx.ir_version, 10)
+    return onx
+
+
 def operator_models():
     """Single operators the engine implements itself, against onnxruntime's outputs."""
     from onnx import TensorProto, helper
@@ -253,6 +312,67 @@ def operator_models():
     session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     reference = session.run(None, {"x": inputs[0]})
     write("onnx_lrn", model_bytes, inputs, reference, "onnx LRN node, onnxruntime's outputs", 1e-5, 1e-6)
+
+    # Attention (opset 23) as a decoder step uses it: grouped-query heads (8 query heads share
+    # 2 key/value heads) over a cache of 5 earlier tokens, causal, with the cache handed back;
+    # and encoder-style over 4D heads with a boolean padding mask, a soft cap and the
+    # probabilities as a fourth output. Reference: onnx's own evaluator; onnxruntime beside it.
+    from onnx.reference import ReferenceEvaluator
+
+    rng = np.random.default_rng(23)
+    f32 = TensorProto.FLOAT
+
+    def attention_model(name, node, inputs, outputs, feeds):
+        graph = helper.make_graph(
+            [node], name, [helper.make_tensor_value_info(n, t, s) for n, t, s in inputs],
+            [helper.make_tensor_value_info(n, f32, None) for n in outputs])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+        model.ir_version = 10
+        model_bytes = model.SerializeToString()
+        reference = ReferenceEvaluator(model).run(None, dict(zip([i[0] for i in inputs], feeds)))
+        write(name, model_bytes, feeds, reference, "onnx Attention node (opset 23), onnx's reference", 1e-5, 1e-6)
+
+    # LSTM and GRU layers run from the end of the sequence (direction "reverse"), with biases
+    # and an initial state; tract ran them forward.
+    for op, gates in (("LSTM", 4), ("GRU", 3)):
+        seq, batch_size, features, hidden = 5, 2, 3, 4
+        weights = [rng.normal(0, 0.5, s).astype(np.float32) for s in
+                   [(1, gates * hidden, features), (1, gates * hidden, hidden), (1, 2 * gates * hidden)]]
+        graph = helper.make_graph(
+            [helper.make_node(op, ["x", "w", "r", "b", "", "h0"], ["y", "y_h"], hidden_size=hidden, direction="reverse")],
+            op.lower(), [helper.make_tensor_value_info("x", f32, [seq, batch_size, features]),
+                         helper.make_tensor_value_info("h0", f32, [1, batch_size, hidden])],
+            [helper.make_tensor_value_info("y", f32, None), helper.make_tensor_value_info("y_h", f32, None)],
+            initializer=[numpy_helper.from_array(w, n) for w, n in zip(weights, ["w", "r", "b"])])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+        model.ir_version = 8
+        feeds = [rng.normal(0, 1, (seq, batch_size, features)).astype(np.float32),
+                 rng.normal(0, 0.5, (1, batch_size, hidden)).astype(np.float32)]
+        reference = ReferenceEvaluator(model).run(None, {"x": feeds[0], "h0": feeds[1]})
+        write(f"onnx_{op.lower()}_reverse", model.SerializeToString(), feeds, reference,
+              f"onnx {op} node, direction reverse, onnx's reference", 1e-5, 1e-6)
+
+    batch, q_seq, past = 2, 3, 5
+    attention_model(
+        "onnx_attention_gqa_cache",
+        helper.make_node("Attention", ["q", "k", "v", "", "past_key", "past_value"],
+                         ["y", "present_key", "present_value"], is_causal=1, q_num_heads=8, kv_num_heads=2),
+        [("q", f32, [batch, q_seq, 8 * 4]), ("k", f32, [batch, q_seq, 2 * 4]), ("v", f32, [batch, q_seq, 2 * 6]),
+         ("past_key", f32, [batch, 2, past, 4]), ("past_value", f32, [batch, 2, past, 6])],
+        ["y", "present_key", "present_value"],
+        [rng.normal(0, 1, s).astype(np.float32) for s in
+         [(batch, q_seq, 32), (batch, q_seq, 8), (batch, q_seq, 12), (batch, 2, past, 4), (batch, 2, past, 6)]])
+    keep = np.ones((batch, 1, 4, 7), dtype=bool)
+    keep[0, ..., 5:] = False  # the first sequence's last two keys are padding
+    attention_model(
+        "onnx_attention_mask_softcap",
+        helper.make_node("Attention", ["q", "k", "v", "mask"], ["y", "", "", "scores"],
+                         softcap=2.5, scale=0.3, qk_matmul_output_mode=3),
+        [("q", f32, [batch, 3, 4, 8]), ("k", f32, [batch, 3, 7, 8]), ("v", f32, [batch, 3, 7, 5]),
+         ("mask", TensorProto.BOOL, [batch, 1, 4, 7])],
+        ["y", "scores"],
+        [rng.normal(0, 2, s).astype(np.float32) for s in [(batch, 3, 4, 8), (batch, 3, 7, 8), (batch, 3, 7, 5)]]
+        + [keep])
 
 
 def hostile_models():
@@ -329,6 +449,41 @@ def hostile_models():
     forest("tree_class_out_of_range", "TreeEnsembleClassifier", ["BRANCH_LEQ", "LEAF", "LEAF"], [1, 0, 0], [2, 0, 0],
            class_treeids=[0, 0], class_nodeids=[1, 2], class_ids=[0, 9], class_weights=[1.0, 1.0],
            classlabels_int64s=[0, 1])
+    # The unified TreeEnsemble (ai.onnx.ml 5) unrolled as onnxruntime unrolls it: a branch that is
+    # its own child would unroll forever, two branches sharing a subtree double it at each level,
+    # a set membership branch without members would read past its set.
+    def unified(name, modes, true_ids, true_leafs, false_ids, false_leafs, members=None):
+        n = len(modes)
+        attributes = {"membership_values": helper.make_tensor("m", TensorProto.FLOAT, [len(members)], members)} if members else {}
+        node = helper.make_node(
+            "TreeEnsemble", ["x"], ["y"], domain="ai.onnx.ml", n_targets=1, tree_roots=[0],
+            nodes_featureids=[0] * n, nodes_truenodeids=true_ids, nodes_trueleafs=true_leafs,
+            nodes_falsenodeids=false_ids, nodes_falseleafs=false_leafs,
+            nodes_modes=helper.make_tensor("modes", TensorProto.UINT8, [n], modes),
+            nodes_splits=helper.make_tensor("splits", TensorProto.FLOAT, [n], [0.5] * n),
+            leaf_targetids=[0, 0], leaf_weights=helper.make_tensor("w", TensorProto.FLOAT, [2], [1.0, 2.0]), **attributes)
+        save(name, helper.make_graph([node], name, [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])]),
+             opsets=(("", 13), ("ai.onnx.ml", 5)))
+
+    unified("tree_ensemble_with_a_cycle", [0, 0], [1, 0], [0, 0], [0, 1], [1, 1])
+    unified("tree_ensemble_sharing_a_subtree", [0, 0, 0], [1, 2, 0], [0, 0, 1], [2, 0, 1], [0, 1, 1])
+    unified("tree_ensemble_member_without_set", [0, 6], [1, 0], [0, 1], [0, 1], [1, 1], members=[float("nan")])
+    # Attention whose mask covers more keys than there are.
+    constant = lambda name, shape, values: helper.make_tensor(name, TensorProto.FLOAT, shape, values)
+    save("attention_mask_too_long", helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["q"]), helper.make_node("Attention", ["q", "k", "v", "mask"], ["y"])],
+        "attention", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 1, 4])],
+        initializer=[helper.make_tensor("shape", TensorProto.INT64, [4], [1, 1, 1, 4]),
+                     constant("k", [1, 1, 3, 4], [0.5] * 12), constant("v", [1, 1, 3, 4], [0.5] * 12),
+                     constant("mask", [1, 5], [0.0] * 5)]), opsets=(("", 23),))
+    # A recurrent layer with an activation tract would ignore (it always computes the defaults).
+    save("rnn_relu_activation", helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["seq"]),
+         helper.make_node("RNN", ["seq", "w", "r"], ["y"], hidden_size=2, activations=["Relu"])],
+        "rnn", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 1, 1, 2])],
+        initializer=[helper.make_tensor("shape", TensorProto.INT64, [3], [4, 1, 1]),
+                     helper.make_tensor("w", TensorProto.FLOAT, [1, 2, 1], [0.5, -0.5]),
+                     helper.make_tensor("r", TensorProto.FLOAT, [1, 2, 2], [0.1, 0.2, 0.3, 0.4])]), opsets=(("", 14),))
     # An SVM whose support vector counts add up past what a 32-bit count holds: wrapped, they
     # would pass the checks of the attributes' lengths and index past them when run.
     svm = helper.make_node("SVMClassifier", ["x"], ["label", "y"], domain="ai.onnx.ml", kernel_type="LINEAR",

@@ -25,6 +25,36 @@
 //! Built natively (as an rlib), [`load`] and [`run`] are the very same code on native tract:
 //! what the engine's comparison and benchmark measure against.
 
+/// `Op` and `EvalOp` of a typed op of the guest's own: `$name` names it (`$op` is the op), and
+/// `$eval` computes its outputs from its inputs (`$inputs: &[TValue]`) alone, so tract may also
+/// evaluate it out of a plan (folding constants).
+macro_rules! eval_op {
+	($type:ty, |$op:ident| $name:expr, |$this:ident, $inputs:ident| $eval:expr) => {
+		impl Op for $type {
+			fn name(&self) -> StaticName {
+				let $op = self;
+				$name.into()
+			}
+
+			op_as_typed_op!();
+		}
+
+		impl EvalOp for $type {
+			fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+				let ($this, $inputs) = (self, &inputs[..]);
+				let outputs: TractResult<TVec<TValue>> = $eval;
+				outputs
+			}
+
+			fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
+				let ($this, $inputs) = (self, &inputs[..]);
+				let outputs: TractResult<TVec<TValue>> = $eval;
+				Ok(Some(outputs?))
+			}
+		}
+	};
+}
+
 mod check;
 mod convert;
 #[cfg(target_arch = "wasm32")]
@@ -34,6 +64,7 @@ mod host_kernel;
 #[cfg(target_arch = "wasm32")]
 mod metering;
 mod ml;
+mod standard;
 
 #[cfg(target_arch = "wasm32")]
 use codec::{Decode, Encode};
@@ -64,6 +95,8 @@ fn onnx() -> tract_onnx::Onnx {
 	onnx.op_register.insert("LRN", lrn::lrn);
 	// Everywhere: ONNX-ML operators as onnxruntime computes them (tract lacks most of them).
 	ml::register(&mut onnx.op_register);
+	// Everywhere: standard operators tract lacks.
+	standard::register(&mut onnx.op_register);
 	onnx
 }
 

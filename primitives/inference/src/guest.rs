@@ -16,11 +16,16 @@
 /// decide: outputs are version 3's, fuel figures are higher by the counting of calls. Version 5
 /// adds ONNX-ML operators (`TreeEnsembleRegressor`, `Scaler`) and computes `TreeEnsembleClassifier`
 /// as onnxruntime does (the guest's `ml` module): models refused before now run, and a tree
-/// ensemble classifier's labels and scores may differ from version 4's.
+/// ensemble classifier's labels and scores may differ from version 4's. Version 6 adds the
+/// unified `TreeEnsemble` (ai.onnx.ml 5) and standard operators tract lacks (`Attention`, the
+/// losses, `LpPool`, `BitCast`, `CumProd`, `TensorScatter`: the guest's `standard` module), runs
+/// a recurrent layer of `direction = "reverse"` backward (tract ran it forward: its outputs
+/// change) and refuses recurrent layers with activations, `clip` or `input_forget` tract
+/// ignored; every other output is version 5's.
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.
-pub const ENGINE_VERSION: u32 = 5;
+pub const ENGINE_VERSION: u32 = 6;
 
 /// Name of the guest's custom section that holds its engine version (4 bytes, little endian).
 pub const VERSION_SECTION: &str = "veriml:engine_version";

@@ -6,27 +6,13 @@
 //! (how a two-class ensemble with one score column is labelled, what a target no leaf voted for
 //! holds): the outputs of a model are those its author checked against onnxruntime.
 
-/// `Op` and `EvalOp` of an op whose `eval_one(&Tensor)` computes its [`Outputs`].
+/// `Op` and `EvalOp` of an op of one input whose `eval_one(&Tensor)` computes its [`Outputs`].
 macro_rules! ml_op {
 	($op:ty, $name:literal) => {
-		impl Op for $op {
-			fn name(&self) -> StaticName {
-				$name.into()
-			}
-
-			op_as_typed_op!();
-		}
-
-		impl EvalOp for $op {
-			fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-				let input = args_1!(inputs);
-				Ok($crate::ml::Outputs::into_values(self.eval_one(&input)?))
-			}
-
-			fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
-				Ok(Some(EvalOp::eval(self, &EvalContext::out_of_plan(), inputs)?))
-			}
-		}
+		eval_op!($op, |_op| $name, |op, inputs| {
+			let [input] = inputs else { bail!("{} takes one input, got {}", $name, inputs.len()) };
+			Ok($crate::ml::Outputs::into_values(op.eval_one(input)?))
+		});
 	};
 }
 
@@ -43,6 +29,7 @@ use tract_onnx::{model::OnnxOpRegister, pb::NodeProto, tract_hir::internal::*};
 pub fn register(register: &mut OnnxOpRegister) {
 	register.insert("TreeEnsembleRegressor", tree_ensemble::regressor);
 	register.insert("TreeEnsembleClassifier", tree_ensemble::classifier);
+	register.insert("TreeEnsemble", tree_ensemble::unified);
 	register.insert("Scaler", scaler::scaler);
 	register.insert("Imputer", preprocess::imputer);
 	register.insert("Binarizer", preprocess::binarizer);

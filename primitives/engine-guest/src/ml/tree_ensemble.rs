@@ -1,6 +1,7 @@
-//! `TreeEnsembleRegressor` and `TreeEnsembleClassifier` (ai.onnx.ml versions 1 and 3) on flat
-//! arrays: what scikit-learn's gradient boosting, random forests and extra trees, and XGBoost
-//! and LightGBM through onnxmltools, export.
+//! `TreeEnsembleRegressor` and `TreeEnsembleClassifier` (ai.onnx.ml versions 1 and 3) and the
+//! unified `TreeEnsemble` (version 5, the regressor of its unrolled trees) on flat arrays: what
+//! scikit-learn's gradient boosting, random forests and extra trees, and XGBoost and LightGBM
+//! through onnxmltools, export.
 //!
 //! The forest is checked when the model is loaded: every child and every leaf weight names a
 //! node of its own tree, every target or class index is in range, and every tree is a tree (no
@@ -26,6 +27,8 @@ enum Mode {
 	Gt,
 	Eq,
 	Neq,
+	/// The unified `TreeEnsemble`'s `BRANCH_MEMBER`: the value is one of a set.
+	Member,
 	Leaf,
 }
 
@@ -42,6 +45,20 @@ impl Mode {
 			other => bail!("unknown node mode {other}"),
 		})
 	}
+
+	/// A mode of the unified `TreeEnsemble` (`nodes_modes`).
+	fn from_code(code: i64) -> TractResult<Self> {
+		Ok(match code {
+			0 => Self::Leq,
+			1 => Self::Lt,
+			2 => Self::Gte,
+			3 => Self::Gt,
+			4 => Self::Eq,
+			5 => Self::Neq,
+			6 => Self::Member,
+			other => bail!("unknown node mode {other}"),
+		})
+	}
 }
 
 /// One node: a branch (feature, mode, threshold, children) or a leaf (its weights).
@@ -55,11 +72,15 @@ struct Node {
 	false_child: u32,
 	first_weight: u32,
 	weight_count: u32,
+	/// A `Member` branch's set: `members[first_member..first_member + member_count]`.
+	first_member: u32,
+	member_count: u32,
 }
 
 impl Node {
-	/// The child a row with `value` for this branch's feature goes to.
-	fn child(&self, value: f64) -> u32 {
+	/// The child a row with `value` for this branch's feature goes to (`members`: the forest's
+	/// sets of `Member` branches).
+	fn child(&self, value: f64, members: &[f64]) -> u32 {
 		let goes_true = if value.is_nan() {
 			self.nan_goes_true
 		} else {
@@ -70,6 +91,10 @@ impl Node {
 				Mode::Gt => value > self.threshold,
 				Mode::Eq => value == self.threshold,
 				Mode::Neq => value != self.threshold,
+				Mode::Member => {
+					let first = self.first_member as usize;
+					members[first..first + self.member_count as usize].contains(&value)
+				},
 				Mode::Leaf => unreachable!("a leaf has no children"),
 			}
 		};
@@ -105,6 +130,8 @@ pub struct Forest {
 	/// (target or class index, weight), each leaf's run contiguous.
 	weights: Vec<(u32, f64)>,
 	targets: usize,
+	/// The sets of `Member` branches, each a run.
+	members: Vec<f64>,
 	/// The highest feature index a branch reads.
 	max_feature: Option<usize>,
 	/// Weights (and thresholds) given as doubles: sums run in f64.
@@ -119,6 +146,29 @@ fn same_length<T>(node: &NodeProto, name: &str, values: &[T], expected: usize) -
 
 fn index(value: i64, what: &str) -> TractResult<u32> {
 	u32::try_from(value).map_err(|_| format_err!("{what} {value} is out of range"))
+}
+
+/// A forest as versions 1 and 3 list it: nodes by (tree id, node id), each with its mode,
+/// feature, threshold and children, and leaf weights naming their (tree id, node id).
+#[derive(Debug, Default)]
+struct Listing {
+	tree_ids: Vec<i64>,
+	node_ids: Vec<i64>,
+	features: Vec<i64>,
+	true_ids: Vec<i64>,
+	false_ids: Vec<i64>,
+	modes: Vec<Mode>,
+	thresholds: Vec<f64>,
+	missing_goes_true: Vec<bool>,
+	/// Each node's set as (first, count) in `members` (`Member` branches; (0, 0) otherwise).
+	sets: Vec<(u32, u32)>,
+	members: Vec<f64>,
+	leaf_trees: Vec<i64>,
+	leaf_nodes: Vec<i64>,
+	leaf_targets: Vec<i64>,
+	leaf_weights: Vec<f64>,
+	/// Thresholds or weights given as doubles: sums run in f64.
+	doubles: bool,
 }
 
 impl Forest {
@@ -146,6 +196,42 @@ impl Forest {
 			same_length(node, "nodes_missing_value_tracks_true", missing, n)?;
 		}
 
+		let leaf_trees = node.get_attr_slice::<i64>(&format!("{leaf}_treeids"))?;
+		let m = leaf_trees.len();
+		let leaf_nodes = node.get_attr_slice::<i64>(&format!("{leaf}_nodeids"))?;
+		let leaf_targets = node.get_attr_slice::<i64>(&format!("{leaf}_ids"))?;
+		let (leaf_weights, weight_doubles) = floats_or_doubles(ctx, node, &format!("{leaf}_weights"))?
+			.ok_or_else(|| format_err!("{leaf}_weights (or {leaf}_weights_as_tensor) is missing"))?;
+		for (name, len) in [("nodeids", leaf_nodes.len()), ("ids", leaf_targets.len()), ("weights", leaf_weights.len())]
+		{
+			node.expect_attr(&format!("{leaf}_{name}"), len == m, || {
+				format!("{m} values, as many as {leaf}_treeids has, got {len}")
+			})?;
+		}
+		let listing = Listing {
+			tree_ids: tree_ids.to_vec(),
+			node_ids: node_ids.to_vec(),
+			features: features.to_vec(),
+			true_ids: true_ids.to_vec(),
+			false_ids: false_ids.to_vec(),
+			modes: modes.iter().map(|mode| Mode::parse(mode)).collect::<TractResult<_>>()?,
+			thresholds,
+			missing_goes_true: (0..n).map(|i| missing.is_some_and(|m| m[i] != 0)).collect(),
+			sets: vec![(0, 0); n],
+			members: vec![],
+			leaf_trees: leaf_trees.to_vec(),
+			leaf_nodes: leaf_nodes.to_vec(),
+			leaf_targets: leaf_targets.to_vec(),
+			leaf_weights,
+			doubles: threshold_doubles || weight_doubles,
+		};
+		Self::build(&listing, leaf, targets)
+	}
+
+	/// Builds the forest of a [`Listing`], checked (see the module's docs).
+	fn build(listing: &Listing, leaf: &str, targets: usize) -> TractResult<Self> {
+		let Listing { tree_ids, node_ids, features, true_ids, false_ids, modes, thresholds, .. } = listing;
+		let n = tree_ids.len();
 		// Nodes in (tree id, node id) order; a tree's root is its first node.
 		let mut order: Vec<usize> = (0..n).collect();
 		order.sort_by_key(|&i| (tree_ids[i], node_ids[i]));
@@ -166,7 +252,7 @@ impl Forest {
 			if flat == 0 || tree_ids[order[flat - 1]] != tree_ids[i] {
 				roots.push(flat as u32);
 			}
-			let mode = Mode::parse(modes[i])?;
+			let mode = modes[i];
 			let (true_child, false_child, feature) = if mode == Mode::Leaf {
 				(0, 0, 0)
 			} else {
@@ -177,40 +263,31 @@ impl Forest {
 			nodes.push(Node {
 				mode,
 				feature,
-				nan_goes_true: missing.is_some_and(|m| m[i] != 0),
+				nan_goes_true: listing.missing_goes_true[i],
 				threshold: thresholds[i],
 				true_child,
 				false_child,
 				first_weight: 0,
 				weight_count: 0,
+				first_member: listing.sets[i].0,
+				member_count: listing.sets[i].1,
 			});
 		}
 
-		let weight_trees = node.get_attr_slice::<i64>(&format!("{leaf}_treeids"))?;
-		let m = weight_trees.len();
-		let weight_nodes = node.get_attr_slice::<i64>(&format!("{leaf}_nodeids"))?;
-		let weight_targets = node.get_attr_slice::<i64>(&format!("{leaf}_ids"))?;
-		let (weight_values, weight_doubles) = floats_or_doubles(ctx, node, &format!("{leaf}_weights"))?
-			.ok_or_else(|| format_err!("{leaf}_weights (or {leaf}_weights_as_tensor) is missing"))?;
-		for (name, len) in
-			[("nodeids", weight_nodes.len()), ("ids", weight_targets.len()), ("weights", weight_values.len())]
-		{
-			node.expect_attr(&format!("{leaf}_{name}"), len == m, || {
-				format!("{m} values, as many as {leaf}_treeids has, got {len}")
-			})?;
-		}
 		// Each leaf's weights, in the order the model lists them.
+		let m = listing.leaf_trees.len();
 		let mut weights_of = Vec::with_capacity(m);
 		for j in 0..m {
-			let flat = find(weight_trees[j], weight_nodes[j])?;
+			let (tree, id) = (listing.leaf_trees[j], listing.leaf_nodes[j]);
+			let flat = find(tree, id)?;
 			if nodes[flat as usize].mode != Mode::Leaf {
-				bail!("a weight names node {} of tree {}, which is not a leaf", weight_nodes[j], weight_trees[j])
+				bail!("a weight names node {id} of tree {tree}, which is not a leaf")
 			}
-			let target = index(weight_targets[j], &format!("{leaf} id"))?;
+			let target = index(listing.leaf_targets[j], &format!("{leaf} id"))?;
 			if target as usize >= targets {
 				bail!("{leaf} id {target} is out of range: there are {targets}")
 			}
-			weights_of.push((flat, target, weight_values[j]));
+			weights_of.push((flat, target, listing.leaf_weights[j]));
 		}
 		weights_of.sort_by_key(|(flat, _, _)| *flat);
 		let mut weights = Vec::with_capacity(m);
@@ -223,9 +300,131 @@ impl Forest {
 			weights.push((target, weight));
 		}
 
-		let forest = Self { nodes, roots, weights, targets, max_feature, doubles: threshold_doubles || weight_doubles };
+		let members = listing.members.clone();
+		let forest = Self { nodes, roots, weights, targets, members, max_feature, doubles: listing.doubles };
 		forest.check_trees()?;
 		Ok(forest)
+	}
+
+	/// Reads a unified `TreeEnsemble` (ai.onnx.ml 5) of f32 splits and weights into a
+	/// [`Listing`]: each tree from its root (a leaf if the root's two children are the same id,
+	/// as onnxruntime decides), node ids in the order they are reached. A `BRANCH_MEMBER` node
+	/// keeps its set (the sets follow each other in `membership_values`, each ended by a NaN):
+	/// onnxruntime unrolls it into a chain of `BRANCH_EQ` nodes, one per member, each leading to
+	/// a copy of the true subtree, which decides the same. A node or leaf reached twice (trees
+	/// sharing a subtree, or a cycle) is refused, so the forest is no larger than the lists.
+	fn unified(ctx: &ParsingContext, node: &NodeProto, targets: usize) -> TractResult<Self> {
+		let tensor = |name: &str| -> TractResult<Option<Tensor>> {
+			node.get_attr_opt::<&tract_onnx::pb::TensorProto>(name)?.map(|proto| ctx.load_tensor(proto)).transpose()
+		};
+		let floats = |name: &str| -> TractResult<Option<Vec<f64>>> {
+			let Some(values) = tensor(name)? else { return Ok(None) };
+			if values.datum_type() != f32::datum_type() {
+				bail!("{name} of {:?}: TreeEnsemble is implemented for f32", values.datum_type())
+			}
+			Ok(Some(values.try_as_plain_ram()?.as_slice::<f32>()?.iter().map(|v| f64::from(*v)).collect()))
+		};
+		let splits = floats("nodes_splits")?.context("nodes_splits is missing")?;
+		let leaf_weights = floats("leaf_weights")?.context("leaf_weights is missing")?;
+		let members = floats("membership_values")?.unwrap_or_default();
+		let modes = tensor("nodes_modes")?.context("nodes_modes is missing")?.cast_to::<i64>()?.into_owned();
+		let modes = modes.try_as_plain_ram()?.as_slice::<i64>()?.iter().map(|m| Mode::from_code(*m)).collect::<TractResult<Vec<_>>>()?;
+		let features = node.get_attr_slice::<i64>("nodes_featureids")?;
+		let true_ids = node.get_attr_slice::<i64>("nodes_truenodeids")?;
+		let false_ids = node.get_attr_slice::<i64>("nodes_falsenodeids")?;
+		let true_leafs = node.get_attr_slice::<i64>("nodes_trueleafs")?;
+		let false_leafs = node.get_attr_slice::<i64>("nodes_falseleafs")?;
+		let missing = node.get_attr_opt_slice::<i64>("nodes_missing_value_tracks_true")?.unwrap_or(&[]);
+		let leaf_targets = node.get_attr_slice::<i64>("leaf_targetids")?;
+		let roots = node.get_attr_slice::<i64>("tree_roots")?;
+		let n = splits.len();
+		for (name, len) in [
+			("nodes_modes", modes.len()),
+			("nodes_featureids", features.len()),
+			("nodes_truenodeids", true_ids.len()),
+			("nodes_falsenodeids", false_ids.len()),
+			("nodes_trueleafs", true_leafs.len()),
+			("nodes_falseleafs", false_leafs.len()),
+		] {
+			node.expect_attr(name, len == n, || format!("{n} values, as many as nodes_splits has, got {len}"))?;
+		}
+		node.expect_attr("nodes_missing_value_tracks_true", missing.is_empty() || missing.len() == n, || {
+			format!("none or {n} values, got {}", missing.len())
+		})?;
+		node.expect_attr("leaf_targetids", leaf_targets.len() == leaf_weights.len(), "one per leaf weight")?;
+		node.expect_attr("tree_roots", !roots.is_empty(), "at least one tree")?;
+
+		// Each BRANCH_MEMBER node's set: (first, count) in `members`.
+		let mut sets = Vec::with_capacity(n);
+		let mut cursor = 0;
+		for (i, mode) in modes.iter().enumerate() {
+			if *mode != Mode::Member {
+				sets.push((0, 0));
+				continue;
+			}
+			let start = cursor;
+			while cursor < members.len() && !members[cursor].is_nan() {
+				cursor += 1;
+			}
+			if cursor == start {
+				bail!("set membership node {i} has no members")
+			}
+			sets.push((start as u32, (cursor - start) as u32));
+			// Past the NaN that ends this set.
+			cursor += 1;
+		}
+
+		#[derive(Clone, Copy)]
+		enum Next {
+			Branch(usize),
+			Leaf(usize),
+		}
+		let next = |index: i64, leaf: bool| -> TractResult<Next> {
+			let count = if leaf { leaf_weights.len() } else { n };
+			let index = usize::try_from(index).ok().filter(|i| *i < count).context("a child id is out of range")?;
+			Ok(if leaf { Next::Leaf(index) } else { Next::Branch(index) })
+		};
+		let mut listing = Listing { members, ..Listing::default() };
+		let (mut branch_seen, mut leaf_seen) = (vec![false; n], vec![false; leaf_weights.len()]);
+		for (tree, &root) in roots.iter().enumerate() {
+			let root_index = usize::try_from(root).ok().filter(|r| *r < n).context("a tree root is out of range")?;
+			let mut stack = vec![(next(root, false_ids[root_index] == true_ids[root_index])?, 0i64)];
+			let mut next_id = 1i64;
+			while let Some((at, id)) = stack.pop() {
+				listing.tree_ids.push(tree as i64);
+				listing.node_ids.push(id);
+				let (mode, feature, threshold, (true_id, false_id), missing_goes_true, set) = match at {
+					Next::Leaf(j) => {
+						if std::mem::replace(&mut leaf_seen[j], true) {
+							bail!("leaf {j} is reached twice: the trees are not trees")
+						}
+						listing.leaf_trees.push(tree as i64);
+						listing.leaf_nodes.push(id);
+						listing.leaf_targets.push(leaf_targets[j]);
+						listing.leaf_weights.push(leaf_weights[j]);
+						(Mode::Leaf, 0, 0.0, (0, 0), false, (0, 0))
+					},
+					Next::Branch(i) => {
+						if std::mem::replace(&mut branch_seen[i], true) {
+							bail!("node {i} is reached twice: the trees are not trees")
+						}
+						let children = (next_id, next_id + 1);
+						next_id += 2;
+						stack.push((next(false_ids[i], false_leafs[i] != 0)?, children.1));
+						stack.push((next(true_ids[i], true_leafs[i] != 0)?, children.0));
+						(modes[i], features[i], splits[i], children, missing.get(i).is_some_and(|m| *m != 0), sets[i])
+					},
+				};
+				listing.modes.push(mode);
+				listing.features.push(feature);
+				listing.thresholds.push(threshold);
+				listing.true_ids.push(true_id);
+				listing.false_ids.push(false_id);
+				listing.missing_goes_true.push(missing_goes_true);
+				listing.sets.push(set);
+			}
+		}
+		Self::build(&listing, "target", targets)
 	}
 
 	/// Every tree is a tree: no node is reached twice from its root (a cycle would never end).
@@ -276,7 +475,7 @@ impl Forest {
 				if node.mode == Mode::Leaf {
 					break node;
 				}
-				at = node.child(features[node.feature as usize]);
+				at = node.child(features[node.feature as usize], &self.members);
 			};
 			let first = leaf.first_weight as usize;
 			for &(target, weight) in &self.weights[first..first + leaf.weight_count as usize] {
@@ -354,6 +553,32 @@ pub fn regressor(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn
 		base_values,
 		post_transform: PostTransform::parse(node)?,
 	};
+	Ok((expand(Expanded(op)), vec![]))
+}
+
+/// Builds the op for an ONNX `TreeEnsemble` node (ai.onnx.ml 5, f32): the regressor of its
+/// trees, unrolled as onnxruntime does (see [`Forest::unified`]).
+pub fn unified(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+	let targets: i64 = node.get_attr("n_targets")?;
+	node.expect_attr("n_targets", targets >= 1, "at least one target")?;
+	let targets = index(targets, "n_targets")? as usize;
+	let forest = Forest::unified(ctx, node, targets)?;
+	let aggregate = match node.get_attr_opt::<i64>("aggregate_function")?.unwrap_or(1) {
+		0 => Aggregate::Average,
+		1 => Aggregate::Sum,
+		2 => Aggregate::Min,
+		3 => Aggregate::Max,
+		other => bail!("unknown aggregate_function {other}"),
+	};
+	let post_transform = match node.get_attr_opt::<i64>("post_transform")?.unwrap_or(0) {
+		0 => PostTransform::None,
+		1 => PostTransform::Softmax,
+		2 => PostTransform::Logistic,
+		3 => PostTransform::SoftmaxZero,
+		4 => PostTransform::Probit,
+		other => bail!("unknown post_transform {other}"),
+	};
+	let op = TreeEnsembleRegressor { forest: Arc::new(forest), aggregate, base_values: vec![], post_transform };
 	Ok((expand(Expanded(op)), vec![]))
 }
 

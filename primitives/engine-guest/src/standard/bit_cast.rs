@@ -1,0 +1,82 @@
+//! `BitCast` (opset 26): a tensor's bits read as another type of the same width, element by
+//! element (little endian, as wasm is), the shape unchanged. Booleans only to booleans: another
+//! type's bits are no boolean.
+
+use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
+
+/// `BitCast` to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BitCast {
+	to: DatumType,
+}
+
+/// Builds the op for an ONNX `BitCast` node.
+pub fn bit_cast(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+	let to = node.get_attr::<DatumType>("to")?;
+	if !to.is_number() && to != DatumType::Bool {
+		bail!("BitCast to {to:?} is not implemented")
+	}
+	Ok((expand(BitCast { to }), vec![]))
+}
+
+impl BitCast {
+	fn check(&self, from: DatumType) -> TractResult<()> {
+		let from = if from == DatumType::TDim { DatumType::I64 } else { from };
+		if (!from.is_number() && from != DatumType::Bool) ||
+			from.size_of() != self.to.size_of() ||
+			(self.to == DatumType::Bool && from != DatumType::Bool)
+		{
+			bail!("BitCast from {from:?} to {:?} is not implemented", self.to)
+		}
+		Ok(())
+	}
+
+	fn eval_one(&self, input: &Tensor) -> TractResult<TVec<TValue>> {
+		let input = crate::ml::without_dims(input)?;
+		self.check(input.datum_type())?;
+		let bytes = input.try_as_plain_ram()?.as_bytes();
+		// Same width, and never bits that are no boolean into one (checked above).
+		let output = unsafe { Tensor::from_raw_dt(self.to, input.shape(), bytes)? };
+		Ok(tvec!(output.into_tvalue()))
+	}
+}
+
+impl Expansion for BitCast {
+	fn name(&self) -> StaticName {
+		"BitCast".into()
+	}
+
+	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+		model.wire_node(prefix, TypedBitCast(self.clone()), inputs)
+	}
+
+	fn rules<'r, 'p: 'r, 's: 'r>(
+		&'s self,
+		s: &mut Solver<'r>,
+		inputs: &'p [TensorProxy],
+		outputs: &'p [TensorProxy],
+	) -> InferenceResult {
+		check_input_arity(inputs, 1)?;
+		check_output_arity(outputs, 1)?;
+		s.equals(&outputs[0].datum_type, self.to)?;
+		s.equals(&inputs[0].shape, &outputs[0].shape)
+	}
+}
+
+/// The typed op [`BitCast`] wires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypedBitCast(BitCast);
+
+eval_op!(TypedBitCast, |_op| "BitCast", |op, inputs| {
+	let [input] = inputs else { bail!("BitCast takes one input") };
+	op.0.eval_one(input)
+});
+
+impl TypedOp for TypedBitCast {
+	as_op!();
+
+	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+		self.0.check(inputs[0].datum_type)?;
+		Ok(tvec!(self.0.to.fact(inputs[0].shape.clone())))
+	}
+}

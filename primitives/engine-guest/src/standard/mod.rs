@@ -1,0 +1,28 @@
+//! Operators of the standard domain (`ai.onnx`) that tract lacks or registers only with features
+//! the guest leaves out, each computed as the ONNX reference computes it, in a fixed order of
+//! operations: the same bits on every node.
+
+mod attention;
+mod bit_cast;
+mod cum_prod;
+mod loss;
+mod lp_pool;
+mod recurrent;
+mod tensor_scatter;
+
+use tract_onnx::model::OnnxOpRegister;
+
+/// Registers the operators of this module (tract registers `Attention` only with its
+/// transformers feature, and differently).
+pub fn register(register: &mut OnnxOpRegister) {
+	register.insert("Attention", attention::attention);
+	register.insert("BitCast", bit_cast::bit_cast);
+	register.insert("GRU", recurrent::gru);
+	register.insert("LSTM", recurrent::lstm);
+	register.insert("RNN", recurrent::rnn);
+	register.insert("CumProd", cum_prod::cum_prod);
+	register.insert("LpPool", lp_pool::lp_pool);
+	register.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
+	register.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
+	register.insert("TensorScatter", tensor_scatter::tensor_scatter);
+}

@@ -57,6 +57,7 @@ macro_rules! eval_op {
 
 mod check;
 mod convert;
+mod expansion;
 #[cfg(target_arch = "wasm32")]
 mod lrn;
 #[cfg(target_arch = "wasm32")]

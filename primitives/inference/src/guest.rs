@@ -18,7 +18,8 @@
 /// as onnxruntime does (the guest's `ml` module): models refused before now run, and a tree
 /// ensemble classifier's labels and scores may differ from version 4's. Version 6 adds the
 /// unified `TreeEnsemble` (ai.onnx.ml 5) and standard operators tract lacks (`Attention`, the
-/// losses, `LpPool`, `BitCast`, `CumProd`, `TensorScatter`: the guest's `standard` module), runs
+/// losses, `LpPool`, `BitCast`, `CumProd`, `TensorScatter`, `TfIdfVectorizer`: the guest's
+/// `standard` module), runs
 /// a recurrent layer of `direction = "reverse"` backward (tract ran it forward: its outputs
 /// change) and refuses recurrent layers with activations, `clip` or `input_forget` tract
 /// ignored; every other output is version 5's.

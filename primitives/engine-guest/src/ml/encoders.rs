@@ -4,7 +4,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{without_dims, Expanded, Rules, Signature};
+use super::{without_dims, Expanded, Signature, Signed};
 
 /// `OneHotEncoder`: X of any shape → X's shape + [categories], f32; 1 where X is the category.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub fn one_hot_encoder(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(
 	Ok((expand(Expanded(OneHotEncoder { categories, zeros })), vec![]))
 }
 
-impl Rules for OneHotEncoder {
+impl Signed for OneHotEncoder {
 	fn signature(&self) -> Signature {
 		Signature::FloatsWithAxis { len: self.categories.len() }
 	}
@@ -138,7 +138,7 @@ pub fn label_encoder(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box
 	Ok((expand(Expanded(LabelEncoder { keys, values, default, key_type, value_type })), vec![]))
 }
 
-impl Rules for LabelEncoder {
+impl Signed for LabelEncoder {
 	fn signature(&self) -> Signature {
 		Signature::Mapped { from: self.key_type, to: self.value_type }
 	}

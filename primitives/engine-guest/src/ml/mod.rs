@@ -108,26 +108,17 @@ impl Signature {
 	}
 }
 
-/// A typed op of this module: its output types and shapes for tract's inference stage.
-pub trait Rules: TypedOp + Clone {
+/// A typed op of this module: its output types and shapes for tract's inference stage, as one
+/// [`Signature`] of its one input.
+pub trait Signed: TypedOp + Clone {
 	fn signature(&self) -> Signature;
 }
 
-/// A typed op with its [`Rules`], as tract's ONNX parser takes it.
-#[derive(Debug, Clone)]
-pub struct Expanded<O>(pub O);
+pub use crate::expansion::Expanded;
 
-impl<O: Rules> Expansion for Expanded<O> {
-	fn name(&self) -> StaticName {
-		Op::name(&self.0)
-	}
-
-	fn nboutputs(&self) -> TractResult<usize> {
-		Ok(self.0.signature().outputs())
-	}
-
-	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-		model.wire_node(prefix, self.0.clone(), inputs)
+impl<O: Signed> crate::expansion::Rules for O {
+	fn arity(&self) -> (usize, usize) {
+		(1, self.signature().outputs())
 	}
 
 	fn rules<'r, 'p: 'r, 's: 'r>(
@@ -136,10 +127,7 @@ impl<O: Rules> Expansion for Expanded<O> {
 		inputs: &'p [TensorProxy],
 		outputs: &'p [TensorProxy],
 	) -> InferenceResult {
-		let signature = self.0.signature();
-		check_input_arity(inputs, 1)?;
-		check_output_arity(outputs, signature.outputs())?;
-		match signature {
+		match self.signature() {
 			Signature::SameAsInput => {
 				s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
 				s.equals(&inputs[0].shape, &outputs[0].shape)

@@ -3,7 +3,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{input_rows, without_dims, Expanded, Rules, Signature};
+use super::{input_rows, without_dims, Expanded, Signature, Signed};
 
 /// `Imputer`: each element equal to `replaced` (or NaN, where `replaced` is NaN) becomes its
 /// feature's imputed value; f32 inputs with the float attributes, int64 inputs with the int64 ones.
@@ -30,7 +30,7 @@ pub fn imputer(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn 
 	Ok((expand(Expanded(op)), vec![]))
 }
 
-impl Rules for Imputer {
+impl Signed for Imputer {
 	fn signature(&self) -> Signature {
 		Signature::SameAsInput
 	}
@@ -85,7 +85,7 @@ pub fn binarizer(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dy
 	Ok((expand(Expanded(Binarizer { threshold: threshold.to_bits() })), vec![]))
 }
 
-impl Rules for Binarizer {
+impl Signed for Binarizer {
 	fn signature(&self) -> Signature {
 		Signature::SameAsInput
 	}

@@ -6,7 +6,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{input_rows, without_dims, Expanded, Rules, Signature};
+use super::{input_rows, without_dims, Expanded, Signature, Signed};
 
 /// `Scaler`: an input of rank 1 or 2 (features last) → the same shape, f32.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub fn scaler(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn I
 	Ok((expand(Expanded(Scaler { offset: bits(offset), scale: bits(scale) })), vec![]))
 }
 
-impl Rules for Scaler {
+impl Signed for Scaler {
 	fn signature(&self) -> Signature {
 		Signature::FloatsOfInputShape
 	}

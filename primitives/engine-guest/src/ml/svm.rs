@@ -10,7 +10,7 @@
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
 use super::{
-	batch_of, input_rows, input_values, logistic, probit, transform_row, Expanded, PostTransform, Rules, Signature,
+	batch_of, input_rows, input_values, logistic, probit, transform_row, Expanded, PostTransform, Signature, Signed,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,7 +159,7 @@ pub fn regressor(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dy
 	Ok((expand(Expanded(SvmRegressor { params: Arc::new(params), one_class })), vec![]))
 }
 
-impl Rules for SvmRegressor {
+impl Signed for SvmRegressor {
 	fn signature(&self) -> Signature {
 		Signature::Scores { columns: 1 }
 	}
@@ -302,7 +302,7 @@ pub fn classifier(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<d
 	Ok((expand(Expanded(op)), vec![]))
 }
 
-impl Rules for SvmClassifier {
+impl Signed for SvmClassifier {
 	fn signature(&self) -> Signature {
 		Signature::LabelsAndScores { columns: self.columns() }
 	}

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
 use super::{
-	batch_of, floats_or_doubles, input_rows, input_values, transform_row, Expanded, PostTransform, Rules, Signature,
+	batch_of, floats_or_doubles, input_rows, input_values, transform_row, Expanded, PostTransform, Signature, Signed,
 };
 
 /// How a branch compares a feature with its threshold (`nodes_modes`).
@@ -328,7 +328,12 @@ impl Forest {
 		let leaf_weights = floats("leaf_weights")?.context("leaf_weights is missing")?;
 		let members = floats("membership_values")?.unwrap_or_default();
 		let modes = tensor("nodes_modes")?.context("nodes_modes is missing")?.cast_to::<i64>()?.into_owned();
-		let modes = modes.try_as_plain_ram()?.as_slice::<i64>()?.iter().map(|m| Mode::from_code(*m)).collect::<TractResult<Vec<_>>>()?;
+		let modes = modes
+			.try_as_plain_ram()?
+			.as_slice::<i64>()?
+			.iter()
+			.map(|m| Mode::from_code(*m))
+			.collect::<TractResult<Vec<_>>>()?;
 		let features = node.get_attr_slice::<i64>("nodes_featureids")?;
 		let true_ids = node.get_attr_slice::<i64>("nodes_truenodeids")?;
 		let false_ids = node.get_attr_slice::<i64>("nodes_falsenodeids")?;
@@ -582,7 +587,7 @@ pub fn unified(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn I
 	Ok((expand(Expanded(op)), vec![]))
 }
 
-impl Rules for TreeEnsembleRegressor {
+impl Signed for TreeEnsembleRegressor {
 	fn signature(&self) -> Signature {
 		Signature::Scores { columns: self.forest.targets }
 	}
@@ -681,7 +686,7 @@ pub fn classifier(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dy
 	Ok((expand(Expanded(op)), vec![]))
 }
 
-impl Rules for TreeEnsembleClassifier {
+impl Signed for TreeEnsembleClassifier {
 	fn signature(&self) -> Signature {
 		Signature::LabelsAndScores { columns: self.labels.len() }
 	}

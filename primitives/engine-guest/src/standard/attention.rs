@@ -20,6 +20,8 @@ use tract_onnx::{
 	tract_hir::internal::*,
 };
 
+use crate::expansion::{Expanded, Rules};
+
 /// What the optional fourth output, `qk_matmul_output`, holds (`qk_matmul_output_mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scores {
@@ -110,7 +112,7 @@ pub fn attention(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dy
 		present_value: outputs[2].is_some(),
 		qk_output: outputs[3].is_some(),
 	};
-	Ok((expand(op), vec![]))
+	Ok((expand(Expanded(op)), vec![]))
 }
 
 /// The sizes of one evaluation, checked against each other.
@@ -177,8 +179,8 @@ impl Attention {
 				if q[3] != k[3] || k[1] != v[1] || k[2] != v[2] {
 					bail!("Q {q:?}, K {k:?} and V {v:?} do not fit")
 				}
-				if self.q_num_heads.is_some_and(|heads| heads != q[1]) ||
-					self.kv_num_heads.is_some_and(|heads| heads != k[1])
+				if self.q_num_heads.is_some_and(|heads| heads != q[1])
+					|| self.kv_num_heads.is_some_and(|heads| heads != k[1])
 				{
 					bail!("q_num_heads or kv_num_heads differ from Q's or K's heads")
 				}
@@ -214,9 +216,9 @@ impl Attention {
 		if let Some(mask) = self.mask {
 			let mask = shapes[mask];
 			let target = [dims.batch, dims.q_heads, dims.q_seq, dims.total()];
-			let fits = matches!(mask.len(), 1..=4) &&
-				mask.last().is_some_and(|last| *last <= dims.total()) &&
-				mask.iter().rev().skip(1).zip(target.iter().rev().skip(1)).all(|(m, t)| *m == 1 || m == t);
+			let fits = matches!(mask.len(), 1..=4)
+				&& mask.last().is_some_and(|last| *last <= dims.total())
+				&& mask.iter().rev().skip(1).zip(target.iter().rev().skip(1)).all(|(m, t)| *m == 1 || m == t);
 			if !fits {
 				bail!("attn_mask {mask:?} does not broadcast to {target:?}")
 			}
@@ -340,7 +342,8 @@ impl Attention {
 						logits[j] = score;
 						let masked = mask.as_ref().map(|mask| mask.bias(b, h, i, j));
 						let mut value = if self.is_causal {
-							let causal = if j as i64 <= (i as i64).saturating_add(offset) { 0.0 } else { f32::NEG_INFINITY };
+							let causal =
+								if j as i64 <= (i as i64).saturating_add(offset) { 0.0 } else { f32::NEG_INFINITY };
 							masked.unwrap_or(0.0) + causal
 						} else {
 							0.0 + masked.unwrap_or(0.0)
@@ -405,7 +408,7 @@ fn max_of<T: PartialOrd + Copy>(values: &[T], lowest: T) -> T {
 	let mut max = lowest;
 	for value in values {
 		if value.partial_cmp(value).is_none() {
-			return *value
+			return *value;
 		}
 		if *value > max {
 			max = *value;
@@ -471,7 +474,7 @@ impl<'a> MaskView<'a> {
 		let rank = self.shape.len();
 		let last = self.shape[rank - 1];
 		if j >= last {
-			return f32::NEG_INFINITY
+			return f32::NEG_INFINITY;
 		}
 		let coordinates = [b, h, i, j];
 		let mut index = 0;
@@ -492,17 +495,9 @@ impl<'a> MaskView<'a> {
 	}
 }
 
-impl Expansion for Attention {
-	fn name(&self) -> StaticName {
-		"Attention".into()
-	}
-
-	fn nboutputs(&self) -> TractResult<usize> {
-		Ok(self.output_count())
-	}
-
-	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-		model.wire_node(prefix, AttentionOp(self.clone()), inputs)
+impl Rules for Attention {
+	fn arity(&self) -> (usize, usize) {
+		(self.input_count(), self.output_count())
 	}
 
 	fn rules<'r, 'p: 'r, 's: 'r>(
@@ -511,8 +506,6 @@ impl Expansion for Attention {
 		inputs: &'p [TensorProxy],
 		outputs: &'p [TensorProxy],
 	) -> InferenceResult {
-		check_input_arity(inputs, self.input_count())?;
-		check_output_arity(outputs, self.output_count())?;
 		for input in &inputs[..3] {
 			s.equals(&input.datum_type, f32::datum_type())?;
 		}
@@ -534,17 +527,13 @@ impl Expansion for Attention {
 	}
 }
 
-/// The typed op [`Attention`] wires.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttentionOp(Attention);
+eval_op!(Attention, |_op| "Attention", |op, inputs| op.eval_f32(inputs));
 
-eval_op!(AttentionOp, |_op| "Attention", |op, inputs| op.0.eval_f32(inputs));
-
-impl TypedOp for AttentionOp {
+impl TypedOp for Attention {
 	as_op!();
 
 	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-		let op = &self.0;
+		let op = self;
 		let floats = [Some(0), Some(1), Some(2), op.past.map(|p| p.0), op.past.map(|p| p.1)];
 		for index in floats.into_iter().flatten() {
 			if inputs[index].datum_type != f32::datum_type() {

@@ -4,6 +4,8 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
+use crate::expansion::{Expanded, Rules};
+
 /// `BitCast` to `to`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BitCast {
@@ -16,15 +18,15 @@ pub fn bit_cast(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn
 	if !to.is_number() && to != DatumType::Bool {
 		bail!("BitCast to {to:?} is not implemented")
 	}
-	Ok((expand(BitCast { to }), vec![]))
+	Ok((expand(Expanded(BitCast { to })), vec![]))
 }
 
 impl BitCast {
 	fn check(&self, from: DatumType) -> TractResult<()> {
 		let from = if from == DatumType::TDim { DatumType::I64 } else { from };
-		if (!from.is_number() && from != DatumType::Bool) ||
-			from.size_of() != self.to.size_of() ||
-			(self.to == DatumType::Bool && from != DatumType::Bool)
+		if (!from.is_number() && from != DatumType::Bool)
+			|| from.size_of() != self.to.size_of()
+			|| (self.to == DatumType::Bool && from != DatumType::Bool)
 		{
 			bail!("BitCast from {from:?} to {:?} is not implemented", self.to)
 		}
@@ -41,13 +43,9 @@ impl BitCast {
 	}
 }
 
-impl Expansion for BitCast {
-	fn name(&self) -> StaticName {
-		"BitCast".into()
-	}
-
-	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-		model.wire_node(prefix, TypedBitCast(self.clone()), inputs)
+impl Rules for BitCast {
+	fn arity(&self) -> (usize, usize) {
+		(1, 1)
 	}
 
 	fn rules<'r, 'p: 'r, 's: 'r>(
@@ -56,27 +54,21 @@ impl Expansion for BitCast {
 		inputs: &'p [TensorProxy],
 		outputs: &'p [TensorProxy],
 	) -> InferenceResult {
-		check_input_arity(inputs, 1)?;
-		check_output_arity(outputs, 1)?;
 		s.equals(&outputs[0].datum_type, self.to)?;
 		s.equals(&inputs[0].shape, &outputs[0].shape)
 	}
 }
 
-/// The typed op [`BitCast`] wires.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TypedBitCast(BitCast);
-
-eval_op!(TypedBitCast, |_op| "BitCast", |op, inputs| {
+eval_op!(BitCast, |_op| "BitCast", |op, inputs| {
 	let [input] = inputs else { bail!("BitCast takes one input") };
-	op.0.eval_one(input)
+	op.eval_one(input)
 });
 
-impl TypedOp for TypedBitCast {
+impl TypedOp for BitCast {
 	as_op!();
 
 	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-		self.0.check(inputs[0].datum_type)?;
-		Ok(tvec!(self.0.to.fact(inputs[0].shape.clone())))
+		self.check(inputs[0].datum_type)?;
+		Ok(tvec!(self.to.fact(inputs[0].shape.clone())))
 	}
 }

@@ -4,6 +4,8 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
+use crate::expansion::{Expanded, Rules};
+
 /// `CumProd` with its attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CumProd {
@@ -15,7 +17,7 @@ pub struct CumProd {
 pub fn cum_prod(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
 	let exclusive = node.get_attr_opt::<i64>("exclusive")?.unwrap_or(0) != 0;
 	let reverse = node.get_attr_opt::<i64>("reverse")?.unwrap_or(0) != 0;
-	Ok((expand(CumProd { exclusive, reverse }), vec![]))
+	Ok((expand(Expanded(CumProd { exclusive, reverse })), vec![]))
 }
 
 /// Numbers that multiply as the reference multiplies them.
@@ -106,13 +108,9 @@ impl CumProd {
 	}
 }
 
-impl Expansion for CumProd {
-	fn name(&self) -> StaticName {
-		"CumProd".into()
-	}
-
-	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-		model.wire_node(prefix, TypedCumProd(self.clone()), inputs)
+impl Rules for CumProd {
+	fn arity(&self) -> (usize, usize) {
+		(2, 1)
 	}
 
 	fn rules<'r, 'p: 'r, 's: 'r>(
@@ -121,20 +119,14 @@ impl Expansion for CumProd {
 		inputs: &'p [TensorProxy],
 		outputs: &'p [TensorProxy],
 	) -> InferenceResult {
-		check_input_arity(inputs, 2)?;
-		check_output_arity(outputs, 1)?;
 		s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
 		s.equals(&inputs[0].shape, &outputs[0].shape)
 	}
 }
 
-/// The typed op [`CumProd`] wires.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TypedCumProd(CumProd);
+eval_op!(CumProd, |_op| "CumProd", |op, inputs| op.eval_inputs(inputs));
 
-eval_op!(TypedCumProd, |_op| "CumProd", |op, inputs| op.0.eval_inputs(inputs));
-
-impl TypedOp for TypedCumProd {
+impl TypedOp for CumProd {
 	as_op!();
 
 	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {

@@ -15,6 +15,8 @@ use tract_onnx::{
 	tract_hir::internal::*,
 };
 
+use crate::expansion::{Expanded, Rules};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reduction {
 	None,
@@ -72,7 +74,7 @@ fn parse(node: &NodeProto, softmax: bool) -> TractResult<(Box<dyn InferenceOp>, 
 		weighted: inputs[2].is_some(),
 		log_prob: outputs[1].is_some(),
 	};
-	Ok((expand(op), vec![]))
+	Ok((expand(Expanded(op)), vec![]))
 }
 
 impl Loss {
@@ -156,7 +158,7 @@ fn log_softmax(scores: &[f32], batch: usize, classes: usize, inner: usize) -> Ve
 				if value.is_nan() || value > max {
 					max = value;
 					if value.is_nan() {
-						break
+						break;
 					}
 				}
 			}
@@ -173,17 +175,9 @@ fn log_softmax(scores: &[f32], batch: usize, classes: usize, inner: usize) -> Ve
 	out
 }
 
-impl Expansion for Loss {
-	fn name(&self) -> StaticName {
-		if self.softmax { "SoftmaxCrossEntropyLoss" } else { "NegativeLogLikelihoodLoss" }.into()
-	}
-
-	fn nboutputs(&self) -> TractResult<usize> {
-		Ok(1 + usize::from(self.log_prob))
-	}
-
-	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-		model.wire_node(prefix, LossOp(self.clone()), inputs)
+impl Rules for Loss {
+	fn arity(&self) -> (usize, usize) {
+		(2 + usize::from(self.weighted), 1 + usize::from(self.log_prob))
 	}
 
 	fn rules<'r, 'p: 'r, 's: 'r>(
@@ -192,8 +186,6 @@ impl Expansion for Loss {
 		inputs: &'p [TensorProxy],
 		outputs: &'p [TensorProxy],
 	) -> InferenceResult {
-		check_input_arity(inputs, 2 + usize::from(self.weighted))?;
-		check_output_arity(outputs, 1 + usize::from(self.log_prob))?;
 		s.equals(&inputs[0].datum_type, f32::datum_type())?;
 		for output in outputs {
 			s.equals(&output.datum_type, f32::datum_type())?;
@@ -207,13 +199,11 @@ impl Expansion for Loss {
 	}
 }
 
-/// The typed op [`Loss`] wires.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LossOp(Loss);
+eval_op!(Loss, |op| if op.softmax { "SoftmaxCrossEntropyLoss" } else { "NegativeLogLikelihoodLoss" }, |op, inputs| {
+	op.eval_f32(inputs)
+});
 
-eval_op!(LossOp, |op| Expansion::name(&op.0), |op, inputs| op.0.eval_f32(inputs));
-
-impl TypedOp for LossOp {
+impl TypedOp for Loss {
 	as_op!();
 
 	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
@@ -223,10 +213,10 @@ impl TypedOp for LossOp {
 		if !matches!(inputs[1].datum_type, DatumType::I64 | DatumType::I32 | DatumType::TDim) {
 			bail!("a loss's target is int64 or int32, got {:?}", inputs[1].datum_type)
 		}
-		if self.0.weighted && inputs[2].datum_type != f32::datum_type() {
+		if self.weighted && inputs[2].datum_type != f32::datum_type() {
 			bail!("a loss's weight is f32 here, got {:?}", inputs[2].datum_type)
 		}
-		let shapes = self.0.output_shapes(&inputs[0].shape, &inputs[1].shape)?;
+		let shapes = self.output_shapes(&inputs[0].shape, &inputs[1].shape)?;
 		Ok(shapes.into_iter().map(|shape| f32::fact(shape)).collect())
 	}
 }

@@ -6,6 +6,8 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
+use crate::expansion::{Expanded, Rules};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Padding {
 	/// Begins of every spatial axis, then ends.
@@ -61,7 +63,7 @@ pub fn lp_pool(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn 
 		bail!("LpPool's p must be positive, got {p}")
 	}
 	let ceil_mode = node.get_attr_opt::<i64>("ceil_mode")?.unwrap_or(0) != 0;
-	Ok((expand(LpPool { kernel, strides, dilations, padding, ceil_mode, p }), vec![]))
+	Ok((expand(Expanded(LpPool { kernel, strides, dilations, padding, ceil_mode, p })), vec![]))
 }
 
 impl LpPool {
@@ -80,7 +82,8 @@ impl LpPool {
 				Ok(match &self.padding {
 					Padding::Explicit(pads) => {
 						let (before, after) = (pads[i], pads[spatial.len() + i]);
-						let total = len.checked_add(before).and_then(|t| t.checked_add(after)).context("pads overflow")?;
+						let total =
+							len.checked_add(before).and_then(|t| t.checked_add(after)).context("pads overflow")?;
 						let span = total.checked_sub(window).context("the window is larger than the padded input")?;
 						let mut out = if self.ceil_mode { span.div_ceil(stride) } else { span / stride } + 1;
 						// A last window starting in the end padding is dropped, as onnxruntime does.
@@ -95,7 +98,9 @@ impl LpPool {
 						let before = if self.padding == Padding::SameUpper { total / 2 } else { total - total / 2 };
 						(out, before)
 					},
-					Padding::Valid => (len.checked_sub(window).context("the window is larger than the input")? / stride + 1, 0),
+					Padding::Valid => {
+						(len.checked_sub(window).context("the window is larger than the input")? / stride + 1, 0)
+					},
 				})
 			})
 			.collect()
@@ -158,13 +163,9 @@ impl LpPool {
 	}
 }
 
-impl Expansion for LpPool {
-	fn name(&self) -> StaticName {
-		"LpPool".into()
-	}
-
-	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-		model.wire_node(prefix, TypedLpPool(self.clone()), inputs)
+impl Rules for LpPool {
+	fn arity(&self) -> (usize, usize) {
+		(1, 1)
 	}
 
 	fn rules<'r, 'p: 'r, 's: 'r>(
@@ -173,8 +174,6 @@ impl Expansion for LpPool {
 		inputs: &'p [TensorProxy],
 		outputs: &'p [TensorProxy],
 	) -> InferenceResult {
-		check_input_arity(inputs, 1)?;
-		check_output_arity(outputs, 1)?;
 		s.equals(&inputs[0].datum_type, f32::datum_type())?;
 		s.equals(&outputs[0].datum_type, f32::datum_type())?;
 		s.given(&inputs[0].shape, move |s, shape| {
@@ -185,16 +184,12 @@ impl Expansion for LpPool {
 	}
 }
 
-/// The typed op [`LpPool`] wires.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TypedLpPool(LpPool);
-
-eval_op!(TypedLpPool, |_op| "LpPool", |op, inputs| {
+eval_op!(LpPool, |_op| "LpPool", |op, inputs| {
 	let [input] = inputs else { bail!("LpPool takes one input") };
-	op.0.eval_one(input)
+	op.eval_one(input)
 });
 
-impl TypedOp for TypedLpPool {
+impl TypedOp for LpPool {
 	as_op!();
 
 	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
@@ -202,6 +197,6 @@ impl TypedOp for TypedLpPool {
 			bail!("LpPool is implemented for f32, got {:?}", inputs[0].datum_type)
 		}
 		let shape = inputs[0].shape.as_concrete().context("LpPool needs a known shape")?;
-		Ok(tvec!(f32::fact(&self.0.output_shape(shape)?)))
+		Ok(tvec!(f32::fact(&self.output_shape(shape)?)))
 	}
 }

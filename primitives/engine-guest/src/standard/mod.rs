@@ -1,6 +1,7 @@
-//! Operators of the standard domain (`ai.onnx`) that tract lacks or registers only with features
-//! the guest leaves out, each computed as the ONNX reference computes it, in a fixed order of
-//! operations: the same bits on every node.
+//! Operators of the standard domain (`ai.onnx`) that tract lacks, registers only with features
+//! the guest leaves out, or computes otherwise than the ONNX reference (recurrent layers run in
+//! reverse), each computed as the reference computes it, in a fixed order of operations: the
+//! same bits on every node.
 
 mod attention;
 mod bit_cast;
@@ -9,6 +10,7 @@ mod loss;
 mod lp_pool;
 mod recurrent;
 mod tensor_scatter;
+mod tf_idf;
 
 use tract_onnx::model::OnnxOpRegister;
 
@@ -25,4 +27,5 @@ pub fn register(register: &mut OnnxOpRegister) {
 	register.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
 	register.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
 	register.insert("TensorScatter", tensor_scatter::tensor_scatter);
+	register.insert("TfIdfVectorizer", tf_idf::tf_idf);
 }

@@ -74,8 +74,8 @@ fn build(ctx: &ParsingContext, node: &NodeProto, kind: Kind) -> TractResult<(Box
 	};
 	if let Some(activations) = node.get_attr_opt_tvec::<&str>("activations")? {
 		let defaults = kind.activations().repeat(directions);
-		if activations.len() != defaults.len() ||
-			activations.iter().zip(&defaults).any(|(given, default)| !given.eq_ignore_ascii_case(default))
+		if activations.len() != defaults.len()
+			|| activations.iter().zip(&defaults).any(|(given, default)| !given.eq_ignore_ascii_case(default))
 		{
 			bail!("activations {activations:?} are not implemented (only {defaults:?})")
 		}
@@ -91,7 +91,7 @@ fn build(ctx: &ParsingContext, node: &NodeProto, kind: Kind) -> TractResult<(Box
 			Kind::Rnn => rnn::rnn(ctx, node),
 			Kind::Gru => gru::gru(ctx, node),
 			Kind::Lstm => lstm::lstm(ctx, node),
-		}
+		};
 	}
 	let common = CommonRec::from_node_and_options(node, 3, 0, kind.body(node))?;
 	Ok((expand(Reversed(common)), vec![]))

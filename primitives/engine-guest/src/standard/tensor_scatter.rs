@@ -9,6 +9,8 @@ use tract_onnx::{
 	tract_hir::internal::*,
 };
 
+use crate::expansion::{Expanded, Rules};
+
 /// `TensorScatter` with its attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TensorScatter {
@@ -31,7 +33,7 @@ pub fn tensor_scatter(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(B
 		other => bail!("unknown mode {other}"),
 	};
 	let axis = node.get_attr_opt::<i64>("axis")?.unwrap_or(-2);
-	Ok((expand(TensorScatter { axis, circular, indexed: inputs[2].is_some() }), vec![]))
+	Ok((expand(Expanded(TensorScatter { axis, circular, indexed: inputs[2].is_some() })), vec![]))
 }
 
 impl TensorScatter {
@@ -42,8 +44,8 @@ impl TensorScatter {
 			.ok()
 			.filter(|axis| *axis >= 1 && *axis < cache.len())
 			.context("TensorScatter's axis is out of range")?;
-		let fits = update.len() == cache.len() &&
-			(0..cache.len()).all(|i| if i == axis { update[i] <= cache[i] } else { update[i] == cache[i] });
+		let fits = update.len() == cache.len()
+			&& (0..cache.len()).all(|i| if i == axis { update[i] <= cache[i] } else { update[i] == cache[i] });
 		if !fits {
 			bail!("an update {update:?} does not fit a cache {cache:?} on axis {axis}")
 		}
@@ -82,7 +84,10 @@ impl TensorScatter {
 				if self.circular {
 					at = at.rem_euclid(max_len.max(1) as i64);
 				}
-				let at = usize::try_from(at).ok().filter(|at| *at < max_len).context("a write index is outside the cache")?;
+				let at = usize::try_from(at)
+					.ok()
+					.filter(|at| *at < max_len)
+					.context("a write index is outside the cache")?;
 				let (from, to) = (((prefix * len) + s) * row, ((prefix * max_len) + at) * row);
 				target[to..to + row].copy_from_slice(&source[from..from + row]);
 			}
@@ -92,13 +97,9 @@ impl TensorScatter {
 	}
 }
 
-impl Expansion for TensorScatter {
-	fn name(&self) -> StaticName {
-		"TensorScatter".into()
-	}
-
-	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-		model.wire_node(prefix, TypedTensorScatter(self.clone()), inputs)
+impl Rules for TensorScatter {
+	fn arity(&self) -> (usize, usize) {
+		(2 + usize::from(self.indexed), 1)
 	}
 
 	fn rules<'r, 'p: 'r, 's: 'r>(
@@ -107,26 +108,20 @@ impl Expansion for TensorScatter {
 		inputs: &'p [TensorProxy],
 		outputs: &'p [TensorProxy],
 	) -> InferenceResult {
-		check_input_arity(inputs, 2 + usize::from(self.indexed))?;
-		check_output_arity(outputs, 1)?;
 		s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
 		s.equals(&inputs[0].shape, &outputs[0].shape)
 	}
 }
 
-/// The typed op [`TensorScatter`] wires.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TypedTensorScatter(TensorScatter);
+eval_op!(TensorScatter, |_op| "TensorScatter", |op, inputs| op.eval_inputs(inputs));
 
-eval_op!(TypedTensorScatter, |_op| "TensorScatter", |op, inputs| op.0.eval_inputs(inputs));
-
-impl TypedOp for TypedTensorScatter {
+impl TypedOp for TensorScatter {
 	as_op!();
 
 	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
 		let (cache, update) = (inputs[0], inputs[1]);
 		if let (Some(cache_shape), Some(update_shape)) = (cache.shape.as_concrete(), update.shape.as_concrete()) {
-			self.0.axis(cache_shape, update_shape)?;
+			self.axis(cache_shape, update_shape)?;
 		}
 		if cache.datum_type != update.datum_type {
 			bail!("a cache of {:?} and an update of {:?}", cache.datum_type, update.datum_type)

@@ -22,7 +22,8 @@
 /// `standard` module), runs
 /// a recurrent layer of `direction = "reverse"` backward (tract ran it forward: its outputs
 /// change) and refuses recurrent layers with activations, `clip` or `input_forget` tract
-/// ignored; every other output is version 5's.
+/// ignored, and sends NaN true at a tree's `BRANCH_NEQ` (as onnxruntime; version 5 sent it
+/// false); every other output is version 5's.
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.

@@ -82,7 +82,8 @@ impl Node {
 	/// sets of `Member` branches).
 	fn child(&self, value: f64, members: &[f64]) -> u32 {
 		let goes_true = if value.is_nan() {
-			self.nan_goes_true
+			// NaN differs from every threshold: onnxruntime sends it true at BRANCH_NEQ.
+			self.nan_goes_true || self.mode == Mode::Neq
 		} else {
 			match self.mode {
 				Mode::Leq => value <= self.threshold,
@@ -391,9 +392,16 @@ impl Forest {
 		};
 		let mut listing = Listing { members, ..Listing::default() };
 		let (mut branch_seen, mut leaf_seen) = (vec![false; n], vec![false; leaf_weights.len()]);
+		let mut last_member: Option<usize> = None;
 		for (tree, &root) in roots.iter().enumerate() {
 			let root_index = usize::try_from(root).ok().filter(|r| *r < n).context("a tree root is out of range")?;
-			let mut stack = vec![(next(root, false_ids[root_index] == true_ids[root_index])?, 0i64)];
+			// onnxruntime reads a root whose children are one id as a leaf, the ONNX reference
+			// only if both are leaves as well: a model where that differs is refused.
+			let root_is_leaf = false_ids[root_index] == true_ids[root_index];
+			if root_is_leaf && (true_leafs[root_index] == 0 || false_leafs[root_index] == 0) {
+				bail!("tree {tree}'s root has one child id for both branches, not both leaves")
+			}
+			let mut stack = vec![(next(root, root_is_leaf)?, 0i64)];
 			let mut next_id = 1i64;
 			while let Some((at, id)) = stack.pop() {
 				listing.tree_ids.push(tree as i64);
@@ -412,6 +420,14 @@ impl Forest {
 					Next::Branch(i) => {
 						if std::mem::replace(&mut branch_seen[i], true) {
 							bail!("node {i} is reached twice: the trees are not trees")
+						}
+						// onnxruntime gives the sets out in node order, the ONNX reference in the
+						// order the trees reach them: a model where they differ is refused.
+						if modes[i] == Mode::Member {
+							if last_member.is_some_and(|last| last > i) {
+								bail!("set membership node {i} comes before one the trees reach earlier")
+							}
+							last_member = Some(i);
 						}
 						let children = (next_id, next_id + 1);
 						next_id += 2;

@@ -25,8 +25,11 @@ use crate::expansion::{Expanded, Rules};
 /// What the optional fourth output, `qk_matmul_output`, holds (`qk_matmul_output_mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scores {
-	/// Modes 0 and 1: the scaled products of queries and keys, soft-capped if `softcap` is set.
+	/// Mode 0: the scaled products of queries and keys (before any soft cap), as the ONNX text
+	/// and onnxruntime define it (the Python reference gives them capped).
 	Products,
+	/// Mode 1: those, soft-capped if `softcap` is set.
+	Capped,
 	/// Mode 2: those plus the mask's bias.
 	WithBias,
 	/// Mode 3: the probabilities after the softmax.
@@ -81,7 +84,8 @@ pub fn attention(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dy
 			.transpose()
 	};
 	let scores = match node.get_attr_opt::<i64>("qk_matmul_output_mode")?.unwrap_or(0) {
-		0 | 1 => Scores::Products,
+		0 => Scores::Products,
+		1 => Scores::Capped,
 		2 => Scores::WithBias,
 		3 => Scores::Probabilities,
 		other => bail!("qk_matmul_output_mode {other} is not defined"),
@@ -132,6 +136,7 @@ struct Dims {
 }
 
 impl Dims {
+	/// Keys in all: the cache's and the new ones ([`Attention::dims`] checked the sum).
 	fn total(&self) -> usize {
 		self.past_seq + self.kv_seq
 	}
@@ -228,11 +233,17 @@ impl Attention {
 				bail!("nonpad_kv_seqlen {:?} is not one count per batch", shapes[nonpad])
 			}
 		}
-		// Every output and the largest loop must be addressable.
-		[dims.batch, dims.q_heads, dims.q_seq, dims.total(), dims.head.max(dims.v_head).max(1)]
-			.iter()
-			.try_fold(1usize, |size, dim| size.checked_mul(*dim))
-			.context("Attention's sizes overflow")?;
+		// Every output, cache and score row must be addressable (usize is 32 bits in wasm).
+		dims.past_seq.checked_add(dims.kv_seq).context("Attention's key count overflows")?;
+		let overflows = |sizes: &[usize]| sizes.iter().try_fold(1usize, |size, dim| size.checked_mul(*dim)).is_none();
+		let (batch, total) = (dims.batch, dims.total());
+		if overflows(&[batch, dims.q_heads, dims.q_seq, total])
+			|| overflows(&[batch, dims.q_heads, dims.q_seq, dims.v_head])
+			|| overflows(&[batch, dims.kv_heads, total, dims.head.max(dims.v_head)])
+			|| overflows(&[dims.q_heads, dims.v_head])
+		{
+			bail!("Attention's sizes overflow")
+		}
 		Ok(dims)
 	}
 
@@ -319,8 +330,11 @@ impl Attention {
 		let mut y = vec![0f32; batch * q_heads * q_seq * v_head];
 		let mut qk = if self.qk_output { vec![0f32; batch * q_heads * q_seq * total] } else { vec![] };
 		let group = q_heads / kv_heads;
+		// One query row's scratch, if there is any row.
+		let rows = batch * q_heads * q_seq;
+		let scratch = |len: usize| if rows == 0 { vec![] } else { vec![0f32; len] };
 		let (mut query, mut logits, mut bias, mut probabilities) =
-			(vec![0f32; head], vec![0f32; total], vec![0f32; total], vec![0f32; total]);
+			(scratch(head), scratch(total), scratch(total), scratch(total));
 		for b in 0..batch {
 			// Keys a query at in-block index i may see under is_causal: j ≤ i + offset.
 			let offset = match &nonpad {
@@ -336,6 +350,9 @@ impl Attention {
 					for j in 0..total {
 						let key = &scaled_keys[((b * kv_heads + kh) * total + j) * head..][..head];
 						let mut score = query.iter().zip(key).fold(0f32, |sum, (q, k)| sum + q * k);
+						if self.qk_output && self.scores == Scores::Products {
+							qk[(((b * q_heads + h) * q_seq) + i) * total + j] = score;
+						}
 						if softcap > 0.0 {
 							score = (score / softcap).tanh() * softcap;
 						}
@@ -354,7 +371,7 @@ impl Attention {
 						bias[j] = value;
 					}
 					let row = (((b * q_heads + h) * q_seq) + i) * total;
-					if self.qk_output && self.scores == Scores::Products {
+					if self.qk_output && self.scores == Scores::Capped {
 						qk[row..row + total].copy_from_slice(&logits);
 					}
 					for (logit, bias) in logits.iter_mut().zip(&bias) {

@@ -116,7 +116,8 @@ impl Loss {
 		let log_prob = if self.softmax { Some(log_softmax(scores, batch, classes, inner)) } else { None };
 		let inputs_of_loss = log_prob.as_deref().unwrap_or(scores);
 		let mut losses = Vec::with_capacity(batch * inner);
-		let (mut total, mut weights) = (0f32, 0f32);
+		// The weights' sum in f64: as f32, a count of ones would stop growing at 2^24.
+		let (mut total, mut weights) = (0f32, 0f64);
 		for n in 0..batch {
 			for d in 0..inner {
 				let t = target[n * inner + d];
@@ -129,13 +130,13 @@ impl Loss {
 				};
 				losses.push(loss);
 				total += loss;
-				weights += w;
+				weights += f64::from(w);
 			}
 		}
 		let loss = match self.reduction {
 			Reduction::None => Tensor::from_shape(&inputs[1].shape(), &losses)?,
 			Reduction::Sum => tensor0(total),
-			Reduction::Mean => tensor0(total / weights),
+			Reduction::Mean => tensor0(total / weights as f32),
 		};
 		let mut outputs = tvec![loss.into_tvalue()];
 		if self.log_prob {

@@ -63,6 +63,7 @@ pub fn lp_pool(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn 
 		bail!("LpPool's p must be positive, got {p}")
 	}
 	let ceil_mode = node.get_attr_opt::<i64>("ceil_mode")?.unwrap_or(0) != 0;
+	kernel.iter().try_fold(1usize, |size, k| size.checked_mul(*k)).context("the kernel's window overflows")?;
 	Ok((expand(Expanded(LpPool { kernel, strides, dilations, padding, ceil_mode, p })), vec![]))
 }
 
@@ -87,14 +88,18 @@ impl LpPool {
 						let span = total.checked_sub(window).context("the window is larger than the padded input")?;
 						let mut out = if self.ceil_mode { span.div_ceil(stride) } else { span / stride } + 1;
 						// A last window starting in the end padding is dropped, as onnxruntime does.
-						if self.ceil_mode && (out - 1) * stride >= len + before {
+						if self.ceil_mode && (out - 1).checked_mul(stride).is_some_and(|start| start >= len + before) {
 							out -= 1;
 						}
 						(out, before)
 					},
 					Padding::SameUpper | Padding::SameLower => {
 						let out = len.div_ceil(stride);
-						let total = ((out.max(1) - 1) * stride + window).saturating_sub(len);
+						let reach = (out.max(1) - 1)
+							.checked_mul(stride)
+							.and_then(|start| start.checked_add(window))
+							.context("the window overflows")?;
+						let total = reach.saturating_sub(len);
 						let before = if self.padding == Padding::SameUpper { total / 2 } else { total - total / 2 };
 						(out, before)
 					},
@@ -111,7 +116,12 @@ impl LpPool {
 			bail!("LpPool takes [N, C, D1, …], got rank {}", shape.len())
 		}
 		let mut output: TVec<usize> = shape[..2].into();
-		output.extend(self.geometry(&shape[2..])?.into_iter().map(|(out, _)| out));
+		for (out, before) in self.geometry(&shape[2..])? {
+			// A window's positions, `before` padding and all, must be addressable too.
+			before.checked_add(out).context("LpPool's output overflows")?;
+			output.push(out);
+		}
+		output.iter().try_fold(1usize, |size, dim| size.checked_mul(*dim)).context("LpPool's output overflows")?;
 		Ok(output)
 	}
 

@@ -1,15 +1,16 @@
 //! `RNN`, `GRU` and `LSTM` as tract builds them, with what tract leaves out: a layer of
 //! `direction = "reverse"` (tract ran it forward) runs as tract's forward layer over the sequence
 //! reversed, its `Y` reversed back; and what tract would silently ignore is refused: activations
-//! other than the defaults, `clip`, LSTM's `input_forget`.
+//! other than the defaults, `clip`, LSTM's `input_forget`, weights of another number of
+//! directions than `direction` says.
 
 use tract_onnx::{
 	model::ParsingContext,
 	ops::rec::{
 		common::{CommonRec, WireBody},
-		gru::{self, GRU},
-		lstm::{self, LSTM},
-		rnn::{self, RNN},
+		gru::GRU,
+		lstm::LSTM,
+		rnn::RNN,
 	},
 	pb::NodeProto,
 	tract_hir::{internal::*, ops},
@@ -32,7 +33,7 @@ impl Kind {
 		}
 	}
 
-	/// The cell tract builds for this kind (as `tract_onnx::ops::rec` builds it).
+	/// The cell tract builds for this kind (as `tract_onnx::ops::rec::{rnn, gru, lstm}` do).
 	fn body(self, node: &NodeProto) -> Box<dyn WireBody> {
 		match self {
 			Self::Rnn => Box::new(RNN { fore: Box::new(ops::math::tanh()), back: Box::new(ops::math::tanh()) }),
@@ -65,7 +66,7 @@ pub fn lstm(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn Infe
 	build(ctx, node, Kind::Lstm)
 }
 
-fn build(ctx: &ParsingContext, node: &NodeProto, kind: Kind) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+fn build(_ctx: &ParsingContext, node: &NodeProto, kind: Kind) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
 	let direction = node.get_attr_opt::<&str>("direction")?.unwrap_or("forward");
 	let directions = match direction {
 		"forward" | "reverse" => 1,
@@ -86,29 +87,28 @@ fn build(ctx: &ParsingContext, node: &NodeProto, kind: Kind) -> TractResult<(Box
 	if node.get_attr_opt::<i64>("input_forget")?.unwrap_or(0) != 0 {
 		bail!("LSTM's input_forget is not implemented")
 	}
-	if direction != "reverse" {
-		return match kind {
-			Kind::Rnn => rnn::rnn(ctx, node),
-			Kind::Gru => gru::gru(ctx, node),
-			Kind::Lstm => lstm::lstm(ctx, node),
-		};
-	}
-	let common = CommonRec::from_node_and_options(node, 3, 0, kind.body(node))?;
-	Ok((expand(Reversed(common)), vec![]))
+	let layer = CommonRec::from_node_and_options(node, 3, 0, kind.body(node))?;
+	Ok((expand(Recurrent { layer, directions, reverse: direction == "reverse" }), vec![]))
 }
 
-/// A one-direction layer of `direction = "reverse"`: the forward layer over the sequence
-/// reversed, its `Y` reversed back (`Y_h` and `Y_c` are its last states either way).
+/// tract's layer, with as many directions of weights as `direction` says (tract would run a
+/// second direction of weights whatever it says); one of `direction = "reverse"` runs as the
+/// forward layer over the sequence reversed, its `Y` reversed back (`Y_h` and `Y_c` are its
+/// last states either way).
 #[derive(Debug, Clone)]
-struct Reversed(CommonRec);
+struct Recurrent {
+	layer: CommonRec,
+	directions: usize,
+	reverse: bool,
+}
 
-impl Expansion for Reversed {
+impl Expansion for Recurrent {
 	fn name(&self) -> StaticName {
-		Expansion::name(&self.0)
+		Expansion::name(&self.layer)
 	}
 
 	fn nboutputs(&self) -> TractResult<usize> {
-		self.0.nboutputs()
+		self.layer.nboutputs()
 	}
 
 	fn rules<'r, 'p: 'r, 's: 'r>(
@@ -117,16 +117,23 @@ impl Expansion for Reversed {
 		inputs: &'p [TensorProxy],
 		outputs: &'p [TensorProxy],
 	) -> InferenceResult {
-		self.0.rules(s, inputs, outputs)
+		s.equals(&inputs[1].shape[0], self.directions.to_dim())?;
+		self.layer.rules(s, inputs, outputs)
 	}
 
 	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+		if model.outlet_fact(inputs[1])?.shape[0] != self.directions.to_dim() {
+			bail!("weights of another number of directions than {}", self.directions)
+		}
+		if !self.reverse {
+			return self.layer.wire(prefix, model, inputs);
+		}
 		// The sequence axis of X and Y alike: [seq, …] or, batch first, [batch, seq, …].
-		let sequence = ReverseAxis(usize::from(self.0.batch_first));
+		let sequence = ReverseAxis(usize::from(self.layer.batch_first));
 		let mut inputs: TVec<OutletId> = inputs.into();
 		inputs[0] = model.wire_node(format!("{prefix}.reverse_x"), sequence.clone(), &[inputs[0]])?[0];
-		let mut outputs = self.0.wire(prefix, model, &inputs)?;
-		if let Some(y) = self.0.optional_y_output {
+		let mut outputs = self.layer.wire(prefix, model, &inputs)?;
+		if let Some(y) = self.layer.optional_y_output {
 			outputs[y] = model.wire_node(format!("{prefix}.reverse_y"), sequence, &[outputs[y]])?[0];
 		}
 		Ok(outputs)

@@ -26,8 +26,9 @@ pub struct TfIdf {
 	min_gram: usize,
 	max_gram: usize,
 	max_skip: usize,
-	/// Each n-gram of the pool (of an allowed length) and its output column.
-	columns: BTreeMap<Vec<i64>, usize>,
+	/// onnxruntime's trie as one map: every n-gram of the pool of an allowed length with its
+	/// output column, and every shorter start of one (no column).
+	trie: BTreeMap<Vec<i64>, Option<usize>>,
 	/// Each column's weight, as bits (`weights`; none: 1).
 	weights: Vec<u32>,
 	output_size: usize,
@@ -55,7 +56,7 @@ pub fn tf_idf(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn I
 	let pool = node.get_attr_slice::<i64>("pool_int64s")?;
 	let starts = node.get_attr_slice::<i64>("ngram_counts")?;
 	let indexes = node.get_attr_slice::<i64>("ngram_indexes")?;
-	let mut columns = BTreeMap::new();
+	let mut trie = BTreeMap::new();
 	let mut k = 0usize;
 	for (i, start) in starts.iter().enumerate() {
 		let size = i + 1;
@@ -70,7 +71,10 @@ pub fn tf_idf(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn I
 			if (min_gram..=max_gram).contains(&size) {
 				let index = indexes.get(k).context("ngram_indexes has fewer entries than the pool has n-grams")?;
 				let column = usize::try_from(*index).context("ngram_indexes must not be negative")?;
-				columns.insert(gram.to_vec(), column);
+				for end in 1..size {
+					trie.entry(gram[..end].to_vec()).or_insert(None);
+				}
+				trie.insert(gram.to_vec(), Some(column));
 			}
 			k += 1;
 		}
@@ -87,9 +91,10 @@ pub fn tf_idf(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn I
 	let op = TfIdf {
 		weighting,
 		min_gram,
-		max_gram,
+		// No n-gram of the pool is longer than `ngram_counts` has sizes.
+		max_gram: max_gram.min(starts.len()),
 		max_skip,
-		columns,
+		trie,
 		weights: weights.into_iter().map(f32::to_bits).collect(),
 		output_size,
 	};
@@ -107,9 +112,16 @@ impl TfIdf {
 
 	/// Adds each pool n-gram's occurrences in `row` to `counts`.
 	fn count(&self, row: &[i64], counts: &mut [u64]) {
-		let mut gram = Vec::with_capacity(self.max_gram);
+		if row.is_empty() {
+			return;
+		}
+		let mut gram = Vec::with_capacity(self.max_gram.min(row.len()));
 		let mut smallest = self.min_gram;
-		for distance in 1..=self.max_skip + 1 {
+		for distance in 1..=self.max_skip.saturating_add(1) {
+			// No n-gram of `smallest` tokens fits at this distance, nor at any larger one.
+			if distance.checked_mul(smallest - 1).is_none_or(|span| span >= row.len()) {
+				break;
+			}
 			for start in 0..row.len() {
 				if start + distance * (smallest - 1) >= row.len() {
 					break;
@@ -118,10 +130,10 @@ impl TfIdf {
 				let mut at = start;
 				while gram.len() < self.max_gram && at < row.len() {
 					gram.push(row[at]);
-					if gram.len() >= smallest {
-						if let Some(column) = self.columns.get(&gram) {
-							counts[*column] += 1;
-						}
+					// As onnxruntime's walk down its trie: no n-gram of the pool starts so.
+					let Some(column) = self.trie.get(&gram) else { break };
+					if let (Some(column), true) = (column, gram.len() >= smallest) {
+						counts[*column] += 1;
 					}
 					at += distance;
 				}

@@ -352,6 +352,35 @@ def operator_models():
         write(f"onnx_{op.lower()}_reverse", model.SerializeToString(), feeds, reference,
               f"onnx {op} node, direction reverse, onnx's reference", 1e-5, 1e-6)
 
+    # What onnxruntime and the Python reference compute differently, with onnxruntime's outputs
+    # as the reference: Attention's scores of qk_matmul_output_mode 0 under a soft cap (the
+    # products before it), and a tree's BRANCH_NEQ on NaN (true).
+    def onnxruntime_model(name, graph, opsets, feeds, what):
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets])
+        model.ir_version = 10
+        model_bytes = model.SerializeToString()
+        session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+        reference = session.run(None, dict(zip([i.name for i in session.get_inputs()], feeds)))
+        write(name, model_bytes, feeds, reference, what, 1e-5, 1e-6)
+
+    onnxruntime_model(
+        "onnx_attention_softcap_raw_scores",
+        helper.make_graph([helper.make_node("Attention", ["q", "k", "v"], ["y", "", "", "scores"], softcap=2.0)],
+                          "attention", [helper.make_tensor_value_info(n, f32, [1, 2, 3, 4]) for n in "qkv"],
+                          [helper.make_tensor_value_info(n, f32, None) for n in ("y", "scores")]),
+        [("", 23)], [rng.normal(0, 3, (1, 2, 3, 4)).astype(np.float32) for _ in range(3)],
+        "onnx Attention node (opset 23), soft cap, scores of mode 0, onnxruntime's outputs")
+    onnxruntime_model(
+        "onnx_tree_ensemble_neq_nan",
+        helper.make_graph([helper.make_node(
+            "TreeEnsembleRegressor", ["x"], ["y"], domain="ai.onnx.ml", n_targets=1,
+            nodes_treeids=[0, 0, 0], nodes_nodeids=[0, 1, 2], nodes_featureids=[0, 0, 0], nodes_values=[0.5, 0, 0],
+            nodes_modes=["BRANCH_NEQ", "LEAF", "LEAF"], nodes_truenodeids=[1, 0, 0], nodes_falsenodeids=[2, 0, 0],
+            target_treeids=[0, 0], target_nodeids=[1, 2], target_ids=[0, 0], target_weights=[1.0, 2.0])],
+            "neq", [helper.make_tensor_value_info("x", f32, [3, 1])], [helper.make_tensor_value_info("y", f32, None)]),
+        [("", 13), ("ai.onnx.ml", 3)], [np.array([[0.5], [np.nan], [1.0]], dtype=np.float32)],
+        "onnx TreeEnsembleRegressor node, BRANCH_NEQ on NaN, onnxruntime's outputs")
+
     batch, q_seq, past = 2, 3, 5
     attention_model(
         "onnx_attention_gqa_cache",
@@ -468,6 +497,9 @@ def hostile_models():
     unified("tree_ensemble_with_a_cycle", [0, 0], [1, 0], [0, 0], [0, 1], [1, 1])
     unified("tree_ensemble_sharing_a_subtree", [0, 0, 0], [1, 2, 0], [0, 0, 1], [2, 0, 1], [0, 1, 1])
     unified("tree_ensemble_member_without_set", [0, 6], [1, 0], [0, 1], [0, 1], [1, 1], members=[float("nan")])
+    # A root whose two children are one id, not both leaves: onnxruntime reads a leaf, the
+    # reference a branch.
+    unified("tree_ensemble_root_read_two_ways", [0, 0], [1, 0], [1, 1], [1, 1], [0, 1])
     # Attention whose mask covers more keys than there are.
     constant = lambda name, shape, values: helper.make_tensor(name, TensorProto.FLOAT, shape, values)
     save("attention_mask_too_long", helper.make_graph(

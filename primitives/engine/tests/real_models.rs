@@ -182,6 +182,7 @@ fn hostile_files_are_refused_with_their_reason() {
 		("tree_ensemble_with_a_cycle", EngineError::ModelPreparationFailed),
 		("tree_ensemble_sharing_a_subtree", EngineError::ModelPreparationFailed),
 		("tree_ensemble_member_without_set", EngineError::ModelPreparationFailed),
+		("tree_ensemble_root_read_two_ways", EngineError::ModelPreparationFailed),
 		("attention_mask_too_long", EngineError::ModelPreparationFailed),
 		("rnn_relu_activation", EngineError::ModelPreparationFailed),
 	] {

@@ -70,6 +70,24 @@ pub fn to_tract(tensor: &Tensor) -> Result<tract_onnx::prelude::Tensor, EngineEr
 		.map_err(|_| EngineError::MalformedTensor)
 }
 
+/// The type of the values a tensor of `datum_type` holds: a dimension tract computed while
+/// typing is an int64 once it is a number (a symbol is no value); other types are themselves.
+pub fn value_type(datum_type: DatumType) -> DatumType {
+	if datum_type == DatumType::TDim {
+		DatumType::I64
+	} else {
+		datum_type
+	}
+}
+
+/// `input` with its values in their [`value_type`]: integers tract typed as symbolic dimensions
+/// (an int64 input it could compute while typing) as the int64s they are.
+pub fn without_dims(
+	input: &tract_onnx::prelude::Tensor,
+) -> TractResult<std::borrow::Cow<'_, tract_onnx::prelude::Tensor>> {
+	input.cast_to_dt(value_type(input.datum_type()))
+}
+
 /// A veriml tensor of a tract output, in canonical form.
 pub fn from_tract(value: &tract_onnx::prelude::Tensor) -> Result<Tensor, EngineError> {
 	let dtype = dtype(value.datum_type()).ok_or(EngineError::UnsupportedOperator)?;
@@ -78,9 +96,7 @@ pub fn from_tract(value: &tract_onnx::prelude::Tensor) -> Result<Tensor, EngineE
 		.iter()
 		.map(|d| u32::try_from(*d).map_err(|_| EngineError::OutputTooLarge))
 		.collect::<Result<Vec<_>, _>>()?;
-	// A dimension is an int64 once it is a number; a symbol is no value. Other types stay.
-	let stored = if value.datum_type() == DatumType::TDim { DatumType::I64 } else { value.datum_type() };
-	let value = value.cast_to_dt(stored).map_err(|_| EngineError::ExecutionFailed)?;
+	let value = without_dims(value).map_err(|_| EngineError::ExecutionFailed)?;
 	let plain = value.try_as_plain_ram().map_err(|_| EngineError::ExecutionFailed)?;
 	let mut tensor = Tensor { dtype, shape, data: plain.as_bytes().to_vec() };
 	tensor.canonicalize()?;

@@ -46,3 +46,20 @@ impl<O: Rules> Expansion for Expanded<O> {
 		self.0.rules(s, inputs, outputs)
 	}
 }
+
+/// What an op's `eval_one` computes: one tensor, or a classifier's labels and scores.
+pub trait Outputs {
+	fn into_values(self) -> TVec<TValue>;
+}
+
+impl Outputs for Tensor {
+	fn into_values(self) -> TVec<TValue> {
+		tvec!(self.into_tvalue())
+	}
+}
+
+impl Outputs for (Tensor, Tensor) {
+	fn into_values(self) -> TVec<TValue> {
+		tvec!(self.0.into_tvalue(), self.1.into_tvalue())
+	}
+}

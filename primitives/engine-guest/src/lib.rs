@@ -55,6 +55,17 @@ macro_rules! eval_op {
 	};
 }
 
+/// `Op` and `EvalOp` of a typed op of one input whose `eval_one(&Tensor)` computes its
+/// [`expansion::Outputs`] (one tensor, or a classifier's labels and scores).
+macro_rules! one_input_op {
+	($op:ty, $name:literal) => {
+		eval_op!($op, |_op| $name, |op, inputs| {
+			let [input] = inputs else { bail!("{} takes one input, got {}", $name, inputs.len()) };
+			Ok($crate::expansion::Outputs::into_values(op.eval_one(input)?))
+		});
+	};
+}
+
 mod check;
 mod convert;
 mod expansion;

@@ -4,7 +4,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{without_dims, Expanded, Signature, Signed};
+use super::{Expanded, Signature, Signed};
 
 /// `OneHotEncoder`: X of any shape → X's shape + [categories], f32; 1 where X is the category.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl Signed for OneHotEncoder {
 
 impl OneHotEncoder {
 	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
-		let input = &*without_dims(input)?;
+		let input = &*crate::convert::without_dims(input)?;
 		let plain = input.try_as_plain_ram()?;
 		// onnxruntime truncates a float to an integer before looking it up.
 		let values: Vec<i64> = match input.datum_type() {
@@ -57,7 +57,7 @@ impl OneHotEncoder {
 	}
 }
 
-ml_op!(OneHotEncoder, "OneHotEncoder");
+one_input_op!(OneHotEncoder, "OneHotEncoder");
 
 impl TypedOp for OneHotEncoder {
 	as_op!();
@@ -146,7 +146,7 @@ impl Signed for LabelEncoder {
 
 impl LabelEncoder {
 	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
-		let input = &*without_dims(input)?;
+		let input = &*crate::convert::without_dims(input)?;
 		let plain = input.try_as_plain_ram()?;
 		let keys: Vec<Number> = match input.datum_type() {
 			DatumType::I64 => plain.as_slice::<i64>()?.iter().map(|v| Number::Int(*v)).collect(),
@@ -170,7 +170,7 @@ impl LabelEncoder {
 	}
 }
 
-ml_op!(LabelEncoder, "LabelEncoder");
+one_input_op!(LabelEncoder, "LabelEncoder");
 
 impl TypedOp for LabelEncoder {
 	as_op!();

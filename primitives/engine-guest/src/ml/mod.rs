@@ -6,16 +6,6 @@
 //! (how a two-class ensemble with one score column is labelled, what a target no leaf voted for
 //! holds): the outputs of a model are those its author checked against onnxruntime.
 
-/// `Op` and `EvalOp` of an op of one input whose `eval_one(&Tensor)` computes its [`Outputs`].
-macro_rules! ml_op {
-	($op:ty, $name:literal) => {
-		eval_op!($op, |_op| $name, |op, inputs| {
-			let [input] = inputs else { bail!("{} takes one input, got {}", $name, inputs.len()) };
-			Ok($crate::ml::Outputs::into_values(op.eval_one(input)?))
-		});
-	};
-}
-
 mod array_feature_extractor;
 mod encoders;
 mod preprocess;
@@ -38,23 +28,6 @@ pub fn register(register: &mut OnnxOpRegister) {
 	register.insert("ArrayFeatureExtractor", array_feature_extractor::array_feature_extractor);
 	register.insert("OneHotEncoder", encoders::one_hot_encoder);
 	register.insert("LabelEncoder", encoders::label_encoder);
-}
-
-/// What an op's `eval_one` computes: one tensor, or a classifier's labels and scores.
-pub trait Outputs {
-	fn into_values(self) -> TVec<TValue>;
-}
-
-impl Outputs for Tensor {
-	fn into_values(self) -> TVec<TValue> {
-		tvec!(self.into_tvalue())
-	}
-}
-
-impl Outputs for (Tensor, Tensor) {
-	fn into_values(self) -> TVec<TValue> {
-		tvec!(self.0.into_tvalue(), self.1.into_tvalue())
-	}
 }
 
 /// The rows of an input fact of rank 1 (one row) or 2 (a batch): the output's first dimension.
@@ -276,16 +249,6 @@ fn floats_or_doubles(
 	Ok(node.get_attr_opt_vec::<f32>(name)?.map(|v| (v.into_iter().map(f64::from).collect(), false)))
 }
 
-/// `input`, with integers tract typed as symbolic dimensions (an int64 input it could compute
-/// while typing) as the int64s they are.
-pub fn without_dims(input: &Tensor) -> TractResult<std::borrow::Cow<'_, Tensor>> {
-	if input.datum_type() == DatumType::TDim {
-		Ok(std::borrow::Cow::Owned(input.cast_to::<i64>()?.into_owned()))
-	} else {
-		Ok(std::borrow::Cow::Borrowed(input))
-	}
-}
-
 /// (rows, features) of a rank-1 (one row) or rank-2 input.
 pub fn input_rows(input: &Tensor) -> TractResult<(usize, usize)> {
 	match input.rank() {
@@ -298,7 +261,7 @@ pub fn input_rows(input: &Tensor) -> TractResult<(usize, usize)> {
 /// The input's values as f64, each first rounded to f32 unless `doubles`: the value onnxruntime
 /// compares with a threshold of that width (an integer converted to it directly).
 pub fn input_values(input: &Tensor, doubles: bool) -> TractResult<Vec<f64>> {
-	let input = without_dims(input)?;
+	let input = crate::convert::without_dims(input)?;
 	let plain = input.try_as_plain_ram()?;
 	Ok(match (input.datum_type(), doubles) {
 		(DatumType::F32, _) => plain.as_slice::<f32>()?.iter().map(|v| f64::from(*v)).collect(),

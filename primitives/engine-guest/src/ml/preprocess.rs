@@ -3,7 +3,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{input_rows, without_dims, Expanded, Signature, Signed};
+use super::{input_rows, Expanded, Signature, Signed};
 
 /// `Imputer`: each element equal to `replaced` (or NaN, where `replaced` is NaN) becomes its
 /// feature's imputed value; f32 inputs with the float attributes, int64 inputs with the int64 ones.
@@ -47,7 +47,7 @@ fn per_feature<T: Copy>(values: &[T], feature: usize, features: usize) -> TractR
 
 impl Imputer {
 	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
-		let input = &*without_dims(input)?;
+		let input = &*crate::convert::without_dims(input)?;
 		let (_, features) = input_rows(input)?;
 		let mut output = input.clone();
 		match input.datum_type() {
@@ -93,7 +93,7 @@ impl Signed for Binarizer {
 
 impl Binarizer {
 	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
-		let input = &*without_dims(input)?;
+		let input = &*crate::convert::without_dims(input)?;
 		let threshold = f32::from_bits(self.threshold);
 		let mut output = input.clone();
 		let mut plain = output.try_as_plain_ram_mut()?;
@@ -115,8 +115,8 @@ impl Binarizer {
 	}
 }
 
-ml_op!(Imputer, "Imputer");
-ml_op!(Binarizer, "Binarizer");
+one_input_op!(Imputer, "Imputer");
+one_input_op!(Binarizer, "Binarizer");
 
 impl TypedOp for Imputer {
 	as_op!();

@@ -6,7 +6,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{input_rows, without_dims, Expanded, Signature, Signed};
+use super::{input_rows, Expanded, Signature, Signed};
 
 /// `Scaler`: an input of rank 1 or 2 (features last) → the same shape, f32.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,7 @@ impl Scaler {
 	}
 
 	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
-		let input = &*without_dims(input)?;
+		let input = &*crate::convert::without_dims(input)?;
 		let (_, features) = input_rows(input)?;
 		self.check_features(features)?;
 		let plain = input.try_as_plain_ram()?;
@@ -77,7 +77,7 @@ impl Scaler {
 	}
 }
 
-ml_op!(Scaler, "Scaler");
+one_input_op!(Scaler, "Scaler");
 
 impl TypedOp for Scaler {
 	as_op!();

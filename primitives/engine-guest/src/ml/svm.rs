@@ -200,7 +200,7 @@ impl PartialEq for SvmRegressor {
 }
 impl Eq for SvmRegressor {}
 
-ml_op!(SvmRegressor, "SVMRegressor");
+one_input_op!(SvmRegressor, "SVMRegressor");
 
 impl TypedOp for SvmRegressor {
 	as_op!();
@@ -487,7 +487,7 @@ impl PartialEq for SvmClassifier {
 }
 impl Eq for SvmClassifier {}
 
-ml_op!(SvmClassifier, "SVMClassifier");
+one_input_op!(SvmClassifier, "SVMClassifier");
 
 impl TypedOp for SvmClassifier {
 	as_op!();

@@ -652,7 +652,7 @@ impl PartialEq for TreeEnsembleRegressor {
 }
 impl Eq for TreeEnsembleRegressor {}
 
-ml_op!(TreeEnsembleRegressor, "TreeEnsembleRegressor");
+one_input_op!(TreeEnsembleRegressor, "TreeEnsembleRegressor");
 
 impl TypedOp for TreeEnsembleRegressor {
 	as_op!();
@@ -812,7 +812,7 @@ impl PartialEq for TreeEnsembleClassifier {
 }
 impl Eq for TreeEnsembleClassifier {}
 
-ml_op!(TreeEnsembleClassifier, "TreeEnsembleClassifier");
+one_input_op!(TreeEnsembleClassifier, "TreeEnsembleClassifier");
 
 impl TypedOp for TreeEnsembleClassifier {
 	as_op!();

@@ -14,12 +14,9 @@
 //! Everything is f32 but the softmax, which `softmax_precision = DOUBLE` computes in f64.
 //! Sliding windows (opset 25) are not implemented: such a model is refused.
 
-use tract_onnx::{
-	model::{optional_inputs, optional_outputs, ParsingContext},
-	pb::NodeProto,
-	tract_hir::internal::*,
-};
+use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
+use super::{input_slots, output_slots};
 use crate::expansion::{Expanded, Rules};
 
 /// What the optional fourth output, `qk_matmul_output`, holds (`qk_matmul_output_mode`).
@@ -62,14 +59,8 @@ pub struct Attention {
 
 /// Builds the op for an ONNX `Attention` node.
 pub fn attention(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-	let inputs: Vec<Option<usize>> = optional_inputs(node).take(7).collect();
-	if inputs[..3] != [Some(0), Some(1), Some(2)] || node.input.len() > 7 {
-		bail!("Attention takes Q, K, V and at most four optional inputs")
-	}
-	let outputs: Vec<Option<usize>> = optional_outputs(node).take(4).collect();
-	if outputs[0] != Some(0) || node.output.len() > 4 {
-		bail!("Attention gives Y and at most three optional outputs")
-	}
+	let inputs = input_slots(node, 3, 7, "Attention takes Q, K, V and at most four optional inputs")?;
+	let outputs = output_slots(node, 1, 4, "Attention gives Y and at most three optional outputs")?;
 	let past = match (inputs[4], inputs[5]) {
 		(Some(key), Some(value)) => Some((key, value)),
 		(None, None) => None,
@@ -322,7 +313,7 @@ impl Attention {
 		let nonpad: Option<Vec<i64>> = self
 			.nonpad
 			.map(|index| -> TractResult<Vec<i64>> {
-				let counts = crate::ml::without_dims(&inputs[index])?;
+				let counts = crate::convert::without_dims(&inputs[index])?;
 				Ok(counts.cast_to::<i64>()?.try_as_plain_ram()?.as_slice::<i64>()?.to_vec())
 			})
 			.transpose()?;

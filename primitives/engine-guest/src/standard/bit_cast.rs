@@ -23,7 +23,7 @@ pub fn bit_cast(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn
 
 impl BitCast {
 	fn check(&self, from: DatumType) -> TractResult<()> {
-		let from = if from == DatumType::TDim { DatumType::I64 } else { from };
+		let from = crate::convert::value_type(from);
 		if (!from.is_number() && from != DatumType::Bool)
 			|| from.size_of() != self.to.size_of()
 			|| (self.to == DatumType::Bool && from != DatumType::Bool)
@@ -33,13 +33,12 @@ impl BitCast {
 		Ok(())
 	}
 
-	fn eval_one(&self, input: &Tensor) -> TractResult<TVec<TValue>> {
-		let input = crate::ml::without_dims(input)?;
+	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
+		let input = crate::convert::without_dims(input)?;
 		self.check(input.datum_type())?;
 		let bytes = input.try_as_plain_ram()?.as_bytes();
 		// Same width, and never bits that are no boolean into one (checked above).
-		let output = unsafe { Tensor::from_raw_dt(self.to, input.shape(), bytes)? };
-		Ok(tvec!(output.into_tvalue()))
+		unsafe { Tensor::from_raw_dt(self.to, input.shape(), bytes) }
 	}
 }
 
@@ -59,10 +58,7 @@ impl Rules for BitCast {
 	}
 }
 
-eval_op!(BitCast, |_op| "BitCast", |op, inputs| {
-	let [input] = inputs else { bail!("BitCast takes one input") };
-	op.eval_one(input)
-});
+one_input_op!(BitCast, "BitCast");
 
 impl TypedOp for BitCast {
 	as_op!();

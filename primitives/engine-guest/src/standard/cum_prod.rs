@@ -80,8 +80,8 @@ impl CumProd {
 
 	fn eval_inputs(&self, inputs: &[TValue]) -> TractResult<TVec<TValue>> {
 		let [input, axis] = inputs else { bail!("CumProd takes an input and an axis") };
-		let input = crate::ml::without_dims(input)?;
-		let axis = crate::ml::without_dims(axis)?;
+		let input = crate::convert::without_dims(input)?;
+		let axis = crate::convert::without_dims(axis)?;
 		if axis.rank() != 0 {
 			bail!("CumProd's axis is a scalar, got shape {:?}", axis.shape())
 		}
@@ -130,7 +130,6 @@ impl TypedOp for CumProd {
 	as_op!();
 
 	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-		let datum_type = if inputs[0].datum_type == DatumType::TDim { DatumType::I64 } else { inputs[0].datum_type };
-		Ok(tvec!(datum_type.fact(inputs[0].shape.clone())))
+		Ok(tvec!(crate::convert::value_type(inputs[0].datum_type).fact(inputs[0].shape.clone())))
 	}
 }

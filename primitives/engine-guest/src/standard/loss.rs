@@ -9,12 +9,9 @@
 //! order and `mean` divides that by the sum of their weights (each 1 without `weight`, 0 where
 //! ignored). A target outside `[0, C)` that is not the ignored index fails the run.
 
-use tract_onnx::{
-	model::{optional_inputs, optional_outputs, ParsingContext},
-	pb::NodeProto,
-	tract_hir::internal::*,
-};
+use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
+use super::{input_slots, output_slots};
 use crate::expansion::{Expanded, Rules};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,14 +50,13 @@ pub fn softmax_cross_entropy(
 }
 
 fn parse(node: &NodeProto, softmax: bool) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-	let inputs: Vec<Option<usize>> = optional_inputs(node).take(3).collect();
-	if inputs[..2] != [Some(0), Some(1)] || node.input.len() > 3 {
-		bail!("a loss takes scores, a target and an optional weight")
-	}
-	let outputs: Vec<Option<usize>> = optional_outputs(node).take(2).collect();
-	if outputs[0] != Some(0) || node.output.len() > if softmax { 2 } else { 1 } {
-		bail!("a loss gives the loss (and SoftmaxCrossEntropyLoss its log-probabilities)")
-	}
+	let inputs = input_slots(node, 2, 3, "a loss takes scores, a target and an optional weight")?;
+	let outputs = output_slots(
+		node,
+		1,
+		if softmax { 2 } else { 1 },
+		"a loss gives the loss (and SoftmaxCrossEntropyLoss its log-probabilities)",
+	)?;
 	let reduction = match node.get_attr_opt::<&str>("reduction")?.unwrap_or("mean") {
 		"none" => Reduction::None,
 		"sum" => Reduction::Sum,
@@ -72,7 +68,7 @@ fn parse(node: &NodeProto, softmax: bool) -> TractResult<(Box<dyn InferenceOp>, 
 		reduction,
 		ignore_index: node.get_attr_opt::<i64>("ignore_index")?,
 		weighted: inputs[2].is_some(),
-		log_prob: outputs[1].is_some(),
+		log_prob: outputs.get(1).is_some_and(Option::is_some),
 	};
 	Ok((expand(Expanded(op)), vec![]))
 }
@@ -94,7 +90,7 @@ impl Loss {
 	}
 
 	fn eval_f32(&self, inputs: &[TValue]) -> TractResult<TVec<TValue>> {
-		let (x, target) = (&inputs[0], crate::ml::without_dims(&inputs[1])?);
+		let (x, target) = (&inputs[0], crate::convert::without_dims(&inputs[1])?);
 		self.output_shapes(
 			&x.shape().iter().map(|d| d.to_dim()).collect::<TVec<_>>(),
 			&target.shape().iter().map(|d| d.to_dim()).collect::<TVec<_>>(),

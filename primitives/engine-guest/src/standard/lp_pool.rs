@@ -111,24 +111,25 @@ impl LpPool {
 			.collect()
 	}
 
-	fn output_shape(&self, shape: &[usize]) -> TractResult<TVec<usize>> {
+	/// The output's shape for an input of `shape`, and the spatial axes' [`Self::geometry`].
+	fn layout(&self, shape: &[usize]) -> TractResult<(TVec<usize>, Vec<(usize, usize)>)> {
 		if shape.len() < 3 {
 			bail!("LpPool takes [N, C, D1, …], got rank {}", shape.len())
 		}
+		let geometry = self.geometry(&shape[2..])?;
 		let mut output: TVec<usize> = shape[..2].into();
-		for (out, before) in self.geometry(&shape[2..])? {
+		for (out, before) in &geometry {
 			// A window's positions, `before` padding and all, must be addressable too.
-			before.checked_add(out).context("LpPool's output overflows")?;
-			output.push(out);
+			before.checked_add(*out).context("LpPool's output overflows")?;
+			output.push(*out);
 		}
 		output.iter().try_fold(1usize, |size, dim| size.checked_mul(*dim)).context("LpPool's output overflows")?;
-		Ok(output)
+		Ok((output, geometry))
 	}
 
-	fn eval_one(&self, input: &Tensor) -> TractResult<TVec<TValue>> {
+	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
 		let shape = input.shape();
-		let output_shape = self.output_shape(shape)?;
-		let geometry = self.geometry(&shape[2..])?;
+		let (output_shape, geometry) = self.layout(shape)?;
 		let spatial = &shape[2..];
 		let values = input.try_as_plain_ram()?.as_slice::<f32>()?;
 		let (plane, out_plane) = (spatial.iter().product::<usize>(), output_shape[2..].iter().product::<usize>());
@@ -169,7 +170,7 @@ impl LpPool {
 				output.push(sum.powf(root));
 			}
 		}
-		Ok(tvec!(Tensor::from_shape(&output_shape, &output)?.into_tvalue()))
+		Tensor::from_shape(&output_shape, &output)
 	}
 }
 
@@ -188,16 +189,13 @@ impl Rules for LpPool {
 		s.equals(&outputs[0].datum_type, f32::datum_type())?;
 		s.given(&inputs[0].shape, move |s, shape| {
 			let shape = shape.iter().map(|d| Ok(d.to_usize()?)).collect::<TractResult<Vec<usize>>>()?;
-			let output = self.output_shape(&shape)?;
+			let (output, _) = self.layout(&shape)?;
 			s.equals(&outputs[0].shape, output.iter().map(|d| d.to_dim()).collect::<TVec<_>>())
 		})
 	}
 }
 
-eval_op!(LpPool, |_op| "LpPool", |op, inputs| {
-	let [input] = inputs else { bail!("LpPool takes one input") };
-	op.eval_one(input)
-});
+one_input_op!(LpPool, "LpPool");
 
 impl TypedOp for LpPool {
 	as_op!();
@@ -207,6 +205,6 @@ impl TypedOp for LpPool {
 			bail!("LpPool is implemented for f32, got {:?}", inputs[0].datum_type)
 		}
 		let shape = inputs[0].shape.as_concrete().context("LpPool needs a known shape")?;
-		Ok(tvec!(f32::fact(&self.output_shape(shape)?)))
+		Ok(tvec!(f32::fact(&self.layout(shape)?.0)))
 	}
 }

@@ -12,7 +12,11 @@ mod recurrent;
 mod tensor_scatter;
 mod tf_idf;
 
-use tract_onnx::model::OnnxOpRegister;
+use tract_onnx::{
+	model::{optional_inputs, optional_outputs, OnnxOpRegister},
+	pb::NodeProto,
+	tract_hir::internal::*,
+};
 
 /// Registers the operators of this module (tract registers `Attention` only with its
 /// transformers feature, and differently).
@@ -28,4 +32,29 @@ pub fn register(register: &mut OnnxOpRegister) {
 	register.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
 	register.insert("TensorScatter", tensor_scatter::tensor_scatter);
 	register.insert("TfIdfVectorizer", tf_idf::tf_idf);
+}
+
+/// Where each of a node's `slots` inputs is among the ones it gives (tract's `optional_inputs`),
+/// the first `required` given: `what` says what the op takes, for the refusal.
+pub fn input_slots(node: &NodeProto, required: usize, slots: usize, what: &str) -> TractResult<Vec<Option<usize>>> {
+	positions(node.input.len(), optional_inputs(node), required, slots, what)
+}
+
+/// [`input_slots`] of a node's outputs (tract's `optional_outputs`).
+pub fn output_slots(node: &NodeProto, required: usize, slots: usize, what: &str) -> TractResult<Vec<Option<usize>>> {
+	positions(node.output.len(), optional_outputs(node), required, slots, what)
+}
+
+fn positions(
+	listed: usize,
+	positions: impl Iterator<Item = Option<usize>>,
+	required: usize,
+	slots: usize,
+	what: &str,
+) -> TractResult<Vec<Option<usize>>> {
+	let positions: Vec<Option<usize>> = positions.take(slots).collect();
+	if listed > slots || positions[..required].iter().any(Option::is_none) {
+		bail!("{what}")
+	}
+	Ok(positions)
 }

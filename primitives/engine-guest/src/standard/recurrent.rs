@@ -145,7 +145,7 @@ impl Expansion for Recurrent {
 struct ReverseAxis(usize);
 
 impl ReverseAxis {
-	fn eval_one(&self, input: &Tensor) -> TractResult<TVec<TValue>> {
+	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
 		let shape = input.shape();
 		if self.0 >= shape.len() || !input.datum_type().is_copy() {
 			bail!("cannot reverse axis {} of {:?} {shape:?}", self.0, input.datum_type())
@@ -162,14 +162,11 @@ impl ReverseAxis {
 		}
 		// The same type and shape as the input, its bytes moved by whole elements.
 		let output = unsafe { Tensor::from_raw_dt(input.datum_type(), shape, &reversed)? };
-		Ok(tvec!(output.into_tvalue()))
+		Ok(output)
 	}
 }
 
-eval_op!(ReverseAxis, |_op| "ReverseAxis", |op, inputs| {
-	let [input] = inputs else { bail!("ReverseAxis takes one input") };
-	op.eval_one(input)
-});
+one_input_op!(ReverseAxis, "ReverseAxis");
 
 impl TypedOp for ReverseAxis {
 	as_op!();

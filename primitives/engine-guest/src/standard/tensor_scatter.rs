@@ -3,12 +3,9 @@
 //! (`circular`), as decoders update their caches. The output has the cache's shape and type;
 //! an index outside the cache fails the run.
 
-use tract_onnx::{
-	model::{optional_inputs, ParsingContext},
-	pb::NodeProto,
-	tract_hir::internal::*,
-};
+use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
+use super::input_slots;
 use crate::expansion::{Expanded, Rules};
 
 /// `TensorScatter` with its attributes.
@@ -23,10 +20,7 @@ pub struct TensorScatter {
 
 /// Builds the op for an ONNX `TensorScatter` node.
 pub fn tensor_scatter(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-	let inputs: Vec<Option<usize>> = optional_inputs(node).take(3).collect();
-	if inputs[..2] != [Some(0), Some(1)] || node.input.len() > 3 {
-		bail!("TensorScatter takes a cache, an update and optional write indices")
-	}
+	let inputs = input_slots(node, 2, 3, "TensorScatter takes a cache, an update and optional write indices")?;
 	let circular = match node.get_attr_opt::<&str>("mode")?.unwrap_or("linear") {
 		"linear" => false,
 		"circular" => true,
@@ -60,7 +54,7 @@ impl TensorScatter {
 		let axis = self.axis(cache.shape(), update.shape())?;
 		let batch = cache.shape()[0];
 		let indices = if self.indexed {
-			let indices = crate::ml::without_dims(&inputs[2])?;
+			let indices = crate::convert::without_dims(&inputs[2])?;
 			let indices = indices.cast_to::<i64>()?.try_as_plain_ram()?.as_slice::<i64>()?.to_vec();
 			if indices.len() != batch {
 				bail!("{} write indices for a batch of {batch}", indices.len())

@@ -148,18 +148,16 @@ impl TfIdf {
 		}
 	}
 
-	fn eval_one(&self, input: &Tensor) -> TractResult<TVec<TValue>> {
-		let input = crate::ml::without_dims(input)?;
+	fn eval_one(&self, input: &Tensor) -> TractResult<Tensor> {
+		let input = crate::convert::without_dims(input)?;
 		let tokens = input.cast_to::<i64>()?;
 		let tokens = tokens.try_as_plain_ram()?.as_slice::<i64>()?;
-		let shape: Vec<usize> = match input.rank() {
-			0 => vec![self.output_size],
-			1 => vec![self.output_size],
-			2 => vec![input.shape()[0], self.output_size],
-			rank => bail!("TfIdfVectorizer takes [C] or [B, C], got rank {rank}"),
+		// Rows of tokens: one ([C], or a scalar) or a batch ([B, C]).
+		let (rows, row_len, shape) = match *input.shape() {
+			[] | [_] => (1, tokens.len(), vec![self.output_size]),
+			[rows, row_len] => (rows, row_len, vec![rows, self.output_size]),
+			ref shape => bail!("TfIdfVectorizer takes [C] or [B, C], got rank {}", shape.len()),
 		};
-		let row_len = if input.rank() == 2 { input.shape()[1] } else { tokens.len() };
-		let rows = if input.rank() == 2 { input.shape()[0] } else { 1 };
 		let mut output = Vec::with_capacity(rows * self.output_size);
 		let mut counts = vec![0u64; self.output_size];
 		for row in 0..rows {
@@ -175,7 +173,7 @@ impl TfIdf {
 				});
 			}
 		}
-		Ok(tvec!(Tensor::from_shape(&shape, &output)?.into_tvalue()))
+		Tensor::from_shape(&shape, &output)
 	}
 }
 
@@ -195,10 +193,7 @@ impl Rules for TfIdf {
 	}
 }
 
-eval_op!(TfIdf, |_op| "TfIdfVectorizer", |op, inputs| {
-	let [input] = inputs else { bail!("TfIdfVectorizer takes one input") };
-	op.eval_one(input)
-});
+one_input_op!(TfIdf, "TfIdfVectorizer");
 
 impl TypedOp for TfIdf {
 	as_op!();

@@ -47,8 +47,9 @@ async function run(nodeName, networkInfo) {
 
   // 1. A result verified with the genesis guest.
   const model = lib.testModel('pytorch_Linear');
-  await lib.registerModel(api, model, dave, VML / 100n);
-  await lib.sendOk(api, lib.registerNode(api, 'inferenceNodes', charlie, [model.hash], 100n * VML, ferdie), ferdie);
+  // Setup steps wait for finality: the best block may switch to a fork that lacks them (lib.send).
+  await lib.registerModel(api, model, dave, VML / 100n, 'finalized');
+  await lib.sendOk(api, lib.registerNode(api, 'inferenceNodes', charlie, [model.hash], 100n * VML, ferdie), ferdie, -1, 'finalized');
   const before = await completedRequest(lib, api, model, bob);
   check(before.receipt.engineVersion.toNumber() === genesisGuest.version, `request ${before.id} verified in block ${before.blockNumber} with engine version ${genesisGuest.version}`);
 

@@ -88,8 +88,9 @@ async function startWorkflow(api, lib, feed, ferdie, eve, dave) {
   const bytes = readFileSync(join(__dirname, '..', 'clients', 'typescript', 'models', 'linear.onnx'));
   const { blake2AsHex } = await import('@polkadot/util-crypto');
   const model = { name: 'linear', bytes, hash: blake2AsHex(bytes, 256), specs: [{ dtype: 'F32', shape: [1, 3] }] };
-  await lib.registerModel(api, model, ferdie, 10n ** 10n);
-  await lib.sendOk(api, lib.registerNode(api, 'inferenceNodes', dave, [model.hash], 100n * 10n ** 12n, eve), eve);
+  // Setup steps wait for finality: the best block may switch to a fork that lacks them (lib.send).
+  await lib.registerModel(api, model, ferdie, 10n ** 10n, 'finalized');
+  await lib.sendOk(api, lib.registerNode(api, 'inferenceNodes', dave, [model.hash], 100n * 10n ** 12n, eve), eve, -1, 'finalized');
   check(true, `Eve bonded dave's infr key for the linear model ${model.hash}`);
   const fee = (await api.rpc.veriml.quote(model.hash)).toJSON().total;
   const perRun = BigInt(fee);

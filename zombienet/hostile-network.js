@@ -39,11 +39,12 @@ function check(condition, message) {
 
 /**
  * Sends transactions of one signer without waiting for each other, numbering them itself; each
- * resolves with `{ events, error }` once in a block (`error` also when it never gets there).
+ * resolves with `{ events, error }` once in a block, or once finalised with `until` =
+ * 'finalized' (`error` also when it never gets there).
  */
-async function senderOf(lib, api, signer) {
+async function senderOf(lib, api, signer, until = 'inBlock') {
   let nonce = await lib.nextNonce(api, signer.address);
-  return (tx) => lib.send(api, tx, signer, nonce++).catch((error) => ({ error: String(error), events: [] }));
+  return (tx) => lib.send(api, tx, signer, nonce++, until).catch((error) => ({ error: String(error), events: [] }));
 }
 
 async function run(nodeName, networkInfo) {
@@ -56,12 +57,17 @@ async function run(nodeName, networkInfo) {
   const hostileOperators = [liarOperator, silentOperator, flooderOperator].map((a) => a.address);
   const hostileNodes = [liar, silent, flooder].map((a) => a.address);
 
-  // Setup: the models, the honest node and the hostile ones.
+  // Setup: the models, the honest node and the hostile ones. With two BABE authors the best
+  // block may switch to a sibling fork that lacks a setup transaction for a while, so each
+  // setup step waits for finality before the script reads its effects from the best block.
   const linear = lib.testModel('pytorch_Linear');
   const squeeze = lib.testModel('light_squeezenet');
   const sigmoid = lib.testModel('pytorch_Sigmoid');
-  for (const model of [linear, squeeze, sigmoid]) await lib.registerModel(api, model, dave, VML / 100n);
-  const squeezeRecord = (await api.query.models.models(squeeze.hash)).unwrap();
+  const records = [];
+  for (const model of [linear, squeeze, sigmoid]) {
+    records.push(await lib.registerModel(api, model, dave, VML / 100n, 'finalized'));
+  }
+  const squeezeRecord = records[1];
   check(squeezeRecord.verification.toString() === 'Optimistic', `${squeeze.name} is verified optimistically`);
   const minBond = api.consts.inferenceNodes.minBond.toBigInt();
   const deposit = api.consts.verification.challengeDeposit.toBigInt();
@@ -77,9 +83,9 @@ async function run(nodeName, networkInfo) {
     [silent, silentOperator, [linear.hash], 3n * minBond],
     [flooder, flooderOperator, [sigmoid.hash], minBond],
   ];
-  for (const [key, operator, services, bond] of nodes) {
-    await lib.sendOk(api, lib.registerNode(api, 'inferenceNodes', key, services, bond, operator), operator);
-  }
+  // One operator each, so side by side.
+  await Promise.all(nodes.map(([key, operator, services, bond]) => lib.sendOk(api,
+    lib.registerNode(api, 'inferenceNodes', key, services, bond, operator), operator, -1, 'finalized')));
   const bondOf = async (key) => (await api.query.inferenceNodes.nodes(key.address)).unwrap().bond.toBigInt();
   const bondsBefore = { liar: await bondOf(liar), silent: await bondOf(silent), flooder: await bondOf(flooder) };
   check(true, 'charlie, the liar, the silent node and the flooder are bonded');
@@ -143,10 +149,10 @@ async function run(nodeName, networkInfo) {
 
   // The Sybil data set: refused, whatever its bond.
   const registered = await lib.sendOk(api,
-    api.tx.feeds.registerFeed('ETH/USD', 'owner-approved nodes only', 2, 2, 1, 50_000_000), feedOwner);
+    api.tx.feeds.registerFeed('ETH/USD', 'owner-approved nodes only', 2, 2, 1, 50_000_000), feedOwner, -1, 'finalized');
   const feed = lib.eventsOf(registered.events, 'feeds', 'FeedRegistered')[0].data.feed.toNumber();
   const dataBond = api.consts.dataNodes.minBond.toBigInt();
-  const sybil = await senderOf(lib, api, sybilOperator);
+  const sybil = await senderOf(lib, api, sybilOperator, 'finalized');
   const sybils = await Promise.all([1, 2, 3, 4].map((i) => sybil(
     lib.registerNode(api, 'dataNodes', lib.account(`Sybil${i}`), [feed], 10n * dataBond, sybilOperator),
   )));
@@ -154,8 +160,9 @@ async function run(nodeName, networkInfo) {
     `4 Sybil data nodes are refused a feed whose owner approved no one (${sybils.map((s) => s.error)})`);
   check((await api.query.dataNodes.nodesByService(feed)).length === 0, 'no node serves the feed');
 
-  // The request spammer.
-  const spam = await senderOf(lib, api, spammer);
+  // The request spammer; the ids come from the events of the finalised blocks (a request
+  // included again after a fork switch may get another id).
+  const spam = await senderOf(lib, api, spammer, 'finalized');
   const requests = await Promise.all([
     ...Array.from({ length: SPAM_IN_BLOCK }, () => spam(api.tx.inference.request(linear.hash, lib.sampleInputs(linear), 10n * VML))),
     ...Array.from({ length: SPAM_OPTIMISTIC }, () => spam(api.tx.inference.request(squeeze.hash, lib.sampleInputs(squeeze), 10n * VML))),

@@ -34,12 +34,13 @@ async function run(nodeName, networkInfo) {
   });
 
   const model = lib.testModel('pytorch_Linear');
-  await lib.registerModel(api, model, dave, VML / 100n);
+  // Setup steps wait for finality: the best block may switch to a fork that lacks them (lib.send).
+  await lib.registerModel(api, model, dave, VML / 100n, 'finalized');
   check(true, `Dave registered ${model.name} (${model.hash})`);
 
   await lib.sendOk(api, api.tx.balances.transferKeepAlive(attacker.address, 10n * VML), alice);
   const bond = 100n * VML;
-  await lib.sendOk(api, lib.registerNode(api, 'inferenceNodes', attacker, [model.hash], bond, eve), eve);
+  await lib.sendOk(api, lib.registerNode(api, 'inferenceNodes', attacker, [model.hash], bond, eve), eve, -1, 'finalized');
   const eveBefore = (await api.query.system.account(eve.address)).data;
 
   const inputs = lib.sampleInputs(model);

@@ -48,18 +48,26 @@ export async function nextNonce(api, address) {
 
 /**
  * Signs and sends `tx` (with `nonce`, else {@link nextNonce}), resolving once it is in a block
- * with `{ events, error }`: `error` is `section.Name` of a module error (or the error's text),
- * `null` on success. Rejects if the transaction never makes it into a block.
+ * (`until` = 'inBlock') or once its block is finalised (`until` = 'finalized') with
+ * `{ events, error, blockHash }`: `error` is `section.Name` of a module error (or the error's
+ * text), `null` on success. Rejects if the transaction never makes it into a block.
+ *
+ * With two or more BABE authors the best block can switch to a sibling fork that lacks a block
+ * the transaction was in (the pool then includes it again, in another block, maybe with other
+ * ids in its events); a step whose effects later reads of the best block rely on waits for
+ * 'finalized', as every best block descends from the finalised one.
  */
-export async function send(api, tx, signer, nonce = -1) {
+export async function send(api, tx, signer, nonce = -1, until = 'inBlock') {
   const used = nonce === -1 ? await nextNonce(api, signer.address) : nonce;
   return new Promise((resolve, reject) => {
     tx.signAndSend(signer, { nonce: used }, ({ status, events, dispatchError }) => {
       if (status.isInvalid || status.isDropped || status.isUsurped) {
         reject(new Error(`transaction ${status.type}`));
       }
-      if (!status.isInBlock) return;
-      usedNonces.set(signer.address, Math.max(usedNonces.get(signer.address) ?? 0, used + 1));
+      if (status.isInBlock) {
+        usedNonces.set(signer.address, Math.max(usedNonces.get(signer.address) ?? 0, used + 1));
+      }
+      if (!(until === 'finalized' ? status.isFinalized : status.isInBlock)) return;
       let error = null;
       if (dispatchError?.isModule) {
         const meta = api.registry.findMetaError(dispatchError.asModule);
@@ -67,14 +75,14 @@ export async function send(api, tx, signer, nonce = -1) {
       } else if (dispatchError) {
         error = dispatchError.toString();
       }
-      resolve({ events, error, blockHash: status.asInBlock });
+      resolve({ events, error, blockHash: until === 'finalized' ? status.asFinalized : status.asInBlock });
     }).catch(reject);
   });
 }
 
 /** Like `send`, but rejects with the error when the call fails. */
-export async function sendOk(api, tx, signer, nonce = -1) {
-  const outcome = await send(api, tx, signer, nonce);
+export async function sendOk(api, tx, signer, nonce = -1, until = 'inBlock') {
+  const outcome = await send(api, tx, signer, nonce, until);
   if (outcome.error) throw new Error(`${tx.method.section}.${tx.method.method} failed: ${outcome.error}`);
   return outcome;
 }
@@ -233,11 +241,15 @@ export function resultHash(api, engineVersion, model, inputHash, outputs) {
   return blake2AsHex(encoded, 256);
 }
 
-/** Uploads and registers `model` from `author` at `price` per inference; resolves with its record. */
-export async function registerModel(api, model, author, price) {
+/**
+ * Uploads and registers `model` from `author` at `price` per inference; resolves with its record
+ * as the block that registered it holds it (once that block is in, or finalised: see `send`).
+ */
+export async function registerModel(api, model, author, price, until = 'inBlock') {
   await uploadBytes(api, model, author);
-  await sendOk(api, api.tx.models.registerModel(model.hash, model.name, 1, model.specs, price), author);
-  return (await api.query.models.models(model.hash)).unwrap();
+  const { blockHash } = await sendOk(api,
+    api.tx.models.registerModel(model.hash, model.name, 1, model.specs, price), author, -1, until);
+  return (await (await api.at(blockHash)).query.models.models(model.hash)).unwrap();
 }
 
 /**

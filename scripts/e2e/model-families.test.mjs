@@ -1,5 +1,6 @@
 // Every model family the engine is checked on (the test models `sklearn_*`, `xgboost_*` and
-// `lightgbm_*`: gradient boosting, forests, SVMs, kNN, linear and MLP models, pipelines with
+// `lightgbm_*`: gradient boosting (HistGradientBoosting on inputs with missing values among
+// them), forests, SVMs, kNN, linear and MLP models, pipelines with
 // scalers and encoders) as a user brings it to a `--dev --role inference` node: registered,
 // requested, computed by an inference node's off-chain worker and verified on import. Each
 // verified output is onnxruntime's, read by its dtype: labels exactly, scores within the model's
@@ -55,8 +56,15 @@ function mismatch(output, expected, rtol, atol) {
   return null;
 }
 
+test('f32 inputs in the format of `veriml-node infer` files: NaN and infinities as strings', () => {
+  const values = decodeTensor(encodeTensor('F32', [4], ['NaN', 'inf', '-inf', 1.5]));
+  assert.ok(Number.isNaN(values[0]), `"NaN" read as ${values[0]}`);
+  assert.deepEqual(values.slice(1), [Infinity, -Infinity, 1.5]);
+  assert.throws(() => encodeTensor('F32', [1], ['Inf']), /is not a number, "NaN", "inf" or "-inf"/);
+});
+
 test('every model family registers, and its verified outputs are onnxruntime\'s', async () => {
-  assert.ok(FAMILIES.length >= 25, `only ${FAMILIES.length} model families in ${modelsDir}`);
+  assert.ok(FAMILIES.length >= 35, `only ${FAMILIES.length} model families in ${modelsDir}`);
   const owner = account('Bob//stash');
   const operator = account('Charlie//stash');
   const requester = account('Dave//stash');

@@ -169,6 +169,11 @@ def sklearn_families():
         ("imputer_binarizer_linear_regression", pipeline.make_pipeline(impute.SimpleImputer(), preprocessing.Binarizer(threshold=0.0), linear_model.LinearRegression()), "diabetes", False),
         ("one_hot_linear_regression", pipeline.make_pipeline(preprocessing.OneHotEncoder(), linear_model.LinearRegression()), "categories", False),
         ("ordinal_gradient_boosting_classifier", pipeline.make_pipeline(preprocessing.OrdinalEncoder(), ensemble.GradientBoostingClassifier(n_estimators=10, random_state=0)), "categories_as_floats", True),
+        # Trained and run on data with missing values (NaN), which these route down the branch
+        # each split learnt (nodes_missing_value_tracks_true).
+        ("hist_gradient_boosting_regressor", ensemble.HistGradientBoostingRegressor(max_iter=30, random_state=0), "diabetes_missing", False),
+        ("hist_gradient_boosting_classifier_binary", ensemble.HistGradientBoostingClassifier(max_iter=20, random_state=0), "breast_cancer_missing", True),
+        ("hist_gradient_boosting_classifier", ensemble.HistGradientBoostingClassifier(max_iter=20, random_state=0), "iris_missing", True),
     ]
 
 
@@ -194,6 +199,11 @@ def sklearn_family_models():
     warnings.filterwarnings("ignore")
     data = {name: getattr(datasets, f"load_{name}")(return_X_y=True) for name in ("diabetes", "iris", "breast_cancer")}
     data = {name: (x.astype(np.float32), y) for name, (x, y) in data.items()}
+    # The same with a tenth of the values missing.
+    rng = np.random.default_rng(7)
+    for name in ("diabetes", "iris", "breast_cancer"):
+        x, y = data[name]
+        data[f"{name}_missing"] = (np.where(rng.random(x.shape) < 0.1, np.float32(np.nan), x), y)
     # Three categorical columns of four categories each, as integers and as floats.
     rng = np.random.default_rng(5)
     categories = rng.integers(0, 4, size=(200, 3)).astype(np.int64)
@@ -202,6 +212,7 @@ def sklearn_family_models():
     from onnxmltools import convert_lightgbm, convert_xgboost
     from onnxmltools.convert.common.data_types import FloatTensorType
 
+    patch_skl2onnx_missing_value_flags()
     families = [(name, estimator, data_set, classifier, "skl2onnx") for name, estimator, data_set, classifier in sklearn_families()]
     families += [(name, estimator, data_set, classifier, "onnxmltools") for name, estimator, data_set, classifier in boosting_library_families()]
     for name, estimator, data_set, classifier, converter in families:
@@ -239,6 +250,23 @@ def sklearn_family_models():
         folder = name if converter == "onnxmltools" else f"sklearn_{name}"
         write(folder, onx.SerializeToString(), [batch], reference,
               f"{type(estimator).__module__.split('.')[0]} {type(estimator).__name__} ({data_set}, {converter})", *tolerance)
+
+
+def patch_skl2onnx_missing_value_flags():
+    """skl2onnx 1.20 writes a HistGradientBoosting leaf's nodes_missing_value_tracks_true as the
+    Python bool False, which protobuf refuses in an ints attribute ("Expected an int, got a
+    boolean"), so it exports no HistGradientBoosting model: the flag is written as the int it is."""
+    from skl2onnx.common import tree_ensemble
+
+    add_node = tree_ensemble.add_node
+    if getattr(add_node, "flags_as_ints", False):
+        return
+
+    def add_node_with_int_flag(*args, nodes_missing_value_tracks_true=0, **kwargs):
+        return add_node(*args, nodes_missing_value_tracks_true=int(nodes_missing_value_tracks_true), **kwargs)
+
+    add_node_with_int_flag.flags_as_ints = True
+    tree_ensemble.add_node = add_node_with_int_flag
 
 
 def unified_tree_ensemble(onx):
@@ -355,13 +383,13 @@ def operator_models():
     # What onnxruntime and the Python reference compute differently, with onnxruntime's outputs
     # as the reference: Attention's scores of qk_matmul_output_mode 0 under a soft cap (the
     # products before it), and a tree's BRANCH_NEQ on NaN (true).
-    def onnxruntime_model(name, graph, opsets, feeds, what):
+    def onnxruntime_model(name, graph, opsets, feeds, what, atol=1e-6):
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets])
         model.ir_version = 10
         model_bytes = model.SerializeToString()
         session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
         reference = session.run(None, dict(zip([i.name for i in session.get_inputs()], feeds)))
-        write(name, model_bytes, feeds, reference, what, 1e-5, 1e-6)
+        write(name, model_bytes, feeds, reference, what, 1e-5, atol)
 
     onnxruntime_model(
         "onnx_attention_softcap_raw_scores",
@@ -380,6 +408,40 @@ def operator_models():
             "neq", [helper.make_tensor_value_info("x", f32, [3, 1])], [helper.make_tensor_value_info("y", f32, None)]),
         [("", 13), ("ai.onnx.ml", 3)], [np.array([[0.5], [np.nan], [1.0]], dtype=np.float32)],
         "onnx TreeEnsembleRegressor node, BRANCH_NEQ on NaN, onnxruntime's outputs")
+    # DeformConv (opset 22): two groups, two offset groups, padding, a bias and a mask; offsets
+    # large enough that taps sample across the image's border. Det of a batch of matrices.
+    onnxruntime_model(
+        "onnx_deform_conv",
+        helper.make_graph(
+            [helper.make_node("DeformConv", ["x", "w", "offset", "b", "mask"], ["y"], group=2, offset_group=2, pads=[1, 1, 1, 1])],
+            "deform_conv", [helper.make_tensor_value_info(n, f32, s) for n, s in
+                            [("x", [1, 4, 6, 6]), ("w", [4, 2, 3, 3]), ("offset", [1, 36, 6, 6]), ("b", [4]), ("mask", [1, 18, 6, 6])]],
+            [helper.make_tensor_value_info("y", f32, None)]),
+        [("", 22)],
+        [rng.normal(0, 1, (1, 4, 6, 6)).astype(np.float32), rng.normal(0, 0.5, (4, 2, 3, 3)).astype(np.float32),
+         rng.normal(0, 1.5, (1, 36, 6, 6)).astype(np.float32), rng.normal(0, 1, (4,)).astype(np.float32),
+         rng.uniform(0, 1, (1, 18, 6, 6)).astype(np.float32)],
+        "onnx DeformConv node (opset 22), onnxruntime's outputs", atol=1e-5)
+    onnxruntime_model(
+        "onnx_det",
+        helper.make_graph([helper.make_node("Det", ["x"], ["y"])], "det", [helper.make_tensor_value_info("x", f32, [3, 4, 4])],
+                          [helper.make_tensor_value_info("y", f32, None)]),
+        [("", 22)], [rng.normal(0, 1, (3, 4, 4)).astype(np.float32)], "onnx Det node (opset 22), onnxruntime's outputs")
+    # BatchNormalization in training mode (opset 15), its statistics inputs of the request: the
+    # batch's own statistics, and the running ones handed back.
+    onnxruntime_model(
+        "onnx_batch_norm_training",
+        helper.make_graph(
+            [helper.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["y", "running_mean", "running_var"],
+                              training_mode=1, momentum=0.8, epsilon=1e-3)],
+            "batch_norm", [helper.make_tensor_value_info("x", f32, [2, 3, 4, 5])]
+            + [helper.make_tensor_value_info(n, f32, [3]) for n in ("scale", "bias", "mean", "var")],
+            [helper.make_tensor_value_info(n, f32, None) for n in ("y", "running_mean", "running_var")]),
+        [("", 15)],
+        [rng.normal(1, 2, (2, 3, 4, 5)).astype(np.float32), rng.normal(1, 0.5, (3,)).astype(np.float32),
+         rng.normal(0, 1, (3,)).astype(np.float32), rng.normal(0, 1, (3,)).astype(np.float32),
+         rng.uniform(0.5, 2, (3,)).astype(np.float32)],
+        "onnx BatchNormalization node (opset 15), training mode, onnxruntime's outputs")
 
     batch, q_seq, past = 2, 3, 5
     attention_model(
@@ -508,6 +570,16 @@ def hostile_models():
         initializer=[helper.make_tensor("shape", TensorProto.INT64, [4], [1, 1, 1, 4]),
                      constant("k", [1, 1, 3, 4], [0.5] * 12), constant("v", [1, 1, 3, 4], [0.5] * 12),
                      constant("mask", [1, 5], [0.0] * 5)]), opsets=(("", 23),))
+    # DeformConv whose offsets have channels for 3 taps of a 2×2 kernel (it has 4), and Det of a
+    # matrix that is not square.
+    save("deform_conv_offsets_misfit", helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["image"]), helper.make_node("DeformConv", ["image", "w", "offset"], ["y"])],
+        "deform_conv", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 1, 1])],
+        initializer=[helper.make_tensor("shape", TensorProto.INT64, [4], [1, 1, 2, 2]),
+                     constant("w", [1, 1, 2, 2], [0.5] * 4), constant("offset", [1, 6, 1, 1], [0.0] * 6)]), opsets=(("", 22),))
+    save("det_not_square", helper.make_graph(
+        [helper.make_node("Det", ["x"], ["y"])], "det", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])]),
+        opsets=(("", 22),))
     # A recurrent layer with an activation tract would ignore (it always computes the defaults).
     save("rnn_relu_activation", helper.make_graph(
         [helper.make_node("Reshape", ["x", "shape"], ["seq"]),

@@ -23,13 +23,29 @@ export function dtypeOf(name: string): DType {
   return dtype;
 }
 
-/** `values` (row-major) as a tensor of `dtype` and `shape`; i64 values may be strings of digits. */
+/**
+ * An f32 value as `veriml-node infer` files write it: a number, or one of the strings "NaN",
+ * "inf" and "-inf" (JSON has no NaN or infinities).
+ */
+function floatOf(value: number | bigint | boolean | string): number {
+  if (typeof value !== 'string') return Number(value);
+  const special: Record<string, number> = { NaN: Number.NaN, inf: Infinity, '-inf': -Infinity };
+  if (value in special) return special[value];
+  const number = Number(value);
+  if (value.trim() === '' || Number.isNaN(number)) throw new Error(`${JSON.stringify(value)} is not a number, "NaN", "inf" or "-inf"`);
+  return number;
+}
+
+/**
+ * `values` (row-major) as a tensor of `dtype` and `shape`; i64 values may be strings of digits,
+ * f32 values the strings "NaN", "inf" and "-inf".
+ */
 export function encodeTensor(dtype: DType, shape: number[], values: (number | bigint | boolean | string)[]): Tensor {
   const count = shape.reduce((a, b) => a * b, 1);
   if (values.length !== count) throw new Error(`${values.length} values for shape [${shape.join(', ')}] (${count})`);
   const bytes = (() => {
     switch (dtype) {
-      case 'F32': return new Uint8Array(new Float32Array(values.map(Number)).buffer);
+      case 'F32': return new Uint8Array(new Float32Array(values.map(floatOf)).buffer);
       case 'I64': return new Uint8Array(new BigInt64Array(values.map((v) => BigInt(v))).buffer);
       case 'I32': return new Uint8Array(new Int32Array(values.map(Number)).buffer);
       case 'I8': return new Uint8Array(new Int8Array(values.map(Number)).buffer);

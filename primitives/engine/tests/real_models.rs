@@ -185,6 +185,8 @@ fn hostile_files_are_refused_with_their_reason() {
 		("tree_ensemble_root_read_two_ways", EngineError::ModelPreparationFailed),
 		("attention_mask_too_long", EngineError::ModelPreparationFailed),
 		("rnn_relu_activation", EngineError::ModelPreparationFailed),
+		("deform_conv_offsets_misfit", EngineError::ModelPreparationFailed),
+		("det_not_square", EngineError::ModelPreparationFailed),
 	] {
 		assert_eq!(engine.inspect_model(&hostile(file), &x, FUEL), Err(expected.into()), "{file}");
 	}

@@ -6,6 +6,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
+use super::f32_shapes;
 use crate::expansion::{Expanded, Rules};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,10 +202,7 @@ impl TypedOp for LpPool {
 	as_op!();
 
 	fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-		if inputs[0].datum_type != f32::datum_type() {
-			bail!("LpPool is implemented for f32, got {:?}", inputs[0].datum_type)
-		}
-		let shape = inputs[0].shape.as_concrete().context("LpPool needs a known shape")?;
-		Ok(tvec!(f32::fact(&self.layout(shape)?.0)))
+		let shapes = f32_shapes(inputs, "LpPool")?;
+		Ok(tvec!(f32::fact(&self.layout(shapes[0])?.0)))
 	}
 }

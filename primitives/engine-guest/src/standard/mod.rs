@@ -4,8 +4,11 @@
 //! same bits on every node.
 
 mod attention;
+mod batch_norm;
 mod bit_cast;
 mod cum_prod;
+mod deform_conv;
+mod det;
 mod loss;
 mod lp_pool;
 mod recurrent;
@@ -19,10 +22,15 @@ use tract_onnx::{
 };
 
 /// Registers the operators of this module (tract registers `Attention` only with its
-/// transformers feature, and differently).
+/// transformers feature, and differently; its `BatchNormalization` stays for constant
+/// statistics in inference mode).
 pub fn register(register: &mut OnnxOpRegister) {
+	batch_norm::keep_tract(register);
 	register.insert("Attention", attention::attention);
+	register.insert("BatchNormalization", batch_norm::batch_normalization);
 	register.insert("BitCast", bit_cast::bit_cast);
+	register.insert("DeformConv", deform_conv::deform_conv);
+	register.insert("Det", det::det);
 	register.insert("GRU", recurrent::gru);
 	register.insert("LSTM", recurrent::lstm);
 	register.insert("RNN", recurrent::rnn);
@@ -57,4 +65,18 @@ fn positions(
 		bail!("{what}")
 	}
 	Ok(positions)
+}
+
+/// The shapes of `inputs`, each of which must be f32 with a known shape: how an op implemented
+/// for f32 only (`what`) reads its inputs' facts to type its outputs.
+pub fn f32_shapes<'a>(inputs: &[&'a TypedFact], what: &str) -> TractResult<Vec<&'a [usize]>> {
+	inputs
+		.iter()
+		.map(|input| {
+			if input.datum_type != f32::datum_type() {
+				bail!("{what} is implemented for f32, got {:?}", input.datum_type)
+			}
+			input.shape.as_concrete().with_context(|| format!("{what} needs known shapes"))
+		})
+		.collect()
 }

@@ -408,6 +408,8 @@ def operator_models():
             "neq", [helper.make_tensor_value_info("x", f32, [3, 1])], [helper.make_tensor_value_info("y", f32, None)]),
         [("", 13), ("ai.onnx.ml", 3)], [np.array([[0.5], [np.nan], [1.0]], dtype=np.float32)],
         "onnx TreeEnsembleRegressor node, BRANCH_NEQ on NaN, onnxruntime's outputs")
+    # (Their own random numbers: the models above and below keep their inputs.)
+    ops_rng = np.random.default_rng(22)
     # DeformConv (opset 22): two groups, two offset groups, padding, a bias and a mask; offsets
     # large enough that taps sample across the image's border. Det of a batch of matrices.
     onnxruntime_model(
@@ -418,15 +420,15 @@ def operator_models():
                             [("x", [1, 4, 6, 6]), ("w", [4, 2, 3, 3]), ("offset", [1, 36, 6, 6]), ("b", [4]), ("mask", [1, 18, 6, 6])]],
             [helper.make_tensor_value_info("y", f32, None)]),
         [("", 22)],
-        [rng.normal(0, 1, (1, 4, 6, 6)).astype(np.float32), rng.normal(0, 0.5, (4, 2, 3, 3)).astype(np.float32),
-         rng.normal(0, 1.5, (1, 36, 6, 6)).astype(np.float32), rng.normal(0, 1, (4,)).astype(np.float32),
-         rng.uniform(0, 1, (1, 18, 6, 6)).astype(np.float32)],
+        [ops_rng.normal(0, 1, (1, 4, 6, 6)).astype(np.float32), ops_rng.normal(0, 0.5, (4, 2, 3, 3)).astype(np.float32),
+         ops_rng.normal(0, 1.5, (1, 36, 6, 6)).astype(np.float32), ops_rng.normal(0, 1, (4,)).astype(np.float32),
+         ops_rng.uniform(0, 1, (1, 18, 6, 6)).astype(np.float32)],
         "onnx DeformConv node (opset 22), onnxruntime's outputs", atol=1e-5)
     onnxruntime_model(
         "onnx_det",
         helper.make_graph([helper.make_node("Det", ["x"], ["y"])], "det", [helper.make_tensor_value_info("x", f32, [3, 4, 4])],
                           [helper.make_tensor_value_info("y", f32, None)]),
-        [("", 22)], [rng.normal(0, 1, (3, 4, 4)).astype(np.float32)], "onnx Det node (opset 22), onnxruntime's outputs")
+        [("", 22)], [ops_rng.normal(0, 1, (3, 4, 4)).astype(np.float32)], "onnx Det node (opset 22), onnxruntime's outputs")
     # BatchNormalization in training mode (opset 15), its statistics inputs of the request: the
     # batch's own statistics, and the running ones handed back.
     onnxruntime_model(
@@ -438,10 +440,30 @@ def operator_models():
             + [helper.make_tensor_value_info(n, f32, [3]) for n in ("scale", "bias", "mean", "var")],
             [helper.make_tensor_value_info(n, f32, None) for n in ("y", "running_mean", "running_var")]),
         [("", 15)],
-        [rng.normal(1, 2, (2, 3, 4, 5)).astype(np.float32), rng.normal(1, 0.5, (3,)).astype(np.float32),
-         rng.normal(0, 1, (3,)).astype(np.float32), rng.normal(0, 1, (3,)).astype(np.float32),
-         rng.uniform(0.5, 2, (3,)).astype(np.float32)],
+        [ops_rng.normal(1, 2, (2, 3, 4, 5)).astype(np.float32), ops_rng.normal(1, 0.5, (3,)).astype(np.float32),
+         ops_rng.normal(0, 1, (3,)).astype(np.float32), ops_rng.normal(0, 1, (3,)).astype(np.float32),
+         ops_rng.uniform(0.5, 2, (3,)).astype(np.float32)],
         "onnx BatchNormalization node (opset 15), training mode, onnxruntime's outputs")
+
+    # The same inference-mode BatchNormalization twice: its statistics as initializers, and as
+    # ConstantOfShape outputs (as the model zoo's light models give them). Both are constants
+    # of the model that tract folds; the engine's tests check that both cost the same.
+    statistics = {"scale": 1.5, "bias": 0.25, "mean": 0.5, "var": 2.0}
+    bn_input = ops_rng.normal(0, 2, (1, 3, 4, 4)).astype(np.float32)
+    for name, nodes, initializers in [
+        ("onnx_batch_norm_initializers", [],
+         [numpy_helper.from_array(np.full(3, v, np.float32), n) for n, v in statistics.items()]),
+        ("onnx_batch_norm_constant_of_shape",
+         [helper.make_node("ConstantOfShape", ["channels"], [n], value=helper.make_tensor("v", f32, [1], [v]))
+          for n, v in statistics.items()],
+         [numpy_helper.from_array(np.array([3], np.int64), "channels")]),
+    ]:
+        onnxruntime_model(
+            name,
+            helper.make_graph(nodes + [helper.make_node("BatchNormalization", ["x", *statistics], ["y"])], "batch_norm",
+                              [helper.make_tensor_value_info("x", f32, [1, 3, 4, 4])],
+                              [helper.make_tensor_value_info("y", f32, None)], initializer=initializers),
+            [("", 15)], [bn_input], "onnx BatchNormalization node (opset 15), constant statistics, onnxruntime's outputs")
 
     batch, q_seq, past = 2, 3, 5
     attention_model(

@@ -52,6 +52,21 @@ fn the_same_inference_gives_the_same_bits_and_fuel_every_time() {
 	}
 }
 
+/// Statistics a model computes from constants (the model zoo's light CNNs make them with
+/// `ConstantOfShape`) are constants as much as initializers are: the same folded
+/// `BatchNormalization` of tract's (`x·slope + intercept`), not the guest's op for run-time
+/// statistics (`scale·(x − mean)/√(var + ε) + bias`, which gives other last bits for 12 of these
+/// 48 elements), so the same bits.
+#[test]
+fn batch_normalization_of_computed_constants_is_folded_as_of_initializers() {
+	let engine = new_engine();
+	let [initializers, computed] = ["onnx_batch_norm_initializers", "onnx_batch_norm_constant_of_shape"].map(|name| {
+		let m = model(name);
+		engine.run_model(&m.bytes, &m.inputs, FUEL).unwrap()
+	});
+	assert_eq!(initializers.outputs, computed.outputs, "computed statistics are not folded as constants");
+}
+
 /// Runs restore only the blocks of a prepared model's memory that differ from a fresh instance,
 /// into instance slots other runs used before: nothing a run wrote may reach a later one.
 #[test]

@@ -6,6 +6,7 @@
 //! variance over every axis but the channels', summed in f64 in index order and rounded once,
 //! and `running = running·momentum + batch·(1 − momentum)`.
 
+use std::collections::HashSet;
 use tract_onnx::{
 	model::{OnnxOpRegister, ParsingContext},
 	pb::NodeProto,
@@ -39,13 +40,55 @@ pub struct BatchNorm {
 	running: [bool; 2],
 }
 
-/// Whether `name` is an initializer or a `Constant` node's output of the model's main graph.
-fn is_constant(ctx: &ParsingContext, name: &str) -> bool {
-	let graph = ctx.model.graph.as_ref();
-	graph.is_some_and(|graph| {
-		graph.initializer.iter().any(|tensor| tensor.name == name)
-			|| graph.node.iter().any(|node| node.op_type == "Constant" && node.output.iter().any(|o| o == name))
-	})
+/// Whether each of `names` is a constant of the model's main graph: an initializer, or the
+/// output of a node without subgraphs whose inputs are all constants (a `Constant`, the
+/// `ConstantOfShape` of a constant shape, a `Cast` or `Identity` of one, …), which tract folds
+/// into a constant while typing. Walked without recursion, each node once.
+fn are_constants(ctx: &ParsingContext, names: &[String]) -> bool {
+	let Some(graph) = ctx.model.graph.as_ref() else { return false };
+	let initializers: HashSet<&str> = graph.initializer.iter().map(|tensor| tensor.name.as_str()).collect();
+	let producers: HashMap<&str, &NodeProto> =
+		graph.node.iter().flat_map(|node| node.output.iter().map(move |output| (output.as_str(), node))).collect();
+	let mut constant: HashMap<&str, bool> = HashMap::new();
+	// Names whose producer's inputs are being walked.
+	let mut visiting: HashSet<&str> = HashSet::new();
+	let mut stack: Vec<&str> = names.iter().map(String::as_str).collect();
+	while let Some(&name) = stack.last() {
+		if constant.contains_key(name) {
+			stack.pop();
+			continue;
+		}
+		if initializers.contains(name) {
+			constant.insert(name, true);
+			stack.pop();
+			continue;
+		}
+		let Some(node) = producers.get(name) else {
+			// A graph input (or a name from outside the main graph).
+			constant.insert(name, false);
+			stack.pop();
+			continue;
+		};
+		let with_subgraph =
+			node.attribute.iter().any(|attribute| attribute.g.is_some() || !attribute.graphs.is_empty());
+		let inputs: Vec<&str> = node.input.iter().map(String::as_str).filter(|input| !input.is_empty()).collect();
+		let pending: Vec<&str> = inputs.iter().copied().filter(|input| !constant.contains_key(input)).collect();
+		if with_subgraph || inputs.iter().any(|input| constant.get(input) == Some(&false)) {
+			constant.insert(name, false);
+			stack.pop();
+		} else if pending.is_empty() {
+			constant.insert(name, true);
+			stack.pop();
+		} else if pending.iter().any(|input| visiting.contains(input)) {
+			// A cycle: no constant (tract refuses the graph anyway).
+			constant.insert(name, false);
+			stack.pop();
+		} else {
+			visiting.insert(name);
+			stack.extend(pending);
+		}
+	}
+	names.iter().all(|name| constant.get(name.as_str()) == Some(&true))
 }
 
 /// Builds the op for an ONNX `BatchNormalization` node: tract's where the statistics are
@@ -60,7 +103,7 @@ pub fn batch_normalization(ctx: &ParsingContext, node: &NodeProto) -> TractResul
 	if outputs[1..].iter().any(Option::is_some) && !training_mode {
 		bail!("BatchNormalization gives running statistics only in training mode")
 	}
-	let constants = node.input.len() == 5 && node.input[1..].iter().all(|name| is_constant(ctx, name));
+	let constants = node.input.len() == 5 && are_constants(ctx, &node.input[1..]);
 	if !training_mode && constants {
 		if let Some(tract) = TRACT_BATCH_NORM.get() {
 			return tract(ctx, node);

@@ -599,6 +599,12 @@ def hostile_models():
         "deform_conv", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 1, 1])],
         initializer=[helper.make_tensor("shape", TensorProto.INT64, [4], [1, 1, 2, 2]),
                      constant("w", [1, 1, 2, 2], [0.5] * 4), constant("offset", [1, 6, 1, 1], [0.0] * 6)]), opsets=(("", 22),))
+    # DeformConv whose offsets are a vector: its shapes are checked before any axis is read.
+    save("deform_conv_offsets_of_rank_one", helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["image"]), helper.make_node("DeformConv", ["image", "w", "offset"], ["y"])],
+        "deform_conv", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 1, 1])],
+        initializer=[helper.make_tensor("shape", TensorProto.INT64, [4], [1, 1, 2, 2]),
+                     constant("w", [1, 1, 2, 2], [0.5] * 4), constant("offset", [8], [0.0] * 8)]), opsets=(("", 22),))
     save("det_not_square", helper.make_graph(
         [helper.make_node("Det", ["x"], ["y"])], "det", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])]),
         opsets=(("", 22),))

@@ -201,6 +201,7 @@ fn hostile_files_are_refused_with_their_reason() {
 		("attention_mask_too_long", EngineError::ModelPreparationFailed),
 		("rnn_relu_activation", EngineError::ModelPreparationFailed),
 		("deform_conv_offsets_misfit", EngineError::ModelPreparationFailed),
+		("deform_conv_offsets_of_rank_one", EngineError::ModelPreparationFailed),
 		("det_not_square", EngineError::ModelPreparationFailed),
 	] {
 		assert_eq!(engine.inspect_model(&hostile(file), &x, FUEL), Err(expected.into()), "{file}");

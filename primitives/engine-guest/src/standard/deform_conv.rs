@@ -211,13 +211,13 @@ impl Rules for DeformConv {
 		}
 		s.equals(&outputs[0].datum_type, f32::datum_type())?;
 		s.equals(&outputs[0].rank, 4)?;
-		s.given_2(&inputs[0].shape, &inputs[1].shape, move |s, x, w| {
-			s.equals(&outputs[0].shape[0], x[0].clone())?;
-			s.equals(&outputs[0].shape[1], w[0].clone())
-		})?;
-		s.given(&inputs[2].shape, move |s, offset| {
-			s.equals(&outputs[0].shape[2], offset[2].clone())?;
-			s.equals(&outputs[0].shape[3], offset[3].clone())
+		// The output is [X's images, W's output channels, offset's positions]; any other rank is
+		// refused before an axis is read.
+		s.given_3(&inputs[0].shape, &inputs[1].shape, &inputs[2].shape, move |s, x, w, offset| {
+			if x.len() != 4 || w.len() != 4 || offset.len() != 4 {
+				bail!("DeformConv is implemented for 2D images: X, W and offset of rank 4")
+			}
+			s.equals(&outputs[0].shape, tvec![x[0].clone(), w[0].clone(), offset[2].clone(), offset[3].clone()])
 		})
 	}
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use veriml_engine::json::{describe, parse_inputs, tensor_to_json};
 use veriml_engine::{Engine, ENGINE_VERSION};
-use veriml_inference_primitives::{input_hash, model_hash, result_hash, EngineError, Execution, RunError};
+use veriml_inference_primitives::{input_hash, model_hash, result_hash, EngineError, Execution, RunError, Tensor};
 
 /// Run an ONNX model locally with the chain's deterministic engine.
 #[derive(Debug, clap::Parser)]
@@ -21,6 +21,18 @@ pub struct InferCmd {
 	/// Fuel the inference may use (the engine's own cap applies too).
 	#[arg(long, default_value_t = 200_000_000_000)]
 	pub fuel_limit: u64,
+
+	/// Pin these inputs (their positions in `--input`, from 0; comma-separated or repeated) into
+	/// the model before preparing it: each becomes an initializer of its value in the input file,
+	/// and the run takes the other inputs. For inputs whose value decides a shape (a Reshape's
+	/// target, a reduction's axes, Slice's starts, TopK's k, Resize's sizes, Pad's pads): the
+	/// chain prepares a model for fixed shapes, so such a model is registered pinned.
+	#[arg(long, value_delimiter = ',')]
+	pub pin: Vec<usize>,
+
+	/// Write the model with its inputs pinned (`--pin`) to this file: the file to register.
+	#[arg(long, requires = "pin")]
+	pub write_model: Option<PathBuf>,
 
 	/// Print the result as JSON instead of text.
 	#[arg(long)]
@@ -58,6 +70,7 @@ impl InferCmd {
 		let input_json =
 			std::fs::read_to_string(&self.input).map_err(|e| format!("reading {}: {e}", self.input.display()))?;
 		let inputs = parse_inputs(&input_json)?;
+		let (model, inputs) = self.pinned(engine, model, inputs)?;
 
 		let specs = inputs
 			.iter()
@@ -69,6 +82,15 @@ impl InferCmd {
 			match (&error, engine.describe_unsupported(&model)) {
 				(RunError::Verdict(EngineError::UnsupportedOperator), Some(what)) => {
 					format!("{refused}: {what} is not implemented by the engine").into()
+				},
+				(RunError::Verdict(EngineError::ModelPreparationFailed), _)
+					if self.pin.is_empty() && specs.len() > 1 =>
+				{
+					format!(
+						"{refused}; if the value of an input decides a shape (a Reshape's target, a reduction's \
+						 axes, Slice's starts, TopK's k, Resize's sizes, Pad's pads), pin it with --pin INDEX"
+					)
+					.into()
 				},
 				_ => refused,
 			}
@@ -95,6 +117,7 @@ impl InferCmd {
 			info_nodes: info.node_count,
 			fuel_to_prepare: info.fuel_to_prepare,
 			fuel_zero_input: info.fuel_per_run,
+			pinned: self.pin.clone(),
 			input_hash,
 			result,
 			execution,
@@ -106,6 +129,32 @@ impl InferCmd {
 			report.print();
 		}
 		Ok(())
+	}
+
+	/// The model and inputs to run: as read, or with the `--pin` inputs pinned into the model
+	/// (written to `--write-model`) and the others left to run on.
+	fn pinned(&self, engine: &Engine, model: Vec<u8>, inputs: Vec<Tensor>) -> sc_cli::Result<(Vec<u8>, Vec<Tensor>)> {
+		if self.pin.is_empty() {
+			return Ok((model, inputs));
+		}
+		if let Some(index) = self.pin.iter().find(|&&index| index >= inputs.len()) {
+			return Err(format!("--pin {index}: the input file has {} inputs", inputs.len()).into());
+		}
+		let (mut values, mut rest) = (Vec::with_capacity(inputs.len()), Vec::new());
+		for (index, input) in inputs.into_iter().enumerate() {
+			if self.pin.contains(&index) {
+				values.push(Some(input));
+			} else {
+				values.push(None);
+				rest.push(input);
+			}
+		}
+		let pinned =
+			engine.pin_inputs(&model, &values).map_err(|e| engine_error(engine, "pinning the inputs failed", e))?;
+		if let Some(path) = &self.write_model {
+			std::fs::write(path, &pinned).map_err(|e| format!("writing {}: {e}", path.display()))?;
+		}
+		Ok((pinned, rest))
 	}
 }
 
@@ -124,6 +173,8 @@ struct Report {
 	/// `RegistrationFuelLimit` each.
 	fuel_to_prepare: u64,
 	fuel_zero_input: u64,
+	/// The inputs pinned into the model (the model hash is the pinned file's).
+	pinned: Vec<usize>,
 	input_hash: veriml_inference_primitives::H256,
 	result: veriml_inference_primitives::H256,
 	execution: Execution,
@@ -133,6 +184,9 @@ struct Report {
 impl Report {
 	fn print(&self) {
 		println!("model         {:?} ({} bytes, {} ONNX nodes)", self.model_hash, self.model_len, self.info_nodes);
+		if !self.pinned.is_empty() {
+			println!("pinned        inputs {:?} of the input file, into the model above", self.pinned);
+		}
 		println!("engine        version {ENGINE_VERSION}, guest {:?}", veriml_engine::guest_hash());
 		println!("input hash    {:?}", self.input_hash);
 		for (index, output) in self.execution.outputs.iter().enumerate() {
@@ -156,6 +210,7 @@ impl Report {
 			"model_hash": format!("{:?}", self.model_hash),
 			"model_bytes": self.model_len,
 			"onnx_nodes": self.info_nodes,
+			"pinned_inputs": self.pinned,
 			"engine_version": ENGINE_VERSION,
 			"engine_guest_hash": format!("{:?}", veriml_engine::guest_hash()),
 			"input_hash": format!("{:?}", self.input_hash),

@@ -3,9 +3,18 @@
 // Needs the test models: scripts/models/make-test-models.sh.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { blake2AsHex } from '@polkadot/util-crypto';
 import {
-  connect, account, send, sendOk, eventsOf, testModel, hostileModel, uploadBytes, held,
+  connect, account, send, sendOk, eventsOf, testModel, hostileModel, uploadBytes, held, modelsDir,
 } from './lib/chain.mjs';
+
+const NODE = process.env.VERIML_NODE
+  ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'target', 'release', 'veriml-node');
 
 let api;
 
@@ -106,4 +115,38 @@ test('bytes that are not ONNX, and a hash the bytes do not match, are refused', 
   assert.equal(mismatch.error, 'models.HashMismatch');
   await sendOk(api, api.tx.models.abortUpload(wrongHash.hash), author);
   assert.equal(await held(api, author.address), 0n);
+});
+
+test('a model whose shapes depend on an input is refused as given, and registers with that input pinned', async () => {
+  // ReduceSum with its axes as a graph input (opset 18): the output shape depends on their value.
+  const author = account('Bob');
+  const x = { dtype: 'f32', shape: [2, 3, 4], data: Array.from({ length: 24 }, (_, i) => i) };
+  const axes = { dtype: 'i64', shape: [1], data: [1] };
+  const given = {
+    ...hostileModel('reduce_sum_runtime_axes'),
+    specs: [{ dtype: 'F32', shape: x.shape }, { dtype: 'I64', shape: axes.shape }],
+  };
+  await uploadBytes(api, given, author);
+  const refused = await send(api, api.tx.models.registerModel(given.hash, 'reduce', 1, given.specs, 0), author);
+  assert.equal(refused.error, 'models.ModelPreparationFailed');
+  assert.match(api.errors.models.ModelPreparationFailed.meta.docs.join(' '), /--pin/);
+  await sendOk(api, api.tx.models.abortUpload(given.hash), author);
+
+  // The author pins the axes with `veriml-node infer --pin 1`, which also runs the pinned model.
+  const dir = mkdtempSync(join(tmpdir(), 'veriml-pin-'));
+  writeFileSync(join(dir, 'input.json'), JSON.stringify({ inputs: [x, axes] }));
+  const report = JSON.parse(execFileSync(NODE, [
+    'infer', '--model', join(modelsDir, 'hostile', 'reduce_sum_runtime_axes.onnx'), '--input', join(dir, 'input.json'),
+    '--pin', '1', '--write-model', join(dir, 'pinned.onnx'), '--json',
+  ], { encoding: 'utf8' }));
+  assert.deepEqual(report.pinned_inputs, [1]);
+  // Sums over the middle axis of 0..23: [12, 15, 18, 21, 48, 51, 54, 57].
+  assert.deepEqual(report.outputs[0].shape, [2, 4]);
+  assert.deepEqual(report.outputs[0].data, [12, 15, 18, 21, 48, 51, 54, 57]);
+
+  const bytes = readFileSync(join(dir, 'pinned.onnx'));
+  const pinned = { name: 'reduce_sum_pinned', bytes, hash: blake2AsHex(bytes, 256), specs: [given.specs[0]] };
+  assert.equal(report.model_hash, pinned.hash, 'infer reports the hash of the file it wrote');
+  const record = await registerRealModel(pinned, author);
+  assert.deepEqual(record.outputs.toJSON(), [{ dtype: 'F32', shape: [2, 4] }]);
 });

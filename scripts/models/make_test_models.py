@@ -608,6 +608,13 @@ def hostile_models():
     save("det_not_square", helper.make_graph(
         [helper.make_node("Det", ["x"], ["y"])], "det", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])]),
         opsets=(("", 22),))
+    # A reduction whose axes are an input (opset 18): its output shape depends on their value,
+    # so the engine refuses it as given and runs it with the axes pinned (tests/pinned_inputs.rs).
+    save("reduce_sum_runtime_axes", helper.make_graph(
+        [helper.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=0)], "reduce",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4]),
+         helper.make_tensor_value_info("axes", TensorProto.INT64, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]), opsets=(("", 18),))
     # A recurrent layer with an activation tract would ignore (it always computes the defaults).
     save("rnn_relu_activation", helper.make_graph(
         [helper.make_node("Reshape", ["x", "shape"], ["seq"]),

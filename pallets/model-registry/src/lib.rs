@@ -385,7 +385,10 @@ pub mod pallet {
 		UnsupportedOperator,
 		/// The model refers to tensor data stored outside the file (ONNX external data).
 		ExternalData,
-		/// The engine could not type or optimise the model for the declared inputs.
+		/// The engine could not type or optimise the model for the declared inputs. The engine
+		/// prepares a model for fixed shapes: an input whose value decides a shape (a Reshape's
+		/// target, a reduction's axes, Slice's starts, TopK's k, Resize's sizes, Pad's pads) must
+		/// be pinned into the file, with `veriml-node infer --pin INDEX --write-model FILE`.
 		ModelPreparationFailed,
 		/// The declared inputs do not fit the model (count, dtype or shape), or a spec is
 		/// malformed.

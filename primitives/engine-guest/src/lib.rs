@@ -14,6 +14,9 @@
 //!   `Vec<Tensor>`; answers `Result<Vec<Tensor>, EngineError>`;
 //! - `veriml_describe_unsupported(model_ptr, model_len) -> packed`: what in a model the engine
 //!   does not implement, in words (`Option<String>`), for `veriml-node infer`'s messages;
+//! - `veriml_pin_inputs(model_ptr, model_len, values_ptr, values_len) -> packed`: the model
+//!   with the inputs given in the SCALE-encoded `Vec<Option<Tensor>>` pinned as initializers
+//!   (`Result<Vec<u8>, EngineError>`, see [`pin_inputs`]), for `veriml-node infer --pin`;
 //! - `veriml_operators() -> packed`: the operators it implements (`Vec<String>`), for
 //!   `veriml-node engine-guest --operators` and the docs.
 //!
@@ -76,6 +79,7 @@ mod host_kernel;
 #[cfg(target_arch = "wasm32")]
 mod metering;
 mod ml;
+mod pin;
 mod standard;
 
 #[cfg(target_arch = "wasm32")]
@@ -83,6 +87,7 @@ use codec::{Decode, Encode};
 #[cfg(target_arch = "wasm32")]
 use std::cell::RefCell;
 use tract_onnx::prelude::*;
+pub use pin::pin_inputs;
 use veriml_inference_primitives::{EngineError, ModelInfo, Tensor, TensorSpec};
 
 /// A model checked, typed and optimised for its inputs.
@@ -256,6 +261,19 @@ pub extern "C" fn veriml_load(model_ptr: u32, model_len: u32, specs_ptr: u32, sp
 pub extern "C" fn veriml_describe_unsupported(model_ptr: u32, model_len: u32) -> u64 {
 	let model = unsafe { host_bytes(model_ptr, model_len) };
 	let answer = hand_over(describe_unsupported(model).encode());
+	metering::flush();
+	answer
+}
+
+/// Pins inputs into a model: see the crate docs (never part of a verdict).
+#[cfg(target_arch = "wasm32")]
+#[no_mangle]
+pub extern "C" fn veriml_pin_inputs(model_ptr: u32, model_len: u32, values_ptr: u32, values_len: u32) -> u64 {
+	let (model, values) = unsafe { (host_bytes(model_ptr, model_len), host_bytes(values_ptr, values_len)) };
+	let pinned = Vec::<Option<Tensor>>::decode(&mut &values[..])
+		.map_err(|_| EngineError::MalformedTensor)
+		.and_then(|values| pin_inputs(model, values));
+	let answer = hand_over(pinned.encode());
 	metering::flush();
 	answer
 }

@@ -3,6 +3,12 @@
 //! verdict per case: `pass`, `wrong` (outputs off the expected ones beyond the case's
 //! tolerance) or `refused` (the engine's error).
 //!
+//! A case the engine refuses with `ModelPreparationFailed` runs again with its parameter inputs
+//! (those after the first of rank 0 or 1: axes, a target shape, sizes, k, pads) pinned into the
+//! model, as `veriml-node infer --pin` pins them for registration, the chain preparing a model
+//! for fixed shapes: verdict `pinned` if it then passes (the other verdict's `pinned` field
+//! says what happened otherwise).
+//!
 //! `cargo run --release -p veriml-engine --example coverage -- DIR > DIR/verdicts.jsonl`
 //!
 //! `scripts/coverage-report.sh` runs it and summarises the verdicts.
@@ -61,7 +67,7 @@ fn main() {
 				continue;
 			},
 		};
-		let (verdict, detail) = match engine.run_model(&model, &inputs, fuel) {
+		let verdict_of = |model: &[u8], inputs: &[Tensor]| match engine.run_model(model, inputs, fuel) {
 			Ok(execution) => match mismatch(&execution.outputs, &expected, tolerance("rtol"), tolerance("atol")) {
 				None => ("pass", String::new()),
 				Some(why) => ("wrong", why),
@@ -69,6 +75,28 @@ fn main() {
 			Err(RunError::Verdict(error)) => ("refused", format!("{error:?}")),
 			Err(RunError::Local(failure)) => ("failed here", format!("{failure:?}")),
 		};
-		println!("{}", serde_json::json!({ "case": name, "verdict": verdict, "detail": detail }));
+		let (verdict, detail) = verdict_of(&model, &inputs);
+		if detail != "ModelPreparationFailed" {
+			println!("{}", serde_json::json!({ "case": name, "verdict": verdict, "detail": detail }));
+			continue;
+		}
+		let parameters: Vec<usize> = (1..inputs.len()).filter(|&index| inputs[index].shape.len() <= 1).collect();
+		let values: Vec<Option<Tensor>> =
+			(0..inputs.len()).map(|index| parameters.contains(&index).then(|| inputs[index].clone())).collect();
+		let rest: Vec<Tensor> =
+			(0..inputs.len()).filter(|index| !parameters.contains(index)).map(|index| inputs[index].clone()).collect();
+		let pinned = match (parameters.is_empty(), engine.pin_inputs(&model, &values)) {
+			(true, _) => "no parameter inputs to pin".to_string(),
+			(false, Err(error)) => format!("pinning refused: {error:?}"),
+			(false, Ok(pinned)) => match verdict_of(&pinned, &rest) {
+				("pass", _) => {
+					let detail = format!("inputs {parameters:?} pinned");
+					println!("{}", serde_json::json!({ "case": name, "verdict": "pinned", "detail": detail }));
+					continue;
+				},
+				(verdict, detail) => format!("inputs {parameters:?} pinned: {verdict} {detail}"),
+			},
+		};
+		println!("{}", serde_json::json!({ "case": name, "verdict": verdict, "detail": detail, "pinned": pinned }));
 	}
 }

@@ -246,6 +246,18 @@ impl Engine {
 		self.with_guest(&guest_hash(), |guest| guest.describe_unsupported(model)).ok().flatten()
 	}
 
+	/// `model` with the inputs given in `values` pinned as initializers of those values, by the
+	/// built-in guest: one entry per input the model takes, `Some(value)` for each input whose
+	/// value decides a shape (a Reshape's target, a reduction's axes, TopK's k…) and `None` for
+	/// each that stays an input. The chain prepares a model for fixed shapes; such a model is
+	/// registered pinned. Never part of a verdict.
+	pub fn pin_inputs(&self, model: &[u8], values: &[Option<Tensor>]) -> Result<Vec<u8>, RunError> {
+		if model.len() > self.limits.max_model_bytes {
+			return Err(EngineError::ModelTooLarge.into());
+		}
+		self.with_guest(&guest_hash(), |guest| guest.pin_inputs(model, values))
+	}
+
 	/// The operators the built-in guest implements (ONNX op types), sorted.
 	pub fn operators(&self) -> Result<Vec<String>, RunError> {
 		self.with_guest(&guest_hash(), |guest| guest.operators())

@@ -391,6 +391,28 @@ impl Guest {
 		})
 	}
 
+	/// `model` with the inputs given in `values` pinned as initializers (one entry per input,
+	/// `None` for those that stay inputs; see the guest's `pin_inputs`), in a fresh instance
+	/// within the fuel of preparing a model. For `veriml-node infer --pin`, never a verdict.
+	pub fn pin_inputs(&self, model: &[u8], values: &[Option<Tensor>]) -> Result<Vec<u8>, RunError> {
+		self.in_slot(Lane::Consensus, || {
+			let (mut store, instance, memory) = self.initialized(self.limits.max_fuel_to_prepare)?;
+			let model_ptr = write_argument(&instance, &memory, &mut store, model)?;
+			let values = values.encode();
+			let values_ptr = write_argument(&instance, &memory, &mut store, &values)?;
+			let packed: u64 = call_export(
+				&instance,
+				&mut store,
+				"veriml_pin_inputs",
+				(model_ptr, model.len() as u32, values_ptr, values.len() as u32),
+			)?;
+			// The pinned file holds the model and the pinned values.
+			let most = self.limits.max_model_bytes.saturating_add(self.limits.max_input_bytes).saturating_add(16);
+			let pinned: Result<Vec<u8>, EngineError> = read_answer(&memory, &store, packed, most)?;
+			Ok(pinned?)
+		})
+	}
+
 	/// The operators the guest implements, sorted, from a fresh instance.
 	pub fn operators(&self) -> Result<Vec<String>, RunError> {
 		self.in_slot(Lane::Consensus, || {

@@ -465,6 +465,38 @@ def operator_models():
                               [helper.make_tensor_value_info("y", f32, None)], initializer=initializers),
             [("", 15)], [bn_input], "onnx BatchNormalization node (opset 15), constant statistics, onnxruntime's outputs")
 
+    # Operators whose sizes are constants of the model (CenterCropPad's shape, Col2Im's image
+    # and block shapes, AffineGrid's size), as exporters write them: initializers.
+    sizes_rng = np.random.default_rng(23)
+
+    def int64s(name, values):
+        return numpy_helper.from_array(np.array(values, np.int64), name)
+
+    onnxruntime_model(
+        "onnx_center_crop_pad",
+        helper.make_graph([helper.make_node("CenterCropPad", ["x", "shape"], ["y"], axes=[2, 3])], "center_crop_pad",
+                          [helper.make_tensor_value_info("x", f32, [1, 3, 6, 5])],
+                          [helper.make_tensor_value_info("y", f32, None)], initializer=[int64s("shape", [3, 8])]),
+        [("", 18)], [sizes_rng.normal(0, 1, (1, 3, 6, 5)).astype(np.float32)],
+        "onnx CenterCropPad node (opset 18): a crop and a pad, onnxruntime's outputs")
+    onnxruntime_model(
+        "onnx_col2im",
+        helper.make_graph([helper.make_node("Col2Im", ["x", "image", "block"], ["y"], pads=[0, 1, 1, 0], dilations=[1, 2],
+                                            strides=[1, 1])], "col2im",
+                          [helper.make_tensor_value_info("x", f32, [2, 8, 20])], [helper.make_tensor_value_info("y", f32, None)],
+                          initializer=[int64s("image", [5, 5]), int64s("block", [2, 2])]),
+        [("", 18)], [sizes_rng.normal(0, 1, (2, 8, 20)).astype(np.float32)],
+        "onnx Col2Im node (opset 18): padding and dilation, overlapping blocks, onnxruntime's outputs")
+    for name, theta, size, align in [("onnx_affine_grid", (2, 2, 3), [2, 3, 4, 5], 1),
+                                     ("onnx_affine_grid_3d", (1, 3, 4), [1, 1, 2, 3, 4], 0)]:
+        onnxruntime_model(
+            name,
+            helper.make_graph([helper.make_node("AffineGrid", ["theta", "size"], ["grid"], align_corners=align)],
+                              "affine_grid", [helper.make_tensor_value_info("theta", f32, list(theta))],
+                              [helper.make_tensor_value_info("grid", f32, None)], initializer=[int64s("size", size)]),
+            [("", 20)], [sizes_rng.normal(0, 1, theta).astype(np.float32)],
+            f"onnx AffineGrid node (opset 20), {len(size) - 2}D, align_corners={align}, onnxruntime's outputs")
+
     batch, q_seq, past = 2, 3, 5
     attention_model(
         "onnx_attention_gqa_cache",
@@ -608,6 +640,29 @@ def hostile_models():
     save("det_not_square", helper.make_graph(
         [helper.make_node("Det", ["x"], ["y"])], "det", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])]),
         opsets=(("", 22),))
+    # Sizes that misfit or overflow, and an axis out of range, of ops whose sizes are constants.
+    cols = [helper.make_node("Reshape", ["x", "cols_shape"], ["cols"])]
+    cols_shape = helper.make_tensor("cols_shape", TensorProto.INT64, [3], [1, 4, 1])
+    save("col2im_block_misfit", helper.make_graph(
+        cols + [helper.make_node("Col2Im", ["cols", "image", "block"], ["y"])], "col2im", [x],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[cols_shape, helper.make_tensor("image", TensorProto.INT64, [2], [1, 1]),
+                     helper.make_tensor("block", TensorProto.INT64, [2], [2, 2])]), opsets=(("", 18),))
+    save("col2im_size_overflow", helper.make_graph(
+        cols + [helper.make_node("Col2Im", ["cols", "image", "block"], ["y"], strides=[1 << 16, 1 << 16])], "col2im",
+        [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[cols_shape, helper.make_tensor("image", TensorProto.INT64, [2], [1 << 16, 1 << 16]),
+                     helper.make_tensor("block", TensorProto.INT64, [2], [1, 1])]), opsets=(("", 18),))
+    save("affine_grid_size_of_three", helper.make_graph(
+        [helper.make_node("Reshape", ["x", "theta_shape"], ["theta"]),
+         helper.make_node("AffineGrid", ["theta", "size"], ["y"])], "affine_grid", [x],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[helper.make_tensor("theta_shape", TensorProto.INT64, [3], [1, 1, 4]),
+                     helper.make_tensor("size", TensorProto.INT64, [3], [1, 1, 2])]), opsets=(("", 20),))
+    save("center_crop_pad_axis_out_of_range", helper.make_graph(
+        [helper.make_node("CenterCropPad", ["x", "shape"], ["y"], axes=[5])], "center_crop_pad", [x],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[helper.make_tensor("shape", TensorProto.INT64, [1], [2])]), opsets=(("", 18),))
     # A reduction whose axes are an input (opset 18): its output shape depends on their value,
     # so the engine refuses it as given and runs it with the axes pinned (tests/pinned_inputs.rs).
     save("reduce_sum_runtime_axes", helper.make_graph(

@@ -203,6 +203,10 @@ fn hostile_files_are_refused_with_their_reason() {
 		("deform_conv_offsets_misfit", EngineError::ModelPreparationFailed),
 		("deform_conv_offsets_of_rank_one", EngineError::ModelPreparationFailed),
 		("det_not_square", EngineError::ModelPreparationFailed),
+		("col2im_block_misfit", EngineError::ModelPreparationFailed),
+		("col2im_size_overflow", EngineError::ModelPreparationFailed),
+		("affine_grid_size_of_three", EngineError::ModelPreparationFailed),
+		("center_crop_pad_axis_out_of_range", EngineError::ModelPreparationFailed),
 	] {
 		assert_eq!(engine.inspect_model(&hostile(file), &x, FUEL), Err(expected.into()), "{file}");
 	}

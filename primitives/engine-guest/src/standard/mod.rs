@@ -3,9 +3,12 @@
 //! reverse), each computed as the reference computes it, in a fixed order of operations: the
 //! same bits on every node.
 
+mod affine_grid;
 mod attention;
 mod batch_norm;
 mod bit_cast;
+mod center_crop_pad;
+mod col2im;
 mod cum_prod;
 mod deform_conv;
 mod det;
@@ -26,9 +29,12 @@ use tract_onnx::{
 /// statistics in inference mode).
 pub fn register(register: &mut OnnxOpRegister) {
 	batch_norm::keep_tract(register);
+	register.insert("AffineGrid", affine_grid::affine_grid);
 	register.insert("Attention", attention::attention);
 	register.insert("BatchNormalization", batch_norm::batch_normalization);
 	register.insert("BitCast", bit_cast::bit_cast);
+	register.insert("CenterCropPad", center_crop_pad::center_crop_pad);
+	register.insert("Col2Im", col2im::col2im);
 	register.insert("DeformConv", deform_conv::deform_conv);
 	register.insert("Det", det::det);
 	register.insert("GRU", recurrent::gru);
@@ -79,4 +85,13 @@ pub fn f32_shapes<'a>(inputs: &[&'a TypedFact], what: &str) -> TractResult<Vec<&
 			input.shape.as_concrete().with_context(|| format!("{what} needs known shapes"))
 		})
 		.collect()
+}
+
+/// The number of elements of a tensor of `shape`, or a refusal naming `what` if it overflows:
+/// for ops whose output shapes come from a model's constants.
+pub fn checked_count(shape: &[usize], what: &str) -> TractResult<usize> {
+	shape
+		.iter()
+		.try_fold(1usize, |count, dim| count.checked_mul(*dim))
+		.with_context(|| format!("{what}: the output's size overflows"))
 }

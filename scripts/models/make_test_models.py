@@ -497,6 +497,25 @@ def operator_models():
             [("", 20)], [sizes_rng.normal(0, 1, theta).astype(np.float32)],
             f"onnx AffineGrid node (opset 20), {len(size) - 2}D, align_corners={align}, onnxruntime's outputs")
 
+    # MaxPool's indices undone by MaxUnpool (SegNet's decoder), and Upsample of opset 9 (old
+    # PyTorch exports), its scales an initializer.
+    onnxruntime_model(
+        "onnx_max_unpool",
+        helper.make_graph([helper.make_node("MaxPool", ["x"], ["pooled", "indices"], kernel_shape=[2, 2], strides=[2, 2]),
+                           helper.make_node("MaxUnpool", ["pooled", "indices"], ["y"], kernel_shape=[2, 2], strides=[2, 2])],
+                          "max_unpool", [helper.make_tensor_value_info("x", f32, [1, 2, 4, 6])],
+                          [helper.make_tensor_value_info("y", f32, None)]),
+        [("", 11)], [sizes_rng.normal(0, 1, (1, 2, 4, 6)).astype(np.float32)],
+        "onnx MaxPool then MaxUnpool (opset 11), onnxruntime's outputs")
+    for mode, scales in [("nearest", [1, 1, 2, 3]), ("linear", [1, 1, 2, 2])]:
+        onnxruntime_model(
+            f"onnx_upsample_{mode}",
+            helper.make_graph([helper.make_node("Upsample", ["x", "scales"], ["y"], mode=mode)], "upsample",
+                              [helper.make_tensor_value_info("x", f32, [1, 2, 3, 4])], [helper.make_tensor_value_info("y", f32, None)],
+                              initializer=[numpy_helper.from_array(np.array(scales, np.float32), "scales")]),
+            [("", 9)], [sizes_rng.normal(0, 1, (1, 2, 3, 4)).astype(np.float32)],
+            f"onnx Upsample node (opset 9), {mode}, onnxruntime's outputs")
+
     batch, q_seq, past = 2, 3, 5
     attention_model(
         "onnx_attention_gqa_cache",
@@ -663,6 +682,17 @@ def hostile_models():
         [helper.make_node("CenterCropPad", ["x", "shape"], ["y"], axes=[5])], "center_crop_pad", [x],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         initializer=[helper.make_tensor("shape", TensorProto.INT64, [1], [2])]), opsets=(("", 18),))
+    # MaxUnpool with an index outside its output (fails the run), Upsample of opset 7 (its scales
+    # an attribute: refused).
+    save("max_unpool_index_outside", helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["image"]),
+         helper.make_node("MaxUnpool", ["image", "indices"], ["y"], kernel_shape=[2, 2], strides=[2, 2])],
+        "max_unpool", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[helper.make_tensor("shape", TensorProto.INT64, [4], [1, 1, 2, 2]),
+                     helper.make_tensor("indices", TensorProto.INT64, [1, 1, 2, 2], [0, 3, 8, 99])]), opsets=(("", 11),))
+    save("upsample_scales_attribute", helper.make_graph(
+        [helper.make_node("Upsample", ["x"], ["y"], scales=[1.0, 2.0])], "upsample", [x],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]), opsets=(("", 7),))
     # A reduction whose axes are an input (opset 18): its output shape depends on their value,
     # so the engine refuses it as given and runs it with the axes pinned (tests/pinned_inputs.rs).
     save("reduce_sum_runtime_axes", helper.make_graph(

@@ -100,7 +100,8 @@ def report(out):
           f"in the engine's dtypes, {total} of them passed by onnxruntime")
     print(f"the engine passes {passed} of the {total} cases onnxruntime passes as given: "
           f"{100.0 * passed / max(total, 1):.1f} %")
-    print(f"and {pinned} more with their parameter inputs (after the first, of rank 0 or 1) pinned into the model "
+    print(f"and {pinned} more with their parameter inputs (of rank 0 or 1: integers, and any after the first) "
+          f"pinned into the model "
           f"as `veriml-node infer --pin` pins them for registration, the chain preparing models for fixed shapes: "
           f"{passed + pinned} of {total}, {100.0 * (passed + pinned) / max(total, 1):.1f} %")
     kinds = collections.Counter(v["verdict"] if v["verdict"] != "refused" else v["detail"] for v in verdicts.values()

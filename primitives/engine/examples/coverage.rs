@@ -4,7 +4,8 @@
 //! tolerance) or `refused` (the engine's error).
 //!
 //! A case the engine refuses with `ModelPreparationFailed` runs again with its parameter inputs
-//! (those after the first of rank 0 or 1: axes, a target shape, sizes, k, pads) pinned into the
+//! (those of rank 0 or 1 after the first, and integer ones of rank 0 or 1 anywhere: axes, a
+//! target shape, sizes, k, pads) pinned into the
 //! model, as `veriml-node infer --pin` pins them for registration, the chain preparing a model
 //! for fixed shapes: verdict `pinned` if it then passes (the other verdict's `pinned` field
 //! says what happened otherwise).
@@ -80,7 +81,13 @@ fn main() {
 			println!("{}", serde_json::json!({ "case": name, "verdict": verdict, "detail": detail }));
 			continue;
 		}
-		let parameters: Vec<usize> = (1..inputs.len()).filter(|&index| inputs[index].shape.len() <= 1).collect();
+		let parameters: Vec<usize> = (0..inputs.len())
+			.filter(|&index| {
+				let input = &inputs[index];
+				let integer = matches!(input.dtype, DType::I64 | DType::I32);
+				input.shape.len() <= 1 && (index > 0 || integer)
+			})
+			.collect();
 		let values: Vec<Option<Tensor>> =
 			(0..inputs.len()).map(|index| parameters.contains(&index).then(|| inputs[index].clone())).collect();
 		let rest: Vec<Tensor> =

@@ -207,6 +207,8 @@ fn hostile_files_are_refused_with_their_reason() {
 		("col2im_size_overflow", EngineError::ModelPreparationFailed),
 		("affine_grid_size_of_three", EngineError::ModelPreparationFailed),
 		("center_crop_pad_axis_out_of_range", EngineError::ModelPreparationFailed),
+		("max_unpool_index_outside", EngineError::ExecutionFailed),
+		("upsample_scales_attribute", EngineError::ModelPreparationFailed),
 	] {
 		assert_eq!(engine.inspect_model(&hostile(file), &x, FUEL), Err(expected.into()), "{file}");
 	}

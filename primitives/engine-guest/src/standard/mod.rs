@@ -14,9 +14,11 @@ mod deform_conv;
 mod det;
 mod loss;
 mod lp_pool;
+mod max_unpool;
 mod recurrent;
 mod tensor_scatter;
 mod tf_idf;
+mod upsample;
 
 use tract_onnx::{
 	model::{optional_inputs, optional_outputs, OnnxOpRegister},
@@ -42,10 +44,12 @@ pub fn register(register: &mut OnnxOpRegister) {
 	register.insert("RNN", recurrent::rnn);
 	register.insert("CumProd", cum_prod::cum_prod);
 	register.insert("LpPool", lp_pool::lp_pool);
+	register.insert("MaxUnpool", max_unpool::max_unpool);
 	register.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
 	register.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
 	register.insert("TensorScatter", tensor_scatter::tensor_scatter);
 	register.insert("TfIdfVectorizer", tf_idf::tf_idf);
+	register.insert("Upsample", upsample::upsample);
 }
 
 /// Where each of a node's `slots` inputs is among the ones it gives (tract's `optional_inputs`),

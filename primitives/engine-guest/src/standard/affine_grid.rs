@@ -8,7 +8,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::f32_shapes;
+use super::{checked_count, constant_input, f32_shapes, inferred_shape, known_dims};
 
 /// `AffineGrid`'s attribute as the node gives it.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl AffineGrid {
 			bail!("AffineGrid of {k} spatial axes takes [N, {k}, {}] matrices, got {shape:?}", k + 1)
 		}
 		let output = [&[shape[0]][..], &self.spatial, &[k]].concat();
-		super::checked_count(&output, "AffineGrid")?;
+		checked_count(&output, "AffineGrid")?;
 		Ok(output)
 	}
 
@@ -120,21 +120,13 @@ impl Expansion for AffineGridAttributes {
 		s.equals(&outputs[0].datum_type, f32::datum_type())?;
 		s.equals(&inputs[0].rank, 3)?;
 		s.given_2(&inputs[0].shape, &inputs[1].value, move |s, shape, size| {
-			let op = self.op(&size)?;
-			let dims: Vec<usize> = shape
-				.iter()
-				.map(|d| d.to_usize().map_err(|_| format_err!("AffineGrid needs a known input shape")))
-				.collect::<TractResult<_>>()?;
-			s.equals(&outputs[0].shape, op.output_shape(&dims)?.iter().map(|d| d.to_dim()).collect::<TVec<_>>())
+			let output = self.op(&size)?.output_shape(&known_dims(&shape, "AffineGrid")?)?;
+			s.equals(&outputs[0].shape, inferred_shape(&output))
 		})
 	}
 
 	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-		let size = model
-			.outlet_fact(inputs[1])?
-			.konst
-			.clone()
-			.context("AffineGrid needs its size as a constant of the model (pin it)")?;
+		let size = constant_input(model, inputs[1], "AffineGrid's size")?;
 		let op = self.op(&size)?;
 		model.wire_node(prefix, op, &inputs[..1])
 	}

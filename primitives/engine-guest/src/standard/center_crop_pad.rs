@@ -12,6 +12,8 @@ use tract_onnx::{
 	tract_hir::internal::*,
 };
 
+use super::{checked_count, constant_input, known_dims};
+
 /// `CenterCropPad` with its `axes` attribute (all axes when absent).
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub struct CenterCropPad {
@@ -72,19 +74,15 @@ impl Expansion for CenterCropPad {
 	}
 
 	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-		let sizes = model
-			.outlet_fact(inputs[1])?
-			.konst
-			.clone()
-			.context("CenterCropPad needs its shape as a constant of the model (pin it)")?;
+		let sizes = constant_input(model, inputs[1], "CenterCropPad's shape")?;
 		let fact = model.outlet_fact(inputs[0])?.clone();
-		let shape = fact.shape.as_concrete().context("CenterCropPad needs a known input shape")?.to_vec();
+		let shape = known_dims(&fact.shape, "CenterCropPad")?;
 		let sizes = self.sizes(shape.len(), &sizes)?;
 		let mut output = shape.clone();
 		for &(axis, size) in &sizes {
 			output[axis] = size;
 		}
-		super::checked_count(&output, "CenterCropPad")?;
+		checked_count(&output, "CenterCropPad")?;
 		let mut wire = inputs[0];
 		let mut pads = vec![(0, 0); shape.len()];
 		for (axis, size) in sizes {

@@ -7,7 +7,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{checked_count, f32_shapes};
+use super::{checked_count, constant_input, f32_shapes, inferred_shape, known_dims};
 
 /// `Col2Im`'s attributes as the node gives them (one per spatial axis; pads begin then end).
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -177,24 +177,14 @@ impl Expansion for Col2ImAttributes {
 		s.equals(&outputs[0].datum_type, f32::datum_type())?;
 		s.equals(&inputs[0].rank, 3)?;
 		s.given_3(&inputs[0].shape, &inputs[1].value, &inputs[2].value, move |s, shape, image, block| {
-			let op = self.op(&image, &block)?;
-			let dims: Vec<usize> = shape
-				.iter()
-				.map(|d| d.to_usize().map_err(|_| format_err!("Col2Im needs a known input shape")))
-				.collect::<TractResult<_>>()?;
-			s.equals(&outputs[0].shape, op.output_shape(&dims)?.iter().map(|d| d.to_dim()).collect::<TVec<_>>())
+			let output = self.op(&image, &block)?.output_shape(&known_dims(&shape, "Col2Im")?)?;
+			s.equals(&outputs[0].shape, inferred_shape(&output))
 		})
 	}
 
 	fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-		let constant = |model: &TypedModel, input: OutletId| -> TractResult<Arc<Tensor>> {
-			model
-				.outlet_fact(input)?
-				.konst
-				.clone()
-				.context("Col2Im needs its image and block shapes as constants of the model (pin them)")
-		};
-		let (image, block) = (constant(model, inputs[1])?, constant(model, inputs[2])?);
+		let image = constant_input(model, inputs[1], "Col2Im's image_shape")?;
+		let block = constant_input(model, inputs[2], "Col2Im's block_shape")?;
 		let op = self.op(&image, &block)?;
 		model.wire_node(prefix, op, &inputs[..1])
 	}

@@ -6,7 +6,7 @@
 
 use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::checked_count;
+use super::{checked_count, inferred_shape, known_dims};
 use crate::expansion::{Expanded, Rules};
 
 /// `MaxUnpool` of its attributes (pads begin then end; strides 1 and pads 0 when absent).
@@ -91,11 +91,8 @@ impl Rules for MaxUnpool {
 		s.equals(&outputs[0].datum_type, f32::datum_type())?;
 		s.equals(&inputs[0].shape, &inputs[1].shape)?;
 		s.given(&inputs[0].shape, move |s, shape| {
-			let dims: Vec<usize> = shape
-				.iter()
-				.map(|d| d.to_usize().map_err(|_| format_err!("MaxUnpool needs a known input shape")))
-				.collect::<TractResult<_>>()?;
-			s.equals(&outputs[0].shape, self.output_shape(&dims)?.iter().map(|d| d.to_dim()).collect::<TVec<_>>())
+			let output = self.output_shape(&known_dims(&shape, "MaxUnpool")?)?;
+			s.equals(&outputs[0].shape, inferred_shape(&output))
 		})
 	}
 }

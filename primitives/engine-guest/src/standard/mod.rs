@@ -99,3 +99,23 @@ pub fn checked_count(shape: &[usize], what: &str) -> TractResult<usize> {
 		.try_fold(1usize, |count, dim| count.checked_mul(*dim))
 		.with_context(|| format!("{what}: the output's size overflows"))
 }
+
+/// The sizes of an input shape tract has inferred, each of them known: how the rules of an op
+/// whose output shape follows from its input's read it (`what` names the op).
+pub fn known_dims(shape: &[TDim], what: &str) -> TractResult<Vec<usize>> {
+	shape.iter().map(|d| d.to_usize().map_err(|_| format_err!("{what} needs a known input shape"))).collect()
+}
+
+/// `dims` as an inferred shape.
+pub fn inferred_shape(dims: &[usize]) -> TVec<TDim> {
+	dims.iter().map(|d| d.to_dim()).collect()
+}
+
+/// The value of `input` when an op whose output shape it decides is wired (`what` names the
+/// op and the input): a constant of the model, an initializer or an input pinned with
+/// `veriml-node infer --pin`.
+pub fn constant_input(model: &TypedModel, input: OutletId, what: &str) -> TractResult<Arc<Tensor>> {
+	model.outlet_fact(input)?.konst.clone().with_context(|| {
+		format!("{what} must be a constant of the model (pin it with veriml-node infer --pin)")
+	})
+}

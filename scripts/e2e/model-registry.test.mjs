@@ -1,5 +1,7 @@
 // Registers real ONNX models on a running --dev node the way a model author would with
-// @polkadot/api, and checks that hostile files are refused with named errors.
+// @polkadot/api, and checks that hostile files are refused with named errors; a model whose
+// shapes depend on an input is refused as given and registered, requested and verified with
+// that input pinned by `veriml-node infer --pin`.
 // Needs the test models: scripts/models/make-test-models.sh.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,9 +10,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { u8aToHex } from '@polkadot/util';
 import { blake2AsHex } from '@polkadot/util-crypto';
+import { decodeTensor, encodeTensor } from 'veriml-client';
 import {
-  connect, account, send, sendOk, eventsOf, testModel, hostileModel, uploadBytes, held, modelsDir,
+  connect, account, send, sendOk, eventsOf, testModel, hostileModel, uploadBytes, held, modelsDir, registerNode,
 } from './lib/chain.mjs';
 
 const NODE = process.env.VERIML_NODE
@@ -149,4 +153,27 @@ test('a model whose shapes depend on an input is refused as given, and registers
   assert.equal(report.model_hash, pinned.hash, 'infer reports the hash of the file it wrote');
   const record = await registerRealModel(pinned, author);
   assert.deepEqual(record.outputs.toJSON(), [{ dtype: 'F32', shape: [2, 4] }]);
+
+  // Requested and verified like any model: an inference node serving it computes the sums from
+  // the data alone, and the block importing its result re-executes them.
+  const operator = account('Bob//stash');
+  const requester = account('Charlie//stash');
+  const node = account('veriml-pinned-model-node');
+  await api.rpc.author.insertKey('infr', '//veriml-pinned-model-node', u8aToHex(node.publicKey));
+  await sendOk(api, api.tx.balances.transferKeepAlive(node.address, VML), operator);
+  const bond = api.consts.inferenceNodes.minBond.toBigInt();
+  await sendOk(api, registerNode(api, 'inferenceNodes', node, [pinned.hash], bond, operator), operator);
+  const { events } = await sendOk(
+    api, api.tx.inference.request(pinned.hash, [encodeTensor('F32', x.shape, x.data)], 10n * VML), requester,
+  );
+  const id = eventsOf(events, 'inference', 'Requested')[0].data.request.toNumber();
+  let verified;
+  for (const deadline = Date.now() + 120_000; !verified && Date.now() < deadline;) {
+    const stored = await api.query.verification.outputs(id);
+    if (stored.isSome) verified = stored.unwrap();
+    else await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+  assert.ok(verified, 'a verified result within 120 s');
+  const [sums] = verified;
+  assert.deepEqual(decodeTensor({ dtype: 'F32', shape: [], data: sums.data.toHex() }), report.outputs[0].data);
 });

@@ -516,6 +516,15 @@ def operator_models():
             [("", 9)], [sizes_rng.normal(0, 1, (1, 2, 3, 4)).astype(np.float32)],
             f"onnx Upsample node (opset 9), {mode}, onnxruntime's outputs")
 
+    # Pad in wrap mode (opset 19), pads longer than their axes.
+    onnxruntime_model(
+        "onnx_pad_wrap",
+        helper.make_graph([helper.make_node("Pad", ["x", "pads"], ["y"], mode="wrap")], "pad",
+                          [helper.make_tensor_value_info("x", f32, [1, 2, 3, 4])], [helper.make_tensor_value_info("y", f32, None)],
+                          initializer=[int64s("pads", [0, 0, 2, 5, 0, 0, 4, 1])]),
+        [("", 19)], [sizes_rng.normal(0, 1, (1, 2, 3, 4)).astype(np.float32)],
+        "onnx Pad node (opset 19), wrap mode, pads longer than their axes, onnxruntime's outputs")
+
     batch, q_seq, past = 2, 3, 5
     attention_model(
         "onnx_attention_gqa_cache",
@@ -693,6 +702,11 @@ def hostile_models():
     save("upsample_scales_attribute", helper.make_graph(
         [helper.make_node("Upsample", ["x"], ["y"], scales=[1.0, 2.0])], "upsample", [x],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]), opsets=(("", 7),))
+    # Pad in wrap mode with a negative pad (wrap mode crops nothing).
+    save("pad_wrap_negative", helper.make_graph(
+        [helper.make_node("Pad", ["x", "pads"], ["y"], mode="wrap")], "pad", [x],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[helper.make_tensor("pads", TensorProto.INT64, [4], [0, -1, 0, 0])]), opsets=(("", 19),))
     # A reduction whose axes are an input (opset 18): its output shape depends on their value,
     # so the engine refuses it as given and runs it with the axes pinned (tests/pinned_inputs.rs).
     save("reduce_sum_runtime_axes", helper.make_graph(

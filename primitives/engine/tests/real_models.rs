@@ -209,6 +209,7 @@ fn hostile_files_are_refused_with_their_reason() {
 		("center_crop_pad_axis_out_of_range", EngineError::ModelPreparationFailed),
 		("max_unpool_index_outside", EngineError::ExecutionFailed),
 		("upsample_scales_attribute", EngineError::ModelPreparationFailed),
+		("pad_wrap_negative", EngineError::ModelPreparationFailed),
 	] {
 		assert_eq!(engine.inspect_model(&hostile(file), &x, FUEL), Err(expected.into()), "{file}");
 	}

@@ -7,27 +7,10 @@
 //! and `running = running·momentum + batch·(1 − momentum)`.
 
 use std::collections::HashSet;
-use tract_onnx::{
-	model::{OnnxOpRegister, ParsingContext},
-	pb::NodeProto,
-	tract_hir::internal::*,
-};
+use tract_onnx::{model::ParsingContext, pb::NodeProto, tract_hir::internal::*};
 
-use super::{f32_shapes, output_slots};
+use super::{f32_shapes, output_slots, tract_builder};
 use crate::expansion::{Expanded, Rules};
-
-/// How tract's ONNX parser builds the op (its builder for the node type, kept by [`keep_tract`]).
-type Builder = fn(&ParsingContext, &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
-
-static TRACT_BATCH_NORM: std::sync::OnceLock<Builder> = std::sync::OnceLock::new();
-
-/// Keeps tract's own builder of `BatchNormalization`, which this module's replaces, for the
-/// nodes whose statistics are constants.
-pub fn keep_tract(register: &OnnxOpRegister) {
-	if let Some(builder) = register.0.get("BatchNormalization") {
-		let _ = TRACT_BATCH_NORM.set(*builder);
-	}
-}
 
 /// `BatchNormalization` with its attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +88,7 @@ pub fn batch_normalization(ctx: &ParsingContext, node: &NodeProto) -> TractResul
 	}
 	let constants = node.input.len() == 5 && are_constants(ctx, &node.input[1..]);
 	if !training_mode && constants {
-		if let Some(tract) = TRACT_BATCH_NORM.get() {
+		if let Some(tract) = tract_builder("BatchNormalization") {
 			return tract(ctx, node);
 		}
 	}

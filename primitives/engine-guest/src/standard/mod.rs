@@ -19,18 +19,35 @@ mod recurrent;
 mod tensor_scatter;
 mod tf_idf;
 mod upsample;
+mod wrap_pad;
 
 use tract_onnx::{
-	model::{optional_inputs, optional_outputs, OnnxOpRegister},
+	model::{optional_inputs, optional_outputs, OnnxOpRegister, ParsingContext},
 	pb::NodeProto,
 	tract_hir::internal::*,
 };
 
+/// How tract's ONNX parser builds an op from a node.
+type Builder = fn(&ParsingContext, &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
+
+/// tract's own builders of the operators this module replaces only in part.
+const KEPT_FROM_TRACT: &[&str] = &["BatchNormalization", "Pad"];
+
+static TRACT_BUILDERS: std::sync::OnceLock<Vec<(&'static str, Builder)>> = std::sync::OnceLock::new();
+
+/// tract's own builder of `op` (one of [`KEPT_FROM_TRACT`]), for the nodes this module leaves
+/// to it.
+pub fn tract_builder(op: &str) -> Option<Builder> {
+	TRACT_BUILDERS.get()?.iter().find(|(name, _)| *name == op).map(|(_, builder)| *builder)
+}
+
 /// Registers the operators of this module (tract registers `Attention` only with its
 /// transformers feature, and differently; its `BatchNormalization` stays for constant
-/// statistics in inference mode).
+/// statistics in inference mode, its `Pad` for every mode but `wrap`).
 pub fn register(register: &mut OnnxOpRegister) {
-	batch_norm::keep_tract(register);
+	let _ = TRACT_BUILDERS.set(
+		KEPT_FROM_TRACT.iter().filter_map(|&op| register.0.get(op).map(|builder| (op, *builder))).collect(),
+	);
 	register.insert("AffineGrid", affine_grid::affine_grid);
 	register.insert("Attention", attention::attention);
 	register.insert("BatchNormalization", batch_norm::batch_normalization);
@@ -46,6 +63,7 @@ pub fn register(register: &mut OnnxOpRegister) {
 	register.insert("LpPool", lp_pool::lp_pool);
 	register.insert("MaxUnpool", max_unpool::max_unpool);
 	register.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
+	register.insert("Pad", wrap_pad::pad);
 	register.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
 	register.insert("TensorScatter", tensor_scatter::tensor_scatter);
 	register.insert("TfIdfVectorizer", tf_idf::tf_idf);

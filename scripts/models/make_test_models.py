@@ -795,6 +795,19 @@ def adversarial_models():
           helper.make_node("Slice", ["big", "zeros", "ones"], ["y"])], [x4], corner4,
          [ints("sizes", [1, 1, side, side]), ints("zeros", [0, 0, 0, 0]), ints("ones", [1, 1, 1, 1])],
          [np.ones((1, 1, 2, 2), dtype=np.float32)], "Resize (nearest) 2x2 to 64 MiB")
+    # LRN, which the host runs (fuel per element and per channel of the window): a window over
+    # every channel of a 4 MiB tensor, and a window of one channel (a powf per element) over 16 MiB.
+    for name, shape, size, what in [
+        ("lrn_wide_window", [1, 256, 64, 64], 511, "LRN over all 256 channels of a 4 MiB tensor"),
+        ("lrn_16mib", [1, 4, 1024, 1024], 1, "LRN of one channel (a powf per element) over 16 MiB"),
+    ]:
+        save(name,
+             [helper.make_node("Expand", ["x", "shape"], ["wide"]),
+              helper.make_node("LRN", ["wide"], ["big"], size=size),
+              helper.make_node("Slice", ["big", "zeros", "ones"], ["y"])],
+             [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 1, 1])], corner4,
+             [ints("shape", shape), ints("zeros", [0, 0, 0, 0]), ints("ones", [1, 1, 1, 1])],
+             [np.full((1, 1, 1, 1), 1.5, dtype=np.float32)], what)
     # Gather with indices spread over the whole tensor: a cache miss per element.
     n = 1 << 22
     first = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])

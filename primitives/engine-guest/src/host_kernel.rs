@@ -155,7 +155,7 @@ inventory::submit! {
 }
 
 /// A small deterministic generator for the self-check.
-struct Lcg(u64);
+pub(crate) struct Lcg(u64);
 
 impl Lcg {
 	fn next(&mut self) -> u32 {
@@ -163,13 +163,13 @@ impl Lcg {
 		(self.0 >> 33) as u32
 	}
 
-	fn below(&mut self, n: u32) -> u32 {
+	pub(crate) fn below(&mut self, n: u32) -> u32 {
 		self.next() % n
 	}
 
 	/// Ordinary values mostly, and every value where float rules differ: ±0, ±∞, NaNs with
 	/// payloads and either sign, subnormals, and values whose sums and products round.
-	fn value(&mut self) -> f32 {
+	pub(crate) fn value(&mut self) -> f32 {
 		match self.below(16) {
 			0 => 0.0,
 			1 => -0.0,
@@ -245,11 +245,12 @@ fn random_program(rng: &mut Lcg, operands: &mut Vec<Vec<f32>>) -> Vec<FusedKerSp
 }
 
 /// Runs `programs` random kernel programs (from `seed`) on tract's `wasm_f32_8x8` and on the
-/// host, and answers how many stored a different bit. The host is sound only if it is 0.
+/// host, and as many random LRNs in wasm and on the host (`lrn::check`), and answers how many
+/// gave a different bit. The host is sound only if it is 0.
 #[no_mangle]
 pub extern "C" fn veriml_check_host_kernel(seed: u32, programs: u32) -> u32 {
 	let mut rng = Lcg(u64::from(seed) + 1);
-	let mut differing = 0;
+	let mut differing = crate::lrn::check(&mut rng, programs);
 	for _ in 0..programs {
 		let mut operands = Vec::new();
 		let program = random_program(&mut rng, &mut operands);

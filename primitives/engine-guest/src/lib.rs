@@ -22,8 +22,10 @@
 //!
 //! `packed` is `(ptr << 32) | len` of the SCALE-encoded answer in guest memory.
 //!
-//! Its imports are the host's tile kernel and `veriml.meter_memory`, which the stand-ins for
-//! the bulk memory instructions call (`metering.rs`).
+//! Its imports are the host's tile kernel and LRN (`veriml.run_tile_program`,
+//! `veriml.run_lrn`), and `veriml.meter_moved` and `veriml.meter_grown`, which the stand-ins for
+//! the bulk memory instructions call (`metering.rs`). Built with the feature `profile` (never
+//! for a node), it also imports `veriml.profile_node` (`profile.rs`).
 //!
 //! Built natively (as an rlib), [`load`] and [`run`] are the very same code on native tract:
 //! what the engine's comparison and benchmark measure against.
@@ -80,6 +82,8 @@ mod host_kernel;
 mod metering;
 mod ml;
 mod pin;
+#[cfg(all(target_arch = "wasm32", feature = "profile"))]
+mod profile;
 mod standard;
 
 #[cfg(target_arch = "wasm32")]
@@ -178,7 +182,10 @@ pub fn run(plan: &Plan, inputs: &[Tensor]) -> Result<Vec<Tensor>, EngineError> {
 		.iter()
 		.map(|t| convert::to_tract(t).map(TValue::from))
 		.collect::<Result<TVec<_>, _>>()?;
+	#[cfg(not(all(target_arch = "wasm32", feature = "profile")))]
 	let outputs = plan.run(values).map_err(|_| EngineError::ExecutionFailed)?;
+	#[cfg(all(target_arch = "wasm32", feature = "profile"))]
+	let outputs = profile::run(plan, values).map_err(|_| EngineError::ExecutionFailed)?;
 	outputs.iter().map(|t| convert::from_tract(t)).collect()
 }
 

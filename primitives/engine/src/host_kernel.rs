@@ -1,6 +1,7 @@
 //! The host side of the guest's matrix kernel (`primitives/engine-guest/src/host_kernel.rs`):
 //! runs the tile programs the guest hands over, with the semantics
-//! `veriml_inference_primitives::host_kernel` defines.
+//! `veriml_inference_primitives::host_kernel` defines; and of its `LRN` (`lrn.rs` there), with
+//! `veriml_inference_primitives::lrn`'s function.
 //!
 //! The multiply-accumulate loop computes, for each element of the tile and each step `s` in
 //! order, `tile[i][j] = tile[i][j] + a[s][i] * b[s][j]`: one IEEE multiply rounded to f32, then
@@ -11,7 +12,10 @@
 //! Every arithmetic NaN is written as the canonical NaN, as the guest's NaN canonicalisation
 //! would.
 
-use veriml_inference_primitives::host_kernel::*;
+use veriml_inference_primitives::{
+	host_kernel::*,
+	lrn::{lrn_f32, LrnCall, LRN_CALL_BYTES},
+};
 
 const MR: usize = TILE_ROWS;
 const NR: usize = TILE_COLS;
@@ -168,6 +172,39 @@ pub fn run_tile_program(memory: &mut [u8], ops: u32, len: u32, fuel_left: u64) -
 	let mut tile = [0f32; TILE];
 	for op in program.iter().take_while(|op| op.code != OP_DONE) {
 		run_op(&mut memory, *op, &mut tile).map_err(RunError::Program)?;
+	}
+	Ok(cost)
+}
+
+/// Runs the `LRN` whose [`LrnCall`] is at `call` on the guest's `memory` if it costs no more
+/// than `fuel_left` (its [`LrnCall::fuel`]); answers its cost. Nothing is written unless it is
+/// paid for and both tensors lie inside memory.
+pub fn run_lrn(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, RunError> {
+	let memory = GuestMemory(memory);
+	let words = memory.0[memory.range(u64::from(call), LRN_CALL_BYTES as u64).map_err(RunError::Program)?]
+		.chunks_exact(4)
+		.map(|word| u32::from_le_bytes(word.try_into().expect("4 bytes")));
+	let call = LrnCall::from_words(std::array::from_fn({
+		let mut words = words;
+		move |_| words.next().expect("nine words")
+	}));
+	let cost = call.fuel().ok_or(RunError::OutOfFuel)?;
+	if cost > fuel_left {
+		return Err(RunError::OutOfFuel);
+	}
+	if call.size == 0 {
+		return Err(RunError::Program(ProgramError::Malformed));
+	}
+	let bytes = call.elements().and_then(|n| n.checked_mul(4)).ok_or(RunError::Program(ProgramError::OutOfBounds))?;
+	let (x, y) = (
+		memory.range(u64::from(call.x), bytes).map_err(RunError::Program)?,
+		memory.range(u64::from(call.y), bytes).map_err(RunError::Program)?,
+	);
+	let x: Vec<f32> = memory.0[x].chunks_exact(4).map(|v| f32::from_le_bytes(v.try_into().expect("4 bytes"))).collect();
+	let mut out = vec![0f32; x.len()];
+	lrn_f32(&x, &mut out, &call);
+	for (bytes, value) in memory.0[y].chunks_exact_mut(4).zip(out) {
+		bytes.copy_from_slice(&value.to_le_bytes());
 	}
 	Ok(cost)
 }
@@ -504,5 +541,67 @@ mod tests {
 		assert_eq!(memory, before);
 		assert_eq!(run_tile_program(&mut memory, ops, len, cost), Ok(cost));
 		assert_eq!(floats_at(&memory, out_at, 64), vec![0.0; 64]);
+	}
+
+	#[test]
+	fn an_lrn_is_paid_before_it_runs_and_reaches_no_byte_outside_memory() {
+		let mut memory = Builder::default();
+		// One batch, three channels of two elements; a NaN with a payload, which comes out
+		// canonical.
+		let input = [1.0, 2.0, -3.0, f32::from_bits(0x7fc0_1234), 0.5, 4.0];
+		let x = memory.floats(&input);
+		let y = memory.floats(&[0.0; 6]);
+		let lrn = LrnCall {
+			x,
+			y,
+			batches: 1,
+			channels: 3,
+			inner: 2,
+			size: 3,
+			alpha: 1e-1f32.to_bits(),
+			beta: 0.75f32.to_bits(),
+			bias: 1.0f32.to_bits(),
+		};
+		let call = memory.0.len() as u32;
+		memory.0.extend(lrn.to_words().iter().flat_map(|w| w.to_le_bytes()));
+		let cost = lrn.fuel().unwrap();
+		assert_eq!(
+			cost,
+			6 * (veriml_inference_primitives::lrn::LRN_FUEL_PER_ELEMENT
+				+ 3 * veriml_inference_primitives::lrn::LRN_FUEL_PER_TAP)
+		);
+
+		let mut expected = [0f32; 6];
+		lrn_f32(&input, &mut expected, &lrn);
+		let untouched = memory.0.clone();
+		assert_eq!(run_lrn(&mut memory.0, call, cost - 1), Err(RunError::OutOfFuel));
+		assert_eq!(memory.0, untouched, "nothing is written unless it is paid for");
+		assert_eq!(run_lrn(&mut memory.0, call, cost), Ok(cost));
+		let out = floats_at(&memory.0, y, 6);
+		assert_eq!(bits(&out), bits(&expected));
+		// Channel 0, element 0: its window is channels 0 and 1 (1·1 + -3·-3 = 10).
+		assert!((f64::from(out[0]) - 1.0 / (1.0f64 + 0.1 / 3.0 * 10.0).powf(0.75)).abs() < 1e-6);
+		// Elements whose window holds the NaN (channel 1, element 1 is it).
+		assert_eq!(out[1].to_bits(), CANONICAL_NAN);
+		assert_eq!(out[3].to_bits(), CANONICAL_NAN);
+
+		// An output past the end of memory, a call past it, or a window of no channel: refused.
+		let len = memory.0.len() as u32;
+		for (bad, error) in [
+			(LrnCall { y: len - 8, ..lrn }, ProgramError::OutOfBounds),
+			(LrnCall { x: u32::MAX - 3, ..lrn }, ProgramError::OutOfBounds),
+			(LrnCall { size: 0, ..lrn }, ProgramError::Malformed),
+		] {
+			let mut bad_memory = untouched.clone();
+			bad_memory[call as usize..call as usize + LRN_CALL_BYTES]
+				.copy_from_slice(&bad.to_words().iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<_>>());
+			let before = bad_memory.clone();
+			assert_eq!(run_lrn(&mut bad_memory, call, u64::MAX), Err(RunError::Program(error)));
+			assert_eq!(bad_memory, before);
+		}
+		assert_eq!(run_lrn(&mut memory.0, len - 4, u64::MAX), Err(RunError::Program(ProgramError::OutOfBounds)));
+		// A shape whose fuel overflows is out of fuel, whatever is left.
+		let huge = LrnCall { batches: u32::MAX, channels: u32::MAX, inner: u32::MAX, ..lrn };
+		assert_eq!(huge.fuel(), None);
 	}
 }

@@ -27,11 +27,13 @@ mod host_kernel;
 mod limits;
 pub mod metering;
 pub mod observer;
+pub mod profile;
 mod snapshot;
 mod stack_limit;
 
 pub use limits::Limits;
 pub use observer::Observer;
+pub use profile::{NodeTime, Profile, RunTimes};
 pub use snapshot::CompiledCache;
 
 use codec::Encode;
@@ -103,10 +105,11 @@ impl KnownGuest {
 		&self,
 		limits: &Limits,
 		cache: &CompiledCache,
+		profiling: bool,
 		observer: Option<&Arc<dyn Observer>>,
 	) -> Result<&Guest, RunError> {
 		self.compiled
-			.get_or_init(|| compile_guest(&self.id, &self.wasm, limits, cache, observer))
+			.get_or_init(|| compile_guest(&self.id, &self.wasm, limits, cache, profiling, observer))
 			.as_ref()
 			.map_err(|_| LocalFailure::EngineUnavailable.into())
 	}
@@ -118,6 +121,7 @@ fn compile_guest(
 	wasm: &[u8],
 	limits: &Limits,
 	cache: &CompiledCache,
+	profiling: bool,
 	observer: Option<&Arc<dyn Observer>>,
 ) -> Result<Guest, String> {
 	log::info!(
@@ -129,7 +133,7 @@ fn compile_guest(
 	);
 	let started = std::time::Instant::now();
 	let mut from_compiled_cache = false;
-	let guest = Guest::compile(wasm, limits, cache)
+	let guest = Guest::compile(wasm, limits, cache, profiling)
 		.inspect(|guest| from_compiled_cache = guest.loaded_from_compiled_cache())
 		// With its causes: which CPU feature is missing, for instance.
 		.map_err(|e| format!("{e:#}"))
@@ -139,7 +143,7 @@ fn compile_guest(
 			match guest.check_host_kernel(0, HOST_KERNEL_CHECKS) {
 				Ok(0) => Ok(guest),
 				Ok(differing) => Err(format!(
-					"the native tile kernel differs from the wasm kernel on {differing} of {HOST_KERNEL_CHECKS} programs"
+					"the node's native kernels differ from the guest's wasm on {differing} of {HOST_KERNEL_CHECKS} tile programs and {HOST_KERNEL_CHECKS} LRNs"
 				)),
 				Err(error) => Err(format!("the tile kernel check failed: {error:?}")),
 			}
@@ -171,6 +175,8 @@ pub struct Engine {
 	guests: Mutex<HashMap<ModelHash, Arc<KnownGuest>>>,
 	cache: Mutex<PreparedCache>,
 	observer: OnceLock<Arc<dyn Observer>>,
+	/// Whether guests may report their nodes ([`profile`]): for profiling only, never a node's.
+	profiling: bool,
 }
 
 impl Engine {
@@ -186,7 +192,18 @@ impl Engine {
 			guests: Mutex::new(HashMap::from([(built_in.hash, Arc::new(known))])),
 			cache: Mutex::new(PreparedCache::default()),
 			observer: OnceLock::new(),
+			profiling: false,
 		}
+	}
+
+	/// This engine, its guests linked with the import through which a guest built to profile
+	/// (`veriml-engine-guest`'s feature `profile`) reports its nodes, so that
+	/// [`profile_model`](Self::profile_model) times them. For `scripts/profile-engine.sh`: a
+	/// node's engine never links it, so such a guest cannot run there. Call it before any guest
+	/// is compiled (first use or [`warm_up`](Self::warm_up)).
+	pub fn with_profiling(mut self) -> Self {
+		self.profiling = true;
+		self
 	}
 
 	/// Reports every call, prepared-model cache lookup and guest load from now on to
@@ -290,10 +307,10 @@ impl Engine {
 			guests.insert(id.hash, known.clone());
 			known
 		};
-		let (limits, cache, observer) =
-			(self.limits.clone(), self.compiled_cache.clone(), self.observer.get().cloned());
+		let (limits, cache, profiling, observer) =
+			(self.limits.clone(), self.compiled_cache.clone(), self.profiling, self.observer.get().cloned());
 		let spawned = std::thread::Builder::new().name("veriml-engine-compile".into()).spawn(move || {
-			let _ = known.compiled(&limits, &cache, observer.as_ref());
+			let _ = known.compiled(&limits, &cache, profiling, observer.as_ref());
 		});
 		if let Err(error) = spawned {
 			// It is compiled at its first use instead.
@@ -314,7 +331,7 @@ impl Engine {
 		work: impl FnOnce(&Guest) -> Result<R, RunError>,
 	) -> Result<R, RunError> {
 		let known = self.known(guest).ok_or(LocalFailure::OtherGuest)?;
-		work(known.compiled(&self.limits, &self.compiled_cache, self.observer.get())?)
+		work(known.compiled(&self.limits, &self.compiled_cache, self.profiling, self.observer.get())?)
 	}
 
 	fn built_in(&self) -> Result<(), RunError> {
@@ -336,6 +353,45 @@ impl Engine {
 		let hash = model_hash(model);
 		let mut load = || Some(model.to_vec());
 		self.run_prepared(Lane::Consensus, guest_hash(), hash, &mut load, &specs, inputs, fuel_limit)
+	}
+
+	/// Prepares `model` for `inputs` with guest `guest` (the built-in one: [`guest_hash`]) in a
+	/// fresh instance, apart from the cache, then runs it `runs` times, timing each phase of
+	/// each run and, with a profiling guest in a profiling engine, each node ([`profile`]).
+	pub fn profile_model(
+		&self,
+		guest: ModelHash,
+		model: &[u8],
+		inputs: &[Tensor],
+		runs: usize,
+	) -> Result<Profile, RunError> {
+		let specs =
+			inputs.iter().map(|t| t.spec().ok_or(EngineError::MalformedTensor)).collect::<Result<Vec<_>, _>>()?;
+		check_inputs(inputs, &specs)?;
+		self.check_input_size(inputs)?;
+		// The guest compiled first, so that preparation's time is the model's alone.
+		self.with_guest(&guest, |_| Ok(()))?;
+		let started = std::time::Instant::now();
+		let prepared = self.prepare(Lane::Consensus, guest, model, &specs, self.limits.max_fuel_to_prepare)?;
+		let prepare = started.elapsed();
+		let mut profile = Profile {
+			prepare,
+			fuel_to_prepare: prepared.info.fuel_to_prepare,
+			snapshot_bytes: prepared.snapshot_bytes(),
+			fuel_per_run: 0,
+			runs: Vec::with_capacity(runs),
+			nodes: Vec::new(),
+		};
+		self.with_guest(&guest, |engine| {
+			for _ in 0..runs {
+				let (execution, times, nodes) = engine.run_timed(&prepared, inputs, self.limits.max_fuel_per_run)?;
+				profile.fuel_per_run = execution.fuel_used;
+				profile.runs.push(times);
+				profile.nodes.extend(nodes);
+			}
+			Ok(())
+		})?;
+		Ok(profile)
 	}
 
 	#[allow(clippy::too_many_arguments)]

@@ -1,11 +1,19 @@
 //! The guest module under wasmtime: preparing a model once, then running every inference from
 //! a snapshot of the prepared state.
 
-use crate::{host_kernel, limits::Limits, metering, names, LOG_TARGET};
+use crate::{
+	host_kernel,
+	limits::Limits,
+	metering, names,
+	profile::{self, NodeMark, NodeTime, RunTimes},
+	LOG_TARGET,
+};
 use codec::{Decode, Encode};
+use std::time::Instant;
 use veriml_inference_interface::Lane;
 use veriml_inference_primitives::{
 	host_kernel::{IMPORT_MODULE, IMPORT_NAME},
+	lrn::LRN_IMPORT,
 	EngineError, Execution, LocalFailure, ModelInfo, RunError, Tensor, TensorSpec,
 };
 use wasmtime::{
@@ -156,12 +164,21 @@ pub struct Guest {
 	limits: Limits,
 	/// Whether the machine code came from the compiled-code cache rather than the compiler.
 	loaded_from_compiled_cache: bool,
+	/// Whether the guest may report its nodes ([`profile::PROFILE_NODE_IMPORT`]), and each
+	/// instance records them.
+	profiling: bool,
 }
 
-/// Per-instance state: memory accounting, and the memory the host kernel works on.
+/// Reports of a profiling guest one run may leave (two per node of its plan; a plan of this
+/// many nodes is far beyond any model's).
+const MAX_NODE_MARKS: usize = 1 << 20;
+
+/// Per-instance state: memory accounting, the memory the host kernel works on, and a profiling
+/// guest's reports.
 struct InstanceState {
 	limiter: MemoryLimiter,
 	memory: Option<Memory>,
+	node_marks: Option<Vec<NodeMark>>,
 }
 
 /// Grants linear memory up to a fixed size and remembers a refusal, so an allocation failure
@@ -213,8 +230,9 @@ impl Guest {
 		self.loaded_from_compiled_cache
 	}
 
-	/// Compiles the guest with the deterministic configuration.
-	pub fn compile(wasm: &[u8], limits: &Limits, cache: &CompiledCache) -> wasmtime::Result<Self> {
+	/// Compiles the guest with the deterministic configuration; `profiling` lets it report its
+	/// nodes ([`profile`]), which a node's engine never does.
+	pub fn compile(wasm: &[u8], limits: &Limits, cache: &CompiledCache, profiling: bool) -> wasmtime::Result<Self> {
 		let mut config = Config::new();
 		// The deterministic subset of wasm: one IEEE result per float op, no NaN payload
 		// differences, no relaxed SIMD (whose results may depend on the CPU), no threads.
@@ -285,8 +303,12 @@ impl Guest {
 		// clock, no randomness, no environment. An unknown import fails here.
 		let mut linker = Linker::new(&engine);
 		linker.func_wrap(IMPORT_MODULE, IMPORT_NAME, run_tile_program)?;
+		linker.func_wrap(IMPORT_MODULE, LRN_IMPORT, run_lrn)?;
 		linker.func_wrap(IMPORT_MODULE, names::METER_MOVED_IMPORT, meter_moved)?;
 		linker.func_wrap(IMPORT_MODULE, names::METER_GROWN_IMPORT, meter_grown)?;
+		if profiling {
+			linker.func_wrap(IMPORT_MODULE, profile::PROFILE_NODE_IMPORT, profile_node)?;
+		}
 		let instance_pre = linker.instantiate_pre(&module)?;
 		let mut guest = Self {
 			engine,
@@ -297,6 +319,7 @@ impl Guest {
 			offchain_queued: std::sync::atomic::AtomicUsize::new(0),
 			limits: limits.clone(),
 			loaded_from_compiled_cache,
+			profiling,
 		};
 		guest.fresh_memory = guest
 			.in_slot(Lane::Consensus, || {
@@ -345,7 +368,8 @@ impl Guest {
 
 	fn new_store(&self, fuel: u64) -> Result<Store<InstanceState>, RunError> {
 		let limiter = MemoryLimiter { max_bytes: self.limits.max_memory_bytes, refused: false };
-		let mut store = Store::new(&self.engine, InstanceState { limiter, memory: None });
+		let node_marks = self.profiling.then(Vec::new);
+		let mut store = Store::new(&self.engine, InstanceState { limiter, memory: None, node_marks });
 		store.limiter(|state| &mut state.limiter);
 		store.set_fuel(fuel).map_err(|_| LocalFailure::EngineUnavailable)?;
 		Ok(store)
@@ -461,15 +485,46 @@ impl Guest {
 		inputs: &[Tensor],
 		fuel_limit: u64,
 	) -> Result<Execution, RunError> {
-		self.in_slot(lane, || self.run_here(prepared, inputs, fuel_limit))
+		self.in_slot(lane, || self.run_here(prepared, inputs, fuel_limit).map(|(execution, _, _)| execution))
 	}
 
-	fn run_here(&self, prepared: &Prepared, inputs: &[Tensor], fuel_limit: u64) -> Result<Execution, RunError> {
+	/// [`run`](Self::run), with the time of each of its phases and, from a profiling guest, of
+	/// each node (`None` otherwise).
+	pub fn run_timed(
+		&self,
+		prepared: &Prepared,
+		inputs: &[Tensor],
+		fuel_limit: u64,
+	) -> Result<(Execution, RunTimes, Option<Vec<NodeTime>>), RunError> {
+		self.in_slot(Lane::Consensus, || {
+			let (execution, times, marks) = self.run_here(prepared, inputs, fuel_limit)?;
+			let nodes = match marks {
+				Some(marks) => Some(profile::node_times(&marks).ok_or(LocalFailure::HostResources)?),
+				None => None,
+			};
+			Ok((execution, times, nodes))
+		})
+	}
+
+	fn run_here(
+		&self,
+		prepared: &Prepared,
+		inputs: &[Tensor],
+		fuel_limit: u64,
+	) -> Result<(Execution, RunTimes, Option<Vec<NodeMark>>), RunError> {
+		let mut times = RunTimes::default();
+		let mut lap = Instant::now();
+		let mut phase = |time: &mut std::time::Duration| {
+			let now = Instant::now();
+			*time = now - lap;
+			lap = now;
+		};
 		// Restoring the snapshot is paid before it is done, like any other work of the run.
 		let restore_fuel = prepared.snapshot.restore_fuel(self.fresh_memory.len());
 		let fuel = fuel_limit.checked_sub(restore_fuel).ok_or(EngineError::FuelExhausted)?;
 		let mut store = self.new_store(fuel)?;
 		let (instance, memory) = self.instantiate(&mut store)?;
+		phase(&mut times.instantiate);
 		let pages = prepared.snapshot.len / PAGE;
 		let current = memory.size(&store) as usize;
 		if pages > current {
@@ -478,16 +533,49 @@ impl Guest {
 			memory.grow(&mut store, (pages - current) as u64).map_err(|_| LocalFailure::HostResources)?;
 		}
 		prepared.snapshot.restore(memory.data_mut(&mut store))?;
+		phase(&mut times.restore);
 
 		let encoded = inputs.encode();
 		let inputs_ptr = write_argument(&instance, &memory, &mut store, &encoded)?;
+		phase(&mut times.inputs);
 		let packed: u64 = call_export(&instance, &mut store, "veriml_run", (inputs_ptr, encoded.len() as u32))?;
+		phase(&mut times.run);
 		let answer: Result<Vec<Tensor>, EngineError> =
 			read_answer(&memory, &store, packed, self.limits.max_output_bytes)?;
 		let outputs = answer?;
+		phase(&mut times.outputs);
 		let fuel_used = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
-		Ok(Execution { outputs, fuel_used })
+		let marks = store.data_mut().node_marks.take();
+		drop((instance, memory, store));
+		phase(&mut times.release);
+		Ok((Execution { outputs, fuel_used }, times, marks))
 	}
+}
+
+/// The import `veriml.profile_node` of a profiling guest ([`profile::PROFILE_NODE_IMPORT`]):
+/// records the clock and the fuel left when a node starts (after reading its operator's name)
+/// and when it ends (before anything else), so the host's own work falls outside the node.
+fn profile_node(mut caller: Caller<'_, InstanceState>, node: u32, op_ptr: u32, op_len: u32) -> wasmtime::Result<()> {
+	let ended = Instant::now();
+	let fuel_left = caller.get_fuel()?;
+	let op = match op_len {
+		u32::MAX => None,
+		len => {
+			let memory = caller.data().memory.ok_or(Trap::MemoryOutOfBounds)?;
+			let bytes = memory
+				.data(&caller)
+				.get(op_ptr as usize..(op_ptr as usize).saturating_add(len as usize))
+				.ok_or(Trap::MemoryOutOfBounds)?;
+			Some(String::from_utf8_lossy(bytes).into_owned())
+		},
+	};
+	let at = if op.is_some() { Instant::now() } else { ended };
+	if let Some(marks) = caller.data_mut().node_marks.as_mut() {
+		if marks.len() < MAX_NODE_MARKS {
+			marks.push(NodeMark { node, op, at, fuel_left });
+		}
+	}
+	Ok(())
 }
 
 /// Takes `cost` fuel from the instance, or traps with `OutOfFuel` (leaving none) when less is
@@ -514,12 +602,26 @@ fn meter_grown(mut caller: Caller<'_, InstanceState>, pages: u32) -> wasmtime::R
 }
 
 /// The guest's import `veriml.run_tile_program`: runs one tile program of the guest's matrix
-/// kernel natively and charges its fuel. Out of fuel, out of bounds or malformed, it traps, as
-/// the guest's own loop would have.
-fn run_tile_program(mut caller: Caller<'_, InstanceState>, ops: u32, len: u32) -> wasmtime::Result<()> {
+/// kernel natively.
+fn run_tile_program(caller: Caller<'_, InstanceState>, ops: u32, len: u32) -> wasmtime::Result<()> {
+	on_host(caller, |memory, fuel| host_kernel::run_tile_program(memory, ops, len, fuel))
+}
+
+/// The guest's import `veriml.run_lrn`: runs one `LRN` of the guest natively.
+fn run_lrn(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()> {
+	on_host(caller, |memory, fuel| host_kernel::run_lrn(memory, call, fuel))
+}
+
+/// Runs a host kernel's `work` on the guest's memory with the fuel left, and charges what it
+/// answers. Out of fuel, out of bounds or malformed, it traps, as the guest's own loop would
+/// have.
+fn on_host(
+	mut caller: Caller<'_, InstanceState>,
+	work: impl FnOnce(&mut [u8], u64) -> Result<u64, host_kernel::RunError>,
+) -> wasmtime::Result<()> {
 	let fuel = caller.get_fuel()?;
 	let memory = caller.data().memory.ok_or(Trap::MemoryOutOfBounds)?;
-	match host_kernel::run_tile_program(memory.data_mut(&mut caller), ops, len, fuel) {
+	match work(memory.data_mut(&mut caller), fuel) {
 		Ok(cost) => {
 			caller.set_fuel(fuel - cost)?;
 			Ok(())

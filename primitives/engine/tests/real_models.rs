@@ -172,6 +172,20 @@ fn fuel_charged_by_the_native_kernel_is_counted_and_limited() {
 	assert_eq!(engine.run_model(&m.bytes, &m.inputs, used * 9 / 10), Err(EngineError::FuelExhausted.into()));
 }
 
+#[test]
+fn fuel_charged_by_the_host_lrn_is_counted_and_limited() {
+	// Inception v1's LRNs: most of their fuel is charged by the host, before each runs.
+	let m = model("light_inception_v1");
+	let engine = new_engine();
+	let used = engine.run_model(&m.bytes, &m.inputs, FUEL).unwrap().fuel_used;
+	assert_eq!(engine.run_model(&m.bytes, &m.inputs, used).unwrap().fuel_used, used);
+	assert_eq!(engine.run_model(&m.bytes, &m.inputs, used * 9 / 10), Err(EngineError::FuelExhausted.into()));
+	// The host's share: 320 per element and 4 per channel of the window, for 64·56·56 and
+	// 192·56·56 elements with windows of 5 channels (fewer at the edges, charged as 5).
+	let lrn_fuel = (64 + 192) * 56 * 56 * (veriml_inference_primitives::lrn::LRN_FUEL_PER_ELEMENT + 5 * 4);
+	assert!(used > lrn_fuel, "{used} fuel in all, {lrn_fuel} for the LRNs");
+}
+
 fn specs_of(inputs: &[Tensor]) -> Vec<TensorSpec> {
 	inputs.iter().map(|t| t.spec().unwrap()).collect()
 }

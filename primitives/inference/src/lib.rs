@@ -11,6 +11,8 @@ extern crate alloc;
 
 pub mod guest;
 pub mod host_kernel;
+#[cfg(feature = "lrn")]
+pub mod lrn;
 pub mod metering;
 #[cfg(feature = "json")]
 pub mod json;

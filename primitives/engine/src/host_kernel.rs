@@ -77,14 +77,6 @@ fn f32s<const N: usize>(bytes: &[u8]) -> [f32; N] {
 	std::array::from_fn(|i| f32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().expect("4 bytes")))
 }
 
-fn canonical(value: f32) -> f32 {
-	if value.is_nan() {
-		f32::from_bits(CANONICAL_NAN)
-	} else {
-		value
-	}
-}
-
 /// wasm's `f32.min`: NaN if either is, `-0` below `+0`. Written with selects only, so that a
 /// loop of it vectorises.
 fn wasm_min(a: f32, b: f32) -> f32 {
@@ -181,12 +173,9 @@ pub fn run_tile_program(memory: &mut [u8], ops: u32, len: u32, fuel_left: u64) -
 /// paid for and both tensors lie inside memory.
 pub fn run_lrn(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, RunError> {
 	let memory = GuestMemory(memory);
-	let words = memory.0[memory.range(u64::from(call), LRN_CALL_BYTES as u64).map_err(RunError::Program)?]
-		.chunks_exact(4)
-		.map(|word| u32::from_le_bytes(word.try_into().expect("4 bytes")));
-	let call = LrnCall::from_words(std::array::from_fn({
-		let mut words = words;
-		move |_| words.next().expect("nine words")
+	let words = &memory.0[memory.range(u64::from(call), LRN_CALL_BYTES as u64).map_err(RunError::Program)?];
+	let call = LrnCall::from_words(std::array::from_fn(|i| {
+		u32::from_le_bytes(words[4 * i..4 * i + 4].try_into().expect("4 bytes"))
 	}));
 	let cost = call.fuel().ok_or(RunError::OutOfFuel)?;
 	if cost > fuel_left {

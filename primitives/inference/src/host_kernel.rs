@@ -77,3 +77,13 @@ pub const OP_ADD_UNICAST: u32 = 22;
 pub const OP_ADD_ROW_COL_PRODUCTS: u32 = 23;
 pub const OP_STORE: u32 = 24;
 pub const OP_ADD_MAT_MUL: u32 = 25;
+
+/// `value`, or the canonical NaN if it is a NaN: what wasm's NaN canonicalisation writes for an
+/// arithmetic result, for the host's kernels to write the guest's bits.
+pub fn canonical(value: f32) -> f32 {
+	if value.is_nan() {
+		f32::from_bits(CANONICAL_NAN)
+	} else {
+		value
+	}
+}

@@ -18,7 +18,7 @@
 //! node's start-up with random problems (`veriml_check_host_kernel`), as it does the tile
 //! kernel.
 
-use crate::host_kernel::CANONICAL_NAN;
+use crate::host_kernel::canonical;
 
 /// The wasm import through which the guest hands an `LRN` to the host: `run_lrn(call: u32)`,
 /// the address of an [`LrnCall`].
@@ -87,15 +87,6 @@ impl LrnCall {
 	pub fn fuel(&self) -> Option<u64> {
 		let taps = u64::from(self.size.min(self.channels));
 		self.elements()?.checked_mul(LRN_FUEL_PER_ELEMENT.checked_add(taps.checked_mul(LRN_FUEL_PER_TAP)?)?)
-	}
-}
-
-/// `value`, or the canonical NaN if it is a NaN.
-fn canonical(value: f32) -> f32 {
-	if value.is_nan() {
-		f32::from_bits(CANONICAL_NAN)
-	} else {
-		value
 	}
 }
 

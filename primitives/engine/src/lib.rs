@@ -30,6 +30,7 @@ pub mod observer;
 pub mod profile;
 mod snapshot;
 mod stack_limit;
+mod written_pages;
 
 pub use limits::Limits;
 pub use observer::Observer;

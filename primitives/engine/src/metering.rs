@@ -5,8 +5,10 @@
 //! metering helpers, into a call of the helper that stands in for it (the helper reports the
 //! bytes to the host, which charges for them: `veriml_inference_primitives::metering`), and
 //! refuses a module with other instructions whose work grows with their operands
-//! (`memory.init`, the table's bulk instructions). The engine's build script runs it on the
-//! built guest; [`check_metered`] is what the engine checks before it loads a guest.
+//! (`memory.init`, the table's bulk instructions) and with those that change its table or
+//! segments (`table.set`, `elem.drop`, `data.drop`), which the reset of a kept instance would
+//! not undo ([`check_state`]). The engine's build script runs it on the built guest;
+//! [`check_metered`] and [`check_state`] are what the engine checks before it loads a guest.
 //!
 //! This file is also compiled into the build script (`build.rs`), so it depends on nothing but
 //! `wasmparser` and the names in `primitives/inference/src/metering.rs`.
@@ -60,6 +62,11 @@ fn bulk_of(operator: &Operator) -> Result<Option<Bulk>, String> {
 		| Operator::TableFill { .. }
 		| Operator::TableGrow { .. }
 		| Operator::TableInit { .. } => return Err(format!("the guest uses {operator:?}, which is not metered")),
+		// State of the instance a normal return would not restore, which a kept instance's
+		// reset (memory only) would not either (`check_state`).
+		Operator::TableSet { .. } | Operator::ElemDrop { .. } | Operator::DataDrop { .. } => {
+			return Err(format!("the guest uses {operator:?}, which changes its table or segments"))
+		},
 		_ => None,
 	})
 }
@@ -271,6 +278,45 @@ pub fn check_metered(wasm: &[u8]) -> Result<(), String> {
 	})
 }
 
+/// `Ok` if the guest's instance keeps no state a run could change but its memory and two mutable
+/// globals, its stack pointer (the first global) and its stack counter (the last), which a
+/// normal return leaves as it found them: no other mutable global and none imported. The
+/// instructions that change a table or segments are refused with the unmetered ones
+/// ([`check_metered`]). The engine reuses an instance after a run by resetting its memory alone
+/// (`snapshot.rs`, `Kept`).
+pub fn check_state(wasm: &[u8]) -> Result<(), String> {
+	let invalid = |e: wasmparser::BinaryReaderError| format!("the guest is not valid wasm: {e}");
+	let mut mutable = Vec::new();
+	let mut globals = 0u32;
+	for payload in Parser::new(0).parse_all(wasm) {
+		match payload.map_err(invalid)? {
+			Payload::ImportSection(imports) => {
+				for import in imports {
+					if let TypeRef::Global(_) = import.map_err(invalid)?.ty {
+						return Err("the guest imports a global".into());
+					}
+				}
+			},
+			Payload::GlobalSection(section) => {
+				for global in section {
+					if global.map_err(invalid)?.ty.mutable {
+						mutable.push(globals);
+					}
+					globals += 1;
+				}
+			},
+			_ => {},
+		}
+	}
+	match &mutable[..] {
+		[] | [0] => Ok(()),
+		[0, last] | [last] if *last + 1 == globals => Ok(()),
+		_ => Err(format!(
+			"the guest's mutable globals are {mutable:?} of {globals}: only its stack pointer (the first) and its stack counter (the last) are restored by a normal return"
+		)),
+	}
+}
+
 /// A section of a wasm module: its id, then its contents with their length (for the tests that
 /// write modules by hand).
 #[cfg(test)]
@@ -341,6 +387,45 @@ mod tests {
 		let plain = module(&[&ARGS[..4]], None);
 		assert_eq!(meter_bulk(&plain).unwrap(), plain);
 		assert!(meter(b"not wasm").is_err());
+	}
+
+	#[test]
+	fn instructions_that_change_a_table_or_segments_are_refused() {
+		// data.drop 0, elem.drop 0, table.set 0 (of index 0 and a null funcref).
+		for (body, name) in [
+			(&[0xfc, 0x09, 0][..], "DataDrop"),
+			(&[0xfc, 0x0d, 0][..], "ElemDrop"),
+			(&[0x41, 0, 0xd0, 0x70, 0x26, 0][..], "TableSet"),
+		] {
+			assert!(meter(&module(&[body], None)).unwrap_err().contains(name), "{name} is not refused");
+		}
+	}
+
+	#[test]
+	fn only_the_stack_pointer_and_the_stack_counter_may_be_mutable_globals() {
+		/// A module of globals, each `(mutable, value)` as an i32, after `imports`.
+		fn with_globals(globals: &[bool], imports: &[u8]) -> Vec<u8> {
+			let mut contents = vec![globals.len() as u8];
+			for mutable in globals {
+				contents.extend_from_slice(&[0x7f, u8::from(*mutable), 0x41, 0, 0x0b]);
+			}
+			let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+			if !imports.is_empty() {
+				wasm.extend(section(2, imports));
+			}
+			wasm.extend(section(6, &contents));
+			wasm
+		}
+		assert!(check_state(&with_globals(&[true, false, false, true], &[])).is_ok());
+		assert!(check_state(&with_globals(&[true], &[])).is_ok());
+		assert!(check_state(&with_globals(&[false, true], &[])).is_ok());
+		assert!(check_state(&with_globals(&[true, true, false, true], &[])).unwrap_err().contains("[0, 1, 3]"));
+		assert!(check_state(&with_globals(&[false, true, false], &[])).is_err());
+		// An imported global (module "m", name "g", a mutable i32): the host's state, refused.
+		let import = [1, 1, b'm', 1, b'g', 0x03, 0x7f, 1];
+		assert!(check_state(&with_globals(&[true], &import)).unwrap_err().contains("imports a global"));
+		// The guest itself.
+		assert!(check_state(crate::GUEST_WASM).is_ok());
 	}
 
 	#[test]

@@ -17,10 +17,11 @@ pub const PROFILE_NODE_IMPORT: &str = "profile_node";
 /// The phases of one run of a prepared model, in the order they happen.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct RunTimes {
-	/// A fresh instance from the pool: wasmtime resetting the slot it had last (its memory and
-	/// table) and copying the guest's data segments in.
+	/// A kept instance taken, or a fresh instance from the pool: wasmtime resetting the slot
+	/// it had last (its memory and table) and copying the guest's data segments in.
 	pub instantiate: Duration,
-	/// Growing the memory to the snapshot's size and writing the snapshot's blocks into it.
+	/// Growing the memory to the snapshot's size and writing the snapshot's blocks into it; for
+	/// a kept instance, its reset (the written pages asked of the kernel and rewritten).
 	pub restore: Duration,
 	/// Encoding the inputs and writing them into the guest.
 	pub inputs: Duration,
@@ -28,8 +29,8 @@ pub struct RunTimes {
 	pub run: Duration,
 	/// Reading and decoding the outputs.
 	pub outputs: Duration,
-	/// Dropping the instance: wasmtime resets its slot's memory (every byte the instance had,
-	/// set to zero) and table for the next.
+	/// Keeping the instance for a next run or, when it cannot be kept, dropping it: wasmtime
+	/// resets its slot's memory (every byte the instance had, set to zero) and table.
 	pub release: Duration,
 }
 

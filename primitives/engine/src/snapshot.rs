@@ -6,10 +6,11 @@ use crate::{
 	limits::Limits,
 	metering, names,
 	profile::{self, NodeMark, NodeTime, RunTimes},
+	written_pages::WrittenPages,
 	LOG_TARGET,
 };
 use codec::{Decode, Encode};
-use std::time::Instant;
+use std::{ops::Range, time::Instant};
 use veriml_inference_interface::Lane;
 use veriml_inference_primitives::{
 	host_kernel::{IMPORT_MODULE, IMPORT_NAME},
@@ -37,11 +38,16 @@ const OFFCHAIN_THREADS: u32 = 1;
 /// the engine then holds at most this many runs of work, never an unbounded queue.
 const OFFCHAIN_QUEUE: usize = 16;
 
-/// Instances that may exist at once: one per guest thread, so a caller waits for a thread
-/// rather than failing for want of a slot. Each has a slot of wasmtime's pooling allocator, whose
-/// memory stays mapped between instances: restoring a snapshot then copies into resident
-/// pages instead of faulting in fresh ones, which cost more than the copy itself.
-const INSTANCE_SLOTS: u32 = CONSENSUS_THREADS + OFFCHAIN_THREADS;
+/// Instances that may exist at once: one per guest thread, and as many kept between runs
+/// ([`Kept`], [`KEPT_INSTANCES`]), so a caller waits for a thread rather than failing for want
+/// of a slot. Each has a slot of wasmtime's pooling allocator, whose memory
+/// stays mapped between instances: restoring a snapshot then copies into resident pages instead
+/// of faulting in fresh ones, which cost more than the copy itself.
+const INSTANCE_SLOTS: u32 = CONSENSUS_THREADS + OFFCHAIN_THREADS + KEPT_INSTANCES as u32;
+
+/// Instances kept between runs, for any guest thread's next run: one per guest thread, each
+/// of at most [`KEEP_RESIDENT_BYTES`] (what a released slot keeps resident anyway).
+const KEPT_INSTANCES: usize = (CONSENSUS_THREADS + OFFCHAIN_THREADS) as usize;
 
 /// Bytes of each slot's linear memory kept resident (reset with `memset`) between instances.
 const KEEP_RESIDENT_BYTES: usize = 256 * 1024 * 1024;
@@ -78,6 +84,8 @@ const BLOCK: usize = 4096;
 /// A guest memory kept as what differs from a fresh instance's memory: restoring it writes only
 /// those bytes (a small model's prepared state is a few blocks of a memory of megabytes).
 struct MemorySnapshot {
+	/// Which snapshot of this process it is (a kept instance remembers which it holds).
+	id: u64,
 	/// Bytes of the whole memory.
 	len: usize,
 	/// Runs of consecutive blocks that differ, with their offsets.
@@ -102,7 +110,13 @@ impl MemorySnapshot {
 				_ => changed.push((offset, block.to_vec())),
 			}
 		}
-		Self { len: memory.len(), changed }
+		static SNAPSHOTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+		Self { id: SNAPSHOTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed), len: memory.len(), changed }
+	}
+
+	/// The byte ranges where the snapshot differs from a fresh instance's memory.
+	fn changed_ranges(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+		self.changed.iter().map(|(offset, bytes)| *offset..offset + bytes.len())
 	}
 
 	/// Writes the snapshot over `memory`, which holds a fresh instance's memory grown to `len`.
@@ -111,6 +125,37 @@ impl MemorySnapshot {
 			memory.get_mut(*offset..offset + bytes.len()).ok_or(LocalFailure::HostResources)?.copy_from_slice(bytes);
 		}
 		Ok(())
+	}
+
+	/// Makes the bytes `range` of `memory` (as long as the snapshot, holding what a run left)
+	/// equal to what [`restore`](Self::restore) makes of a fresh instance's memory: `fresh`
+	/// (zero past its end) with the snapshot written over it. Every block in the range is
+	/// compared with what it must hold and rewritten where it differs. Answers the bytes
+	/// rewritten.
+	fn reset(&self, memory: &mut [u8], fresh: &[u8], range: Range<usize>) -> Result<usize, RunError> {
+		if memory.len() != self.len || range.start % BLOCK != 0 || range.start > range.end || range.end > self.len {
+			return Err(LocalFailure::HostResources.into());
+		}
+		// The snapshot's first run of blocks that ends after the range starts.
+		let mut run = self.changed.partition_point(|(offset, bytes)| offset + bytes.len() <= range.start);
+		let mut rewritten = 0;
+		for (index, block) in memory[range.clone()].chunks_mut(BLOCK).enumerate() {
+			let offset = range.start + index * BLOCK;
+			while self.changed.get(run).is_some_and(|(start, bytes)| start + bytes.len() <= offset) {
+				run += 1;
+			}
+			let wanted = match self.changed.get(run) {
+				Some((start, bytes)) if *start <= offset => bytes.get(offset - start..offset - start + block.len()),
+				_ => fresh.get(offset..offset + block.len()),
+			};
+			rewritten += match wanted {
+				Some(wanted) => rewrite_differing(block, wanted),
+				// Past the fresh memory's end (which, as the snapshot's runs, is whole blocks).
+				None if offset >= fresh.len() => zero_nonzero(block),
+				None => return Err(LocalFailure::HostResources.into()),
+			};
+		}
+		Ok(rewritten)
 	}
 
 	/// The fuel of restoring the snapshot into a fresh instance whose memory has `fresh_len`
@@ -122,6 +167,57 @@ impl MemorySnapshot {
 	fn bytes(&self) -> usize {
 		self.changed.iter().map(|(_, bytes)| bytes.len()).sum()
 	}
+}
+
+/// Copies `wanted` over `block` (the same length) if they differ; answers the bytes copied.
+fn rewrite_differing(block: &mut [u8], wanted: &[u8]) -> usize {
+	if block == wanted {
+		return 0;
+	}
+	block.copy_from_slice(wanted);
+	block.len()
+}
+
+/// Sets `block` (at most [`BLOCK`] bytes) to zeros if it is not; answers the bytes set.
+fn zero_nonzero(block: &mut [u8]) -> usize {
+	static ZEROS: [u8; BLOCK] = [0; BLOCK];
+	if ZEROS.get(..block.len()).is_some_and(|zeros| block == zeros) {
+		return 0;
+	}
+	block.fill(0);
+	block.len()
+}
+
+/// An instance kept after a run that returned normally, to run a next model in (on any guest
+/// thread) after an exact reset instead of taking a fresh instance: wasmtime's release of an
+/// instance (every byte of its memory set to zero, its table reset) and the next instantiation
+/// (the guest's data segments copied in) cost more than a small model's whole run.
+///
+/// The state of a guest instance is its memory, its mutable globals, its table and its data and
+/// element segments. The engine refuses a guest that changes its table or segments
+/// ([`metering::check_state`]) or has mutable globals other than its stack pointer and its
+/// stack counter, which a normal return leaves as it found them (every function restores the
+/// stack pointer it moved, the wasm32 C ABI; each call's count is taken back when it returns,
+/// `stack_limit.rs`). An instance is kept only after a normal return; after a trap (out of
+/// fuel, or any other) it is dropped, and so is one whose memory grew beyond the snapshot's
+/// size (memory never shrinks). Before the next run its memory is grown to the next snapshot's
+/// size and reset to it ([`MemorySnapshot::reset`]). Where the kernel reports the pages
+/// written since the last reset ([`WrittenPages`]), the blocks that may differ from the next
+/// snapshot are those pages, the pages it grew by, and, when the next snapshot is another's,
+/// the blocks where either snapshot differs from a fresh instance (elsewhere both are the
+/// fresh memory); otherwise, every block is compared.
+struct Kept {
+	/// Dropped first: the instance's release then writes into memory no longer protected.
+	written: Option<WrittenPages>,
+	/// Whether `written` has protected the memory since it was kept: until then every block is
+	/// reset.
+	tracking: bool,
+	/// The snapshot the memory was last reset to ([`MemorySnapshot::id`]) and the ranges where
+	/// it differs from a fresh instance's memory.
+	holds: (u64, Vec<Range<usize>>),
+	store: Store<InstanceState>,
+	instance: Instance,
+	memory: Memory,
 }
 
 /// A model checked and optimised inside the guest, as the guest's memory right after.
@@ -167,6 +263,8 @@ pub struct Guest {
 	/// Whether the guest may report its nodes ([`profile::PROFILE_NODE_IMPORT`]), and each
 	/// instance records them.
 	profiling: bool,
+	/// Instances kept between runs, at most [`KEPT_INSTANCES`].
+	kept: std::sync::Mutex<Vec<Kept>>,
 }
 
 /// Reports of a profiling guest one run may leave (two per node of its plan; a plan of this
@@ -293,8 +391,10 @@ impl Guest {
 				),
 			}
 		}
-		// A guest whose bulk memory instructions would not pay for what they move is refused.
+		// A guest whose bulk memory instructions would not pay for what they move is refused,
+		// and so is one whose instances could not be reused after an exact reset.
 		metering::check_metered(wasm).map_err(wasmtime::Error::msg)?;
+		metering::check_state(wasm).map_err(wasmtime::Error::msg)?;
 		let engine = wasmtime::Engine::new(&config)?;
 		let hits_before = compiled_cache.as_ref().map_or(0, Cache::cache_hits);
 		let module = Module::from_binary(&engine, wasm)?;
@@ -320,6 +420,7 @@ impl Guest {
 			limits: limits.clone(),
 			loaded_from_compiled_cache,
 			profiling,
+			kept: Default::default(),
 		};
 		guest.fresh_memory = guest
 			.in_slot(Lane::Consensus, || {
@@ -506,6 +607,84 @@ impl Guest {
 		})
 	}
 
+	/// A kept instance to reset to `snapshot`: one that holds it already (only the pages its
+	/// last run wrote differ), else one whose memory is no larger (memory never shrinks).
+	fn take_kept(&self, snapshot: &MemorySnapshot) -> Option<Kept> {
+		let mut kept = self.kept.lock().ok()?;
+		let index = kept
+			.iter()
+			.position(|kept| kept.holds.0 == snapshot.id)
+			.or_else(|| kept.iter().position(|kept| kept.memory.data_size(&kept.store) <= snapshot.len))?;
+		Some(kept.swap_remove(index))
+	}
+
+	/// Keeps `kept` for a next run, unless [`KEPT_INSTANCES`] are kept already: then it is
+	/// dropped (after the lock is released: wasmtime's release of an instance takes a while).
+	fn keep(&self, kept: Kept) {
+		let refused = match self.kept.lock() {
+			Ok(mut all) if all.len() < KEPT_INSTANCES => {
+				all.push(kept);
+				None
+			},
+			_ => Some(kept),
+		};
+		drop(refused);
+	}
+
+	/// An instance whose memory holds `snapshot` exactly and whose globals are the guest's
+	/// initial ones, with `fuel`: a kept one, reset, when one can be reused, a fresh one
+	/// otherwise; with what tracks its writes since the reset, if anything does. The time of
+	/// taking it is `instantiate`'s, of writing the snapshot `restore`'s.
+	fn instance_for(
+		&self,
+		snapshot: &MemorySnapshot,
+		fuel: u64,
+		times: &mut RunTimes,
+	) -> Result<(Store<InstanceState>, Instance, Memory, Option<WrittenPages>), RunError> {
+		let started = Instant::now();
+		let pages = snapshot.len / PAGE;
+		let Some(Kept { written, tracking, holds, mut store, instance, memory }) = self.take_kept(snapshot) else {
+			let mut store = self.new_store(fuel)?;
+			let (instance, memory) = self.instantiate(&mut store)?;
+			let taken = Instant::now();
+			times.instantiate = taken - started;
+			grow_to(&memory, &mut store, pages)?;
+			snapshot.restore(memory.data_mut(&mut store))?;
+			times.restore = taken.elapsed();
+			return Ok((store, instance, memory, None));
+		};
+		store.set_fuel(fuel).map_err(|_| LocalFailure::EngineUnavailable)?;
+		let state = store.data_mut();
+		state.limiter.refused = false;
+		state.node_marks = self.profiling.then(Vec::new);
+		let taken = Instant::now();
+		times.instantiate = taken - started;
+		let protected = memory.data_size(&store);
+		grow_to(&memory, &mut store, pages)?;
+		// What may differ from the snapshot (see `Kept`), the written pages protected again by
+		// the same call; or, untracked, every block.
+		let mut ranges = Vec::new();
+		let tracked = tracking && written.as_ref().is_some_and(|written| written.take(protected, &mut ranges));
+		if tracked {
+			if holds.0 != snapshot.id {
+				ranges.extend(holds.1);
+				ranges.extend(snapshot.changed_ranges());
+			}
+			ranges.push(protected..snapshot.len);
+		} else {
+			ranges.push(0..snapshot.len);
+		}
+		let data = memory.data_mut(&mut store);
+		for range in ranges {
+			snapshot.reset(data, &self.fresh_memory, range)?;
+		}
+		// From here every write into the memory is reported.
+		let unprotected = if tracked { protected..snapshot.len } else { 0..snapshot.len };
+		let written = written.filter(|written| written.protect(unprotected));
+		times.restore = taken.elapsed();
+		Ok((store, instance, memory, written))
+	}
+
 	fn run_here(
 		&self,
 		prepared: &Prepared,
@@ -513,31 +692,22 @@ impl Guest {
 		fuel_limit: u64,
 	) -> Result<(Execution, RunTimes, Option<Vec<NodeMark>>), RunError> {
 		let mut times = RunTimes::default();
+		// Restoring the snapshot is paid before it is done, like any other work of the run,
+		// and the same whether the instance is fresh or reused.
+		let restore_fuel = prepared.snapshot.restore_fuel(self.fresh_memory.len());
+		let fuel = fuel_limit.checked_sub(restore_fuel).ok_or(EngineError::FuelExhausted)?;
+		let (mut store, instance, memory, written) = self.instance_for(&prepared.snapshot, fuel, &mut times)?;
 		let mut lap = Instant::now();
 		let mut phase = |time: &mut std::time::Duration| {
 			let now = Instant::now();
 			*time = now - lap;
 			lap = now;
 		};
-		// Restoring the snapshot is paid before it is done, like any other work of the run.
-		let restore_fuel = prepared.snapshot.restore_fuel(self.fresh_memory.len());
-		let fuel = fuel_limit.checked_sub(restore_fuel).ok_or(EngineError::FuelExhausted)?;
-		let mut store = self.new_store(fuel)?;
-		let (instance, memory) = self.instantiate(&mut store)?;
-		phase(&mut times.instantiate);
-		let pages = prepared.snapshot.len / PAGE;
-		let current = memory.size(&store) as usize;
-		if pages > current {
-			// The model reached this size when it was prepared under the same cap: a refusal
-			// now is the operating system's, not the model's.
-			memory.grow(&mut store, (pages - current) as u64).map_err(|_| LocalFailure::HostResources)?;
-		}
-		prepared.snapshot.restore(memory.data_mut(&mut store))?;
-		phase(&mut times.restore);
 
 		let encoded = inputs.encode();
 		let inputs_ptr = write_argument(&instance, &memory, &mut store, &encoded)?;
 		phase(&mut times.inputs);
+		// On any error from here (a trap above all) the instance is dropped, not kept.
 		let packed: u64 = call_export(&instance, &mut store, "veriml_run", (inputs_ptr, encoded.len() as u32))?;
 		phase(&mut times.run);
 		let answer: Result<Vec<Tensor>, EngineError> =
@@ -546,10 +716,48 @@ impl Guest {
 		phase(&mut times.outputs);
 		let fuel_used = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
 		let marks = store.data_mut().node_marks.take();
-		drop((instance, memory, store));
+		// Kept for a next run unless its memory outgrew the snapshot, which no reset undoes, or
+		// is larger than a released slot keeps resident.
+		let size = memory.data_size(&store);
+		if size == prepared.snapshot.len && size <= KEEP_RESIDENT_BYTES {
+			let tracking = written.is_some();
+			let holds = (prepared.snapshot.id, prepared.snapshot.changed_ranges().collect());
+			let written = written.or_else(|| {
+				// SAFETY: the pool's slot of this memory is a private anonymous mapping of the
+				// engine's largest memory (`memory_init_cow` is off), mapped for as long as the
+				// engine, and wasmtime drops none of its pages while the instance lives; the
+				// tracking ends (`Kept::written` is dropped) before the instance.
+				let written = unsafe { WrittenPages::track(memory.data_ptr(&store), self.limits.max_memory_bytes) };
+				static SAID: std::sync::Once = std::sync::Once::new();
+				SAID.call_once(|| match &written {
+					Some(_) => log::info!(
+						target: LOG_TARGET,
+						"instances are reused between runs, reset where the kernel reports pages written"
+					),
+					None => log::warn!(
+						target: LOG_TARGET,
+						"instances are reused between runs, but this kernel cannot report the pages a run writes (userfaultfd with asynchronous write protection and PAGEMAP_SCAN: Linux 6.7 or later, and not refused by a seccomp profile): every block of an instance's memory is compared instead, which costs about 40 µs more per small model"
+					),
+				});
+				written
+			});
+			self.keep(Kept { written, tracking, holds, store, instance, memory });
+		} else {
+			drop((written, instance, memory, store));
+		}
 		phase(&mut times.release);
 		Ok((Execution { outputs, fuel_used }, times, marks))
 	}
+}
+
+/// Grows `memory` to `pages` if it is smaller. The model reached this size when it was prepared
+/// under the same cap: a refusal now is the operating system's, not the model's.
+fn grow_to(memory: &Memory, store: &mut Store<InstanceState>, pages: usize) -> Result<(), RunError> {
+	let current = memory.size(&*store) as usize;
+	if pages > current {
+		memory.grow(&mut *store, (pages - current) as u64).map_err(|_| LocalFailure::HostResources)?;
+	}
+	Ok(())
 }
 
 /// The import `veriml.profile_node` of a profiling guest ([`profile::PROFILE_NODE_IMPORT`]):
@@ -717,5 +925,129 @@ mod tests {
 		memory[..fresh.len()].copy_from_slice(&fresh);
 		snapshot.restore(&mut memory).unwrap();
 		assert_eq!(memory, prepared);
+	}
+
+	#[test]
+	fn resetting_any_blocks_of_any_memory_gives_the_restored_snapshot_there() {
+		let fresh: Vec<u8> = (0..4 * BLOCK).map(|i| (i % 251) as u8 + 1).collect();
+		let mut prepared = fresh.clone();
+		prepared.resize(10 * BLOCK, 0);
+		prepared[BLOCK + 5] = 0;
+		prepared[6 * BLOCK..8 * BLOCK].fill(9);
+		let snapshot = MemorySnapshot::of(&prepared, &fresh);
+		let scribbled = || (0..10 * BLOCK).map(|i| (i % 7) as u8).collect::<Vec<_>>();
+		let mut memory = scribbled();
+		assert_eq!(snapshot.reset(&mut memory, &fresh, 0..10 * BLOCK).unwrap(), 10 * BLOCK);
+		assert_eq!(memory, prepared);
+		// Nothing differs any more: nothing is written.
+		assert_eq!(snapshot.reset(&mut memory, &fresh, 0..10 * BLOCK).unwrap(), 0);
+		// Only the range asked for: a fresh block, a run of the snapshot, zeros past the fresh end.
+		for range in [BLOCK..2 * BLOCK, 7 * BLOCK..9 * BLOCK, 3 * BLOCK..7 * BLOCK] {
+			let mut memory = scribbled();
+			snapshot.reset(&mut memory, &fresh, range.clone()).unwrap();
+			assert_eq!(memory[range.clone()], prepared[range.clone()]);
+			assert_eq!(memory[..range.start], scribbled()[..range.start]);
+			assert_eq!(memory[range.end..], scribbled()[range.end..]);
+		}
+		// A memory of another size or a range outside it: refused, nothing written.
+		assert!(snapshot.reset(&mut vec![1; 9 * BLOCK], &fresh, 0..BLOCK).is_err());
+		assert!(snapshot.reset(&mut scribbled(), &fresh, 9 * BLOCK..11 * BLOCK).is_err());
+	}
+
+	/// A test model's bytes and inputs (`scripts/models/make-test-models.sh`).
+	fn test_model(name: &str) -> (Vec<u8>, Vec<Tensor>) {
+		let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-models").join(name);
+		let input: serde_json::Value =
+			serde_json::from_str(&std::fs::read_to_string(folder.join("input.json")).unwrap()).unwrap();
+		let inputs =
+			input["inputs"].as_array().unwrap().iter().map(|t| crate::json::parse_tensor(t).unwrap()).collect();
+		(std::fs::read(folder.join("model.onnx")).unwrap(), inputs)
+	}
+
+	/// What a fresh instance restored to `prepared`'s snapshot holds.
+	fn restored(guest: &Guest, prepared: &Prepared) -> Vec<u8> {
+		let mut memory = guest.fresh_memory.clone();
+		memory.resize(prepared.snapshot.len, 0);
+		prepared.snapshot.restore(&mut memory).unwrap();
+		memory
+	}
+
+	impl Guest {
+		/// Resets the one kept instance for a run of `prepared`, as that run would, and keeps it
+		/// again: its memory before and after, and whether only the pages the kernel reported
+		/// written (and the snapshots' blocks) were reset.
+		fn reset_kept(&self, prepared: &Prepared) -> (Vec<u8>, Vec<u8>, bool) {
+			let (before, tracked) = {
+				let kept = self.kept.lock().unwrap();
+				let [kept] = &kept[..] else { panic!("not one instance kept: {}", kept.len()) };
+				(kept.memory.data(&kept.store).to_vec(), kept.tracking && kept.written.is_some())
+			};
+			let (store, instance, memory, written) =
+				self.instance_for(&prepared.snapshot, 0, &mut RunTimes::default()).unwrap();
+			let after = memory.data(&store).to_vec();
+			let holds = (prepared.snapshot.id, prepared.snapshot.changed_ranges().collect());
+			self.keep(Kept { tracking: written.is_some(), written, holds, store, instance, memory });
+			(before, after, tracked)
+		}
+	}
+
+	/// An instance kept after a run is reset to exactly what a fresh instance
+	/// restored to the next model's snapshot holds: by comparing every block the first time, by
+	/// rewriting the pages the kernel reports written after that.
+	#[test]
+	fn a_kept_instance_is_reset_to_exactly_the_next_snapshot() {
+		let limits = Limits::default();
+		let guest = Guest::compile(crate::GUEST_WASM, &limits, &CompiledCache::UserDefault, false).unwrap();
+		let [(linear, linear_inputs), (forest, forest_inputs)] =
+			["pytorch_Linear", "sklearn_random_forest_classifier"].map(test_model);
+		let prepare = |model: &[u8], inputs: &[Tensor]| {
+			let specs: Vec<_> = inputs.iter().map(|t| t.spec().unwrap()).collect();
+			guest.prepare(Lane::Offchain, model, &specs, limits.max_fuel_to_prepare).unwrap()
+		};
+		let (linear, forest) = (prepare(&linear, &linear_inputs), prepare(&forest, &forest_inputs));
+		assert!(forest.snapshot.len > linear.snapshot.len, "the second model's memory is the larger");
+		let run = |prepared: &Prepared, inputs: &[Tensor]| {
+			guest.run(Lane::Offchain, prepared, inputs, limits.max_fuel_per_run).unwrap()
+		};
+		let first = run(&linear, &linear_inputs);
+		// Kept untracked: every block compared, the memory grown to the larger snapshot.
+		let (before, after, tracked) = guest.reset_kept(&forest);
+		assert!(!tracked);
+		assert_eq!(before.len(), linear.snapshot.len);
+		assert!(after == restored(&guest, &forest), "the first reset differs from the snapshot");
+		let forest_first = run(&forest, &forest_inputs);
+		for _ in 0..3 {
+			let (before, after, tracked) = guest.reset_kept(&forest);
+			// Linux 6.7 and later report the written pages; elsewhere every block is compared.
+			assert!(tracked || !crate::written_pages::kernel_can_track(), "the written pages were not tracked");
+			assert!(before != restored(&guest, &forest), "the run wrote nothing");
+			assert!(after == restored(&guest, &forest), "a reset differs from the snapshot");
+			assert_eq!(run(&forest, &forest_inputs), forest_first);
+		}
+		// Another model of the same size, and back: the pages written, and the blocks where
+		// either snapshot differs from a fresh instance, are reset.
+		let (conv, conv_inputs) = test_model("pytorch_Conv2d");
+		let conv = prepare(&conv, &conv_inputs);
+		assert_eq!(conv.snapshot.len, forest.snapshot.len);
+		for (next, inputs) in [(&conv, &conv_inputs), (&forest, &forest_inputs)] {
+			let (_, after, tracked) = guest.reset_kept(next);
+			assert!(tracked || !crate::written_pages::kernel_can_track(), "the written pages were not tracked");
+			assert!(after == restored(&guest, next), "a reset for another model differs from its snapshot");
+			run(next, inputs);
+		}
+		assert_eq!(run(&forest, &forest_inputs), forest_first);
+		// A smaller model than the kept memory: a fresh instance, the same result as the first,
+		// kept beside the other.
+		assert_eq!(run(&linear, &linear_inputs), first);
+		let holding = || guest.kept.lock().unwrap().iter().map(|kept| kept.holds.0).collect::<Vec<_>>();
+		assert_eq!(holding(), [forest.snapshot.id, linear.snapshot.id]);
+		// A run that traps (out of fuel soon after the restore) leaves no instance behind.
+		let fuel = forest.snapshot.restore_fuel(guest.fresh_memory.len()) + 10_000;
+		let short = guest.run(Lane::Offchain, &forest, &forest_inputs, fuel);
+		assert_eq!(short, Err(EngineError::FuelExhausted.into()));
+		assert_eq!(holding(), [linear.snapshot.id]);
+		// Linear's instance is grown and reset for the forest: the same result.
+		assert_eq!(run(&forest, &forest_inputs), forest_first);
+		assert_eq!(holding(), [forest.snapshot.id]);
 	}
 }

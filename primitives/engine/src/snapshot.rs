@@ -643,7 +643,7 @@ impl Guest {
 	) -> Result<(Store<InstanceState>, Instance, Memory, Option<WrittenPages>), RunError> {
 		let started = Instant::now();
 		let pages = snapshot.len / PAGE;
-		let Some(Kept { written, tracking, holds, mut store, instance, memory }) = self.take_kept(snapshot) else {
+		let Some(Kept { mut written, tracking, holds, mut store, instance, memory }) = self.take_kept(snapshot) else {
 			let mut store = self.new_store(fuel)?;
 			let (instance, memory) = self.instantiate(&mut store)?;
 			let taken = Instant::now();
@@ -661,10 +661,11 @@ impl Guest {
 		times.instantiate = taken - started;
 		let protected = memory.data_size(&store);
 		grow_to(&memory, &mut store, pages)?;
-		// What may differ from the snapshot (see `Kept`), the written pages protected again by
-		// the same call; or, untracked, every block.
+		// What may differ from the snapshot (see `Kept`): the pages not protected, those written
+		// since they were last protected (now and then protected again by the same call); or,
+		// untracked, every block.
 		let mut ranges = Vec::new();
-		let tracked = tracking && written.as_ref().is_some_and(|written| written.take(protected, &mut ranges));
+		let tracked = tracking && written.as_mut().is_some_and(|written| written.take(protected, &mut ranges));
 		if tracked {
 			if holds.0 != snapshot.id {
 				ranges.extend(holds.1);

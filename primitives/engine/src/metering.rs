@@ -62,13 +62,23 @@ fn bulk_of(operator: &Operator) -> Result<Option<Bulk>, String> {
 		| Operator::TableFill { .. }
 		| Operator::TableGrow { .. }
 		| Operator::TableInit { .. } => return Err(format!("the guest uses {operator:?}, which is not metered")),
-		// State of the instance a normal return would not restore, which a kept instance's
-		// reset (memory only) would not either (`check_state`).
-		Operator::TableSet { .. } | Operator::ElemDrop { .. } | Operator::DataDrop { .. } => {
-			return Err(format!("the guest uses {operator:?}, which changes its table or segments"))
+		_ => {
+			keeps_instance_state(operator)?;
+			None
 		},
-		_ => None,
 	})
+}
+
+/// `Err` for an instruction that changes the instance's table or segments: state a normal
+/// return would not restore, which a kept instance's reset (memory only) would not either
+/// (`check_state`). Refused everywhere, the metering helpers included.
+fn keeps_instance_state(operator: &Operator) -> Result<(), String> {
+	match operator {
+		Operator::TableSet { .. } | Operator::ElemDrop { .. } | Operator::DataDrop { .. } => {
+			Err(format!("the guest uses {operator:?}, which changes its table or segments"))
+		},
+		_ => Ok(()),
+	}
 }
 
 /// Appends `value` as unsigned LEB128.
@@ -268,6 +278,7 @@ pub fn check_metered(wasm: &[u8]) -> Result<(), String> {
 		helpers.index(bulk)?;
 	}
 	super::stack_limit::check_with(wasm, |function, operator| {
+		keeps_instance_state(operator)?;
 		if helpers.contains(function) {
 			return Ok(());
 		}

@@ -46,7 +46,8 @@ const OFFCHAIN_QUEUE: usize = 16;
 const INSTANCE_SLOTS: u32 = CONSENSUS_THREADS + OFFCHAIN_THREADS + KEPT_INSTANCES as u32;
 
 /// Instances kept between runs, for any guest thread's next run: one per guest thread, each
-/// of at most [`KEEP_RESIDENT_BYTES`] (what a released slot keeps resident anyway).
+/// of at most [`KEEP_RESIDENT_BYTES`] (what a released slot keeps resident anyway: with a slot
+/// per kept instance, up to twice the resident memory of the slots of the guest threads alone).
 const KEPT_INSTANCES: usize = (CONSENSUS_THREADS + OFFCHAIN_THREADS) as usize;
 
 /// Bytes of each slot's linear memory kept resident (reset with `memset`) between instances.
@@ -643,7 +644,7 @@ impl Guest {
 	) -> Result<(Store<InstanceState>, Instance, Memory, Option<WrittenPages>), RunError> {
 		let started = Instant::now();
 		let pages = snapshot.len / PAGE;
-		let Some(Kept { mut written, tracking, holds, mut store, instance, memory }) = self.take_kept(snapshot) else {
+		let Some(mut kept) = self.take_kept(snapshot) else {
 			let mut store = self.new_store(fuel)?;
 			let (instance, memory) = self.instantiate(&mut store)?;
 			let taken = Instant::now();
@@ -653,37 +654,53 @@ impl Guest {
 			times.restore = taken.elapsed();
 			return Ok((store, instance, memory, None));
 		};
+		let taken = Instant::now();
+		times.instantiate = taken - started;
+		// On an error the whole of `kept` is dropped, its tracking first.
+		let tracked = self.reset(&mut kept, snapshot, fuel)?;
+		times.restore = taken.elapsed();
+		let Kept { written, store, instance, memory, .. } = kept;
+		Ok((store, instance, memory, written.filter(|_| tracked)))
+	}
+
+	/// Resets the kept instance `kept` for a run of `snapshot` with `fuel`: its memory grown to
+	/// the snapshot's size and made equal to what a fresh instance restored to it holds,
+	/// rewriting what may differ (see [`Kept`]) or, untracked, every block. Answers whether its
+	/// writes are tracked from here.
+	fn reset(&self, kept: &mut Kept, snapshot: &MemorySnapshot, fuel: u64) -> Result<bool, RunError> {
+		let Kept { written, tracking, holds, store, memory, .. } = kept;
 		store.set_fuel(fuel).map_err(|_| LocalFailure::EngineUnavailable)?;
 		let state = store.data_mut();
 		state.limiter.refused = false;
 		state.node_marks = self.profiling.then(Vec::new);
-		let taken = Instant::now();
-		times.instantiate = taken - started;
-		let protected = memory.data_size(&store);
-		grow_to(&memory, &mut store, pages)?;
-		// What may differ from the snapshot (see `Kept`): the pages not protected, those written
-		// since they were last protected (now and then protected again by the same call); or,
-		// untracked, every block.
+		// The tracking is of the memory where it was kept (wasmtime's pool never moves one).
+		if written.as_ref().is_some_and(|written| !written.tracks(memory.data_ptr(&*store))) {
+			*written = None;
+		}
+		let protected = memory.data_size(&*store);
+		grow_to(memory, store, snapshot.len / PAGE)?;
+		// What may differ from the snapshot: the pages not protected, those written since they
+		// were last protected (now and then protected again by the same call); or, untracked,
+		// every block.
 		let mut ranges = Vec::new();
-		let tracked = tracking && written.as_mut().is_some_and(|written| written.take(protected, &mut ranges));
+		let tracked = *tracking && written.as_mut().is_some_and(|written| written.take(protected, &mut ranges));
 		if tracked {
 			if holds.0 != snapshot.id {
-				ranges.extend(holds.1);
+				ranges.append(&mut holds.1);
 				ranges.extend(snapshot.changed_ranges());
 			}
+			// Grown: never protected, so (for some kernels) not reported.
 			ranges.push(protected..snapshot.len);
 		} else {
 			ranges.push(0..snapshot.len);
 		}
-		let data = memory.data_mut(&mut store);
+		let data = memory.data_mut(&mut *store);
 		for range in ranges {
 			snapshot.reset(data, &self.fresh_memory, range)?;
 		}
 		// From here every write into the memory is reported.
 		let unprotected = if tracked { protected..snapshot.len } else { 0..snapshot.len };
-		let written = written.filter(|written| written.protect(unprotected));
-		times.restore = taken.elapsed();
-		Ok((store, instance, memory, written))
+		Ok(written.as_ref().is_some_and(|written| written.protect(unprotected)))
 	}
 
 	fn run_here(
@@ -737,7 +754,7 @@ impl Guest {
 					),
 					None => log::warn!(
 						target: LOG_TARGET,
-						"instances are reused between runs, but this kernel cannot report the pages a run writes (userfaultfd with asynchronous write protection and PAGEMAP_SCAN: Linux 6.7 or later, and not refused by a seccomp profile): every block of an instance's memory is compared instead, which costs about 40 µs more per small model"
+						"instances are reused between runs, but this kernel cannot report the pages a run writes (userfaultfd with asynchronous write protection and PAGEMAP_SCAN: Linux 6.9 or 6.8.10 and later, on x86-64, aarch64 or riscv64, and not refused by a seccomp profile): every block of an instance's memory is compared instead, which costs about 40 µs more per small model"
 					),
 				});
 				written
@@ -1019,7 +1036,7 @@ mod tests {
 		let forest_first = run(&forest, &forest_inputs);
 		for _ in 0..3 {
 			let (before, after, tracked) = guest.reset_kept(&forest);
-			// Linux 6.7 and later report the written pages; elsewhere every block is compared.
+			// Linux 6.9 (and 6.8.10) and later report the written pages; elsewhere every block is compared.
 			assert!(tracked || !crate::written_pages::kernel_can_track(), "the written pages were not tracked");
 			assert!(before != restored(&guest, &forest), "the run wrote nothing");
 			assert!(after == restored(&guest, &forest), "a reset differs from the snapshot");

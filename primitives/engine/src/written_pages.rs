@@ -2,14 +2,19 @@
 //! the kernel: so resetting the instance for its next run rewrites those pages, not its whole
 //! memory (`snapshot.rs`, `Kept`).
 //!
-//! On Linux (6.7 or later) the memory is registered with a userfaultfd in asynchronous
+//! On Linux the memory is registered with a userfaultfd in asynchronous
 //! write-protect mode: the kernel then marks a protected page written on its first write (a
 //! fault handled in the kernel, nothing is sent to this process), and the `PAGEMAP_SCAN` ioctl
-//! lists the written pages and protects them again, in one call. A page that is not protected
-//! (one the memory grew by, say) is reported as written: the tracking errs on the side of
-//! rewriting. Where the kernel lacks either (older kernels, or a seccomp profile that refuses
-//! `userfaultfd`), [`WrittenPages::track`] answers `None` and the engine compares every block
-//! of the memory instead: the same result, slower.
+//! lists the written pages (and now and then protects them again, in the same call). A page
+//! protected and then written, or written and not protected since, is reported as written. A
+//! page never protected is not always reported (a range without a page table reads as not
+//! written): the caller rewrites those itself (the first reset of a kept instance compares
+//! every block; the pages the memory grows by are rewritten, then protected). Where the kernel
+//! cannot do this exactly (before 6.9 and 6.8.10, whose scan could read a swapped-out page as
+//! protected: upstream 2c7ad9a590d1), or refuses it (a seccomp profile that refuses
+//! `userfaultfd`), or on an architecture whose ioctl numbers are not the generic ones,
+//! [`WrittenPages::track`] answers `None` and the engine compares every block of the memory
+//! instead: the same result, slower.
 
 use std::ops::Range;
 
@@ -48,6 +53,19 @@ impl WrittenPages {
 		{
 			let _ = (start, reserved);
 			None
+		}
+	}
+
+	/// Whether the tracked bytes start at `start`.
+	pub(crate) fn tracks(&self, start: *mut u8) -> bool {
+		#[cfg(target_os = "linux")]
+		{
+			self.tracker.start == start as usize
+		}
+		#[cfg(not(target_os = "linux"))]
+		{
+			let _ = start;
+			false
 		}
 	}
 
@@ -182,7 +200,7 @@ mod linux {
 		/// The userfaultfd the region is registered with: closing it ends the tracking and
 		/// lifts every protection.
 		userfaultfd: OwnedFd,
-		start: usize,
+		pub(super) start: usize,
 		reserved: usize,
 	}
 
@@ -191,6 +209,9 @@ mod linux {
 		///
 		/// As [`WrittenPages::track`](super::WrittenPages::track).
 		pub(super) unsafe fn new(start: *mut u8, reserved: usize) -> Option<Self> {
+			if !super::kernel_can_track() {
+				return None;
+			}
 			pagemap()?;
 			// SAFETY: a plain system call; its answer is checked.
 			let fd = unsafe {
@@ -215,7 +236,7 @@ mod linux {
 				return None;
 			}
 			let tracker = Self { userfaultfd, start: start as usize, reserved };
-			// The kernel must also answer the scan (6.7 and later), or nothing is tracked.
+			// The kernel must also answer the scan (6.7 and later; 6.9 for an exact answer, checked above), or nothing is tracked.
 			tracker.scan(0..0, 0, &mut Vec::new()).then_some(tracker)
 		}
 
@@ -265,7 +286,8 @@ mod linux {
 				// points to `REGIONS` regions it may fill, and the range is registered memory.
 				let found = unsafe { libc::ioctl(pagemap.as_raw_fd(), PAGEMAP_SCAN as _, &mut arg) };
 				let Ok(found) = usize::try_from(found) else { return false };
-				for region in regions.get(..found).unwrap_or_default() {
+				let Some(found) = regions.get(..found) else { return false };
+				for region in found {
 					if region.start < at || region.end > end || region.start > region.end {
 						return false;
 					}
@@ -286,13 +308,21 @@ mod linux {
 	}
 }
 
-/// Whether this kernel has asynchronous write protection and `PAGEMAP_SCAN`: Linux 6.7 and
-/// later (where a test then expects the tracking to work).
-#[cfg(test)]
+/// Whether this machine's kernel reports written pages exactly: Linux 6.9 or later, or 6.8.10
+/// and later 6.8 releases (with upstream 2c7ad9a590d1: before it, the scan could read a page
+/// swapped out or being migrated as protected, and miss it), on an architecture with the
+/// generic ioctl numbers.
 pub(crate) fn kernel_can_track() -> bool {
+	static CAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+	*CAN.get_or_init(kernel_release_can_track)
+}
+
+fn kernel_release_can_track() -> bool {
 	let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-	let mut numbers = release.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse::<u32>().ok());
-	cfg!(target_os = "linux") && (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) >= (6, 7)
+	let mut numbers = release.split(|c: char| !c.is_ascii_digit()).map(|n| n.parse::<u32>().unwrap_or(0));
+	let version = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+	cfg!(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")))
+		&& (version >= (6, 9, 0) || (version.0, version.1) == (6, 8) && version.2 >= 10)
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -328,7 +358,7 @@ mod tests {
 		// SAFETY: the mapping lives until the tracker is dropped, and nothing drops its pages.
 		let tracker = unsafe { WrittenPages::track(start, reserved) };
 		if tracker.is_none() {
-			assert!(!kernel_can_track(), "this kernel (6.7 or later) should track written pages");
+			assert!(!kernel_can_track(), "this kernel (6.9 or later) should track written pages");
 			return;
 		}
 		let Some(mut tracker) = tracker else { unreachable!() };

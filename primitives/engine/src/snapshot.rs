@@ -101,7 +101,7 @@ impl MemorySnapshot {
 			let offset = index * BLOCK;
 			let same = match fresh.get(offset..offset + block.len()) {
 				Some(original) => original == block,
-				None => block.iter().all(|byte| *byte == 0),
+				None => is_zero(block),
 			};
 			if same {
 				continue;
@@ -179,10 +179,15 @@ fn rewrite_differing(block: &mut [u8], wanted: &[u8]) -> usize {
 	block.len()
 }
 
+/// Whether `block` (at most [`BLOCK`] bytes) is all zeros.
+fn is_zero(block: &[u8]) -> bool {
+	static ZEROS: [u8; BLOCK] = [0; BLOCK];
+	ZEROS.get(..block.len()).is_some_and(|zeros| block == zeros)
+}
+
 /// Sets `block` (at most [`BLOCK`] bytes) to zeros if it is not; answers the bytes set.
 fn zero_nonzero(block: &mut [u8]) -> usize {
-	static ZEROS: [u8; BLOCK] = [0; BLOCK];
-	if ZEROS.get(..block.len()).is_some_and(|zeros| block == zeros) {
+	if is_zero(block) {
 		return 0;
 	}
 	block.fill(0);

@@ -23,6 +23,7 @@
 //! without it). wasmtime's native stack limit sits far above, and reaching it is a local
 //! failure, never a verdict.
 
+mod guest_stack;
 mod host_kernel;
 mod limits;
 pub mod metering;

@@ -2,6 +2,7 @@
 //! a snapshot of the prepared state.
 
 use crate::{
+	guest_stack::Stacks,
 	host_kernel,
 	limits::Limits,
 	metering, names,
@@ -24,31 +25,31 @@ use wasmtime::{
 
 const PAGE: usize = 64 * 1024;
 
-/// Guest threads for block import and authoring ([`Lane::Consensus`]).
-const CONSENSUS_THREADS: u32 = 4;
+/// Guest stacks for block import and authoring ([`Lane::Consensus`]): runs of the guest at once.
+const CONSENSUS_STACKS: u32 = 4;
 
-/// Guest threads for everything else ([`Lane::Offchain`]: off-chain workers, RPC calls,
+/// Guest stacks for everything else ([`Lane::Offchain`]: off-chain workers, RPC calls,
 /// transaction validation): however much of that a node is asked to do, block import keeps
-/// its own threads.
-const OFFCHAIN_THREADS: u32 = 1;
+/// its own stacks.
+const OFFCHAIN_STACKS: u32 = 1;
 
-/// Calls on [`Lane::Offchain`] that may wait for or run on its thread at once; more are refused
+/// Calls on [`Lane::Offchain`] that may wait for or run on its stack at once; more are refused
 /// with [`LocalFailure::OffchainLaneFull`] (the runtime call is aborted: an RPC call answers an
 /// error, an off-chain worker tries again at its next block). A flood of RPC calls that run
 /// the engine then holds at most this many runs of work, never an unbounded queue.
 const OFFCHAIN_QUEUE: usize = 16;
 
-/// Instances that may exist at once: one per guest thread, and as many kept between runs
-/// ([`Kept`], [`KEPT_INSTANCES`]), so a caller waits for a thread rather than failing for want
+/// Instances that may exist at once: one per guest stack, and as many kept between runs
+/// ([`Kept`], [`KEPT_INSTANCES`]), so a caller waits for a stack rather than failing for want
 /// of a slot. Each has a slot of wasmtime's pooling allocator, whose memory
 /// stays mapped between instances: restoring a snapshot then copies into resident pages instead
 /// of faulting in fresh ones, which cost more than the copy itself.
-const INSTANCE_SLOTS: u32 = CONSENSUS_THREADS + OFFCHAIN_THREADS + KEPT_INSTANCES as u32;
+const INSTANCE_SLOTS: u32 = CONSENSUS_STACKS + OFFCHAIN_STACKS + KEPT_INSTANCES as u32;
 
-/// Instances kept between runs, for any guest thread's next run: one per guest thread, each
-/// of at most [`KEEP_RESIDENT_BYTES`] (what a released slot keeps resident anyway: with a slot
-/// per kept instance, up to twice the resident memory of the slots of the guest threads alone).
-const KEPT_INSTANCES: usize = (CONSENSUS_THREADS + OFFCHAIN_THREADS) as usize;
+/// Instances kept between runs, for any run's next call: one per guest stack, each of at most
+/// [`KEEP_RESIDENT_BYTES`] (what a released slot keeps resident anyway: with a slot per kept
+/// instance, up to twice the resident memory of the slots of the running calls alone).
+const KEPT_INSTANCES: usize = (CONSENSUS_STACKS + OFFCHAIN_STACKS) as usize;
 
 /// Bytes of each slot's linear memory kept resident (reset with `memset`) between instances.
 const KEEP_RESIDENT_BYTES: usize = 256 * 1024 * 1024;
@@ -58,26 +59,14 @@ const KEEP_RESIDENT_BYTES: usize = 256 * 1024 * 1024;
 /// on every CPU, is the one a model meets (`stack_limit.rs` measures the margin).
 pub(crate) const MAX_WASM_STACK: usize = 32 * 1024 * 1024;
 
-/// Native stack of the threads the guest runs on: well above [`MAX_WASM_STACK`], so wasmtime's
+/// Native stack the guest runs on ([`Stacks`]): well above [`MAX_WASM_STACK`], so wasmtime's
 /// limit (a clean trap) is always hit before the native stack runs out. The calling thread (a
-/// tokio worker inside the runtime's own wasm call) has far less.
-const GUEST_THREAD_STACK: usize = 64 * 1024 * 1024;
+/// tokio worker inside the runtime's own wasm call) has far less of its own.
+const GUEST_STACK: usize = 64 * 1024 * 1024;
 
 /// Bytes of each slot's table kept resident between instances: the guest's function table
 /// (a few thousand entries) is then rewritten in place instead of faulting in fresh pages.
 const KEEP_RESIDENT_TABLE_BYTES: usize = 1024 * 1024;
-
-/// The threads the guest runs on for one lane, one per instance slot (every instance lives and
-/// dies within one job of these pools, so their sizes together bound the instances), started
-/// once: a thread of its own for each run would cost more than a small model's whole inference
-/// (its stack and wasmtime's signal stack mapped and unmapped every time).
-fn guest_threads(threads: u32, name: &'static str) -> wasmtime::Result<rayon::ThreadPool> {
-	Ok(rayon::ThreadPoolBuilder::new()
-		.num_threads(threads as usize)
-		.stack_size(GUEST_THREAD_STACK)
-		.thread_name(move |_| name.into())
-		.build()?)
-}
 
 /// Granularity at which a snapshot is compared with a fresh instance's memory: the OS page.
 const BLOCK: usize = 4096;
@@ -195,7 +184,7 @@ fn zero_nonzero(block: &mut [u8]) -> usize {
 }
 
 /// An instance kept after a run that returned normally, to run a next model in (on any guest
-/// thread) after an exact reset instead of taking a fresh instance: wasmtime's release of an
+/// stack) after an exact reset instead of taking a fresh instance: wasmtime's release of an
 /// instance (every byte of its memory set to zero, its table reset) and the next instantiation
 /// (the guest's data segments copied in) cost more than a small model's whole run.
 ///
@@ -259,9 +248,11 @@ pub struct Guest {
 	instance_pre: InstancePre<InstanceState>,
 	/// The memory of a freshly instantiated guest, which snapshots are taken against.
 	fresh_memory: Vec<u8>,
-	consensus_threads: rayon::ThreadPool,
-	offchain_threads: rayon::ThreadPool,
-	/// Calls on the off-chain lane waiting for or running on its thread.
+	/// The stacks each lane's calls run on, one call per stack at a time (every instance lives
+	/// and dies within one such call, so the stacks and the kept instances bound the instances).
+	consensus_stacks: Stacks,
+	offchain_stacks: Stacks,
+	/// Calls on the off-chain lane waiting for or running on its stack.
 	offchain_queued: std::sync::atomic::AtomicUsize,
 	limits: Limits,
 	/// Whether the machine code came from the compiled-code cache rather than the compiler.
@@ -420,8 +411,8 @@ impl Guest {
 			engine,
 			instance_pre,
 			fresh_memory: Vec::new(),
-			consensus_threads: guest_threads(CONSENSUS_THREADS, "veriml-engine")?,
-			offchain_threads: guest_threads(OFFCHAIN_THREADS, "veriml-engine-offchain")?,
+			consensus_stacks: Stacks::new(CONSENSUS_STACKS, GUEST_STACK)?,
+			offchain_stacks: Stacks::new(OFFCHAIN_STACKS, GUEST_STACK)?,
 			offchain_queued: std::sync::atomic::AtomicUsize::new(0),
 			limits: limits.clone(),
 			loaded_from_compiled_cache,
@@ -438,8 +429,8 @@ impl Guest {
 		Ok(guest)
 	}
 
-	/// Runs `work` on a guest thread of `lane`, once one is free. A panic in it is this node's
-	/// fault, not the model's: a [`LocalFailure::HostPanic`], never a verdict.
+	/// Runs `work` on this thread, on a guest stack of `lane` once one is free. A panic in it is
+	/// this node's fault, not the model's: a [`LocalFailure::HostPanic`], never a verdict.
 	fn in_slot<R: Send>(&self, lane: Lane, work: impl FnOnce() -> Result<R, RunError> + Send) -> Result<R, RunError> {
 		/// Counts a call on the off-chain lane for as long as it waits or runs.
 		struct Queued<'a>(&'a std::sync::atomic::AtomicUsize);
@@ -448,8 +439,8 @@ impl Guest {
 				self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
 			}
 		}
-		let (threads, _queued) = match lane {
-			Lane::Consensus => (&self.consensus_threads, None),
+		let (stacks, _queued) = match lane {
+			Lane::Consensus => (&self.consensus_stacks, None),
 			Lane::Offchain => {
 				let queued = Queued(&self.offchain_queued);
 				if self.offchain_queued.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= OFFCHAIN_QUEUE {
@@ -459,12 +450,13 @@ impl Guest {
 					);
 					return Err(LocalFailure::OffchainLaneFull.into());
 				}
-				(&self.offchain_threads, Some(queued))
+				(&self.offchain_stacks, Some(queued))
 			},
 		};
-		threads.install(|| {
+		stacks.run(|| {
 			// The node's panic hook aborts the process on a panic unless the thread unwinds
-			// on purpose: here the panic is caught and reported instead.
+			// on purpose: here the panic is caught (before it could leave the guest stack)
+			// and reported instead.
 			let _unwind = sp_panic_handler::AbortGuard::force_unwind();
 			std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
 				log::error!(target: LOG_TARGET, "the engine's host code panicked; no verdict is given");
@@ -1017,6 +1009,22 @@ mod tests {
 	/// An instance kept after a run is reset to exactly what a fresh instance
 	/// restored to the next model's snapshot holds: by comparing every block the first time, by
 	/// rewriting the pages the kernel reports written after that.
+	#[test]
+	fn a_panic_of_the_hosts_code_on_a_guest_stack_is_a_local_failure_and_frees_the_stack() {
+		let guest = Guest::compile(crate::GUEST_WASM, &Limits::default(), &CompiledCache::UserDefault, false).unwrap();
+		// More times than the lane has stacks: each panic gave its stack back.
+		for _ in 0..=OFFCHAIN_STACKS {
+			let answer =
+				guest.in_slot(Lane::Offchain, || -> Result<(), RunError> { panic!("a bug in the host's code") });
+			assert_eq!(answer, Err(RunError::Local(LocalFailure::HostPanic)));
+		}
+		let (linear, inputs) = test_model("pytorch_Linear");
+		let specs: Vec<_> = inputs.iter().map(|t| t.spec().unwrap()).collect();
+		let limits = Limits::default();
+		let prepared = guest.prepare(Lane::Offchain, &linear, &specs, limits.max_fuel_to_prepare).unwrap();
+		guest.run(Lane::Offchain, &prepared, &inputs, limits.max_fuel_per_run).unwrap();
+	}
+
 	#[test]
 	fn a_kept_instance_is_reset_to_exactly_the_next_snapshot() {
 		let limits = Limits::default();

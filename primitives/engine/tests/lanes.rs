@@ -1,4 +1,4 @@
-//! Block import keeps engine threads of its own: work on the off-chain lane (off-chain workers,
+//! Block import keeps engine stacks of its own: work on the off-chain lane (off-chain workers,
 //! RPC calls) queues behind itself, never in front of a block. Needs the test models:
 //! scripts/models/make-test-models.sh.
 
@@ -59,7 +59,7 @@ fn a_flood_of_off_chain_calls_is_refused_beyond_a_bounded_queue() {
 	run_in(&engine, Lane::Consensus, &heavy.bytes, &heavy.inputs);
 	run_in(&engine, Lane::Consensus, &light.bytes, &light.inputs);
 
-	// One heavy call holds the off-chain thread for a few seconds...
+	// One heavy call holds the off-chain stack for a few seconds...
 	let holder = {
 		let (engine, heavy) = (engine.clone(), heavy.clone());
 		std::thread::spawn(move || run_in(&engine, Lane::Offchain, &heavy.bytes, &heavy.inputs))

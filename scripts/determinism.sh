@@ -30,7 +30,7 @@ if [ "${#models[@]}" -eq 0 ]; then
 	models=(light_squeezenet light_shufflenet pytorch_Conv2d pytorch_Linear pytorch_BatchNorm2d_eval
 		pytorch_ConvTranspose2d pytorch_Softmax sklearn_linear_regressor sklearn_random_forest_classifier
 		sklearn_gradient_boosting_regressor sklearn_gradient_boosting_classifier_binary onnx_attention_gqa_cache
-		onnx_lrn light_inception_v1)
+		onnx_lrn light_inception_v1 light_resnet50 light_densenet121)
 fi
 
 hash_of() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }

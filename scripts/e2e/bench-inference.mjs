@@ -50,14 +50,13 @@ for (const { model, requests } of benches) {
   for (const who of requesters) nonces.set(who.address, (await api.rpc.system.accountNextIndex(who.address)).toNumber());
   const requestedIn = new Map(); // request id -> block number
   const proposedIn = new Map(); // optimistic: request id -> block of its first proposal
-  const completedIn = new Map();
-  const perBlock = new Map();
+  const completedIn = new Map(); // every completion seen, of this bench's requests or not
   const finalizedAfter = new Map(); // request id -> blocks from request until its result was final
   let best = 0;
   let open; // [block hash, request id] of a request still open, to read what verifying it reserves
   const unsubscribeFinal = await api.rpc.chain.subscribeFinalizedHeads((header) => {
     for (const [id, block] of completedIn) {
-      if (!finalizedAfter.has(id) && block <= header.number.toNumber()) {
+      if (requestedIn.has(id) && !finalizedAfter.has(id) && block <= header.number.toNumber()) {
         finalizedAfter.set(id, best - requestedIn.get(id));
       }
     }
@@ -76,10 +75,10 @@ for (const { model, requests } of benches) {
         proposedIn.set(e.data.request.toNumber(), number);
       }
     }
-    const done = eventsOf(events, 'inference', 'Completed').filter((e) => requestedIn.has(e.data.request.toNumber()));
-    for (const e of done) completedIn.set(e.data.request.toNumber(), number);
-    if (done.length) perBlock.set(number, done.length);
+    // Blocks' callbacks may finish out of order: completions are matched to requests at the end.
+    for (const e of eventsOf(events, 'inference', 'Completed')) completedIn.set(e.data.request.toNumber(), number);
   });
+  const completed = () => [...requestedIn.keys()].filter((id) => completedIn.has(id));
   const started = Date.now();
   const sent = [];
   for (let i = 0; i < requests; i += 1) {
@@ -92,33 +91,38 @@ for (const { model, requests } of benches) {
   const failed = outcomes.filter((o) => o.error);
   if (failed.length) throw new Error(`${failed.length} requests of ${model.name} failed: ${failed[0].error}`);
   // Optimistic results settle when their challenge window has passed.
-  while (completedIn.size < requests && Date.now() - started < 400_000) {
+  while (completed().length < requests && Date.now() - started < 400_000) {
     await new Promise((r) => setTimeout(r, 1000));
   }
-  if (completedIn.size < requests) throw new Error(`${model.name}: ${completedIn.size} of ${requests} requests completed`);
-  const lastBlock = Math.max(...completedIn.values());
+  if (completed().length < requests) throw new Error(`${model.name}: ${completed().length} of ${requests} requests completed`);
+  const ours = completed();
+  const lastBlock = Math.max(...ours.map((id) => completedIn.get(id)));
   await waitForFinalized(api, lastBlock, 120_000);
   await new Promise((r) => setTimeout(r, 1000));
   unsubscribe();
   unsubscribeFinal();
 
   const toFinal = [...finalizedAfter.values()].sort((a, b) => a - b);
-  const latencies = [...completedIn].map(([id, block]) => block - requestedIn.get(id)).sort((a, b) => a - b);
+  const latencies = ours.map((id) => completedIn.get(id) - requestedIn.get(id)).sort((a, b) => a - b);
+  const perBlock = new Map();
+  for (const id of ours) perBlock.set(completedIn.get(id), (perBlock.get(completedIn.get(id)) ?? 0) + 1);
   const weight = await reserved(...open);
   const fuelLimit = (await (await api.at(open[0])).query.inference.requests(open[1])).unwrap().fuelLimit.toBigInt();
   const optimistic = record.verification.toString() === 'Optimistic';
   console.log(`model ${model.name}: ${record.fuelPerRun} fuel per run, verified ${optimistic
     ? 'optimistically (re-executed only when challenged; the node re-executes every proposal it sees)'
     : 'by re-execution in the block that carries the result'}`);
-  console.log(`  requests: ${requests}, completed: ${completedIn.size}, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  console.log(`  verified inferences per block: max ${Math.max(...perBlock.values())}, blocks with results ${perBlock.size} `
-    + `(${[...perBlock.values()].join(' ')})`);
+  console.log(`  requests: ${requests}, completed: ${ours.length}, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const blocks = [...perBlock.keys()].sort((a, b) => a - b);
+  console.log(`  verified inferences per block: max ${Math.max(...perBlock.values())}, blocks with results ${blocks.length} `
+    + `(${blocks.map((b) => perBlock.get(b)).join(' ')})`);
   console.log(`  capacity by weight: ${normalMax / weight} submissions per block `
     + `(submit_result reserves ${µs(weight)} of ${µs(normalMax)})`);
   if (optimistic) {
     const rerun = fuelLimit * picosecondsPerFuel;
-    console.log(`  re-executed in a block (a challenge's decision, or every result were it verified in block): `
-      + `${fuelLimit} fuel at ${picosecondsPerFuel} ps = ${µs(rerun)}, ${normalMax / (weight + rerun)} per block by weight`);
+    console.log(`  re-executed in a block (a challenge's decision, or every result were it verified in block), `
+      + `its fuel alone: ${fuelLimit} fuel at ${picosecondsPerFuel} ps = ${µs(rerun)}; with the above, `
+      + `at most ${normalMax / (weight + rerun)} per block by weight (preparing the model in the block left out)`);
   }
   if (optimistic && proposedIn.size) {
     const toProposal = [...proposedIn].map(([id, block]) => block - requestedIn.get(id)).sort((a, b) => a - b);

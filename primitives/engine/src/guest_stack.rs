@@ -133,7 +133,8 @@ mod tests {
 
 	#[test]
 	fn work_runs_on_one_of_the_stacks_and_deep_calls_fit() {
-		let stacks = Stacks::new(2, 8 << 20).unwrap();
+		// Room for the recursion below in a debug build too (two or three copies of its array a frame).
+		let stacks = Stacks::new(2, 32 << 20).unwrap();
 		let ranges: Vec<(usize, usize)> = stacks
 			.free
 			.lock()

@@ -112,6 +112,17 @@ fn wasm_max(a: f32, b: f32) -> f32 {
 	}
 }
 
+/// The tile with every NaN written as the canonical NaN. An operation on the tile computes each
+/// element's arithmetic first and calls this once: an element is NaN after its operations exactly
+/// when one of them gave a NaN (a NaN operand gives a NaN), so canonicalising the result once is
+/// what wasm's canonicalisation of each result writes. The test for a NaN is one vectorised pass;
+/// the rewrite runs only for a tile that holds one.
+fn canonical_tile(tile: &mut [f32; TILE]) {
+	if tile.iter().fold(false, |nan, t| nan | t.is_nan()) {
+		tile.iter_mut().for_each(|t| *t = canonical(*t));
+	}
+}
+
 /// `t = f(s, t)` for every element, with `s` the matching element of `operand` and the
 /// operation chosen by `kind` (min, max, add, mul, sub, flipped sub) outside the loop, so each
 /// loop is compiled on its own and vectorised.
@@ -124,10 +135,13 @@ fn apply(kind: u32, tile: &mut [f32; TILE], operand: &[f32; TILE]) {
 	match kind {
 		0 => each(tile, operand, wasm_min),
 		1 => each(tile, operand, wasm_max),
-		2 => each(tile, operand, |s, t| canonical(s + t)),
-		3 => each(tile, operand, |s, t| canonical(s * t)),
-		4 => each(tile, operand, |s, t| canonical(s - t)),
-		_ => each(tile, operand, |s, t| canonical(t - s)),
+		2 => each(tile, operand, |s, t| s + t),
+		3 => each(tile, operand, |s, t| s * t),
+		4 => each(tile, operand, |s, t| s - t),
+		_ => each(tile, operand, |s, t| t - s),
+	}
+	if kind >= 2 {
+		canonical_tile(tile);
 	}
 }
 
@@ -214,7 +228,8 @@ fn run_op(memory: &mut GuestMemory, op: HostOp, tile: &mut [f32; TILE]) -> Resul
 		OP_SCALAR_MIN..=OP_SCALAR_SUB_F => apply(op.code - OP_SCALAR_MIN, tile, &[f32::from_bits(op.x); TILE]),
 		OP_LEAKY_RELU => {
 			let alpha = f32::from_bits(op.x);
-			tile.iter_mut().for_each(|t| *t = if *t > 0.0 { *t } else { canonical(alpha * *t) });
+			tile.iter_mut().for_each(|t| *t = if *t > 0.0 { *t } else { alpha * *t });
+			canonical_tile(tile);
 		},
 		OP_PER_ROW_MIN..=OP_PER_ROW_SUB_F => {
 			let rows: [f32; MR] = memory.floats(u64::from(op.x))?;
@@ -230,16 +245,18 @@ fn run_op(memory: &mut GuestMemory, op: HostOp, tile: &mut [f32; TILE]) -> Resul
 				for (j, t) in values.iter_mut().enumerate() {
 					let at = row.wrapping_add_signed(j as isize * col_stride);
 					let [value] = f32s(&memory.0[at..at + 4]);
-					*t = canonical(*t + value);
+					*t += value;
 				}
 			}
+			canonical_tile(tile);
 		},
 		OP_ADD_ROW_COL_PRODUCTS => {
 			let rows: [f32; MR] = memory.floats(u64::from(op.x))?;
 			let cols: [f32; NR] = memory.floats(u64::from(op.y))?;
 			for (e, t) in tile.iter_mut().enumerate() {
-				*t = canonical(*t + rows[e / NR] * cols[e % NR]);
+				*t += rows[e / NR] * cols[e % NR];
 			}
+			canonical_tile(tile);
 		},
 		OP_STORE => {
 			let (rows, col_stride) = memory.strided(op.x, op.y, op.z)?;
@@ -263,7 +280,7 @@ fn run_op(memory: &mut GuestMemory, op: HostOp, tile: &mut [f32; TILE]) -> Resul
 				let panel = steps as u64 * STEP_BYTES as u64;
 				let (a, b) = (memory.range(u64::from(op.y), panel)?, memory.range(u64::from(op.z), panel)?);
 				multiply_accumulate(&memory.0[a], &memory.0[b], steps, tile);
-				tile.iter_mut().for_each(|t| *t = canonical(*t));
+				canonical_tile(tile);
 			}
 		},
 		_ => return Err(ProgramError::Malformed),

@@ -1006,9 +1006,6 @@ mod tests {
 		}
 	}
 
-	/// An instance kept after a run is reset to exactly what a fresh instance
-	/// restored to the next model's snapshot holds: by comparing every block the first time, by
-	/// rewriting the pages the kernel reports written after that.
 	#[test]
 	fn a_panic_of_the_hosts_code_on_a_guest_stack_is_a_local_failure_and_frees_the_stack() {
 		let guest = Guest::compile(crate::GUEST_WASM, &Limits::default(), &CompiledCache::UserDefault, false).unwrap();
@@ -1023,6 +1020,55 @@ mod tests {
 		let limits = Limits::default();
 		let prepared = guest.prepare(Lane::Offchain, &linear, &specs, limits.max_fuel_to_prepare).unwrap();
 		guest.run(Lane::Offchain, &prepared, &inputs, limits.max_fuel_per_run).unwrap();
+	}
+
+	/// In a node the guest runs inside a host function the runtime calls: the runtime's wasm (a
+	/// store of another wasmtime engine) is live on the same thread, on its own stack, while the
+	/// guest runs on a guest stack. A trap of the guest must end the guest's call only, and the
+	/// runtime's own trap must still be its own.
+	#[test]
+	fn the_guest_runs_and_traps_inside_another_engines_wasm_on_the_same_thread() {
+		let limits = Limits::default();
+		let guest = std::sync::Arc::new(
+			Guest::compile(crate::GUEST_WASM, &limits, &CompiledCache::UserDefault, false).unwrap(),
+		);
+		let (linear, inputs) = test_model("pytorch_Linear");
+		let specs: Vec<_> = inputs.iter().map(|t| t.spec().unwrap()).collect();
+		let prepared =
+			std::sync::Arc::new(guest.prepare(Lane::Consensus, &linear, &specs, limits.max_fuel_to_prepare).unwrap());
+		let alone = guest.run(Lane::Consensus, &prepared, &inputs, limits.max_fuel_per_run).unwrap();
+		// (module (import "host" "run" (func)) (func (export "go") (result i32) call 0 i32.const 7)
+		//   (func (export "trap") unreachable))
+		let outer: &[u8] = &[
+			0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+			0x01, 0x08, 0x02, 0x60, 0x00, 0x00, 0x60, 0x00, 0x01, 0x7f, // types: () -> (), () -> i32
+			0x02, 0x0c, 0x01, 0x04, b'h', b'o', b's', b't', 0x03, b'r', b'u', b'n', 0x00, 0x00, // import
+			0x03, 0x03, 0x02, 0x01, 0x00, // functions
+			0x07, 0x0d, 0x02, 0x02, b'g', b'o', 0x00, 0x01, 0x04, b't', b'r', b'a', b'p', 0x00, 0x02, // exports
+			0x0a, 0x0c, 0x02, 0x06, 0x00, 0x10, 0x00, 0x41, 0x07, 0x0b, 0x03, 0x00, 0x00, 0x0b, // code
+		];
+		let engine = wasmtime::Engine::default();
+		let module = Module::new(&engine, outer).unwrap();
+		let answers = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+		let mut linker = Linker::new(&engine);
+		let (inner, model, given, seen) = (guest.clone(), prepared.clone(), inputs.clone(), answers.clone());
+		linker
+			.func_wrap("host", "run", move || {
+				// Out of fuel (a trap inside the guest), then a whole run.
+				let starved = inner.run(Lane::Consensus, &model, &given, 1_000);
+				let whole = inner.run(Lane::Consensus, &model, &given, limits.max_fuel_per_run);
+				seen.lock().unwrap().push((starved, whole));
+			})
+			.unwrap();
+		let mut store = Store::new(&engine, ());
+		let instance = linker.instantiate(&mut store, &module).unwrap();
+		let go = instance.get_typed_func::<(), i32>(&mut store, "go").unwrap();
+		assert_eq!(go.call(&mut store, ()).unwrap(), 7, "the outer wasm goes on after the guest's trap");
+		let (starved, whole) = answers.lock().unwrap().pop().unwrap();
+		assert_eq!(starved, Err(RunError::Verdict(EngineError::FuelExhausted)));
+		assert_eq!(whole.unwrap(), alone, "the same outputs and fuel as a run outside any wasm");
+		let trap = instance.get_typed_func::<(), ()>(&mut store, "trap").unwrap().call(&mut store, ()).unwrap_err();
+		assert_eq!(trap.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached), "the outer trap is its own");
 	}
 
 	#[test]

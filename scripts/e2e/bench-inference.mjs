@@ -49,7 +49,7 @@ for (const { model, requests } of benches) {
   const nonces = new Map();
   for (const who of requesters) nonces.set(who.address, (await api.rpc.system.accountNextIndex(who.address)).toNumber());
   const requestedIn = new Map(); // request id -> block number
-  const proposedIn = new Map(); // optimistic: request id -> block of its first proposal
+  const proposedIn = new Map(); // optimistic: request id -> block of its first proposal, of any request
   const completedIn = new Map(); // every completion seen, of this bench's requests or not
   const finalizedAfter = new Map(); // request id -> blocks from request until its result was final
   let best = 0;
@@ -70,12 +70,12 @@ for (const { model, requests } of benches) {
       requestedIn.set(e.data.request.toNumber(), number);
       open ??= [header.hash, e.data.request.toNumber()];
     }
+    // Blocks' callbacks may finish out of order: proposals and completions are matched to
+    // requests at the end.
     for (const e of eventsOf(events, 'verification', 'ResultProposed')) {
-      if (requestedIn.has(e.data.request.toNumber()) && !proposedIn.has(e.data.request.toNumber())) {
-        proposedIn.set(e.data.request.toNumber(), number);
-      }
+      const id = e.data.request.toNumber();
+      if (!proposedIn.has(id) || proposedIn.get(id) > number) proposedIn.set(id, number);
     }
-    // Blocks' callbacks may finish out of order: completions are matched to requests at the end.
     for (const e of eventsOf(events, 'inference', 'Completed')) completedIn.set(e.data.request.toNumber(), number);
   });
   const completed = () => [...requestedIn.keys()].filter((id) => completedIn.has(id));
@@ -124,8 +124,9 @@ for (const { model, requests } of benches) {
       + `its fuel alone: ${fuelLimit} fuel at ${picosecondsPerFuel} ps = ${µs(rerun)}; with the above, `
       + `at most ${normalMax / (weight + rerun)} per block by weight (preparing the model in the block left out)`);
   }
-  if (optimistic && proposedIn.size) {
-    const toProposal = [...proposedIn].map(([id, block]) => block - requestedIn.get(id)).sort((a, b) => a - b);
+  const toProposal = ours.filter((id) => proposedIn.has(id)).map((id) => proposedIn.get(id) - requestedIn.get(id))
+    .sort((a, b) => a - b);
+  if (optimistic && toProposal.length) {
     console.log(`  blocks from request to proposed result: median ${median(toProposal)}, max ${toProposal[toProposal.length - 1]}`);
   }
   console.log(`  blocks from request to verified result: median ${median(latencies)}, max ${latencies[latencies.length - 1]}`);

@@ -431,7 +431,7 @@ impl Guest {
 
 	/// Runs `work` on this thread, on a guest stack of `lane` once one is free. A panic in it is
 	/// this node's fault, not the model's: a [`LocalFailure::HostPanic`], never a verdict.
-	fn in_slot<R: Send>(&self, lane: Lane, work: impl FnOnce() -> Result<R, RunError> + Send) -> Result<R, RunError> {
+	fn in_slot<R>(&self, lane: Lane, work: impl FnOnce() -> Result<R, RunError>) -> Result<R, RunError> {
 		/// Counts a call on the off-chain lane for as long as it waits or runs.
 		struct Queued<'a>(&'a std::sync::atomic::AtomicUsize);
 		impl Drop for Queued<'_> {

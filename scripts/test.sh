@@ -226,6 +226,8 @@ quickstart_client() {
 	local models="$VERIML_ROOT/clients/typescript/models"
 	local classifier=(npm run --silent quickstart -w veriml-client -- --model "$models/classifier.onnx"
 		--input "$models/classifier.input.json" --name quickstart-classifier --expect 1,0.013387,0.986613)
+	# The client's own tests first (offline: the Merkle Mountain Range proofs it checks).
+	(cd "$VERIML_ROOT" && npm run --silent test -w veriml-client)
 	with_dev_node 19966 30466 bash -c "cd '$VERIML_ROOT' && ${run[*]} && ${run[*]} && ${classifier[*]}"
 }
 

@@ -143,7 +143,11 @@ pub fn run() -> sc_cli::Result<()> {
 			let runner = cli.create_runner(&cli.run)?;
 			let roles = cli.roles.clone();
 			let data_sources = cli.data_sources.clone();
-			runner.run_node_until_exit(|config| async move {
+			runner.run_node_until_exit(|mut config| async move {
+				// Every node keeps the archive the runtime indexes off-chain: the Merkle
+				// Mountain Range's nodes and every receipt, which prove a receipt after its
+				// retention in state (`veriml_archivedReceipt`).
+				config.offchain_worker.indexing_enabled = true;
 				service::log_roles(&roles, &config);
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<

@@ -273,6 +273,17 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		);
 	}
 
+	// Moves the Merkle Mountain Range's nodes that the runtime indexes off-chain under keys of
+	// their fork to their lasting keys as blocks are finalised, and prunes other forks' nodes:
+	// what proves a leaf once its block's hash has left the runtime's state.
+	if config.offchain_worker.indexing_enabled {
+		task_manager.spawn_essential_handle().spawn_blocking(
+			"mmr-gadget",
+			None,
+			mmr_gadget::MmrGadget::start(client.clone(), backend.clone(), sp_mmr_primitives::INDEXING_PREFIX.to_vec()),
+		);
+	}
+
 	let role = config.role;
 	let force_authoring = config.force_authoring;
 	let backoff_authoring_blocks: Option<()> = None;
@@ -302,9 +313,14 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	let rpc_extensions_builder = {
 		let client = client.clone();
 		let pool = transaction_pool.clone();
+		let offchain_storage = backend.offchain_storage();
 
 		Box::new(move |_| {
-			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone() };
+			let deps = crate::rpc::FullDeps {
+				client: client.clone(),
+				pool: pool.clone(),
+				offchain_storage: offchain_storage.clone(),
+			};
 			crate::rpc::create_full::<_, _, FullBackend>(deps).map_err(Into::into)
 		})
 	};

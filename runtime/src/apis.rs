@@ -16,8 +16,8 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Babe, Balance, Block, BlockNumber, Executive, Grandpa, InherentDataExt, Nonce, Runtime, RuntimeCall,
-	RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
+	AccountId, Babe, Balance, Block, BlockNumber, Executive, Grandpa, Hash, InherentDataExt, Nonce, Runtime,
+	RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
 };
 
 sp_api::decl_runtime_apis! {
@@ -196,7 +196,7 @@ impl_runtime_apis! {
 		}
 	}
 
-	#[api_version(4)]
+	#[api_version(5)]
 	impl pallet_inference_requests::runtime_api::InferenceApi<Block, AccountId, Balance, BlockNumber> for Runtime {
 		fn quote(
 			model: veriml_inference_primitives::ModelHash,
@@ -227,6 +227,80 @@ impl_runtime_apis! {
 
 		fn receipt_key(request: pallet_inference_requests::RequestId) -> Vec<u8> {
 			crate::Verification::receipt_key(request)
+		}
+
+		fn archived_receipt(
+			request: pallet_inference_requests::RequestId,
+			verified_in: BlockNumber,
+		) -> Result<
+			veriml_primitives::verification::ArchivedReceipt<pallet_inference_requests::RequestId, AccountId, BlockNumber, Hash>,
+			veriml_primitives::verification::ArchiveError,
+		> {
+			use veriml_primitives::verification::{ArchiveError, ArchivedReceipt};
+			// A block's leaf is appended at the start of the next one.
+			let appended_in = verified_in.saturating_add(1);
+			if appended_in > System::block_number() || crate::Mmr::block_num_to_leaf_count(appended_in).is_err() {
+				return Err(ArchiveError::NotInRange);
+			}
+			let (leaves, proof) =
+				crate::Mmr::generate_proof(alloc::vec![appended_in], None).map_err(|_| ArchiveError::NotArchived)?;
+			let (Some(leaf), Some(&leaf_index)) = (leaves.into_iter().next(), proof.leaf_indices.first()) else {
+				return Err(ArchiveError::NotArchived);
+			};
+			if leaf.block != verified_in {
+				return Err(ArchiveError::NotInRange);
+			}
+			let (receipt, before, after) = crate::Verification::archived_receipt(request, &leaf.receipts)?;
+			Ok(ArchivedReceipt { leaf, leaf_index, leaf_count: proof.leaf_count, items: proof.items, receipt, before, after })
+		}
+	}
+
+	impl sp_mmr_primitives::MmrApi<Block, Hash, BlockNumber> for Runtime {
+		fn mmr_root() -> Result<Hash, sp_mmr_primitives::Error> {
+			Ok(crate::Mmr::mmr_root())
+		}
+
+		fn mmr_leaf_count() -> Result<sp_mmr_primitives::LeafIndex, sp_mmr_primitives::Error> {
+			Ok(crate::Mmr::mmr_leaves())
+		}
+
+		fn generate_proof(
+			block_numbers: Vec<BlockNumber>,
+			best_known_block_number: Option<BlockNumber>,
+		) -> Result<(Vec<sp_mmr_primitives::EncodableOpaqueLeaf>, sp_mmr_primitives::LeafProof<Hash>), sp_mmr_primitives::Error> {
+			crate::Mmr::generate_proof(block_numbers, best_known_block_number).map(|(leaves, proof)| {
+				(leaves.iter().map(sp_mmr_primitives::EncodableOpaqueLeaf::from_leaf).collect(), proof)
+			})
+		}
+
+		fn generate_ancestry_proof(
+			prev_block_number: BlockNumber,
+			best_known_block_number: Option<BlockNumber>,
+		) -> Result<sp_mmr_primitives::AncestryProof<Hash>, sp_mmr_primitives::Error> {
+			crate::Mmr::generate_ancestry_proof(prev_block_number, best_known_block_number)
+		}
+
+		fn verify_proof(
+			leaves: Vec<sp_mmr_primitives::EncodableOpaqueLeaf>,
+			proof: sp_mmr_primitives::LeafProof<Hash>,
+		) -> Result<(), sp_mmr_primitives::Error> {
+			let leaves = leaves
+				.into_iter()
+				.map(|leaf| leaf.into_opaque_leaf().try_decode().ok_or(sp_mmr_primitives::Error::Verify))
+				.collect::<Result<Vec<_>, _>>()?;
+			crate::Mmr::verify_leaves(leaves, proof)
+		}
+
+		fn verify_proof_stateless(
+			root: Hash,
+			leaves: Vec<sp_mmr_primitives::EncodableOpaqueLeaf>,
+			proof: sp_mmr_primitives::LeafProof<Hash>,
+		) -> Result<(), sp_mmr_primitives::Error> {
+			let nodes = leaves
+				.into_iter()
+				.map(|leaf| sp_mmr_primitives::DataOrHash::Data(leaf.into_opaque_leaf()))
+				.collect();
+			pallet_mmr::verify_leaves_proof::<sp_runtime::traits::BlakeTwo256, _>(root, nodes, proof)
 		}
 	}
 

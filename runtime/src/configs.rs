@@ -318,6 +318,18 @@ impl pallet_verification::InferenceRunner for RegistryEngine {
 	}
 }
 
+parameter_types! {
+	/// Receipts and outputs stay a week in state: time to fetch them with a storage proof;
+	/// after that a receipt is proven from the node's archive against the Merkle Mountain
+	/// Range root of a header (`InferenceApi::archived_receipt`). A storage parameter (raw key
+	/// `twox_128(":ReceiptRetention:")`, SCALE `u32`) so that a test network can shorten it:
+	/// change it on a live chain only with a migration, since pruning takes one block's
+	/// receipts each block and blocks skipped by a shorter retention would never be pruned;
+	/// at least 2, so that a block's receipt log outlives the start of the next block, where
+	/// its leaf is appended.
+	pub storage ReceiptRetention: BlockNumber = 7 * DAYS;
+}
+
 impl pallet_verification::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type JobId = pallet_inference_requests::RequestId;
@@ -338,8 +350,7 @@ impl pallet_verification::Config for Runtime {
 	/// re-execution at `MaxVerificationFuel` (0.76 s), or for many of cheaper models.
 	type DecisionWeight = pallet_verification::MaxExtrinsicWeight<Runtime>;
 	type ResubmitAfter = ConstU32<5>;
-	/// Receipts and outputs stay a week: time to fetch them with a proof.
-	type ReceiptRetention = ConstU32<{ 7 * DAYS }>;
+	type ReceiptRetention = ReceiptRetention;
 	type WeightInfo = pallet_verification::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper =
@@ -498,4 +509,57 @@ impl pallet_workflows::Config for Runtime {
 	type WeightInfo = pallet_workflows::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = pallet_workflows::benchmark_helpers::RegistryNodesAndFeeds<Runtime>;
+}
+
+/// The leaf the Merkle Mountain Range gets at the start of each block: the previous block,
+/// its hash and its receipt log (`Verification::receipt_log`).
+pub struct ReceiptsLeaf;
+
+impl pallet_mmr::LeafDataProvider for ReceiptsLeaf {
+	type LeafData = veriml_primitives::verification::BlockLeaf<BlockNumber, Hash>;
+
+	fn leaf_data() -> Self::LeafData {
+		let block = System::block_number().saturating_sub(1);
+		veriml_primitives::verification::BlockLeaf {
+			block,
+			hash: System::parent_hash(),
+			receipts: Verification::receipt_log(block),
+		}
+	}
+}
+
+/// Puts the range's new root in the block's header: a `Consensus` digest item under
+/// [`MMR_ROOT_ENGINE_ID`](veriml_primitives::verification::MMR_ROOT_ENGINE_ID), the root's 32
+/// bytes, which a client reads from a finalised header to check an archived receipt.
+pub struct DepositMmrRoot;
+
+impl pallet_mmr::primitives::OnNewRoot<Hash> for DepositMmrRoot {
+	fn on_new_root(root: &Hash) {
+		System::deposit_log(sp_runtime::DigestItem::Consensus(
+			veriml_primitives::verification::MMR_ROOT_ENGINE_ID,
+			root.as_bytes().to_vec(),
+		));
+	}
+}
+
+/// `pallet-mmr`'s own weight of appending a leaf, and what the leaf and the root add to it:
+/// reading the block's receipt log and writing the digest item.
+pub struct MmrWeight;
+
+impl pallet_mmr::WeightInfo for MmrWeight {
+	fn on_initialize(peaks: u32) -> Weight {
+		<() as pallet_mmr::WeightInfo>::on_initialize(peaks)
+			.saturating_add(<Runtime as frame_system::Config>::DbWeight::get().reads_writes(1, 1))
+	}
+}
+
+impl pallet_mmr::Config for Runtime {
+	const INDEXING_PREFIX: &'static [u8] = sp_mmr_primitives::INDEXING_PREFIX;
+	type Hashing = sp_runtime::traits::BlakeTwo256;
+	type LeafData = ReceiptsLeaf;
+	type OnNewRoot = DepositMmrRoot;
+	type BlockHashProvider = pallet_mmr::DefaultBlockHashProvider<Runtime>;
+	type WeightInfo = MmrWeight;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = ();
 }

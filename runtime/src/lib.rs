@@ -150,7 +150,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("veriml"),
 	impl_name: alloc::borrow::Cow::Borrowed("veriml-node"),
 	authoring_version: 1,
-	spec_version: 113,
+	spec_version: 114,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -270,4 +270,9 @@ mod runtime {
 
 	#[runtime::pallet_index(17)]
 	pub type DataNodes = pallet_bonded_nodes<Instance2>;
+
+	/// The Merkle Mountain Range of blocks and their receipt logs, whose root every header
+	/// carries.
+	#[runtime::pallet_index(18)]
+	pub type Mmr = pallet_mmr;
 }

@@ -5,7 +5,9 @@ use veriml_runtime::Runtime;
 
 #[test]
 fn every_call_event_and_error_is_documented() {
-	let RuntimeMetadataPrefixed(_, metadata) = Runtime::metadata();
+	// In externalities: a storage parameter's constant (`verification.receiptRetention`) is read
+	// from state.
+	let RuntimeMetadataPrefixed(_, metadata) = sp_io::TestExternalities::default().execute_with(Runtime::metadata);
 	let frame_support::__private::metadata::RuntimeMetadata::V14(metadata) = metadata else {
 		panic!("Runtime::metadata() is V14");
 	};

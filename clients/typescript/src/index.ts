@@ -1,6 +1,11 @@
 export { verimlRpc, connect } from './rpc.js';
-export type { Quote, RequestStatus, ReceiptProof } from './rpc.js';
+export type { Quote, RequestStatus, ReceiptProof, ArchivedReceipt } from './rpc.js';
 export { readProven } from './trie.js';
+export { decodeLeafProof, decodeOpaqueLeaves, leafHash, mmrRootFromProof, verifyLeafProof } from './mmr.js';
+export {
+  proveArchivedReceipt, checkArchivedReceipt, finalizedAfter, decodeBlockLeaf, mmrRootOf, receiptLogHead, MMR_ROOT_ENGINE_ID,
+} from './archive.js';
+export type { BlockLeaf, ProvenArchivedReceipt } from './archive.js';
 export { registrationMessage, registerNode, NODE_ROLES } from './nodes.js';
 export type { NodeRole } from './nodes.js';
 export { decodeTensor, encodeTensor, dtypeOf, describe } from './tensors.js';

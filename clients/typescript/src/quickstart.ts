@@ -6,7 +6,8 @@
 //   3. a user asks for a quote, requests an inference paying from escrow, waits for the
 //      verified, finalised result, and checks it against the chain without trusting the node:
 //      the receipt is proven from the block header's state root, and the outputs, inputs and
-//      model hash against the receipt.
+//      model hash against the receipt; then again from the node's archive against the
+//      header's Merkle Mountain Range root, as it is proven after its retention in state.
 //
 // Run against a node started with `./scripts/local-network.sh --dev`:
 //   npm install && npm run quickstart -- [--ws ws://127.0.0.1:9944]
@@ -29,6 +30,7 @@ import { u8aToHex, hexToU8a } from '@polkadot/util';
 import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
 import { connect, type Quote, type ReceiptProof, type RequestStatus } from './rpc.js';
 import { readProven } from './trie.js';
+import { finalizedAfter, proveArchivedReceipt } from './archive.js';
 import { registerNode } from './nodes.js';
 import { decodeTensor, describe, dtypeOf, encodeTensor, type Tensor } from './tensors.js';
 
@@ -233,6 +235,15 @@ async function requestAndCheck(api: ApiPromise, user: KeyringPair, bytes: Uint8A
     if (!ok) throw new Error(`the proven receipt's ${what} does not match`);
   }
   say(`receipt matches: ${checks.map(([what]) => what).join(', ')}`);
+
+  // The same receipt from the node's archive, proven against the Merkle Mountain Range root
+  // the finalised header carries: how it stays provable after its week in state.
+  const archived = await proveArchivedReceipt(
+    api, request, result.verifiedIn!, await finalizedAfter(api, result.verifiedIn!),
+  );
+  if (u8aToHex(archived.receipt) !== receipt) throw new Error('the archived receipt is not the one in state');
+  say(`receipt proven again by block #${archived.header.number.toNumber()}'s range root `
+    + `(leaf of block #${archived.leaf.block}, ${archived.leaf.receipts} receipt(s) in it): provable after it leaves state`);
 
   // Each output read by its own dtype: a classifier's int64 label is a label, not a float.
   const tensors = api.createType(inputsType, outputs).toJSON() as unknown as Tensor[];

@@ -21,6 +21,8 @@ declare module '@polkadot/rpc-core/types/jsonrpc' {
       modelBytes: AugmentedRpc<(modelHash: Hash, at?: BlockHash | string | Uint8Array) => Observable<Bytes>>;
       /** The receipt of a request with a storage proof against a block's state root: a `ReceiptProof`. */
       receiptProof: AugmentedRpc<(request: RequestId, at?: BlockHash | string | Uint8Array) => Observable<Json>>;
+      /** A receipt from the node's archive with its Merkle Mountain Range proof: an `ArchivedReceipt`. */
+      archivedReceipt: AugmentedRpc<(request: RequestId, verifiedIn: AnyNumber, at?: BlockHash | string | Uint8Array) => Observable<Json>>;
       /** What a request of a model costs now: a `Quote`. */
       quote: AugmentedRpc<(model: Hash, at?: BlockHash | string | Uint8Array) => Observable<Json>>;
       /** Where a request stands: a `RequestStatus`. */
@@ -42,6 +44,15 @@ export const verimlRpc: Record<string, Record<string, DefinitionRpc | Definition
     receiptProof: {
       description: 'The receipt of a request with a storage proof against a block\'s state root.',
       params: [{ name: 'request', type: 'u64' }, { name: 'at', type: 'BlockHash', isOptional: true }],
+      type: 'Json',
+    },
+    archivedReceipt: {
+      description: 'A receipt from the node\'s archive, with what proves it against a header\'s MMR root.',
+      params: [
+        { name: 'request', type: 'u64' },
+        { name: 'verifiedIn', type: 'u32' },
+        { name: 'at', type: 'BlockHash', isOptional: true },
+      ],
       type: 'Json',
     },
     quote: {
@@ -111,6 +122,26 @@ export interface ReceiptProof {
   receipt: string;
   /** Trie nodes (hex). */
   proof: string[];
+}
+
+/** `veriml_archivedReceipt`: hex strings, numbers for the leaf's index and the range's leaf count. */
+export interface ArchivedReceipt {
+  /** The block whose header carries the root the proof is against. */
+  at: string;
+  /** SCALE-encoded `BlockLeaf`: block number (u32), block hash, receipt count (u32), receipt log head. */
+  leaf: string;
+  /** The leaf's index, as the node says (a client derives it: `proveArchivedReceipt`). */
+  leafIndex: number;
+  /** The range's leaf count, as the node says (a client reads it with a proof). */
+  leafCount: number;
+  /** The proof's nodes. */
+  items: string[];
+  /** SCALE-encoded `pallet_verification::Receipt`. */
+  receipt: string;
+  /** The receipt log's head before the receipt. */
+  before: string;
+  /** The hashes of the receipts kept after it in its block. */
+  after: string[];
 }
 
 /** An API connected to a veriml node at `url`, with `api.rpc.veriml.*`. */

@@ -14,15 +14,20 @@ use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
 use veriml_runtime::{opaque::Block, AccountId, Balance, BlockNumber, Nonce};
 
 /// What the RPC extensions need from the node.
-pub struct FullDeps<C, P> {
+pub struct FullDeps<C, P, BE: sc_client_api::Backend<Block>> {
 	/// The client instance to use.
 	pub client: Arc<C>,
 	/// Transaction pool instance.
 	pub pool: Arc<P>,
+	/// The node's off-chain database, where the runtime's off-chain indexing keeps the
+	/// archive of receipts and the Merkle Mountain Range's nodes (none without indexing).
+	pub offchain_storage: Option<<BE as sc_client_api::Backend<Block>>::OffchainStorage>,
 }
 
 /// Builds the node's RPC extensions.
-pub fn create_full<C, P, BE>(deps: FullDeps<C, P>) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
+pub fn create_full<C, P, BE>(
+	deps: FullDeps<C, P, BE>,
+) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
 where
 	C: ProvideRuntimeApi<Block>,
 	C: HeaderBackend<Block> + HeaderMetadata<Block, Error = BlockChainError> + 'static,
@@ -42,11 +47,11 @@ where
 	use veriml::VerimlApiServer;
 
 	let mut module = RpcModule::new(());
-	let FullDeps { client, pool } = deps;
+	let FullDeps { client, pool, offchain_storage } = deps;
 
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
 	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
-	module.merge(veriml::Veriml::<C, Block, BE>::new(client).into_rpc())?;
+	module.merge(veriml::Veriml::<C, Block, BE>::new(client, offchain_storage).into_rpc())?;
 
 	Ok(module)
 }

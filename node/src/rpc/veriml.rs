@@ -9,6 +9,7 @@
 
 use std::{marker::PhantomData, sync::Arc};
 
+use codec::Encode;
 use futures::{future, StreamExt};
 use jsonrpsee::{
 	core::{async_trait, RpcResult, SubscriptionResult},
@@ -19,13 +20,17 @@ use jsonrpsee::{
 use pallet_inference_requests::{runtime_api::InferenceApi, OpenStatus, RequestInfo};
 use pallet_model_registry::runtime_api::ModelsApi;
 use sc_client_api::{Backend, BlockchainEvents, ProofProvider, StorageProvider};
-use sp_api::{ApiError, ProvideRuntimeApi};
+use sp_api::{ApiError, ApiExt, ProvideRuntimeApi};
 use sp_blockchain::HeaderBackend;
-use sp_core::{storage::StorageKey, Bytes, H256};
+use sp_core::{
+	offchain::{storage::OffchainDb, OffchainDbExt},
+	storage::StorageKey,
+	Bytes, H256,
+};
 use sp_runtime::traits::Block as BlockT;
 use veriml_primitives::{
 	requests::{Fee, QuoteError, RequestId},
-	verification::Outcome,
+	verification::{ArchiveError, Outcome},
 };
 use veriml_runtime::{AccountId, Balance, BlockNumber};
 
@@ -47,6 +52,12 @@ pub mod error_code {
 	pub const UNKNOWN_REQUEST: i32 = 7007;
 	/// The runtime API call failed.
 	pub const RUNTIME_API: i32 = 7008;
+	/// The node keeps no archive of that block's receipts (it ran without off-chain indexing
+	/// then, or synced past that block from a snapshot).
+	pub const NOT_ARCHIVED: i32 = 7009;
+	/// The block has no leaf in the Merkle Mountain Range of the header asked about (not yet
+	/// appended: a block's leaf is appended at the start of the next one; or before the range).
+	pub const NOT_IN_RANGE: i32 = 7010;
 }
 
 /// A failed runtime API call: the block's state unavailable (unknown or pruned) as when the
@@ -76,6 +87,24 @@ pub trait VerimlApi<BlockHash> {
 	#[method(name = "veriml_receiptProof")]
 	fn receipt_proof(&self, request: RequestId, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
 
+	/// The receipt of inference `request` kept in block `verified_in` (its `verifiedIn`), read
+	/// from the node's archive, so also after its retention in state, with what proves it
+	/// against the Merkle Mountain Range root in the header of block `at` (default: the last
+	/// finalised block; a `vmmr` consensus digest item): `{ at, leaf, leafIndex, leafCount,
+	/// items, receipt, before, after }`. `leaf` (SCALE `BlockLeaf`: block, block hash, receipt
+	/// count, receipt log head) is in the range by the proof `items`; `blake2_256(receipt)`
+	/// folded after `before` and followed by the hashes `after` gives the leaf's head. A client
+	/// that trusts the header checks it all itself, deriving the leaf's index from the leaf's
+	/// block and the range's leaf count at `at` (`mmr.numberOfLeaves`, provable against its
+	/// state root), not taking `leafIndex` and `leafCount` on trust.
+	#[method(name = "veriml_archivedReceipt")]
+	fn archived_receipt(
+		&self,
+		request: RequestId,
+		verified_in: BlockNumber,
+		at: Option<BlockHash>,
+	) -> RpcResult<serde_json::Value>;
+
 	/// What a request of `model` would cost at block `at` (default: the best block):
 	/// `{ modelPrice, execution, protocol, total }` in planck, as decimal strings — the fee
 	/// `inference.request` holds in escrow (give at least `total` as `max_fee`).
@@ -102,15 +131,17 @@ pub trait VerimlApi<BlockHash> {
 }
 
 /// Implements [`VerimlApiServer`] over a full client.
-pub struct Veriml<C, Block, BE> {
+pub struct Veriml<C, Block: BlockT, BE: Backend<Block>> {
 	client: Arc<C>,
+	/// The node's off-chain database, given to the runtime API that reads the archive.
+	offchain_db: Option<OffchainDb<BE::OffchainStorage>>,
 	_marker: PhantomData<(Block, BE)>,
 }
 
-impl<C, Block, BE> Veriml<C, Block, BE> {
-	/// The `veriml` methods over `client`.
-	pub fn new(client: Arc<C>) -> Self {
-		Self { client, _marker: PhantomData }
+impl<C, Block: BlockT, BE: Backend<Block>> Veriml<C, Block, BE> {
+	/// The `veriml` methods over `client`, reading the archive from `offchain_storage`.
+	pub fn new(client: Arc<C>, offchain_storage: Option<BE::OffchainStorage>) -> Self {
+		Self { client, offchain_db: offchain_storage.map(OffchainDb::new), _marker: PhantomData }
 	}
 }
 
@@ -185,6 +216,57 @@ where
 			"key": Bytes(key),
 			"receipt": Bytes(receipt),
 			"proof": nodes,
+		}))
+	}
+
+	fn archived_receipt(
+		&self,
+		request: RequestId,
+		verified_in: BlockNumber,
+		at: Option<Block::Hash>,
+	) -> RpcResult<serde_json::Value> {
+		let at = at.unwrap_or_else(|| self.client.info().finalized_hash);
+		let offchain_db = self.offchain_db.clone().ok_or_else(|| {
+			error(error_code::NOT_ARCHIVED, "this node has no off-chain database, so no archive of receipts")
+		})?;
+		let mut api = self.client.runtime_api();
+		let version = api
+			.api_version::<dyn InferenceApi<Block, AccountId, Balance, BlockNumber>>(at)
+			.map_err(|e| api_error(at, e))?;
+		if version.unwrap_or(0) < 5 {
+			return Err(error(
+				error_code::RUNTIME_API,
+				format!(
+					"the runtime at block {at:?} keeps no receipt archive (InferenceApi version {version:?}, 5 needed)"
+				),
+			));
+		}
+		api.register_extension(OffchainDbExt::new(offchain_db));
+		let archived = api.archived_receipt(at, request, verified_in).map_err(|e| api_error(at, e))?.map_err(|e| {
+			match e {
+				ArchiveError::NotInRange => error(
+					error_code::NOT_IN_RANGE,
+					format!("block #{verified_in} has no leaf in the range of block {at:?} (a block's leaf is appended in the next block)"),
+				),
+				ArchiveError::NotArchived => error(
+					error_code::NOT_ARCHIVED,
+					format!("this node keeps no archive of block #{verified_in}'s receipts (it ran without off-chain indexing then)"),
+				),
+				ArchiveError::NoSuchReceipt => error(
+					error_code::UNKNOWN_RECEIPT,
+					format!("no receipt of request {request} was kept in block #{verified_in}"),
+				),
+			}
+		})?;
+		Ok(serde_json::json!({
+			"at": at,
+			"leaf": Bytes(archived.leaf.encode()),
+			"leafIndex": archived.leaf_index,
+			"leafCount": archived.leaf_count,
+			"items": archived.items,
+			"receipt": Bytes(archived.receipt.encode()),
+			"before": archived.before,
+			"after": archived.after,
 		}))
 	}
 

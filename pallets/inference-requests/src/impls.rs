@@ -87,10 +87,11 @@ impl<T: Config> Pallet<T> {
 	/// until they are benchmarked again: its entry in [`Undrawn`] (written, drained at the
 	/// end of the block), the nodes serving its model and the block's randomness read to
 	/// draw them, scheduling the lapse of its assignments (one entry a node) and holding or
-	/// releasing its receipt deposit (the record, the hold, the account).
+	/// releasing its receipt deposit (the record, the hold, the account), and the receipt's
+	/// entry in its block's receipt log when verification keeps one.
 	pub(crate) fn unbenchmarked_weight() -> Weight {
 		T::DbWeight::get()
-			.reads_writes(3, T::Replication::get().saturating_add(2).into())
+			.reads_writes(4, T::Replication::get().saturating_add(3).into())
 			.saturating_add(Self::deposit_weight())
 	}
 

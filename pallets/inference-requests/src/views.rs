@@ -9,14 +9,15 @@ use veriml_primitives::verification::ResultVerifier;
 pub mod runtime_api {
 	use super::{Fee, QuoteError, RequestId, RequestInfo};
 	use alloc::vec::Vec;
-	use veriml_inference_primitives::{ModelHash, Tensor};
+	use veriml_inference_primitives::{ModelHash, Tensor, H256};
+	use veriml_primitives::verification::{ArchiveError, ArchivedReceipt};
 
 	sp_api::decl_runtime_apis! {
 		/// Inference requests as clients see them: what one costs, where it stands, its
 		/// receipt and outputs. Version 2 added `request`, `outputs` and `receipt_key`;
 		/// version 3 (spec 110) reads an open request's proposal from verification, with the
 		/// model and input hash it answers (statuses as before); version 4 (spec 113) added
-		/// `assignments`.
+		/// `assignments`; version 5 (spec 114) added `archived_receipt`.
 		#[api_version(4)]
 		pub trait InferenceApi<AccountId, Balance, BlockNumber>
 		where
@@ -40,6 +41,15 @@ pub mod runtime_api {
 			/// worker has still to compute), in id order.
 			#[api_version(4)]
 			fn assignments(node: AccountId) -> Vec<RequestId>;
+			/// The receipt of `request` kept in block `verified_in`, read from the node's
+			/// archive (its off-chain database: call with `OffchainDbExt` registered), with the
+			/// proof of its block's leaf in the Merkle Mountain Range whose root this block's
+			/// header carries: what proves a receipt after its retention in state.
+			#[api_version(5)]
+			fn archived_receipt(
+				request: RequestId,
+				verified_in: BlockNumber,
+			) -> Result<ArchivedReceipt<RequestId, AccountId, BlockNumber, H256>, ArchiveError>;
 		}
 	}
 }

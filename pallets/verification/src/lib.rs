@@ -46,6 +46,7 @@ pub use pallet::*;
 pub mod modes;
 mod offchain;
 mod receipts;
+pub use receipts::archive_key;
 mod try_state;
 
 #[cfg(feature = "runtime-benchmarks")]
@@ -102,8 +103,8 @@ pub trait BenchmarkHelper<Id, AccountId> {
 pub use veriml_primitives::{
 	models::Verification,
 	verification::{
-		outcome_of, Claim, Job, Outcome, Proposal, Receipt, ResultVerifier, Submission, Verdict, VerifiedBy,
-		VerifiedJobs,
+		outcome_of, receipt_hash, ArchiveError, Claim, Job, Outcome, Proposal, Receipt, ReceiptLog, ResultVerifier,
+		Submission, Verdict, VerifiedBy, VerifiedJobs,
 	},
 };
 
@@ -220,6 +221,11 @@ pub mod pallet {
 	/// Receipts to prune, by the block they were verified in.
 	#[pallet::storage]
 	pub type VerifiedIn<T: Config> = StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, T::JobId, ()>;
+
+	/// The receipts kept in a block, as a chain of their hashes (in the block's leaf of the
+	/// chain's Merkle Mountain Range), by block; pruned with the block's receipts.
+	#[pallet::storage]
+	pub type ReceiptLogs<T: Config> = StorageMap<_, Twox64Concat, BlockNumberFor<T>, ReceiptLog>;
 
 	/// Optimistic results waiting through their challenge window or, challenged, for their
 	/// decision.
@@ -392,6 +398,11 @@ pub mod pallet {
 		/// The outputs of `request`'s verified result, while its receipt is retained.
 		pub fn outputs(request: T::JobId) -> Option<Vec<Tensor>> {
 			Outputs::<T>::get(request)
+		}
+
+		/// The receipts kept in `block` (an empty log if none were, or once they are pruned).
+		pub fn receipt_log(block: BlockNumberFor<T>) -> ReceiptLog {
+			ReceiptLogs::<T>::get(block).unwrap_or_default()
 		}
 	}
 }

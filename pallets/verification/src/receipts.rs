@@ -1,9 +1,14 @@
-//! Receipts, the proof documents of verified results, and their pruning after
-//! [`Config::ReceiptRetention`] blocks.
+//! Receipts, the proof documents of verified results: kept in state for
+//! [`Config::ReceiptRetention`] blocks, logged per block ([`ReceiptLogs`], in the block's leaf of
+//! the chain's Merkle Mountain Range) and archived in the node's off-chain database by
+//! off-chain indexing, where a node reads them after they left state
+//! ([`Pallet::archived_receipt`]).
 
 use crate::*;
+use alloc::vec::Vec;
 use frame_support::pallet_prelude::*;
 use frame_system::pallet_prelude::*;
+use sp_runtime::offchain::StorageKind;
 use sp_runtime::traits::Saturating;
 use veriml_inference_primitives::H256;
 
@@ -20,19 +25,24 @@ impl<T: Config> Pallet<T> {
 		verified_by: VerifiedBy,
 	) {
 		let now = frame_system::Pallet::<T>::block_number();
-		Receipts::<T>::insert(
-			id,
-			Receipt {
-				request: id,
-				model_hash: model,
-				input_hash,
-				outcome,
-				engine_version: T::Runner::engine_version(),
-				executor,
-				verified_at: now,
-				verified_by,
-			},
-		);
+		let receipt = Receipt {
+			request: id,
+			model_hash: model,
+			input_hash,
+			outcome,
+			engine_version: T::Runner::engine_version(),
+			executor,
+			verified_at: now,
+			verified_by,
+		};
+		let hash = receipt_hash(&receipt);
+		let mut log = ReceiptLogs::<T>::get(now).unwrap_or_default();
+		let before = log.append(&hash);
+		// Archived by the head it leads to: content-addressed, so blocks of competing forks
+		// never overwrite each other's entries.
+		sp_io::offchain_index::set(&archive_key(&log.head), &(before, &receipt).encode());
+		ReceiptLogs::<T>::insert(now, log);
+		Receipts::<T>::insert(id, receipt);
 		if let Some(outputs) = outputs {
 			Outputs::<T>::insert(id, outputs);
 		}
@@ -55,9 +65,46 @@ impl<T: Config> Pallet<T> {
 			released.saturating_accrue(T::Jobs::receipt_pruned(id));
 			count += 1;
 		}
+		ReceiptLogs::<T>::remove(verified_in);
 		if count > 0 {
 			Self::deposit_event(Event::ReceiptsPruned { verified_in, count });
 		}
-		db.reads_writes(1 + count as u64, 3 * count as u64 + 1).saturating_add(released)
+		db.reads_writes(1 + count as u64, 3 * count as u64 + 2).saturating_add(released)
 	}
+
+	/// The receipt of `request` among those `log` says were kept in a block, read from the
+	/// node's off-chain database (a node indexing off-chain keeps every receipt there), with
+	/// the head before it and the hashes of the receipts kept after it: what proves it against
+	/// the log. Only for the node's own calls (runtime APIs given its off-chain database);
+	/// each entry read is checked to lead to the head it is kept under.
+	pub fn archived_receipt(
+		request: T::JobId,
+		log: &ReceiptLog,
+	) -> Result<(ReceiptOf<T>, H256, Vec<H256>), ArchiveError> {
+		let mut head = log.head;
+		let mut after = Vec::new();
+		for _ in 0..log.count {
+			let entry = sp_io::offchain::local_storage_get(StorageKind::PERSISTENT, &archive_key(&head))
+				.ok_or(ArchiveError::NotArchived)?;
+			let (before, receipt) =
+				<(H256, ReceiptOf<T>)>::decode(&mut &entry[..]).map_err(|_| ArchiveError::NotArchived)?;
+			let hash = receipt_hash(&receipt);
+			if ReceiptLog::step(&before, &hash) != head {
+				return Err(ArchiveError::NotArchived);
+			}
+			if receipt.request == request {
+				after.reverse();
+				return Ok((receipt, before, after));
+			}
+			after.push(hash);
+			head = before;
+		}
+		Err(ArchiveError::NoSuchReceipt)
+	}
+}
+
+/// Where the off-chain database keeps the receipt whose logging led to `head`, with the head
+/// before it: `veriml/receipt/` ++ `head`.
+pub fn archive_key(head: &H256) -> Vec<u8> {
+	[&b"veriml/receipt/"[..], head.as_bytes()].concat()
 }

@@ -3,8 +3,9 @@
 //! pruning. The invariants run after every test.
 
 use crate::{
-	mock::*, ChallengeWindows, Claim, Disputes, Error, Event, Job, Outcome, Outputs, Proposals, ProposedOutputs,
-	Receipts, ResultVerifier, SettleFrom, Submission, Verdict, Verification as Mode, VerifiedBy, VerifiedIn,
+	archive_key, mock::*, receipt_hash, ArchiveError, ChallengeWindows, Claim, Disputes, Error, Event, Job, Outcome,
+	Outputs, Proposals, ProposedOutputs, ReceiptLog, ReceiptLogs, Receipts, ResultVerifier, SettleFrom, Submission,
+	Verdict, Verification as Mode, VerifiedBy, VerifiedIn,
 };
 use frame_support::{assert_noop, assert_ok};
 use veriml_inference_primitives::{input_hash, result_hash, EngineError, Tensor, H256};
@@ -163,6 +164,70 @@ fn receipts_and_outputs_are_pruned_after_their_retention() {
 }
 
 #[test]
+fn a_blocks_receipts_are_logged_as_a_chain_of_their_hashes_and_archived_off_chain() {
+	let mut ext = new_test_ext();
+	let (offchain, _) = sp_core::offchain::testing::TestOffchainExt::with_offchain_db(ext.offchain_db());
+	ext.register_extension(sp_core::offchain::OffchainDbExt::new(offchain));
+	ext.execute_with(|| {
+		for id in 1..=3 {
+			let job = job(id, MODEL);
+			verify(&job, &honest(&job));
+		}
+		run_to_block(2);
+		let other = job(4, MODEL);
+		verify(&other, &honest(&other));
+	});
+	// What block import does with the block's off-chain index writes on a node indexing them.
+	ext.persist_offchain_overlay();
+	ext.execute_with(|| {
+		let hashes: Vec<H256> = (1..=3).map(|id| receipt_hash(&Receipts::<Test>::get(id).unwrap())).collect();
+		let log = Verification::receipt_log(1);
+		let head = hashes.iter().fold(H256::zero(), |head, hash| ReceiptLog::step(&head, hash));
+		assert_eq!(log, ReceiptLog { count: 3, head });
+		assert_eq!(Verification::receipt_log(2).count, 1);
+		assert_eq!(Verification::receipt_log(3), ReceiptLog::default());
+
+		// The second receipt, with the head before it and the hash after it, leads to the head.
+		let (receipt, before, after) = Verification::archived_receipt(2, &log).unwrap();
+		assert_eq!(receipt, Receipts::<Test>::get(2).unwrap());
+		assert_eq!(before, ReceiptLog::step(&H256::zero(), &hashes[0]));
+		assert_eq!(after, vec![hashes[2]]);
+		assert_eq!(ReceiptLog::head_from(&before, &receipt_hash(&receipt), &after), log.head);
+		let (first, before, after) = Verification::archived_receipt(1, &log).unwrap();
+		assert_eq!((first.request, before, after), (1, H256::zero(), hashes[1..].to_vec()));
+		assert_eq!(Verification::archived_receipt(4, &log), Err(ArchiveError::NoSuchReceipt));
+
+		// Pruned from state after the retention, still read from the archive.
+		run_to_block(1 + RETENTION);
+		assert!(Receipts::<Test>::get(2).is_none());
+		assert!(!ReceiptLogs::<Test>::contains_key(1));
+		assert_eq!(Verification::archived_receipt(2, &log).unwrap().0.request, 2);
+
+		// An archive entry that does not lead to the head it is kept under is refused.
+		let mut entry =
+			sp_io::offchain::local_storage_get(sp_core::offchain::StorageKind::PERSISTENT, &archive_key(&log.head))
+				.unwrap();
+		let last = entry.len() - 1;
+		entry[last] ^= 1;
+		sp_io::offchain::local_storage_set(sp_core::offchain::StorageKind::PERSISTENT, &archive_key(&log.head), &entry);
+		assert_eq!(Verification::archived_receipt(3, &log), Err(ArchiveError::NotArchived));
+	});
+}
+
+#[test]
+fn a_node_without_the_archive_says_so() {
+	let mut ext = new_test_ext();
+	let (offchain, _) = sp_core::offchain::testing::TestOffchainExt::with_offchain_db(ext.offchain_db());
+	ext.register_extension(sp_core::offchain::OffchainDbExt::new(offchain));
+	ext.execute_with(|| {
+		let job = job(1, MODEL);
+		verify(&job, &honest(&job));
+		// The block's index writes were never persisted: a node that does not index.
+		assert_eq!(Verification::archived_receipt(1, &Verification::receipt_log(1)), Err(ArchiveError::NotArchived));
+	});
+}
+
+#[test]
 fn the_invariants_catch_broken_state() {
 	new_test_ext().execute_with(|| {
 		let job = job(1, MODEL);
@@ -178,6 +243,10 @@ fn the_invariants_catch_broken_state() {
 		VerifiedIn::<Test>::insert(1, 1, ());
 		// Outputs without a receipt.
 		Outputs::<Test>::insert(2, inputs());
+		assert!(Verification::do_try_state().is_err());
+		Outputs::<Test>::remove(2);
+		// A receipt log that miscounts its block's receipts.
+		ReceiptLogs::<Test>::mutate(1, |log| log.as_mut().unwrap().count = 2);
 		assert!(Verification::do_try_state().is_err());
 	});
 }

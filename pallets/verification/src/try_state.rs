@@ -7,7 +7,8 @@ impl<T: Config> Pallet<T> {
 	/// The pallet's invariants, checked by `try_state` and after every block of the tests:
 	///
 	/// - every receipt is due for pruning in the block it was verified in (and nothing else
-	///   is), and outputs are kept exactly for the receipts of completed results, hashing to
+	///   is); a block's receipt log counts the receipts kept in it (a log is kept only for a
+	///   block with receipts, from the release that added logs on); and outputs are kept exactly for the receipts of completed results, hashing to
 	///   the receipt's output hash;
 	/// - every proposal answers an open job of its proposer, has its outputs exactly when it
 	///   claims outputs (hashing to the claimed output hash), and settles at the end of its
@@ -39,6 +40,13 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		ensure!(VerifiedIn::<T>::iter_keys().count() == receipts, "a receipt due for pruning is not kept");
+		for (block, log) in ReceiptLogs::<T>::iter() {
+			ensure!(
+				VerifiedIn::<T>::iter_key_prefix(block).count() == log.count as usize,
+				"a block's receipt log does not count the receipts kept in it"
+			);
+			ensure!(log.count > 0, "a receipt log of a block without receipts");
+		}
 		ensure!(Outputs::<T>::iter_keys().count() == with_outputs, "outputs without a receipt");
 		Ok(())
 	}

@@ -93,6 +93,104 @@ pub struct Receipt<Id, AccountId, BlockNumber> {
 	pub verified_by: VerifiedBy,
 }
 
+/// The receipts kept in one block, as a chain of hashes: each receipt's
+/// `blake2_256(SCALE(receipt))` is folded into `head` in the order the receipts were kept
+/// ([`ReceiptLog::append`]). The log of a block is in that block's leaf of the chain's Merkle
+/// Mountain Range ([`BlockLeaf`]), whose root every later header carries, so a receipt stays
+/// provable after its retention in state: with the hashes of the receipts kept after it in
+/// its block and the head before it, a client recomputes the head the leaf commits to.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, Default, TypeInfo, MaxEncodedLen,
+)]
+pub struct ReceiptLog {
+	/// How many receipts were kept.
+	pub count: u32,
+	/// The chain's head after the last of them; zero when there are none.
+	pub head: H256,
+}
+
+impl ReceiptLog {
+	/// The head after `receipt` (a receipt's hash) is kept with `head` before it:
+	/// `blake2_256(head ++ receipt)`.
+	pub fn step(head: &H256, receipt: &H256) -> H256 {
+		let mut both = [0u8; 64];
+		both[..32].copy_from_slice(head.as_bytes());
+		both[32..].copy_from_slice(receipt.as_bytes());
+		H256(sp_crypto_hashing::blake2_256(&both))
+	}
+
+	/// Keeps the receipt hashing to `receipt`; returns the head before it.
+	pub fn append(&mut self, receipt: &H256) -> H256 {
+		let before = self.head;
+		self.head = Self::step(&before, receipt);
+		self.count = self.count.saturating_add(1);
+		before
+	}
+
+	/// The head that `receipt`, kept with `before` before it and followed by `after` (in
+	/// their order), leads to: what a client compares with a leaf's `head`.
+	pub fn head_from(before: &H256, receipt: &H256, after: &[H256]) -> H256 {
+		after.iter().fold(Self::step(before, receipt), |head, next| Self::step(&head, next))
+	}
+}
+
+/// The hash a receipt is logged by: `blake2_256(SCALE(receipt))`.
+pub fn receipt_hash<Id: Encode, AccountId: Encode, BlockNumber: Encode>(
+	receipt: &Receipt<Id, AccountId, BlockNumber>,
+) -> H256 {
+	H256(sp_crypto_hashing::blake2_256(&receipt.encode()))
+}
+
+/// The engine id of the digest item in which each header carries the root of the chain's
+/// Merkle Mountain Range (a `Consensus` item whose data is the root's 32 bytes).
+pub const MMR_ROOT_ENGINE_ID: [u8; 4] = *b"vmmr";
+
+/// One block's leaf in the chain's Merkle Mountain Range, appended at the start of the next
+/// block: the block, its hash and the receipts kept in it.
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
+pub struct BlockLeaf<BlockNumber, Hash> {
+	/// The block's number.
+	pub block: BlockNumber,
+	/// The block's hash.
+	pub hash: Hash,
+	/// The receipts kept in it.
+	pub receipts: ReceiptLog,
+}
+
+/// A receipt that may have left state, proven against the Merkle Mountain Range root of a
+/// header (what `InferenceApi::archived_receipt` answers): the block's leaf and its proof,
+/// and the receipt with what surrounds it in its block's [`ReceiptLog`].
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub struct ArchivedReceipt<Id, AccountId, BlockNumber, Hash> {
+	/// The leaf of the block the receipt was kept in.
+	pub leaf: BlockLeaf<BlockNumber, Hash>,
+	/// The leaf's index in the range.
+	pub leaf_index: u64,
+	/// The number of leaves of the range the proof is of (the root's).
+	pub leaf_count: u64,
+	/// The proof's nodes (`sp_mmr_primitives::LeafProof::items`).
+	pub items: Vec<Hash>,
+	/// The receipt.
+	pub receipt: Receipt<Id, AccountId, BlockNumber>,
+	/// The log's head before it.
+	pub before: H256,
+	/// The hashes of the receipts kept after it in its block, in order.
+	pub after: Vec<H256>,
+}
+
+/// Why an archived receipt cannot be proven.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug, TypeInfo)]
+pub enum ArchiveError {
+	/// The block has no leaf in the range the root is of (before the range began, or not
+	/// yet appended: a block's leaf is appended at the start of the next one).
+	NotInRange,
+	/// The node has not kept the range's nodes or the block's receipts (it runs without
+	/// off-chain indexing, or synced from a snapshot past that block).
+	NotArchived,
+	/// No receipt of this request was kept in that block.
+	NoSuchReceipt,
+}
+
 /// An optimistic result waiting through its challenge window, or challenged and waiting to
 /// be decided by re-execution.
 #[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]

@@ -145,16 +145,17 @@ impl<T: Config> Optimistic<T> {
 
 	/// What accepting a proposal does to storage besides its job owner's `confirmed`: taking
 	/// the proposal and its outputs, removing its window, keeping the receipt (receipt,
-	/// outputs, pruning index).
+	/// outputs, pruning index, its block's receipt log).
 	fn acceptance_storage() -> Weight {
-		T::DbWeight::get().reads_writes(2, 6)
+		T::DbWeight::get().reads_writes(3, 7)
 	}
 
 	/// What deciding a dispute does to storage besides re-executing and its job owner's
 	/// `confirmed` or `refuted`: taking the proposal, its outputs and its deposit, reading the
-	/// job, striking the loser, moving the deposit (hold and account) and the receipt.
+	/// job, striking the loser, moving the deposit (hold and account) and the receipt (with
+	/// its block's receipt log).
 	fn decision_storage() -> Weight {
-		T::DbWeight::get().reads_writes(8, 9)
+		T::DbWeight::get().reads_writes(9, 10)
 	}
 
 	/// Accepts the unchallenged proposal of `id` (its window entry removed); returns the

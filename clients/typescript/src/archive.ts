@@ -1,0 +1,150 @@
+// A receipt proven after its retention in state: from a node's archive, against the Merkle
+// Mountain Range root a trusted header carries (docs/rpc.md, `veriml_archivedReceipt`).
+//
+// Each block's leaf in the range holds the block's number and hash and its receipt log: the
+// receipts kept in the block, folded into one head, `head = blake2_256(head ++ blake2_256(receipt))`
+// from zero in the order they were kept. The root of the range is in every header (a `vmmr`
+// consensus digest item). A client that trusts a header checks, trusting nothing the node says:
+//   1. the leaf is in the range whose root the header carries, at the index its block number
+//      gives in the range's leaf count at that header (read with a storage proof against the
+//      header's state root, since the root does not fix the count);
+//   2. the receipt, with the head before it and the hashes after it, leads to the leaf's head.
+import type { ApiPromise } from '@polkadot/api';
+import type { Header } from '@polkadot/types/interfaces';
+import { blake2AsU8a } from '@polkadot/util-crypto';
+import { hexToU8a, u8aConcat, u8aEq } from '@polkadot/util';
+import { verifyLeafProof } from './mmr.js';
+import type { ArchivedReceipt } from './rpc.js';
+import { readProven } from './trie.js';
+
+/** The engine id of the digest item holding the range's root (`MMR_ROOT_ENGINE_ID`). */
+export const MMR_ROOT_ENGINE_ID = 'vmmr';
+
+/** One block's leaf (`veriml_primitives::verification::BlockLeaf`), decoded. */
+export interface BlockLeaf {
+  block: number;
+  hash: Uint8Array;
+  receipts: number;
+  head: Uint8Array;
+}
+
+/** What `proveArchivedReceipt` proved. */
+export interface ProvenArchivedReceipt {
+  /** SCALE-encoded receipt (decode with the metadata's `Receipt` type). */
+  receipt: Uint8Array;
+  /** The leaf of its block. */
+  leaf: BlockLeaf;
+  /** The header it was proven against. */
+  header: Header;
+}
+
+function u32le(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+}
+
+/** Decodes a SCALE `BlockLeaf<u32, H256>` (72 bytes). */
+export function decodeBlockLeaf(bytes: Uint8Array): BlockLeaf {
+  if (bytes.length !== 72) throw new Error(`a block leaf is 72 bytes, not ${bytes.length}`);
+  return { block: u32le(bytes, 0), hash: bytes.slice(4, 36), receipts: u32le(bytes, 36), head: bytes.slice(40, 72) };
+}
+
+/** The range's root a header carries, or null (a block before the range began). */
+export function mmrRootOf(header: Header): Uint8Array | null {
+  for (const log of header.digest.logs) {
+    if (log.isConsensus && log.asConsensus[0].toU8a().every((b, i) => b === MMR_ROOT_ENGINE_ID.charCodeAt(i))) {
+      const root = log.asConsensus[1].toU8a(true);
+      if (root.length !== 32) throw new Error(`the header's range root is ${root.length} bytes`);
+      return root;
+    }
+  }
+  return null;
+}
+
+/** The receipt log's head after `receipt` (its SCALE bytes), kept after `before` and followed by `after`. */
+export function receiptLogHead(before: Uint8Array, receipt: Uint8Array, after: Uint8Array[]): Uint8Array {
+  const step = (head: Uint8Array, hash: Uint8Array) => blake2AsU8a(u8aConcat(head, hash), 256);
+  return after.reduce(step, step(before, blake2AsU8a(receipt, 256)));
+}
+
+/**
+ * Checks `archived` (what `veriml_archivedReceipt` answered for a receipt kept in block
+ * `verifiedIn`) against `header`, trusted, whose range has `leafCount` leaves (proven against the
+ * header's state root); returns the leaf. Throws, saying what failed, if anything does not hold.
+ */
+export function checkArchivedReceipt(
+  archived: ArchivedReceipt,
+  header: Header,
+  leafCount: bigint,
+  verifiedIn: number,
+): BlockLeaf {
+  const root = mmrRootOf(header);
+  if (!root) throw new Error(`block #${header.number.toNumber()}'s header carries no range root`);
+  const leafBytes = hexToU8a(archived.leaf);
+  const leaf = decodeBlockLeaf(leafBytes);
+  if (leaf.block !== verifiedIn) throw new Error(`the leaf is of block #${leaf.block}, not #${verifiedIn}`);
+  // The last leaf at block N is of block N - 1 (appended at the start of N).
+  const index = leafCount - BigInt(header.number.toNumber()) + BigInt(leaf.block);
+  if (index < 0n || index >= leafCount) throw new Error(`block #${leaf.block} has no leaf in this range`);
+  const items = archived.items.map((item) => hexToU8a(item));
+  if (!verifyLeafProof(root, [{ index, encoded: leafBytes }], { leafCount, items })) {
+    throw new Error(`the leaf of block #${leaf.block} is not in the range whose root the header carries`);
+  }
+  const head = receiptLogHead(hexToU8a(archived.before), hexToU8a(archived.receipt), archived.after.map((h) => hexToU8a(h)));
+  if (!u8aEq(head, leaf.head)) throw new Error(`the receipt is not in block #${leaf.block}'s receipt log`);
+  return leaf;
+}
+
+/**
+ * The receipt of `request` kept in block `verifiedIn`, from the archive of the node `api` is
+ * connected to, proven against the header of block `at` (default: the node's last finalised
+ * block; pass a header you trust otherwise). Works the same before and after the receipt's
+ * retention in state.
+ */
+export async function proveArchivedReceipt(
+  api: ApiPromise,
+  request: number | bigint,
+  verifiedIn: number,
+  at?: string,
+): Promise<ProvenArchivedReceipt> {
+  // An `at` left out, not passed as undefined, which @polkadot/api would send as a zero hash.
+  const answer = at === undefined
+    ? await api.rpc.veriml.archivedReceipt(request, verifiedIn)
+    : await api.rpc.veriml.archivedReceipt(request, verifiedIn, at);
+  const archived = answer.toJSON() as unknown as ArchivedReceipt;
+  const header = await api.rpc.chain.getHeader(archived.at);
+  // The range's leaf count at that block, proven against its state root.
+  const key = api.query.mmr.numberOfLeaves.key();
+  const { proof } = await api.rpc.state.getReadProof([key], archived.at);
+  const count = readProven(header.stateRoot.toHex(), proof.map((node) => node.toHex()), key);
+  if (count === null) throw new Error('the range has no leaves at that block');
+  const countBytes = hexToU8a(count);
+  let leafCount = 0n;
+  for (let i = countBytes.length - 1; i >= 0; i -= 1) leafCount = (leafCount << 8n) | BigInt(countBytes[i]);
+  const leaf = checkArchivedReceipt(archived, header, leafCount, verifiedIn);
+  const receipt = hexToU8a(archived.receipt);
+  // The receipt's first field is its request id (u64).
+  const id = receipt.slice(0, 8).reduceRight((v, b) => (v << 8n) | BigInt(b), 0n);
+  if (id !== BigInt(request)) throw new Error(`the archived receipt is of request ${id}, not ${request}`);
+  return { receipt, leaf, header };
+}
+
+/**
+ * The hash of the first finalised block after block `block`: the first whose range holds
+ * `block`'s leaf (appended at the start of the next block), to prove a receipt kept in `block`.
+ */
+export function finalizedAfter(api: ApiPromise, block: number, timeoutMs = 120_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let unsubscribe = () => {};
+    const timer = setTimeout(() => {
+      unsubscribe();
+      reject(new Error(`no block after #${block} finalised within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    api.rpc.chain.subscribeFinalizedHeads((header) => {
+      if (header.number.toNumber() > block) {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(header.hash.toHex());
+      }
+    }).then((unsub) => { unsubscribe = unsub; }).catch(reject);
+  });
+}

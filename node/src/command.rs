@@ -98,7 +98,9 @@ pub fn run() -> sc_cli::Result<()> {
 		},
 		Some(Subcommand::ImportBlocks(cmd)) => {
 			let runner = cli.create_runner(cmd)?;
-			runner.async_run(|config| {
+			runner.async_run(|mut config| {
+				// Blocks imported from a file fill the receipt archive as synced ones do.
+				config.offchain_worker.indexing_enabled = true;
 				let PartialComponents { client, task_manager, import_queue, .. } = service::new_partial(&config)?;
 				Ok((cmd.run(client, import_queue), task_manager))
 			})

@@ -322,11 +322,9 @@ parameter_types! {
 	/// Receipts and outputs stay a week in state: time to fetch them with a storage proof;
 	/// after that a receipt is proven from the node's archive against the Merkle Mountain
 	/// Range root of a header (`InferenceApi::archived_receipt`). A storage parameter (raw key
-	/// `twox_128(":ReceiptRetention:")`, SCALE `u32`) so that a test network can shorten it:
-	/// change it on a live chain only with a migration, since pruning takes one block's
-	/// receipts each block and blocks skipped by a shorter retention would never be pruned;
-	/// at least 2, so that a block's receipt log outlives the start of the next block, where
-	/// its leaf is appended.
+	/// `twox_128(":ReceiptRetention:")`, SCALE `u32`) so that a test network can shorten it;
+	/// pruning follows a change (it waits for a longer retention and catches up with a shorter
+	/// one) and takes it as at least 2 blocks.
 	pub storage ReceiptRetention: BlockNumber = 7 * DAYS;
 }
 

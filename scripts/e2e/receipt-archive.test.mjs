@@ -104,11 +104,15 @@ test('a receipt pruned from state is proven from the archive against a finalised
     'another leaf': { ...archived, leaf: flip(archived.leaf) },
   };
   for (const [what, lie] of Object.entries(lies)) {
-    assert.throws(() => checkArchivedReceipt(lie, header, leafCount, verifiedIn), Error, what);
+    assert.throws(() => checkArchivedReceipt(lie, header, leafCount, id, verifiedIn), Error, what);
   }
   // Under another leaf count the same items could pass for another index: the client proves the count.
-  assert.throws(() => checkArchivedReceipt(archived, header, leafCount + 1n, verifiedIn));
-  assert.throws(() => checkArchivedReceipt(archived, header, leafCount, verifiedIn + 1));
+  assert.throws(() => checkArchivedReceipt(archived, header, leafCount + 1n, id, verifiedIn));
+  assert.throws(() => checkArchivedReceipt(archived, header, leafCount, id, verifiedIn + 1));
+  // Another request's receipt, however well proven, is not this request's.
+  assert.throws(() => checkArchivedReceipt(archived, header, leafCount, id + 1, verifiedIn), /of request/);
+  // An answer for another block than the header's.
+  assert.throws(() => checkArchivedReceipt({ ...archived, at: early.header.hash.toHex() }, header, leafCount, id, verifiedIn));
 
   // The node's errors: no such receipt in that block; a block whose leaf is not appended yet.
   assert.equal(await rpcErrorCode(() => api.rpc.veriml.archivedReceipt(id + 1000, verifiedIn, finalized)), 7002);

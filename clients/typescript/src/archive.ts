@@ -11,8 +11,8 @@
 //   2. the receipt, with the head before it and the hashes after it, leads to the leaf's head.
 import type { ApiPromise } from '@polkadot/api';
 import type { Header } from '@polkadot/types/interfaces';
-import { blake2AsU8a } from '@polkadot/util-crypto';
-import { hexToU8a, u8aConcat, u8aEq } from '@polkadot/util';
+import { blake2AsU8a, xxhashAsU8a } from '@polkadot/util-crypto';
+import { hexToU8a, u8aConcat, u8aEq, u8aToHex } from '@polkadot/util';
 import { verifyLeafProof } from './mmr.js';
 import type { ArchivedReceipt } from './rpc.js';
 import { readProven } from './trie.js';
@@ -67,16 +67,19 @@ export function receiptLogHead(before: Uint8Array, receipt: Uint8Array, after: U
 }
 
 /**
- * Checks `archived` (what `veriml_archivedReceipt` answered for a receipt kept in block
- * `verifiedIn`) against `header`, trusted, whose range has `leafCount` leaves (proven against the
- * header's state root); returns the leaf. Throws, saying what failed, if anything does not hold.
+ * Checks `archived` (what `veriml_archivedReceipt` answered for the receipt of `request` kept in
+ * block `verifiedIn`) against `header`, trusted and of block `archived.at`, whose range has
+ * `leafCount` leaves (proven against the header's state root); returns the leaf. Throws, saying
+ * what failed, if anything does not hold.
  */
 export function checkArchivedReceipt(
   archived: ArchivedReceipt,
   header: Header,
   leafCount: bigint,
+  request: number | bigint,
   verifiedIn: number,
 ): BlockLeaf {
+  if (header.hash.toHex() !== archived.at) throw new Error(`the header is not of block ${archived.at}`);
   const root = mmrRootOf(header);
   if (!root) throw new Error(`block #${header.number.toNumber()}'s header carries no range root`);
   const leafBytes = hexToU8a(archived.leaf);
@@ -91,14 +94,20 @@ export function checkArchivedReceipt(
   }
   const head = receiptLogHead(hexToU8a(archived.before), hexToU8a(archived.receipt), archived.after.map((h) => hexToU8a(h)));
   if (!u8aEq(head, leaf.head)) throw new Error(`the receipt is not in block #${leaf.block}'s receipt log`);
+  // The receipt's first field is its request id (u64).
+  const receipt = hexToU8a(archived.receipt);
+  const id = receipt.slice(0, 8).reduceRight((v, b) => (v << 8n) | BigInt(b), 0n);
+  if (id !== BigInt(request)) throw new Error(`the receipt is of request ${id}, not ${request}`);
   return leaf;
 }
 
 /**
  * The receipt of `request` kept in block `verifiedIn`, from the archive of the node `api` is
- * connected to, proven against the header of block `at` (default: the node's last finalised
- * block; pass a header you trust otherwise). Works the same before and after the receipt's
- * retention in state.
+ * connected to, proven against the header of block `at`: a block hash the caller trusts (from a
+ * light client, or finalised by its own node). Left out, it is the node's last finalised block,
+ * which trusts the node for that block's hash. The header is fetched from the node and checked
+ * to hash to `at`. Works the same before and after the receipt's retention in state; `at` must
+ * be recent enough that the node keeps its state (the leaf count is read with a proof of it).
  */
 export async function proveArchivedReceipt(
   api: ApiPromise,
@@ -111,21 +120,19 @@ export async function proveArchivedReceipt(
     ? await api.rpc.veriml.archivedReceipt(request, verifiedIn)
     : await api.rpc.veriml.archivedReceipt(request, verifiedIn, at);
   const archived = answer.toJSON() as unknown as ArchivedReceipt;
+  if (at !== undefined && archived.at !== at) throw new Error(`the node answered for block ${archived.at}, not ${at}`);
   const header = await api.rpc.chain.getHeader(archived.at);
-  // The range's leaf count at that block, proven against its state root.
-  const key = api.query.mmr.numberOfLeaves.key();
+  // The range's leaf count at that block, proven against its state root, under its fixed key
+  // (not the key the node's metadata would give).
+  const key = u8aToHex(u8aConcat(xxhashAsU8a('Mmr', 128), xxhashAsU8a('NumberOfLeaves', 128)));
   const { proof } = await api.rpc.state.getReadProof([key], archived.at);
   const count = readProven(header.stateRoot.toHex(), proof.map((node) => node.toHex()), key);
   if (count === null) throw new Error('the range has no leaves at that block');
   const countBytes = hexToU8a(count);
   let leafCount = 0n;
   for (let i = countBytes.length - 1; i >= 0; i -= 1) leafCount = (leafCount << 8n) | BigInt(countBytes[i]);
-  const leaf = checkArchivedReceipt(archived, header, leafCount, verifiedIn);
-  const receipt = hexToU8a(archived.receipt);
-  // The receipt's first field is its request id (u64).
-  const id = receipt.slice(0, 8).reduceRight((v, b) => (v << 8n) | BigInt(b), 0n);
-  if (id !== BigInt(request)) throw new Error(`the archived receipt is of request ${id}, not ${request}`);
-  return { receipt, leaf, header };
+  const leaf = checkArchivedReceipt(archived, header, leafCount, request, verifiedIn);
+  return { receipt: hexToU8a(archived.receipt), leaf, header };
 }
 
 /**
@@ -134,17 +141,19 @@ export async function proveArchivedReceipt(
  */
 export function finalizedAfter(api: ApiPromise, block: number, timeoutMs = 120_000): Promise<string> {
   return new Promise((resolve, reject) => {
+    // Ended before the subscription's handle arrived: it is closed when it does.
+    let done = false;
     let unsubscribe = () => {};
+    const end = () => { done = true; clearTimeout(timer); unsubscribe(); };
     const timer = setTimeout(() => {
-      unsubscribe();
+      end();
       reject(new Error(`no block after #${block} finalised within ${timeoutMs / 1000} s`));
     }, timeoutMs);
     api.rpc.chain.subscribeFinalizedHeads((header) => {
-      if (header.number.toNumber() > block) {
-        clearTimeout(timer);
-        unsubscribe();
+      if (!done && header.number.toNumber() > block) {
+        end();
         resolve(header.hash.toHex());
       }
-    }).then((unsub) => { unsubscribe = unsub; }).catch(reject);
+    }).then((unsub) => { unsubscribe = unsub; if (done) unsub(); }).catch((error) => { end(); reject(error); });
   });
 }

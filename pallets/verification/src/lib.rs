@@ -46,7 +46,7 @@ pub use pallet::*;
 pub mod modes;
 mod offchain;
 mod receipts;
-pub use receipts::archive_key;
+pub use receipts::{archive_key, PRUNED_BLOCKS_PER_BLOCK};
 mod try_state;
 
 #[cfg(feature = "runtime-benchmarks")]
@@ -197,7 +197,10 @@ pub mod pallet {
 		#[pallet::constant]
 		type ResubmitAfter: Get<BlockNumberFor<Self>>;
 
-		/// Blocks a receipt and its outputs are kept after verification.
+		/// Blocks a receipt and its outputs are kept after verification (at least 2, so that a
+		/// block's receipt log is still there when the next block appends its leaf). It may
+		/// change: a longer retention pauses pruning until it is due again, a shorter one prunes
+		/// the blocks it makes due at [`PRUNED_BLOCKS_PER_BLOCK`] blocks a block until caught up.
 		#[pallet::constant]
 		type ReceiptRetention: Get<BlockNumberFor<Self>>;
 
@@ -221,6 +224,11 @@ pub mod pallet {
 	/// Receipts to prune, by the block they were verified in.
 	#[pallet::storage]
 	pub type VerifiedIn<T: Config> = StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, T::JobId, ()>;
+
+	/// The first block whose receipts are still to be pruned; absent until the first pruning,
+	/// which starts at the block `ReceiptRetention` before it.
+	#[pallet::storage]
+	pub type NextToPrune<T: Config> = StorageValue<_, BlockNumberFor<T>, OptionQuery>;
 
 	/// The receipts kept in a block, as a chain of their hashes (in the block's leaf of the
 	/// chain's Merkle Mountain Range), by block; pruned with the block's receipts.

@@ -50,6 +50,11 @@ impl pallet_balances::Config for Test {
 
 /// Blocks a receipt is kept.
 pub const RETENTION: u64 = 5;
+
+frame_support::parameter_types! {
+	/// The retention, `RETENTION` unless a test changes it (as a runtime's storage parameter may).
+	pub static RetentionBlocks: u64 = RETENTION;
+}
 /// Blocks a proposal can be challenged.
 pub const CHALLENGE_PERIOD: u64 = 3;
 /// Most disputes waiting.
@@ -251,7 +256,7 @@ impl pallet_verification::Config for Test {
 	type MaxDisputes = frame_support::traits::ConstU32<MAX_DISPUTES>;
 	type DecisionWeight = DecisionWeight;
 	type ResubmitAfter = ConstU64<3>;
-	type ReceiptRetention = ConstU64<RETENTION>;
+	type ReceiptRetention = RetentionBlocks;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = StandInJobs;
@@ -267,6 +272,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	.unwrap();
 	let mut ext = sp_io::TestExternalities::new(storage);
 	ext.execute_with(|| System::set_block_number(1));
+	RetentionBlocks::set(RETENTION);
 	OPERATORS.with(|nodes| nodes.borrow_mut().clear());
 	SUSPENDED.with(|suspended| suspended.borrow_mut().clear());
 	STRUCK.with(|struck| struck.borrow_mut().clear());

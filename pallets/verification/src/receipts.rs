@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use frame_support::pallet_prelude::*;
 use frame_system::pallet_prelude::*;
 use sp_runtime::offchain::StorageKind;
-use sp_runtime::traits::Saturating;
+use sp_runtime::traits::{One, Saturating, Zero};
 use veriml_inference_primitives::H256;
 
 impl<T: Config> Pallet<T> {
@@ -49,14 +49,40 @@ impl<T: Config> Pallet<T> {
 		VerifiedIn::<T>::insert(now, id, ());
 	}
 
-	/// Removes the receipts verified `ReceiptRetention` blocks before `now`, each with what was
-	/// held for keeping it (`VerifiedJobs::receipt_pruned`); returns the weight used.
+	/// Removes the receipts verified `ReceiptRetention` blocks before `now` and those of any
+	/// earlier block not pruned yet (after the retention was shortened; at most
+	/// [`PRUNED_BLOCKS_PER_BLOCK`] blocks a call), each with what was held for keeping it
+	/// (`VerifiedJobs::receipt_pruned`); returns the weight used.
 	pub(crate) fn prune_receipts(now: BlockNumberFor<T>) -> Weight {
 		let db = T::DbWeight::get();
-		if now <= T::ReceiptRetention::get() {
-			return db.reads(0);
+		// The retention (read from state where it is a storage parameter) and the cursor.
+		let mut used = db.reads(2);
+		let retention = T::ReceiptRetention::get().max(2u32.into());
+		let due = now.saturating_sub(retention);
+		let cursor = NextToPrune::<T>::get();
+		if due.is_zero() {
+			// A chain's first blocks: pruning will start from its first block.
+			if cursor.is_none() {
+				NextToPrune::<T>::put(BlockNumberFor::<T>::one());
+				used.saturating_accrue(db.writes(1));
+			}
+			return used;
 		}
-		let verified_in = now.saturating_sub(T::ReceiptRetention::get());
+		// Absent on a chain that pruned before the cursor was kept: it pruned every block due.
+		let mut next = cursor.unwrap_or(due);
+		let mut pruned = 0;
+		while next <= due && pruned < PRUNED_BLOCKS_PER_BLOCK {
+			used.saturating_accrue(Self::prune_block(next));
+			next.saturating_inc();
+			pruned += 1;
+		}
+		NextToPrune::<T>::put(next);
+		used.saturating_add(db.writes(1))
+	}
+
+	/// Removes the receipts verified in `verified_in` and its receipt log; returns the weight.
+	fn prune_block(verified_in: BlockNumberFor<T>) -> Weight {
+		let db = T::DbWeight::get();
 		let mut count = 0u32;
 		let mut released = Weight::zero();
 		for (id, ()) in VerifiedIn::<T>::drain_prefix(verified_in) {
@@ -102,6 +128,10 @@ impl<T: Config> Pallet<T> {
 		Err(ArchiveError::NoSuchReceipt)
 	}
 }
+
+/// The most blocks whose receipts one block prunes: one due by the retention, one more while a
+/// shortened retention's backlog lasts.
+pub const PRUNED_BLOCKS_PER_BLOCK: u32 = 2;
 
 /// Where the off-chain database keeps the receipt whose logging led to `head`, with the head
 /// before it: `veriml/receipt/` ++ `head`.

@@ -164,10 +164,61 @@ fn receipts_and_outputs_are_pruned_after_their_retention() {
 }
 
 #[test]
-fn a_blocks_receipts_are_logged_as_a_chain_of_their_hashes_and_archived_off_chain() {
+fn a_shorter_retention_prunes_the_blocks_it_makes_due_and_a_longer_one_waits() {
+	run_test(|| {
+		for block in 1..=4 {
+			run_to_block(block);
+			let job = job(block, MODEL);
+			verify(&job, &honest(&job));
+		}
+		run_to_block(5);
+		assert_eq!(Receipts::<Test>::iter().count(), 4, "none due yet");
+		// Shortened from 5 to 2: blocks 1 to 4 are due at once, pruned two a block.
+		RetentionBlocks::set(2);
+		run_to_block(6);
+		assert_eq!(pruned(), vec![1, 2]);
+		run_to_block(7);
+		assert_eq!(pruned(), vec![1, 2, 3, 4]);
+		assert_eq!(Receipts::<Test>::iter().count(), 0);
+		// Lengthened to 10: the receipt of block 8 is kept until block 18.
+		run_to_block(8);
+		let job = job(8, MODEL);
+		verify(&job, &honest(&job));
+		RetentionBlocks::set(10);
+		run_to_block(17);
+		assert!(Receipts::<Test>::get(8).is_some());
+		run_to_block(18);
+		assert!(Receipts::<Test>::get(8).is_none());
+	});
+}
+
+#[test]
+fn a_retention_below_two_blocks_is_taken_as_two() {
+	run_test(|| {
+		RetentionBlocks::set(1);
+		let job = job(1, MODEL);
+		verify(&job, &honest(&job));
+		// The block's receipt log outlives the start of the next block, where its leaf is made.
+		run_to_block(2);
+		assert_eq!(Verification::receipt_log(1).count, 1);
+		run_to_block(3);
+		assert_eq!(pruned(), vec![1]);
+		assert_eq!(Verification::receipt_log(1).count, 0);
+	});
+}
+
+/// A fresh chain whose runtime reads and writes a node's off-chain database, as the node's
+/// runtime API calls do.
+fn ext_with_offchain_db() -> sp_io::TestExternalities {
 	let mut ext = new_test_ext();
 	let (offchain, _) = sp_core::offchain::testing::TestOffchainExt::with_offchain_db(ext.offchain_db());
 	ext.register_extension(sp_core::offchain::OffchainDbExt::new(offchain));
+	ext
+}
+
+#[test]
+fn a_blocks_receipts_are_logged_as_a_chain_of_their_hashes_and_archived_off_chain() {
+	let mut ext = ext_with_offchain_db();
 	ext.execute_with(|| {
 		for id in 1..=3 {
 			let job = job(id, MODEL);
@@ -216,9 +267,7 @@ fn a_blocks_receipts_are_logged_as_a_chain_of_their_hashes_and_archived_off_chai
 
 #[test]
 fn a_node_without_the_archive_says_so() {
-	let mut ext = new_test_ext();
-	let (offchain, _) = sp_core::offchain::testing::TestOffchainExt::with_offchain_db(ext.offchain_db());
-	ext.register_extension(sp_core::offchain::OffchainDbExt::new(offchain));
+	let mut ext = ext_with_offchain_db();
 	ext.execute_with(|| {
 		let job = job(1, MODEL);
 		verify(&job, &honest(&job));

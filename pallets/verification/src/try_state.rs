@@ -8,7 +8,8 @@ impl<T: Config> Pallet<T> {
 	///
 	/// - every receipt is due for pruning in the block it was verified in (and nothing else
 	///   is); a block's receipt log counts the receipts kept in it (a log is kept only for a
-	///   block with receipts, from the release that added logs on); and outputs are kept exactly for the receipts of completed results, hashing to
+	///   block with receipts, from the release that added logs on); no receipt is kept of a
+	///   block pruning has passed; and outputs are kept exactly for the receipts of completed results, hashing to
 	///   the receipt's output hash;
 	/// - every proposal answers an open job of its proposer, has its outputs exactly when it
 	///   claims outputs (hashing to the claimed output hash), and settles at the end of its
@@ -40,6 +41,12 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		ensure!(VerifiedIn::<T>::iter_keys().count() == receipts, "a receipt due for pruning is not kept");
+		if let Some(next) = NextToPrune::<T>::get() {
+			ensure!(
+				VerifiedIn::<T>::iter_keys().all(|(block, _)| block >= next),
+				"a receipt was left behind by pruning"
+			);
+		}
 		for (block, log) in ReceiptLogs::<T>::iter() {
 			ensure!(
 				VerifiedIn::<T>::iter_key_prefix(block).count() == log.count as usize,

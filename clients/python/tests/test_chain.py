@@ -3,6 +3,7 @@ one): the quick start's journey, and user errors raised as typed exceptions nami
 error and its documentation."""
 
 import os
+import time
 from importlib import resources
 
 import numpy as np
@@ -74,3 +75,20 @@ def test_a_request_handle_can_be_waited_on_later(client, linear):
     assert handle.id >= 0 and handle.assigned, "a node was drawn at the end of the request's block"
     result = handle.wait()
     np.testing.assert_allclose(result.outputs[0], [[2.0]], atol=1e-6)  # 0.5 − 1.25 + 2 + 0.75
+
+
+def test_a_receipt_is_proven_from_the_archive_against_a_later_finalised_header(client, linear):
+    x = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
+    result = client.infer(linear, [x])
+    # A block's leaf is appended at the start of the next block: prove against a later one.
+    deadline = time.monotonic() + 120
+    while True:
+        at = client.substrate.get_chain_finalised_head()
+        if client.substrate.get_block_number(at) > result.verified_in:
+            break
+        assert time.monotonic() < deadline, "no later block finalised within 120 s"
+        time.sleep(1)
+    assert client.archived_receipt(result.request, result.verified_in, at) == result.receipt
+    # Another request of that block is not this one.
+    with pytest.raises(veriml.VerimlError):
+        client.archived_receipt(result.request + 1000, result.verified_in, at)

@@ -99,3 +99,79 @@ def test_the_packaged_example_model_is_the_typescript_quick_starts():
     ours = Path(__file__).resolve().parents[1] / "veriml" / "models"
     for name in ("linear.onnx", "linear.input.json"):
         assert (ours / name).read_bytes() == (ts_models / name).read_bytes(), name
+
+
+def _range(leaf_hashes):
+    """A Merkle Mountain Range built as a tree, leaf by leaf: the peaks' hashes left to right, and
+    per leaf its siblings from the bottom up and the index of its peak."""
+    from veriml.archive import _merge
+
+    peaks = []  # (height, hash, leaves under it: {leaf: [siblings]})
+    for i, leaf in enumerate(leaf_hashes):
+        height, node, paths = 0, leaf, {i: []}
+        while peaks and peaks[-1][0] == height:
+            _, left, left_paths = peaks.pop()
+            for path in left_paths.values():
+                path.append(node)
+            for path in paths.values():
+                path.append(left)
+            node, height, paths = _merge(left, node), height + 1, {**left_paths, **paths}
+        peaks.append((height, node, paths))
+    return peaks
+
+
+def _bag(hashes):
+    from veriml.archive import _merge
+
+    root = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        root = _merge(root, left)
+    return root
+
+
+def test_a_range_proof_gives_the_root_for_its_leaf_only():
+    """pallet-mmr's proof of one leaf, in its order: the peaks left of the leaf's, the leaf's
+    siblings bottom up, then the peaks right of it (bagged into one item when there are two or
+    more), checked against a range built independently, for every leaf of ranges of 1 to 40."""
+    from veriml.archive import ArchiveProofError, mmr_root
+
+    for count in range(1, 41):
+        leaves = [blake2_256(bytes([n, count])) for n in range(count)]
+        peaks = _range(leaves)
+        root = _bag([h for _, h, _ in peaks])
+        for i in range(count):
+            at = next(k for k, (_, _, paths) in enumerate(peaks) if i in paths)
+            right = [h for _, h, _ in peaks[at + 1:]]
+            items = [h for _, h, _ in peaks[:at]] + peaks[at][2][i] + ([_bag(right)] if right else [])
+            assert mmr_root(i, count, leaves[i], items) == root, (count, i)
+            # Another leaf, a changed item, another index: another root, or a refused proof.
+            assert mmr_root(i, count, leaves[(i + 1) % count], items) != root or count == 1
+            for k in range(len(items)):
+                changed = items[:k] + [bytes(32)] + items[k + 1:]
+                assert mmr_root(i, count, leaves[i], changed) != root
+            for j in range(count):
+                if j != i:
+                    try:
+                        assert mmr_root(j, count, leaves[i], items) != root
+                    except ArchiveProofError:
+                        pass
+            try:
+                assert mmr_root(i, count, leaves[i], items + [bytes(32)]) != root
+            except ArchiveProofError:
+                pass
+        with pytest.raises(ArchiveProofError):
+            mmr_root(count, count, leaves[0], [])
+
+
+def test_a_receipt_is_found_in_its_blocks_log_only_with_its_neighbours():
+    from veriml.archive import _merge, receipt_log_head
+
+    receipts = [bytes([n]) * 10 for n in range(3)]
+    hashes = [blake2_256(r) for r in receipts]
+    head = bytes(32)
+    for h in hashes:
+        head = _merge(head, h)
+    before = _merge(bytes(32), hashes[0])
+    assert receipt_log_head(before, receipts[1], [hashes[2]]) == head
+    assert receipt_log_head(before, receipts[2], [hashes[1]]) != head
+    assert receipt_log_head(bytes(32), receipts[1], [hashes[2]]) != head

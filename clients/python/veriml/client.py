@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from substrateinterface import Keypair, SubstrateInterface
 from substrateinterface.exceptions import SubstrateRequestException
+from substrateinterface.utils.hasher import xxh128
 
 from . import tensors
 from .errors import (
@@ -23,7 +24,8 @@ from .errors import (
     VerimlError,
     chain_error,
 )
-from .trie import read_proven
+from .archive import ArchiveProofError, check_archived_receipt
+from .trie import ProofError, read_proven
 
 #: A dev node's RPC (``./scripts/local-network.sh --dev``).
 DEFAULT_URL = "ws://127.0.0.1:9944"
@@ -301,6 +303,35 @@ class Client:
             proven_by=int(header["number"]),
             proven_by_hash=proof["at"],
         )
+
+    def archived_receipt(self, request: int, verified_in: int, at: str | None = None) -> dict:
+        """The receipt of ``request`` kept in block ``verified_in`` (``Result.verified_in``), from
+        the node's archive, proven against the Merkle Mountain Range root in the header of block
+        ``at``: a block hash you trust (left out: the node's last finalised block, trusting the
+        node for that hash). Works before and after the receipt's retention in state; ``at``'s
+        state must still be kept by the node. Returns the decoded receipt; raises
+        ``ProofMismatch`` if the node's answer does not prove it, ``VerimlError`` with the node's
+        reason if it has no proof to give."""
+        try:
+            archived = self._rpc("veriml_archivedReceipt", [request, verified_in] + ([at] if at else []))
+        except SubstrateRequestException as error:
+            # 7002: no such receipt in that block; 7009: no archive of it; 7010: no leaf yet.
+            raise VerimlError(f"request {request} in block #{verified_in}: {error}") from error
+        if at is not None and archived["at"] != at:
+            raise ProofMismatch(f"the node answered for block {archived['at']}, not {at}")
+        header = self._rpc("chain_getHeader", [archived["at"]])
+        # The range's leaf count at that block, proven against its state root, under its fixed key.
+        key = bytes(xxh128(b"Mmr") + xxh128(b"NumberOfLeaves"))
+        proof = self._rpc("state_getReadProof", [[_hex(key)], archived["at"]])
+        try:
+            count = read_proven(_bytes(header["stateRoot"]), [_bytes(n) for n in proof["proof"]], key)
+            if count is None:
+                raise ArchiveProofError("the range has no leaves at that block")
+            check_archived_receipt(archived, header, int.from_bytes(count, "little"), request, verified_in)
+        except (ArchiveProofError, ProofError) as error:
+            raise ProofMismatch(f"request {request}: {error}") from error
+        receipt_type = self.substrate.get_metadata_storage_function("Verification", "Receipts").get_value_type_string()
+        return self.substrate.decode_scale(receipt_type, archived["receipt"])
 
     @staticmethod
     def input_hash(inputs: Iterable[np.ndarray]) -> str:

@@ -12,7 +12,7 @@
 import type { ApiPromise } from '@polkadot/api';
 import type { Header } from '@polkadot/types/interfaces';
 import { blake2AsU8a, xxhashAsU8a } from '@polkadot/util-crypto';
-import { hexToU8a, u8aConcat, u8aEq, u8aToHex } from '@polkadot/util';
+import { hexToU8a, u8aConcat, u8aEq, u8aToBigInt, u8aToHex, u8aToNumber } from '@polkadot/util';
 import { verifyLeafProof } from './mmr.js';
 import type { ArchivedReceipt } from './rpc.js';
 import { readProven } from './trie.js';
@@ -38,14 +38,11 @@ export interface ProvenArchivedReceipt {
   header: Header;
 }
 
-function u32le(bytes: Uint8Array, at: number): number {
-  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
-}
-
 /** Decodes a SCALE `BlockLeaf<u32, H256>` (72 bytes). */
 export function decodeBlockLeaf(bytes: Uint8Array): BlockLeaf {
   if (bytes.length !== 72) throw new Error(`a block leaf is 72 bytes, not ${bytes.length}`);
-  return { block: u32le(bytes, 0), hash: bytes.slice(4, 36), receipts: u32le(bytes, 36), head: bytes.slice(40, 72) };
+  const u32 = (at: number) => u8aToNumber(bytes.subarray(at, at + 4));
+  return { block: u32(0), hash: bytes.slice(4, 36), receipts: u32(36), head: bytes.slice(40, 72) };
 }
 
 /** The range's root a header carries, or null (a block before the range began). */
@@ -96,7 +93,7 @@ export function checkArchivedReceipt(
   if (!u8aEq(head, leaf.head)) throw new Error(`the receipt is not in block #${leaf.block}'s receipt log`);
   // The receipt's first field is its request id (u64).
   const receipt = hexToU8a(archived.receipt);
-  const id = receipt.slice(0, 8).reduceRight((v, b) => (v << 8n) | BigInt(b), 0n);
+  const id = u8aToBigInt(receipt.subarray(0, 8));
   if (id !== BigInt(request)) throw new Error(`the receipt is of request ${id}, not ${request}`);
   return leaf;
 }
@@ -128,9 +125,7 @@ export async function proveArchivedReceipt(
   const { proof } = await api.rpc.state.getReadProof([key], archived.at);
   const count = readProven(header.stateRoot.toHex(), proof.map((node) => node.toHex()), key);
   if (count === null) throw new Error('the range has no leaves at that block');
-  const countBytes = hexToU8a(count);
-  let leafCount = 0n;
-  for (let i = countBytes.length - 1; i >= 0; i -= 1) leafCount = (leafCount << 8n) | BigInt(countBytes[i]);
+  const leafCount = u8aToBigInt(hexToU8a(count));
   const leaf = checkArchivedReceipt(archived, header, leafCount, request, verifiedIn);
   return { receipt: hexToU8a(archived.receipt), leaf, header };
 }

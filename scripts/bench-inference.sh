@@ -11,11 +11,6 @@ source "$(dirname "$0")/common.sh"
 cd "$VERIML_ROOT"
 build_node
 install_js_workspace
-dir=$(mktemp -d -t veriml-bench.XXXXXX)
 port=19955
-"$VERIML_NODE" --dev --tmp --role inference --rpc-port "$port" --port 30455 --no-prometheus \
-	>"$dir/node.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
-wait_for_rpc "$port" 120
+start_bench_node "$port" 30455 --role inference
 VERIML_WS="ws://127.0.0.1:$port" node "$VERIML_ROOT/scripts/e2e/bench-inference.mjs"

@@ -30,6 +30,17 @@ wait_for_rpc() {
 	done
 }
 
+# Starts a fresh `--dev` node for a figures script, RPC on port $1 and p2p on $2 (more node
+# flags after them), stops it when the script exits, and waits for its RPC.
+start_bench_node() {
+	local port="$1" p2p_port="$2"; shift 2
+	local dir; dir=$(mktemp -d -t veriml-bench.XXXXXX)
+	"$VERIML_NODE" --dev --tmp --rpc-port "$port" --port "$p2p_port" --no-prometheus "$@" >"$dir/node.log" 2>&1 &
+	BENCH_NODE_PID=$!
+	trap 'kill $BENCH_NODE_PID 2>/dev/null || true; wait $BENCH_NODE_PID 2>/dev/null || true' EXIT
+	wait_for_rpc "$port" 120 "$dir/node.log"
+}
+
 # Builds the release node (and its wasm runtime). Cargo prints its own progress.
 build_node() {
 	log "building veriml-node (release; a cold build takes 20 to 50 minutes on 2 cores)"

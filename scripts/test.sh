@@ -114,7 +114,7 @@ formatting() {
 	cargo fmt --check -p veriml-node -p veriml-runtime -p pallet-model-registry -p pallet-escrow \
 		-p pallet-bonded-nodes -p pallet-verification -p pallet-inference-requests -p veriml-primitives \
 		-p veriml-inference-interface -p veriml-engine -p veriml-offchain -p pallet-data-feeds \
-		-p pallet-workflows -p veriml-upgrade-check
+		-p pallet-workflows -p pallet-content-store -p veriml-upgrade-check
 }
 
 # Clippy's and rustc's verdict on what `cargo "$@"` compiles: every workspace crate is compiled
@@ -158,7 +158,7 @@ benchmark_tests() {
 	# once for both: the upgrade checker (the runtime natively with try-runtime, no wasm) and
 	# its tests; the pallets' tests run with try-runtime too.
 	local packages=(-p pallet-model-registry -p pallet-bonded-nodes -p pallet-verification -p pallet-inference-requests
-		-p pallet-data-feeds -p pallet-workflows -p veriml-upgrade-check)
+		-p pallet-data-feeds -p pallet-workflows -p pallet-content-store -p veriml-upgrade-check)
 	local features=(--features runtime-benchmarks,try-runtime)
 	SKIP_WASM_BUILD=1 no_warnings test --release --locked "${packages[@]}" "${features[@]}" --no-run
 	SKIP_WASM_BUILD=1 cargo test --release --locked "${packages[@]}" "${features[@]}"
@@ -268,4 +268,5 @@ parallel_checks() {
 run_stage "parallel checks" parallel_checks
 run_stage "engine against its weight (adversarial)" "$VERIML_ROOT/scripts/bench-engine-adversarial.sh"
 run_stage "inference figures" "$VERIML_ROOT/scripts/bench-inference.sh"
+run_stage "content store figures" env MIB=16 "$VERIML_ROOT/scripts/bench-content-store.sh"
 log "all stages passed"

@@ -329,7 +329,8 @@ impl_runtime_apis! {
 			invariants_of("Inference", crate::Inference::do_try_state())?;
 			invariants_of("Feeds", crate::Feeds::do_try_state())?;
 			invariants_of("Workflows", crate::Workflows::do_try_state())?;
-			invariants_of("DataNodes", crate::DataNodes::do_try_state())
+			invariants_of("DataNodes", crate::DataNodes::do_try_state())?;
+			invariants_of("ContentStore", crate::ContentStore::do_try_state())
 		}
 	}
 

@@ -13,6 +13,7 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_verification, Verification]
 	[pallet_inference_requests, Inference]
 	[pallet_workflows, Workflows]
+	[pallet_content_store, ContentStore]
 );
 
 // The benchmark pallets of `frame_system` and of the baseline need nothing from the runtime.

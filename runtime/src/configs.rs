@@ -561,3 +561,40 @@ impl pallet_mmr::Config for Runtime {
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = ();
 }
+
+parameter_types! {
+	/// The content store's account: retention fees are paid into it, for those who keep the
+	/// bytes.
+	pub const ContentStorePalletId: PalletId = PalletId(*b"vml/stor");
+	/// Held per upload or stored item, whatever its size.
+	pub const ContentDepositPerItem: Balance = UNIT / 10;
+	/// Held per chunk: its hash (32 bytes) and bit in state, at about the registry's 10 micro
+	/// VML per byte kept.
+	pub const ContentDepositPerChunk: Balance = MILLI_UNIT;
+	/// Paid per MiB chunk per block kept: 1.44 milli VML per MiB per day, 44 VML for 1 GiB for
+	/// 30 days.
+	pub const ContentFeePerChunkBlock: Balance = MICRO_UNIT / 10;
+}
+
+impl pallet_content_store::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type PalletId = ContentStorePalletId;
+	/// Nothing on chain uses stored items yet: their owners may remove them at any time.
+	type ContentInUse = frame_support::traits::Nothing;
+	/// 1 MiB chunks, three to a block's 3.75 MiB of ordinary transactions.
+	type ChunkBytes = ConstU32<{ 1024 * 1024 }>;
+	/// Items up to 1 GiB (a chunk list of 32 KiB in state).
+	type MaxChunks = ConstU32<1024>;
+	type DepositPerItem = ContentDepositPerItem;
+	type DepositPerChunk = ContentDepositPerChunk;
+	type FeePerChunkBlock = ContentFeePerChunkBlock;
+	/// Ten blocks at least (tests store for a minute); a year at most.
+	type MinRetention = ConstU32<10>;
+	type MaxRetention = ConstU32<{ 365 * DAYS }>;
+	/// A day to complete an upload: 1 GiB takes 342 blocks (34 minutes) at three chunks a block.
+	type UploadPeriod = ConstU32<DAYS>;
+	type MaxExpiriesPerBlock = ConstU32<32>;
+	type WeightInfo = pallet_content_store::weights::SubstrateWeight<Runtime>;
+}

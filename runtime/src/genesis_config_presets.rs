@@ -48,9 +48,10 @@ fn testnet_genesis(
 				.iter()
 				.cloned()
 				.map(|k| (k, ENDOWMENT))
-				// The protocol account exists from genesis, so fee shares below the existential
-				// deposit can be paid to it.
+				// The protocol account and the content store's exist from genesis, so fee shares and
+				// retention fees below the existential deposit can be paid to them.
 				.chain(core::iter::once((crate::configs::ProtocolAccount::get(), crate::EXISTENTIAL_DEPOSIT)))
+				.chain(core::iter::once((crate::ContentStore::account(), crate::EXISTENTIAL_DEPOSIT)))
 				.collect::<Vec<_>>(),
 		},
 		babe: pallet_babe::GenesisConfig {

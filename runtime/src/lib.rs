@@ -150,7 +150,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("veriml"),
 	impl_name: alloc::borrow::Cow::Borrowed("veriml-node"),
 	authoring_version: 1,
-	spec_version: 114,
+	spec_version: 115,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -275,4 +275,9 @@ mod runtime {
 	/// carries.
 	#[runtime::pallet_index(18)]
 	pub type Mmr = pallet_mmr;
+
+	/// Large bytes kept outside state as indexed transaction data, by the Merkle root of their
+	/// chunks, with a manifest, deposit and paid retention on chain.
+	#[runtime::pallet_index(19)]
+	pub type ContentStore = pallet_content_store;
 }

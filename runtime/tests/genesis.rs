@@ -77,13 +77,15 @@ fn dev_accounts_are_endowed() {
 		for account in Sr25519Keyring::well_known() {
 			assert_eq!(System::account(account.to_account_id()).data.free, ENDOWMENT);
 		}
-		// The protocol account exists from genesis with the existential deposit, so fee shares
-		// smaller than that can be paid to it.
+		// The protocol account and the content store's exist from genesis with the existential
+		// deposit, so fee shares and retention fees smaller than that can be paid to them.
 		let protocol = veriml_runtime::configs::ProtocolAccount::get();
 		assert_eq!(System::account(&protocol).data.free, veriml_runtime::EXISTENTIAL_DEPOSIT);
+		let store = veriml_runtime::ContentStore::account();
+		assert_eq!(System::account(&store).data.free, veriml_runtime::EXISTENTIAL_DEPOSIT);
 		assert_eq!(
 			pallet_balances::TotalIssuance::<Runtime>::get(),
-			ENDOWMENT * Sr25519Keyring::well_known().count() as u128 + veriml_runtime::EXISTENTIAL_DEPOSIT
+			ENDOWMENT * Sr25519Keyring::well_known().count() as u128 + 2 * veriml_runtime::EXISTENTIAL_DEPOSIT
 		);
 	});
 }

@@ -10,7 +10,7 @@ import { u8aToHex, hexToU8a, u8aEq } from '@polkadot/util';
 import { xxhashAsHex } from '@polkadot/util-crypto';
 import {
   connect, account, sendOk, eventsOf, testModel, registerModel, sampleInputs, waitForEvent, waitForFinalized,
-  registerNode, assertInvariants,
+  registerNode, assertInvariants, rpcErrorCode,
 } from './lib/chain.mjs';
 import { proveArchivedReceipt, checkArchivedReceipt, mmrRootOf } from 'veriml-client';
 
@@ -21,16 +21,6 @@ let api;
 
 before(async () => { api = await connect(); });
 after(async () => { await api?.disconnect(); });
-
-/** The JSON-RPC error code of a failed call (`RpcError: 7002: …`). */
-async function rpcErrorCode(call) {
-  try {
-    await call();
-  } catch (error) {
-    return Number(/(-?\d+):/.exec(String(error.message))?.[1]);
-  }
-  return null;
-}
 
 test('a receipt pruned from state is proven from the archive against a finalised header', async () => {
   // The retention, shortened: `ReceiptRetention` is a storage parameter under a fixed key.

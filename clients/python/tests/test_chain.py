@@ -92,3 +92,13 @@ def test_a_receipt_is_proven_from_the_archive_against_a_later_finalised_header(c
     # Another request of that block is not this one.
     with pytest.raises(veriml.VerimlError):
         client.archived_receipt(result.request + 1000, result.verified_in, at)
+
+
+def test_an_item_stored_out_of_state_is_fetched_back_and_checked(client):
+    chunk = int(client.substrate.get_constant("ContentStore", "ChunkBytes").value)
+    data = os.urandom(chunk + 4321)
+    stored = client.store_content(data, retain_for=100)
+    assert int(stored["chunk_count"]) == 2 and int(stored["byte_len"]) == len(data)
+    assert client.fetch_content(stored["root"]) == data
+    with pytest.raises(veriml.VerimlError):
+        client.fetch_content("0x" + "00" * 32)

@@ -175,3 +175,21 @@ def test_a_receipt_is_found_in_its_blocks_log_only_with_its_neighbours():
     assert receipt_log_head(before, receipts[1], [hashes[2]]) == head
     assert receipt_log_head(before, receipts[2], [hashes[1]]) != head
     assert receipt_log_head(bytes(32), receipts[1], [hashes[2]]) != head
+
+
+def test_the_content_root_is_the_runtimes():
+    from veriml import content
+
+    # veriml_primitives::content's test `a_known_root` holds the same figure.
+    hashes = [content.chunk_hash(s) for s in (b"veriml", b"content", b"store")]
+    assert content.content_root(hashes).hex() == "7745ebf6896fad1e033c4951478b970479521b1e77125af3929f5b24dea14c25"
+    for n in range(1, 18):
+        hashes = [content.chunk_hash(bytes([i, n])) for i in range(n)]
+        root = content.content_root(hashes)
+        for i in range(n):
+            proof = content.chunk_proof(hashes, i)
+            assert content.verify_chunk(root, n, i, hashes[i], proof)
+            assert not content.verify_chunk(root, n, i, content.chunk_hash(b"other"), proof)
+            if n > 1:
+                assert not content.verify_chunk(root, n, (i + 1) % n, hashes[i], proof)
+    assert [len(c) for c in content.split_chunks(bytes(10), 4)] == [4, 4, 2]

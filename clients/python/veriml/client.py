@@ -25,6 +25,7 @@ from .errors import (
     chain_error,
 )
 from .archive import ArchiveProofError, check_archived_receipt
+from . import content
 from .trie import ProofError, read_proven
 
 #: A dev node's RPC (``./scripts/local-network.sh --dev``).
@@ -213,6 +214,47 @@ class Client:
             signer,
         )
         return self._event(receipt.triggered_events, "Models", "ModelRegistered")
+
+    # Content store.
+
+    def store_content(self, data: bytes, retain_for: int, signer: Keypair | None = None) -> dict:
+        """Stores ``data`` in the content store for ``retain_for`` blocks once complete (a
+        deposit is held; the retention fee is paid): ``contentStore.beginStore`` with its chunks'
+        hashes, then a ``contentStore.storeChunk`` per chunk. Returns the ``ContentStored``
+        event (``root``, ``retained_until``, …)."""
+        chunk = int(self.substrate.get_constant("ContentStore", "ChunkBytes").value)
+        chunks = content.split_chunks(data, chunk)
+        hashes = [content.chunk_hash(c) for c in chunks]
+        root = _hex(content.content_root(hashes))
+        self._submit(
+            "ContentStore",
+            "begin_store",
+            {"byte_len": len(data), "chunk_hashes": [_hex(h) for h in hashes], "retain_for": retain_for},
+            signer,
+        )
+        receipt = None
+        for index, part in enumerate(chunks):
+            receipt = self._submit("ContentStore", "store_chunk", {"root": root, "index": index, "data": part}, signer)
+        return self._event(receipt.triggered_events, "ContentStore", "ContentStored")
+
+    def fetch_content(self, root: str) -> bytes:
+        """The bytes of the stored item ``root``: its chunk list from state, each chunk from the
+        node (``veriml_contentChunk``), every chunk checked against its hash and the list against
+        the root. Raises ``VerimlError`` if no such item is stored, ``ProofMismatch`` if the node's
+        bytes do not check."""
+        listed = self.substrate.query("ContentStore", "ItemChunks", [root])
+        if listed is None or listed.value is None:
+            raise VerimlError(f"no item {root} is stored")
+        hashes = [_bytes(h) for h in listed.value]
+        if _hex(content.content_root(hashes)) != root:
+            raise ProofMismatch(f"the chunk list of {root} does not make its root")
+        parts = []
+        for index, expected in enumerate(hashes):
+            part = _bytes(self._rpc("veriml_contentChunk", [_hex(expected)]))
+            if content.chunk_hash(part) != expected:
+                raise ProofMismatch(f"chunk {index} of {root} does not hash to its place")
+            parts.append(part)
+        return b"".join(parts)
 
     # Inference.
 

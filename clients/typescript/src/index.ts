@@ -6,6 +6,10 @@ export {
   proveArchivedReceipt, checkArchivedReceipt, finalizedAfter, decodeBlockLeaf, mmrRootOf, receiptLogHead, MMR_ROOT_ENGINE_ID,
 } from './archive.js';
 export type { BlockLeaf, ProvenArchivedReceipt } from './archive.js';
+export {
+  chunkHash, splitChunks, contentRoot, chunkProof, verifyChunk, prepareContent, storeContentTxs, fetchContent, chunkCid,
+} from './content.js';
+export type { PreparedContent } from './content.js';
 export { registrationMessage, registerNode, NODE_ROLES } from './nodes.js';
 export type { NodeRole } from './nodes.js';
 export { decodeTensor, encodeTensor, dtypeOf, describe } from './tensors.js';

@@ -23,6 +23,8 @@ declare module '@polkadot/rpc-core/types/jsonrpc' {
       receiptProof: AugmentedRpc<(request: RequestId, at?: BlockHash | string | Uint8Array) => Observable<Json>>;
       /** A receipt from the node's archive with its Merkle Mountain Range proof: an `ArchivedReceipt`. */
       archivedReceipt: AugmentedRpc<(request: RequestId, verifiedIn: AnyNumber, at?: BlockHash | string | Uint8Array) => Observable<Json>>;
+      /** The bytes of a content-store chunk, by its blake2-256, checked against it. */
+      contentChunk: AugmentedRpc<(chunkHash: Hash) => Observable<Bytes>>;
       /** What a request of a model costs now: a `Quote`. */
       quote: AugmentedRpc<(model: Hash, at?: BlockHash | string | Uint8Array) => Observable<Json>>;
       /** Where a request stands: a `RequestStatus`. */
@@ -54,6 +56,11 @@ export const verimlRpc: Record<string, Record<string, DefinitionRpc | Definition
         { name: 'at', type: 'BlockHash', isOptional: true },
       ],
       type: 'Json',
+    },
+    contentChunk: {
+      description: 'The bytes of a content-store chunk, by its blake2-256, checked against it.',
+      params: [{ name: 'chunkHash', type: 'H256' }],
+      type: 'Bytes',
     },
     quote: {
       description: 'What a request of a model costs now: { modelPrice, execution, protocol, total }.',

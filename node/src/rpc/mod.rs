@@ -34,7 +34,7 @@ where
 	C: Send + Sync + 'static,
 	C: sc_client_api::StorageProvider<Block, BE> + sc_client_api::ProofProvider<Block>,
 	BE: sc_client_api::Backend<Block> + Send + Sync + 'static,
-	C: sc_client_api::BlockchainEvents<Block>,
+	C: sc_client_api::BlockchainEvents<Block> + sc_client_api::BlockBackend<Block>,
 	C::Api: pallet_inference_requests::runtime_api::InferenceApi<Block, AccountId, Balance, BlockNumber>,
 	C::Api: pallet_model_registry::runtime_api::ModelsApi<Block, AccountId, Balance, BlockNumber>,
 	C::Api: substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>,

@@ -19,7 +19,7 @@ use jsonrpsee::{
 };
 use pallet_inference_requests::{runtime_api::InferenceApi, OpenStatus, RequestInfo};
 use pallet_model_registry::runtime_api::ModelsApi;
-use sc_client_api::{Backend, BlockchainEvents, ProofProvider, StorageProvider};
+use sc_client_api::{Backend, BlockBackend, BlockchainEvents, ProofProvider, StorageProvider};
 use sp_api::{ApiError, ApiExt, ProvideRuntimeApi};
 use sp_blockchain::HeaderBackend;
 use sp_core::{
@@ -58,6 +58,9 @@ pub mod error_code {
 	/// The block has no leaf in the Merkle Mountain Range of the header asked about (not yet
 	/// appended: a block's leaf is appended at the start of the next one; or before the range).
 	pub const NOT_IN_RANGE: i32 = 7010;
+	/// The node keeps no chunk under this hash (never stored, or stored in blocks whose
+	/// bodies it pruned or never synced).
+	pub const UNKNOWN_CHUNK: i32 = 7011;
 }
 
 /// A failed runtime API call: the block's state unavailable (unknown or pruned) as when the
@@ -104,6 +107,13 @@ pub trait VerimlApi<BlockHash> {
 		verified_in: BlockNumber,
 		at: Option<BlockHash>,
 	) -> RpcResult<serde_json::Value>;
+
+	/// The bytes of the content-store chunk whose blake2-256 is `chunk_hash`, as this node
+	/// keeps them beside the block that stored them (indexed transaction data; the chunk hashes
+	/// of an item are in `contentStore.itemChunks`). The node checks them against the hash
+	/// before answering; the caller can (and should) check again.
+	#[method(name = "veriml_contentChunk")]
+	fn content_chunk(&self, chunk_hash: H256) -> RpcResult<Bytes>;
 
 	/// What a request of `model` would cost at block `at` (default: the best block):
 	/// `{ modelPrice, execution, protocol, total }` in planck, as decimal strings — the fee
@@ -178,7 +188,7 @@ where
 	Block: BlockT<Hash = H256>,
 	BE: Backend<Block> + Send + Sync + 'static,
 	C: StorageProvider<Block, BE> + ProofProvider<Block> + HeaderBackend<Block> + Send + Sync + 'static,
-	C: BlockchainEvents<Block>,
+	C: BlockchainEvents<Block> + BlockBackend<Block>,
 	C: ProvideRuntimeApi<Block>,
 	C::Api: InferenceApi<Block, AccountId, Balance, BlockNumber> + ModelsApi<Block, AccountId, Balance, BlockNumber>,
 {
@@ -268,6 +278,21 @@ where
 			"before": archived.before,
 			"after": archived.after,
 		}))
+	}
+
+	fn content_chunk(&self, chunk_hash: H256) -> RpcResult<Bytes> {
+		let bytes = self
+			.client
+			.indexed_transaction(chunk_hash)
+			.map_err(|e| error(error_code::STATE_UNAVAILABLE, format!("the node's database could not be read: {e}")))?
+			.ok_or_else(|| error(error_code::UNKNOWN_CHUNK, format!("this node keeps no chunk {chunk_hash:?}")))?;
+		if veriml_primitives::content::chunk_hash(&bytes) != chunk_hash {
+			return Err(error(
+				error_code::CORRUPT_STATE,
+				format!("the kept bytes of chunk {chunk_hash:?} do not hash to it"),
+			));
+		}
+		Ok(Bytes(bytes))
 	}
 
 	fn quote(&self, model: H256, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {

@@ -17,6 +17,9 @@
 //! | [`requests`] | [`InferenceRequests`](requests::InferenceRequests) | `pallet-inference-requests` | workflows |
 //! | [`feeds`] | [`FeedValues`](feeds::FeedValues) | `pallet-data-feeds` | workflows |
 //!
+//! [`content`] names what the content store keeps outside state: the Merkle tree over an item's
+//! chunk hashes, shared by the store, the node's RPC and the clients' checks.
+//!
 //! [`invariants`] holds what the pallets' invariants (`try_state`) share: every hold equals the
 //! sum of the records it secures ([`ExpectedHolds`](invariants::ExpectedHolds)).
 
@@ -91,6 +94,7 @@ pub mod time {
 /// users already know them (5Grw... for Alice).
 pub const SS58_PREFIX: u16 = 42;
 
+pub mod content;
 pub mod escrow;
 pub mod feeds;
 pub mod invariants;

@@ -80,6 +80,16 @@ export async function send(api, tx, signer, nonce = -1, until = 'inBlock') {
   });
 }
 
+/** The JSON-RPC error code of a failed call (`RpcError: 7002: …`), `null` if it succeeds. */
+export async function rpcErrorCode(call) {
+  try {
+    await call();
+  } catch (error) {
+    return Number(/(-?\d+):/.exec(String(error.message))?.[1]);
+  }
+  return null;
+}
+
 /** Like `send`, but rejects with the error when the call fails. */
 export async function sendOk(api, tx, signer, nonce = -1, until = 'inBlock') {
   const outcome = await send(api, tx, signer, nonce, until);

@@ -1,0 +1,171 @@
+//! Deposits, fees, completing an item and expiry.
+
+use crate::*;
+use frame_support::{
+	pallet_prelude::*,
+	traits::{
+		fungible::{Inspect, Mutate, MutateHold},
+		tokens::{Precision, Preservation},
+	},
+};
+use frame_system::pallet_prelude::BlockNumberFor;
+use sp_runtime::traits::{AccountIdConversion, Saturating};
+
+/// Blocks' worth of expiry lists the start of one block looks through at most: after a block
+/// whose list was longer than `MaxExpiriesPerBlock`, expiry catches up with the chain.
+pub const EXPIRY_BLOCKS_PER_BLOCK: u32 = 4;
+
+impl<T: Config> Pallet<T> {
+	/// The store's account, into which retention fees are paid.
+	pub fn account() -> T::AccountId {
+		T::PalletId::get().into_account_truncating()
+	}
+
+	/// Makes the store's account exist (with the existential deposit, minted), so that any fee,
+	/// however small, can be paid into it: at genesis, or at the upgrade that adds the store.
+	/// Returns the weight used.
+	pub fn ensure_account() -> Weight {
+		let account = Self::account();
+		let minimum = T::Currency::minimum_balance();
+		if T::Currency::balance(&account) >= minimum {
+			return T::DbWeight::get().reads(1);
+		}
+		let minted = T::Currency::mint_into(&account, minimum);
+		debug_assert!(minted.is_ok(), "the store's account could not be made");
+		T::DbWeight::get().reads_writes(2, 2)
+	}
+
+	/// The deposit held for an upload or item of `chunk_count` chunks.
+	pub fn deposit_for(chunk_count: u32) -> BalanceOf<T> {
+		T::DepositPerItem::get().saturating_add(T::DepositPerChunk::get().saturating_mul(chunk_count.into()))
+	}
+
+	/// The retention fee for keeping `chunk_count` chunks for `blocks` blocks.
+	pub fn fee_for(chunk_count: u32, blocks: BlockNumberFor<T>) -> BalanceOf<T> {
+		let blocks: u32 = blocks.try_into().unwrap_or(u32::MAX);
+		T::FeePerChunkBlock::get().saturating_mul(chunk_count.into()).saturating_mul(blocks.into())
+	}
+
+	/// The length chunk `index` of an item of `byte_len` bytes must have.
+	pub fn chunk_len(byte_len: u32, index: u32) -> u32 {
+		let chunk = T::ChunkBytes::get();
+		byte_len.saturating_sub(index.saturating_mul(chunk)).min(chunk)
+	}
+
+	pub(crate) fn pay_fee(payer: &T::AccountId, fee: BalanceOf<T>) -> DispatchResult {
+		T::Currency::transfer(payer, &Self::account(), fee, Preservation::Preserve)
+			.map(|_| ())
+			.map_err(|_| Error::<T>::InsufficientFee.into())
+	}
+
+	pub(crate) fn release_deposit(owner: &T::AccountId, deposit: BalanceOf<T>) {
+		// The hold is the sum of the owner's deposits (try_state), so this releases all of it.
+		let released = T::Currency::release(&HoldReason::ContentStorage.into(), owner, deposit, Precision::BestEffort);
+		debug_assert_eq!(released.ok(), Some(deposit), "a content deposit was not held in full");
+	}
+
+	/// The upload's last chunk arrived: its manifest and chunk list are kept until its
+	/// retention ends. If someone else's upload stored the same item meanwhile, this one's
+	/// retention is added to that item's (up to `MaxRetention` ahead) and its deposit released:
+	/// whoever completes first owns the item, and nobody loses what they paid for by being
+	/// second.
+	pub(crate) fn complete(owner: T::AccountId, root: ContentRoot, upload: UploadOf<T>) {
+		let now = frame_system::Pallet::<T>::block_number();
+		let chunk_count = upload.chunk_count();
+		Uploads::<T>::remove(&owner, root);
+		Expiries::<T>::remove(upload.expires_at, Expiring::Upload(owner.clone(), root));
+		if let Some(mut item) = Items::<T>::get(root) {
+			let retained_until = item
+				.retained_until
+				.max(now)
+				.saturating_add(upload.retain_for)
+				.min(now.saturating_add(T::MaxRetention::get()));
+			Expiries::<T>::remove(item.retained_until, Expiring::<T::AccountId>::Item(root));
+			Expiries::<T>::insert(retained_until, Expiring::<T::AccountId>::Item(root), ());
+			item.retained_until = retained_until;
+			Items::<T>::insert(root, item);
+			Self::release_deposit(&owner, upload.deposit);
+			Self::deposit_event(Event::UploadJoined { root, owner, deposit: upload.deposit, retained_until });
+			return;
+		}
+		let retained_until = now.saturating_add(upload.retain_for);
+		Expiries::<T>::insert(retained_until, Expiring::<T::AccountId>::Item(root), ());
+		ItemChunks::<T>::insert(root, upload.chunk_hashes);
+		Items::<T>::insert(
+			root,
+			Manifest {
+				owner: owner.clone(),
+				byte_len: upload.byte_len,
+				chunk_count,
+				stored_at: now,
+				retained_until,
+				deposit: upload.deposit,
+			},
+		);
+		Self::deposit_event(Event::ContentStored {
+			root,
+			owner,
+			byte_len: upload.byte_len,
+			chunk_count,
+			retained_until,
+		});
+	}
+
+	/// Removes an item (whose expiry entry is already gone) and releases its deposit.
+	pub(crate) fn remove_item(root: ContentRoot, item: ManifestOf<T>, expired: bool) {
+		Items::<T>::remove(root);
+		ItemChunks::<T>::remove(root);
+		Self::release_deposit(&item.owner, item.deposit);
+		Self::deposit_event(Event::ContentRemoved { root, owner: item.owner, deposit: item.deposit, expired });
+	}
+
+	/// Removes the uploads and items whose time ended by block `now`: at most
+	/// `MaxExpiriesPerBlock` of them, looking through at most [`EXPIRY_BLOCKS_PER_BLOCK`] blocks'
+	/// lists from [`NextExpiry`] on. Returns the weight used.
+	pub(crate) fn expire(now: BlockNumberFor<T>) -> Weight {
+		let db = T::DbWeight::get();
+		let mut weight = db.reads_writes(1, 1);
+		let mut cursor = NextExpiry::<T>::get();
+		let mut budget = T::MaxExpiriesPerBlock::get();
+		let mut blocks = 0;
+		while cursor <= now && blocks < EXPIRY_BLOCKS_PER_BLOCK {
+			blocks += 1;
+			let due: alloc::vec::Vec<_> =
+				Expiries::<T>::drain_prefix(cursor).take(budget as usize).map(|(key, ())| key).collect();
+			weight.saturating_accrue(db.reads(1));
+			budget.saturating_reduce(due.len() as u32);
+			for expiring in due {
+				weight.saturating_accrue(T::WeightInfo::expire_one());
+				Self::expire_one(cursor, expiring);
+			}
+			weight.saturating_accrue(db.reads(1));
+			if Expiries::<T>::iter_prefix(cursor).next().is_some() {
+				break;
+			}
+			cursor.saturating_inc();
+			if budget == 0 {
+				break;
+			}
+		}
+		NextExpiry::<T>::put(cursor);
+		weight
+	}
+
+	fn expire_one(at: BlockNumberFor<T>, expiring: ExpiringOf<T>) {
+		match expiring {
+			Expiring::Upload(owner, root) => {
+				if let Some(upload) = Uploads::<T>::take(&owner, root) {
+					debug_assert!(upload.expires_at == at, "an upload listed under another block than its expiry");
+					Self::release_deposit(&owner, upload.deposit);
+					Self::deposit_event(Event::UploadEnded { root, owner, deposit: upload.deposit, expired: true });
+				}
+			},
+			Expiring::Item(root) => {
+				if let Some(item) = Items::<T>::get(root) {
+					debug_assert!(item.retained_until == at, "an item listed under another block than its expiry");
+					Self::remove_item(root, item, true);
+				}
+			},
+		}
+	}
+}

@@ -1,0 +1,185 @@
+//! Content kept outside state: its addresses and the Merkle tree that names it.
+//!
+//! Large bytes (models beyond what state holds, archived documents) enter the chain as indexed
+//! transaction data in chunks of a fixed size: the node keeps each chunk in its database beside
+//! the block body, under the chunk's blake2-256 ([`ChunkHash`]), and serves it by that hash
+//! over its IPFS bitswap server (`--ipfs-server`, [`chunk_cid`]) and over RPC. What state keeps
+//! is the manifest: the item's size, owner, retention and its chunks' hashes, and the item is
+//! named by the root of a binary Merkle tree over them ([`ContentRoot`]): one hash fixes every
+//! byte, and one chunk is proven to belong to an item with `log2(chunks)` hashes
+//! ([`chunk_proof`], [`verify_chunk`]).
+//!
+//! The tree: a leaf is `blake2_256(0x00 ++ chunk hash)`, an inner node
+//! `blake2_256(0x01 ++ left ++ right)` (the prefixes keep a leaf from passing for an inner
+//! node); the leaves are padded with zero hashes to the next power of two, so every proof of an
+//! item has the same length, its tree's depth.
+
+use alloc::vec::Vec;
+use sp_core::H256;
+
+/// The name of a stored item: the root of the Merkle tree over its chunks' hashes.
+pub type ContentRoot = H256;
+
+/// The blake2-256 of one chunk's bytes: the key under which nodes keep and serve the chunk.
+pub type ChunkHash = H256;
+
+const LEAF_PREFIX: u8 = 0;
+const NODE_PREFIX: u8 = 1;
+
+/// The blake2-256 of a chunk's bytes.
+pub fn chunk_hash(bytes: &[u8]) -> ChunkHash {
+	H256(sp_crypto_hashing::blake2_256(bytes))
+}
+
+fn leaf(hash: &ChunkHash) -> H256 {
+	let mut input = [0u8; 33];
+	input[0] = LEAF_PREFIX;
+	input[1..].copy_from_slice(hash.as_bytes());
+	H256(sp_crypto_hashing::blake2_256(&input))
+}
+
+fn node(left: &H256, right: &H256) -> H256 {
+	let mut input = [0u8; 65];
+	input[0] = NODE_PREFIX;
+	input[1..33].copy_from_slice(left.as_bytes());
+	input[33..].copy_from_slice(right.as_bytes());
+	H256(sp_crypto_hashing::blake2_256(&input))
+}
+
+/// The depth of the tree over `chunks` chunks: `ceil(log2(chunks))`, the length of its proofs
+/// (32 for more than 2^31 chunks).
+pub fn tree_depth(chunks: u32) -> u32 {
+	chunks.max(1).checked_next_power_of_two().map_or(32, u32::trailing_zeros)
+}
+
+/// The hashes a tree over `chunks` chunks computes: its leaves and inner nodes, at most three per
+/// chunk (what the root's weight counts).
+pub fn tree_hashes(chunks: u32) -> u32 {
+	let width = chunks.max(1).checked_next_power_of_two().unwrap_or(u32::MAX);
+	chunks.saturating_add(width.saturating_sub(1))
+}
+
+/// The tree's levels, leaves first: level `d` has `2^(depth - d)` nodes, the last the root.
+fn levels(hashes: &[ChunkHash]) -> Vec<Vec<H256>> {
+	let width = hashes.len().max(1).next_power_of_two();
+	let mut level: Vec<H256> = hashes.iter().map(leaf).collect();
+	level.resize(width, H256::zero());
+	let mut levels = alloc::vec![level];
+	while levels.last().map_or(0, Vec::len) > 1 {
+		let below = levels.last().expect("one level at least");
+		let above = below.chunks(2).map(|pair| node(&pair[0], &pair[1])).collect();
+		levels.push(above);
+	}
+	levels
+}
+
+/// The root of the tree over `hashes`, the chunks' hashes in order.
+pub fn chunk_root(hashes: &[ChunkHash]) -> ContentRoot {
+	levels(hashes).pop().and_then(|root| root.first().copied()).unwrap_or_default()
+}
+
+/// The siblings that prove chunk `index` of `hashes`, from the leaf's up; `None` when there is
+/// no such chunk.
+pub fn chunk_proof(hashes: &[ChunkHash], index: u32) -> Option<Vec<H256>> {
+	if index as usize >= hashes.len() {
+		return None;
+	}
+	let levels = levels(hashes);
+	let mut position = index as usize;
+	let mut proof = Vec::with_capacity(levels.len().saturating_sub(1));
+	for level in &levels[..levels.len() - 1] {
+		proof.push(level[position ^ 1]);
+		position /= 2;
+	}
+	Some(proof)
+}
+
+/// Whether `hash` is chunk `index` of the item of `chunks` chunks named `root`, by `proof`
+/// (as [`chunk_proof`] makes it).
+pub fn verify_chunk(root: &ContentRoot, chunks: u32, index: u32, hash: &ChunkHash, proof: &[H256]) -> bool {
+	if index >= chunks || proof.len() as u32 != tree_depth(chunks) {
+		return false;
+	}
+	let mut position = index;
+	let mut computed = leaf(hash);
+	for sibling in proof {
+		computed = if position % 2 == 0 { node(&computed, sibling) } else { node(sibling, &computed) };
+		position /= 2;
+	}
+	&computed == root
+}
+
+/// The IPFS content identifier of a chunk as the node's bitswap server serves it: CIDv1, codec
+/// `raw` (0x55), multihash blake2b-256 (0xb220) of the chunk's bytes.
+pub fn chunk_cid(hash: &ChunkHash) -> [u8; 38] {
+	let mut cid = [0u8; 38];
+	cid[..6].copy_from_slice(&[0x01, 0x55, 0xa0, 0xe4, 0x02, 0x20]);
+	cid[6..].copy_from_slice(hash.as_bytes());
+	cid
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn hashes(n: u32) -> Vec<ChunkHash> {
+		(0..n).map(|i| chunk_hash(&i.to_le_bytes())).collect()
+	}
+
+	#[test]
+	fn every_chunk_is_proven_and_no_other() {
+		for n in 1..=17u32 {
+			let hashes = hashes(n);
+			let root = chunk_root(&hashes);
+			for index in 0..n {
+				let proof = chunk_proof(&hashes, index).unwrap();
+				assert_eq!(proof.len() as u32, tree_depth(n));
+				assert!(verify_chunk(&root, n, index, &hashes[index as usize], &proof), "{n} {index}");
+				// Another chunk, another place, another count or a changed sibling: refused.
+				let other = chunk_hash(b"other");
+				assert!(!verify_chunk(&root, n, index, &other, &proof));
+				if n > 1 {
+					assert!(!verify_chunk(&root, n, (index + 1) % n, &hashes[index as usize], &proof));
+					let mut changed = proof.clone();
+					changed[0].0[0] ^= 1;
+					assert!(!verify_chunk(&root, n, index, &hashes[index as usize], &changed));
+				}
+				assert!(!verify_chunk(&root, n * 2 + 1, index, &hashes[index as usize], &proof));
+			}
+			assert_eq!(chunk_proof(&hashes, n), None);
+			assert!(!verify_chunk(&root, n, n, &hashes[0], &[]));
+		}
+	}
+
+	#[test]
+	fn the_root_fixes_the_chunks_and_their_order() {
+		let three = hashes(3);
+		assert_ne!(chunk_root(&three), chunk_root(&three[..2]));
+		assert_ne!(chunk_root(&three), chunk_root(&[three[1], three[0], three[2]]));
+		// Padding is not a chunk: three chunks differ from those three and a zero hash.
+		assert_ne!(chunk_root(&three), chunk_root(&[three[0], three[1], three[2], H256::zero()]));
+		// One chunk: its leaf is the root.
+		assert_eq!(chunk_root(&three[..1]), leaf(&three[0]));
+		assert_eq!(tree_depth(1), 0);
+		assert_eq!(tree_depth(1024), 10);
+		assert_eq!(tree_depth(1025), 11);
+		assert_eq!(tree_hashes(3), 3 + 3);
+	}
+
+	#[test]
+	fn a_known_root() {
+		// The clients' tests (TypeScript, Python) hold the same figure.
+		let hashes = [chunk_hash(b"veriml"), chunk_hash(b"content"), chunk_hash(b"store")];
+		assert_eq!(
+			hex(chunk_root(&hashes).as_bytes()),
+			"7745ebf6896fad1e033c4951478b970479521b1e77125af3929f5b24dea14c25"
+		);
+		let cid = chunk_cid(&hashes[0]);
+		assert_eq!(&cid[..6], &[0x01, 0x55, 0xa0, 0xe4, 0x02, 0x20]);
+		assert_eq!(&cid[6..], hashes[0].as_bytes());
+	}
+
+	fn hex(bytes: &[u8]) -> alloc::string::String {
+		bytes.iter().map(|b| alloc::format!("{b:02x}")).collect()
+	}
+}

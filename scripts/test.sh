@@ -188,11 +188,12 @@ warm_engine_cache() {
 # Runs "$@" with VERIML_WS pointing at a fresh `--dev --role inference,data` node on `port`, and
 # VERIML_PROMETHEUS at its metrics (on `port` + 10000); prints the node's log when it fails. No
 # mDNS: dev nodes running side by side share a genesis and would otherwise join into one network.
+# `--ipfs-server`: the node serves the content store's chunks over bitswap (ipfs-bitswap.test.mjs).
 with_dev_node() {
 	local port="$1" p2p_port="$2"; shift 2
 	local dir; dir=$(mktemp -d -t veriml-dev.XXXXXX)
 	"$VERIML_NODE" --dev --tmp --role inference,data --rpc-port "$port" --port "$p2p_port" \
-		--prometheus-port $((port + 10000)) --no-mdns >"$dir/dev.log" 2>&1 &
+		--prometheus-port $((port + 10000)) --no-mdns --ipfs-server >"$dir/dev.log" 2>&1 &
 	local pid=$!
 	local rc=0
 	if wait_for_rpc "$port" 120; then

@@ -264,10 +264,11 @@ parallel_checks() {
 	start_dev_node_tests
 	start_job "quick start client (TypeScript)" quickstart_client
 	start_job "Python client" python_client
+	# scripts/bench-content-store.sh's figures (upload MiB per block), beside the tests.
+	start_job "content store figures" with_dev_node 19968 30468 env MIB=16 node "$VERIML_ROOT/scripts/e2e/bench-content-store.mjs"
 	collect_jobs
 }
 run_stage "parallel checks" parallel_checks
 run_stage "engine against its weight (adversarial)" "$VERIML_ROOT/scripts/bench-engine-adversarial.sh"
 run_stage "inference figures" "$VERIML_ROOT/scripts/bench-inference.sh"
-run_stage "content store figures" env MIB=16 "$VERIML_ROOT/scripts/bench-content-store.sh"
 log "all stages passed"

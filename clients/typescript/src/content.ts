@@ -97,8 +97,8 @@ export function prepareContent(api: ApiPromise, bytes: Uint8Array): PreparedCont
 
 /**
  * The transactions that store `content` for `retainFor` blocks: `contentStore.beginStore`, then
- * one `contentStore.storeChunk` per chunk (send them in order, the first in a block before the
- * others; a block takes three 1 MiB chunks of ordinary transactions).
+ * one `contentStore.storeChunk` per chunk, in any order once `begin` is applied (a chunk sent
+ * before it is refused as `UnknownUpload`); a block takes three 1 MiB chunks.
  */
 export function storeContentTxs(
   api: ApiPromise,

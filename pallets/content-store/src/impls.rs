@@ -74,16 +74,13 @@ impl<T: Config> Pallet<T> {
 		let chunk_count = upload.chunk_count();
 		Uploads::<T>::remove(&owner, root);
 		Expiries::<T>::remove(upload.expires_at, Expiring::Upload(owner.clone(), root));
-		if let Some(mut item) = Items::<T>::get(root) {
+		if let Some(item) = Items::<T>::get(root) {
 			let retained_until = item
 				.retained_until
 				.max(now)
 				.saturating_add(upload.retain_for)
 				.min(now.saturating_add(T::MaxRetention::get()));
-			Expiries::<T>::remove(item.retained_until, Expiring::<T::AccountId>::Item(root));
-			Expiries::<T>::insert(retained_until, Expiring::<T::AccountId>::Item(root), ());
-			item.retained_until = retained_until;
-			Items::<T>::insert(root, item);
+			Self::retain_item_until(root, item, retained_until);
 			Self::release_deposit(&owner, upload.deposit);
 			Self::deposit_event(Event::UploadJoined { root, owner, deposit: upload.deposit, retained_until });
 			return;
@@ -109,6 +106,14 @@ impl<T: Config> Pallet<T> {
 			chunk_count,
 			retained_until,
 		});
+	}
+
+	/// Keeps item `root` until `retained_until`: its expiry moves to that block.
+	pub(crate) fn retain_item_until(root: ContentRoot, mut item: ManifestOf<T>, retained_until: BlockNumberFor<T>) {
+		Expiries::<T>::remove(item.retained_until, Expiring::<T::AccountId>::Item(root));
+		Expiries::<T>::insert(retained_until, Expiring::<T::AccountId>::Item(root), ());
+		item.retained_until = retained_until;
+		Items::<T>::insert(root, item);
 	}
 
 	/// Removes an item (whose expiry entry is already gone) and releases its deposit.

@@ -390,7 +390,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::renew())]
 		pub fn renew(origin: OriginFor<T>, root: ContentRoot, extend_by: BlockNumberFor<T>) -> DispatchResult {
 			let payer = ensure_signed(origin)?;
-			let mut item = Items::<T>::get(root).ok_or(Error::<T>::UnknownItem)?;
+			let item = Items::<T>::get(root).ok_or(Error::<T>::UnknownItem)?;
 			let now = frame_system::Pallet::<T>::block_number();
 			// An item whose end passed but which waits in the expiry backlog is renewed from now.
 			let retained_until = item.retained_until.max(now).saturating_add(extend_by);
@@ -400,10 +400,7 @@ pub mod pallet {
 			);
 			let fee = Self::fee_for(item.chunk_count, extend_by);
 			Self::pay_fee(&payer, fee)?;
-			Expiries::<T>::remove(item.retained_until, Expiring::<T::AccountId>::Item(root));
-			Expiries::<T>::insert(retained_until, Expiring::<T::AccountId>::Item(root), ());
-			item.retained_until = retained_until;
-			Items::<T>::insert(root, item);
+			Self::retain_item_until(root, item, retained_until);
 			Self::deposit_event(Event::Renewed { root, payer, fee, retained_until });
 			Ok(())
 		}

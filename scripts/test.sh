@@ -114,7 +114,8 @@ formatting() {
 	cargo fmt --check -p veriml-node -p veriml-runtime -p pallet-model-registry -p pallet-escrow \
 		-p pallet-bonded-nodes -p pallet-verification -p pallet-inference-requests -p veriml-primitives \
 		-p veriml-inference-interface -p veriml-engine -p veriml-offchain -p pallet-data-feeds \
-		-p pallet-workflows -p pallet-content-store -p veriml-upgrade-check
+		-p pallet-workflows -p pallet-content-store -p pallet-storage-proofs -p veriml-content-interface \
+		-p veriml-upgrade-check
 }
 
 # Clippy's and rustc's verdict on what `cargo "$@"` compiles: every workspace crate is compiled
@@ -158,7 +159,7 @@ benchmark_tests() {
 	# once for both: the upgrade checker (the runtime natively with try-runtime, no wasm) and
 	# its tests; the pallets' tests run with try-runtime too.
 	local packages=(-p pallet-model-registry -p pallet-bonded-nodes -p pallet-verification -p pallet-inference-requests
-		-p pallet-data-feeds -p pallet-workflows -p pallet-content-store -p veriml-upgrade-check)
+		-p pallet-data-feeds -p pallet-workflows -p pallet-content-store -p pallet-storage-proofs -p veriml-upgrade-check)
 	local features=(--features runtime-benchmarks,try-runtime)
 	SKIP_WASM_BUILD=1 no_warnings test --release --locked "${packages[@]}" "${features[@]}" --no-run
 	SKIP_WASM_BUILD=1 cargo test --release --locked "${packages[@]}" "${features[@]}"
@@ -185,14 +186,14 @@ warm_engine_cache() {
 	"$VERIML_NODE" infer --model "$model/model.onnx" --input "$model/input.json"
 }
 
-# Runs "$@" with VERIML_WS pointing at a fresh `--dev --role inference,data` node on `port`, and
+# Runs "$@" with VERIML_WS pointing at a fresh `--dev --role inference,data,storage` node on `port`, and
 # VERIML_PROMETHEUS at its metrics (on `port` + 10000); prints the node's log when it fails. No
 # mDNS: dev nodes running side by side share a genesis and would otherwise join into one network.
 # `--ipfs-server`: the node serves the content store's chunks over bitswap (ipfs-bitswap.test.mjs).
 with_dev_node() {
 	local port="$1" p2p_port="$2"; shift 2
 	local dir; dir=$(mktemp -d -t veriml-dev.XXXXXX)
-	"$VERIML_NODE" --dev --tmp --role inference,data --rpc-port "$port" --port "$p2p_port" \
+	"$VERIML_NODE" --dev --tmp --role inference,data,storage --rpc-port "$port" --port "$p2p_port" \
 		--prometheus-port $((port + 10000)) --no-mdns --ipfs-server >"$dir/dev.log" 2>&1 &
 	local pid=$!
 	local rc=0
@@ -264,8 +265,9 @@ parallel_checks() {
 	start_dev_node_tests
 	start_job "quick start client (TypeScript)" quickstart_client
 	start_job "Python client" python_client
-	# scripts/bench-content-store.sh's figures (upload MiB per block), beside the tests.
-	start_job "content store figures" with_dev_node 19968 30468 env MIB=16 node "$VERIML_ROOT/scripts/e2e/bench-content-store.mjs"
+	# scripts/bench-content-store.sh's figures (upload MiB per block), beside the tests (on a port
+	# of its own: 19968 is the upgrade check's dev node, in the CPU-bound job beside it).
+	start_job "content store figures" with_dev_node 19969 30469 env MIB=16 node "$VERIML_ROOT/scripts/e2e/bench-content-store.mjs"
 	collect_jobs
 }
 run_stage "parallel checks" parallel_checks

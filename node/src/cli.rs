@@ -76,6 +76,14 @@ pub enum NodeRole {
 	/// `veriml-node key insert --key-type feed --scheme sr25519`, then register its account
 	/// with `dataNodes.register` (the key signs its consent: `veriml-node sign`).
 	Data,
+	/// Keeps and proves the content store's items: the node keeps every stored chunk with its
+	/// block body (do not prune bodies: no `--blocks-pruning N`), serves it over RPC
+	/// (`veriml_contentChunk`) and, with `--ipfs-server`, over IPFS bitswap; the off-chain worker
+	/// runs on every block and answers each challenge of the `stor` keys in the keystore with a
+	/// proof read from the node's own database. Insert a key with
+	/// `veriml-node key insert --key-type stor --scheme sr25519`, then register its account with
+	/// `storageNodes.register` (the key signs its consent: `veriml-node sign`).
+	Storage,
 }
 
 /// Where a data node fetches a feed's value: `--data-source FEED=URL#JSON.PATH`.
@@ -116,7 +124,8 @@ pub struct Cli {
 	/// This node's roles in the veriml network, comma-separated: `complete` (validate blocks
 	/// by re-executing inferences; every full node), `inference` (compute assigned
 	/// inferences with the `infr` keys in the keystore) and `data` (submit feed values with the
-	/// `feed` keys in the keystore). Block authoring is `--validator`.
+	/// `feed` keys in the keystore) and `storage` (keep the content store's chunks and prove it
+	/// with the `stor` keys in the keystore). Block authoring is `--validator`.
 	#[arg(long = "role", value_enum, value_delimiter = ',', default_value = "complete")]
 	pub roles: Vec<NodeRole>,
 

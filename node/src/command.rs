@@ -46,9 +46,9 @@ impl SubstrateCli for Cli {
 /// Parses the command line and runs what it asks for.
 pub fn run() -> sc_cli::Result<()> {
 	let mut cli = Cli::from_args();
-	if cli.roles.contains(&NodeRole::Inference) || cli.roles.contains(&NodeRole::Data) {
-		// Inference and data nodes are usually not block authors, and their work is the
-		// off-chain worker.
+	if cli.roles.iter().any(|role| matches!(role, NodeRole::Inference | NodeRole::Data | NodeRole::Storage)) {
+		// Inference, data and storage nodes are usually not block authors, and their work is
+		// the off-chain worker.
 		cli.run.offchain_worker_params.enabled = sc_cli::OffchainWorkerEnabled::Always;
 	}
 

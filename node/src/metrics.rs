@@ -221,6 +221,7 @@ struct ChainMetrics {
 	undecodable: Gauge<U64>,
 	assignments: Gauge<U64>,
 	fetch_errors: GaugeVec<U64>,
+	missing_chunks: Gauge<U64>,
 }
 
 impl ChainMetrics {
@@ -260,6 +261,14 @@ impl ChainMetrics {
 						 by feed and kind",
 					),
 					&["feed", "kind"],
+				)?,
+				registry,
+			)?,
+			missing_chunks: register(
+				Gauge::new(
+					"veriml_storage_missing_chunks",
+					"Challenges this storage node could not prove because its database lacks the chunk \
+					 (pruned or never imported), since the off-chain database was made: each is a strike",
 				)?,
 				registry,
 			)?,
@@ -358,7 +367,7 @@ pub fn start(
 						if let Some(open) = open_assignments(&client, notification.hash, &nodes) {
 							chain.assignments.set(open);
 						}
-						report_fetch_errors(&chain, &backend);
+						report_offchain_tallies(&chain, &backend);
 					}
 				},
 				notification = finalized.next() => {
@@ -385,16 +394,22 @@ pub fn start(
 	Ok(())
 }
 
-/// Copies the data node's tally of failed fetches (kept by its off-chain worker) into the
-/// gauges.
-fn report_fetch_errors(chain: &ChainMetrics, backend: &crate::service::FullBackend) {
+/// Copies the tallies the off-chain workers keep (a data node's failed fetches, a storage
+/// node's missing chunks) into the gauges.
+fn report_offchain_tallies(chain: &ChainMetrics, backend: &crate::service::FullBackend) {
 	use sc_client_api::Backend;
 	let Some(storage) = backend.offchain_storage() else { return };
-	let Some(raw) = storage.get(sp_core::offchain::STORAGE_PREFIX, pallet_data_feeds::FETCH_ERRORS_KEY) else {
-		return;
-	};
-	let Ok(tally) = pallet_data_feeds::FetchErrors::decode(&mut &raw[..]) else { return };
-	for ((feed, kind), count) in tally.0 {
-		chain.fetch_errors.with_label_values(&[&feed.to_string(), kind.name()]).set(count);
+	let read = |key: &[u8]| storage.get(sp_core::offchain::STORAGE_PREFIX, key);
+	if let Some(tally) = read(pallet_data_feeds::FETCH_ERRORS_KEY)
+		.and_then(|raw| pallet_data_feeds::FetchErrors::decode(&mut &raw[..]).ok())
+	{
+		for ((feed, kind), count) in tally.0 {
+			chain.fetch_errors.with_label_values(&[&feed.to_string(), kind.name()]).set(count);
+		}
+	}
+	if let Some(missing) =
+		read(pallet_storage_proofs::offchain::MISSING_CHUNKS_KEY).and_then(|raw| u64::decode(&mut &raw[..]).ok())
+	{
+		chain.missing_chunks.set(missing);
 	}
 }

@@ -12,9 +12,23 @@ use sc_transaction_pool_api::OffchainTransactionPoolFactory;
 use std::{sync::Arc, time::Duration};
 use veriml_runtime::{apis::RuntimeApi, opaque::Block};
 
-/// Host functions the runtime may call: Substrate's, and veriml's deterministic inference
-/// engine (`inference::inspect`, `inference::run`).
-pub type HostFunctions = (sp_io::SubstrateHostFunctions, veriml_inference_interface::inference::HostFunctions);
+/// Host functions the runtime may call: Substrate's, veriml's deterministic inference engine
+/// (`inference::inspect`, `inference::run`), and reading the chunks this node keeps
+/// (`content::chunk`, off-chain calls only).
+pub type HostFunctions = (
+	sp_io::SubstrateHostFunctions,
+	veriml_inference_interface::inference::HostFunctions,
+	veriml_content_interface::content::HostFunctions,
+);
+
+/// The chunks a node keeps: its database's indexed transactions, by their blake2-256.
+struct IndexedChunks(Arc<FullClient>);
+
+impl veriml_content_interface::ChunkSource for IndexedChunks {
+	fn chunk(&self, hash: &sp_core::H256) -> Option<Vec<u8>> {
+		self.0.indexed_transaction(*hash).ok().flatten()
+	}
+}
 
 pub(crate) type FullClient = sc_service::TFullClient<Block, RuntimeApi, Executor>;
 
@@ -124,6 +138,8 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 		Vec::new(),
 	)?;
 	let client = Arc::new(client);
+	// Off-chain workers (a storage node's proofs) read the chunks this node keeps from here.
+	veriml_content_interface::set_process_source(Arc::new(IndexedChunks(client.clone())));
 
 	let telemetry = telemetry.map(|(worker, telemetry)| {
 		task_manager.spawn_handle().spawn("telemetry", None, worker.run());
@@ -285,6 +301,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	}
 
 	let role = config.role;
+	let blocks_pruning = config.blocks_pruning;
 	let force_authoring = config.force_authoring;
 	let backoff_authoring_blocks: Option<()> = None;
 	let name = config.network.node_name.clone();
@@ -347,6 +364,9 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	}
 	if roles.contains(&NodeRole::Data) {
 		report_data_keys(&keystore_container.keystore(), data_sources);
+	}
+	if roles.contains(&NodeRole::Storage) {
+		report_storage_keys(&keystore_container.keystore(), blocks_pruning);
 	}
 
 	if role.is_authority() {
@@ -429,6 +449,37 @@ pub fn log_roles(roles: &[NodeRole], config: &Configuration) {
 		names.join(", "),
 		if config.role.is_authority() { ", block author (--validator)" } else { "" },
 	);
+}
+
+/// Logs the `stor` keys a storage node proves with, or how to add one, and warns when the node
+/// drops block bodies (and with them the chunks it must keep).
+fn report_storage_keys(keystore: &sp_keystore::KeystorePtr, blocks_pruning: sc_service::BlocksPruning) {
+	use sp_core::crypto::Ss58Codec;
+	let target = pallet_storage_proofs::offchain::LOG_TARGET;
+	if let sc_service::BlocksPruning::Some(blocks) = blocks_pruning {
+		log::warn!(
+			target: target,
+			"--role storage with --blocks-pruning {blocks}: chunks stored more than {blocks} blocks ago are dropped \
+			 with their block bodies, and their challenges missed (struck, then slashed). A storage node keeps \
+			 finalized bodies (the default, archive-canonical) or all of them (archive)."
+		);
+	}
+	let keys = keystore.sr25519_public_keys(pallet_storage_proofs::KEY_TYPE);
+	if keys.is_empty() {
+		log::warn!(
+			target: target,
+			"--role storage, but the keystore has no `stor` key: this node proves nothing. \
+			 Insert one with `veriml-node key insert --key-type stor --scheme sr25519 --suri …` \
+			 and register its account with `storageNodes.register`."
+		);
+	}
+	for key in keys {
+		log::info!(
+			target: target,
+			"🗄️ storage node key {} (register this account with `storageNodes.register`)",
+			sp_runtime::AccountId32::from(key.0).to_ss58check(),
+		);
+	}
 }
 
 /// Logs the `infr` keys an inference node will sign results with, or how to add one.

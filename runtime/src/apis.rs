@@ -330,7 +330,9 @@ impl_runtime_apis! {
 			invariants_of("Feeds", crate::Feeds::do_try_state())?;
 			invariants_of("Workflows", crate::Workflows::do_try_state())?;
 			invariants_of("DataNodes", crate::DataNodes::do_try_state())?;
-			invariants_of("ContentStore", crate::ContentStore::do_try_state())
+			invariants_of("ContentStore", crate::ContentStore::do_try_state())?;
+			invariants_of("StorageNodes", crate::StorageNodes::do_try_state())?;
+			invariants_of("StorageProofs", crate::StorageProofs::do_try_state())
 		}
 	}
 

@@ -9,6 +9,7 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_model_registry, Models]
 	[pallet_bonded_nodes, InferenceNodes]
 	[pallet_bonded_nodes, DataNodes]
+	[pallet_bonded_nodes, StorageNodes]
 	[pallet_data_feeds, Feeds]
 	[pallet_verification, Verification]
 	[pallet_inference_requests, Inference]

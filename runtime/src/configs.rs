@@ -20,9 +20,10 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Babe, Balance, Balances, Block, BlockNumber, DataNodes, Escrow, Feeds, Hash, Inference, InferenceNodes,
-	Models, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason,
-	RuntimeOrigin, RuntimeTask, System, Verification, EXISTENTIAL_DEPOSIT, MILLISECS_PER_BLOCK, SLOT_DURATION, VERSION,
+	AccountId, Babe, Balance, Balances, Block, BlockNumber, ContentStore, DataNodes, Escrow, Feeds, Hash, Inference,
+	InferenceNodes, Models, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
+	RuntimeHoldReason, RuntimeOrigin, RuntimeTask, StorageNodes, System, Verification, EXISTENTIAL_DEPOSIT,
+	MILLISECS_PER_BLOCK, SLOT_DURATION, VERSION,
 };
 use veriml_primitives::{
 	currency::{MICRO_UNIT, MILLI_UNIT, UNIT},
@@ -597,4 +598,85 @@ impl pallet_content_store::Config for Runtime {
 	type UploadPeriod = ConstU32<DAYS>;
 	type MaxExpiriesPerBlock = ConstU32<32>;
 	type WeightInfo = pallet_content_store::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+	/// Smallest bond of a storage node: 100 VML, as for the other roles.
+	pub const MinStorageNodeBond: Balance = 100 * UNIT;
+	/// Three missed proofs in a row (three minutes)...
+	pub const StorageNodeMaxStrikes: u32 = 3;
+	/// ...cost a tenth of the bond, to the protocol.
+	pub const StorageNodeSlashFraction: Perbill = Perbill::from_percent(10);
+	/// A missed proof wrongs no one in particular: the whole slash goes to the protocol.
+	pub const StorageNodeSlashRewardShare: Perbill = Perbill::zero();
+	/// Most storage nodes, and so challenges in a period.
+	pub const MaxStorageNodes: u32 = 64;
+	/// The store's account, from which storage nodes are paid.
+	pub ContentStoreAccount: AccountId = ContentStore::account();
+	/// Paid per valid proof, once a period per node: 0.1 milli VML, 144 milli VML a node a
+	/// day; 1 GiB kept for a day pays 1.47 VML in retention fees, what ten nodes proving earn.
+	pub const StorageProofReward: Balance = MILLI_UNIT / 10;
+}
+
+/// Storage nodes: `stor` keys keeping every item of the content store.
+pub type StorageNodesInstance = pallet_bonded_nodes::Instance3;
+
+impl pallet_bonded_nodes::Config<StorageNodesInstance> for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	/// A storage node keeps every item: the one service there is.
+	type Service = veriml_primitives::content::StorageService;
+	type Services = frame_support::traits::Everything;
+	/// Anyone may bond a storage node: every node is challenged.
+	type Admission = ();
+	type NodeSignature = veriml_primitives::Signature;
+	type MinBond = MinStorageNodeBond;
+	type UnbondingDelay = NodeUnbondingDelay;
+	type MaxStrikes = StorageNodeMaxStrikes;
+	type SlashFraction = StorageNodeSlashFraction;
+	type SlashRewardShare = StorageNodeSlashRewardShare;
+	type SlashDestination = ProtocolAccount;
+	type MaxServicesPerNode = ConstU32<1>;
+	type MaxNodesPerService = MaxStorageNodes;
+	type WeightInfo = crate::weights::pallet_bonded_nodes_storage_nodes::WeightInfo<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = StorageNodesBenchmarks;
+}
+
+/// Storage node keys for the bonded-nodes benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct StorageNodesBenchmarks;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl
+	pallet_bonded_nodes::BenchmarkHelper<
+		veriml_primitives::content::StorageService,
+		AccountId,
+		veriml_primitives::Signature,
+	> for StorageNodesBenchmarks
+{
+	fn service(_index: u32) -> veriml_primitives::content::StorageService {
+		veriml_primitives::content::StorageService::AllItems
+	}
+
+	fn signed_by_node(index: u32, message: &[u8]) -> (AccountId, veriml_primitives::Signature) {
+		pallet_bonded_nodes::benchmarking::sr25519_node(index, message)
+	}
+}
+
+impl pallet_storage_proofs::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Currency = Balances;
+	type Content = ContentStore;
+	type Nodes = StorageNodes;
+	type AuthorityId = pallet_storage_proofs::crypto::StorageNodeId;
+	/// BABE's VRF output, as for assigning requests.
+	type Randomness = pallet_babe::ParentBlockRandomness<Runtime>;
+	/// A challenge a minute for each storage node.
+	type ChallengePeriod = ConstU32<{ MINUTES }>;
+	type ProofReward = StorageProofReward;
+	type RewardPot = ContentStoreAccount;
+	type MaxNodes = MaxStorageNodes;
+	type WeightInfo = pallet_storage_proofs::weights::SubstrateWeight<Runtime>;
 }

@@ -150,7 +150,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("veriml"),
 	impl_name: alloc::borrow::Cow::Borrowed("veriml-node"),
 	authoring_version: 1,
-	spec_version: 115,
+	spec_version: 116,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -280,4 +280,13 @@ mod runtime {
 	/// chunks, with a manifest, deposit and paid retention on chain.
 	#[runtime::pallet_index(19)]
 	pub type ContentStore = pallet_content_store;
+
+	/// Storage nodes: `stor` keys keeping every stored item, bonded by their operators.
+	#[runtime::pallet_index(20)]
+	pub type StorageNodes = pallet_bonded_nodes<Instance3>;
+
+	/// Storage nodes' duty: each period a segment of a stored chunk to prove, paid from the
+	/// store's retention fees, struck and slashed when missed.
+	#[runtime::pallet_index(21)]
+	pub type StorageProofs = pallet_storage_proofs;
 }

@@ -8,7 +8,7 @@ from substrateinterface import Keypair
 from .client import VML, Client
 
 #: The runtime's pallets of bonded nodes and the name their keys sign.
-NODE_ROLES = {"InferenceNodes": "InferenceNodes", "DataNodes": "DataNodes"}
+NODE_ROLES = {"InferenceNodes": "InferenceNodes", "DataNodes": "DataNodes", "StorageNodes": "StorageNodes"}
 
 
 def registration_message(role: str, operator: Keypair) -> bytes:
@@ -18,8 +18,8 @@ def registration_message(role: str, operator: Keypair) -> bytes:
 
 
 def register_node(client: Client, role: str, node: Keypair, services: list, bond: int, operator: Keypair) -> None:
-    """``inferenceNodes.register`` / ``dataNodes.register`` of ``node``'s account offering
-    ``services`` with ``bond``, signed by ``operator``; the proof is the node key's signature of
+    """``inferenceNodes.register`` / ``dataNodes.register`` / ``storageNodes.register`` of
+    ``node``'s account offering ``services`` with ``bond``, signed by ``operator``; the proof is the node key's signature of
     :func:`registration_message`."""
     proof = {"Sr25519": "0x" + node.sign(registration_message(role, operator)).hex()}
     client._submit(

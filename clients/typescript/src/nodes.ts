@@ -5,7 +5,9 @@ import { stringToU8a, u8aConcat, u8aToHex } from '@polkadot/util';
 import { decodeAddress } from '@polkadot/util-crypto';
 
 /** The runtime's pallets of bonded nodes, by their name in `api.tx`, and the name they sign. */
-export const NODE_ROLES = { inferenceNodes: 'InferenceNodes', dataNodes: 'DataNodes' } as const;
+export const NODE_ROLES = {
+  inferenceNodes: 'InferenceNodes', dataNodes: 'DataNodes', storageNodes: 'StorageNodes',
+} as const;
 export type NodeRole = keyof typeof NODE_ROLES;
 
 /**
@@ -18,8 +20,8 @@ export function registrationMessage(role: NodeRole, operator: string): Uint8Arra
 }
 
 /**
- * `inferenceNodes.register` / `dataNodes.register` of `nodeKey`'s account, offering `services`
- * (model hashes, feed ids) with `bond`, to be signed and sent by `operator`; the proof is the
+ * `inferenceNodes.register` / `dataNodes.register` / `storageNodes.register` of `nodeKey`'s
+ * account, offering `services` (model hashes, feed ids, `['AllItems']`) with `bond`, to be signed and sent by `operator`; the proof is the
  * node key's signature of {@link registrationMessage}.
  */
 export function registerNode(

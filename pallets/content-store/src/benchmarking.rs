@@ -65,6 +65,18 @@ fn uploading<T: Config>(who: &T::AccountId, hashes: ChunkHashesOf<T>, last_len: 
 			expires_at,
 		},
 	);
+	let segments = (0..chunks)
+		.map(
+			|index| {
+				if index < chunks.saturating_sub(missing) {
+					SegmentRoot::repeat_byte(1)
+				} else {
+					SegmentRoot::zero()
+				}
+			},
+		)
+		.collect::<Vec<_>>();
+	UploadSegments::<T>::insert(who, root, BoundedVec::try_from(segments).expect("one a chunk"));
 	Expiries::<T>::insert(expires_at, Expiring::Upload(who.clone(), root), ());
 	root
 }
@@ -89,6 +101,11 @@ fn stored<T: Config>(who: &T::AccountId) -> ContentRoot {
 		},
 	);
 	ItemChunks::<T>::insert(root, hashes);
+	let segments = vec![SegmentRoot::repeat_byte(1); T::MaxChunks::get() as usize];
+	ItemSegments::<T>::insert(root, BoundedVec::try_from(segments).expect("one a chunk"));
+	Store::<T>::add_provable(root);
+	// Another proven item after it: removing this one moves that one into its place.
+	Store::<T>::add_provable(ContentRoot::repeat_byte(9));
 	Expiries::<T>::insert(retained_until, Expiring::<T::AccountId>::Item(root), ());
 	root
 }

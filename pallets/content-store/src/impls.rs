@@ -73,6 +73,7 @@ impl<T: Config> Pallet<T> {
 		let now = frame_system::Pallet::<T>::block_number();
 		let chunk_count = upload.chunk_count();
 		Uploads::<T>::remove(&owner, root);
+		let segments = UploadSegments::<T>::take(&owner, root);
 		Expiries::<T>::remove(upload.expires_at, Expiring::Upload(owner.clone(), root));
 		if let Some(item) = Items::<T>::get(root) {
 			let retained_until = item
@@ -88,6 +89,10 @@ impl<T: Config> Pallet<T> {
 		let retained_until = now.saturating_add(upload.retain_for);
 		Expiries::<T>::insert(retained_until, Expiring::<T::AccountId>::Item(root), ());
 		ItemChunks::<T>::insert(root, upload.chunk_hashes);
+		if let Some(segments) = segments {
+			ItemSegments::<T>::insert(root, segments);
+			Self::add_provable(root);
+		}
 		Items::<T>::insert(
 			root,
 			Manifest {
@@ -120,8 +125,33 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn remove_item(root: ContentRoot, item: ManifestOf<T>, expired: bool) {
 		Items::<T>::remove(root);
 		ItemChunks::<T>::remove(root);
+		if ItemSegments::<T>::take(root).is_some() {
+			Self::remove_provable(root);
+		}
 		Self::release_deposit(&item.owner, item.deposit);
 		Self::deposit_event(Event::ContentRemoved { root, owner: item.owner, deposit: item.deposit, expired });
+	}
+
+	/// Adds `root` to the items storage nodes prove, at the end.
+	pub(crate) fn add_provable(root: ContentRoot) {
+		let position = ProvableCount::<T>::get();
+		ProvableItems::<T>::insert(position, root);
+		ProvablePositions::<T>::insert(root, position);
+		ProvableCount::<T>::put(position.saturating_add(1));
+	}
+
+	/// Removes `root` from the items storage nodes prove: the last one takes its place.
+	fn remove_provable(root: ContentRoot) {
+		let Some(position) = ProvablePositions::<T>::take(root) else { return };
+		let last = ProvableCount::<T>::get().saturating_sub(1);
+		if position != last {
+			if let Some(moved) = ProvableItems::<T>::get(last) {
+				ProvableItems::<T>::insert(position, moved);
+				ProvablePositions::<T>::insert(moved, position);
+			}
+		}
+		ProvableItems::<T>::remove(last);
+		ProvableCount::<T>::put(last);
 	}
 
 	/// Removes the uploads and items whose time ended by block `now`: at most
@@ -160,6 +190,7 @@ impl<T: Config> Pallet<T> {
 		match expiring {
 			Expiring::Upload(owner, root) => {
 				if let Some(upload) = Uploads::<T>::take(&owner, root) {
+					UploadSegments::<T>::remove(&owner, root);
 					debug_assert!(upload.expires_at == at, "an upload listed under another block than its expiry");
 					Self::release_deposit(&owner, upload.deposit);
 					Self::deposit_event(Event::UploadEnded { root, owner, deposit: upload.deposit, expired: true });
@@ -172,5 +203,23 @@ impl<T: Config> Pallet<T> {
 				}
 			},
 		}
+	}
+}
+
+impl<T: Config> ProvableContent for Pallet<T> {
+	fn provable_count() -> u32 {
+		ProvableCount::<T>::get()
+	}
+
+	fn provable(n: u32) -> Option<(ContentRoot, u32)> {
+		let root = ProvableItems::<T>::get(n)?;
+		Items::<T>::get(root).map(|item| (root, item.chunk_count))
+	}
+
+	fn chunk(root: &ContentRoot, index: u32) -> Option<ProvableChunk> {
+		let item = Items::<T>::get(root)?;
+		let segment_root = *ItemSegments::<T>::get(root)?.get(index as usize)?;
+		let hash = *ItemChunks::<T>::get(root)?.get(index as usize)?;
+		Some(ProvableChunk { hash, segment_root, len: Self::chunk_len(item.byte_len, index) })
 	}
 }

@@ -25,6 +25,13 @@
 //! deposit is released; so does an upload not completed within [`Config::UploadPeriod`]
 //! (its fee is not refunded, nor is it when the owner [`abort_store`](Pallet::abort_store)s).
 //!
+//! When a chunk is stored, the store also computes its *segment root* from its bytes (the same
+//! tree over the blake2-256 of its 256-byte segments,
+//! [`segment_root`](veriml_primitives::content::segment_root)) and keeps it with the item
+//! ([`ItemSegments`]): storage nodes prove they keep a chunk by showing a segment of it against
+//! that root (`pallet-storage-proofs`, which reads the stored items through
+//! [`ProvableContent`]).
+//!
 //! ## Layout
 //!
 //! `lib.rs` holds the declarations; `types.rs` the records; `impls.rs` deposits, fees and
@@ -78,6 +85,9 @@ pub mod pallet {
 
 	/// The chunks' hashes of an item.
 	pub type ChunkHashesOf<T> = BoundedVec<ChunkHash, <T as Config>::MaxChunks>;
+
+	/// The segment roots of an upload's or item's chunks.
+	pub type SegmentRootsOf<T> = BoundedVec<SegmentRoot, <T as Config>::MaxChunks>;
 
 	/// What leaves state at some block.
 	pub type ExpiringOf<T> = Expiring<<T as frame_system::Config>::AccountId>;
@@ -166,6 +176,31 @@ pub mod pallet {
 	/// Stored items' chunk hashes, in order: the keys under which nodes keep and serve them.
 	#[pallet::storage]
 	pub type ItemChunks<T: Config> = StorageMap<_, Identity, ContentRoot, ChunkHashesOf<T>>;
+
+	/// Each upload's chunks' segment roots ([`SegmentRoot`]), computed from the bytes as each
+	/// chunk is stored (zero for a chunk not stored yet): what the item's storage proofs are
+	/// checked against once it is complete.
+	#[pallet::storage]
+	pub type UploadSegments<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Blake2_128Concat, ContentRoot, SegmentRootsOf<T>>;
+
+	/// Stored items' chunks' segment roots, in order: storage nodes prove each chunk against its
+	/// root. Items stored before spec 116 have none and are not proven.
+	#[pallet::storage]
+	pub type ItemSegments<T: Config> = StorageMap<_, Identity, ContentRoot, SegmentRootsOf<T>>;
+
+	/// The items storage nodes prove, at positions `0..ProvableCount` (in no order: the last
+	/// takes the place of one that leaves), from which challenges are drawn.
+	#[pallet::storage]
+	pub type ProvableItems<T: Config> = StorageMap<_, Twox64Concat, u32, ContentRoot>;
+
+	/// How many items storage nodes prove.
+	#[pallet::storage]
+	pub type ProvableCount<T: Config> = StorageValue<_, u32, ValueQuery>;
+
+	/// Each proven item's position in [`ProvableItems`].
+	#[pallet::storage]
+	pub type ProvablePositions<T: Config> = StorageMap<_, Identity, ContentRoot, u32>;
 
 	/// What leaves state at the start of a block: each upload and item is listed once, under
 	/// the block it expires at.
@@ -319,6 +354,9 @@ pub mod pallet {
 				root,
 				Upload { byte_len, chunk_hashes, received, chunks_received: 0, retain_for, deposit, expires_at },
 			);
+			let segments = BoundedVec::try_from(alloc::vec![SegmentRoot::zero(); chunk_count as usize])
+				.map_err(|_| Error::<T>::InvalidLength)?;
+			UploadSegments::<T>::insert(&owner, root, segments);
 			Expiries::<T>::insert(expires_at, Expiring::Upload(owner.clone(), root), ());
 			Self::deposit_event(Event::UploadStarted { root, owner, byte_len, chunk_count, deposit, fee, retain_for });
 			Ok(())
@@ -353,6 +391,12 @@ pub mod pallet {
 			ensure!(frame_system::Pallet::<T>::extrinsic_data(extrinsic).ends_with(&data), Error::<T>::ChunkNotAtEnd);
 
 			sp_io::transaction_index::index(extrinsic, data.len() as u32, chunk_hash.0);
+			// An upload begun before spec 116 has no segment roots: its item is not proven.
+			let _ = UploadSegments::<T>::try_mutate(&owner, root, |segments| -> Result<(), ()> {
+				*segments.as_mut().and_then(|list| list.get_mut(index as usize)).ok_or(())? =
+					content::segment_root(&data);
+				Ok(())
+			});
 			upload.mark(index);
 			Self::deposit_event(Event::ChunkStored {
 				root,
@@ -378,6 +422,7 @@ pub mod pallet {
 			let owner = ensure_signed(origin)?;
 			let upload = Uploads::<T>::take(&owner, root).ok_or(Error::<T>::UnknownUpload)?;
 			Expiries::<T>::remove(upload.expires_at, Expiring::Upload(owner.clone(), root));
+			UploadSegments::<T>::remove(&owner, root);
 			Self::release_deposit(&owner, upload.deposit);
 			Self::deposit_event(Event::UploadEnded { root, owner, deposit: upload.deposit, expired: false });
 			Ok(())

@@ -486,3 +486,63 @@ fn the_invariants_catch_broken_state() {
 		});
 	});
 }
+
+#[test]
+fn stored_chunks_are_proven_against_segment_roots_computed_from_their_bytes() {
+	use crate::{ProvableContent, ProvableCount, UploadSegments};
+	use veriml_primitives::content::{segment_proof, segment_root, verify_segment};
+	test(|| {
+		let data = bytes(2 * CHUNK + 5, 7);
+		let (chunks, root) = begin(ALICE, &data, 50);
+		assert_ok!(send_chunk(ALICE, root, 1, &chunks[1]));
+		// The upload keeps the segment root of what arrived, and nothing yet is proven.
+		let pending = UploadSegments::<Test>::get(ALICE, root).unwrap();
+		assert_eq!(pending[1], segment_root(&chunks[1]));
+		assert!(pending[0].is_zero() && pending[2].is_zero());
+		assert_eq!(ContentStore::provable_count(), 0);
+		for index in [0, 2] {
+			assert_ok!(send_chunk(ALICE, root, index, &chunks[index as usize]));
+		}
+		assert!(UploadSegments::<Test>::get(ALICE, root).is_none());
+		assert_eq!(ContentStore::provable_count(), 1);
+		assert_eq!(ContentStore::provable(0), Some((root, 3)));
+		for (index, chunk) in chunks.iter().enumerate() {
+			let proven = ContentStore::chunk(&root, index as u32).unwrap();
+			assert_eq!(proven.hash, veriml_primitives::content::chunk_hash(chunk));
+			assert_eq!(proven.len as usize, chunk.len());
+			// What a storage node holding the bytes proves checks against the stored root.
+			let (segment, proof) = segment_proof(chunk, 0).unwrap();
+			assert!(verify_segment(&proven.segment_root, proven.len, 0, &segment, &proof));
+		}
+		assert_eq!(ContentStore::chunk(&root, 3), None);
+
+		// Three items; removing the first moves the last into its place.
+		let second = store(BOB, &bytes(CHUNK, 8), 50);
+		let third = store(BOB, &bytes(CHUNK, 9), 50);
+		assert_eq!(ProvableCount::<Test>::get(), 3);
+		assert_ok!(ContentStore::remove(RuntimeOrigin::signed(ALICE), root));
+		assert_eq!(ContentStore::provable_count(), 2);
+		assert_eq!(ContentStore::provable(0).map(|(r, _)| r), Some(third));
+		assert_eq!(ContentStore::provable(1).map(|(r, _)| r), Some(second));
+		assert_eq!(ContentStore::chunk(&root, 0), None);
+		// An item that expires leaves the proven items too.
+		run_to_block(60);
+		assert_eq!(ContentStore::provable_count(), 0);
+	});
+}
+
+#[test]
+fn an_aborted_or_expired_upload_leaves_no_segment_roots() {
+	use crate::UploadSegments;
+	test(|| {
+		let data = bytes(2 * CHUNK, 3);
+		let (chunks, root) = begin(ALICE, &data, 50);
+		assert_ok!(send_chunk(ALICE, root, 0, &chunks[0]));
+		assert_ok!(ContentStore::abort_store(RuntimeOrigin::signed(ALICE), root));
+		assert!(UploadSegments::<Test>::get(ALICE, root).is_none());
+		let (chunks, root) = begin(BOB, &data, 50);
+		assert_ok!(send_chunk(BOB, root, 1, &chunks[1]));
+		run_to_block(1 + UPLOAD_PERIOD);
+		assert!(UploadSegments::<Test>::get(BOB, root).is_none());
+	});
+}

@@ -118,6 +118,102 @@ pub fn chunk_cid(hash: &ChunkHash) -> [u8; 38] {
 	cid
 }
 
+/// Bytes of a segment, the piece of a chunk a storage proof shows: a chunk's storage proof is
+/// one segment and its path in the chunk's [`SegmentRoot`] tree, about 0.6 KiB for a 1 MiB chunk.
+pub const SEGMENT_BYTES: u32 = 256;
+
+/// The root of the tree (the rules of [`chunk_root`]) over the blake2-256 of a chunk's
+/// [`SEGMENT_BYTES`]-byte segments (the last one the rest): what storage proofs of the chunk are
+/// checked against. The store computes it from the chunk's bytes when the chunk is stored.
+pub type SegmentRoot = H256;
+
+/// The number of segments of a chunk of `len` bytes (one at least).
+pub fn segment_count(len: u32) -> u32 {
+	len.div_ceil(SEGMENT_BYTES).max(1)
+}
+
+/// The length segment `index` of a chunk of `len` bytes has (zero beyond its end).
+pub fn segment_len(len: u32, index: u32) -> u32 {
+	len.saturating_sub(index.saturating_mul(SEGMENT_BYTES)).min(SEGMENT_BYTES)
+}
+
+fn segment_hashes(chunk: &[u8]) -> Vec<H256> {
+	if chunk.is_empty() {
+		return alloc::vec![chunk_hash(&[])];
+	}
+	chunk.chunks(SEGMENT_BYTES as usize).map(chunk_hash).collect()
+}
+
+/// The [`SegmentRoot`] of a chunk's bytes.
+pub fn segment_root(chunk: &[u8]) -> SegmentRoot {
+	chunk_root(&segment_hashes(chunk))
+}
+
+/// Segment `index` of `chunk` and the siblings that prove it against the chunk's
+/// [`segment_root`]; `None` when there is no such segment.
+pub fn segment_proof(chunk: &[u8], index: u32) -> Option<(Vec<u8>, Vec<H256>)> {
+	let hashes = segment_hashes(chunk);
+	let proof = chunk_proof(&hashes, index)?;
+	let start = (index as usize).saturating_mul(SEGMENT_BYTES as usize).min(chunk.len());
+	let end = start.saturating_add(SEGMENT_BYTES as usize).min(chunk.len());
+	Some((chunk[start..end].to_vec(), proof))
+}
+
+/// Whether `segment` is segment `index` of the chunk of `chunk_len` bytes whose segment root
+/// is `root`, by `proof` (as [`segment_proof`] makes it).
+pub fn verify_segment(root: &SegmentRoot, chunk_len: u32, index: u32, segment: &[u8], proof: &[H256]) -> bool {
+	let count = segment_count(chunk_len);
+	index < count
+		&& segment.len() as u32 == segment_len(chunk_len, index)
+		&& verify_chunk(root, count, index, &chunk_hash(segment), proof)
+}
+
+/// What a storage node offers: keeping every stored item (the one offer there is). The
+/// service of the storage nodes' instance of the bonded-nodes pallet.
+#[derive(
+	codec::Encode,
+	codec::Decode,
+	codec::DecodeWithMemTracking,
+	codec::MaxEncodedLen,
+	scale_info::TypeInfo,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	PartialOrd,
+	Ord,
+	Debug,
+)]
+pub enum StorageService {
+	/// Keeps every stored item's chunks, serves them and proves it.
+	AllItems,
+}
+
+/// One chunk of a stored item, as its storage proofs need it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ProvableChunk {
+	/// The chunk's blake2-256: the key nodes keep it under.
+	pub hash: ChunkHash,
+	/// The root its segments are proven against.
+	pub segment_root: SegmentRoot,
+	/// Its length in bytes.
+	pub len: u32,
+}
+
+/// The stored items whose chunks storage nodes prove, as the content store shows them to the
+/// pallet that challenges storage nodes.
+pub trait ProvableContent {
+	/// How many items are proven.
+	fn provable_count() -> u32;
+
+	/// The `n`-th of them (`n < provable_count()`; the order changes as items come and go) and
+	/// its number of chunks.
+	fn provable(n: u32) -> Option<(ContentRoot, u32)>;
+
+	/// Chunk `index` of item `root`, if the item is stored and proven.
+	fn chunk(root: &ContentRoot, index: u32) -> Option<ProvableChunk>;
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -177,6 +273,28 @@ mod tests {
 		let cid = chunk_cid(&hashes[0]);
 		assert_eq!(&cid[..6], &[0x01, 0x55, 0xa0, 0xe4, 0x02, 0x20]);
 		assert_eq!(&cid[6..], hashes[0].as_bytes());
+	}
+
+	#[test]
+	fn every_segment_is_proven_and_no_other() {
+		for len in [1u32, 255, 256, 257, 1000, 4096] {
+			let chunk: Vec<u8> = (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+			let root = segment_root(&chunk);
+			let count = segment_count(len);
+			for index in 0..count {
+				let (segment, proof) = segment_proof(&chunk, index).unwrap();
+				assert_eq!(segment.len() as u32, segment_len(len, index));
+				assert!(verify_segment(&root, len, index, &segment, &proof), "{len} {index}");
+				let mut changed = segment.clone();
+				changed[0] ^= 1;
+				assert!(!verify_segment(&root, len, index, &changed, &proof));
+				assert!(!verify_segment(&root, len, (index + 1) % count.max(2), &segment, &proof));
+				assert!(!verify_segment(&root, len + SEGMENT_BYTES, index, &segment, &proof));
+			}
+			assert_eq!(segment_proof(&chunk, count), None);
+		}
+		// A 1 MiB chunk: 4096 segments, proofs of 12 hashes.
+		assert_eq!(tree_depth(segment_count(1024 * 1024)), 12);
 	}
 
 	fn hex(bytes: &[u8]) -> alloc::string::String {

@@ -1,6 +1,9 @@
 // Helpers the end-to-end tests share: connecting, signing and sending, reading models.
 import { Keyring } from '@polkadot/api';
 import { connect as connectClient, registerNode as registerNodeTx } from 'veriml-client';
+
+// The content store's client steps, for the zombienet journeys (which import this file).
+export { prepareContent, storeContentTxs } from 'veriml-client';
 import { blake2AsHex } from '@polkadot/util-crypto';
 import { u8aConcat, u8aToHex, numberToU8a } from '@polkadot/util';
 import { readFileSync } from 'node:fs';

@@ -105,32 +105,20 @@ async function startWorkflow(api, lib, feed, ferdie, eve, dave) {
   return { id, model, perRun, budget, ferdie };
 }
 
-/** Resolves with the first of the `seen` events for which `matches` holds, polling; null after `timeoutMs`. */
-async function waitSeen(seen, matches, timeoutMs) {
-  for (let waited = 0; waited <= timeoutMs; waited += 1000) {
-    const found = seen.find(matches);
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-  return null;
-}
-
-const is = (section, method, test = () => true) =>
-  ({ event }) => event.section === section && event.method === method && test(event.data);
 
 /** The workflow's two runs were verified inferences of the feed's values; then it ended. */
 async function checkWorkflow(api, lib, workflow, seen) {
-  const ended = await waitSeen(seen, is('workflows', 'Ended', (d) => d.workflow.toNumber() === workflow.id), 300_000);
+  const ended = await lib.waitSeen(seen, lib.eventIs('workflows', 'Ended', (d) => d.workflow.toNumber() === workflow.id), 300_000);
   check(ended && ended.event.data.reason.toString() === 'BudgetSpent',
     `workflow ${workflow.id} ended: ${ended?.event.data.reason} in block #${ended?.blockNumber}`);
   check(ended.event.data.refunded.toBigInt() === workflow.perRun / 2n,
     `the rest of the budget, ${ended.event.data.refunded}, was refunded`);
 
-  const runs = seen.filter(is('workflows', 'Ran', (d) => d.workflow.toNumber() === workflow.id));
+  const runs = seen.filter(lib.eventIs('workflows', 'Ran', (d) => d.workflow.toNumber() === workflow.id));
   check(runs.length === 2, `the workflow ran twice (blocks ${runs.map((r) => r.blockNumber).join(', ')})`);
   for (const run of runs) {
     const request = run.event.data.request.toNumber();
-    const completed = await waitSeen(seen, is('inference', 'Completed', (d) => d.request.toNumber() === request), 120_000);
+    const completed = await lib.waitSeen(seen, lib.eventIs('inference', 'Completed', (d) => d.request.toNumber() === request), 120_000);
     check(completed, `run ${run.event.data.run}: request ${request} completed in block #${completed?.blockNumber}`);
     // The input was the feed's last 3 values (2 decimals) when the run was made.
     const history = (await (await api.at(run.blockHash)).query.feeds.history(0))

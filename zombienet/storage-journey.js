@@ -42,20 +42,20 @@ async function run(nodeName, networkInfo) {
 
     const period = Number(api.consts.storageProofs.challengePeriod.toString());
     const maxStrikes = api.consts.storageNodes.maxStrikes.toNumber();
-    const slashed = await waitSeen(seen, is('storageNodes', 'Slashed', (d) => d.node.toString() === eve.address),
+    const slashed = await lib.waitSeen(seen, lib.eventIs('storageNodes', 'Slashed', (d) => d.node.toString() === eve.address),
       (maxStrikes + 3) * period * 6_500 + 60_000);
     check(slashed, `eve was slashed in block #${slashed?.blockNumber}: ${slashed?.event.data.toProtocol} to the protocol`);
     check(slashed.event.data.bond.toBigInt() === bond - bond / 10n, 'a tenth of its bond');
-    const missed = seen.filter(is('storageProofs', 'ProofMissed', (d) => d.node.toString() === eve.address));
+    const missed = seen.filter(lib.eventIs('storageProofs', 'ProofMissed', (d) => d.node.toString() === eve.address));
     check(missed.length >= maxStrikes, `eve missed ${missed.length} proofs, the first in block #${missed[0]?.blockNumber} (item stored in #${storedAt})`);
     check(missed.every((m) => m.event.data.root.toHex() === content.root), 'each on the stored item');
 
-    const proven = seen.filter(is('storageProofs', 'Proven', (d) => d.node.toString() === dave.address));
-    const davesChallenges = seen.filter(is('storageProofs', 'Challenged', (d) => d.node.toString() === dave.address));
+    const proven = seen.filter(lib.eventIs('storageProofs', 'Proven', (d) => d.node.toString() === dave.address));
+    const davesChallenges = seen.filter(lib.eventIs('storageProofs', 'Challenged', (d) => d.node.toString() === dave.address));
     // Every challenge of dave's but the one still open was proven.
     check(proven.length >= davesChallenges.length - 1 && proven.length >= maxStrikes,
       `dave proved ${proven.length} of its ${davesChallenges.length} challenges`);
-    check(!seen.some(is('storageProofs', 'ProofMissed', (d) => d.node.toString() === dave.address)), 'dave missed none');
+    check(!seen.some(lib.eventIs('storageProofs', 'ProofMissed', (d) => d.node.toString() === dave.address)), 'dave missed none');
     const reward = api.consts.storageProofs.proofReward.toBigInt();
     check(proven.every((p) => p.event.data.reward.toBigInt() === reward && p.event.data.operator.toString() === ferdie.address),
       `each proof paid Ferdie ${reward} from the store's account`);
@@ -70,17 +70,5 @@ async function run(nodeName, networkInfo) {
   }
 }
 
-/** The first event of `seen` that `matches`, waiting up to `timeoutMs` for it. */
-async function waitSeen(seen, matches, timeoutMs) {
-  for (let waited = 0; waited <= timeoutMs; waited += 1000) {
-    const found = seen.find(matches);
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-  return null;
-}
-
-const is = (section, method, test = () => true) =>
-  ({ event }) => event.section === section && event.method === method && test(event.data);
 
 module.exports = { run };

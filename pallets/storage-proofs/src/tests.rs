@@ -19,7 +19,7 @@ fn proof_for(node: &AccountId) -> (Segment, Path) {
 
 fn prove(node: &AccountId) -> frame_support::dispatch::DispatchResult {
 	let (segment, path) = proof_for(node);
-	StorageProofs::prove(RuntimeOrigin::signed(node.clone()), segment, path)
+	StorageProofs::prove(RuntimeOrigin::signed(*node), segment, path)
 }
 
 fn bond(node: &AccountId) -> u64 {
@@ -124,7 +124,7 @@ fn a_valid_proof_is_free_pays_the_operator_and_clears_strikes() {
 }
 
 fn prove_again(node: &AccountId) -> frame_support::dispatch::DispatchResult {
-	StorageProofs::prove(RuntimeOrigin::signed(node.clone()), Segment::default(), Path::default())
+	StorageProofs::prove(RuntimeOrigin::signed(*node), Segment::default(), Path::default())
 }
 
 #[test]
@@ -353,11 +353,11 @@ mod offchain_worker {
 				panic!("not a proof: {:?}", sent[0].1)
 			};
 			// What it sent is free and proves the challenge.
-			assert!(StorageProofs::proves_without_fee(&RuntimeOrigin::signed(node.clone()), &segment, &proof));
+			assert!(StorageProofs::proves_without_fee(&RuntimeOrigin::signed(node), &segment, &proof));
 			// Not sent again while it may still land.
 			run_worker(PERIOD + 1);
 			assert_eq!(sent_calls(&pool).len(), 1);
-			assert_ok!(StorageProofs::prove(RuntimeOrigin::signed(node.clone()), segment, proof));
+			assert_ok!(StorageProofs::prove(RuntimeOrigin::signed(node), segment, proof));
 			// Proven: nothing more to send.
 			run_worker(PERIOD + 4);
 			assert_eq!(sent_calls(&pool).len(), 1);

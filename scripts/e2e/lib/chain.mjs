@@ -152,6 +152,20 @@ export async function subscribeFinalizedEvents(api, onEvent) {
   });
 }
 
+/** The first of the `seen` events (as {@link subscribeFinalizedEvents} reports them) for which `matches` holds, polling each second; null after `timeoutMs`. */
+export async function waitSeen(seen, matches, timeoutMs) {
+  for (let waited = 0; waited <= timeoutMs; waited += 1000) {
+    const found = seen.find(matches);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  return null;
+}
+
+/** Matches a seen event `section.method` whose data passes `test`. */
+export const eventIs = (section, method, test = () => true) =>
+  ({ event }) => event.section === section && event.method === method && test(event.data);
+
 /** The nodes request `id` was assigned to in block `blockHash` (its `inference.Assigned` there). */
 export async function assignedIn(api, blockHash, id) {
   const found = (await eventsInBlock(api, blockHash, 'inference', 'Assigned'))

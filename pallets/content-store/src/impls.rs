@@ -216,6 +216,10 @@ impl<T: Config> ProvableContent for Pallet<T> {
 		Items::<T>::get(root).map(|item| (root, item.chunk_count))
 	}
 
+	fn is_provable(root: &ContentRoot) -> bool {
+		ProvablePositions::<T>::contains_key(root)
+	}
+
 	fn chunk(root: &ContentRoot, index: u32) -> Option<ProvableChunk> {
 		let item = Items::<T>::get(root)?;
 		let segment_root = *ItemSegments::<T>::get(root)?.get(index as usize)?;

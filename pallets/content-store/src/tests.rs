@@ -506,6 +506,7 @@ fn stored_chunks_are_proven_against_segment_roots_computed_from_their_bytes() {
 		assert!(UploadSegments::<Test>::get(ALICE, root).is_none());
 		assert_eq!(ContentStore::provable_count(), 1);
 		assert_eq!(ContentStore::provable(0), Some((root, 3)));
+		assert!(ContentStore::is_provable(&root));
 		for (index, chunk) in chunks.iter().enumerate() {
 			let proven = ContentStore::chunk(&root, index as u32).unwrap();
 			assert_eq!(proven.hash, veriml_primitives::content::chunk_hash(chunk));
@@ -525,6 +526,7 @@ fn stored_chunks_are_proven_against_segment_roots_computed_from_their_bytes() {
 		assert_eq!(ContentStore::provable(0).map(|(r, _)| r), Some(third));
 		assert_eq!(ContentStore::provable(1).map(|(r, _)| r), Some(second));
 		assert_eq!(ContentStore::chunk(&root, 0), None);
+		assert!(!ContentStore::is_provable(&root) && ContentStore::is_provable(&second));
 		// An item that expires leaves the proven items too.
 		run_to_block(60);
 		assert_eq!(ContentStore::provable_count(), 0);

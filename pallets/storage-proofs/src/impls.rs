@@ -27,7 +27,7 @@ impl<T: Config> Pallet<T> {
 		let missed = open.len() as u32;
 		for (node, challenge) in open {
 			// An item that left the store meanwhile has nothing to prove: no strike.
-			if T::Content::chunk(&challenge.root, challenge.chunk).is_none() {
+			if !T::Content::is_provable(&challenge.root) {
 				continue;
 			}
 			let slashed = T::Nodes::strike(&node, None);

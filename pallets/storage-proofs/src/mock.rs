@@ -142,6 +142,9 @@ impl ProvableContent for Content {
 	fn provable(n: u32) -> Option<(ContentRoot, u32)> {
 		ITEMS.with(|items| items.borrow().get(n as usize).map(|(root, chunks)| (*root, chunks.len() as u32)))
 	}
+	fn is_provable(root: &ContentRoot) -> bool {
+		ITEMS.with(|items| items.borrow().iter().any(|(r, _)| r == root))
+	}
 	fn chunk(root: &ContentRoot, index: u32) -> Option<ProvableChunk> {
 		ITEMS.with(|items| {
 			let items = items.borrow();

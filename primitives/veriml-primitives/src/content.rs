@@ -210,6 +210,9 @@ pub trait ProvableContent {
 	/// its number of chunks.
 	fn provable(n: u32) -> Option<(ContentRoot, u32)>;
 
+	/// Whether item `root` is stored and proven (a read of its position, not of its lists).
+	fn is_provable(root: &ContentRoot) -> bool;
+
 	/// Chunk `index` of item `root`, if the item is stored and proven.
 	fn chunk(root: &ContentRoot, index: u32) -> Option<ProvableChunk>;
 }

@@ -1,7 +1,9 @@
 // The journey of issue 4 on a three-node network (see inference-network.toml), run by
 // zombienet as a js-script: CommonJS, with the shared helpers of scripts/e2e imported.
 //
-// 1. Dave registers a real model (pytorch Linear, from scripts/models/make-test-models.sh).
+// 1. Dave stores a real model (pytorch Linear, from scripts/models/make-test-models.sh) in the
+//    content store and registers it from there: every node reads its bytes from the chunks its
+//    own database keeps, checked against the hashes in state, to run and to re-execute it.
 // 2. Eve bonds an attacker key; it is the only node serving the model, so Bob's request is
 //    assigned to it. It submits a wrong result hash: every node re-executes, refutes it,
 //    slashes its bond (part of it to Bob) and the request waits for another node.
@@ -35,8 +37,9 @@ async function run(nodeName, networkInfo) {
 
   const model = lib.testModel('pytorch_Linear');
   // Setup steps wait for finality: the best block may switch to a fork that lacks them (lib.send).
-  await lib.registerModel(api, model, dave, VML / 100n, 'finalized');
-  check(true, `Dave registered ${model.name} (${model.hash})`);
+  const { root } = await lib.registerStoredModel(api, model, dave, VML / 100n, 'finalized');
+  check((await api.query.models.storedModels(model.hash)).unwrap().toHex() === root,
+    `Dave registered ${model.name} (${model.hash}) from the content store's item ${root}`);
 
   await lib.sendOk(api, api.tx.balances.transferKeepAlive(attacker.address, 10n * VML), alice);
   const bond = 100n * VML;

@@ -20,6 +20,9 @@ Models:
   xgboost-*, lightgbm-*  XGBoost and LightGBM regressors and classifiers, exported with
                        onnxmltools
   hostile/*            files the engine must refuse, each for a named reason
+  stored_matmul_*      dense layers of 4 and 9 MiB of seeded weights, registered from the content
+                       store (scripts/e2e/stored-model.test.mjs): the larger is past what a model
+                       kept in state may be (8 MiB)
   adversarial/*        small models made to do as much work per unit of fuel as they can
                        (memory-bound operators, integer division, thousands of tiny nodes, a
                        large tree ensemble): scripts/bench-engine-adversarial.sh times them
@@ -548,6 +551,22 @@ def operator_models():
         + [keep])
 
 
+def stored_models():
+    """Dense layers y = x·W of n×n seeded weights: 4 MiB (n = 1024) and 9 MiB (n = 1536)."""
+    from onnx import TensorProto, helper
+    for n in (1024, 1536):
+        rng = np.random.default_rng(n)
+        w = (rng.standard_normal((n, n)) / np.sqrt(n)).astype(np.float32)
+        x = rng.standard_normal((1, n)).astype(np.float32)
+        graph = helper.make_graph(
+            [helper.make_node("MatMul", ["x", "w"], ["y"])], f"dense_{n}",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])],
+            [numpy_helper.from_array(w, "w")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        write(f"stored_matmul_{n}", model.SerializeToString(), [x], [x @ w], "made here (seeded weights)", 1e-4, 1e-5)
+
+
 def hostile_models():
     """Files the engine must refuse, each for a named reason (hostile/<reason>.onnx)."""
     from onnx import TensorProto, helper
@@ -871,5 +890,6 @@ if __name__ == "__main__":
     sklearn_models()
     sklearn_family_models()
     operator_models()
+    stored_models()
     hostile_models()
     adversarial_models()

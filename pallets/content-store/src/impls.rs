@@ -227,3 +227,17 @@ impl<T: Config> ProvableContent for Pallet<T> {
 		Some(ProvableChunk { hash, segment_root, len: Self::chunk_len(item.byte_len, index) })
 	}
 }
+
+impl<T: Config> StoredContent<T::AccountId> for Pallet<T> {
+	fn item(root: &ContentRoot) -> Option<StoredItem<T::AccountId>> {
+		Items::<T>::get(root).map(|item| StoredItem {
+			owner: item.owner,
+			byte_len: item.byte_len,
+			chunk_count: item.chunk_count,
+		})
+	}
+
+	fn chunk_list_key(root: &ContentRoot) -> alloc::vec::Vec<u8> {
+		ItemChunks::<T>::hashed_key_for(root)
+	}
+}

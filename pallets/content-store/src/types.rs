@@ -3,7 +3,9 @@
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound};
 use scale_info::TypeInfo;
-pub use veriml_primitives::content::{ChunkHash, ContentRoot, ProvableChunk, ProvableContent, SegmentRoot};
+pub use veriml_primitives::content::{
+	ChunkHash, ContentRoot, ProvableChunk, ProvableContent, SegmentRoot, StoredContent, StoredItem,
+};
 
 /// An item on its way to the store, chunk by chunk.
 #[derive(Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen)]

@@ -69,11 +69,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
-	/// Reads `Items`, the hold, the item's proving position and the last proven item; writes
-	/// `Items`, `ItemChunks`, `ItemSegments`, `Expiries`, the hold and the proven items' index.
+	/// Reads `Items`, whether a model uses the item (`ContentInUse`), the hold, the item's
+	/// proving position and the last proven item; writes `Items`, `ItemChunks`, `ItemSegments`,
+	/// `Expiries`, the hold and the proven items' index.
 	fn remove() -> Weight {
 		Weight::from_parts(150_000_000, 8_000)
-			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
 	/// Reads the upload or item and the hold, an item's proving position and the last proven
@@ -117,7 +118,7 @@ impl WeightInfo for () {
 	}
 	fn remove() -> Weight {
 		Weight::from_parts(150_000_000, 8_000)
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 	}
 	fn expire_one() -> Weight {

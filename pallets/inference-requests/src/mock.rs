@@ -64,6 +64,9 @@ impl pallet_model_registry::Config for Test {
 	type DepositPerModel = frame_support::traits::ConstU64<100>;
 	type DepositPerByte = frame_support::traits::ConstU64<1>;
 	type MaxModelBytes = ConstU32<{ 64 * 1024 }>;
+	type Content = ();
+	type MaxStoredModelBytes = ConstU32<{ 64 * 1024 }>;
+	type ContentLoadPicosecondsPerByte = frame_support::traits::ConstU64<10_000>;
 	type MaxChunkBytes = ConstU32<{ 64 * 1024 }>;
 	type MaxNameLength = ConstU32<32>;
 	type MaxTensors = ConstU32<4>;

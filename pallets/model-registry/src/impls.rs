@@ -9,7 +9,8 @@ use frame_support::{
 };
 use frame_system::pallet_prelude::*;
 use sp_runtime::traits::Saturating;
-use veriml_inference_primitives::{EngineError, ModelHash, TensorSpec};
+use veriml_inference_primitives::{EngineError, ModelHash, ModelInfo, TensorSpec};
+use veriml_primitives::content::{ContentRoot, StoredContent};
 
 impl<T: Config> Pallet<T> {
 	/// The deposit for keeping `byte_len` bytes of model in state.
@@ -62,12 +63,114 @@ impl<T: Config> Pallet<T> {
 
 	/// The weight of preparing a model of `byte_len` bytes that took `fuel_to_prepare` at
 	/// registration, in an engine that has not prepared it: reading, decoding and hashing
-	/// its bytes (bounded by registration's per-byte cost, which does as much and more)
-	/// and the preparation's fuel.
-	pub fn preparation_weight(fuel_to_prepare: Fuel, byte_len: u32) -> Weight {
-		T::WeightInfo::register_model(byte_len)
-			.saturating_sub(T::WeightInfo::register_model(0))
-			.saturating_add(Self::fuel_weight(fuel_to_prepare))
+	/// its bytes (bounded by registration's per-byte cost, which does as much and more, or,
+	/// for a model in the content store, reading its chunk list and
+	/// [`content_load_weight`](Self::content_load_weight)) and the preparation's fuel.
+	pub fn preparation_weight(fuel_to_prepare: Fuel, byte_len: u32, in_content_store: bool) -> Weight {
+		let reading = if in_content_store {
+			Self::content_load_weight(byte_len).saturating_add(T::DbWeight::get().reads(1))
+		} else {
+			T::WeightInfo::register_model(byte_len).saturating_sub(T::WeightInfo::register_model(0))
+		};
+		reading.saturating_add(Self::fuel_weight(fuel_to_prepare))
+	}
+
+	/// What the engine's host does per model of `byte_len` bytes in the content store beyond
+	/// its fuel: reading, hashing and handing over its chunks
+	/// ([`Config::ContentLoadPicosecondsPerByte`]).
+	pub fn content_load_weight(byte_len: u32) -> Weight {
+		Weight::from_parts(T::ContentLoadPicosecondsPerByte::get().saturating_mul(byte_len.into()), 0)
+	}
+
+	/// [`register_stored_model`](Pallet::register_stored_model) of a `byte_len`-byte item
+	/// before the engine's fuel: `register_model`'s measured work on no bytes (the records,
+	/// the deposit, the event), the item and its chunk list read, and loading the bytes.
+	pub fn stored_registration_weight(byte_len: u32) -> Weight {
+		T::WeightInfo::register_model(0)
+			.saturating_add(T::DbWeight::get().reads_writes(3, 2))
+			.saturating_add(Self::content_load_weight(byte_len))
+	}
+
+	/// The versions `owner` keeps under `name` with `version` of `model_hash` added: refused
+	/// if the model is registered already, the name is empty, no inputs are declared, the
+	/// version does not exceed the latest or the list is full.
+	pub(crate) fn next_version(
+		owner: &T::AccountId,
+		name: &ModelName<T>,
+		version: u32,
+		model_hash: ModelHash,
+		inputs: &[TensorSpec],
+	) -> Result<VersionsOf<T>, Error<T>> {
+		ensure!(!Models::<T>::contains_key(model_hash), Error::<T>::ModelAlreadyRegistered);
+		ensure!(!name.is_empty(), Error::<T>::EmptyName);
+		ensure!(!inputs.is_empty(), Error::<T>::TooManyTensors);
+		let mut versions = Versions::<T>::get(owner, name);
+		ensure!(versions.last().is_none_or(|(latest, _)| version > *latest), Error::<T>::VersionNotIncreasing);
+		versions.try_push((version, model_hash)).map_err(|_| Error::<T>::TooManyVersions)?;
+		Ok(versions)
+	}
+
+	/// Records the model the engine checked (`info`) under `owner` and its name and version
+	/// (with the owner's versions under that name, `next_version`'s answer), and says so.
+	#[allow(clippy::too_many_arguments)]
+	pub(crate) fn insert_model(
+		owner: T::AccountId,
+		model_hash: ModelHash,
+		(name, version, versions): (ModelName<T>, u32, VersionsOf<T>),
+		inputs: BoundedVec<TensorSpec, T::MaxTensors>,
+		price_per_inference: BalanceOf<T>,
+		info: ModelInfo,
+		byte_len: u32,
+		deposit: BalanceOf<T>,
+		content_root: Option<ContentRoot>,
+	) -> Result<(), Error<T>> {
+		ensure!(
+			veriml_primitives::models::encoded_outputs_len(&info.outputs) <= u64::from(T::MaxOutputBytes::get()),
+			Error::<T>::OutputTooLarge
+		);
+		let outputs = BoundedVec::try_from(info.outputs).map_err(|_| Error::<T>::TooManyTensors)?;
+		let verification = if info.fuel_per_run > T::OptimisticAboveFuel::get() {
+			Verification::Optimistic
+		} else {
+			Verification::InBlock
+		};
+		Versions::<T>::insert(&owner, &name, versions);
+		Models::<T>::insert(
+			model_hash,
+			ModelRecord {
+				owner: owner.clone(),
+				name: name.clone(),
+				version,
+				inputs,
+				outputs,
+				price_per_inference,
+				byte_len,
+				node_count: info.node_count,
+				fuel_per_run: info.fuel_per_run,
+				fuel_to_prepare: info.fuel_to_prepare,
+				verification,
+				status: ModelStatus::Active,
+				deposit,
+				registered_at: frame_system::Pallet::<T>::block_number(),
+			},
+		);
+		Self::deposit_event(Event::ModelRegistered {
+			model_hash,
+			owner,
+			name,
+			version,
+			byte_len,
+			fuel_per_run: info.fuel_per_run,
+			verification,
+			content_root,
+		});
+		Ok(())
+	}
+
+	/// Whether the registered `model`'s bytes are still on chain: always for a model kept in
+	/// state; for one in the content store, while its item is stored (its retention may end).
+	pub fn bytes_available(model: &ModelHash) -> bool {
+		StoredModels::<T>::get(model).is_none_or(|root| T::Content::item(&root).is_some())
 	}
 
 	/// The storage key under which the model's bytes live, for the engine host function.
@@ -148,8 +251,9 @@ impl<T: Config> ModelCatalog<T::AccountId, BalanceOf<T>> for Pallet<T> {
 			output_bytes: veriml_primitives::models::encoded_outputs_len(&record.outputs)
 				.try_into()
 				.unwrap_or(u32::MAX),
-			active: record.status == ModelStatus::Active,
+			active: record.status == ModelStatus::Active && Self::bytes_available(model),
 			verification: record.verification,
+			in_content_store: StoredModels::<T>::contains_key(model),
 		})
 	}
 
@@ -158,16 +262,27 @@ impl<T: Config> ModelCatalog<T::AccountId, BalanceOf<T>> for Pallet<T> {
 	}
 
 	fn preparation_weight(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {
-		Self::preparation_weight(terms.fuel_to_prepare, terms.byte_len)
+		Self::preparation_weight(terms.fuel_to_prepare, terms.byte_len, terms.in_content_store)
 	}
 
 	fn max_model_read_weight() -> Weight {
-		Self::preparation_weight(0, T::MaxModelBytes::get()).saturating_sub(Self::fuel_weight(0))
+		Self::preparation_weight(0, T::MaxModelBytes::get(), false)
+			.max(Self::preparation_weight(0, T::MaxStoredModelBytes::get(), true))
+			.saturating_sub(Self::fuel_weight(0))
 	}
 
 	fn engine_versions(
 	) -> (veriml_inference_primitives::EngineVersion, Option<veriml_inference_primitives::EngineVersion>) {
 		(EngineGuest::<T>::get().version, ReplacedEngineGuest::<T>::get().map(|guest| guest.version))
+	}
+}
+
+/// The content store's items a registered model is read from: the store must not remove them.
+pub struct StoredModelContent<T>(core::marker::PhantomData<T>);
+
+impl<T: Config> Contains<ContentRoot> for StoredModelContent<T> {
+	fn contains(root: &ContentRoot) -> bool {
+		StoredModelRoots::<T>::contains_key(root)
 	}
 }
 
@@ -177,26 +292,38 @@ pub struct ActiveModels<T>(core::marker::PhantomData<T>);
 impl<T: Config> Contains<ModelHash> for ActiveModels<T> {
 	fn contains(model: &ModelHash) -> bool {
 		Models::<T>::get(model).is_some_and(|record| record.status == ModelStatus::Active)
+			&& Pallet::<T>::bytes_available(model)
 	}
 }
 
 impl<T: Config> Pallet<T> {
 	/// Runs the registered `model` on `inputs` with the node's deterministic engine, within
-	/// `fuel_limit`; the engine reads the bytes from [`ModelCode`] when it has not prepared
-	/// the model yet.
+	/// `fuel_limit`; the engine reads the bytes from [`ModelCode`], or from the chunks of the
+	/// content store's item ([`StoredModels`]), when it has not prepared the model yet.
 	pub fn run(
 		model: &ModelHash,
 		input_specs: &[TensorSpec],
 		inputs: &[veriml_inference_primitives::Tensor],
 		fuel_limit: Fuel,
 	) -> Result<veriml_inference_primitives::Execution, EngineError> {
-		veriml_inference_interface::inference::run(
-			EngineGuest::<T>::get().hash,
-			*model,
-			&Self::model_code_key(model),
-			input_specs.to_vec(),
-			inputs.to_vec(),
-			fuel_limit,
-		)
+		let guest = EngineGuest::<T>::get().hash;
+		match StoredModels::<T>::get(model) {
+			Some(root) => veriml_inference_interface::inference::run_stored(
+				guest,
+				*model,
+				&T::Content::chunk_list_key(&root),
+				input_specs.to_vec(),
+				inputs.to_vec(),
+				fuel_limit,
+			),
+			None => veriml_inference_interface::inference::run(
+				guest,
+				*model,
+				&Self::model_code_key(model),
+				input_specs.to_vec(),
+				inputs.to_vec(),
+				fuel_limit,
+			),
+		}
 	}
 }

@@ -17,6 +17,15 @@
 //!    re-executed in every block that carries one, or, above [`Config::OptimisticAboveFuel`],
 //!    [`Verification::Optimistic`]ally (re-executed only when challenged).
 //!
+//! A model larger than a state upload allows ([`Config::MaxModelBytes`]), up to
+//! [`Config::MaxStoredModelBytes`], is stored in the content store first (`pallet-content-store`:
+//! indexed transaction data, out of state, kept and proven by storage nodes) and registered from
+//! there by the item's owner with [`register_stored_model`](Pallet::register_stored_model): the
+//! engine reads its chunks from the node's database, each checked against the chunk hashes the
+//! state holds ([`StoredModels`]). Such a model holds only [`Config::DepositPerModel`] here
+//! (its bytes pay the store's deposit and retention fee), keeps its item from being removed
+//! while it is registered, and becomes unavailable when the item's retention ends.
+//!
 //! Owners can change the price, deprecate a model (no new requests) and remove it, which
 //! releases the deposit. An upload can be aborted, releasing its deposit.
 //!
@@ -50,7 +59,7 @@ mod try_state;
 mod views;
 pub mod weights;
 
-pub use impls::ActiveModels;
+pub use impls::{ActiveModels, StoredModelContent};
 pub use views::runtime_api;
 
 #[cfg(feature = "runtime-benchmarks")]
@@ -80,6 +89,7 @@ pub mod pallet {
 	use frame_system::pallet_prelude::*;
 	use sp_runtime::traits::Saturating;
 	use veriml_inference_primitives::{EngineError, ModelHash, TensorSpec};
+	use veriml_primitives::content::{ContentRoot, StoredContent};
 
 	/// Balance of the currency deposits are held in.
 	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
@@ -95,6 +105,9 @@ pub mod pallet {
 		<T as Config>::MaxNameLength,
 		<T as Config>::MaxTensors,
 	>;
+
+	/// The versions an owner keeps under one name.
+	pub type VersionsOf<T> = BoundedVec<(u32, ModelHash), <T as Config>::MaxVersions>;
 
 	/// A model's name.
 	pub type ModelName<T> = BoundedVec<u8, <T as Config>::MaxNameLength>;
@@ -133,9 +146,23 @@ pub mod pallet {
 		#[pallet::constant]
 		type DepositPerByte: Get<BalanceOf<Self>>;
 
-		/// Largest model, in bytes.
+		/// Largest model kept in state, in bytes.
 		#[pallet::constant]
 		type MaxModelBytes: Get<u32>;
+
+		/// The content store, from which larger models are registered.
+		type Content: StoredContent<Self::AccountId>;
+
+		/// Largest model registered from the content store, in bytes.
+		#[pallet::constant]
+		type MaxStoredModelBytes: Get<u32>;
+
+		/// Reference-machine time, in picoseconds, a node spends per byte of a model in the
+		/// content store on what the engine's fuel does not count: reading its chunks from the
+		/// database, hashing each and the whole, and handing them to the engine (the copies
+		/// the engine makes as it parses them included).
+		#[pallet::constant]
+		type ContentLoadPicosecondsPerByte: Get<u64>;
 
 		/// Size of every upload chunk but the last.
 		#[pallet::constant]
@@ -213,6 +240,16 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Models<T: Config> = StorageMap<_, Identity, ModelHash, ModelRecordOf<T>>;
 
+	/// The models whose bytes are an item of the content store (not [`ModelCode`]), by model
+	/// hash: the item's root. The engine reads them from the item's chunks.
+	#[pallet::storage]
+	pub type StoredModels<T: Config> = StorageMap<_, Identity, ModelHash, ContentRoot>;
+
+	/// [`StoredModels`] the other way round: the model registered from each content item, which
+	/// the store must not remove while it is registered.
+	#[pallet::storage]
+	pub type StoredModelRoots<T: Config> = StorageMap<_, Identity, ContentRoot, ModelHash>;
+
 	/// The engine guest (the wasm module of `primitives/engine-guest`, as its reproducible build
 	/// makes it) with which this chain checks and runs models: its blake2-256 and the engine
 	/// version it declares, the first field of every result hash. Its bytes are kept under the
@@ -270,15 +307,8 @@ pub mod pallet {
 
 	/// The versions registered under an owner and a name, oldest first.
 	#[pallet::storage]
-	pub type Versions<T: Config> = StorageDoubleMap<
-		_,
-		Blake2_128Concat,
-		T::AccountId,
-		Blake2_128Concat,
-		ModelName<T>,
-		BoundedVec<(u32, ModelHash), T::MaxVersions>,
-		ValueQuery,
-	>;
+	pub type Versions<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Blake2_128Concat, ModelName<T>, VersionsOf<T>, ValueQuery>;
 
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
@@ -300,6 +330,8 @@ pub mod pallet {
 		UploadTaken { content_hash: ModelHash, uploader: T::AccountId, deposit: BalanceOf<T> },
 		/// A model was checked by the engine and registered; `verification` says whether its
 		/// results are re-executed in block or settled optimistically unless challenged.
+		/// `content_root` is the content store's item its bytes are read from (none: they are
+		/// kept in state).
 		ModelRegistered {
 			model_hash: ModelHash,
 			owner: T::AccountId,
@@ -308,6 +340,7 @@ pub mod pallet {
 			byte_len: u32,
 			fuel_per_run: Fuel,
 			verification: Verification,
+			content_root: Option<ContentRoot>,
 		},
 		/// A model's price per inference changed.
 		PriceChanged { model_hash: ModelHash, price_per_inference: BalanceOf<T> },
@@ -333,7 +366,8 @@ pub mod pallet {
 
 	#[pallet::error]
 	pub enum Error<T> {
-		/// The model is longer than `MaxModelBytes`, or empty.
+		/// The model is longer than `MaxModelBytes` (`MaxStoredModelBytes` from the content
+		/// store), or empty.
 		InvalidModelLength,
 		/// A model with these bytes is already registered.
 		ModelAlreadyRegistered,
@@ -415,6 +449,10 @@ pub mod pallet {
 		/// A new engine guest must declare a higher engine version than the current one and
 		/// than any guest already scheduled.
 		EngineVersionNotRaised,
+		/// The content store holds no complete item with this root.
+		UnknownContent,
+		/// Only the content item's owner may register a model from it.
+		NotContentOwner,
 	}
 
 	impl<T> From<EngineError> for Error<T> {
@@ -531,61 +569,27 @@ pub mod pallet {
 			let owner = ensure_signed(origin)?;
 			let upload = Uploads::<T>::get(&owner, model_hash).ok_or(Error::<T>::UnknownUpload)?;
 			ensure!(upload.chunks_received == upload.chunk_count, Error::<T>::UploadIncomplete);
-			ensure!(!name.is_empty(), Error::<T>::EmptyName);
-			ensure!(!inputs.is_empty(), Error::<T>::TooManyTensors);
-			let mut versions = Versions::<T>::get(&owner, &name);
-			ensure!(versions.last().is_none_or(|(latest, _)| version > *latest), Error::<T>::VersionNotIncreasing);
+			let versions = Self::next_version(&owner, &name, version, model_hash, &inputs)?;
 
 			let bytes = Self::uploaded_bytes(&owner, model_hash, &upload)?;
-
 			let info =
 				T::Inspector::inspect(EngineGuest::<T>::get().hash, &bytes, &inputs, T::RegistrationFuelLimit::get())
 					.map_err(Error::<T>::from)?;
-			ensure!(
-				veriml_primitives::models::encoded_outputs_len(&info.outputs) <= u64::from(T::MaxOutputBytes::get()),
-				Error::<T>::OutputTooLarge
-			);
-			let outputs = BoundedVec::try_from(info.outputs).map_err(|_| Error::<T>::TooManyTensors)?;
-			versions.try_push((version, model_hash)).map_err(|_| Error::<T>::TooManyVersions)?;
-
 			let code = BoundedVec::try_from(bytes).map_err(|_| Error::<T>::InvalidModelLength)?;
-			let verification = if info.fuel_per_run > T::OptimisticAboveFuel::get() {
-				Verification::Optimistic
-			} else {
-				Verification::InBlock
-			};
+			let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
+			Self::insert_model(
+				owner.clone(),
+				model_hash,
+				(name, version, versions),
+				inputs,
+				price_per_inference,
+				info,
+				upload.byte_len,
+				upload.deposit,
+				None,
+			)?;
 			ModelCode::<T>::insert(model_hash, code);
 			Self::remove_upload(&owner, model_hash, &upload);
-			Versions::<T>::insert(&owner, &name, versions);
-			Models::<T>::insert(
-				model_hash,
-				ModelRecord {
-					owner: owner.clone(),
-					name: name.clone(),
-					version,
-					inputs,
-					outputs,
-					price_per_inference,
-					byte_len: upload.byte_len,
-					node_count: info.node_count,
-					fuel_per_run: info.fuel_per_run,
-					fuel_to_prepare: info.fuel_to_prepare,
-					verification,
-					status: ModelStatus::Active,
-					deposit: upload.deposit,
-					registered_at: frame_system::Pallet::<T>::block_number(),
-				},
-			);
-			Self::deposit_event(Event::ModelRegistered {
-				model_hash,
-				owner,
-				name,
-				version,
-				byte_len: upload.byte_len,
-				fuel_per_run: info.fuel_per_run,
-				verification,
-			});
-			let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
 			Ok(Some(T::WeightInfo::register_model(upload.byte_len).saturating_add(Self::fuel_weight(used_fuel))).into())
 		}
 
@@ -644,10 +648,76 @@ pub mod pallet {
 				}
 			});
 			ModelCode::<T>::remove(model_hash);
+			if let Some(root) = StoredModels::<T>::take(model_hash) {
+				StoredModelRoots::<T>::remove(root);
+			}
 			Models::<T>::remove(model_hash);
 			Self::release_deposit(&who, model.deposit)?;
 			Self::deposit_event(Event::ModelRemoved { model_hash, owner: who, deposit: model.deposit });
 			Ok(())
+		}
+
+		/// Register the content store's item `root`, which the caller owns, as a model: version
+		/// `version` of `name`, taking `inputs`, paid `price_per_inference` per inference.
+		///
+		/// For models larger than a state upload allows (`MaxModelBytes`), up to
+		/// `MaxStoredModelBytes`: store the bytes with `contentStore.beginStore`/`storeChunk`
+		/// first. The engine reads the item's chunks from the node's database, checked against
+		/// their hashes, and checks the model as `register_model` does; the model's hash is the
+		/// blake2-256 of the whole bytes, as for any model. Holds `DepositPerModel` (the bytes
+		/// pay the store's deposit and retention fee). The item cannot be removed while the
+		/// model is registered; when its retention ends the model is no longer available (its
+		/// requests fail with `ModelUnavailable`), so its owner renews it (`contentStore.renew`,
+		/// open to anyone).
+		#[pallet::call_index(8)]
+		#[pallet::weight(
+			Pallet::<T>::stored_registration_weight(T::MaxStoredModelBytes::get())
+				.saturating_add(Pallet::<T>::fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)))
+		)]
+		pub fn register_stored_model(
+			origin: OriginFor<T>,
+			root: ContentRoot,
+			name: ModelName<T>,
+			version: u32,
+			inputs: BoundedVec<TensorSpec, T::MaxTensors>,
+			price_per_inference: BalanceOf<T>,
+		) -> DispatchResultWithPostInfo {
+			let owner = ensure_signed(origin)?;
+			let item = T::Content::item(&root).ok_or(Error::<T>::UnknownContent)?;
+			ensure!(item.owner == owner, Error::<T>::NotContentOwner);
+			ensure!(
+				item.byte_len > 0 && item.byte_len <= T::MaxStoredModelBytes::get(),
+				Error::<T>::InvalidModelLength
+			);
+			ensure!(!StoredModelRoots::<T>::contains_key(root), Error::<T>::ModelAlreadyRegistered);
+
+			let (model_hash, info) = T::Inspector::inspect_stored(
+				EngineGuest::<T>::get().hash,
+				&T::Content::chunk_list_key(&root),
+				&inputs,
+				T::RegistrationFuelLimit::get(),
+			)
+			.map_err(Error::<T>::from)?;
+			let versions = Self::next_version(&owner, &name, version, model_hash, &inputs)?;
+			let deposit = T::DepositPerModel::get();
+			T::Currency::hold(&HoldReason::ModelStorage.into(), &owner, deposit)
+				.map_err(|_| Error::<T>::InsufficientDeposit)?;
+			let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
+			Self::insert_model(
+				owner,
+				model_hash,
+				(name, version, versions),
+				inputs,
+				price_per_inference,
+				info,
+				item.byte_len,
+				deposit,
+				Some(root),
+			)?;
+			StoredModels::<T>::insert(model_hash, root);
+			StoredModelRoots::<T>::insert(root, model_hash);
+			Ok(Some(Self::stored_registration_weight(item.byte_len).saturating_add(Self::fuel_weight(used_fuel)))
+				.into())
 		}
 
 		/// Replace the engine guest (root): `code` is the new guest's wasm, zstd-compressed as
@@ -708,6 +778,7 @@ pub mod pallet {
 			assert!(T::MaxChunkBytes::get() > 0, "MaxChunkBytes must be positive");
 			assert!(T::MaxModelBytes::get() >= T::MaxChunkBytes::get(), "MaxModelBytes must hold at least one chunk");
 			let worst_registration = T::WeightInfo::register_model(T::MaxModelBytes::get())
+				.max(Self::stored_registration_weight(T::MaxStoredModelBytes::get()))
 				.saturating_add(Self::fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)));
 			let max_extrinsic = T::BlockWeights::get()
 				.get(frame_support::dispatch::DispatchClass::Normal)
@@ -715,8 +786,8 @@ pub mod pallet {
 				.unwrap_or_else(|| T::BlockWeights::get().max_block);
 			assert!(
 				worst_registration.all_lte(max_extrinsic),
-				"register_model's worst case ({worst_registration}) exceeds a transaction's maximum \
-				 ({max_extrinsic}): lower RegistrationFuelLimit or MaxModelBytes"
+				"a registration's worst case ({worst_registration}) exceeds a transaction's maximum \
+				 ({max_extrinsic}): lower RegistrationFuelLimit, MaxModelBytes or MaxStoredModelBytes"
 			);
 		}
 	}

@@ -6,11 +6,12 @@ use frame_support::{derive_impl, parameter_types, traits::Contains};
 use sp_runtime::BuildStorage;
 use std::{
 	cell::RefCell,
-	collections::BTreeSet,
-	sync::{Arc, LazyLock},
+	collections::{BTreeMap, BTreeSet, HashMap},
+	sync::{Arc, LazyLock, Mutex},
 };
-use veriml_inference_interface::InferenceExt;
+use veriml_inference_interface::{ChunkSource, ChunkSourceExt, InferenceExt};
 use veriml_inference_primitives::ModelHash;
+use veriml_primitives::content::{chunk_hash, chunk_root, ChunkHash, ContentRoot, StoredContent, StoredItem};
 
 type Block = frame_system::mocking::MockBlock<Test>;
 
@@ -42,6 +43,8 @@ parameter_types! {
 	pub const DepositPerModel: u64 = 100;
 	pub const DepositPerByte: u64 = 1;
 	pub const MaxModelBytes: u32 = 64 * 1024;
+	/// Larger than a state upload, as the runtime's.
+	pub const MaxStoredModelBytes: u32 = 1024 * 1024;
 	/// Largest outputs a result may carry.
 	pub static MaxOutputBytes: u32 = 1024;
 	pub const MaxChunkBytes: u32 = CHUNK;
@@ -74,6 +77,74 @@ impl Contains<ModelHash> for InUse {
 	}
 }
 
+/// A content item's chunks are this long (the store's are 1 MiB).
+pub const CONTENT_CHUNK: usize = 4096;
+
+/// The chunks this test's node keeps (what its database holds as indexed transactions).
+#[derive(Default)]
+pub struct KeptChunks(Mutex<HashMap<ChunkHash, Vec<u8>>>);
+
+impl ChunkSource for KeptChunks {
+	fn chunk(&self, hash: &sp_core::H256) -> Option<Vec<u8>> {
+		self.0.lock().unwrap().get(hash).cloned()
+	}
+}
+
+thread_local! {
+	static KEPT: Arc<KeptChunks> = Arc::new(KeptChunks::default());
+	static ITEMS: RefCell<BTreeMap<ContentRoot, StoredItem<u64>>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// The content store of these tests: items in a table, their chunk lists in state (where the
+/// engine's host function reads them), their chunks kept by this test's node.
+pub struct Content;
+
+impl StoredContent<u64> for Content {
+	fn item(root: &ContentRoot) -> Option<StoredItem<u64>> {
+		ITEMS.with(|items| items.borrow().get(root).cloned())
+	}
+
+	fn chunk_list_key(root: &ContentRoot) -> Vec<u8> {
+		[&b"mock-content:"[..], root.as_bytes()].concat()
+	}
+}
+
+/// Stores `bytes` as `owner`'s item, as the content store completes one: its chunk list in
+/// state, its chunks kept by the node. Returns its root and its chunks' hashes.
+pub fn store_content(owner: u64, bytes: &[u8]) -> (ContentRoot, Vec<ChunkHash>) {
+	let chunks: Vec<&[u8]> = bytes.chunks(CONTENT_CHUNK).collect();
+	let hashes: Vec<ChunkHash> = chunks.iter().map(|chunk| chunk_hash(chunk)).collect();
+	let root = chunk_root(&hashes);
+	frame_support::storage::unhashed::put(&Content::chunk_list_key(&root), &hashes);
+	KEPT.with(|kept| {
+		let mut kept = kept.0.lock().unwrap();
+		for (hash, chunk) in hashes.iter().zip(&chunks) {
+			kept.insert(*hash, chunk.to_vec());
+		}
+	});
+	let item = StoredItem { owner, byte_len: bytes.len() as u32, chunk_count: hashes.len() as u32 };
+	ITEMS.with(|items| items.borrow_mut().insert(root, item));
+	(root, hashes)
+}
+
+/// The item leaves the store (its retention ended): its records leave state; the node still
+/// keeps its chunks.
+pub fn expire_content(root: ContentRoot) {
+	frame_support::storage::unhashed::kill(&Content::chunk_list_key(&root));
+	ITEMS.with(|items| items.borrow_mut().remove(&root));
+}
+
+/// This node loses chunk `hash` (or, with `bytes`, keeps other bytes under it).
+pub fn lose_chunk(hash: ChunkHash, bytes: Option<Vec<u8>>) {
+	KEPT.with(|kept| {
+		let mut kept = kept.0.lock().unwrap();
+		match bytes {
+			Some(bytes) => kept.insert(hash, bytes),
+			None => kept.remove(&hash),
+		}
+	});
+}
+
 impl pallet_model_registry::Config for Test {
 	type RuntimeEvent = RuntimeEvent;
 	type Currency = Balances;
@@ -83,6 +154,9 @@ impl pallet_model_registry::Config for Test {
 	type DepositPerModel = DepositPerModel;
 	type DepositPerByte = DepositPerByte;
 	type MaxModelBytes = MaxModelBytes;
+	type Content = Content;
+	type MaxStoredModelBytes = MaxStoredModelBytes;
+	type ContentLoadPicosecondsPerByte = frame_support::traits::ConstU64<5_000>;
 	type MaxChunkBytes = MaxChunkBytes;
 	type MaxNameLength = MaxNameLength;
 	type MaxTensors = MaxTensors;
@@ -127,6 +201,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	.unwrap();
 	let mut ext = sp_io::TestExternalities::new(storage);
 	ext.register_extension(InferenceExt::new(ENGINE.clone()));
+	ext.register_extension(ChunkSourceExt::new(KEPT.with(|kept| kept.clone())));
 	ext.execute_with(|| System::set_block_number(1));
 	ext
 }

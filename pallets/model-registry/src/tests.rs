@@ -8,26 +8,28 @@ use frame_support::{
 };
 use veriml_inference_primitives::{model_hash, onnx_builder, ModelHash, TensorSpec};
 
-const WIDTH: u32 = 8;
+mod stored_models;
 
-fn relu(padding: usize) -> Vec<u8> {
+pub(crate) const WIDTH: u32 = 8;
+
+pub(crate) fn relu(padding: usize) -> Vec<u8> {
 	onnx_builder::unary_model("Relu", WIDTH, padding)
 }
 
-fn inputs() -> BoundedVec<TensorSpec, MaxTensors> {
+pub(crate) fn inputs() -> BoundedVec<TensorSpec, MaxTensors> {
 	BoundedVec::truncate_from(vec![onnx_builder::unary_model_input(WIDTH)])
 }
 
-fn name(s: &str) -> BoundedVec<u8, MaxNameLength> {
+pub(crate) fn name(s: &str) -> BoundedVec<u8, MaxNameLength> {
 	BoundedVec::truncate_from(s.as_bytes().to_vec())
 }
 
-fn held(who: u64) -> u64 {
+pub(crate) fn held(who: u64) -> u64 {
 	Balances::balance_on_hold(&RuntimeHoldReason::Models(crate::HoldReason::ModelStorage), &who)
 }
 
 /// Uploads `bytes` from `who` in chunks, in order.
-fn upload(who: u64, bytes: &[u8]) -> ModelHash {
+pub(crate) fn upload(who: u64, bytes: &[u8]) -> ModelHash {
 	let hash = model_hash(bytes);
 	assert_ok!(Models::begin_upload(RuntimeOrigin::signed(who), hash, bytes.len() as u32));
 	for (index, chunk) in bytes.chunks(CHUNK as usize).enumerate() {
@@ -41,7 +43,7 @@ fn upload(who: u64, bytes: &[u8]) -> ModelHash {
 	hash
 }
 
-fn register(
+pub(crate) fn register(
 	who: u64,
 	hash: ModelHash,
 	model_name: &str,
@@ -95,6 +97,7 @@ fn a_model_is_uploaded_in_chunks_checked_and_registered() {
 				byte_len: bytes.len() as u32,
 				fuel_per_run: model.fuel_per_run,
 				verification: Verification::InBlock,
+				content_root: None,
 			}
 			.into(),
 		);
@@ -125,6 +128,7 @@ fn a_model_measured_above_the_optimistic_threshold_is_verified_optimistically() 
 				byte_len: model.byte_len,
 				fuel_per_run: model.fuel_per_run,
 				verification: Verification::Optimistic,
+				content_root: None,
 			}
 			.into(),
 		);
@@ -489,5 +493,25 @@ fn nobody_blocks_bytes_someone_else_uploads() {
 		assert!(Uploads::<Test>::contains_key(BOB, hash));
 		assert_noop!(register(BOB, hash, "relu", 1), Error::<Test>::UploadIncomplete);
 		assert_ok!(Models::abort_upload(RuntimeOrigin::signed(BOB), hash));
+	});
+}
+
+#[test]
+fn a_second_upload_of_registered_bytes_cannot_take_the_model_over() {
+	run_test(|| {
+		// Both begin before either registers (the check of `begin_upload` passes for both).
+		let bytes = relu(0);
+		let hash = model_hash(&bytes);
+		assert_ok!(Models::begin_upload(RuntimeOrigin::signed(BOB), hash, bytes.len() as u32));
+		assert_ok!(Models::upload_chunk(RuntimeOrigin::signed(BOB), hash, 0, BoundedVec::truncate_from(bytes.clone())));
+		assert_eq!(upload(ALICE, &bytes), hash);
+		assert_ok!(register(ALICE, hash, "relu", 1));
+		let alices = crate::Models::<Test>::get(hash).unwrap();
+		// Bob's complete upload of the same bytes is refused, Alice's model and deposit stay
+		// (it used to replace her record, leaving her deposit held for nothing).
+		assert_noop!(register(BOB, hash, "relu", 1), Error::<Test>::ModelAlreadyRegistered);
+		assert_eq!(crate::Models::<Test>::get(hash).unwrap(), alices);
+		assert_ok!(Models::abort_upload(RuntimeOrigin::signed(BOB), hash));
+		assert_eq!(held(BOB), 0);
 	});
 }

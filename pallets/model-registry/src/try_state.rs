@@ -6,7 +6,8 @@ use veriml_primitives::invariants::ExpectedHolds;
 
 impl<T: Config> Pallet<T> {
 	/// The registry's invariants, checked by `try_state` and after every block of the
-	/// tests: every model has its bytes (of its recorded length and hash) and is listed
+	/// tests: every model has its bytes (of its recorded length and hash) in state, or its
+	/// content item listed both ways (the item's own checks are the store's), and is listed
 	/// under its owner's name and version; every upload holds as many chunks as it counts;
 	/// each account's `ModelStorage` hold is the sum of the deposits of its uploads and
 	/// models; the guest the chain names has its bytes in state.
@@ -14,11 +15,24 @@ impl<T: Config> Pallet<T> {
 		use frame_support::traits::fungible::InspectHold;
 		let mut deposits = ExpectedHolds::default();
 		let mut models = 0usize;
+		let mut stored = 0usize;
 		for (hash, model) in Models::<T>::iter() {
-			models += 1;
-			let code = ModelCode::<T>::get(hash).ok_or("a registered model has no bytes")?;
-			ensure!(code.len() as u32 == model.byte_len, "a model's bytes are not its recorded length");
-			ensure!(veriml_inference_primitives::model_hash(&code) == hash, "a model's bytes do not hash to its key");
+			if let Some(root) = StoredModels::<T>::get(hash) {
+				stored += 1;
+				ensure!(!ModelCode::<T>::contains_key(hash), "a model in the content store has bytes in state too");
+				ensure!(
+					StoredModelRoots::<T>::get(root) == Some(hash),
+					"a model in the content store is not listed under its item"
+				);
+			} else {
+				models += 1;
+				let code = ModelCode::<T>::get(hash).ok_or("a registered model has no bytes")?;
+				ensure!(code.len() as u32 == model.byte_len, "a model's bytes are not its recorded length");
+				ensure!(
+					veriml_inference_primitives::model_hash(&code) == hash,
+					"a model's bytes do not hash to its key"
+				);
+			}
 			ensure!(
 				Versions::<T>::get(&model.owner, &model.name).contains(&(model.version, hash)),
 				"a model is not listed under its owner's name and version"
@@ -26,6 +40,10 @@ impl<T: Config> Pallet<T> {
 			deposits.add(model.owner.clone(), model.deposit);
 		}
 		ensure!(ModelCode::<T>::iter_keys().count() == models, "model bytes without a registered model");
+		ensure!(
+			StoredModels::<T>::iter_keys().count() == stored && StoredModelRoots::<T>::iter_keys().count() == stored,
+			"a content item listed for no registered model"
+		);
 		for (owner, name, versions) in Versions::<T>::iter() {
 			for (version, hash) in versions {
 				let model = Models::<T>::get(hash).ok_or("a listed version is not a registered model")?;

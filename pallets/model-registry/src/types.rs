@@ -137,6 +137,15 @@ pub trait ModelInspector {
 		inputs: &[TensorSpec],
 		fuel_limit: Fuel,
 	) -> Result<ModelInfo, EngineError>;
+
+	/// [`inspect`](Self::inspect) for a model in the content store, whose chunk list the
+	/// state holds under `chunks_key`: the blake2-256 of its whole bytes and its figures.
+	fn inspect_stored(
+		guest: ModelHash,
+		chunks_key: &[u8],
+		inputs: &[TensorSpec],
+		fuel_limit: Fuel,
+	) -> Result<(ModelHash, ModelInfo), EngineError>;
 }
 
 /// The node's deterministic engine, through the `inference` host functions.
@@ -150,5 +159,14 @@ impl ModelInspector for HostEngine {
 		fuel_limit: Fuel,
 	) -> Result<ModelInfo, EngineError> {
 		veriml_inference_interface::inference::inspect(guest, model, inputs.to_vec(), fuel_limit)
+	}
+
+	fn inspect_stored(
+		guest: ModelHash,
+		chunks_key: &[u8],
+		inputs: &[TensorSpec],
+		fuel_limit: Fuel,
+	) -> Result<(ModelHash, ModelInfo), EngineError> {
+		veriml_inference_interface::inference::inspect_stored(guest, chunks_key, inputs.to_vec(), fuel_limit)
 	}
 }

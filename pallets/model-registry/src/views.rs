@@ -17,7 +17,8 @@ pub mod runtime_api {
 			/// measured fuel, verification mode and status; `None` if none is registered.
 			fn model(model: ModelHash) -> Option<RegisteredModel<AccountId, Balance, BlockNumber>>;
 			/// The ONNX bytes of the registered model `model` (the caller can check
-			/// `blake2_256(bytes) == model`); `None` if none is registered.
+			/// `blake2_256(bytes) == model`); `None` if none is registered, or if its bytes are
+			/// in the content store (`Models::StoredModels` names the item: fetch its chunks).
 			fn model_code(model: ModelHash) -> Option<Vec<u8>>;
 			/// The engine guest the chain checks and runs models with now: its hash and the
 			/// engine version every result hash commits to.

@@ -166,6 +166,7 @@ impl ModelCatalog<u64, u64> for MockModels {
 			fuel_per_run: 1_000,
 			fuel_to_prepare: 5_000,
 			byte_len: 100,
+			in_content_store: false,
 			output_bytes: 40,
 			active: true,
 			verification: Verification::InBlock,

@@ -6,7 +6,9 @@
 //! What a node keeps is its own business, not consensus: block execution must never depend on
 //! it. So the function answers only off-chain calls (off-chain workers, RPC `state_call`,
 //! transaction validation: [`Lane::Offchain`](veriml_inference_interface::Lane)); in a block's
-//! execution (import, authoring) it answers `None` on every node alike.
+//! execution (import, authoring) it answers `None` on every node alike. (The engine reads the
+//! chunks of a model registered from the content store in block execution too, but checks
+//! each against the hash the state holds and aborts the call without them: `inference::run_stored`.)
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -18,42 +20,13 @@ use sp_runtime_interface::{
 	pass_by::{AllocateAndReturnByCodec, PassPointerAndReadCopy},
 	runtime_interface,
 };
-
-/// Where a node reads the chunks it keeps: its database's indexed transactions.
+/// Where the node's chunks are read from: kept with the engine's host functions, which read a
+/// stored model's chunks through the same source.
 #[cfg(feature = "std")]
-pub trait ChunkSource: Send + Sync {
-	/// The bytes kept under `hash`, if this node has them.
-	fn chunk(&self, hash: &H256) -> Option<Vec<u8>>;
-}
+pub use veriml_inference_interface::{set_process_source, ChunkSource, ChunkSourceExt};
 
 #[cfg(feature = "std")]
-sp_externalities::decl_extension! {
-	/// The chunks a runtime call reads (tests register one; the node sets its database for
-	/// the whole process with [`set_process_source`]).
-	pub struct ChunkSourceExt(std::sync::Arc<dyn ChunkSource>);
-}
-
-#[cfg(feature = "std")]
-impl ChunkSourceExt {
-	/// Wraps a source for registration.
-	pub fn new(source: std::sync::Arc<dyn ChunkSource>) -> Self {
-		Self(source)
-	}
-}
-
-#[cfg(feature = "std")]
-static PROCESS_SOURCE: std::sync::OnceLock<std::sync::Arc<dyn ChunkSource>> = std::sync::OnceLock::new();
-
-/// Sets where runtime calls of this process read chunks (the node's database); `false` if it
-/// was set already.
-#[cfg(feature = "std")]
-pub fn set_process_source(source: std::sync::Arc<dyn ChunkSource>) -> bool {
-	PROCESS_SOURCE.set(source).is_ok()
-}
-
-#[cfg(feature = "std")]
-fn read_chunk(mut ext: &mut dyn sp_externalities::Externalities, hash: &H256) -> Option<Vec<u8>> {
-	use sp_externalities::ExternalitiesExt;
+fn read_chunk(ext: &mut dyn sp_externalities::Externalities, hash: &H256) -> Option<Vec<u8>> {
 	if veriml_inference_interface::current_lane() != veriml_inference_interface::Lane::Offchain {
 		log::warn!(
 			target: "veriml::storage",
@@ -61,9 +34,7 @@ fn read_chunk(mut ext: &mut dyn sp_externalities::Externalities, hash: &H256) ->
 		);
 		return None;
 	}
-	let source =
-		ext.extension::<ChunkSourceExt>().map(|ext| ext.0.clone()).or_else(|| PROCESS_SOURCE.get().cloned())?;
-	source.chunk(hash)
+	veriml_inference_interface::kept_chunk(ext, hash)
 }
 
 /// Reading the chunks this node keeps.

@@ -121,12 +121,24 @@ pub fn current_lane() -> Lane {
 /// is slashed for a fault of this node.
 #[cfg(feature = "std")]
 fn abort_runtime_call(failure: LocalFailure) -> ! {
+	abort_for(failure.describe())
+}
+
+/// [`abort_runtime_call`] for a fault this crate finds itself: `why` says it.
+#[cfg(feature = "std")]
+fn abort_for(why: &str) -> ! {
 	log::error!(
 		target: "veriml::engine",
-		"the inference engine failed on this node ({failure}): the runtime call is aborted, no verdict is written"
+		"the inference engine failed on this node ({why}): the runtime call is aborted, no verdict is written"
 	);
-	panic!("veriml inference engine: local failure on this node: {failure}")
+	panic!("veriml inference engine: local failure on this node: {why}")
 }
+
+/// Why a node aborts a run of a model in the content store: [`abort_for`]'s words, in the
+/// panic message the tests look for.
+#[cfg(feature = "std")]
+pub const MISSING_CONTENT: &str =
+	"this node does not keep every chunk of the model's bytes in the content store (pruned block bodies?)";
 
 /// A verdict for the runtime, or an aborted runtime call for a local failure.
 #[cfg(feature = "std")]
@@ -235,6 +247,120 @@ fn run_with(
 	verdict(engine.run(current_lane(), guest, model_hash, &mut load_model, input_specs, inputs, fuel_limit))
 }
 
+/// Where a node reads the stored chunks it keeps: its database's indexed transactions (the
+/// content store's chunks, by their blake2-256). The engine reads models registered from the
+/// content store through it; the storage proofs' off-chain worker reads challenged chunks.
+#[cfg(feature = "std")]
+pub trait ChunkSource: Send + Sync {
+	/// The bytes kept under `hash`, if this node has them.
+	fn chunk(&self, hash: &sp_core::H256) -> Option<Vec<u8>>;
+}
+
+#[cfg(feature = "std")]
+sp_externalities::decl_extension! {
+	/// The chunks a runtime call reads (tests register one; the node sets its database for
+	/// the whole process with [`set_process_source`]).
+	pub struct ChunkSourceExt(std::sync::Arc<dyn ChunkSource>);
+}
+
+#[cfg(feature = "std")]
+impl ChunkSourceExt {
+	/// Wraps a source for registration.
+	pub fn new(source: std::sync::Arc<dyn ChunkSource>) -> Self {
+		Self(source)
+	}
+}
+
+#[cfg(feature = "std")]
+static PROCESS_SOURCE: std::sync::OnceLock<std::sync::Arc<dyn ChunkSource>> = std::sync::OnceLock::new();
+
+/// Sets where runtime calls of this process read chunks (the node's database); `false` if it
+/// was set already.
+#[cfg(feature = "std")]
+pub fn set_process_source(source: std::sync::Arc<dyn ChunkSource>) -> bool {
+	PROCESS_SOURCE.set(source).is_ok()
+}
+
+/// The bytes this node keeps under chunk hash `hash`, whatever the lane: its externalities'
+/// [`ChunkSourceExt`], else the process's source. Not checked against the hash.
+#[cfg(feature = "std")]
+pub fn kept_chunk(mut ext: &mut dyn sp_externalities::Externalities, hash: &sp_core::H256) -> Option<Vec<u8>> {
+	let source =
+		ext.extension::<ChunkSourceExt>().map(|ext| ext.0.clone()).or_else(|| PROCESS_SOURCE.get().cloned())?;
+	source.chunk(hash)
+}
+
+/// The bytes of a model kept in the content store, whose chunk hashes (SCALE `Vec<H256>`, in
+/// order) the state holds under `chunks_key`; `None` when the state holds no such list (the
+/// item left the store: the same answer on every node). Each chunk is read from this node's
+/// chunks and checked against its hash; a node that lacks one, or keeps other bytes under its
+/// hash, aborts the runtime call ([`MISSING_CONTENT`]): what it keeps must never change a
+/// verdict.
+#[cfg(feature = "std")]
+fn stored_model_bytes(ext: &mut dyn sp_externalities::Externalities, chunks_key: &[u8]) -> Option<Vec<u8>> {
+	let started = std::time::Instant::now();
+	let raw = ext.storage(chunks_key)?;
+	let hashes = <Vec<sp_core::H256> as codec::Decode>::decode(&mut &raw[..]).ok()?;
+	let mut bytes = Vec::new();
+	for hash in &hashes {
+		match kept_chunk(ext, hash) {
+			Some(chunk) if veriml_inference_primitives::model_hash(&chunk) == *hash => bytes.extend_from_slice(&chunk),
+			kept => {
+				log::error!(
+					target: "veriml::engine",
+					"a model's chunk {hash:?} is {} on this node: it cannot run the model until its \
+					 database holds the chunk (a node that prunes block bodies loses them)",
+					if kept.is_some() { "corrupt" } else { "missing" },
+				);
+				abort_for(MISSING_CONTENT)
+			},
+		}
+	}
+	let elapsed = started.elapsed();
+	log::debug!(
+		target: "veriml::engine",
+		"read a stored model of {} bytes from {} chunks in {:.1} ms ({:.2} ns a byte)",
+		bytes.len(),
+		hashes.len(),
+		elapsed.as_secs_f64() * 1e3,
+		elapsed.as_secs_f64() * 1e9 / bytes.len().max(1) as f64,
+	);
+	Some(bytes)
+}
+
+#[cfg(feature = "std")]
+fn inspect_stored_with(
+	ext: &mut dyn sp_externalities::Externalities,
+	guest: ModelHash,
+	chunks_key: &[u8],
+	inputs: &[TensorSpec],
+	fuel_limit: u64,
+) -> Result<(ModelHash, ModelInfo), EngineError> {
+	let Some(model) = stored_model_bytes(ext, chunks_key) else { return Err(EngineError::ModelUnavailable) };
+	let (engine, guest) = engine_for(ext, Some(guest));
+	let info = verdict(engine.inspect(current_lane(), guest, &model, inputs, fuel_limit))?;
+	Ok((veriml_inference_primitives::model_hash(&model), info))
+}
+
+#[cfg(feature = "std")]
+fn run_stored_with(
+	ext: &mut dyn sp_externalities::Externalities,
+	guest: ModelHash,
+	model_hash: ModelHash,
+	chunks_key: &[u8],
+	input_specs: &[TensorSpec],
+	inputs: &[Tensor],
+	fuel_limit: u64,
+) -> Result<Execution, EngineError> {
+	// An item that left the store must fail everywhere, also where a cache still holds it.
+	if !ext.exists_storage(chunks_key) {
+		return Err(EngineError::ModelUnavailable);
+	}
+	let (engine, guest) = engine_for(ext, Some(guest));
+	let mut load_model = || stored_model_bytes(ext, chunks_key);
+	verdict(engine.run(current_lane(), guest, model_hash, &mut load_model, input_specs, inputs, fuel_limit))
+}
+
 /// Host functions that check and run ONNX models with the node's deterministic engine.
 ///
 /// Version 2 of `inspect` and `run` takes the blake2-256 of the engine guest the chain's state
@@ -297,6 +423,37 @@ pub trait Inference {
 		fuel_limit: u64,
 	) -> AllocateAndReturnByCodec<Result<Execution, EngineError>> {
 		run_with(*self, Some(guest), model_hash, model_key, &input_specs, &inputs, fuel_limit)
+	}
+
+	/// [`inspect`](inference::inspect) for a model kept in the content store: its bytes are
+	/// the chunks whose hashes the state holds under `chunks_key` (a SCALE `Vec<H256>`, the
+	/// store's chunk list), read from this node's database and each checked against its hash.
+	/// Answers the blake2-256 of the whole bytes with the model's figures;
+	/// `ModelUnavailable` when the state holds no such list. A node that lacks a chunk aborts
+	/// the call.
+	fn inspect_stored(
+		&mut self,
+		guest: PassPointerAndReadCopy<ModelHash, 32>,
+		chunks_key: PassFatPointerAndRead<&[u8]>,
+		inputs: PassFatPointerAndDecode<Vec<TensorSpec>>,
+		fuel_limit: u64,
+	) -> AllocateAndReturnByCodec<Result<(ModelHash, ModelInfo), EngineError>> {
+		inspect_stored_with(*self, guest, chunks_key, &inputs, fuel_limit)
+	}
+
+	/// [`run`](inference::run) for a model kept in the content store (see
+	/// [`inspect_stored`](inference::inspect_stored)): the chunks are read only when the engine
+	/// has not prepared the model yet, and must hash, together, to `model_hash`.
+	fn run_stored(
+		&mut self,
+		guest: PassPointerAndReadCopy<ModelHash, 32>,
+		model_hash: PassPointerAndReadCopy<ModelHash, 32>,
+		chunks_key: PassFatPointerAndRead<&[u8]>,
+		input_specs: PassFatPointerAndDecode<Vec<TensorSpec>>,
+		inputs: PassFatPointerAndDecode<Vec<Tensor>>,
+		fuel_limit: u64,
+	) -> AllocateAndReturnByCodec<Result<Execution, EngineError>> {
+		run_stored_with(*self, guest, model_hash, chunks_key, &input_specs, &inputs, fuel_limit)
 	}
 
 	/// Identifies the engine guest whose bytes (zstd-compressed as the runtime's code may be,

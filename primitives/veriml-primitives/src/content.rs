@@ -217,6 +217,39 @@ pub trait ProvableContent {
 	fn chunk(root: &ContentRoot, index: u32) -> Option<ProvableChunk>;
 }
 
+/// A stored item as other pallets that build on it see it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct StoredItem<AccountId> {
+	/// Who stored it (and alone may remove it).
+	pub owner: AccountId,
+	/// Its length in bytes.
+	pub byte_len: u32,
+	/// Its number of chunks.
+	pub chunk_count: u32,
+}
+
+/// The content store's items, as a pallet that keeps only their roots reads them (the model
+/// registry: models registered from the store).
+pub trait StoredContent<AccountId> {
+	/// Item `root`, if it is stored (complete and retained).
+	fn item(root: &ContentRoot) -> Option<StoredItem<AccountId>>;
+
+	/// The storage key of item `root`'s chunk list (its chunks' hashes in order, SCALE
+	/// `Vec<ChunkHash>`): where the engine's host function reads the chunks it loads from.
+	fn chunk_list_key(root: &ContentRoot) -> Vec<u8>;
+}
+
+/// No content store: no item is stored.
+impl<AccountId> StoredContent<AccountId> for () {
+	fn item(_root: &ContentRoot) -> Option<StoredItem<AccountId>> {
+		None
+	}
+
+	fn chunk_list_key(_root: &ContentRoot) -> Vec<u8> {
+		Vec::new()
+	}
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;

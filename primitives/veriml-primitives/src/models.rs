@@ -48,8 +48,11 @@ pub struct ModelTerms<AccountId, Balance> {
 	/// Engine fuel preparing the model used at registration: what a node whose engine has not
 	/// prepared it (after a restart, say) spends before its first run.
 	pub fuel_to_prepare: Fuel,
-	/// Length of the model's bytes, which such a node reads from state.
+	/// Length of the model's bytes, which such a node reads from state or its content store.
 	pub byte_len: u32,
+	/// Whether the bytes are an item of the content store (read from the node's database)
+	/// rather than kept in state.
+	pub in_content_store: bool,
 	/// The SCALE size of the model's outputs, from its output specs ([`encoded_outputs_len`],
 	/// saturated at `u32::MAX`): what its results keep in state.
 	pub output_bytes: u32,

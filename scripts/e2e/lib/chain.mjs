@@ -3,7 +3,8 @@ import { Keyring } from '@polkadot/api';
 import { connect as connectClient, registerNode as registerNodeTx } from 'veriml-client';
 
 // The content store's client steps, for the zombienet journeys (which import this file).
-export { prepareContent, storeContentTxs } from 'veriml-client';
+import { prepareContent, storeContentTxs } from 'veriml-client';
+export { prepareContent, storeContentTxs };
 import { blake2AsHex } from '@polkadot/util-crypto';
 import { u8aConcat, u8aToHex, numberToU8a } from '@polkadot/util';
 import { readFileSync } from 'node:fs';
@@ -277,6 +278,22 @@ export async function registerModel(api, model, author, price, until = 'inBlock'
   const { blockHash } = await sendOk(api,
     api.tx.models.registerModel(model.hash, model.name, 1, model.specs, price), author, -1, until);
   return (await (await api.at(blockHash)).query.models.models(model.hash)).unwrap();
+}
+
+/**
+ * Stores `model`'s bytes from `author` in the content store (kept `retainFor` blocks) and
+ * registers the item as a model at `price` (`models.registerStoredModel`): the way for models
+ * above `models.maxModelBytes`. Resolves with the item's root and the registering
+ * transaction's outcome (`sendOk`'s), once in or finalised (`until`).
+ */
+export async function registerStoredModel(api, model, author, price, until = 'inBlock', retainFor = 600) {
+  const content = prepareContent(api, model.bytes);
+  const { begin, chunks } = storeContentTxs(api, content, retainFor);
+  const first = await nextNonce(api, author.address);
+  await Promise.all([begin, ...chunks].map((tx, i) => sendOk(api, tx, author, first + i, until)));
+  const registered = await sendOk(api,
+    api.tx.models.registerStoredModel(content.root, model.name, 1, model.specs, price), author, -1, until);
+  return { root: content.root, ...registered };
 }
 
 /**

@@ -6,6 +6,7 @@ use frame_support::{
 	traits::{
 		fungible::{Inspect, Mutate, MutateHold},
 		tokens::{Precision, Preservation},
+		Contains,
 	},
 };
 use frame_system::pallet_prelude::BlockNumberFor;
@@ -199,7 +200,15 @@ impl<T: Config> Pallet<T> {
 			Expiring::Item(root) => {
 				if let Some(item) = Items::<T>::get(root) {
 					debug_assert!(item.retained_until == at, "an item listed under another block than its expiry");
-					Self::remove_item(root, item, true);
+					if T::ContentPinned::contains(&root) {
+						// Work in flight reads it (a request of the model registered from it):
+						// it stays until that work is over, a `PinnedRetention` at a time.
+						let retained_until = at.saturating_add(T::PinnedRetention::get());
+						Self::retain_item_until(root, item, retained_until);
+						Self::deposit_event(Event::ContentHeldOver { root, retained_until });
+					} else {
+						Self::remove_item(root, item, true);
+					}
 				}
 			},
 		}
@@ -228,12 +237,13 @@ impl<T: Config> ProvableContent for Pallet<T> {
 	}
 }
 
-impl<T: Config> StoredContent<T::AccountId> for Pallet<T> {
-	fn item(root: &ContentRoot) -> Option<StoredItem<T::AccountId>> {
+impl<T: Config> StoredContent<T::AccountId, BlockNumberFor<T>> for Pallet<T> {
+	fn item(root: &ContentRoot) -> Option<StoredItem<T::AccountId, BlockNumberFor<T>>> {
 		Items::<T>::get(root).map(|item| StoredItem {
 			owner: item.owner,
 			byte_len: item.byte_len,
 			chunk_count: item.chunk_count,
+			stored_at: item.stored_at,
 		})
 	}
 

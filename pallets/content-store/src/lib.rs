@@ -114,6 +114,16 @@ pub mod pallet {
 		/// Items that must not be removed now (for example, the bytes of a registered model).
 		type ContentInUse: Contains<ContentRoot>;
 
+		/// Items whose retention must not end now, because work in flight reads them (for
+		/// example, the bytes of a model with open inference requests, which nodes are judged
+		/// by re-executing). Their expiry is put off by `PinnedRetention` blocks at a time,
+		/// without a fee, until they are no longer pinned.
+		type ContentPinned: Contains<ContentRoot>;
+
+		/// Blocks a pinned item's expiry is put off by, each time it comes while pinned.
+		#[pallet::constant]
+		type PinnedRetention: Get<BlockNumberFor<Self>>;
+
 		/// Size of every chunk but an item's last.
 		#[pallet::constant]
 		type ChunkBytes: Get<u32>;
@@ -174,6 +184,8 @@ pub mod pallet {
 	pub type Items<T: Config> = StorageMap<_, Identity, ContentRoot, ManifestOf<T>>;
 
 	/// Stored items' chunk hashes, in order: the keys under which nodes keep and serve them.
+	/// The engine's host functions read this value themselves (`inference::run_stored`, as a
+	/// SCALE `Vec<H256>`): its type is part of the host interface.
 	#[pallet::storage]
 	pub type ItemChunks<T: Config> = StorageMap<_, Identity, ContentRoot, ChunkHashesOf<T>>;
 
@@ -265,6 +277,9 @@ pub mod pallet {
 		/// The item left state, removed by its owner or at the end of its retention; its
 		/// deposit was released.
 		ContentRemoved { root: ContentRoot, owner: T::AccountId, deposit: BalanceOf<T>, expired: bool },
+		/// The item's retention ended while work in flight read it (`ContentPinned`): it is
+		/// kept, without a fee, until `retained_until`, and again while it is pinned.
+		ContentHeldOver { root: ContentRoot, retained_until: BlockNumberFor<T> },
 	}
 
 	#[pallet::error]
@@ -499,6 +514,7 @@ pub mod pallet {
 				"MinRetention must be positive and not exceed MaxRetention"
 			);
 			assert!(T::MaxExpiriesPerBlock::get() > 0, "MaxExpiriesPerBlock must be positive");
+			assert!(!T::PinnedRetention::get().is_zero(), "PinnedRetention must be positive");
 			assert!(!T::UploadPeriod::get().is_zero(), "UploadPeriod must be positive");
 			let worst_expiry = T::WeightInfo::expire_one()
 				.saturating_mul(T::MaxExpiriesPerBlock::get().into())

@@ -43,7 +43,28 @@ parameter_types! {
 	/// Tests of expiry backlogs lower it.
 	pub static MaxExpiriesPerBlock: u32 = 8;
 	pub static InUseRoots: Vec<ContentRoot> = Vec::new();
+	pub static PinnedRoots: Vec<ContentRoot> = Vec::new();
 }
+
+/// Items work in flight reads (what `ContentPinned` says).
+pub struct Pinned;
+impl Contains<ContentRoot> for Pinned {
+	fn contains(root: &ContentRoot) -> bool {
+		PinnedRoots::get().contains(root)
+	}
+}
+
+/// Marks an item as read by work in flight (or not).
+pub fn set_pinned(root: ContentRoot, pinned: bool) {
+	PinnedRoots::mutate(|roots| {
+		roots.retain(|used| *used != root);
+		if pinned {
+			roots.push(root);
+		}
+	});
+}
+
+pub const PINNED_RETENTION: u64 = 3;
 
 /// Items used on chain (what `ContentInUse` says).
 pub struct InUse;
@@ -69,6 +90,8 @@ impl pallet_content_store::Config for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type PalletId = StorePalletId;
 	type ContentInUse = InUse;
+	type ContentPinned = Pinned;
+	type PinnedRetention = frame_support::traits::ConstU64<PINNED_RETENTION>;
 	type ChunkBytes = frame_support::traits::ConstU32<CHUNK>;
 	type MaxChunks = frame_support::traits::ConstU32<MAX_CHUNKS>;
 	type DepositPerItem = frame_support::traits::ConstU64<DEPOSIT_PER_ITEM>;

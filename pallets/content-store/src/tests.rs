@@ -357,6 +357,33 @@ fn an_item_leaves_state_when_its_retention_ends_unless_renewed() {
 }
 
 #[test]
+fn an_item_work_in_flight_reads_is_held_over_until_the_work_is_over() {
+	test(|| {
+		let data = bytes(CHUNK, 7);
+		let root = store(ALICE, &data, 10);
+		// A model registered from the item has open requests when its retention ends: the
+		// nodes answering them are judged by re-executing it, so it stays, for free.
+		set_pinned(root, true);
+		let pot_before = pot();
+		run_to_block(11);
+		assert_eq!(Items::<Test>::get(root).unwrap().retained_until, 11 + PINNED_RETENTION);
+		System::assert_last_event(Event::ContentHeldOver { root, retained_until: 11 + PINNED_RETENTION }.into());
+		run_to_block(11 + PINNED_RETENTION);
+		assert_eq!(Items::<Test>::get(root).unwrap().retained_until, 11 + 2 * PINNED_RETENTION);
+		assert_eq!(pot(), pot_before, "no fee for the held-over blocks");
+
+		// The work is over: the item leaves state at the next held-over end.
+		set_pinned(root, false);
+		run_to_block(11 + 2 * PINNED_RETENTION);
+		assert!(!Items::<Test>::contains_key(root) && !ItemChunks::<Test>::contains_key(root));
+		System::assert_last_event(
+			Event::ContentRemoved { root, owner: ALICE, deposit: deposit_of(1), expired: true }.into(),
+		);
+		assert_eq!(held(ALICE), 0);
+	});
+}
+
+#[test]
 fn renewals_are_bounded() {
 	test(|| {
 		let root = store(ALICE, &bytes(CHUNK, 7), 10);

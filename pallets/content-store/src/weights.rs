@@ -77,11 +77,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
-	/// Reads the upload or item and the hold, an item's proving position and the last proven
-	/// item; writes them, `ItemChunks`, the segment roots and the proven items' index.
+	/// Reads the upload or item and the hold, whether work in flight reads the item
+	/// (`ContentPinned`: two reads in the runtime), an item's proving position and the last
+	/// proven item; writes them, `ItemChunks`, the segment roots and the proven items' index.
 	fn expire_one() -> Weight {
 		Weight::from_parts(150_000_000, 40_000)
-			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
 }
@@ -123,7 +124,7 @@ impl WeightInfo for () {
 	}
 	fn expire_one() -> Weight {
 		Weight::from_parts(150_000_000, 40_000)
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
+			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 	}
 }

@@ -86,8 +86,10 @@ impl<T: Config> Pallet<T> {
 	/// before the engine's fuel: `register_model`'s measured work on no bytes (the records,
 	/// the deposit, the event), the item and its chunk list read, and loading the bytes.
 	pub fn stored_registration_weight(byte_len: u32) -> Weight {
+		// The item, its chunk list, the root's entry, the hold and the account; writes: both
+		// entries, the hold and the account.
 		T::WeightInfo::register_model(0)
-			.saturating_add(T::DbWeight::get().reads_writes(3, 2))
+			.saturating_add(T::DbWeight::get().reads_writes(5, 4))
 			.saturating_add(Self::content_load_weight(byte_len))
 	}
 
@@ -283,6 +285,16 @@ pub struct StoredModelContent<T>(core::marker::PhantomData<T>);
 impl<T: Config> Contains<ContentRoot> for StoredModelContent<T> {
 	fn contains(root: &ContentRoot) -> bool {
 		StoredModelRoots::<T>::contains_key(root)
+	}
+}
+
+/// The content store's items a model with open inference requests is read from: work in flight
+/// (nodes judged by re-executing the model) needs them, so their retention is held over.
+pub struct PinnedContent<T>(core::marker::PhantomData<T>);
+
+impl<T: Config> Contains<ContentRoot> for PinnedContent<T> {
+	fn contains(root: &ContentRoot) -> bool {
+		StoredModelRoots::<T>::get(root).is_some_and(|model| T::ModelsInUse::contains(&model))
 	}
 }
 

@@ -59,7 +59,7 @@ mod try_state;
 mod views;
 pub mod weights;
 
-pub use impls::{ActiveModels, StoredModelContent};
+pub use impls::{ActiveModels, PinnedContent, StoredModelContent};
 pub use views::runtime_api;
 
 #[cfg(feature = "runtime-benchmarks")]
@@ -151,7 +151,7 @@ pub mod pallet {
 		type MaxModelBytes: Get<u32>;
 
 		/// The content store, from which larger models are registered.
-		type Content: StoredContent<Self::AccountId>;
+		type Content: StoredContent<Self::AccountId, BlockNumberFor<Self>>;
 
 		/// Largest model registered from the content store, in bytes.
 		#[pallet::constant]
@@ -453,6 +453,9 @@ pub mod pallet {
 		UnknownContent,
 		/// Only the content item's owner may register a model from it.
 		NotContentOwner,
+		/// The item was completed in this block: nodes hold its chunks once they have imported
+		/// the block. Register it from the next one.
+		ContentJustStored,
 	}
 
 	impl<T> From<EngineError> for Error<T> {
@@ -630,16 +633,18 @@ pub mod pallet {
 		}
 
 		/// Remove a model the caller owns, with its bytes, and release its deposit. Refused
-		/// while the model has open inference requests.
+		/// while the model has open inference requests. A model registered from the content
+		/// store whose item has left it may be removed by anyone (its deposit goes back to its
+		/// owner), so that its bytes can be registered again.
 		#[pallet::call_index(6)]
-		#[pallet::weight(T::WeightInfo::remove_model())]
+		#[pallet::weight(T::WeightInfo::remove_model().saturating_add(T::DbWeight::get().reads(2)))]
 		pub fn remove_model(origin: OriginFor<T>, model_hash: ModelHash) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let model = Models::<T>::get(model_hash).ok_or(Error::<T>::UnknownModel)?;
-			ensure!(model.owner == who, Error::<T>::NotOwner);
+			ensure!(model.owner == who || !Self::bytes_available(&model_hash), Error::<T>::NotOwner);
 			ensure!(!T::ModelsInUse::contains(&model_hash), Error::<T>::ModelInUse);
 
-			Versions::<T>::mutate_exists(&who, &model.name, |versions| {
+			Versions::<T>::mutate_exists(&model.owner, &model.name, |versions| {
 				if let Some(list) = versions {
 					list.retain(|(_, hash)| *hash != model_hash);
 					if list.is_empty() {
@@ -652,8 +657,8 @@ pub mod pallet {
 				StoredModelRoots::<T>::remove(root);
 			}
 			Models::<T>::remove(model_hash);
-			Self::release_deposit(&who, model.deposit)?;
-			Self::deposit_event(Event::ModelRemoved { model_hash, owner: who, deposit: model.deposit });
+			Self::release_deposit(&model.owner, model.deposit)?;
+			Self::deposit_event(Event::ModelRemoved { model_hash, owner: model.owner, deposit: model.deposit });
 			Ok(())
 		}
 
@@ -685,6 +690,7 @@ pub mod pallet {
 			let owner = ensure_signed(origin)?;
 			let item = T::Content::item(&root).ok_or(Error::<T>::UnknownContent)?;
 			ensure!(item.owner == owner, Error::<T>::NotContentOwner);
+			ensure!(item.stored_at < frame_system::Pallet::<T>::block_number(), Error::<T>::ContentJustStored);
 			ensure!(
 				item.byte_len > 0 && item.byte_len <= T::MaxStoredModelBytes::get(),
 				Error::<T>::InvalidModelLength

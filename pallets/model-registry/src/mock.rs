@@ -92,15 +92,15 @@ impl ChunkSource for KeptChunks {
 
 thread_local! {
 	static KEPT: Arc<KeptChunks> = Arc::new(KeptChunks::default());
-	static ITEMS: RefCell<BTreeMap<ContentRoot, StoredItem<u64>>> = const { RefCell::new(BTreeMap::new()) };
+	static ITEMS: RefCell<BTreeMap<ContentRoot, StoredItem<u64, u64>>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 /// The content store of these tests: items in a table, their chunk lists in state (where the
 /// engine's host function reads them), their chunks kept by this test's node.
 pub struct Content;
 
-impl StoredContent<u64> for Content {
-	fn item(root: &ContentRoot) -> Option<StoredItem<u64>> {
+impl StoredContent<u64, u64> for Content {
+	fn item(root: &ContentRoot) -> Option<StoredItem<u64, u64>> {
 		ITEMS.with(|items| items.borrow().get(root).cloned())
 	}
 
@@ -109,9 +109,15 @@ impl StoredContent<u64> for Content {
 	}
 }
 
-/// Stores `bytes` as `owner`'s item, as the content store completes one: its chunk list in
-/// state, its chunks kept by the node. Returns its root and its chunks' hashes.
+/// Stores `bytes` as `owner`'s item, as the content store completes one, in the block before
+/// this one: its chunk list in state, its chunks kept by the node. Returns its root and its
+/// chunks' hashes.
 pub fn store_content(owner: u64, bytes: &[u8]) -> (ContentRoot, Vec<ChunkHash>) {
+	store_content_at(owner, bytes, System::block_number().saturating_sub(1))
+}
+
+/// [`store_content`], completed in block `stored_at`.
+pub fn store_content_at(owner: u64, bytes: &[u8], stored_at: u64) -> (ContentRoot, Vec<ChunkHash>) {
 	let chunks: Vec<&[u8]> = bytes.chunks(CONTENT_CHUNK).collect();
 	let hashes: Vec<ChunkHash> = chunks.iter().map(|chunk| chunk_hash(chunk)).collect();
 	let root = chunk_root(&hashes);
@@ -122,7 +128,7 @@ pub fn store_content(owner: u64, bytes: &[u8]) -> (ContentRoot, Vec<ChunkHash>) 
 			kept.insert(*hash, chunk.to_vec());
 		}
 	});
-	let item = StoredItem { owner, byte_len: bytes.len() as u32, chunk_count: hashes.len() as u32 };
+	let item = StoredItem { owner, byte_len: bytes.len() as u32, chunk_count: hashes.len() as u32, stored_at };
 	ITEMS.with(|items| items.borrow_mut().insert(root, item));
 	(root, hashes)
 }

@@ -219,29 +219,33 @@ pub trait ProvableContent {
 
 /// A stored item as other pallets that build on it see it.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct StoredItem<AccountId> {
+pub struct StoredItem<AccountId, BlockNumber> {
 	/// Who stored it (and alone may remove it).
 	pub owner: AccountId,
 	/// Its length in bytes.
 	pub byte_len: u32,
 	/// Its number of chunks.
 	pub chunk_count: u32,
+	/// The block its last chunk was stored in: a node has the chunks in its database once it
+	/// has imported that block, not while it builds or executes it.
+	pub stored_at: BlockNumber,
 }
 
 /// The content store's items, as a pallet that keeps only their roots reads them (the model
 /// registry: models registered from the store).
-pub trait StoredContent<AccountId> {
+pub trait StoredContent<AccountId, BlockNumber> {
 	/// Item `root`, if it is stored (complete and retained).
-	fn item(root: &ContentRoot) -> Option<StoredItem<AccountId>>;
+	fn item(root: &ContentRoot) -> Option<StoredItem<AccountId, BlockNumber>>;
 
 	/// The storage key of item `root`'s chunk list (its chunks' hashes in order, SCALE
-	/// `Vec<ChunkHash>`): where the engine's host function reads the chunks it loads from.
+	/// `Vec<ChunkHash>`): where the engine's host function reads the chunks it loads from. The
+	/// host decodes that value itself: its encoding is part of the host interface.
 	fn chunk_list_key(root: &ContentRoot) -> Vec<u8>;
 }
 
 /// No content store: no item is stored.
-impl<AccountId> StoredContent<AccountId> for () {
-	fn item(_root: &ContentRoot) -> Option<StoredItem<AccountId>> {
+impl<AccountId, BlockNumber> StoredContent<AccountId, BlockNumber> for () {
+	fn item(_root: &ContentRoot) -> Option<StoredItem<AccountId, BlockNumber>> {
 		None
 	}
 

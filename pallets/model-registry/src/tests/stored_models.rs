@@ -2,7 +2,9 @@
 //! checked against the hashes the state holds, refused or unavailable when they are not there.
 
 use super::{held, inputs, name, relu, upload, WIDTH};
-use crate::{mock::*, Error, Event, ModelCode, StoredModelContent, StoredModelRoots, StoredModels, Verification};
+use crate::{
+	mock::*, Error, Event, ModelCode, PinnedContent, StoredModelContent, StoredModelRoots, StoredModels, Verification,
+};
 use frame_support::{
 	assert_noop, assert_ok,
 	traits::{Contains, Get},
@@ -95,6 +97,10 @@ fn registering_from_the_content_store_refuses_and_keeps_everything_unchanged() {
 
 		// No such item.
 		assert_noop!(register_stored(ALICE, ContentRoot::repeat_byte(7), "x"), Error::<Test>::UnknownContent);
+		// Completed in this very block: no node has its chunks in its database before it has
+		// imported the block (the author would abort its own block).
+		let (fresh, _) = store_content_at(ALICE, &relu(120_000), System::block_number());
+		assert_noop!(register_stored(ALICE, fresh, "x"), Error::<Test>::ContentJustStored);
 		// Someone else's item: its owner alone decides that it stays for a model.
 		assert_noop!(register_stored(BOB, root, "x"), Error::<Test>::NotContentOwner);
 		// Too large for the engine's rate in a block.
@@ -169,10 +175,15 @@ fn a_model_whose_item_left_the_store_is_unavailable_everywhere() {
 		assert!(!<Models as ModelCatalog<_, _>>::terms(&hash).unwrap().active);
 		assert!(!crate::ActiveModels::<Test>::contains(&hash));
 
-		// Its owner removes it and gets the deposit back.
-		assert_ok!(Models::remove_model(RuntimeOrigin::signed(ALICE), hash));
+		// Anyone may remove it now (its bytes cannot come back under it unless stored again,
+		// and nobody else could register them meanwhile); the deposit goes back to its owner.
+		assert_ok!(Models::remove_model(RuntimeOrigin::signed(BOB), hash));
 		assert_eq!(held(ALICE), 0);
 		assert!(StoredModels::<Test>::get(hash).is_none() && StoredModelRoots::<Test>::get(root).is_none());
+		System::assert_last_event(Event::ModelRemoved { model_hash: hash, owner: ALICE, deposit: 100 }.into());
+		// So the bytes can be registered again, from a new item.
+		let (again, _) = store_content(BOB, &bytes);
+		assert_ok!(register_stored(BOB, again, "relu-large"));
 	});
 }
 
@@ -183,9 +194,15 @@ fn removing_a_stored_model_frees_its_item() {
 		let hash = model_hash(&bytes);
 		let (root, _) = store_content(ALICE, &bytes);
 		assert_ok!(register_stored(ALICE, root, "relu-large"));
+		// Only its owner removes a model whose bytes are there.
+		assert_noop!(Models::remove_model(RuntimeOrigin::signed(BOB), hash), Error::<Test>::NotOwner);
+		// Open requests: the model stays, and its item's retention is held over.
+		assert!(!PinnedContent::<Test>::contains(&root));
 		set_in_use(hash, true);
+		assert!(PinnedContent::<Test>::contains(&root));
 		assert_noop!(Models::remove_model(RuntimeOrigin::signed(ALICE), hash), Error::<Test>::ModelInUse);
 		set_in_use(hash, false);
+		assert!(!PinnedContent::<Test>::contains(&root));
 
 		assert_ok!(Models::remove_model(RuntimeOrigin::signed(ALICE), hash));
 		assert!(!StoredModelContent::<Test>::contains(&root));

@@ -10,7 +10,11 @@
 // 3. Ferdie bonds Charlie's `infr` key (charlie's keystore). The waiting request is assigned
 //    to it; charlie's off-chain worker computes and submits the result; the complete nodes
 //    verify it; Dave, Ferdie and the protocol are paid; the output matches the reference.
-// 4. Throughout: finality advances, nothing is ever paid to the attacker or its operator.
+// 4. A node started afterwards (the script starts it, joining alice; it prunes block bodies, so
+//    the model's chunks leave its database with the blocks that stored them) syncs, fetches the
+//    chunks from its peers over bitswap (alice and bob run with `--ipfs-server`) and imports
+//    the block that re-executes the next result, of a second request.
+// 5. Throughout: finality advances, nothing is ever paid to the attacker or its operator.
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 
@@ -38,6 +42,7 @@ async function run(nodeName, networkInfo) {
   const model = lib.testModel('pytorch_Linear');
   // Setup steps wait for finality: the best block may switch to a fork that lacks them (lib.send).
   const { root } = await lib.registerStoredModel(api, model, dave, VML / 100n, 'finalized');
+  const storedBy = await lib.blockHeight(api);
   check((await api.query.models.storedModels(model.hash)).unwrap().toHex() === root,
     `Dave registered ${model.name} (${model.hash}) from the content store's item ${root}`);
 
@@ -95,6 +100,35 @@ async function run(nodeName, networkInfo) {
 
   const finalized = await lib.waitForFinalized(api, blockNumber, 120_000);
   check(finalized >= blockNumber && finalized > finalizedAtStart, `finality advanced past the result (finalised #${finalized})`);
+
+  // A node that joins now, keeping only the last 4 finalised blocks' bodies.
+  const joiner = await lib.startJoiningNode(api, networkInfo.chainSpecPath, [
+    '--blocks-pruning', '4', '--ipfs-server', '-lveriml::chunks=debug,veriml::engine=debug',
+  ]);
+  try {
+    const until = async (what, condition) => {
+      await lib.waitUntil(`${what} (the joining node's log: ${joiner.log})`, condition, 180_000);
+      check(true, what);
+    };
+    await until('a node started now synced and pruned the bodies that carried the model\'s chunks',
+      async () => await lib.blockHeight(joiner.api, true) > storedBy + 6);
+    await until('it fetched the model\'s chunks from its peers', () => joiner.logged(/fetched \d+ chunks of stored models/));
+    // The attacker's operator leaves, so the next request goes to charlie's node.
+    await lib.sendOk(api, api.tx.inferenceNodes.unbond(attacker.address), eve, -1, 'finalized');
+    let next = null;
+    const again = lib.waitForEvent(api, 'inference', 'Completed', (e) => e.data.request.toNumber() === next, 180_000);
+    const requestedAgain = await lib.sendOk(api, api.tx.inference.request(model.hash, inputs, 10n * VML), bob);
+    next = lib.eventsOf(requestedAgain.events, 'inference', 'Requested')[0].data.request.toNumber();
+    const { blockNumber: completedIn } = await again;
+    await until(`it imported block ${completedIn}, which verified the next result`,
+      async () => await lib.blockHeight(joiner.api) >= completedIn);
+    // Its engine prepared the model while it synced the first results (the chunks were still
+    // in its database then) and reuses it; stored-model-fetch.test.mjs has an engine read the
+    // fetched chunks themselves.
+    check(!joiner.logged(/is missing on this node/), 'no chunk was missing when its engine needed one');
+  } finally {
+    await joiner.stop();
+  }
 
   unsubscribe();
   check(!payees.includes(attacker.address) && !payees.includes(eve.address), 'nothing was ever paid to the attacker or its operator');

@@ -8,6 +8,7 @@
 )]
 
 mod chain_spec;
+mod chunks;
 mod cli;
 mod command;
 mod engine_guest;

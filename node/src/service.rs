@@ -21,15 +21,6 @@ pub type HostFunctions = (
 	veriml_content_interface::content::HostFunctions,
 );
 
-/// The chunks a node keeps: its database's indexed transactions, by their blake2-256.
-struct IndexedChunks(Arc<FullClient>);
-
-impl veriml_content_interface::ChunkSource for IndexedChunks {
-	fn chunk(&self, hash: &sp_core::H256) -> Option<Vec<u8>> {
-		self.0.indexed_transaction(*hash).ok().flatten()
-	}
-}
-
 pub(crate) type FullClient = sc_service::TFullClient<Block, RuntimeApi, Executor>;
 
 /// The node's runtime executor: the wasm executor, with every runtime call's inference work
@@ -96,6 +87,8 @@ pub type Service = sc_service::PartialComponents<
 		BabeWorkerHandle<Block>,
 		sc_consensus_grandpa::LinkHalf<Block, FullClient, FullSelectChain>,
 		Option<Telemetry>,
+		// The chunks the node reads, to which the full node connects its bitswap.
+		Arc<crate::chunks::NodeChunks>,
 	),
 >;
 
@@ -138,8 +131,10 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 		Vec::new(),
 	)?;
 	let client = Arc::new(client);
-	// Off-chain workers (a storage node's proofs) read the chunks this node keeps from here.
-	veriml_content_interface::set_process_source(Arc::new(IndexedChunks(client.clone())));
+	// The engine (stored models) and off-chain workers (a storage node's proofs) read the
+	// chunks this node keeps from here.
+	let chunks = Arc::new(crate::chunks::NodeChunks::new(client.clone(), backend.offchain_storage()));
+	veriml_content_interface::set_process_source(chunks.clone());
 
 	let telemetry = telemetry.map(|(worker, telemetry)| {
 		task_manager.spawn_handle().spawn("telemetry", None, worker.run());
@@ -196,7 +191,7 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 		keystore_container,
 		select_chain,
 		transaction_pool,
-		other: (Box::new(block_import), babe_link, babe_worker, grandpa_link, telemetry),
+		other: (Box::new(block_import), babe_link, babe_worker, grandpa_link, telemetry, chunks),
 	})
 }
 
@@ -220,7 +215,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		keystore_container,
 		select_chain,
 		transaction_pool,
-		other: (block_import, babe_link, babe_worker, grandpa_link, mut telemetry),
+		other: (block_import, babe_link, babe_worker, grandpa_link, mut telemetry, chunks),
 	} = new_partial(&config)?;
 
 	let mut net_config = sc_network::config::FullNetworkConfiguration::<
@@ -250,7 +245,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		Vec::default(),
 	));
 
-	let (network, system_rpc_tx, tx_handler_controller, sync_service, _bitswap) =
+	let (network, system_rpc_tx, tx_handler_controller, sync_service, bitswap) =
 		sc_service::build_network(sc_service::BuildNetworkParams {
 			config: &config,
 			net_config,
@@ -265,6 +260,17 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			metrics,
 			gap_sync_body_policy: None,
 		})?;
+
+	// With `--ipfs-server`, the node fetches the chunks of stored models it lacks (after a
+	// warp sync, or with pruned bodies) from its peers.
+	if let Some(bitswap) = bitswap {
+		chunks.connect(bitswap, task_manager.spawn_handle());
+		task_manager.spawn_handle().spawn(
+			"veriml-fetch-stored-models",
+			Some("veriml"),
+			crate::chunks::fetch_stored_models(client.clone(), chunks),
+		);
+	}
 
 	if !data_sources.is_empty() {
 		store_data_sources(&backend, data_sources)?;

@@ -304,6 +304,7 @@ impl_runtime_apis! {
 		}
 	}
 
+	#[api_version(2)]
 	impl pallet_model_registry::runtime_api::ModelsApi<Block, AccountId, Balance, BlockNumber> for Runtime {
 		fn model(
 			model: veriml_inference_primitives::ModelHash,
@@ -317,6 +318,10 @@ impl_runtime_apis! {
 
 		fn engine_guest() -> veriml_inference_primitives::EngineGuest {
 			crate::Models::engine_guest()
+		}
+
+		fn stored_models() -> Vec<pallet_model_registry::StoredModelChunks> {
+			crate::Models::stored_models()
 		}
 	}
 

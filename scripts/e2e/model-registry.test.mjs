@@ -8,17 +8,15 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { u8aToHex } from '@polkadot/util';
 import { blake2AsHex } from '@polkadot/util-crypto';
 import { decodeTensor, encodeTensor } from 'veriml-client';
 import {
   connect, account, send, sendOk, eventsOf, testModel, hostileModel, uploadBytes, held, modelsDir, registerNode,
+  nodeBinary,
 } from './lib/chain.mjs';
 
-const NODE = process.env.VERIML_NODE
-  ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'target', 'release', 'veriml-node');
 
 let api;
 
@@ -139,7 +137,7 @@ test('a model whose shapes depend on an input is refused as given, and registers
   // The author pins the axes with `veriml-node infer --pin 1`, which also runs the pinned model.
   const dir = mkdtempSync(join(tmpdir(), 'veriml-pin-'));
   writeFileSync(join(dir, 'input.json'), JSON.stringify({ inputs: [x, axes] }));
-  const report = JSON.parse(execFileSync(NODE, [
+  const report = JSON.parse(execFileSync(nodeBinary, [
     'infer', '--model', join(modelsDir, 'hostile', 'reduce_sum_runtime_axes.onnx'), '--input', join(dir, 'input.json'),
     '--pin', '1', '--write-model', join(dir, 'pinned.onnx'), '--json',
   ], { encoding: 'utf8' }));

@@ -8,10 +8,9 @@
 // Needs the test models: scripts/models/make-test-models.sh.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { u8aToHex } from '@polkadot/util';
 import {
   connect, account, send, sendOk, eventsOf, testModel, sampleInputs, referenceOutputs, floatsOf, allClose,
-  registerNode, registerStoredModel, held, assertInvariants,
+  registerStoredModel, requestVerified, held, assertInvariants,
 } from './lib/chain.mjs';
 
 const VML = 10n ** 12n;
@@ -37,30 +36,6 @@ async function registerStored(model, owner) {
   return { root, verification: registered.data.verification.toString() };
 }
 
-/** Bonds a node (key in the dev node's keystore) serving `model`, requests it, and resolves
- * with the verified outputs. */
-async function requestVerified(model, operator, requester, keyName) {
-  const nodeKey = account(keyName);
-  await api.rpc.author.insertKey('infr', `//${keyName}`, u8aToHex(nodeKey.publicKey));
-  await sendOk(api, api.tx.balances.transferKeepAlive(nodeKey.address, VML), operator);
-  const bond = api.consts.inferenceNodes.minBond.toBigInt();
-  await sendOk(api, registerNode(api, 'inferenceNodes', nodeKey, [model.hash], bond, operator), operator);
-  const { events } = await sendOk(
-    api, api.tx.inference.request(model.hash, sampleInputs(model), 10n * VML), requester,
-  );
-  const id = eventsOf(events, 'inference', 'Requested')[0].data.request.toNumber();
-  const started = Date.now();
-  for (const deadline = started + 240_000; Date.now() < deadline;) {
-    const outputs = await api.query.verification.outputs(id);
-    if (outputs.isSome) {
-      console.log(`  ${model.name}: verified ${((Date.now() - started) / 1000).toFixed(0)} s after the request`);
-      return outputs.unwrap();
-    }
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-  }
-  assert.fail(`${model.name}: no verified result within 240 s`);
-}
-
 test('a model stored in the content store is registered from it, served and verified in block', async () => {
   const model = testModel('stored_matmul_1024');
   const owner = account('Alice//stored-owner');
@@ -77,7 +52,7 @@ test('a model stored in the content store is registered from it, served and veri
   const removal = await send(api, api.tx.contentStore.remove(root), owner);
   assert.equal(removal.error, 'contentStore.ContentInUse');
 
-  const outputs = await requestVerified(model, operator, account('Charlie'), 'veriml-stored-model-node');
+  const { outputs } = await requestVerified(api, model, operator, account('Charlie'), 'veriml-stored-model-node');
   const { reference, rtol, atol } = referenceOutputs(model);
   assert.ok(allClose(floatsOf(outputs[0]), reference[0].data, rtol, atol), 'the outputs are the model\'s');
   await assertInvariants(api);
@@ -95,7 +70,7 @@ test('a model larger than state takes is registered from the content store and i
   // Its runs cost more fuel than a block re-executes for every result: verified optimistically.
   const { root, verification } = await registerStored(model, owner);
   assert.equal(verification, 'Optimistic');
-  const outputs = await requestVerified(model, account('Eve'), account('Ferdie'), 'veriml-stored-large-model-node');
+  const { outputs } = await requestVerified(api, model, account('Eve'), account('Ferdie'), 'veriml-stored-large-model-node');
   const { reference, rtol, atol } = referenceOutputs(model);
   assert.ok(allClose(floatsOf(outputs[0]), reference[0].data, rtol, atol), 'the outputs are the model\'s');
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import veriml
-from veriml import Client, quickstart
+from veriml import Client, content, quickstart
 
 URL = os.environ.get("VERIML_WS")
 pytestmark = pytest.mark.skipif(not URL, reason="VERIML_WS (a dev node's RPC) is not set")
@@ -100,5 +100,10 @@ def test_an_item_stored_out_of_state_is_fetched_back_and_checked(client):
     stored = client.store_content(data, retain_for=100)
     assert int(stored["chunk_count"]) == 2 and int(stored["byte_len"]) == len(data)
     assert client.fetch_content(stored["root"]) == data
+    # Its file node is stored: IPFS clients read the whole item under its file CID.
+    hashes = [content.chunk_hash(c) for c in content.split_chunks(data, chunk)]
+    node = content.file_node(len(data), chunk, hashes)
+    listed = client.substrate.query("ContentStore", "FileNodes", [stored["root"]]).value
+    assert listed == "0x" + content.file_cid(node)[6:].hex()
     with pytest.raises(veriml.VerimlError):
         client.fetch_content("0x" + "00" * 32)

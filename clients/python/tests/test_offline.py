@@ -193,3 +193,19 @@ def test_the_content_root_is_the_runtimes():
             if n > 1:
                 assert not content.verify_chunk(root, n, (i + 1) % n, hashes[i], proof)
     assert [len(c) for c in content.split_chunks(bytes(10), 4)] == [4, 4, 2]
+
+
+def test_the_file_node_the_runtime_builds():
+    """``content::file_node``'s test vector (and the TypeScript client's)."""
+    from veriml import content
+
+    hashes = [content.chunk_hash(b"chunk-0"), content.chunk_hash(b"abc")]
+    expected = b""
+    for h, size in zip(hashes, [7, 3]):
+        expected += bytes([0x12, 44, 0x0A, 38]) + content.chunk_cid(h) + bytes([0x12, 0, 0x18, size])
+    expected += bytes([0x0A, 8, 0x08, 2, 0x18, 10, 0x20, 7, 0x20, 3])
+    assert content.file_node(10, 7, hashes) == expected
+    node = content.file_node(3 * 2**20 + 5, 2**20, [content.chunk_hash(bytes([i])) for i in range(4)])
+    mib = bytes([0x20, 0x80, 0x80, 0x40])
+    assert node.endswith(bytes([0x0A, 21, 0x08, 2, 0x18, 0x85, 0x80, 0xC0, 0x01]) + mib * 3 + bytes([0x20, 5]))
+    assert content.file_cid(node)[:6] == bytes([0x01, 0x70, 0xA0, 0xE4, 0x02, 0x20])

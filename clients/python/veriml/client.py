@@ -220,8 +220,10 @@ class Client:
     def store_content(self, data: bytes, retain_for: int, signer: Keypair | None = None) -> dict:
         """Stores ``data`` in the content store for ``retain_for`` blocks once complete (a
         deposit is held; the retention fee is paid): ``contentStore.beginStore`` with its chunks'
-        hashes, then a ``contentStore.storeChunk`` per chunk. Returns the ``ContentStored``
-        event (``root``, ``retained_until``, …)."""
+        hashes, a ``contentStore.storeChunk`` per chunk, then ``contentStore.storeFileNode``
+        (the item's UnixFS file node: IPFS clients read the whole item under one CID,
+        ``content.file_cid``). Returns the ``ContentStored`` event (``root``,
+        ``retained_until``, …)."""
         chunk = int(self.substrate.get_constant("ContentStore", "ChunkBytes").value)
         chunks = content.split_chunks(data, chunk)
         hashes = [content.chunk_hash(c) for c in chunks]
@@ -235,7 +237,10 @@ class Client:
         receipt = None
         for index, part in enumerate(chunks):
             receipt = self._submit("ContentStore", "store_chunk", {"root": root, "index": index, "data": part}, signer)
-        return self._event(receipt.triggered_events, "ContentStore", "ContentStored")
+        stored = self._event(receipt.triggered_events, "ContentStore", "ContentStored")
+        node = content.file_node(len(data), chunk, hashes)
+        self._submit("ContentStore", "store_file_node", {"root": root, "node": node}, signer)
+        return stored
 
     def fetch_content(self, root: str) -> bytes:
         """The bytes of the stored item ``root``: its chunk list from state, each chunk from the

@@ -70,4 +70,52 @@ def verify_chunk(root: bytes, chunks: int, index: int, hash_: bytes, proof: list
     return computed == root
 
 
-__all__ = ["chunk_hash", "split_chunks", "content_root", "chunk_proof", "verify_chunk"]
+def chunk_cid(hash_: bytes) -> bytes:
+    """The IPFS CID (v1, raw, blake2b-256) of a chunk, as bytes: what a node with
+    ``--ipfs-server`` serves the chunk under over bitswap."""
+    return bytes([0x01, 0x55, 0xA0, 0xE4, 0x02, 0x20]) + hash_
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _bytes_field(field: int, data: bytes) -> bytes:
+    return bytes([(field << 3) | 2]) + _varint(len(data)) + data
+
+
+def file_node(byte_len: int, chunk_bytes: int, hashes: list[bytes]) -> bytes:
+    """The UnixFS file node of an item of ``byte_len`` bytes in chunks of ``chunk_bytes`` whose
+    hashes are ``hashes``, byte for byte as the runtime builds it (``content::file_node``): the
+    canonical DAG-PB node linking each chunk as a ``raw`` leaf before the UnixFS ``Data`` of a
+    file. Stored with ``contentStore.storeFileNode``; served under :func:`file_cid`."""
+    sizes = [min(chunk_bytes, byte_len - i * chunk_bytes) for i in range(len(hashes))]
+    links = b"".join(
+        _bytes_field(2, _bytes_field(1, chunk_cid(h)) + _bytes_field(2, b"") + bytes([3 << 3]) + _varint(size))
+        for h, size in zip(hashes, sizes)
+    )
+    data = bytes([1 << 3, 2, 3 << 3]) + _varint(byte_len) + b"".join(bytes([4 << 3]) + _varint(s) for s in sizes)
+    return links + _bytes_field(1, data)
+
+
+def file_cid(node: bytes) -> bytes:
+    """The IPFS CID (v1, dag-pb, blake2b-256) of an item's file node, as bytes: an IPFS client
+    reads the whole item under it from a node with ``--ipfs-server``."""
+    return bytes([0x01, 0x70, 0xA0, 0xE4, 0x02, 0x20]) + hashlib.blake2b(node, digest_size=32).digest()
+
+
+__all__ = [
+    "chunk_hash",
+    "split_chunks",
+    "content_root",
+    "chunk_proof",
+    "verify_chunk",
+    "chunk_cid",
+    "file_node",
+    "file_cid",
+]

@@ -79,12 +79,55 @@ export function verifyChunk(root: Uint8Array, chunks: number, index: number, has
   return u8aEq(computed, root);
 }
 
-/** An item ready to store: its chunks, their hashes and its root (hex). */
+/** An item ready to store: its chunks, their hashes, its root (hex) and its UnixFS file node. */
 export interface PreparedContent {
   root: string;
   chunks: Uint8Array[];
   hashes: Uint8Array[];
   byteLen: number;
+  /** `fileNode` of the item: stored with `contentStore.storeFileNode`, served under `fileCid`. */
+  fileNode: Uint8Array;
+}
+
+function varint(value: number): number[] {
+  const out: number[] = [];
+  while (value >= 0x80) {
+    out.push((value % 0x80) | 0x80);
+    value = Math.floor(value / 0x80);
+  }
+  out.push(value);
+  return out;
+}
+
+/** A length-delimited protobuf field: key (`field`, wire type 2), length, bytes. */
+function bytesField(field: number, bytes: Uint8Array | number[]): number[] {
+  return [(field << 3) | 2, ...varint(bytes.length), ...bytes];
+}
+
+/**
+ * The UnixFS file node of an item of `byteLen` bytes in chunks of `chunkBytes` whose hashes are
+ * `hashes`, byte for byte as the runtime builds it (`veriml_primitives::content::file_node`): the
+ * canonical DAG-PB `PBNode` linking each chunk as a `raw` leaf (its `chunkCid`, an empty name, its
+ * length) before the UnixFS `Data` of a file (type `File`, `filesize`, `blocksizes`).
+ */
+export function fileNode(byteLen: number, chunkBytes: number, hashes: Uint8Array[]): Uint8Array {
+  const len = (index: number) => Math.min(chunkBytes, byteLen - index * chunkBytes);
+  const out: number[] = [];
+  hashes.forEach((hash, index) => {
+    out.push(...bytesField(2, [...bytesField(1, chunkCid(hash)), ...bytesField(2, []), 3 << 3, ...varint(len(index))]));
+  });
+  const data = [1 << 3, 2, 3 << 3, ...varint(byteLen)];
+  hashes.forEach((_, index) => data.push(4 << 3, ...varint(len(index))));
+  out.push(...bytesField(1, data));
+  return Uint8Array.from(out);
+}
+
+/**
+ * The IPFS CID (v1, dag-pb, blake2b-256) of an item's file node, as bytes: an IPFS client reads
+ * the whole item under it from a node with `--ipfs-server` (a UnixFS file of `raw` leaves).
+ */
+export function fileCid(node: Uint8Array): Uint8Array {
+  return u8aConcat([0x01, 0x70, 0xa0, 0xe4, 0x02, 0x20], blake2AsU8a(node, 256));
 }
 
 /** Splits `bytes` as the chain's content store does (`contentStore.chunkBytes`) and names it. */
@@ -92,24 +135,34 @@ export function prepareContent(api: ApiPromise, bytes: Uint8Array): PreparedCont
   const chunkBytes = Number(api.consts.contentStore.chunkBytes.toString());
   const chunks = splitChunks(bytes, chunkBytes);
   const hashes = chunks.map(chunkHash);
-  return { root: u8aToHex(contentRoot(hashes)), chunks, hashes, byteLen: bytes.length };
+  return {
+    root: u8aToHex(contentRoot(hashes)), chunks, hashes, byteLen: bytes.length,
+    fileNode: fileNode(bytes.length, chunkBytes, hashes),
+  };
 }
 
 /**
  * The transactions that store `content` for `retainFor` blocks: `contentStore.beginStore`, then
  * one `contentStore.storeChunk` per chunk, in any order once `begin` is applied (a chunk sent
- * before it is refused as `UnknownUpload`); a block takes three 1 MiB chunks.
+ * before it is refused as `UnknownUpload`; a block takes three 1 MiB chunks), then
+ * `contentStore.storeFileNode` once the item is complete (sent with the nonce after the last
+ * chunk's, it is): nodes then serve the whole item under `fileCid(content.fileNode)`.
  */
 export function storeContentTxs(
   api: ApiPromise,
   content: PreparedContent,
   retainFor: number,
-): { begin: SubmittableExtrinsic<'promise'>; chunks: SubmittableExtrinsic<'promise'>[] } {
+): {
+  begin: SubmittableExtrinsic<'promise'>;
+  chunks: SubmittableExtrinsic<'promise'>[];
+  fileNode: SubmittableExtrinsic<'promise'>;
+} {
   return {
     begin: api.tx.contentStore.beginStore(content.byteLen, content.hashes.map((hash) => u8aToHex(hash)), retainFor),
     // Hex, not a Uint8Array: @polkadot/api reads a Uint8Array given as `Bytes` as already
     // length-prefixed.
     chunks: content.chunks.map((chunk, index) => api.tx.contentStore.storeChunk(content.root, index, u8aToHex(chunk))),
+    fileNode: api.tx.contentStore.storeFileNode(content.root, u8aToHex(content.fileNode)),
   };
 }
 

@@ -17,7 +17,7 @@ use frame_support::{
 };
 use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
 use sp_runtime::traits::Saturating;
-use veriml_primitives::content::{chunk_hash, chunk_root};
+use veriml_primitives::content::{chunk_hash, chunk_root, file_node};
 
 fn funded<T: Config>(seed: u32) -> T::AccountId {
 	let who: T::AccountId = account("owner", seed, 0);
@@ -215,6 +215,33 @@ mod benchmarks {
 		}
 
 		assert!(!Uploads::<T>::contains_key(&owner, root));
+	}
+
+	/// The file node of an item of `c` chunks.
+	#[benchmark]
+	fn store_file_node(c: Linear<1, { T::MaxChunks::get() }>) {
+		let owner = funded::<T>(0);
+		let hashes = hashes_with_last::<T>(c, b"last");
+		let root = chunk_root(&hashes);
+		let byte_len = (c - 1) * T::ChunkBytes::get() + 4;
+		// The item's records (what the call reads of it).
+		let now = frame_system::Pallet::<T>::block_number();
+		let deposit = Store::<T>::deposit_for(c);
+		let retained_until = now.saturating_add(retention::<T>());
+		Items::<T>::insert(
+			root,
+			Manifest { owner: owner.clone(), byte_len, chunk_count: c, stored_at: now, retained_until, deposit },
+		);
+		ItemChunks::<T>::insert(root, hashes.clone());
+		let node: FileNodeOf<T> =
+			BoundedVec::try_from(file_node(byte_len, T::ChunkBytes::get(), &hashes)).expect("at most MaxFileNodeBytes");
+		frame_system::Pallet::<T>::set_extrinsic_index(0);
+		frame_system::Pallet::<T>::note_extrinsic(Call::<T>::store_file_node { root, node: node.clone() }.encode());
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(owner), root, node);
+
+		assert!(FileNodes::<T>::contains_key(root));
 	}
 
 	impl_benchmark_test_suite!(Store, crate::mock::new_test_ext(), crate::mock::Test);

@@ -126,6 +126,7 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn remove_item(root: ContentRoot, item: ManifestOf<T>, expired: bool) {
 		Items::<T>::remove(root);
 		ItemChunks::<T>::remove(root);
+		FileNodes::<T>::remove(root);
 		if ItemSegments::<T>::take(root).is_some() {
 			Self::remove_provable(root);
 		}
@@ -249,5 +250,9 @@ impl<T: Config> StoredContent<T::AccountId, BlockNumberFor<T>> for Pallet<T> {
 
 	fn chunk_list_key(root: &ContentRoot) -> alloc::vec::Vec<u8> {
 		ItemChunks::<T>::hashed_key_for(root)
+	}
+
+	fn chunks(root: &ContentRoot) -> Option<alloc::vec::Vec<ChunkHash>> {
+		ItemChunks::<T>::get(root).map(|chunks| chunks.into_inner())
 	}
 }

@@ -92,6 +92,9 @@ pub mod pallet {
 	/// What leaves state at some block.
 	pub type ExpiringOf<T> = Expiring<<T as frame_system::Config>::AccountId>;
 
+	/// An item's UnixFS file node, as `storeFileNode` takes it.
+	pub type FileNodeOf<T> = BoundedVec<u8, MaxFileNodeBytes<T>>;
+
 	#[pallet::pallet]
 	pub struct Pallet<T>(_);
 
@@ -182,6 +185,14 @@ pub mod pallet {
 	/// keys are balanced).
 	#[pallet::storage]
 	pub type Items<T: Config> = StorageMap<_, Identity, ContentRoot, ManifestOf<T>>;
+
+	/// Stored items' UnixFS file nodes ([`content::file_node`]), by root: the blake2-256 of the
+	/// node's bytes, which nodes keep as indexed transaction data and serve over bitswap under
+	/// the item's file CID ([`content::file_cid`]), so that an IPFS client reads the whole item
+	/// by one CID. Stored by the item's owner with `storeFileNode`; leaves with the item (its
+	/// deposit, `DepositPerItem`, covers the entry).
+	#[pallet::storage]
+	pub type FileNodes<T: Config> = StorageMap<_, Identity, ContentRoot, content::FileNodeHash>;
 
 	/// Stored items' chunk hashes, in order: the keys under which nodes keep and serve them.
 	/// The engine's host functions read this value themselves (`inference::run_stored`, as a
@@ -280,6 +291,9 @@ pub mod pallet {
 		/// The item's retention ended while work in flight read it (`ContentPinned`): it is
 		/// kept, without a fee, until `retained_until`, and again while it is pinned.
 		ContentHeldOver { root: ContentRoot, retained_until: BlockNumberFor<T> },
+		/// The item's UnixFS file node was stored: nodes serve the whole item over bitswap
+		/// under the CID `content::file_cid(node_hash)` (v1, dag-pb, blake2b-256).
+		FileNodeStored { root: ContentRoot, node_hash: content::FileNodeHash },
 	}
 
 	#[pallet::error]
@@ -321,6 +335,14 @@ pub mod pallet {
 		/// a transaction, so `storeChunk` must be sent as a transaction's own call (or as the
 		/// call of `sudo.sudoAs`, which ends with it).
 		ChunkNotAtEnd,
+		/// The item's file node is stored already.
+		FileNodeStored,
+		/// These bytes are not the item's file node (`content::file_node` of its length and
+		/// chunks).
+		NotFileNode,
+		/// The file node's bytes do not end the transaction that carries them (as for
+		/// `ChunkNotAtEnd`).
+		FileNodeNotAtEnd,
 	}
 
 	#[pallet::call]
@@ -463,6 +485,42 @@ pub mod pallet {
 			Self::retain_item_until(root, item, retained_until);
 			Self::deposit_event(Event::Renewed { root, payer, fee, retained_until });
 			Ok(())
+		}
+
+		/// Store the UnixFS file node of the item `root` the caller owns: `node` must be
+		/// `content::file_node` of the item's length and chunks, and end the transaction. Its
+		/// bytes are indexed like a chunk's, under their blake2-256 (`FileNodes`), so nodes
+		/// serve the whole item over bitswap under one CID (`content::file_cid`): an IPFS
+		/// client fetches the node, then each chunk it links as a `raw` leaf. Sent after the
+		/// item's last chunk (the next nonce will do: the item is complete by then).
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::store_file_node(T::MaxChunks::get()))]
+		pub fn store_file_node(
+			origin: OriginFor<T>,
+			root: ContentRoot,
+			// Last, so that its bytes end the transaction: the indexed part.
+			node: FileNodeOf<T>,
+		) -> DispatchResultWithPostInfo {
+			let owner = ensure_signed(origin)?;
+			let item = Items::<T>::get(root).ok_or(Error::<T>::UnknownItem)?;
+			ensure!(item.owner == owner, Error::<T>::NotOwner);
+			ensure!(!FileNodes::<T>::contains_key(root), Error::<T>::FileNodeStored);
+			let hashes = ItemChunks::<T>::get(root).ok_or(Error::<T>::UnknownItem)?;
+			ensure!(
+				node[..] == content::file_node(item.byte_len, T::ChunkBytes::get(), &hashes)[..],
+				Error::<T>::NotFileNode
+			);
+			let extrinsic = frame_system::Pallet::<T>::extrinsic_index().ok_or(Error::<T>::NotInBlock)?;
+			ensure!(
+				frame_system::Pallet::<T>::extrinsic_data(extrinsic).ends_with(&node),
+				Error::<T>::FileNodeNotAtEnd
+			);
+
+			let node_hash = content::FileNodeHash::from(sp_io::hashing::blake2_256(&node));
+			sp_io::transaction_index::index(extrinsic, node.len() as u32, node_hash.0);
+			FileNodes::<T>::insert(root, node_hash);
+			Self::deposit_event(Event::FileNodeStored { root, node_hash });
+			Ok(Some(T::WeightInfo::store_file_node(item.chunk_count)).into())
 		}
 
 		/// Remove the item `root` the caller owns from state, and release its deposit. Refused

@@ -575,3 +575,92 @@ fn an_aborted_or_expired_upload_leaves_no_segment_roots() {
 		assert!(UploadSegments::<Test>::get(BOB, root).is_none());
 	});
 }
+
+/// `node` as `storeFileNode(root, node)`'s argument, the call noted as the block's current
+/// transaction with `tail` after it.
+fn noted_node(root: ContentRoot, node: &[u8], tail: &[u8]) -> crate::FileNodeOf<Test> {
+	let node: crate::FileNodeOf<Test> = BoundedVec::try_from(node.to_vec()).unwrap();
+	let call = RuntimeCall::ContentStore(crate::Call::store_file_node { root, node: node.clone() });
+	let mut transaction = call.encode();
+	transaction.extend_from_slice(tail);
+	System::note_extrinsic(transaction);
+	node
+}
+
+#[test]
+fn an_items_file_node_is_indexed_so_that_ipfs_clients_read_it_by_one_cid() {
+	let mut ext = new_test_ext();
+	let data = bytes(2 * CHUNK + 5, 13);
+	let (_, hashes, root) = split(&data);
+	let node = veriml_primitives::content::file_node(data.len() as u32, CHUNK, &hashes);
+	let node_hash = sp_core::H256(sp_io::hashing::blake2_256(&node));
+	ext.execute_with(|| {
+		store(ALICE, &data, 10);
+		System::set_extrinsic_index(4);
+		let arg = noted_node(root, &node, &[]);
+		assert_ok!(ContentStore::store_file_node(RuntimeOrigin::signed(ALICE), root, arg));
+		assert_eq!(crate::FileNodes::<Test>::get(root), Some(node_hash));
+		System::assert_last_event(Event::FileNodeStored { root, node_hash }.into());
+		// Once.
+		let arg = noted_node(root, &node, &[]);
+		assert_noop!(
+			ContentStore::store_file_node(RuntimeOrigin::signed(ALICE), root, arg),
+			Error::<Test>::FileNodeStored
+		);
+		ContentStore::do_try_state().unwrap();
+		// It leaves with the item.
+		assert_ok!(ContentStore::remove(RuntimeOrigin::signed(ALICE), root));
+		assert!(crate::FileNodes::<Test>::get(root).is_none());
+	});
+	// What the node is told to keep: the node's bytes, the end of transaction 4, under their hash.
+	let indexed: Vec<_> = ext
+		.overlayed_changes()
+		.transaction_index_ops()
+		.iter()
+		.filter(|op| matches!(op, sp_state_machine::IndexOperation::Insert { extrinsic: 4, .. }))
+		.cloned()
+		.collect();
+	match &indexed[..] {
+		[sp_state_machine::IndexOperation::Insert { hash, size, .. }] => {
+			assert_eq!((hash, *size as usize), (&node_hash.0.to_vec(), node.len()))
+		},
+		other => panic!("indexed: {other:?}"),
+	}
+}
+
+#[test]
+fn a_file_node_that_is_not_the_items_is_refused_and_changes_nothing() {
+	test(|| {
+		let data = bytes(2 * CHUNK + 5, 14);
+		let (_, hashes, root) = split(&data);
+		let node = veriml_primitives::content::file_node(data.len() as u32, CHUNK, &hashes);
+		let alice = || RuntimeOrigin::signed(ALICE);
+		// No such item yet (an upload in progress is not one).
+		begin(ALICE, &data, 10);
+		let arg = noted_node(root, &node, &[]);
+		assert_noop!(ContentStore::store_file_node(alice(), root, arg), Error::<Test>::UnknownItem);
+		ContentStore::abort_store(alice(), root).unwrap();
+		store(ALICE, &data, 10);
+		// Someone else's item.
+		let arg = noted_node(root, &node, &[]);
+		assert_noop!(ContentStore::store_file_node(RuntimeOrigin::signed(BOB), root, arg), Error::<Test>::NotOwner);
+		// Other bytes: another length, another chunk order, one byte changed.
+		for other in [
+			veriml_primitives::content::file_node(data.len() as u32 - 1, CHUNK, &hashes),
+			veriml_primitives::content::file_node(data.len() as u32, CHUNK, &[hashes[1], hashes[0], hashes[2]]),
+			{
+				let mut changed = node.clone();
+				changed[10] ^= 1;
+				changed
+			},
+		] {
+			let arg = noted_node(root, &other, &[]);
+			assert_noop!(ContentStore::store_file_node(alice(), root, arg), Error::<Test>::NotFileNode);
+		}
+		// Not at the end of its transaction.
+		let arg = noted_node(root, &node, &[1, 2]);
+		assert_noop!(ContentStore::store_file_node(alice(), root, arg), Error::<Test>::FileNodeNotAtEnd);
+		let arg = noted_node(root, &node, &[]);
+		assert_ok!(ContentStore::store_file_node(alice(), root, arg));
+	});
+}

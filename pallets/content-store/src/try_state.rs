@@ -48,6 +48,7 @@ impl<T: Config> Pallet<T> {
 		ensure!(ProvableItems::<T>::iter_keys().count() as u32 == count, "the proven items are not counted");
 		ensure!(ProvablePositions::<T>::iter_keys().count() as u32 == count, "a position of no proven item");
 		ensure!(ItemSegments::<T>::iter_keys().all(Items::<T>::contains_key), "segment roots of no stored item");
+		ensure!(FileNodes::<T>::iter_keys().all(Items::<T>::contains_key), "a file node of no stored item");
 		ensure!(ItemChunks::<T>::iter_keys().count() == Items::<T>::iter_keys().count(), "a chunk list of no item");
 		for (owner, root, upload) in Uploads::<T>::iter() {
 			ensure!(content::chunk_root(&upload.chunk_hashes) == root, "an upload's chunks do not make its root");

@@ -84,3 +84,12 @@ pub enum Expiring<AccountId> {
 	/// The stored item.
 	Item(ContentRoot),
 }
+
+/// The most bytes of an item's file node: [`content::max_file_node_bytes`] of `MaxChunks`.
+pub struct MaxFileNodeBytes<T>(core::marker::PhantomData<T>);
+
+impl<T: crate::Config> frame_support::traits::Get<u32> for MaxFileNodeBytes<T> {
+	fn get() -> u32 {
+		veriml_primitives::content::max_file_node_bytes(T::MaxChunks::get())
+	}
+}

@@ -28,6 +28,7 @@ pub trait WeightInfo {
 	fn renew() -> Weight;
 	fn remove() -> Weight;
 	fn expire_one() -> Weight;
+	fn store_file_node(c: u32, ) -> Weight;
 }
 
 /// The estimates with the runtime's database weights.
@@ -71,19 +72,28 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	}
 	/// Reads `Items`, whether a model uses the item (`ContentInUse`), the hold, the item's
 	/// proving position and the last proven item; writes `Items`, `ItemChunks`, `ItemSegments`,
-	/// `Expiries`, the hold and the proven items' index.
+	/// `FileNodes`, `Expiries`, the hold and the proven items' index.
 	fn remove() -> Weight {
 		Weight::from_parts(150_000_000, 8_000)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().writes(10_u64))
+			.saturating_add(T::DbWeight::get().writes(11_u64))
 	}
 	/// Reads the upload or item and the hold, whether work in flight reads the item
 	/// (`ContentPinned`: two reads in the runtime), an item's proving position and the last
-	/// proven item; writes them, `ItemChunks`, the segment roots and the proven items' index.
+	/// proven item; writes them, `ItemChunks`, `FileNodes`, the segment roots and the proven
+	/// items' index.
 	fn expire_one() -> Weight {
 		Weight::from_parts(150_000_000, 40_000)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
-			.saturating_add(T::DbWeight::get().writes(10_u64))
+			.saturating_add(T::DbWeight::get().writes(11_u64))
+	}
+	/// Reads `Items`, `FileNodes`, `ItemChunks` (32 bytes a chunk) and the transaction (the
+	/// node, at most 58 bytes a chunk); builds the node and hashes it; writes `FileNodes`.
+	fn store_file_node(c: u32, ) -> Weight {
+		Weight::from_parts(60_000_000, 8_000)
+			.saturating_add(Weight::from_parts(400_000, 96).saturating_mul(c.into()))
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 }
 
@@ -120,11 +130,17 @@ impl WeightInfo for () {
 	fn remove() -> Weight {
 		Weight::from_parts(150_000_000, 8_000)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
-			.saturating_add(ParityDbWeight::get().writes(10_u64))
+			.saturating_add(ParityDbWeight::get().writes(11_u64))
 	}
 	fn expire_one() -> Weight {
 		Weight::from_parts(150_000_000, 40_000)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
-			.saturating_add(ParityDbWeight::get().writes(10_u64))
+			.saturating_add(ParityDbWeight::get().writes(11_u64))
+	}
+	fn store_file_node(c: u32, ) -> Weight {
+		Weight::from_parts(60_000_000, 8_000)
+			.saturating_add(Weight::from_parts(400_000, 96).saturating_mul(c.into()))
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 }

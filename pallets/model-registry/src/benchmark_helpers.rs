@@ -61,22 +61,7 @@ fn register<T: Config>(
 /// onnx_builder`: that crate is compiled into the engine guest, whose bytes are pinned.
 pub fn sum_model(width: u32, padding: usize) -> alloc::vec::Vec<u8> {
 	use alloc::vec::Vec;
-	fn varint(out: &mut Vec<u8>, mut value: u64) {
-		while value >= 0x80 {
-			out.push((value as u8) | 0x80);
-			value >>= 7;
-		}
-		out.push(value as u8);
-	}
-	fn field(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
-		varint(out, ((number as u64) << 3) | 2);
-		varint(out, bytes.len() as u64);
-		out.extend_from_slice(bytes);
-	}
-	fn number(out: &mut Vec<u8>, number: u32, value: u64) {
-		varint(out, (number as u64) << 3);
-		varint(out, value);
-	}
+	use veriml_primitives::protobuf::{put_bytes_field as field, put_varint_field as number};
 	// ValueInfoProto { name, type: TypeProto { tensor_type: { elem_type: FLOAT, shape } } }
 	let value_info = |name: &[u8], dims: [u64; 2]| {
 		let mut shape = Vec::new();

@@ -175,6 +175,17 @@ impl<T: Config> Pallet<T> {
 		StoredModels::<T>::get(model).is_none_or(|root| T::Content::item(&root).is_some())
 	}
 
+	/// Every model registered from the content store whose item is stored, with the item's
+	/// chunks: one read of [`StoredModels`] and two of the store per such model (an off-chain
+	/// view, never called by a dispatchable).
+	pub fn stored_models() -> Vec<StoredModelChunks> {
+		StoredModels::<T>::iter()
+			.filter_map(|(model, root)| {
+				T::Content::chunks(&root).map(|chunks| StoredModelChunks { model, root, chunks })
+			})
+			.collect()
+	}
+
 	/// The storage key under which the model's bytes live, for the engine host function.
 	pub fn model_code_key(model_hash: &ModelHash) -> Vec<u8> {
 		ModelCode::<T>::hashed_key_for(model_hash)

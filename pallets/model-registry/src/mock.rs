@@ -107,6 +107,10 @@ impl StoredContent<u64, u64> for Content {
 	fn chunk_list_key(root: &ContentRoot) -> Vec<u8> {
 		[&b"mock-content:"[..], root.as_bytes()].concat()
 	}
+
+	fn chunks(root: &ContentRoot) -> Option<Vec<ChunkHash>> {
+		frame_support::storage::unhashed::get(&Content::chunk_list_key(root))
+	}
 }
 
 /// Stores `bytes` as `owner`'s item, as the content store completes one, in the block before

@@ -127,6 +127,20 @@ where
 	}
 }
 
+/// A model registered from the content store whose item is stored, as nodes read it
+/// (`ModelsApi::stored_models`): the chunks a node must hold to run it, which it fetches from
+/// its peers when its database lacks them (a node that synced from a warp proof or prunes
+/// block bodies).
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub struct StoredModelChunks {
+	/// The model's hash (the blake2-256 of its whole file).
+	pub model: ModelHash,
+	/// The content store's item its bytes are.
+	pub root: veriml_primitives::content::ContentRoot,
+	/// The item's chunk hashes, in order.
+	pub chunks: alloc::vec::Vec<veriml_primitives::content::ChunkHash>,
+}
+
 /// The engine as the registry needs it: checking a model before it is registered.
 pub trait ModelInspector {
 	/// Parses and checks `model` for `inputs`, within `fuel_limit`, with the engine guest

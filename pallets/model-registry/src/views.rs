@@ -1,12 +1,14 @@
 //! Models as clients read them: the runtime API (and the node's `veriml_modelBytes` RPC).
 
 pub mod runtime_api {
-	use crate::RegisteredModel;
+	use crate::{RegisteredModel, StoredModelChunks};
 	use alloc::vec::Vec;
 	use veriml_inference_primitives::{EngineGuest, ModelHash};
 
 	sp_api::decl_runtime_apis! {
-		/// Registered models and the engine guest the chain runs them with.
+		/// Registered models and the engine guest the chain runs them with. Version 2 adds
+		/// `stored_models`.
+		#[api_version(2)]
 		pub trait ModelsApi<AccountId, Balance, BlockNumber>
 		where
 			AccountId: codec::Codec,
@@ -23,6 +25,11 @@ pub mod runtime_api {
 			/// The engine guest the chain checks and runs models with now: its hash and the
 			/// engine version every result hash commits to.
 			fn engine_guest() -> EngineGuest;
+			/// Every model registered from the content store whose item is stored, with the
+			/// item's root and chunk hashes: the chunks a node fetches from its peers before it
+			/// needs them, when its database lacks them.
+			#[api_version(2)]
+			fn stored_models() -> Vec<StoredModelChunks>;
 		}
 	}
 }

@@ -254,6 +254,13 @@ fn run_with(
 pub trait ChunkSource: Send + Sync {
 	/// The bytes kept under `hash`, if this node has them.
 	fn chunk(&self, hash: &sp_core::H256) -> Option<Vec<u8>>;
+
+	/// The bytes kept under each of `hashes`, in order: what the engine asks for a whole stored
+	/// model at once, so that a source that fetches what it lacks (the node's, from its peers)
+	/// asks for all of it in one request.
+	fn chunks(&self, hashes: &[sp_core::H256]) -> Vec<Option<Vec<u8>>> {
+		hashes.iter().map(|hash| self.chunk(hash)).collect()
+	}
 }
 
 #[cfg(feature = "std")]
@@ -281,13 +288,17 @@ pub fn set_process_source(source: std::sync::Arc<dyn ChunkSource>) -> bool {
 	PROCESS_SOURCE.set(source).is_ok()
 }
 
+/// Where runtime calls on `ext` read chunks: its [`ChunkSourceExt`], else the process's source.
+#[cfg(feature = "std")]
+fn chunk_source(mut ext: &mut dyn sp_externalities::Externalities) -> Option<std::sync::Arc<dyn ChunkSource>> {
+	ext.extension::<ChunkSourceExt>().map(|ext| ext.0.clone()).or_else(|| PROCESS_SOURCE.get().cloned())
+}
+
 /// The bytes this node keeps under chunk hash `hash`, whatever the lane: its externalities'
 /// [`ChunkSourceExt`], else the process's source. Not checked against the hash.
 #[cfg(feature = "std")]
-pub fn kept_chunk(mut ext: &mut dyn sp_externalities::Externalities, hash: &sp_core::H256) -> Option<Vec<u8>> {
-	let source =
-		ext.extension::<ChunkSourceExt>().map(|ext| ext.0.clone()).or_else(|| PROCESS_SOURCE.get().cloned())?;
-	source.chunk(hash)
+pub fn kept_chunk(ext: &mut dyn sp_externalities::Externalities, hash: &sp_core::H256) -> Option<Vec<u8>> {
+	chunk_source(ext)?.chunk(hash)
 }
 
 /// The bytes of a model kept in the content store, whose chunk hashes (SCALE `Vec<H256>`, in
@@ -301,15 +312,19 @@ fn stored_model_bytes(ext: &mut dyn sp_externalities::Externalities, chunks_key:
 	let started = std::time::Instant::now();
 	let raw = ext.storage(chunks_key)?;
 	let hashes = <Vec<sp_core::H256> as codec::Decode>::decode(&mut &raw[..]).ok()?;
+	let kept = match chunk_source(ext) {
+		Some(source) => source.chunks(&hashes),
+		None => vec![None; hashes.len()],
+	};
 	let mut bytes = Vec::new();
-	for hash in &hashes {
-		match kept_chunk(ext, hash) {
+	for (hash, kept) in hashes.iter().zip(kept) {
+		match kept {
 			Some(chunk) if veriml_inference_primitives::model_hash(&chunk) == *hash => bytes.extend_from_slice(&chunk),
 			kept => {
 				log::error!(
 					target: "veriml::engine",
-					"a model's chunk {hash:?} is {} on this node: it cannot run the model until its \
-					 database holds the chunk (a node that prunes block bodies loses them)",
+					"a model's chunk {hash:?} is {} on this node: it cannot run the model until it \
+					 holds the chunk (in its database, or fetched from its peers with --ipfs-server)",
 					if kept.is_some() { "corrupt" } else { "missing" },
 				);
 				abort_for(MISSING_CONTENT)

@@ -118,6 +118,61 @@ pub fn chunk_cid(hash: &ChunkHash) -> [u8; 38] {
 	cid
 }
 
+/// The blake2-256 of an item's file node ([`file_node`]): the key under which nodes keep and
+/// serve it.
+pub type FileNodeHash = H256;
+
+/// The IPFS content identifier of an item's file node ([`file_node`]): CIDv1, codec `dag-pb`
+/// (0x70), multihash blake2b-256 of the node's bytes (`node_hash`). An IPFS client that fetches
+/// it from a node's bitswap server reads the whole item as a UnixFS file, each chunk a `raw`
+/// leaf under its [`chunk_cid`].
+pub fn file_cid(node_hash: &FileNodeHash) -> [u8; 38] {
+	let mut cid = [0u8; 38];
+	cid[..6].copy_from_slice(&[0x01, 0x70, 0xa0, 0xe4, 0x02, 0x20]);
+	cid[6..].copy_from_slice(node_hash.as_bytes());
+	cid
+}
+
+/// The most bytes a file node of `chunks` chunks takes: a link of at most 52 bytes and a block
+/// size of at most 6 per chunk, and the node's own fields.
+pub const fn max_file_node_bytes(chunks: u32) -> u32 {
+	chunks.saturating_mul(58).saturating_add(32)
+}
+
+/// The UnixFS file node of an item of `byte_len` bytes in chunks of `chunk_bytes` (the last one
+/// the rest) whose hashes are `hashes`: the DAG-PB block (`PBNode`, canonical encoding: its
+/// links before its data) that links every chunk in order as a `raw` leaf (its [`chunk_cid`],
+/// an empty name, its length as `Tsize`) and whose data is the UnixFS `Data` of a file (type
+/// `File`, `filesize` the item's length, `blocksizes` the chunks' lengths). The store indexes
+/// these bytes under their blake2-256, so a node's bitswap server serves the whole item under
+/// one CID ([`file_cid`]); it is what `ipfs add --cid-version 1 --raw-leaves --hash blake2b-256
+/// --chunker size-<chunk_bytes>` makes of the same bytes for up to 174 chunks (the importer's
+/// widest node).
+pub fn file_node(byte_len: u32, chunk_bytes: u32, hashes: &[ChunkHash]) -> Vec<u8> {
+	let chunk_len = |index: usize| -> u64 {
+		let start = (index as u64).saturating_mul(chunk_bytes as u64);
+		(byte_len as u64).saturating_sub(start).min(chunk_bytes as u64)
+	};
+	use crate::protobuf::{put_bytes_field, put_varint_field};
+	let mut node = Vec::with_capacity(max_file_node_bytes(hashes.len() as u32) as usize);
+	let mut link = Vec::with_capacity(48);
+	for (index, hash) in hashes.iter().enumerate() {
+		link.clear();
+		put_bytes_field(&mut link, 1, &chunk_cid(hash)); // Hash
+		put_bytes_field(&mut link, 2, &[]); // Name
+		put_varint_field(&mut link, 3, chunk_len(index)); // Tsize
+		put_bytes_field(&mut node, 2, &link); // Links
+	}
+	let mut data = Vec::with_capacity(16 + 6 * hashes.len());
+	put_varint_field(&mut data, 1, 2); // Type: File
+	put_varint_field(&mut data, 3, byte_len as u64); // filesize
+	for index in 0..hashes.len() {
+		put_varint_field(&mut data, 4, chunk_len(index)); // blocksizes
+	}
+	put_bytes_field(&mut node, 1, &data); // Data
+	node
+}
+
 /// Bytes of a segment, the piece of a chunk a storage proof shows: a chunk's storage proof is
 /// one segment and its path in the chunk's [`SegmentRoot`] tree, about 0.6 KiB for a 1 MiB chunk.
 pub const SEGMENT_BYTES: u32 = 256;
@@ -241,6 +296,10 @@ pub trait StoredContent<AccountId, BlockNumber> {
 	/// `Vec<ChunkHash>`): where the engine's host function reads the chunks it loads from. The
 	/// host decodes that value itself: its encoding is part of the host interface.
 	fn chunk_list_key(root: &ContentRoot) -> Vec<u8>;
+
+	/// Item `root`'s chunk hashes in order, if it is stored: what a node fetches from its peers
+	/// when its database lacks them.
+	fn chunks(root: &ContentRoot) -> Option<Vec<ChunkHash>>;
 }
 
 /// No content store: no item is stored.
@@ -252,11 +311,43 @@ impl<AccountId, BlockNumber> StoredContent<AccountId, BlockNumber> for () {
 	fn chunk_list_key(_root: &ContentRoot) -> Vec<u8> {
 		Vec::new()
 	}
+
+	fn chunks(_root: &ContentRoot) -> Option<Vec<ChunkHash>> {
+		None
+	}
 }
 
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	/// The file node of two chunks (7 and 3 bytes), byte by byte as `@ipld/dag-pb` and
+	/// `ipfs-unixfs` encode it (the TypeScript client's test checks the same bytes).
+	#[test]
+	fn a_file_node_is_the_canonical_dag_pb_of_a_unixfs_file() {
+		let hashes = [chunk_hash(b"chunk-0"), chunk_hash(b"abc")];
+		let node = file_node(10, 7, &hashes);
+		let mut expected = Vec::new();
+		for (hash, len) in hashes.iter().zip([7u8, 3]) {
+			expected.extend_from_slice(&[0x12, 44, 0x0a, 38]);
+			expected.extend_from_slice(&chunk_cid(hash));
+			expected.extend_from_slice(&[0x12, 0, 0x18, len]);
+		}
+		expected.extend_from_slice(&[0x0a, 8, 0x08, 2, 0x18, 10, 0x20, 7, 0x20, 3]);
+		assert_eq!(node, expected);
+		// Lengths past one varint byte: a 3 MiB + 5 item of 1 MiB chunks (as the TypeScript
+		// client's test).
+		let four: Vec<ChunkHash> = (0..4u8).map(|i| chunk_hash(&[i])).collect();
+		let node = file_node(3 * (1 << 20) + 5, 1 << 20, &four);
+		let mib = [0x20, 0x80, 0x80, 0x40];
+		let data = [&[0x0a, 21, 0x08, 2, 0x18, 0x85, 0x80, 0xc0, 0x01][..], &mib, &mib, &mib, &[0x20, 5]].concat();
+		assert!(node.ends_with(&data));
+		// The bound.
+		let many: Vec<ChunkHash> = (0..1024u32).map(|i| chunk_hash(&i.to_le_bytes())).collect();
+		let big = file_node(1024 * 1024 * 1024, 1024 * 1024, &many);
+		assert!(big.len() as u32 <= max_file_node_bytes(1024), "{}", big.len());
+		assert_eq!(file_cid(&H256::repeat_byte(7))[..6], [0x01, 0x70, 0xa0, 0xe4, 0x02, 0x20]);
+	}
 
 	fn hashes(n: u32) -> Vec<ChunkHash> {
 		(0..n).map(|i| chunk_hash(&i.to_le_bytes())).collect()

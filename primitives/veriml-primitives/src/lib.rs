@@ -100,5 +100,6 @@ pub mod feeds;
 pub mod invariants;
 pub mod models;
 pub mod nodes;
+pub mod protobuf;
 pub mod requests;
 pub mod verification;

@@ -7,7 +7,10 @@ import { prepareContent, storeContentTxs } from 'veriml-client';
 export { prepareContent, storeContentTxs };
 import { blake2AsHex } from '@polkadot/util-crypto';
 import { u8aConcat, u8aToHex, numberToU8a } from '@polkadot/util';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -163,6 +166,24 @@ export async function waitSeen(seen, matches, timeoutMs) {
   return null;
 }
 
+/** Polls `condition` (sync or async) each second until it holds; throws `${what}: not within …` after `timeoutMs`. */
+export async function waitUntil(what, condition, timeoutMs) {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+}
+
+/** The number of `client`'s best block, or of its finalised one. */
+export async function blockHeight(client, finalized = false) {
+  // Not `getHeader(undefined)`: @polkadot/api sends that as a hash and gets the genesis header.
+  const header = finalized
+    ? await client.rpc.chain.getHeader(await client.rpc.chain.getFinalizedHead())
+    : await client.rpc.chain.getHeader();
+  return header.number.toNumber();
+}
+
 /** Matches a seen event `section.method` whose data passes `test`. */
 export const eventIs = (section, method, test = () => true) =>
   ({ event }) => event.section === section && event.method === method && test(event.data);
@@ -288,9 +309,9 @@ export async function registerModel(api, model, author, price, until = 'inBlock'
  */
 export async function registerStoredModel(api, model, author, price, until = 'inBlock', retainFor = 600) {
   const content = prepareContent(api, model.bytes);
-  const { begin, chunks } = storeContentTxs(api, content, retainFor);
+  const { begin, chunks, fileNode } = storeContentTxs(api, content, retainFor);
   const first = await nextNonce(api, author.address);
-  await Promise.all([begin, ...chunks].map((tx, i) => sendOk(api, tx, author, first + i, until)));
+  await Promise.all([begin, ...chunks, fileNode].map((tx, i) => sendOk(api, tx, author, first + i, until)));
   const registered = await sendOk(api,
     api.tx.models.registerStoredModel(content.root, model.name, 1, model.specs, price), author, -1, until);
   return { root: content.root, ...registered };
@@ -347,4 +368,98 @@ export async function assertInvariants(api) {
     const [pallet, broken] = result.asErr;
     throw new Error(`invariant of ${pallet.toUtf8()} broken: ${broken.toUtf8()}`);
   }
+}
+
+/**
+ * Bonds an inference node (key `keyName`, put in the dev node's keystore) serving `model`, with
+ * `operator`'s bond; `requester` requests `model` on its sample inputs. Resolves with the
+ * request's id and its verified outputs.
+ */
+export async function requestVerified(api, model, operator, requester, keyName) {
+  const nodeKey = account(keyName);
+  await api.rpc.author.insertKey('infr', `//${keyName}`, u8aToHex(nodeKey.publicKey));
+  await sendOk(api, api.tx.balances.transferKeepAlive(nodeKey.address, 10n ** 12n), operator);
+  const bond = api.consts.inferenceNodes.minBond.toBigInt();
+  await sendOk(api, registerNode(api, 'inferenceNodes', nodeKey, [model.hash], bond, operator), operator);
+  const { events } = await sendOk(
+    api, api.tx.inference.request(model.hash, sampleInputs(model), 10n * 10n ** 12n), requester,
+  );
+  const id = eventsOf(events, 'inference', 'Requested')[0].data.request.toNumber();
+  const started = Date.now();
+  for (const deadline = started + 240_000; Date.now() < deadline;) {
+    const outputs = await api.query.verification.outputs(id);
+    if (outputs.isSome) {
+      console.log(`  ${model.name}: verified ${((Date.now() - started) / 1000).toFixed(0)} s after the request`);
+      return { id, outputs: outputs.unwrap() };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+  throw new Error(`${model.name}: no verified result within 240 s`);
+}
+
+/** The node binary the tests start themselves: `VERIML_NODE`, else the release build. */
+export const nodeBinary = process.env.VERIML_NODE
+  ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'target', 'release', 'veriml-node');
+
+/** A TCP port free on this machine now. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a full node (`--role complete`) of chain `chain` (a chain spec's id or path) that joins
+ * the node `api` is connected to, with `args` added; its log goes to a file. Resolves once it
+ * answers RPC with `{ api, log, logText(), logged(pattern), stop() }`.
+ */
+export async function startJoiningNode(api, chain, args = []) {
+  const peerId = (await api.rpc.system.localPeerId()).toString();
+  const addresses = (await api.rpc.system.localListenAddresses()).map(String);
+  // Plain TCP if the node listens on it, else its WebSocket address (zombienet's nodes).
+  const loopback = addresses.filter((a) => a.startsWith('/ip4/127.0.0.1/tcp/'));
+  const address = loopback.find((a) => !a.includes('/ws')) ?? loopback[0];
+  if (!address) throw new Error(`the node listens on no loopback TCP address: ${addresses}`);
+  const dir = mkdtempSync(join(tmpdir(), 'veriml-joiner.'));
+  const log = join(dir, 'node.log');
+  const out = openSync(log, 'w');
+  const rpcPort = await freePort();
+  const child = spawn(nodeBinary, [
+    '--chain', chain, '--base-path', join(dir, 'data'), '--rpc-port', String(rpcPort), '--port', String(await freePort()),
+    '--no-prometheus', '--no-mdns', '--no-telemetry',
+    '--bootnodes', address.includes('/p2p/') ? address : `${address}/p2p/${peerId}`, ...args,
+  ], { stdio: ['ignore', out, out] });
+  let exited = null;
+  child.on('exit', (code) => { exited = code; });
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+    if (exited !== null) throw new Error(`the joining node exited (${exited}); its log is ${log}`);
+    try {
+      // Plain HTTP first: @polkadot/api keeps retrying a socket that does not open yet.
+      await fetch(`http://127.0.0.1:${rpcPort}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'system_health', params: [] }),
+      });
+      const joined = await connectClient(`ws://127.0.0.1:${rpcPort}`);
+      return {
+        api: joined,
+        log,
+        logText: () => readFileSync(log, 'utf8'),
+        logged: (pattern) => pattern.test(readFileSync(log, 'utf8')),
+        async stop() {
+          await joined.disconnect();
+          child.kill();
+        },
+      };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
+  child.kill();
+  throw new Error(`the joining node did not answer RPC within 60 s; its log is ${log}`);
 }

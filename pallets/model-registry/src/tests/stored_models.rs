@@ -219,3 +219,22 @@ fn removing_a_stored_model_frees_its_item() {
 		));
 	});
 }
+
+#[test]
+fn nodes_read_the_chunks_of_every_available_stored_model() {
+	run_test(|| {
+		// A model in state and a stored one registered, a third item stored but not a model.
+		let in_state = upload(ALICE, &relu(0));
+		assert_ok!(crate::tests::register(ALICE, in_state, "relu", 1));
+		let bytes = large_relu();
+		let hash = model_hash(&bytes);
+		let (root, chunks) = store_content(ALICE, &bytes);
+		assert_ok!(register_stored(ALICE, root, "relu-large"));
+		store_content(BOB, &relu(70_000));
+		assert_eq!(Models::stored_models(), vec![crate::StoredModelChunks { model: hash, root, chunks }]);
+
+		// Its item's retention ended: no node needs its chunks any more.
+		expire_content(root);
+		assert_eq!(Models::stored_models(), vec![]);
+	});
+}

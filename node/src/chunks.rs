@@ -5,21 +5,24 @@
 //! A node that synced from a warp proof, or prunes block bodies, lacks the chunks of items
 //! stored in blocks it did not keep. With `--ipfs-server` (the node's bitswap, client and
 //! server) it fetches them from its peers (storage nodes keep every item): the chunks of every
-//! model registered from the content store as soon as a new best block shows one it lacks
-//! ([`fetch_stored_models`]), and whatever chunks a runtime call still needs when it runs the
-//! model (that call waits for them, at most [`FETCH_ON_DEMAND`]). Bitswap hands over only bytes
-//! that hash to the requested CID, and the engine checks each chunk against the hashes in state
+//! model registered from the content store as soon as its best block shows one it lacks
+//! ([`fetch_stored_models`], looking every [`LOOK_EVERY`], also while it syncs), and whatever
+//! chunks a block it imports or authors still needs when it runs the model (that call waits
+//! for them, at most [`FETCH_ON_DEMAND`]; a chunk no peer sent is not asked for again on demand
+//! for [`RETRY_AFTER`]). Off-chain calls (RPC, off-chain workers, transaction validation) never
+//! fetch: nobody can make a node download by calling it. Bitswap hands over only bytes that
+//! hash to the requested CID, and the engine checks each chunk against the hashes in state
 //! again: what a peer sends never changes a verdict, it only decides whether the node can run
-//! the model at all.
+//! the model at all. Fetched chunks are kept, not served: the bitswap server serves the
+//! database's indexed transactions only.
 
 use crate::service::FullClient;
-use futures::StreamExt;
-use sc_client_api::{Backend, BlockBackend, BlockchainEvents};
+use sc_client_api::{Backend, BlockBackend, HeaderBackend};
 use sc_network_bitswap::{BitswapHandle, Cid};
 use sp_api::{ApiExt, ProvideRuntimeApi};
 use sp_core::{offchain::OffchainStorage, H256};
 use std::{
-	collections::{BTreeSet, HashMap},
+	collections::{BTreeMap, BTreeSet, HashMap},
 	sync::{Arc, Mutex, OnceLock},
 	time::{Duration, Instant},
 };
@@ -32,8 +35,11 @@ pub const FETCH_ON_DEMAND: Duration = Duration::from_secs(30);
 /// The longest one fetch ahead of need waits for the chunks of the stored models.
 const FETCH_AHEAD: Duration = Duration::from_secs(120);
 
-/// The shortest time between two looks at the stored models (a look is one runtime call).
-const LOOK_EVERY: Duration = Duration::from_secs(6);
+/// The time between two looks at the stored models (a look is two runtime calls).
+pub const LOOK_EVERY: Duration = Duration::from_secs(6);
+
+/// How long a chunk no peer sent is not asked for again on demand.
+pub const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Where fetched chunks live in the off-chain database: under this prefix, by hash.
 const FETCHED_PREFIX: &[u8] = b"veriml-fetched-chunks";
@@ -77,15 +83,20 @@ impl Fetched {
 		self.save_index();
 	}
 
-	/// Removes every fetched chunk that is not in `wanted`; returns how many.
+	/// Removes every fetched chunk that is not in `wanted`; returns how many. The list is
+	/// saved first: a crash in between leaves chunks nobody lists (never listed chunks that are
+	/// gone, which the node would take for kept).
 	fn keep_only(&mut self, wanted: &BTreeSet<H256>) -> usize {
 		let stale: Vec<H256> = self.kept.difference(wanted).copied().collect();
+		if stale.is_empty() {
+			return 0;
+		}
 		for hash in &stale {
-			self.db.remove(FETCHED_PREFIX, hash.as_bytes());
 			self.kept.remove(hash);
 		}
-		if !stale.is_empty() {
-			self.save_index();
+		self.save_index();
+		for hash in &stale {
+			self.db.remove(FETCHED_PREFIX, hash.as_bytes());
 		}
 		stale.len()
 	}
@@ -99,13 +110,20 @@ pub struct NodeChunks {
 	/// The node's bitswap and where to run its requests: set once the network is built, and
 	/// only with `--ipfs-server`.
 	network: OnceLock<(BitswapHandle, sc_service::SpawnTaskHandle)>,
+	/// Chunks no peer sent on demand, and when: not asked for again before [`RETRY_AFTER`].
+	unavailable: Mutex<BTreeMap<H256, Instant>>,
 }
 
 impl NodeChunks {
 	/// The chunks of `client`'s database and of its off-chain database `offchain` (none: the
 	/// node keeps no fetched chunks and fetches none).
 	pub fn new(client: Arc<FullClient>, offchain: Option<OffchainDb>) -> Self {
-		Self { client, fetched: offchain.map(|db| Mutex::new(Fetched::open(db))), network: OnceLock::new() }
+		Self {
+			client,
+			fetched: offchain.map(|db| Mutex::new(Fetched::open(db))),
+			network: OnceLock::new(),
+			unavailable: Mutex::new(BTreeMap::new()),
+		}
 	}
 
 	/// From now on, fetch missing chunks with `bitswap`, its requests run by `spawner`.
@@ -144,82 +162,123 @@ impl NodeChunks {
 		got
 	}
 
-	/// [`Self::fetch`] from a thread that is not the network's: runs it on the node's task
-	/// executor and waits for it.
-	fn fetch_blocking(&self, hashes: Vec<H256>, timeout: Duration) -> Vec<(H256, Vec<u8>)> {
-		let Some((bitswap, spawner)) = self.network.get() else { return Vec::new() };
+	/// [`Self::fetch`] from a thread that is not one of the async runtime's workers (block
+	/// import and authoring run on blocking threads): runs it on the node's task executor, which
+	/// keeps what arrives also after this call stopped waiting, and waits for it.
+	fn fetch_blocking(self: &Arc<Self>, hashes: Vec<H256>, timeout: Duration) -> Vec<(H256, Vec<u8>)> {
+		let Some((_, spawner)) = self.network.get() else { return Vec::new() };
 		if hashes.is_empty() || self.fetched.is_none() {
 			return Vec::new();
 		}
 		let (sender, receiver) = std::sync::mpsc::channel();
-		let bitswap = bitswap.clone();
+		let this = self.clone();
 		spawner.spawn("veriml-fetch-chunks", Some("veriml"), async move {
-			let _ = sender.send(fetch_with(&bitswap, &hashes, timeout).await);
+			let _ = sender.send(this.fetch(hashes, timeout).await);
 		});
-		let got = receiver.recv_timeout(timeout + Duration::from_secs(1)).unwrap_or_default();
-		self.keep(&got);
-		got
+		receiver.recv_timeout(timeout + Duration::from_secs(1)).unwrap_or_default()
 	}
 
-	/// Looks at the stored models of best block `at`: fetches the chunks of theirs that the
-	/// node lacks and forgets fetched chunks that no stored model has any more.
-	async fn fetch_ahead(&self, at: H256) {
+	/// Of `hashes`, those not asked for on demand in vain within [`RETRY_AFTER`].
+	fn worth_asking(&self, hashes: Vec<H256>) -> Vec<H256> {
+		let Ok(mut unavailable) = self.unavailable.lock() else { return hashes };
+		unavailable.retain(|_, since| since.elapsed() < RETRY_AFTER);
+		hashes.into_iter().filter(|hash| !unavailable.contains_key(hash)).collect()
+	}
+
+	fn mark_unavailable(&self, hashes: impl Iterator<Item = H256>) {
+		if let Ok(mut unavailable) = self.unavailable.lock() {
+			let now = Instant::now();
+			unavailable.extend(hashes.map(|hash| (hash, now)));
+		}
+	}
+
+	/// The stored models of block `at`, if its runtime has `ModelsApi::stored_models`.
+	fn stored_models(&self, at: H256) -> Option<Vec<pallet_model_registry::StoredModelChunks>> {
 		use pallet_model_registry::runtime_api::ModelsApi;
 		type Api = dyn ModelsApi<Block, AccountId, Balance, BlockNumber>;
 		let api = self.client.runtime_api();
 		if !matches!(api.api_version::<Api>(at), Ok(Some(version)) if version >= 2) {
-			return;
+			return None;
 		}
-		let models = match api.stored_models(at) {
-			Ok(models) => models,
-			Err(error) => {
-				log::warn!(target: LOG_TARGET, "cannot read the stored models at {at:?}: {error}");
-				return;
-			},
-		};
-		let wanted: BTreeSet<H256> = models.iter().flat_map(|model| model.chunks.iter().copied()).collect();
+		api.stored_models(at)
+			.inspect_err(|error| log::warn!(target: LOG_TARGET, "cannot read the stored models at {at:?}: {error}"))
+			.ok()
+	}
+
+	/// Looks at the stored models of the best block `best` and the finalised block
+	/// `finalized`: fetches the chunks of the best block's that the node lacks, and forgets
+	/// fetched chunks that neither block's models have (a chunk the best block no longer has
+	/// may still be the finalised block's, and the other way round).
+	async fn fetch_ahead(&self, best: H256, finalized: H256) {
+		let Some(models) = self.stored_models(best) else { return };
+		let mut wanted: BTreeSet<H256> = models.iter().flat_map(|model| model.chunks.iter().copied()).collect();
+		if finalized != best {
+			match self.stored_models(finalized) {
+				Some(settled) => wanted.extend(settled.iter().flat_map(|model| model.chunks.iter().copied())),
+				// Forget nothing on what the best block alone says.
+				None => wanted.extend(
+					self.fetched.as_ref().and_then(|f| f.lock().ok()).map(|f| f.kept.clone()).unwrap_or_default(),
+				),
+			}
+		}
 		if let Some(Ok(mut fetched)) = self.fetched.as_ref().map(Mutex::lock) {
 			let forgotten = fetched.keep_only(&wanted);
 			if forgotten > 0 {
 				log::info!(target: LOG_TARGET, "forgot {forgotten} fetched chunks that no stored model has any more");
 			}
 		}
-		// A model at a time: at most one model's bytes (40 MiB) in memory.
+		// A model at a time: at most one model's bytes (40 MiB) in memory; a chunk a model
+		// lists twice is asked for once.
 		for model in models {
-			let missing: Vec<H256> = model.chunks.into_iter().filter(|hash| !self.holds(hash)).collect();
+			let missing: Vec<H256> = model
+				.chunks
+				.into_iter()
+				.collect::<BTreeSet<_>>()
+				.into_iter()
+				.filter(|hash| !self.holds(hash))
+				.collect();
 			if missing.is_empty() {
 				continue;
 			}
 			let started = Instant::now();
 			let asked = missing.len();
 			let got = self.fetch(missing, FETCH_AHEAD).await;
-			log_fetch("ahead of need", asked, &got, started);
+			log_fetch("ahead of need", asked, got.iter().map(|(_, bytes)| bytes.len()), started);
 		}
 	}
 }
 
-impl veriml_content_interface::ChunkSource for NodeChunks {
+/// The process's chunk source: [`NodeChunks`], shared with the task that fetches ahead.
+pub struct ProcessChunks(pub Arc<NodeChunks>);
+
+impl veriml_content_interface::ChunkSource for ProcessChunks {
 	/// What the node keeps, never fetched: a storage node's proofs show what it holds.
 	fn chunk(&self, hash: &H256) -> Option<Vec<u8>> {
-		self.client.indexed_transaction(*hash).ok().flatten().or_else(|| self.fetched_chunk(hash))
+		self.0.client.indexed_transaction(*hash).ok().flatten().or_else(|| self.0.fetched_chunk(hash))
 	}
 
-	/// What the node keeps, and what it lacks fetched from its peers at once.
+	/// What the node keeps; in a block's import or authoring, what it lacks fetched from its
+	/// peers at once.
 	fn chunks(&self, hashes: &[H256]) -> Vec<Option<Vec<u8>>> {
 		let mut kept: Vec<Option<Vec<u8>>> = hashes.iter().map(|hash| self.chunk(hash)).collect();
-		let missing: Vec<H256> =
+		let consensus = veriml_inference_interface::current_lane() == veriml_inference_interface::Lane::Consensus;
+		if !consensus || self.0.network.get().is_none() || self.0.fetched.is_none() {
+			return kept;
+		}
+		let missing: BTreeSet<H256> =
 			hashes.iter().zip(&kept).filter(|(_, kept)| kept.is_none()).map(|(hash, _)| *hash).collect();
-		if missing.is_empty() || self.network.get().is_none() || self.fetched.is_none() {
+		let missing = self.0.worth_asking(missing.into_iter().collect());
+		if missing.is_empty() {
 			return kept;
 		}
 		let started = Instant::now();
-		let asked = missing.len();
-		let got = self.fetch_blocking(missing, FETCH_ON_DEMAND);
-		log_fetch("for a runtime call", asked, &got, started);
-		let mut got: HashMap<H256, Vec<u8>> = got.into_iter().collect();
+		let asked = missing.clone();
+		let got: HashMap<H256, Vec<u8>> = self.0.fetch_blocking(missing, FETCH_ON_DEMAND).into_iter().collect();
+		log_fetch("for a block", asked.len(), got.values().map(Vec::len), started);
+		self.0.mark_unavailable(asked.into_iter().filter(|hash| !got.contains_key(hash)));
 		for (hash, slot) in hashes.iter().zip(kept.iter_mut()) {
 			if slot.is_none() {
-				*slot = got.remove(hash);
+				*slot = got.get(hash).cloned();
 			}
 		}
 		kept
@@ -264,10 +323,11 @@ async fn fetch_with(bitswap: &BitswapHandle, hashes: &[H256], timeout: Duration)
 	got
 }
 
-fn log_fetch(why: &str, asked: usize, got: &[(H256, Vec<u8>)], started: Instant) {
-	let bytes: usize = got.iter().map(|(_, bytes)| bytes.len()).sum();
+/// Logs a fetch of `asked` chunks of which those of lengths `got` arrived.
+fn log_fetch(why: &str, asked: usize, got: impl Iterator<Item = usize>, started: Instant) {
+	let (count, bytes) = got.fold((0, 0), |(count, bytes), len| (count + 1, bytes + len));
 	let seconds = started.elapsed().as_secs_f64();
-	if got.len() == asked {
+	if count == asked {
 		log::info!(
 			target: LOG_TARGET,
 			"fetched {asked} chunks of stored models ({:.1} MiB) from peers {why} in {:.0} ms ({:.0} MiB/s)",
@@ -280,23 +340,24 @@ fn log_fetch(why: &str, asked: usize, got: &[(H256, Vec<u8>)], started: Instant)
 			target: LOG_TARGET,
 			"fetched {} of {asked} chunks of stored models from peers {why} in {:.0} ms; the rest are \
 			 not on any peer reached (with --ipfs-server: storage nodes serve them)",
-			got.len(),
+			count,
 			seconds * 1e3,
 		);
 	}
 }
 
-/// Fetches the chunks of every stored model that the node lacks, looking at each new best
-/// block (at most every [`LOOK_EVERY`]): the node holds a model's bytes before a request
-/// for it reaches a block.
+/// Fetches the chunks of every stored model that the node lacks, looking at its best block
+/// every [`LOOK_EVERY`] when it changed (also while the node syncs, when it announces no
+/// imported block): the node holds a model's bytes before a block needs them.
 pub async fn fetch_stored_models(client: Arc<FullClient>, chunks: Arc<NodeChunks>) {
-	let mut imports = client.import_notification_stream();
-	let mut last_look: Option<Instant> = None;
-	while let Some(imported) = imports.next().await {
-		if !imported.is_new_best || last_look.is_some_and(|at| at.elapsed() < LOOK_EVERY) {
+	let mut looked_at = None;
+	loop {
+		tokio::time::sleep(LOOK_EVERY).await;
+		let info = client.info();
+		if looked_at == Some(info.best_hash) {
 			continue;
 		}
-		last_look = Some(Instant::now());
-		chunks.fetch_ahead(imported.hash).await;
+		looked_at = Some(info.best_hash);
+		chunks.fetch_ahead(info.best_hash, info.finalized_hash).await;
 	}
 }

@@ -134,7 +134,7 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 	// The engine (stored models) and off-chain workers (a storage node's proofs) read the
 	// chunks this node keeps from here.
 	let chunks = Arc::new(crate::chunks::NodeChunks::new(client.clone(), backend.offchain_storage()));
-	veriml_content_interface::set_process_source(chunks.clone());
+	veriml_content_interface::set_process_source(Arc::new(crate::chunks::ProcessChunks(chunks.clone())));
 
 	let telemetry = telemetry.map(|(worker, telemetry)| {
 		task_manager.spawn_handle().spawn("telemetry", None, worker.run());
@@ -265,7 +265,8 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	// warp sync, or with pruned bodies) from its peers.
 	if let Some(bitswap) = bitswap {
 		chunks.connect(bitswap, task_manager.spawn_handle());
-		task_manager.spawn_handle().spawn(
+		// Blocking: each look is a runtime call.
+		task_manager.spawn_handle().spawn_blocking(
 			"veriml-fetch-stored-models",
 			Some("veriml"),
 			crate::chunks::fetch_stored_models(client.clone(), chunks),

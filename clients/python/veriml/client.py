@@ -239,7 +239,12 @@ class Client:
             receipt = self._submit("ContentStore", "store_chunk", {"root": root, "index": index, "data": part}, signer)
         stored = self._event(receipt.triggered_events, "ContentStore", "ContentStored")
         node = content.file_node(len(data), chunk, hashes)
-        self._submit("ContentStore", "store_file_node", {"root": root, "node": node}, signer)
+        try:
+            self._submit("ContentStore", "store_file_node", {"root": root, "node": node}, signer)
+        except ChainError as error:
+            # The same bytes were stored before, file node and all.
+            if error.name != "FileNodeStored":
+                raise
         return stored
 
     def fetch_content(self, root: str) -> bytes:

@@ -189,7 +189,7 @@ pub mod pallet {
 	/// Stored items' UnixFS file nodes ([`content::file_node`]), by root: the blake2-256 of the
 	/// node's bytes, which nodes keep as indexed transaction data and serve over bitswap under
 	/// the item's file CID ([`content::file_cid`]), so that an IPFS client reads the whole item
-	/// by one CID. Stored by the item's owner with `storeFileNode`; leaves with the item (its
+	/// by one CID. Stored once, by anyone, with `storeFileNode`; leaves with the item (its
 	/// deposit, `DepositPerItem`, covers the entry).
 	#[pallet::storage]
 	pub type FileNodes<T: Config> = StorageMap<_, Identity, ContentRoot, content::FileNodeHash>;
@@ -487,12 +487,14 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Store the UnixFS file node of the item `root` the caller owns: `node` must be
+		/// Store the UnixFS file node of the stored item `root`: `node` must be
 		/// `content::file_node` of the item's length and chunks, and end the transaction. Its
 		/// bytes are indexed like a chunk's, under their blake2-256 (`FileNodes`), so nodes
 		/// serve the whole item over bitswap under one CID (`content::file_cid`): an IPFS
-		/// client fetches the node, then each chunk it links as a `raw` leaf. Sent after the
-		/// item's last chunk (the next nonce will do: the item is complete by then).
+		/// client fetches the node, then each chunk it links as a `raw` leaf. Anyone may send
+		/// it (its bytes follow from the item, and it is stored once; the item's deposit covers
+		/// the entry, which leaves with the item): the uploader, after the last chunk (the next
+		/// nonce will do: the item is complete by then), or anyone for an item stored before.
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::store_file_node(T::MaxChunks::get()))]
 		pub fn store_file_node(
@@ -501,9 +503,8 @@ pub mod pallet {
 			// Last, so that its bytes end the transaction: the indexed part.
 			node: FileNodeOf<T>,
 		) -> DispatchResultWithPostInfo {
-			let owner = ensure_signed(origin)?;
+			ensure_signed(origin)?;
 			let item = Items::<T>::get(root).ok_or(Error::<T>::UnknownItem)?;
-			ensure!(item.owner == owner, Error::<T>::NotOwner);
 			ensure!(!FileNodes::<T>::contains_key(root), Error::<T>::FileNodeStored);
 			let hashes = ItemChunks::<T>::get(root).ok_or(Error::<T>::UnknownItem)?;
 			ensure!(

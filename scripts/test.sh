@@ -189,7 +189,8 @@ warm_engine_cache() {
 # Runs "$@" with VERIML_WS pointing at a fresh `--dev --role inference,data,storage` node on `port`, and
 # VERIML_PROMETHEUS at its metrics (on `port` + 10000); prints the node's log when it fails. No
 # mDNS: dev nodes running side by side share a genesis and would otherwise join into one network.
-# `--ipfs-server`: the node serves the content store's chunks over bitswap (ipfs-bitswap.test.mjs).
+# `--ipfs-server`: the node serves the content store's chunks over bitswap (ipfs-bitswap.test.mjs,
+# and to the node stored-model-fetch.test.mjs starts beside it).
 with_dev_node() {
 	local port="$1" p2p_port="$2"; shift 2
 	local dir; dir=$(mktemp -d -t veriml-dev.XXXXXX)

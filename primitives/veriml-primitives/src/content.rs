@@ -145,9 +145,9 @@ pub const fn max_file_node_bytes(chunks: u32) -> u32 {
 /// an empty name, its length as `Tsize`) and whose data is the UnixFS `Data` of a file (type
 /// `File`, `filesize` the item's length, `blocksizes` the chunks' lengths). The store indexes
 /// these bytes under their blake2-256, so a node's bitswap server serves the whole item under
-/// one CID ([`file_cid`]); it is what `ipfs add --cid-version 1 --raw-leaves --hash blake2b-256
-/// --chunker size-<chunk_bytes>` makes of the same bytes for up to 174 chunks (the importer's
-/// widest node).
+/// one CID ([`file_cid`]); it is built as `ipfs add --cid-version 1 --raw-leaves --hash
+/// blake2b-256 --chunker size-<chunk_bytes>` builds its root for up to 174 chunks (the
+/// importer's widest node).
 pub fn file_node(byte_len: u32, chunk_bytes: u32, hashes: &[ChunkHash]) -> Vec<u8> {
 	let chunk_len = |index: usize| -> u64 {
 		let start = (index as u64).saturating_mul(chunk_bytes as u64);

@@ -167,9 +167,6 @@ impl NodeChunks {
 	/// keeps what arrives also after this call stopped waiting, and waits for it.
 	fn fetch_blocking(self: &Arc<Self>, hashes: Vec<H256>, timeout: Duration) -> Vec<(H256, Vec<u8>)> {
 		let Some((_, spawner)) = self.network.get() else { return Vec::new() };
-		if hashes.is_empty() || self.fetched.is_none() {
-			return Vec::new();
-		}
 		let (sender, receiver) = std::sync::mpsc::channel();
 		let this = self.clone();
 		spawner.spawn("veriml-fetch-chunks", Some("veriml"), async move {
@@ -211,17 +208,12 @@ impl NodeChunks {
 	/// may still be the finalised block's, and the other way round).
 	async fn fetch_ahead(&self, best: H256, finalized: H256) {
 		let Some(models) = self.stored_models(best) else { return };
-		let mut wanted: BTreeSet<H256> = models.iter().flat_map(|model| model.chunks.iter().copied()).collect();
-		if finalized != best {
-			match self.stored_models(finalized) {
-				Some(settled) => wanted.extend(settled.iter().flat_map(|model| model.chunks.iter().copied())),
-				// Forget nothing on what the best block alone says.
-				None => wanted.extend(
-					self.fetched.as_ref().and_then(|f| f.lock().ok()).map(|f| f.kept.clone()).unwrap_or_default(),
-				),
-			}
-		}
-		if let Some(Ok(mut fetched)) = self.fetched.as_ref().map(Mutex::lock) {
+		// Forget nothing on what the best block alone says: the finalised block's models must be
+		// known too.
+		let settled = if finalized == best { Some(Vec::new()) } else { self.stored_models(finalized) };
+		if let (Some(settled), Some(Ok(mut fetched))) = (settled, self.fetched.as_ref().map(Mutex::lock)) {
+			let wanted: BTreeSet<H256> =
+				models.iter().chain(&settled).flat_map(|model| model.chunks.iter().copied()).collect();
 			let forgotten = fetched.keep_only(&wanted);
 			if forgotten > 0 {
 				log::info!(target: LOG_TARGET, "forgot {forgotten} fetched chunks that no stored model has any more");

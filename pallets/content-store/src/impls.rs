@@ -49,8 +49,18 @@ impl<T: Config> Pallet<T> {
 
 	/// The length chunk `index` of an item of `byte_len` bytes must have.
 	pub fn chunk_len(byte_len: u32, index: u32) -> u32 {
-		let chunk = T::ChunkBytes::get();
-		byte_len.saturating_sub(index.saturating_mul(chunk)).min(chunk)
+		veriml_primitives::content::chunk_len(byte_len, T::ChunkBytes::get(), index)
+	}
+
+	/// Indexes `data`, which must end the transaction being applied, under `hash`: nodes keep
+	/// the last `data.len()` bytes of the transaction under that hash, so they must be `data`
+	/// (`not_at_end` otherwise: the call is wrapped in one that adds bytes after it, or batched;
+	/// `NotInBlock` outside a block's transactions).
+	pub(crate) fn index_transaction_end(data: &[u8], hash: [u8; 32], not_at_end: Error<T>) -> DispatchResult {
+		let extrinsic = frame_system::Pallet::<T>::extrinsic_index().ok_or(Error::<T>::NotInBlock)?;
+		ensure!(frame_system::Pallet::<T>::extrinsic_data(extrinsic).ends_with(data), not_at_end);
+		sp_io::transaction_index::index(extrinsic, data.len() as u32, hash);
+		Ok(())
 	}
 
 	pub(crate) fn pay_fee(payer: &T::AccountId, fee: BalanceOf<T>) -> DispatchResult {

@@ -422,12 +422,7 @@ pub mod pallet {
 			ensure!(!upload.has(index), Error::<T>::ChunkAlreadyStored);
 			ensure!(data.len() as u32 == Self::chunk_len(upload.byte_len, index), Error::<T>::WrongChunkLength);
 			ensure!(content::chunk_hash(&data) == chunk_hash, Error::<T>::ChunkMismatch);
-			let extrinsic = frame_system::Pallet::<T>::extrinsic_index().ok_or(Error::<T>::NotInBlock)?;
-			// Nodes keep the last `data.len()` bytes of the transaction under the chunk's hash:
-			// they must be the chunk's.
-			ensure!(frame_system::Pallet::<T>::extrinsic_data(extrinsic).ends_with(&data), Error::<T>::ChunkNotAtEnd);
-
-			sp_io::transaction_index::index(extrinsic, data.len() as u32, chunk_hash.0);
+			Self::index_transaction_end(&data, chunk_hash.0, Error::<T>::ChunkNotAtEnd)?;
 			// An upload begun before spec 116 has no segment roots: its item is not proven.
 			let _ = UploadSegments::<T>::try_mutate(&owner, root, |segments| -> Result<(), ()> {
 				*segments.as_mut().and_then(|list| list.get_mut(index as usize)).ok_or(())? =
@@ -511,14 +506,8 @@ pub mod pallet {
 				node[..] == content::file_node(item.byte_len, T::ChunkBytes::get(), &hashes)[..],
 				Error::<T>::NotFileNode
 			);
-			let extrinsic = frame_system::Pallet::<T>::extrinsic_index().ok_or(Error::<T>::NotInBlock)?;
-			ensure!(
-				frame_system::Pallet::<T>::extrinsic_data(extrinsic).ends_with(&node),
-				Error::<T>::FileNodeNotAtEnd
-			);
-
 			let node_hash = content::FileNodeHash::from(sp_io::hashing::blake2_256(&node));
-			sp_io::transaction_index::index(extrinsic, node.len() as u32, node_hash.0);
+			Self::index_transaction_end(&node, node_hash.0, Error::<T>::FileNodeNotAtEnd)?;
 			FileNodes::<T>::insert(root, node_hash);
 			Self::deposit_event(Event::FileNodeStored { root, node_hash });
 			Ok(Some(T::WeightInfo::store_file_node(item.chunk_count)).into())

@@ -112,10 +112,21 @@ pub fn verify_chunk(root: &ContentRoot, chunks: u32, index: u32, hash: &ChunkHas
 /// The IPFS content identifier of a chunk as the node's bitswap server serves it: CIDv1, codec
 /// `raw` (0x55), multihash blake2b-256 (0xb220) of the chunk's bytes.
 pub fn chunk_cid(hash: &ChunkHash) -> [u8; 38] {
+	cid_v1_blake2b_256(0x55, hash)
+}
+
+/// CIDv1 of codec `codec` whose multihash is the blake2b-256 (0xb220) digest `digest`.
+fn cid_v1_blake2b_256(codec: u8, digest: &H256) -> [u8; 38] {
 	let mut cid = [0u8; 38];
-	cid[..6].copy_from_slice(&[0x01, 0x55, 0xa0, 0xe4, 0x02, 0x20]);
-	cid[6..].copy_from_slice(hash.as_bytes());
+	cid[..6].copy_from_slice(&[0x01, codec, 0xa0, 0xe4, 0x02, 0x20]);
+	cid[6..].copy_from_slice(digest.as_bytes());
 	cid
+}
+
+/// The length of chunk `index` of an item of `byte_len` bytes in chunks of `chunk_bytes`:
+/// every one but the last is whole, the last the rest (0 past the end).
+pub fn chunk_len(byte_len: u32, chunk_bytes: u32, index: u32) -> u32 {
+	byte_len.saturating_sub(index.saturating_mul(chunk_bytes)).min(chunk_bytes)
 }
 
 /// The blake2-256 of an item's file node ([`file_node`]): the key under which nodes keep and
@@ -127,10 +138,7 @@ pub type FileNodeHash = H256;
 /// it from a node's bitswap server reads the whole item as a UnixFS file, each chunk a `raw`
 /// leaf under its [`chunk_cid`].
 pub fn file_cid(node_hash: &FileNodeHash) -> [u8; 38] {
-	let mut cid = [0u8; 38];
-	cid[..6].copy_from_slice(&[0x01, 0x70, 0xa0, 0xe4, 0x02, 0x20]);
-	cid[6..].copy_from_slice(node_hash.as_bytes());
-	cid
+	cid_v1_blake2b_256(0x70, node_hash)
 }
 
 /// The most bytes a file node of `chunks` chunks takes: a link of at most 52 bytes and a block
@@ -149,25 +157,22 @@ pub const fn max_file_node_bytes(chunks: u32) -> u32 {
 /// blake2b-256 --chunker size-<chunk_bytes>` builds its root for up to 174 chunks (the
 /// importer's widest node).
 pub fn file_node(byte_len: u32, chunk_bytes: u32, hashes: &[ChunkHash]) -> Vec<u8> {
-	let chunk_len = |index: usize| -> u64 {
-		let start = (index as u64).saturating_mul(chunk_bytes as u64);
-		(byte_len as u64).saturating_sub(start).min(chunk_bytes as u64)
-	};
 	use crate::protobuf::{put_bytes_field, put_varint_field};
+	let len = |index: usize| u64::from(chunk_len(byte_len, chunk_bytes, index as u32));
 	let mut node = Vec::with_capacity(max_file_node_bytes(hashes.len() as u32) as usize);
 	let mut link = Vec::with_capacity(48);
 	for (index, hash) in hashes.iter().enumerate() {
 		link.clear();
 		put_bytes_field(&mut link, 1, &chunk_cid(hash)); // Hash
 		put_bytes_field(&mut link, 2, &[]); // Name
-		put_varint_field(&mut link, 3, chunk_len(index)); // Tsize
+		put_varint_field(&mut link, 3, len(index)); // Tsize
 		put_bytes_field(&mut node, 2, &link); // Links
 	}
 	let mut data = Vec::with_capacity(16 + 6 * hashes.len());
 	put_varint_field(&mut data, 1, 2); // Type: File
 	put_varint_field(&mut data, 3, byte_len as u64); // filesize
 	for index in 0..hashes.len() {
-		put_varint_field(&mut data, 4, chunk_len(index)); // blocksizes
+		put_varint_field(&mut data, 4, len(index)); // blocksizes
 	}
 	put_bytes_field(&mut node, 1, &data); // Data
 	node

@@ -219,7 +219,7 @@ impl NodeChunks {
 				log::info!(target: LOG_TARGET, "forgot {forgotten} fetched chunks that no stored model has any more");
 			}
 		}
-		// A model at a time: at most one model's bytes (40 MiB) in memory; a chunk a model
+		// A model at a time: at most one model's bytes (104 MiB) in memory; a chunk a model
 		// lists twice is asked for once.
 		for model in models {
 			let missing: Vec<H256> = model

@@ -203,21 +203,21 @@ impl pallet_model_registry::Config for Runtime {
 	/// Larger models come from the content store (the owner stores the bytes there, then
 	/// registers the item: `registerStoredModel`).
 	type Content = ContentStore;
-	/// 40 MiB, five times a model in state: loading it adds 0.25 s at
-	/// `ContentLoadPicosecondsPerByte`, so that with `RegistrationFuelLimit` (1 s) it still fits
-	/// one transaction (1.3 s), and with `MaxVerificationFuel` one verification (both checked
-	/// by the pallets' `integrity_test`). Larger models wait for cheaper preparation: today the
-	/// engine's fuel for preparing and running a model grows by 12–15 a byte (5–6 ns at
-	/// `EnginePicosecondsPerFuel`), which alone takes a 100 MiB model's registration past a
-	/// transaction.
-	type MaxStoredModelBytes = ConstU32<{ 40 * 1024 * 1024 }>;
-	/// 6 ns a byte: reading a 1 MiB chunk from the database, hashing it and the whole model
+	/// 104 MiB: 100 MiB of weights and room for their graph. Loading it takes 0.44 s at
+	/// `ContentLoadPicosecondsPerByte`, which leaves its registration 1.07·10^9 fuel for each
+	/// of the preparation and the trial run inside one transaction (1.3 s), and a request of
+	/// it is taken when its re-execution with reading its bytes fits one too (both checked:
+	/// `integrity_test`, `inference.ModelTooCostlyToVerify`). Engine version 7 prepares a model
+	/// for 6–7.5 fuel a byte and restores it for each run for 6–7 (version 6 took 12–15), so a
+	/// dense layer of 100 MiB registers and its results are verified. The node's engine takes
+	/// models up to 128 MiB (`veriml_engine::Limits`): this must not exceed it.
+	type MaxStoredModelBytes = ConstU32<{ 104 * 1024 * 1024 }>;
+	/// 4 ns a byte: reading a 1 MiB chunk from the database, hashing it and the whole model
 	/// (blake2-256, 1.1 ns a byte each on the reference machine), joining the chunks (0.5 ns)
 	/// and copying them into the engine's memory: about 3 ns a byte measured (1.9 ns for reading
 	/// and checking the chunks of a 36 MiB model), with a margin for a cold page cache.
-	/// The engine's parsing and preparing is in its fuel (a 60 MiB model: 0.25 s of work
-	/// measured against 0.67 s of fuel charged, `veriml-node infer --timings`).
-	type ContentLoadPicosecondsPerByte = ConstU64<6_000>;
+	/// The engine's parsing and preparing is in its fuel (a 100 MiB model: see docs/engine.md).
+	type ContentLoadPicosecondsPerByte = ConstU64<4_000>;
 	/// 1 MiB chunks: well inside a block's 3.75 MiB for ordinary transactions.
 	type MaxChunkBytes = ConstU32<{ 1024 * 1024 }>;
 	type MaxNameLength = ConstU32<64>;

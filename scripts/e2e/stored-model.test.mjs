@@ -3,7 +3,7 @@
 // model (`models.registerStoredModel`), the engine reads the chunks from the node's database,
 // checked against the hashes in state, to check the model, to compute the inference node's
 // result and to verify it. A 4 MiB model is re-executed in the block that takes its result; a
-// 9 MiB one, past what a model kept in state may be (8 MiB), is proposed and settles after its
+// 20 MiB one, past what a model kept in state may be (8 MiB), is proposed and settles after its
 // challenge window. The item cannot be removed while the model is registered.
 // Needs the test models: scripts/models/make-test-models.sh.
 import { test, before, after } from 'node:test';
@@ -59,7 +59,7 @@ test('a model stored in the content store is registered from it, served and veri
 });
 
 test('a model larger than state takes is registered from the content store and its result settles', async () => {
-  const model = testModel('stored_matmul_1536');
+  const model = testModel('stored_matmul_2304');
   const owner = account('Dave');
   assert.ok(model.bytes.length > api.consts.models.maxModelBytes.toNumber(), 'larger than a model in state');
   assert.ok(model.bytes.length <= api.consts.models.maxStoredModelBytes.toNumber());

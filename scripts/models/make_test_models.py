@@ -20,9 +20,10 @@ Models:
   xgboost-*, lightgbm-*  XGBoost and LightGBM regressors and classifiers, exported with
                        onnxmltools
   hostile/*            files the engine must refuse, each for a named reason
-  stored_matmul_*      dense layers of 4 and 9 MiB of seeded weights, registered from the content
+  stored_matmul_*      dense layers of 4 and 20 MiB of seeded weights, registered from the content
                        store (scripts/e2e/stored-model.test.mjs): the larger is past what a model
-                       kept in state may be (8 MiB)
+                       kept in state may be (8 MiB); and one of 100 MiB (stored_matmul_large,
+                       scripts/bench-large-model.sh)
   adversarial/*        small models made to do as much work per unit of fuel as they can
                        (memory-bound operators, integer division, thousands of tiny nodes, a
                        large tree ensemble): scripts/bench-engine-adversarial.sh times them
@@ -552,9 +553,11 @@ def operator_models():
 
 
 def stored_models():
-    """Dense layers y = x·W of n×n seeded weights: 4 MiB (n = 1024) and 9 MiB (n = 1536)."""
+    """Dense layers y = x·W of n×n seeded weights: 4 MiB (n = 1024) and 20 MiB (n = 2304: past
+    what a model kept in state may be, and a run costing more fuel than the chain re-executes
+    in every block, mostly for restoring its memory)."""
     from onnx import TensorProto, helper
-    for n in (1024, 1536):
+    for n in (1024, 2304):
         rng = np.random.default_rng(n)
         w = (rng.standard_normal((n, n)) / np.sqrt(n)).astype(np.float32)
         x = rng.standard_normal((1, n)).astype(np.float32)
@@ -565,6 +568,21 @@ def stored_models():
             [numpy_helper.from_array(w, "w")])
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
         write(f"stored_matmul_{n}", model.SerializeToString(), [x], [x @ w], "made here (seeded weights)", 1e-4, 1e-5)
+    # A dense layer of 100 MiB of weights, 2048 inputs and 12 800 outputs (50 KiB of results,
+    # inside a result's 64 KiB): scripts/bench-large-model.sh stores, registers, requests and
+    # verifies it. (A width the matrix kernel pads when packing, 12 808 say, holds the weights
+    # three times and costs about 9 fuel a byte: docs/engine.md.)
+    rows, cols = 2048, 12_800
+    rng = np.random.default_rng(cols)
+    w = (rng.standard_normal((rows, cols)) / np.sqrt(rows)).astype(np.float32)
+    x = rng.standard_normal((1, rows)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "dense_large",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, rows])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, cols])],
+        [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    write("stored_matmul_large", model.SerializeToString(), [x], [x @ w], "made here (seeded weights)", 1e-4, 1e-5)
 
 
 def hostile_models():

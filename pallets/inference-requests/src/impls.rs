@@ -78,6 +78,32 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
+	/// Whether a result of a model of `terms` on `input_bytes` of inputs, re-executed at
+	/// `fuel_limit` (in the block that takes it, or in a dispute's decision), fits one
+	/// transaction and the room decisions have: its submission with the model's outputs, the
+	/// inputs read, the model prepared (its bytes read: a large model in the content store
+	/// takes a while) and run. `MaxVerificationFuel` bounds the fuel alone, and with the
+	/// largest model in state and the largest inputs fits (`integrity_test`).
+	pub(crate) fn verifiable(terms: &TermsOf<T>, input_bytes: u32, fuel_limit: Fuel) -> bool {
+		let weight = T::WeightInfo::submit_result(terms.output_bytes)
+			.saturating_add(T::DbWeight::get().reads(1))
+			.saturating_add(Self::input_weight(input_bytes))
+			.saturating_add(Self::fuel_weight(fuel_limit))
+			.saturating_add(Self::preparation_weight(terms));
+		weight.all_lte(Self::max_call_weight()) && weight.all_lte(T::Verifier::decision_weight())
+	}
+
+	/// The most weight one ordinary transaction's call may have: the block's `max_extrinsic`
+	/// for its class, less 1 % for the transaction's extensions (checking its nonce and weight,
+	/// charging its fee), which the pool adds to the call's weight before comparing (as the
+	/// registry's `max_extrinsic_weight`).
+	pub(crate) fn max_call_weight() -> Weight {
+		let weights = T::BlockWeights::get();
+		let max =
+			weights.get(frame_support::dispatch::DispatchClass::Normal).max_extrinsic.unwrap_or(weights.max_block);
+		max.saturating_sub(max / 100)
+	}
+
 	/// The most re-executing a model of `terms` in a block adds for preparing it.
 	pub(crate) fn preparation_weight(terms: &TermsOf<T>) -> Weight {
 		T::Models::preparation_weight(terms).saturating_add(T::DbWeight::get().reads_writes(1, 1))
@@ -183,6 +209,8 @@ impl<T: Config> Pallet<T> {
 			_ => Error::<T>::InputDoesNotMatchModel,
 		})?;
 		let fuel_limit = Self::fuel_limit(&terms)?;
+		let input_bytes = inputs.encoded_size() as u32;
+		ensure!(Self::verifiable(&terms, input_bytes, fuel_limit), Error::<T>::ModelTooCostlyToVerify);
 		let fee = Self::fee(terms.price_per_inference, fuel_limit);
 		ensure!(fee.total() <= max_fee, Error::<T>::FeeAboveMax);
 
@@ -203,7 +231,7 @@ impl<T: Config> Pallet<T> {
 			requester: requester.clone(),
 			model,
 			input_hash,
-			input_bytes: inputs.encoded_size() as u32,
+			input_bytes,
 			fee,
 			fuel_limit,
 			verification: terms.verification,

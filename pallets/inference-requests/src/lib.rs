@@ -448,7 +448,8 @@ pub mod pallet {
 		/// The submitted outputs, or the outputs of the requested model, are larger than
 		/// `MaxOutputBytes`.
 		OutputTooLarge,
-		/// The model costs more fuel than one verification may use.
+		/// The model costs more fuel than one verification may use, or re-executing its result
+		/// on these inputs (with reading a large model's bytes) would not fit one transaction.
 		ModelTooCostlyToVerify,
 		/// The fee is higher than the request's `max_fee`.
 		FeeAboveMax,
@@ -516,15 +517,13 @@ pub mod pallet {
 		fn integrity_test() {
 			assert!(T::Replication::get() > 0, "Replication must be at least 1");
 			// MaxVerificationFuel bounds a run's fuel limit and the model's preparation together;
-			// preparing it also reads the model's bytes.
+			// preparing it also reads the model's bytes. (A model in the content store may take
+			// longer to read: its requests are each checked, `Pallet::verifiable`.)
 			let verification = Self::fuel_weight(T::MaxVerificationFuel::get())
-				.saturating_add(T::Models::max_model_read_weight())
+				.saturating_add(T::Models::max_state_model_read_weight())
 				.saturating_add(T::WeightInfo::submit_result(T::MaxOutputBytes::get()))
 				.saturating_add(Self::input_weight(T::MaxUploadedInputBytes::get()));
-			let max_extrinsic = T::BlockWeights::get()
-				.get(frame_support::dispatch::DispatchClass::Normal)
-				.max_extrinsic
-				.unwrap_or_else(|| T::BlockWeights::get().max_block);
+			let max_extrinsic = Self::max_call_weight();
 			assert!(
 				verification.all_lte(max_extrinsic),
 				"verifying a result at MaxVerificationFuel with the largest inputs and outputs \

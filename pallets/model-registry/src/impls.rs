@@ -93,6 +93,39 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(Self::content_load_weight(byte_len))
 	}
 
+	/// The fuel each of a stored model's preparation and trial run may use at registration:
+	/// [`Config::RegistrationFuelLimit`], or less for a model so large that loading its bytes
+	/// and both phases at that limit would not fit one transaction: what loading takes leaves
+	/// the engine less. (The runtime's largest, 104 MiB: 1.07·10^9 each, where engine version 7
+	/// takes 6–7.5 fuel a byte of weights, 7.9·10^8 at most, to prepare or run it.)
+	pub fn stored_registration_fuel_limit(byte_len: u32) -> Fuel {
+		let room = Self::max_extrinsic_weight()
+			.ref_time()
+			.saturating_sub(Self::stored_registration_weight(byte_len).ref_time())
+			.saturating_sub(Self::fuel_weight(0).ref_time());
+		let per_phase = room / 2 / T::PicosecondsPerFuel::get().max(1);
+		T::RegistrationFuelLimit::get().min(per_phase)
+	}
+
+	/// The weight [`register_stored_model`](Pallet::register_stored_model) is charged before
+	/// it runs: the largest item's loading and both phases at its fuel limit (the most of any
+	/// size: below it, loading takes less and the fuel limit is the same or lower still).
+	pub fn max_stored_registration_weight() -> Weight {
+		let largest = T::MaxStoredModelBytes::get();
+		Self::stored_registration_weight(largest)
+			.saturating_add(Self::fuel_weight(Self::stored_registration_fuel_limit(largest).saturating_mul(2)))
+	}
+
+	/// The most weight one ordinary transaction's call may have: the block's `max_extrinsic`
+	/// for its class, less 1 % for the transaction's extensions (checking its nonce and weight,
+	/// charging its fee), which the pool adds to the call's weight before comparing.
+	pub fn max_extrinsic_weight() -> Weight {
+		let weights = T::BlockWeights::get();
+		let max =
+			weights.get(frame_support::dispatch::DispatchClass::Normal).max_extrinsic.unwrap_or(weights.max_block);
+		max.saturating_sub(max / 100)
+	}
+
 	/// The versions `owner` keeps under `name` with `version` of `model_hash` added: refused
 	/// if the model is registered already, the name is empty, no inputs are declared, the
 	/// version does not exceed the latest or the list is full.
@@ -278,10 +311,8 @@ impl<T: Config> ModelCatalog<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		Self::preparation_weight(terms.fuel_to_prepare, terms.byte_len, terms.in_content_store)
 	}
 
-	fn max_model_read_weight() -> Weight {
-		Self::preparation_weight(0, T::MaxModelBytes::get(), false)
-			.max(Self::preparation_weight(0, T::MaxStoredModelBytes::get(), true))
-			.saturating_sub(Self::fuel_weight(0))
+	fn max_state_model_read_weight() -> Weight {
+		Self::preparation_weight(0, T::MaxModelBytes::get(), false).saturating_sub(Self::fuel_weight(0))
 	}
 
 	fn engine_versions(

@@ -675,10 +675,7 @@ pub mod pallet {
 		/// requests fail with `ModelUnavailable`), so its owner renews it (`contentStore.renew`,
 		/// open to anyone).
 		#[pallet::call_index(8)]
-		#[pallet::weight(
-			Pallet::<T>::stored_registration_weight(T::MaxStoredModelBytes::get())
-				.saturating_add(Pallet::<T>::fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)))
-		)]
+		#[pallet::weight(Pallet::<T>::max_stored_registration_weight())]
 		pub fn register_stored_model(
 			origin: OriginFor<T>,
 			root: ContentRoot,
@@ -701,7 +698,7 @@ pub mod pallet {
 				EngineGuest::<T>::get().hash,
 				&T::Content::chunk_list_key(&root),
 				&inputs,
-				T::RegistrationFuelLimit::get(),
+				Self::stored_registration_fuel_limit(item.byte_len),
 			)
 			.map_err(Error::<T>::from)?;
 			let versions = Self::next_version(&owner, &name, version, model_hash, &inputs)?;
@@ -784,16 +781,21 @@ pub mod pallet {
 			assert!(T::MaxChunkBytes::get() > 0, "MaxChunkBytes must be positive");
 			assert!(T::MaxModelBytes::get() >= T::MaxChunkBytes::get(), "MaxModelBytes must hold at least one chunk");
 			let worst_registration = T::WeightInfo::register_model(T::MaxModelBytes::get())
-				.max(Self::stored_registration_weight(T::MaxStoredModelBytes::get()))
-				.saturating_add(Self::fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)));
-			let max_extrinsic = T::BlockWeights::get()
-				.get(frame_support::dispatch::DispatchClass::Normal)
-				.max_extrinsic
-				.unwrap_or_else(|| T::BlockWeights::get().max_block);
+				.saturating_add(Self::fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)))
+				.max(Self::max_stored_registration_weight());
+			let max_extrinsic = Self::max_extrinsic_weight();
 			assert!(
 				worst_registration.all_lte(max_extrinsic),
 				"a registration's worst case ({worst_registration}) exceeds a transaction's maximum \
 				 ({max_extrinsic}): lower RegistrationFuelLimit, MaxModelBytes or MaxStoredModelBytes"
+			);
+			// The largest stored model still gets the fuel engine version 7 takes to prepare a
+			// model, or to run it, of that many bytes of weights (6–7.5 a byte measured).
+			let largest = T::MaxStoredModelBytes::get();
+			assert!(
+				Self::stored_registration_fuel_limit(largest) >= 8 * Fuel::from(largest),
+				"loading the largest stored model ({largest} bytes) leaves its registration too little \
+				 fuel: lower MaxStoredModelBytes or ContentLoadPicosecondsPerByte"
 			);
 		}
 	}

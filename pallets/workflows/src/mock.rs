@@ -181,7 +181,7 @@ impl ModelCatalog<u64, u64> for MockModels {
 		Weight::zero()
 	}
 
-	fn max_model_read_weight() -> Weight {
+	fn max_state_model_read_weight() -> Weight {
 		Weight::zero()
 	}
 

@@ -138,21 +138,32 @@ pub fn operators() -> Vec<String> {
 /// What in `model` the engine does not implement, in words (see [`check::describe_unsupported`]);
 /// `None` if it implements every operator or the file is no ONNX model.
 pub fn describe_unsupported(model: &[u8]) -> Option<String> {
-	let onnx = onnx();
-	let proto = onnx.proto_model_for_read(&mut &model[..]).ok()?;
-	check::describe_unsupported(&proto, &onnx)
+	let proto = decode(model).ok()?;
+	check::describe_unsupported(&proto, &onnx())
+}
+
+/// The ONNX protobuf message of `model`, decoded from the bytes in place (its tensors' data
+/// copied once, into the message).
+fn decode(model: &[u8]) -> Result<tract_onnx::pb::ModelProto, EngineError> {
+	use prost::Message;
+	tract_onnx::pb::ModelProto::decode(model).map_err(|_| EngineError::MalformedModel)
 }
 
 /// Checks, types and optimises `model` for `inputs`.
 pub fn load(model: &[u8], inputs: Vec<TensorSpec>) -> Result<(Plan, ModelInfo), EngineError> {
+	load_proto(decode(model)?, inputs)
+}
+
+/// [`load`] of a decoded model. The message is dropped as soon as tract has built its model
+/// from it, so a model's weights are held at most twice at once (as message and as tensors),
+/// which bounds the guest's memory, and with it the fuel of restoring it for every run.
+fn load_proto(proto: tract_onnx::pb::ModelProto, inputs: Vec<TensorSpec>) -> Result<(Plan, ModelInfo), EngineError> {
 	let onnx = onnx();
-	let proto = onnx
-		.proto_model_for_read(&mut &model[..])
-		.map_err(|_| EngineError::MalformedModel)?;
 	let node_count = check::check_model(&proto, &onnx)?;
 
 	let mut inference =
 		onnx.model_for_proto_model(&proto).map_err(|_| EngineError::ModelPreparationFailed)?;
+	drop(proto);
 	if inference.inputs.len() != inputs.len() {
 		return Err(EngineError::InputMismatch)
 	}
@@ -189,10 +200,15 @@ pub fn run(plan: &Plan, inputs: &[Tensor]) -> Result<Vec<Tensor>, EngineError> {
 	outputs.iter().map(|t| convert::from_tract(t)).collect()
 }
 
+/// Loads the model in `model`, the buffer the host wrote it into. Decoded as `Bytes`, the
+/// message's tensor data is copied once out of the buffer, which is freed when decoding ends.
 #[cfg(target_arch = "wasm32")]
-fn load_into_slot(model: &[u8], specs: &[u8]) -> Result<ModelInfo, EngineError> {
+fn load_into_slot(model: Vec<u8>, specs: &[u8]) -> Result<ModelInfo, EngineError> {
+	use prost::Message;
 	let specs = Vec::<TensorSpec>::decode(&mut &specs[..]).map_err(|_| EngineError::InputMismatch)?;
-	let (plan, info) = load(model, specs)?;
+	let proto = tract_onnx::pb::ModelProto::decode(prost::bytes::Bytes::from(model))
+		.map_err(|_| EngineError::MalformedModel)?;
+	let (plan, info) = load_proto(proto, specs)?;
 	LOADED.with(|slot| {
 		*slot.borrow_mut() = Some(LoadedModel { plan, inputs: info.inputs.clone() });
 	});
@@ -230,6 +246,17 @@ unsafe fn host_bytes<'a>(ptr: u32, len: u32) -> &'a [u8] {
 	unsafe { std::slice::from_raw_parts(ptr as usize as *const u8, len as usize) }
 }
 
+/// # Safety
+/// The host passes a (ptr, len) pair it got from `veriml_alloc(len)` and filled, and uses the
+/// buffer no more: the guest owns it.
+#[cfg(target_arch = "wasm32")]
+unsafe fn host_buffer(ptr: u32, len: u32) -> Vec<u8> {
+	if len == 0 {
+		return Vec::new()
+	}
+	unsafe { Vec::from_raw_parts(ptr as usize as *mut u8, len as usize, allocated_len(len)) }
+}
+
 /// Runs the module's static constructors once. The host calls this right after instantiating;
 /// an explicit call also stops the linker from re-running them at the start of every export.
 #[cfg(target_arch = "wasm32")]
@@ -241,12 +268,25 @@ pub extern "C" fn _initialize() {
 	unsafe { __wasm_call_ctors() }
 }
 
-/// A zeroed buffer of `len` bytes for the host to write arguments into.
+/// The bytes `veriml_alloc(len)` allocates: `len`, and for a buffer of 1 MiB or more (a model's,
+/// or a large input's) room beyond it, so that when `veriml_load` frees a model's buffer the
+/// tensors tract then makes of its weights (each aligned, so a little larger than its bytes in
+/// the file) are made where the file was rather than past the end of the memory.
+#[cfg(target_arch = "wasm32")]
+fn allocated_len(len: u32) -> usize {
+	const ROOM_FROM: usize = 1 << 20;
+	let len = len as usize;
+	if len < ROOM_FROM { len } else { len + len / 512 + (64 << 10) }
+}
+
+/// A buffer of `len` bytes (at least) for the host to write arguments into. Not zeroed: the
+/// host writes all `len` bytes before the guest reads any.
 #[cfg(target_arch = "wasm32")]
 #[no_mangle]
 pub extern "C" fn veriml_alloc(len: u32) -> u32 {
-	let buffer = vec![0u8; len as usize].into_boxed_slice();
-	let ptr = Box::into_raw(buffer) as *mut u8 as usize as u32;
+	// `with_capacity` allocates exactly this many bytes, as `host_buffer` frees them.
+	let mut buffer = std::mem::ManuallyDrop::new(Vec::<u8>::with_capacity(allocated_len(len)));
+	let ptr = buffer.as_mut_ptr() as usize as u32;
 	metering::flush();
 	ptr
 }
@@ -255,7 +295,7 @@ pub extern "C" fn veriml_alloc(len: u32) -> u32 {
 #[cfg(target_arch = "wasm32")]
 #[no_mangle]
 pub extern "C" fn veriml_load(model_ptr: u32, model_len: u32, specs_ptr: u32, specs_len: u32) -> u64 {
-	let (model, specs) = unsafe { (host_bytes(model_ptr, model_len), host_bytes(specs_ptr, specs_len)) };
+	let (model, specs) = unsafe { (host_buffer(model_ptr, model_len), host_bytes(specs_ptr, specs_len)) };
 	let answer = hand_over(load_into_slot(model, specs).encode());
 	metering::flush();
 	answer

@@ -23,7 +23,8 @@ pub struct Limits {
 impl Default for Limits {
 	fn default() -> Self {
 		Self {
-			max_model_bytes: 64 * 1024 * 1024,
+			// The chain's largest model (`MaxStoredModelBytes`, 100 MiB) and room to raise it.
+			max_model_bytes: 128 * 1024 * 1024,
 			max_input_bytes: 16 * 1024 * 1024,
 			max_output_bytes: 16 * 1024 * 1024,
 			max_memory_bytes: 1024 * 1024 * 1024,

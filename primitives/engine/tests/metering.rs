@@ -6,7 +6,10 @@ mod common;
 
 use common::*;
 use veriml_engine::{built_in_guest, guest_hash, identify_guest, metering, GUEST_WASM};
-use veriml_inference_primitives::{guest, metering::fuel_for_memory, EngineError, EngineGuest, ENGINE_VERSION};
+use veriml_inference_primitives::{
+	guest, metering::fuel_for_memory, onnx_builder::embedding_model, DType, EngineError, EngineGuest, Tensor,
+	ENGINE_VERSION,
+};
 
 const FUEL: u64 = 200_000_000_000;
 const MIB: u64 = 1024 * 1024;
@@ -88,4 +91,31 @@ fn a_fuel_limit_below_the_memory_work_stops_the_run_the_same_way_every_time() {
 	}
 	assert_eq!(engine.run_model(&pad, &inputs, fuel).unwrap().fuel_used, fuel);
 	assert_eq!(new_engine().run_model(&pad, &inputs, fuel).unwrap().fuel_used, fuel);
+}
+
+#[test]
+fn a_model_of_100_mib_prepares_and_runs_for_at_most_seven_fuel_a_byte() {
+	// The guest holds the weights at most twice while preparing (version 6 held them four
+	// times: 12 fuel a byte to prepare and as much again to restore for every run), so a
+	// 100 MiB model's preparation and its runs each stay within a registration's fuel limit
+	// (1.25·10^9 in the runtime).
+	// Weights that are not zero (a snapshot's zero blocks cost nothing to restore).
+	let table: Vec<u8> = (0..25_600 * 1024 * 4).map(|i| (i % 251) as u8 | 1).collect();
+	let model = embedding_model(25_600, 1024, &table, 4);
+	let len = model.len() as u64;
+	assert!(len >= 100 * MIB, "{len}");
+	let engine = new_engine();
+	let rows = Tensor {
+		dtype: DType::I64,
+		shape: vec![4],
+		data: [3i64, 0, 25_599, 7].iter().flat_map(|i| i.to_le_bytes()).collect(),
+	};
+	let info = engine.inspect_model(&model, &[rows.spec().unwrap()], FUEL).unwrap();
+	let per_byte = |fuel: u64| fuel as f64 / len as f64;
+	assert!(info.fuel_to_prepare <= 7 * len, "preparing: {:.1} fuel a byte", per_byte(info.fuel_to_prepare));
+	assert!(info.fuel_per_run <= 7 * len, "a run: {:.1} fuel a byte", per_byte(info.fuel_per_run));
+	// And it computes: row 25 599 of the table is the third row out.
+	let run = engine.run_model(&model, &[rows], FUEL).unwrap();
+	assert_eq!(run.fuel_used, info.fuel_per_run);
+	assert_eq!(run.outputs[0].data[2 * 4096..3 * 4096], table[25_599 * 4096..]);
 }

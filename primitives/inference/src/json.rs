@@ -63,10 +63,7 @@ pub fn describe(tensor: &Tensor) -> String {
 pub fn parse_inputs(json: &str) -> Result<Vec<Tensor>, String> {
 	let value: serde_json::Value =
 		serde_json::from_str(json).map_err(|e| format!("the input file is not JSON: {e}"))?;
-	let inputs = value
-		.get("inputs")
-		.and_then(|v| v.as_array())
-		.ok_or("the input file needs an \"inputs\" array")?;
+	let inputs = value.get("inputs").and_then(|v| v.as_array()).ok_or("the input file needs an \"inputs\" array")?;
 	inputs.iter().enumerate().map(|(i, v)| parse_tensor(v).map_err(|e| format!("input {i}: {e}"))).collect()
 }
 
@@ -97,14 +94,15 @@ pub fn parse_tensor(value: &serde_json::Value) -> Result<Tensor, String> {
 			),
 			DType::I64 => bytes.extend(element.as_i64().ok_or_else(|| not_a("an integer"))?.to_le_bytes()),
 			DType::I32 => bytes.extend(
-				i32::try_from(element.as_i64().ok_or_else(|| not_a("an integer"))?).map_err(|_| not_a("an i32"))?.to_le_bytes(),
+				i32::try_from(element.as_i64().ok_or_else(|| not_a("an integer"))?)
+					.map_err(|_| not_a("an i32"))?
+					.to_le_bytes(),
 			),
-			DType::I8 => bytes.push(
-				i8::try_from(element.as_i64().ok_or_else(|| not_a("an integer"))?).map_err(|_| not_a("an i8"))? as u8,
-			),
-			DType::U8 => bytes.push(
-				u8::try_from(element.as_u64().ok_or_else(|| not_a("an integer"))?).map_err(|_| not_a("a u8"))?,
-			),
+			DType::I8 => bytes
+				.push(i8::try_from(element.as_i64().ok_or_else(|| not_a("an integer"))?).map_err(|_| not_a("an i8"))?
+					as u8),
+			DType::U8 => bytes
+				.push(u8::try_from(element.as_u64().ok_or_else(|| not_a("an integer"))?).map_err(|_| not_a("a u8"))?),
 			DType::Bool => bytes.push(element.as_bool().ok_or_else(|| not_a("a boolean"))? as u8),
 		}
 	}

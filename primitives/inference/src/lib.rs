@@ -11,11 +11,11 @@ extern crate alloc;
 
 pub mod guest;
 pub mod host_kernel;
+#[cfg(feature = "json")]
+pub mod json;
 #[cfg(feature = "lrn")]
 pub mod lrn;
 pub mod metering;
-#[cfg(feature = "json")]
-pub mod json;
 pub mod onnx_builder;
 mod tensor;
 
@@ -23,8 +23,8 @@ pub use tensor::*;
 
 use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
-use scale_info::TypeInfo;
 pub use primitive_types::H256;
+use scale_info::TypeInfo;
 
 /// Content hash of a model's ONNX bytes: `blake2_256(bytes)`.
 pub type ModelHash = H256;
@@ -75,9 +75,7 @@ pub fn result_hash(
 	input_hash: &H256,
 	outputs: &[Tensor],
 ) -> H256 {
-	H256(sp_crypto_hashing::blake2_256(
-		&(engine_version, model_hash, input_hash, outputs).encode(),
-	))
+	H256(sp_crypto_hashing::blake2_256(&(engine_version, model_hash, input_hash, outputs).encode()))
 }
 
 /// What the engine learned about a model when it checked it.
@@ -111,9 +109,7 @@ pub struct Execution {
 /// model, input and state, so these errors can be part of the state transition. A failure of
 /// one node's own (no engine, an allocation the OS refused, a panic in the host's code) is a
 /// [`LocalFailure`] instead, and never reaches state.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub enum EngineError {
 	/// The model is larger than the engine accepts.
 	ModelTooLarge,
@@ -154,12 +150,12 @@ impl EngineError {
 		match self {
 			Self::ModelTooLarge => "the model is larger than the engine accepts",
 			Self::MalformedModel => "the bytes are not a valid ONNX model",
-			Self::NonDeterministicOperator =>
-				"the model uses a random operator (RandomNormal, RandomUniform, Multinomial, Bernoulli, …)",
+			Self::NonDeterministicOperator => {
+				"the model uses a random operator (RandomNormal, RandomUniform, Multinomial, Bernoulli, …)"
+			},
 			Self::UnsupportedOperator => "the model uses an operator the engine does not implement",
 			Self::ExternalData => "the model refers to tensor data stored outside the file",
-			Self::ModelPreparationFailed =>
-				"the engine could not type or optimise the model for the declared inputs",
+			Self::ModelPreparationFailed => "the engine could not type or optimise the model for the declared inputs",
 			Self::InputMismatch => "the inputs do not match the model's input specs",
 			Self::MalformedTensor => "a tensor's byte length does not match its dtype and shape",
 			Self::InputTooLarge => "the inputs are larger than the engine accepts",
@@ -201,10 +197,10 @@ impl LocalFailure {
 			Self::EngineUnavailable => "this node has no working inference engine",
 			Self::HostResources => "the operating system refused the engine memory or an instance",
 			Self::HostPanic => "the engine's host code panicked",
-			Self::OtherGuest =>
-				"the chain names an engine guest this node neither has nor finds in state, or cannot run",
-			Self::OffchainLaneFull =>
-				"too many RPC or off-chain calls wait for the engine's off-chain thread already",
+			Self::OtherGuest => {
+				"the chain names an engine guest this node neither has nor finds in state, or cannot run"
+			},
+			Self::OffchainLaneFull => "too many RPC or off-chain calls wait for the engine's off-chain thread already",
 		}
 	}
 }

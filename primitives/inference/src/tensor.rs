@@ -2,17 +2,15 @@
 
 use crate::EngineError;
 use alloc::vec::Vec;
+use bounded_collections::{BoundedVec, ConstU32};
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
-use bounded_collections::{BoundedVec, ConstU32};
 
 /// Most dimensions a tensor may have.
 pub const MAX_RANK: u32 = 8;
 
 /// Element type of a tensor.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub enum DType {
 	/// 32-bit IEEE 754 float.
 	F32,
@@ -43,9 +41,7 @@ impl DType {
 pub type Shape = BoundedVec<u32, ConstU32<MAX_RANK>>;
 
 /// The type of a tensor a model takes or returns: dtype and fixed shape.
-#[derive(
-	Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen,
-)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub struct TensorSpec {
 	/// Element type.
 	pub dtype: DType,
@@ -93,40 +89,31 @@ impl Tensor {
 
 	/// A float tensor from values.
 	pub fn from_f32(shape: &[u32], values: &[f32]) -> Self {
-		Self {
-			dtype: DType::F32,
-			shape: shape.to_vec(),
-			data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-		}
+		Self { dtype: DType::F32, shape: shape.to_vec(), data: values.iter().flat_map(|v| v.to_le_bytes()).collect() }
 	}
 
 	/// The elements of a float tensor; `None` for other dtypes or a malformed tensor.
 	pub fn to_f32(&self) -> Option<Vec<f32>> {
 		if self.dtype != DType::F32 || self.data.len() % 4 != 0 {
-			return None
+			return None;
 		}
-		Some(
-			self.data
-				.chunks_exact(4)
-				.map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-				.collect(),
-		)
+		Some(self.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 	}
 
 	/// Checks that the byte length matches dtype and shape, and the rank is at most
 	/// [`MAX_RANK`].
 	pub fn check_well_formed(&self) -> Result<(), EngineError> {
 		if self.shape.len() > MAX_RANK as usize {
-			return Err(EngineError::MalformedTensor)
+			return Err(EngineError::MalformedTensor);
 		}
 		let expected = element_count(&self.shape)
 			.and_then(|n| n.checked_mul(self.dtype.size()))
 			.ok_or(EngineError::MalformedTensor)?;
 		if expected != self.data.len() {
-			return Err(EngineError::MalformedTensor)
+			return Err(EngineError::MalformedTensor);
 		}
 		if self.dtype == DType::Bool && self.data.iter().any(|b| *b > 1) {
-			return Err(EngineError::MalformedTensor)
+			return Err(EngineError::MalformedTensor);
 		}
 		Ok(())
 	}
@@ -149,7 +136,7 @@ impl Tensor {
 			for chunk in self.data.chunks_exact_mut(4) {
 				let value = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
 				if value.is_nan() {
-					return Err(EngineError::NanInOutput)
+					return Err(EngineError::NanInOutput);
 				}
 				if value == 0.0 {
 					chunk.copy_from_slice(&0f32.to_le_bytes());
@@ -164,12 +151,12 @@ impl Tensor {
 /// spec's dtype and shape.
 pub fn check_inputs(inputs: &[Tensor], specs: &[TensorSpec]) -> Result<(), EngineError> {
 	if inputs.len() != specs.len() {
-		return Err(EngineError::InputMismatch)
+		return Err(EngineError::InputMismatch);
 	}
 	for (input, spec) in inputs.iter().zip(specs) {
 		input.check_well_formed()?;
 		if !input.matches(spec) {
-			return Err(EngineError::InputMismatch)
+			return Err(EngineError::InputMismatch);
 		}
 	}
 	Ok(())
@@ -216,8 +203,7 @@ mod tests {
 		assert_eq!(check_inputs(&[wrong_dtype], &[spec]), Err(EngineError::InputMismatch));
 	}
 
-	const PINNED_RESULT_HASH: &str =
-		"0xf631fc0b9488f5fff919c23c3aa253dc8f16debaf4388ffdf3a715a788e61ffa";
+	const PINNED_RESULT_HASH: &str = "0xf631fc0b9488f5fff919c23c3aa253dc8f16debaf4388ffdf3a715a788e61ffa";
 
 	#[test]
 	fn result_hash_covers_every_part() {

@@ -74,9 +74,11 @@ pub trait ModelCatalog<AccountId, Balance> {
 	/// reading its bytes from state and its preparation fuel.
 	fn preparation_weight(terms: &ModelTerms<AccountId, Balance>) -> Weight;
 
-	/// The most reading the bytes of any model that can be registered weighs (the part of
-	/// [`preparation_weight`](Self::preparation_weight) that is not fuel).
-	fn max_model_read_weight() -> Weight;
+	/// The most reading the bytes of a model kept in state weighs (the part of
+	/// [`preparation_weight`](Self::preparation_weight) that is not fuel). A model in the
+	/// content store may be larger and take longer: each request of one is checked against
+	/// a transaction's weight instead.
+	fn max_state_model_read_weight() -> Weight;
 
 	/// The engine version of the guest the chain runs now (the first field of the result
 	/// hashes it confirms), and that of the guest it replaced, if any.

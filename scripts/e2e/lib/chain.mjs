@@ -308,13 +308,52 @@ export async function registerModel(api, model, author, price, until = 'inBlock'
  * transaction's outcome (`sendOk`'s), once in or finalised (`until`).
  */
 export async function registerStoredModel(api, model, author, price, until = 'inBlock', retainFor = 600) {
-  const content = prepareContent(api, model.bytes);
-  const { begin, chunks, fileNode } = storeContentTxs(api, content, retainFor);
-  const first = await nextNonce(api, author.address);
-  await Promise.all([begin, ...chunks, fileNode].map((tx, i) => sendOk(api, tx, author, first + i, until)));
+  const { root } = await storeContent(api, model.bytes, author, { retainFor, until, fileNode: true });
   const registered = await sendOk(api,
-    api.tx.models.registerStoredModel(content.root, model.name, 1, model.specs, price), author, -1, until);
-  return { root: content.root, ...registered };
+    api.tx.models.registerStoredModel(root, model.name, 1, model.specs, price), author, -1, until);
+  return { root, ...registered };
+}
+
+/**
+ * Stores `bytes` in the content store from `owner` (kept `retainFor` blocks), the chunk
+ * transactions sent with at most `inFlight` waiting in the pool at a time (a node's pool holds
+ * 20 MiB by default), each awaited `until` in a block or finalised, then, with `fileNode`, the
+ * item's file node. Resolves with the item's root and what the upload took: the blocks that
+ * carried chunks (number → chunks), their span and the seconds (bench-content-store.mjs and
+ * bench-large-model.mjs print them).
+ */
+export async function storeContent(api, bytes, owner, { inFlight = 9, retainFor = 14_400, until = 'inBlock', fileNode = false } = {}) {
+  const content = prepareContent(api, bytes);
+  const txs = storeContentTxs(api, content, retainFor);
+  const { begin, chunks } = txs;
+  const started = Date.now();
+  await sendOk(api, begin, owner, -1, until);
+  let nonce = await nextNonce(api, owner.address);
+  const blocks = new Map();
+  const pending = new Set();
+  for (const [index, tx] of chunks.entries()) {
+    const sent = send(api, tx, owner, nonce++, until).then(async (outcome) => {
+      if (outcome.error) throw new Error(`chunk ${index}: ${outcome.error}`);
+      const number = (await api.rpc.chain.getHeader(outcome.blockHash)).number.toNumber();
+      blocks.set(number, (blocks.get(number) ?? 0) + 1);
+      if (eventsOf(outcome.events, 'contentStore', 'ContentStored').length) console.log(`item ${content.root} stored in block #${number}`);
+      pending.delete(sent);
+    });
+    pending.add(sent);
+    if (pending.size >= inFlight) await Promise.race(pending);
+  }
+  await Promise.all(pending);
+  if (fileNode) await sendOk(api, txs.fileNode, owner, -1, until);
+  const numbers = [...blocks.keys()].sort((a, b) => a - b);
+  return {
+    root: content.root,
+    chunks: chunks.length,
+    blocks,
+    first: numbers[0],
+    last: numbers[numbers.length - 1],
+    span: numbers[numbers.length - 1] - numbers[0] + 1,
+    seconds: (Date.now() - started) / 1000,
+  };
 }
 
 /**

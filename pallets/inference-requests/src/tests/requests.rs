@@ -455,3 +455,34 @@ fn the_first_re_execution_of_a_model_in_a_block_pays_for_preparing_it() {
 		assert_eq!(third, first);
 	});
 }
+
+#[test]
+fn a_request_whose_re_execution_with_a_large_stored_models_reading_exceeds_a_transaction_is_refused() {
+	run_test(|| {
+		let terms = |byte_len: u32, in_content_store: bool| veriml_primitives::models::ModelTerms {
+			owner: alice(),
+			price_per_inference: 0,
+			inputs: Vec::new(),
+			fuel_per_run: 1_000_000,
+			fuel_to_prepare: 1_000_000,
+			byte_len,
+			in_content_store,
+			output_bytes: 64,
+			active: true,
+			verification: veriml_primitives::models::Verification::InBlock,
+		};
+		// A small model on small inputs: verified in a block.
+		assert!(Inference::verifiable(&terms(1024, true), 64, 1_500_000));
+		// The same fuel, but bytes in the content store that take longer to read than a
+		// transaction may take (10 ns a byte in the mock): every request of it is refused, since
+		// no block could re-execute its result, whatever MaxVerificationFuel allows.
+		let unreadable = terms(u32::MAX, true);
+		assert!(!Inference::verifiable(&unreadable, 64, 1_500_000));
+		assert!(
+			unreadable.fuel_per_run + unreadable.fuel_to_prepare
+				<= <<Test as crate::Config>::MaxVerificationFuel as frame_support::traits::Get<u64>>::get()
+		);
+		// So is a request whose inputs, with the model, would not fit.
+		assert!(!Inference::verifiable(&terms(1024, true), u32::MAX, 1_500_000));
+	});
+}

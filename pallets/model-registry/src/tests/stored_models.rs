@@ -238,3 +238,28 @@ fn nodes_read_the_chunks_of_every_available_stored_model() {
 		assert_eq!(Models::stored_models(), vec![]);
 	});
 }
+
+#[test]
+fn a_stored_models_registration_fits_one_transaction_whatever_its_size() {
+	run_test(|| {
+		// The engine gets what loading the bytes leaves of a transaction, at most
+		// RegistrationFuelLimit for each of the preparation and the trial run; the call's
+		// weight before it runs is the most any size takes.
+		let largest = MaxStoredModelBytes::get();
+		let max_extrinsic = Models::max_extrinsic_weight();
+		let mut last = u64::MAX;
+		for byte_len in [1, 64 * 1024, largest / 2, largest, u32::MAX] {
+			let limit = Models::stored_registration_fuel_limit(byte_len);
+			assert!(limit <= RegistrationFuelLimit::get() && limit <= last, "{byte_len}: {limit}");
+			last = limit;
+			if byte_len <= largest {
+				let worst = Models::stored_registration_weight(byte_len).saturating_add(Models::fuel_weight(2 * limit));
+				assert!(worst.all_lte(max_extrinsic), "{byte_len}: {worst} of {max_extrinsic}");
+				assert!(worst.all_lte(Models::max_stored_registration_weight()), "{byte_len}");
+			}
+		}
+		// Bytes that would take a transaction just to load (never stored as a model:
+		// MaxStoredModelBytes) leave no fuel at all.
+		assert_eq!(Models::stored_registration_fuel_limit(u32::MAX), 0);
+	});
+}

@@ -60,36 +60,62 @@ impl<T: Config> Pallet<T> {
 	/// block reserves for verifying one submission. (Reading the request here is charged
 	/// in `base`.)
 	pub fn verification_weight(request: RequestId, base: Weight) -> Weight {
-		// Reading the engine version the chain replaced, to refuse results made with it.
-		let base = base.saturating_add(T::DbWeight::get().reads(1));
 		match Requests::<T>::get(request) {
+			Some(r) => Self::answer_weight(
+				base,
+				r.verification,
+				r.input_bytes,
+				r.fuel_limit,
+				T::Models::terms(&r.model).as_ref(),
+			),
+			// Reading the engine version the chain replaced, to refuse results made with it.
+			None => base.saturating_add(T::DbWeight::get().reads(1)),
+		}
+	}
+
+	/// `base` plus what an answer to a request (`verification`, `input_bytes` of inputs, run at
+	/// `fuel_limit`) of a model of `terms` adds: reading the replaced engine version and the
+	/// inputs, and, re-executed in block, the run and the model's preparation.
+	fn answer_weight(
+		base: Weight,
+		verification: Verification,
+		input_bytes: u32,
+		fuel_limit: Fuel,
+		terms: Option<&TermsOf<T>>,
+	) -> Weight {
+		// Reading the engine version the chain replaced, to refuse results made with it.
+		let base = base.saturating_add(T::DbWeight::get().reads(1)).saturating_add(Self::input_weight(input_bytes));
+		match verification {
 			// Proposed, not re-executed: reading the inputs to hand the job over; hashing the
 			// outputs is in `base`.
-			Some(r) if r.verification == Verification::Optimistic => {
-				base.saturating_add(Self::input_weight(r.input_bytes))
-			},
-			Some(r) => base
-				.saturating_add(Self::input_weight(r.input_bytes))
-				.saturating_add(Self::fuel_weight(r.fuel_limit))
-				.saturating_add(
-					T::Models::terms(&r.model).map(|terms| Self::preparation_weight(&terms)).unwrap_or_default(),
-				),
-			None => base,
+			Verification::Optimistic => base,
+			_ => base
+				.saturating_add(Self::fuel_weight(fuel_limit))
+				.saturating_add(terms.map(Self::preparation_weight).unwrap_or_default()),
 		}
+	}
+
+	/// `submit_result`'s weight before its request's: the benchmarked call with the largest
+	/// outputs and what its benchmark does not cover.
+	pub(crate) fn submit_result_base() -> Weight {
+		T::WeightInfo::submit_result(T::MaxOutputBytes::get()).saturating_add(Self::unbenchmarked_weight())
 	}
 
 	/// Whether a result of a model of `terms` on `input_bytes` of inputs, re-executed at
 	/// `fuel_limit` (in the block that takes it, or in a dispute's decision), fits one
-	/// transaction and the room decisions have: its submission with the model's outputs, the
-	/// inputs read, the model prepared (its bytes read: a large model in the content store
-	/// takes a while) and run. `MaxVerificationFuel` bounds the fuel alone, and with the
+	/// transaction and the room decisions have: its submission, the inputs read, the model
+	/// prepared (its bytes read: a large model in the content store takes a while) and run. `MaxVerificationFuel` bounds the fuel alone, and with the
 	/// largest model in state and the largest inputs fits (`integrity_test`).
 	pub(crate) fn verifiable(terms: &TermsOf<T>, input_bytes: u32, fuel_limit: Fuel) -> bool {
-		let weight = T::WeightInfo::submit_result(terms.output_bytes)
-			.saturating_add(T::DbWeight::get().reads(1))
-			.saturating_add(Self::input_weight(input_bytes))
-			.saturating_add(Self::fuel_weight(fuel_limit))
-			.saturating_add(Self::preparation_weight(terms));
+		// As `submit_result` weighs an answer re-executed in block (a dispute's decision
+		// re-executes it alike).
+		let weight = Self::answer_weight(
+			Self::submit_result_base(),
+			Verification::InBlock,
+			input_bytes,
+			fuel_limit,
+			Some(terms),
+		);
 		weight.all_lte(Self::max_call_weight()) && weight.all_lte(T::Verifier::decision_weight())
 	}
 

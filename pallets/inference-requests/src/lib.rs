@@ -602,10 +602,7 @@ pub mod pallet {
 		#[pallet::feeless_if(|origin: &OriginFor<T>, request: &RequestId, outputs: &Vec<Tensor>, result_hash: &H256| -> bool {
 			Pallet::<T>::answers_without_fee(origin, *request, Some((outputs, result_hash)))
 		})]
-		#[pallet::weight(Pallet::<T>::verification_weight(
-			*request,
-			T::WeightInfo::submit_result(T::MaxOutputBytes::get()).saturating_add(Pallet::<T>::unbenchmarked_weight())
-		))]
+		#[pallet::weight(Pallet::<T>::verification_weight(*request, Pallet::<T>::submit_result_base()))]
 		pub fn submit_result(
 			origin: OriginFor<T>,
 			request: RequestId,

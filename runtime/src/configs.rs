@@ -204,7 +204,7 @@ impl pallet_model_registry::Config for Runtime {
 	/// registers the item: `registerStoredModel`).
 	type Content = ContentStore;
 	/// 104 MiB: 100 MiB of weights and room for their graph. Loading it takes 0.44 s at
-	/// `ContentLoadPicosecondsPerByte`, which leaves its registration 1.07·10^9 fuel for each
+	/// `ContentLoadPicosecondsPerByte`, which leaves its registration 1.06·10^9 fuel for each
 	/// of the preparation and the trial run inside one transaction (1.3 s), and a request of
 	/// it is taken when its re-execution with reading its bytes fits one too (both checked:
 	/// `integrity_test`, `inference.ModelTooCostlyToVerify`). Engine version 7 prepares a model

@@ -16,7 +16,7 @@ use sp_runtime::{
 use veriml_inference_primitives::{check_inputs, input_hash, result_hash, EngineError, ModelHash, Tensor, H256};
 use veriml_primitives::{
 	escrow::Escrow,
-	models::{ModelCatalog, ModelTerms, Verification},
+	models::{encoded_outputs_len, ModelCatalog, ModelTerms, Verification},
 	nodes::BondedNodes,
 	verification::{Claim, Job, Outcome, ResultVerifier, Submission, Verdict, VerifiedJobs},
 };
@@ -48,6 +48,10 @@ impl<T: Config> Pallet<T> {
 		let terms = T::Models::terms(model).ok_or(QuoteError::UnknownModel)?;
 		ensure!(terms.active, QuoteError::ModelDeprecated);
 		let fuel_limit = Self::fuel_limit(&terms).map_err(|_| QuoteError::ModelTooCostlyToVerify)?;
+		// Its inputs have the model's fixed shapes, so their size is known here (the SCALE size
+		// of tensors of these specs), and a request of it would be refused as below.
+		let input_bytes = u32::try_from(encoded_outputs_len(&terms.inputs)).unwrap_or(u32::MAX);
+		ensure!(Self::verifiable(&terms, input_bytes, fuel_limit), QuoteError::ModelTooCostlyToVerify);
 		Ok(Self::fee(terms.price_per_inference, fuel_limit))
 	}
 
@@ -76,7 +80,7 @@ impl<T: Config> Pallet<T> {
 	/// `base` plus what an answer to a request (`verification`, `input_bytes` of inputs, run at
 	/// `fuel_limit`) of a model of `terms` adds: reading the replaced engine version and the
 	/// inputs, and, re-executed in block, the run and the model's preparation.
-	fn answer_weight(
+	pub(crate) fn answer_weight(
 		base: Weight,
 		verification: Verification,
 		input_bytes: u32,

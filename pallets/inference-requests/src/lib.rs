@@ -519,10 +519,17 @@ pub mod pallet {
 			// MaxVerificationFuel bounds a run's fuel limit and the model's preparation together;
 			// preparing it also reads the model's bytes. (A model in the content store may take
 			// longer to read: its requests are each checked, `Pallet::verifiable`.)
-			let verification = Self::fuel_weight(T::MaxVerificationFuel::get())
-				.saturating_add(T::Models::max_state_model_read_weight())
-				.saturating_add(T::WeightInfo::submit_result(T::MaxOutputBytes::get()))
-				.saturating_add(Self::input_weight(T::MaxUploadedInputBytes::get()));
+			// Weighed as `submitResult` weighs an answer re-executed in block, with the largest
+			// model in state read and prepared (`preparation_weight`'s reads beyond the fuel).
+			let verification = Self::answer_weight(
+				Self::submit_result_base(),
+				Verification::InBlock,
+				T::MaxUploadedInputBytes::get(),
+				T::MaxVerificationFuel::get(),
+				None,
+			)
+			.saturating_add(T::Models::max_state_model_read_weight())
+			.saturating_add(T::DbWeight::get().reads_writes(2, 1));
 			let max_extrinsic = Self::max_call_weight();
 			assert!(
 				verification.all_lte(max_extrinsic),

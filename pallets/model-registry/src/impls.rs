@@ -96,7 +96,7 @@ impl<T: Config> Pallet<T> {
 	/// The fuel each of a stored model's preparation and trial run may use at registration:
 	/// [`Config::RegistrationFuelLimit`], or less for a model so large that loading its bytes
 	/// and both phases at that limit would not fit one transaction: what loading takes leaves
-	/// the engine less. (The runtime's largest, 104 MiB: 1.07·10^9 each, where engine version 7
+	/// the engine less. (The runtime's largest, 104 MiB: 1.06·10^9 each, where engine version 7
 	/// takes 6–7.5 fuel a byte of weights, 7.9·10^8 at most, to prepare or run it.)
 	pub fn stored_registration_fuel_limit(byte_len: u32) -> Fuel {
 		let room = Self::max_extrinsic_weight()

@@ -18,7 +18,8 @@
 #   5c. the Python client (clients/python): installed with pip into a venv of its own, its
 #      pytest suite offline and against a fresh --dev node (the quick start, typed errors)
 #   6. the zombienet multi-node tests in zombienet/ (blocks, an inference journey, a data node, an engine upgrade,
-#      a hostile network)
+#      a hostile network, storage nodes), one network after the other; beside them, once the
+#      dev-node tests have ended, a model of 100 MiB on a network of its own
 #   7. the engine against its weight: adversarial models timed against the weight charged
 #      for them (scripts/bench-engine-adversarial.sh; fails if time exceeds weight)
 #   8. the inference figures (throughput and latency on a --dev node of its own)
@@ -243,14 +244,28 @@ python_client() {
 	with_dev_node 19967 30467 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$VERIML_ROOT/clients/python"
 }
 
+# The zombienet tests named (files in zombienet/), one network after the other.
 zombienet_tests() {
 	local zombienet="$VERIML_ROOT/zombienet/node_modules/.bin/zombienet"
 	local test
-	for test in "$VERIML_ROOT"/zombienet/*.zndsl; do
-		log "zombienet: $(basename "$test")"
+	for test in "$@"; do
+		log "zombienet: $test"
 		(cd "$VERIML_ROOT/zombienet" && PATH="$VERIML_ROOT/target/release:$PATH" \
-			"$zombienet" --provider native --dir "$(mktemp -u -t veriml-zn.XXXXXX)" test "$test")
+			"$zombienet" --provider native --dir "$(mktemp -u -t veriml-zn.XXXXXX)" test "$VERIML_ROOT/zombienet/$test")
 	done
+}
+
+# The zombienet test of a model of 100 MiB, on a network of its own beside the other zombienet
+# tests': it waits for the jobs whose logs are named before `--` (the dev-node tests, which
+# load both cores), so that at most two networks and the CPU-bound checks (at the lowest
+# priority) share the machine.
+large_model_journey() {
+	local log
+	while [ "$1" != "--" ]; do
+		log="$1"; shift
+		while [ ! -f "$log.result" ]; do sleep 2; done
+	done
+	zombienet_tests large-model-journey.zndsl
 }
 
 run_stage "setup" setup
@@ -262,13 +277,19 @@ run_stage "unit tests" unit_tests
 run_stage "engine compiled-code cache" warm_engine_cache
 parallel_checks() {
 	start_job "benchmark tests, upgrade check, determinism (qemu Nehalem)" cpu_bound_checks
-	start_job "zombienet" zombienet_tests
+	local networks=() test
+	for test in "$VERIML_ROOT"/zombienet/*.zndsl; do
+		[ "$(basename "$test")" = large-model-journey.zndsl ] || networks+=("$(basename "$test")")
+	done
+	start_job "zombienet" zombienet_tests "${networks[@]}"
+	local first_dev_job="${#job_logs[@]}"
 	start_dev_node_tests
 	start_job "quick start client (TypeScript)" quickstart_client
 	start_job "Python client" python_client
 	# scripts/bench-content-store.sh's figures (upload MiB per block), beside the tests (on a port
 	# of its own: 19968 is the upgrade check's dev node, in the CPU-bound job beside it).
 	start_job "content store figures" with_dev_node 19969 30469 env MIB=16 node "$VERIML_ROOT/scripts/e2e/bench-content-store.mjs"
+	start_job "zombienet: a model of 100 MiB (after the dev-node tests)" large_model_journey "${job_logs[@]:$first_dev_job}" --
 	collect_jobs
 }
 run_stage "parallel checks" parallel_checks

@@ -10,20 +10,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { hexToU8a, u8aConcat, u8aEq, u8aToHex } from '@polkadot/util';
 import { connect, account, sendOk } from './lib/chain.mjs';
+import { heliaDialling, fileCidOf, CID, blake2b256 } from './lib/ipfs.mjs';
 import { prepareContent, storeContentTxs, contentRoot, chunkCid, fileCid, chunkHash } from 'veriml-client';
-
-// Helia's dependencies use Promise.withResolvers (Node.js 22); CI runs Node.js 20.
-Promise.withResolvers ??= function withResolvers() {
-  let resolve;
-  let reject;
-  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
-  return { promise, resolve, reject };
-};
-const { createHelia } = await import('helia');
-const { CID } = await import('multiformats/cid');
-const { blake2b256 } = await import('@multiformats/blake2/blake2b');
-const { multiaddr } = await import('@multiformats/multiaddr');
-const { unixfs } = await import('@helia/unixfs');
 
 let api;
 let helia;
@@ -50,37 +38,23 @@ test('Helia fetches a stored item\'s chunks by CID, and the whole item by its fi
   const listed = (await api.query.contentStore.itemChunks(content.root)).unwrap().map((h) => h.toU8a());
   assert.ok(u8aEq(contentRoot(listed), hexToU8a(content.root)));
 
-  // The node's address, from its RPC.
-  const peer = (await api.rpc.system.localPeerId()).toString();
-  const address = (await api.rpc.system.localListenAddresses()).map(String)
-    .find((a) => a.startsWith('/ip4/127.0.0.1/tcp/'));
-  assert.ok(address, 'the node listens on a loopback TCP address');
-  helia = await createHelia({ hashers: [blake2b256] });
-  await helia.start();
-  await helia.libp2p.dial(multiaddr(address.includes('/p2p/') ? address : `${address}/p2p/${peer}`));
+  helia = await heliaDialling(api);
 
   const fetched = [];
   for (const hash of listed) {
     const cid = CID.decode(chunkCid(hash));
-    let block = await helia.blockstore.get(cid, { signal: AbortSignal.timeout(30_000) });
-    // Helia 7 streams a block as parts.
-    if (block && typeof block[Symbol.asyncIterator] === 'function') {
-      const parts = [];
-      for await (const part of block) parts.push(part.subarray ? part.subarray() : part);
-      block = u8aConcat(...parts);
-    }
+    const block = await helia.block(cid);
     const digest = await blake2b256.digest(block);
     assert.equal(u8aToHex(digest.digest), u8aToHex(hash), `chunk ${cid} hashes to its CID`);
     fetched.push(block);
   }
   assert.ok(u8aEq(u8aConcat(...fetched), bytes), 'the chunks from IPFS are the bytes stored');
 
-  // The whole item by one CID, read as a UnixFS file; its chunks are the ones in the item's
-  // chunk list (the manifest), so the bytes are the item's.
-  const file = CID.decode(fileCid(content.fileNode));
-  const parts = [];
-  for await (const part of unixfs(helia).cat(file, { signal: AbortSignal.timeout(60_000) })) parts.push(part);
-  const whole = u8aConcat(...parts);
+  // The whole item by one CID, the one the chain records for it, read as a UnixFS file; its
+  // chunks are the ones in the item's chunk list (the manifest), so the bytes are the item's.
+  const file = await fileCidOf(api, content.root);
+  assert.ok(u8aEq(file.bytes, fileCid(content.fileNode)), 'the CID named on chain is the file node\'s');
+  const whole = await helia.cat(file);
   const hashes = [];
   for (let at = 0; at < whole.length; at += chunkBytes) hashes.push(chunkHash(whole.subarray(at, at + chunkBytes)));
   assert.ok(u8aEq(contentRoot(hashes), hexToU8a(content.root)), 'the file\'s chunks make the item\'s root');

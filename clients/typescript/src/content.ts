@@ -127,7 +127,15 @@ export function fileNode(byteLen: number, chunkBytes: number, hashes: Uint8Array
  * the whole item under it from a node with `--ipfs-server` (a UnixFS file of `raw` leaves).
  */
 export function fileCid(node: Uint8Array): Uint8Array {
-  return u8aConcat([0x01, 0x70, 0xa0, 0xe4, 0x02, 0x20], blake2AsU8a(node, 256));
+  return fileNodeCid(blake2AsU8a(node, 256));
+}
+
+/**
+ * The IPFS CID of the file node whose blake2-256 is `nodeHash`, as the chain records it
+ * (`contentStore.fileNodes(root)`): how a reader who holds only the item's root names the file.
+ */
+export function fileNodeCid(nodeHash: Uint8Array): Uint8Array {
+  return u8aConcat([0x01, 0x70, 0xa0, 0xe4, 0x02, 0x20], nodeHash);
 }
 
 /** Splits `bytes` as the chain's content store does (`contentStore.chunkBytes`) and names it. */

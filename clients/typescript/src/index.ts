@@ -8,7 +8,7 @@ export {
 export type { BlockLeaf, ProvenArchivedReceipt } from './archive.js';
 export {
   chunkHash, splitChunks, contentRoot, chunkProof, verifyChunk, prepareContent, storeContentTxs, fetchContent, chunkCid,
-  fileNode, fileCid,
+  fileNode, fileCid, fileNodeCid,
 } from './content.js';
 export type { PreparedContent } from './content.js';
 export { registrationMessage, registerNode, NODE_ROLES } from './nodes.js';

@@ -302,16 +302,17 @@ export async function registerModel(api, model, author, price, until = 'inBlock'
 }
 
 /**
- * Stores `model`'s bytes from `author` in the content store (kept `retainFor` blocks) and
- * registers the item as a model at `price` (`models.registerStoredModel`): the way for models
- * above `models.maxModelBytes`. Resolves with the item's root and the registering
- * transaction's outcome (`sendOk`'s), once in or finalised (`until`).
+ * Stores `model`'s bytes from `author` in the content store (kept `retainFor` blocks, at most
+ * `inFlight` chunks in the pool) and registers the item as a model at `price`
+ * (`models.registerStoredModel`): the way for models above `models.maxModelBytes`. Resolves
+ * with the item's root, what the upload took ({@link storeContent}'s answer) and the registering
+ * transaction's outcome (`sendOk`'s), each step awaited in a block or finalised (`until`).
  */
-export async function registerStoredModel(api, model, author, price, until = 'inBlock', retainFor = 600) {
-  const { root } = await storeContent(api, model.bytes, author, { retainFor, until, fileNode: true });
+export async function registerStoredModel(api, model, author, price, until = 'inBlock', { retainFor = 600, inFlight = 9 } = {}) {
+  const stored = await storeContent(api, model.bytes, author, { retainFor, until, inFlight, fileNode: true });
   const registered = await sendOk(api,
-    api.tx.models.registerStoredModel(root, model.name, 1, model.specs, price), author, -1, until);
-  return { root, ...registered };
+    api.tx.models.registerStoredModel(stored.root, model.name, 1, model.specs, price), author, -1, until);
+  return { root: stored.root, stored, ...registered };
 }
 
 /**
@@ -453,17 +454,26 @@ function freePort() {
 }
 
 /**
+ * The address peers dial the node `api` is connected to at, with its peer id: its loopback plain
+ * TCP address if it listens on one (a dev node), else its loopback WebSocket one (zombienet's
+ * nodes).
+ */
+export async function peerAddress(api) {
+  const peerId = (await api.rpc.system.localPeerId()).toString();
+  const addresses = (await api.rpc.system.localListenAddresses()).map(String);
+  const loopback = addresses.filter((a) => a.startsWith('/ip4/127.0.0.1/tcp/'));
+  const address = loopback.find((a) => !a.includes('/ws')) ?? loopback[0];
+  if (!address) throw new Error(`the node listens on no loopback TCP address: ${addresses}`);
+  return address.includes('/p2p/') ? address : `${address}/p2p/${peerId}`;
+}
+
+/**
  * Starts a full node (`--role complete`) of chain `chain` (a chain spec's id or path) that joins
  * the node `api` is connected to, with `args` added; its log goes to a file. Resolves once it
  * answers RPC with `{ api, log, logText(), logged(pattern), stop() }`.
  */
 export async function startJoiningNode(api, chain, args = []) {
-  const peerId = (await api.rpc.system.localPeerId()).toString();
-  const addresses = (await api.rpc.system.localListenAddresses()).map(String);
-  // Plain TCP if the node listens on it, else its WebSocket address (zombienet's nodes).
-  const loopback = addresses.filter((a) => a.startsWith('/ip4/127.0.0.1/tcp/'));
-  const address = loopback.find((a) => !a.includes('/ws')) ?? loopback[0];
-  if (!address) throw new Error(`the node listens on no loopback TCP address: ${addresses}`);
+  const address = await peerAddress(api);
   const dir = mkdtempSync(join(tmpdir(), 'veriml-joiner.'));
   const log = join(dir, 'node.log');
   const out = openSync(log, 'w');
@@ -471,7 +481,7 @@ export async function startJoiningNode(api, chain, args = []) {
   const child = spawn(nodeBinary, [
     '--chain', chain, '--base-path', join(dir, 'data'), '--rpc-port', String(rpcPort), '--port', String(await freePort()),
     '--no-prometheus', '--no-mdns', '--no-telemetry',
-    '--bootnodes', address.includes('/p2p/') ? address : `${address}/p2p/${peerId}`, ...args,
+    '--bootnodes', address, ...args,
   ], { stdio: ['ignore', out, out] });
   let exited = null;
   child.on('exit', (code) => { exited = code; });

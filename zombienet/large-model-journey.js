@@ -85,7 +85,7 @@ async function run(nodeName, networkInfo) {
 
     // 4 and 5 side by side: Helia reads the model from the storage node while a new node syncs.
     joiner = await lib.startJoiningNode(api, networkInfo.chainSpecPath, [
-      '--sync', 'warp', '--blocks-pruning', '4', '--ipfs-server', '-lveriml::chunks=debug,veriml::engine=debug,sync=debug',
+      '--sync', 'warp', '--blocks-pruning', '4', '--ipfs-server', '-lveriml::chunks=debug,veriml::engine=debug',
     ]);
     const cid = await fileCidOf(api, root);
     helia = await heliaDialling(daveApi);

@@ -10,7 +10,9 @@
 #      so they reuse the node build's artifacts (a separate invocation from the wasm build)
 #   3b. the FRAME benchmarks of the pallets, each run once on the mock runtimes, and the
 #      upgrade check: this runtime's upgrade, try-runtime style, on the state of a dev chain
-#      the quick start has used (scripts/upgrade-check.sh; runtime/upgrade-check)
+#      the quick start has used (scripts/upgrade-check.sh; runtime/upgrade-check); their build
+#      compiles only the crates `runtime-benchmarks` and `try-runtime` change
+#      (runtime/benchmark-features; the lints stage checks it)
 #   4. the proof of determinism: result hashes on this CPU and on an emulated CPU without AVX
 #   5. a --dev node checked through @polkadot/api (blocks, finality, metadata, a transfer,
 #      models uploaded and registered, hostile models refused, inferences, the veriml RPC)
@@ -23,11 +25,11 @@
 #   7. the engine against its weight: adversarial models timed against the weight charged
 #      for them (scripts/bench-engine-adversarial.sh; fails if time exceeds weight)
 #   8. the inference figures (throughput and latency on a --dev node of its own)
-# Stages 3b-6 run side by side once the node is built: the network tests mostly wait for
-# blocks, so the CPU-bound ones (benchmark tests, upgrade check, determinism) run beside them at the lowest
-# priority, and each e2e test file gets a --dev node of its own. Every parallel job's output
-# is printed whole when it ends, never interleaved. The timings (stages 7 and 8) run alone, on a
-# quiet machine.
+# Stages 3-6 run side by side once the node is built: the network tests mostly wait for
+# blocks, so the CPU-bound ones (unit tests then benchmark tests and the upgrade check, one
+# cargo after the other; determinism beside them) run at the lowest priority, and each e2e test
+# file gets a --dev node of its own. Every parallel job's output is printed whole when it ends,
+# never interleaved. The timings (stages 7 and 8) run alone, on a quiet machine.
 # Prints how long each stage took. `.ci/run` runs exactly this.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -116,7 +118,7 @@ formatting() {
 		-p pallet-bonded-nodes -p pallet-verification -p pallet-inference-requests -p veriml-primitives \
 		-p veriml-inference-interface -p veriml-engine -p veriml-offchain -p pallet-data-feeds \
 		-p pallet-workflows -p pallet-content-store -p pallet-storage-proofs -p veriml-content-interface \
-		-p veriml-upgrade-check
+		-p veriml-upgrade-check -p veriml-benchmark-features
 }
 
 # Clippy's and rustc's verdict on what `cargo "$@"` compiles: every workspace crate is compiled
@@ -138,6 +140,7 @@ no_warnings() {
 lints() {
 	no_warnings build --release --locked -p veriml-node
 	cargo metadata --format-version 1 --no-deps --locked | python3 "$VERIML_ROOT/scripts/lib/pallet-dependencies.py"
+	python3 "$VERIML_ROOT/scripts/lib/benchmark-features.py" "${benchmark_build[@]}"
 }
 
 setup() {
@@ -153,17 +156,19 @@ unit_tests() {
 	cargo test --release --locked --workspace
 }
 
+# The benchmark tests' packages and features. Every FRAME benchmark runs once at its lowest and
+# highest components on the pallets' mock runtimes and passes its verification, so
+# `scripts/benchmark/pallets.sh` cannot find a broken one months later. In the same cargo run,
+# so that the FRAME crates are compiled once for both: the upgrade checker (the runtime natively
+# with try-runtime, no wasm) and its tests; the pallets' tests run with try-runtime too.
+# veriml-benchmark-features gives the crates below FRAME the node build's features, so that
+# this build reuses them (scripts/lib/benchmark-features.py, in the lints stage, checks it).
+benchmark_build=(-p pallet-model-registry -p pallet-bonded-nodes -p pallet-verification -p pallet-inference-requests
+	-p pallet-data-feeds -p pallet-workflows -p pallet-content-store -p pallet-storage-proofs -p veriml-upgrade-check
+	-p veriml-benchmark-features --features runtime-benchmarks,try-runtime)
 benchmark_tests() {
-	# Every FRAME benchmark runs once at its lowest and highest components on the pallets'
-	# mock runtimes and passes its verification, so `scripts/benchmark/pallets.sh` cannot find
-	# a broken one months later. In the same cargo run, so that the FRAME crates are compiled
-	# once for both: the upgrade checker (the runtime natively with try-runtime, no wasm) and
-	# its tests; the pallets' tests run with try-runtime too.
-	local packages=(-p pallet-model-registry -p pallet-bonded-nodes -p pallet-verification -p pallet-inference-requests
-		-p pallet-data-feeds -p pallet-workflows -p pallet-content-store -p pallet-storage-proofs -p veriml-upgrade-check)
-	local features=(--features runtime-benchmarks,try-runtime)
-	SKIP_WASM_BUILD=1 no_warnings test --release --locked "${packages[@]}" "${features[@]}" --no-run
-	SKIP_WASM_BUILD=1 cargo test --release --locked "${packages[@]}" "${features[@]}"
+	SKIP_WASM_BUILD=1 no_warnings test --release --locked "${benchmark_build[@]}" --no-run
+	SKIP_WASM_BUILD=1 cargo test --release --locked "${benchmark_build[@]}"
 }
 
 # This runtime's upgrade on a dev chain's state, try-runtime style, with the checker built above.
@@ -171,13 +176,17 @@ upgrade_check() {
 	VERIML_UPGRADE_CHECK="$VERIML_ROOT/target/release/veriml-upgrade-check" "$VERIML_ROOT/scripts/upgrade-check.sh"
 }
 
-# CPU-bound checks, at the lowest priority so that the network tests beside them keep their
-# block times. Run as a job (a subshell), each part logs its own time through run_stage.
-cpu_bound_checks() {
+# A CPU-bound job, at the lowest priority so that the network tests beside it keep their block
+# times: runs "$@" (run_stage calls, each logging its own time).
+low_priority() {
 	renice -n 19 -p "$BASHPID" >/dev/null
+	"$@"
+}
+# The checks that compile: one cargo after the other (they share target/).
+cargo_checks() {
+	run_stage "unit tests" unit_tests
 	run_stage "benchmark tests" benchmark_tests
 	run_stage "upgrade check (try-runtime)" upgrade_check
-	run_stage "determinism (qemu Nehalem)" "$VERIML_ROOT/scripts/determinism.sh"
 }
 
 # Compiles the engine's guest once into the compiled-code cache that every node and the
@@ -273,10 +282,10 @@ run_stage "formatting (cargo fmt --check)" formatting
 run_stage "test models" "$VERIML_ROOT/scripts/models/make-test-models.sh"
 run_stage "release node build" build_node
 run_stage "lints (clippy and rustc, replayed from the build)" lints
-run_stage "unit tests" unit_tests
 run_stage "engine compiled-code cache" warm_engine_cache
 parallel_checks() {
-	start_job "benchmark tests, upgrade check, determinism (qemu Nehalem)" cpu_bound_checks
+	start_job "unit tests, benchmark tests, upgrade check" low_priority cargo_checks
+	start_job "determinism (qemu Nehalem)" low_priority "$VERIML_ROOT/scripts/determinism.sh"
 	local networks=() test
 	for test in "$VERIML_ROOT"/zombienet/*.zndsl; do
 		[ "$(basename "$test")" = large-model-journey.zndsl ] || networks+=("$(basename "$test")")

@@ -79,12 +79,15 @@ def main(bench_args):
         node = min(same, key=lambda f: len(set(f) ^ set(unit["features"]))) if same else []
         missing.append(f"{package(unit)} ({unit['mode']}, [{side}]): the benchmark build gives it "
                        f"{unit['features']}, the node build {node}; add {sorted(set(node) - set(unit['features']))}")
+    added = sum(1 for identity in identities(bench) if identity not in built)
     for line in sorted(set(missing)):
         print(line)
     if missing:
         print("runtime/benchmark-features/Cargo.toml lacks the features above: the benchmark build would "
               "recompile these crates and every crate above them")
         return 1
+    print(f"the benchmark build adds {added} of its {len(bench)} units to the node and unit-test builds', "
+          "each one that runtime-benchmarks or try-runtime changes or adds")
     return 0
 
 

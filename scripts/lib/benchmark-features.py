@@ -62,10 +62,12 @@ def main(bench_args):
     built_units_ws = unit_graph(["test", "--release", "--workspace", "--no-run"])
     bench = unit_graph(["test", "--release", *bench_args, "--no-run"], {"SKIP_WASM_BUILD": "1"})
     built = set(identities(built_units)) | set(identities(built_units_ws))
-    built_own = {own(u) for u in built_units + built_units_ws}
-    built_packages = {package(u) for u in built_units + built_units_ws}
+    built_units += built_units_ws
+    built_own = {own(u) for u in built_units}
+    built_packages = {package(u) for u in built_units}
+    bench_identities = identities(bench)
     missing = []
-    for unit, identity in zip(bench, identities(bench)):
+    for unit, identity in zip(bench, bench_identities):
         if identity in built or own(unit) in built_own:
             continue  # reused, or rebuilt only because something below it is
         if any(f in FRAME_FEATURES or f.startswith("frame-") for f in unit["features"]):
@@ -73,13 +75,13 @@ def main(bench_args):
         if package(unit) not in built_packages:
             continue  # only the benchmark build has it (frame-benchmarking's dependencies)
         side = "build-dependencies" if unit["profile"]["opt_level"] != "3" else "dependencies"
-        same = [u["features"] for u in built_units + built_units_ws
+        same = [u["features"] for u in built_units
                 if package(u) == package(unit) and u["mode"] == unit["mode"]
                 and u["profile"] == unit["profile"]]
         node = min(same, key=lambda f: len(set(f) ^ set(unit["features"]))) if same else []
         missing.append(f"{package(unit)} ({unit['mode']}, [{side}]): the benchmark build gives it "
                        f"{unit['features']}, the node build {node}; add {sorted(set(node) - set(unit['features']))}")
-    added = sum(1 for identity in identities(bench) if identity not in built)
+    added = sum(1 for identity in bench_identities if identity not in built)
     for line in sorted(set(missing)):
         print(line)
     if missing:

@@ -845,6 +845,25 @@ def adversarial_models():
              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 1, 1])], corner4,
              [ints("shape", shape), ints("zeros", [0, 0, 0, 0]), ints("ones", [1, 1, 1, 1])],
              [np.full((1, 1, 1, 1), 1.5, dtype=np.float32)], what)
+    # Max pooling, which the host runs (fuel per output element, per tap of its window and per
+    # input element): strided 3x3 windows over 16 MiB (SqueezeNet's pools, a gather of every
+    # other column), a 31x31 window (961 taps an element), and 3x3 windows dilated by 64 rows
+    # and columns (each tap a row's distance from the last).
+    for name, shape, attributes, what in [
+        ("max_pool_3x3s2_16mib", [1, 4, 1024, 1024], dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+         "MaxPool 3x3, stride 2, over 16 MiB"),
+        ("max_pool_window_31", [1, 4, 128, 128], dict(kernel_shape=[31, 31], pads=[15, 15, 15, 15]),
+         "MaxPool of a 31x31 window (961 taps) over 256 KiB"),
+        ("max_pool_dilated_16mib", [1, 4, 1024, 1024], dict(kernel_shape=[3, 3], dilations=[64, 64]),
+         "MaxPool 3x3 dilated by 64 over 16 MiB"),
+    ]:
+        save(name,
+             [helper.make_node("Expand", ["x", "shape"], ["wide"]),
+              helper.make_node("MaxPool", ["wide"], ["big"], **attributes),
+              helper.make_node("Slice", ["big", "zeros", "ones"], ["y"])],
+             [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 1, 1])], corner4,
+             [ints("shape", shape), ints("zeros", [0, 0, 0, 0]), ints("ones", [1, 1, 1, 1])],
+             [np.full((1, 1, 1, 1), 1.5, dtype=np.float32)], what)
     # Gather with indices spread over the whole tensor: a cache miss per element.
     n = 1 << 22
     first = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])

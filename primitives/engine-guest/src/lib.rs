@@ -22,8 +22,8 @@
 //!
 //! `packed` is `(ptr << 32) | len` of the SCALE-encoded answer in guest memory.
 //!
-//! Its imports are the host's tile kernel and LRN (`veriml.run_tile_program`,
-//! `veriml.run_lrn`), and `veriml.meter_moved` and `veriml.meter_grown`, which the stand-ins for
+//! Its imports are the host's tile kernel, LRN and max pool (`veriml.run_tile_program`,
+//! `veriml.run_lrn`, `veriml.run_max_pool`), and `veriml.meter_moved` and `veriml.meter_grown`, which the stand-ins for
 //! the bulk memory instructions call (`metering.rs`). Built with the feature `profile` (never
 //! for a node), it also imports `veriml.profile_node` (`profile.rs`).
 //!
@@ -76,6 +76,8 @@ mod convert;
 mod expansion;
 #[cfg(target_arch = "wasm32")]
 mod lrn;
+#[cfg(target_arch = "wasm32")]
+mod max_pool;
 #[cfg(target_arch = "wasm32")]
 mod host_kernel;
 #[cfg(target_arch = "wasm32")]
@@ -176,7 +178,11 @@ fn load_proto(proto: tract_onnx::pb::ModelProto, inputs: Vec<TensorSpec>) -> Res
 			.with_input_fact(index, convert::fact_of(spec).into())
 			.map_err(|_| EngineError::InputMismatch)?;
 	}
-	let typed = inference.into_optimized().map_err(|_| EngineError::ModelPreparationFailed)?;
+	#[allow(unused_mut)]
+	let mut typed = inference.into_optimized().map_err(|_| EngineError::ModelPreparationFailed)?;
+	// In the guest only, as the LRN: native builds stay plain tract.
+	#[cfg(target_arch = "wasm32")]
+	max_pool::on_host(&mut typed);
 	let outputs = (0..typed.outputs.len())
 		.map(|index| {
 			let fact = typed.output_fact(index).map_err(|_| EngineError::ModelPreparationFailed)?;

@@ -8,7 +8,10 @@
 //! The phases are timed with the built-in guest, the node's own. The operators are timed with
 //! the guest given (the same sources built with the feature `profile`, metered here as the
 //! engine's build meters the built-in one). Its fuel per run is printed beside the built-in
-//! guest's: the difference is the reports' own instructions and its other snapshot.
+//! guest's: the difference is the reports' own instructions and its other snapshot. The given
+//! guest's run and whole call are timed too (`given_guest_us`): given another build of the
+//! guest (an earlier commit's, built without `profile`), the output is an A/B of two engines
+//! in one process, with both fuels.
 
 use std::{collections::BTreeMap, time::Duration};
 use veriml_engine::{guest_hash, json::parse_inputs, metering, Engine, RunTimes, ENGINE_VERSION};
@@ -42,7 +45,8 @@ fn main() {
 	let chain = engine.profile_model(guest_hash(), &model, &inputs, runs + 1).expect("the engine runs the model");
 	let runs_of_chain = &chain.runs[1..];
 
-	let (mut operators, mut profiling_fuel) = (serde_json::Value::Null, None);
+	let (mut operators, mut profiling_fuel, mut given_guest_us) =
+		(serde_json::Value::Null, None, serde_json::Value::Null);
 	if let Some(path) = args.get(4) {
 		let wasm = std::fs::read(path).expect("profiling guest file");
 		let metered = metering::meter(&wasm)
@@ -51,6 +55,13 @@ fn main() {
 		let guest = engine.add_guest(&metered).expect("the profiling guest is an engine guest");
 		let profiled = engine.profile_model(guest.hash, &model, &inputs, runs + 1).expect("the profiling guest runs");
 		profiling_fuel = Some(profiled.fuel_per_run);
+		// The given guest's run and whole call too: with another build of the guest (an earlier
+		// commit's, say) in place of a profiling one, an A/B of two engines in one process.
+		let runs_of_given = &profiled.runs[1..];
+		given_guest_us = serde_json::json!({
+			"run": median_us(runs_of_given, |r| r.run),
+			"total": median_us(runs_of_given, RunTimes::total),
+		});
 		// Per operator: its nodes' time summed within each run, the median over runs; its fuel.
 		let mut by_op: BTreeMap<String, (usize, Vec<f64>, u64)> = BTreeMap::new();
 		for (index, nodes) in profiled.nodes.iter().skip(1).enumerate() {
@@ -86,6 +97,7 @@ fn main() {
 			"snapshot_bytes": chain.snapshot_bytes,
 			"fuel_per_run": chain.fuel_per_run,
 			"fuel_per_run_profiling": profiling_fuel,
+			"given_guest_us": given_guest_us,
 			"phases_us": {
 				"instantiate": median_us(runs_of_chain, |r| r.instantiate),
 				"restore": median_us(runs_of_chain, |r| r.restore),

@@ -12,9 +12,11 @@
 //! Every arithmetic NaN is written as the canonical NaN, as the guest's NaN canonicalisation
 //! would.
 
+use crate::max_pool::max_pool_f32;
 use veriml_inference_primitives::{
 	host_kernel::*,
 	lrn::{lrn_f32, LrnCall, LRN_CALL_BYTES},
+	max_pool::{MaxPoolCall, MAX_POOL_CALL_BYTES},
 };
 
 const MR: usize = TILE_ROWS;
@@ -51,6 +53,12 @@ impl GuestMemory<'_> {
 			return Err(ProgramError::OutOfBounds);
 		}
 		Ok(start as usize..end as usize)
+	}
+
+	/// `N` consecutive little-endian `u32` at `at`: a host call's arguments.
+	fn words<const N: usize>(&self, at: u32) -> Result<[u32; N], ProgramError> {
+		let bytes = &self.0[self.range(u64::from(at), 4 * N as u64)?];
+		Ok(std::array::from_fn(|i| u32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().expect("4 bytes"))))
 	}
 
 	/// `N` consecutive f32 at `at`.
@@ -187,10 +195,7 @@ pub fn run_tile_program(memory: &mut [u8], ops: u32, len: u32, fuel_left: u64) -
 /// paid for and both tensors lie inside memory.
 pub fn run_lrn(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, RunError> {
 	let memory = GuestMemory(memory);
-	let words = &memory.0[memory.range(u64::from(call), LRN_CALL_BYTES as u64).map_err(RunError::Program)?];
-	let call = LrnCall::from_words(std::array::from_fn(|i| {
-		u32::from_le_bytes(words[4 * i..4 * i + 4].try_into().expect("4 bytes"))
-	}));
+	let call = LrnCall::from_words(memory.words::<{ LRN_CALL_BYTES / 4 }>(call).map_err(RunError::Program)?);
 	let cost = call.fuel().ok_or(RunError::OutOfFuel)?;
 	if cost > fuel_left {
 		return Err(RunError::OutOfFuel);
@@ -207,6 +212,54 @@ pub fn run_lrn(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, RunE
 	let mut out = vec![0f32; x.len()];
 	lrn_f32(&x, &mut out, &call);
 	for (bytes, value) in memory.0[y].chunks_exact_mut(4).zip(out) {
+		bytes.copy_from_slice(&value.to_le_bytes());
+	}
+	Ok(cost)
+}
+
+/// Runs the max pool whose [`MaxPoolCall`] is at `call` on the guest's `memory` if it costs no
+/// more than `fuel_left` (its [`MaxPoolCall::fuel`]); answers its cost. Nothing is written unless
+/// it is paid for, well formed and both tensors lie inside memory.
+pub fn run_max_pool(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, RunError> {
+	let memory = GuestMemory(memory);
+	let call = MaxPoolCall::from_words(memory.words::<{ MAX_POOL_CALL_BYTES / 4 }>(call).map_err(RunError::Program)?);
+	let cost = call.fuel().ok_or(RunError::OutOfFuel)?;
+	if cost > fuel_left {
+		return Err(RunError::OutOfFuel);
+	}
+	if !call.is_well_formed() {
+		return Err(RunError::Program(ProgramError::Malformed));
+	}
+	let bytes = |elements: Option<u64>| {
+		elements.and_then(|n| n.checked_mul(4)).ok_or(RunError::Program(ProgramError::OutOfBounds))
+	};
+	let (x, y) = (
+		memory.range(u64::from(call.x), bytes(call.input_elements())?).map_err(RunError::Program)?,
+		memory.range(u64::from(call.y), bytes(call.output_elements())?).map_err(RunError::Program)?,
+	);
+	// The guest's tensors lie apart; an output over its input would be read as it is written.
+	if x.start < y.end && y.start < x.end {
+		return Err(RunError::Program(ProgramError::Malformed));
+	}
+	// Both tensors in place where they are f32-aligned (the guest's always are), on a
+	// little-endian host (guest memory is little-endian): no copy in or out.
+	let (input, output) = if x.end <= y.start {
+		let (low, high) = memory.0.split_at_mut(y.start);
+		(&low[x.clone()], &mut high[..y.len()])
+	} else {
+		let (low, high) = memory.0.split_at_mut(x.start);
+		(&high[..x.len()], &mut low[y.clone()])
+	};
+	// SAFETY: every bit pattern is an f32, and `align_to` keeps only what is aligned.
+	let (in_place_x, in_place_y) = unsafe { (input.align_to::<f32>(), output.align_to_mut::<f32>()) };
+	if cfg!(target_endian = "little") && in_place_x.0.is_empty() && in_place_y.0.is_empty() {
+		max_pool_f32(in_place_x.1, in_place_y.1, &call);
+		return Ok(cost);
+	}
+	let x: Vec<f32> = input.chunks_exact(4).map(|v| f32::from_le_bytes(v.try_into().expect("4 bytes"))).collect();
+	let mut out = vec![0f32; output.len() / 4];
+	max_pool_f32(&x, &mut out, &call);
+	for (bytes, value) in output.chunks_exact_mut(4).zip(out) {
 		bytes.copy_from_slice(&value.to_le_bytes());
 	}
 	Ok(cost)
@@ -371,6 +424,24 @@ mod tests {
 
 	fn op(code: u32, x: u32, y: u32, z: u32) -> HostOp {
 		HostOp { code, x, y, z }
+	}
+
+	/// Writes each of `calls` (a call's words, and the error it must give) at `call` in a copy of
+	/// `memory`, and checks that `run` refuses it with that error and writes nothing.
+	fn refused_writing_nothing(
+		memory: &[u8],
+		call: u32,
+		calls: impl IntoIterator<Item = (Vec<u32>, ProgramError)>,
+		run: impl Fn(&mut [u8], u32, u64) -> Result<u64, RunError>,
+	) {
+		for (words, error) in calls {
+			let mut bad_memory = memory.to_vec();
+			let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+			bad_memory[call as usize..call as usize + bytes.len()].copy_from_slice(&bytes);
+			let before = bad_memory.clone();
+			assert_eq!(run(&mut bad_memory, call, u64::MAX), Err(RunError::Program(error)), "{words:?}");
+			assert_eq!(bad_memory, before);
+		}
 	}
 
 	fn floats_at(memory: &[u8], at: u32, n: usize) -> Vec<f32> {
@@ -593,21 +664,106 @@ mod tests {
 
 		// An output past the end of memory, a call past it, or a window of no channel: refused.
 		let len = memory.0.len() as u32;
-		for (bad, error) in [
-			(LrnCall { y: len - 8, ..lrn }, ProgramError::OutOfBounds),
-			(LrnCall { x: u32::MAX - 3, ..lrn }, ProgramError::OutOfBounds),
-			(LrnCall { size: 0, ..lrn }, ProgramError::Malformed),
-		] {
-			let mut bad_memory = untouched.clone();
-			bad_memory[call as usize..call as usize + LRN_CALL_BYTES]
-				.copy_from_slice(&bad.to_words().iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<_>>());
-			let before = bad_memory.clone();
-			assert_eq!(run_lrn(&mut bad_memory, call, u64::MAX), Err(RunError::Program(error)));
-			assert_eq!(bad_memory, before);
-		}
+		refused_writing_nothing(
+			&untouched,
+			call,
+			[
+				(LrnCall { y: len - 8, ..lrn }, ProgramError::OutOfBounds),
+				(LrnCall { x: u32::MAX - 3, ..lrn }, ProgramError::OutOfBounds),
+				(LrnCall { size: 0, ..lrn }, ProgramError::Malformed),
+			]
+			.map(|(bad, error)| (bad.to_words().to_vec(), error)),
+			run_lrn,
+		);
 		assert_eq!(run_lrn(&mut memory.0, len - 4, u64::MAX), Err(RunError::Program(ProgramError::OutOfBounds)));
 		// A shape whose fuel overflows is out of fuel, whatever is left.
 		let huge = LrnCall { batches: u32::MAX, channels: u32::MAX, inner: u32::MAX, ..lrn };
+		assert_eq!(huge.fuel(), None);
+	}
+
+	#[test]
+	fn a_max_pool_is_paid_before_it_runs_and_reaches_no_byte_outside_memory() {
+		let mut memory = Builder::default();
+		// One plane of 3×3; a 2×2 window of stride 1 with a padding of 1 before: a 3×3 output
+		// whose corner windows hold one tap. A NaN is never taken, and a window of `-∞` and
+		// NaN only gives `f32::MIN`.
+		let input = [1.0, f32::NAN, -3.0, 4.0, f32::NEG_INFINITY, 0.5, -0.0, 0.0, 2.0];
+		let x = memory.floats(&input);
+		let y = memory.floats(&[9.0; 9]);
+		let pool = MaxPoolCall {
+			x,
+			y,
+			planes: 1,
+			height: 3,
+			width: 3,
+			out_height: 3,
+			out_width: 3,
+			kernel_height: 2,
+			kernel_width: 2,
+			stride_height: 1,
+			stride_width: 1,
+			dilation_height: 1,
+			dilation_width: 1,
+			pad_top: 1,
+			pad_left: 1,
+		};
+		let call = memory.0.len() as u32;
+		memory.0.extend(pool.to_words().iter().flat_map(|w| w.to_le_bytes()));
+		use veriml_inference_primitives::max_pool::*;
+		let cost = pool.fuel().unwrap();
+		assert_eq!(
+			cost,
+			MAX_POOL_FUEL_PER_CALL
+				+ 9 * (MAX_POOL_FUEL_PER_ELEMENT + 4 * MAX_POOL_FUEL_PER_TAP)
+				+ 3 * 2 * 3 * MAX_POOL_FUEL_PER_WINDOW_ROW
+				+ 2 * MAX_POOL_FUEL_PER_WINDOW_COLUMN
+				+ 9 * MAX_POOL_FUEL_PER_INPUT
+		);
+		let untouched = memory.0.clone();
+		assert_eq!(run_max_pool(&mut memory.0, call, cost - 1), Err(RunError::OutOfFuel));
+		assert_eq!(memory.0, untouched, "nothing is written unless it is paid for");
+		assert_eq!(run_max_pool(&mut memory.0, call, cost), Ok(cost));
+		let out = floats_at(&memory.0, y, 9);
+		assert_eq!(bits(&out), bits(&[1.0, 1.0, -3.0, 4.0, 4.0, 0.5, 4.0, 4.0, 2.0]));
+
+		let corner = MaxPoolCall {
+			x: x + 16,
+			height: 1,
+			width: 1,
+			out_height: 1,
+			out_width: 1,
+			pad_top: 0,
+			pad_left: 0,
+			..pool
+		};
+		let corner_at = memory.0.len() as u32;
+		memory.0.extend(corner.to_words().iter().flat_map(|w| w.to_le_bytes()));
+		assert_eq!(run_max_pool(&mut memory.0, corner_at, u64::MAX), Ok(corner.fuel().unwrap()));
+		assert_eq!(floats_at(&memory.0, y, 1)[0], f32::MIN, "a window of -∞ alone gives f32::MIN");
+
+		// An output past the end of memory, a call past it, an output over the input, or a
+		// stride or dilation of 0: refused.
+		let len = memory.0.len() as u32;
+		refused_writing_nothing(
+			&untouched,
+			call,
+			[
+				(MaxPoolCall { y: len - 8, ..pool }, ProgramError::OutOfBounds),
+				(MaxPoolCall { x: u32::MAX - 3, ..pool }, ProgramError::OutOfBounds),
+				(MaxPoolCall { y: x + 4, ..pool }, ProgramError::Malformed),
+				(MaxPoolCall { stride_width: 0, ..pool }, ProgramError::Malformed),
+				(MaxPoolCall { dilation_height: 0, ..pool }, ProgramError::Malformed),
+			]
+			.map(|(bad, error)| (bad.to_words().to_vec(), error)),
+			run_max_pool,
+		);
+		// No plane: nothing to read or write, whatever the window; its columns are paid for.
+		let empty = MaxPoolCall { planes: 0, kernel_width: u32::MAX, ..pool };
+		memory.0[call as usize..call as usize + MAX_POOL_CALL_BYTES]
+			.copy_from_slice(&empty.to_words().iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<_>>());
+		assert_eq!(run_max_pool(&mut memory.0, call, u64::MAX), Ok(empty.fuel().unwrap()));
+		assert_eq!(run_max_pool(&mut memory.0, len - 4, u64::MAX), Err(RunError::Program(ProgramError::OutOfBounds)));
+		let huge = MaxPoolCall { planes: u32::MAX, out_height: u32::MAX, out_width: u32::MAX, kernel_width: 9, ..pool };
 		assert_eq!(huge.fuel(), None);
 	}
 }

@@ -26,6 +26,7 @@
 mod guest_stack;
 mod host_kernel;
 mod limits;
+mod max_pool;
 pub mod metering;
 pub mod observer;
 pub mod profile;
@@ -145,7 +146,7 @@ fn compile_guest(
 			match guest.check_host_kernel(0, HOST_KERNEL_CHECKS) {
 				Ok(0) => Ok(guest),
 				Ok(differing) => Err(format!(
-					"the node's native kernels differ from the guest's wasm on {differing} of {HOST_KERNEL_CHECKS} tile programs and {HOST_KERNEL_CHECKS} LRNs"
+					"the node's native kernels differ from the guest's wasm on {differing} of {HOST_KERNEL_CHECKS} tile programs, {HOST_KERNEL_CHECKS} LRNs and {HOST_KERNEL_CHECKS} max pools"
 				)),
 				Err(error) => Err(format!("the tile kernel check failed: {error:?}")),
 			}

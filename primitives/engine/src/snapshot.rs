@@ -16,6 +16,7 @@ use veriml_inference_interface::Lane;
 use veriml_inference_primitives::{
 	host_kernel::{IMPORT_MODULE, IMPORT_NAME},
 	lrn::LRN_IMPORT,
+	max_pool::MAX_POOL_IMPORT,
 	EngineError, Execution, LocalFailure, ModelInfo, RunError, Tensor, TensorSpec,
 };
 use wasmtime::{
@@ -401,6 +402,7 @@ impl Guest {
 		let mut linker = Linker::new(&engine);
 		linker.func_wrap(IMPORT_MODULE, IMPORT_NAME, run_tile_program)?;
 		linker.func_wrap(IMPORT_MODULE, LRN_IMPORT, run_lrn)?;
+		linker.func_wrap(IMPORT_MODULE, MAX_POOL_IMPORT, run_max_pool)?;
 		linker.func_wrap(IMPORT_MODULE, names::METER_MOVED_IMPORT, meter_moved)?;
 		linker.func_wrap(IMPORT_MODULE, names::METER_GROWN_IMPORT, meter_grown)?;
 		if profiling {
@@ -833,6 +835,11 @@ fn run_tile_program(caller: Caller<'_, InstanceState>, ops: u32, len: u32) -> wa
 /// The guest's import `veriml.run_lrn`: runs one `LRN` of the guest natively.
 fn run_lrn(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()> {
 	on_host(caller, |memory, fuel| host_kernel::run_lrn(memory, call, fuel))
+}
+
+/// The guest's import `veriml.run_max_pool`: runs one max pool of the guest natively.
+fn run_max_pool(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()> {
+	on_host(caller, |memory, fuel| host_kernel::run_max_pool(memory, call, fuel))
 }
 
 /// Runs a host kernel's `work` on the guest's memory with the fuel left, and charges what it

@@ -79,6 +79,45 @@ fn memory_work_is_charged_by_the_byte() {
 }
 
 #[test]
+fn a_max_pool_runs_on_the_host_and_pays_for_every_tap_before_it_runs() {
+	use veriml_inference_primitives::max_pool::MaxPoolCall;
+	let engine = new_engine();
+	// SqueezeNet's pool (3×3, stride 2, a padding of 1) over four planes of 1024×1024 made by an
+	// Expand of a 1×1 input (1.5), one corner back. Under engine version 7 tract's walk ran it in
+	// wasm for 427 M fuel; on the host the pool costs its taps' fuel, and the run about 124 M.
+	let (pool, inputs) = adversarial("max_pool_3x3s2_16mib");
+	let run = engine.run_model(&pool, &inputs, FUEL).unwrap();
+	assert_eq!(run.outputs, vec![Tensor::from_f32(&[1, 1, 1, 1], &[1.5])]);
+	let call = MaxPoolCall {
+		planes: 4,
+		height: 1024,
+		width: 1024,
+		out_height: 512,
+		out_width: 512,
+		kernel_height: 3,
+		kernel_width: 3,
+		stride_height: 2,
+		stride_width: 2,
+		dilation_height: 1,
+		dilation_width: 1,
+		pad_top: 1,
+		pad_left: 1,
+		..Default::default()
+	};
+	let pool_fuel = call.fuel().unwrap();
+	assert!(
+		run.fuel_used > pool_fuel && run.fuel_used < 3 * pool_fuel,
+		"{} against the pool's {pool_fuel}",
+		run.fuel_used
+	);
+	// A limit that leaves less than the pool's fuel stops the run at the pool, every time.
+	let short = run.fuel_used - pool_fuel / 2;
+	assert_eq!(engine.run_model(&pool, &inputs, short), Err(EngineError::FuelExhausted.into()));
+	assert_eq!(new_engine().run_model(&pool, &inputs, short), Err(EngineError::FuelExhausted.into()));
+	assert_eq!(engine.run_model(&pool, &inputs, run.fuel_used).unwrap().fuel_used, run.fuel_used);
+}
+
+#[test]
 fn a_fuel_limit_below_the_memory_work_stops_the_run_the_same_way_every_time() {
 	let engine = new_engine();
 	let (pad, inputs) = adversarial("pad_64mib");

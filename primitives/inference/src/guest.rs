@@ -29,10 +29,12 @@
 /// where version 6 held them four times: a prepared model's memory is about twice its file
 /// instead of three to four times, so the fuel of preparing a large model and of restoring it
 /// for each run about halves (6–7 a byte of model, from 12–15). Every output is version 6's.
+/// Version 8 runs 2-D channels-first f32 max pools (but the 2×2 undilated ones) on the host
+/// (`max_pool`): the same bits, less fuel (SqueezeNet's and Inception v1's pools).
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.
-pub const ENGINE_VERSION: u32 = 7;
+pub const ENGINE_VERSION: u32 = 8;
 
 /// Name of the guest's custom section that holds its engine version (4 bytes, little endian).
 pub const VERSION_SECTION: &str = "veriml:engine_version";

@@ -15,6 +15,7 @@ pub mod host_kernel;
 pub mod json;
 #[cfg(feature = "lrn")]
 pub mod lrn;
+pub mod max_pool;
 pub mod metering;
 pub mod onnx_builder;
 mod tensor;

@@ -1,0 +1,180 @@
+//! The host's max pool (`veriml.run_max_pool`, see `veriml_inference_primitives::max_pool`): the
+//! bits of tract's `OptMaxPool` in the guest, which the guest checks against it at start-up.
+
+use veriml_inference_primitives::max_pool::MaxPoolCall;
+
+/// `m = if m < v { v } else { m }` along a row: tract's fold (it compiles to a vector max).
+fn fold_max(row: &mut [f32], taps: &[f32]) {
+	for (m, &v) in row.iter_mut().zip(taps) {
+		*m = if *m < v { v } else { *m };
+	}
+}
+
+/// [`fold_max`] of every `stride`-th tap.
+fn fold_max_strided(row: &mut [f32], taps: &[f32], stride: usize) {
+	if stride == 1 {
+		return fold_max(row, taps);
+	}
+	let n = row.len().min(taps.len().div_ceil(stride));
+	let (row, taps) = (&mut row[..n], &taps[..(n.max(1) - 1) * stride + usize::from(n > 0)]);
+	for (i, m) in row.iter_mut().enumerate() {
+		let v = taps[i * stride];
+		*m = if *m < v { v } else { *m };
+	}
+}
+
+/// Writes the max pool of `x` into `y` with the call's geometry. `x` and `y` must hold the
+/// call's input and output elements and the call must be [well formed](MaxPoolCall::is_well_formed):
+/// the host checks both before it calls this.
+///
+/// The fold takes an element's taps rows outer, columns inner, as tract's walk does. It is
+/// computed in two passes where the window's rows are undilated and no further apart than it is
+/// tall (every pool of the benchmark CNNs): each input row's maximum over the window's columns,
+/// then each output row's over those rows' maxima. That is the same fold: on values that are
+/// never NaN (a fold from `f32::MIN` never takes a NaN), keeping the first of equal values, the
+/// fold of the rows' folds takes the first tap, in rows-then-columns order, of the window's
+/// maximum, as the single fold does. Other pools fold each output row's taps directly, in that
+/// order.
+pub fn max_pool_f32(x: &[f32], y: &mut [f32], call: &MaxPoolCall) {
+	let (h, w) = (call.height as usize, call.width as usize);
+	let (oh, ow) = (call.out_height as usize, call.out_width as usize);
+	let (kh, kw) = (call.kernel_height as usize, call.kernel_width as usize);
+	let (sh, sw) = (call.stride_height as usize, call.stride_width as usize);
+	let (dh, dw) = (call.dilation_height as usize, call.dilation_width as usize);
+	let pt = i64::from(call.pad_top);
+	let planes = call.planes as usize;
+	y[..planes * oh * ow].fill(f32::MIN);
+	if planes == 0 || h == 0 || w == 0 || oh == 0 || ow == 0 || kh == 0 || kw == 0 {
+		return;
+	}
+	// For each column of the window: the output columns `lo..hi` where it lies inside the
+	// input, and the input column of the first. (At most one a column of the window, which the
+	// call's fuel pays for as memory; the two passes' maxima are at most twice the tensors.)
+	let column_spans: Vec<(usize, usize, usize)> = (0..kw)
+		.filter_map(|kx| {
+			let offset = (kx * dw) as i64 - i64::from(call.pad_left);
+			let last = w as i64 - 1 - offset;
+			if last < 0 {
+				return None;
+			}
+			let lo = if offset >= 0 { 0 } else { (-offset as usize).div_ceil(sw) };
+			let hi = (last as usize / sw + 1).min(ow);
+			(lo < hi).then(|| (lo, hi, ((lo * sw) as i64 + offset) as usize))
+		})
+		.collect();
+	// The maximum over the window's columns of input row `row`, for each output column.
+	let row_max = |row: &[f32], out: &mut [f32]| {
+		out.fill(f32::MIN);
+		for &(lo, hi, start) in &column_spans {
+			fold_max_strided(&mut out[lo..hi], &row[start..], sw);
+		}
+	};
+	// The input rows the windows reach, `first..last` (clipped to the input).
+	let first = (-pt).max(0) as usize;
+	let last = (((oh - 1) * sh + (kh - 1) * dh) as i64 - pt + 1).clamp(0, h as i64) as usize;
+	let two_passes = dh == 1 && sh <= kh && first < last && (last - first) * ow <= 2 * (h * w + oh * ow);
+	let mut maxima = vec![f32::MIN; if two_passes { (last - first) * ow } else { 0 }];
+	for (plane, out_plane) in x.chunks_exact(h * w).zip(y.chunks_exact_mut(oh * ow)).take(planes) {
+		if two_passes {
+			for (iy, out) in (first..last).zip(maxima.chunks_exact_mut(ow)) {
+				row_max(&plane[iy * w..][..w], out);
+			}
+			for ky in 0..kh {
+				// The output rows whose window's row `ky` lies inside the input.
+				let reaches = |oy: usize| {
+					let iy = (oy * sh + ky) as i64 - pt;
+					iy >= first as i64 && iy < last as i64
+				};
+				let Some(lo) = (0..oh).find(|&oy| reaches(oy)) else { continue };
+				let hi = (lo..oh).take_while(|&oy| reaches(oy)).last().map_or(lo, |oy| oy + 1);
+				let row_of = |oy: usize| oy * sh + ky - pt as usize - first;
+				if sh == 1 {
+					// Consecutive output rows read consecutive rows of maxima: one fold.
+					let rows = hi - lo;
+					fold_max(&mut out_plane[lo * ow..hi * ow], &maxima[row_of(lo) * ow..][..rows * ow]);
+				} else {
+					for oy in lo..hi {
+						fold_max(&mut out_plane[oy * ow..][..ow], &maxima[row_of(oy) * ow..][..ow]);
+					}
+				}
+			}
+		} else {
+			for (oy, out) in out_plane.chunks_exact_mut(ow).enumerate() {
+				for ky in 0..kh {
+					let iy = (oy * sh + ky * dh) as i64 - pt;
+					if iy < 0 || iy >= h as i64 {
+						continue;
+					}
+					let input_row = &plane[iy as usize * w..][..w];
+					for &(lo, hi, start) in &column_spans {
+						fold_max_strided(&mut out[lo..hi], &input_row[start..], sw);
+					}
+				}
+			}
+		}
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	/// Each element's window folded one tap at a time: the definition the row walk must equal.
+	fn by_element(x: &[f32], call: &MaxPoolCall) -> Vec<f32> {
+		let c = call;
+		let mut y = Vec::new();
+		for p in 0..c.planes as i64 {
+			for oy in 0..c.out_height as i64 {
+				for ox in 0..c.out_width as i64 {
+					let mut m = f32::MIN;
+					for ky in 0..c.kernel_height as i64 {
+						for kx in 0..c.kernel_width as i64 {
+							let iy = oy * c.stride_height as i64 + ky * c.dilation_height as i64 - c.pad_top as i64;
+							let ix = ox * c.stride_width as i64 + kx * c.dilation_width as i64 - c.pad_left as i64;
+							if (0..c.height as i64).contains(&iy) && (0..c.width as i64).contains(&ix) {
+								let v = x[(p * c.height as i64 * c.width as i64 + iy * c.width as i64 + ix) as usize];
+								m = if m < v { v } else { m };
+							}
+						}
+					}
+					y.push(m);
+				}
+			}
+		}
+		y
+	}
+
+	#[test]
+	fn the_row_walk_takes_each_windows_taps_as_one_element_at_a_time_does() {
+		let mut seed = 7u64;
+		let mut next = |n: u32| {
+			seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+			((seed >> 33) as u32) % n
+		};
+		let specials = [0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MIN, -1.5, 2.5];
+		for _ in 0..2000 {
+			let call = MaxPoolCall {
+				planes: 1 + next(3),
+				height: 1 + next(8),
+				width: 1 + next(8),
+				out_height: 1 + next(6),
+				out_width: 1 + next(6),
+				kernel_height: 1 + next(4),
+				kernel_width: 1 + next(4),
+				stride_height: 1 + next(3),
+				stride_width: 1 + next(3),
+				dilation_height: 1 + next(2),
+				dilation_width: 1 + next(2),
+				pad_top: next(3),
+				pad_left: next(3),
+				..Default::default()
+			};
+			let x: Vec<f32> =
+				(0..call.input_elements().unwrap()).map(|_| specials[next(specials.len() as u32) as usize]).collect();
+			let mut y = vec![0.0; call.output_elements().unwrap() as usize];
+			max_pool_f32(&x, &mut y, &call);
+			let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+			assert_eq!(bits(&y), bits(&by_element(&x, &call)), "{call:?}");
+		}
+	}
+}

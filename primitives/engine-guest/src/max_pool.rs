@@ -87,15 +87,20 @@ impl HostMaxPool {
 		let geo = self.0.geometry.to_concrete(input.shape())?;
 		let plain = input.try_as_plain_ram()?;
 		let x = plain.as_slice::<f32>()?;
-		let mut output = vec![0f32; geo.output_shape.shape.iter().product()];
-		let Some(call) = call_for(&self.0.pool_spec, &geo, x.as_ptr(), output.as_mut_ptr()) else {
+		// The host writes every element (or traps, and the tensor is never read): neither zeroed
+		// first nor copied after.
+		let mut output = unsafe { Tensor::uninitialized::<f32>(&geo.output_shape.shape)? };
+		let mut out_plain = output.try_as_plain_ram_mut()?;
+		let out = out_plain.as_slice_mut::<f32>()?;
+		let Some(call) = call_for(&self.0.pool_spec, &geo, x.as_ptr(), out.as_mut_ptr()) else {
 			return Ok(None);
 		};
-		if call.input_elements() != Some(x.len() as u64) || call.output_elements() != Some(output.len() as u64) {
+		if call.input_elements() != Some(x.len() as u64) || call.output_elements() != Some(out.len() as u64) {
 			return Ok(None);
 		}
 		unsafe { run_max_pool(call.to_words().as_ptr()) };
-		Ok(Some(Tensor::from_shape(&geo.output_shape.shape, &output)?))
+		drop(out_plain);
+		Ok(Some(output))
 	}
 }
 

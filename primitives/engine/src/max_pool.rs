@@ -16,7 +16,11 @@ fn fold_max_strided(row: &mut [f32], taps: &[f32], stride: usize) {
 		return fold_max(row, taps);
 	}
 	let n = row.len().min(taps.len().div_ceil(stride));
-	let (row, taps) = (&mut row[..n], &taps[..(n.max(1) - 1) * stride + usize::from(n > 0)]);
+	if n == 0 {
+		return;
+	}
+	// Sliced to the last tap read, so that the loop's indexing needs no bounds check.
+	let (row, taps) = (&mut row[..n], &taps[..(n - 1) * stride + 1]);
 	for (i, m) in row.iter_mut().enumerate() {
 		let v = taps[i * stride];
 		*m = if *m < v { v } else { *m };
@@ -69,25 +73,22 @@ pub fn max_pool_f32(x: &[f32], y: &mut [f32], call: &MaxPoolCall) {
 			fold_max_strided(&mut out[lo..hi], &row[start..], sw);
 		}
 	};
-	// The input rows the windows reach, `first..last` (clipped to the input).
-	let first = (-pt).max(0) as usize;
+	// The input rows the windows reach: `0..last` (the first window starts at row `-pad_top`,
+	// at or above the input's first row).
 	let last = (((oh - 1) * sh + (kh - 1) * dh) as i64 - pt + 1).clamp(0, h as i64) as usize;
-	let two_passes = dh == 1 && sh <= kh && first < last && (last - first) * ow <= 2 * (h * w + oh * ow);
-	let mut maxima = vec![f32::MIN; if two_passes { (last - first) * ow } else { 0 }];
+	let two_passes = dh == 1 && sh <= kh && last > 0 && last * ow <= 2 * (h * w + oh * ow);
+	let mut maxima = vec![f32::MIN; if two_passes { last * ow } else { 0 }];
 	for (plane, out_plane) in x.chunks_exact(h * w).zip(y.chunks_exact_mut(oh * ow)).take(planes) {
 		if two_passes {
-			for (iy, out) in (first..last).zip(maxima.chunks_exact_mut(ow)) {
+			for (iy, out) in maxima.chunks_exact_mut(ow).enumerate() {
 				row_max(&plane[iy * w..][..w], out);
 			}
 			for ky in 0..kh {
 				// The output rows whose window's row `ky` lies inside the input.
-				let reaches = |oy: usize| {
-					let iy = (oy * sh + ky) as i64 - pt;
-					iy >= first as i64 && iy < last as i64
-				};
+				let reaches = |oy: usize| (0..last as i64).contains(&((oy * sh + ky) as i64 - pt));
 				let Some(lo) = (0..oh).find(|&oy| reaches(oy)) else { continue };
 				let hi = (lo..oh).take_while(|&oy| reaches(oy)).last().map_or(lo, |oy| oy + 1);
-				let row_of = |oy: usize| oy * sh + ky - pt as usize - first;
+				let row_of = |oy: usize| oy * sh + ky - pt as usize;
 				if sh == 1 {
 					// Consecutive output rows read consecutive rows of maxima: one fold.
 					let rows = hi - lo;

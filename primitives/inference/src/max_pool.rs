@@ -120,13 +120,13 @@ impl MaxPoolCall {
 		u64::from(self.planes).checked_mul(u64::from(self.out_height))?.checked_mul(u64::from(self.out_width))
 	}
 
-	/// Whether [`max_pool_f32`] can run it: strides and dilations of 1 or more, and every
-	/// coordinate within [`MAX_COORDINATE`].
+	/// Whether the node's `max_pool_f32` can run it: strides and dilations of 1 or more, and
+	/// every coordinate within [`MAX_COORDINATE`].
 	pub fn is_well_formed(&self) -> bool {
 		let reach = |out: u32, stride: u32, kernel: u32, dilation: u32| {
-			u64::from(out.saturating_sub(1)) * u64::from(stride)
-				+ u64::from(kernel.saturating_sub(1)) * u64::from(dilation)
-				<= MAX_COORDINATE
+			(u64::from(out.saturating_sub(1)) * u64::from(stride))
+				.checked_add(u64::from(kernel.saturating_sub(1)) * u64::from(dilation))
+				.is_some_and(|reach| reach <= MAX_COORDINATE)
 		};
 		self.stride_height >= 1
 			&& self.stride_width >= 1
@@ -173,6 +173,15 @@ mod tests {
 		assert!(!MaxPoolCall { stride_width: 0, ..call }.is_well_formed());
 		assert!(!MaxPoolCall { dilation_height: 0, ..call }.is_well_formed());
 		assert!(!MaxPoolCall { out_height: u32::MAX, stride_height: u32::MAX, ..call }.is_well_formed());
+		// Both terms of a reach at their largest: their sum is past u64, refused, not wrapped.
+		let widest = MaxPoolCall {
+			out_width: u32::MAX,
+			stride_width: u32::MAX,
+			kernel_width: u32::MAX,
+			dilation_width: u32::MAX,
+			..call
+		};
+		assert!(!widest.is_well_formed());
 		// No plane, no output, but a window of 2^32 columns: its spans are paid for.
 		let empty = MaxPoolCall { kernel_width: u32::MAX, ..call };
 		assert!(empty.fuel().unwrap() >= u64::from(u32::MAX) * MAX_POOL_FUEL_PER_WINDOW_COLUMN);

@@ -864,6 +864,25 @@ def adversarial_models():
              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 1, 1])], corner4,
              [ints("shape", shape), ints("zeros", [0, 0, 0, 0]), ints("ones", [1, 1, 1, 1])],
              [np.full((1, 1, 1, 1), 1.5, dtype=np.float32)], what)
+    # Matrix products with the least arithmetic per tile of output: a shared dimension of 1
+    # and 2 over a 64 MiB output (262,144 tiles of 8 x 8 handed to the host whole), and a
+    # product whose right operand is 8 columns of a long shared dimension; each reduced to its
+    # largest element in wasm (scripts/profile-engine.sh times the product apart).
+    for name, m, k, n, what in [
+        ("matmul_k1_64mib", side, 1, side, "MatMul 4096x1 by 1x4096: 64 MiB of output, one step a tile"),
+        ("matmul_k2_64mib", side, 2, side, "MatMul 4096x2 by 2x4096: 64 MiB of output, two steps a tile"),
+        ("matmul_k65536_n8", 8, 65536, 8, "MatMul 8x65536 by 65536x8: one tile, 2 MiB of panels"),
+    ]:
+        # Padded, not expanded: tract's declutter fails on a product of two broadcasts.
+        save(name,
+             [helper.make_node("Pad", ["x", "a_pads", "half"], ["a"]),
+              helper.make_node("Pad", ["x", "b_pads", "half"], ["b"]),
+              helper.make_node("MatMul", ["a", "b"], ["big"]),
+              # Every element read back: tract would compute only a slice's.
+              helper.make_node("ReduceMax", ["big"], ["y"], keepdims=1)],
+             [x11], corner,
+             [ints("a_pads", [0, 0, m - 1, k - 1]), ints("b_pads", [0, 0, k - 1, n - 1]),
+              helper.make_tensor("half", TensorProto.FLOAT, [], [0.5])], one, what)
     # Gather with indices spread over the whole tensor: a cache miss per element.
     n = 1 << 22
     first = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])

@@ -34,7 +34,7 @@ extern "C" {
 }
 
 /// `tract`'s program as a [`HostOp`] program, or `None` where the layout cannot express it.
-fn translate(program: &[FusedKerSpec<f32>], ops: &mut [HostOp; MAX_PROGRAM_OPS]) -> Option<usize> {
+pub(crate) fn translate(program: &[FusedKerSpec<f32>], ops: &mut [HostOp; MAX_PROGRAM_OPS]) -> Option<usize> {
 	let op = |code: u32, x: u32, y: u32, z: u32| HostOp { code, x, y, z };
 	let addr = |p: *const f32| p as usize as u32;
 	let stride = |s: isize| s as i32 as u32;
@@ -116,7 +116,7 @@ unsafe fn kernel(program: &[FusedKerSpec<f32>]) -> isize {
 }
 
 /// The kernel, with the very packings of tract's `wasm_f32_8x8`, whose semantics it keeps.
-fn make_kernel() -> DynKernel<TILE_ROWS, TILE_COLS, f32> {
+pub(crate) fn make_kernel() -> DynKernel<TILE_ROWS, TILE_COLS, f32> {
 	let tract_kernel = &*wasm_f32_8x8;
 	let mut kernel = DynKernel::<TILE_ROWS, TILE_COLS, f32>::new(
 		HOST_KERNEL_NAME,
@@ -128,8 +128,10 @@ fn make_kernel() -> DynKernel<TILE_ROWS, TILE_COLS, f32> {
 	kernel
 }
 
+// Registered as the driver that hands whole products to the host (`mat_mul`), over this
+// kernel's tiles.
 inventory::submit! {
-	MmmRoutine { make: || make_kernel().mmm() }
+	MmmRoutine { make: || Box::new(crate::mat_mul::HostMatMul::new(make_kernel())) }
 }
 
 /// Every f32 matrix product with more than one column goes to the host kernel; matrix-vector
@@ -245,12 +247,15 @@ fn random_program(rng: &mut Lcg, operands: &mut Vec<Vec<f32>>) -> Vec<FusedKerSp
 }
 
 /// Runs `programs` random kernel programs (from `seed`) on tract's `wasm_f32_8x8` and on the
-/// host, and as many random LRNs and max pools in wasm and on the host (`lrn::check`,
-/// `max_pool::check`), and answers how many gave a different bit. The host is sound only if it is 0.
+/// host, and as many random LRNs, max pools and whole products in wasm and on the host
+/// (`lrn::check`, `max_pool::check`, `mat_mul::check`), and answers how many gave a different
+/// bit. The host is sound only if it is 0.
 #[no_mangle]
 pub extern "C" fn veriml_check_host_kernel(seed: u32, programs: u32) -> u32 {
 	let mut rng = Lcg(u64::from(seed) + 1);
-	let mut differing = crate::lrn::check(&mut rng, programs) + crate::max_pool::check(&mut rng, programs);
+	let mut differing = crate::lrn::check(&mut rng, programs) +
+		crate::max_pool::check(&mut rng, programs) +
+		crate::mat_mul::check(&mut rng, programs);
 	for _ in 0..programs {
 		let mut operands = Vec::new();
 		let program = random_program(&mut rng, &mut operands);

@@ -22,8 +22,8 @@
 //!
 //! `packed` is `(ptr << 32) | len` of the SCALE-encoded answer in guest memory.
 //!
-//! Its imports are the host's tile kernel, LRN and max pool (`veriml.run_tile_program`,
-//! `veriml.run_lrn`, `veriml.run_max_pool`), and `veriml.meter_moved` and `veriml.meter_grown`, which the stand-ins for
+//! Its imports are the host's tile kernel, whole matrix products, LRN and max pool (`veriml.run_tile_program`,
+//! `veriml.run_mat_mul`, `veriml.run_lrn`, `veriml.run_max_pool`), and `veriml.meter_moved` and `veriml.meter_grown`, which the stand-ins for
 //! the bulk memory instructions call (`metering.rs`). Built with the feature `profile` (never
 //! for a node), it also imports `veriml.profile_node` (`profile.rs`).
 //!
@@ -76,6 +76,8 @@ mod convert;
 mod expansion;
 #[cfg(target_arch = "wasm32")]
 mod lrn;
+#[cfg(target_arch = "wasm32")]
+mod mat_mul;
 #[cfg(target_arch = "wasm32")]
 mod max_pool;
 #[cfg(target_arch = "wasm32")]

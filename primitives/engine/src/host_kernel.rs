@@ -28,6 +28,12 @@ const STEP_BYTES: usize = MR * 4;
 pub const FUEL_PER_PROGRAM: u64 = 64;
 /// Fuel charged per operation on the whole tile.
 pub const FUEL_PER_TILE_OP: u64 = 16;
+/// Fuel charged besides for an operation that reads or writes a tile of guest memory
+/// (`ADD_UNICAST`, `STORE`): its 256 bytes, at the guest's own rate for the bytes it moves
+/// (`metering::FUEL_PER_BYTE_MOVED`), twice that where the tile's rows are not contiguous. A
+/// product with a short shared dimension is as fast as its output's memory (a 4096 × 4096
+/// output of one step: 50 ns a tile of row-major output, 100 of column-major).
+pub const FUEL_PER_TILE_MOVED: u64 = 256 * veriml_inference_primitives::metering::FUEL_PER_BYTE_MOVED;
 /// Fuel charged per step of a product's shared dimension (64 multiply-adds). The same loop in
 /// the guest took about 45 wasm instructions a step; natively it takes 1–4 ns, and fuel is
 /// priced at 400 ps a unit (`EnginePicosecondsPerFuel`): 16 keeps the price above the time
@@ -135,6 +141,16 @@ fn canonical_tile(tile: &mut [f32; TILE]) {
 /// operation chosen by `kind` (min, max, add, mul, sub, flipped sub) outside the loop, so each
 /// loop is compiled on its own and vectorised.
 fn apply(kind: u32, tile: &mut [f32; TILE], operand: &[f32; TILE]) {
+	apply_uncanonical(kind, tile, operand);
+	if kind >= 2 {
+		canonical_tile(tile);
+	}
+}
+
+/// [`apply`] without writing its NaNs as the canonical NaN: for a whole product, which
+/// canonicalises a tile once before each store (no operation turns a NaN into a number, and
+/// `min`/`max` answer the canonical NaN for any NaN, so the stored bits are the same).
+fn apply_uncanonical(kind: u32, tile: &mut [f32; TILE], operand: &[f32; TILE]) {
 	fn each(tile: &mut [f32; TILE], operand: &[f32; TILE], f: impl Fn(f32, f32) -> f32) {
 		for (t, s) in tile.iter_mut().zip(operand) {
 			*t = f(*s, *t);
@@ -147,9 +163,6 @@ fn apply(kind: u32, tile: &mut [f32; TILE], operand: &[f32; TILE]) {
 		3 => each(tile, operand, |s, t| s * t),
 		4 => each(tile, operand, |s, t| s - t),
 		_ => each(tile, operand, |s, t| t - s),
-	}
-	if kind >= 2 {
-		canonical_tile(tile);
 	}
 }
 
@@ -168,6 +181,8 @@ fn read_program(memory: &GuestMemory, ops: u32, len: u32) -> Result<([HostOp; MA
 		cost += match op.code {
 			OP_DONE => return Ok((program, cost)),
 			OP_ADD_MAT_MUL => FUEL_PER_TILE_OP + u64::from(op.x) * FUEL_PER_STEP,
+			// Twice for a tile whose rows are not contiguous in memory.
+			OP_ADD_UNICAST | OP_STORE => FUEL_PER_TILE_OP + FUEL_PER_TILE_MOVED * if op.z == 4 { 1 } else { 2 },
 			OP_CLEAR..=OP_STORE => FUEL_PER_TILE_OP,
 			_ => return Err(ProgramError::Malformed),
 		};
@@ -263,6 +278,178 @@ pub fn run_max_pool(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64,
 		bytes.copy_from_slice(&value.to_le_bytes());
 	}
 	Ok(cost)
+}
+
+/// Bytes of one operand's panels a whole product works through at a time.
+const BLOCK_BYTES: u64 = 256 * 1024;
+
+/// Fuel charged per tile of a whole product ([`run_mat_mul`]) besides its program's operations:
+/// the tile's place, its border and the operands moved to it.
+pub const FUEL_PER_PRODUCT_TILE: u64 = 8;
+
+/// Runs the whole matrix product whose [`MatMulCall`] is at `call` on the guest's `memory` if it
+/// costs no more than `fuel_left`; answers its cost: [`FUEL_PER_PROGRAM`] once, and per tile its
+/// program's operations (as [`run_tile_program`] charges them) and [`FUEL_PER_PRODUCT_TILE`].
+/// Nothing is written unless the whole product is paid for and every operand of every tile lies
+/// inside memory.
+pub fn run_mat_mul(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, RunError> {
+	let mut memory = GuestMemory(memory);
+	let call = MatMulCall::from_words(memory.words::<{ MAT_MUL_CALL_BYTES / 4 }>(call).map_err(RunError::Program)?);
+	let (program, per_program) = read_program(&memory, call.ops, call.len).map_err(RunError::Program)?;
+	let (down, right) = call.tiles();
+	let per_tile = per_program - FUEL_PER_PROGRAM + FUEL_PER_PRODUCT_TILE;
+	let cost = down
+		.checked_mul(right)
+		.and_then(|tiles| tiles.checked_mul(per_tile))
+		.and_then(|cost| cost.checked_add(FUEL_PER_PROGRAM))
+		.ok_or(RunError::OutOfFuel)?;
+	if cost > fuel_left {
+		return Err(RunError::OutOfFuel);
+	}
+	let ops: Vec<HostOp> = program.iter().take_while(|op| op.code != OP_DONE).copied().collect();
+	for op in &ops {
+		let touched = call.touched(op).map_err(|refused| {
+			RunError::Program(match refused {
+				Refused::Malformed => ProgramError::Malformed,
+				Refused::OutOfBounds => ProgramError::OutOfBounds,
+			})
+		})?;
+		for range in touched.read.iter().chain([&touched.written]).flatten() {
+			memory.range(range.start, range.end - range.start).map_err(RunError::Program)?;
+		}
+	}
+	let tile_at = |d: u64, r: u64| Tile {
+		down: d as u32,
+		right: r as u32,
+		rows: (u64::from(call.m) - 8 * d).min(MR as u64) as usize,
+		cols: (u64::from(call.n) - 8 * r).min(NR as u64) as usize,
+	};
+	// Blocks of one operand's panels that stay in a core's cache, and within a block the other
+	// operand's panels one by one, each against the whole block: the other's panel stays in
+	// the first-level cache. The output is written along its contiguous dimension: a block of
+	// the right operand's panels for a row-major output (each row of tiles left to right), of
+	// the left operand's for a column-major one. No bit depends on the order (the guest hands
+	// over only products whose stores overlap nothing else).
+	let column_major = ops.iter().find(|op| op.code == OP_STORE).is_some_and(|store| store.y == 4 && store.z != 4);
+	let mut tile = [0f32; TILE];
+	if column_major {
+		let per_block = (BLOCK_BYTES / u64::from(call.a_panel_stride).max(1)).max(1);
+		for first in (0..down).step_by(per_block as usize) {
+			for r in 0..right {
+				for d in first..down.min(first + per_block) {
+					run_product_tile(&mut memory, &call, &ops, tile_at(d, r), &mut tile);
+				}
+			}
+		}
+	} else {
+		let per_block = (BLOCK_BYTES / u64::from(call.b_panel_stride).max(1)).max(1);
+		for first in (0..right).step_by(per_block as usize) {
+			for d in 0..down {
+				for r in first..right.min(first + per_block) {
+					run_product_tile(&mut memory, &call, &ops, tile_at(d, r), &mut tile);
+				}
+			}
+		}
+	}
+	Ok(cost)
+}
+
+/// A tile of a whole product: its place, and its rows and columns inside the product.
+#[derive(Clone, Copy)]
+struct Tile {
+	down: u32,
+	right: u32,
+	rows: usize,
+	cols: usize,
+}
+
+/// Runs the product's program on one of its tiles, its operands moved to the tile
+/// ([`MatMulCall::moved`]) and checked inside memory beforehand ([`run_mat_mul`]). NaNs are
+/// written as the canonical NaN once, before each store ([`apply_uncanonical`]).
+fn run_product_tile(memory: &mut GuestMemory, call: &MatMulCall, ops: &[HostOp], at: Tile, tile: &mut [f32; TILE]) {
+	let float = |memory: &GuestMemory, at: usize| f32::from_le_bytes(memory.0[at..at + 4].try_into().expect("4 bytes"));
+	// The tile's `live` values of a per-row or per-column operand at `p`, 0 past the border.
+	let vector = |memory: &GuestMemory, p: u32, live: usize| -> [f32; 8] {
+		std::array::from_fn(|i| if i < live { float(memory, p as usize + 4 * i) } else { 0.0 })
+	};
+	// Address of element `(i, j)` of a strided operand at `p`.
+	let element = |p: u32, rows: u32, cols: u32, i: usize, j: usize| {
+		(i64::from(p) + i as i64 * i64::from(rows as i32) + j as i64 * i64::from(cols as i32)) as usize
+	};
+	for op in ops {
+		let op = call.moved(op, at.down, at.right);
+		match op.code {
+			OP_CLEAR => *tile = [0.0; TILE],
+			OP_SCALAR_MIN..=OP_SCALAR_SUB_F => {
+				apply_uncanonical(op.code - OP_SCALAR_MIN, tile, &[f32::from_bits(op.x); TILE])
+			},
+			OP_LEAKY_RELU => {
+				let alpha = f32::from_bits(op.x);
+				tile.iter_mut().for_each(|t| *t = if *t > 0.0 { *t } else { alpha * *t });
+			},
+			OP_PER_ROW_MIN..=OP_PER_ROW_SUB_F => {
+				let rows = vector(memory, op.x, at.rows);
+				apply_uncanonical(op.code - OP_PER_ROW_MIN, tile, &std::array::from_fn(|e| rows[e / NR]));
+			},
+			OP_PER_COL_MIN..=OP_PER_COL_SUB_F => {
+				let cols = vector(memory, op.x, at.cols);
+				apply_uncanonical(op.code - OP_PER_COL_MIN, tile, &std::array::from_fn(|e| cols[e % NR]));
+			},
+			OP_ADD_UNICAST => {
+				for i in 0..at.rows {
+					for j in 0..at.cols {
+						tile[i * NR + j] += float(memory, element(op.x, op.y, op.z, i, j));
+					}
+				}
+			},
+			OP_ADD_ROW_COL_PRODUCTS => {
+				let (rows, cols) = (vector(memory, op.x, at.rows), vector(memory, op.y, at.cols));
+				for (e, t) in tile.iter_mut().enumerate() {
+					*t += rows[e / NR] * cols[e % NR];
+				}
+			},
+			OP_STORE => {
+				canonical_tile(tile);
+				if op.z == 4 {
+					// Rows contiguous: each row of the tile in one copy.
+					for i in 0..at.rows {
+						let start = element(op.x, op.y, op.z, i, 0);
+						store_floats(&mut memory.0[start..start + 4 * at.cols], &tile[i * NR..i * NR + at.cols]);
+					}
+				} else if op.y == 4 {
+					// Columns contiguous (a transposed output): each column in one copy.
+					for j in 0..at.cols {
+						let start = element(op.x, op.y, op.z, 0, j);
+						let column: [f32; MR] = std::array::from_fn(|i| tile[i * NR + j]);
+						store_floats(&mut memory.0[start..start + 4 * at.rows], &column[..at.rows]);
+					}
+				} else {
+					for i in 0..at.rows {
+						for j in 0..at.cols {
+							let at = element(op.x, op.y, op.z, i, j);
+							memory.0[at..at + 4].copy_from_slice(&tile[i * NR + j].to_le_bytes());
+						}
+					}
+				}
+			},
+			OP_ADD_MAT_MUL => {
+				let steps = op.x as usize;
+				if steps > 0 {
+					let panel = steps * STEP_BYTES;
+					let (a, b) = (op.y as usize, op.z as usize);
+					multiply_accumulate(&memory.0[a..a + panel], &memory.0[b..b + panel], steps, tile);
+				}
+			},
+			_ => unreachable!("run_mat_mul refused every other code"),
+		}
+	}
+}
+
+/// `values` written little-endian into `bytes` (which holds as many).
+fn store_floats(bytes: &mut [u8], values: &[f32]) {
+	for (chunk, value) in bytes.chunks_exact_mut(4).zip(values) {
+		chunk.copy_from_slice(&value.to_le_bytes());
+	}
 }
 
 /// Why a program did not run.
@@ -489,7 +676,7 @@ mod tests {
 		]);
 		let mut memory = memory.0;
 		let cost = run_tile_program(&mut memory, ops, len, u64::MAX).unwrap();
-		assert_eq!(cost, FUEL_PER_PROGRAM + 3 * FUEL_PER_TILE_OP + steps as u64 * FUEL_PER_STEP);
+		assert_eq!(cost, FUEL_PER_PROGRAM + 3 * FUEL_PER_TILE_OP + FUEL_PER_TILE_MOVED + steps as u64 * FUEL_PER_STEP);
 		assert_eq!(bits(&floats_at(&memory, out_at, 64)), bits(&expected));
 
 		// The portable loop, whatever this CPU offers, agrees bit for bit.
@@ -612,7 +799,7 @@ mod tests {
 		let out_at = builder.floats(&[7.0; 64]);
 		let (ops, len) = builder.program(&[op(OP_CLEAR, 0, 0, 0), op(OP_STORE, out_at, 32, 4), op(OP_DONE, 0, 0, 0)]);
 		let mut memory = builder.0;
-		let cost = FUEL_PER_PROGRAM + 2 * FUEL_PER_TILE_OP;
+		let cost = FUEL_PER_PROGRAM + 2 * FUEL_PER_TILE_OP + FUEL_PER_TILE_MOVED;
 		let before = memory.clone();
 		assert_eq!(run_tile_program(&mut memory, ops, len, cost - 1), Err(RunError::OutOfFuel));
 		assert_eq!(memory, before);
@@ -765,5 +952,147 @@ mod tests {
 		assert_eq!(run_max_pool(&mut memory.0, len - 4, u64::MAX), Err(RunError::Program(ProgramError::OutOfBounds)));
 		let huge = MaxPoolCall { planes: u32::MAX, out_height: u32::MAX, out_width: u32::MAX, kernel_width: 9, ..pool };
 		assert_eq!(huge.fuel(), None);
+	}
+
+	/// A product of `m × n` over `k` steps in a fresh memory: its panels, per-row and per-column
+	/// operands, a unicast operand and an output (row-major, `out_cols` columns), the program
+	/// of tile (0, 0) and the call. Answers the memory, the call's address and the output's.
+	fn whole_product(m: u32, n: u32, k: u32, out_cols: u32) -> (Vec<u8>, u32, u32) {
+		let mut memory = Builder::default();
+		let (down, right) = (m.div_ceil(8), n.div_ceil(8));
+		let mut a = awkward((down * 8 * k) as usize, 1);
+		a[5] = f32::NAN;
+		let b = awkward((right * 8 * k) as usize, 2);
+		let (a, b) = (memory.floats(&a), memory.floats(&b));
+		let rows = memory.floats(&awkward(m as usize, 3));
+		let cols = memory.floats(&awkward(n as usize, 4));
+		let unicast = memory.floats(&awkward((m * out_cols) as usize, 5));
+		let out = memory.floats(&vec![7.0; (m.div_ceil(8) * 8 * out_cols) as usize]);
+		let (ops, len) = memory.program(&[
+			op(OP_CLEAR, 0, 0, 0),
+			op(OP_ADD_MAT_MUL, k, a, b),
+			op(OP_PER_ROW_ADD, rows, 0, 0),
+			op(OP_PER_COL_MUL, cols, 0, 0),
+			op(OP_ADD_UNICAST, unicast, 4 * out_cols, 4),
+			op(OP_SCALAR_MAX, (-1.0e5f32).to_bits(), 0, 0),
+			op(OP_STORE, out, 4 * out_cols, 4),
+			op(OP_DONE, 0, 0, 0),
+		]);
+		let call = MatMulCall { ops, len, m, n, a_panel_stride: 32 * k, b_panel_stride: 32 * k };
+		let at = memory.0.len() as u32;
+		for word in call.to_words() {
+			memory.0.extend(word.to_le_bytes());
+		}
+		(memory.0, at, out)
+	}
+
+	/// `memory` with `words` as the call at `call`.
+	fn with_call(memory: &[u8], call: u32, words: MatMulCall) -> Vec<u8> {
+		let mut memory = memory.to_vec();
+		for (i, word) in words.to_words().into_iter().enumerate() {
+			memory[call as usize + 4 * i..call as usize + 4 * i + 4].copy_from_slice(&word.to_le_bytes());
+		}
+		memory
+	}
+
+	#[test]
+	fn a_whole_product_gives_every_element_its_tile_programs_bits() {
+		let (m, n, k, out_cols) = (24, 16, 13, 16);
+		let (mut memory, call, out) = whole_product(m, n, k, out_cols);
+		let mut by_tiles = memory.clone();
+		let cost = run_mat_mul(&mut memory, call, u64::MAX).unwrap();
+		// Each tile's own program, its operands moved to it, through `run_tile_program`.
+		let whole = MatMulCall::from_words(GuestMemory(&mut by_tiles).words(call).unwrap());
+		let (program, per_program) = read_program(&GuestMemory(&mut by_tiles), whole.ops, whole.len).unwrap();
+		for d in 0..m / 8 {
+			for r in 0..n / 8 {
+				let moved: Vec<HostOp> = program[..whole.len as usize].iter().map(|op| whole.moved(op, d, r)).collect();
+				let (ops, len) = {
+					let at = by_tiles.len() as u32;
+					let mut builder = Builder(std::mem::take(&mut by_tiles));
+					let placed = builder.program(&moved);
+					by_tiles = builder.0;
+					assert_eq!(placed.0, at);
+					placed
+				};
+				run_tile_program(&mut by_tiles, ops, len, u64::MAX).unwrap();
+			}
+		}
+		let len = (m * out_cols) as usize;
+		assert_eq!(bits(&floats_at(&memory, out, len)), bits(&floats_at(&by_tiles, out, len)));
+		assert!(floats_at(&memory, out, len).iter().any(|v| v.to_bits() == CANONICAL_NAN));
+		// Paid as the tiles' programs were, less a program's fixed cost per tile and plus a tile's.
+		let tiles = u64::from(m / 8 * (n / 8));
+		assert_eq!(cost, FUEL_PER_PROGRAM + tiles * (per_program - FUEL_PER_PROGRAM + FUEL_PER_PRODUCT_TILE));
+
+		// The same product cut at 19 × 13: the same bits inside, nothing written outside.
+		let (cut, call, _) = whole_product(m, n, k, out_cols);
+		let words = MatMulCall::from_words(GuestMemory(&mut cut.clone()).words(call).unwrap());
+		let mut cut = with_call(&cut, call, MatMulCall { m: 19, n: 13, ..words });
+		run_mat_mul(&mut cut, call, u64::MAX).unwrap();
+		let (whole, cut) = (floats_at(&memory, out, len), floats_at(&cut, out, len));
+		for i in 0..m as usize {
+			for j in 0..out_cols as usize {
+				let e = i * out_cols as usize + j;
+				let expected = if i < 19 && j < 13 { whole[e] } else { 7.0 };
+				assert_eq!(cut[e].to_bits(), expected.to_bits(), "({i}, {j})");
+			}
+		}
+	}
+
+	#[test]
+	fn a_whole_product_is_paid_before_it_runs_and_reaches_no_byte_outside_memory() {
+		let (memory, call, _) = whole_product(19, 13, 5, 13);
+		let mut paid = memory.clone();
+		let cost = run_mat_mul(&mut paid, call, u64::MAX).unwrap();
+		let mut short = memory.clone();
+		assert_eq!(run_mat_mul(&mut short, call, cost - 1), Err(RunError::OutOfFuel));
+		assert_eq!(short, memory);
+		let words = MatMulCall::from_words(GuestMemory(&mut memory.clone()).words(call).unwrap());
+		let end = memory.len() as u32;
+		let (program, _) = read_program(&GuestMemory(&mut memory.clone()), words.ops, words.len).unwrap();
+		let with_op = |index: usize, replaced: HostOp| {
+			let mut memory = memory.clone();
+			let at = (words.ops as usize) + index * HOST_OP_BYTES;
+			for (i, word) in [replaced.code, replaced.x, replaced.y, replaced.z].into_iter().enumerate() {
+				memory[at + 4 * i..at + 4 * i + 4].copy_from_slice(&word.to_le_bytes());
+			}
+			memory
+		};
+		let refused = |memory: Vec<u8>, error: ProgramError| {
+			let mut bad = memory.clone();
+			assert_eq!(run_mat_mul(&mut bad, call, u64::MAX), Err(RunError::Program(error)));
+			assert_eq!(bad, memory);
+		};
+		// The last tile's panel of the left operand, the last column's per-column operand and
+		// the store's last row each one element past memory.
+		let a = program[1];
+		refused(with_op(1, HostOp { y: end - 2 * 32 * a.x - 32 * a.x + 4, ..a }), ProgramError::OutOfBounds);
+		refused(with_op(3, op(OP_PER_COL_MUL, end - 4 * 13 + 4, 0, 0)), ProgramError::OutOfBounds);
+		let store = program[6];
+		refused(with_op(6, HostOp { x: end - 18 * store.y - 4 * 13 + 4, ..store }), ProgramError::OutOfBounds);
+		// One element less, each is inside memory and runs.
+		for (index, moved) in [
+			(1, HostOp { y: end - 2 * 32 * a.x - 32 * a.x, ..a }),
+			(3, op(OP_PER_COL_MUL, end - 4 * 13, 0, 0)),
+			(6, HostOp { x: end - 18 * store.y - 4 * 13, ..store }),
+		] {
+			assert_eq!(run_mat_mul(&mut with_op(index, moved), call, u64::MAX), Ok(cost));
+		}
+		// A store that reaches below address 0.
+		refused(with_op(6, HostOp { x: 0, y: (-4i32) as u32, ..store }), ProgramError::OutOfBounds);
+		// A whole product has no tile to load; an unknown operation is refused.
+		refused(with_op(0, op(OP_LOAD_TILE, 0, 0, 0)), ProgramError::Malformed);
+		refused(with_op(0, op(99, 0, 0, 0)), ProgramError::Malformed);
+		// Sizes whose tiles' fuel passes u64 are beyond any fuel, and nothing runs.
+		let mut huge = with_call(&memory, call, MatMulCall { m: u32::MAX, n: u32::MAX, ..words });
+		let before = huge.clone();
+		assert_eq!(run_mat_mul(&mut huge, call, u64::MAX - 1), Err(RunError::OutOfFuel));
+		assert_eq!(huge, before);
+		// An empty product pays its program's fixed cost and writes nothing.
+		let mut empty = with_call(&memory, call, MatMulCall { m: 0, ..words });
+		let before = empty.clone();
+		assert_eq!(run_mat_mul(&mut empty, call, u64::MAX), Ok(FUEL_PER_PROGRAM));
+		assert_eq!(empty, before);
 	}
 }

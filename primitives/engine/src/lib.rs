@@ -146,7 +146,7 @@ fn compile_guest(
 			match guest.check_host_kernel(0, HOST_KERNEL_CHECKS) {
 				Ok(0) => Ok(guest),
 				Ok(differing) => Err(format!(
-					"the node's native kernels differ from the guest's wasm on {differing} of {HOST_KERNEL_CHECKS} tile programs, {HOST_KERNEL_CHECKS} LRNs and {HOST_KERNEL_CHECKS} max pools"
+					"the node's native kernels differ from the guest's wasm on {differing} of {HOST_KERNEL_CHECKS} tile programs, {HOST_KERNEL_CHECKS} LRNs, {HOST_KERNEL_CHECKS} max pools and {HOST_KERNEL_CHECKS} matrix products"
 				)),
 				Err(error) => Err(format!("the tile kernel check failed: {error:?}")),
 			}

@@ -14,7 +14,7 @@ use codec::{Decode, Encode};
 use std::{ops::Range, time::Instant};
 use veriml_inference_interface::Lane;
 use veriml_inference_primitives::{
-	host_kernel::{IMPORT_MODULE, IMPORT_NAME},
+	host_kernel::{IMPORT_MODULE, IMPORT_NAME, MAT_MUL_IMPORT},
 	lrn::LRN_IMPORT,
 	max_pool::MAX_POOL_IMPORT,
 	EngineError, Execution, LocalFailure, ModelInfo, RunError, Tensor, TensorSpec,
@@ -403,6 +403,7 @@ impl Guest {
 		linker.func_wrap(IMPORT_MODULE, IMPORT_NAME, run_tile_program)?;
 		linker.func_wrap(IMPORT_MODULE, LRN_IMPORT, run_lrn)?;
 		linker.func_wrap(IMPORT_MODULE, MAX_POOL_IMPORT, run_max_pool)?;
+		linker.func_wrap(IMPORT_MODULE, MAT_MUL_IMPORT, run_mat_mul)?;
 		linker.func_wrap(IMPORT_MODULE, names::METER_MOVED_IMPORT, meter_moved)?;
 		linker.func_wrap(IMPORT_MODULE, names::METER_GROWN_IMPORT, meter_grown)?;
 		if profiling {
@@ -830,6 +831,12 @@ fn meter_grown(mut caller: Caller<'_, InstanceState>, pages: u32) -> wasmtime::R
 /// kernel natively.
 fn run_tile_program(caller: Caller<'_, InstanceState>, ops: u32, len: u32) -> wasmtime::Result<()> {
 	on_host(caller, |memory, fuel| host_kernel::run_tile_program(memory, ops, len, fuel))
+}
+
+/// The guest's import `veriml.run_mat_mul`: runs one whole matrix product of the guest's
+/// matrix kernel natively, every tile of it.
+fn run_mat_mul(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()> {
+	on_host(caller, |memory, fuel| host_kernel::run_mat_mul(memory, call, fuel))
 }
 
 /// The guest's import `veriml.run_lrn`: runs one `LRN` of the guest natively.

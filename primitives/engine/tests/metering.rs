@@ -118,6 +118,25 @@ fn a_max_pool_runs_on_the_host_and_pays_for_every_tap_before_it_runs() {
 }
 
 #[test]
+fn a_matrix_product_runs_whole_on_the_host_and_pays_for_every_tile_before_it_runs() {
+	let engine = new_engine();
+	// A 4096×1 by 1×4096 product (a 1×1 input of 1 padded with 0.5), its 64 MiB reduced to its
+	// largest element: 262,144 tiles of 8×8 of one step each, handed to the host in one call.
+	let (product, inputs) = adversarial("matmul_k1_64mib");
+	let run = engine.run_model(&product, &inputs, FUEL).unwrap();
+	assert_eq!(run.outputs, vec![Tensor::from_f32(&[1, 1], &[1.0])]);
+	// Each tile pays its program (clear, one step, store: 16 each, 16 the step and 256 the
+	// store's bytes) and 8 for its place: 328, where version 8 charged 128 a tile.
+	let product_fuel = 64 + 512 * 512 * 328;
+	assert!(run.fuel_used > product_fuel, "{} against the product's {product_fuel}", run.fuel_used);
+	// A limit that leaves less than the product's fuel stops the run there, every time.
+	let short = run.fuel_used - product_fuel / 2;
+	assert_eq!(engine.run_model(&product, &inputs, short), Err(EngineError::FuelExhausted.into()));
+	assert_eq!(new_engine().run_model(&product, &inputs, short), Err(EngineError::FuelExhausted.into()));
+	assert_eq!(engine.run_model(&product, &inputs, run.fuel_used).unwrap().fuel_used, run.fuel_used);
+}
+
+#[test]
 fn a_fuel_limit_below_the_memory_work_stops_the_run_the_same_way_every_time() {
 	let engine = new_engine();
 	let (pad, inputs) = adversarial("pad_64mib");

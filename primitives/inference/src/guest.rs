@@ -30,11 +30,14 @@
 /// instead of three to four times, so the fuel of preparing a large model and of restoring it
 /// for each run about halves (6–7 a byte of model, from 12–15). Every output is version 6's.
 /// Version 8 runs 2-D channels-first f32 max pools (but the 2×2 undilated ones) on the host
-/// (`max_pool`): the same bits, less fuel (SqueezeNet's and Inception v1's pools).
+/// (`max_pool`): the same bits, less fuel (SqueezeNet's and Inception v1's pools). Version 9
+/// hands the host kernel's f32 matrix products to the host whole (`host_kernel::MatMulCall`),
+/// where version 8 handed them over a tile at a time: the same bits, another fuel (a product
+/// pays its program once and each tile's operations, where each tile paid a program).
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.
-pub const ENGINE_VERSION: u32 = 8;
+pub const ENGINE_VERSION: u32 = 9;
 
 /// Name of the guest's custom section that holds its engine version (4 bytes, little endian).
 pub const VERSION_SECTION: &str = "veriml:engine_version";

@@ -163,15 +163,9 @@ impl HostMatMul {
 		let Ok(stride) = u32::try_from(panel.size()) else { return Ok(false) };
 		let panels = n.div_ceil(TILE_COLS as u32) as usize;
 		let buffer = scratch.panels(panel.size() * per_block.min(panels), panel.align());
-		for first in (0..panels).step_by(per_block) {
-			let count = per_block.min(panels - first);
-			for i in 0..count {
-				let at = unsafe { buffer.add(i * panel.size()) };
-				if b.panel_bytes(first + i, Some(at))? != at as *const u8 {
-					bail!("lazy panel {} not packed where it was asked", first + i);
-				}
-			}
-			let whole = MatMulCall { a_panel_stride, b_panel_stride: stride, ..Default::default() };
+		// The block of `count` panels from panel `first`: its call and program.
+		let whole = MatMulCall { a_panel_stride, b_panel_stride: stride, ..Default::default() };
+		let block_of = |first: usize, count: usize| {
 			let mut block = [HostOp::default(); MAX_PROGRAM_OPS];
 			for (moved, op) in block.iter_mut().zip(&ops[..len]) {
 				*moved = whole.moved(op, 0, first as u32);
@@ -180,9 +174,29 @@ impl HostMatMul {
 				}
 			}
 			let columns = (n - TILE_COLS as u32 * first as u32).min((TILE_COLS * count) as u32);
-			let call = MatMulCall { ops: address(block.as_ptr()), len: len as u32, m, n: columns, ..whole };
-			// Every block goes, or the first would have been computed twice: the guest traps
-			// rather than answer a product it could not finish.
+			(MatMulCall { len: len as u32, m, n: columns, ..whole }, block)
+		};
+		// Every block's stores apart before any is run: a product goes to the host whole or
+		// takes tract's driver whole.
+		for first in (0..panels).step_by(per_block) {
+			let (call, block) = block_of(first, per_block.min(panels - first));
+			let call = MatMulCall { ops: address(block.as_ptr()), ..call };
+			if !call.stores_apart(&block[..len - 1], address(call.to_words().as_ptr())) {
+				return Ok(false);
+			}
+		}
+		for first in (0..panels).step_by(per_block) {
+			let count = per_block.min(panels - first);
+			for i in 0..count {
+				let at = unsafe { buffer.add(i * panel.size()) };
+				if b.panel_bytes(first + i, Some(at))? != at as *const u8 {
+					bail!("lazy panel {} not packed where it was asked", first + i);
+				}
+			}
+			let (call, block) = block_of(first, count);
+			let call = MatMulCall { ops: address(block.as_ptr()), ..call };
+			// Checked above; were a block refused now, the guest traps rather than answer a
+			// product it could not finish.
 			if !unsafe { hand_over(&call, &block[..len]) } {
 				bail!("a block of a lazily packed product overlaps its stores");
 			}

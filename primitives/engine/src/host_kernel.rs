@@ -29,11 +29,26 @@ pub const FUEL_PER_PROGRAM: u64 = 64;
 /// Fuel charged per operation on the whole tile.
 pub const FUEL_PER_TILE_OP: u64 = 16;
 /// Fuel charged besides for an operation that reads or writes a tile of guest memory
-/// (`ADD_UNICAST`, `STORE`): its 256 bytes, at the guest's own rate for the bytes it moves
-/// (`metering::FUEL_PER_BYTE_MOVED`), twice that where the tile's rows are not contiguous. A
-/// product with a short shared dimension is as fast as its output's memory (a 4096 × 4096
-/// output of one step: 50 ns a tile of row-major output, 100 of column-major).
+/// (`ADD_UNICAST`, `STORE`) whose rows are contiguous: its 256 bytes, at the guest's own rate
+/// for the bytes it moves (`metering::FUEL_PER_BYTE_MOVED`). See [`fuel_moved`].
 pub const FUEL_PER_TILE_MOVED: u64 = 256 * veriml_inference_primitives::metering::FUEL_PER_BYTE_MOVED;
+
+/// The fuel for the memory a tile operation of byte strides `rows` and `cols` reads or writes:
+/// [`FUEL_PER_TILE_MOVED`] where its rows are contiguous (`cols` 4), twice that where its
+/// columns are, 8 times where neither is (each element may be a cache line and a page of its
+/// own). A product with a short shared dimension is as fast as its output's memory: a tile of
+/// one step took 50 ns over a row-major 4096 × 4096 output, 100 over a column-major one and
+/// 170–290 over outputs whose elements are each 64 bytes or a page apart (2026-12-05).
+pub fn fuel_moved(rows: u32, cols: u32) -> u64 {
+	FUEL_PER_TILE_MOVED
+		* if cols == 4 {
+			1
+		} else if rows == 4 {
+			2
+		} else {
+			8
+		}
+}
 /// Fuel charged per step of a product's shared dimension (64 multiply-adds). The same loop in
 /// the guest took about 45 wasm instructions a step; natively it takes 1–4 ns, and fuel is
 /// priced at 400 ps a unit (`EnginePicosecondsPerFuel`): 16 keeps the price above the time
@@ -181,8 +196,7 @@ fn read_program(memory: &GuestMemory, ops: u32, len: u32) -> Result<([HostOp; MA
 		cost += match op.code {
 			OP_DONE => return Ok((program, cost)),
 			OP_ADD_MAT_MUL => FUEL_PER_TILE_OP + u64::from(op.x) * FUEL_PER_STEP,
-			// Twice for a tile whose rows are not contiguous in memory.
-			OP_ADD_UNICAST | OP_STORE => FUEL_PER_TILE_OP + FUEL_PER_TILE_MOVED * if op.z == 4 { 1 } else { 2 },
+			OP_ADD_UNICAST | OP_STORE => FUEL_PER_TILE_OP + fuel_moved(op.y, op.z),
 			OP_CLEAR..=OP_STORE => FUEL_PER_TILE_OP,
 			_ => return Err(ProgramError::Malformed),
 		};
@@ -1094,5 +1108,20 @@ mod tests {
 		let before = empty.clone();
 		assert_eq!(run_mat_mul(&mut empty, call, u64::MAX), Ok(FUEL_PER_PROGRAM));
 		assert_eq!(empty, before);
+	}
+
+	#[test]
+	fn a_tile_store_pays_for_the_memory_it_touches() {
+		// One tile stored row-major, column-major, and with every element 64 bytes from the next.
+		let mut builder = Builder::default();
+		let out = builder.floats(&[0.0; 8 * 8 * 16]);
+		let mut costs = Vec::new();
+		for (rows, cols) in [(32, 4), (4, 32), (64 * 8, 64)] {
+			let (ops, len) =
+				builder.program(&[op(OP_CLEAR, 0, 0, 0), op(OP_STORE, out, rows, cols), op(OP_DONE, 0, 0, 0)]);
+			costs.push(run_tile_program(&mut builder.0.clone(), ops, len, u64::MAX).unwrap());
+		}
+		let fixed = FUEL_PER_PROGRAM + 2 * FUEL_PER_TILE_OP;
+		assert_eq!(costs, [1, 2, 8].map(|times| fixed + times * FUEL_PER_TILE_MOVED));
 	}
 }

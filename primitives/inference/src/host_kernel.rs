@@ -231,9 +231,11 @@ impl MatMulCall {
 		Ok(touched)
 	}
 
-	/// Whether every store of `program` (the call's program, read, without its `DONE`) touches no byte that
-	/// another of its operations reads or writes, nor the call's own words at `call` or its
-	/// program at `self.ops`: the condition under which the order of the tiles changes no bit.
+	/// Whether every store of `program` (the call's program, read, without its `DONE`) writes
+	/// each element of the product at an address of its own (rows or columns laid end to end,
+	/// apart), and touches no byte that another of its operations reads or writes, nor the
+	/// call's own words at `call` or its program at `self.ops`: the condition under which the
+	/// order of the tiles changes no bit.
 	pub fn stores_apart(&self, program: &[HostOp], call: u32) -> bool {
 		if program.len() > MAX_PROGRAM_OPS {
 			return false;
@@ -249,6 +251,18 @@ impl MatMulCall {
 		let call = u64::from(call)..u64::from(call) + MAT_MUL_CALL_BYTES as u64;
 		let ops = u64::from(self.ops)..u64::from(self.ops) + u64::from(self.len) * HOST_OP_BYTES as u64;
 		let apart = |a: &core::ops::Range<u64>, b: &core::ops::Range<u64>| a.end <= b.start || b.end <= a.start;
+		// Elements `4` bytes wide, `n` of them `cols` apart in each row and rows `rows` apart,
+		// or the other way round: no two share a byte.
+		let elements_apart = |op: &HostOp| {
+			let (rows, cols) = (i64::from(op.y as i32).unsigned_abs(), i64::from(op.z as i32).unsigned_abs());
+			let (m, n) = (u64::from(self.m), u64::from(self.n));
+			let row_major = (n <= 1 || cols >= 4) && (m <= 1 || rows >= n * cols.max(4));
+			let column_major = (m <= 1 || rows >= 4) && (n <= 1 || cols >= m * rows.max(4));
+			row_major || column_major
+		};
+		if program.iter().any(|op| op.code == OP_STORE && !elements_apart(op)) {
+			return false;
+		}
 		touched.iter().enumerate().all(|(i, store)| {
 			let Some(written) = &store.written else { return true };
 			apart(written, &call)
@@ -310,5 +324,18 @@ mod tests {
 		assert_eq!(call.touched(&op(OP_STORE, 4, (-4i32) as u32, 4)), Err(Refused::OutOfBounds));
 		assert_eq!(call.touched(&op(OP_LOAD_TILE, 0, 0, 0)), Err(Refused::Malformed));
 		assert!(!call.stores_apart(&[op(OP_LOAD_TILE, 0, 0, 0)], 8000));
+		// A store whose elements share addresses: rows 4 bytes apart like its columns, rows
+		// closer than a row's length, or every element at one address.
+		assert!(!call.stores_apart(&[op(OP_STORE, 0, 4, 4)], 8000));
+		assert!(!call.stores_apart(&[op(OP_STORE, 0, 28, 4)], 8000));
+		assert!(!call.stores_apart(&[op(OP_STORE, 0, 0, 0)], 8000));
+		// Column-major, and rows wider apart than their length, are fine.
+		assert!(call.stores_apart(&[op(OP_STORE, 0, 4, 64)], 8000));
+		assert!(call.stores_apart(&[op(OP_STORE, 0, 64, 4)], 8000));
+		// One row or one column needs no distance between rows or columns.
+		let row = MatMulCall { m: 1, ..call };
+		assert!(row.stores_apart(&[op(OP_STORE, 0, 0, 4)], 8000));
+		let column = MatMulCall { n: 1, ..call };
+		assert!(column.stores_apart(&[op(OP_STORE, 0, 4, 0)], 8000));
 	}
 }

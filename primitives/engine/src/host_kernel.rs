@@ -240,9 +240,7 @@ pub fn run_lrn(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, RunE
 	let x: Vec<f32> = memory.0[x].chunks_exact(4).map(|v| f32::from_le_bytes(v.try_into().expect("4 bytes"))).collect();
 	let mut out = vec![0f32; x.len()];
 	lrn_f32(&x, &mut out, &call);
-	for (bytes, value) in memory.0[y].chunks_exact_mut(4).zip(out) {
-		bytes.copy_from_slice(&value.to_le_bytes());
-	}
+	store_floats(&mut memory.0[y], &out);
 	Ok(cost)
 }
 
@@ -288,9 +286,7 @@ pub fn run_max_pool(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64,
 	let x: Vec<f32> = input.chunks_exact(4).map(|v| f32::from_le_bytes(v.try_into().expect("4 bytes"))).collect();
 	let mut out = vec![0f32; output.len() / 4];
 	max_pool_f32(&x, &mut out, &call);
-	for (bytes, value) in output.chunks_exact_mut(4).zip(out) {
-		bytes.copy_from_slice(&value.to_le_bytes());
-	}
+	store_floats(output, &out);
 	Ok(cost)
 }
 
@@ -345,23 +341,16 @@ pub fn run_mat_mul(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, 
 	// the left operand's for a column-major one. No bit depends on the order (the guest hands
 	// over only products whose stores overlap nothing else).
 	let column_major = ops.iter().find(|op| op.code == OP_STORE).is_some_and(|store| store.y == 4 && store.z != 4);
+	// The blocked operand's tiles, their panels' distance, and the other operand's tiles.
+	let (blocked, stride, other) =
+		if column_major { (down, call.a_panel_stride, right) } else { (right, call.b_panel_stride, down) };
+	let per_block = (BLOCK_BYTES / u64::from(stride).max(1)).max(1);
 	let mut tile = [0f32; TILE];
-	if column_major {
-		let per_block = (BLOCK_BYTES / u64::from(call.a_panel_stride).max(1)).max(1);
-		for first in (0..down).step_by(per_block as usize) {
-			for r in 0..right {
-				for d in first..down.min(first + per_block) {
-					run_product_tile(&mut memory, &call, &ops, tile_at(d, r), &mut tile);
-				}
-			}
-		}
-	} else {
-		let per_block = (BLOCK_BYTES / u64::from(call.b_panel_stride).max(1)).max(1);
-		for first in (0..right).step_by(per_block as usize) {
-			for d in 0..down {
-				for r in first..right.min(first + per_block) {
-					run_product_tile(&mut memory, &call, &ops, tile_at(d, r), &mut tile);
-				}
+	for first in (0..blocked).step_by(per_block as usize) {
+		for o in 0..other {
+			for b in first..blocked.min(first + per_block) {
+				let (d, r) = if column_major { (b, o) } else { (o, b) };
+				run_product_tile(&mut memory, &call, &ops, tile_at(d, r), &mut tile);
 			}
 		}
 	}
@@ -516,10 +505,7 @@ fn run_op(memory: &mut GuestMemory, op: HostOp, tile: &mut [f32; TILE]) -> Resul
 			let (rows, col_stride) = memory.strided(op.x, op.y, op.z)?;
 			for (values, row) in tile.chunks_exact(NR).zip(rows) {
 				if col_stride == 4 {
-					let bytes = &mut memory.0[row..row + 4 * NR];
-					for (chunk, value) in bytes.chunks_exact_mut(4).zip(values) {
-						chunk.copy_from_slice(&value.to_le_bytes());
-					}
+					store_floats(&mut memory.0[row..row + 4 * NR], values);
 				} else {
 					for (j, value) in values.iter().enumerate() {
 						let at = row.wrapping_add_signed(j as isize * col_stride);

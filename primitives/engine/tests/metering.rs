@@ -111,10 +111,16 @@ fn a_max_pool_runs_on_the_host_and_pays_for_every_tap_before_it_runs() {
 		run.fuel_used
 	);
 	// A limit that leaves less than the pool's fuel stops the run at the pool, every time.
-	let short = run.fuel_used - pool_fuel / 2;
-	assert_eq!(engine.run_model(&pool, &inputs, short), Err(EngineError::FuelExhausted.into()));
-	assert_eq!(new_engine().run_model(&pool, &inputs, short), Err(EngineError::FuelExhausted.into()));
-	assert_eq!(engine.run_model(&pool, &inputs, run.fuel_used).unwrap().fuel_used, run.fuel_used);
+	stops_within(&engine, &pool, &inputs, run.fuel_used, pool_fuel);
+}
+
+/// A run of `model` that used `used` fuel stops, in a warm engine and a fresh one, under a limit
+/// half of `part` short of it, and runs whole with `used`: the limit falls inside `part`.
+fn stops_within(engine: &veriml_engine::Engine, model: &[u8], inputs: &[Tensor], used: u64, part: u64) {
+	let short = used - part / 2;
+	assert_eq!(engine.run_model(model, inputs, short), Err(EngineError::FuelExhausted.into()));
+	assert_eq!(new_engine().run_model(model, inputs, short), Err(EngineError::FuelExhausted.into()));
+	assert_eq!(engine.run_model(model, inputs, used).unwrap().fuel_used, used);
 }
 
 #[test]
@@ -130,10 +136,7 @@ fn a_matrix_product_runs_whole_on_the_host_and_pays_for_every_tile_before_it_run
 	let product_fuel = 64 + 512 * 512 * 328;
 	assert!(run.fuel_used > product_fuel, "{} against the product's {product_fuel}", run.fuel_used);
 	// A limit that leaves less than the product's fuel stops the run there, every time.
-	let short = run.fuel_used - product_fuel / 2;
-	assert_eq!(engine.run_model(&product, &inputs, short), Err(EngineError::FuelExhausted.into()));
-	assert_eq!(new_engine().run_model(&product, &inputs, short), Err(EngineError::FuelExhausted.into()));
-	assert_eq!(engine.run_model(&product, &inputs, run.fuel_used).unwrap().fuel_used, run.fuel_used);
+	stops_within(&engine, &product, &inputs, run.fuel_used, product_fuel);
 }
 
 #[test]

@@ -864,6 +864,41 @@ def adversarial_models():
              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 1, 1])], corner4,
              [ints("shape", shape), ints("zeros", [0, 0, 0, 0]), ints("ones", [1, 1, 1, 1])],
              [np.full((1, 1, 1, 1), 1.5, dtype=np.float32)], what)
+    # Depthwise convolutions, which the host runs (fuel per output element, per tap of its
+    # window, per tap of the kernel for each output row, per input element): ShuffleNet's strided
+    # 3x3 over 16 MiB, 3x3 windows dilated by 64 rows and columns over 32 MiB of 8 planes (each
+    # tap a row's distance from the last) and over 64 MiB of 4 planes (fewer planes than the
+    # host's lanes: walked plane by plane), a 31x31 window (961 taps an element), a window whose
+    # columns lie 16 apart (a cache line a tap, plane by plane), a sparse stride over 8 planes
+    # (few taps of a large input) and an 8x8 window dilated by 16 with a stride of 3 over 8 planes
+    # (each lane of each tap a stream of loads of its own); each reduced to its largest element in wasm.
+    for name, shape, attributes, what in [
+        ("depthwise_3x3s2_16mib", [1, 16, 512, 512], dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+         "depthwise Conv 3x3, stride 2, over 16 MiB"),
+        ("depthwise_dilated_32mib", [1, 8, 1024, 1024], dict(kernel_shape=[3, 3], dilations=[64, 64]),
+         "depthwise Conv 3x3 dilated by 64 over 32 MiB of 8 planes"),
+        ("depthwise_dilated_4_planes", [1, 4, 2048, 2048], dict(kernel_shape=[3, 3], dilations=[64, 64]),
+         "depthwise Conv 3x3 dilated by 64 over 64 MiB of 4 planes"),
+        ("depthwise_window_31", [1, 8, 128, 128], dict(kernel_shape=[31, 31], pads=[15, 15, 15, 15]),
+         "depthwise Conv of a 31x31 window (961 taps) over 512 KiB"),
+        ("depthwise_columns_16_apart", [1, 2, 1024, 8192], dict(kernel_shape=[31, 2], strides=[1, 16]),
+         "depthwise Conv 31x2, columns 16 apart, over 64 MiB of 2 planes: a cache line a tap"),
+        ("depthwise_sparse_8_planes", [1, 8, 2048, 1024], dict(kernel_shape=[2, 2], strides=[64, 64]),
+         "depthwise Conv 2x2 of stride 64 over 64 MiB of 8 planes: few taps of a large input"),
+        # (tract's optimiser fails a depthwise Conv whose stride divides its dilation: 3, not 16.)
+        ("depthwise_8x8_streams", [1, 8, 1024, 1024], dict(kernel_shape=[8, 8], dilations=[16, 16], strides=[3, 3]),
+         "depthwise Conv 8x8 dilated by 16, stride 3, over 32 MiB of 8 planes: 512 streams of loads"),
+    ]:
+        channels, (kh, kw) = shape[1], attributes["kernel_shape"]
+        save(name,
+             [helper.make_node("Expand", ["x", "shape"], ["wide"]),
+              helper.make_node("Conv", ["wide", "w", "b"], ["big"], group=channels, **attributes),
+              helper.make_node("ReduceMax", ["big"], ["y"], keepdims=1)],
+             [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 1, 1])], corner4,
+             [ints("shape", shape),
+              helper.make_tensor("w", TensorProto.FLOAT, [channels, 1, kh, kw], [0.25] * (channels * kh * kw)),
+              helper.make_tensor("b", TensorProto.FLOAT, [channels], [0.5] * channels)],
+             [np.full((1, 1, 1, 1), 1.5, dtype=np.float32)], what)
     # Matrix products with the least arithmetic per tile of output: a shared dimension of 1
     # and 2 over a 64 MiB output (262,144 tiles of 8 x 8 handed to the host whole), and a
     # product whose right operand is 8 columns of a long shared dimension; each reduced to its

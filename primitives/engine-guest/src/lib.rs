@@ -73,6 +73,8 @@ macro_rules! one_input_op {
 
 mod check;
 mod convert;
+#[cfg(target_arch = "wasm32")]
+mod depthwise;
 mod expansion;
 #[cfg(target_arch = "wasm32")]
 mod lrn;
@@ -180,11 +182,19 @@ fn load_proto(proto: tract_onnx::pb::ModelProto, inputs: Vec<TensorSpec>) -> Res
 			.with_input_fact(index, convert::fact_of(spec).into())
 			.map_err(|_| EngineError::InputMismatch)?;
 	}
-	#[allow(unused_mut)]
-	let mut typed = inference.into_optimized().map_err(|_| EngineError::ModelPreparationFailed)?;
+	// tract's `into_optimized`, in its two steps: the depthwise convolutions' geometry is read
+	// from the decluttered model, before the optimiser hides it in its own operation.
+	let mut typed = inference.into_typed().map_err(|_| EngineError::ModelPreparationFailed)?;
+	typed.declutter().map_err(|_| EngineError::ModelPreparationFailed)?;
+	#[cfg(target_arch = "wasm32")]
+	let depthwise_convolutions = depthwise::convolutions(&typed);
+	typed.optimize().map_err(|_| EngineError::ModelPreparationFailed)?;
 	// In the guest only, as the LRN: native builds stay plain tract.
 	#[cfg(target_arch = "wasm32")]
-	max_pool::on_host(&mut typed);
+	{
+		max_pool::on_host(&mut typed);
+		depthwise::on_host(&mut typed, &depthwise_convolutions);
+	}
 	let outputs = (0..typed.outputs.len())
 		.map(|index| {
 			let fact = typed.output_fact(index).map_err(|_| EngineError::ModelPreparationFailed)?;

@@ -13,12 +13,12 @@
 use tract_onnx::{
 	prelude::*,
 	tract_core::ops::{
-		cnn::{pools::ConcretePoolGeometry, MaxPool, OptMaxPool, PaddingSpec, PoolSpec},
+		cnn::{pools::ConcretePoolGeometry, MaxPool, OptMaxPool, PaddingSpec, Patch, PoolSpec},
 		nn::{DataFormat, DataShape},
 	},
 	tract_hir::internal::*,
 };
-use veriml_inference_primitives::max_pool::MaxPoolCall;
+use veriml_inference_primitives::{max_pool::MaxPoolCall, window::Window};
 
 #[link(wasm_import_module = "veriml")]
 extern "C" {
@@ -46,26 +46,24 @@ fn call_for(spec: &PoolSpec, geo: &ConcretePoolGeometry, x: *const f32, y: *mut 
 	let (h, w, c, n) = (ish.hw_dims()[0], ish.hw_dims()[1], *ish.c(), *ish.n()?);
 	let (oh, ow) = (patch.output_shape[0], patch.output_shape[1]);
 	// Planes of contiguous pixels, in and out: what the row-spans walk requires and assumes.
-	let standard = |shape: &DataShape, h: usize, w: usize| {
-		*shape.w_stride() == 1 &&
-			*shape.h_stride() == w &&
-			*shape.c_stride() == h * w &&
-			shape.n_stride() == Some(&(c * h * w)) &&
-			*shape.c() == c &&
-			shape.hw_dims()[..] == [h, w]
-	};
-	if !standard(ish, h, w) || !standard(osh, oh, ow) {
+	if !plain_planes(ish, c, h, w) || !plain_planes(osh, c, oh, ow) {
 		return None;
 	}
+	let window = window_of(patch, n.checked_mul(c)?, h, w)?;
+	let call = MaxPoolCall { x: x as usize as u32, y: y as usize as u32, window };
+	call.is_well_formed().then_some(call)
+}
+
+/// The host's window for tract's 2-D `patch` over `planes` planes of `h × w`; `None` if a size
+/// does not fit a word.
+pub(crate) fn window_of(patch: &Patch, planes: usize, h: usize, w: usize) -> Option<Window> {
 	let word = |value: usize| u32::try_from(value).ok();
-	let call = MaxPoolCall {
-		x: x as usize as u32,
-		y: y as usize as u32,
-		planes: word(n.checked_mul(c)?)?,
+	Some(Window {
+		planes: word(planes)?,
 		height: word(h)?,
 		width: word(w)?,
-		out_height: word(oh)?,
-		out_width: word(ow)?,
+		out_height: word(patch.output_shape[0])?,
+		out_width: word(patch.output_shape[1])?,
 		kernel_height: word(patch.spec.kernel_shape[0])?,
 		kernel_width: word(patch.spec.kernel_shape[1])?,
 		stride_height: word(patch.spec.strides[0])?,
@@ -74,8 +72,18 @@ fn call_for(spec: &PoolSpec, geo: &ConcretePoolGeometry, x: *const f32, y: *mut 
 		dilation_width: word(patch.spec.dilations[1])?,
 		pad_top: word(patch.pad_before[0])?,
 		pad_left: word(patch.pad_before[1])?,
-	};
-	call.is_well_formed().then_some(call)
+	})
+}
+
+/// Whether `shape` lays out `c` planes of `h × w` pixels (of each batch) one after the other,
+/// each row after row: what the host's pools and depthwise convolutions read and write.
+pub(crate) fn plain_planes(shape: &DataShape, c: usize, h: usize, w: usize) -> bool {
+	*shape.w_stride() == 1 &&
+		*shape.h_stride() == w &&
+		*shape.c_stride() == h * w &&
+		shape.n_stride() == Some(&(c * h * w)) &&
+		*shape.c() == c &&
+		shape.hw_dims()[..] == [h, w]
 }
 
 impl HostMaxPool {
@@ -95,7 +103,7 @@ impl HostMaxPool {
 		let Some(call) = call_for(&self.0.pool_spec, &geo, x.as_ptr(), out.as_mut_ptr()) else {
 			return Ok(None);
 		};
-		if call.input_elements() != Some(x.len() as u64) || call.output_elements() != Some(out.len() as u64) {
+		if call.window.input_elements() != Some(x.len() as u64) || call.window.output_elements() != Some(out.len() as u64) {
 			return Ok(None);
 		}
 		unsafe { run_max_pool(call.to_words().as_ptr()) };
@@ -118,6 +126,22 @@ pub fn on_host(model: &mut TypedModel) {
 	}
 }
 
+/// A channels-first 2-D pool spec of `c` channels with `padding` and, on each axis, a random
+/// window of 1–4, stride of 1–3 and dilation of 1–2: the geometry of the host's start-up checks.
+pub(crate) fn random_spec(rng: &mut crate::host_kernel::Lcg, c: usize, padding: PaddingSpec) -> PoolSpec {
+	let axis = |rng: &mut crate::host_kernel::Lcg| (1 + rng.below(4) as usize, 1 + rng.below(3) as usize, 1 + rng.below(2) as usize);
+	let ((kh, sh, dh), (kw, sw, dw)) = (axis(rng), axis(rng));
+	PoolSpec {
+		data_format: DataFormat::NCHW,
+		kernel_shape: tvec![kh, kw],
+		padding,
+		dilations: Some(tvec![dh, dw]),
+		strides: Some(tvec![sh, sw]),
+		input_channels: c,
+		output_channels: c,
+	}
+}
+
 /// Runs `problems` random pools (shapes, windows, strides, dilations, paddings and ceil modes,
 /// values where float comparisons differ: NaNs, ±0, ±∞, `f32::MIN`) through tract's
 /// `MaxPool` in wasm and through the host; answers how many gave a different bit (and how many
@@ -130,23 +154,13 @@ pub(crate) fn check(rng: &mut crate::host_kernel::Lcg, problems: u32) -> u32 {
 			break;
 		}
 		let (n, c, h, w) = (1 + rng.below(2) as usize, 1 + rng.below(3) as usize, 1 + rng.below(9) as usize, 1 + rng.below(9) as usize);
-		let axis = |rng: &mut crate::host_kernel::Lcg| (1 + rng.below(4) as usize, 1 + rng.below(3) as usize, 1 + rng.below(2) as usize);
-		let ((kh, sh, dh), (kw, sw, dw)) = (axis(rng), axis(rng));
 		let pads = |rng: &mut crate::host_kernel::Lcg| tvec![rng.below(3) as usize, rng.below(3) as usize];
 		let padding = match rng.below(4) {
 			0 => PaddingSpec::Valid,
 			1 => PaddingSpec::SameUpper,
 			_ => PaddingSpec::ExplicitOnnxPool(pads(rng), pads(rng), rng.below(2) == 1),
 		};
-		let spec = PoolSpec {
-			data_format: DataFormat::NCHW,
-			kernel_shape: tvec![kh, kw],
-			padding,
-			dilations: Some(tvec![dh, dw]),
-			strides: Some(tvec![sh, sw]),
-			input_channels: c,
-			output_channels: c,
-		};
+		let spec = random_spec(rng, c, padding);
 		let values: Vec<f32> = (0..n * c * h * w)
 			.map(|_| match rng.below(6) {
 				0 => f32::MIN,

@@ -12,8 +12,9 @@
 //! Every arithmetic NaN is written as the canonical NaN, as the guest's NaN canonicalisation
 //! would.
 
-use crate::max_pool::max_pool_f32;
+use crate::{depthwise::depthwise_f32, max_pool::max_pool_f32};
 use veriml_inference_primitives::{
+	depthwise::{DepthwiseCall, DEPTHWISE_CALL_BYTES},
 	host_kernel::*,
 	lrn::{lrn_f32, LrnCall, LRN_CALL_BYTES},
 	max_pool::{MaxPoolCall, MAX_POOL_CALL_BYTES},
@@ -261,32 +262,83 @@ pub fn run_max_pool(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64,
 		elements.and_then(|n| n.checked_mul(4)).ok_or(RunError::Program(ProgramError::OutOfBounds))
 	};
 	let (x, y) = (
-		memory.range(u64::from(call.x), bytes(call.input_elements())?).map_err(RunError::Program)?,
-		memory.range(u64::from(call.y), bytes(call.output_elements())?).map_err(RunError::Program)?,
+		memory.range(u64::from(call.x), bytes(call.window.input_elements())?).map_err(RunError::Program)?,
+		memory.range(u64::from(call.y), bytes(call.window.output_elements())?).map_err(RunError::Program)?,
 	);
 	// The guest's tensors lie apart; an output over its input would be read as it is written.
-	if x.start < y.end && y.start < x.end {
+	if overlap(&x, &y) {
 		return Err(RunError::Program(ProgramError::Malformed));
 	}
-	// Both tensors in place where they are f32-aligned (the guest's always are), on a
-	// little-endian host (guest memory is little-endian): no copy in or out.
+	on_floats(memory.0, x, y, |x, y| max_pool_f32(x, y, &call));
+	Ok(cost)
+}
+
+/// Whether two byte ranges share a byte.
+fn overlap(a: &std::ops::Range<usize>, b: &std::ops::Range<usize>) -> bool {
+	a.start < b.end && b.start < a.end
+}
+
+/// Runs `work` on the f32s of the guest's bytes `x`, read, and `y`, written: two ranges inside
+/// `memory` that share no byte. In place where both are f32-aligned (the guest's tensors always
+/// are), on a little-endian host (guest memory is little-endian); otherwise copied in and out.
+fn on_floats(
+	memory: &mut [u8],
+	x: std::ops::Range<usize>,
+	y: std::ops::Range<usize>,
+	work: impl FnOnce(&[f32], &mut [f32]),
+) {
 	let (input, output) = if x.end <= y.start {
-		let (low, high) = memory.0.split_at_mut(y.start);
-		(&low[x.clone()], &mut high[..y.len()])
+		let (low, high) = memory.split_at_mut(y.start);
+		(&low[x], &mut high[..y.len()])
 	} else {
-		let (low, high) = memory.0.split_at_mut(x.start);
-		(&high[..x.len()], &mut low[y.clone()])
+		let (low, high) = memory.split_at_mut(x.start);
+		(&high[..x.len()], &mut low[y])
 	};
 	// SAFETY: every bit pattern is an f32, and `align_to` keeps only what is aligned.
 	let (in_place_x, in_place_y) = unsafe { (input.align_to::<f32>(), output.align_to_mut::<f32>()) };
 	if cfg!(target_endian = "little") && in_place_x.0.is_empty() && in_place_y.0.is_empty() {
-		max_pool_f32(in_place_x.1, in_place_y.1, &call);
-		return Ok(cost);
+		return work(in_place_x.1, in_place_y.1);
 	}
 	let x: Vec<f32> = input.chunks_exact(4).map(|v| f32::from_le_bytes(v.try_into().expect("4 bytes"))).collect();
 	let mut out = vec![0f32; output.len() / 4];
-	max_pool_f32(&x, &mut out, &call);
+	work(&x, &mut out);
 	store_floats(output, &out);
+}
+
+/// Runs the depthwise convolution whose [`DepthwiseCall`] is at `call` on the guest's `memory`
+/// if it costs no more than `fuel_left` (its [`DepthwiseCall::fuel`]); answers its cost. Nothing
+/// is written unless it is paid for, well formed, its four tensors lie inside memory and its
+/// output shares no byte with the others.
+pub fn run_depthwise(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, RunError> {
+	let memory = GuestMemory(memory);
+	let call =
+		DepthwiseCall::from_words(memory.words::<{ DEPTHWISE_CALL_BYTES / 4 }>(call).map_err(RunError::Program)?);
+	let cost = call.fuel().ok_or(RunError::OutOfFuel)?;
+	if cost > fuel_left {
+		return Err(RunError::OutOfFuel);
+	}
+	if !call.is_well_formed() {
+		return Err(RunError::Program(ProgramError::Malformed));
+	}
+	let range = |at: u32, elements: Option<u64>| {
+		let bytes = elements.and_then(|n| n.checked_mul(4)).ok_or(RunError::Program(ProgramError::OutOfBounds))?;
+		memory.range(u64::from(at), bytes).map_err(RunError::Program)
+	};
+	let (x, kernel, bias, y) = (
+		range(call.x, call.window.input_elements())?,
+		range(call.kernel, call.kernel_elements())?,
+		range(call.bias, Some(u64::from(call.channels)))?,
+		range(call.y, call.window.output_elements())?,
+	);
+	if overlap(&x, &y) || overlap(&kernel, &y) || overlap(&bias, &y) {
+		return Err(RunError::Program(ProgramError::Malformed));
+	}
+	// The kernel and the bias are small (their reading is paid for): copied out.
+	let floats = |bytes: &[u8]| -> Vec<f32> {
+		bytes.chunks_exact(4).map(|v| f32::from_le_bytes(v.try_into().expect("4 bytes"))).collect()
+	};
+	let (kernel, bias) = (floats(&memory.0[kernel]), floats(&memory.0[bias]));
+	on_floats(memory.0, x, y, |x, y| depthwise_f32(x, &kernel, &bias, y, &call));
 	Ok(cost)
 }
 
@@ -586,6 +638,7 @@ mod x86_64 {
 #[cfg(test)]
 mod tests {
 	use super::*;
+	use veriml_inference_primitives::window::Window;
 
 	/// A guest memory under construction: values appended, their addresses answered.
 	#[derive(Default)]
@@ -628,6 +681,25 @@ mod tests {
 			let before = bad_memory.clone();
 			assert_eq!(run(&mut bad_memory, call, u64::MAX), Err(RunError::Program(error)), "{words:?}");
 			assert_eq!(bad_memory, before);
+		}
+	}
+
+	/// A 2×2 window of stride 1 with a padding of 1 before: the host's pool and depthwise tests'.
+	fn window_2x2_padded(planes: u32, height: u32, width: u32, out_height: u32, out_width: u32) -> Window {
+		Window {
+			planes,
+			height,
+			width,
+			out_height,
+			out_width,
+			kernel_height: 2,
+			kernel_width: 2,
+			stride_height: 1,
+			stride_width: 1,
+			dilation_height: 1,
+			dilation_width: 1,
+			pad_top: 1,
+			pad_left: 1,
 		}
 	}
 
@@ -877,23 +949,7 @@ mod tests {
 		let input = [1.0, f32::NAN, -3.0, 4.0, f32::NEG_INFINITY, 0.5, -0.0, 0.0, 2.0];
 		let x = memory.floats(&input);
 		let y = memory.floats(&[9.0; 9]);
-		let pool = MaxPoolCall {
-			x,
-			y,
-			planes: 1,
-			height: 3,
-			width: 3,
-			out_height: 3,
-			out_width: 3,
-			kernel_height: 2,
-			kernel_width: 2,
-			stride_height: 1,
-			stride_width: 1,
-			dilation_height: 1,
-			dilation_width: 1,
-			pad_top: 1,
-			pad_left: 1,
-		};
+		let pool = MaxPoolCall { x, y, window: window_2x2_padded(1, 3, 3, 3, 3) };
 		let call = memory.0.len() as u32;
 		memory.0.extend(pool.to_words().iter().flat_map(|w| w.to_le_bytes()));
 		use veriml_inference_primitives::max_pool::*;
@@ -915,12 +971,7 @@ mod tests {
 
 		let corner = MaxPoolCall {
 			x: x + 16,
-			height: 1,
-			width: 1,
-			out_height: 1,
-			out_width: 1,
-			pad_top: 0,
-			pad_left: 0,
+			window: Window { height: 1, width: 1, out_height: 1, out_width: 1, pad_top: 0, pad_left: 0, ..pool.window },
 			..pool
 		};
 		let corner_at = memory.0.len() as u32;
@@ -938,19 +989,127 @@ mod tests {
 				(MaxPoolCall { y: len - 8, ..pool }, ProgramError::OutOfBounds),
 				(MaxPoolCall { x: u32::MAX - 3, ..pool }, ProgramError::OutOfBounds),
 				(MaxPoolCall { y: x + 4, ..pool }, ProgramError::Malformed),
-				(MaxPoolCall { stride_width: 0, ..pool }, ProgramError::Malformed),
-				(MaxPoolCall { dilation_height: 0, ..pool }, ProgramError::Malformed),
+				(MaxPoolCall { window: Window { stride_width: 0, ..pool.window }, ..pool }, ProgramError::Malformed),
+				(MaxPoolCall { window: Window { dilation_height: 0, ..pool.window }, ..pool }, ProgramError::Malformed),
 			]
 			.map(|(bad, error)| (bad.to_words().to_vec(), error)),
 			run_max_pool,
 		);
 		// No plane: nothing to read or write, whatever the window; its columns are paid for.
-		let empty = MaxPoolCall { planes: 0, kernel_width: u32::MAX, ..pool };
+		let empty = MaxPoolCall { window: Window { planes: 0, kernel_width: u32::MAX, ..pool.window }, ..pool };
 		memory.0[call as usize..call as usize + MAX_POOL_CALL_BYTES]
 			.copy_from_slice(&empty.to_words().iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<_>>());
 		assert_eq!(run_max_pool(&mut memory.0, call, u64::MAX), Ok(empty.fuel().unwrap()));
 		assert_eq!(run_max_pool(&mut memory.0, len - 4, u64::MAX), Err(RunError::Program(ProgramError::OutOfBounds)));
-		let huge = MaxPoolCall { planes: u32::MAX, out_height: u32::MAX, out_width: u32::MAX, kernel_width: 9, ..pool };
+		let huge = MaxPoolCall {
+			window: Window {
+				planes: u32::MAX,
+				out_height: u32::MAX,
+				out_width: u32::MAX,
+				kernel_width: 9,
+				..pool.window
+			},
+			..pool
+		};
+		assert_eq!(huge.fuel(), None);
+	}
+
+	#[test]
+	fn a_depthwise_convolution_is_paid_before_it_runs_and_reaches_no_byte_outside_memory() {
+		use veriml_inference_primitives::depthwise::*;
+		let mut memory = Builder::default();
+		// Two planes of 2×3 (channels 0 and 1); a 2×2 kernel of stride 1 with a padding of 1
+		// before: 3×4 outputs, the corners one tap each, the rows below the input none but
+		// for the last row's. Channel 1's bias is a NaN with a payload, which an element no tap
+		// reaches keeps bit for bit and arithmetic makes the canonical NaN.
+		let x = memory.floats(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
+		let kernel = memory.floats(&[1.0, 10.0, 100.0, 1000.0, 0.5, 0.5, 0.5, 0.5]);
+		let payload = f32::from_bits(0x7fc0_1234);
+		let bias = memory.floats(&[0.25, payload]);
+		let y = memory.floats(&[9.0; 2 * 4 * 5]);
+		let conv = DepthwiseCall { x, kernel, bias, y, channels: 2, window: window_2x2_padded(2, 2, 3, 4, 5) };
+		let call = memory.0.len() as u32;
+		memory.0.extend(conv.to_words().iter().flat_map(|w| w.to_le_bytes()));
+		let cost = conv.fuel().unwrap();
+		assert_eq!(
+			cost,
+			DEPTHWISE_FUEL_PER_CALL
+				+ 40 * (DEPTHWISE_FUEL_PER_ELEMENT + 4 * DEPTHWISE_FUEL_PER_TAP)
+				+ 2 * 4 * 2 * 3 * DEPTHWISE_FUEL_PER_ROW_TAP
+				+ (12 + 8 + 2) * DEPTHWISE_FUEL_PER_INPUT
+				+ 2 * DEPTHWISE_FUEL_PER_KERNEL_COLUMN
+		);
+		let untouched = memory.0.clone();
+		assert_eq!(run_depthwise(&mut memory.0, call, cost - 1), Err(RunError::OutOfFuel));
+		assert_eq!(memory.0, untouched, "nothing is written unless it is paid for");
+		assert_eq!(run_depthwise(&mut memory.0, call, cost), Ok(cost));
+		let out = floats_at(&memory.0, y, 40);
+		// Plane 0: row 0 (ky 1 only: input row 0), row 1 (input rows 0 and 1), row 2 (ky 0 only:
+		// input row 1), row 3 (none); column 0 (kx 1 only), 1-2 (both), 3 (kx 0 only), 4 (none).
+		let plane_0 = [
+			0.25 + 1000.0,
+			0.25 + 100.0 + 2000.0,
+			0.25 + 200.0 + 3000.0,
+			0.25 + 300.0,
+			0.25,
+			0.25 + 10.0 + 4000.0,
+			0.25 + 1.0 + 20.0 + 400.0 + 5000.0,
+			0.25 + 2.0 + 30.0 + 500.0 + 6000.0,
+			0.25 + 3.0 + 600.0,
+			0.25,
+			0.25 + 40.0,
+			0.25 + 4.0 + 50.0,
+			0.25 + 5.0 + 60.0,
+			0.25 + 6.0,
+			0.25,
+			0.25,
+			0.25,
+			0.25,
+			0.25,
+			0.25,
+		];
+		assert_eq!(bits(&out[..20]), bits(&plane_0));
+		for (i, v) in out[20..].iter().enumerate() {
+			let (row, column) = (i / 5, i % 5);
+			let reached = row < 3 && column < 4;
+			let expected = if reached { CANONICAL_NAN } else { payload.to_bits() };
+			assert_eq!(v.to_bits(), expected, "plane 1, element {i}");
+		}
+
+		// An output past the end of memory, a call or a kernel past it, an output over the
+		// input, the kernel or the bias, no channel, or a stride or dilation of 0: refused.
+		let len = memory.0.len() as u32;
+		refused_writing_nothing(
+			&untouched,
+			call,
+			[
+				(DepthwiseCall { y: len - 8, ..conv }, ProgramError::OutOfBounds),
+				(DepthwiseCall { kernel: len - 8, ..conv }, ProgramError::OutOfBounds),
+				(DepthwiseCall { x: u32::MAX - 3, ..conv }, ProgramError::OutOfBounds),
+				(DepthwiseCall { y: x + 4, ..conv }, ProgramError::Malformed),
+				(DepthwiseCall { y: kernel, ..conv }, ProgramError::Malformed),
+				(DepthwiseCall { y: bias - 4, ..conv }, ProgramError::Malformed),
+				(DepthwiseCall { channels: 0, ..conv }, ProgramError::Malformed),
+				(DepthwiseCall { window: Window { stride_width: 0, ..conv.window }, ..conv }, ProgramError::Malformed),
+				(
+					DepthwiseCall { window: Window { dilation_height: 0, ..conv.window }, ..conv },
+					ProgramError::Malformed,
+				),
+			]
+			.map(|(bad, error)| (bad.to_words().to_vec(), error)),
+			run_depthwise,
+		);
+		assert_eq!(run_depthwise(&mut memory.0, len - 4, u64::MAX), Err(RunError::Program(ProgramError::OutOfBounds)));
+		let huge = DepthwiseCall {
+			window: Window {
+				planes: u32::MAX,
+				out_height: u32::MAX,
+				out_width: u32::MAX,
+				kernel_width: 9,
+				..conv.window
+			},
+			..conv
+		};
 		assert_eq!(huge.fuel(), None);
 	}
 

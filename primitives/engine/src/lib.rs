@@ -5,10 +5,11 @@
 //! off. The guest's float arithmetic is then fixed by the wasm specification, not by the CPU,
 //! so every node computes the same output bits and the same result hash.
 //!
-//! The one exception to "all in wasm" is the inner loop of matrix products: the guest hands
-//! each output tile's program to the host (`host_kernel`), which runs it natively with exactly
-//! the bits the wasm kernel would give (one rounding per multiply and per add, in order, wasm's
-//! min/max and canonical NaN). The engine checks that equality on random programs before it
+//! The exceptions to "all in wasm" are the host kernels: the guest hands matrix products (tile
+//! programs, or a whole product), LRNs, max pools and depthwise convolutions to the host
+//! (`host_kernel`, `max_pool`, `depthwise`), which runs them natively with exactly the bits the
+//! guest's wasm would give (one rounding per multiply and per add, in order, wasm's min/max and
+//! canonical NaN). The engine checks that equality on random programs and operations before it
 //! reports ready, and refuses to run otherwise.
 //!
 //! Every inference starts from the same state: a model is prepared once (checked, typed and
@@ -23,6 +24,7 @@
 //! without it). wasmtime's native stack limit sits far above, and reaching it is a local
 //! failure, never a verdict.
 
+mod depthwise;
 mod guest_stack;
 mod host_kernel;
 mod limits;
@@ -146,7 +148,7 @@ fn compile_guest(
 			match guest.check_host_kernel(0, HOST_KERNEL_CHECKS) {
 				Ok(0) => Ok(guest),
 				Ok(differing) => Err(format!(
-					"the node's native kernels differ from the guest's wasm on {differing} of {HOST_KERNEL_CHECKS} tile programs, {HOST_KERNEL_CHECKS} LRNs, {HOST_KERNEL_CHECKS} max pools and {HOST_KERNEL_CHECKS} matrix products"
+					"the node's native kernels differ from the guest's wasm on {differing} of {HOST_KERNEL_CHECKS} tile programs, {HOST_KERNEL_CHECKS} LRNs, {HOST_KERNEL_CHECKS} max pools, {HOST_KERNEL_CHECKS} matrix products and {HOST_KERNEL_CHECKS} depthwise convolutions"
 				)),
 				Err(error) => Err(format!("the tile kernel check failed: {error:?}")),
 			}

@@ -40,13 +40,13 @@ fn fold_max_strided(row: &mut [f32], taps: &[f32], stride: usize) {
 /// maximum, as the single fold does. Other pools fold each output row's taps directly, in that
 /// order.
 pub fn max_pool_f32(x: &[f32], y: &mut [f32], call: &MaxPoolCall) {
-	let (h, w) = (call.height as usize, call.width as usize);
-	let (oh, ow) = (call.out_height as usize, call.out_width as usize);
-	let (kh, kw) = (call.kernel_height as usize, call.kernel_width as usize);
-	let (sh, sw) = (call.stride_height as usize, call.stride_width as usize);
-	let (dh, dw) = (call.dilation_height as usize, call.dilation_width as usize);
-	let pt = i64::from(call.pad_top);
-	let planes = call.planes as usize;
+	let (h, w) = (call.window.height as usize, call.window.width as usize);
+	let (oh, ow) = (call.window.out_height as usize, call.window.out_width as usize);
+	let (kh, kw) = (call.window.kernel_height as usize, call.window.kernel_width as usize);
+	let (sh, sw) = (call.window.stride_height as usize, call.window.stride_width as usize);
+	let (dh, dw) = (call.window.dilation_height as usize, call.window.dilation_width as usize);
+	let pt = i64::from(call.window.pad_top);
+	let planes = call.window.planes as usize;
 	y[..planes * oh * ow].fill(f32::MIN);
 	if planes == 0 || h == 0 || w == 0 || oh == 0 || ow == 0 || kh == 0 || kw == 0 {
 		return;
@@ -56,7 +56,7 @@ pub fn max_pool_f32(x: &[f32], y: &mut [f32], call: &MaxPoolCall) {
 	// call's fuel pays for as memory; the two passes' maxima are at most twice the tensors.)
 	let column_spans: Vec<(usize, usize, usize)> = (0..kw)
 		.filter_map(|kx| {
-			let offset = (kx * dw) as i64 - i64::from(call.pad_left);
+			let offset = (kx * dw) as i64 - i64::from(call.window.pad_left);
 			let last = w as i64 - 1 - offset;
 			if last < 0 {
 				return None;
@@ -116,33 +116,69 @@ pub fn max_pool_f32(x: &[f32], y: &mut [f32], call: &MaxPoolCall) {
 	}
 }
 
+/// A random window of up to 20 planes of up to 8 × 40, outputs of up to 6 × 30, kernels of 1–4
+/// a side, strides of 1–3, dilations of 1–2, paddings of 0–4, from the draws `next(n)` (each
+/// below `n`): the host's pool and depthwise walks are tested on these.
+#[cfg(test)]
+pub(crate) fn random_window(next: &mut impl FnMut(u32) -> u32) -> veriml_inference_primitives::window::Window {
+	veriml_inference_primitives::window::Window {
+		planes: 1 + next(20),
+		height: next(8),
+		width: next(40),
+		out_height: 1 + next(6),
+		out_width: 1 + next(30),
+		kernel_height: 1 + next(4),
+		kernel_width: 1 + next(4),
+		stride_height: 1 + next(3),
+		stride_width: 1 + next(3),
+		dilation_height: 1 + next(2),
+		dilation_width: 1 + next(2),
+		pad_top: next(5),
+		pad_left: next(5),
+	}
+}
+
+/// For every output element of `window` (planes, rows, columns, in order), the taps of its
+/// window that land inside the input, rows outer and columns inner, as (tap, input element):
+/// the definition the host's pool and depthwise walks are tested against.
+#[cfg(test)]
+pub(crate) fn landing_taps(window: &veriml_inference_primitives::window::Window) -> Vec<Vec<(usize, usize)>> {
+	let w = window;
+	let at = |o: u32, stride: u32, k: u32, dilation: u32, pad: u32| {
+		i64::from(o) * i64::from(stride) + i64::from(k) * i64::from(dilation) - i64::from(pad)
+	};
+	let mut elements = Vec::new();
+	for p in 0..w.planes as usize {
+		for oy in 0..w.out_height {
+			for ox in 0..w.out_width {
+				let mut taps = Vec::new();
+				for ky in 0..w.kernel_height {
+					for kx in 0..w.kernel_width {
+						let iy = at(oy, w.stride_height, ky, w.dilation_height, w.pad_top);
+						let ix = at(ox, w.stride_width, kx, w.dilation_width, w.pad_left);
+						if (0..i64::from(w.height)).contains(&iy) && (0..i64::from(w.width)).contains(&ix) {
+							let tap = (ky * w.kernel_width + kx) as usize;
+							taps.push((tap, (p * w.height as usize + iy as usize) * w.width as usize + ix as usize));
+						}
+					}
+				}
+				elements.push(taps);
+			}
+		}
+	}
+	elements
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
 
 	/// Each element's window folded one tap at a time: the definition the row walk must equal.
 	fn by_element(x: &[f32], call: &MaxPoolCall) -> Vec<f32> {
-		let c = call;
-		let mut y = Vec::new();
-		for p in 0..c.planes as i64 {
-			for oy in 0..c.out_height as i64 {
-				for ox in 0..c.out_width as i64 {
-					let mut m = f32::MIN;
-					for ky in 0..c.kernel_height as i64 {
-						for kx in 0..c.kernel_width as i64 {
-							let iy = oy * c.stride_height as i64 + ky * c.dilation_height as i64 - c.pad_top as i64;
-							let ix = ox * c.stride_width as i64 + kx * c.dilation_width as i64 - c.pad_left as i64;
-							if (0..c.height as i64).contains(&iy) && (0..c.width as i64).contains(&ix) {
-								let v = x[(p * c.height as i64 * c.width as i64 + iy * c.width as i64 + ix) as usize];
-								m = if m < v { v } else { m };
-							}
-						}
-					}
-					y.push(m);
-				}
-			}
-		}
-		y
+		landing_taps(&call.window)
+			.iter()
+			.map(|taps| taps.iter().fold(f32::MIN, |m, &(_, i)| if m < x[i] { x[i] } else { m }))
+			.collect()
 	}
 
 	#[test]
@@ -154,25 +190,11 @@ mod tests {
 		};
 		let specials = [0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MIN, -1.5, 2.5];
 		for _ in 0..2000 {
-			let call = MaxPoolCall {
-				planes: 1 + next(3),
-				height: 1 + next(8),
-				width: 1 + next(8),
-				out_height: 1 + next(6),
-				out_width: 1 + next(6),
-				kernel_height: 1 + next(4),
-				kernel_width: 1 + next(4),
-				stride_height: 1 + next(3),
-				stride_width: 1 + next(3),
-				dilation_height: 1 + next(2),
-				dilation_width: 1 + next(2),
-				pad_top: next(3),
-				pad_left: next(3),
-				..Default::default()
-			};
-			let x: Vec<f32> =
-				(0..call.input_elements().unwrap()).map(|_| specials[next(specials.len() as u32) as usize]).collect();
-			let mut y = vec![0.0; call.output_elements().unwrap() as usize];
+			let call = MaxPoolCall { window: random_window(&mut next), ..Default::default() };
+			let x: Vec<f32> = (0..call.window.input_elements().unwrap())
+				.map(|_| specials[next(specials.len() as u32) as usize])
+				.collect();
+			let mut y = vec![0.0; call.window.output_elements().unwrap() as usize];
 			max_pool_f32(&x, &mut y, &call);
 			let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
 			assert_eq!(bits(&y), bits(&by_element(&x, &call)), "{call:?}");

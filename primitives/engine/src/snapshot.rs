@@ -14,6 +14,7 @@ use codec::{Decode, Encode};
 use std::{ops::Range, time::Instant};
 use veriml_inference_interface::Lane;
 use veriml_inference_primitives::{
+	depthwise::DEPTHWISE_IMPORT,
 	host_kernel::{IMPORT_MODULE, IMPORT_NAME, MAT_MUL_IMPORT},
 	lrn::LRN_IMPORT,
 	max_pool::MAX_POOL_IMPORT,
@@ -403,6 +404,7 @@ impl Guest {
 		linker.func_wrap(IMPORT_MODULE, IMPORT_NAME, run_tile_program)?;
 		linker.func_wrap(IMPORT_MODULE, LRN_IMPORT, run_lrn)?;
 		linker.func_wrap(IMPORT_MODULE, MAX_POOL_IMPORT, run_max_pool)?;
+		linker.func_wrap(IMPORT_MODULE, DEPTHWISE_IMPORT, run_depthwise)?;
 		linker.func_wrap(IMPORT_MODULE, MAT_MUL_IMPORT, run_mat_mul)?;
 		linker.func_wrap(IMPORT_MODULE, names::METER_MOVED_IMPORT, meter_moved)?;
 		linker.func_wrap(IMPORT_MODULE, names::METER_GROWN_IMPORT, meter_grown)?;
@@ -847,6 +849,11 @@ fn run_lrn(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()>
 /// The guest's import `veriml.run_max_pool`: runs one max pool of the guest natively.
 fn run_max_pool(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()> {
 	on_host(caller, |memory, fuel| host_kernel::run_max_pool(memory, call, fuel))
+}
+
+/// The guest's import `veriml.run_depthwise`: runs one depthwise convolution of the guest natively.
+fn run_depthwise(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()> {
+	on_host(caller, |memory, fuel| host_kernel::run_depthwise(memory, call, fuel))
 }
 
 /// Runs a host kernel's `work` on the guest's memory with the fuel left, and charges what it

@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use veriml_engine::{built_in_guest, guest_hash, identify_guest, metering, GUEST_WASM};
 use veriml_inference_primitives::{
-	guest, metering::fuel_for_memory, onnx_builder::embedding_model, DType, EngineError, EngineGuest, Tensor,
-	ENGINE_VERSION,
+	guest, metering::fuel_for_memory, onnx_builder::embedding_model, window::Window, DType, EngineError, EngineGuest,
+	Tensor, ENGINE_VERSION,
 };
 
 const FUEL: u64 = 200_000_000_000;
@@ -88,22 +88,7 @@ fn a_max_pool_runs_on_the_host_and_pays_for_every_tap_before_it_runs() {
 	let (pool, inputs) = adversarial("max_pool_3x3s2_16mib");
 	let run = engine.run_model(&pool, &inputs, FUEL).unwrap();
 	assert_eq!(run.outputs, vec![Tensor::from_f32(&[1, 1, 1, 1], &[1.5])]);
-	let call = MaxPoolCall {
-		planes: 4,
-		height: 1024,
-		width: 1024,
-		out_height: 512,
-		out_width: 512,
-		kernel_height: 3,
-		kernel_width: 3,
-		stride_height: 2,
-		stride_width: 2,
-		dilation_height: 1,
-		dilation_width: 1,
-		pad_top: 1,
-		pad_left: 1,
-		..Default::default()
-	};
+	let call = MaxPoolCall { window: window_3x3_stride_2(4, 1024), ..Default::default() };
 	let pool_fuel = call.fuel().unwrap();
 	assert!(
 		run.fuel_used > pool_fuel && run.fuel_used < 3 * pool_fuel,
@@ -112,6 +97,48 @@ fn a_max_pool_runs_on_the_host_and_pays_for_every_tap_before_it_runs() {
 	);
 	// A limit that leaves less than the pool's fuel stops the run at the pool, every time.
 	stops_within(&engine, &pool, &inputs, run.fuel_used, pool_fuel);
+}
+
+#[test]
+fn a_depthwise_convolution_runs_on_the_host_and_pays_for_every_tap_before_it_runs() {
+	use veriml_inference_primitives::depthwise::DepthwiseCall;
+	let engine = new_engine();
+	// ShuffleNet's downsampling depthwise convolution (3×3, stride 2, a padding of 1) over 16
+	// planes of 512×512 made by an Expand of a 1×1 input (1.5), kernel taps of 0.25 and a bias
+	// of 0.5, reduced to its largest element: 0.5 + 9 · 0.375 = 3.875. On the host the
+	// convolution costs its taps' fuel, in one call.
+	let (convolution, inputs) = adversarial("depthwise_3x3s2_16mib");
+	let run = engine.run_model(&convolution, &inputs, FUEL).unwrap();
+	assert_eq!(run.outputs, vec![Tensor::from_f32(&[1, 1, 1, 1], &[3.875])]);
+	let call = DepthwiseCall { channels: 16, window: window_3x3_stride_2(16, 512), ..Default::default() };
+	let convolution_fuel = call.fuel().unwrap();
+	assert!(
+		run.fuel_used > convolution_fuel && run.fuel_used < 3 * convolution_fuel,
+		"{} against the convolution's {convolution_fuel}",
+		run.fuel_used
+	);
+	// A limit that leaves less than the convolution's fuel stops the run there, every time.
+	stops_within(&engine, &convolution, &inputs, run.fuel_used, convolution_fuel);
+}
+
+/// SqueezeNet's pool window and ShuffleNet's depthwise one (3×3, stride 2, a padding of 1) over
+/// `planes` planes of `side × side`.
+fn window_3x3_stride_2(planes: u32, side: u32) -> Window {
+	Window {
+		planes,
+		height: side,
+		width: side,
+		out_height: side / 2,
+		out_width: side / 2,
+		kernel_height: 3,
+		kernel_width: 3,
+		stride_height: 2,
+		stride_width: 2,
+		dilation_height: 1,
+		dilation_width: 1,
+		pad_top: 1,
+		pad_left: 1,
+	}
 }
 
 /// A run of `model` that used `used` fuel stops, in a warm engine and a fresh one, under a limit

@@ -33,11 +33,13 @@
 /// (`max_pool`): the same bits, less fuel (SqueezeNet's and Inception v1's pools). Version 9
 /// hands the host kernel's f32 matrix products to the host whole (`host_kernel::MatMulCall`),
 /// where version 8 handed them over a tile at a time: the same bits, another fuel (a product
-/// pays its program once and each tile's operations, where each tile paid a program).
+/// pays its program once and each tile's operations, where each tile paid a program). Version
+/// 10 runs 2-D channels-first f32 depthwise convolutions on the host whole (`depthwise`): the
+/// same bits, less fuel (ShuffleNet's).
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.
-pub const ENGINE_VERSION: u32 = 9;
+pub const ENGINE_VERSION: u32 = 10;
 
 /// Name of the guest's custom section that holds its engine version (4 bytes, little endian).
 pub const VERSION_SECTION: &str = "veriml:engine_version";

@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+pub mod depthwise;
 pub mod guest;
 pub mod host_kernel;
 #[cfg(feature = "json")]
@@ -19,6 +20,7 @@ pub mod max_pool;
 pub mod metering;
 pub mod onnx_builder;
 mod tensor;
+pub mod window;
 
 pub use tensor::*;
 

@@ -12,6 +12,8 @@
 //! pools against tract's code in wasm (`veriml_check_host_kernel`), as it does the tile kernel
 //! and the LRN.
 
+use crate::window::Window;
+
 /// The wasm import through which the guest hands a max pool to the host:
 /// `run_max_pool(call: u32)`, the address of a [`MaxPoolCall`].
 pub const MAX_POOL_IMPORT: &str = "run_max_pool";
@@ -24,23 +26,8 @@ pub struct MaxPoolCall {
 	pub x: u32,
 	/// Address of the output, `planes · out_height · out_width` f32s.
 	pub y: u32,
-	/// Batches times channels: each plane is pooled on its own.
-	pub planes: u32,
-	pub height: u32,
-	pub width: u32,
-	pub out_height: u32,
-	pub out_width: u32,
-	pub kernel_height: u32,
-	pub kernel_width: u32,
-	/// 1 or more.
-	pub stride_height: u32,
-	pub stride_width: u32,
-	/// 1 or more.
-	pub dilation_height: u32,
-	pub dilation_width: u32,
-	/// Padding before the first row and before the first column.
-	pub pad_top: u32,
-	pub pad_left: u32,
+	/// The pool's planes and window.
+	pub window: Window,
 }
 
 /// Bytes of a [`MaxPoolCall`] in guest memory.
@@ -63,95 +50,35 @@ pub const MAX_POOL_FUEL_PER_WINDOW_COLUMN: u64 = 48;
 /// Fuel per input element: the input is read out of guest memory once.
 pub const MAX_POOL_FUEL_PER_INPUT: u64 = 1;
 
-/// The largest value of a coordinate the host computes (`(out − 1)·stride + (kernel − 1)·dilation`
-/// and the paddings): far beyond any memory, so that the arithmetic below never overflows.
-const MAX_COORDINATE: u64 = 1 << 40;
-
 impl MaxPoolCall {
 	/// The call's fifteen words, in memory order.
 	pub fn to_words(&self) -> [u32; 15] {
-		[
-			self.x,
-			self.y,
-			self.planes,
-			self.height,
-			self.width,
-			self.out_height,
-			self.out_width,
-			self.kernel_height,
-			self.kernel_width,
-			self.stride_height,
-			self.stride_width,
-			self.dilation_height,
-			self.dilation_width,
-			self.pad_top,
-			self.pad_left,
-		]
+		let mut words = [0; 15];
+		words[..2].copy_from_slice(&[self.x, self.y]);
+		words[2..].copy_from_slice(&self.window.to_words());
+		words
 	}
 
 	/// The call read from its fifteen words.
 	pub fn from_words(w: [u32; 15]) -> Self {
-		Self {
-			x: w[0],
-			y: w[1],
-			planes: w[2],
-			height: w[3],
-			width: w[4],
-			out_height: w[5],
-			out_width: w[6],
-			kernel_height: w[7],
-			kernel_width: w[8],
-			stride_height: w[9],
-			stride_width: w[10],
-			dilation_height: w[11],
-			dilation_width: w[12],
-			pad_top: w[13],
-			pad_left: w[14],
-		}
+		Self { x: w[0], y: w[1], window: Window::from_words(w[2..].try_into().expect("thirteen words")) }
 	}
 
-	/// Elements of the input; `None` if that overflows `u64`.
-	pub fn input_elements(&self) -> Option<u64> {
-		u64::from(self.planes).checked_mul(u64::from(self.height))?.checked_mul(u64::from(self.width))
-	}
-
-	/// Elements of the output; `None` if that overflows `u64`.
-	pub fn output_elements(&self) -> Option<u64> {
-		u64::from(self.planes).checked_mul(u64::from(self.out_height))?.checked_mul(u64::from(self.out_width))
-	}
-
-	/// Whether the node's `max_pool_f32` can run it: strides and dilations of 1 or more, and
-	/// every coordinate within [`MAX_COORDINATE`].
+	/// Whether the node's `max_pool_f32` can run it: its window [well formed](Window::is_well_formed).
 	pub fn is_well_formed(&self) -> bool {
-		let reach = |out: u32, stride: u32, kernel: u32, dilation: u32| {
-			(u64::from(out.saturating_sub(1)) * u64::from(stride))
-				.checked_add(u64::from(kernel.saturating_sub(1)) * u64::from(dilation))
-				.is_some_and(|reach| reach <= MAX_COORDINATE)
-		};
-		self.stride_height >= 1
-			&& self.stride_width >= 1
-			&& self.dilation_height >= 1
-			&& self.dilation_width >= 1
-			&& reach(self.out_height, self.stride_height, self.kernel_height, self.dilation_height)
-			&& reach(self.out_width, self.stride_width, self.kernel_width, self.dilation_width)
-			&& u64::from(self.height) + u64::from(self.pad_top) <= MAX_COORDINATE
-			&& u64::from(self.width) + u64::from(self.pad_left) <= MAX_COORDINATE
+		self.window.is_well_formed()
 	}
 
 	/// The fuel of running it; `None` if that overflows.
 	pub fn fuel(&self) -> Option<u64> {
-		let planes = u64::from(self.planes);
-		let window = u64::from(self.kernel_height).checked_mul(u64::from(self.kernel_width))?;
-		let per_element = MAX_POOL_FUEL_PER_ELEMENT.checked_add(window.checked_mul(MAX_POOL_FUEL_PER_TAP)?)?;
-		let window_rows = planes
-			.checked_mul(u64::from(self.out_height))?
-			.checked_mul(u64::from(self.kernel_height))?
-			.checked_mul(u64::from(self.kernel_width).checked_add(1)?)?;
-		self.output_elements()?
+		let window = &self.window;
+		let per_element = MAX_POOL_FUEL_PER_ELEMENT.checked_add(window.taps().checked_mul(MAX_POOL_FUEL_PER_TAP)?)?;
+		window
+			.output_elements()?
 			.checked_mul(per_element)?
-			.checked_add(window_rows.checked_mul(MAX_POOL_FUEL_PER_WINDOW_ROW)?)?
-			.checked_add(self.input_elements()?.checked_mul(MAX_POOL_FUEL_PER_INPUT)?)?
-			.checked_add(u64::from(self.kernel_width).checked_mul(MAX_POOL_FUEL_PER_WINDOW_COLUMN)?)?
+			.checked_add(window.window_rows()?.checked_mul(MAX_POOL_FUEL_PER_WINDOW_ROW)?)?
+			.checked_add(window.input_elements()?.checked_mul(MAX_POOL_FUEL_PER_INPUT)?)?
+			.checked_add(u64::from(window.kernel_width).checked_mul(MAX_POOL_FUEL_PER_WINDOW_COLUMN)?)?
 			.checked_add(MAX_POOL_FUEL_PER_CALL)
 	}
 }
@@ -161,39 +88,19 @@ mod tests {
 	use super::*;
 
 	#[test]
-	fn malformed_and_huge_calls_are_refused_before_any_arithmetic() {
-		let call = MaxPoolCall {
-			stride_height: 1,
-			stride_width: 1,
-			dilation_height: 1,
-			dilation_width: 1,
-			..Default::default()
-		};
+	fn a_pool_pays_for_its_window_and_its_words_round_trip() {
+		let window =
+			Window { stride_height: 1, stride_width: 1, dilation_height: 1, dilation_width: 1, ..Default::default() };
+		let call = MaxPoolCall { window, ..Default::default() };
 		assert!(call.is_well_formed());
-		assert!(!MaxPoolCall { stride_width: 0, ..call }.is_well_formed());
-		assert!(!MaxPoolCall { dilation_height: 0, ..call }.is_well_formed());
-		assert!(!MaxPoolCall { out_height: u32::MAX, stride_height: u32::MAX, ..call }.is_well_formed());
-		// Both terms of a reach at their largest: their sum is past u64, refused, not wrapped.
-		let widest = MaxPoolCall {
-			out_width: u32::MAX,
-			stride_width: u32::MAX,
-			kernel_width: u32::MAX,
-			dilation_width: u32::MAX,
-			..call
-		};
-		assert!(!widest.is_well_formed());
+		assert!(!MaxPoolCall { window: Window { stride_width: 0, ..window }, ..call }.is_well_formed());
 		// No plane, no output, but a window of 2^32 columns: its spans are paid for.
-		let empty = MaxPoolCall { kernel_width: u32::MAX, ..call };
+		let empty = MaxPoolCall { window: Window { kernel_width: u32::MAX, ..window }, ..call };
 		assert!(empty.fuel().unwrap() >= u64::from(u32::MAX) * MAX_POOL_FUEL_PER_WINDOW_COLUMN);
-		let huge = MaxPoolCall {
-			planes: u32::MAX,
-			out_height: u32::MAX,
-			out_width: u32::MAX,
-			kernel_height: u32::MAX,
-			..call
-		};
-		assert_eq!(huge.fuel(), None);
-		let words = MaxPoolCall { x: 1, y: 2, planes: 3, pad_left: 15, ..call };
+		let huge =
+			Window { planes: u32::MAX, out_height: u32::MAX, out_width: u32::MAX, kernel_height: u32::MAX, ..window };
+		assert_eq!(MaxPoolCall { window: huge, ..call }.fuel(), None);
+		let words = MaxPoolCall { x: 1, y: 2, window: Window { planes: 3, pad_left: 15, ..window } };
 		assert_eq!(MaxPoolCall::from_words(words.to_words()), words);
 	}
 }

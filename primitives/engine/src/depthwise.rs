@@ -77,6 +77,14 @@ pub fn depthwise_f32(x: &[f32], kernel: &[f32], bias: &[f32], y: &mut [f32], cal
 		return;
 	}
 	let taps = kh * kw;
+	if taps == 0 || h == 0 || w == 0 {
+		// No tap lands anywhere: every element keeps its bias's bits (and no span of the kernel's
+		// columns is held, however many columns a kernel of no rows has).
+		for (p, out_plane) in y.chunks_exact_mut(oh * ow).take(planes).enumerate() {
+			out_plane.fill(bias[p % channels]);
+		}
+		return;
+	}
 	// The kernel rows that land for output row `oy`.
 	let row_taps = |oy: usize| landing(oy, sh, dh, call.window.pad_top, kh, h);
 	if !call.uses_lanes() {
@@ -143,7 +151,7 @@ pub fn depthwise_f32(x: &[f32], kernel: &[f32], bias: &[f32], y: &mut [f32], cal
 				kt[t][l] = *k;
 			}
 		}
-		// Each lane's plane, in and out; the lanes past the last plane read its first (their
+		// Each lane's plane; the lanes past the block's last plane read that plane again (their
 		// sums are never stored).
 		let xs: [&[f32]; LANES] = std::array::from_fn(|l| &x[(block + l.min(n - 1)) * h * w..][..h * w]);
 		let block_y = &mut y[block * oh * ow..][..n * oh * ow];
@@ -189,6 +197,34 @@ mod tests {
 				})
 			})
 			.collect()
+	}
+
+	#[test]
+	fn a_kernel_of_no_rows_leaves_every_element_its_bias_and_holds_nothing_per_column() {
+		// 2^30 columns of no rows: no tap, an empty kernel, and a span per column would be 24 GiB.
+		let window = veriml_inference_primitives::window::Window {
+			planes: 9,
+			height: 2,
+			width: 2,
+			out_height: 1,
+			out_width: 2,
+			kernel_height: 0,
+			kernel_width: 1 << 30,
+			stride_height: 1,
+			stride_width: 1,
+			dilation_height: 1,
+			dilation_width: 1,
+			pad_top: 0,
+			pad_left: 0,
+		};
+		let bias = [f32::from_bits(0x7fc0_1234), -0.0, 1.5];
+		for channels in [1, 3] {
+			let call = DepthwiseCall { channels, window, ..Default::default() };
+			let mut y = vec![0.0; 18];
+			depthwise_f32(&[1.0; 36], &[], &bias[..channels as usize], &mut y, &call);
+			let expected: Vec<u32> = (0..18).map(|e| bias[e / 2 % channels as usize].to_bits()).collect();
+			assert_eq!(y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), expected);
+		}
 	}
 
 	#[test]

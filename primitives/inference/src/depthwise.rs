@@ -149,7 +149,7 @@ mod tests {
 			Window { planes: u32::MAX, out_height: u32::MAX, out_width: u32::MAX, kernel_height: u32::MAX, ..window };
 		assert_eq!(DepthwiseCall { window: huge, ..call }.fuel(), None);
 		// Eight planes and channels go in lanes: the interleaved kernel is paid as memory
-		// growth; seven channels go plane by plane.
+		// growth; seven channels go plane by plane (and read a kernel row of 4 and a bias less).
 		let lanes = DepthwiseCall {
 			channels: 8,
 			window: Window {
@@ -168,7 +168,10 @@ mod tests {
 		assert_eq!(lanes.scratch_bytes(), Some(4 * 8 * 4 + 2 * 16));
 		let by_plane = DepthwiseCall { channels: 7, ..lanes };
 		assert_eq!(by_plane.scratch_bytes(), Some(0));
-		assert_eq!(lanes.fuel().unwrap() - by_plane.fuel().unwrap(), 2 * lanes.scratch_bytes().unwrap() + 4 * 1 + 1);
+		assert_eq!(
+			lanes.fuel().unwrap() - by_plane.fuel().unwrap(),
+			2 * lanes.scratch_bytes().unwrap() + 5 * DEPTHWISE_FUEL_PER_INPUT
+		);
 		let words = DepthwiseCall {
 			x: 1,
 			kernel: 2,

@@ -2,6 +2,7 @@
 //! `veriml_inference_primitives::depthwise`): the bits of tract's `DepthWise` in the guest, which
 //! the guest checks against it at start-up.
 
+use crate::max_pool::column_spans;
 use veriml_inference_primitives::{
 	depthwise::{DepthwiseCall, DEPTHWISE_LANES},
 	host_kernel::CANONICAL_NAN,
@@ -25,6 +26,8 @@ fn landing(o: usize, stride: usize, dilation: usize, pad: u32, kernel: usize, si
 
 /// `o = o + k · v` along a row, `v` every `stride`-th tap: an IEEE multiply then an IEEE add,
 /// never fused (Rust does not contract them), so each element gets wasm's bits but for a NaN's.
+/// (The max pool's `fold_max_strided` walks a row the same way with a max; a generic walk for
+/// both was timed on the pool and left apart: A/B within this machine's noise, not shown equal.)
 fn add_products(row: &mut [f32], taps: &[f32], stride: usize, k: f32) {
 	let n = row.len().min(taps.len().div_ceil(stride));
 	if n == 0 {
@@ -88,27 +91,11 @@ pub fn depthwise_f32(x: &[f32], kernel: &[f32], bias: &[f32], y: &mut [f32], cal
 	// The kernel rows that land for output row `oy`.
 	let row_taps = |oy: usize| landing(oy, sh, dh, call.window.pad_top, kh, h);
 	if !call.uses_lanes() {
-		// For each column of the kernel, the output columns `lo..hi` where it lands and the
-		// input column of the first (`lo == hi` where it never does); and the output columns
-		// some column of the kernel reaches.
-		let column_spans: Vec<(usize, usize, usize)> = (0..kw)
-			.map(|kx| {
-				let offset = (kx * dw) as i64 - pl as i64;
-				let last = w as i64 - 1 - offset;
-				if last < 0 {
-					return (0, 0, 0);
-				}
-				let lo = if offset >= 0 { 0 } else { (-offset as usize).div_ceil(sw) };
-				let hi = (last as usize / sw + 1).min(ow);
-				if lo < hi {
-					(lo, hi, ((lo * sw) as i64 + offset) as usize)
-				} else {
-					(0, 0, 0)
-				}
-			})
-			.collect();
+		// For each column of the kernel, the output columns where it lands; and the output
+		// columns some column of the kernel reaches.
+		let column_spans = column_spans(&call.window);
 		let mut reached = vec![false; ow];
-		for &(lo, hi, _) in &column_spans {
+		for &(lo, hi, _) in column_spans.iter().flatten() {
 			reached[lo..hi].fill(true);
 		}
 		for (p, out_plane) in y.chunks_exact_mut(oh * ow).take(planes).enumerate() {
@@ -120,8 +107,8 @@ pub fn depthwise_f32(x: &[f32], kernel: &[f32], bias: &[f32], y: &mut [f32], cal
 				let rows = row_taps(oy);
 				for ky in rows.clone() {
 					let input_row = &plane[(oy * sh + ky * dh - pt) * w..][..w];
-					for (kx, &(lo, hi, first)) in column_spans.iter().enumerate() {
-						if lo < hi {
+					for (kx, span) in column_spans.iter().enumerate() {
+						if let Some((lo, hi, first)) = *span {
 							add_products(&mut out[lo..hi], &input_row[first..], sw, k[ky * kw + kx]);
 						}
 					}

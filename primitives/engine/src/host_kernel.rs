@@ -107,6 +107,11 @@ fn f32s<const N: usize>(bytes: &[u8]) -> [f32; N] {
 	std::array::from_fn(|i| f32::from_le_bytes(bytes[4 * i..4 * i + 4].try_into().expect("4 bytes")))
 }
 
+/// The little-endian f32s of `bytes` (a whole number of them).
+fn floats(bytes: &[u8]) -> Vec<f32> {
+	bytes.chunks_exact(4).map(|v| f32::from_le_bytes(v.try_into().expect("4 bytes"))).collect()
+}
+
 /// wasm's `f32.min`: NaN if either is, `-0` below `+0`. Written with selects only, so that a
 /// loop of it vectorises.
 fn wasm_min(a: f32, b: f32) -> f32 {
@@ -238,7 +243,7 @@ pub fn run_lrn(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, RunE
 		memory.range(u64::from(call.x), bytes).map_err(RunError::Program)?,
 		memory.range(u64::from(call.y), bytes).map_err(RunError::Program)?,
 	);
-	let x: Vec<f32> = memory.0[x].chunks_exact(4).map(|v| f32::from_le_bytes(v.try_into().expect("4 bytes"))).collect();
+	let x = floats(&memory.0[x]);
 	let mut out = vec![0f32; x.len()];
 	lrn_f32(&x, &mut out, &call);
 	store_floats(&mut memory.0[y], &out);
@@ -299,7 +304,7 @@ fn on_floats(
 	if cfg!(target_endian = "little") && in_place_x.0.is_empty() && in_place_y.0.is_empty() {
 		return work(in_place_x.1, in_place_y.1);
 	}
-	let x: Vec<f32> = input.chunks_exact(4).map(|v| f32::from_le_bytes(v.try_into().expect("4 bytes"))).collect();
+	let x = floats(input);
 	let mut out = vec![0f32; output.len() / 4];
 	work(&x, &mut out);
 	store_floats(output, &out);
@@ -334,9 +339,6 @@ pub fn run_depthwise(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64
 		return Err(RunError::Program(ProgramError::Malformed));
 	}
 	// The kernel and the bias are small (their reading is paid for): copied out.
-	let floats = |bytes: &[u8]| -> Vec<f32> {
-		bytes.chunks_exact(4).map(|v| f32::from_le_bytes(v.try_into().expect("4 bytes"))).collect()
-	};
 	let (kernel, bias) = (floats(&memory.0[kernel]), floats(&memory.0[bias]));
 	on_floats(memory.0, x, y, |x, y| depthwise_f32(x, &kernel, &bias, y, &call));
 	Ok(cost)

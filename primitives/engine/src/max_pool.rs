@@ -1,7 +1,7 @@
 //! The host's max pool (`veriml.run_max_pool`, see `veriml_inference_primitives::max_pool`): the
 //! bits of tract's `OptMaxPool` in the guest, which the guest checks against it at start-up.
 
-use veriml_inference_primitives::max_pool::MaxPoolCall;
+use veriml_inference_primitives::{max_pool::MaxPoolCall, window::Window};
 
 /// `m = if m < v { v } else { m }` along a row: tract's fold (it compiles to a vector max).
 fn fold_max(row: &mut [f32], taps: &[f32]) {
@@ -27,6 +27,26 @@ fn fold_max_strided(row: &mut [f32], taps: &[f32], stride: usize) {
 	}
 }
 
+/// For each column of `window`'s kernel, the output columns `lo..hi` where it lands inside the
+/// input and the input column of the first (`None` where it never lands): the host's pools and
+/// depthwise convolutions walk a row by these spans.
+pub(crate) fn column_spans(window: &Window) -> Vec<Option<(usize, usize, usize)>> {
+	let (w, ow) = (window.width as usize, window.out_width as usize);
+	let (sw, dw) = (window.stride_width as usize, window.dilation_width as usize);
+	(0..window.kernel_width as usize)
+		.map(|kx| {
+			let offset = (kx * dw) as i64 - i64::from(window.pad_left);
+			let last = w as i64 - 1 - offset;
+			if last < 0 {
+				return None;
+			}
+			let lo = if offset >= 0 { 0 } else { (-offset as usize).div_ceil(sw) };
+			let hi = (last as usize / sw + 1).min(ow);
+			(lo < hi).then(|| (lo, hi, ((lo * sw) as i64 + offset) as usize))
+		})
+		.collect()
+}
+
 /// Writes the max pool of `x` into `y` with the call's geometry. `x` and `y` must hold the
 /// call's input and output elements and the call must be [well formed](MaxPoolCall::is_well_formed):
 /// the host checks both before it calls this.
@@ -44,7 +64,7 @@ pub fn max_pool_f32(x: &[f32], y: &mut [f32], call: &MaxPoolCall) {
 	let (oh, ow) = (call.window.out_height as usize, call.window.out_width as usize);
 	let (kh, kw) = (call.window.kernel_height as usize, call.window.kernel_width as usize);
 	let (sh, sw) = (call.window.stride_height as usize, call.window.stride_width as usize);
-	let (dh, dw) = (call.window.dilation_height as usize, call.window.dilation_width as usize);
+	let dh = call.window.dilation_height as usize;
 	let pt = i64::from(call.window.pad_top);
 	let planes = call.window.planes as usize;
 	y[..planes * oh * ow].fill(f32::MIN);
@@ -54,18 +74,7 @@ pub fn max_pool_f32(x: &[f32], y: &mut [f32], call: &MaxPoolCall) {
 	// For each column of the window: the output columns `lo..hi` where it lies inside the
 	// input, and the input column of the first. (At most one a column of the window, which the
 	// call's fuel pays for as memory; the two passes' maxima are at most twice the tensors.)
-	let column_spans: Vec<(usize, usize, usize)> = (0..kw)
-		.filter_map(|kx| {
-			let offset = (kx * dw) as i64 - i64::from(call.window.pad_left);
-			let last = w as i64 - 1 - offset;
-			if last < 0 {
-				return None;
-			}
-			let lo = if offset >= 0 { 0 } else { (-offset as usize).div_ceil(sw) };
-			let hi = (last as usize / sw + 1).min(ow);
-			(lo < hi).then(|| (lo, hi, ((lo * sw) as i64 + offset) as usize))
-		})
-		.collect();
+	let column_spans: Vec<(usize, usize, usize)> = column_spans(&call.window).into_iter().flatten().collect();
 	// The maximum over the window's columns of input row `row`, for each output column.
 	let row_max = |row: &[f32], out: &mut [f32]| {
 		out.fill(f32::MIN);

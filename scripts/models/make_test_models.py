@@ -899,6 +899,44 @@ def adversarial_models():
               helper.make_tensor("w", TensorProto.FLOAT, [channels, 1, kh, kw], [0.25] * (channels * kh * kw)),
               helper.make_tensor("b", TensorProto.FLOAT, [channels], [0.5] * channels)],
              [np.full((1, 1, 1, 1), 1.5, dtype=np.float32)], what)
+    # Element-wise chains, which the host runs (fuel per element, per step of each element, per
+    # operand element read and per run of a step): sixteen multiplies and adds by a channel's
+    # constant over 64 MiB (a batch normalisation's steps), runs of two elements a scalar each
+    # (an operand of one element per pair of the accumulator's, expanded at run time), an
+    # operand of four elements walked in lockstep (a run every four elements), and subnormal
+    # numbers through every step (the slow path of some CPUs' arithmetic); each reduced to its
+    # largest element in wasm. tract folds at most sixteen steps into one chain.
+    steps = 16
+    chain_inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])]
+    for name, shape, operand, operand_values, value, what in [
+        ("bin_chain_16_steps_64mib", [16, 1024 * 1024], [16, 1], None, 1.5,
+         "16 multiplies and adds by a row's constant over 64 MiB"),
+        ("bin_chain_runs_of_2_32mib", [1 << 22, 2], [1 << 22, 1], "expanded", 1.5,
+         "16 multiplies and adds, each operand element shared by 2 elements, over 32 MiB"),
+        # (tract walks an operand in lockstep only where it is more than 32 elements, a multiple of 16.)
+        ("bin_chain_period_48_64mib", [349526, 48], [1, 48], None, 1.5,
+         "16 multiplies and adds by 48 elements in lockstep over 64 MiB"),
+        ("bin_chain_subnormal_64mib", [16, 1024 * 1024], [16, 1], None, 1.0e-39,
+         "16 multiplies and adds of subnormal numbers over 64 MiB"),
+    ]:
+        nodes = [helper.make_node("Expand", ["x", "shape"], ["v0"])]
+        initializers = [ints("shape", shape)]
+        if operand_values == "expanded":
+            nodes.append(helper.make_node("Expand", ["x", "operand_shape"], ["b"]))
+            initializers.append(ints("operand_shape", operand))
+            operands = ["b", "b"]
+        else:
+            size = int(np.prod(operand))
+            # A multiply by a little less than one and an add of a little: the values stay
+            # what they were (subnormal where they start so).
+            initializers += [helper.make_tensor("scale", TensorProto.FLOAT, operand, [0.999] * size),
+                             helper.make_tensor("shift", TensorProto.FLOAT, operand, [value * 1.0e-3] * size)]
+            operands = ["scale", "shift"]
+        for i in range(steps):
+            nodes.append(helper.make_node("Mul" if i % 2 == 0 else "Add", [f"v{i}", operands[i % 2]], [f"v{i + 1}"]))
+        nodes.append(helper.make_node("ReduceMax", [f"v{steps}"], ["y"], keepdims=1))
+        save(name, nodes, chain_inputs, corner, initializers,
+             [np.full((1, 1), value, dtype=np.float32)], what)
     # Matrix products with the least arithmetic per tile of output: a shared dimension of 1
     # and 2 over a 64 MiB output (262,144 tiles of 8 x 8 handed to the host whole), and a
     # product whose right operand is 8 columns of a long shared dimension; each reduced to its

@@ -256,7 +256,8 @@ pub extern "C" fn veriml_check_host_kernel(seed: u32, programs: u32) -> u32 {
 	let mut differing = crate::lrn::check(&mut rng, programs) +
 		crate::max_pool::check(&mut rng, programs) +
 		crate::mat_mul::check(&mut rng, programs) +
-		crate::depthwise::check(&mut rng, programs);
+		crate::depthwise::check(&mut rng, programs) +
+		crate::bin_chain::check(&mut rng, programs);
 	for _ in 0..programs {
 		let mut operands = Vec::new();
 		let program = random_program(&mut rng, &mut operands);

@@ -71,6 +71,8 @@ macro_rules! one_input_op {
 	};
 }
 
+#[cfg(target_arch = "wasm32")]
+mod bin_chain;
 mod check;
 mod convert;
 #[cfg(target_arch = "wasm32")]
@@ -194,6 +196,7 @@ fn load_proto(proto: tract_onnx::pb::ModelProto, inputs: Vec<TensorSpec>) -> Res
 	{
 		max_pool::on_host(&mut typed);
 		depthwise::on_host(&mut typed, &depthwise_convolutions);
+		bin_chain::on_host(&mut typed);
 	}
 	let outputs = (0..typed.outputs.len())
 		.map(|index| {

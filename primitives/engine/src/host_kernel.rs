@@ -12,8 +12,13 @@
 //! Every arithmetic NaN is written as the canonical NaN, as the guest's NaN canonicalisation
 //! would.
 
-use crate::{depthwise::depthwise_f32, max_pool::max_pool_f32};
+use crate::{
+	bin_chain::{bin_chain_f32, Step},
+	depthwise::depthwise_f32,
+	max_pool::max_pool_f32,
+};
 use veriml_inference_primitives::{
+	bin_chain::{BinChainCall, ChainOp, BIN_CHAIN_CALL_WORDS},
 	depthwise::{DepthwiseCall, DEPTHWISE_CALL_BYTES},
 	host_kernel::*,
 	lrn::{lrn_f32, LrnCall, LRN_CALL_BYTES},
@@ -341,6 +346,58 @@ pub fn run_depthwise(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64
 	// The kernel and the bias are small (their reading is paid for): copied out.
 	let (kernel, bias) = (floats(&memory.0[kernel]), floats(&memory.0[bias]));
 	on_floats(memory.0, x, y, |x, y| depthwise_f32(x, &kernel, &bias, y, &call));
+	Ok(cost)
+}
+
+/// Runs the element-wise chain whose [`BinChainCall`] is at `call` on the guest's `memory` if
+/// it costs no more than `fuel_left` (its [`BinChainCall::fuel`]); answers its cost. Nothing is
+/// written unless it is paid for, well formed, its accumulator, output and operands lie inside
+/// memory, and its output is its accumulator's place or apart from it and from every operand.
+pub fn run_bin_chain(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, RunError> {
+	let memory = GuestMemory(memory);
+	let call = BinChainCall::from_words(memory.words::<BIN_CHAIN_CALL_WORDS>(call).map_err(RunError::Program)?);
+	let cost = call.fuel().ok_or(RunError::Program(ProgramError::Malformed))?;
+	if cost > fuel_left {
+		return Err(RunError::OutOfFuel);
+	}
+	let elements = u64::from(call.elements);
+	let range = |at: u32, elements: u64| memory.range(u64::from(at), 4 * elements).map_err(RunError::Program);
+	let (x, y) = (range(call.x, elements)?, range(call.y, elements)?);
+	let operands =
+		call.steps().iter().map(|step| range(step.b, u64::from(step.b_elements))).collect::<Result<Vec<_>, _>>()?;
+	if (x != y && overlap(&x, &y)) || operands.iter().any(|b| overlap(b, &y)) {
+		return Err(RunError::Program(ProgramError::Malformed));
+	}
+	let memory = memory.0;
+	if x != y {
+		memory.copy_within(x, y.start);
+	}
+	let patterns = call.steps().iter().map(|step| {
+		let op = ChainOp::from_word(step.op).expect("a well-formed step");
+		(op, step.pattern(elements).expect("a well-formed step"))
+	});
+	let base = memory.as_mut_ptr();
+	if cfg!(target_endian = "little") && base as usize % std::mem::align_of::<f32>() == 0 {
+		// SAFETY: every range lies inside `memory` and starts a whole number of f32s from its
+		// aligned start (the call is well formed); the output shares no byte with an operand
+		// (operands may share bytes with each other: they are only read), and `memory` is not
+		// touched while these views live. Every bit pattern is an f32.
+		let (a, bs) = unsafe {
+			let view = |range: &std::ops::Range<usize>| base.add(range.start) as *mut f32;
+			let a = std::slice::from_raw_parts_mut(view(&y), y.len() / 4);
+			let bs: Vec<&[f32]> =
+				operands.iter().map(|b| std::slice::from_raw_parts(view(b), b.len() / 4) as &[f32]).collect();
+			(a, bs)
+		};
+		let steps: Vec<Step> = patterns.zip(&bs).map(|((op, pattern), b)| Step { op, b, pattern }).collect();
+		bin_chain_f32(a, &steps);
+	} else {
+		let bs: Vec<Vec<f32>> = operands.iter().map(|b| floats(&memory[b.clone()])).collect();
+		let steps: Vec<Step> = patterns.zip(&bs).map(|((op, pattern), b)| Step { op, b, pattern }).collect();
+		let mut a = floats(&memory[y.clone()]);
+		bin_chain_f32(&mut a, &steps);
+		store_floats(&mut memory[y], &a);
+	}
 	Ok(cost)
 }
 
@@ -1113,6 +1170,92 @@ mod tests {
 			..conv
 		};
 		assert_eq!(huge.fuel(), None);
+	}
+
+	#[test]
+	fn an_element_wise_chain_is_paid_before_it_runs_and_reaches_no_byte_outside_memory() {
+		use veriml_inference_primitives::bin_chain::*;
+		let mut memory = Builder::default();
+		// Two channels of three: multiplied by a channel's scale, a ReLU (a max with 0), then a
+		// row of three added in lockstep. The max answers its operand for a NaN and for -0 (so
+		// -0 · 2 + -0 is +0); a NaN the add makes of a payload comes out the canonical NaN.
+		let payload = f32::from_bits(0x7fc0_1234);
+		let x = memory.floats(&[1.0, -0.0, payload, 4.0, 0.5, -0.0]);
+		let scale = memory.floats(&[2.0, 10.0]);
+		let zero = memory.floats(&[0.0]);
+		let row = memory.floats(&[0.25, -0.0, payload]);
+		let y = memory.floats(&[9.0; 6]);
+		let step = |op: ChainOp, b: u32, b_elements: u32, share: Share| ChainStep {
+			op: op as u32,
+			b,
+			b_elements,
+			share: share as u32,
+		};
+		let mut chain = BinChainCall { x, y, elements: 6, count: 3, ..Default::default() };
+		chain.steps[0] = step(ChainOp::Mul, scale, 2, Share::PerBlock);
+		chain.steps[1] = step(ChainOp::Max, zero, 1, Share::Lockstep);
+		chain.steps[2] = step(ChainOp::Add, row, 3, Share::Lockstep);
+		let call = memory.0.len() as u32;
+		memory.0.extend(chain.to_words().iter().flat_map(|w| w.to_le_bytes()));
+		let cost = chain.fuel().unwrap();
+		assert_eq!(
+			cost,
+			CHAIN_FUEL_PER_CALL
+				+ 6 * CHAIN_FUEL_PER_ELEMENT
+				+ 3 * CHAIN_FUEL_PER_STEP
+				+ 6 * (3 * CHAIN_FUEL_PER_STEP_ELEMENT + CHAIN_FUEL_PER_OPERAND_ELEMENT)
+				// Runs: two blocks, one scalar and two periods, each step's and its tile's.
+				+ (2 + 1 + 1 + 1 + 2 + 1) * CHAIN_FUEL_PER_RUN
+		);
+		let untouched = memory.0.clone();
+		assert_eq!(run_bin_chain(&mut memory.0, call, cost - 1), Err(RunError::OutOfFuel));
+		assert_eq!(memory.0, untouched, "nothing is written unless it is paid for");
+		assert_eq!(run_bin_chain(&mut memory.0, call, cost), Ok(cost));
+		let canonical = f32::from_bits(CANONICAL_NAN);
+		let expected = [2.25, 0.0, canonical, 40.25, 5.0, canonical];
+		assert_eq!(bits(&floats_at(&memory.0, y, 6)), bits(&expected));
+		assert_eq!(floats_at(&memory.0, x, 6)[3], 4.0, "the accumulator apart from the output is only read");
+		// In place: the same bits over the accumulator itself.
+		let mut in_place = untouched.clone();
+		let same = BinChainCall { y: x, ..chain };
+		in_place[call as usize..][..4 * BIN_CHAIN_CALL_WORDS]
+			.copy_from_slice(&same.to_words().iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<_>>());
+		assert_eq!(run_bin_chain(&mut in_place, call, cost), Ok(cost));
+		assert_eq!(bits(&floats_at(&in_place, x, 6)), bits(&expected));
+		// A memory whose start is not an f32's place is copied out and back: the same bits.
+		let mut shifted = [&[0][..], &untouched].concat();
+		assert_eq!(run_bin_chain(&mut shifted[1..], call, cost), Ok(cost));
+		assert_eq!(bits(&floats_at(&shifted[1..], y, 6)), bits(&expected));
+
+		// An output or an operand past the end of memory, an output over part of the
+		// accumulator or over an operand, an operand that does not divide the accumulator, an
+		// unaligned output, no step or too many: refused.
+		let len = memory.0.len() as u32;
+		let with_step = |index: usize, changed: ChainStep| {
+			let mut bad = chain;
+			bad.steps[index] = changed;
+			bad
+		};
+		refused_writing_nothing(
+			&untouched,
+			call,
+			[
+				(BinChainCall { y: len - 8, ..chain }, ProgramError::OutOfBounds),
+				(with_step(2, ChainStep { b: len - 8, ..chain.steps[2] }), ProgramError::OutOfBounds),
+				(BinChainCall { x: u32::MAX - 3, ..chain }, ProgramError::OutOfBounds),
+				(BinChainCall { y: x + 4, ..chain }, ProgramError::Malformed),
+				(BinChainCall { y: scale - 4, ..chain }, ProgramError::Malformed),
+				(with_step(2, ChainStep { b: y + 20, ..chain.steps[2] }), ProgramError::Malformed),
+				(with_step(0, ChainStep { b_elements: 4, ..chain.steps[0] }), ProgramError::Malformed),
+				(with_step(0, ChainStep { op: 6, ..chain.steps[0] }), ProgramError::Malformed),
+				(BinChainCall { y: y + 2, ..chain }, ProgramError::Malformed),
+				(BinChainCall { count: 0, ..chain }, ProgramError::Malformed),
+				(BinChainCall { count: 17, ..chain }, ProgramError::Malformed),
+			]
+			.map(|(bad, error)| (bad.to_words().to_vec(), error)),
+			run_bin_chain,
+		);
+		assert_eq!(run_bin_chain(&mut memory.0, len - 4, u64::MAX), Err(RunError::Program(ProgramError::OutOfBounds)));
 	}
 
 	/// A product of `m × n` over `k` steps in a fresh memory: its panels, per-row and per-column

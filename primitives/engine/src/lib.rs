@@ -6,8 +6,9 @@
 //! so every node computes the same output bits and the same result hash.
 //!
 //! The exceptions to "all in wasm" are the host kernels: the guest hands matrix products (tile
-//! programs, or a whole product), LRNs, max pools and depthwise convolutions to the host
-//! (`host_kernel`, `max_pool`, `depthwise`), which runs them natively with exactly the bits the
+//! programs, or a whole product), LRNs, max pools, depthwise convolutions and element-wise
+//! chains to the host (`host_kernel`, `max_pool`, `depthwise`, `bin_chain`), which runs them
+//! natively with exactly the bits the
 //! guest's wasm would give (one rounding per multiply and per add, in order, wasm's min/max and
 //! canonical NaN). The engine checks that equality on random programs and operations before it
 //! reports ready, and refuses to run otherwise.
@@ -24,6 +25,7 @@
 //! without it). wasmtime's native stack limit sits far above, and reaching it is a local
 //! failure, never a verdict.
 
+mod bin_chain;
 mod depthwise;
 mod guest_stack;
 mod host_kernel;
@@ -148,7 +150,7 @@ fn compile_guest(
 			match guest.check_host_kernel(0, HOST_KERNEL_CHECKS) {
 				Ok(0) => Ok(guest),
 				Ok(differing) => Err(format!(
-					"the node's native kernels differ from the guest's wasm on {differing} of {HOST_KERNEL_CHECKS} tile programs, {HOST_KERNEL_CHECKS} LRNs, {HOST_KERNEL_CHECKS} max pools, {HOST_KERNEL_CHECKS} matrix products and {HOST_KERNEL_CHECKS} depthwise convolutions"
+					"the node's native kernels differ from the guest's wasm on {differing} of {HOST_KERNEL_CHECKS} tile programs, {HOST_KERNEL_CHECKS} LRNs, {HOST_KERNEL_CHECKS} max pools, {HOST_KERNEL_CHECKS} matrix products, {HOST_KERNEL_CHECKS} depthwise convolutions and {HOST_KERNEL_CHECKS} element-wise chains"
 				)),
 				Err(error) => Err(format!("the tile kernel check failed: {error:?}")),
 			}

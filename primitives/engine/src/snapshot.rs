@@ -14,6 +14,7 @@ use codec::{Decode, Encode};
 use std::{ops::Range, time::Instant};
 use veriml_inference_interface::Lane;
 use veriml_inference_primitives::{
+	bin_chain::BIN_CHAIN_IMPORT,
 	depthwise::DEPTHWISE_IMPORT,
 	host_kernel::{IMPORT_MODULE, IMPORT_NAME, MAT_MUL_IMPORT},
 	lrn::LRN_IMPORT,
@@ -405,6 +406,7 @@ impl Guest {
 		linker.func_wrap(IMPORT_MODULE, LRN_IMPORT, run_lrn)?;
 		linker.func_wrap(IMPORT_MODULE, MAX_POOL_IMPORT, run_max_pool)?;
 		linker.func_wrap(IMPORT_MODULE, DEPTHWISE_IMPORT, run_depthwise)?;
+		linker.func_wrap(IMPORT_MODULE, BIN_CHAIN_IMPORT, run_bin_chain)?;
 		linker.func_wrap(IMPORT_MODULE, MAT_MUL_IMPORT, run_mat_mul)?;
 		linker.func_wrap(IMPORT_MODULE, names::METER_MOVED_IMPORT, meter_moved)?;
 		linker.func_wrap(IMPORT_MODULE, names::METER_GROWN_IMPORT, meter_grown)?;
@@ -854,6 +856,11 @@ fn run_max_pool(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Resul
 /// The guest's import `veriml.run_depthwise`: runs one depthwise convolution of the guest natively.
 fn run_depthwise(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()> {
 	on_host(caller, |memory, fuel| host_kernel::run_depthwise(memory, call, fuel))
+}
+
+/// The guest's import `veriml.run_bin_chain`: runs one element-wise chain of the guest natively.
+fn run_bin_chain(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()> {
+	on_host(caller, |memory, fuel| host_kernel::run_bin_chain(memory, call, fuel))
 }
 
 /// Runs a host kernel's `work` on the guest's memory with the fuel left, and charges what it

@@ -35,11 +35,13 @@
 /// where version 8 handed them over a tile at a time: the same bits, another fuel (a product
 /// pays its program once and each tile's operations, where each tile paid a program). Version
 /// 10 runs 2-D channels-first f32 depthwise convolutions on the host whole (`depthwise`): the
-/// same bits, less fuel (ShuffleNet's).
+/// same bits, less fuel (ShuffleNet's). Version 11 runs tract's chains of f32 element-wise
+/// operations (`OptBinChain`: batch normalisations, ReLUs, residual adds) on the host whole
+/// (`bin_chain`): the same bits, another fuel.
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.
-pub const ENGINE_VERSION: u32 = 10;
+pub const ENGINE_VERSION: u32 = 11;
 
 /// Name of the guest's custom section that holds its engine version (4 bytes, little endian).
 pub const VERSION_SECTION: &str = "veriml:engine_version";

@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+pub mod bin_chain;
 pub mod depthwise;
 pub mod guest;
 pub mod host_kernel;

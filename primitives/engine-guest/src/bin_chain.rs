@@ -4,14 +4,16 @@
 //! multiply and add, a ReLU's max, a residual add) into one `OptBinChain`, which walks the
 //! accumulator once in wasm: 30 % of ShuffleNet's run and 46 % of DenseNet-121's
 //! (`scripts/profile-engine.sh`). After tract has optimised a model, [`on_host`] replaces each
-//! `OptBinChain` of f32 tensors by [`HostBinChain`], which hands the whole chain to the host in
-//! one call (`veriml.run_bin_chain`), where the engine's `bin_chain_f32` gives every element the
-//! same operations in the same order. tract's paths (its chunked pass, the steps one at a time,
-//! the short-period broadcast, the wasm `pmax` and the scalar `f32::max`) agree with each other
-//! and with the host on every input but a NaN in a `min` or `max` step's operand, which the host
-//! never receives: such a chain stays tract's. [`check`] runs random chains through tract's
-//! `OptBinChain` in wasm and through the host and counts the differences; the node runs it at
-//! start-up.
+//! `OptBinChain` of f32 tensors by [`HostBinChain`], which hands the whole chain to the host
+//! (`veriml.run_bin_chain`, one call for every sixteen steps: tract's optimiser lets a chain
+//! grow past sixteen, one step a pass), where the engine's `bin_chain_f32` gives every element
+//! the same operations in the same order. tract's paths agree with the host (its chunked pass,
+//! the steps one at a time, the short-period broadcast, the wasm `pmax` and `pmin` of a `max`
+//! or `min` by a scalar) but where tract computes a `min` or `max` by the scalar `f32::min` or
+//! `f32::max` (its operand moving with the accumulator, or a tensor not in tract's natural
+//! strides) and where a `min` or `max` step's operand holds a NaN: such a chain stays tract's.
+//! [`check`] runs random chains through tract's `OptBinChain` in wasm and through the host and
+//! counts the differences; the node runs it at start-up.
 
 use tract_linalg::{multithread::BShare, BinOp};
 use tract_onnx::{
@@ -38,12 +40,12 @@ pub struct HostBinChain {
 }
 
 impl HostBinChain {
-	/// tract's chain `tract` run by the host; `None` for a chain longer than the host takes or
-	/// with a `min` or `max` whose operand moves with the accumulator (tract's `Lockstep`, which
-	/// it computes with the scalar `f32::max` and `f32::min`: the start-up check found their
-	/// bits apart from the host's on some inputs, where every other step agrees).
+	/// tract's chain `tract` run by the host; `None` for a chain of no step or with a `min` or
+	/// `max` whose operand moves with the accumulator (tract's `Lockstep`, which it computes with
+	/// the scalar `f32::max` and `f32::min`: the start-up check found their bits apart from the
+	/// host's on some inputs, where every other step agrees).
 	fn new(tract: &OptBinChain) -> Option<Self> {
-		if tract.steps.is_empty() || tract.steps.len() > MAX_CHAIN_STEPS {
+		if tract.steps.is_empty() {
 			return None;
 		}
 		tract
@@ -68,11 +70,12 @@ impl HostBinChain {
 			.map(|steps| Self { tract: tract.clone(), steps })
 	}
 
-	/// The host's call for the chain over `inputs`, without the accumulator's address; `None`
-	/// where the inputs are not contiguous f32 tensors whose operands fit their steps, or a
+	/// The host's calls for the chain over `inputs` (sixteen steps a call), without the
+	/// accumulator's address; `None` where the accumulator is empty, the inputs are not
+	/// contiguous f32 tensors whose operands fit their steps, or a
 	/// `min` or `max` step would take tract's scalar path (its operand, or as the first step the
 	/// accumulator, not in tract's natural layout) or its operand holds a NaN.
-	fn call_for(&self, inputs: &[TValue]) -> TractResult<Option<BinChainCall>> {
+	fn call_for(&self, inputs: &[TValue]) -> TractResult<Option<Vec<BinChainCall>>> {
 		let f32_type = f32::datum_type();
 		// Every element where the natural layout has it; tract calls a tensor natural only
 		// where the strides of its axes of one element are too (an axis inserted into a
@@ -97,23 +100,33 @@ impl HostBinChain {
 		}) {
 			return Ok(None);
 		}
-		let Ok(elements) = u32::try_from(a.len()) else { return Ok(None) };
-		let mut call = BinChainCall { elements, count: self.steps.len() as u32, ..Default::default() };
-		for ((step, (op, share)), b) in call.steps.iter_mut().zip(&self.steps).zip(operands) {
+		// An empty accumulator is tract's: it has nothing to do.
+		let Ok(elements @ 1..) = u32::try_from(a.len()) else { return Ok(None) };
+		let mut steps = Vec::with_capacity(self.steps.len());
+		for ((op, share), b) in self.steps.iter().zip(operands) {
 			let values = b.try_as_plain_ram()?.as_slice::<f32>()?;
 			if matches!(op, ChainOp::Min | ChainOp::Max) && values.iter().any(|v| v.is_nan()) {
 				return Ok(None);
 			}
 			let b_elements = u32::try_from(b.len()).unwrap_or(0);
-			*step = ChainStep { op: *op as u32, b: values.as_ptr() as usize as u32, b_elements, share: *share as u32 };
+			steps.push(ChainStep { op: *op as u32, b: values.as_ptr() as usize as u32, b_elements, share: *share as u32 });
 		}
-		Ok(call.is_well_formed().then_some(call))
+		// Sixteen steps a call, one call after the other over the same accumulator.
+		let calls: Vec<BinChainCall> = steps
+			.chunks(MAX_CHAIN_STEPS)
+			.map(|chunk| {
+				let mut call = BinChainCall { elements, count: chunk.len() as u32, ..Default::default() };
+				call.steps[..chunk.len()].copy_from_slice(chunk);
+				call
+			})
+			.collect();
+		Ok(calls.iter().all(|call| call.is_well_formed()).then_some(calls))
 	}
 
-	/// The chain over `inputs`, by the host where [`call_for`](Self::call_for) answers a call,
+	/// The chain over `inputs`, by the host where [`call_for`](Self::call_for) answers calls,
 	/// by tract otherwise.
 	fn eval_with(&self, ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-		let Some(mut call) = self.call_for(&inputs)? else { return self.tract.eval(ctx, inputs) };
+		let Some(calls) = self.call_for(&inputs)? else { return self.tract.eval(ctx, inputs) };
 		let mut inputs = inputs.into_iter();
 		// tract's chain writes over its accumulator, taken whole (copied when shared); the
 		// operands, whose addresses the call holds, live on in `operands`.
@@ -121,8 +134,10 @@ impl HostBinChain {
 		let operands: Vec<TValue> = inputs.collect();
 		let mut plain = a.try_as_plain_ram_mut()?;
 		let at = plain.as_slice_mut::<f32>()?.as_ptr() as usize as u32;
-		(call.x, call.y) = (at, at);
-		unsafe { run_bin_chain(call.to_words().as_ptr()) };
+		for call in calls {
+			let call = BinChainCall { x: at, y: at, ..call };
+			unsafe { run_bin_chain(call.to_words().as_ptr()) };
+		}
 		drop((plain, operands));
 		Ok(tvec!(a.into_tvalue()))
 	}
@@ -158,7 +173,9 @@ pub(crate) fn check(rng: &mut crate::host_kernel::Lcg, problems: u32) -> u32 {
 		if checked == problems {
 			break;
 		}
-		let shape = [1 + rng.below(2) as usize, 1 + rng.below(16) as usize, 1 + rng.below(8) as usize, 4 * (1 + rng.below(6) as usize)];
+		// Planes of up to 8 rows, one draw in eight of 64 (past the host's tile of 8,192).
+		let rows = if rng.below(8) == 0 { 64 } else { 1 + rng.below(8) as usize };
+		let shape = [1 + rng.below(2) as usize, 1 + rng.below(16) as usize, rows, 4 * (1 + rng.below(6) as usize)];
 		let Some((op, operands)) = optimised(rng, &shape) else { continue };
 		let Some(host) = HostBinChain::new(&op) else { continue };
 		let a: Vec<f32> = (0..shape.iter().product()).map(|_| rng.value()).collect();
@@ -193,13 +210,15 @@ pub(crate) fn check(rng: &mut crate::host_kernel::Lcg, problems: u32) -> u32 {
 	differing + (problems - checked)
 }
 
-/// tract's optimised `OptBinChain` for a random chain of two to six element-wise operations on
+/// tract's optimised `OptBinChain` for a random chain of two to twenty element-wise operations on
 /// an f32 tensor of `shape` (`N × C × H × W`) and constant operands, with its operands as the
 /// optimiser hands them to it; `None` where tract makes something else of it.
 fn optimised(rng: &mut crate::host_kernel::Lcg, shape: &[usize; 4]) -> Option<(OptBinChain, Vec<Tensor>)> {
 	let mut model = TypedModel::default();
 	let mut wire = model.add_source("a", f32::datum_type().fact(shape)).ok()?;
-	for index in 0..2 + rng.below(5) {
+	// Two to six steps; one chain in sixteen of 17 to 20, more than one call takes.
+	let steps = if rng.below(16) == 0 { 17 + rng.below(4) } else { 2 + rng.below(5) };
+	for index in 0..steps {
 		let kind = rng.below(6);
 		// A scalar, one per channel, one per plane element or one per element (a min or max:
 		// a scalar or one per channel, the steps the host takes).

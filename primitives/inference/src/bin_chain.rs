@@ -8,9 +8,10 @@
 //! the step's operand element for it ([`Share`]): add, multiply and subtract are IEEE f32
 //! operations, `min` is `if a < b { a } else { b }` and `max` is `if a > b { a } else { b }`. A
 //! result that is NaN is the canonical NaN, as wasm's arithmetic gives it. These are the bits
-//! of every path of tract's `OptBinChain` in the guest (its chunked pass, the steps one at a
-//! time, the short-period broadcast) wherever no operand of a `min` or `max` step holds a NaN:
-//! the guest hands the node no other chain. The guest checks it at the node's start-up with
+//! of tract's `OptBinChain` in the guest (its chunked pass, the steps one at a time, the
+//! short-period broadcast, its SIMD `pmax` and `pmin` by a scalar) for every chain the guest
+//! hands over: not one with a `min` or `max` that tract computes with the scalar `f32::max` or
+//! `f32::min`, or whose operand holds a NaN. The guest checks it at the node's start-up with
 //! random chains against tract's code in wasm (`veriml_check_host_kernel`), as it does the
 //! tile kernel, the LRN, the pools and the depthwise convolutions.
 
@@ -18,7 +19,7 @@
 /// `run_bin_chain(call: u32)`, the address of a [`BinChainCall`].
 pub const BIN_CHAIN_IMPORT: &str = "run_bin_chain";
 
-/// Steps a chain holds at most (tract folds at most sixteen).
+/// Steps a call holds at most (the guest hands a longer chain over in several calls).
 pub const MAX_CHAIN_STEPS: usize = 16;
 
 /// Words of a [`BinChainCall`] in guest memory: four, then four a step, unused steps zero.
@@ -115,11 +116,12 @@ pub struct ChainStep {
 
 impl ChainStep {
 	/// Its pattern over an accumulator of `elements`; `None` if malformed: an unknown
-	/// operation or share, no operand element, or one that does not divide `elements`.
+	/// operation or share, no operand element, or an operand whose length does not divide
+	/// `elements` (an empty accumulator has no step: every operand is longer).
 	pub fn pattern(&self, elements: u64) -> Option<Pattern> {
 		ChainOp::from_word(self.op)?;
 		let b = u64::from(self.b_elements);
-		if b == 0 || elements % b != 0 {
+		if b == 0 || b > elements || elements % b != 0 {
 			return None;
 		}
 		let per_block = match self.share {
@@ -127,8 +129,7 @@ impl ChainStep {
 			1 => true,
 			_ => return None,
 		};
-		// An empty accumulator is a scalar run of no element.
-		Some(if b == 1 || elements == 0 {
+		Some(if b == 1 {
 			Pattern::Scalar { run: elements }
 		} else if per_block && b < elements {
 			Pattern::Scalar { run: elements / b }
@@ -227,9 +228,12 @@ mod tests {
 		assert_eq!(step(ChainOp::Max, 1, Share::PerBlock).pattern(24), Some(Pattern::Scalar { run: 24 }));
 		assert_eq!(step(ChainOp::Sub, 24, Share::PerBlock).pattern(24), Some(Pattern::Zip { period: 24 }));
 		assert_eq!(step(ChainOp::SubF, 24, Share::Lockstep).pattern(24), Some(Pattern::Zip { period: 24 }));
-		assert_eq!(step(ChainOp::Min, 3, Share::PerBlock).pattern(0), Some(Pattern::Scalar { run: 0 }));
-		// Refused: no operand element, one that does not divide, an unknown operation or share.
+		// Refused: no operand element, one that does not divide or is longer than the
+		// accumulator (an empty one has no step), an unknown operation or share.
 		assert_eq!(step(ChainOp::Mul, 0, Share::PerBlock).pattern(24), None);
+		assert_eq!(step(ChainOp::Mul, 48, Share::Lockstep).pattern(24), None);
+		assert_eq!(step(ChainOp::Min, 3, Share::PerBlock).pattern(0), None);
+		assert_eq!(step(ChainOp::Min, 1, Share::Lockstep).pattern(0), None);
 		assert_eq!(step(ChainOp::Mul, 5, Share::Lockstep).pattern(24), None);
 		assert_eq!(ChainStep { op: 6, ..step(ChainOp::Mul, 4, Share::PerBlock) }.pattern(24), None);
 		assert_eq!(ChainStep { share: 2, ..step(ChainOp::Mul, 4, Share::PerBlock) }.pattern(24), None);
@@ -264,7 +268,8 @@ mod tests {
 		assert!(!odd.is_well_formed());
 		odd.steps[1] = step(ChainOp::Add, 5, Share::Lockstep);
 		assert_eq!(odd.fuel(), None);
-		// The largest call's fuel fits a u64: 2^32 elements through sixteen steps of runs of one.
+		// The largest call's fuel fits a u64: 2^32 elements through sixteen steps, fifteen of
+		// them an operand as long as the accumulator, one of runs of three.
 		let mut huge = BinChainCall { elements: u32::MAX, count: 16, ..call };
 		huge.steps = [step(ChainOp::Add, u32::MAX, Share::PerBlock); MAX_CHAIN_STEPS];
 		huge.steps[0] = step(ChainOp::Add, 3, Share::Lockstep);

@@ -168,16 +168,12 @@ pub fn on_host(model: &mut TypedModel) {
 /// tract's optimiser makes it) and through the host; answers how many gave a different bit (and
 /// how many of the `problems` the host did not take in four times as many draws).
 pub(crate) fn check(rng: &mut crate::host_kernel::Lcg, problems: u32) -> u32 {
-	let (mut differing, mut checked) = (0, 0);
-	for _ in 0..problems.saturating_mul(4) {
-		if checked == problems {
-			break;
-		}
+	crate::host_kernel::count_differing(rng, problems, |rng| {
 		// Planes of up to 8 rows, one draw in eight of 64 (past the host's tile of 8,192).
 		let rows = if rng.below(8) == 0 { 64 } else { 1 + rng.below(8) as usize };
 		let shape = [1 + rng.below(2) as usize, 1 + rng.below(16) as usize, rows, 4 * (1 + rng.below(6) as usize)];
-		let Some((op, operands)) = optimised(rng, &shape) else { continue };
-		let Some(host) = HostBinChain::new(&op) else { continue };
+		let (op, operands) = optimised(rng, &shape)?;
+		let host = HostBinChain::new(&op)?;
 		let a: Vec<f32> = (0..shape.iter().product()).map(|_| rng.value()).collect();
 		// Tensors laid out naturally but not in tract's natural strides, half the time: an
 		// accumulator of one image, and per-channel operands, each with axes inserted.
@@ -185,7 +181,7 @@ pub(crate) fn check(rng: &mut crate::host_kernel::Lcg, problems: u32) -> u32 {
 			let mut inserted = t.clone().into_shape(shape).ok()?;
 			axes.iter().try_for_each(|axis| inserted.insert_axis(*axis)).ok().map(|_| inserted)
 		};
-		let Ok(mut a) = Tensor::from_shape(&shape, &a) else { continue };
+		let mut a = Tensor::from_shape(&shape, &a).ok()?;
 		if shape[0] == 1 && rng.below(2) == 0 {
 			a = inserted(&a, &shape[1..], &[0]).unwrap_or(a);
 		}
@@ -197,17 +193,12 @@ pub(crate) fn check(rng: &mut crate::host_kernel::Lcg, problems: u32) -> u32 {
 			})
 			.collect();
 		let inputs: TVec<TValue> = std::iter::once(a).chain(operands).map(|t| t.into_tvalue()).collect();
-		let Ok(Some(_)) = host.call_for(&inputs) else { continue };
-		let Ok(on_host) = host.eval_with(&EvalContext::out_of_plan(), inputs.clone()) else { continue };
-		let Ok(by_tract) = op.eval(&EvalContext::out_of_plan(), inputs) else { continue };
-		checked += 1;
-		let bits = |t: &Tensor| t.try_as_plain_ram().ok().and_then(|p| p.as_slice::<f32>().ok().map(|s| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>()));
-		if on_host[0].shape() != by_tract[0].shape() || bits(&on_host[0]) != bits(&by_tract[0]) {
-			differing += 1;
-		}
-	}
-	// Too few chains taken by the host is a failure too: the check would have checked nothing.
-	differing + (problems - checked)
+		// A chain the host does not take is drawn again.
+		host.call_for(&inputs).ok()??;
+		let mut on_host = host.eval_with(&EvalContext::out_of_plan(), inputs.clone()).ok()?;
+		let mut by_tract = op.eval(&EvalContext::out_of_plan(), inputs).ok()?;
+		Some((on_host.remove(0).into_tensor(), by_tract.remove(0).into_tensor()))
+	})
 }
 
 /// tract's optimised `OptBinChain` for a random chain of two to twenty element-wise operations on

@@ -165,11 +165,7 @@ pub fn on_host(model: &mut TypedModel, convs: &HashMap<String, PoolSpec>) {
 /// from a `Conv`) and through the host; answers how many gave a different bit (and how many of
 /// the `problems` the host did not take in four times as many draws).
 pub(crate) fn check(rng: &mut crate::host_kernel::Lcg, problems: u32) -> u32 {
-	let (mut differing, mut checked) = (0, 0);
-	for _ in 0..problems.saturating_mul(4) {
-		if checked == problems {
-			break;
-		}
+	crate::host_kernel::count_differing(rng, problems, |rng| {
 		// Up to 16 channels: calls of 8 planes and channels or more take the host's lanes.
 		let (n, c, h, w) = (1 + rng.below(2) as usize, 2 + rng.below(15) as usize, 1 + rng.below(12) as usize, 1 + rng.below(40) as usize);
 		let pads = |rng: &mut crate::host_kernel::Lcg| tvec![rng.below(4) as usize, rng.below(4) as usize];
@@ -184,20 +180,14 @@ pub(crate) fn check(rng: &mut crate::host_kernel::Lcg, problems: u32) -> u32 {
 			(0..count).map(|_| if rng.below(4) == 0 { rng.value() } else { rng.value().clamp(-1.0e3, 1.0e3) }).collect()
 		};
 		let (x, kernel, bias) = (values(n * c * h * w), values(c * kh * kw), values(c));
-		let Some((op, kernel, bias)) = optimised(&spec, &[n, c, h, w], &kernel, &bias) else { continue };
-		let Ok(x) = Tensor::from_shape(&[n, c, h, w], &x) else { continue };
-		let Some(host) = HostDepthwise::new(op.clone(), &spec, x.shape()) else { continue };
-		let Ok(Some(on_host)) = host.eval_on_host(&x, &kernel, &bias) else { continue };
+		let (op, kernel, bias) = optimised(&spec, &[n, c, h, w], &kernel, &bias)?;
+		let x = Tensor::from_shape(&[n, c, h, w], &x).ok()?;
+		let host = HostDepthwise::new(op.clone(), &spec, x.shape())?;
+		let on_host = host.eval_on_host(&x, &kernel, &bias).ok()??;
 		let inputs = tvec![x.into_tvalue(), kernel.into_tvalue(), bias.into_tvalue()];
-		let Ok(by_tract) = op.eval(&EvalContext::out_of_plan(), inputs) else { continue };
-		checked += 1;
-		let bits = |t: &Tensor| t.try_as_plain_ram().ok().and_then(|p| p.as_slice::<f32>().ok().map(|s| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>()));
-		if on_host.shape() != by_tract[0].shape() || bits(&on_host) != bits(&by_tract[0]) {
-			differing += 1;
-		}
-	}
-	// Too few convolutions taken by the host is a failure too: the check would have checked nothing.
-	differing + (problems - checked)
+		let mut by_tract = op.eval(&EvalContext::out_of_plan(), inputs).ok()?;
+		Some((on_host, by_tract.remove(0).into_tensor()))
+	})
 }
 
 /// tract's optimised `DepthWise` for a channels-first convolution of `spec` (an `OIHW` kernel of

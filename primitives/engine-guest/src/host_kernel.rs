@@ -190,6 +190,31 @@ impl Lcg {
 	}
 }
 
+/// The start-up checks' loop over whole operations: draws up to four times `problems` problems
+/// with `draw`, which answers the host's output and tract's for one, or `None` where tract
+/// refuses it or the host does not take it, until `problems` are answered; answers how many of
+/// those gave another shape or another bit, and counts each of the `problems` never answered
+/// as one more (a check that checked too little fails).
+pub(crate) fn count_differing(
+	rng: &mut Lcg,
+	problems: u32,
+	mut draw: impl FnMut(&mut Lcg) -> Option<(tract_onnx::prelude::Tensor, tract_onnx::prelude::Tensor)>,
+) -> u32 {
+	let (mut differing, mut checked) = (0, 0);
+	for _ in 0..problems.saturating_mul(4) {
+		if checked == problems {
+			break;
+		}
+		let Some((on_host, by_tract)) = draw(rng) else { continue };
+		checked += 1;
+		let bits = |t: &tract_onnx::prelude::Tensor| t.try_as_plain_ram().ok().and_then(|p| p.as_slice::<f32>().ok().map(|s| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>()));
+		if on_host.shape() != by_tract.shape() || bits(&on_host) != bits(&by_tract) {
+			differing += 1;
+		}
+	}
+	differing + (problems - checked)
+}
+
 /// One random tract program over freshly made operands, and the buffer its stores write to.
 fn random_program(rng: &mut Lcg, operands: &mut Vec<Vec<f32>>) -> Vec<FusedKerSpec<f32>> {
 	let mut program = Vec::new();

@@ -147,12 +147,8 @@ pub(crate) fn random_spec(rng: &mut crate::host_kernel::Lcg, c: usize, padding: 
 /// `MaxPool` in wasm and through the host; answers how many gave a different bit (and how many
 /// of the `problems` the host did not take in four times as many draws).
 pub(crate) fn check(rng: &mut crate::host_kernel::Lcg, problems: u32) -> u32 {
-	let (mut differing, mut checked) = (0, 0);
 	// Draws that tract refuses or the host does not take (2×2 undilated windows) are drawn again.
-	for _ in 0..problems.saturating_mul(4) {
-		if checked == problems {
-			break;
-		}
+	crate::host_kernel::count_differing(rng, problems, |rng| {
 		let (n, c, h, w) = (1 + rng.below(2) as usize, 1 + rng.below(3) as usize, 1 + rng.below(9) as usize, 1 + rng.below(9) as usize);
 		let pads = |rng: &mut crate::host_kernel::Lcg| tvec![rng.below(3) as usize, rng.below(3) as usize];
 		let padding = match rng.below(4) {
@@ -168,25 +164,18 @@ pub(crate) fn check(rng: &mut crate::host_kernel::Lcg, problems: u32) -> u32 {
 				_ => rng.value(),
 			})
 			.collect();
-		let Ok(input) = Tensor::from_shape(&[n, c, h, w], &values) else { continue };
+		let input = Tensor::from_shape(&[n, c, h, w], &values).ok()?;
 		let shape: TVec<TDim> = input.shape().iter().map(|d| d.to_dim()).collect();
-		let Ok(geometry) = spec.compute_geo(&shape) else { continue };
+		let geometry = spec.compute_geo(&shape).ok()?;
 		let host = HostMaxPool(OptMaxPool { pool_spec: spec.clone(), with_index_outputs: None, geometry });
-		let Ok(Some(on_host)) = host.eval_on_host(&input) else { continue };
+		let on_host = host.eval_on_host(&input).ok()??;
 		// tract's walk panics on an empty output (the host writes nothing).
 		if on_host.len() == 0 {
-			continue;
+			return None;
 		}
-		let by_tract = EvalOp::eval(&MaxPool::new(spec, None), &EvalContext::out_of_plan(), tvec![input.into_tvalue()]);
-		let Ok(by_tract) = by_tract else { continue };
-		checked += 1;
-		let bits = |t: &Tensor| t.try_as_plain_ram().ok().and_then(|p| p.as_slice::<f32>().ok().map(|s| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>()));
-		if on_host.shape() != by_tract[0].shape() || bits(&on_host) != bits(&by_tract[0]) {
-			differing += 1;
-		}
-	}
-	// Too few pools taken by the host is a failure too: the check would have checked nothing.
-	differing + (problems - checked)
+		let mut by_tract = EvalOp::eval(&MaxPool::new(spec, None), &EvalContext::out_of_plan(), tvec![input.into_tvalue()]).ok()?;
+		Some((on_host, by_tract.remove(0).into_tensor()))
+	})
 }
 
 impl Op for HostMaxPool {

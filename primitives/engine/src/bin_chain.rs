@@ -2,10 +2,8 @@
 //! `veriml_inference_primitives::bin_chain`): the bits of tract's `OptBinChain` in the guest, which
 //! the guest checks against it at start-up.
 
-use veriml_inference_primitives::{
-	bin_chain::{ChainOp, Pattern, CHAIN_TILE},
-	host_kernel::CANONICAL_NAN,
-};
+use crate::host_kernel::canonical_tile;
+use veriml_inference_primitives::bin_chain::{ChainOp, Pattern, CHAIN_TILE};
 
 /// One step of a chain, its operand read out of guest memory's place.
 pub(crate) struct Step<'a> {
@@ -66,20 +64,20 @@ pub(crate) fn bin_chain_f32(a: &mut [f32], steps: &[Step]) {
 		}
 		// A NaN after the last step is NaN however it came (an operation on a NaN gives a NaN,
 		// `min` and `max` answer their operand for a NaN accumulator): wasm canonicalised it.
-		if tile.iter().fold(false, |nan, x| nan | x.is_nan()) {
-			tile.iter_mut().filter(|x| x.is_nan()).for_each(|x| *x = f32::from_bits(CANONICAL_NAN));
-		}
+		canonical_tile(tile);
 	}
 }
 
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use veriml_inference_primitives::bin_chain::{ChainStep, Share};
+	use veriml_inference_primitives::{
+		bin_chain::{ChainStep, Share},
+		host_kernel::canonical,
+	};
 
 	/// The chain by its definition, element by element, NaNs made canonical after every step.
 	fn definition(a: &[f32], steps: &[(ChainOp, Vec<f32>, Share)]) -> Vec<u32> {
-		let canonical = |v: f32| if v.is_nan() { f32::from_bits(CANONICAL_NAN) } else { v };
 		let blocks = |b: &[f32]| a.len() / b.len();
 		(0..a.len())
 			.map(|i| {

@@ -5,7 +5,7 @@
 use crate::max_pool::column_spans;
 use veriml_inference_primitives::{
 	depthwise::{DepthwiseCall, DEPTHWISE_LANES},
-	host_kernel::CANONICAL_NAN,
+	host_kernel::canonical,
 };
 
 /// Planes the host convolves at once, one lane each.
@@ -43,15 +43,6 @@ fn add_products(row: &mut [f32], taps: &[f32], stride: usize, k: f32) {
 	let (row, taps) = (&mut row[..n], &taps[..(n - 1) * stride + 1]);
 	for (i, o) in row.iter_mut().enumerate() {
 		*o += k * taps[i * stride];
-	}
-}
-
-/// The canonical NaN for a NaN, as wasm's arithmetic gives it.
-fn canonical(v: f32) -> f32 {
-	if v.is_nan() {
-		f32::from_bits(CANONICAL_NAN)
-	} else {
-		v
 	}
 }
 

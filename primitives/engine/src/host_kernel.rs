@@ -152,12 +152,14 @@ fn wasm_max(a: f32, b: f32) -> f32 {
 	}
 }
 
-/// The tile with every NaN written as the canonical NaN. An operation on the tile computes each
-/// element's arithmetic first and calls this once: an element is NaN after its operations exactly
-/// when one of them gave a NaN (a NaN operand gives a NaN), so canonicalising the result once is
-/// what wasm's canonicalisation of each result writes. The test for a NaN is one vectorised pass;
-/// the rewrite runs only for a tile that holds one.
-fn canonical_tile(tile: &mut [f32; TILE]) {
+/// The tile (of a product, or of an element-wise chain) with every NaN written as the canonical
+/// NaN. An operation on the tile computes each element's arithmetic first and calls this once:
+/// an element is NaN after its operations exactly when one of them gave a NaN (a NaN operand
+/// gives a NaN), so canonicalising the result once is what wasm's canonicalisation of each result
+/// writes. The test for a NaN is one vectorised pass; the rewrite runs only for a tile that holds
+/// one. Inlined, so that a product's tile keeps its fixed length.
+#[inline(always)]
+pub(crate) fn canonical_tile(tile: &mut [f32]) {
 	if tile.iter().fold(false, |nan, t| nan | t.is_nan()) {
 		tile.iter_mut().for_each(|t| *t = canonical(*t));
 	}

@@ -22,9 +22,11 @@
 //!
 //! `packed` is `(ptr << 32) | len` of the SCALE-encoded answer in guest memory.
 //!
-//! Its imports are the host's tile kernel, whole matrix products, LRN and max pool (`veriml.run_tile_program`,
-//! `veriml.run_mat_mul`, `veriml.run_lrn`, `veriml.run_max_pool`), and `veriml.meter_moved` and `veriml.meter_grown`, which the stand-ins for
-//! the bulk memory instructions call (`metering.rs`). Built with the feature `profile` (never
+//! Its imports are the host's tile kernel, whole matrix products, LRN, max pool, depthwise
+//! convolution and element-wise chain (`veriml.run_tile_program`, `veriml.run_mat_mul`,
+//! `veriml.run_lrn`, `veriml.run_max_pool`, `veriml.run_depthwise`, `veriml.run_bin_chain`),
+//! `veriml.meter_moved` and `veriml.meter_grown`, which the stand-ins for the bulk memory
+//! instructions call (`metering.rs`). Built with the feature `profile` (never
 //! for a node), it also imports `veriml.profile_node` (`profile.rs`).
 //!
 //! Built natively (as an rlib), [`load`] and [`run`] are the very same code on native tract:
@@ -280,12 +282,15 @@ unsafe fn host_buffer(ptr: u32, len: u32) -> Vec<u8> {
 
 /// Runs the module's static constructors once. The host calls this right after instantiating;
 /// an explicit call also stops the linker from re-running them at the start of every export.
+/// First it takes the memory's size as the guest's own (`metering::start`: a node may give a
+/// run room beyond it).
 #[cfg(target_arch = "wasm32")]
 #[no_mangle]
 pub extern "C" fn _initialize() {
 	extern "C" {
 		fn __wasm_call_ctors();
 	}
+	metering::start();
 	unsafe { __wasm_call_ctors() }
 }
 

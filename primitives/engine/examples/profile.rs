@@ -11,7 +11,9 @@
 //! guest's: the difference is the reports' own instructions and its other snapshot. The given
 //! guest's run and whole call are timed too (`given_guest_us`): given another build of the
 //! guest (an earlier commit's, built without `profile`), the output is an A/B of two engines
-//! in one process, with both fuels.
+//! in one process, with both fuels. The given guest is declared of this engine's version, or of
+//! `VERIML_GIVEN_GUEST_VERSION` where that is set: an earlier version's build is then prepared
+//! and run as a node prepares and runs that version.
 
 use std::{collections::BTreeMap, time::Duration};
 use veriml_engine::{guest_hash, json::parse_inputs, metering, Engine, RunTimes, ENGINE_VERSION};
@@ -49,8 +51,10 @@ fn main() {
 		(serde_json::Value::Null, None, serde_json::Value::Null);
 	if let Some(path) = args.get(4) {
 		let wasm = std::fs::read(path).expect("profiling guest file");
+		let given_version = std::env::var("VERIML_GIVEN_GUEST_VERSION")
+			.map_or(ENGINE_VERSION, |version| version.parse().expect("VERIML_GIVEN_GUEST_VERSION is a number"));
 		let metered = metering::meter(&wasm)
-			.and_then(|metered| metering::declare_version(&metered, ENGINE_VERSION))
+			.and_then(|metered| metering::declare_version(&metered, given_version))
 			.expect("the profiling guest can be metered");
 		let guest = engine.add_guest(&metered).expect("the profiling guest is an engine guest");
 		let profiled = engine.profile_model(guest.hash, &model, &inputs, runs + 1).expect("the profiling guest runs");

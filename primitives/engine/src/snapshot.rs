@@ -16,6 +16,7 @@ use veriml_inference_interface::Lane;
 use veriml_inference_primitives::{
 	bin_chain::BIN_CHAIN_IMPORT,
 	depthwise::DEPTHWISE_IMPORT,
+	guest::ROOM_VERSION,
 	host_kernel::{IMPORT_MODULE, IMPORT_NAME, MAT_MUL_IMPORT},
 	lrn::LRN_IMPORT,
 	max_pool::MAX_POOL_IMPORT,
@@ -120,13 +121,13 @@ impl MemorySnapshot {
 		Ok(())
 	}
 
-	/// Makes the bytes `range` of `memory` (as long as the snapshot, holding what a run left)
-	/// equal to what [`restore`](Self::restore) makes of a fresh instance's memory: `fresh`
-	/// (zero past its end) with the snapshot written over it. Every block in the range is
-	/// compared with what it must hold and rewritten where it differs. Answers the bytes
-	/// rewritten.
+	/// Makes the bytes `range` of `memory` (at least as long as the snapshot, holding what a run
+	/// left) equal to what [`restore`](Self::restore) makes of a fresh instance's memory grown
+	/// as long: `fresh` (zero past its end) with the snapshot written over it. Every block in the
+	/// range is compared with what it must hold and rewritten where it differs. Answers the
+	/// bytes rewritten.
 	fn reset(&self, memory: &mut [u8], fresh: &[u8], range: Range<usize>) -> Result<usize, RunError> {
-		if memory.len() != self.len || range.start % BLOCK != 0 || range.start > range.end || range.end > self.len {
+		if memory.len() < self.len || range.start % BLOCK != 0 || range.start > range.end || range.end > memory.len() {
 			return Err(LocalFailure::HostResources.into());
 		}
 		// The snapshot's first run of blocks that ends after the range starts.
@@ -223,6 +224,27 @@ pub struct Prepared {
 	snapshot: MemorySnapshot,
 	/// What the guest reported about the model (its `fuel_per_run` is filled by `inspect`).
 	pub info: ModelInfo,
+	/// Bytes of the memory a run of it starts in: the snapshot's, or, for a guest that keeps its
+	/// own memory size ([`ROOM_VERSION`]), the most a run of it on this node has grown the
+	/// memory to (up to [`KEEP_RESIDENT_BYTES`]), the room beyond the snapshot zero. The guest
+	/// takes that room as its code asks for memory, paying each page as if it grew the memory,
+	/// so a run's fuel and outputs are those of a run from the snapshot alone; a run that needs
+	/// no more leaves an instance that can be kept (memory never shrinks, and an instance whose
+	/// memory grew beyond where runs start is dropped). It differs between nodes (it is what
+	/// each node's own runs reached) and only saves time.
+	memory_bytes: std::sync::atomic::AtomicUsize,
+}
+
+impl Prepared {
+	fn new(snapshot: MemorySnapshot, info: ModelInfo) -> Self {
+		let memory_bytes = snapshot.len.into();
+		Self { snapshot, info, memory_bytes }
+	}
+
+	/// Bytes of the memory a run of it starts in now.
+	fn memory_bytes(&self) -> usize {
+		self.memory_bytes.load(std::sync::atomic::Ordering::Relaxed)
+	}
 }
 
 impl Prepared {
@@ -263,6 +285,9 @@ pub struct Guest {
 	/// Whether the guest may report its nodes ([`profile::PROFILE_NODE_IMPORT`]), and each
 	/// instance records them.
 	profiling: bool,
+	/// Whether the guest keeps its own memory size (declared of [`ROOM_VERSION`] or later): then
+	/// a model's runs start with the room its earlier runs grew into ([`Prepared`]).
+	gives_room: bool,
 	/// Instances kept between runs, at most [`KEPT_INSTANCES`].
 	kept: std::sync::Mutex<Vec<Kept>>,
 }
@@ -414,6 +439,7 @@ impl Guest {
 			linker.func_wrap(IMPORT_MODULE, profile::PROFILE_NODE_IMPORT, profile_node)?;
 		}
 		let instance_pre = linker.instantiate_pre(&module)?;
+		let gives_room = metering::declared_version(wasm).is_some_and(|version| version >= ROOM_VERSION);
 		let mut guest = Self {
 			engine,
 			instance_pre,
@@ -424,6 +450,7 @@ impl Guest {
 			limits: limits.clone(),
 			loaded_from_compiled_cache,
 			profiling,
+			gives_room,
 			kept: Default::default(),
 		};
 		guest.fresh_memory = guest
@@ -580,7 +607,7 @@ impl Guest {
 			read_answer(&memory, &store, packed, self.limits.max_output_bytes)?;
 		let mut info = answer?;
 		info.fuel_to_prepare = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
-		Ok(Prepared { snapshot: MemorySnapshot::of(memory.data(&store), &self.fresh_memory), info })
+		Ok(Prepared::new(MemorySnapshot::of(memory.data(&store), &self.fresh_memory), info))
 	}
 
 	/// Runs a prepared model on `inputs` in a fresh instance restored to its snapshot.
@@ -612,14 +639,15 @@ impl Guest {
 		})
 	}
 
-	/// A kept instance to reset to `snapshot`: one that holds it already (only the pages its
-	/// last run wrote differ), else one whose memory is no larger (memory never shrinks).
-	fn take_kept(&self, snapshot: &MemorySnapshot) -> Option<Kept> {
+	/// A kept instance to reset to `snapshot` in a memory of `len` bytes: one that holds it
+	/// already (only the pages its last run wrote differ), else one whose memory is no larger
+	/// (memory never shrinks).
+	fn take_kept(&self, snapshot: &MemorySnapshot, len: usize) -> Option<Kept> {
 		let mut kept = self.kept.lock().ok()?;
 		let index = kept
 			.iter()
-			.position(|kept| kept.holds.0 == snapshot.id)
-			.or_else(|| kept.iter().position(|kept| kept.memory.data_size(&kept.store) <= snapshot.len))?;
+			.position(|kept| kept.holds.0 == snapshot.id && kept.memory.data_size(&kept.store) <= len)
+			.or_else(|| kept.iter().position(|kept| kept.memory.data_size(&kept.store) <= len))?;
 		Some(kept.swap_remove(index))
 	}
 
@@ -636,19 +664,20 @@ impl Guest {
 		drop(refused);
 	}
 
-	/// An instance whose memory holds `snapshot` exactly and whose globals are the guest's
-	/// initial ones, with `fuel`: a kept one, reset, when one can be reused, a fresh one
-	/// otherwise; with what tracks its writes since the reset, if anything does. The time of
-	/// taking it is `instantiate`'s, of writing the snapshot `restore`'s.
+	/// An instance whose memory of `len` bytes holds `snapshot` exactly (zero beyond it) and
+	/// whose globals are the guest's initial ones, with `fuel`: a kept one, reset, when one can
+	/// be reused, a fresh one otherwise; with what tracks its writes since the reset, if anything
+	/// does. The time of taking it is `instantiate`'s, of writing the snapshot `restore`'s.
 	fn instance_for(
 		&self,
 		snapshot: &MemorySnapshot,
+		len: usize,
 		fuel: u64,
 		times: &mut RunTimes,
 	) -> Result<(Store<InstanceState>, Instance, Memory, Option<WrittenPages>), RunError> {
 		let started = Instant::now();
-		let pages = snapshot.len / PAGE;
-		let Some(mut kept) = self.take_kept(snapshot) else {
+		let pages = len / PAGE;
+		let Some(mut kept) = self.take_kept(snapshot, len) else {
 			let mut store = self.new_store(fuel)?;
 			let (instance, memory) = self.instantiate(&mut store)?;
 			let taken = Instant::now();
@@ -661,17 +690,17 @@ impl Guest {
 		let taken = Instant::now();
 		times.instantiate = taken - started;
 		// On an error the whole of `kept` is dropped, its tracking first.
-		let tracked = self.reset(&mut kept, snapshot, fuel)?;
+		let tracked = self.reset(&mut kept, snapshot, len, fuel)?;
 		times.restore = taken.elapsed();
 		let Kept { written, store, instance, memory, .. } = kept;
 		Ok((store, instance, memory, written.filter(|_| tracked)))
 	}
 
-	/// Resets the kept instance `kept` for a run of `snapshot` with `fuel`: its memory grown to
-	/// the snapshot's size and made equal to what a fresh instance restored to it holds,
-	/// rewriting what may differ (see [`Kept`]) or, untracked, every block. Answers whether its
-	/// writes are tracked from here.
-	fn reset(&self, kept: &mut Kept, snapshot: &MemorySnapshot, fuel: u64) -> Result<bool, RunError> {
+	/// Resets the kept instance `kept` for a run of `snapshot` in `len` bytes with `fuel`: its
+	/// memory grown to `len` and made equal to what a fresh instance restored to the snapshot
+	/// holds, rewriting what may differ (see [`Kept`]) or, untracked, every block. Answers
+	/// whether its writes are tracked from here.
+	fn reset(&self, kept: &mut Kept, snapshot: &MemorySnapshot, len: usize, fuel: u64) -> Result<bool, RunError> {
 		let Kept { written, tracking, holds, store, memory, .. } = kept;
 		store.set_fuel(fuel).map_err(|_| LocalFailure::EngineUnavailable)?;
 		let state = store.data_mut();
@@ -682,7 +711,7 @@ impl Guest {
 			*written = None;
 		}
 		let protected = memory.data_size(&*store);
-		grow_to(memory, store, snapshot.len / PAGE)?;
+		grow_to(memory, store, len / PAGE)?;
 		// What may differ from the snapshot: the pages not protected, those written since they
 		// were last protected (now and then protected again by the same call); or, untracked,
 		// every block.
@@ -694,16 +723,16 @@ impl Guest {
 				ranges.extend(snapshot.changed_ranges());
 			}
 			// Grown: never protected, so (for some kernels) not reported.
-			ranges.push(protected..snapshot.len);
+			ranges.push(protected..len);
 		} else {
-			ranges.push(0..snapshot.len);
+			ranges.push(0..len);
 		}
 		let data = memory.data_mut(&mut *store);
 		for range in ranges {
 			snapshot.reset(data, &self.fresh_memory, range)?;
 		}
 		// From here every write into the memory is reported.
-		let unprotected = if tracked { protected..snapshot.len } else { 0..snapshot.len };
+		let unprotected = if tracked { protected..len } else { 0..len };
 		Ok(written.as_ref().is_some_and(|written| written.protect(unprotected)))
 	}
 
@@ -715,10 +744,12 @@ impl Guest {
 	) -> Result<(Execution, RunTimes, Option<Vec<NodeMark>>), RunError> {
 		let mut times = RunTimes::default();
 		// Restoring the snapshot is paid before it is done, like any other work of the run,
-		// and the same whether the instance is fresh or reused.
+		// and the same whether the instance is fresh or reused, and whatever room it has beyond
+		// the snapshot (the guest pays that room's pages as it takes them).
 		let restore_fuel = prepared.snapshot.restore_fuel(self.fresh_memory.len());
 		let fuel = fuel_limit.checked_sub(restore_fuel).ok_or(EngineError::FuelExhausted)?;
-		let (mut store, instance, memory, written) = self.instance_for(&prepared.snapshot, fuel, &mut times)?;
+		let len = prepared.memory_bytes();
+		let (mut store, instance, memory, written) = self.instance_for(&prepared.snapshot, len, fuel, &mut times)?;
 		let mut lap = Instant::now();
 		let mut phase = |time: &mut std::time::Duration| {
 			let now = Instant::now();
@@ -738,10 +769,15 @@ impl Guest {
 		phase(&mut times.outputs);
 		let fuel_used = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
 		let marks = store.data_mut().node_marks.take();
-		// Kept for a next run unless its memory outgrew the snapshot, which no reset undoes, or
-		// is larger than a released slot keeps resident.
+		// A guest that keeps its own memory size starts the model's next runs with the room this
+		// one grew into, unless it is larger than a released slot keeps resident.
 		let size = memory.data_size(&store);
-		if size == prepared.snapshot.len && size <= KEEP_RESIDENT_BYTES {
+		if self.gives_room && size > len && size <= KEEP_RESIDENT_BYTES {
+			prepared.memory_bytes.fetch_max(size, std::sync::atomic::Ordering::Relaxed);
+		}
+		// Kept for a next run unless its memory is larger than runs start in, which no reset
+		// undoes, or than a released slot keeps resident.
+		if size == prepared.memory_bytes() && size <= KEEP_RESIDENT_BYTES {
 			let tracking = written.is_some();
 			let holds = (prepared.snapshot.id, prepared.snapshot.changed_ranges().collect());
 			let written = written.or_else(|| {
@@ -1007,10 +1043,11 @@ mod tests {
 		(std::fs::read(folder.join("model.onnx")).unwrap(), inputs)
 	}
 
-	/// What a fresh instance restored to `prepared`'s snapshot holds.
+	/// What a fresh instance restored to `prepared`'s snapshot, in the memory its runs start in,
+	/// holds.
 	fn restored(guest: &Guest, prepared: &Prepared) -> Vec<u8> {
 		let mut memory = guest.fresh_memory.clone();
-		memory.resize(prepared.snapshot.len, 0);
+		memory.resize(prepared.memory_bytes(), 0);
 		prepared.snapshot.restore(&mut memory).unwrap();
 		memory
 	}
@@ -1026,7 +1063,7 @@ mod tests {
 				(kept.memory.data(&kept.store).to_vec(), kept.tracking && kept.written.is_some())
 			};
 			let (store, instance, memory, written) =
-				self.instance_for(&prepared.snapshot, 0, &mut RunTimes::default()).unwrap();
+				self.instance_for(&prepared.snapshot, prepared.memory_bytes(), 0, &mut RunTimes::default()).unwrap();
 			let after = memory.data(&store).to_vec();
 			let holds = (prepared.snapshot.id, prepared.snapshot.changed_ranges().collect());
 			self.keep(Kept { tracking: written.is_some(), written, holds, store, instance, memory });
@@ -1097,6 +1134,94 @@ mod tests {
 		assert_eq!(whole.unwrap(), alone, "the same outputs and fuel as a run outside any wasm");
 		let trap = instance.get_typed_func::<(), ()>(&mut store, "trap").unwrap().call(&mut store, ()).unwrap_err();
 		assert_eq!(trap.downcast_ref::<Trap>(), Some(&Trap::UnreachableCodeReached), "the outer trap is its own");
+	}
+
+	/// SqueezeNet's run allocates its activations beyond what preparing the model left, so
+	/// every run grew the memory past the snapshot: no instance of it was ever kept, and each
+	/// run paid a fresh instance and its release.
+	#[test]
+	fn a_model_whose_run_grows_the_memory_runs_next_in_the_room_it_grew_into_and_keeps_its_instance() {
+		let limits = Limits::default();
+		let compile = || Guest::compile(crate::GUEST_WASM, &limits, &CompiledCache::UserDefault, false).unwrap();
+		let (guest, mut plain) = (compile(), compile());
+		assert!(guest.gives_room, "the guest is of version {ROOM_VERSION} or later");
+		// As a guest that asks the memory its size would be run: from the snapshot alone.
+		plain.gives_room = false;
+		let (model, inputs) = test_model("light_squeezenet");
+		let specs: Vec<_> = inputs.iter().map(|t| t.spec().unwrap()).collect();
+		let prepare =
+			|guest: &Guest| guest.prepare(Lane::Offchain, &model, &specs, limits.max_fuel_to_prepare).unwrap();
+		let run = |guest: &Guest, prepared: &Prepared| {
+			guest.run(Lane::Offchain, prepared, &inputs, limits.max_fuel_per_run).unwrap()
+		};
+		let holding = |guest: &Guest| guest.kept.lock().unwrap().iter().map(|kept| kept.holds.0).collect::<Vec<_>>();
+
+		let prepared = prepare(&guest);
+		assert_eq!(prepared.memory_bytes(), prepared.snapshot.len);
+		// The first run grows the memory; the model's runs start from there on with the room it
+		// grew into, so its instance (whose memory is that long) is kept, and so are theirs.
+		let first = run(&guest, &prepared);
+		assert!(prepared.memory_bytes() > prepared.snapshot.len);
+		assert_eq!(holding(&guest), [prepared.snapshot.id]);
+		for _ in 0..3 {
+			// The same output bits and the same fuel, to the unit, with the room as without.
+			assert_eq!(run(&guest, &prepared), first);
+			assert_eq!(holding(&guest), [prepared.snapshot.id], "the run's instance is kept");
+			// The room the run wrote into is zero again after the reset.
+			let (_, after, _) = guest.reset_kept(&prepared);
+			assert!(after == restored(&guest, &prepared), "a reset differs from the snapshot");
+		}
+		// Without the room (a node whose runs start from the snapshot alone): the same bits and
+		// fuel, and no instance kept.
+		let alone = prepare(&plain);
+		for _ in 0..2 {
+			assert_eq!(run(&plain, &alone), first);
+			assert_eq!(alone.memory_bytes(), alone.snapshot.len);
+			assert_eq!(holding(&plain), Vec::<u64>::new());
+		}
+	}
+
+	/// The guest keeps its own memory size, and a memory's room beyond it is taken as its code
+	/// asks for memory: code that read the memory's size itself would see the room as its own.
+	/// Only the guest's start (which takes the size as its own) and its stand-in for
+	/// `memory.grow` read it.
+	#[test]
+	fn only_the_guests_start_and_memory_grow_read_the_memorys_size() {
+		use wasmparser::{ExternalKind, Operator, Payload, TypeRef};
+		let (mut imported, mut bodies, mut exports) = (0u32, 0u32, std::collections::HashMap::new());
+		let mut reading = Vec::new();
+		for payload in wasmparser::Parser::new(0).parse_all(crate::GUEST_WASM) {
+			match payload.unwrap() {
+				Payload::ImportSection(section) => {
+					imported +=
+						section.into_iter().filter(|i| matches!(i.as_ref().unwrap().ty, TypeRef::Func(_))).count()
+							as u32
+				},
+				Payload::ExportSection(section) => {
+					for export in section {
+						let export = export.unwrap();
+						if export.kind == ExternalKind::Func {
+							exports.insert(export.index, export.name.to_string());
+						}
+					}
+				},
+				Payload::CodeSectionEntry(body) => {
+					let mut operators = body.get_operators_reader().unwrap();
+					while !operators.eof() {
+						if let Operator::MemorySize { .. } = operators.read().unwrap() {
+							reading.push(imported + bodies);
+						}
+					}
+					bodies += 1;
+				},
+				_ => {},
+			}
+		}
+		reading.dedup();
+		let mut names: Vec<_> =
+			reading.iter().map(|f| exports.get(f).cloned().unwrap_or(format!("function {f}"))).collect();
+		names.sort();
+		assert_eq!(names, ["_initialize", names::GROW_HELPER]);
 	}
 
 	#[test]

@@ -37,11 +37,20 @@
 /// 10 runs 2-D channels-first f32 depthwise convolutions on the host whole (`depthwise`): the
 /// same bits, less fuel (ShuffleNet's). Version 11 runs tract's chains of f32 element-wise
 /// operations (`OptBinChain`: batch normalisations, ReLUs, residual adds) on the host whole
-/// (`bin_chain`): the same bits, another fuel.
+/// (`bin_chain`): the same bits, another fuel. Version 12 keeps the guest's own memory size
+/// ([`ROOM_VERSION`]), so a node runs a model whose runs grow the memory in a memory with the
+/// room an earlier run grew into, and keeps its instance: the same bits, with or without the
+/// room the same fuel, a few units a growth more than version 11's (the stand-in's own
+/// instructions).
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.
-pub const ENGINE_VERSION: u32 = 11;
+pub const ENGINE_VERSION: u32 = 12;
+
+/// The first engine version whose guest keeps its own memory size (its stand-in for
+/// `memory.grow`), so that a node may run a model in a memory with room beyond its snapshot
+/// without changing a run's fuel or outputs. Earlier guests ask the memory itself.
+pub const ROOM_VERSION: u32 = 12;
 
 /// Name of the guest's custom section that holds its engine version (4 bytes, little endian).
 pub const VERSION_SECTION: &str = "veriml:engine_version";

@@ -289,6 +289,61 @@ pub fn check_metered(wasm: &[u8]) -> Result<(), String> {
 	})
 }
 
+/// Whether the guest keeps its own memory size (engine version 12's stand-in for `memory.grow`,
+/// `veriml_inference_primitives::guest::ROOM_VERSION`): only its start (`_initialize`, which
+/// takes the memory's size as its own) and that stand-in read the memory's size. Only then may
+/// a run start in a memory with room beyond its snapshot without its fuel or outputs depending
+/// on the room (`snapshot.rs`, `Prepared`); an earlier guest's stand-in asks the memory itself,
+/// and its allocator would place its heap at the room's end.
+pub fn keeps_own_memory_size(wasm: &[u8]) -> bool {
+	memory_size_readers(wasm).is_ok_and(|readers| {
+		let mut readers: Vec<_> = readers.iter().map(String::as_str).collect();
+		readers.sort_unstable();
+		readers == ["_initialize", super::names::GROW_HELPER]
+	})
+}
+
+/// The functions of the guest that read the memory's size (`memory.size`): their export names,
+/// or `function N` for one not exported.
+pub fn memory_size_readers(wasm: &[u8]) -> Result<Vec<String>, String> {
+	let (mut imported, mut bodies) = (0u32, 0u32);
+	let mut exports = std::collections::HashMap::new();
+	let mut readers = Vec::new();
+	for payload in Parser::new(0).parse_all(wasm) {
+		match payload.map_err(|e| format!("the guest is not valid wasm: {e}"))? {
+			Payload::ImportSection(section) => {
+				for import in section {
+					if matches!(import.map_err(|e| e.to_string())?.ty, TypeRef::Func(_)) {
+						imported += 1;
+					}
+				}
+			},
+			Payload::ExportSection(section) => {
+				for export in section {
+					let export = export.map_err(|e| e.to_string())?;
+					if export.kind == ExternalKind::Func {
+						exports.insert(export.index, export.name.to_string());
+					}
+				}
+			},
+			Payload::CodeSectionEntry(body) => {
+				let mut operators = body.get_operators_reader().map_err(|e| e.to_string())?;
+				let mut reads = false;
+				while !operators.eof() {
+					reads |= matches!(operators.read().map_err(|e| e.to_string())?, Operator::MemorySize { .. });
+				}
+				if reads {
+					let index = imported + bodies;
+					readers.push(exports.get(&index).cloned().unwrap_or_else(|| format!("function {index}")));
+				}
+				bodies += 1;
+			},
+			_ => {},
+		}
+	}
+	Ok(readers)
+}
+
 /// `Ok` if the guest's instance keeps no state a run could change but its memory and two mutable
 /// globals, its stack pointer (the first global) and its stack counter (the last), which a
 /// normal return leaves as it found them: no other mutable global and none imported. The

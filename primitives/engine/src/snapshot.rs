@@ -198,9 +198,9 @@ fn zero_nonzero(block: &mut [u8]) -> usize {
 /// stack counter, which a normal return leaves as it found them (every function restores the
 /// stack pointer it moved, the wasm32 C ABI; each call's count is taken back when it returns,
 /// `stack_limit.rs`). An instance is kept only after a normal return; after a trap (out of
-/// fuel, or any other) it is dropped, and so is one whose memory grew beyond the snapshot's
-/// size (memory never shrinks). Before the next run its memory is grown to the next snapshot's
-/// size and reset to it ([`MemorySnapshot::reset`]). Where the kernel reports the pages
+/// fuel, or any other) it is dropped, and so is one whose memory is larger than the model's
+/// runs start in ([`Prepared`]; memory never shrinks). Before the next run its memory is grown
+/// to where the next model's runs start and reset to its snapshot ([`MemorySnapshot::reset`]). Where the kernel reports the pages
 /// written since the last reset ([`WrittenPages`]), the blocks that may differ from the next
 /// snapshot are those pages, the pages it grew by, and, when the next snapshot is another's,
 /// the blocks where either snapshot differs from a fresh instance (elsewhere both are the
@@ -230,8 +230,11 @@ pub struct Prepared {
 	/// takes that room as its code asks for memory, paying each page as if it grew the memory,
 	/// so a run's fuel and outputs are those of a run from the snapshot alone; a run that needs
 	/// no more leaves an instance that can be kept (memory never shrinks, and an instance whose
-	/// memory grew beyond where runs start is dropped). It differs between nodes (it is what
-	/// each node's own runs reached) and only saves time.
+	/// memory grew beyond where runs start is dropped: only one of runs at once, since a run's
+	/// memory becomes where the next runs start). It differs between nodes (it is what each
+	/// node's own runs reached) and only saves time. It assumes the guest's code never reads or
+	/// writes past what it asked for: such an access in the room reads zeros or writes there,
+	/// where without the room it would trap.
 	memory_bytes: std::sync::atomic::AtomicUsize,
 }
 
@@ -285,8 +288,9 @@ pub struct Guest {
 	/// Whether the guest may report its nodes ([`profile::PROFILE_NODE_IMPORT`]), and each
 	/// instance records them.
 	profiling: bool,
-	/// Whether the guest keeps its own memory size (declared of [`ROOM_VERSION`] or later): then
-	/// a model's runs start with the room its earlier runs grew into ([`Prepared`]).
+	/// Whether the guest keeps its own memory size (declared of [`ROOM_VERSION`] or later, and
+	/// its code does: [`metering::keeps_own_memory_size`]): then a model's runs start with the
+	/// room its earlier runs grew into ([`Prepared`]).
 	gives_room: bool,
 	/// Instances kept between runs, at most [`KEPT_INSTANCES`].
 	kept: std::sync::Mutex<Vec<Kept>>,
@@ -439,7 +443,16 @@ impl Guest {
 			linker.func_wrap(IMPORT_MODULE, profile::PROFILE_NODE_IMPORT, profile_node)?;
 		}
 		let instance_pre = linker.instantiate_pre(&module)?;
-		let gives_room = metering::declared_version(wasm).is_some_and(|version| version >= ROOM_VERSION);
+		// Room only for a guest whose code keeps its own memory size: a guest declared of
+		// version 12 whose code is older's would place its heap at the room's end.
+		let declared_room = metering::declared_version(wasm).is_some_and(|version| version >= ROOM_VERSION);
+		let gives_room = declared_room && metering::keeps_own_memory_size(wasm);
+		if declared_room && !gives_room {
+			log::warn!(
+				target: LOG_TARGET,
+				"the engine guest declares version {ROOM_VERSION} or later but does not keep its own memory size: its runs get no room beyond their snapshots"
+			);
+		}
 		let mut guest = Self {
 			engine,
 			instance_pre,
@@ -648,20 +661,22 @@ impl Guest {
 			.iter()
 			.position(|kept| kept.holds.0 == snapshot.id && kept.memory.data_size(&kept.store) <= len)
 			.or_else(|| kept.iter().position(|kept| kept.memory.data_size(&kept.store) <= len))?;
-		Some(kept.swap_remove(index))
+		Some(kept.remove(index))
 	}
 
-	/// Keeps `kept` for a next run, unless [`KEPT_INSTANCES`] are kept already: then it is
-	/// dropped (after the lock is released: wasmtime's release of an instance takes a while).
+	/// Keeps `kept` for a next run; where [`KEPT_INSTANCES`] are kept already, the one kept
+	/// longest ago is dropped instead (after the lock is released: wasmtime's release of an
+	/// instance takes a while), so models in turn do not leave the kept instances to the
+	/// largest memories.
 	fn keep(&self, kept: Kept) {
-		let refused = match self.kept.lock() {
-			Ok(mut all) if all.len() < KEPT_INSTANCES => {
+		let dropped = match self.kept.lock() {
+			Ok(mut all) => {
 				all.push(kept);
-				None
+				(all.len() > KEPT_INSTANCES).then(|| all.remove(0))
 			},
-			_ => Some(kept),
+			Err(_) => Some(kept),
 		};
-		drop(refused);
+		drop(dropped);
 	}
 
 	/// An instance whose memory of `len` bytes holds `snapshot` exactly (zero beyond it) and
@@ -722,7 +737,9 @@ impl Guest {
 				ranges.append(&mut holds.1);
 				ranges.extend(snapshot.changed_ranges());
 			}
-			// Grown: never protected, so (for some kernels) not reported.
+			// Grown now: never protected, so (for some kernels) not reported. (Pages the last run
+			// grew the memory by, below `protected`, were never protected either: those it wrote
+			// are reported as written, those it did not touch have no page and are zero.)
 			ranges.push(protected..len);
 		} else {
 			ranges.push(0..len);
@@ -1163,13 +1180,22 @@ mod tests {
 		let first = run(&guest, &prepared);
 		assert!(prepared.memory_bytes() > prepared.snapshot.len);
 		assert_eq!(holding(&guest), [prepared.snapshot.id]);
+		let room = prepared.memory_bytes();
 		for _ in 0..3 {
 			// The same output bits and the same fuel, to the unit, with the room as without.
 			assert_eq!(run(&guest, &prepared), first);
 			assert_eq!(holding(&guest), [prepared.snapshot.id], "the run's instance is kept");
 			// The room the run wrote into is zero again after the reset.
-			let (_, after, _) = guest.reset_kept(&prepared);
+			let (before, after, _) = guest.reset_kept(&prepared);
+			assert!(before[prepared.snapshot.len..].iter().any(|&byte| byte != 0), "the run wrote nothing in the room");
 			assert!(after == restored(&guest, &prepared), "a reset differs from the snapshot");
+		}
+		// Room larger than a run needs, and less than it needs (the run grows the rest): the
+		// same bits and fuel.
+		for bytes in [room + 64 * PAGE, prepared.snapshot.len + (room - prepared.snapshot.len) / PAGE / 2 * PAGE] {
+			let other = prepare(&guest);
+			other.memory_bytes.store(bytes, std::sync::atomic::Ordering::Relaxed);
+			assert_eq!(run(&guest, &other), first, "starting in {bytes} bytes");
 		}
 		// Without the room (a node whose runs start from the snapshot alone): the same bits and
 		// fuel, and no instance kept.
@@ -1187,41 +1213,25 @@ mod tests {
 	/// `memory.grow` read it.
 	#[test]
 	fn only_the_guests_start_and_memory_grow_read_the_memorys_size() {
-		use wasmparser::{ExternalKind, Operator, Payload, TypeRef};
-		let (mut imported, mut bodies, mut exports) = (0u32, 0u32, std::collections::HashMap::new());
-		let mut reading = Vec::new();
-		for payload in wasmparser::Parser::new(0).parse_all(crate::GUEST_WASM) {
-			match payload.unwrap() {
-				Payload::ImportSection(section) => {
-					imported +=
-						section.into_iter().filter(|i| matches!(i.as_ref().unwrap().ty, TypeRef::Func(_))).count()
-							as u32
-				},
-				Payload::ExportSection(section) => {
-					for export in section {
-						let export = export.unwrap();
-						if export.kind == ExternalKind::Func {
-							exports.insert(export.index, export.name.to_string());
-						}
-					}
-				},
-				Payload::CodeSectionEntry(body) => {
-					let mut operators = body.get_operators_reader().unwrap();
-					while !operators.eof() {
-						if let Operator::MemorySize { .. } = operators.read().unwrap() {
-							reading.push(imported + bodies);
-						}
-					}
-					bodies += 1;
-				},
-				_ => {},
-			}
-		}
-		reading.dedup();
-		let mut names: Vec<_> =
-			reading.iter().map(|f| exports.get(f).cloned().unwrap_or(format!("function {f}"))).collect();
-		names.sort();
-		assert_eq!(names, ["_initialize", names::GROW_HELPER]);
+		let mut readers = metering::memory_size_readers(crate::GUEST_WASM).unwrap();
+		readers.sort();
+		assert_eq!(readers, ["_initialize", names::GROW_HELPER]);
+		assert!(metering::keeps_own_memory_size(crate::GUEST_WASM));
+		let guest = Guest::compile(crate::GUEST_WASM, &Limits::default(), &CompiledCache::UserDefault, false).unwrap();
+		assert!(guest.gives_room);
+		// Code that reads the size elsewhere (as an earlier version's allocator does, through its
+		// `memory.grow`'s answer) does not keep its own: (module (memory 1) (func (export "f")
+		// (result i32) memory.size)).
+		let reads_elsewhere: &[u8] = &[
+			0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+			0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type: () -> i32
+			0x03, 0x02, 0x01, 0x00, // function
+			0x05, 0x03, 0x01, 0x00, 0x01, // memory of one page
+			0x07, 0x05, 0x01, 0x01, b'f', 0x00, 0x00, // export "f"
+			0x0a, 0x06, 0x01, 0x04, 0x00, 0x3f, 0x00, 0x0b, // memory.size
+		];
+		assert_eq!(metering::memory_size_readers(reads_elsewhere).unwrap(), ["f"]);
+		assert!(!metering::keeps_own_memory_size(reads_elsewhere));
 	}
 
 	#[test]

@@ -40,8 +40,8 @@
 /// (`bin_chain`): the same bits, another fuel. Version 12 keeps the guest's own memory size
 /// ([`ROOM_VERSION`]), so a node runs a model whose runs grow the memory in a memory with the
 /// room an earlier run grew into, and keeps its instance: the same bits, with or without the
-/// room the same fuel, a few units a growth more than version 11's (the stand-in's own
-/// instructions).
+/// room the same fuel, which is version 11's and 4,096 more a run (one more block of the
+/// snapshot), give or take a few units a growth (the stand-in's own instructions).
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.

@@ -30,6 +30,8 @@ struct Helpers {
 	copy: Option<u32>,
 	fill: Option<u32>,
 	grow: Option<u32>,
+	/// The guest's start, `_initialize` (no helper: the one other reader of the memory's size).
+	initialize: Option<u32>,
 }
 
 impl Helpers {
@@ -110,6 +112,7 @@ fn helpers_of(wasm: &[u8]) -> Result<Helpers, String> {
 				super::names::COPY_HELPER => helpers.copy = Some(export.index),
 				super::names::FILL_HELPER => helpers.fill = Some(export.index),
 				super::names::GROW_HELPER => helpers.grow = Some(export.index),
+				"_initialize" => helpers.initialize = Some(export.index),
 				_ => {},
 			}
 		}
@@ -273,11 +276,21 @@ pub fn declare_version(wasm: &[u8], version: u32) -> Result<Vec<u8>, String> {
 /// bulk instruction left outside the helpers, and its stack limited (checked in the same
 /// reading of the module).
 pub fn check_metered(wasm: &[u8]) -> Result<(), String> {
+	memory_size_readers(wasm).map(drop)
+}
+
+/// [`check_metered`], answering in the same reading of the module the functions that read the
+/// memory's size (`memory.size`), by index, each once.
+pub fn memory_size_readers(wasm: &[u8]) -> Result<Vec<u32>, String> {
 	let helpers = helpers_of(wasm)?;
 	for bulk in [Bulk::Copy, Bulk::Fill, Bulk::Grow] {
 		helpers.index(bulk)?;
 	}
+	let mut readers = Vec::new();
 	super::stack_limit::check_with(wasm, |function, operator| {
+		if matches!(operator, Operator::MemorySize { .. }) && readers.last() != Some(&function) {
+			readers.push(function);
+		}
 		if helpers.contains(function) {
 			// The helpers keep their bulk instructions, not a change of table or segments.
 			return keeps_instance_state(operator);
@@ -286,7 +299,8 @@ pub fn check_metered(wasm: &[u8]) -> Result<(), String> {
 			Some(bulk) => Err(format!("the guest has an unmetered {bulk:?} instruction")),
 			None => Ok(()),
 		}
-	})
+	})?;
+	Ok(readers)
 }
 
 /// Whether the guest keeps its own memory size (engine version 12's stand-in for `memory.grow`,
@@ -294,54 +308,15 @@ pub fn check_metered(wasm: &[u8]) -> Result<(), String> {
 /// takes the memory's size as its own) and that stand-in read the memory's size. Only then may
 /// a run start in a memory with room beyond its snapshot without its fuel or outputs depending
 /// on the room (`snapshot.rs`, `Prepared`); an earlier guest's stand-in asks the memory itself,
-/// and its allocator would place its heap at the room's end.
-pub fn keeps_own_memory_size(wasm: &[u8]) -> bool {
-	memory_size_readers(wasm).is_ok_and(|readers| {
-		let mut readers: Vec<_> = readers.iter().map(String::as_str).collect();
-		readers.sort_unstable();
-		readers == ["_initialize", super::names::GROW_HELPER]
-	})
-}
-
-/// The functions of the guest that read the memory's size (`memory.size`): their export names,
-/// or `function N` for one not exported.
-pub fn memory_size_readers(wasm: &[u8]) -> Result<Vec<String>, String> {
-	let (mut imported, mut bodies) = (0u32, 0u32);
-	let mut exports = std::collections::HashMap::new();
-	let mut readers = Vec::new();
-	for payload in Parser::new(0).parse_all(wasm) {
-		match payload.map_err(|e| format!("the guest is not valid wasm: {e}"))? {
-			Payload::ImportSection(section) => {
-				for import in section {
-					if matches!(import.map_err(|e| e.to_string())?.ty, TypeRef::Func(_)) {
-						imported += 1;
-					}
-				}
-			},
-			Payload::ExportSection(section) => {
-				for export in section {
-					let export = export.map_err(|e| e.to_string())?;
-					if export.kind == ExternalKind::Func {
-						exports.insert(export.index, export.name.to_string());
-					}
-				}
-			},
-			Payload::CodeSectionEntry(body) => {
-				let mut operators = body.get_operators_reader().map_err(|e| e.to_string())?;
-				let mut reads = false;
-				while !operators.eof() {
-					reads |= matches!(operators.read().map_err(|e| e.to_string())?, Operator::MemorySize { .. });
-				}
-				if reads {
-					let index = imported + bodies;
-					readers.push(exports.get(&index).cloned().unwrap_or_else(|| format!("function {index}")));
-				}
-				bodies += 1;
-			},
-			_ => {},
-		}
-	}
-	Ok(readers)
+/// and its allocator would place its heap at the room's end. `readers` are the functions that
+/// read the memory's size ([`memory_size_readers`]).
+pub fn keeps_own_memory_size(wasm: &[u8], readers: &[u32]) -> bool {
+	let Ok(helpers) = helpers_of(wasm) else { return false };
+	let mut readers = readers.to_vec();
+	readers.sort_unstable();
+	let mut own = [helpers.initialize, helpers.grow];
+	own.sort_unstable();
+	own.iter().all(Option::is_some) && readers.iter().copied().map(Some).eq(own)
 }
 
 /// `Ok` if the guest's instance keeps no state a run could change but its memory and two mutable

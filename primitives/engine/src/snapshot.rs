@@ -200,11 +200,11 @@ fn zero_nonzero(block: &mut [u8]) -> usize {
 /// `stack_limit.rs`). An instance is kept only after a normal return; after a trap (out of
 /// fuel, or any other) it is dropped, and so is one whose memory is larger than the model's
 /// runs start in ([`Prepared`]; memory never shrinks). Before the next run its memory is grown
-/// to where the next model's runs start and reset to its snapshot ([`MemorySnapshot::reset`]). Where the kernel reports the pages
-/// written since the last reset ([`WrittenPages`]), the blocks that may differ from the next
-/// snapshot are those pages, the pages it grew by, and, when the next snapshot is another's,
-/// the blocks where either snapshot differs from a fresh instance (elsewhere both are the
-/// fresh memory); otherwise, every block is compared.
+/// to where the next model's runs start and reset to its snapshot ([`MemorySnapshot::reset`]).
+/// Where the kernel reports the pages written since the last reset ([`WrittenPages`]), the
+/// blocks that may differ from the next snapshot are those pages, the pages it grew by, and,
+/// when the next snapshot is another's, the blocks where either snapshot differs from a fresh
+/// instance (elsewhere both are the fresh memory); otherwise, every block is compared.
 struct Kept {
 	/// Dropped first: the instance's release then writes into memory no longer protected.
 	written: Option<WrittenPages>,
@@ -248,9 +248,7 @@ impl Prepared {
 	fn memory_bytes(&self) -> usize {
 		self.memory_bytes.load(std::sync::atomic::Ordering::Relaxed)
 	}
-}
 
-impl Prepared {
 	/// Bytes the snapshot holds.
 	pub fn snapshot_bytes(&self) -> usize {
 		self.snapshot.bytes()
@@ -422,7 +420,7 @@ impl Guest {
 		}
 		// A guest whose bulk memory instructions would not pay for what they move is refused,
 		// and so is one whose instances could not be reused after an exact reset.
-		metering::check_metered(wasm).map_err(wasmtime::Error::msg)?;
+		let size_readers = metering::memory_size_readers(wasm).map_err(wasmtime::Error::msg)?;
 		metering::check_state(wasm).map_err(wasmtime::Error::msg)?;
 		let engine = wasmtime::Engine::new(&config)?;
 		let hits_before = compiled_cache.as_ref().map_or(0, Cache::cache_hits);
@@ -446,7 +444,7 @@ impl Guest {
 		// Room only for a guest whose code keeps its own memory size: a guest declared of
 		// version 12 whose code is older's would place its heap at the room's end.
 		let declared_room = metering::declared_version(wasm).is_some_and(|version| version >= ROOM_VERSION);
-		let gives_room = declared_room && metering::keeps_own_memory_size(wasm);
+		let gives_room = declared_room && metering::keeps_own_memory_size(wasm, &size_readers);
 		if declared_room && !gives_room {
 			log::warn!(
 				target: LOG_TARGET,
@@ -659,6 +657,8 @@ impl Guest {
 		let mut kept = self.kept.lock().ok()?;
 		let index = kept
 			.iter()
+			// (One that holds it may be longer than `len`: kept by a run that started after this
+			// one read where runs start and grew it; its memory past `len` would not be reset.)
 			.position(|kept| kept.holds.0 == snapshot.id && kept.memory.data_size(&kept.store) <= len)
 			.or_else(|| kept.iter().position(|kept| kept.memory.data_size(&kept.store) <= len))?;
 		Some(kept.remove(index))
@@ -1213,25 +1213,31 @@ mod tests {
 	/// `memory.grow` read it.
 	#[test]
 	fn only_the_guests_start_and_memory_grow_read_the_memorys_size() {
-		let mut readers = metering::memory_size_readers(crate::GUEST_WASM).unwrap();
-		readers.sort();
-		assert_eq!(readers, ["_initialize", names::GROW_HELPER]);
-		assert!(metering::keeps_own_memory_size(crate::GUEST_WASM));
+		let readers = metering::memory_size_readers(crate::GUEST_WASM).unwrap();
+		let exports: std::collections::HashMap<u32, String> = wasmparser::Parser::new(0)
+			.parse_all(crate::GUEST_WASM)
+			.filter_map(|payload| match payload.unwrap() {
+				wasmparser::Payload::ExportSection(section) => Some(section),
+				_ => None,
+			})
+			.flat_map(|section| section.into_iter().map(|export| export.unwrap()))
+			.filter(|export| export.kind == wasmparser::ExternalKind::Func)
+			.map(|export| (export.index, export.name.to_string()))
+			.collect();
+		let mut names: Vec<_> =
+			readers.iter().map(|f| exports.get(f).cloned().unwrap_or(format!("function {f}"))).collect();
+		names.sort();
+		assert_eq!(names, ["_initialize", names::GROW_HELPER]);
+		assert!(metering::keeps_own_memory_size(crate::GUEST_WASM, &readers));
 		let guest = Guest::compile(crate::GUEST_WASM, &Limits::default(), &CompiledCache::UserDefault, false).unwrap();
 		assert!(guest.gives_room);
-		// Code that reads the size elsewhere (as an earlier version's allocator does, through its
-		// `memory.grow`'s answer) does not keep its own: (module (memory 1) (func (export "f")
-		// (result i32) memory.size)).
-		let reads_elsewhere: &[u8] = &[
-			0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
-			0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type: () -> i32
-			0x03, 0x02, 0x01, 0x00, // function
-			0x05, 0x03, 0x01, 0x00, 0x01, // memory of one page
-			0x07, 0x05, 0x01, 0x01, b'f', 0x00, 0x00, // export "f"
-			0x0a, 0x06, 0x01, 0x04, 0x00, 0x3f, 0x00, 0x0b, // memory.size
-		];
-		assert_eq!(metering::memory_size_readers(reads_elsewhere).unwrap(), ["f"]);
-		assert!(!metering::keeps_own_memory_size(reads_elsewhere));
+		// Code that reads the size elsewhere too (as an earlier version's allocator does, through
+		// its `memory.grow`'s answer) does not keep its own, nor does code whose stand-in does not
+		// read it (an earlier version's asks `memory.grow`).
+		let start = exports.iter().find(|(_, name)| *name == "_initialize").map(|(index, _)| *index).unwrap();
+		let other = (0..).find(|index| !readers.contains(index)).unwrap();
+		assert!(!metering::keeps_own_memory_size(crate::GUEST_WASM, &[readers.clone(), vec![other]].concat()));
+		assert!(!metering::keeps_own_memory_size(crate::GUEST_WASM, &[start]));
 	}
 
 	#[test]

@@ -515,7 +515,7 @@ impl InferenceEngine for Engine {
 				self.check_input_size(&zeros)?;
 				let prepared = self.prepare(lane, guest, model, inputs, fuel_limit)?;
 				let execution = self.with_guest(&guest, |engine| {
-					engine.run(lane, &prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))
+					engine.run_once(lane, &prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))
 				})?;
 				let mut info = prepared.info.clone();
 				info.fuel_per_run = execution.fuel_used;

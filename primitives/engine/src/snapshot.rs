@@ -303,7 +303,32 @@ const MAX_NODE_MARKS: usize = 1 << 20;
 struct InstanceState {
 	limiter: MemoryLimiter,
 	memory: Option<Memory>,
+	/// Bytes of the memory the guest's code has asked for, for a guest that keeps its own memory
+	/// size (`Guest::gives_room`): the snapshot's length, or a fresh instance's, and every page
+	/// it reports grown since (`veriml.meter_grown`). The host kernels, the arguments the host
+	/// writes and the answers it reads stay within it ([`own_len`]). `None` for a guest whose
+	/// size is the memory's.
+	own_bytes: Option<usize>,
 	node_marks: Option<Vec<NodeMark>>,
+}
+
+/// Whether a run takes an instance kept between runs and keeps its own.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Reuse {
+	/// A kept instance where one can be reset for the run, and the run's instance kept after
+	/// it where it can be ([`Guest::run`]).
+	Kept,
+	/// A fresh instance, dropped after the run: for a prepared model no later run uses
+	/// ([`Guest::run_once`]).
+	Fresh,
+}
+
+/// How much of an instance's memory of `whole` bytes the host may reach on the guest's behalf:
+/// the guest's own size, where it keeps one. The memory past it is room a node gave the run (see
+/// [`Prepared`]), which another node may not have: a kernel's range, an argument or an answer
+/// reaching into it is refused, as on a node without it, never read as zeros or written.
+fn own_len(own_bytes: Option<usize>, whole: usize) -> usize {
+	own_bytes.map_or(whole, |own| own.min(whole))
 }
 
 /// Grants linear memory up to a fixed size and remembers a refusal, so an allocation failure
@@ -428,18 +453,7 @@ impl Guest {
 		let loaded_from_compiled_cache = compiled_cache.as_ref().is_some_and(|cache| cache.cache_hits() > hits_before);
 		// The guest imports the host kernel and the meters of its memory work, nothing else: no
 		// clock, no randomness, no environment. An unknown import fails here.
-		let mut linker = Linker::new(&engine);
-		linker.func_wrap(IMPORT_MODULE, IMPORT_NAME, run_tile_program)?;
-		linker.func_wrap(IMPORT_MODULE, LRN_IMPORT, run_lrn)?;
-		linker.func_wrap(IMPORT_MODULE, MAX_POOL_IMPORT, run_max_pool)?;
-		linker.func_wrap(IMPORT_MODULE, DEPTHWISE_IMPORT, run_depthwise)?;
-		linker.func_wrap(IMPORT_MODULE, BIN_CHAIN_IMPORT, run_bin_chain)?;
-		linker.func_wrap(IMPORT_MODULE, MAT_MUL_IMPORT, run_mat_mul)?;
-		linker.func_wrap(IMPORT_MODULE, names::METER_MOVED_IMPORT, meter_moved)?;
-		linker.func_wrap(IMPORT_MODULE, names::METER_GROWN_IMPORT, meter_grown)?;
-		if profiling {
-			linker.func_wrap(IMPORT_MODULE, profile::PROFILE_NODE_IMPORT, profile_node)?;
-		}
+		let linker = host_functions(&engine, profiling)?;
 		let instance_pre = linker.instantiate_pre(&module)?;
 		// Room only for a guest whose code keeps its own memory size: a guest declared of
 		// version 12 whose code is older's would place its heap at the room's end.
@@ -513,7 +527,7 @@ impl Guest {
 	fn new_store(&self, fuel: u64) -> Result<Store<InstanceState>, RunError> {
 		let limiter = MemoryLimiter { max_bytes: self.limits.max_memory_bytes, refused: false };
 		let node_marks = self.profiling.then(Vec::new);
-		let mut store = Store::new(&self.engine, InstanceState { limiter, memory: None, node_marks });
+		let mut store = Store::new(&self.engine, InstanceState { limiter, memory: None, own_bytes: None, node_marks });
 		store.limiter(|state| &mut state.limiter);
 		store.set_fuel(fuel).map_err(|_| LocalFailure::EngineUnavailable)?;
 		Ok(store)
@@ -525,7 +539,10 @@ impl Guest {
 			LocalFailure::HostResources
 		})?;
 		let memory = instance.get_memory(&mut *store, "memory").ok_or(LocalFailure::EngineUnavailable)?;
-		store.data_mut().memory = Some(memory);
+		let own_bytes = self.gives_room.then(|| memory.data_size(&*store));
+		let state = store.data_mut();
+		state.memory = Some(memory);
+		state.own_bytes = own_bytes;
 		Ok((instance, memory))
 	}
 
@@ -629,7 +646,26 @@ impl Guest {
 		inputs: &[Tensor],
 		fuel_limit: u64,
 	) -> Result<Execution, RunError> {
-		self.in_slot(lane, || self.run_here(prepared, inputs, fuel_limit).map(|(execution, _, _)| execution))
+		self.in_slot(lane, || {
+			self.run_here(prepared, inputs, fuel_limit, Reuse::Kept).map(|(execution, _, _)| execution)
+		})
+	}
+
+	/// Runs a prepared model no later run will use (an inspection's run on zero inputs: the model
+	/// is prepared apart from the cache) in a fresh instance, which is dropped after it: no
+	/// instance kept for the models in use is taken for it or dropped to keep its instance, which
+	/// no run could reset for less than a fresh one costs (its memory is as large as the model's
+	/// runs grow it). The same outputs and fuel as [`run`](Self::run).
+	pub fn run_once(
+		&self,
+		lane: Lane,
+		prepared: &Prepared,
+		inputs: &[Tensor],
+		fuel_limit: u64,
+	) -> Result<Execution, RunError> {
+		self.in_slot(lane, || {
+			self.run_here(prepared, inputs, fuel_limit, Reuse::Fresh).map(|(execution, _, _)| execution)
+		})
 	}
 
 	/// [`run`](Self::run), with the time of each of its phases and, from a profiling guest, of
@@ -641,7 +677,7 @@ impl Guest {
 		fuel_limit: u64,
 	) -> Result<(Execution, RunTimes, Option<Vec<NodeTime>>), RunError> {
 		self.in_slot(Lane::Consensus, || {
-			let (execution, times, marks) = self.run_here(prepared, inputs, fuel_limit)?;
+			let (execution, times, marks) = self.run_here(prepared, inputs, fuel_limit, Reuse::Kept)?;
 			let nodes = match marks {
 				Some(marks) => Some(profile::node_times(&marks).ok_or(LocalFailure::HostResources)?),
 				None => None,
@@ -682,17 +718,23 @@ impl Guest {
 	/// An instance whose memory of `len` bytes holds `snapshot` exactly (zero beyond it) and
 	/// whose globals are the guest's initial ones, with `fuel`: a kept one, reset, when one can
 	/// be reused, a fresh one otherwise; with what tracks its writes since the reset, if anything
-	/// does. The time of taking it is `instantiate`'s, of writing the snapshot `restore`'s.
+	/// does; a fresh one always for [`Reuse::Fresh`]. The time of taking it is `instantiate`'s,
+	/// of writing the snapshot `restore`'s.
 	fn instance_for(
 		&self,
 		snapshot: &MemorySnapshot,
 		len: usize,
 		fuel: u64,
+		reuse: Reuse,
 		times: &mut RunTimes,
 	) -> Result<(Store<InstanceState>, Instance, Memory, Option<WrittenPages>), RunError> {
 		let started = Instant::now();
 		let pages = len / PAGE;
-		let Some(mut kept) = self.take_kept(snapshot, len) else {
+		let kept = match reuse {
+			Reuse::Kept => self.take_kept(snapshot, len),
+			Reuse::Fresh => None,
+		};
+		let Some(mut kept) = kept else {
 			let mut store = self.new_store(fuel)?;
 			let (instance, memory) = self.instantiate(&mut store)?;
 			let taken = Instant::now();
@@ -758,6 +800,7 @@ impl Guest {
 		prepared: &Prepared,
 		inputs: &[Tensor],
 		fuel_limit: u64,
+		reuse: Reuse,
 	) -> Result<(Execution, RunTimes, Option<Vec<NodeMark>>), RunError> {
 		let mut times = RunTimes::default();
 		// Restoring the snapshot is paid before it is done, like any other work of the run,
@@ -766,7 +809,10 @@ impl Guest {
 		let restore_fuel = prepared.snapshot.restore_fuel(self.fresh_memory.len());
 		let fuel = fuel_limit.checked_sub(restore_fuel).ok_or(EngineError::FuelExhausted)?;
 		let len = prepared.memory_bytes();
-		let (mut store, instance, memory, written) = self.instance_for(&prepared.snapshot, len, fuel, &mut times)?;
+		let (mut store, instance, memory, written) =
+			self.instance_for(&prepared.snapshot, len, fuel, reuse, &mut times)?;
+		// The guest's own size is the snapshot's (held in it), whatever room the memory has.
+		store.data_mut().own_bytes = self.gives_room.then_some(prepared.snapshot.len);
 		let mut lap = Instant::now();
 		let mut phase = |time: &mut std::time::Duration| {
 			let now = Instant::now();
@@ -793,8 +839,8 @@ impl Guest {
 			prepared.memory_bytes.fetch_max(size, std::sync::atomic::Ordering::Relaxed);
 		}
 		// Kept for a next run unless its memory is larger than runs start in, which no reset
-		// undoes, or than a released slot keeps resident.
-		if size == prepared.memory_bytes() && size <= KEEP_RESIDENT_BYTES {
+		// undoes, or than a released slot keeps resident, or the run is a prepared model's only.
+		if reuse == Reuse::Kept && size == prepared.memory_bytes() && size <= KEEP_RESIDENT_BYTES {
 			let tracking = written.is_some();
 			let holds = (prepared.snapshot.id, prepared.snapshot.changed_ranges().collect());
 			let written = written.or_else(|| {
@@ -823,6 +869,24 @@ impl Guest {
 		phase(&mut times.release);
 		Ok((Execution { outputs, fuel_used }, times, marks))
 	}
+}
+
+/// The functions the guest may import: the host kernels and the meters of its memory work, and
+/// for a profiling guest the report of its nodes.
+fn host_functions(engine: &wasmtime::Engine, profiling: bool) -> wasmtime::Result<Linker<InstanceState>> {
+	let mut linker = Linker::new(engine);
+	linker.func_wrap(IMPORT_MODULE, IMPORT_NAME, run_tile_program)?;
+	linker.func_wrap(IMPORT_MODULE, LRN_IMPORT, run_lrn)?;
+	linker.func_wrap(IMPORT_MODULE, MAX_POOL_IMPORT, run_max_pool)?;
+	linker.func_wrap(IMPORT_MODULE, DEPTHWISE_IMPORT, run_depthwise)?;
+	linker.func_wrap(IMPORT_MODULE, BIN_CHAIN_IMPORT, run_bin_chain)?;
+	linker.func_wrap(IMPORT_MODULE, MAT_MUL_IMPORT, run_mat_mul)?;
+	linker.func_wrap(IMPORT_MODULE, names::METER_MOVED_IMPORT, meter_moved)?;
+	linker.func_wrap(IMPORT_MODULE, names::METER_GROWN_IMPORT, meter_grown)?;
+	if profiling {
+		linker.func_wrap(IMPORT_MODULE, profile::PROFILE_NODE_IMPORT, profile_node)?;
+	}
+	Ok(linker)
 }
 
 /// Grows `memory` to `pages` if it is smaller. The model reached this size when it was prepared
@@ -881,7 +945,12 @@ fn meter_moved(mut caller: Caller<'_, InstanceState>, bytes: u64) -> wasmtime::R
 
 /// The guest's import `veriml.meter_grown`: the fuel for `pages` its memory grew by.
 fn meter_grown(mut caller: Caller<'_, InstanceState>, pages: u32) -> wasmtime::Result<()> {
-	charge(&mut caller, names::fuel_for_memory(0, u64::from(pages) * names::WASM_PAGE_BYTES))
+	charge(&mut caller, names::fuel_for_memory(0, u64::from(pages) * names::WASM_PAGE_BYTES))?;
+	// The guest's stand-in for `memory.grow` reports the pages it takes after taking them.
+	if let Some(own) = caller.data_mut().own_bytes.as_mut() {
+		*own = own.saturating_add(pages as usize * PAGE);
+	}
+	Ok(())
 }
 
 /// The guest's import `veriml.run_tile_program`: runs one tile program of the guest's matrix
@@ -924,8 +993,10 @@ fn on_host(
 	work: impl FnOnce(&mut [u8], u64) -> Result<u64, host_kernel::RunError>,
 ) -> wasmtime::Result<()> {
 	let fuel = caller.get_fuel()?;
-	let memory = caller.data().memory.ok_or(Trap::MemoryOutOfBounds)?;
-	match work(memory.data_mut(&mut caller), fuel) {
+	let (memory, own_bytes) = (caller.data().memory.ok_or(Trap::MemoryOutOfBounds)?, caller.data().own_bytes);
+	let data = memory.data_mut(&mut caller);
+	let len = own_len(own_bytes, data.len());
+	match work(&mut data[..len], fuel) {
 		Ok(cost) => {
 			caller.set_fuel(fuel - cost)?;
 			Ok(())
@@ -950,7 +1021,7 @@ fn call_export<Params: WasmParams, Results: WasmResults>(
 	export.call(&mut *store, params).map_err(|e| classify(e, store))
 }
 
-/// Copies `bytes` into a buffer the guest allocates; answers its address.
+/// Copies `bytes` into a buffer the guest allocates, within its own memory; answers its address.
 fn write_argument(
 	instance: &Instance,
 	memory: &Memory,
@@ -959,7 +1030,11 @@ fn write_argument(
 ) -> Result<u32, RunError> {
 	let len = u32::try_from(bytes.len()).map_err(|_| EngineError::InputTooLarge)?;
 	let ptr: u32 = call_export(instance, store, "veriml_alloc", len)?;
-	memory.write(&mut *store, ptr as usize, bytes).map_err(|_| EngineError::OutOfMemory)?;
+	let own_bytes = store.data().own_bytes;
+	let data = memory.data_mut(&mut *store);
+	let own = own_len(own_bytes, data.len());
+	let range = ptr as usize..(ptr as usize).saturating_add(bytes.len());
+	data[..own].get_mut(range).ok_or(EngineError::OutOfMemory)?.copy_from_slice(bytes);
 	Ok(ptr)
 }
 
@@ -974,7 +1049,9 @@ fn read_answer<T: Decode>(
 	if len > max_len {
 		return Err(EngineError::OutputTooLarge.into());
 	}
-	let bytes = memory.data(store).get(ptr..ptr.saturating_add(len)).ok_or(EngineError::ExecutionFailed)?;
+	let data = memory.data(store);
+	let own = &data[..own_len(store.data().own_bytes, data.len())];
+	let bytes = own.get(ptr..ptr.saturating_add(len)).ok_or(EngineError::ExecutionFailed)?;
 	Ok(T::decode(&mut &bytes[..]).map_err(|_| EngineError::ExecutionFailed)?)
 }
 
@@ -1079,8 +1156,9 @@ mod tests {
 				let [kept] = &kept[..] else { panic!("not one instance kept: {}", kept.len()) };
 				(kept.memory.data(&kept.store).to_vec(), kept.tracking && kept.written.is_some())
 			};
-			let (store, instance, memory, written) =
-				self.instance_for(&prepared.snapshot, prepared.memory_bytes(), 0, &mut RunTimes::default()).unwrap();
+			let (store, instance, memory, written) = self
+				.instance_for(&prepared.snapshot, prepared.memory_bytes(), 0, Reuse::Kept, &mut RunTimes::default())
+				.unwrap();
 			let after = memory.data(&store).to_vec();
 			let holds = (prepared.snapshot.id, prepared.snapshot.changed_ranges().collect());
 			self.keep(Kept { tracking: written.is_some(), written, holds, store, instance, memory });
@@ -1240,6 +1318,47 @@ mod tests {
 		assert!(!metering::keeps_own_memory_size(crate::GUEST_WASM, &[start]));
 	}
 
+	/// Registering a model prepares it apart from the cache and runs it once on zero inputs
+	/// (`Engine::inspect_model`, the chain's `inspect`), and that prepared model never runs
+	/// again. Its run took a kept instance of a model in use (or, where none fitted, kept its own
+	/// beside them, dropping the one kept longest ago): each registration cost a model in use its
+	/// next run's kept instance, and a run that grows the memory held one of the pool's warm
+	/// slots for nothing. The instances kept stay as they were.
+	#[test]
+	fn registering_a_model_leaves_the_instances_kept_for_the_models_in_use() {
+		let limits = Limits::default();
+		let engine = crate::Engine::new(limits.clone()).with_compiled_cache(CompiledCache::UserDefault);
+		let holding = || {
+			engine
+				.with_guest(&crate::guest_hash(), |guest| {
+					Ok(guest
+						.kept
+						.lock()
+						.unwrap()
+						.iter()
+						.map(|kept| kept.memory.data_size(&kept.store))
+						.collect::<Vec<_>>())
+				})
+				.unwrap()
+		};
+		let [(linear, linear_inputs), (forest, forest_inputs), (squeezenet, squeezenet_inputs)] =
+			["pytorch_Linear", "sklearn_random_forest_classifier", "light_squeezenet"].map(test_model);
+		let specs = |inputs: &[Tensor]| inputs.iter().map(|t| t.spec().unwrap()).collect::<Vec<_>>();
+		let first = engine.run_model(&linear, &linear_inputs, limits.max_fuel_per_run).unwrap();
+		let kept = holding();
+		assert_eq!(kept.len(), 1);
+		// A model whose memory is larger (the kept instance could be grown and reset for it), and
+		// one whose run grows the memory (its instance could be kept beside the other).
+		for (model, inputs) in [(&forest, &forest_inputs), (&squeezenet, &squeezenet_inputs)] {
+			let info = engine.inspect_model(model, &specs(inputs), limits.max_fuel_to_prepare).unwrap();
+			assert!(info.fuel_per_run > 0);
+			assert_eq!(holding(), kept, "the instances kept before the registration");
+		}
+		// The model in use runs in its kept instance: the same outputs and fuel.
+		assert_eq!(engine.run_model(&linear, &linear_inputs, limits.max_fuel_per_run).unwrap(), first);
+		assert_eq!(holding(), kept);
+	}
+
 	#[test]
 	fn a_kept_instance_is_reset_to_exactly_the_next_snapshot() {
 		let limits = Limits::default();
@@ -1295,5 +1414,111 @@ mod tests {
 		// Linear's instance is grown and reset for the forest: the same result.
 		assert_eq!(run(&forest, &forest_inputs), forest_first);
 		assert_eq!(holding(), [forest.snapshot.id]);
+	}
+
+	/// A module of the guest's shape for [`the_host_reaches_no_byte_of_the_room_past_the_guests_own_memory`]:
+	/// one page of memory holding, at 0, a tile program that loads a tile from the next page;
+	/// `load` runs it on the host, `take_a_page` reports a page grown, `veriml_alloc` answers
+	/// the next page.
+	fn reaching_past_its_page() -> Vec<u8> {
+		use veriml_inference_primitives::host_kernel::{OP_DONE, OP_LOAD_TILE};
+		use wasm_encoder::{
+			CodeSection, ConstExpr, DataSection, EntityType, ExportKind, ExportSection, Function, FunctionSection,
+			ImportSection, MemorySection, MemoryType, Module, TypeSection, ValType,
+		};
+		let program: Vec<u8> =
+			[OP_LOAD_TILE, PAGE as u32, 0, 0, OP_DONE, 0, 0, 0].iter().flat_map(|word| word.to_le_bytes()).collect();
+		let mut types = TypeSection::new();
+		types.ty().function([ValType::I32, ValType::I32], []);
+		types.ty().function([ValType::I32], []);
+		types.ty().function([], []);
+		types.ty().function([ValType::I32], [ValType::I32]);
+		let mut imports = ImportSection::new();
+		imports.import(IMPORT_MODULE, IMPORT_NAME, EntityType::Function(0));
+		imports.import(IMPORT_MODULE, names::METER_GROWN_IMPORT, EntityType::Function(1));
+		let mut functions = FunctionSection::new();
+		functions.function(2).function(2).function(3);
+		let mut memories = MemorySection::new();
+		memories.memory(MemoryType { minimum: 1, maximum: None, memory64: false, shared: false, page_size_log2: None });
+		let mut exports = ExportSection::new();
+		exports
+			.export("memory", ExportKind::Memory, 0)
+			.export("load", ExportKind::Func, 2)
+			.export("take_a_page", ExportKind::Func, 3)
+			.export("veriml_alloc", ExportKind::Func, 4);
+		let mut code = CodeSection::new();
+		let mut load = Function::new([]);
+		load.instructions().i32_const(0).i32_const(2).call(0).end();
+		let mut take = Function::new([]);
+		take.instructions().i32_const(1).call(1).end();
+		let mut alloc = Function::new([]);
+		alloc.instructions().i32_const(PAGE as i32).end();
+		code.function(&load).function(&take).function(&alloc);
+		let mut data = DataSection::new();
+		data.active(0, &ConstExpr::i32_const(0), program);
+		let mut module = Module::new();
+		module
+			.section(&types)
+			.section(&imports)
+			.section(&functions)
+			.section(&memories)
+			.section(&exports)
+			.section(&code)
+			.section(&data);
+		module.finish()
+	}
+
+	/// A node may give a run room past the guest's own memory (`Prepared::memory_bytes`), still
+	/// zero, which another node does not have. A host kernel whose range reaches into it, the
+	/// host's writing of an argument there or its reading of an answer from there would, on the
+	/// node with room, read zeros or write where the guest's code never asked for memory, and on
+	/// the node without, trap: two verdicts. The host reaches only the guest's own memory on
+	/// both, and what the guest takes of the room (reporting it grown) is its own.
+	#[test]
+	fn the_host_reaches_no_byte_of_the_room_past_the_guests_own_memory() {
+		let engine = wasmtime::Engine::new(Config::new().consume_fuel(true)).unwrap();
+		let module = Module::new(&engine, reaching_past_its_page()).unwrap();
+		let linker = host_functions(&engine, false).unwrap();
+		let node = |room_pages: u64| {
+			let limiter = MemoryLimiter { max_bytes: 16 * PAGE, refused: false };
+			let state = InstanceState { limiter, memory: None, own_bytes: Some(PAGE), node_marks: None };
+			let mut store = Store::new(&engine, state);
+			store.set_fuel(1 << 30).unwrap();
+			let instance = linker.instantiate(&mut store, &module).unwrap();
+			let memory = instance.get_memory(&mut store, "memory").unwrap();
+			memory.grow(&mut store, room_pages).unwrap();
+			store.data_mut().memory = Some(memory);
+			(store, instance, memory)
+		};
+		let call = |store: &mut Store<InstanceState>, instance: &Instance, name: &str| {
+			call_export::<(), ()>(instance, store, name, ())
+		};
+		for room_pages in [0, 1, 4] {
+			let (mut store, instance, memory) = node(room_pages);
+			// The tile program's load from the next page.
+			assert_eq!(
+				call(&mut store, &instance, "load"),
+				Err(EngineError::ExecutionFailed.into()),
+				"with {room_pages} pages of room"
+			);
+			// An argument the guest's allocator placed there, an answer it points there.
+			assert_eq!(write_argument(&instance, &memory, &mut store, &[7; 4]), Err(EngineError::OutOfMemory.into()));
+			let answer = ((PAGE as u64) << 32) | 4;
+			assert_eq!(read_answer::<u32>(&memory, &store, answer, 4), Err(EngineError::ExecutionFailed.into()));
+			if room_pages == 0 {
+				continue;
+			}
+			// Once the guest has taken the page (its stand-in for `memory.grow` reports it), it
+			// is the guest's own: the same calls reach it.
+			call(&mut store, &instance, "take_a_page").unwrap();
+			assert_eq!(store.data().own_bytes, Some(2 * PAGE));
+			call(&mut store, &instance, "load").unwrap();
+			assert_eq!(write_argument(&instance, &memory, &mut store, &[7; 4]), Ok(PAGE as u32));
+			assert_eq!(read_answer::<u32>(&memory, &store, answer, 4), Ok(0x0707_0707));
+		}
+		// A guest whose size is the memory's (`own_bytes` None: no room given) reaches all of it.
+		let (mut store, instance, _) = node(1);
+		store.data_mut().own_bytes = None;
+		call(&mut store, &instance, "load").unwrap();
 	}
 }

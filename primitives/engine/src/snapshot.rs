@@ -305,9 +305,10 @@ struct InstanceState {
 	memory: Option<Memory>,
 	/// Bytes of the memory the guest's code has asked for, for a guest that keeps its own memory
 	/// size (`Guest::gives_room`): the snapshot's length, or a fresh instance's, and every page
-	/// it reports grown since (`veriml.meter_grown`). The host kernels, the arguments the host
-	/// writes and the answers it reads stay within it ([`own_len`]). `None` for a guest whose
-	/// size is the memory's.
+	/// it reports grown since (`veriml.meter_grown`, which the guest's stand-in for `memory.grow`
+	/// calls after taking the pages: the host trusts the guest, chain state, to report only
+	/// those). The host kernels, the arguments the host writes and the answers it reads stay
+	/// within it ([`own_len`]). `None` for a guest whose size is the memory's.
 	own_bytes: Option<usize>,
 	node_marks: Option<Vec<NodeMark>>,
 }
@@ -715,8 +716,9 @@ impl Guest {
 		drop(dropped);
 	}
 
-	/// An instance whose memory of `len` bytes holds `snapshot` exactly (zero beyond it) and
-	/// whose globals are the guest's initial ones, with `fuel`: a kept one, reset, when one can
+	/// An instance whose memory of `len` bytes holds `snapshot` exactly (zero beyond it), whose
+	/// globals are the guest's initial ones and whose own size is the snapshot's (held in it,
+	/// whatever room the memory has past it), with `fuel`: a kept one, reset, when one can
 	/// be reused, a fresh one otherwise; with what tracks its writes since the reset, if anything
 	/// does; a fresh one always for [`Reuse::Fresh`]. The time of taking it is `instantiate`'s,
 	/// of writing the snapshot `restore`'s.
@@ -734,6 +736,7 @@ impl Guest {
 			Reuse::Kept => self.take_kept(snapshot, len),
 			Reuse::Fresh => None,
 		};
+		let own_bytes = self.gives_room.then_some(snapshot.len);
 		let Some(mut kept) = kept else {
 			let mut store = self.new_store(fuel)?;
 			let (instance, memory) = self.instantiate(&mut store)?;
@@ -741,6 +744,7 @@ impl Guest {
 			times.instantiate = taken - started;
 			grow_to(&memory, &mut store, pages)?;
 			snapshot.restore(memory.data_mut(&mut store))?;
+			store.data_mut().own_bytes = own_bytes;
 			times.restore = taken.elapsed();
 			return Ok((store, instance, memory, None));
 		};
@@ -748,6 +752,7 @@ impl Guest {
 		times.instantiate = taken - started;
 		// On an error the whole of `kept` is dropped, its tracking first.
 		let tracked = self.reset(&mut kept, snapshot, len, fuel)?;
+		kept.store.data_mut().own_bytes = own_bytes;
 		times.restore = taken.elapsed();
 		let Kept { written, store, instance, memory, .. } = kept;
 		Ok((store, instance, memory, written.filter(|_| tracked)))
@@ -811,8 +816,6 @@ impl Guest {
 		let len = prepared.memory_bytes();
 		let (mut store, instance, memory, written) =
 			self.instance_for(&prepared.snapshot, len, fuel, reuse, &mut times)?;
-		// The guest's own size is the snapshot's (held in it), whatever room the memory has.
-		store.data_mut().own_bytes = self.gives_room.then_some(prepared.snapshot.len);
 		let mut lap = Instant::now();
 		let mut phase = |time: &mut std::time::Duration| {
 			let now = Instant::now();
@@ -1149,7 +1152,8 @@ mod tests {
 	impl Guest {
 		/// Resets the one kept instance for a run of `prepared`, as that run would, and keeps it
 		/// again: its memory before and after, and whether only the pages the kernel reported
-		/// written (and the snapshots' blocks) were reset.
+		/// written (and the snapshots' blocks) were reset. Checks that the guest's own size is
+		/// the snapshot's, whatever room the memory has past it.
 		fn reset_kept(&self, prepared: &Prepared) -> (Vec<u8>, Vec<u8>, bool) {
 			let (before, tracked) = {
 				let kept = self.kept.lock().unwrap();
@@ -1160,6 +1164,7 @@ mod tests {
 				.instance_for(&prepared.snapshot, prepared.memory_bytes(), 0, Reuse::Kept, &mut RunTimes::default())
 				.unwrap();
 			let after = memory.data(&store).to_vec();
+			assert_eq!(store.data().own_bytes, self.gives_room.then_some(prepared.snapshot.len));
 			let holds = (prepared.snapshot.id, prepared.snapshot.changed_ranges().collect());
 			self.keep(Kept { tracking: written.is_some(), written, holds, store, instance, memory });
 			(before, after, tracked)
@@ -1328,6 +1333,8 @@ mod tests {
 	fn registering_a_model_leaves_the_instances_kept_for_the_models_in_use() {
 		let limits = Limits::default();
 		let engine = crate::Engine::new(limits.clone()).with_compiled_cache(CompiledCache::UserDefault);
+		// Which snapshot each kept instance holds, and where its memory is (the pool's slot: the
+		// same instance, kept again, is in the same one).
 		let holding = || {
 			engine
 				.with_guest(&crate::guest_hash(), |guest| {
@@ -1336,7 +1343,7 @@ mod tests {
 						.lock()
 						.unwrap()
 						.iter()
-						.map(|kept| kept.memory.data_size(&kept.store))
+						.map(|kept| (kept.holds.0, kept.memory.data_ptr(&kept.store) as usize))
 						.collect::<Vec<_>>())
 				})
 				.unwrap()
@@ -1354,7 +1361,7 @@ mod tests {
 			assert!(info.fuel_per_run > 0);
 			assert_eq!(holding(), kept, "the instances kept before the registration");
 		}
-		// The model in use runs in its kept instance: the same outputs and fuel.
+		// The model in use runs in its kept instance, kept again: the same outputs and fuel.
 		assert_eq!(engine.run_model(&linear, &linear_inputs, limits.max_fuel_per_run).unwrap(), first);
 		assert_eq!(holding(), kept);
 	}

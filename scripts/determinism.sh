@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Proof of determinism: the chain's engine gives bit-identical result hashes on this CPU and on
 # an older one without AVX (the same binaries under `qemu-x86_64 -cpu Nehalem`), and native
-# tract, on the same models, would not have.
+# tract, on the same models, would not have. It says which vector extensions this CPU has (the
+# widest of them decide which kernels native tract picks; an AVX-512 CPU here is the issue's
+# "AVX-512 CPU": qemu's emulation has no AVX-512).
 #
 #   scripts/determinism.sh [MODEL_NAME ...]     (default: a set of real models)
 #
@@ -35,6 +37,9 @@ fi
 
 hash_of() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
 
+# This CPU's vector extensions, as the kernel reports them.
+extensions=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'sse4_2|avx|avx2|fma|avx512(f|bw|vl|dq|cd|_vnni|_bf16)' | sort | tr '\n' ' ' || true)
+log "this CPU: $(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: //'); vector extensions: ${extensions:-none reported}"
 failures=0
 printf '%-34s %-12s %-12s %-6s %-12s %-12s %-8s\n' model chain chain@Nehalem same native native@Nehalem same
 for name in "${models[@]}"; do

@@ -136,6 +136,20 @@ pub struct Cli {
 	#[arg(long = "data-source", value_name = "FEED=URL#JSON.PATH")]
 	pub data_sources: Vec<DataSource>,
 
+	/// Threads the inference engine may split one run's large matrix products between, the
+	/// running thread included (also for `infer`). Changes no result, fuel or verdict, only how
+	/// fast this node runs and re-executes models: each element is computed by one thread in
+	/// the order one thread computes it. Block import runs up to four models at once, each
+	/// with up to this many threads.
+	#[arg(
+		long = "engine-threads",
+		value_name = "N",
+		default_value_t = 1,
+		global = true,
+		value_parser = clap::value_parser!(u16).range(1..=256)
+	)]
+	pub engine_threads: u16,
+
 	#[clap(flatten)]
 	pub run: sc_cli::RunCmd,
 }

@@ -56,8 +56,9 @@ pub fn run() -> sc_cli::Result<()> {
 	// benchmarks) reaches models through this engine.
 	// Its compiled code is kept in wasmtime's per-user cache, so only a node's first start
 	// (per engine version) compiles it.
+	let limits = veriml_engine::Limits { threads: cli.engine_threads.into(), ..Default::default() };
 	let engine = std::sync::Arc::new(
-		veriml_engine::Engine::default().with_compiled_cache(veriml_engine::CompiledCache::UserDefault),
+		veriml_engine::Engine::new(limits).with_compiled_cache(veriml_engine::CompiledCache::UserDefault),
 	);
 	veriml_inference_interface::set_process_engine(engine.clone());
 

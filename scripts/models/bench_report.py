@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Adds onnxruntime's median latency to the engine benchmark's results and prints the table.
 
-usage: bench_report.py RESULTS.jsonl MODELS_DIR REPEAT
+usage: bench_report.py RESULTS.jsonl MODELS_DIR REPEAT [THREADED.jsonl]
+
+THREADED.jsonl holds the same script's results for some models with the chain's engine on more
+threads (its rows' "threads"); they are printed beside the single-thread figures and
+onnxruntime on as many threads.
 """
 import json
 import statistics
@@ -15,11 +19,11 @@ ort.set_default_logger_severity(3)
 DTYPES = {"f32": np.float32, "i64": np.int64, "i32": np.int32, "i8": np.int8, "u8": np.uint8, "bool": np.bool_}
 
 
-def onnxruntime_ms(folder, repeat):
+def onnxruntime_ms(folder, repeat, threads=1):
     try:
         options = ort.SessionOptions()
-        # One thread, as the chain engine and native tract use.
-        options.intra_op_num_threads = 1
+        # One thread, as the chain engine and native tract use (or as many as the threaded rows').
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         session = ort.InferenceSession(f"{folder}/model.onnx", options, providers=["CPUExecutionProvider"])
     except Exception:
@@ -41,6 +45,7 @@ def onnxruntime_ms(folder, repeat):
 
 def main():
     results_path, models_dir, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    threaded_path = sys.argv[4] if len(sys.argv) > 4 else None
     rows = [json.loads(line) for line in open(results_path)]
     print()
     print(f"{'model':<34} {'chain ms':>10} {'tract ms':>10} {'ort ms':>10} {'chain/tract':>12} {'chain/ort':>10}")
@@ -75,6 +80,28 @@ def main():
     print()
     print(f"geometric mean speed: chain engine = {geo(speed_vs_tract):.2f}x native tract (issue 21: >= 1.0), "
           f"{geo(speed_vs_ort):.2f}x onnxruntime (issue 21: >= 0.5)")
+    threaded = [json.loads(line) for line in open(threaded_path)] if threaded_path else []
+    if threaded:
+        single = {row["name"]: row for row in rows}
+        threads = threaded[0]["chain"]["threads"]
+        print()
+        print(f"with {threads} threads (the chain engine's --engine-threads; onnxruntime's intra-op threads; "
+              f"native tract on one):")
+        print(f"{'model':<34} {'chain ms':>10} {'1 thread':>10} {'speed-up':>9} {'ort ms':>10} "
+              f"{'chain/tract':>12} {'chain/ort':>10}")
+        for row in threaded:
+            chain, one = row["chain"]["median_ms"], single[row["name"]]["chain"]["median_ms"]
+            tract = row["native_tract"].get("median_ms")
+            ort_ms = onnxruntime_ms(f"{models_dir}/{row['name']}", repeat, threads)
+            same = row["chain"]["result_hash"] == single[row["name"]]["chain"]["result_hash"] \
+                and row["chain"]["fuel"] == single[row["name"]]["chain"]["fuel"]
+            ratio = lambda v, width: f"{v:.2f}x".rjust(width) if v else "n/a".rjust(width)
+            print(f"{row['name']:<34} {chain:>10.3f} {one:>10.3f} {ratio(one / chain, 9)} "
+                  f"{ort_ms if ort_ms is not None else float('nan'):>10.3f} "
+                  f"{ratio(tract / chain if tract else None, 12)} {ratio(ort_ms / chain if ort_ms else None, 10)}"
+                  + ("" if same else "   RESULT OR FUEL DIFFERS FROM ONE THREAD"))
+            if not same:
+                sys.exit(f"{row['name']}: the threaded engine's result hash or fuel differs from one thread's")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 //!
 //! `cargo run --release -p veriml-engine --features native-tract --example compare -- MODEL.onnx INPUT.json [REPEAT]`
 //!
-//! `scripts/bench-engine.sh` reads its latencies. (`scripts/determinism.sh` takes native
-//! tract's result hash from the guest workspace's `native_result` example, quicker to build.)
+//! `VERIML_ENGINE_THREADS=N` gives the chain's engine `N` threads (`Limits::threads`; native
+//! tract runs on one whatever it is). `scripts/bench-engine.sh` reads its latencies.
+//! (`scripts/determinism.sh` takes native tract's result hash from the guest workspace's
+//! `native_result` example, quicker to build.)
 
 use codec::Encode;
 use std::time::Instant;
@@ -47,7 +49,10 @@ fn main() {
 	let repeat: usize = args.get(3).map(|r| r.parse().expect("REPEAT is a number")).unwrap_or(5);
 	let hash_of = |outputs: &[Tensor]| result_hash(ENGINE_VERSION, &model_hash(&model), &input_hash(&inputs), outputs);
 
-	let engine = Engine::default().with_compiled_cache(veriml_engine::CompiledCache::UserDefault);
+	let threads =
+		std::env::var("VERIML_ENGINE_THREADS").map_or(1, |n| n.parse().expect("VERIML_ENGINE_THREADS is a number"));
+	let limits = veriml_engine::Limits { threads, ..Default::default() };
+	let engine = Engine::new(limits).with_compiled_cache(veriml_engine::CompiledCache::UserDefault);
 	let fuel = engine.limits().max_fuel_per_run;
 	let specs: Vec<_> = inputs.iter().map(|t| t.spec().expect("rank ≤ 8")).collect();
 	let (plan, _) = veriml_engine_guest::load(&model, specs).expect("native tract loads");
@@ -76,6 +81,7 @@ fn main() {
 				"outputs_hash": format!("{:?}", model_hash(&chain.outputs.encode())),
 				"fuel": chain.fuel_used,
 				"median_ms": chain_ms,
+				"threads": threads,
 			},
 			"native_tract": match &native {
 				Ok((hash, _)) => serde_json::json!({ "result_hash": format!("{hash:?}"), "median_ms": native_ms }),

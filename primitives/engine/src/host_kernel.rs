@@ -410,14 +410,32 @@ const BLOCK_BYTES: u64 = 256 * 1024;
 /// the tile's place, its border and the operands moved to it.
 pub const FUEL_PER_PRODUCT_TILE: u64 = 8;
 
-/// Runs the whole matrix product whose [`MatMulCall`] is at `call` on the guest's `memory` if it
-/// costs no more than `fuel_left`; answers its cost: [`FUEL_PER_PROGRAM`] once, and per tile its
-/// program's operations (as [`run_tile_program`] charges them) and [`FUEL_PER_PRODUCT_TILE`].
-/// Nothing is written unless the whole product is paid for and every operand of every tile lies
-/// inside memory.
-pub fn run_mat_mul(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, RunError> {
-	let mut memory = GuestMemory(memory);
-	let call = MatMulCall::from_words(memory.words::<{ MAT_MUL_CALL_BYTES / 4 }>(call).map_err(RunError::Program)?);
+/// A product of at least this much fuel is split between threads, where more than one may run
+/// it ([`run_mat_mul`]): about 0.2–0.3 ms of work on this project's machine, several times what
+/// handing a band to another thread and waiting for it costs. (1 in this crate's unit tests, so
+/// that their small products split.)
+pub const THREADED_PRODUCT_FUEL: u64 = if cfg!(test) { 1 } else { 2_000_000 };
+
+/// Runs the whole matrix product whose [`MatMulCall`] is at `call_at` on the guest's `memory` if
+/// it costs no more than `fuel_left`; answers its cost: [`FUEL_PER_PROGRAM`] once, and per tile
+/// its program's operations (as [`run_tile_program`] charges them) and
+/// [`FUEL_PER_PRODUCT_TILE`]. Nothing is written unless the whole product is paid for and every
+/// operand of every tile lies inside memory.
+///
+/// With a `pool`, the calling thread and the pool's run its tiles, each tile whole on one of
+/// them, where the product costs [`THREADED_PRODUCT_FUEL`] or more and its stores are apart from
+/// everything else it touches and from each other ([`MatMulCall::stores_apart`], which the host
+/// checks itself): each element is then computed by one thread with the operations one thread
+/// gives it, and no thread reads or writes a byte another writes, so the bits are those of one
+/// thread. Any other product runs on the calling thread alone. The fuel is the same either way.
+pub fn run_mat_mul(
+	memory: &mut [u8],
+	call_at: u32,
+	fuel_left: u64,
+	pool: Option<&rayon::ThreadPool>,
+) -> Result<u64, RunError> {
+	let memory = GuestMemory(memory);
+	let call = MatMulCall::from_words(memory.words::<{ MAT_MUL_CALL_BYTES / 4 }>(call_at).map_err(RunError::Program)?);
 	let (program, per_program) = read_program(&memory, call.ops, call.len).map_err(RunError::Program)?;
 	let (down, right) = call.tiles();
 	let per_tile = per_program - FUEL_PER_PROGRAM + FUEL_PER_PRODUCT_TILE;
@@ -458,16 +476,112 @@ pub fn run_mat_mul(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, 
 	let (blocked, stride, other) =
 		if column_major { (down, call.a_panel_stride, right) } else { (right, call.b_panel_stride, down) };
 	let per_block = (BLOCK_BYTES / u64::from(stride).max(1)).max(1);
-	let mut tile = [0f32; TILE];
-	for first in (0..blocked).step_by(per_block as usize) {
-		for o in 0..other {
-			for b in first..blocked.min(first + per_block) {
-				let (d, r) = if column_major { (b, o) } else { (o, b) };
-				run_product_tile(&mut memory, &call, &ops, tile_at(d, r), &mut tile);
+	// The tiles of the other operand's panels in `others`, each against every block.
+	let walk = |memory: ProductMemory, blocks: std::ops::Range<u64>, others: std::ops::Range<u64>| {
+		let mut tile = [0f32; TILE];
+		for first in blocks.clone().step_by(per_block as usize) {
+			for o in others.clone() {
+				for b in first..blocks.end.min(first + per_block) {
+					let (d, r) = if column_major { (b, o) } else { (o, b) };
+					run_product_tile(memory, &call, &ops, tile_at(d, r), &mut tile);
+				}
 			}
 		}
-	}
+	};
+	let memory = ProductMemory::of(memory.0);
+	let threads = pool.map_or(1, |pool| pool.current_num_threads() + 1);
+	let bands = product_threads(&call, &ops, call_at, cost, threads);
+	let Some(pool) = pool.filter(|_| bands > 1) else {
+		walk(memory, 0..blocked, 0..other);
+		return Ok(cost);
+	};
+	// Bands of the blocked operand's tiles (each band's panels read by one thread only), or of
+	// the other operand's where the blocked one has fewer tiles than there are bands; this
+	// thread takes the first.
+	let split_blocked = blocked >= bands;
+	let tiles = if split_blocked { blocked } else { other };
+	let band = tiles.div_ceil(bands);
+	let walk_band = |start: u64| {
+		let range = start..tiles.min(start + band);
+		if split_blocked {
+			walk(memory, range, 0..other)
+		} else {
+			walk(memory, 0..blocked, range)
+		}
+	};
+	pool.in_place_scope(|scope| {
+		for start in (band..tiles).step_by(band as usize) {
+			let walk_band = &walk_band;
+			scope.spawn(move |_| {
+				// A panic here (none is expected: every operand was checked) reaches the calling
+				// thread at the scope's end, which reports it as this node's failure; the node's
+				// panic hook would abort the process instead.
+				let _unwind = sp_panic_handler::AbortGuard::force_unwind();
+				walk_band(start)
+			});
+		}
+		walk_band(0);
+	});
 	Ok(cost)
+}
+
+/// How many threads run the product `call` at `call_at` of program `ops` (without its `DONE`)
+/// and of `cost`, where `threads` may: one, unless it costs [`THREADED_PRODUCT_FUEL`] or more
+/// and its stores are apart; never more than either operand has tiles (a band each).
+fn product_threads(call: &MatMulCall, ops: &[HostOp], call_at: u32, cost: u64, threads: usize) -> u64 {
+	if threads <= 1 || cost < THREADED_PRODUCT_FUEL || !call.stores_apart(ops, call_at) {
+		return 1;
+	}
+	let (down, right) = call.tiles();
+	(threads as u64).min(down.max(right)).max(1)
+}
+
+/// The guest's memory as the tiles of one whole product read and write it, from one thread or
+/// several: reads of operands ([`bytes`](Self::bytes), [`float`](Self::float)) and stores of
+/// results ([`store`](Self::store)), each checked inside memory. Tiles on several threads at
+/// once only for a product whose stores are apart (see [`run_mat_mul`]): no byte one thread
+/// writes is read or written by another, and a read's slice holds no byte any tile writes.
+#[derive(Clone, Copy)]
+struct ProductMemory<'a> {
+	ptr: *mut u8,
+	len: usize,
+	_memory: std::marker::PhantomData<&'a mut [u8]>,
+}
+
+// SAFETY: it is a `&mut [u8]` shared by threads that touch apart bytes (see the type's docs).
+unsafe impl Send for ProductMemory<'_> {}
+unsafe impl Sync for ProductMemory<'_> {}
+
+impl<'a> ProductMemory<'a> {
+	fn of(memory: &'a mut [u8]) -> Self {
+		Self { ptr: memory.as_mut_ptr(), len: memory.len(), _memory: std::marker::PhantomData }
+	}
+
+	fn check(&self, at: usize, len: usize) {
+		assert!(at.checked_add(len).is_some_and(|end| end <= self.len), "a product's operand outside memory");
+	}
+
+	/// `len` bytes at `at`, which no tile of the product writes.
+	fn bytes(&self, at: usize, len: usize) -> &[u8] {
+		self.check(at, len);
+		// SAFETY: inside the memory, and no thread writes them while the product runs.
+		unsafe { std::slice::from_raw_parts(self.ptr.add(at), len) }
+	}
+
+	/// The f32 at `at`.
+	fn float(&self, at: usize) -> f32 {
+		f32::from_le_bytes(self.bytes(at, 4).try_into().expect("4 bytes"))
+	}
+
+	/// `values` written little-endian at `at`: elements of the product that no other thread
+	/// touches.
+	fn store(&self, at: usize, values: &[f32]) {
+		self.check(at, 4 * values.len());
+		for (i, value) in values.iter().enumerate() {
+			// SAFETY: inside the memory; no reference to these bytes lives, on any thread.
+			unsafe { std::ptr::copy_nonoverlapping(value.to_le_bytes().as_ptr(), self.ptr.add(at + 4 * i), 4) };
+		}
+	}
 }
 
 /// A tile of a whole product: its place, and its rows and columns inside the product.
@@ -482,11 +596,10 @@ struct Tile {
 /// Runs the product's program on one of its tiles, its operands moved to the tile
 /// ([`MatMulCall::moved`]) and checked inside memory beforehand ([`run_mat_mul`]). NaNs are
 /// written as the canonical NaN once, before each store ([`apply_uncanonical`]).
-fn run_product_tile(memory: &mut GuestMemory, call: &MatMulCall, ops: &[HostOp], at: Tile, tile: &mut [f32; TILE]) {
-	let float = |memory: &GuestMemory, at: usize| f32::from_le_bytes(memory.0[at..at + 4].try_into().expect("4 bytes"));
+fn run_product_tile(memory: ProductMemory, call: &MatMulCall, ops: &[HostOp], at: Tile, tile: &mut [f32; TILE]) {
 	// The tile's `live` values of a per-row or per-column operand at `p`, 0 past the border.
-	let vector = |memory: &GuestMemory, p: u32, live: usize| -> [f32; 8] {
-		std::array::from_fn(|i| if i < live { float(memory, p as usize + 4 * i) } else { 0.0 })
+	let vector = |p: u32, live: usize| -> [f32; 8] {
+		std::array::from_fn(|i| if i < live { memory.float(p as usize + 4 * i) } else { 0.0 })
 	};
 	// Address of element `(i, j)` of a strided operand at `p`.
 	let element = |p: u32, rows: u32, cols: u32, i: usize, j: usize| {
@@ -504,22 +617,22 @@ fn run_product_tile(memory: &mut GuestMemory, call: &MatMulCall, ops: &[HostOp],
 				tile.iter_mut().for_each(|t| *t = if *t > 0.0 { *t } else { alpha * *t });
 			},
 			OP_PER_ROW_MIN..=OP_PER_ROW_SUB_F => {
-				let rows = vector(memory, op.x, at.rows);
+				let rows = vector(op.x, at.rows);
 				apply_uncanonical(op.code - OP_PER_ROW_MIN, tile, &std::array::from_fn(|e| rows[e / NR]));
 			},
 			OP_PER_COL_MIN..=OP_PER_COL_SUB_F => {
-				let cols = vector(memory, op.x, at.cols);
+				let cols = vector(op.x, at.cols);
 				apply_uncanonical(op.code - OP_PER_COL_MIN, tile, &std::array::from_fn(|e| cols[e % NR]));
 			},
 			OP_ADD_UNICAST => {
 				for i in 0..at.rows {
 					for j in 0..at.cols {
-						tile[i * NR + j] += float(memory, element(op.x, op.y, op.z, i, j));
+						tile[i * NR + j] += memory.float(element(op.x, op.y, op.z, i, j));
 					}
 				}
 			},
 			OP_ADD_ROW_COL_PRODUCTS => {
-				let (rows, cols) = (vector(memory, op.x, at.rows), vector(memory, op.y, at.cols));
+				let (rows, cols) = (vector(op.x, at.rows), vector(op.y, at.cols));
 				for (e, t) in tile.iter_mut().enumerate() {
 					*t += rows[e / NR] * cols[e % NR];
 				}
@@ -529,21 +642,18 @@ fn run_product_tile(memory: &mut GuestMemory, call: &MatMulCall, ops: &[HostOp],
 				if op.z == 4 {
 					// Rows contiguous: each row of the tile in one copy.
 					for i in 0..at.rows {
-						let start = element(op.x, op.y, op.z, i, 0);
-						store_floats(&mut memory.0[start..start + 4 * at.cols], &tile[i * NR..i * NR + at.cols]);
+						memory.store(element(op.x, op.y, op.z, i, 0), &tile[i * NR..i * NR + at.cols]);
 					}
 				} else if op.y == 4 {
 					// Columns contiguous (a transposed output): each column in one copy.
 					for j in 0..at.cols {
-						let start = element(op.x, op.y, op.z, 0, j);
 						let column: [f32; MR] = std::array::from_fn(|i| tile[i * NR + j]);
-						store_floats(&mut memory.0[start..start + 4 * at.rows], &column[..at.rows]);
+						memory.store(element(op.x, op.y, op.z, 0, j), &column[..at.rows]);
 					}
 				} else {
 					for i in 0..at.rows {
 						for j in 0..at.cols {
-							let at = element(op.x, op.y, op.z, i, j);
-							memory.0[at..at + 4].copy_from_slice(&tile[i * NR + j].to_le_bytes());
+							memory.store(element(op.x, op.y, op.z, i, j), &[tile[i * NR + j]]);
 						}
 					}
 				}
@@ -552,8 +662,8 @@ fn run_product_tile(memory: &mut GuestMemory, call: &MatMulCall, ops: &[HostOp],
 				let steps = op.x as usize;
 				if steps > 0 {
 					let panel = steps * STEP_BYTES;
-					let (a, b) = (op.y as usize, op.z as usize);
-					multiply_accumulate(&memory.0[a..a + panel], &memory.0[b..b + panel], steps, tile);
+					let (a, b) = (memory.bytes(op.y as usize, panel), memory.bytes(op.z as usize, panel));
+					multiply_accumulate(a, b, steps, tile);
 				}
 			},
 			_ => unreachable!("run_mat_mul refused every other code"),
@@ -1306,7 +1416,7 @@ mod tests {
 		let (m, n, k, out_cols) = (24, 16, 13, 16);
 		let (mut memory, call, out) = whole_product(m, n, k, out_cols);
 		let mut by_tiles = memory.clone();
-		let cost = run_mat_mul(&mut memory, call, u64::MAX).unwrap();
+		let cost = run_mat_mul(&mut memory, call, u64::MAX, None).unwrap();
 		// Each tile's own program, its operands moved to it, through `run_tile_program`.
 		let whole = MatMulCall::from_words(GuestMemory(&mut by_tiles).words(call).unwrap());
 		let (program, per_program) = read_program(&GuestMemory(&mut by_tiles), whole.ops, whole.len).unwrap();
@@ -1335,7 +1445,7 @@ mod tests {
 		let (cut, call, _) = whole_product(m, n, k, out_cols);
 		let words = MatMulCall::from_words(GuestMemory(&mut cut.clone()).words(call).unwrap());
 		let mut cut = with_call(&cut, call, MatMulCall { m: 19, n: 13, ..words });
-		run_mat_mul(&mut cut, call, u64::MAX).unwrap();
+		run_mat_mul(&mut cut, call, u64::MAX, None).unwrap();
 		let (whole, cut) = (floats_at(&memory, out, len), floats_at(&cut, out, len));
 		for i in 0..m as usize {
 			for j in 0..out_cols as usize {
@@ -1346,13 +1456,57 @@ mod tests {
 		}
 	}
 
+	/// A product split between threads, each tile whole on one of them, writes the same bytes
+	/// for the same fuel as on one thread: row-major and column-major outputs, bands of tiles
+	/// that do not divide evenly, more threads than bands. A product whose store overlaps an
+	/// operand it reads (so the order of its tiles decides bits) runs on one thread.
+	#[test]
+	fn a_product_split_between_threads_gives_the_bits_of_one_thread() {
+		let column_major = |memory: &[u8], call: u32, m: u32| {
+			let words = MatMulCall::from_words(GuestMemory(&mut memory.to_vec()).words(call).unwrap());
+			let (program, _) = read_program(&GuestMemory(&mut memory.to_vec()), words.ops, words.len).unwrap();
+			let store = program[6];
+			let mut memory = memory.to_vec();
+			let at = words.ops as usize + 6 * HOST_OP_BYTES;
+			for (i, word) in [store.code, store.x, 4, 4 * m.div_ceil(8) * 8].into_iter().enumerate() {
+				memory[at + 4 * i..at + 4 * i + 4].copy_from_slice(&word.to_le_bytes());
+			}
+			memory
+		};
+		for (m, n, k, out_cols) in [(24, 16, 13, 16), (19, 13, 5, 13), (67, 41, 9, 41), (8, 200, 3, 200)] {
+			let (memory, call, _) = whole_product(m, n, k, out_cols);
+			for memory in [memory.clone(), column_major(&memory, call, m)] {
+				let mut one = memory.clone();
+				let cost = run_mat_mul(&mut one, call, u64::MAX, None).unwrap();
+				assert_ne!(one, memory);
+				for threads in [2, 3, 8] {
+					let pool = rayon::ThreadPoolBuilder::new().num_threads(threads - 1).build().unwrap();
+					let mut split = memory.clone();
+					assert_eq!(run_mat_mul(&mut split, call, u64::MAX, Some(&pool)), Ok(cost));
+					assert!(split == one, "{m} × {n} on {threads} threads");
+				}
+			}
+		}
+		let (memory, call, _) = whole_product(67, 41, 9, 41);
+		let words = MatMulCall::from_words(GuestMemory(&mut memory.clone()).words(call).unwrap());
+		let (program, per_program) = read_program(&GuestMemory(&mut memory.clone()), words.ops, words.len).unwrap();
+		let ops = &program[..words.len as usize - 1];
+		assert_eq!(product_threads(&words, ops, call, per_program, 4), 4, "split into bands");
+		// The store moved onto the unicast operand (read by every tile): one thread, whatever
+		// may run it.
+		let unicast = program[4];
+		let overlapping: Vec<HostOp> =
+			ops.iter().map(|op| if op.code == OP_STORE { HostOp { x: unicast.x, ..*op } } else { *op }).collect();
+		assert_eq!(product_threads(&words, &overlapping, call, per_program, 4), 1);
+	}
+
 	#[test]
 	fn a_whole_product_is_paid_before_it_runs_and_reaches_no_byte_outside_memory() {
 		let (memory, call, _) = whole_product(19, 13, 5, 13);
 		let mut paid = memory.clone();
-		let cost = run_mat_mul(&mut paid, call, u64::MAX).unwrap();
+		let cost = run_mat_mul(&mut paid, call, u64::MAX, None).unwrap();
 		let mut short = memory.clone();
-		assert_eq!(run_mat_mul(&mut short, call, cost - 1), Err(RunError::OutOfFuel));
+		assert_eq!(run_mat_mul(&mut short, call, cost - 1, None), Err(RunError::OutOfFuel));
 		assert_eq!(short, memory);
 		let words = MatMulCall::from_words(GuestMemory(&mut memory.clone()).words(call).unwrap());
 		let end = memory.len() as u32;
@@ -1367,7 +1521,7 @@ mod tests {
 		};
 		let refused = |memory: Vec<u8>, error: ProgramError| {
 			let mut bad = memory.clone();
-			assert_eq!(run_mat_mul(&mut bad, call, u64::MAX), Err(RunError::Program(error)));
+			assert_eq!(run_mat_mul(&mut bad, call, u64::MAX, None), Err(RunError::Program(error)));
 			assert_eq!(bad, memory);
 		};
 		// The last tile's panel of the left operand, the last column's per-column operand and
@@ -1383,7 +1537,7 @@ mod tests {
 			(3, op(OP_PER_COL_MUL, end - 4 * 13, 0, 0)),
 			(6, HostOp { x: end - 18 * store.y - 4 * 13, ..store }),
 		] {
-			assert_eq!(run_mat_mul(&mut with_op(index, moved), call, u64::MAX), Ok(cost));
+			assert_eq!(run_mat_mul(&mut with_op(index, moved), call, u64::MAX, None), Ok(cost));
 		}
 		// A store that reaches below address 0.
 		refused(with_op(6, HostOp { x: 0, y: (-4i32) as u32, ..store }), ProgramError::OutOfBounds);
@@ -1393,12 +1547,12 @@ mod tests {
 		// Sizes whose tiles' fuel passes u64 are beyond any fuel, and nothing runs.
 		let mut huge = with_call(&memory, call, MatMulCall { m: u32::MAX, n: u32::MAX, ..words });
 		let before = huge.clone();
-		assert_eq!(run_mat_mul(&mut huge, call, u64::MAX - 1), Err(RunError::OutOfFuel));
+		assert_eq!(run_mat_mul(&mut huge, call, u64::MAX - 1, None), Err(RunError::OutOfFuel));
 		assert_eq!(huge, before);
 		// An empty product pays its program's fixed cost and writes nothing.
 		let mut empty = with_call(&memory, call, MatMulCall { m: 0, ..words });
 		let before = empty.clone();
-		assert_eq!(run_mat_mul(&mut empty, call, u64::MAX), Ok(FUEL_PER_PROGRAM));
+		assert_eq!(run_mat_mul(&mut empty, call, u64::MAX, None), Ok(FUEL_PER_PROGRAM));
 		assert_eq!(empty, before);
 	}
 

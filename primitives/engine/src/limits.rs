@@ -18,6 +18,12 @@ pub struct Limits {
 	pub max_fuel_per_run: u64,
 	/// Bytes of prepared-model snapshots kept in memory.
 	pub cache_bytes: usize,
+	/// Threads one run's host kernels may use at once, the calling thread included: a large
+	/// whole matrix product is split between them, each element computed by one thread in the
+	/// same order as on one (`host_kernel::run_mat_mul`). This node's choice, never a limit: it
+	/// changes no output, no fuel and no refusal, only time. 1 (the default) runs everything on
+	/// the calling thread.
+	pub threads: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +37,7 @@ impl Default for Limits {
 			max_fuel_to_prepare: 200_000_000_000,
 			max_fuel_per_run: 200_000_000_000,
 			cache_bytes: 1024 * 1024 * 1024,
+			threads: 1,
 		}
 	}
 }

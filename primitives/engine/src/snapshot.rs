@@ -290,6 +290,9 @@ pub struct Guest {
 	/// its code does: [`metering::keeps_own_memory_size`]): then a model's runs start with the
 	/// room its earlier runs grew into ([`Prepared`]).
 	gives_room: bool,
+	/// The threads besides a run's own that its host kernels may split work between
+	/// (`Limits::threads` less one; none for one), shared by every run of the guest.
+	pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 	/// Instances kept between runs, at most [`KEPT_INSTANCES`].
 	kept: std::sync::Mutex<Vec<Kept>>,
 }
@@ -310,6 +313,8 @@ struct InstanceState {
 	/// those). The host kernels, the arguments the host writes and the answers it reads stay
 	/// within it ([`own_len`]). `None` for a guest whose size is the memory's.
 	own_bytes: Option<usize>,
+	/// The threads besides this one a host kernel may split its work between (`Guest::pool`).
+	pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 	node_marks: Option<Vec<NodeMark>>,
 }
 
@@ -466,6 +471,15 @@ impl Guest {
 				"the engine guest declares version {ROOM_VERSION} or later but does not keep its own memory size: its runs get no room beyond their snapshots"
 			);
 		}
+		let pool = match limits.threads {
+			0 | 1 => None,
+			threads => Some(std::sync::Arc::new(
+				rayon::ThreadPoolBuilder::new()
+					.num_threads(threads - 1)
+					.thread_name(|index| format!("veriml-engine-{index}"))
+					.build()?,
+			)),
+		};
 		let mut guest = Self {
 			engine,
 			instance_pre,
@@ -477,6 +491,7 @@ impl Guest {
 			loaded_from_compiled_cache,
 			profiling,
 			gives_room,
+			pool,
 			kept: Default::default(),
 		};
 		guest.fresh_memory = guest
@@ -528,7 +543,10 @@ impl Guest {
 	fn new_store(&self, fuel: u64) -> Result<Store<InstanceState>, RunError> {
 		let limiter = MemoryLimiter { max_bytes: self.limits.max_memory_bytes, refused: false };
 		let node_marks = self.profiling.then(Vec::new);
-		let mut store = Store::new(&self.engine, InstanceState { limiter, memory: None, own_bytes: None, node_marks });
+		let mut store = Store::new(
+			&self.engine,
+			InstanceState { limiter, memory: None, own_bytes: None, pool: self.pool.clone(), node_marks },
+		);
 		store.limiter(|state| &mut state.limiter);
 		store.set_fuel(fuel).map_err(|_| LocalFailure::EngineUnavailable)?;
 		Ok(store)
@@ -965,7 +983,8 @@ fn run_tile_program(caller: Caller<'_, InstanceState>, ops: u32, len: u32) -> wa
 /// The guest's import `veriml.run_mat_mul`: runs one whole matrix product of the guest's
 /// matrix kernel natively, every tile of it.
 fn run_mat_mul(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()> {
-	on_host(caller, |memory, fuel| host_kernel::run_mat_mul(memory, call, fuel))
+	let pool = caller.data().pool.clone();
+	on_host(caller, |memory, fuel| host_kernel::run_mat_mul(memory, call, fuel, pool.as_deref()))
 }
 
 /// The guest's import `veriml.run_lrn`: runs one `LRN` of the guest natively.
@@ -1488,7 +1507,7 @@ mod tests {
 		let linker = host_functions(&engine, false).unwrap();
 		let node = |room_pages: u64| {
 			let limiter = MemoryLimiter { max_bytes: 16 * PAGE, refused: false };
-			let state = InstanceState { limiter, memory: None, own_bytes: Some(PAGE), node_marks: None };
+			let state = InstanceState { limiter, memory: None, own_bytes: Some(PAGE), pool: None, node_marks: None };
 			let mut store = Store::new(&engine, state);
 			store.set_fuel(1 << 30).unwrap();
 			let instance = linker.instantiate(&mut store, &module).unwrap();

@@ -52,6 +52,23 @@ fn the_same_inference_gives_the_same_bits_and_fuel_every_time() {
 	}
 }
 
+/// A node may split a run's large matrix products between threads (`--engine-threads`): the
+/// CNNs, whose products are large, give the bits and the fuel of one thread, on two threads and
+/// on more threads than this machine has cores.
+#[test]
+fn a_run_on_several_threads_gives_the_bits_and_fuel_of_one_thread() {
+	for name in ["light_squeezenet", "light_resnet50", "light_shufflenet"] {
+		let m = model(name);
+		let one = new_engine().run_model(&m.bytes, &m.inputs, FUEL).unwrap();
+		for threads in [2, 5] {
+			let engine = new_engine_with(veriml_engine::Limits { threads, ..Default::default() });
+			for _ in 0..2 {
+				assert_eq!(engine.run_model(&m.bytes, &m.inputs, FUEL).unwrap(), one, "{name} on {threads} threads");
+			}
+		}
+	}
+}
+
 /// Statistics a model computes from constants (the model zoo's light CNNs make them with
 /// `ConstantOfShape`) are constants as much as initializers are: the same folded
 /// `BatchNormalization` of tract's (`x·slope + intercept`), not the guest's op for run-time

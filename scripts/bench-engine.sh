@@ -27,6 +27,7 @@ for name in "${models[@]}"; do
 done
 threads=$(nproc)
 threaded=$(mktemp)
+trap 'rm -f "$results" "$threaded"' EXIT
 if [ "$threads" -gt 1 ]; then
 	for name in light_squeezenet light_shufflenet light_inception_v1 light_resnet50; do
 		log "benchmarking $name on $threads threads"

@@ -139,8 +139,9 @@ pub struct Cli {
 	/// Threads the inference engine may split one run's large matrix products between, the
 	/// running thread included (also for `infer`). Changes no result, fuel or verdict, only how
 	/// fast this node runs and re-executes models: each element is computed by one thread in
-	/// the order one thread computes it. Block import runs up to four models at once, each
-	/// with up to this many threads.
+	/// the order one thread computes it. Block import and the off-chain lane (off-chain
+	/// workers, RPC) each get N - 1 threads besides their runs' own, shared by the runs of that
+	/// lane (block import runs up to four models at once).
 	#[arg(
 		long = "engine-threads",
 		value_name = "N",

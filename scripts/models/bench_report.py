@@ -90,6 +90,8 @@ def main():
         print(f"{'model':<34} {'chain ms':>10} {'1 thread':>10} {'speed-up':>9} {'ort ms':>10} "
               f"{'chain/tract':>12} {'chain/ort':>10}")
         for row in threaded:
+            if row["name"] not in single:
+                continue
             chain, one = row["chain"]["median_ms"], single[row["name"]]["chain"]["median_ms"]
             tract = row["native_tract"].get("median_ms")
             ort_ms = onnxruntime_ms(f"{models_dir}/{row['name']}", repeat, threads)

@@ -489,7 +489,12 @@ pub fn run_mat_mul(
 		}
 	};
 	let memory = ProductMemory::of(memory.0);
-	let threads = pool.map_or(1, |pool| pool.current_num_threads() + 1);
+	// (Never from a thread of a rayon pool, whose wait would run other jobs on the guest's
+	// stack: a run's calling thread is the node's own.)
+	let threads = match pool {
+		Some(pool) if rayon::current_thread_index().is_none() => pool.current_num_threads() + 1,
+		_ => 1,
+	};
 	let bands = product_threads(&call, &ops, call_at, cost, threads);
 	let Some(pool) = pool.filter(|_| bands > 1) else {
 		walk(memory, 0..blocked, 0..other);
@@ -1492,6 +1497,9 @@ mod tests {
 		let (program, per_program) = read_program(&GuestMemory(&mut memory.clone()), words.ops, words.len).unwrap();
 		let ops = &program[..words.len as usize - 1];
 		assert_eq!(product_threads(&words, ops, call, per_program, 4), 4, "split into bands");
+		let transposed = column_major(&memory, call, 67);
+		let (program_t, _) = read_program(&GuestMemory(&mut transposed.clone()), words.ops, words.len).unwrap();
+		assert_eq!(product_threads(&words, &program_t[..words.len as usize - 1], call, per_program, 3), 3);
 		// The store moved onto the unicast operand (read by every tile): one thread, whatever
 		// may run it.
 		let unicast = program[4];

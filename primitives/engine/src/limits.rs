@@ -20,9 +20,10 @@ pub struct Limits {
 	pub cache_bytes: usize,
 	/// Threads one run's host kernels may use at once, the calling thread included: a large
 	/// whole matrix product is split between them, each element computed by one thread in the
-	/// same order as on one (`host_kernel::run_mat_mul`). This node's choice, never a limit: it
-	/// changes no output, no fuel and no refusal, only time. 1 (the default) runs everything on
-	/// the calling thread.
+	/// same order as on one (`host_kernel::run_mat_mul`); the runs of a lane share a pool of
+	/// `threads - 1` besides their own. This node's choice, never a limit: it
+	/// changes no output, no fuel and no refusal, only time. 1 (the default), or 0, runs
+	/// everything on the calling thread.
 	pub threads: usize,
 }
 

@@ -291,8 +291,10 @@ pub struct Guest {
 	/// room its earlier runs grew into ([`Prepared`]).
 	gives_room: bool,
 	/// The threads besides a run's own that its host kernels may split work between
-	/// (`Limits::threads` less one; none for one), shared by every run of the guest.
-	pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+	/// (`Limits::threads` less one; none for one), one pool per lane, shared by the lane's runs:
+	/// block import's never wait behind the off-chain lane's work.
+	consensus_pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+	offchain_pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 	/// Instances kept between runs, at most [`KEPT_INSTANCES`].
 	kept: std::sync::Mutex<Vec<Kept>>,
 }
@@ -313,7 +315,8 @@ struct InstanceState {
 	/// those). The host kernels, the arguments the host writes and the answers it reads stay
 	/// within it ([`own_len`]). `None` for a guest whose size is the memory's.
 	own_bytes: Option<usize>,
-	/// The threads besides this one a host kernel may split its work between (`Guest::pool`).
+	/// The threads besides this one a host kernel may split its work between: its lane's pool
+	/// for a run (`Guest::consensus_pool`, `offchain_pool`), none for any other call.
 	pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 	node_marks: Option<Vec<NodeMark>>,
 }
@@ -471,15 +474,18 @@ impl Guest {
 				"the engine guest declares version {ROOM_VERSION} or later but does not keep its own memory size: its runs get no room beyond their snapshots"
 			);
 		}
-		let pool = match limits.threads {
-			0 | 1 => None,
-			threads => Some(std::sync::Arc::new(
-				rayon::ThreadPoolBuilder::new()
-					.num_threads(threads - 1)
-					.thread_name(|index| format!("veriml-engine-{index}"))
-					.build()?,
-			)),
+		let pool = |lane: &'static str| -> wasmtime::Result<_> {
+			Ok(match limits.threads {
+				0 | 1 => None,
+				threads => Some(std::sync::Arc::new(
+					rayon::ThreadPoolBuilder::new()
+						.num_threads(threads - 1)
+						.thread_name(move |index| format!("veriml-{lane}-{index}"))
+						.build()?,
+				)),
+			})
 		};
+		let (consensus_pool, offchain_pool) = (pool("consensus")?, pool("offchain")?);
 		let mut guest = Self {
 			engine,
 			instance_pre,
@@ -491,7 +497,8 @@ impl Guest {
 			loaded_from_compiled_cache,
 			profiling,
 			gives_room,
-			pool,
+			consensus_pool,
+			offchain_pool,
 			kept: Default::default(),
 		};
 		guest.fresh_memory = guest
@@ -543,10 +550,8 @@ impl Guest {
 	fn new_store(&self, fuel: u64) -> Result<Store<InstanceState>, RunError> {
 		let limiter = MemoryLimiter { max_bytes: self.limits.max_memory_bytes, refused: false };
 		let node_marks = self.profiling.then(Vec::new);
-		let mut store = Store::new(
-			&self.engine,
-			InstanceState { limiter, memory: None, own_bytes: None, pool: self.pool.clone(), node_marks },
-		);
+		let mut store =
+			Store::new(&self.engine, InstanceState { limiter, memory: None, own_bytes: None, pool: None, node_marks });
 		store.limiter(|state| &mut state.limiter);
 		store.set_fuel(fuel).map_err(|_| LocalFailure::EngineUnavailable)?;
 		Ok(store)
@@ -666,7 +671,7 @@ impl Guest {
 		fuel_limit: u64,
 	) -> Result<Execution, RunError> {
 		self.in_slot(lane, || {
-			self.run_here(prepared, inputs, fuel_limit, Reuse::Kept).map(|(execution, _, _)| execution)
+			self.run_here(lane, prepared, inputs, fuel_limit, Reuse::Kept).map(|(execution, _, _)| execution)
 		})
 	}
 
@@ -683,7 +688,7 @@ impl Guest {
 		fuel_limit: u64,
 	) -> Result<Execution, RunError> {
 		self.in_slot(lane, || {
-			self.run_here(prepared, inputs, fuel_limit, Reuse::Fresh).map(|(execution, _, _)| execution)
+			self.run_here(lane, prepared, inputs, fuel_limit, Reuse::Fresh).map(|(execution, _, _)| execution)
 		})
 	}
 
@@ -696,7 +701,8 @@ impl Guest {
 		fuel_limit: u64,
 	) -> Result<(Execution, RunTimes, Option<Vec<NodeTime>>), RunError> {
 		self.in_slot(Lane::Consensus, || {
-			let (execution, times, marks) = self.run_here(prepared, inputs, fuel_limit, Reuse::Kept)?;
+			let (execution, times, marks) =
+				self.run_here(Lane::Consensus, prepared, inputs, fuel_limit, Reuse::Kept)?;
 			let nodes = match marks {
 				Some(marks) => Some(profile::node_times(&marks).ok_or(LocalFailure::HostResources)?),
 				None => None,
@@ -820,6 +826,7 @@ impl Guest {
 
 	fn run_here(
 		&self,
+		lane: Lane,
 		prepared: &Prepared,
 		inputs: &[Tensor],
 		fuel_limit: u64,
@@ -834,6 +841,10 @@ impl Guest {
 		let len = prepared.memory_bytes();
 		let (mut store, instance, memory, written) =
 			self.instance_for(&prepared.snapshot, len, fuel, reuse, &mut times)?;
+		store.data_mut().pool = match lane {
+			Lane::Consensus => self.consensus_pool.clone(),
+			Lane::Offchain => self.offchain_pool.clone(),
+		};
 		let mut lap = Instant::now();
 		let mut phase = |time: &mut std::time::Duration| {
 			let now = Instant::now();

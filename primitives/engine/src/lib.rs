@@ -513,9 +513,9 @@ impl InferenceEngine for Engine {
 					.map(|spec| Tensor::zeros(spec).ok_or(EngineError::InputTooLarge))
 					.collect::<Result<Vec<_>, _>>()?;
 				self.check_input_size(&zeros)?;
-				let prepared = self.prepare(lane, guest, model, inputs, fuel_limit)?;
+				let prepared = self.prepare(lane, guest, model, inputs, fuel_limit)?.for_one_run();
 				let execution = self.with_guest(&guest, |engine| {
-					engine.run_once(lane, &prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))
+					engine.run(lane, &prepared, &zeros, fuel_limit.min(self.limits.max_fuel_per_run))
 				})?;
 				let mut info = prepared.info.clone();
 				info.fuel_per_run = execution.fuel_used;

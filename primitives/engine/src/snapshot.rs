@@ -236,12 +236,25 @@ pub struct Prepared {
 	/// writes past what it asked for: such an access in the room reads zeros or writes there,
 	/// where without the room it would trap.
 	memory_bytes: std::sync::atomic::AtomicUsize,
+	/// Whether its runs take and keep instances kept between runs: [`Reuse::Kept`], but for a
+	/// model prepared for one run ([`for_one_run`](Self::for_one_run)).
+	reuse: Reuse,
 }
 
 impl Prepared {
 	fn new(snapshot: MemorySnapshot, info: ModelInfo) -> Self {
 		let memory_bytes = snapshot.len.into();
-		Self { snapshot, info, memory_bytes }
+		Self { snapshot, info, memory_bytes, reuse: Reuse::Kept }
+	}
+
+	/// The same, for one run no other follows (an inspection's run on zero inputs: the model is
+	/// prepared apart from the cache): that run takes a fresh instance and drops it after, so
+	/// no instance kept for the models in use is taken for it or dropped to keep its own, which
+	/// no run could reset for less than a fresh one costs (its memory is as large as the run
+	/// grows it). The same outputs and fuel.
+	pub fn for_one_run(mut self) -> Self {
+		self.reuse = Reuse::Fresh;
+		self
 	}
 
 	/// Bytes of the memory a run of it starts in now.
@@ -325,10 +338,10 @@ struct InstanceState {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Reuse {
 	/// A kept instance where one can be reset for the run, and the run's instance kept after
-	/// it where it can be ([`Guest::run`]).
+	/// it where it can be.
 	Kept,
 	/// A fresh instance, dropped after the run: for a prepared model no later run uses
-	/// ([`Guest::run_once`]).
+	/// ([`Prepared::for_one_run`]).
 	Fresh,
 }
 
@@ -662,7 +675,8 @@ impl Guest {
 		Ok(Prepared::new(MemorySnapshot::of(memory.data(&store), &self.fresh_memory), info))
 	}
 
-	/// Runs a prepared model on `inputs` in a fresh instance restored to its snapshot.
+	/// Runs a prepared model on `inputs` in an instance that holds its snapshot exactly: a kept
+	/// one, reset, or a fresh one restored to it ([`Prepared::for_one_run`]: always fresh).
 	pub fn run(
 		&self,
 		lane: Lane,
@@ -670,26 +684,7 @@ impl Guest {
 		inputs: &[Tensor],
 		fuel_limit: u64,
 	) -> Result<Execution, RunError> {
-		self.in_slot(lane, || {
-			self.run_here(lane, prepared, inputs, fuel_limit, Reuse::Kept).map(|(execution, _, _)| execution)
-		})
-	}
-
-	/// Runs a prepared model no later run will use (an inspection's run on zero inputs: the model
-	/// is prepared apart from the cache) in a fresh instance, which is dropped after it: no
-	/// instance kept for the models in use is taken for it or dropped to keep its instance, which
-	/// no run could reset for less than a fresh one costs (its memory is as large as the model's
-	/// runs grow it). The same outputs and fuel as [`run`](Self::run).
-	pub fn run_once(
-		&self,
-		lane: Lane,
-		prepared: &Prepared,
-		inputs: &[Tensor],
-		fuel_limit: u64,
-	) -> Result<Execution, RunError> {
-		self.in_slot(lane, || {
-			self.run_here(lane, prepared, inputs, fuel_limit, Reuse::Fresh).map(|(execution, _, _)| execution)
-		})
+		self.in_slot(lane, || self.run_here(lane, prepared, inputs, fuel_limit).map(|(execution, _, _)| execution))
 	}
 
 	/// [`run`](Self::run), with the time of each of its phases and, from a profiling guest, of
@@ -701,8 +696,7 @@ impl Guest {
 		fuel_limit: u64,
 	) -> Result<(Execution, RunTimes, Option<Vec<NodeTime>>), RunError> {
 		self.in_slot(Lane::Consensus, || {
-			let (execution, times, marks) =
-				self.run_here(Lane::Consensus, prepared, inputs, fuel_limit, Reuse::Kept)?;
+			let (execution, times, marks) = self.run_here(Lane::Consensus, prepared, inputs, fuel_limit)?;
 			let nodes = match marks {
 				Some(marks) => Some(profile::node_times(&marks).ok_or(LocalFailure::HostResources)?),
 				None => None,
@@ -830,8 +824,8 @@ impl Guest {
 		prepared: &Prepared,
 		inputs: &[Tensor],
 		fuel_limit: u64,
-		reuse: Reuse,
 	) -> Result<(Execution, RunTimes, Option<Vec<NodeMark>>), RunError> {
+		let reuse = prepared.reuse;
 		let mut times = RunTimes::default();
 		// Restoring the snapshot is paid before it is done, like any other work of the run,
 		// and the same whether the instance is fresh or reused, and whatever room it has beyond

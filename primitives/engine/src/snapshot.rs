@@ -24,7 +24,7 @@ use veriml_inference_primitives::{
 };
 use wasmtime::{
 	Cache, CacheConfig, Caller, Config, Instance, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
-	OptLevel, PoolingAllocationConfig, ResourceLimiter, Store, Trap, WasmParams, WasmResults,
+	OptLevel, PoolingAllocationConfig, ResourceLimiter, Store, StoreContextMut, Trap, WasmParams, WasmResults,
 };
 
 const PAGE: usize = 64 * 1024;
@@ -326,7 +326,7 @@ struct InstanceState {
 	/// it reports grown since (`veriml.meter_grown`, which the guest's stand-in for `memory.grow`
 	/// calls after taking the pages: the host trusts the guest, chain state, to report only
 	/// those). The host kernels, the arguments the host writes and the answers it reads stay
-	/// within it ([`own_len`]). `None` for a guest whose size is the memory's.
+	/// within it ([`own_memory`]). `None` for a guest whose size is the memory's.
 	own_bytes: Option<usize>,
 	/// The threads besides this one a host kernel may split its work between: its lane's pool
 	/// for a run (`Guest::consensus_pool`, `offchain_pool`), none for any other call.
@@ -345,12 +345,16 @@ enum Reuse {
 	Fresh,
 }
 
-/// How much of an instance's memory of `whole` bytes the host may reach on the guest's behalf:
-/// the guest's own size, where it keeps one. The memory past it is room a node gave the run (see
-/// [`Prepared`]), which another node may not have: a kernel's range, an argument or an answer
-/// reaching into it is refused, as on a node without it, never read as zeros or written.
-fn own_len(own_bytes: Option<usize>, whole: usize) -> usize {
-	own_bytes.map_or(whole, |own| own.min(whole))
+/// What of an instance's `memory` the host may reach on the guest's behalf: up to the guest's own
+/// size, where it keeps one. The memory past it is room a node gave the run (see [`Prepared`]),
+/// which another node may not have: a kernel's range, an argument or an answer reaching into it
+/// is refused, as on a node without it, never read as zeros or written.
+fn own_memory<'a>(memory: &Memory, store: impl Into<StoreContextMut<'a, InstanceState>>) -> &'a mut [u8] {
+	let store = store.into();
+	let own_bytes = store.data().own_bytes;
+	let data = memory.data_mut(store);
+	let len = own_bytes.map_or(data.len(), |own| own.min(data.len()));
+	&mut data[..len]
 }
 
 /// Grants linear memory up to a fixed size and remembers a refusal, so an allocation failure
@@ -609,7 +613,7 @@ impl Guest {
 			let model_ptr = write_argument(&instance, &memory, &mut store, model)?;
 			let packed: u64 =
 				call_export(&instance, &mut store, "veriml_describe_unsupported", (model_ptr, model.len() as u32))?;
-			read_answer(&memory, &store, packed, self.limits.max_output_bytes)
+			read_answer(&memory, &mut store, packed, self.limits.max_output_bytes)
 		})
 	}
 
@@ -630,7 +634,7 @@ impl Guest {
 			)?;
 			// The pinned file holds the model and the pinned values.
 			let most = self.limits.max_model_bytes.saturating_add(self.limits.max_input_bytes).saturating_add(16);
-			let pinned: Result<Vec<u8>, EngineError> = read_answer(&memory, &store, packed, most)?;
+			let pinned: Result<Vec<u8>, EngineError> = read_answer(&memory, &mut store, packed, most)?;
 			Ok(pinned?)
 		})
 	}
@@ -640,7 +644,7 @@ impl Guest {
 		self.in_slot(Lane::Consensus, || {
 			let (mut store, instance, memory) = self.initialized(self.limits.max_fuel_to_prepare)?;
 			let packed: u64 = call_export(&instance, &mut store, "veriml_operators", ())?;
-			read_answer(&memory, &store, packed, self.limits.max_output_bytes)
+			read_answer(&memory, &mut store, packed, self.limits.max_output_bytes)
 		})
 	}
 
@@ -669,7 +673,7 @@ impl Guest {
 			(model_ptr, model.len() as u32, specs_ptr, specs.len() as u32),
 		)?;
 		let answer: Result<ModelInfo, EngineError> =
-			read_answer(&memory, &store, packed, self.limits.max_output_bytes)?;
+			read_answer(&memory, &mut store, packed, self.limits.max_output_bytes)?;
 		let mut info = answer?;
 		info.fuel_to_prepare = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
 		Ok(Prepared::new(MemorySnapshot::of(memory.data(&store), &self.fresh_memory), info))
@@ -853,7 +857,7 @@ impl Guest {
 		let packed: u64 = call_export(&instance, &mut store, "veriml_run", (inputs_ptr, encoded.len() as u32))?;
 		phase(&mut times.run);
 		let answer: Result<Vec<Tensor>, EngineError> =
-			read_answer(&memory, &store, packed, self.limits.max_output_bytes)?;
+			read_answer(&memory, &mut store, packed, self.limits.max_output_bytes)?;
 		let outputs = answer?;
 		phase(&mut times.outputs);
 		let fuel_used = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
@@ -1020,10 +1024,8 @@ fn on_host(
 	work: impl FnOnce(&mut [u8], u64) -> Result<u64, host_kernel::RunError>,
 ) -> wasmtime::Result<()> {
 	let fuel = caller.get_fuel()?;
-	let (memory, own_bytes) = (caller.data().memory.ok_or(Trap::MemoryOutOfBounds)?, caller.data().own_bytes);
-	let data = memory.data_mut(&mut caller);
-	let len = own_len(own_bytes, data.len());
-	match work(&mut data[..len], fuel) {
+	let memory = caller.data().memory.ok_or(Trap::MemoryOutOfBounds)?;
+	match work(own_memory(&memory, &mut caller), fuel) {
 		Ok(cost) => {
 			caller.set_fuel(fuel - cost)?;
 			Ok(())
@@ -1057,18 +1059,15 @@ fn write_argument(
 ) -> Result<u32, RunError> {
 	let len = u32::try_from(bytes.len()).map_err(|_| EngineError::InputTooLarge)?;
 	let ptr: u32 = call_export(instance, store, "veriml_alloc", len)?;
-	let own_bytes = store.data().own_bytes;
-	let data = memory.data_mut(&mut *store);
-	let own = own_len(own_bytes, data.len());
 	let range = ptr as usize..(ptr as usize).saturating_add(bytes.len());
-	data[..own].get_mut(range).ok_or(EngineError::OutOfMemory)?.copy_from_slice(bytes);
+	own_memory(memory, &mut *store).get_mut(range).ok_or(EngineError::OutOfMemory)?.copy_from_slice(bytes);
 	Ok(ptr)
 }
 
 /// Reads and decodes the answer at `packed` = `(ptr << 32) | len`.
 fn read_answer<T: Decode>(
 	memory: &Memory,
-	store: &Store<InstanceState>,
+	store: &mut Store<InstanceState>,
 	packed: u64,
 	max_len: usize,
 ) -> Result<T, RunError> {
@@ -1076,9 +1075,7 @@ fn read_answer<T: Decode>(
 	if len > max_len {
 		return Err(EngineError::OutputTooLarge.into());
 	}
-	let data = memory.data(store);
-	let own = &data[..own_len(store.data().own_bytes, data.len())];
-	let bytes = own.get(ptr..ptr.saturating_add(len)).ok_or(EngineError::ExecutionFailed)?;
+	let bytes = own_memory(memory, store).get(ptr..ptr.saturating_add(len)).ok_or(EngineError::ExecutionFailed)?;
 	Ok(T::decode(&mut &bytes[..]).map_err(|_| EngineError::ExecutionFailed)?)
 }
 
@@ -1535,7 +1532,7 @@ mod tests {
 			// An argument the guest's allocator placed there, an answer it points there.
 			assert_eq!(write_argument(&instance, &memory, &mut store, &[7; 4]), Err(EngineError::OutOfMemory.into()));
 			let answer = ((PAGE as u64) << 32) | 4;
-			assert_eq!(read_answer::<u32>(&memory, &store, answer, 4), Err(EngineError::ExecutionFailed.into()));
+			assert_eq!(read_answer::<u32>(&memory, &mut store, answer, 4), Err(EngineError::ExecutionFailed.into()));
 			if room_pages == 0 {
 				continue;
 			}
@@ -1545,7 +1542,7 @@ mod tests {
 			assert_eq!(store.data().own_bytes, Some(2 * PAGE));
 			call(&mut store, &instance, "load").unwrap();
 			assert_eq!(write_argument(&instance, &memory, &mut store, &[7; 4]), Ok(PAGE as u32));
-			assert_eq!(read_answer::<u32>(&memory, &store, answer, 4), Ok(0x0707_0707));
+			assert_eq!(read_answer::<u32>(&memory, &mut store, answer, 4), Ok(0x0707_0707));
 		}
 		// A guest whose size is the memory's (`own_bytes` None: no room given) reaches all of it.
 		let (mut store, instance, _) = node(1);

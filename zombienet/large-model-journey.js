@@ -123,8 +123,12 @@ async function run(nodeName, networkInfo) {
     const proposed = await lib.sendOk(api, api.tx.inference.submitResult(id, zeros,
       lib.resultHash(api, engineVersion, model.hash, made.data.inputHash, zeros)), attacker);
     check(lib.eventsOf(proposed.events, 'verification', 'ResultProposed').length === 1, 'the attacker proposed zeros');
-    const { event: upheld, blockNumber: decidedIn, blockHash: decision } = await lib.waitForEvent(api, 'verification', 'ChallengeUpheld',
-      (e) => e.data.request.toNumber() === id, 300_000);
+    // Read from the finalised chain: a block that re-executes the model is slow to import, so
+    // the next author may build beside it, and the best chain's block of the decision can be
+    // reorganised away (the new node then never has it under that number).
+    const decided = await lib.waitSeen(seen, lib.eventIs('verification', 'ChallengeUpheld', (d) => d.request.toNumber() === id), 300_000);
+    check(decided, `the challenge of request ${id} was decided in a finalised block`);
+    const { event: upheld, blockNumber: decidedIn, blockHash: decision } = decided;
     check(upheld.data.slashed.toBigInt() === bond / 10n, `charlie's node challenged it; re-executed and upheld in block #${decidedIn}, the attacker slashed a tenth of its bond`);
     await until(`the new node imported block #${decidedIn}, re-executing the model`,
       async () => (await joiner.api.rpc.chain.getBlockHash(decidedIn)).toHex() === decision.toHex()

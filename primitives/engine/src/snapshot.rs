@@ -1208,6 +1208,69 @@ mod tests {
 		guest.run(Lane::Offchain, &prepared, &inputs, limits.max_fuel_per_run).unwrap();
 	}
 
+	/// The guest's stand-ins for `memory.copy` and `memory.fill` (which every copy and fill of
+	/// its code calls) make a short one with the guest's own loads and stores: the result is
+	/// the instruction's (a copy's, whatever the overlap of its ranges), and the fuel is the
+	/// instructions' (one path for every length of a tier), where a long one pays its bytes.
+	#[test]
+	fn a_short_copy_or_fill_is_the_guests_own_loads_and_stores_with_the_instructions_result() {
+		let guest = Guest::compile(crate::GUEST_WASM, &Limits::default(), &CompiledCache::UserDefault, false).unwrap();
+		guest
+			.in_slot(Lane::Consensus, || {
+				const SPAN: usize = 640;
+				let (mut store, instance, memory) = guest.initialized(u64::MAX / 2)?;
+				let at = call_export::<u32, u32>(&instance, &mut store, "veriml_alloc", SPAN as u32)? as usize;
+				let pattern: Vec<u8> = (0..SPAN).map(|i| (i * 7 + 3) as u8).collect();
+				// Runs `export` on the span after writing the pattern into it: the span after it,
+				// and its fuel, with any bytes it metered charged (`veriml_alloc` reports them).
+				let mut call = |export: &str, args: (u32, u32, u32)| -> Result<(Vec<u8>, u64), RunError> {
+					memory.data_mut(&mut store)[at..at + SPAN].copy_from_slice(&pattern);
+					let before = store.get_fuel().map_err(|_| LocalFailure::EngineUnavailable)?;
+					call_export::<(u32, u32, u32), ()>(&instance, &mut store, export, args)?;
+					call_export::<u32, u32>(&instance, &mut store, "veriml_alloc", 0)?;
+					let fuel = before - store.get_fuel().map_err(|_| LocalFailure::EngineUnavailable)?;
+					Ok((memory.data(&store)[at..at + SPAN].to_vec(), fuel))
+				};
+				let address = |offset: usize| (at + offset) as u32;
+				let (mut fuel_of_copy, mut fuel_of_fill) = (vec![0; 200], vec![0; 200]);
+				for len in 0..200 {
+					// Apart, overlapping either way by little or by much, and onto itself: the same
+					// bytes as `memory.copy`, and the same fuel wherever the ranges lie.
+					let pairs =
+						[(0, 300), (300, 0), (10, 11), (11, 10), (20, 20 + len / 2), (20 + len / 2, 20), (5, 5)];
+					for (i, (dst, src)) in pairs.into_iter().enumerate() {
+						let (after, fuel) = call("veriml_memory_copy", (address(dst), address(src), len as u32))?;
+						let mut expected = pattern.clone();
+						expected.copy_within(src..src + len, dst);
+						assert_eq!(after, expected, "copy of {len} bytes from {src} to {dst}");
+						assert!(i == 0 || fuel == fuel_of_copy[len], "copy of {len} bytes from {src} to {dst}");
+						fuel_of_copy[len] = fuel;
+					}
+					for (value, at) in [(0u32, 7), (0xa5, 100), (0x1ff, 7)] {
+						let (after, fuel) = call("veriml_memory_fill", (address(at), value, len as u32))?;
+						let mut expected = pattern.clone();
+						expected[at..at + len].fill(value as u8);
+						assert_eq!(after, expected, "fill of {len} bytes with {value:#x}");
+						assert!(value == 0 || fuel == fuel_of_fill[len], "fill of {len} bytes with {value:#x}");
+						fuel_of_fill[len] = fuel;
+					}
+				}
+				// A short copy's or fill's fuel is its path's instructions, the same for every length
+				// the path takes; a long one's grows by the byte.
+				let long = |len: usize| names::fuel_for_memory(len as u64, 0);
+				for fuel in [&fuel_of_copy, &fuel_of_fill] {
+					for band in [2..=3, 4..=7, 8..=15, 16..=32, 33..=64, 65..=128] {
+						assert!(fuel[band.clone()].iter().all(|f| *f == fuel[*band.start()]), "{band:?}: {fuel:?}");
+					}
+					// (The longest short one costs less than its bytes would.)
+					assert!(fuel[128] < fuel[0] + 128, "{fuel:?}");
+					assert_eq!(fuel[199] - fuel[129], long(199) - long(129));
+				}
+				Ok(())
+			})
+			.unwrap();
+	}
+
 	/// In a node the guest runs inside a host function the runtime calls: the runtime's wasm (a
 	/// store of another wasmtime engine) is live on the same thread, on its own stack, while the
 	/// guest runs on a guest stack. A trap of the guest must end the guest's call only, and the

@@ -1211,7 +1211,7 @@ mod tests {
 	/// The guest's stand-ins for `memory.copy` and `memory.fill` (which every copy and fill of
 	/// its code calls) make a short one with the guest's own loads and stores: the result is
 	/// the instruction's (a copy's, whatever the overlap of its ranges), and the fuel is the
-	/// instructions' (one path for every length of a tier), where a long one pays its bytes.
+	/// instructions' (one path, one price, for every length of a band), where a long one pays its bytes.
 	#[test]
 	fn a_short_copy_or_fill_is_the_guests_own_loads_and_stores_with_the_instructions_result() {
 		let guest = Guest::compile(crate::GUEST_WASM, &Limits::default(), &CompiledCache::UserDefault, false).unwrap();

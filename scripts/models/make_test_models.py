@@ -899,6 +899,34 @@ def adversarial_models():
               helper.make_tensor("w", TensorProto.FLOAT, [channels, 1, kh, kw], [0.25] * (channels * kh * kw)),
               helper.make_tensor("b", TensorProto.FLOAT, [channels], [0.5] * channels)],
              [np.full((1, 1, 1, 1), 1.5, dtype=np.float32)], what)
+    # Convolutions whose im2col the host runs (fuel per element of the matrix, per row of it for
+    # each output row, per column, per input element and tap of the window): tract packs the
+    # matrix eagerly for a window of fewer than six taps whose product has more than one row
+    # panel (2 groups of 16 output channels), and for any window over more than one batch. A 2x2
+    # window of stride 64 over 64 MiB (each element a read of its own cache line and page), a
+    # padded 2x2 window over 256 KiB (every element written), and a 31x2 window whose columns lie
+    # 16 apart over two batches of 8 MiB (each tap's pass a cache line an element, 62 passes
+    # over the same lines); each reduced to its largest element in wasm. (tract's optimiser
+    # refuses such convolutions of a window one row high.)
+    for name, shape, attributes, group, what in [
+        ("im2col_2x2_stride_64", [1, 4, 2048, 2048], dict(kernel_shape=[2, 2], strides=[64, 64]), 2,
+         "Conv of 2 groups, 2x2 window of stride 64 over 64 MiB: an element a cache line"),
+        ("im2col_2x2_padded", [1, 2, 128, 256], dict(kernel_shape=[2, 2], pads=[1, 1, 1, 1]), 2,
+         "Conv of 2 groups, 2x2 window padded by 1 over 256 KiB"),
+        ("im2col_31x2_columns_16_apart", [2, 2, 256, 8192], dict(kernel_shape=[31, 2], strides=[1, 16]), 1,
+         "Conv 31x2, columns 16 apart, over 2 batches of 8 MiB: a cache line an element, 62 taps"),
+    ]:
+        channels, (kh, kw), outputs = shape[1], attributes["kernel_shape"], 16 * group
+        save(name,
+             [helper.make_node("Expand", ["x", "shape"], ["wide"]),
+              helper.make_node("Conv", ["wide", "w", "b"], ["big"], group=group, **attributes),
+              helper.make_node("ReduceMax", ["big"], ["y"], keepdims=1)],
+             [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 1, 1])], corner4,
+             [ints("shape", shape),
+              helper.make_tensor("w", TensorProto.FLOAT, [outputs, channels // group, kh, kw],
+                                 [0.25] * (outputs * channels // group * kh * kw)),
+              helper.make_tensor("b", TensorProto.FLOAT, [outputs], [0.5] * outputs)],
+             [np.full((1, 1, 1, 1), 1.5, dtype=np.float32)], what)
     # Element-wise chains, which the host runs (fuel per element, per step of each element, per
     # operand element read and per run of a step, sixteen steps a call): 24 multiplies and adds
     # by a channel's constant over 64 MiB (a batch normalisation's steps; tract's optimiser

@@ -272,9 +272,10 @@ fn random_program(rng: &mut Lcg, operands: &mut Vec<Vec<f32>>) -> Vec<FusedKerSp
 }
 
 /// Runs `programs` random kernel programs (from `seed`) on tract's `wasm_f32_8x8` and on the
-/// host, and as many random LRNs, max pools, whole products and depthwise convolutions in wasm
-/// and on the host (`lrn::check`, `max_pool::check`, `mat_mul::check`, `depthwise::check`), and answers how many gave a different
-/// bit. The host is sound only if it is 0.
+/// host, and as many random LRNs, max pools, whole products, depthwise convolutions,
+/// element-wise chains and im2cols in wasm and on the host (`lrn::check`, `max_pool::check`,
+/// `mat_mul::check`, `depthwise::check`, `bin_chain::check`, `im2col::check`), and answers how
+/// many gave a different bit. The host is sound only if it is 0.
 #[no_mangle]
 pub extern "C" fn veriml_check_host_kernel(seed: u32, programs: u32) -> u32 {
 	let mut rng = Lcg(u64::from(seed) + 1);
@@ -282,7 +283,8 @@ pub extern "C" fn veriml_check_host_kernel(seed: u32, programs: u32) -> u32 {
 		crate::max_pool::check(&mut rng, programs) +
 		crate::mat_mul::check(&mut rng, programs) +
 		crate::depthwise::check(&mut rng, programs) +
-		crate::bin_chain::check(&mut rng, programs);
+		crate::bin_chain::check(&mut rng, programs) +
+		crate::im2col::check(&mut rng, programs);
 	for _ in 0..programs {
 		let mut operands = Vec::new();
 		let program = random_program(&mut rng, &mut operands);

@@ -23,8 +23,9 @@
 //! `packed` is `(ptr << 32) | len` of the SCALE-encoded answer in guest memory.
 //!
 //! Its imports are the host's tile kernel, whole matrix products, LRN, max pool, depthwise
-//! convolution and element-wise chain (`veriml.run_tile_program`, `veriml.run_mat_mul`,
-//! `veriml.run_lrn`, `veriml.run_max_pool`, `veriml.run_depthwise`, `veriml.run_bin_chain`),
+//! convolution, element-wise chain and im2col (`veriml.run_tile_program`, `veriml.run_mat_mul`,
+//! `veriml.run_lrn`, `veriml.run_max_pool`, `veriml.run_depthwise`, `veriml.run_bin_chain`,
+//! `veriml.run_im2col`),
 //! `veriml.meter_moved` and `veriml.meter_grown`, which the stand-ins for the bulk memory
 //! instructions call (`metering.rs`). Built with the feature `profile` (never
 //! for a node), it also imports `veriml.profile_node` (`profile.rs`).
@@ -80,6 +81,8 @@ mod convert;
 #[cfg(target_arch = "wasm32")]
 mod depthwise;
 mod expansion;
+#[cfg(target_arch = "wasm32")]
+mod im2col;
 #[cfg(target_arch = "wasm32")]
 mod lrn;
 #[cfg(target_arch = "wasm32")]
@@ -199,6 +202,7 @@ fn load_proto(proto: tract_onnx::pb::ModelProto, inputs: Vec<TensorSpec>) -> Res
 		max_pool::on_host(&mut typed);
 		depthwise::on_host(&mut typed, &depthwise_convolutions);
 		bin_chain::on_host(&mut typed);
+		im2col::on_host(&mut typed);
 	}
 	let outputs = (0..typed.outputs.len())
 		.map(|index| {

@@ -207,11 +207,7 @@ mod tests {
 
 	#[test]
 	fn the_row_walk_adds_each_windows_taps_as_one_element_at_a_time_does() {
-		let mut seed = 11u64;
-		let mut next = |n: u32| {
-			seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-			((seed >> 33) as u32) % n
-		};
+		let mut next = crate::max_pool::draws(11);
 		let specials = [
 			0.0,
 			-0.0,

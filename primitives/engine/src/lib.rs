@@ -7,7 +7,7 @@
 //!
 //! The exceptions to "all in wasm" are the host kernels: the guest hands matrix products (tile
 //! programs, or a whole product), LRNs, max pools, depthwise convolutions and element-wise
-//! chains to the host (`host_kernel`, `max_pool`, `depthwise`, `bin_chain`), which runs them
+//! chains to the host (`host_kernel`, `lrn`, `max_pool`, `depthwise`, `bin_chain`), which runs them
 //! natively with exactly the bits the
 //! guest's wasm would give (one rounding per multiply and per add, in order, wasm's min/max and
 //! canonical NaN). The engine checks that equality on random programs and operations before it
@@ -29,7 +29,9 @@ mod bin_chain;
 mod depthwise;
 mod guest_stack;
 mod host_kernel;
+mod im2col;
 mod limits;
+mod lrn;
 mod max_pool;
 pub mod metering;
 pub mod observer;

@@ -27,24 +27,25 @@ fn fold_max_strided(row: &mut [f32], taps: &[f32], stride: usize) {
 	}
 }
 
-/// For each column of `window`'s kernel, the output columns `lo..hi` where it lands inside the
-/// input and the input column of the first (`None` where it never lands): the host's pools and
-/// depthwise convolutions walk a row by these spans.
-pub(crate) fn column_spans(window: &Window) -> Vec<Option<(usize, usize, usize)>> {
+/// For column `kx` of `window`'s kernel, the output columns `lo..hi` where it lands inside the
+/// input and the input column of the first (`None` where it never lands): the host's pools,
+/// depthwise convolutions and im2cols walk a row by these spans.
+pub(crate) fn column_span(window: &Window, kx: usize) -> Option<(usize, usize, usize)> {
 	let (w, ow) = (window.width as usize, window.out_width as usize);
 	let (sw, dw) = (window.stride_width as usize, window.dilation_width as usize);
-	(0..window.kernel_width as usize)
-		.map(|kx| {
-			let offset = (kx * dw) as i64 - i64::from(window.pad_left);
-			let last = w as i64 - 1 - offset;
-			if last < 0 {
-				return None;
-			}
-			let lo = if offset >= 0 { 0 } else { (-offset as usize).div_ceil(sw) };
-			let hi = (last as usize / sw + 1).min(ow);
-			(lo < hi).then(|| (lo, hi, ((lo * sw) as i64 + offset) as usize))
-		})
-		.collect()
+	let offset = (kx * dw) as i64 - i64::from(window.pad_left);
+	let last = w as i64 - 1 - offset;
+	if last < 0 {
+		return None;
+	}
+	let lo = if offset >= 0 { 0 } else { (-offset as usize).div_ceil(sw) };
+	let hi = (last as usize / sw + 1).min(ow);
+	(lo < hi).then(|| (lo, hi, ((lo * sw) as i64 + offset) as usize))
+}
+
+/// [`column_span`] of each column of `window`'s kernel.
+pub(crate) fn column_spans(window: &Window) -> Vec<Option<(usize, usize, usize)>> {
+	(0..window.kernel_width as usize).map(|kx| column_span(window, kx)).collect()
 }
 
 /// Writes the max pool of `x` into `y` with the call's geometry. `x` and `y` must hold the
@@ -125,6 +126,16 @@ pub fn max_pool_f32(x: &[f32], y: &mut [f32], call: &MaxPoolCall) {
 	}
 }
 
+/// Draws below a bound from `seed` (a linear congruential generator): `draws(seed)(n)` is below
+/// `n`. The host's walks are tested on windows and values drawn so.
+#[cfg(test)]
+pub(crate) fn draws(mut seed: u64) -> impl FnMut(u32) -> u32 {
+	move |n| {
+		seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+		((seed >> 33) as u32) % n
+	}
+}
+
 /// A random window of up to 20 planes of up to 8 × 40, outputs of up to 6 × 30, kernels of 1–4
 /// a side, strides of 1–3, dilations of 1–2, paddings of 0–4, from the draws `next(n)` (each
 /// below `n`): the host's pool and depthwise walks are tested on these.
@@ -192,11 +203,7 @@ mod tests {
 
 	#[test]
 	fn the_row_walk_takes_each_windows_taps_as_one_element_at_a_time_does() {
-		let mut seed = 7u64;
-		let mut next = |n: u32| {
-			seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-			((seed >> 33) as u32) % n
-		};
+		let mut next = crate::max_pool::draws(7);
 		let specials = [0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MIN, -1.5, 2.5];
 		for _ in 0..2000 {
 			let call = MaxPoolCall { window: random_window(&mut next), ..Default::default() };

@@ -18,6 +18,7 @@ use veriml_inference_primitives::{
 	depthwise::DEPTHWISE_IMPORT,
 	guest::ROOM_VERSION,
 	host_kernel::{IMPORT_MODULE, IMPORT_NAME, MAT_MUL_IMPORT},
+	im2col::IM2COL_IMPORT,
 	lrn::LRN_IMPORT,
 	max_pool::MAX_POOL_IMPORT,
 	EngineError, Execution, LocalFailure, ModelInfo, RunError, Tensor, TensorSpec,
@@ -908,6 +909,7 @@ fn host_functions(engine: &wasmtime::Engine, profiling: bool) -> wasmtime::Resul
 	linker.func_wrap(IMPORT_MODULE, IMPORT_NAME, run_tile_program)?;
 	linker.func_wrap(IMPORT_MODULE, LRN_IMPORT, run_lrn)?;
 	linker.func_wrap(IMPORT_MODULE, MAX_POOL_IMPORT, run_max_pool)?;
+	linker.func_wrap(IMPORT_MODULE, IM2COL_IMPORT, run_im2col)?;
 	linker.func_wrap(IMPORT_MODULE, DEPTHWISE_IMPORT, run_depthwise)?;
 	linker.func_wrap(IMPORT_MODULE, BIN_CHAIN_IMPORT, run_bin_chain)?;
 	linker.func_wrap(IMPORT_MODULE, MAT_MUL_IMPORT, run_mat_mul)?;
@@ -1004,6 +1006,11 @@ fn run_lrn(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()>
 /// The guest's import `veriml.run_max_pool`: runs one max pool of the guest natively.
 fn run_max_pool(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()> {
 	on_host(caller, |memory, fuel| host_kernel::run_max_pool(memory, call, fuel))
+}
+
+/// The guest's import `veriml.run_im2col`: runs one im2col of the guest natively.
+fn run_im2col(caller: Caller<'_, InstanceState>, call: u32) -> wasmtime::Result<()> {
+	on_host(caller, |memory, fuel| host_kernel::run_im2col(memory, call, fuel))
 }
 
 /// The guest's import `veriml.run_depthwise`: runs one depthwise convolution of the guest natively.

@@ -45,11 +45,13 @@
 /// makes the guest's copies and fills of 128 bytes or fewer with its own loads and stores (its
 /// stand-ins for `memory.copy` and `memory.fill`), which the fuel counts as instructions, where
 /// version 12 called wasmtime's `memory.copy` and `memory.fill` and charged their bytes: the
-/// same bits, another fuel (slightly lower or higher, by model).
+/// same bits, another fuel (slightly lower or higher, by model). Version 14 hands tract's eager
+/// im2col of a channels-first f32 convolution to the host (`im2col`), which copies every
+/// element of the matrix into the panels tract packs: the same bits, less fuel.
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.
-pub const ENGINE_VERSION: u32 = 13;
+pub const ENGINE_VERSION: u32 = 14;
 
 /// The first engine version whose guest keeps its own memory size (its stand-in for
 /// `memory.grow`), so that a node may run a model in a memory with room beyond its snapshot

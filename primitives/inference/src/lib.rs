@@ -13,6 +13,7 @@ pub mod bin_chain;
 pub mod depthwise;
 pub mod guest;
 pub mod host_kernel;
+pub mod im2col;
 #[cfg(feature = "json")]
 pub mod json;
 #[cfg(feature = "lrn")]

@@ -1,6 +1,8 @@
 //! The geometry of a 2-D window slid over planes of f32s, `planes × height × width` in and
-//! `planes × out_height × out_width` out: what the host's max pool and depthwise convolution
-//! share (`max_pool`, `depthwise`), laid out in their calls as thirteen little-endian `u32`s.
+//! `planes × out_height × out_width` out: what the host's max pool, depthwise convolution and
+//! im2col share (`max_pool`, `depthwise`, `im2col`; the im2col's output is the packed matrix of
+//! the taps, not `out_height × out_width` planes), laid out in their calls as thirteen
+//! little-endian `u32`s.
 
 /// Words of a [`Window`] in guest memory.
 pub const WINDOW_WORDS: usize = 13;

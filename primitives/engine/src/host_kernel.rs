@@ -329,7 +329,9 @@ fn run_tensor_to_tensor<C: TensorToTensor>(memory: &mut [u8], at: u32, fuel_left
 	if cost > fuel_left {
 		return Err(RunError::OutOfFuel);
 	}
-	if !call.well_formed() {
+	// The guest's tensors lie at f32 places; at any other place the host would copy them in and
+	// out, which the call's fuel does not pay for (an im2col's panels are only paid where written).
+	if !call.well_formed() || call.tensors().iter().any(|&(address, _)| !at_f32_place(address)) {
 		return Err(RunError::Program(ProgramError::Malformed));
 	}
 	let [x, y] = call.tensors().map(|(address, elements)| {
@@ -359,14 +361,21 @@ pub fn run_im2col(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64, R
 	run_tensor_to_tensor::<Im2colCall>(memory, call, fuel_left)
 }
 
+/// Whether a guest address is a whole number of f32s from the start of its memory.
+fn at_f32_place(address: u32) -> bool {
+	address % 4 == 0
+}
+
 /// Whether two byte ranges share a byte.
 fn overlap(a: &std::ops::Range<usize>, b: &std::ops::Range<usize>) -> bool {
 	a.start < b.end && b.start < a.end
 }
 
 /// Runs `work` on the f32s of the guest's bytes `x`, read, and `y`, written: two ranges inside
-/// `memory` that share no byte. In place where both are f32-aligned (the guest's tensors always
-/// are), on a little-endian host (guest memory is little-endian); otherwise copied in and out.
+/// `memory` that share no byte. In place where both are f32-aligned (a wasm memory's start is,
+/// and the host kernels take tensors at f32 places only), on a little-endian host (guest memory
+/// is little-endian); otherwise copied in and out, `y` with the values it holds, so that what
+/// `work` does not write keeps its bits either way.
 fn on_floats(
 	memory: &mut [u8],
 	x: std::ops::Range<usize>,
@@ -386,7 +395,7 @@ fn on_floats(
 		return work(in_place_x.1, in_place_y.1);
 	}
 	let x = floats(input);
-	let mut out = vec![0f32; output.len() / 4];
+	let mut out = floats(output);
 	work(&x, &mut out);
 	store_floats(output, &out);
 }
@@ -403,7 +412,7 @@ pub fn run_depthwise(memory: &mut [u8], call: u32, fuel_left: u64) -> Result<u64
 	if cost > fuel_left {
 		return Err(RunError::OutOfFuel);
 	}
-	if !call.is_well_formed() {
+	if !call.is_well_formed() || ![call.x, call.kernel, call.bias, call.y].into_iter().all(at_f32_place) {
 		return Err(RunError::Program(ProgramError::Malformed));
 	}
 	let range = |at: u32, elements: Option<u64>| {
@@ -1268,9 +1277,15 @@ mod tests {
 		im2col_f32(&input, &mut expected, &im2col);
 		assert_eq!(bits(&out), bits(&expected));
 		assert!((0..4).all(|kk| (1..4).all(|lane| out[32 + kk * 4 + lane].to_bits() == untouched_value.to_bits())));
+		// A memory whose start is not an f32's place is copied out and back: the same bytes, the
+		// slots it does not write included.
+		let mut shifted = [&[0][..], &untouched].concat();
+		assert_eq!(run_im2col(&mut shifted[1..], call, cost), Ok(cost));
+		assert_eq!(&shifted[1..], &memory.0[..]);
 
-		// An output past the end of memory, a call past it, an output over the input, panels
-		// too short for their rows, a panel width other than 4, 8 or 16, or a stride of 0: refused.
+		// An output past the end of memory, a call past it, an output over the input, a tensor
+		// not at an f32's place, panels too short for their rows, a panel width other than 4, 8
+		// or 16, or a stride of 0: refused.
 		let len = memory.0.len() as u32;
 		refused_writing_nothing(
 			&untouched,
@@ -1279,6 +1294,8 @@ mod tests {
 				(Im2colCall { y: len - 8, ..im2col }, ProgramError::OutOfBounds),
 				(Im2colCall { x: u32::MAX - 3, ..im2col }, ProgramError::OutOfBounds),
 				(Im2colCall { y: x + 4, ..im2col }, ProgramError::Malformed),
+				(Im2colCall { y: y + 1, ..im2col }, ProgramError::Malformed),
+				(Im2colCall { x: x + 2, ..im2col }, ProgramError::Malformed),
 				(Im2colCall { panel_len: 15, ..im2col }, ProgramError::Malformed),
 				(Im2colCall { panel_width: 0, ..im2col }, ProgramError::Malformed),
 				(Im2colCall { panel_width: 1, ..im2col }, ProgramError::Malformed),
@@ -1334,8 +1351,8 @@ mod tests {
 		assert_eq!(run_max_pool(&mut memory.0, corner_at, u64::MAX), Ok(corner.fuel().unwrap()));
 		assert_eq!(floats_at(&memory.0, y, 1)[0], f32::MIN, "a window of -∞ alone gives f32::MIN");
 
-		// An output past the end of memory, a call past it, an output over the input, or a
-		// stride or dilation of 0: refused.
+		// An output past the end of memory, a call past it, an output over the input, a tensor
+		// not at an f32's place, or a stride or dilation of 0: refused.
 		let len = memory.0.len() as u32;
 		refused_writing_nothing(
 			&untouched,
@@ -1344,6 +1361,8 @@ mod tests {
 				(MaxPoolCall { y: len - 8, ..pool }, ProgramError::OutOfBounds),
 				(MaxPoolCall { x: u32::MAX - 3, ..pool }, ProgramError::OutOfBounds),
 				(MaxPoolCall { y: x + 4, ..pool }, ProgramError::Malformed),
+				(MaxPoolCall { y: y + 1, ..pool }, ProgramError::Malformed),
+				(MaxPoolCall { x: x + 2, ..pool }, ProgramError::Malformed),
 				(MaxPoolCall { window: Window { stride_width: 0, ..pool.window }, ..pool }, ProgramError::Malformed),
 				(MaxPoolCall { window: Window { dilation_height: 0, ..pool.window }, ..pool }, ProgramError::Malformed),
 			]
@@ -1432,7 +1451,8 @@ mod tests {
 		}
 
 		// An output past the end of memory, a call or a kernel past it, an output over the
-		// input, the kernel or the bias, no channel, or a stride or dilation of 0: refused.
+		// input, the kernel or the bias, a tensor not at an f32's place, no channel, or a stride
+		// or dilation of 0: refused.
 		let len = memory.0.len() as u32;
 		refused_writing_nothing(
 			&untouched,
@@ -1444,6 +1464,10 @@ mod tests {
 				(DepthwiseCall { y: x + 4, ..conv }, ProgramError::Malformed),
 				(DepthwiseCall { y: kernel, ..conv }, ProgramError::Malformed),
 				(DepthwiseCall { y: bias - 4, ..conv }, ProgramError::Malformed),
+				(DepthwiseCall { y: y + 1, ..conv }, ProgramError::Malformed),
+				(DepthwiseCall { x: x + 2, ..conv }, ProgramError::Malformed),
+				(DepthwiseCall { kernel: kernel + 3, ..conv }, ProgramError::Malformed),
+				(DepthwiseCall { bias: bias + 1, ..conv }, ProgramError::Malformed),
 				(DepthwiseCall { channels: 0, ..conv }, ProgramError::Malformed),
 				(DepthwiseCall { window: Window { stride_width: 0, ..conv.window }, ..conv }, ProgramError::Malformed),
 				(

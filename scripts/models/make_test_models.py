@@ -966,6 +966,29 @@ def adversarial_models():
         nodes.append(helper.make_node("ReduceMax", [f"v{steps}"], ["y"], keepdims=1))
         save(name, nodes, chain_inputs, corner, initializers,
              [np.full((1, 1), value, dtype=np.float32)], what)
+    # Subnormal numbers outside the element-wise chain: a product by weights of 1e-39 (the host's
+    # tiles; 16.8 times its weight under engine version 14 on an Intel Xeon, which takes a
+    # microcode assist for every instruction that meets a subnormal) and square roots of
+    # subnormal numbers over 64 MiB (tract's own kernel, in wasm). Engine version 15 flushes
+    # subnormals (DAZ and FTZ): both run at a normal number's speed.
+    # (Padded, not expanded, as the products below.)
+    save("matmul_subnormal_weights",
+         [helper.make_node("Pad", ["x", "a_pads", "one_value"], ["a"]),
+          helper.make_node("Pad", ["tiny", "w_pads", "tiny_value"], ["w"]),
+          helper.make_node("MatMul", ["a", "w"], ["big"]),
+          helper.make_node("ReduceMax", ["big"], ["y"], keepdims=1)],
+         [x11], corner,
+         [ints("a_pads", [0, 0, 63, 1023]), ints("w_pads", [0, 0, 1023, 1023]),
+          helper.make_tensor("one_value", TensorProto.FLOAT, [], [1.0]),
+          helper.make_tensor("tiny", TensorProto.FLOAT, [1, 1], [1.0e-39]),
+          helper.make_tensor("tiny_value", TensorProto.FLOAT, [], [1.0e-39])], one,
+         "MatMul 64x1024 by 1024x1024 weights of 1e-39")
+    save("sqrt_subnormal_64mib",
+         [helper.make_node("Expand", ["x", "shape"], ["wide"]),
+          helper.make_node("Sqrt", ["wide"], ["big"]),
+          helper.make_node("ReduceMax", ["big"], ["y"], keepdims=1)],
+         [x11], corner, [ints("shape", [side, side])], [np.full((1, 1), 1.0e-39, dtype=np.float32)],
+         "Sqrt of 64 MiB of subnormal numbers, in wasm")
     # Matrix products with the least arithmetic per tile of output: a shared dimension of 1
     # and 2 over a 64 MiB output (262,144 tiles of 8 x 8 handed to the host whole), and a
     # product whose right operand is 8 columns of a long shared dimension; each reduced to its

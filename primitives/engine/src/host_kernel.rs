@@ -122,6 +122,7 @@ fn floats(bytes: &[u8]) -> Vec<f32> {
 
 /// wasm's `f32.min`: NaN if either is, `-0` below `+0`. Written with selects only, so that a
 /// loop of it vectorises.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 fn wasm_min(a: f32, b: f32) -> f32 {
 	let either = f32::from_bits(a.to_bits() | b.to_bits());
 	let least = if a < b {
@@ -139,6 +140,7 @@ fn wasm_min(a: f32, b: f32) -> f32 {
 }
 
 /// wasm's `f32.max`: NaN if either is, `+0` above `-0`.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 fn wasm_max(a: f32, b: f32) -> f32 {
 	let both = f32::from_bits(a.to_bits() & b.to_bits());
 	let greatest = if a > b {
@@ -152,6 +154,46 @@ fn wasm_max(a: f32, b: f32) -> f32 {
 		f32::from_bits(CANONICAL_NAN)
 	} else {
 		greatest
+	}
+}
+
+/// `t = min(s, t)` (`MAX`: `max`) for every element `t` of `tile` and `s` of `operand`, four
+/// lanes at a time with the instructions cranelift compiles wasm's `f32x4.min` and `f32x4.max`
+/// to for x86-64 (`lower.isle` of cranelift-codegen 0.123: `minps`/`maxps` both ways, then
+/// `orps`, or `xorps`, `orps` and `subps`, the unordered mask and the quiet-NaN mask), and the
+/// NaN canonicalisation wasmtime adds after them. Under IEEE these are [`wasm_min`] and
+/// [`wasm_max`]. A run of engine version 15 or later flushes subnormals (`float_mode`): then
+/// `minps` and `maxps` read a subnormal as zero, and two subnormals compare equal, where the
+/// scalar definitions' compares and bit operations would answer other bits than the guest's
+/// wasm (tract's `wasm_f32_8x8`, the reference the engine checks this kernel against at
+/// start-up). The same instructions answer the same bits in either mode.
+#[cfg(target_arch = "x86_64")]
+fn wasm_min_max_lanes<const MAX: bool>(tile: &mut [f32; TILE], operand: &[f32; TILE]) {
+	use std::arch::x86_64::*;
+	for (t, s) in tile.chunks_exact_mut(4).zip(operand.chunks_exact(4)) {
+		// SAFETY: SSE2 is part of every x86-64 CPU; each load and store is of the 4 f32s of a
+		// chunk of 4.
+		unsafe {
+			let (x, y) = (_mm_loadu_ps(s.as_ptr()), _mm_loadu_ps(t.as_ptr()));
+			let (result, nan) = if MAX {
+				let (max1, max2) = (_mm_max_ps(x, y), _mm_max_ps(y, x));
+				let xor = _mm_xor_ps(max1, max2);
+				let blended_nan = _mm_or_ps(max1, xor);
+				(_mm_sub_ps(blended_nan, xor), _mm_cmpunord_ps(blended_nan, blended_nan))
+			} else {
+				let (min1, min2) = (_mm_min_ps(x, y), _mm_min_ps(y, x));
+				let or = _mm_or_ps(min1, min2);
+				let nan = _mm_cmpunord_ps(or, min2);
+				(_mm_or_ps(or, nan), nan)
+			};
+			let fraction = _mm_castsi128_ps(_mm_srli_epi32::<10>(_mm_castps_si128(nan)));
+			let result = _mm_andnot_ps(fraction, result);
+			// wasmtime's canonicalisation of the result.
+			let is_nan = _mm_cmpunord_ps(result, result);
+			let canonical = _mm_castsi128_ps(_mm_set1_epi32(CANONICAL_NAN as i32));
+			let result = _mm_or_ps(_mm_andnot_ps(is_nan, result), _mm_and_ps(is_nan, canonical));
+			_mm_storeu_ps(t.as_mut_ptr(), result);
+		}
 	}
 }
 
@@ -188,7 +230,13 @@ fn apply_uncanonical(kind: u32, tile: &mut [f32; TILE], operand: &[f32; TILE]) {
 		}
 	}
 	match kind {
+		#[cfg(target_arch = "x86_64")]
+		0 => wasm_min_max_lanes::<false>(tile, operand),
+		#[cfg(target_arch = "x86_64")]
+		1 => wasm_min_max_lanes::<true>(tile, operand),
+		#[cfg(not(target_arch = "x86_64"))]
 		0 => each(tile, operand, wasm_min),
+		#[cfg(not(target_arch = "x86_64"))]
 		1 => each(tile, operand, wasm_max),
 		2 => each(tile, operand, |s, t| s + t),
 		3 => each(tile, operand, |s, t| s * t),
@@ -597,10 +645,13 @@ pub fn run_mat_mul(
 			walk(memory, 0..blocked, range)
 		}
 	};
+	// Each band in the run's float mode (subnormals flushed or not), whatever the pool thread's.
+	let mode = crate::float_mode::Mode::current();
 	pool.in_place_scope(|scope| {
 		for start in (band..tiles).step_by(band as usize) {
 			let walk_band = &walk_band;
 			scope.spawn(move |_| {
+				let _mode = mode.adopt();
 				// A panic here (none is expected: every operand was checked) reaches the calling
 				// thread at the scope's end, which reports it as this node's failure; the node's
 				// panic hook would abort the process instead.
@@ -1089,6 +1140,41 @@ mod tests {
 		}
 		// max(0, -0) is +0 in wasm: then +0 - (-3.5) = 3.5.
 		assert_eq!(out[0], 3.5);
+	}
+
+	#[test]
+	#[cfg(target_arch = "x86_64")]
+	fn min_and_max_in_lanes_are_wasm_s_under_ieee() {
+		let edges = [
+			0.0,
+			-0.0,
+			1.0,
+			-1.5,
+			f32::INFINITY,
+			f32::NEG_INFINITY,
+			f32::MAX,
+			f32::MIN_POSITIVE,
+			f32::from_bits(1),
+			f32::from_bits(0x8000_1234),
+			f32::from_bits(0x7fc0_0000),
+			f32::from_bits(0xffc0_0001),
+			f32::from_bits(0x7f80_0001),
+		];
+		let pairs: Vec<(f32, f32)> = edges.iter().flat_map(|&a| edges.iter().map(move |&b| (a, b))).collect();
+		for chunk in pairs.chunks(TILE) {
+			let mut operand = [0f32; TILE];
+			let mut tile = [0f32; TILE];
+			for (e, &(s, t)) in chunk.iter().enumerate() {
+				(operand[e], tile[e]) = (s, t);
+			}
+			let (mut min, mut max) = (tile, tile);
+			wasm_min_max_lanes::<false>(&mut min, &operand);
+			wasm_min_max_lanes::<true>(&mut max, &operand);
+			for (e, &(s, t)) in chunk.iter().enumerate() {
+				assert_eq!(min[e].to_bits(), wasm_min(s, t).to_bits(), "min({s:e}, {t:e})");
+				assert_eq!(max[e].to_bits(), wasm_max(s, t).to_bits(), "max({s:e}, {t:e})");
+			}
+		}
 	}
 
 	#[test]

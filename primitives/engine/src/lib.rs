@@ -27,6 +27,7 @@
 
 mod bin_chain;
 mod depthwise;
+mod float_mode;
 mod guest_stack;
 mod host_kernel;
 mod im2col;

@@ -2,6 +2,7 @@
 //! a snapshot of the prepared state.
 
 use crate::{
+	float_mode,
 	guest_stack::Stacks,
 	host_kernel,
 	limits::Limits,
@@ -16,7 +17,7 @@ use veriml_inference_interface::Lane;
 use veriml_inference_primitives::{
 	bin_chain::BIN_CHAIN_IMPORT,
 	depthwise::DEPTHWISE_IMPORT,
-	guest::ROOM_VERSION,
+	guest::{CHECK_FLUSHED_BIT, FLOAT_MODE_IMPORT, ROOM_VERSION},
 	host_kernel::{IMPORT_MODULE, IMPORT_NAME, MAT_MUL_IMPORT},
 	im2col::IM2COL_IMPORT,
 	lrn::LRN_IMPORT,
@@ -304,6 +305,10 @@ pub struct Guest {
 	/// its code does: [`metering::keeps_own_memory_size`]): then a model's runs start with the
 	/// room its earlier runs grew into ([`Prepared`]).
 	gives_room: bool,
+	/// Whether the guest's calls flush subnormal floats (declared of
+	/// [`float_mode::FLUSH_SUBNORMALS_VERSION`] or later), or compute IEEE subnormals: the float
+	/// mode [`in_slot`](Self::in_slot) puts each call's thread in.
+	flushes_subnormals: bool,
 	/// The threads besides a run's own that its host kernels may split work between
 	/// (`Limits::threads` less one; none for one), one pool per lane, shared by the lane's runs:
 	/// block import's never wait behind the off-chain lane's work.
@@ -486,6 +491,14 @@ impl Guest {
 		// version 12 whose code is older's would place its heap at the room's end.
 		let declared_room = metering::declared_version(wasm).is_some_and(|version| version >= ROOM_VERSION);
 		let gives_room = declared_room && metering::keeps_own_memory_size(wasm, &size_readers);
+		let flushes_subnormals =
+			metering::declared_version(wasm).is_some_and(|version| version >= float_mode::FLUSH_SUBNORMALS_VERSION);
+		if flushes_subnormals && !float_mode::CAN_FLUSH {
+			return Err(wasmtime::Error::msg(format!(
+				"the engine guest declares version {} or later, which flushes subnormal floats as x86-64 does: this architecture cannot run it",
+				float_mode::FLUSH_SUBNORMALS_VERSION
+			)));
+		}
 		if declared_room && !gives_room {
 			log::warn!(
 				target: LOG_TARGET,
@@ -515,6 +528,7 @@ impl Guest {
 			loaded_from_compiled_cache,
 			profiling,
 			gives_room,
+			flushes_subnormals,
 			consensus_pool,
 			offchain_pool,
 			kept: Default::default(),
@@ -554,6 +568,9 @@ impl Guest {
 			},
 		};
 		stacks.run(|| {
+			// The guest's float mode on this thread for the call, whatever the thread's was, and
+			// the thread's own again after it (also after a panic).
+			let _mode = float_mode::Flushing::set(self.flushes_subnormals);
 			// The node's panic hook aborts the process on a panic unless the thread unwinds
 			// on purpose: here the panic is caught (before it could leave the guest stack)
 			// and reported instead.
@@ -600,10 +617,23 @@ impl Guest {
 	/// Runs `programs` random tile programs (from `seed`) through tract's wasm kernel and
 	/// through the host kernel, in a fresh instance; answers how many stored different bits.
 	pub fn check_host_kernel(&self, seed: u32, programs: u32) -> Result<u32, RunError> {
-		self.in_slot(Lane::Consensus, || {
+		let answer: u32 = self.in_slot(Lane::Consensus, || {
 			let (mut store, instance, _) = self.initialized(self.limits.max_fuel_to_prepare)?;
 			call_export(&instance, &mut store, "veriml_check_host_kernel", (seed, programs))
-		})
+		})?;
+		// The float mode the guest's wasm saw (a guest of version 15 or later reports it; earlier
+		// ones set no such bit) must be its version's: else this node would compute other bits.
+		let flushed = answer & CHECK_FLUSHED_BIT != 0;
+		if flushed != self.flushes_subnormals {
+			log::error!(
+				target: LOG_TARGET,
+				"the engine guest's wasm ran with subnormals {} where its version computes them {}",
+				if flushed { "flushed" } else { "as IEEE" },
+				if self.flushes_subnormals { "flushed" } else { "as IEEE" }
+			);
+			return Err(LocalFailure::EngineUnavailable.into());
+		}
+		Ok(answer & !CHECK_FLUSHED_BIT)
 	}
 
 	/// What in `model` the guest does not implement, in words (for messages only), in a fresh
@@ -913,6 +943,7 @@ fn host_functions(engine: &wasmtime::Engine, profiling: bool) -> wasmtime::Resul
 	linker.func_wrap(IMPORT_MODULE, DEPTHWISE_IMPORT, run_depthwise)?;
 	linker.func_wrap(IMPORT_MODULE, BIN_CHAIN_IMPORT, run_bin_chain)?;
 	linker.func_wrap(IMPORT_MODULE, MAT_MUL_IMPORT, run_mat_mul)?;
+	linker.func_wrap(IMPORT_MODULE, FLOAT_MODE_IMPORT, || u32::from(float_mode::Mode::current().flushes()))?;
 	linker.func_wrap(IMPORT_MODULE, names::METER_MOVED_IMPORT, meter_moved)?;
 	linker.func_wrap(IMPORT_MODULE, names::METER_GROWN_IMPORT, meter_grown)?;
 	if profiling {

@@ -47,11 +47,34 @@
 /// version 12 called wasmtime's `memory.copy` and `memory.fill` and charged their bytes: the
 /// same bits, another fuel (slightly lower or higher, by model). Version 14 hands tract's eager
 /// im2col of a channels-first f32 convolution to the host (`im2col`), which copies every
-/// element of the matrix into the panels tract packs: the same bits, less fuel.
+/// element of the matrix into the panels tract packs: the same bits, less fuel. Version 15
+/// flushes subnormal floats ([`FLUSH_SUBNORMALS_VERSION`]): every float operation of a run, the
+/// guest's wasm and the host kernels alike, reads a subnormal operand as a zero of its sign and
+/// writes a zero of its sign for a result that would be subnormal (x86-64's DAZ and FTZ), where
+/// version 14 computed IEEE subnormals, which Intel CPUs compute 40–60 times slower than normal
+/// numbers: outputs that were or passed through a subnormal change, every other output and all
+/// fuel is version 14's.
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.
-pub const ENGINE_VERSION: u32 = 14;
+pub const ENGINE_VERSION: u32 = 15;
+
+/// The first engine version that flushes subnormal floats to zero (DAZ and FTZ on x86-64, the
+/// only architecture that runs it): no run can make a CPU take its slow path for subnormals,
+/// which is many times a run's weight on Intel CPUs.
+pub const FLUSH_SUBNORMALS_VERSION: u32 = 15;
+
+/// The wasm import through which a guest of [`FLUSH_SUBNORMALS_VERSION`] or later reads the float
+/// mode its wasm runs in: `float_mode() -> u32`, 1 where subnormals are flushed, 0 where they are
+/// IEEE. Its start-up check reports it (`veriml_check_host_kernel`'s top bit), and the host
+/// refuses a guest that ran in a mode other than its version's. An engine built before version 15
+/// does not define it, so it cannot run such a guest at all rather than run it in IEEE mode
+/// and split from the nodes that flush.
+pub const FLOAT_MODE_IMPORT: &str = "float_mode";
+
+/// The bit of `veriml_check_host_kernel`'s answer that reports the float mode the guest's wasm
+/// saw ([`FLOAT_MODE_IMPORT`]); the bits below it count the checks that differed.
+pub const CHECK_FLUSHED_BIT: u32 = 1 << 31;
 
 /// The first engine version whose guest keeps its own memory size (its stand-in for
 /// `memory.grow`), so that a node may run a model in a memory with room beyond its snapshot

@@ -38,14 +38,48 @@ fn read() -> u32 {
 	csr
 }
 
-/// Not inlined, so that no float operation of the caller is moved across the change of mode.
+/// Not inlined, and an `asm!` that may touch any memory, so that the compiler keeps it in place
+/// among the caller's memory accesses. That is all it can promise: LLVM assumes the default
+/// float mode, and nothing stops it from moving arithmetic on registers across the change.
+/// Every change is made at the edge of a call into the guest or of a pool's band, far from
+/// the arithmetic it governs, and the start-up check of the host kernels against the guest's
+/// wasm, run in the guest's mode, is what shows that the host computes what the guest does.
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
 fn write(csr: u32) {
 	// SAFETY: loads MXCSR from a local u32 that was read from MXCSR with only DAZ and FTZ
 	// changed (valid bits), and all floating-point exceptions stay masked.
 	unsafe {
-		core::arch::asm!("ldmxcsr [{}]", in(reg) &csr as *const u32, options(nostack, preserves_flags, readonly));
+		core::arch::asm!("ldmxcsr [{}]", in(reg) &csr as *const u32, options(nostack, preserves_flags));
+	}
+}
+
+#[cfg(target_arch = "x86_64")]
+fn with_mode(csr: u32, flush: bool) -> u32 {
+	if flush {
+		csr | DAZ | FTZ
+	} else {
+		csr & !(DAZ | FTZ)
+	}
+}
+
+std::thread_local! {
+	/// The mode the innermost [`Flushing`] alive on this thread put it in, if any.
+	static WANTED: core::cell::Cell<Option<bool>> = const { core::cell::Cell::new(None) };
+}
+
+/// Puts this thread back in the mode its innermost [`Flushing`] set, if something changed it.
+/// wasmtime leaves a trap's signal handler (an access outside memory, `unreachable`) by a long
+/// jump, and Linux runs a handler with the default MXCSR (IEEE), which the jump keeps: the
+/// engine calls this after every call into the guest returns, so no later call of the same
+/// slot runs in the wrong mode.
+pub fn reassert() {
+	#[cfg(target_arch = "x86_64")]
+	if let Some(flush) = WANTED.with(|wanted| wanted.get()) {
+		let csr = read();
+		if with_mode(csr, flush) != csr {
+			write(with_mode(csr, flush));
+		}
 	}
 }
 
@@ -82,37 +116,40 @@ impl Mode {
 /// This thread in a float mode until dropped, when its mode before is restored.
 #[must_use = "the mode is restored when the guard drops"]
 pub struct Flushing {
+	/// This thread's MXCSR before, written back on drop (whatever changed it meanwhile).
 	#[cfg(target_arch = "x86_64")]
-	restore: Option<u32>,
+	restore: u32,
+	/// The mode an outer guard wanted, if any.
+	outer: Option<bool>,
 }
 
 impl Flushing {
 	/// Flushes subnormals on this thread if `flush`, computes with IEEE subnormals otherwise.
 	pub fn set(flush: bool) -> Self {
+		let outer = WANTED.with(|wanted| wanted.replace(Some(flush)));
 		#[cfg(target_arch = "x86_64")]
 		{
 			let before = read();
-			let wanted = if flush { before | DAZ | FTZ } else { before & !(DAZ | FTZ) };
-			if wanted == before {
-				return Self { restore: None };
+			if with_mode(before, flush) != before {
+				write(with_mode(before, flush));
 			}
-			write(wanted);
-			Self { restore: Some(before) }
+			Self { restore: before, outer }
 		}
 		#[cfg(not(target_arch = "x86_64"))]
 		{
 			// (A flushing guest is refused on other architectures before any call.)
 			let _ = flush;
-			Self {}
+			Self { outer }
 		}
 	}
 }
 
 impl Drop for Flushing {
 	fn drop(&mut self) {
+		WANTED.with(|wanted| wanted.set(self.outer));
 		#[cfg(target_arch = "x86_64")]
-		if let Some(before) = self.restore {
-			write(before);
+		if read() != self.restore {
+			write(self.restore);
 		}
 	}
 }
@@ -154,6 +191,11 @@ mod tests {
 			})
 			.join()
 			.unwrap();
+			// Something that resets MXCSR (a trap's signal handler) is undone by `reassert`.
+			write(read() & !(DAZ | FTZ));
+			assert_eq!(probe(), (0x0000_1234, 0x0040_0000));
+			reassert();
+			assert_eq!(probe(), (0, 0));
 			// Nested IEEE work inside a flushing call, then back.
 			{
 				let _ieee = Flushing::set(false);
@@ -162,6 +204,9 @@ mod tests {
 			assert_eq!(probe(), (0, 0));
 		}
 		assert_eq!(Mode::current(), ieee);
+		assert_eq!(probe(), (0x0000_1234, 0x0040_0000));
+		// No guard alive: nothing to reassert.
+		reassert();
 		assert_eq!(probe(), (0x0000_1234, 0x0040_0000));
 	}
 }

@@ -143,7 +143,12 @@ fn compile_guest(
 	);
 	let started = std::time::Instant::now();
 	let mut from_compiled_cache = false;
-	let guest = Guest::compile(wasm, limits, cache, profiling)
+	// Compiled in IEEE mode whatever the thread's: cranelift folds float constants with the
+	// compiling thread's arithmetic, and the machine code must be the same on every node.
+	let ieee = float_mode::Flushing::set(false);
+	let compiled = Guest::compile(wasm, limits, cache, profiling);
+	drop(ieee);
+	let guest = compiled
 		.inspect(|guest| from_compiled_cache = guest.loaded_from_compiled_cache())
 		// With its causes: which CPU feature is missing, for instance.
 		.map_err(|e| format!("{e:#}"))

@@ -1085,7 +1085,10 @@ fn call_export<Params: WasmParams, Results: WasmResults>(
 ) -> Result<Results, RunError> {
 	let export =
 		instance.get_typed_func::<Params, Results>(&mut *store, name).map_err(|_| LocalFailure::EngineUnavailable)?;
-	export.call(&mut *store, params).map_err(|e| classify(e, store))
+	let answer = export.call(&mut *store, params);
+	// (A trap's signal handler leaves the thread in the default float mode.)
+	float_mode::reassert();
+	answer.map_err(|e| classify(e, store))
 }
 
 /// Copies `bytes` into a buffer the guest allocates, within its own memory; answers its address.

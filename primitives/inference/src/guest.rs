@@ -48,12 +48,13 @@
 /// same bits, another fuel (slightly lower or higher, by model). Version 14 hands tract's eager
 /// im2col of a channels-first f32 convolution to the host (`im2col`), which copies every
 /// element of the matrix into the panels tract packs: the same bits, less fuel. Version 15
-/// flushes subnormal floats ([`FLUSH_SUBNORMALS_VERSION`]): every float operation of a run, the
+/// flushes subnormal floats ([`FLUSH_SUBNORMALS_VERSION`]): every float instruction of a run, the
 /// guest's wasm and the host kernels alike, reads a subnormal operand as a zero of its sign and
-/// writes a zero of its sign for a result that would be subnormal (x86-64's DAZ and FTZ), where
-/// version 14 computed IEEE subnormals, which Intel CPUs compute 40–60 times slower than normal
-/// numbers: outputs that were or passed through a subnormal change, every other output and all
-/// fuel is version 14's.
+/// writes a zero of its sign for a result that would be subnormal (x86-64's DAZ and FTZ; moves,
+/// loads, stores and bit operations such as `abs` and `neg` copy bits as before), where version
+/// 14 computed IEEE subnormals, which Intel CPUs compute 40–60 times slower than normal numbers:
+/// outputs that were or passed through a subnormal's arithmetic change, every other output is
+/// version 14's, and fuel moves by a few units where the guest's code branches on such a value.
 ///
 /// The guest declares it in its [`VERSION_SECTION`]; the chain's state names the version of
 /// the guest it runs (`models.engineGuest`), and result hashes use that one.

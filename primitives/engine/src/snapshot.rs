@@ -489,10 +489,10 @@ impl Guest {
 		let instance_pre = linker.instantiate_pre(&module)?;
 		// Room only for a guest whose code keeps its own memory size: a guest declared of
 		// version 12 whose code is older's would place its heap at the room's end.
-		let declared_room = metering::declared_version(wasm).is_some_and(|version| version >= ROOM_VERSION);
+		let declared = metering::declared_version(wasm);
+		let declared_room = declared.is_some_and(|version| version >= ROOM_VERSION);
 		let gives_room = declared_room && metering::keeps_own_memory_size(wasm, &size_readers);
-		let flushes_subnormals =
-			metering::declared_version(wasm).is_some_and(|version| version >= float_mode::FLUSH_SUBNORMALS_VERSION);
+		let flushes_subnormals = declared.is_some_and(|version| version >= float_mode::FLUSH_SUBNORMALS_VERSION);
 		if flushes_subnormals && !float_mode::CAN_FLUSH {
 			return Err(wasmtime::Error::msg(format!(
 				"the engine guest declares version {} or later, which flushes subnormal floats as x86-64 does: this architecture cannot run it",

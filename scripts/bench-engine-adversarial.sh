@@ -4,14 +4,15 @@
 # stage) and on the CNNs the fuel rate was first calibrated on. For each model, in one run on
 # this machine (`veriml-node infer --timings`):
 #   request       a run of the prepared model, against submit_result's benchmarked base
-#                 weight + fuel_used x EnginePicosecondsPerFuel
+#                 weight + fuel_used x the runtime's price of a unit of fuel of the node's engine
+#                 version (EngineV<N>PicosecondsPerFuel, else EnginePicosecondsPerFuel: "price")
 #   registration  preparing the model and its trial run, against register_model's base
-#                 weight + (fuel_to_prepare + fuel of the trial run) x EnginePicosecondsPerFuel
+#                 weight + (fuel_to_prepare + fuel of the trial run) x price
 #   cache miss    preparing and running, as an importing node whose engine has not prepared the
 #                 model does, against the weight of the first result of the model in a block:
-#                 submit_result's base weight + (fuel_to_prepare + fuel_used) x
-#                 EnginePicosecondsPerFuel (the charge for reading the model's bytes left out)
-# ps/fuel is the run's time per unit of fuel, to set against EnginePicosecondsPerFuel. Fails if
+#                 submit_result's base weight + (fuel_to_prepare + fuel_used) x price (the
+#                 charge for reading the model's bytes left out)
+# ps/fuel is the run's time per unit of fuel, to set against the price. Fails if
 # any ratio (time / weight) is above 1.
 #
 #   scripts/bench-engine-adversarial.sh [REPEAT]      (default 5 timings per model)
@@ -24,7 +25,11 @@ models_dir="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}"
 [ -x "$VERIML_NODE" ] || build_node
 
 # The runtime's figures, read where they are defined.
-ps_per_fuel=$(sed -n 's/.*pub const EnginePicosecondsPerFuel: u64 = \([0-9_]*\);.*/\1/p' runtime/src/configs.rs | tr -d _)
+# The price of the node's own engine version (its guest is what runs here): the runtime's
+# `EngineV<version>PicosecondsPerFuel` where it names one, else `EnginePicosecondsPerFuel`.
+engine_version=$(sed -n 's/^pub const ENGINE_VERSION: u32 = \([0-9]*\);.*/\1/p' primitives/inference/src/guest.rs)
+ps_per_fuel=$(sed -n "s/.*pub const EngineV${engine_version}PicosecondsPerFuel: u64 = \([0-9_]*\);.*/\1/p" runtime/src/configs.rs | tr -d _)
+[ -n "$ps_per_fuel" ] || ps_per_fuel=$(sed -n 's/.*pub const EnginePicosecondsPerFuel: u64 = \([0-9_]*\);.*/\1/p' runtime/src/configs.rs | tr -d _)
 base_weight() { # the first body of `fn NAME` in a weights.rs: its Weight::from_parts ref time
 	awk -v fn="fn $2(" 'index($0, fn) && /\{[[:space:]]*$/ { found = 1 } found && /Weight::from_parts\(/ {
 		sub(/.*Weight::from_parts\(/, ""); sub(/,.*/, ""); gsub(/_/, ""); print; exit }' "$1"
@@ -32,7 +37,7 @@ base_weight() { # the first body of `fn NAME` in a weights.rs: its Weight::from_
 submit_ps=$(base_weight pallets/inference-requests/src/weights.rs submit_result)
 register_ps=$(base_weight pallets/model-registry/src/weights.rs register_model)
 [ -n "$ps_per_fuel" ] && [ -n "$submit_ps" ] && [ -n "$register_ps" ] || { log "weights not found"; exit 1; }
-log "EnginePicosecondsPerFuel $ps_per_fuel, submit_result base ${submit_ps} ps, register_model base ${register_ps} ps"
+log "engine version $engine_version at $ps_per_fuel ps a unit of fuel, submit_result base ${submit_ps} ps, register_model base ${register_ps} ps"
 
 results=$(mktemp)
 for folder in "$models_dir"/adversarial/* "$models_dir"/light_squeezenet "$models_dir"/light_shufflenet \

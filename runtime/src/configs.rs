@@ -171,14 +171,42 @@ parameter_types! {
 	/// (with `MaxModelBytes` of bytes, 0.24 s measured) fits in one ordinary transaction. A SqueezeNet at 224×224 runs
 	/// in about 1.03·10^9.
 	pub const RegistrationFuelLimit: u64 = 1_250_000_000;
-	/// Compute time of one unit of engine fuel: `scripts/bench-engine.sh` measured 264–355 ps
-	/// on the light CNNs (where fuel dominates; a run's fixed ~2 ms of instantiation is in the
-	/// benchmarked weight of the call), rounded up with a margin.
+	/// Compute time of one unit of engine fuel for engine versions up to 14 and any version
+	/// this runtime has no measurement of: `scripts/bench-engine.sh` measured 264–355 ps on
+	/// the light CNNs of version 1 (where fuel dominates; a run's fixed cost is in the
+	/// benchmarked weight of the call), rounded up with a margin. Versions up to 14 keep it:
+	/// they compute with IEEE subnormals, which Intel CPUs take 35–40 ns an operation for
+	/// (`bin_chain_subnormal_64mib` ran at 5.5 times its weight under version 14).
 	pub const EnginePicosecondsPerFuel: u64 = 400;
+	/// Compute time of one unit of fuel of engine version 15, which flushes subnormals: its
+	/// adversarial calibration set (`scripts/bench-engine-adversarial.sh`, 37 hostile and real
+	/// models) measured at most 175 ps a unit on this project's Intel machine (an im2col of
+	/// columns 16 floats apart, missing the cache; 77 on the AMD machine), 150 the next. 350
+	/// keeps twice the worst as a margin (one machine's speed has varied by up to 1.8 times
+	/// between sessions) and verifies 14 % more fuel per block than 400.
+	pub const EngineV15PicosecondsPerFuel: u64 = 350;
 	/// Models above 50 ms per run (at `EnginePicosecondsPerFuel`) are verified optimistically:
 	/// re-executing every result of such a model would take a block's verification room for
 	/// a handful of results (1.5 s of ordinary weight per block).
 	pub const OptimisticAboveFuel: u64 = 125_000_000;
+}
+
+/// The price of engine fuel by engine version: what each version's adversarial calibration
+/// measured (above). A version this runtime does not name is charged the highest price, so a
+/// guest set after it is never charged below what its measurement would give.
+pub struct EngineFuelPrice;
+
+impl pallet_model_registry::FuelPrice for EngineFuelPrice {
+	fn picoseconds(version: veriml_inference_primitives::EngineVersion) -> u64 {
+		match version {
+			15 => EngineV15PicosecondsPerFuel::get(),
+			_ => EnginePicosecondsPerFuel::get(),
+		}
+	}
+
+	fn most() -> u64 {
+		EnginePicosecondsPerFuel::get().max(EngineV15PicosecondsPerFuel::get())
+	}
 }
 
 parameter_types! {
@@ -225,7 +253,7 @@ impl pallet_model_registry::Config for Runtime {
 	type MaxVersions = ConstU32<32>;
 	type MaxOutputBytes = MaxOutputBytes;
 	type RegistrationFuelLimit = RegistrationFuelLimit;
-	type PicosecondsPerFuel = EnginePicosecondsPerFuel;
+	type PicosecondsPerFuel = EngineFuelPrice;
 	type OptimisticAboveFuel = OptimisticAboveFuel;
 	/// Two minutes: a node compiles a new engine guest in well under one (about 40 s on two
 	/// cores, or a moment from its compiled-code cache) after applying the call that stores it.
@@ -381,7 +409,8 @@ parameter_types! {
 	pub const ExecutionBaseFee: Balance = MILLI_UNIT;
 	/// Execution fee per unit of fuel: what the same compute costs as transaction weight
 	/// (1 planck per picosecond at `EnginePicosecondsPerFuel`), so serving pays what verifying
-	/// costs. A SqueezeNet (1.03·10^9 fuel, 1.5·10^9 with the margin) pays about 0.6 VML.
+	/// costs at the highest price (engine version 15's fuel is weighed at less and still pays
+	/// this). A SqueezeNet (1.03·10^9 fuel, 1.5·10^9 with the margin) pays about 0.6 VML.
 	pub const ExecutionFeePerFuel: Balance = EnginePicosecondsPerFuel::get() as Balance;
 	/// Most fuel one verification may use, its run's fuel limit and the model's preparation
 	/// together (an importing node that has not prepared the model prepares it in the block):

@@ -28,6 +28,7 @@ await sendOk(api, registerNode(api, 'inferenceNodes', nodeKey, benches.map(({ mo
 const requesters = ['Alice', 'Bob', 'Charlie', 'Dave', 'Eve', 'Ferdie'].flatMap((n) => [account(n), account(`${n}//stash`)])
   .filter((a) => a.address !== operator.address && a.address !== owner.address);
 const normalMax = api.consts.system.blockWeights.perClass.normal.maxTotal.unwrap().refTime.toBigInt();
+// The highest price of a unit of fuel (the chain's engine version may be charged less).
 const picosecondsPerFuel = api.consts.models.picosecondsPerFuel.toBigInt();
 
 /** The weight (ps) a `submitResult` for open request `id` reserves, as the runtime computes it at `blockHash`. */
@@ -121,7 +122,7 @@ for (const { model, requests } of benches) {
   if (optimistic) {
     const rerun = fuelLimit * picosecondsPerFuel;
     console.log(`  re-executed in a block (a challenge's decision, or every result were it verified in block), `
-      + `its fuel alone: ${fuelLimit} fuel at ${picosecondsPerFuel} ps = ${µs(rerun)}; with the above, `
+      + `its fuel alone: ${fuelLimit} fuel at ${picosecondsPerFuel} ps (the highest price) = ${µs(rerun)}; with the above, `
       + `at most ${normalMax / (weight + rerun)} per block by weight (preparing the model in the block left out)`);
   }
   const toProposal = ours.filter((id) => proposedIn.has(id)).map((id) => proposedIn.get(id) - requestedIn.get(id))

@@ -18,11 +18,21 @@ impl<T: Config> Pallet<T> {
 		T::DepositPerByte::get().saturating_mul(byte_len.into()).saturating_add(T::DepositPerModel::get())
 	}
 
-	/// The weight of an engine call doing `fuel` units of work: the fuel, and reading which
-	/// engine guest the chain names ([`EngineGuest`]), which every engine call passes on.
+	/// The weight of an engine call doing `fuel` units of work with the chain's engine guest:
+	/// the fuel at that guest's version's price ([`Config::PicosecondsPerFuel`]), and reading
+	/// which guest the chain names ([`EngineGuest`]), which every engine call passes on.
 	pub fn fuel_weight(fuel: Fuel) -> Weight {
-		Weight::from_parts(fuel.saturating_mul(T::PicosecondsPerFuel::get()), 0)
-			.saturating_add(T::DbWeight::get().reads(1))
+		Self::fuel_weight_at(fuel, T::PicosecondsPerFuel::picoseconds(EngineGuest::<T>::get().version))
+	}
+
+	/// [`fuel_weight`](Self::fuel_weight) at the most any engine version is charged: the bound
+	/// of a weight declared before the call reads the chain's guest.
+	pub fn most_fuel_weight(fuel: Fuel) -> Weight {
+		Self::fuel_weight_at(fuel, T::PicosecondsPerFuel::most())
+	}
+
+	fn fuel_weight_at(fuel: Fuel, picoseconds_per_fuel: u64) -> Weight {
+		Weight::from_parts(fuel.saturating_mul(picoseconds_per_fuel), 0).saturating_add(T::DbWeight::get().reads(1))
 	}
 
 	/// The weight charged for [`set_engine_guest`](Pallet::set_engine_guest): three quarters
@@ -97,13 +107,14 @@ impl<T: Config> Pallet<T> {
 	/// [`Config::RegistrationFuelLimit`], or less for a model so large that loading its bytes
 	/// and both phases at that limit would not fit one transaction: what loading takes leaves
 	/// the engine less. (The runtime's largest, 104 MiB: 1.06·10^9 each, where engine version 7
-	/// takes 6–7.5 fuel a byte of weights, 7.9·10^8 at most, to prepare or run it.)
+	/// takes 6–7.5 fuel a byte of weights, 7.9·10^8 at most, to prepare or run it.) Fixed
+	/// before the call reads the chain's guest: at the most any version is charged.
 	pub fn stored_registration_fuel_limit(byte_len: u32) -> Fuel {
 		let room = Self::max_extrinsic_weight()
 			.ref_time()
 			.saturating_sub(Self::stored_registration_weight(byte_len).ref_time())
-			.saturating_sub(Self::fuel_weight(0).ref_time());
-		let per_phase = room / 2 / T::PicosecondsPerFuel::get().max(1);
+			.saturating_sub(Self::most_fuel_weight(0).ref_time());
+		let per_phase = room / 2 / T::PicosecondsPerFuel::most().max(1);
 		T::RegistrationFuelLimit::get().min(per_phase)
 	}
 
@@ -113,7 +124,7 @@ impl<T: Config> Pallet<T> {
 	pub fn max_stored_registration_weight() -> Weight {
 		let largest = T::MaxStoredModelBytes::get();
 		Self::stored_registration_weight(largest)
-			.saturating_add(Self::fuel_weight(Self::stored_registration_fuel_limit(largest).saturating_mul(2)))
+			.saturating_add(Self::most_fuel_weight(Self::stored_registration_fuel_limit(largest).saturating_mul(2)))
 	}
 
 	/// The most weight one ordinary transaction's call may have: the block's `max_extrinsic`
@@ -312,7 +323,7 @@ impl<T: Config> ModelCatalog<T::AccountId, BalanceOf<T>> for Pallet<T> {
 	}
 
 	fn max_state_model_read_weight() -> Weight {
-		Self::preparation_weight(0, T::MaxModelBytes::get(), false).saturating_sub(Self::fuel_weight(0))
+		Self::preparation_weight(0, T::MaxModelBytes::get(), false).saturating_sub(Self::most_fuel_weight(0))
 	}
 
 	fn engine_versions(

@@ -75,6 +75,30 @@ pub use types::*;
 use veriml_primitives::Fuel;
 pub use weights::WeightInfo;
 
+/// The compute time charged for one unit of engine fuel, by the engine version that does the
+/// work ([`Config::PicosecondsPerFuel`]). Each guest's price comes from its own run of the
+/// adversarial calibration set (`scripts/bench-engine-adversarial.sh`), so that a faster or
+/// better-bounded engine verifies more per block while an older guest keeps the price it was
+/// measured at.
+pub trait FuelPrice {
+	/// Picoseconds one unit of fuel of engine `version` is charged.
+	fn picoseconds(version: veriml_inference_primitives::EngineVersion) -> u64;
+	/// The most any version is charged: the bounds fixed before the chain's guest is known
+	/// (a registration's declared weight, the runtime's integrity checks) use it.
+	fn most() -> u64;
+}
+
+/// One price for every engine version.
+impl<P: frame_support::traits::Get<u64>> FuelPrice for P {
+	fn picoseconds(_version: veriml_inference_primitives::EngineVersion) -> u64 {
+		P::get()
+	}
+
+	fn most() -> u64 {
+		P::get()
+	}
+}
+
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
@@ -190,9 +214,10 @@ pub mod pallet {
 		#[pallet::constant]
 		type RegistrationFuelLimit: Get<Fuel>;
 
-		/// Reference-machine compute time, in picoseconds, of one unit of engine fuel.
-		#[pallet::constant]
-		type PicosecondsPerFuel: Get<u64>;
+		/// Reference-machine compute time, in picoseconds, of one unit of engine fuel, by the
+		/// version of the chain's engine guest ([`EngineGuest`]). The metadata's constant
+		/// `picosecondsPerFuel` is the most any version is charged.
+		type PicosecondsPerFuel: FuelPrice;
 
 		/// Models measured above this fuel per run are [`Verification::Optimistic`]: their
 		/// results are re-executed only when challenged, not in every block that carries one.
@@ -559,7 +584,7 @@ pub mod pallet {
 		#[pallet::call_index(3)]
 		#[pallet::weight(
 			T::WeightInfo::register_model(T::MaxModelBytes::get())
-				.saturating_add(Pallet::<T>::fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)))
+				.saturating_add(Pallet::<T>::most_fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)))
 		)]
 		pub fn register_model(
 			origin: OriginFor<T>,
@@ -766,6 +791,16 @@ pub mod pallet {
 		}
 	}
 
+	#[pallet::extra_constants]
+	impl<T: Config> Pallet<T> {
+		/// The most compute time, in picoseconds, any engine version's unit of fuel is charged
+		/// ([`Config::PicosecondsPerFuel`]); the chain's guest may be charged less.
+		#[pallet::constant_name(PicosecondsPerFuel)]
+		fn most_picoseconds_per_fuel() -> u64 {
+			T::PicosecondsPerFuel::most()
+		}
+	}
+
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
@@ -781,7 +816,7 @@ pub mod pallet {
 			assert!(T::MaxChunkBytes::get() > 0, "MaxChunkBytes must be positive");
 			assert!(T::MaxModelBytes::get() >= T::MaxChunkBytes::get(), "MaxModelBytes must hold at least one chunk");
 			let worst_registration = T::WeightInfo::register_model(T::MaxModelBytes::get())
-				.saturating_add(Self::fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)))
+				.saturating_add(Self::most_fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)))
 				.max(Self::max_stored_registration_weight());
 			let max_extrinsic = Self::max_extrinsic_weight();
 			assert!(

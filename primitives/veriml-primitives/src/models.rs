@@ -67,7 +67,8 @@ pub trait ModelCatalog<AccountId, Balance> {
 	/// The terms of `model`, if it is registered.
 	fn terms(model: &ModelHash) -> Option<ModelTerms<AccountId, Balance>>;
 
-	/// The weight of `fuel` units of engine work, at the registry's measured rate.
+	/// The weight of `fuel` units of engine work, at the measured price of the chain's engine
+	/// guest's version.
 	fn fuel_weight(fuel: Fuel) -> Weight;
 
 	/// The weight of preparing a model of these terms in an engine that has not prepared it:

@@ -1,0 +1,39 @@
+//! Engine fuel is weighed at the price of the engine version that does the work: version 15
+//! (subnormals flushed, calibrated with the adversarial set) at 350 ps a unit, every other
+//! version at 400, and clients read the highest price as the constant `models.picosecondsPerFuel`.
+
+use codec::Decode;
+use frame_support::__private::metadata::{RuntimeMetadata, RuntimeMetadataPrefixed};
+use veriml_inference_primitives::{EngineGuest, H256};
+use veriml_runtime::{Models, Runtime};
+
+/// The ref time `Models::fuel_weight` gives `fuel` with a guest of `version` named by the chain.
+fn fuel_ref_time(version: u32, fuel: u64) -> u64 {
+	pallet_model_registry::EngineGuest::<Runtime>::put(EngineGuest { hash: H256::repeat_byte(version as u8), version });
+	Models::fuel_weight(fuel).ref_time()
+}
+
+#[test]
+fn fuel_weighs_what_the_chains_engine_version_was_measured_at() {
+	sp_io::TestExternalities::default().execute_with(|| {
+		let read = Models::fuel_weight(0).ref_time();
+		let fuel = 1_000_000_000;
+		assert_eq!(fuel_ref_time(14, fuel) - read, 400 * fuel);
+		// Version 15 flushes subnormals: its worst adversarial model runs at 175 ps a unit.
+		assert_eq!(fuel_ref_time(15, fuel) - read, 350 * fuel);
+		// A version this runtime has no measurement of is charged the highest price.
+		assert_eq!(fuel_ref_time(16, fuel) - read, 400 * fuel);
+		assert_eq!(fuel_ref_time(1, fuel) - read, 400 * fuel);
+		// Bounds declared before a call reads the guest stay at the highest price.
+		assert_eq!(Models::most_fuel_weight(fuel).ref_time() - read, 400 * fuel);
+	});
+}
+
+#[test]
+fn the_metadata_constant_is_the_highest_price() {
+	let RuntimeMetadataPrefixed(_, metadata) = sp_io::TestExternalities::default().execute_with(Runtime::metadata);
+	let RuntimeMetadata::V14(metadata) = metadata else { panic!("Runtime::metadata() is V14") };
+	let models = metadata.pallets.iter().find(|p| p.name == "Models").expect("pallet Models");
+	let constant = models.constants.iter().find(|c| c.name == "PicosecondsPerFuel").expect("PicosecondsPerFuel");
+	assert_eq!(u64::decode(&mut &constant.value[..]).unwrap(), 400);
+}

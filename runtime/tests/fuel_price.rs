@@ -30,6 +30,17 @@ fn fuel_weighs_what_the_chains_engine_version_was_measured_at() {
 }
 
 #[test]
+fn no_version_is_charged_more_than_the_highest_price() {
+	use pallet_model_registry::FuelPrice;
+	use veriml_runtime::configs::EngineFuelPrice;
+	// Declared weights are at `most()`, actual ones at the version's price: never above.
+	for version in 0..=veriml_inference_primitives::guest::ENGINE_VERSION + 1 {
+		assert!(EngineFuelPrice::picoseconds(version) <= EngineFuelPrice::most(), "version {version}");
+	}
+	assert_eq!(EngineFuelPrice::picoseconds(u32::MAX), EngineFuelPrice::most());
+}
+
+#[test]
 fn the_metadata_constant_is_the_highest_price() {
 	let RuntimeMetadataPrefixed(_, metadata) = sp_io::TestExternalities::default().execute_with(Runtime::metadata);
 	let RuntimeMetadata::V14(metadata) = metadata else { panic!("Runtime::metadata() is V14") };

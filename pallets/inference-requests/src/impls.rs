@@ -55,9 +55,17 @@ impl<T: Config> Pallet<T> {
 		Ok(Self::fee(terms.price_per_inference, fuel_limit))
 	}
 
-	/// The weight of `fuel` units of engine work, at the model registry's rate.
+	/// The weight of `fuel` units of engine work, at the model registry's price for the chain's
+	/// engine guest.
 	pub fn fuel_weight(fuel: Fuel) -> Weight {
 		T::Models::fuel_weight(fuel)
+	}
+
+	/// What `fuel` units of engine work would weigh beyond [`fuel_weight`](Self::fuel_weight)
+	/// at the highest price of fuel: the room a check made now leaves for a guest charged more,
+	/// which root may set (after its delay) before the work is done.
+	pub(crate) fn price_rise(fuel: Fuel) -> Weight {
+		T::Models::most_fuel_weight(fuel).saturating_sub(T::Models::fuel_weight(fuel))
 	}
 
 	/// `base` plus the re-execution of `request` at its fuel limit, with its inputs: what a
@@ -109,7 +117,10 @@ impl<T: Config> Pallet<T> {
 	/// `fuel_limit` (in the block that takes it, or in a dispute's decision), fits one
 	/// transaction and the room decisions have: its submission, the inputs read, the model
 	/// prepared (its bytes read: a large model in the content store takes a while) and run. `MaxVerificationFuel` bounds the fuel alone, and with the
-	/// largest model in state and the largest inputs fits (`integrity_test`).
+	/// largest model in state and the largest inputs fits (`integrity_test`). Checked at the
+	/// highest price of fuel: the answer comes blocks later, and the guest the chain runs then
+	/// may be charged more than today's (a request taken at a lower price could then never be
+	/// answered, and its nodes would be struck for silence).
 	pub(crate) fn verifiable(terms: &TermsOf<T>, input_bytes: u32, fuel_limit: Fuel) -> bool {
 		// As `submit_result` weighs an answer re-executed in block (a dispute's decision
 		// re-executes it alike).
@@ -119,7 +130,8 @@ impl<T: Config> Pallet<T> {
 			input_bytes,
 			fuel_limit,
 			Some(terms),
-		);
+		)
+		.saturating_add(Self::price_rise(fuel_limit.saturating_add(terms.fuel_to_prepare)));
 		weight.all_lte(Self::max_call_weight()) && weight.all_lte(T::Verifier::decision_weight())
 	}
 

@@ -520,7 +520,8 @@ pub mod pallet {
 			// preparing it also reads the model's bytes. (A model in the content store may take
 			// longer to read: its requests are each checked, `Pallet::verifiable`.)
 			// Weighed as `submitResult` weighs an answer re-executed in block, with the largest
-			// model in state read and prepared (`preparation_weight`'s reads beyond the fuel).
+			// model in state read and prepared (`preparation_weight`'s reads beyond the fuel), at
+			// the highest price of fuel.
 			let verification = Self::answer_weight(
 				Self::submit_result_base(),
 				Verification::InBlock,
@@ -528,6 +529,7 @@ pub mod pallet {
 				T::MaxVerificationFuel::get(),
 				None,
 			)
+			.saturating_add(Self::price_rise(T::MaxVerificationFuel::get()))
 			.saturating_add(T::Models::max_state_model_read_weight())
 			.saturating_add(T::DbWeight::get().reads_writes(2, 1));
 			let max_extrinsic = Self::max_call_weight();

@@ -52,7 +52,35 @@ parameter_types! {
 	pub static AnswerWithin: u64 = TIMEOUT;
 	pub const RegistrationFuelLimit: u64 = 200_000_000;
 	pub const PicosecondsPerFuel: u64 = 1_000;
+	/// Engine versions from this one are charged `DEARER_PICOSECONDS_PER_FUEL` (none unless a
+	/// test lowers it).
+	pub static DearerVersionsFrom: u32 = u32::MAX;
 	pub Treasury: AccountId = sr25519::Public::from_raw([0xee; 32]);
+}
+
+/// What a dearer engine version is charged a unit of fuel: 0.1 ms.
+pub const DEARER_PICOSECONDS_PER_FUEL: u64 = 100_000_000;
+
+/// `PicosecondsPerFuel` a unit of fuel, and `DEARER_PICOSECONDS_PER_FUEL` from
+/// `DearerVersionsFrom`.
+pub struct MockFuelPrice;
+
+impl pallet_model_registry::FuelPrice for MockFuelPrice {
+	fn picoseconds(version: u32) -> u64 {
+		if version >= DearerVersionsFrom::get() {
+			DEARER_PICOSECONDS_PER_FUEL
+		} else {
+			PicosecondsPerFuel::get()
+		}
+	}
+
+	fn most() -> u64 {
+		if DearerVersionsFrom::get() == u32::MAX {
+			PicosecondsPerFuel::get()
+		} else {
+			DEARER_PICOSECONDS_PER_FUEL
+		}
+	}
 }
 
 impl pallet_model_registry::Config for Test {
@@ -73,7 +101,7 @@ impl pallet_model_registry::Config for Test {
 	type MaxVersions = ConstU32<4>;
 	type MaxOutputBytes = ConstU32<1024>;
 	type RegistrationFuelLimit = RegistrationFuelLimit;
-	type PicosecondsPerFuel = PicosecondsPerFuel;
+	type PicosecondsPerFuel = MockFuelPrice;
 	type OptimisticAboveFuel = OptimisticAboveFuel;
 	type EngineGuestDelay = frame_support::traits::ConstU64<ENGINE_GUEST_DELAY>;
 	type WeightInfo = ();

@@ -318,6 +318,10 @@ impl<T: Config> ModelCatalog<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		Self::fuel_weight(fuel)
 	}
 
+	fn most_fuel_weight(fuel: Fuel) -> Weight {
+		Self::most_fuel_weight(fuel)
+	}
+
 	fn preparation_weight(terms: &ModelTerms<T::AccountId, BalanceOf<T>>) -> Weight {
 		Self::preparation_weight(terms.fuel_to_prepare, terms.byte_len, terms.in_content_store)
 	}

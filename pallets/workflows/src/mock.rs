@@ -177,6 +177,10 @@ impl ModelCatalog<u64, u64> for MockModels {
 		Weight::zero()
 	}
 
+	fn most_fuel_weight(_fuel: u64) -> Weight {
+		Weight::zero()
+	}
+
 	fn preparation_weight(_terms: &ModelTerms<u64, u64>) -> Weight {
 		Weight::zero()
 	}

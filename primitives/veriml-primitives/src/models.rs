@@ -71,6 +71,10 @@ pub trait ModelCatalog<AccountId, Balance> {
 	/// guest's version.
 	fn fuel_weight(fuel: Fuel) -> Weight;
 
+	/// [`fuel_weight`](Self::fuel_weight) at the highest price any engine version is charged:
+	/// for a check made now of work done later, when root may have set a guest charged more.
+	fn most_fuel_weight(fuel: Fuel) -> Weight;
+
 	/// The weight of preparing a model of these terms in an engine that has not prepared it:
 	/// reading its bytes from state and its preparation fuel.
 	fn preparation_weight(terms: &ModelTerms<AccountId, Balance>) -> Weight;

@@ -486,3 +486,32 @@ fn a_request_whose_re_execution_with_a_large_stored_models_reading_exceeds_a_tra
 		assert!(!Inference::verifiable(&terms(1024, true), u32::MAX, 1_500_000));
 	});
 }
+
+#[test]
+fn a_request_is_taken_only_if_a_guest_charged_the_highest_price_of_fuel_could_verify_it() {
+	run_test(|| {
+		register_node(account(10));
+		let terms = <Models as pallet_model_registry::ModelCatalog<_, _>>::terms(&relu_hash()).unwrap();
+		let fuel_limit = Inference::fuel_limit(&terms).unwrap();
+		let today = Inference::fuel_weight(fuel_limit);
+		assert_eq!(Inference::quote(&relu_hash()), Ok(relu_fee()));
+		// Root may set a guest of the next version, charged 0.1 ms a unit of fuel: a block
+		// could not re-execute this model's result then. The chain still runs today's guest,
+		// at today's price.
+		let version = pallet_model_registry::EngineGuest::<Test>::get().version;
+		crate::mock::DearerVersionsFrom::set(version + 1);
+		assert_eq!(Inference::fuel_weight(fuel_limit), today);
+		assert!(!Inference::verifiable(&terms, 64, fuel_limit));
+		assert_eq!(Inference::quote(&relu_hash()), Err(crate::QuoteError::ModelTooCostlyToVerify));
+		assert_noop!(
+			Inference::request(RuntimeOrigin::signed(alice()), relu_hash(), sample_input(), 1_000),
+			Error::<Test>::ModelTooCostlyToVerify
+		);
+		// Once the dearer guest runs, its fuel is charged its price.
+		switch_to_next_engine_version();
+		assert_eq!(
+			Inference::fuel_weight(fuel_limit).ref_time() - Inference::fuel_weight(0).ref_time(),
+			fuel_limit * crate::mock::DEARER_PICOSECONDS_PER_FUEL
+		);
+	});
+}

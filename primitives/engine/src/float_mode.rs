@@ -63,6 +63,17 @@ fn with_mode(csr: u32, flush: bool) -> u32 {
 	}
 }
 
+/// Puts this thread in the mode (MXCSR written only if it changes); answers its MXCSR before.
+#[cfg(target_arch = "x86_64")]
+fn enter(flush: bool) -> u32 {
+	let before = read();
+	let wanted = with_mode(before, flush);
+	if wanted != before {
+		write(wanted);
+	}
+	before
+}
+
 std::thread_local! {
 	/// The mode the innermost [`Flushing`] alive on this thread put it in, if any.
 	static WANTED: core::cell::Cell<Option<bool>> = const { core::cell::Cell::new(None) };
@@ -76,10 +87,7 @@ std::thread_local! {
 pub fn reassert() {
 	#[cfg(target_arch = "x86_64")]
 	if let Some(flush) = WANTED.with(|wanted| wanted.get()) {
-		let csr = read();
-		if with_mode(csr, flush) != csr {
-			write(with_mode(csr, flush));
-		}
+		enter(flush);
 	}
 }
 
@@ -129,11 +137,7 @@ impl Flushing {
 		let outer = WANTED.with(|wanted| wanted.replace(Some(flush)));
 		#[cfg(target_arch = "x86_64")]
 		{
-			let before = read();
-			if with_mode(before, flush) != before {
-				write(with_mode(before, flush));
-			}
-			Self { restore: before, outer }
+			Self { restore: enter(flush), outer }
 		}
 		#[cfg(not(target_arch = "x86_64"))]
 		{

@@ -606,15 +606,49 @@ pub fn run_mat_mul(
 	// The blocked operand's tiles, their panels' distance, and the other operand's tiles.
 	let (blocked, stride, other) =
 		if column_major { (down, call.a_panel_stride, right) } else { (right, call.b_panel_stride, down) };
+	// Tiles side by side (of one row of tiles, so of one panel of the left operand) run as
+	// pairs ([`run_product_pair`]) where the product's stores are apart from everything it
+	// reads and from each other: no bit then depends on the order of the two tiles' operations,
+	// nor on the blocks' size, then even so that a row-major output's blocks hold whole pairs.
+	let paired = call.stores_apart(&ops, call_at);
 	let per_block = (BLOCK_BYTES / u64::from(stride).max(1)).max(1);
+	let per_block = if paired { per_block.next_multiple_of(2) } else { per_block };
 	// The tiles of the other operand's panels in `others`, each against every block.
 	let walk = |memory: ProductMemory, blocks: std::ops::Range<u64>, others: std::ops::Range<u64>| {
 		let mut tile = [0f32; TILE];
+		let mut pair = [[0f32; TILE]; 2];
 		for first in blocks.clone().step_by(per_block as usize) {
-			for o in others.clone() {
-				for b in first..blocks.end.min(first + per_block) {
-					let (d, r) = if column_major { (b, o) } else { (o, b) };
-					run_product_tile(memory, &call, &ops, tile_at(d, r), &mut tile);
+			let block = first..blocks.end.min(first + per_block);
+			if column_major {
+				// Pairs of the other operand's tiles (columns of tiles), each pair against the
+				// block.
+				let mut o = others.start;
+				while o < others.end {
+					if paired && o + 1 < others.end {
+						for b in block.clone() {
+							run_product_pair(memory, &call, &ops, [tile_at(b, o), tile_at(b, o + 1)], &mut pair);
+						}
+						o += 2;
+					} else {
+						for b in block.clone() {
+							run_product_tile(memory, &call, &ops, tile_at(b, o), &mut tile);
+						}
+						o += 1;
+					}
+				}
+			} else {
+				// Pairs of the block's tiles (columns of tiles), against each of the other's.
+				for o in others.clone() {
+					let mut b = block.start;
+					while b < block.end {
+						if paired && b + 1 < block.end {
+							run_product_pair(memory, &call, &ops, [tile_at(o, b), tile_at(o, b + 1)], &mut pair);
+							b += 2;
+						} else {
+							run_product_tile(memory, &call, &ops, tile_at(o, b), &mut tile);
+							b += 1;
+						}
+					}
 				}
 			}
 		}
@@ -716,6 +750,14 @@ impl<'a> ProductMemory<'a> {
 	/// touches.
 	fn store(&self, at: usize, values: &[f32]) {
 		self.check(at, 4 * values.len());
+		if let Ok(row) = <&[f32; NR]>::try_from(values) {
+			// A whole row of a tile: one copy of a fixed length, which the compiler inlines
+			// (a loop of unknown length became a call of `memmove` a row).
+			let bytes = row.map(f32::to_le_bytes);
+			// SAFETY: inside the memory; no reference to these bytes lives, on any thread.
+			unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr().cast::<u8>(), self.ptr.add(at), 4 * NR) };
+			return;
+		}
 		for (i, value) in values.iter().enumerate() {
 			// SAFETY: inside the memory; no reference to these bytes lives, on any thread.
 			unsafe { std::ptr::copy_nonoverlapping(value.to_le_bytes().as_ptr(), self.ptr.add(at + 4 * i), 4) };
@@ -736,6 +778,45 @@ struct Tile {
 /// ([`MatMulCall::moved`]) and checked inside memory beforehand ([`run_mat_mul`]). NaNs are
 /// written as the canonical NaN once, before each store ([`apply_uncanonical`]).
 fn run_product_tile(memory: ProductMemory, call: &MatMulCall, ops: &[HostOp], at: Tile, tile: &mut [f32; TILE]) {
+	for op in ops {
+		run_product_op(memory, call.moved(op, at.down, at.right), at, tile);
+	}
+}
+
+/// Runs the product's program on two of its tiles, each operation on the first tile and then on
+/// the second, where both tiles' products of panels (`ADD_MAT_MUL`) read the same panel of
+/// the left operand (tiles side by side): those run together, each element with the operations
+/// it has alone ([`multiply_accumulate_pair`]). Only for a product whose stores are apart from
+/// everything it reads and from each other ([`MatMulCall::stores_apart`]): the order of the two
+/// tiles' operations then changes no bit.
+fn run_product_pair(
+	memory: ProductMemory,
+	call: &MatMulCall,
+	ops: &[HostOp],
+	at: [Tile; 2],
+	tiles: &mut [[f32; TILE]; 2],
+) {
+	for op in ops {
+		let moved = at.map(|at| call.moved(op, at.down, at.right));
+		if op.code == OP_ADD_MAT_MUL && moved[0].x == moved[1].x && moved[0].y == moved[1].y {
+			let steps = moved[0].x as usize;
+			if steps > 0 {
+				let panel = steps * STEP_BYTES;
+				let a = memory.bytes(moved[0].y as usize, panel);
+				let b = moved.map(|op| memory.bytes(op.z as usize, panel));
+				let [first, second] = tiles;
+				multiply_accumulate_pair(a, b, steps, [first, second]);
+			}
+		} else {
+			for ((op, at), tile) in moved.into_iter().zip(at).zip(tiles.iter_mut()) {
+				run_product_op(memory, op, at, tile);
+			}
+		}
+	}
+}
+
+/// Runs one operation of a product's program, moved to the tile `at` ([`MatMulCall::moved`]).
+fn run_product_op(memory: ProductMemory, op: HostOp, at: Tile, tile: &mut [f32; TILE]) {
 	// The tile's `live` values of a per-row or per-column operand at `p`, 0 past the border.
 	let vector = |p: u32, live: usize| -> [f32; 8] {
 		std::array::from_fn(|i| if i < live { memory.float(p as usize + 4 * i) } else { 0.0 })
@@ -744,69 +825,66 @@ fn run_product_tile(memory: ProductMemory, call: &MatMulCall, ops: &[HostOp], at
 	let element = |p: u32, rows: u32, cols: u32, i: usize, j: usize| {
 		(i64::from(p) + i as i64 * i64::from(rows as i32) + j as i64 * i64::from(cols as i32)) as usize
 	};
-	for op in ops {
-		let op = call.moved(op, at.down, at.right);
-		match op.code {
-			OP_CLEAR => *tile = [0.0; TILE],
-			OP_SCALAR_MIN..=OP_SCALAR_SUB_F => {
-				apply_uncanonical(op.code - OP_SCALAR_MIN, tile, &[f32::from_bits(op.x); TILE])
-			},
-			OP_LEAKY_RELU => {
-				let alpha = f32::from_bits(op.x);
-				tile.iter_mut().for_each(|t| *t = if *t > 0.0 { *t } else { alpha * *t });
-			},
-			OP_PER_ROW_MIN..=OP_PER_ROW_SUB_F => {
-				let rows = vector(op.x, at.rows);
-				apply_uncanonical(op.code - OP_PER_ROW_MIN, tile, &std::array::from_fn(|e| rows[e / NR]));
-			},
-			OP_PER_COL_MIN..=OP_PER_COL_SUB_F => {
-				let cols = vector(op.x, at.cols);
-				apply_uncanonical(op.code - OP_PER_COL_MIN, tile, &std::array::from_fn(|e| cols[e % NR]));
-			},
-			OP_ADD_UNICAST => {
+	match op.code {
+		OP_CLEAR => *tile = [0.0; TILE],
+		OP_SCALAR_MIN..=OP_SCALAR_SUB_F => {
+			apply_uncanonical(op.code - OP_SCALAR_MIN, tile, &[f32::from_bits(op.x); TILE])
+		},
+		OP_LEAKY_RELU => {
+			let alpha = f32::from_bits(op.x);
+			tile.iter_mut().for_each(|t| *t = if *t > 0.0 { *t } else { alpha * *t });
+		},
+		OP_PER_ROW_MIN..=OP_PER_ROW_SUB_F => {
+			let rows = vector(op.x, at.rows);
+			apply_uncanonical(op.code - OP_PER_ROW_MIN, tile, &std::array::from_fn(|e| rows[e / NR]));
+		},
+		OP_PER_COL_MIN..=OP_PER_COL_SUB_F => {
+			let cols = vector(op.x, at.cols);
+			apply_uncanonical(op.code - OP_PER_COL_MIN, tile, &std::array::from_fn(|e| cols[e % NR]));
+		},
+		OP_ADD_UNICAST => {
+			for i in 0..at.rows {
+				for j in 0..at.cols {
+					tile[i * NR + j] += memory.float(element(op.x, op.y, op.z, i, j));
+				}
+			}
+		},
+		OP_ADD_ROW_COL_PRODUCTS => {
+			let (rows, cols) = (vector(op.x, at.rows), vector(op.y, at.cols));
+			for (e, t) in tile.iter_mut().enumerate() {
+				*t += rows[e / NR] * cols[e % NR];
+			}
+		},
+		OP_STORE => {
+			canonical_tile(tile);
+			if op.z == 4 {
+				// Rows contiguous: each row of the tile in one copy.
+				for i in 0..at.rows {
+					memory.store(element(op.x, op.y, op.z, i, 0), &tile[i * NR..i * NR + at.cols]);
+				}
+			} else if op.y == 4 {
+				// Columns contiguous (a transposed output): each column in one copy.
+				for j in 0..at.cols {
+					let column: [f32; MR] = std::array::from_fn(|i| tile[i * NR + j]);
+					memory.store(element(op.x, op.y, op.z, 0, j), &column[..at.rows]);
+				}
+			} else {
 				for i in 0..at.rows {
 					for j in 0..at.cols {
-						tile[i * NR + j] += memory.float(element(op.x, op.y, op.z, i, j));
+						memory.store(element(op.x, op.y, op.z, i, j), &[tile[i * NR + j]]);
 					}
 				}
-			},
-			OP_ADD_ROW_COL_PRODUCTS => {
-				let (rows, cols) = (vector(op.x, at.rows), vector(op.y, at.cols));
-				for (e, t) in tile.iter_mut().enumerate() {
-					*t += rows[e / NR] * cols[e % NR];
-				}
-			},
-			OP_STORE => {
-				canonical_tile(tile);
-				if op.z == 4 {
-					// Rows contiguous: each row of the tile in one copy.
-					for i in 0..at.rows {
-						memory.store(element(op.x, op.y, op.z, i, 0), &tile[i * NR..i * NR + at.cols]);
-					}
-				} else if op.y == 4 {
-					// Columns contiguous (a transposed output): each column in one copy.
-					for j in 0..at.cols {
-						let column: [f32; MR] = std::array::from_fn(|i| tile[i * NR + j]);
-						memory.store(element(op.x, op.y, op.z, 0, j), &column[..at.rows]);
-					}
-				} else {
-					for i in 0..at.rows {
-						for j in 0..at.cols {
-							memory.store(element(op.x, op.y, op.z, i, j), &[tile[i * NR + j]]);
-						}
-					}
-				}
-			},
-			OP_ADD_MAT_MUL => {
-				let steps = op.x as usize;
-				if steps > 0 {
-					let panel = steps * STEP_BYTES;
-					let (a, b) = (memory.bytes(op.y as usize, panel), memory.bytes(op.z as usize, panel));
-					multiply_accumulate(a, b, steps, tile);
-				}
-			},
-			_ => unreachable!("run_mat_mul refused every other code"),
-		}
+			}
+		},
+		OP_ADD_MAT_MUL => {
+			let steps = op.x as usize;
+			if steps > 0 {
+				let panel = steps * STEP_BYTES;
+				let (a, b) = (memory.bytes(op.y as usize, panel), memory.bytes(op.z as usize, panel));
+				multiply_accumulate(a, b, steps, tile);
+			}
+		},
+		_ => unreachable!("run_mat_mul refused every other code"),
 	}
 }
 
@@ -909,6 +987,23 @@ fn multiply_accumulate(a: &[u8], b: &[u8], steps: usize, acc: &mut [f32; MR * NR
 	multiply_accumulate_portable(a, b, steps, acc)
 }
 
+/// [`multiply_accumulate`] of two tiles side by side, which share the left operand's panel `a`:
+/// `acc[t][i][j] += a[s][i] * b[t][s][j]` for `s` in `0..steps`, each element with the
+/// operations and the order it has alone. With AVX-512F, both tiles' rows in one 16-lane
+/// register: a step's multiplies and adds are half as many instructions.
+fn multiply_accumulate_pair(a: &[u8], b: [&[u8]; 2], steps: usize, acc: [&mut [f32; MR * NR]; 2]) {
+	debug_assert!(a.len() == steps * STEP_BYTES && b.iter().all(|b| b.len() == steps * STEP_BYTES));
+	#[cfg(target_arch = "x86_64")]
+	if std::arch::is_x86_feature_detected!("avx512f") {
+		// SAFETY: the CPU has AVX-512F, and `a` and both `b` hold `steps` steps.
+		unsafe { x86_64::multiply_accumulate_pair_avx512(a.as_ptr(), b.map(<[u8]>::as_ptr), steps, acc) };
+		return;
+	}
+	let [first, second] = acc;
+	multiply_accumulate(a, b[0], steps, first);
+	multiply_accumulate(a, b[1], steps, second);
+}
+
 /// The reference loop, for every CPU: the compiler vectorises it over `j` (SSE2 on x86-64,
 /// NEON on aarch64), which changes nothing in any element's sequence of operations.
 fn multiply_accumulate_portable(a: &[u8], b: &[u8], steps: usize, acc: &mut [f32; MR * NR]) {
@@ -938,6 +1033,51 @@ mod x86_64 {
 	#[target_feature(enable = "avx512f,avx512vl")]
 	pub unsafe fn multiply_accumulate_avx512vl(a: *const u8, b: *const u8, steps: usize, acc: &mut [f32; MR * NR]) {
 		unsafe { multiply_accumulate_avx(a, b, steps, acc) }
+	}
+
+	/// Two tiles' products of panels, side by side (see [`super::multiply_accumulate_pair`]):
+	/// one 16-lane register per row of the two tiles, the first tile's row in its low 8 lanes;
+	/// per step, the row's `a` value broadcast times both tiles' 8 values of `b`, then added:
+	/// `vmulps` and `vaddps` as [`multiply_accumulate_avx`], on 16 lanes at once.
+	///
+	/// # Safety
+	/// The CPU has AVX-512F; `a` and both `b` point to `steps` × 8 readable f32 (any alignment).
+	#[target_feature(enable = "avx512f")]
+	pub unsafe fn multiply_accumulate_pair_avx512(
+		a: *const u8,
+		b: [*const u8; 2],
+		steps: usize,
+		acc: [&mut [f32; MR * NR]; 2],
+	) {
+		let (a, [b0, b1]) = (a as *const f32, b.map(|b| b as *const f32));
+		let [first, second] = acc;
+		let mut rows: [__m512; MR] = std::array::from_fn(|i| unsafe {
+			join(_mm256_loadu_ps(first.as_ptr().add(i * NR)), _mm256_loadu_ps(second.as_ptr().add(i * NR)))
+		});
+		for s in 0..steps {
+			unsafe {
+				let b = join(_mm256_loadu_ps(b0.add(s * NR)), _mm256_loadu_ps(b1.add(s * NR)));
+				let a = a.add(s * MR);
+				for (i, row) in rows.iter_mut().enumerate() {
+					let a = _mm512_set1_ps(a.add(i).read_unaligned());
+					*row = _mm512_add_ps(*row, _mm512_mul_ps(a, b));
+				}
+			}
+		}
+		for (i, row) in rows.iter().enumerate() {
+			let high = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(*row)));
+			unsafe {
+				_mm256_storeu_ps(first.as_mut_ptr().add(i * NR), _mm512_castps512_ps256(*row));
+				_mm256_storeu_ps(second.as_mut_ptr().add(i * NR), high);
+			}
+		}
+	}
+
+	/// `low`'s 8 lanes, then `high`'s, in one 16-lane register.
+	#[target_feature(enable = "avx512f")]
+	#[inline]
+	fn join(low: __m256, high: __m256) -> __m512 {
+		_mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castps_pd(_mm512_castps256_ps512(low)), _mm256_castps_pd(high)))
 	}
 
 	/// One 8-lane register per tile row; per step, the row's `a` value broadcast times `b`'s
@@ -1096,6 +1236,25 @@ mod tests {
 			unsafe { x86_64::multiply_accumulate_avx(bytes(a_at).as_ptr(), bytes(b_at).as_ptr(), steps, &mut avx) };
 			assert_eq!(bits(&avx), bits(&expected));
 		}
+		// Two tiles side by side (16 lanes a row where the CPU has AVX-512F): each has its bits
+		// alone, the second's `b` the first's in reverse.
+		let reversed: Vec<f32> = b.iter().rev().copied().collect();
+		let reversed_bytes: Vec<u8> = reversed.iter().flat_map(|v| v.to_le_bytes()).collect();
+		let mut second_expected: [f32; TILE] = start.clone().try_into().unwrap();
+		multiply_accumulate_portable(bytes(a_at), &reversed_bytes, steps, &mut second_expected);
+		for steps in [0, 1, steps] {
+			let (mut first, mut second): ([f32; TILE], [f32; TILE]) =
+				(start.clone().try_into().unwrap(), start.clone().try_into().unwrap());
+			let panel = steps * STEP_BYTES;
+			let (a, b) = (&bytes(a_at)[..panel], [&bytes(b_at)[..panel], &reversed_bytes[..panel]]);
+			multiply_accumulate_pair(a, b, steps, [&mut first, &mut second]);
+			let (mut first_alone, mut second_alone): ([f32; TILE], [f32; TILE]) =
+				(start.clone().try_into().unwrap(), start.clone().try_into().unwrap());
+			multiply_accumulate_portable(a, b[0], steps, &mut first_alone);
+			multiply_accumulate_portable(a, b[1], steps, &mut second_alone);
+			assert_eq!((bits(&first), bits(&second)), (bits(&first_alone), bits(&second_alone)), "{steps} steps");
+		}
+		assert_ne!(bits(&second_expected), bits(&expected));
 		// A fused multiply-add would have given other bits somewhere.
 		let fused: Vec<f32> = (0..64)
 			.map(|e| (0..steps).fold(start[e], |acc, s| a[s * 8 + e / 8].mul_add(b[s * 8 + e % 8], acc)))
@@ -1696,6 +1855,45 @@ mod tests {
 		(memory.0, at, out)
 	}
 
+	/// `memory` with the store (op 6) of [`whole_product`]'s program writing a column-major
+	/// output of `m` rows (rounded up to tiles).
+	fn column_major(memory: &[u8], call: u32, m: u32) -> Vec<u8> {
+		let words = MatMulCall::from_words(GuestMemory(&mut memory.to_vec()).words(call).unwrap());
+		let (program, _) = read_program(&GuestMemory(&mut memory.to_vec()), words.ops, words.len).unwrap();
+		let store = program[6];
+		let mut memory = memory.to_vec();
+		let at = words.ops as usize + 6 * HOST_OP_BYTES;
+		for (i, word) in [store.code, store.x, 4, 4 * m.div_ceil(8) * 8].into_iter().enumerate() {
+			memory[at + 4 * i..at + 4 * i + 4].copy_from_slice(&word.to_le_bytes());
+		}
+		memory
+	}
+
+	/// `memory` after each tile's own program of the whole product at `call` (whole tiles only),
+	/// its operands moved to the tile, through `run_tile_program`, tile by tile; and the fuel of
+	/// one tile's program.
+	fn each_tile_alone(memory: &[u8], call: u32) -> (Vec<u8>, u64) {
+		let mut by_tiles = memory.to_vec();
+		let whole = MatMulCall::from_words(GuestMemory(&mut by_tiles).words(call).unwrap());
+		let (program, per_program) = read_program(&GuestMemory(&mut by_tiles), whole.ops, whole.len).unwrap();
+		assert!(whole.m % 8 == 0 && whole.n % 8 == 0, "whole tiles only");
+		for d in 0..whole.m / 8 {
+			for r in 0..whole.n / 8 {
+				let moved: Vec<HostOp> = program[..whole.len as usize].iter().map(|op| whole.moved(op, d, r)).collect();
+				let (ops, len) = {
+					let at = by_tiles.len() as u32;
+					let mut builder = Builder(std::mem::take(&mut by_tiles));
+					let placed = builder.program(&moved);
+					by_tiles = builder.0;
+					assert_eq!(placed.0, at);
+					placed
+				};
+				run_tile_program(&mut by_tiles, ops, len, u64::MAX).unwrap();
+			}
+		}
+		(by_tiles, per_program)
+	}
+
 	/// `memory` with `words` as the call at `call`.
 	fn with_call(memory: &[u8], call: u32, words: MatMulCall) -> Vec<u8> {
 		let mut memory = memory.to_vec();
@@ -1709,25 +1907,9 @@ mod tests {
 	fn a_whole_product_gives_every_element_its_tile_programs_bits() {
 		let (m, n, k, out_cols) = (24, 16, 13, 16);
 		let (mut memory, call, out) = whole_product(m, n, k, out_cols);
-		let mut by_tiles = memory.clone();
-		let cost = run_mat_mul(&mut memory, call, u64::MAX, None).unwrap();
 		// Each tile's own program, its operands moved to it, through `run_tile_program`.
-		let whole = MatMulCall::from_words(GuestMemory(&mut by_tiles).words(call).unwrap());
-		let (program, per_program) = read_program(&GuestMemory(&mut by_tiles), whole.ops, whole.len).unwrap();
-		for d in 0..m / 8 {
-			for r in 0..n / 8 {
-				let moved: Vec<HostOp> = program[..whole.len as usize].iter().map(|op| whole.moved(op, d, r)).collect();
-				let (ops, len) = {
-					let at = by_tiles.len() as u32;
-					let mut builder = Builder(std::mem::take(&mut by_tiles));
-					let placed = builder.program(&moved);
-					by_tiles = builder.0;
-					assert_eq!(placed.0, at);
-					placed
-				};
-				run_tile_program(&mut by_tiles, ops, len, u64::MAX).unwrap();
-			}
-		}
+		let (by_tiles, per_program) = each_tile_alone(&memory, call);
+		let cost = run_mat_mul(&mut memory, call, u64::MAX, None).unwrap();
 		let len = (m * out_cols) as usize;
 		assert_eq!(bits(&floats_at(&memory, out, len)), bits(&floats_at(&by_tiles, out, len)));
 		assert!(floats_at(&memory, out, len).iter().any(|v| v.to_bits() == CANONICAL_NAN));
@@ -1750,23 +1932,51 @@ mod tests {
 		}
 	}
 
+	/// Tiles side by side run as pairs where the product's stores are apart (its tiles'
+	/// products of panels together, 16 lanes a row where the CPU has AVX-512F): every element
+	/// has the bits of its tile's own program, over row-major and column-major outputs, across
+	/// an even and an odd number of tiles (pairs and a tile alone), and over blocks of the right
+	/// operand's panels that hold one panel (shared dimension 8 192) or three.
+	#[test]
+	fn tiles_run_in_pairs_give_every_element_its_tile_programs_bits() {
+		for (m, n, k) in [(16, 32, 11), (24, 40, 7), (16, 24, 8_192), (8, 56, 2_731)] {
+			let (memory, call, out) = whole_product(m, n, k, n);
+			let words = MatMulCall::from_words(GuestMemory(&mut memory.clone()).words(call).unwrap());
+			let (program, _) = read_program(&GuestMemory(&mut memory.clone()), words.ops, words.len).unwrap();
+			assert!(words.stores_apart(&program[..words.len as usize - 1], call));
+			for memory in [memory.clone(), column_major(&memory, call, m)] {
+				let (alone, _) = each_tile_alone(&memory, call);
+				let mut paired = memory.clone();
+				run_mat_mul(&mut paired, call, u64::MAX, None).unwrap();
+				let len = (m * n) as usize;
+				assert_eq!(bits(&floats_at(&paired, out, len)), bits(&floats_at(&alone, out, len)), "{m} × {n} × {k}");
+				assert_ne!(floats_at(&paired, out, len), floats_at(&memory, out, len));
+			}
+		}
+		// The store moved 8 columns onto the unicast operand: each tile writes what the tile to
+		// its right reads, so the tiles' order decides bits, and they run one by one.
+		let (m, n) = (16, 32);
+		let (mut memory, call, _) = whole_product(m, n, 5, n);
+		let words = MatMulCall::from_words(GuestMemory(&mut memory.clone()).words(call).unwrap());
+		let (program, _) = read_program(&GuestMemory(&mut memory.clone()), words.ops, words.len).unwrap();
+		let onto = program[4].x + 32;
+		let at = words.ops as usize + 6 * HOST_OP_BYTES + 4;
+		memory[at..at + 4].copy_from_slice(&onto.to_le_bytes());
+		let (program, _) = read_program(&GuestMemory(&mut memory.clone()), words.ops, words.len).unwrap();
+		assert!(!words.stores_apart(&program[..words.len as usize - 1], call));
+		let (alone, _) = each_tile_alone(&memory, call);
+		let mut whole = memory.clone();
+		run_mat_mul(&mut whole, call, u64::MAX, None).unwrap();
+		let len = (m * n) as usize + 8;
+		assert_eq!(bits(&floats_at(&whole, onto, len)), bits(&floats_at(&alone, onto, len)));
+	}
+
 	/// A product split between threads, each tile whole on one of them, writes the same bytes
 	/// for the same fuel as on one thread: row-major and column-major outputs, bands of tiles
 	/// that do not divide evenly, more threads than bands. A product whose store overlaps an
 	/// operand it reads (so the order of its tiles decides bits) runs on one thread.
 	#[test]
 	fn a_product_split_between_threads_gives_the_bits_of_one_thread() {
-		let column_major = |memory: &[u8], call: u32, m: u32| {
-			let words = MatMulCall::from_words(GuestMemory(&mut memory.to_vec()).words(call).unwrap());
-			let (program, _) = read_program(&GuestMemory(&mut memory.to_vec()), words.ops, words.len).unwrap();
-			let store = program[6];
-			let mut memory = memory.to_vec();
-			let at = words.ops as usize + 6 * HOST_OP_BYTES;
-			for (i, word) in [store.code, store.x, 4, 4 * m.div_ceil(8) * 8].into_iter().enumerate() {
-				memory[at + 4 * i..at + 4 * i + 4].copy_from_slice(&word.to_le_bytes());
-			}
-			memory
-		};
 		for (m, n, k, out_cols) in [(24, 16, 13, 16), (19, 13, 5, 13), (67, 41, 9, 41), (8, 200, 3, 200)] {
 			let (memory, call, _) = whole_product(m, n, k, out_cols);
 			for memory in [memory.clone(), column_major(&memory, call, m)] {

@@ -607,10 +607,10 @@ pub fn run_mat_mul(
 	let (blocked, stride, other) =
 		if column_major { (down, call.a_panel_stride, right) } else { (right, call.b_panel_stride, down) };
 	// Tiles side by side (of one row of tiles, so of one panel of the left operand) run as
-	// pairs ([`run_product_pair`]) where the product's stores are apart from everything it
-	// reads and from each other: no bit then depends on the order of the two tiles' operations,
-	// nor on the blocks' size, then even so that a row-major output's blocks hold whole pairs.
-	let paired = call.stores_apart(&ops, call_at);
+	// pairs ([`run_product_pair`]) where the tiles are independent ([`tiles_independent`]): no
+	// bit then depends on the order of the two tiles' operations, nor on the blocks' size, then
+	// even so that a row-major output's blocks hold whole pairs.
+	let paired = tiles_independent(&call, &ops, call_at);
 	let per_block = (BLOCK_BYTES / u64::from(stride).max(1)).max(1);
 	let per_block = if paired { per_block.next_multiple_of(2) } else { per_block };
 	// The tiles of the other operand's panels in `others`, each against every block.
@@ -698,11 +698,23 @@ pub fn run_mat_mul(
 	Ok(cost)
 }
 
+/// Whether the tiles of the product `call` at `call_at` of program `ops` (without its `DONE`)
+/// are independent of each other: each starts from a cleared tile (the program's first
+/// operation is `CLEAR`; a tile's values otherwise start as the tile before it on the same
+/// thread left them), and the product's stores are apart ([`MatMulCall::stores_apart`]).
+/// Neither their order, nor which of them run as a pair, nor the thread that runs each then
+/// changes a bit. Every program of the guest starts with `CLEAR` (tract's driver's first
+/// operation); another runs its tiles one by one in order, on the calling thread.
+fn tiles_independent(call: &MatMulCall, ops: &[HostOp], call_at: u32) -> bool {
+	ops.first().is_some_and(|op| op.code == OP_CLEAR) && call.stores_apart(ops, call_at)
+}
+
 /// How many threads run the product `call` at `call_at` of program `ops` (without its `DONE`)
 /// and of `cost`, where `threads` may: one, unless it costs [`THREADED_PRODUCT_FUEL`] or more
-/// and its stores are apart; never more than either operand has tiles (a band each).
+/// and its tiles are independent ([`tiles_independent`]); never more than either operand has
+/// tiles (a band each).
 fn product_threads(call: &MatMulCall, ops: &[HostOp], call_at: u32, cost: u64, threads: usize) -> u64 {
-	if threads <= 1 || cost < THREADED_PRODUCT_FUEL || !call.stores_apart(ops, call_at) {
+	if threads <= 1 || cost < THREADED_PRODUCT_FUEL || !tiles_independent(call, ops, call_at) {
 		return 1;
 	}
 	let (down, right) = call.tiles();
@@ -1969,6 +1981,45 @@ mod tests {
 		run_mat_mul(&mut whole, call, u64::MAX, None).unwrap();
 		let len = (m * n) as usize + 8;
 		assert_eq!(bits(&floats_at(&whole, onto, len)), bits(&floats_at(&alone, onto, len)));
+	}
+
+	/// A program that does not start with `CLEAR` starts each tile from the values the tile
+	/// before it left: its tiles run one by one, in order, on one thread whatever the pool, and
+	/// never in pairs (a pair's second tile, or each thread's first, would have started from a
+	/// cleared tile).
+	#[test]
+	fn tiles_that_start_from_the_tile_before_run_one_by_one_on_one_thread() {
+		let k = 5;
+		let mut memory = Builder::default();
+		let (a, b) = (awkward(8 * k, 1), awkward(2 * 8 * k, 2));
+		let (a_at, b_at) = (memory.floats(&a), memory.floats(&b));
+		let out = memory.floats(&[7.0; 8 * 16]);
+		let program = [op(OP_ADD_MAT_MUL, k as u32, a_at, b_at), op(OP_STORE, out, 64, 4)];
+		let (ops, len) = memory.program(&[program[0], program[1], op(OP_DONE, 0, 0, 0)]);
+		let call = MatMulCall { ops, len, m: 8, n: 16, a_panel_stride: 32 * k as u32, b_panel_stride: 32 * k as u32 };
+		let call_at = memory.0.len() as u32;
+		for word in call.to_words() {
+			memory.0.extend(word.to_le_bytes());
+		}
+		let memory = memory.0;
+		assert!(call.stores_apart(&program, call_at));
+		assert!(!tiles_independent(&call, &program, call_at));
+		// The two tiles in turn, the second from the first's sums.
+		let bytes = |values: &[f32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
+		let (mut tile, mut expected) = ([0f32; TILE], vec![0f32; 8 * 16]);
+		for r in 0..2 {
+			multiply_accumulate_portable(&bytes(&a), &bytes(&b[r * 8 * k..(r + 1) * 8 * k]), k, &mut tile);
+			for i in 0..8 {
+				expected[i * 16 + r * 8..i * 16 + r * 8 + 8].copy_from_slice(&tile[i * 8..i * 8 + 8]);
+			}
+		}
+		let mut one = memory.clone();
+		run_mat_mul(&mut one, call_at, u64::MAX, None).unwrap();
+		assert_eq!(bits(&floats_at(&one, out, 8 * 16)), bits(&expected));
+		let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+		let mut two = memory.clone();
+		run_mat_mul(&mut two, call_at, u64::MAX, Some(&pool)).unwrap();
+		assert!(two == one, "on two threads");
 	}
 
 	/// A product split between threads, each tile whole on one of them, writes the same bytes

@@ -610,45 +610,31 @@ pub fn run_mat_mul(
 	// pairs ([`run_product_pair`]) where the tiles are independent ([`tiles_independent`]): no
 	// bit then depends on the order of the two tiles' operations, nor on the blocks' size, then
 	// even so that a row-major output's blocks hold whole pairs.
-	let paired = tiles_independent(&call, &ops, call_at);
+	let independent = tiles_independent(&call, &ops, call_at);
 	let per_block = (BLOCK_BYTES / u64::from(stride).max(1)).max(1);
-	let per_block = if paired { per_block.next_multiple_of(2) } else { per_block };
+	let per_block = if independent { per_block.next_multiple_of(2) } else { per_block };
 	// The tiles of the other operand's panels in `others`, each against every block.
 	let walk = |memory: ProductMemory, blocks: std::ops::Range<u64>, others: std::ops::Range<u64>| {
-		let mut tile = [0f32; TILE];
-		let mut pair = [[0f32; TILE]; 2];
+		let (mut tile, mut pair) = ([0f32; TILE], [[0f32; TILE]; 2]);
+		// Tile `(d, r)`, or the pair of it and `(d, r + 1)`.
+		let mut run = |d: u64, r: u64, both: bool| {
+			if both {
+				run_product_pair(memory, &call, &ops, [tile_at(d, r), tile_at(d, r + 1)], &mut pair)
+			} else {
+				run_product_tile(memory, &call, &ops, tile_at(d, r), &mut tile)
+			}
+		};
 		for first in blocks.clone().step_by(per_block as usize) {
 			let block = first..blocks.end.min(first + per_block);
 			if column_major {
-				// Pairs of the other operand's tiles (columns of tiles), each pair against the
-				// block.
-				let mut o = others.start;
-				while o < others.end {
-					if paired && o + 1 < others.end {
-						for b in block.clone() {
-							run_product_pair(memory, &call, &ops, [tile_at(b, o), tile_at(b, o + 1)], &mut pair);
-						}
-						o += 2;
-					} else {
-						for b in block.clone() {
-							run_product_tile(memory, &call, &ops, tile_at(b, o), &mut tile);
-						}
-						o += 1;
-					}
+				// Pairs of the other operand's tiles (columns of tiles), each against the block.
+				for (o, both) in pairs_of(others.clone(), independent) {
+					block.clone().for_each(|b| run(b, o, both));
 				}
 			} else {
 				// Pairs of the block's tiles (columns of tiles), against each of the other's.
 				for o in others.clone() {
-					let mut b = block.start;
-					while b < block.end {
-						if paired && b + 1 < block.end {
-							run_product_pair(memory, &call, &ops, [tile_at(o, b), tile_at(o, b + 1)], &mut pair);
-							b += 2;
-						} else {
-							run_product_tile(memory, &call, &ops, tile_at(o, b), &mut tile);
-							b += 1;
-						}
-					}
+					pairs_of(block.clone(), independent).for_each(|(b, both)| run(o, b, both));
 				}
 			}
 		}
@@ -660,7 +646,7 @@ pub fn run_mat_mul(
 		Some(pool) if rayon::current_thread_index().is_none() => pool.current_num_threads() + 1,
 		_ => 1,
 	};
-	let bands = product_threads(&call, &ops, call_at, cost, threads);
+	let bands = product_threads(&call, independent, cost, threads);
 	let Some(pool) = pool.filter(|_| bands > 1) else {
 		walk(memory, 0..blocked, 0..other);
 		return Ok(cost);
@@ -709,12 +695,19 @@ fn tiles_independent(call: &MatMulCall, ops: &[HostOp], call_at: u32) -> bool {
 	ops.first().is_some_and(|op| op.code == OP_CLEAR) && call.stores_apart(ops, call_at)
 }
 
-/// How many threads run the product `call` at `call_at` of program `ops` (without its `DONE`)
-/// and of `cost`, where `threads` may: one, unless it costs [`THREADED_PRODUCT_FUEL`] or more
-/// and its tiles are independent ([`tiles_independent`]); never more than either operand has
-/// tiles (a band each).
-fn product_threads(call: &MatMulCall, ops: &[HostOp], call_at: u32, cost: u64, threads: usize) -> u64 {
-	if threads <= 1 || cost < THREADED_PRODUCT_FUEL || !tiles_independent(call, ops, call_at) {
+/// The starts of the tiles in `range` two by two where `paired` (the last alone if one is
+/// left), else one by one, each with whether it starts a pair.
+fn pairs_of(range: std::ops::Range<u64>, paired: bool) -> impl Iterator<Item = (u64, bool)> {
+	let end = range.end;
+	range.step_by(if paired { 2 } else { 1 }).map(move |start| (start, paired && start + 1 < end))
+}
+
+/// How many threads run the product `call` of `cost`, whose tiles are `independent` or not
+/// ([`tiles_independent`]), where `threads` may: one, unless it costs
+/// [`THREADED_PRODUCT_FUEL`] or more and its tiles are independent; never more than either
+/// operand has tiles (a band each).
+fn product_threads(call: &MatMulCall, independent: bool, cost: u64, threads: usize) -> u64 {
+	if threads <= 1 || cost < THREADED_PRODUCT_FUEL || !independent {
 		return 1;
 	}
 	let (down, right) = call.tiles();
@@ -795,12 +788,12 @@ fn run_product_tile(memory: ProductMemory, call: &MatMulCall, ops: &[HostOp], at
 	}
 }
 
-/// Runs the product's program on two of its tiles, each operation on the first tile and then on
-/// the second, where both tiles' products of panels (`ADD_MAT_MUL`) read the same panel of
-/// the left operand (tiles side by side): those run together, each element with the operations
-/// it has alone ([`multiply_accumulate_pair`]). Only for a product whose stores are apart from
-/// everything it reads and from each other ([`MatMulCall::stores_apart`]): the order of the two
-/// tiles' operations then changes no bit.
+/// Runs the product's program on two of its tiles side by side (of one row of tiles), each
+/// operation on the first tile and then on the second, but their products of panels
+/// (`ADD_MAT_MUL`), which read the same panel of the left operand (and the same steps: neither
+/// moves with the tile's column), together, each element with the operations it has alone
+/// ([`multiply_accumulate_pair`]). Only for a product whose tiles are independent
+/// ([`tiles_independent`]): the order of the two tiles' operations then changes no bit.
 fn run_product_pair(
 	memory: ProductMemory,
 	call: &MatMulCall,
@@ -810,7 +803,8 @@ fn run_product_pair(
 ) {
 	for op in ops {
 		let moved = at.map(|at| call.moved(op, at.down, at.right));
-		if op.code == OP_ADD_MAT_MUL && moved[0].x == moved[1].x && moved[0].y == moved[1].y {
+		if op.code == OP_ADD_MAT_MUL {
+			debug_assert!(at[0].down == at[1].down && (moved[0].x, moved[0].y) == (moved[1].x, moved[1].y));
 			let steps = moved[0].x as usize;
 			if steps > 0 {
 				let panel = steps * STEP_BYTES;
@@ -2046,16 +2040,21 @@ mod tests {
 		let words = MatMulCall::from_words(GuestMemory(&mut memory.clone()).words(call).unwrap());
 		let (program, per_program) = read_program(&GuestMemory(&mut memory.clone()), words.ops, words.len).unwrap();
 		let ops = &program[..words.len as usize - 1];
-		assert_eq!(product_threads(&words, ops, call, per_program, 4), 4, "split into bands");
+		assert_eq!(
+			product_threads(&words, tiles_independent(&words, ops, call), per_program, 4),
+			4,
+			"split into bands"
+		);
 		let transposed = column_major(&memory, call, 67);
 		let (program_t, _) = read_program(&GuestMemory(&mut transposed.clone()), words.ops, words.len).unwrap();
-		assert_eq!(product_threads(&words, &program_t[..words.len as usize - 1], call, per_program, 3), 3);
+		let independent = tiles_independent(&words, &program_t[..words.len as usize - 1], call);
+		assert_eq!(product_threads(&words, independent, per_program, 3), 3);
 		// The store moved onto the unicast operand (read by every tile): one thread, whatever
 		// may run it.
 		let unicast = program[4];
 		let overlapping: Vec<HostOp> =
 			ops.iter().map(|op| if op.code == OP_STORE { HostOp { x: unicast.x, ..*op } } else { *op }).collect();
-		assert_eq!(product_threads(&words, &overlapping, call, per_program, 4), 1);
+		assert_eq!(product_threads(&words, tiles_independent(&words, &overlapping, call), per_program, 4), 1);
 	}
 
 	#[test]

@@ -11,12 +11,30 @@ use veriml_inference_primitives::im2col::Im2colCall;
 /// must hold the call's input and output elements and the call must be
 /// [well formed](Im2colCall::is_well_formed): the host checks both before it calls this.
 pub fn im2col_f32(x: &[f32], y: &mut [f32], call: &Im2colCall) {
+	// tract's kernels' panels (8 columns in the guest's) with their width a constant, so that a
+	// whole panel's row is one move of a fixed size. A well-formed call's panels are 4, 8 or 16
+	// columns wide.
+	match call.panel_width {
+		4 => walk::<4>(x, y, call),
+		8 => walk::<8>(x, y, call),
+		16 => walk::<16>(x, y, call),
+		// Never: the host refuses a call that is not well formed before it calls this (the
+		// engine's tests check that it refuses other widths).
+		_ => {},
+	}
+}
+
+/// [`im2col_f32`] for panels `R` columns wide. Each row of the matrix is written straight into
+/// its panels, never gathered into a buffer first: a panel read back from stores just made may
+/// wait for them (a stall that came and went with the buffer's address: `pytorch_Conv2d`'s call
+/// 29 % longer).
+fn walk<const R: usize>(x: &[f32], y: &mut [f32], call: &Im2colCall) {
 	let window = &call.window;
 	let (h, w) = (window.height as usize, window.width as usize);
 	let (oh, ow) = (window.out_height as usize, window.out_width as usize);
 	let (kh, kw) = (window.kernel_height as usize, window.kernel_width as usize);
 	let (sh, sw, dh) = (window.stride_height as usize, window.stride_width as usize, window.dilation_height as usize);
-	let (r, panel_len) = (call.panel_width as usize, call.panel_len as usize);
+	let panels = Panels::<R> { panel_len: call.panel_len as usize };
 	let (planes, n) = (window.planes as usize, oh * ow);
 	if planes == 0 || kh == 0 || kw == 0 || n == 0 {
 		return;
@@ -25,72 +43,102 @@ pub fn im2col_f32(x: &[f32], y: &mut [f32], call: &Im2colCall) {
 	// pixel once, in order.
 	let whole_plane =
 		window.taps() == 1 && (sh, sw, oh, ow) == (1, 1, h, w) && window.pad_top == 0 && window.pad_left == 0;
-	// One row of the matrix, gathered, then laid into its panels.
-	let mut row = vec![0f32; if whole_plane { 0 } else { n }];
 	for c in 0..planes {
 		let plane = &x[c * h * w..][..h * w];
 		for ky in 0..kh {
 			for kx in 0..kw {
 				let kk = (c * kh + ky) * kw + kx;
+				if whole_plane {
+					panels.copy(y, kk, 0, plane);
+					continue;
+				}
 				// The output columns `lo..hi` where this column of the window lies inside the
 				// input, and the input column of the first (none where it never does): worked
 				// out again for each row of the matrix, never held for the whole window, whose
 				// columns may be many more than the memory holds.
 				let span = column_span(window, kx);
-				if whole_plane {
-					lay_into_panels(y, plane, kk, r, panel_len);
-					continue;
-				}
-				for (oy, out) in row.chunks_exact_mut(ow).enumerate() {
+				for oy in 0..oh {
+					let row = oy * ow;
 					let iy = (oy * sh + ky * dh) as i64 - i64::from(window.pad_top);
 					let Some((lo, hi, first)) = span.filter(|_| (0..h as i64).contains(&iy)) else {
-						out.fill(0.0);
+						panels.zero(y, kk, row..row + ow);
 						continue;
 					};
 					let input_row = &plane[iy as usize * w..][..w];
-					out[..lo].fill(0.0);
+					panels.zero(y, kk, row..row + lo);
 					if sw == 1 {
-						out[lo..hi].copy_from_slice(&input_row[first..][..hi - lo]);
+						panels.copy(y, kk, row + lo, &input_row[first..][..hi - lo]);
 					} else {
 						let taps = &input_row[first..][..(hi - lo - 1) * sw + 1];
-						for (i, out) in out[lo..hi].iter_mut().enumerate() {
-							*out = taps[i * sw];
-						}
+						panels.each_run(y, kk, row + lo..row + hi, |run, at| {
+							for (i, out) in run.iter_mut().enumerate() {
+								*out = taps[(at + i) * sw];
+							}
+						});
 					}
-					out[hi..].fill(0.0);
+					panels.zero(y, kk, row + hi..row + ow);
 				}
-				lay_into_panels(y, &row, kk, r, panel_len);
 			}
 		}
 	}
 }
 
-/// Stores `row`, the matrix's row `kk` (all its columns), into its panels: `r` columns to a
-/// panel, `panel_len` f32s apart, at `kk · r` in each.
-fn lay_into_panels(y: &mut [f32], row: &[f32], kk: usize, r: usize, panel_len: usize) {
-	// tract's kernels' panels (8 columns in the guest's) as moves of a fixed size.
-	fn by<const R: usize>(y: &mut [f32], row: &[f32], kk: usize, panel_len: usize) {
-		let mut panels = row.chunks_exact(R);
-		for (p, panel) in (&mut panels).enumerate() {
-			let at = p * panel_len + kk * R;
-			y[at..at + R].copy_from_slice(panel);
-		}
-		let (full, tail) = (row.len() / R, panels.remainder());
-		if !tail.is_empty() {
-			let at = full * panel_len + kk * R;
-			y[at..at + tail.len()].copy_from_slice(tail);
+/// Where the matrix's columns go: `R` columns to a panel, panels `panel_len` f32s apart, row
+/// `kk` of a panel at `kk · R` in it.
+struct Panels<const R: usize> {
+	panel_len: usize,
+}
+
+impl<const R: usize> Panels<R> {
+	/// Calls `write` with each run of consecutive f32s of `y` that holds some of the columns
+	/// `columns` of row `kk` (one run for each panel they cross, in order) and the place of the
+	/// run's first column among them.
+	#[inline(always)]
+	fn each_run(
+		&self,
+		y: &mut [f32],
+		kk: usize,
+		columns: std::ops::Range<usize>,
+		mut write: impl FnMut(&mut [f32], usize),
+	) {
+		let mut col = columns.start;
+		while col < columns.end {
+			let (panel, lane) = (col / R, col % R);
+			let len = (R - lane).min(columns.end - col);
+			let at = panel * self.panel_len + kk * R + lane;
+			write(&mut y[at..at + len], col - columns.start);
+			col += len;
 		}
 	}
-	match r {
-		4 => by::<4>(y, row, kk, panel_len),
-		8 => by::<8>(y, row, kk, panel_len),
-		16 => by::<16>(y, row, kk, panel_len),
-		_ => {
-			for (p, panel) in row.chunks(r).enumerate() {
-				let at = p * panel_len + kk * r;
-				y[at..at + panel.len()].copy_from_slice(panel);
-			}
-		},
+
+	/// Writes `values` as the columns from `col` of row `kk`.
+	#[inline(always)]
+	fn copy(&self, y: &mut [f32], kk: usize, col: usize, values: &[f32]) {
+		self.each_run(y, kk, col..col + values.len(), |run, at| {
+			in_fixed_moves(run, |chunk, from| chunk.copy_from_slice(&values[at + from..][..chunk.len()]))
+		});
+	}
+
+	/// Sets the columns `columns` of row `kk` to `+0`.
+	#[inline(always)]
+	fn zero(&self, y: &mut [f32], kk: usize, columns: std::ops::Range<usize>) {
+		self.each_run(y, kk, columns, |run, _| in_fixed_moves(run, |chunk, _| chunk.fill(0.0)));
+	}
+}
+
+/// Calls `write` on `run` (at most 16 f32s: a run within a panel) cut into chunks of 16, 8, 4, 2
+/// and 1 f32s, each with its place in the run: a write of a length the compiler knows is a few
+/// moves, where one of a length known only at run time is a call of `memmove` or `memset`
+/// (most runs of a small convolution are a part of a panel).
+#[inline(always)]
+fn in_fixed_moves(run: &mut [f32], mut write: impl FnMut(&mut [f32], usize)) {
+	debug_assert!(run.len() <= 16);
+	let mut at = 0;
+	for size in [16, 8, 4, 2, 1] {
+		if run.len() - at >= size {
+			write(&mut run[at..at + size], at);
+			at += size;
+		}
 	}
 }
 

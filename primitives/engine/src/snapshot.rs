@@ -7,7 +7,7 @@ use crate::{
 	host_kernel,
 	limits::Limits,
 	metering, names,
-	profile::{self, NodeMark, NodeTime, RunTimes},
+	profile::{self, Laps, NodeMark, NodeTime, RunTimes},
 	written_pages::WrittenPages,
 	LOG_TARGET,
 };
@@ -26,7 +26,8 @@ use veriml_inference_primitives::{
 };
 use wasmtime::{
 	Cache, CacheConfig, Caller, Config, Instance, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
-	OptLevel, PoolingAllocationConfig, ResourceLimiter, Store, StoreContextMut, Trap, WasmParams, WasmResults,
+	OptLevel, PoolingAllocationConfig, ResourceLimiter, Store, StoreContextMut, Trap, TypedFunc, WasmParams,
+	WasmResults,
 };
 
 const PAGE: usize = 64 * 1024;
@@ -338,6 +339,34 @@ struct InstanceState {
 	/// for a run (`Guest::consensus_pool`, `offchain_pool`), none for any other call.
 	pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 	node_marks: Option<Vec<NodeMark>>,
+	/// The exports a run calls, looked up by name and their types checked at the instance's
+	/// first run and kept with it (a kept instance's later runs skip both: a few tenths of a
+	/// microsecond of a small model's run).
+	run_exports: Option<RunExports>,
+}
+
+/// The guest's exports that a run of a prepared model calls.
+#[derive(Clone)]
+struct RunExports {
+	alloc: TypedFunc<u32, u32>,
+	run: TypedFunc<(u32, u32), u64>,
+}
+
+impl RunExports {
+	/// Those of `instance`, the one instance in `store` (a store holds one instance, for its
+	/// whole life: `Guest::new_store` is followed by one instantiation): kept from its first
+	/// run, looked up at it.
+	fn of(instance: &Instance, store: &mut Store<InstanceState>) -> Result<Self, RunError> {
+		if let Some(exports) = &store.data().run_exports {
+			return Ok(exports.clone());
+		}
+		let exports = Self {
+			alloc: typed_export(instance, store, "veriml_alloc")?,
+			run: typed_export(instance, store, "veriml_run")?,
+		};
+		store.data_mut().run_exports = Some(exports.clone());
+		Ok(exports)
+	}
 }
 
 /// Whether a run takes an instance kept between runs and keeps its own.
@@ -585,8 +614,10 @@ impl Guest {
 	fn new_store(&self, fuel: u64) -> Result<Store<InstanceState>, RunError> {
 		let limiter = MemoryLimiter { max_bytes: self.limits.max_memory_bytes, refused: false };
 		let node_marks = self.profiling.then(Vec::new);
-		let mut store =
-			Store::new(&self.engine, InstanceState { limiter, memory: None, own_bytes: None, pool: None, node_marks });
+		let mut store = Store::new(
+			&self.engine,
+			InstanceState { limiter, memory: None, own_bytes: None, pool: None, node_marks, run_exports: None },
+		);
 		store.limiter(|state| &mut state.limiter);
 		store.set_fuel(fuel).map_err(|_| LocalFailure::EngineUnavailable)?;
 		Ok(store)
@@ -719,7 +750,9 @@ impl Guest {
 		inputs: &[Tensor],
 		fuel_limit: u64,
 	) -> Result<Execution, RunError> {
-		self.in_slot(lane, || self.run_here(lane, prepared, inputs, fuel_limit).map(|(execution, _, _)| execution))
+		self.in_slot(lane, || {
+			self.run_here(lane, prepared, inputs, fuel_limit, false).map(|(execution, _, _)| execution)
+		})
 	}
 
 	/// [`run`](Self::run), with the time of each of its phases and, from a profiling guest, of
@@ -731,7 +764,7 @@ impl Guest {
 		fuel_limit: u64,
 	) -> Result<(Execution, RunTimes, Option<Vec<NodeTime>>), RunError> {
 		self.in_slot(Lane::Consensus, || {
-			let (execution, times, marks) = self.run_here(Lane::Consensus, prepared, inputs, fuel_limit)?;
+			let (execution, times, marks) = self.run_here(Lane::Consensus, prepared, inputs, fuel_limit, true)?;
 			let nodes = match marks {
 				Some(marks) => Some(profile::node_times(&marks).ok_or(LocalFailure::HostResources)?),
 				None => None,
@@ -781,9 +814,8 @@ impl Guest {
 		len: usize,
 		fuel: u64,
 		reuse: Reuse,
-		times: &mut RunTimes,
+		laps: &mut Laps,
 	) -> Result<(Store<InstanceState>, Instance, Memory, Option<WrittenPages>), RunError> {
-		let started = Instant::now();
 		let pages = len / PAGE;
 		let kept = match reuse {
 			Reuse::Kept => self.take_kept(snapshot, len),
@@ -793,20 +825,18 @@ impl Guest {
 		let Some(mut kept) = kept else {
 			let mut store = self.new_store(fuel)?;
 			let (instance, memory) = self.instantiate(&mut store)?;
-			let taken = Instant::now();
-			times.instantiate = taken - started;
+			laps.lap(|times| &mut times.instantiate);
 			grow_to(&memory, &mut store, pages)?;
 			snapshot.restore(memory.data_mut(&mut store))?;
 			store.data_mut().own_bytes = own_bytes;
-			times.restore = taken.elapsed();
+			laps.lap(|times| &mut times.restore);
 			return Ok((store, instance, memory, None));
 		};
-		let taken = Instant::now();
-		times.instantiate = taken - started;
+		laps.lap(|times| &mut times.instantiate);
 		// On an error the whole of `kept` is dropped, its tracking first.
 		let tracked = self.reset(&mut kept, snapshot, len, fuel)?;
 		kept.store.data_mut().own_bytes = own_bytes;
-		times.restore = taken.elapsed();
+		laps.lap(|times| &mut times.restore);
 		let Kept { written, store, instance, memory, .. } = kept;
 		Ok((store, instance, memory, written.filter(|_| tracked)))
 	}
@@ -859,38 +889,33 @@ impl Guest {
 		prepared: &Prepared,
 		inputs: &[Tensor],
 		fuel_limit: u64,
+		timed: bool,
 	) -> Result<(Execution, RunTimes, Option<Vec<NodeMark>>), RunError> {
 		let reuse = prepared.reuse;
-		let mut times = RunTimes::default();
 		// Restoring the snapshot is paid before it is done, like any other work of the run,
 		// and the same whether the instance is fresh or reused, and whatever room it has beyond
 		// the snapshot (the guest pays that room's pages as it takes them).
 		let restore_fuel = prepared.snapshot.restore_fuel(self.fresh_memory.len());
 		let fuel = fuel_limit.checked_sub(restore_fuel).ok_or(EngineError::FuelExhausted)?;
 		let len = prepared.memory_bytes();
+		let mut laps = Laps::new(timed);
 		let (mut store, instance, memory, written) =
-			self.instance_for(&prepared.snapshot, len, fuel, reuse, &mut times)?;
+			self.instance_for(&prepared.snapshot, len, fuel, reuse, &mut laps)?;
 		store.data_mut().pool = match lane {
 			Lane::Consensus => self.consensus_pool.clone(),
 			Lane::Offchain => self.offchain_pool.clone(),
 		};
-		let mut lap = Instant::now();
-		let mut phase = |time: &mut std::time::Duration| {
-			let now = Instant::now();
-			*time = now - lap;
-			lap = now;
-		};
-
+		let exports = RunExports::of(&instance, &mut store)?;
 		let encoded = inputs.encode();
-		let inputs_ptr = write_argument(&instance, &memory, &mut store, &encoded)?;
-		phase(&mut times.inputs);
+		let inputs_ptr = write_into(&exports.alloc, &memory, &mut store, &encoded)?;
+		laps.lap(|times| &mut times.inputs);
 		// On any error from here (a trap above all) the instance is dropped, not kept.
-		let packed: u64 = call_export(&instance, &mut store, "veriml_run", (inputs_ptr, encoded.len() as u32))?;
-		phase(&mut times.run);
+		let packed = call(&exports.run, &mut store, (inputs_ptr, encoded.len() as u32))?;
+		laps.lap(|times| &mut times.run);
 		let answer: Result<Vec<Tensor>, EngineError> =
 			read_answer(&memory, &mut store, packed, self.limits.max_output_bytes)?;
 		let outputs = answer?;
-		phase(&mut times.outputs);
+		laps.lap(|times| &mut times.outputs);
 		let fuel_used = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
 		let marks = store.data_mut().node_marks.take();
 		// A guest that keeps its own memory size starts the model's next runs with the room this
@@ -927,8 +952,8 @@ impl Guest {
 		} else {
 			drop((written, instance, memory, store));
 		}
-		phase(&mut times.release);
-		Ok((Execution { outputs, fuel_used }, times, marks))
+		laps.lap(|times| &mut times.release);
+		Ok((Execution { outputs, fuel_used }, laps.times, marks))
 	}
 }
 
@@ -1083,8 +1108,24 @@ fn call_export<Params: WasmParams, Results: WasmResults>(
 	name: &str,
 	params: Params,
 ) -> Result<Results, RunError> {
-	let export =
-		instance.get_typed_func::<Params, Results>(&mut *store, name).map_err(|_| LocalFailure::EngineUnavailable)?;
+	call(&typed_export(instance, store, name)?, store, params)
+}
+
+/// The guest's export `name`, its type checked.
+fn typed_export<Params: WasmParams, Results: WasmResults>(
+	instance: &Instance,
+	store: &mut Store<InstanceState>,
+	name: &str,
+) -> Result<TypedFunc<Params, Results>, RunError> {
+	Ok(instance.get_typed_func::<Params, Results>(&mut *store, name).map_err(|_| LocalFailure::EngineUnavailable)?)
+}
+
+/// Calls `export`, of the instance in `store`, with `params`.
+fn call<Params: WasmParams, Results: WasmResults>(
+	export: &TypedFunc<Params, Results>,
+	store: &mut Store<InstanceState>,
+	params: Params,
+) -> Result<Results, RunError> {
 	let answer = export.call(&mut *store, params);
 	// (A trap's signal handler leaves the thread in the default float mode.)
 	float_mode::reassert();
@@ -1098,8 +1139,18 @@ fn write_argument(
 	store: &mut Store<InstanceState>,
 	bytes: &[u8],
 ) -> Result<u32, RunError> {
+	write_into(&typed_export(instance, store, "veriml_alloc")?, memory, store, bytes)
+}
+
+/// [`write_argument`] with the guest's `veriml_alloc`.
+fn write_into(
+	alloc: &TypedFunc<u32, u32>,
+	memory: &Memory,
+	store: &mut Store<InstanceState>,
+	bytes: &[u8],
+) -> Result<u32, RunError> {
 	let len = u32::try_from(bytes.len()).map_err(|_| EngineError::InputTooLarge)?;
-	let ptr: u32 = call_export(instance, store, "veriml_alloc", len)?;
+	let ptr = call(alloc, store, len)?;
 	let range = ptr as usize..(ptr as usize).saturating_add(bytes.len());
 	own_memory(memory, &mut *store).get_mut(range).ok_or(EngineError::OutOfMemory)?.copy_from_slice(bytes);
 	Ok(ptr)
@@ -1223,7 +1274,7 @@ mod tests {
 				(kept.memory.data(&kept.store).to_vec(), kept.tracking && kept.written.is_some())
 			};
 			let (store, instance, memory, written) = self
-				.instance_for(&prepared.snapshot, prepared.memory_bytes(), 0, Reuse::Kept, &mut RunTimes::default())
+				.instance_for(&prepared.snapshot, prepared.memory_bytes(), 0, Reuse::Kept, &mut Laps::new(false))
 				.unwrap();
 			let after = memory.data(&store).to_vec();
 			assert_eq!(store.data().own_bytes, self.gives_room.then_some(prepared.snapshot.len));
@@ -1613,7 +1664,14 @@ mod tests {
 		let linker = host_functions(&engine, false).unwrap();
 		let node = |room_pages: u64| {
 			let limiter = MemoryLimiter { max_bytes: 16 * PAGE, refused: false };
-			let state = InstanceState { limiter, memory: None, own_bytes: Some(PAGE), pool: None, node_marks: None };
+			let state = InstanceState {
+				limiter,
+				memory: None,
+				own_bytes: Some(PAGE),
+				pool: None,
+				node_marks: None,
+				run_exports: None,
+			};
 			let mut store = Store::new(&engine, state);
 			store.set_fuel(1 << 30).unwrap();
 			let instance = linker.instantiate(&mut store, &module).unwrap();

@@ -528,6 +528,11 @@ impl Guest {
 				float_mode::FLUSH_SUBNORMALS_VERSION
 			)));
 		}
+		// Its min and max of subnormal data answer what this CPU's instructions do: refused
+		// where they answer otherwise than x86-64 processors.
+		if flushes_subnormals {
+			float_mode::check_flushed_min_max().map_err(wasmtime::Error::msg)?;
+		}
 		if declared_room && !gives_room {
 			log::warn!(
 				target: LOG_TARGET,

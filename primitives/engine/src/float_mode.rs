@@ -261,6 +261,7 @@ fn min_max_instructions() -> Vec<MinMaxInstruction> {
 /// What an x86 `min` (`max`: `MAX`) answers for the operands `a` and `b` (bits) in the flushed
 /// mode, where it answers the chosen operand `answered`: `a` if `a < b` (`a > b`) with
 /// subnormals read as zero, else `b` (so `b` for two subnormals, and for `-0` and `+0`).
+#[cfg(target_arch = "x86_64")]
 pub fn flushed_min_max_model(answered: FlushedMinMax, max: bool, a: u32, b: u32) -> u32 {
 	let as_zero = |bits: u32| if bits & 0x7f80_0000 == 0 { bits & 0x8000_0000 } else { bits };
 	let (x, y) = (f32::from_bits(as_zero(a)), f32::from_bits(as_zero(b)));

@@ -10,8 +10,8 @@
 # Needs target/release/veriml-node and target/test-models (builds native tract itself); prints a table
 # and exits non-zero if any chain hash differs between the two CPUs, or if the engine does not
 # refuse, with its reason, a CPU below the instruction set it compiles for (x86-64-v2), or one
-# whose `min` and `max` answer a flushed subnormal as stored (qemu's emulation: the runs under
-# qemu above are let through by VERIML_ENGINE_ACCEPT_AS_STORED_MIN_MAX=1; the real models take
+# whose `min` and `max` answer a flushed subnormal as stored (qemu's emulation: its runs under
+# qemu are let through by VERIML_ENGINE_ACCEPT_AS_STORED_MIN_MAX=1; the real models take
 # no `min` or `max` of a subnormal).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -74,7 +74,7 @@ grep -q 'not compatible with the native host' <<<"$refusal" || { log "no reason 
 reason=${refusal##*EngineUnavailable)): }
 log "on a CPU below x86-64-v2 (qemu -cpu core2duo) the engine refuses to start: ${reason%\")}"
 
-# Every x86-64 processor measured (docs/engine.md, "Subnormal numbers") answers a `min` or `max`
+# Every x86-64 processor measured (docs/engine.md, "Subnormal numbers flushed") answers a `min` or `max`
 # of a subnormal read as zero with that zero; qemu answers the subnormal as stored. A flushing
 # guest's bits would follow, so there the engine refuses to start unless told it runs under an
 # emulator for a test, as the runs above are.

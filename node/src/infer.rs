@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 use veriml_engine::json::{describe, parse_inputs, tensor_to_json};
-use veriml_engine::{Engine, ENGINE_VERSION};
-use veriml_inference_primitives::{input_hash, model_hash, result_hash, EngineError, Execution, RunError, Tensor};
+use veriml_engine::{tokenizer::Tokenizer, Engine, GenerationRequest, Stop, ENGINE_VERSION};
+use veriml_inference_primitives::{
+	generation::Sampling, input_hash, model_hash, result_hash, EngineError, Execution, RunError, Tensor,
+};
 
 /// Run an ONNX model locally with the chain's deterministic engine.
 #[derive(Debug, clap::Parser)]
@@ -15,8 +17,51 @@ pub struct InferCmd {
 
 	/// The inputs, as JSON: `{"inputs": [{"dtype": "f32", "shape": [1, 3], "data": [1.0, 2.0, 3.0]}]}`.
 	/// dtypes: f32, i64, i32, i8, u8, bool; f32 values may also be "NaN", "inf" or "-inf".
-	#[arg(long)]
-	pub input: PathBuf,
+	#[arg(long, required_unless_present = "generate")]
+	pub input: Option<PathBuf>,
+
+	/// Generate text instead: the model is a decoder in Hugging Face's layout (`input_ids`,
+	/// `attention_mask`, `position_ids`, `past_key_values.N.key/value` → `logits`,
+	/// `present.N.key/value`), run one token a step with its cache, tokens chosen greedily and
+	/// printed as they are chosen; then the generation's steps root and receipt hash.
+	#[arg(long, requires_all = ["tokenizer", "prompt"], conflicts_with_all = ["input", "pin"])]
+	pub generate: bool,
+
+	/// The decoder's `tokenizer.json` (byte-level BPE without merges), for `--generate`.
+	#[arg(long, requires = "generate")]
+	pub tokenizer: Option<PathBuf>,
+
+	/// The prompt, for `--generate`.
+	#[arg(long, requires = "generate")]
+	pub prompt: Option<String>,
+
+	/// The most tokens `--generate` generates.
+	#[arg(long, default_value_t = 64, requires = "generate")]
+	pub max_tokens: u32,
+
+	/// Sample instead of choosing greedily, at this temperature (above 0; 1: the logits as they
+	/// are), with `--seed` (in thousandths: three decimals kept).
+	#[arg(long, requires_all = ["generate", "seed"])]
+	pub temperature: Option<f64>,
+
+	/// With `--temperature`: draw among the K largest logits only (0: all).
+	#[arg(long, default_value_t = 0, requires = "temperature")]
+	pub top_k: u32,
+
+	/// With `--temperature`: draw among the fewest largest whose probabilities add up to P
+	/// (above 0, at most 1; six decimals kept).
+	#[arg(long, default_value_t = 1.0, requires = "temperature")]
+	pub top_p: f64,
+
+	/// With `--temperature`: the seed, 32 bytes in hex (`0x…`); on chain it is drawn after the
+	/// request is made.
+	#[arg(long, requires = "temperature")]
+	pub seed: Option<String>,
+
+	/// Tokens that end `--generate`'s generation, by their text in the tokenizer (repeatable;
+	/// default: the tokenizer's special tokens, such as `<|endoftext|>`).
+	#[arg(long, requires = "generate")]
+	pub stop: Vec<String>,
 
 	/// Fuel the inference may use (the engine's own cap applies too).
 	#[arg(long, default_value_t = 200_000_000_000)]
@@ -41,6 +86,8 @@ pub struct InferCmd {
 	/// Also time the model, this many times each: the check registration makes (preparing the
 	/// model and a trial run, as on a cache miss) and a run of the prepared model; prints the
 	/// medians (`scripts/bench-engine-adversarial.sh` compares them with the weight charged).
+	/// With `--generate`: the generation again this many times, its prepared models cached,
+	/// and the median (`scripts/bench-generation.sh`).
 	#[arg(long, default_value_t = 0)]
 	pub timings: u32,
 }
@@ -67,8 +114,11 @@ impl InferCmd {
 	/// Runs the command.
 	pub fn run(&self, engine: &Engine) -> sc_cli::Result<()> {
 		let model = std::fs::read(&self.model).map_err(|e| format!("reading {}: {e}", self.model.display()))?;
-		let input_json =
-			std::fs::read_to_string(&self.input).map_err(|e| format!("reading {}: {e}", self.input.display()))?;
+		if self.generate {
+			return self.run_generation(engine, &model);
+		}
+		let input = self.input.as_ref().ok_or("--input is required")?;
+		let input_json = std::fs::read_to_string(input).map_err(|e| format!("reading {}: {e}", input.display()))?;
 		let inputs = parse_inputs(&input_json)?;
 		let (model, inputs) = self.pinned(engine, model, inputs)?;
 
@@ -129,6 +179,148 @@ impl InferCmd {
 			report.print();
 		}
 		Ok(())
+	}
+
+	/// `--generate`: streams the tokens to standard output as they are chosen (the text, or
+	/// nothing with `--json`), then reports the generation.
+	fn run_generation(&self, engine: &Engine, model: &[u8]) -> sc_cli::Result<()> {
+		use std::io::Write;
+		let path = self.tokenizer.as_ref().ok_or("--generate needs --tokenizer")?;
+		let json = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+		let tokenizer = Tokenizer::from_json(&json).map_err(|e| format!("{}: {e}", path.display()))?;
+		let prompt = self.prompt.as_deref().ok_or("--generate needs --prompt")?;
+		let stop_tokens = if self.stop.is_empty() {
+			tokenizer.special_tokens()
+		} else {
+			let mut tokens = Vec::new();
+			for text in &self.stop {
+				match tokenizer.encode(text).as_slice() {
+					[token] => tokens.push(*token),
+					other => return Err(format!("--stop {text:?} is {} tokens, not one", other.len()).into()),
+				}
+			}
+			tokens
+		};
+		let request = GenerationRequest {
+			prompt: tokenizer.encode(prompt),
+			max_tokens: self.max_tokens,
+			stop_tokens,
+			sampling: self.sampling()?,
+		};
+		let mut out = std::io::stdout().lock();
+		if !self.json {
+			let _ = writeln!(out, "model         {:?} ({} bytes)", model_hash(model), model.len());
+			let _ = writeln!(out, "engine        version {ENGINE_VERSION}, guest {:?}", veriml_engine::guest_hash());
+			let _ = writeln!(out, "prompt        {} tokens: {prompt:?}", request.prompt.len());
+			let _ = match request.sampling {
+				Sampling::Greedy => writeln!(out, "sampling      greedy"),
+				Sampling::Seeded { temperature_milli, top_k, top_p_micro, seed } => writeln!(
+					out,
+					"sampling      temperature {:.3}, top-k {top_k}, top-p {:.6}, seed 0x{}",
+					f64::from(temperature_milli) / 1000.0,
+					f64::from(top_p_micro) / 1e6,
+					seed.iter().map(|b| format!("{b:02x}")).collect::<String>()
+				),
+			};
+			let _ = write!(out, "text          ");
+			let _ = out.flush();
+		}
+		let started = std::time::Instant::now();
+		let generation = engine
+			.generate(model, &request, self.fuel_limit, |token| {
+				if !self.json {
+					// Bytes as they come: a character of several bytes is whole once its last arrives.
+					let _ = out.write_all(&tokenizer.decode(&[token]).unwrap_or_default());
+					let _ = out.flush();
+				}
+			})
+			.map_err(|e| format!("the generation failed: {e}"))?;
+		let seconds = started.elapsed().as_secs_f64();
+		let warm_seconds = (self.timings > 0).then(|| {
+			median_ms(self.timings, || {
+				let _ = engine.generate(model, &request, self.fuel_limit, |_| {});
+			}) / 1000.0
+		});
+		let text = String::from_utf8_lossy(
+			&tokenizer.decode(&generation.tokens).map_err(|id| format!("token {id} is not in the tokenizer"))?,
+		)
+		.into_owned();
+		let stop = match generation.stop {
+			Stop::MaxTokens => "max tokens",
+			Stop::StopToken => "a stop token",
+		};
+		if self.json {
+			let json = serde_json::json!({
+				"model_hash": format!("{:?}", model_hash(model)),
+				"engine_version": ENGINE_VERSION,
+				"engine_guest_hash": format!("{:?}", veriml_engine::guest_hash()),
+				"prompt_tokens": request.prompt,
+				"tokens": generation.tokens,
+				"text": text,
+				"stop": stop,
+				"steps": generation.steps.len(),
+				"steps_root": format!("{:?}", generation.steps_root),
+				"fuel_used": generation.fuel_used,
+				"generation_hash": format!("{:?}", generation.hash),
+				"seconds": seconds,
+				"warm_seconds_median": warm_seconds,
+			});
+			let _ = writeln!(out, "{json}");
+		} else {
+			let _ = writeln!(out);
+			let _ =
+				writeln!(out, "tokens        {} (ended by {stop}): {:?}", generation.tokens.len(), generation.tokens);
+			let _ = writeln!(
+				out,
+				"steps         {} (one a token fed), root {:?}",
+				generation.steps.len(),
+				generation.steps_root
+			);
+			let _ = writeln!(out, "fuel          {}", generation.fuel_used);
+			let _ = writeln!(out, "generation    {:?}", generation.hash);
+			let _ = writeln!(
+				out,
+				"time          {seconds:.3} s: {:.1} steps a second (each step prepares the model for its cache's length)",
+				generation.steps.len() as f64 / seconds
+			);
+			if let Some(warm) = warm_seconds {
+				let _ = writeln!(
+					out,
+					"median time   {warm:.3} s again, each length's model prepared: {:.1} steps a second",
+					generation.steps.len() as f64 / warm
+				);
+			}
+		}
+		Ok(())
+	}
+
+	/// `--temperature`, `--top-k`, `--top-p` and `--seed` as the engine takes them; greedy
+	/// without a temperature.
+	fn sampling(&self) -> sc_cli::Result<Sampling> {
+		let Some(temperature) = self.temperature else { return Ok(Sampling::Greedy) };
+		let seed = self.seed.as_deref().ok_or("--temperature needs --seed")?;
+		let bytes = seed
+			.strip_prefix("0x")
+			.filter(|hex| hex.len() == 64)
+			.and_then(|hex| {
+				(0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect::<Option<Vec<u8>>>()
+			})
+			.ok_or("--seed: 32 bytes in hex, 0x and 64 digits")?;
+		let fixed = |value: f64, scale: f64, name: &str| -> sc_cli::Result<u32> {
+			let scaled = (value * scale).round();
+			if !(0.0..=f64::from(u32::MAX)).contains(&scaled) {
+				return Err(format!("--{name} {value} is out of range").into());
+			}
+			Ok(scaled as u32)
+		};
+		let sampling = Sampling::Seeded {
+			temperature_milli: fixed(temperature, 1000.0, "temperature")?,
+			top_k: self.top_k,
+			top_p_micro: fixed(self.top_p, 1_000_000.0, "top-p")?,
+			seed: bytes.try_into().expect("32 bytes"),
+		};
+		sampling.check()?;
+		Ok(sampling)
 	}
 
 	/// The model and inputs to run: as read, or with the `--pin` inputs pinned into the model

@@ -28,6 +28,8 @@ Models:
                        (memory-bound operators, integer division, thousands of tiny nodes, a
                        large tree ensemble): scripts/bench-engine-adversarial.sh times them
                        against the weight the chain charges
+  generative/*         a small decoder in Hugging Face's layout with its tokenizer.json, and a
+                       prompt with onnxruntime's greedy tokens (primitives/engine/tests/generation.rs)
 """
 import json
 import os
@@ -1061,6 +1063,189 @@ def adversarial_models():
     print(f"  adversarial/random_forest_100x12     {len(onx.SerializeToString()):>9} bytes  100 trees of depth 12, 32 rows")
 
 
+def generative_models():
+    """A small decoder in the layout Hugging Face's exports (optimum) give a causal language
+    model, with its tokenizer.json (generative/tiny_decoder): inputs input_ids, attention_mask,
+    position_ids, past_key_values.N.key/value; outputs logits, present.N.key/value. Its weights
+    are set, not trained, from the Zen of Python (the `this` module's text, which Python ships):
+    a token's logits are its byte's bigram log-probabilities plus those of the byte two back,
+    which an attention head finds in the cache (positions encoded so that each query attends to
+    the position before it), each table factored to rank 48. Tokens are bytes (a byte-level BPE
+    without merges) and <|endoftext|>. generation.json has a prompt and onnxruntime's greedy
+    tokens, fed one token a step with the cache, as veriml_engine's generate does."""
+    import codecs
+    import contextlib
+    import io
+
+    from onnx import TensorProto, helper
+    with contextlib.redirect_stdout(io.StringIO()):
+        import this  # prints the Zen of Python on import
+    text = codecs.decode(this.s, "rot13").encode()
+    vocab, rank, frequencies, heads, positions = 257, 48, 16, 4, 1024
+    end_of_text = 256
+    width = 2 * rank + 2 * frequencies  # this token | the token before last | position
+    head = width // heads
+    assert head == 2 * frequencies
+
+    def log_probs(pairs):
+        counts = np.full((vocab, vocab), 0.05)
+        for a, b in pairs:
+            counts[a, b] += 1
+        return np.log(counts / counts.sum(axis=1, keepdims=True))
+    bigram = log_probs(list(zip(text, text[1:])) + [(text[-1], end_of_text)])
+    skip = log_probs(zip(text, text[2:]))
+    unigram = np.log((np.bincount(np.frombuffer(text, np.uint8), minlength=vocab) + 0.05) / len(text))
+    u, s, vt = np.linalg.svd(bigram)
+    embed = u[:, :rank] * np.sqrt(s[:rank])
+    # The token two back, as the head copies its embedding: its logits through embed's inverse.
+    skip_unembed = np.linalg.pinv(embed) @ (0.8 * (skip - unigram))
+
+    token_block, before_block, position_block = slice(0, rank), slice(rank, 2 * rank), slice(2 * rank, width)
+    token_embed = np.zeros((vocab, width))
+    token_embed[:, token_block] = embed
+    angles = 2 * np.pi / np.geomspace(2.5, 8192, frequencies)
+    place = np.arange(positions)[:, None] * angles
+    position_embed = np.zeros((positions, width))
+    position_embed[:, position_block] = np.concatenate([np.cos(place), np.sin(place)], axis=1)
+    # Each head's query is its position turned back one step, its key its position: the scores
+    # sum cos(angle * (i - 1 - j)), largest (16, by at least 3.2 over every other j < 1024) at
+    # j = i - 1; 8x sharpens the softmax to that one position.
+    cos, sin = np.diag(np.cos(angles)), np.diag(np.sin(angles))
+    back_one = np.block([[cos, -sin], [sin, cos]]) * 8.0 * np.sqrt(head)
+    wq, wk, wv, wo = (np.zeros((width, width)) for _ in range(4))
+    for h in range(heads):
+        wq[position_block, h * head:(h + 1) * head] = back_one
+        wk[position_block, h * head:(h + 1) * head] = np.eye(head)
+    wv[token_block, before_block] = np.eye(rank)
+    wo[before_block, before_block] = np.eye(rank)
+    unembed = np.zeros((width, vocab))
+    unembed[token_block] = np.sqrt(s[:rank])[:, None] * vt[:rank]
+    unembed[before_block] = skip_unembed
+    f32 = lambda a: np.asarray(a, dtype=np.float32)
+    weights = {
+        "embed": f32(token_embed), "unembed": f32(unembed), "positions": f32(position_embed),
+        "wq": f32(wq), "wk": f32(wk), "wv": f32(wv), "wo": f32(wo),
+        "heads_shape": np.array([0, 0, heads, head], dtype=np.int64),
+        "merged_shape": np.array([0, 0, width], dtype=np.int64),
+        "scale": np.array(1.0 / np.sqrt(head), dtype=np.float32),
+        "zero": np.array(0, dtype=np.int64), "one": np.array(1, dtype=np.int64),
+        "one_index": np.array([1], dtype=np.int64),
+        "allowed_score": np.array(0.0, dtype=np.float32), "masked_score": np.array(-1e9, dtype=np.float32),
+    }
+    initializers = [numpy_helper.from_array(v, k) for k, v in weights.items()]
+    node = helper.make_node
+    nodes = [
+        node("Gather", ["embed", "input_ids"], ["tokens"], axis=0),
+        node("Gather", ["positions", "position_ids"], ["placed"], axis=0),
+        node("Add", ["tokens", "placed"], ["hidden"]),
+    ]
+    for name in ("q", "k", "v"):
+        nodes += [
+            node("MatMul", ["hidden", f"w{name}"], [f"{name}_flat"]),
+            node("Reshape", [f"{name}_flat", "heads_shape"], [f"{name}_split"]),
+            node("Transpose", [f"{name}_split"], [f"{name}_heads"], perm=[0, 2, 1, 3]),
+        ]
+    nodes += [
+        node("Concat", ["past_key_values.0.key", "k_heads"], ["present.0.key"], axis=2),
+        node("Concat", ["past_key_values.0.value", "v_heads"], ["present.0.value"], axis=2),
+        # The mask: key position j is seen from query position i where j <= i and
+        # attention_mask[j] is 1.
+        node("Shape", ["attention_mask"], ["mask_shape"]),
+        node("Gather", ["mask_shape", "one"], ["keys"], axis=0),
+        node("Range", ["zero", "keys", "one"], ["key_positions"]),
+        node("Unsqueeze", ["position_ids", "one_index"], ["query_positions_column"]),
+        node("Transpose", ["query_positions_column"], ["query_positions"], perm=[0, 2, 1]),
+        node("LessOrEqual", ["key_positions", "query_positions"], ["causal"]),
+        node("Unsqueeze", ["attention_mask", "one_index"], ["mask_row"]),
+        node("Cast", ["mask_row"], ["mask_bool"], to=TensorProto.BOOL),
+        node("And", ["causal", "mask_bool"], ["allowed"]),
+        node("Where", ["allowed", "allowed_score", "masked_score"], ["bias_3d"]),
+        node("Unsqueeze", ["bias_3d", "one_index"], ["bias"]),
+        node("Transpose", ["present.0.key"], ["keys_t"], perm=[0, 1, 3, 2]),
+        node("MatMul", ["q_heads", "keys_t"], ["raw_scores"]),
+        node("Mul", ["raw_scores", "scale"], ["scaled_scores"]),
+        node("Add", ["scaled_scores", "bias"], ["scores"]),
+        node("Softmax", ["scores"], ["attention"], axis=-1),
+        node("MatMul", ["attention", "present.0.value"], ["context_heads"]),
+        node("Transpose", ["context_heads"], ["context_split"], perm=[0, 2, 1, 3]),
+        node("Reshape", ["context_split", "merged_shape"], ["context"]),
+        node("MatMul", ["context", "wo"], ["attended"]),
+        node("Add", ["hidden", "attended"], ["residual"]),
+        node("MatMul", ["residual", "unembed"], ["logits"]),
+    ]
+    info = helper.make_tensor_value_info
+    inputs = [
+        info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
+        info("attention_mask", TensorProto.INT64, ["batch_size", "past_sequence_length + sequence_length"]),
+        info("position_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
+        info("past_key_values.0.key", TensorProto.FLOAT, ["batch_size", heads, "past_sequence_length", head]),
+        info("past_key_values.0.value", TensorProto.FLOAT, ["batch_size", heads, "past_sequence_length", head]),
+    ]
+    outputs = [
+        info("logits", TensorProto.FLOAT, ["batch_size", "sequence_length", vocab]),
+        info("present.0.key", TensorProto.FLOAT, ["batch_size", heads, "past_sequence_length + sequence_length", head]),
+        info("present.0.value", TensorProto.FLOAT, ["batch_size", heads, "past_sequence_length + sequence_length", head]),
+    ]
+    graph = helper.make_graph(nodes, "tiny_decoder", inputs, outputs, initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    model_bytes = model.SerializeToString()
+
+    # GPT-2's byte-level alphabet: each byte a printable character (tokenizers' ByteLevel).
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    chars, extra = {}, 0
+    for byte in range(256):
+        if byte in printable:
+            chars[byte] = chr(byte)
+        else:
+            chars[byte] = chr(256 + extra)
+            extra += 1
+    tokenizer = {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [{"id": end_of_text, "content": "<|endoftext|>", "single_word": False, "lstrip": False,
+                          "rstrip": False, "normalized": False, "special": True}],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+        "post_processor": None,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                  "vocab": {**{chars[b]: b for b in range(256)}, "<|endoftext|>": end_of_text}, "merges": []},
+    }
+
+    folder = os.path.join(OUT, "generative", "tiny_decoder")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "model.onnx")
+    with open(path, "wb") as f:
+        f.write(model_bytes)
+    with open(os.path.join(folder, "tokenizer.json"), "w") as f:
+        json.dump(tokenizer, f, ensure_ascii=False)
+
+    # onnxruntime's greedy generation, one token a step (the prompt's too) with the cache.
+    prompt, max_tokens = "Beautiful is better than", 64
+    session = ort.InferenceSession(path)
+    past = [np.zeros((1, heads, 0, head), dtype=np.float32)] * 2
+    tokens, fed = [], list(prompt.encode())
+    for step in range(len(fed) + max_tokens - 1):
+        token = fed[step] if step < len(fed) else tokens[-1]
+        feeds = {"input_ids": np.array([[token]], dtype=np.int64),
+                 "attention_mask": np.ones((1, step + 1), dtype=np.int64),
+                 "position_ids": np.array([[step]], dtype=np.int64),
+                 "past_key_values.0.key": past[0], "past_key_values.0.value": past[1]}
+        logits, *past = session.run(None, feeds)
+        if step >= len(fed) - 1:
+            tokens.append(int(np.argmax(logits[0, -1])))
+            if tokens[-1] == end_of_text:
+                break
+    generated = bytes(t for t in tokens if t < 256).decode("utf-8", "replace")
+    with open(os.path.join(folder, "generation.json"), "w") as f:
+        json.dump({"prompt": prompt, "max_tokens": max_tokens, "stop_tokens": [end_of_text],
+                   "onnxruntime_tokens": tokens, "onnxruntime_text": generated}, f)
+    print(f"  generative/tiny_decoder              {len(model_bytes):>9} bytes  "
+          f"a decoder in Hugging Face's layout: {prompt!r} -> {generated!r}")
+
+
 if __name__ == "__main__":
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -1074,3 +1259,4 @@ if __name__ == "__main__":
     stored_models()
     hostile_models()
     adversarial_models()
+    generative_models()

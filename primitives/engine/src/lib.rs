@@ -28,6 +28,7 @@
 mod bin_chain;
 mod depthwise;
 mod float_mode;
+mod generate;
 mod guest_stack;
 mod host_kernel;
 mod im2col;
@@ -39,8 +40,10 @@ pub mod observer;
 pub mod profile;
 mod snapshot;
 mod stack_limit;
+pub mod tokenizer;
 mod written_pages;
 
+pub use generate::{GenerateError, Generation, GenerationRequest, Stop};
 pub use limits::Limits;
 pub use observer::Observer;
 pub use profile::{NodeTime, Profile, RunTimes};

@@ -11,6 +11,7 @@ extern crate alloc;
 
 pub mod bin_chain;
 pub mod depthwise;
+pub mod generation;
 pub mod guest;
 pub mod host_kernel;
 pub mod im2col;

@@ -42,7 +42,7 @@ pub fn real_models() -> Vec<TestModel> {
 		.unwrap()
 		.filter_map(|e| e.ok())
 		.map(|e| e.file_name().to_string_lossy().into_owned())
-		.filter(|n| n != "hostile" && n != "adversarial")
+		.filter(|n| !["hostile", "adversarial", "generative"].contains(&n.as_str()))
 		.collect();
 	names.sort();
 	names.into_iter().map(|name| load(&dir, &name)).collect()
@@ -93,6 +93,18 @@ pub fn adversarial(name: &str) -> (Vec<u8>, Vec<Tensor>) {
 	let input: serde_json::Value =
 		serde_json::from_str(&std::fs::read_to_string(folder.join("input.json")).unwrap()).unwrap();
 	(std::fs::read(folder.join("model.onnx")).unwrap(), tensors(&input["inputs"]))
+}
+
+/// A generative model by name (`generative/<name>`): its bytes, its `tokenizer.json` and its
+/// `generation.json` (a prompt and onnxruntime's greedy tokens).
+pub fn generative(name: &str) -> (Vec<u8>, String, serde_json::Value) {
+	let folder = models_dir().join("generative").join(name);
+	let generation = serde_json::from_str(&std::fs::read_to_string(folder.join("generation.json")).unwrap()).unwrap();
+	(
+		std::fs::read(folder.join("model.onnx")).unwrap(),
+		std::fs::read_to_string(folder.join("tokenizer.json")).unwrap(),
+		generation,
+	)
 }
 
 /// Whether `actual` matches `expected` within tolerance (floats) or exactly (others); the

@@ -1,0 +1,170 @@
+//! Token generation: the decoding loop over a decoder in Hugging Face's layout, each step one
+//! deterministic, metered run of the engine ([`veriml_inference_primitives::generation`]
+//! defines the steps, the choice of token and the hashes).
+
+use crate::{guest_hash, Engine};
+use veriml_inference_interface::Lane;
+use veriml_inference_primitives::{
+	generation::{
+		choose_token, decoder_layout, generation_hash, step_hash, steps_root, LayoutError, Sampling, TokenId,
+	},
+	model_hash, EngineError, RunError, ENGINE_VERSION, H256,
+};
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct GenerationRequest {
+	/// The prompt's tokens (at least one).
+	pub prompt: Vec<TokenId>,
+	/// The most tokens to generate.
+	pub max_tokens: u32,
+	/// Tokens that end the generation (kept as its last token).
+	pub stop_tokens: Vec<TokenId>,
+	/// How each token is chosen.
+	pub sampling: Sampling,
+}
+
+/// Why a generation ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Stop {
+	/// It generated `max_tokens` tokens.
+	MaxTokens,
+	/// It generated a stop token.
+	StopToken,
+}
+
+/// A generation: its tokens, the hash of the decoder's state after each step, and what its
+/// receipt commits to.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Generation {
+	/// The tokens generated, the stop token included.
+	pub tokens: Vec<TokenId>,
+	/// Why it ended.
+	pub stop: Stop,
+	/// The state hash of each step, in order (one per token fed: the prompt's, then each
+	/// generated token but the last).
+	pub steps: Vec<H256>,
+	/// The Merkle root over `steps`.
+	pub steps_root: H256,
+	/// Engine fuel of every step's run together.
+	pub fuel_used: u64,
+	/// The receipt's hash ([`generation_hash`]).
+	pub hash: H256,
+}
+
+/// Why a generation failed.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum GenerateError {
+	/// The model is not a decoder in Hugging Face's layout.
+	Layout(LayoutError),
+	/// The prompt has no tokens.
+	EmptyPrompt,
+	/// The sampling parameters cannot sample (a temperature of 0, top-p outside (0, 1]).
+	Sampling(&'static str),
+	/// The engine refused or failed step `step` (from 0).
+	Run { step: u32, error: RunError },
+	/// Step `step`'s outputs are not the layout's.
+	Outputs { step: u32, reason: String },
+	/// Every logit of step `step` was NaN.
+	NoToken { step: u32 },
+	/// The steps used the fuel given before the generation ended.
+	OutOfFuel { step: u32 },
+}
+
+impl std::fmt::Display for GenerateError {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		match self {
+			Self::Layout(error) => write!(f, "not a decoder in Hugging Face's layout: {error}"),
+			Self::EmptyPrompt => f.write_str("the prompt has no tokens"),
+			Self::Sampling(why) => write!(f, "sampling: {why}"),
+			Self::Run { step, error } => write!(f, "step {step}: {error}"),
+			Self::Outputs { step, reason } => write!(f, "step {step}: {reason}"),
+			Self::NoToken { step } => write!(f, "step {step}: every logit is NaN"),
+			Self::OutOfFuel { step } => write!(f, "step {step}: the generation's fuel is spent"),
+		}
+	}
+}
+
+impl Engine {
+	/// Generates from `model` (a decoder in Hugging Face's layout) as `request` says, within
+	/// `fuel_limit` for all steps' runs together, calling `on_token` with each token as it is
+	/// chosen (a stream). The same tokens, step hashes and fuel on every machine.
+	///
+	/// Each step prepares the model for its cache's length (a cache of prepared models keeps
+	/// them): the preparation is not counted in `fuel_used`.
+	pub fn generate(
+		&self,
+		model: &[u8],
+		request: &GenerationRequest,
+		fuel_limit: u64,
+		mut on_token: impl FnMut(TokenId),
+	) -> Result<Generation, GenerateError> {
+		let layout = decoder_layout(model).map_err(GenerateError::Layout)?;
+		if request.prompt.is_empty() {
+			return Err(GenerateError::EmptyPrompt);
+		}
+		request.sampling.check().map_err(GenerateError::Sampling)?;
+		// Hashed once: each step finds its prepared model by this hash and its inputs' shapes.
+		let hash = model_hash(model);
+		let mut load = || Some(model.to_vec());
+		let mut cache = layout.empty_cache();
+		let mut tokens = Vec::new();
+		let mut steps = Vec::new();
+		let mut fuel_used = 0u64;
+		let mut fed = request.prompt[0];
+		let mut stop = Stop::MaxTokens;
+		for step in 0u32.. {
+			let prompt_step = (step as usize) < request.prompt.len() - 1;
+			if !prompt_step && tokens.len() >= request.max_tokens as usize {
+				break;
+			}
+			let left = fuel_limit.saturating_sub(fuel_used);
+			if left == 0 {
+				return Err(GenerateError::OutOfFuel { step });
+			}
+			let inputs = layout.step_inputs(fed, step, &cache);
+			let execution = inputs
+				.iter()
+				.map(|input| input.spec().ok_or(EngineError::MalformedTensor.into()))
+				.collect::<Result<Vec<_>, RunError>>()
+				.and_then(|specs| {
+					self.run_prepared(Lane::Consensus, guest_hash(), hash, &mut load, &specs, &inputs, left)
+				})
+				.map_err(|error| GenerateError::Run { step, error })?;
+			fuel_used += execution.fuel_used;
+			layout
+				.check_step_outputs(step, &execution.outputs)
+				.map_err(|reason| GenerateError::Outputs { step, reason })?;
+			steps.push(step_hash(&execution.outputs));
+			let mut outputs = execution.outputs.into_iter();
+			let logits = outputs.next().expect("checked: logits first");
+			cache = outputs.collect();
+			if prompt_step {
+				fed = request.prompt[step as usize + 1];
+				continue;
+			}
+			let token =
+				choose_token(request.sampling, &logits, tokens.len() as u32).ok_or(GenerateError::NoToken { step })?;
+			tokens.push(token);
+			on_token(token);
+			if request.stop_tokens.contains(&token) {
+				stop = Stop::StopToken;
+				break;
+			}
+			fed = token;
+		}
+		// The last token chosen is never fed: the steps end with the step that chose it.
+		let root = steps_root(&steps);
+		let hash = generation_hash(
+			ENGINE_VERSION,
+			&hash,
+			&request.prompt,
+			request.sampling,
+			request.max_tokens,
+			&request.stop_tokens,
+			&tokens,
+			&root,
+		);
+		Ok(Generation { tokens, stop, steps, steps_root: root, fuel_used, hash })
+	}
+}

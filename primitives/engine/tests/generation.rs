@@ -1,0 +1,141 @@
+//! Token generation with the test decoder (`generative/tiny_decoder`: Hugging Face's layout,
+//! a byte-level tokenizer): the tokens onnxruntime's greedy loop gives, streamed as chosen,
+//! the same hashes every run, and named errors.
+
+mod common;
+
+use veriml_engine::{tokenizer::Tokenizer, GenerateError, GenerationRequest, Stop};
+use veriml_inference_primitives::{
+	generation::{decoder_layout, DecoderInput, LayoutError, Sampling, TokenId},
+	EngineError, RunError,
+};
+
+/// The test decoder, its tokenizer, its `generation.json`, and the request that file describes
+/// (greedy, stopping at the tokenizer's special tokens).
+fn decoder() -> (Vec<u8>, Tokenizer, serde_json::Value, GenerationRequest) {
+	let (model, tokenizer, generation) = common::generative("tiny_decoder");
+	let tokenizer = Tokenizer::from_json(&tokenizer).unwrap();
+	let request = GenerationRequest {
+		prompt: tokenizer.encode(generation["prompt"].as_str().unwrap()),
+		max_tokens: generation["max_tokens"].as_u64().unwrap() as u32,
+		stop_tokens: tokenizer.special_tokens(),
+		sampling: Sampling::Greedy,
+	};
+	(model, tokenizer, generation, request)
+}
+
+#[test]
+fn the_test_decoder_has_hugging_faces_layout() {
+	let (model, _, _, _) = decoder();
+	let layout = decoder_layout(&model).unwrap();
+	assert_eq!(
+		layout.inputs,
+		[
+			DecoderInput::InputIds,
+			DecoderInput::AttentionMask,
+			DecoderInput::PositionIds,
+			DecoderInput::PastKey(0),
+			DecoderInput::PastValue(0)
+		]
+	);
+	assert_eq!((layout.layers, layout.heads, layout.head_size), (1, 4, 32));
+	// A model that is no decoder is refused with the input it has no place for.
+	let squeezenet = common::model("light_squeezenet");
+	assert!(matches!(decoder_layout(&squeezenet.bytes), Err(LayoutError::UnknownInput(_))));
+}
+
+#[test]
+fn greedy_generation_streams_onnxruntimes_tokens_and_hashes_the_same_every_run() {
+	let (model, tokenizer, generation, request) = decoder();
+	let engine = common::new_engine();
+	let mut streamed = Vec::new();
+	let first = engine.generate(&model, &request, u64::MAX, |token| streamed.push(token)).unwrap();
+
+	let expected: Vec<TokenId> =
+		generation["onnxruntime_tokens"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as TokenId).collect();
+	assert_eq!(first.tokens, expected, "the engine's greedy tokens are onnxruntime's");
+	assert_eq!(streamed, first.tokens, "each token streamed as it was chosen");
+	assert_eq!(first.stop, Stop::MaxTokens);
+	assert_eq!(first.tokens.len(), 64);
+	assert_eq!(first.steps.len(), request.prompt.len() + first.tokens.len() - 1);
+	assert_eq!(
+		String::from_utf8(tokenizer.decode(&first.tokens).unwrap()).unwrap(),
+		generation["onnxruntime_text"].as_str().unwrap()
+	);
+	assert!(first.fuel_used > 0);
+
+	// Again from the cache of prepared models, and on a fresh engine: the same bits.
+	assert_eq!(engine.generate(&model, &request, u64::MAX, |_| {}).unwrap(), first);
+	assert_eq!(common::new_engine().generate(&model, &request, u64::MAX, |_| {}).unwrap(), first);
+}
+
+#[test]
+fn a_stop_token_ends_the_generation_and_is_kept() {
+	let (model, _, _, mut request) = decoder();
+	let engine = common::new_engine();
+	request.max_tokens = 8;
+	let full = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	request.stop_tokens = vec![full.tokens[2]];
+	let stopped = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	let first_stop = full.tokens.iter().position(|t| *t == full.tokens[2]).unwrap();
+	assert_eq!(stopped.tokens, full.tokens[..=first_stop]);
+	assert_eq!(stopped.stop, Stop::StopToken);
+	assert_eq!(stopped.steps, full.steps[..stopped.steps.len()]);
+	assert_ne!(stopped.hash, full.hash, "the receipt commits to the stop tokens and the tokens");
+}
+
+#[test]
+fn a_seeded_generation_is_the_same_every_run_and_its_seed_decides_it() {
+	let (model, _, _, mut request) = decoder();
+	let engine = common::new_engine();
+	request.max_tokens = 24;
+	let greedy = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	let seeded = |seed| Sampling::Seeded { temperature_milli: 900, top_k: 8, top_p_micro: 950_000, seed: [seed; 32] };
+	request.sampling = seeded(1);
+	let first = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	assert_eq!(common::new_engine().generate(&model, &request, u64::MAX, |_| {}).unwrap(), first);
+	assert_ne!(first.tokens, greedy.tokens, "sampled, not greedy");
+	request.sampling = seeded(2);
+	let other = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	assert_ne!(other.tokens, first.tokens, "another seed, other tokens");
+	assert_ne!(other.hash, first.hash);
+	// Up to the step that chose their first different token, the two generations' steps are
+	// the same (the prompt's, then those that fed the same tokens); the states differ after.
+	let same = first.tokens.iter().zip(&other.tokens).take_while(|(a, b)| a == b).count();
+	let shared = request.prompt.len() + same;
+	assert_eq!(first.steps[..shared], other.steps[..shared]);
+	assert_ne!(first.steps[shared..], other.steps[shared..]);
+}
+
+#[test]
+fn bad_requests_get_named_errors() {
+	let (model, _, _, mut request) = decoder();
+	let engine = common::new_engine();
+
+	// Half the fuel the generation takes: a later step than the first runs out (its steps
+	// take more fuel as the cache grows).
+	let enough = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	let short = engine.generate(&model, &request, enough.fuel_used / 2, |_| {}).unwrap_err();
+	let steps = enough.steps.len() as u32;
+	assert!(
+		matches!(
+			short,
+			GenerateError::Run { step, error: RunError::Verdict(EngineError::FuelExhausted) } if step > steps / 3 && step < steps
+		) || matches!(short, GenerateError::OutOfFuel { step } if step > steps / 3 && step < steps),
+		"half the fuel: {short}"
+	);
+
+	let squeezenet = common::model("light_squeezenet");
+	assert!(matches!(engine.generate(&squeezenet.bytes, &request, u64::MAX, |_| {}), Err(GenerateError::Layout(_))));
+
+	let mut cold = request.clone();
+	cold.sampling = Sampling::Seeded { temperature_milli: 0, top_k: 0, top_p_micro: 1_000_000, seed: [0; 32] };
+	assert!(matches!(engine.generate(&model, &cold, u64::MAX, |_| {}), Err(GenerateError::Sampling(_))));
+
+	request.prompt.clear();
+	assert_eq!(engine.generate(&model, &request, u64::MAX, |_| {}), Err(GenerateError::EmptyPrompt));
+
+	// A token past the embedding's rows: the engine's verdict on the step that feeds it.
+	request.prompt = vec![100_000];
+	assert!(matches!(engine.generate(&model, &request, u64::MAX, |_| {}), Err(GenerateError::Run { step: 0, .. })));
+}

@@ -6,9 +6,10 @@ use crate::{guest_hash, Engine};
 use veriml_inference_interface::Lane;
 use veriml_inference_primitives::{
 	generation::{
-		choose_token, decoder_layout, generation_hash, step_hash, steps_root, LayoutError, Sampling, TokenId,
+		choose_token, decoder_layout, generation_hash, step_hash, steps_root, DecoderLayout, LayoutError, Sampling,
+		TokenId,
 	},
-	model_hash, EngineError, RunError, ENGINE_VERSION, H256,
+	model_hash, EngineError, Execution, ModelHash, RunError, Tensor, ENGINE_VERSION, H256,
 };
 
 /// What to generate.
@@ -69,6 +70,9 @@ pub enum GenerateError {
 	NoToken { step: u32 },
 	/// The steps used the fuel given before the generation ended.
 	OutOfFuel { step: u32 },
+	/// The generation has no step `step`, or the state given before it is not of the step
+	/// before (none for step 0).
+	NoSuchStep { step: u32 },
 }
 
 impl std::fmt::Display for GenerateError {
@@ -81,6 +85,7 @@ impl std::fmt::Display for GenerateError {
 			Self::Outputs { step, reason } => write!(f, "step {step}: {reason}"),
 			Self::NoToken { step } => write!(f, "step {step}: every logit is NaN"),
 			Self::OutOfFuel { step } => write!(f, "step {step}: the generation's fuel is spent"),
+			Self::NoSuchStep { step } => write!(f, "the generation has no step {step} after the state given"),
 		}
 	}
 }
@@ -122,19 +127,8 @@ impl Engine {
 			if left == 0 {
 				return Err(GenerateError::OutOfFuel { step });
 			}
-			let inputs = layout.step_inputs(fed, step, &cache);
-			let execution = inputs
-				.iter()
-				.map(|input| input.spec().ok_or(EngineError::MalformedTensor.into()))
-				.collect::<Result<Vec<_>, RunError>>()
-				.and_then(|specs| {
-					self.run_prepared(Lane::Consensus, guest_hash(), hash, &mut load, &specs, &inputs, left)
-				})
-				.map_err(|error| GenerateError::Run { step, error })?;
+			let execution = self.run_step(&layout, hash, &mut load, step, fed, &cache, left)?;
 			fuel_used += execution.fuel_used;
-			layout
-				.check_step_outputs(step, &execution.outputs)
-				.map_err(|reason| GenerateError::Outputs { step, reason })?;
 			steps.push(step_hash(&execution.outputs));
 			let mut outputs = execution.outputs.into_iter();
 			let logits = outputs.next().expect("checked: logits first");
@@ -166,5 +160,83 @@ impl Engine {
 			&root,
 		);
 		Ok(Generation { tokens, stop, steps, steps_root: root, fuel_used, hash })
+	}
+
+	/// Re-executes step `step` of the generation `request` asks of `model`, from the state
+	/// before it: `before`, the outputs of step `step - 1` (logits and cache; `None` for step
+	/// 0), which a dispute first checks against that step's leaf of the steps root
+	/// ([`verify_step`](veriml_inference_primitives::generation::verify_step)). The token the
+	/// step feeds follows from `request` and `before`: the prompt's, or the one chosen from
+	/// `before`'s logits. Returns the step's outputs: their
+	/// [`step_hash`](veriml_inference_primitives::generation::step_hash) is the leaf step
+	/// `step` must have. One step's work, whatever the generation's length.
+	pub fn replay_step(
+		&self,
+		model: &[u8],
+		request: &GenerationRequest,
+		step: u32,
+		before: Option<&[Tensor]>,
+		fuel_limit: u64,
+	) -> Result<Vec<Tensor>, GenerateError> {
+		let layout = decoder_layout(model).map_err(GenerateError::Layout)?;
+		if request.prompt.is_empty() {
+			return Err(GenerateError::EmptyPrompt);
+		}
+		request.sampling.check().map_err(GenerateError::Sampling)?;
+		let prompt = request.prompt.len() as u64;
+		// The steps are the prompt's tokens and every generated token but the last.
+		if u64::from(step) >= prompt + u64::from(request.max_tokens.max(1)) - 1 {
+			return Err(GenerateError::NoSuchStep { step });
+		}
+		let (fed, cache) = match (step, before) {
+			(0, None) => (request.prompt[0], layout.empty_cache()),
+			(0, Some(_)) | (_, None) => return Err(GenerateError::NoSuchStep { step }),
+			(_, Some(before)) => {
+				layout
+					.check_step_outputs(step - 1, before)
+					.map_err(|reason| GenerateError::Outputs { step: step - 1, reason })?;
+				let fed = match request.prompt.get(step as usize) {
+					Some(token) => *token,
+					None => {
+						let index = (u64::from(step) - prompt) as u32;
+						choose_token(request.sampling, &before[0], index)
+							.ok_or(GenerateError::NoToken { step: step - 1 })?
+					},
+				};
+				// A stop token ends the generation: no step feeds it.
+				if u64::from(step) >= prompt && request.stop_tokens.contains(&fed) {
+					return Err(GenerateError::NoSuchStep { step });
+				}
+				(fed, before[1..].to_vec())
+			},
+		};
+		let mut load = || Some(model.to_vec());
+		Ok(self.run_step(&layout, model_hash(model), &mut load, step, fed, &cache, fuel_limit)?.outputs)
+	}
+
+	/// Runs step `step`: feeds `fed` at position `step` with `cache` (the previous step's
+	/// `present.N.*` outputs), and checks the outputs are the layout's.
+	#[allow(clippy::too_many_arguments)]
+	fn run_step(
+		&self,
+		layout: &DecoderLayout,
+		hash: ModelHash,
+		load: &mut dyn FnMut() -> Option<Vec<u8>>,
+		step: u32,
+		fed: TokenId,
+		cache: &[Tensor],
+		fuel_limit: u64,
+	) -> Result<Execution, GenerateError> {
+		let inputs = layout.step_inputs(fed, step, cache);
+		let execution = inputs
+			.iter()
+			.map(|input| input.spec().ok_or(EngineError::MalformedTensor.into()))
+			.collect::<Result<Vec<_>, RunError>>()
+			.and_then(|specs| self.run_prepared(Lane::Consensus, guest_hash(), hash, load, &specs, &inputs, fuel_limit))
+			.map_err(|error| GenerateError::Run { step, error })?;
+		layout
+			.check_step_outputs(step, &execution.outputs)
+			.map_err(|reason| GenerateError::Outputs { step, reason })?;
+		Ok(execution)
 	}
 }

@@ -157,6 +157,13 @@ fn one_step_replayed_from_the_state_before_it_gives_that_steps_leaf_and_a_liars_
 		engine.replay_step(&model, &request, step as u32 + 1, honest.as_deref(), u64::MAX),
 		Err(GenerateError::Outputs { .. })
 	));
+	// A state whose logits' bytes are not their shape's is refused, not read.
+	let mut short = honest.clone().unwrap();
+	short[0].data.truncate(8);
+	assert!(matches!(
+		engine.replay_step(&model, &request, step as u32, Some(&short), u64::MAX),
+		Err(GenerateError::Outputs { .. })
+	));
 }
 
 #[test]

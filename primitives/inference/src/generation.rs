@@ -266,7 +266,7 @@ pub fn decoder_layout(model: &[u8]) -> Result<DecoderLayout, LayoutError> {
 		}
 	}
 	if layout.len() != 2 + usize::from(layout.contains(&DecoderInput::PositionIds)) + 2 * layers as usize {
-		return Err(LayoutError::MissingInput("past_key_values.N.value for each key".into()));
+		return Err(LayoutError::MissingInput("past_key_values.N.key for each past_key_values.N.value".into()));
 	}
 	let (heads, head_size) = cache_shape.ok_or(LayoutError::MissingInput("past_key_values.0.key".into()))?;
 
@@ -319,6 +319,10 @@ impl DecoderLayout {
 	pub fn check_step_outputs(&self, position: u32, outputs: &[Tensor]) -> Result<(), String> {
 		if outputs.len() != 1 + 2 * self.layers as usize {
 			return Err(format!("{} outputs, expected {}", outputs.len(), 1 + 2 * self.layers));
+		}
+		// A state handed to a step (a dispute's) may be anyone's: its bytes must be its shape's.
+		if let Some(index) = outputs.iter().position(|output| output.check_well_formed().is_err()) {
+			return Err(format!("output {index}'s bytes are not of its dtype and shape"));
 		}
 		let logits = &outputs[0];
 		if logits.dtype != DType::F32 || logits.shape.len() != 3 || logits.shape[..2] != [1, 1] || logits.shape[2] == 0
@@ -690,5 +694,8 @@ mod tests {
 		];
 		assert_eq!(layout.check_step_outputs(2, &outputs), Ok(()));
 		assert!(layout.check_step_outputs(1, &outputs).unwrap_err().contains("expected f32 [1, 2, 2, 3]"));
+		let mut short = outputs.clone();
+		short[0].data.pop();
+		assert!(layout.check_step_outputs(2, &short).unwrap_err().contains("output 0's bytes"));
 	}
 }

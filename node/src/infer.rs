@@ -207,9 +207,10 @@ impl InferCmd {
 			stop_tokens,
 			sampling: self.sampling()?,
 		};
+		let model_hash = model_hash(model);
 		let mut out = std::io::stdout().lock();
 		if !self.json {
-			let _ = writeln!(out, "model         {:?} ({} bytes)", model_hash(model), model.len());
+			let _ = writeln!(out, "model         {model_hash:?} ({} bytes)", model.len());
 			let _ = writeln!(out, "engine        version {ENGINE_VERSION}, guest {:?}", veriml_engine::guest_hash());
 			let _ = writeln!(out, "prompt        {} tokens: {prompt:?}", request.prompt.len());
 			let _ = match request.sampling {
@@ -251,7 +252,7 @@ impl InferCmd {
 		};
 		if self.json {
 			let json = serde_json::json!({
-				"model_hash": format!("{:?}", model_hash(model)),
+				"model_hash": format!("{model_hash:?}"),
 				"engine_version": ENGINE_VERSION,
 				"engine_guest_hash": format!("{:?}", veriml_engine::guest_hash()),
 				"prompt_tokens": request.prompt,
@@ -299,12 +300,10 @@ impl InferCmd {
 	fn sampling(&self) -> sc_cli::Result<Sampling> {
 		let Some(temperature) = self.temperature else { return Ok(Sampling::Greedy) };
 		let seed = self.seed.as_deref().ok_or("--temperature needs --seed")?;
-		let bytes = seed
+		let seed: [u8; 32] = seed
 			.strip_prefix("0x")
-			.filter(|hex| hex.len() == 64)
-			.and_then(|hex| {
-				(0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect::<Option<Vec<u8>>>()
-			})
+			.and_then(|hex| sp_core::bytes::from_hex(hex).ok())
+			.and_then(|bytes| bytes.try_into().ok())
 			.ok_or("--seed: 32 bytes in hex, 0x and 64 digits")?;
 		let fixed = |value: f64, scale: f64, name: &str| -> sc_cli::Result<u32> {
 			let scaled = (value * scale).round();
@@ -317,7 +316,7 @@ impl InferCmd {
 			temperature_milli: fixed(temperature, 1000.0, "temperature")?,
 			top_k: self.top_k,
 			top_p_micro: fixed(self.top_p, 1_000_000.0, "top-p")?,
-			seed: bytes.try_into().expect("32 bytes"),
+			seed,
 		};
 		sampling.check()?;
 		Ok(sampling)

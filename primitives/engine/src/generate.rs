@@ -2,14 +2,13 @@
 //! deterministic, metered run of the engine ([`veriml_inference_primitives::generation`]
 //! defines the steps, the choice of token and the hashes).
 
-use crate::{guest_hash, Engine};
-use veriml_inference_interface::Lane;
+use crate::Engine;
 use veriml_inference_primitives::{
 	generation::{
 		choose_token, decoder_layout, generation_hash, step_hash, steps_root, DecoderLayout, LayoutError, Sampling,
 		TokenId,
 	},
-	model_hash, EngineError, Execution, ModelHash, RunError, Tensor, ENGINE_VERSION, H256,
+	model_hash, Execution, ModelHash, RunError, Tensor, ENGINE_VERSION, H256,
 };
 
 /// What to generate.
@@ -90,6 +89,17 @@ impl std::fmt::Display for GenerateError {
 	}
 }
 
+/// The layout of `model`, where `request` can be run on it: a prompt of one token at least and
+/// sampling parameters that can sample.
+fn checked(model: &[u8], request: &GenerationRequest) -> Result<DecoderLayout, GenerateError> {
+	let layout = decoder_layout(model).map_err(GenerateError::Layout)?;
+	if request.prompt.is_empty() {
+		return Err(GenerateError::EmptyPrompt);
+	}
+	request.sampling.check().map_err(GenerateError::Sampling)?;
+	Ok(layout)
+}
+
 impl Engine {
 	/// Generates from `model` (a decoder in Hugging Face's layout) as `request` says, within
 	/// `fuel_limit` for all steps' runs together, calling `on_token` with each token as it is
@@ -104,14 +114,9 @@ impl Engine {
 		fuel_limit: u64,
 		mut on_token: impl FnMut(TokenId),
 	) -> Result<Generation, GenerateError> {
-		let layout = decoder_layout(model).map_err(GenerateError::Layout)?;
-		if request.prompt.is_empty() {
-			return Err(GenerateError::EmptyPrompt);
-		}
-		request.sampling.check().map_err(GenerateError::Sampling)?;
+		let layout = checked(model, request)?;
 		// Hashed once: each step finds its prepared model by this hash and its inputs' shapes.
 		let hash = model_hash(model);
-		let mut load = || Some(model.to_vec());
 		let mut cache = layout.empty_cache();
 		let mut tokens = Vec::new();
 		let mut steps = Vec::new();
@@ -127,7 +132,7 @@ impl Engine {
 			if left == 0 {
 				return Err(GenerateError::OutOfFuel { step });
 			}
-			let execution = self.run_step(&layout, hash, &mut load, step, fed, &cache, left)?;
+			let execution = self.run_step(&layout, model, hash, step, fed, &cache, left)?;
 			fuel_used += execution.fuel_used;
 			steps.push(step_hash(&execution.outputs));
 			let mut outputs = execution.outputs.into_iter();
@@ -178,11 +183,7 @@ impl Engine {
 		before: Option<&[Tensor]>,
 		fuel_limit: u64,
 	) -> Result<Vec<Tensor>, GenerateError> {
-		let layout = decoder_layout(model).map_err(GenerateError::Layout)?;
-		if request.prompt.is_empty() {
-			return Err(GenerateError::EmptyPrompt);
-		}
-		request.sampling.check().map_err(GenerateError::Sampling)?;
+		let layout = checked(model, request)?;
 		let prompt = request.prompt.len() as u64;
 		// The steps are the prompt's tokens and every generated token but the last.
 		if u64::from(step) >= prompt + u64::from(request.max_tokens.max(1)) - 1 {
@@ -210,29 +211,26 @@ impl Engine {
 				(fed, before[1..].to_vec())
 			},
 		};
-		let mut load = || Some(model.to_vec());
-		Ok(self.run_step(&layout, model_hash(model), &mut load, step, fed, &cache, fuel_limit)?.outputs)
+		Ok(self.run_step(&layout, model, model_hash(model), step, fed, &cache, fuel_limit)?.outputs)
 	}
 
-	/// Runs step `step`: feeds `fed` at position `step` with `cache` (the previous step's
-	/// `present.N.*` outputs), and checks the outputs are the layout's.
+	/// Runs step `step` of `model` (of hash `hash`): feeds `fed` at position `step` with
+	/// `cache` (the previous step's `present.N.*` outputs), and checks the outputs are the
+	/// layout's.
 	#[allow(clippy::too_many_arguments)]
 	fn run_step(
 		&self,
 		layout: &DecoderLayout,
+		model: &[u8],
 		hash: ModelHash,
-		load: &mut dyn FnMut() -> Option<Vec<u8>>,
 		step: u32,
 		fed: TokenId,
 		cache: &[Tensor],
 		fuel_limit: u64,
 	) -> Result<Execution, GenerateError> {
 		let inputs = layout.step_inputs(fed, step, cache);
-		let execution = inputs
-			.iter()
-			.map(|input| input.spec().ok_or(EngineError::MalformedTensor.into()))
-			.collect::<Result<Vec<_>, RunError>>()
-			.and_then(|specs| self.run_prepared(Lane::Consensus, guest_hash(), hash, load, &specs, &inputs, fuel_limit))
+		let execution = self
+			.run_model_hashed(model, hash, &inputs, fuel_limit)
 			.map_err(|error| GenerateError::Run { step, error })?;
 		layout
 			.check_step_outputs(step, &execution.outputs)

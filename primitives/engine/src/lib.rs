@@ -366,9 +366,20 @@ impl Engine {
 	/// it if needed. For the `infer` command and tests; the chain goes through
 	/// [`InferenceEngine::run`].
 	pub fn run_model(&self, model: &[u8], inputs: &[Tensor], fuel_limit: u64) -> Result<Execution, RunError> {
+		self.run_model_hashed(model, model_hash(model), inputs, fuel_limit)
+	}
+
+	/// [`Engine::run_model`] with the model's hash already known (a generation's steps run one
+	/// model many times: it is hashed once).
+	fn run_model_hashed(
+		&self,
+		model: &[u8],
+		hash: ModelHash,
+		inputs: &[Tensor],
+		fuel_limit: u64,
+	) -> Result<Execution, RunError> {
 		let specs =
 			inputs.iter().map(|t| t.spec().ok_or(EngineError::MalformedTensor)).collect::<Result<Vec<_>, _>>()?;
-		let hash = model_hash(model);
 		let mut load = || Some(model.to_vec());
 		self.run_prepared(Lane::Consensus, guest_hash(), hash, &mut load, &specs, inputs, fuel_limit)
 	}

@@ -114,23 +114,23 @@ fn one_step_replayed_from_the_state_before_it_gives_that_steps_leaf_and_a_liars_
 	request.max_tokens = 12;
 	request.sampling = Sampling::Seeded { temperature_milli: 900, top_k: 8, top_p_micro: 950_000, seed: [3; 32] };
 	let generation = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
-	let count = generation.steps.len();
+	let count = generation.steps.len() as u32;
 
 	// Each step, replayed from the outputs of the step before (as a dispute is given them),
 	// has the generation's leaf: one step's work, never the steps before it.
 	let mut before: Option<Vec<Tensor>> = None;
 	for step in 0..count {
-		let outputs = engine.replay_step(&model, &request, step as u32, before.as_deref(), u64::MAX).unwrap();
+		let outputs = engine.replay_step(&model, &request, step, before.as_deref(), u64::MAX).unwrap();
 		let state = step_hash(&outputs);
-		assert_eq!(state, generation.steps[step], "step {step}");
+		assert_eq!(state, generation.steps[step as usize], "step {step}");
 		let proof = steps_proof(&generation.steps, step).unwrap();
 		assert!(verify_step(&generation.steps_root, count, step, &state, &proof));
 		before = Some(outputs);
 	}
 	// No step after the last: the last token chosen is never fed.
 	assert_eq!(
-		engine.replay_step(&model, &request, count as u32, before.as_deref(), u64::MAX),
-		Err(GenerateError::NoSuchStep { step: count as u32 })
+		engine.replay_step(&model, &request, count, before.as_deref(), u64::MAX),
+		Err(GenerateError::NoSuchStep { step: count })
 	);
 
 	// A liar's state before a step (one float of its cache changed) is not the leaf the root
@@ -138,14 +138,14 @@ fn one_step_replayed_from_the_state_before_it_gives_that_steps_leaf_and_a_liars_
 	let step = count - 3;
 	let mut honest = None;
 	for replayed in 0..step {
-		honest = Some(engine.replay_step(&model, &request, replayed as u32, honest.as_deref(), u64::MAX).unwrap());
+		honest = Some(engine.replay_step(&model, &request, replayed, honest.as_deref(), u64::MAX).unwrap());
 	}
 	let mut forged = honest.clone().unwrap();
 	forged[1].data[0] ^= 1;
 	let proof = steps_proof(&generation.steps, step - 1).unwrap();
 	assert!(!verify_step(&generation.steps_root, count, step - 1, &step_hash(&forged), &proof));
-	let from_forged = engine.replay_step(&model, &request, step as u32, Some(&forged), u64::MAX).unwrap();
-	assert_ne!(step_hash(&from_forged), generation.steps[step]);
+	let from_forged = engine.replay_step(&model, &request, step, Some(&forged), u64::MAX).unwrap();
+	assert_ne!(step_hash(&from_forged), generation.steps[step as usize]);
 
 	// Step 0 has no state before it; any later step needs one of the layout's shapes.
 	assert_eq!(
@@ -154,14 +154,14 @@ fn one_step_replayed_from_the_state_before_it_gives_that_steps_leaf_and_a_liars_
 	);
 	assert_eq!(engine.replay_step(&model, &request, 3, None, u64::MAX), Err(GenerateError::NoSuchStep { step: 3 }));
 	assert!(matches!(
-		engine.replay_step(&model, &request, step as u32 + 1, honest.as_deref(), u64::MAX),
+		engine.replay_step(&model, &request, step + 1, honest.as_deref(), u64::MAX),
 		Err(GenerateError::Outputs { .. })
 	));
 	// A state whose logits' bytes are not their shape's is refused, not read.
 	let mut short = honest.clone().unwrap();
 	short[0].data.truncate(8);
 	assert!(matches!(
-		engine.replay_step(&model, &request, step as u32, Some(&short), u64::MAX),
+		engine.replay_step(&model, &request, step, Some(&short), u64::MAX),
 		Err(GenerateError::Outputs { .. })
 	));
 }

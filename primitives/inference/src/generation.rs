@@ -9,7 +9,7 @@
 //! outputs (logits and cache: the decoder's state after the step) hash the same on every
 //! honest node; a generation commits to the Merkle root of those hashes ([`steps_root`]).
 
-use crate::{output_hash, DType, EngineVersion, ModelHash, Tensor, H256};
+use crate::{merkle, output_hash, DType, EngineVersion, ModelHash, Tensor, H256};
 use alloc::{format, string::String, vec::Vec};
 use codec::Encode;
 
@@ -460,74 +460,23 @@ pub fn step_hash(outputs: &[Tensor]) -> H256 {
 	output_hash(outputs)
 }
 
-/// The Merkle root over a generation's step hashes, in order: leaves `blake2_256(0 ++ hash)`,
-/// nodes `blake2_256(1 ++ left ++ right)`, an odd node carried up unpaired; zero for no steps.
+/// The Merkle root over a generation's step hashes, in order: [`merkle::root`] (the tree the
+/// content store names items by); zero for no steps.
 pub fn steps_root(steps: &[H256]) -> H256 {
-	let mut level: Vec<[u8; 32]> = steps.iter().map(leaf).collect();
-	if level.is_empty() {
-		return H256::zero();
-	}
-	while level.len() > 1 {
-		level = parents(&level);
-	}
-	H256(level[0])
+	merkle::root(steps)
 }
 
-/// The Merkle proof of step `index` of `steps` under [`steps_root`]: the sibling of each node
-/// on its path, bottom up (a node carried up unpaired has none); `None` past the end.
-pub fn steps_proof(steps: &[H256], index: usize) -> Option<Vec<H256>> {
-	if index >= steps.len() {
-		return None;
-	}
-	let mut level: Vec<[u8; 32]> = steps.iter().map(leaf).collect();
-	let (mut at, mut proof) = (index, Vec::new());
-	while level.len() > 1 {
-		if let Some(sibling) = level.get(at ^ 1) {
-			proof.push(H256(*sibling));
-		}
-		level = parents(&level);
-		at /= 2;
-	}
-	Some(proof)
+/// The Merkle proof of step `index` of `steps` under [`steps_root`] ([`merkle::proof`]);
+/// `None` past the end.
+pub fn steps_proof(steps: &[H256], index: u32) -> Option<Vec<H256>> {
+	merkle::proof(steps, index)
 }
 
 /// Whether `step` is step `index` of `count` steps under `root`, by `proof` ([`steps_proof`]).
 /// `count` is the generation's (its prompt's tokens and every generated token but the last),
 /// which the receipt fixes apart from the root.
-pub fn verify_step(root: &H256, count: usize, index: usize, step: &H256, proof: &[H256]) -> bool {
-	if index >= count {
-		return false;
-	}
-	let (mut node, mut at, mut width) = (leaf(step), index, count);
-	let mut siblings = proof.iter();
-	while width > 1 {
-		if at ^ 1 < width {
-			let Some(sibling) = siblings.next() else { return false };
-			node = if at % 2 == 0 { node_of(&node, &sibling.0) } else { node_of(&sibling.0, &node) };
-		}
-		at /= 2;
-		width = width.div_ceil(2);
-	}
-	siblings.next().is_none() && node == root.0
-}
-
-fn leaf(step: &H256) -> [u8; 32] {
-	sp_crypto_hashing::blake2_256(&[&[0u8][..], step.as_bytes()].concat())
-}
-
-fn node_of(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
-	sp_crypto_hashing::blake2_256(&[&[1u8][..], left, right].concat())
-}
-
-fn parents(level: &[[u8; 32]]) -> Vec<[u8; 32]> {
-	level
-		.chunks(2)
-		.map(|pair| match pair {
-			[left, right] => node_of(left, right),
-			[single] => *single,
-			_ => unreachable!("chunks of two"),
-		})
-		.collect()
+pub fn verify_step(root: &H256, count: u32, index: u32, step: &H256, proof: &[H256]) -> bool {
+	merkle::verify(root, count, index, step, proof)
 }
 
 /// What a generation's receipt commits to: `blake2_256(SCALE(engine_version, model_hash,
@@ -638,20 +587,20 @@ mod tests {
 
 	#[test]
 	fn each_step_is_proven_under_the_root_and_nothing_else_is() {
-		for count in 1..=9 {
+		for count in 1u32..=9 {
 			let steps: Vec<H256> = (0..count).map(|i| H256::repeat_byte(i as u8 + 1)).collect();
 			let root = steps_root(&steps);
 			for index in 0..count {
 				let proof = steps_proof(&steps, index).unwrap();
-				assert!(verify_step(&root, count, index, &steps[index], &proof), "{index} of {count}");
+				assert!(verify_step(&root, count, index, &steps[index as usize], &proof), "{index} of {count}");
 				assert!(!verify_step(&root, count, index, &H256::repeat_byte(0xee), &proof));
 				if count > 1 {
 					let other = (index + 1) % count;
-					assert!(!verify_step(&root, count, other, &steps[index], &proof), "{index} as {other} of {count}");
+					assert!(!verify_step(&root, count, other, &steps[index as usize], &proof), "{index} as {other} of {count}");
 				}
 				let mut longer = proof.clone();
 				longer.push(H256::zero());
-				assert!(!verify_step(&root, count, index, &steps[index], &longer));
+				assert!(!verify_step(&root, count, index, &steps[index as usize], &longer));
 			}
 			assert_eq!(steps_proof(&steps, count), None);
 			assert!(!verify_step(&root, count, count, &steps[0], &[]));

@@ -20,6 +20,7 @@ pub mod json;
 #[cfg(feature = "lrn")]
 pub mod lrn;
 pub mod max_pool;
+pub mod merkle;
 pub mod metering;
 pub mod onnx_builder;
 mod tensor;

@@ -9,13 +9,14 @@
 //! byte, and one chunk is proven to belong to an item with `log2(chunks)` hashes
 //! ([`chunk_proof`], [`verify_chunk`]).
 //!
-//! The tree: a leaf is `blake2_256(0x00 ++ chunk hash)`, an inner node
-//! `blake2_256(0x01 ++ left ++ right)` (the prefixes keep a leaf from passing for an inner
-//! node); the leaves are padded with zero hashes to the next power of two, so every proof of an
-//! item has the same length, its tree's depth.
+//! The tree is [`veriml_inference_primitives::merkle`]'s: a leaf is `blake2_256(0x00 ++ chunk
+//! hash)`, an inner node `blake2_256(0x01 ++ left ++ right)` (the prefixes keep a leaf from
+//! passing for an inner node); the leaves are padded with zero hashes to the next power of two,
+//! so every proof of an item has the same length, its tree's depth.
 
 use alloc::vec::Vec;
 use sp_core::H256;
+use veriml_inference_primitives::merkle;
 
 /// The name of a stored item: the root of the Merkle tree over its chunks' hashes.
 pub type ContentRoot = H256;
@@ -23,33 +24,15 @@ pub type ContentRoot = H256;
 /// The blake2-256 of one chunk's bytes: the key under which nodes keep and serve the chunk.
 pub type ChunkHash = H256;
 
-const LEAF_PREFIX: u8 = 0;
-const NODE_PREFIX: u8 = 1;
-
 /// The blake2-256 of a chunk's bytes.
 pub fn chunk_hash(bytes: &[u8]) -> ChunkHash {
 	H256(sp_crypto_hashing::blake2_256(bytes))
 }
 
-fn leaf(hash: &ChunkHash) -> H256 {
-	let mut input = [0u8; 33];
-	input[0] = LEAF_PREFIX;
-	input[1..].copy_from_slice(hash.as_bytes());
-	H256(sp_crypto_hashing::blake2_256(&input))
-}
-
-fn node(left: &H256, right: &H256) -> H256 {
-	let mut input = [0u8; 65];
-	input[0] = NODE_PREFIX;
-	input[1..33].copy_from_slice(left.as_bytes());
-	input[33..].copy_from_slice(right.as_bytes());
-	H256(sp_crypto_hashing::blake2_256(&input))
-}
-
 /// The depth of the tree over `chunks` chunks: `ceil(log2(chunks))`, the length of its proofs
 /// (32 for more than 2^31 chunks).
 pub fn tree_depth(chunks: u32) -> u32 {
-	chunks.max(1).checked_next_power_of_two().map_or(32, u32::trailing_zeros)
+	merkle::depth(chunks)
 }
 
 /// The hashes a tree over `chunks` chunks computes: its leaves and inner nodes, at most three per
@@ -59,54 +42,21 @@ pub fn tree_hashes(chunks: u32) -> u32 {
 	chunks.saturating_add(width.saturating_sub(1))
 }
 
-/// The tree's levels, leaves first: level `d` has `2^(depth - d)` nodes, the last the root.
-fn levels(hashes: &[ChunkHash]) -> Vec<Vec<H256>> {
-	let width = hashes.len().max(1).next_power_of_two();
-	let mut level: Vec<H256> = hashes.iter().map(leaf).collect();
-	level.resize(width, H256::zero());
-	let mut levels = alloc::vec![level];
-	while levels.last().map_or(0, Vec::len) > 1 {
-		let below = levels.last().expect("one level at least");
-		let above = below.chunks(2).map(|pair| node(&pair[0], &pair[1])).collect();
-		levels.push(above);
-	}
-	levels
-}
-
 /// The root of the tree over `hashes`, the chunks' hashes in order.
 pub fn chunk_root(hashes: &[ChunkHash]) -> ContentRoot {
-	levels(hashes).pop().and_then(|root| root.first().copied()).unwrap_or_default()
+	merkle::root(hashes)
 }
 
 /// The siblings that prove chunk `index` of `hashes`, from the leaf's up; `None` when there is
 /// no such chunk.
 pub fn chunk_proof(hashes: &[ChunkHash], index: u32) -> Option<Vec<H256>> {
-	if index as usize >= hashes.len() {
-		return None;
-	}
-	let levels = levels(hashes);
-	let mut position = index as usize;
-	let mut proof = Vec::with_capacity(levels.len().saturating_sub(1));
-	for level in &levels[..levels.len() - 1] {
-		proof.push(level[position ^ 1]);
-		position /= 2;
-	}
-	Some(proof)
+	merkle::proof(hashes, index)
 }
 
 /// Whether `hash` is chunk `index` of the item of `chunks` chunks named `root`, by `proof`
 /// (as [`chunk_proof`] makes it).
 pub fn verify_chunk(root: &ContentRoot, chunks: u32, index: u32, hash: &ChunkHash, proof: &[H256]) -> bool {
-	if index >= chunks || proof.len() as u32 != tree_depth(chunks) {
-		return false;
-	}
-	let mut position = index;
-	let mut computed = leaf(hash);
-	for sibling in proof {
-		computed = if position % 2 == 0 { node(&computed, sibling) } else { node(sibling, &computed) };
-		position /= 2;
-	}
-	&computed == root
+	merkle::verify(root, chunks, index, hash, proof)
 }
 
 /// The IPFS content identifier of a chunk as the node's bitswap server serves it: CIDv1, codec
@@ -391,7 +341,7 @@ mod tests {
 		// Padding is not a chunk: three chunks differ from those three and a zero hash.
 		assert_ne!(chunk_root(&three), chunk_root(&[three[0], three[1], three[2], H256::zero()]));
 		// One chunk: its leaf is the root.
-		assert_eq!(chunk_root(&three[..1]), leaf(&three[0]));
+		assert_eq!(chunk_root(&three[..1]), merkle::leaf(&three[0]));
 		assert_eq!(tree_depth(1), 0);
 		assert_eq!(tree_depth(1024), 10);
 		assert_eq!(tree_depth(1025), 11);

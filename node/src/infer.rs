@@ -27,7 +27,7 @@ pub struct InferCmd {
 	#[arg(long, requires_all = ["tokenizer", "prompt"], conflicts_with_all = ["input", "pin"])]
 	pub generate: bool,
 
-	/// The decoder's `tokenizer.json` (byte-level BPE without merges), for `--generate`.
+	/// The decoder's `tokenizer.json` (a byte-level BPE: GPT-2's family), for `--generate`.
 	#[arg(long, requires = "generate")]
 	pub tokenizer: Option<PathBuf>,
 

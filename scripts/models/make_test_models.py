@@ -1246,6 +1246,85 @@ def generative_models():
           f"a decoder in Hugging Face's layout: {prompt!r} -> {generated!r}")
 
 
+def tokenizer_cases():
+    """Tokenizers with merges, as Hugging Face's `tokenizers` trains and writes them
+    (generative/tokenizers/NAME.json), and what that library encodes a set of texts to and
+    decodes the ids back to (cases.json): the reference veriml_engine's tokenizer is checked
+    against. Trained here on the Zen of Python, a few standard modules' docs and the texts encoded
+    (so that merges span their digits, marks and symbols; no downloads):
+    gpt2_style (GPT-2's byte-level BPE: ByteLevel's split by GPT-2's pattern), gpt2_prefix_space
+    (the same with add_prefix_space), llama3_style (Llama 3's split pattern, then ByteLevel
+    without its own split; ignore_merges), digits_style (digits split one by one before
+    ByteLevel, as SmolLM's tokenizer does). Each has special tokens and gpt2_style a non-special
+    added token."""
+    import codecs
+    import collections
+    import contextlib
+    import io
+    import textwrap
+
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    with contextlib.redirect_stdout(io.StringIO()):
+        import this
+    corpus = [codecs.decode(this.s, "rot13"), json.__doc__, collections.__doc__, textwrap.__doc__,
+              "Numbers: 0 1 2 3 4 5 6 7 8 9 10 100 1000 3.14159 2026-12-06.",
+              "naïve café résumé 日本語 Ωμέγα 🙂 don't it's we're I'll you've he'd"]
+    texts = [
+        "", " ", "   ", "\n", "\n\n", "x", "Hello, world!", "Beautiful is better than ugly.",
+        "  leading spaces", "trailing spaces   ", "tabs\tand\nnew lines\r\n\r\nend",
+        "it's they're we've I'm you'll he'd IT'S THEY'RE", "numbers 1234567 and 3.14159, -42, 0x1F",
+        "naïve café résumé", "日本語のテキスト", "emoji 🙂🚀 done", "Ωμέγα Δέλτα", "ﬁligature",
+        "مرحبا بالعالم", "नमस्ते दुनिया", "Ⅻ ² ٣٤ ５", "a\u00a0b\u2003c\u3000d", "\u0085next\u2028line",
+        "zero\u200bwidth", "mixed<|endoftext|>special", "<|endoftext|><|endoftext|>x",
+        "[veriml] added [veriml]", "<|begin_of_text|>Hi<|end_of_text|>", "12abc34", "don't stop!!!",
+        "x" * 50, "Errors should never pass silently.\nUnless explicitly silenced.",
+        "double  spaces,\n\nblank lines \n\t mixed\u3000 ideographic  x", "a\n\nb \u3000c  ", "end ",
+        codecs.decode(this.s, "rot13"),
+    ]
+    llama3 = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+              r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+    def trained(pre_tokenizer, special, ignore_merges=False, vocab_size=2000):
+        tokenizer = Tokenizer(models.BPE(ignore_merges=ignore_merges))
+        tokenizer.pre_tokenizer = pre_tokenizer
+        tokenizer.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, show_progress=False, special_tokens=special,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        tokenizer.train_from_iterator(corpus + texts, trainer=trainer)
+        return tokenizer
+
+    gpt2 = trained(pre_tokenizers.ByteLevel(add_prefix_space=False), ["<|endoftext|>"])
+    gpt2.add_tokens([AddedToken("[veriml]", special=False, normalized=False)])
+    prefix = Tokenizer.from_str(gpt2.to_str())
+    prefix.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tokenizers = {
+        "gpt2_style": gpt2,
+        "gpt2_prefix_space": prefix,
+        "llama3_style": trained(
+            pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(llama3), "isolated"),
+                                     pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]),
+            ["<|begin_of_text|>", "<|end_of_text|>"], ignore_merges=True),
+        "digits_style": trained(
+            pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                     pre_tokenizers.ByteLevel(add_prefix_space=False)]),
+            ["<|endoftext|>"]),
+    }
+    folder = os.path.join(OUT, "generative", "tokenizers")
+    os.makedirs(folder, exist_ok=True)
+    cases = []
+    for name, tokenizer in tokenizers.items():
+        tokenizer.save(os.path.join(folder, f"{name}.json"))
+        # Long texts too (not trained on): a long run of spaces, the Zen of Python 20 times.
+        for text in texts + ["x" + " " * 5000 + "y\n", codecs.decode(this.s, "rot13") * 20]:
+            ids = tokenizer.encode(text, add_special_tokens=False).ids
+            cases.append({"tokenizer": name, "text": text, "ids": ids,
+                          "decoded": tokenizer.decode(ids, skip_special_tokens=True)})
+    with open(os.path.join(folder, "cases.json"), "w") as f:
+        json.dump(cases, f, ensure_ascii=False)
+    merges = {name: len(json.loads(t.to_str())["model"]["merges"]) for name, t in tokenizers.items()}
+    print(f"  generative/tokenizers                {len(cases):>9} cases  tokenizers' encodings, merges {merges}")
+
+
 if __name__ == "__main__":
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -1260,3 +1339,4 @@ if __name__ == "__main__":
     hostile_models()
     adversarial_models()
     generative_models()
+    tokenizer_cases()

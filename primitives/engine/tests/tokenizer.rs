@@ -1,0 +1,52 @@
+//! The tokenizer.json reader against Hugging Face's `tokenizers` on the tokenizers the test-model
+//! stage trains (`generative/tokenizers`: GPT-2's split, with and without a prefix space, Llama
+//! 3's split with `ignore_merges`, digits split one by one), on texts with spaces, contractions,
+//! digits, scripts whose marks are no letters, emoji, added tokens: the same ids, and the ids
+//! decoded to the same text.
+
+mod common;
+
+use veriml_engine::tokenizer::Tokenizer;
+
+#[test]
+fn encodes_and_decodes_as_hugging_faces_tokenizers_does() {
+	let folder = common::models_dir().join("generative").join("tokenizers");
+	let cases: serde_json::Value =
+		serde_json::from_str(&std::fs::read_to_string(folder.join("cases.json")).unwrap()).unwrap();
+	let mut tokenizers = std::collections::BTreeMap::new();
+	let mut merged = 0;
+	let cases = cases.as_array().unwrap();
+	for case in cases {
+		let name = case["tokenizer"].as_str().unwrap();
+		let tokenizer = tokenizers.entry(name).or_insert_with(|| {
+			let json = std::fs::read_to_string(folder.join(format!("{name}.json"))).unwrap();
+			Tokenizer::from_json(&json).unwrap_or_else(|e| panic!("{name}: {e}"))
+		});
+		let text = case["text"].as_str().unwrap();
+		let expected: Vec<u32> = case["ids"].as_array().unwrap().iter().map(|id| id.as_u64().unwrap() as u32).collect();
+		let ids = tokenizer.encode(text);
+		assert_eq!(ids, expected, "{name} encodes {text:?}");
+		let decoded = tokenizer.decode(&ids).unwrap();
+		assert_eq!(String::from_utf8_lossy(&decoded), case["decoded"].as_str().unwrap(), "{name} decodes {text:?}");
+		// The cases exercise the merges: most texts take fewer tokens than bytes.
+		merged += usize::from(ids.len() < text.len());
+	}
+	assert_eq!(tokenizers.len(), 4);
+	assert!(cases.len() >= 4 * 30 && merged > cases.len() / 2, "{merged} of {} cases merged", cases.len());
+}
+
+#[test]
+fn long_runs_of_spaces_and_newlines_round_trip() {
+	// A prompt is anyone's text: runs of 100,000 spaces, newlines or digits are split and
+	// merged (in a heap: tens of milliseconds, not the minutes of a quadratic merge loop), and
+	// decode to the text again.
+	let folder = common::models_dir().join("generative").join("tokenizers");
+	for name in ["gpt2_style", "llama3_style", "digits_style"] {
+		let tokenizer =
+			Tokenizer::from_json(&std::fs::read_to_string(folder.join(format!("{name}.json"))).unwrap()).unwrap();
+		for text in [format!("a{}b", " ".repeat(100_000)), format!("a{}b", "\n ".repeat(50_000)), "9".repeat(100_000)] {
+			let ids = tokenizer.encode(&text);
+			assert_eq!(tokenizer.decode(&ids).unwrap(), text.as_bytes(), "{name}");
+		}
+	}
+}

@@ -1070,7 +1070,8 @@ def generative_models():
     are set, not trained, from the Zen of Python (the `this` module's text, which Python ships):
     a token's logits are its byte's bigram log-probabilities plus those of the byte two back,
     which an attention head finds in the cache (positions encoded so that each query attends to
-    the position before it), each table factored to rank 48. Tokens are bytes (a byte-level BPE
+    the position before it), each table factored to rank 48 at most, every weight on a grid (the
+    same bytes on every machine). Tokens are bytes (a byte-level BPE
     without merges) and <|endoftext|>. generation.json has a prompt and onnxruntime's greedy
     tokens, fed one token a step with the cache, as veriml_engine's generate does."""
     import codecs
@@ -1092,13 +1093,28 @@ def generative_models():
         for a, b in pairs:
             counts[a, b] += 1
         return np.log(counts / counts.sum(axis=1, keepdims=True))
-    bigram = log_probs(list(zip(text, text[1:])) + [(text[-1], end_of_text)])
-    skip = log_probs(zip(text, text[2:]))
-    unigram = np.log((np.bincount(np.frombuffer(text, np.uint8), minlength=vocab) + 0.05) / len(text))
-    u, s, vt = np.linalg.svd(bigram)
-    embed = u[:, :rank] * np.sqrt(s[:rank])
+    # The same bytes on every machine: numpy's log, cos and sin and LAPACK's SVD differ in
+    # their last bits from one CPU to another (and the SVD's vectors of equal singular values
+    # altogether), so each table is rounded to a grid far coarser than those differences, and
+    # the factors are the singular vectors of the singular values that are not zero (the
+    # smoothed table's rank is under 48: its unseen bytes' rows are equal), signed by their
+    # largest entry, rounded, and the other factor solved from the rounded one.
+    def grid(values, bits):
+        return np.round(np.asarray(values, dtype=np.float64) * 2.0 ** bits) / 2.0 ** bits
+    bigram = grid(log_probs(list(zip(text, text[1:])) + [(text[-1], end_of_text)]), 20)
+    skip = grid(log_probs(zip(text, text[2:])), 20)
+    unigram = grid(np.log((np.bincount(np.frombuffer(text, np.uint8), minlength=vocab) + 0.05) / len(text)), 20)
+    u, s, _ = np.linalg.svd(bigram)
+    used = int(np.sum(s > 1e-6 * s[0]))
+    assert used <= rank
+    u = u[:, :used] * np.sign(u[np.abs(u[:, :used]).argmax(axis=0), np.arange(used)])
+    embed = np.zeros((vocab, rank))
+    embed[:, :used] = grid(u * np.sqrt(s[:used]), 10)
+    bigram_unembed = np.zeros((rank, vocab))
+    bigram_unembed[:used] = grid(np.linalg.lstsq(embed[:, :used], bigram, rcond=None)[0], 12)
     # The token two back, as the head copies its embedding: its logits through embed's inverse.
-    skip_unembed = np.linalg.pinv(embed) @ (0.8 * (skip - unigram))
+    skip_unembed = np.zeros((rank, vocab))
+    skip_unembed[:used] = grid(np.linalg.lstsq(embed[:, :used], 0.8 * (skip - unigram), rcond=None)[0], 12)
 
     token_block, before_block, position_block = slice(0, rank), slice(rank, 2 * rank), slice(2 * rank, width)
     token_embed = np.zeros((vocab, width))
@@ -1106,12 +1122,12 @@ def generative_models():
     angles = 2 * np.pi / np.geomspace(2.5, 8192, frequencies)
     place = np.arange(positions)[:, None] * angles
     position_embed = np.zeros((positions, width))
-    position_embed[:, position_block] = np.concatenate([np.cos(place), np.sin(place)], axis=1)
+    position_embed[:, position_block] = grid(np.concatenate([np.cos(place), np.sin(place)], axis=1), 16)
     # Each head's query is its position turned back one step, its key its position: the scores
     # sum cos(angle * (i - 1 - j)), largest (16, by at least 3.2 over every other j < 1024) at
     # j = i - 1; 8x sharpens the softmax to that one position.
     cos, sin = np.diag(np.cos(angles)), np.diag(np.sin(angles))
-    back_one = np.block([[cos, -sin], [sin, cos]]) * 8.0 * np.sqrt(head)
+    back_one = grid(np.block([[cos, -sin], [sin, cos]]) * 8.0 * np.sqrt(head), 12)
     wq, wk, wv, wo = (np.zeros((width, width)) for _ in range(4))
     for h in range(heads):
         wq[position_block, h * head:(h + 1) * head] = back_one
@@ -1119,7 +1135,7 @@ def generative_models():
     wv[token_block, before_block] = np.eye(rank)
     wo[before_block, before_block] = np.eye(rank)
     unembed = np.zeros((width, vocab))
-    unembed[token_block] = np.sqrt(s[:rank])[:, None] * vt[:rank]
+    unembed[token_block] = bigram_unembed
     unembed[before_block] = skip_unembed
     f32 = lambda a: np.asarray(a, dtype=np.float32)
     weights = {

@@ -70,6 +70,22 @@ fn greedy_generation_streams_onnxruntimes_tokens_and_hashes_the_same_every_run()
 }
 
 #[test]
+fn the_test_decoder_and_its_greedy_generation_are_pinned() {
+	// The test-model stage writes the decoder's bytes alike on every machine (each weight on a
+	// grid far coarser than the last bits numpy's and LAPACK's kernels differ in from one CPU to
+	// another: the same file here and under qemu's Nehalem, Skylake-Server and max), and the
+	// engine generates the same tokens and step states from it everywhere; a change of either
+	// (the generator, the engine's version, the steps' hashing) shows here.
+	let (model, _, _, request) = decoder();
+	assert_eq!(
+		format!("{:?}", veriml_inference_primitives::model_hash(&model)),
+		"0x2553ddf8c5b9963ae593687f06d2c2f3988f9d2b6f393ad32040f8e62269b8d2"
+	);
+	let generation = common::new_engine().generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	assert_eq!(format!("{:?}", generation.hash), "0x4854e6a1abb7a4b96edd0c4e0970ba8682b81ed78c4c380e5466a5f20d4a2efa");
+}
+
+#[test]
 fn a_stop_token_ends_the_generation_and_is_kept() {
 	let (model, _, _, mut request) = decoder();
 	let engine = common::new_engine();

@@ -2,7 +2,8 @@
 //! byte-level BPE tokenizers of GPT-2's family and their descendants (Llama 3, Qwen, SmolLM…):
 //! a BPE model with merges over GPT-2's byte-level alphabet, added tokens (`<|endoftext|>`…),
 //! pre-tokenizers `ByteLevel` (with or without GPT-2's split), `Split` (a regex or a string,
-//! matches isolated), `Digits` and `Sequence`s of them, decoder `ByteLevel`. Encoding and
+//! matches isolated), `Digits` and `Sequence`s of them ending with `ByteLevel`, decoder
+//! `ByteLevel`. Encoding and
 //! decoding give what `tokenizers` gives (`encode(text, add_special_tokens=False)`,
 //! `decode(ids, skip_special_tokens=True)`), checked against it on the test-model stage's
 //! tokenizers (`tests/tokenizer.rs`). Anything else (normalizers, WordPiece, Unigram, byte
@@ -136,16 +137,35 @@ fn byte_level_alphabet() -> [char; 256] {
 	alphabet
 }
 
-/// The pre-tokenizer steps of `part` (a `pre_tokenizer` object), appended to `steps`.
-fn pre_tokenizer(part: &Value, steps: &mut Vec<PreTokenizer>) -> Result<(), String> {
+/// The pre-tokenizer steps of `tokenizer.json`'s `pre_tokenizer`. `ByteLevel` must be the last
+/// of them: it maps each piece's bytes to the byte-level alphabet (which [`Tokenizer::merge`]
+/// does last), so a tokenizer without it runs BPE on text as it is, and a step after it splits
+/// mapped text (a space is `Ġ` there); both are refused.
+fn pre_tokenizers(part: &Value) -> Result<Vec<PreTokenizer>, String> {
+	let mut steps = Vec::new();
+	let mut byte_level = false;
+	pre_tokenizer(part, &mut steps, &mut byte_level)?;
+	if !byte_level {
+		return Err("a pre-tokenizer without ByteLevel: only byte-level BPE is read".into());
+	}
+	Ok(steps)
+}
+
+/// The pre-tokenizer steps of `part` (a `pre_tokenizer` object), appended to `steps`;
+/// `byte_level` says whether a `ByteLevel` came before.
+fn pre_tokenizer(part: &Value, steps: &mut Vec<PreTokenizer>, byte_level: &mut bool) -> Result<(), String> {
+	if *byte_level {
+		return Err(format!("pre-tokenizer {} after ByteLevel: not read", part["type"]));
+	}
 	match part["type"].as_str() {
 		None if part.is_null() => {},
 		Some("Sequence") => {
 			for inner in part["pretokenizers"].as_array().ok_or("a Sequence pre-tokenizer without pretokenizers")? {
-				pre_tokenizer(inner, steps)?;
+				pre_tokenizer(inner, steps, byte_level)?;
 			}
 		},
 		Some("ByteLevel") => {
+			*byte_level = true;
 			if part["add_prefix_space"] == true {
 				steps.push(PreTokenizer::PrefixSpace);
 			}
@@ -241,8 +261,7 @@ impl Tokenizer {
 		if root["decoder"]["type"] != "ByteLevel" {
 			return Err(format!("decoder {}: only ByteLevel is read", root["decoder"]["type"]));
 		}
-		let mut pre_tokenizers = Vec::new();
-		pre_tokenizer(&root["pre_tokenizer"], &mut pre_tokenizers)?;
+		let pre_tokenizers = pre_tokenizers(&root["pre_tokenizer"])?;
 
 		let id = |value: &Value| value.as_u64().and_then(|v| TokenId::try_from(v).ok());
 		let mut vocab = HashMap::new();
@@ -533,5 +552,11 @@ mod tests {
 		);
 		let look_ahead = Tokenizer::from_json(&look_ahead).unwrap_err();
 		assert!(look_ahead.contains("look-around"), "{look_ahead}");
+		let byte_level = r#"{"type": "ByteLevel", "add_prefix_space": false}"#;
+		let without = byte_level_json("", "", END).replace(byte_level, "null");
+		assert!(Tokenizer::from_json(&without).unwrap_err().contains("without ByteLevel"));
+		let digits_after = r#"{"type": "Sequence", "pretokenizers": [{"type": "ByteLevel"}, {"type": "Digits"}]}"#;
+		let digits_after = Tokenizer::from_json(&byte_level_json("", "", END).replace(byte_level, digits_after));
+		assert!(digits_after.unwrap_err().contains(r#"pre-tokenizer "Digits" after ByteLevel"#));
 	}
 }

@@ -1,5 +1,5 @@
 //! A decoder's tokenizer as Hugging Face's `tokenizers` writes it (`tokenizer.json`), for the
-//! byte-level BPE tokenizers of GPT-2's family and their descendants (Llama 3, Qwen, SmolLM…):
+//! byte-level BPE tokenizers of GPT-2's family and their descendants (Llama 3, SmolLM…):
 //! a BPE model with merges over GPT-2's byte-level alphabet, added tokens (`<|endoftext|>`…),
 //! pre-tokenizers `ByteLevel` (with or without GPT-2's split), `Split` (a regex or a string,
 //! matches isolated), `Digits` and `Sequence`s of them ending with `ByteLevel`, decoder

@@ -20,8 +20,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$VERIML_ROOT"
 repeat="${1:-5}"
-models_dir="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}"
-[ -d "$models_dir/adversarial" ] || "$VERIML_ROOT/scripts/models/make-test-models.sh"
+need_test_models adversarial
 [ -x "$VERIML_NODE" ] || build_node
 
 # The runtime's figures, read where they are defined.

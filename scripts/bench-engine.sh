@@ -12,8 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$VERIML_ROOT"
 repeat="${1:-15}"
-models_dir="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}"
-[ -d "$models_dir/light_squeezenet" ] || "$VERIML_ROOT/scripts/models/make-test-models.sh"
+need_test_models light_squeezenet
 cargo build --release --locked -p veriml-engine --features native-tract --example compare
 compare="$VERIML_ROOT/target/release/examples/compare"
 

@@ -13,9 +13,8 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$VERIML_ROOT"
-models_dir="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}"
+need_test_models generative/tiny_decoder
 decoder="$models_dir/generative/tiny_decoder"
-[ -d "$decoder" ] || "$VERIML_ROOT/scripts/models/make-test-models.sh"
 [ -x "$VERIML_NODE" ] || build_node
 python="$VERIML_ROOT/target/pyenv/bin/python"
 prompt="Errors should"

@@ -10,8 +10,7 @@ source "$(dirname "$0")/common.sh"
 cd "$VERIML_ROOT"
 build_node
 install_js_workspace
-models_dir="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}"
-[ -d "$models_dir/stored_matmul_large" ] || "$VERIML_ROOT/scripts/models/make-test-models.sh"
+need_test_models stored_matmul_large
 port=19958
 # The pool holds the chunks waiting for a block.
 start_bench_node "$port" 30458 --role inference,storage --pool-kbytes 65536 --rpc-max-request-size 32

@@ -41,6 +41,13 @@ start_bench_node() {
 	wait_for_rpc "$port" 120 "$dir/node.log"
 }
 
+# Sets models_dir to the engine's test models ($VERIML_TEST_MODELS, else target/test-models),
+# writing them first (the test-model stage's script) where `$1`, a folder in them, is missing.
+need_test_models() {
+	models_dir="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}"
+	[ -d "$models_dir/$1" ] || "$VERIML_ROOT/scripts/models/make-test-models.sh"
+}
+
 # Builds the release node (and its wasm runtime). Cargo prints its own progress.
 build_node() {
 	log "building veriml-node (release; a cold build takes 20 to 50 minutes on 2 cores)"

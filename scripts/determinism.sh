@@ -17,8 +17,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$VERIML_ROOT"
 
-models_dir="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}"
-[ -d "$models_dir/light_squeezenet" ] || "$VERIML_ROOT/scripts/models/make-test-models.sh"
+need_test_models light_squeezenet
 command -v qemu-x86_64 >/dev/null || "$VERIML_ROOT/scripts/install-deps.sh"
 [ -x "$VERIML_NODE" ] || build_node
 # Native tract, for the "would it have differed" column: the guest's own code built for this

@@ -13,8 +13,7 @@ source "$(dirname "$0")/common.sh"
 cd "$VERIML_ROOT"
 runs="${1:-15}"
 shift || true
-models_dir="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}"
-[ -d "$models_dir/light_squeezenet" ] || "$VERIML_ROOT/scripts/models/make-test-models.sh"
+need_test_models light_squeezenet
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(light_squeezenet light_shufflenet light_inception_v1 light_resnet50
 	light_densenet121 pytorch_Conv2d pytorch_ConvTranspose2d pytorch_Linear sklearn_linear_regressor

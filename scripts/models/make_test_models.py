@@ -1271,15 +1271,16 @@ def tokenizer_cases():
     gpt2_style (GPT-2's byte-level BPE: ByteLevel's split by GPT-2's pattern), gpt2_prefix_space
     (the same with add_prefix_space), llama3_style (Llama 3's split pattern, then ByteLevel
     without its own split; ignore_merges), digits_style (digits split one by one before
-    ByteLevel, as SmolLM's tokenizer does). Each has special tokens and gpt2_style a non-special
-    added token."""
+    ByteLevel, as SmolLM's tokenizer does), qwen2_style (Qwen 2's NFC normalizer and split
+    pattern). Each has special tokens; gpt2_style a non-special added token matched in the text
+    as it is, qwen2_style one matched in normalized text (after the special tokens)."""
     import codecs
     import collections
     import contextlib
     import io
     import textwrap
 
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     with contextlib.redirect_stdout(io.StringIO()):
         import this
     corpus = [codecs.decode(this.s, "rot13"), json.__doc__, collections.__doc__, textwrap.__doc__,
@@ -1296,12 +1297,17 @@ def tokenizer_cases():
         "x" * 50, "Errors should never pass silently.\nUnless explicitly silenced.",
         "double  spaces,\n\nblank lines \n\t mixed\u3000 ideographic  x", "a\n\nb \u3000c  ", "end ",
         codecs.decode(this.s, "rot13"),
+        # NFC composes these: combining marks, the ohm and angstrom signs, Hangul jamo.
+        "e\u0301te\u0301 A\u030angstro\u0308m \u212b \u2126hm \u1100\u1161\u11a8 \u00c5",
+        "[A\u030a] and [\u00c5]", "x<|im_start|>user", "<|im_start|>[\u00c5]<|im_end|>",
     ]
     llama3 = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
               r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+    qwen2 = llama3.replace(r"\p{N}{1,3}", r"\p{N}")
 
-    def trained(pre_tokenizer, special, ignore_merges=False, vocab_size=2000):
+    def trained(pre_tokenizer, special, ignore_merges=False, vocab_size=2000, normalizer=None):
         tokenizer = Tokenizer(models.BPE(ignore_merges=ignore_merges))
+        tokenizer.normalizer = normalizer
         tokenizer.pre_tokenizer = pre_tokenizer
         tokenizer.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, show_progress=False, special_tokens=special,
@@ -1324,7 +1330,15 @@ def tokenizer_cases():
             pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
                                      pre_tokenizers.ByteLevel(add_prefix_space=False)]),
             ["<|endoftext|>"]),
+        "qwen2_style": trained(
+            pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(qwen2), "isolated"),
+                                     pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]),
+            ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], normalizer=normalizers.NFC()),
     }
+    # Matched in normalized text, after the special tokens: "x<|im" is not found in
+    # "x<|im_start|>", where "<|im_start|>" is found first.
+    tokenizers["qwen2_style"].add_tokens([AddedToken("[\u00c5]", special=False, normalized=True),
+                                          AddedToken("x<|im", special=False, normalized=True)])
     folder = os.path.join(OUT, "generative", "tokenizers")
     os.makedirs(folder, exist_ok=True)
     cases = []

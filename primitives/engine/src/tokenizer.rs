@@ -1,13 +1,13 @@
 //! A decoder's tokenizer as Hugging Face's `tokenizers` writes it (`tokenizer.json`), for the
-//! byte-level BPE tokenizers of GPT-2's family and their descendants (Llama 3, SmolLM…):
-//! a BPE model with merges over GPT-2's byte-level alphabet, added tokens (`<|endoftext|>`…),
-//! pre-tokenizers `ByteLevel` (with or without GPT-2's split), `Split` (a regex or a string,
-//! matches isolated), `Digits` and `Sequence`s of them ending with `ByteLevel`, decoder
-//! `ByteLevel`. Encoding and
+//! byte-level BPE tokenizers of GPT-2's family and their descendants (Llama 3, SmolLM,
+//! Qwen 2…): a BPE model with merges over GPT-2's byte-level alphabet, the normalizer `NFC`,
+//! added tokens (`<|endoftext|>`…), pre-tokenizers `ByteLevel` (with or without GPT-2's
+//! split), `Split` (a regex or a string, matches isolated), `Digits` and `Sequence`s of them
+//! ending with `ByteLevel`, decoder `ByteLevel`. Encoding and
 //! decoding give what `tokenizers` gives (`encode(text, add_special_tokens=False)`,
 //! `decode(ids, skip_special_tokens=True)`), checked against it on the test-model stage's
-//! tokenizers (`tests/tokenizer.rs`). Anything else (normalizers, WordPiece, Unigram, byte
-//! fallback, added tokens that strip spaces…) is refused by name, not approximated.
+//! tokenizers (`tests/tokenizer.rs`). Anything else (other normalizers, WordPiece, Unigram,
+//! byte fallback, added tokens that strip spaces…) is refused by name, not approximated.
 //!
 //! The split patterns run with the `regex` crate (the version Cargo.lock pins, and its Unicode
 //! tables: `tokenizers` runs them with Oniguruma, whose tables may class a character assigned
@@ -17,9 +17,11 @@
 //! followed by other text); a pattern with other look-around is refused. Tokenization runs on
 //! the node, off chain.
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+use unicode_normalization::UnicodeNormalization;
 use veriml_inference_primitives::generation::TokenId;
 
 /// GPT-2's split, which `ByteLevel` applies with `use_regex` (as `tokenizers` writes it).
@@ -112,13 +114,61 @@ pub struct Tokenizer {
 	merges: HashMap<(TokenId, TokenId), (u32, TokenId)>,
 	/// A piece found whole in the vocabulary is that token, merges or not (`ignore_merges`).
 	ignore_merges: bool,
-	/// Added tokens' contents and ids, longest first (matched in text before anything else).
-	added: Vec<(String, TokenId)>,
+	/// Added tokens matched in the text as it is, before anything else (those written
+	/// `"normalized": false`: special tokens, as a rule).
+	added: AddedTokens,
+	/// Added tokens matched in each stretch of text between those, once normalized.
+	added_normalized: AddedTokens,
+	/// Whether each stretch of text between added tokens is put in Unicode's normalization
+	/// form C (the `NFC` normalizer).
+	nfc: bool,
 	/// Pre-tokenization, in order.
 	pre_tokenizers: Vec<PreTokenizer>,
 	/// The character of each byte in GPT-2's byte-level alphabet, and back.
 	alphabet: [char; 256],
 	bytes: HashMap<char, u8>,
+}
+
+/// A set of added tokens, matched as `tokenizers` matches them: the longest at the leftmost
+/// place, in one pass over the text whatever their number.
+#[derive(Clone, Debug)]
+struct AddedTokens {
+	contents: AhoCorasick,
+	/// Each content's token, in the order of `contents`' patterns.
+	ids: Vec<TokenId>,
+}
+
+impl AddedTokens {
+	/// Of two added tokens with the same content, the lower id is matched.
+	fn new(mut added: Vec<(String, TokenId)>) -> Result<Self, String> {
+		added.sort();
+		added.dedup_by(|later, earlier| later.0 == earlier.0);
+		let contents = AhoCorasick::builder()
+			.match_kind(MatchKind::LeftmostLongest)
+			.build(added.iter().map(|(content, _)| content))
+			.map_err(|e| format!("added tokens: {e}"))?;
+		Ok(Self { contents, ids: added.into_iter().map(|(_, id)| id).collect() })
+	}
+
+	/// Calls `each` with the stretches of `text` between added tokens and the added tokens, in
+	/// order. Contents are whole UTF-8 strings, so every match starts and ends at a
+	/// character's boundary.
+	fn split(&self, text: &str, mut each: impl FnMut(Part<'_>)) {
+		let mut at = 0;
+		for found in self.contents.find_iter(text) {
+			each(Part::Text(&text[at..found.start()]));
+			each(Part::Added(self.ids[found.pattern().as_usize()]));
+			at = found.end();
+		}
+		each(Part::Text(&text[at..]));
+	}
+}
+
+/// A part of a text split at its added tokens.
+enum Part<'a> {
+	/// A stretch between added tokens (may be empty).
+	Text(&'a str),
+	Added(TokenId),
 }
 
 /// GPT-2's byte-level alphabet: the character that stands for each byte in the vocabulary.
@@ -255,9 +305,11 @@ impl Tokenizer {
 		{
 			return Err("BPE byte fallback, dropout, subword prefixes and suffixes are not read".into());
 		}
-		if !root["normalizer"].is_null() {
-			return Err(format!("normalizer {}: not read", root["normalizer"]["type"]));
-		}
+		let nfc = match root["normalizer"]["type"].as_str() {
+			None if root["normalizer"].is_null() => false,
+			Some("NFC") => true,
+			_ => return Err(format!("normalizer {}: not read", root["normalizer"]["type"])),
+		};
 		if root["decoder"]["type"] != "ByteLevel" {
 			return Err(format!("decoder {}: only ByteLevel is read", root["decoder"]["type"]));
 		}
@@ -300,7 +352,7 @@ impl Tokenizer {
 			merges.entry(pair).or_insert((rank as u32, merged));
 		}
 
-		let mut added = Vec::new();
+		let (mut added, mut added_normalized) = (Vec::new(), Vec::new());
 		for token in root["added_tokens"].as_array().into_iter().flatten() {
 			let (Some(content), Some(token_id)) = (token["content"].as_str(), id(&token["id"])) else {
 				return Err(format!("added token {token}: no content or id"));
@@ -316,17 +368,21 @@ impl Tokenizer {
 			if byte_ids.contains(&token_id) {
 				return Err(format!("added token {content:?} has the id of a byte ({token_id})"));
 			}
-			entries.insert(token_id, Entry::Added { content: content.to_string(), special: token["special"] == true });
-			added.push((content.to_string(), token_id));
+			let special = token["special"] == true;
+			entries.insert(token_id, Entry::Added { content: content.to_string(), special });
+			// Unwritten, `normalized` is what `tokenizers` gives a token made without it.
+			let normalized = token["normalized"].as_bool().unwrap_or(!special);
+			if normalized { &mut added_normalized } else { &mut added }.push((content.to_string(), token_id));
 		}
-		added.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
 		let bytes = alphabet.iter().enumerate().map(|(byte, c)| (*c, byte as u8)).collect();
 		Ok(Self {
 			vocab,
 			entries,
 			merges,
 			ignore_merges: model["ignore_merges"] == true,
-			added,
+			added: AddedTokens::new(added)?,
+			added_normalized: AddedTokens::new(added_normalized)?,
+			nfc,
 			pre_tokenizers,
 			alphabet,
 			bytes,
@@ -337,26 +393,24 @@ impl Tokenizer {
 	/// leftmost place), each stretch of text between them pre-tokenized into pieces and each
 	/// piece merged by BPE.
 	pub fn encode(&self, text: &str) -> Vec<TokenId> {
+		// As `tokenizers`' added vocabulary: the added tokens not normalized are found in the
+		// text as it is, the others in each stretch between them once normalized.
 		let mut tokens = Vec::new();
-		let mut at = 0;
-		let mut stretch = 0;
-		while at < text.len() {
-			let found = self.added.iter().find(|(content, _)| text[at..].starts_with(content.as_str()));
-			match found {
-				Some((content, token)) => {
-					self.encode_stretch(&text[stretch..at], &mut tokens);
-					tokens.push(*token);
-					at += content.len();
-					stretch = at;
-				},
-				None => at += text[at..].chars().next().map_or(1, char::len_utf8),
-			}
-		}
-		self.encode_stretch(&text[stretch..], &mut tokens);
+		self.added.split(text, |part| match part {
+			Part::Added(token) => tokens.push(token),
+			Part::Text(stretch) => {
+				let normalized = if self.nfc { stretch.nfc().collect() } else { stretch.to_string() };
+				self.added_normalized.split(&normalized, |part| match part {
+					Part::Added(token) => tokens.push(token),
+					Part::Text(stretch) => self.encode_stretch(stretch, &mut tokens),
+				})
+			},
+		});
 		tokens
 	}
 
-	/// The tokens of a stretch of text without added tokens.
+	/// The tokens of a stretch of normalized text without added tokens: pre-tokenized into
+	/// pieces, each piece merged.
 	fn encode_stretch(&self, text: &str, tokens: &mut Vec<TokenId>) {
 		if text.is_empty() {
 			return;
@@ -539,8 +593,8 @@ mod tests {
 		let stripping = Tokenizer::from_json(&byte_level_json("", "", &stripping)).unwrap_err();
 		assert!(stripping.contains("lstrip"), "{stripping}");
 		let normalized =
-			byte_level_json("", "", END).replace(r#""normalizer": null"#, r#""normalizer": {"type": "NFC"}"#);
-		assert!(Tokenizer::from_json(&normalized).unwrap_err().contains("NFC"));
+			byte_level_json("", "", END).replace(r#""normalizer": null"#, r#""normalizer": {"type": "NFKC"}"#);
+		assert!(Tokenizer::from_json(&normalized).unwrap_err().contains("NFKC"));
 		let merged_split = byte_level_json("", "", END).replace(
 			r#"{"type": "ByteLevel", "add_prefix_space": false}"#,
 			r#"{"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious", "invert": false}"#,

@@ -1,8 +1,9 @@
 //! The tokenizer.json reader against Hugging Face's `tokenizers` on the tokenizers the test-model
 //! stage trains (`generative/tokenizers`: GPT-2's split, with and without a prefix space, Llama
-//! 3's split with `ignore_merges`, digits split one by one), on texts with spaces, contractions,
-//! digits, scripts whose marks are no letters, emoji, added tokens: the same ids, and the ids
-//! decoded to the same text.
+//! 3's split with `ignore_merges`, digits split one by one, Qwen 2's NFC normalizer and split),
+//! on texts with spaces, contractions, digits, scripts whose marks are no letters, emoji,
+//! characters NFC composes, added tokens matched in the text as it is and in normalized text:
+//! the same ids, and the ids decoded to the same text.
 
 mod common;
 
@@ -31,8 +32,8 @@ fn encodes_and_decodes_as_hugging_faces_tokenizers_does() {
 		// The cases exercise the merges: most texts take fewer tokens than bytes.
 		merged += usize::from(ids.len() < text.len());
 	}
-	assert_eq!(tokenizers.len(), 4);
-	assert!(cases.len() >= 4 * 30 && merged > cases.len() / 2, "{merged} of {} cases merged", cases.len());
+	assert_eq!(tokenizers.len(), 5);
+	assert!(cases.len() >= 5 * 30 && merged > cases.len() / 2, "{merged} of {} cases merged", cases.len());
 }
 
 #[test]
@@ -41,7 +42,7 @@ fn long_runs_of_spaces_and_newlines_round_trip() {
 	// merged (in a heap: tens of milliseconds, not the minutes of a quadratic merge loop), and
 	// decode to the text again.
 	let folder = common::models_dir().join("generative").join("tokenizers");
-	for name in ["gpt2_style", "llama3_style", "digits_style"] {
+	for name in ["gpt2_style", "llama3_style", "digits_style", "qwen2_style"] {
 		let tokenizer =
 			Tokenizer::from_json(&std::fs::read_to_string(folder.join(format!("{name}.json"))).unwrap()).unwrap();
 		for text in [format!("a{}b", " ".repeat(100_000)), format!("a{}b", "\n ".repeat(50_000)), "9".repeat(100_000)] {
@@ -49,4 +50,30 @@ fn long_runs_of_spaces_and_newlines_round_trip() {
 			assert_eq!(tokenizer.decode(&ids).unwrap(), text.as_bytes(), "{name}");
 		}
 	}
+}
+
+#[test]
+fn many_added_tokens_are_found_in_one_pass() {
+	// Llama 3 brings 256 added tokens; a tokenizer may bring thousands, and a prompt is anyone's
+	// text. 4,000 added tokens sharing a long prefix, and 100,000 bytes of near misses of it
+	// with one hit at the end: matched in one pass over the text (an automaton), not one
+	// comparison with each token at each place (4 * 10^8 comparisons of 20-odd bytes).
+	let folder = common::models_dir().join("generative").join("tokenizers");
+	let mut json: serde_json::Value =
+		serde_json::from_str(&std::fs::read_to_string(folder.join("gpt2_style.json")).unwrap()).unwrap();
+	let first = 100_000;
+	let added = json["added_tokens"].as_array_mut().unwrap();
+	for n in 0..4_000u32 {
+		added.push(serde_json::json!({
+			"id": first + n, "content": format!("<|reserved_token_{n}|>"), "single_word": false,
+			"lstrip": false, "rstrip": false, "normalized": false, "special": true,
+		}));
+	}
+	let tokenizer = Tokenizer::from_json(&json.to_string()).unwrap();
+	let near_miss = "<|reserved_token_|>";
+	let text = format!("{}<|reserved_token_3999|>", near_miss.repeat(100_000 / near_miss.len()));
+	let ids = tokenizer.encode(&text);
+	assert_eq!(ids.last(), Some(&(first + 3_999)));
+	// The special token is left out of decoded text; the near misses are text.
+	assert_eq!(tokenizer.decode(&ids).unwrap(), near_miss.repeat(100_000 / near_miss.len()).as_bytes());
 }

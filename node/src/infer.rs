@@ -27,7 +27,8 @@ pub struct InferCmd {
 	#[arg(long, requires_all = ["tokenizer", "prompt"], conflicts_with_all = ["input", "pin"])]
 	pub generate: bool,
 
-	/// The decoder's `tokenizer.json` (a byte-level BPE: GPT-2's family), for `--generate`.
+	/// The decoder's `tokenizer.json` (a BPE: GPT-2's, Llama 3's and Qwen 2's byte-level family,
+	/// or Llama 2's and Mistral's SentencePiece BPE), for `--generate`.
 	#[arg(long, requires = "generate")]
 	pub tokenizer: Option<PathBuf>,
 

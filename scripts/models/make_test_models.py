@@ -1272,8 +1272,11 @@ def tokenizer_cases():
     (the same with add_prefix_space), llama3_style (Llama 3's split pattern, then ByteLevel
     without its own split; ignore_merges), digits_style (digits split one by one before
     ByteLevel, as SmolLM's tokenizer does), qwen2_style (Qwen 2's NFC normalizer and split
-    pattern). Each has special tokens; gpt2_style a non-special added token matched in the text
-    as it is, qwen2_style one matched in normalized text (after the special tokens)."""
+    pattern), llama2_style (SentencePiece's BPE as Hugging Face converts Llama 2's: characters,
+    byte fallback, Prepend and Replace normalizers, its decoders), metaspace_style (Metaspace
+    before and after, a fused unknown token). Each has special tokens; gpt2_style a non-special
+    added token matched in the text as it is, qwen2_style one matched in normalized text (after
+    the special tokens)."""
     import codecs
     import collections
     import contextlib
@@ -1300,18 +1303,23 @@ def tokenizer_cases():
         # NFC composes these: combining marks, the ohm and angstrom signs, Hangul jamo.
         "e\u0301te\u0301 A\u030angstro\u0308m \u212b \u2126hm \u1100\u1161\u11a8 \u00c5",
         "[A\u030a] and [\u00c5]", "x<|im_start|>user", "<|im_start|>[\u00c5]<|im_end|>",
+        # Byte tokens' text is text; the unknown token fused.
+        "<0x41> <s>hi</s> \u2581x", "\u00a7\u00b6\u2020 \u2021\u00a7", " <s> lead",
     ]
     llama3 = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
               r"|\s*[\r\n]+|\s+(?!\S)|\s+")
     qwen2 = llama3.replace(r"\p{N}{1,3}", r"\p{N}")
 
-    def trained(pre_tokenizer, special, ignore_merges=False, vocab_size=2000, normalizer=None):
-        tokenizer = Tokenizer(models.BPE(ignore_merges=ignore_merges))
+    def trained(pre_tokenizer, special, ignore_merges=False, vocab_size=2000, normalizer=None, model=None,
+                decoder=None, limit_alphabet=None):
+        tokenizer = Tokenizer(model or models.BPE(ignore_merges=ignore_merges))
         tokenizer.normalizer = normalizer
         tokenizer.pre_tokenizer = pre_tokenizer
-        tokenizer.decoder = decoders.ByteLevel()
+        tokenizer.decoder = decoder or decoders.ByteLevel()
+        alphabet = (dict(limit_alphabet=limit_alphabet) if limit_alphabet
+                    else dict(initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, show_progress=False, special_tokens=special,
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+                                      **alphabet)
         tokenizer.train_from_iterator(corpus + texts, trainer=trainer)
         return tokenizer
 
@@ -1335,6 +1343,25 @@ def tokenizer_cases():
                                      pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]),
             ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], normalizer=normalizers.NFC()),
     }
+    # SentencePiece's BPE as Hugging Face converts it: characters as they are (no byte-level
+    # alphabet), an alphabet of 80 characters so that the others are byte tokens <0xXX>
+    # (llama2_style: Llama 2's normaliser and decoder) or the unknown token, runs of them one
+    # (metaspace_style: Metaspace before and after, as newer conversions write it).
+    bytes_ = [f"<0x{b:02X}>" for b in range(256)]
+    llama2 = trained(None, ["<unk>", "<s>", "</s>"] + bytes_, vocab_size=1500, limit_alphabet=80,
+                     normalizer=normalizers.Sequence([normalizers.Prepend("\u2581"),
+                                                      normalizers.Replace(" ", "\u2581")]),
+                     model=models.BPE(byte_fallback=True, unk_token="<unk>", fuse_unk=True),
+                     decoder=decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(),
+                                                decoders.Fuse(), decoders.Strip(" ", 1, 0)]))
+    # The byte tokens are the model's vocabulary, not added tokens: "<0x41>" in a text is text.
+    llama2 = json.loads(llama2.to_str())
+    llama2["added_tokens"] = [t for t in llama2["added_tokens"] if t["content"] not in bytes_]
+    tokenizers["llama2_style"] = Tokenizer.from_str(json.dumps(llama2))
+    metaspace = dict(replacement="\u2581", prepend_scheme="first", split=False)
+    tokenizers["metaspace_style"] = trained(
+        pre_tokenizers.Metaspace(**metaspace), ["<unk>", "<s>", "</s>"], vocab_size=1500, limit_alphabet=80,
+        model=models.BPE(unk_token="<unk>", fuse_unk=True), decoder=decoders.Metaspace(**metaspace))
     # Matched in normalized text, after the special tokens: "x<|im" is not found in
     # "x<|im_start|>", where "<|im_start|>" is found first.
     tokenizers["qwen2_style"].add_tokens([AddedToken("[\u00c5]", special=False, normalized=True),

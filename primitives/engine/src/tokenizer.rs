@@ -1,13 +1,21 @@
-//! A decoder's tokenizer as Hugging Face's `tokenizers` writes it (`tokenizer.json`), for the
-//! byte-level BPE tokenizers of GPT-2's family and their descendants (Llama 3, SmolLM,
-//! Qwen 2…): a BPE model with merges over GPT-2's byte-level alphabet, the normalizer `NFC`,
-//! added tokens (`<|endoftext|>`…), pre-tokenizers `ByteLevel` (with or without GPT-2's
-//! split), `Split` (a regex or a string, matches isolated), `Digits` and `Sequence`s of them
-//! ending with `ByteLevel`, decoder `ByteLevel`. Encoding and
-//! decoding give what `tokenizers` gives (`encode(text, add_special_tokens=False)`,
-//! `decode(ids, skip_special_tokens=True)`), checked against it on the test-model stage's
-//! tokenizers (`tests/tokenizer.rs`). Anything else (other normalizers, WordPiece, Unigram,
-//! byte fallback, added tokens that strip spaces…) is refused by name, not approximated.
+//! A decoder's tokenizer as Hugging Face's `tokenizers` writes it (`tokenizer.json`), for BPE
+//! tokenizers of two kinds:
+//! - byte-level, GPT-2's family and its descendants (Llama 3, SmolLM, Qwen 2…): merges over
+//!   GPT-2's byte-level alphabet, pre-tokenizers `ByteLevel` (with or without GPT-2's split),
+//!   `Split` (a regex or a string, matches isolated), `Digits` and `Sequence`s of them ending
+//!   with `ByteLevel`, decoder `ByteLevel`;
+//! - characters as they are, SentencePiece's BPE as Hugging Face converts it (Llama 2,
+//!   Mistral, TinyLlama…): a character the vocabulary lacks is its bytes' tokens `<0xXX>`
+//!   (byte fallback) or the unknown token (runs of them fused), pre-tokenizer `Metaspace`
+//!   (without split) or none, decoders `Replace`, `ByteFallback`, `Fuse`, `Strip`,
+//!   `Metaspace`;
+//!
+//! with normalizers `NFC`, `Prepend` and `Replace` (of a string) and added tokens
+//! (`<|endoftext|>`, `<s>`…). Encoding and decoding give what `tokenizers` gives
+//! (`encode(text, add_special_tokens=False)`, `decode(ids, skip_special_tokens=True)`), checked
+//! against it on the test-model stage's tokenizers (`tests/tokenizer.rs`). Anything else (other
+//! normalizers, WordPiece, Unigram, added tokens that strip spaces…) is refused by name, not
+//! approximated.
 //!
 //! The split patterns run with the `regex` crate (the version Cargo.lock pins, and its Unicode
 //! tables: `tokenizers` runs them with Oniguruma, whose tables may class a character assigned
@@ -92,12 +100,215 @@ enum PreTokenizer {
 	PrefixSpace,
 	/// Each digit its own piece (`individual_digits`), or each run of digits one.
 	Digits { individual: bool },
+	/// Spaces replaced by `replacement` (`▁`), which is put before a piece that does not
+	/// start with it: every piece (`always`), or the one at the text's start (`first`) or
+	/// none (`never`); the piece is not split (`Metaspace` with `split` false).
+	Metaspace { replacement: char, prepend: Prepend },
+}
+
+/// Where `Metaspace` puts its replacement before a piece.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Prepend {
+	Always,
+	First,
+	Never,
+}
+
+impl Prepend {
+	fn read(part: &Value) -> Result<Self, String> {
+		match part["prepend_scheme"].as_str() {
+			Some("always") => Ok(Self::Always),
+			Some("first") => Ok(Self::First),
+			Some("never") => Ok(Self::Never),
+			_ => Err(format!("Metaspace prepend_scheme {}: not read", part["prepend_scheme"])),
+		}
+	}
+}
+
+/// One step of normalization, applied to each stretch of text between added tokens.
+#[derive(Clone, Debug)]
+enum Normalizer {
+	/// Unicode's normalization form C.
+	Nfc,
+	/// A string put before a stretch that is not empty (SentencePiece's `▁`).
+	Prepend(String),
+	/// Each occurrence of a string replaced by another.
+	Replace { pattern: String, content: String },
+}
+
+impl Normalizer {
+	fn apply(&self, text: String) -> String {
+		match self {
+			Self::Nfc => text.nfc().collect(),
+			Self::Prepend(_) if text.is_empty() => text,
+			Self::Prepend(prefix) => format!("{prefix}{text}"),
+			Self::Replace { pattern, content } => text.replace(pattern.as_str(), content),
+		}
+	}
+}
+
+/// The normalizer steps of `part` (a `normalizer` object), appended to `steps`.
+fn normalizers(part: &Value, steps: &mut Vec<Normalizer>) -> Result<(), String> {
+	match part["type"].as_str() {
+		None if part.is_null() => {},
+		Some("Sequence") => {
+			for inner in part["normalizers"].as_array().ok_or("a Sequence normalizer without normalizers")? {
+				normalizers(inner, steps)?;
+			}
+		},
+		Some("NFC") => steps.push(Normalizer::Nfc),
+		Some("Prepend") => steps.push(Normalizer::Prepend(
+			part["prepend"].as_str().ok_or("a Prepend normalizer without its string")?.to_string(),
+		)),
+		Some("Replace") => steps.push(Normalizer::Replace {
+			pattern: string_pattern(part, "Replace normalizer")?,
+			content: part["content"].as_str().ok_or("a Replace normalizer without content")?.to_string(),
+		}),
+		_ => return Err(format!("normalizer {}: not read", part["type"])),
+	}
+	Ok(())
+}
+
+/// The string a `Replace` step replaces (a regex pattern is refused).
+fn string_pattern(part: &Value, what: &str) -> Result<String, String> {
+	part["pattern"]["String"]
+		.as_str()
+		.map(str::to_string)
+		.ok_or_else(|| format!("{what} pattern {}: only a string is read", part["pattern"]))
+}
+
+/// The character `Metaspace` writes for a space.
+fn replacement(part: &Value) -> Result<char, String> {
+	let mut chars = part["replacement"].as_str().unwrap_or_default().chars();
+	match (chars.next(), chars.next()) {
+		(Some(c), None) => Ok(c),
+		_ => Err(format!("Metaspace replacement {}: not one character", part["replacement"])),
+	}
+}
+
+/// How a piece becomes the symbols BPE merges, and tokens text again.
+#[derive(Clone, Debug)]
+enum Symbols {
+	/// GPT-2's byte-level alphabet: each byte of a piece is a character, each character a
+	/// token (the pre-tokenizers end with `ByteLevel`, the decoder is `ByteLevel`).
+	ByteLevel {
+		/// The character of each byte, and back.
+		alphabet: Box<[char; 256]>,
+		bytes: HashMap<char, u8>,
+	},
+	/// Characters as they are (SentencePiece's BPE as Hugging Face converts it: Llama 2's,
+	/// Mistral's): a character the vocabulary lacks is its UTF-8 bytes' tokens `<0xXX>`
+	/// (`byte_fallback`), else the unknown token, a run of them one (`fuse_unk`).
+	Characters { byte_tokens: Option<Vec<TokenId>>, unknown: Option<TokenId>, fuse_unknown: bool },
+}
+
+/// One step of decoding tokens that are characters as they are: each works on the list of
+/// the tokens' strings, as `tokenizers`' decoders do.
+#[derive(Clone, Debug)]
+enum DecodeStep {
+	/// Each occurrence of a string replaced by another, in each token.
+	Replace { pattern: String, content: String },
+	/// Runs of byte tokens `<0xXX>` become their UTF-8 text, or one `�` a byte where it is
+	/// not UTF-8.
+	ByteFallback,
+	/// The tokens joined into one.
+	Fuse,
+	/// Up to `start` of `content` taken off each token's start and `stop` off its end.
+	Strip { content: char, start: usize, stop: usize },
+	/// `Metaspace`'s decoder: the replacement a space, but in the first token, where every
+	/// replacement goes (unless it never prepends).
+	Metaspace { replacement: char, drop_first: bool },
+}
+
+impl DecodeStep {
+	fn read(part: &Value) -> Result<Self, String> {
+		let count = |key: &str| part[key].as_u64().and_then(|n| usize::try_from(n).ok());
+		Ok(match part["type"].as_str() {
+			Some("Replace") => Self::Replace {
+				pattern: string_pattern(part, "Replace decoder")?,
+				content: part["content"].as_str().ok_or("a Replace decoder without content")?.to_string(),
+			},
+			Some("ByteFallback") => Self::ByteFallback,
+			Some("Fuse") => Self::Fuse,
+			Some("Strip") => {
+				let mut content = part["content"].as_str().unwrap_or_default().chars();
+				match (content.next(), content.next(), count("start"), count("stop")) {
+					(Some(content), None, Some(start), Some(stop)) => Self::Strip { content, start, stop },
+					_ => return Err(format!("Strip decoder {part}: not read")),
+				}
+			},
+			Some("Metaspace") => {
+				Self::Metaspace { replacement: replacement(part)?, drop_first: Prepend::read(part)? != Prepend::Never }
+			},
+			_ => return Err(format!("decoder {}: not read", part["type"])),
+		})
+	}
+
+	fn apply(&self, tokens: Vec<String>) -> Vec<String> {
+		match self {
+			Self::Replace { pattern, content } => tokens.iter().map(|t| t.replace(pattern.as_str(), content)).collect(),
+			Self::ByteFallback => {
+				let mut out = Vec::with_capacity(tokens.len());
+				let mut run = Vec::new();
+				let flush = |run: &mut Vec<u8>, out: &mut Vec<String>| {
+					if !run.is_empty() {
+						match String::from_utf8(std::mem::take(run)) {
+							Ok(text) => out.push(text),
+							Err(error) => out.extend((0..error.as_bytes().len()).map(|_| "\u{fffd}".to_string())),
+						}
+					}
+				};
+				for token in tokens {
+					match byte_token(&token) {
+						Some(byte) => run.push(byte),
+						None => {
+							flush(&mut run, &mut out);
+							out.push(token);
+						},
+					}
+				}
+				flush(&mut run, &mut out);
+				out
+			},
+			Self::Fuse => vec![tokens.concat()],
+			Self::Strip { content, start, stop } => tokens
+				.into_iter()
+				.map(|token| {
+					let chars: Vec<char> = token.chars().collect();
+					let from = chars.iter().take(*start).take_while(|c| *c == content).count();
+					let to = chars.len() - chars[from..].iter().rev().take(*stop).take_while(|c| *c == content).count();
+					chars[from..to].iter().collect()
+				})
+				.collect(),
+			Self::Metaspace { replacement, drop_first } => tokens
+				.iter()
+				.enumerate()
+				.map(|(index, token)| {
+					token
+						.chars()
+						.filter_map(|c| match c == *replacement {
+							true if index == 0 && *drop_first => None,
+							true => Some(' '),
+							false => Some(c),
+						})
+						.collect()
+				})
+				.collect(),
+		}
+	}
+}
+
+/// The byte of a byte token `<0xXX>` (as SentencePiece writes them), read as `tokenizers`
+/// reads them: two hexadecimal digits.
+fn byte_token(token: &str) -> Option<u8> {
+	let hex = token.strip_prefix("<0x")?.strip_suffix('>')?;
+	(hex.len() == 2).then(|| u8::from_str_radix(hex, 16).ok()).flatten()
 }
 
 /// A token's entry in the vocabulary or among the added tokens.
 #[derive(Clone, Debug)]
 enum Entry {
-	/// A vocabulary token: its text in the byte-level alphabet.
+	/// A vocabulary token: its text (in the byte-level alphabet, for byte-level tokenizers).
 	Text(String),
 	/// An added token's content; special ones are left out of decoded text.
 	Added { content: String, special: bool },
@@ -106,7 +317,7 @@ enum Entry {
 /// A tokenizer read from `tokenizer.json`.
 #[derive(Clone, Debug)]
 pub struct Tokenizer {
-	/// The vocabulary: a token's text in the byte-level alphabet, its id.
+	/// The vocabulary: a token's text, its id.
 	vocab: HashMap<String, TokenId>,
 	/// Each id's entry, added tokens over the vocabulary's.
 	entries: BTreeMap<TokenId, Entry>,
@@ -119,14 +330,14 @@ pub struct Tokenizer {
 	added: AddedTokens,
 	/// Added tokens matched in each stretch of text between those, once normalized.
 	added_normalized: AddedTokens,
-	/// Whether each stretch of text between added tokens is put in Unicode's normalization
-	/// form C (the `NFC` normalizer).
-	nfc: bool,
+	/// Normalization of each stretch of text between added tokens, in order.
+	normalizers: Vec<Normalizer>,
 	/// Pre-tokenization, in order.
 	pre_tokenizers: Vec<PreTokenizer>,
-	/// The character of each byte in GPT-2's byte-level alphabet, and back.
-	alphabet: [char; 256],
-	bytes: HashMap<char, u8>,
+	/// What BPE merges: bytes in GPT-2's alphabet, or characters.
+	symbols: Symbols,
+	/// Decoding of characters' tokens, in order (byte-level tokens decode to their bytes).
+	decoder: Vec<DecodeStep>,
 }
 
 /// A set of added tokens, matched as `tokenizers` matches them: the longest at the leftmost
@@ -156,18 +367,18 @@ impl AddedTokens {
 	fn split(&self, text: &str, mut each: impl FnMut(Part<'_>)) {
 		let mut at = 0;
 		for found in self.contents.find_iter(text) {
-			each(Part::Text(&text[at..found.start()]));
+			each(Part::Text(at, &text[at..found.start()]));
 			each(Part::Added(self.ids[found.pattern().as_usize()]));
 			at = found.end();
 		}
-		each(Part::Text(&text[at..]));
+		each(Part::Text(at, &text[at..]));
 	}
 }
 
 /// A part of a text split at its added tokens.
 enum Part<'a> {
-	/// A stretch between added tokens (may be empty).
-	Text(&'a str),
+	/// A stretch between added tokens (may be empty), and where it starts.
+	Text(usize, &'a str),
 	Added(TokenId),
 }
 
@@ -187,18 +398,15 @@ fn byte_level_alphabet() -> [char; 256] {
 	alphabet
 }
 
-/// The pre-tokenizer steps of `tokenizer.json`'s `pre_tokenizer`. `ByteLevel` must be the last
-/// of them: it maps each piece's bytes to the byte-level alphabet (which [`Tokenizer::merge`]
-/// does last), so a tokenizer without it runs BPE on text as it is, and a step after it splits
-/// mapped text (a space is `Ġ` there); both are refused.
-fn pre_tokenizers(part: &Value) -> Result<Vec<PreTokenizer>, String> {
+/// The pre-tokenizer steps of `tokenizer.json`'s `pre_tokenizer`, and whether they end with
+/// `ByteLevel`. `ByteLevel` must be the last of them: it maps each piece's bytes to the
+/// byte-level alphabet (which [`Tokenizer::merge`] does last), so a step after it would split
+/// mapped text (a space is `Ġ` there): refused.
+fn pre_tokenizers(part: &Value) -> Result<(Vec<PreTokenizer>, bool), String> {
 	let mut steps = Vec::new();
 	let mut byte_level = false;
 	pre_tokenizer(part, &mut steps, &mut byte_level)?;
-	if !byte_level {
-		return Err("a pre-tokenizer without ByteLevel: only byte-level BPE is read".into());
-	}
-	Ok(steps)
+	Ok((steps, byte_level))
 }
 
 /// The pre-tokenizer steps of `part` (a `pre_tokenizer` object), appended to `steps`;
@@ -239,13 +447,20 @@ fn pre_tokenizer(part: &Value, steps: &mut Vec<PreTokenizer>, byte_level: &mut b
 			steps.push(PreTokenizer::Split(regex));
 		},
 		Some("Digits") => steps.push(PreTokenizer::Digits { individual: part["individual_digits"] == true }),
+		Some("Metaspace") => {
+			if part["split"] != false {
+				return Err("Metaspace pre-tokenizer with split: not read".into());
+			}
+			steps.push(PreTokenizer::Metaspace { replacement: replacement(part)?, prepend: Prepend::read(part)? });
+		},
 		_ => return Err(format!("pre-tokenizer {}: not read", part["type"])),
 	}
 	Ok(())
 }
 
-/// `text`'s pieces after `step`, empty ones left out.
-fn split(step: &PreTokenizer, text: &str, pieces: &mut Vec<String>) {
+/// `text`'s pieces after `step`, empty ones left out; `at_start` says whether `text` starts
+/// where the text encoded starts.
+fn split(step: &PreTokenizer, text: &str, at_start: bool, pieces: &mut Vec<String>) {
 	let mut cut = |from: usize, to: usize| {
 		if from < to {
 			pieces.push(text[from..to].to_string());
@@ -267,6 +482,15 @@ fn split(step: &PreTokenizer, text: &str, pieces: &mut Vec<String>) {
 				at = end;
 			}
 			cut(at, text.len());
+		},
+		PreTokenizer::Metaspace { replacement, prepend } => {
+			let text = text.replace(' ', &replacement.to_string());
+			let put = match prepend {
+				Prepend::Always => true,
+				Prepend::First => at_start,
+				Prepend::Never => false,
+			};
+			pieces.push(if put && !text.starts_with(*replacement) { format!("{replacement}{text}") } else { text });
 		},
 		PreTokenizer::Digits { individual } => {
 			let mut at = 0;
@@ -298,22 +522,30 @@ impl Tokenizer {
 		if model["type"] != "BPE" {
 			return Err(format!("tokenizer model {}: only BPE is read", model["type"]));
 		}
-		if model["byte_fallback"] == true
-			|| !model["dropout"].is_null()
+		if !model["dropout"].is_null()
 			|| !model["continuing_subword_prefix"].is_null()
 			|| !model["end_of_word_suffix"].is_null()
 		{
-			return Err("BPE byte fallback, dropout, subword prefixes and suffixes are not read".into());
+			return Err("BPE dropout, subword prefixes and suffixes are not read".into());
 		}
-		let nfc = match root["normalizer"]["type"].as_str() {
-			None if root["normalizer"].is_null() => false,
-			Some("NFC") => true,
-			_ => return Err(format!("normalizer {}: not read", root["normalizer"]["type"])),
+		let mut normalizer = Vec::new();
+		normalizers(&root["normalizer"], &mut normalizer)?;
+		let (pre_tokenizers, byte_level) = pre_tokenizers(&root["pre_tokenizer"])?;
+		let decoder = &root["decoder"];
+		let decoder = match (byte_level, decoder["type"].as_str()) {
+			(true, Some("ByteLevel")) => Vec::new(),
+			(true, _) => return Err(format!("decoder {} after a ByteLevel pre-tokenizer: not read", decoder["type"])),
+			(false, Some("ByteLevel")) => {
+				return Err("decoder ByteLevel without a ByteLevel pre-tokenizer: not read".into())
+			},
+			(false, Some("Sequence")) => decoder["decoders"]
+				.as_array()
+				.ok_or("a Sequence decoder without decoders")?
+				.iter()
+				.map(DecodeStep::read)
+				.collect::<Result<_, _>>()?,
+			(false, _) => vec![DecodeStep::read(decoder)?],
 		};
-		if root["decoder"]["type"] != "ByteLevel" {
-			return Err(format!("decoder {}: only ByteLevel is read", root["decoder"]["type"]));
-		}
-		let pre_tokenizers = pre_tokenizers(&root["pre_tokenizer"])?;
 
 		let id = |value: &Value| value.as_u64().and_then(|v| TokenId::try_from(v).ok());
 		let mut vocab = HashMap::new();
@@ -325,13 +557,44 @@ impl Tokenizer {
 			}
 			vocab.insert(text.clone(), token);
 		}
-		let alphabet = byte_level_alphabet();
-		for (byte, character) in alphabet.iter().enumerate() {
-			if !vocab.contains_key(&character.to_string()) {
-				return Err(format!("the vocab has no token for byte {byte:#04x} ({character:?})"));
+		let symbols = if byte_level {
+			if model["byte_fallback"] == true {
+				return Err("BPE byte fallback with a ByteLevel pre-tokenizer: not read".into());
 			}
-		}
-		let byte_ids: Vec<TokenId> = alphabet.iter().map(|c| vocab[&c.to_string()]).collect();
+			let alphabet = byte_level_alphabet();
+			for (byte, character) in alphabet.iter().enumerate() {
+				if !vocab.contains_key(&character.to_string()) {
+					return Err(format!("the vocab has no token for byte {byte:#04x} ({character:?})"));
+				}
+			}
+			let bytes = alphabet.iter().enumerate().map(|(byte, c)| (*c, byte as u8)).collect();
+			Symbols::ByteLevel { alphabet: Box::new(alphabet), bytes }
+		} else {
+			let byte_tokens = match model["byte_fallback"] == true {
+				true => Some(
+					(0..=255u8)
+						.map(|byte| {
+							let token = format!("<{byte:#04X}>").replace("0X", "0x");
+							vocab.get(&token).copied().ok_or_else(|| format!("byte fallback: the vocab has no {token}"))
+						})
+						.collect::<Result<Vec<_>, _>>()?,
+				),
+				false => None,
+			};
+			let unknown = match model["unk_token"].as_str() {
+				Some(text) => {
+					Some(*vocab.get(text).ok_or_else(|| format!("the unknown token {text:?} is not in the vocab"))?)
+				},
+				None if byte_tokens.is_some() => None,
+				// `tokenizers` would leave the character out of the tokens.
+				None => return Err("a BPE of characters with neither byte fallback nor an unknown token".into()),
+			};
+			Symbols::Characters { byte_tokens, unknown, fuse_unknown: model["fuse_unk"] == true }
+		};
+		let byte_ids: Vec<TokenId> = match &symbols {
+			Symbols::ByteLevel { alphabet, .. } => alphabet.iter().map(|c| vocab[&c.to_string()]).collect(),
+			Symbols::Characters { byte_tokens, .. } => byte_tokens.clone().unwrap_or_default(),
+		};
 
 		let mut merges = HashMap::new();
 		for (rank, merge) in model["merges"].as_array().ok_or("the BPE model has no merges list")?.iter().enumerate() {
@@ -374,7 +637,6 @@ impl Tokenizer {
 			let normalized = token["normalized"].as_bool().unwrap_or(!special);
 			if normalized { &mut added_normalized } else { &mut added }.push((content.to_string(), token_id));
 		}
-		let bytes = alphabet.iter().enumerate().map(|(byte, c)| (*c, byte as u8)).collect();
 		Ok(Self {
 			vocab,
 			entries,
@@ -382,10 +644,10 @@ impl Tokenizer {
 			ignore_merges: model["ignore_merges"] == true,
 			added: AddedTokens::new(added)?,
 			added_normalized: AddedTokens::new(added_normalized)?,
-			nfc,
+			normalizers: normalizer,
 			pre_tokenizers,
-			alphabet,
-			bytes,
+			symbols,
+			decoder,
 		})
 	}
 
@@ -398,11 +660,11 @@ impl Tokenizer {
 		let mut tokens = Vec::new();
 		self.added.split(text, |part| match part {
 			Part::Added(token) => tokens.push(token),
-			Part::Text(stretch) => {
-				let normalized = if self.nfc { stretch.nfc().collect() } else { stretch.to_string() };
+			Part::Text(at, stretch) => {
+				let normalized = self.normalizers.iter().fold(stretch.to_string(), |text, step| step.apply(text));
 				self.added_normalized.split(&normalized, |part| match part {
 					Part::Added(token) => tokens.push(token),
-					Part::Text(stretch) => self.encode_stretch(stretch, &mut tokens),
+					Part::Text(within, stretch) => self.encode_stretch(stretch, at + within == 0, &mut tokens),
 				})
 			},
 		});
@@ -410,16 +672,16 @@ impl Tokenizer {
 	}
 
 	/// The tokens of a stretch of normalized text without added tokens: pre-tokenized into
-	/// pieces, each piece merged.
-	fn encode_stretch(&self, text: &str, tokens: &mut Vec<TokenId>) {
+	/// pieces, each piece merged. `at_start`: the stretch starts where the text does.
+	fn encode_stretch(&self, text: &str, at_start: bool, tokens: &mut Vec<TokenId>) {
 		if text.is_empty() {
 			return;
 		}
 		let mut pieces = vec![text.to_string()];
 		for step in &self.pre_tokenizers {
 			let mut next = Vec::with_capacity(pieces.len());
-			for piece in &pieces {
-				split(step, piece, &mut next);
+			for (index, piece) in pieces.iter().enumerate() {
+				split(step, piece, at_start && index == 0, &mut next);
 			}
 			pieces = next;
 		}
@@ -428,21 +690,57 @@ impl Tokenizer {
 		}
 	}
 
-	/// A piece's tokens: its bytes' tokens, merged pair by pair, the pair of lowest rank first
-	/// (the leftmost of equal ones), until no pair has a merge. As `tokenizers` does it, in
-	/// O(n log n) for a piece of n bytes: the pairs in a heap by rank and place, each merge
-	/// pushing the two pairs it makes, a pair whose symbols have changed since skipped.
+	/// A piece's first symbols: its bytes' tokens in the byte-level alphabet, or its
+	/// characters' tokens (a character the vocabulary lacks: its bytes' tokens, else the
+	/// unknown token, a run of them one where fused), as `tokenizers` makes them.
+	fn symbols(&self, piece: &str) -> Vec<TokenId> {
+		let (byte_tokens, unknown, fuse_unknown) = match &self.symbols {
+			Symbols::ByteLevel { alphabet, .. } => {
+				return piece.bytes().map(|byte| self.vocab[&alphabet[byte as usize].to_string()]).collect()
+			},
+			Symbols::Characters { byte_tokens, unknown, fuse_unknown } => (byte_tokens, unknown, *fuse_unknown),
+		};
+		let mut symbols = Vec::with_capacity(piece.len());
+		let mut last_unknown = false;
+		let mut character = [0u8; 4];
+		for c in piece.chars() {
+			if let Some(token) = self.vocab.get(c.encode_utf8(&mut character) as &str) {
+				symbols.push(*token);
+			} else if let Some(byte_tokens) = byte_tokens {
+				symbols.extend(c.encode_utf8(&mut character).bytes().map(|byte| byte_tokens[byte as usize]));
+			} else if let Some(unknown) = unknown {
+				if !(last_unknown && fuse_unknown) {
+					symbols.push(*unknown);
+				}
+				last_unknown = true;
+				continue;
+			}
+			last_unknown = false;
+		}
+		symbols
+	}
+
+	/// A piece's tokens: its [`symbols`](Self::symbols), merged pair by pair, the pair of
+	/// lowest rank first (the leftmost of equal ones), until no pair has a merge. As
+	/// `tokenizers` does it, in O(n log n) for a piece of n symbols: the pairs in a heap by
+	/// rank and place, each merge pushing the two pairs it makes, a pair whose symbols have
+	/// changed since skipped.
 	fn merge(&self, piece: &str, tokens: &mut Vec<TokenId>) {
-		let text: String = piece.bytes().map(|byte| self.alphabet[byte as usize]).collect();
 		if self.ignore_merges {
-			if let Some(token) = self.vocab.get(&text) {
+			let whole = match &self.symbols {
+				Symbols::ByteLevel { alphabet, .. } => {
+					self.vocab.get(&piece.bytes().map(|byte| alphabet[byte as usize]).collect::<String>())
+				},
+				Symbols::Characters { .. } => self.vocab.get(piece),
+			};
+			if let Some(token) = whole {
 				tokens.push(*token);
 				return;
 			}
 		}
 		// Each symbol's token and its neighbours' places (`None` at the ends); a symbol merged
 		// into the one on its left is `gone`.
-		let mut symbol: Vec<TokenId> = text.chars().map(|c| self.vocab[&c.to_string()]).collect();
+		let mut symbol = self.symbols(piece);
 		let count = symbol.len();
 		let mut next: Vec<Option<usize>> = (1..=count).map(|at| (at < count).then_some(at)).collect();
 		let mut previous: Vec<Option<usize>> = (0..count).map(|at| at.checked_sub(1)).collect();
@@ -475,19 +773,32 @@ impl Tokenizer {
 	}
 
 	/// The bytes of `tokens`, special tokens left out; `Err` with the first id not in the
-	/// vocabulary. Each token's characters map back to their bytes; a token with a character
-	/// outside the byte-level alphabet (an added token's content, say) stands for its UTF-8.
+	/// vocabulary. Byte-level tokens: each token's characters map back to their bytes; a token
+	/// with a character outside the byte-level alphabet (an added token's content, say) stands
+	/// for its UTF-8. Tokens of characters: the UTF-8 of the text the decoder's steps make of
+	/// the tokens' strings, as `tokenizers` runs them.
 	pub fn decode(&self, tokens: &[TokenId]) -> Result<Vec<u8>, TokenId> {
-		let mut bytes = Vec::with_capacity(tokens.len());
+		let mut texts = Vec::with_capacity(tokens.len());
 		for token in tokens {
-			let text = match self.entries.get(token) {
-				Some(Entry::Text(text)) | Some(Entry::Added { content: text, special: false }) => text,
-				Some(Entry::Added { special: true, .. }) => continue,
+			match self.entries.get(token) {
+				Some(Entry::Text(text)) | Some(Entry::Added { content: text, special: false }) => texts.push(text),
+				Some(Entry::Added { special: true, .. }) => {},
 				None => return Err(*token),
-			};
-			let mapped: Option<Vec<u8>> = text.chars().map(|c| self.bytes.get(&c).copied()).collect();
-			bytes.extend(mapped.unwrap_or_else(|| text.as_bytes().to_vec()));
+			}
 		}
+		let bytes = match &self.symbols {
+			Symbols::ByteLevel { bytes, .. } => texts
+				.into_iter()
+				.flat_map(|text| {
+					let mapped: Option<Vec<u8>> = text.chars().map(|c| bytes.get(&c).copied()).collect();
+					mapped.unwrap_or_else(|| text.as_bytes().to_vec())
+				})
+				.collect(),
+			Symbols::Characters { .. } => {
+				let texts = texts.into_iter().cloned().collect();
+				self.decoder.iter().fold(texts, |texts, step| step.apply(texts)).concat().into_bytes()
+			},
+		};
 		Ok(bytes)
 	}
 
@@ -559,7 +870,7 @@ mod tests {
 		// not only ASCII digits; a prefix space then goes before each piece.
 		let pieces = |step: &PreTokenizer, text: &str| {
 			let mut pieces = Vec::new();
-			split(step, text, &mut pieces);
+			split(step, text, true, &mut pieces);
 			pieces
 		};
 		let text = "aⅫ ² ٣٤ ５12";
@@ -575,8 +886,25 @@ mod tests {
 		// `\s+(?!\S)|\s+`: a run followed by text gives its last character to that text's piece.
 		let gpt2 = PreTokenizer::Split(SplitPattern::new(GPT2_PATTERN).unwrap());
 		let mut pieces = Vec::new();
-		split(&gpt2, "a   b \n c  ", &mut pieces);
+		split(&gpt2, "a   b \n c  ", true, &mut pieces);
 		assert_eq!(pieces, ["a", "  ", " b", " \n", " c", "  "]);
+	}
+
+	#[test]
+	fn decoder_steps_do_what_tokenizers_0_23_2_does() {
+		// Each expectation is what `tokenizers.decoders` 0.23.2 gives for these tokens.
+		let strings = |tokens: &[&str]| tokens.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+		let bytes = strings(&["<0xE6>", "<0x97>", "a", "<0xE6>", "<0x97>", "<0xA5>", "<0x+A>", "<0xe6>"]);
+		// A run of byte tokens that is no UTF-8 is one replacement character a byte.
+		assert_eq!(
+			DecodeStep::ByteFallback.apply(bytes).concat(),
+			"\u{fffd}\u{fffd}a\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}"
+		);
+		let strip = DecodeStep::Strip { content: ' ', start: 2, stop: 1 };
+		assert_eq!(strip.apply(strings(&["   ab  ", " c"])).concat(), " ab c");
+		let metaspace = |drop_first| DecodeStep::Metaspace { replacement: '\u{2581}', drop_first };
+		assert_eq!(metaspace(true).apply(strings(&["\u{2581}a\u{2581}b", "\u{2581}c"])).concat(), "ab c");
+		assert_eq!(metaspace(false).apply(strings(&["\u{2581}a\u{2581}b", "\u{2581}c"])).concat(), " a b c");
 	}
 
 	#[test]
@@ -608,9 +936,35 @@ mod tests {
 		assert!(look_ahead.contains("look-around"), "{look_ahead}");
 		let byte_level = r#"{"type": "ByteLevel", "add_prefix_space": false}"#;
 		let without = byte_level_json("", "", END).replace(byte_level, "null");
-		assert!(Tokenizer::from_json(&without).unwrap_err().contains("without ByteLevel"));
+		assert!(Tokenizer::from_json(&without)
+			.unwrap_err()
+			.contains("decoder ByteLevel without a ByteLevel pre-tokenizer"));
 		let digits_after = r#"{"type": "Sequence", "pretokenizers": [{"type": "ByteLevel"}, {"type": "Digits"}]}"#;
 		let digits_after = Tokenizer::from_json(&byte_level_json("", "", END).replace(byte_level, digits_after));
 		assert!(digits_after.unwrap_err().contains(r#"pre-tokenizer "Digits" after ByteLevel"#));
+		// Characters as they are: SentencePiece's BPE.
+		let characters = |model: &str, pre_tokenizer: &str, decoder: &str| {
+			Tokenizer::from_json(&format!(
+				r#"{{"normalizer": null, "pre_tokenizer": {pre_tokenizer}, "decoder": {decoder}, "added_tokens": [],
+				"model": {{"type": "BPE", "vocab": {{"<unk>": 0, "a": 1}}, "merges": [], {model}}}}}"#
+			))
+			.unwrap_err()
+		};
+		let fuse = r#"{"type": "Fuse"}"#;
+		assert!(characters(r#""byte_fallback": true"#, "null", fuse).contains("the vocab has no <0x00>"));
+		assert!(characters(r#""unk_token": null"#, "null", fuse).contains("neither byte fallback nor an unknown token"));
+		assert!(
+			characters(r#""unk_token": "?""#, "null", fuse).contains(r#"the unknown token "?" is not in the vocab"#)
+		);
+		let split = r#"{"type": "Metaspace", "replacement": "_", "prepend_scheme": "always", "split": true}"#;
+		assert!(characters(r#""unk_token": "<unk>""#, split, fuse).contains("Metaspace pre-tokenizer with split"));
+		let regex = r#"{"type": "Replace", "pattern": {"Regex": " +"}, "content": " "}"#;
+		assert!(characters(r#""unk_token": "<unk>""#, "null", regex).contains("only a string is read"));
+		let byte_level_decoder = r#"{"type": "ByteLevel"}"#;
+		let mismatch = characters(r#""unk_token": "<unk>""#, "null", byte_level_decoder);
+		assert!(mismatch.contains("decoder ByteLevel without a ByteLevel pre-tokenizer"), "{mismatch}");
+		let fallback =
+			byte_level_json("", "", END).replace(r#""type": "BPE","#, r#""type": "BPE", "byte_fallback": true,"#);
+		assert!(Tokenizer::from_json(&fallback).unwrap_err().contains("byte fallback with a ByteLevel"));
 	}
 }

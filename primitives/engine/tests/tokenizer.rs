@@ -1,9 +1,10 @@
 //! The tokenizer.json reader against Hugging Face's `tokenizers` on the tokenizers the test-model
 //! stage trains (`generative/tokenizers`: GPT-2's split, with and without a prefix space, Llama
-//! 3's split with `ignore_merges`, digits split one by one, Qwen 2's NFC normalizer and split),
-//! on texts with spaces, contractions, digits, scripts whose marks are no letters, emoji,
-//! characters NFC composes, added tokens matched in the text as it is and in normalized text:
-//! the same ids, and the ids decoded to the same text.
+//! 3's split with `ignore_merges`, digits split one by one, Qwen 2's NFC normalizer and split,
+//! Llama 2's SentencePiece BPE with byte fallback, Metaspace with an unknown token), on texts
+//! with spaces, contractions, digits, scripts whose marks are no letters, emoji, characters NFC
+//! composes, added tokens matched in the text as it is and in normalized text: the same ids,
+//! and the ids decoded to the same text.
 
 mod common;
 
@@ -32,8 +33,8 @@ fn encodes_and_decodes_as_hugging_faces_tokenizers_does() {
 		// The cases exercise the merges: most texts take fewer tokens than bytes.
 		merged += usize::from(ids.len() < text.len());
 	}
-	assert_eq!(tokenizers.len(), 5);
-	assert!(cases.len() >= 5 * 30 && merged > cases.len() / 2, "{merged} of {} cases merged", cases.len());
+	assert_eq!(tokenizers.len(), 7);
+	assert!(cases.len() >= 7 * 30 && merged > cases.len() / 2, "{merged} of {} cases merged", cases.len());
 }
 
 #[test]
@@ -42,7 +43,7 @@ fn long_runs_of_spaces_and_newlines_round_trip() {
 	// merged (in a heap: tens of milliseconds, not the minutes of a quadratic merge loop), and
 	// decode to the text again.
 	let folder = common::models_dir().join("generative").join("tokenizers");
-	for name in ["gpt2_style", "llama3_style", "digits_style", "qwen2_style"] {
+	for name in ["gpt2_style", "llama3_style", "digits_style", "qwen2_style", "llama2_style", "metaspace_style"] {
 		let tokenizer =
 			Tokenizer::from_json(&std::fs::read_to_string(folder.join(format!("{name}.json"))).unwrap()).unwrap();
 		for text in [format!("a{}b", " ".repeat(100_000)), format!("a{}b", "\n ".repeat(50_000)), "9".repeat(100_000)] {

@@ -1716,4 +1716,62 @@ mod tests {
 		store.data_mut().own_bytes = None;
 		call(&mut store, &instance, "load").unwrap();
 	}
+
+	/// A module of the guest's shape whose check of the host kernel answers `answer`
+	/// (`veriml_check_host_kernel`), declared of engine version `version`.
+	fn checking_guest(answer: u32, version: u32) -> Vec<u8> {
+		use wasm_encoder::{
+			CodeSection, ExportKind, ExportSection, Function, FunctionSection, MemorySection, MemoryType, Module,
+			TypeSection, ValType,
+		};
+		let mut types = TypeSection::new();
+		types.ty().function([], []);
+		types.ty().function([ValType::I32, ValType::I32], [ValType::I32]);
+		let mut functions = FunctionSection::new();
+		functions.function(0).function(1);
+		let mut memories = MemorySection::new();
+		memories.memory(MemoryType { minimum: 1, maximum: None, memory64: false, shared: false, page_size_log2: None });
+		let mut exports = ExportSection::new();
+		exports.export("memory", ExportKind::Memory, 0);
+		exports.export("_initialize", ExportKind::Func, 0);
+		exports.export("veriml_check_host_kernel", ExportKind::Func, 1);
+		// The metering helpers every guest exports (this one moves no memory).
+		for helper in [names::COPY_HELPER, names::FILL_HELPER, names::GROW_HELPER] {
+			exports.export(helper, ExportKind::Func, 0);
+		}
+		let mut code = CodeSection::new();
+		let mut initialize = Function::new([]);
+		initialize.instructions().end();
+		let mut check = Function::new([]);
+		check.instructions().i32_const(answer as i32).end();
+		code.function(&initialize).function(&check);
+		let mut module = Module::new();
+		module.section(&types).section(&functions).section(&memories).section(&exports).section(&code);
+		// Metered as the built guest is (build.rs): the stack limit's counter added.
+		metering::meter(&module.finish()).and_then(|metered| metering::declare_version(&metered, version)).unwrap()
+	}
+
+	/// The guest reports in its check's top bit whether its wasm saw subnormals flushed. A node
+	/// whose float mode is not its guest's version's (an engine that set the mode on another
+	/// thread, say) would compute other bits than its peers: it refuses the guest rather than
+	/// give verdicts.
+	#[test]
+	fn a_guest_whose_wasm_ran_in_another_float_mode_than_its_versions_is_refused() {
+		let check = |answer: u32, version: u32| {
+			let guest =
+				Guest::compile(&checking_guest(answer, version), &Limits::default(), &CompiledCache::None, false)
+					.unwrap();
+			guest.check_host_kernel(0, 1)
+		};
+		let ieee = float_mode::FLUSH_SUBNORMALS_VERSION - 1;
+		// In its version's mode: the number of differing stores, the bit taken off.
+		assert_eq!(check(3, ieee), Ok(3));
+		// Flushed where the version computes IEEE subnormals.
+		assert_eq!(check(CHECK_FLUSHED_BIT | 3, ieee), Err(LocalFailure::EngineUnavailable.into()));
+		if float_mode::CAN_FLUSH {
+			assert_eq!(check(CHECK_FLUSHED_BIT, float_mode::FLUSH_SUBNORMALS_VERSION), Ok(0));
+			// IEEE where the version flushes.
+			assert_eq!(check(0, float_mode::FLUSH_SUBNORMALS_VERSION), Err(LocalFailure::EngineUnavailable.into()));
+		}
+	}
 }

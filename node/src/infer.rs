@@ -228,15 +228,19 @@ impl InferCmd {
 			let _ = out.flush();
 		}
 		let started = std::time::Instant::now();
+		// The text as it settles, token by token (a token's text alone is not its part of it).
+		let mut stream = tokenizer.stream();
 		let generation = engine
 			.generate(model, &request, self.fuel_limit, |token| {
 				if !self.json {
-					// Bytes as they come: a character of several bytes is whole once its last arrives.
-					let _ = out.write_all(&tokenizer.decode(&[token]).unwrap_or_default());
+					let _ = out.write_all(&stream.push(token).unwrap_or_default());
 					let _ = out.flush();
 				}
 			})
 			.map_err(|e| format!("the generation failed: {e}"))?;
+		if !self.json {
+			let _ = out.write_all(&stream.finish());
+		}
 		let seconds = started.elapsed().as_secs_f64();
 		let warm_seconds = (self.timings > 0).then(|| {
 			median_ms(self.timings, || {

@@ -802,6 +802,11 @@ impl Tokenizer {
 		Ok(bytes)
 	}
 
+	/// A stream of the text of tokens that arrive one by one (a generation's).
+	pub fn stream(&self) -> TextStream<'_> {
+		TextStream { tokenizer: self, tokens: Vec::new(), text: Vec::new(), sent: 0 }
+	}
+
 	/// The special added tokens (`<|endoftext|>`…): where a generation stops by default.
 	pub fn special_tokens(&self) -> Vec<TokenId> {
 		self.entries
@@ -810,6 +815,69 @@ impl Tokenizer {
 			.map(|(id, _)| *id)
 			.collect()
 	}
+}
+
+/// The text of tokens that arrive one by one, as it settles: a token's text alone is not its
+/// part of the whole (a character's bytes come in several byte-level tokens or byte tokens
+/// `<0xXX>`, and SentencePiece's decoders strip the text's first space, not each token's), so
+/// each token's text is what the whole text decoded so far adds, less an end a later token may
+/// still change. Each token decodes the text so far again: O(n) a token, for the at most
+/// `max_tokens` tokens of a generation.
+pub struct TextStream<'a> {
+	tokenizer: &'a Tokenizer,
+	tokens: Vec<TokenId>,
+	/// The text of `tokens`, and how much of it was handed out.
+	text: Vec<u8>,
+	sent: usize,
+}
+
+impl TextStream<'_> {
+	/// The text `token` settles (may be empty); `Err` with a token not in the vocabulary,
+	/// which is left out.
+	pub fn push(&mut self, token: TokenId) -> Result<Vec<u8>, TokenId> {
+		self.tokens.push(token);
+		match self.tokenizer.decode(&self.tokens) {
+			Ok(text) => self.text = text,
+			Err(unknown) => {
+				self.tokens.pop();
+				return Err(unknown);
+			},
+		}
+		let settled = settled_len(&self.text).max(self.sent);
+		let new = self.text.get(self.sent..settled).unwrap_or_default().to_vec();
+		self.sent = settled;
+		Ok(new)
+	}
+
+	/// The rest of the text, once the last token has arrived.
+	pub fn finish(self) -> Vec<u8> {
+		self.text.get(self.sent..).unwrap_or_default().to_vec()
+	}
+}
+
+/// How much of decoded text no later token changes: all but an incomplete UTF-8 character at
+/// its end (byte-level tokens) or replacement characters there (a run of byte tokens a later
+/// one may complete).
+fn settled_len(text: &[u8]) -> usize {
+	const REPLACEMENT: &[u8] = "\u{fffd}".as_bytes();
+	let mut end = text.len();
+	while text[..end].ends_with(REPLACEMENT) {
+		end -= REPLACEMENT.len();
+	}
+	// The last character's first byte, within the last three, and the bytes it needs.
+	for back in 1..=end.min(3) {
+		let byte = text[end - back];
+		if byte & 0xc0 != 0x80 {
+			let needs = match byte {
+				0xc0..=0xdf => 2,
+				0xe0..=0xef => 3,
+				0xf0..=0xf7 => 4,
+				_ => 1,
+			};
+			return if needs > back { end - back } else { end };
+		}
+	}
+	end
 }
 
 #[cfg(test)]

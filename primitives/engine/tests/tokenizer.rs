@@ -30,6 +30,18 @@ fn encodes_and_decodes_as_hugging_faces_tokenizers_does() {
 		assert_eq!(ids, expected, "{name} encodes {text:?}");
 		let decoded = tokenizer.decode(&ids).unwrap();
 		assert_eq!(String::from_utf8_lossy(&decoded), case["decoded"].as_str().unwrap(), "{name} decodes {text:?}");
+		// Streamed a token at a time, the same text, in pieces that are whole characters.
+		let mut stream = tokenizer.stream();
+		let mut streamed = Vec::new();
+		for id in &ids {
+			let piece = stream.push(*id).unwrap();
+			if std::str::from_utf8(&decoded).is_ok() {
+				assert!(std::str::from_utf8(&piece).is_ok(), "{name} streams {piece:?} of {text:?}");
+			}
+			streamed.extend(piece);
+		}
+		streamed.extend(stream.finish());
+		assert_eq!(streamed, decoded, "{name} streams {text:?}");
 		// The cases exercise the merges: most texts take fewer tokens than bytes.
 		merged += usize::from(ids.len() < text.len());
 	}

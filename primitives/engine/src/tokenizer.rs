@@ -147,6 +147,20 @@ impl Normalizer {
 	}
 }
 
+/// The longest string a normalizer or decoder puts in text (`Prepend`, `Replace`): each
+/// character of a prompt becomes at most this many bytes, whatever file a model's owner brings
+/// (SentencePiece's `▁` is 3 bytes).
+const MAX_INSERTED_BYTES: usize = 16;
+
+/// `part[key]`, a string a step puts in text, at most [`MAX_INSERTED_BYTES`] long.
+fn inserted(part: &Value, key: &str) -> Result<String, String> {
+	let text = part[key].as_str().ok_or_else(|| format!("{} without its {key}", part["type"]))?;
+	if text.len() > MAX_INSERTED_BYTES {
+		return Err(format!("{} {key} of {} bytes: at most {MAX_INSERTED_BYTES} are read", part["type"], text.len()));
+	}
+	Ok(text.to_string())
+}
+
 /// The normalizer steps of `part` (a `normalizer` object), appended to `steps`.
 fn normalizers(part: &Value, steps: &mut Vec<Normalizer>) -> Result<(), String> {
 	match part["type"].as_str() {
@@ -157,24 +171,24 @@ fn normalizers(part: &Value, steps: &mut Vec<Normalizer>) -> Result<(), String> 
 			}
 		},
 		Some("NFC") => steps.push(Normalizer::Nfc),
-		Some("Prepend") => steps.push(Normalizer::Prepend(
-			part["prepend"].as_str().ok_or("a Prepend normalizer without its string")?.to_string(),
-		)),
+		Some("Prepend") => steps.push(Normalizer::Prepend(inserted(part, "prepend")?)),
 		Some("Replace") => steps.push(Normalizer::Replace {
 			pattern: string_pattern(part, "Replace normalizer")?,
-			content: part["content"].as_str().ok_or("a Replace normalizer without content")?.to_string(),
+			content: inserted(part, "content")?,
 		}),
 		_ => return Err(format!("normalizer {}: not read", part["type"])),
 	}
 	Ok(())
 }
 
-/// The string a `Replace` step replaces (a regex pattern is refused).
+/// The string a `Replace` step replaces (a regex pattern is refused, and an empty string,
+/// found between every two characters).
 fn string_pattern(part: &Value, what: &str) -> Result<String, String> {
-	part["pattern"]["String"]
-		.as_str()
-		.map(str::to_string)
-		.ok_or_else(|| format!("{what} pattern {}: only a string is read", part["pattern"]))
+	match part["pattern"]["String"].as_str() {
+		Some("") => Err(format!("{what} pattern \"\": not read")),
+		Some(pattern) => Ok(pattern.to_string()),
+		None => Err(format!("{what} pattern {}: only a string is read", part["pattern"])),
+	}
 }
 
 /// The character `Metaspace` writes for a space.
@@ -224,9 +238,8 @@ impl DecodeStep {
 	fn read(part: &Value) -> Result<Self, String> {
 		let count = |key: &str| part[key].as_u64().and_then(|n| usize::try_from(n).ok());
 		Ok(match part["type"].as_str() {
-			Some("Replace") => Self::Replace {
-				pattern: string_pattern(part, "Replace decoder")?,
-				content: part["content"].as_str().ok_or("a Replace decoder without content")?.to_string(),
+			Some("Replace") => {
+				Self::Replace { pattern: string_pattern(part, "Replace decoder")?, content: inserted(part, "content")? }
 			},
 			Some("ByteFallback") => Self::ByteFallback,
 			Some("Fuse") => Self::Fuse,
@@ -1028,6 +1041,18 @@ mod tests {
 		assert!(characters(r#""unk_token": "<unk>""#, split, fuse).contains("Metaspace pre-tokenizer with split"));
 		let regex = r#"{"type": "Replace", "pattern": {"Regex": " +"}, "content": " "}"#;
 		assert!(characters(r#""unk_token": "<unk>""#, "null", regex).contains("only a string is read"));
+		let empty = r#"{"type": "Replace", "pattern": {"String": ""}, "content": " "}"#;
+		assert!(characters(r#""unk_token": "<unk>""#, "null", empty).contains(r#"pattern "": not read"#));
+		// A normalizer or decoder that puts long strings in text would make a prompt of n
+		// characters one of n times their length.
+		let long = format!(r#"{{"type": "Replace", "pattern": {{"String": " "}}, "content": "{}"}}"#, "x".repeat(17));
+		let long = characters(r#""unk_token": "<unk>""#, "null", &long);
+		assert!(long.contains(r#""Replace" content of 17 bytes: at most 16 are read"#), "{long}");
+		let prepend = format!(r#"{{"type": "Prepend", "prepend": "{}"}}"#, "x".repeat(17));
+		let prepend = Tokenizer::from_json(
+			&byte_level_json("", "", END).replace(r#""normalizer": null"#, &format!(r#""normalizer": {prepend}"#)),
+		);
+		assert!(prepend.unwrap_err().contains("at most 16"));
 		let byte_level_decoder = r#"{"type": "ByteLevel"}"#;
 		let mismatch = characters(r#""unk_token": "<unk>""#, "null", byte_level_decoder);
 		assert!(mismatch.contains("decoder ByteLevel without a ByteLevel pre-tokenizer"), "{mismatch}");

@@ -32,9 +32,16 @@ pub struct InferCmd {
 	#[arg(long, requires = "generate")]
 	pub tokenizer: Option<PathBuf>,
 
-	/// The prompt, for `--generate`.
+	/// The prompt, for `--generate`: its tokens with the special tokens the tokenizer's
+	/// post-processor puts around them (Llama's `<s>`, Llama 3's `<|begin_of_text|>`), as
+	/// `transformers`' `tokenizer(prompt)` gives them.
 	#[arg(long, requires = "generate")]
 	pub prompt: Option<String>,
+
+	/// The prompt's tokens alone, without the post-processor's special tokens (for a prompt
+	/// that writes them itself).
+	#[arg(long, requires = "prompt")]
+	pub raw_prompt: bool,
 
 	/// The most tokens `--generate` generates.
 	#[arg(long, default_value_t = 64, requires = "generate")]
@@ -203,7 +210,11 @@ impl InferCmd {
 			tokens
 		};
 		let request = GenerationRequest {
-			prompt: tokenizer.encode(prompt),
+			prompt: if self.raw_prompt {
+				tokenizer.encode(prompt)
+			} else {
+				tokenizer.encode_with_special_tokens(prompt)
+			},
 			max_tokens: self.max_tokens,
 			stop_tokens,
 			sampling: self.sampling()?,

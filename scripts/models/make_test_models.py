@@ -1283,7 +1283,8 @@ def tokenizer_cases():
     import io
     import textwrap
 
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import (AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors,
+                            trainers)
     with contextlib.redirect_stdout(io.StringIO()):
         import this
     corpus = [codecs.decode(this.s, "rot13"), json.__doc__, collections.__doc__, textwrap.__doc__,
@@ -1362,6 +1363,17 @@ def tokenizer_cases():
     tokenizers["metaspace_style"] = trained(
         pre_tokenizers.Metaspace(**metaspace), ["<unk>", "<s>", "</s>"], vocab_size=1500, limit_alphabet=80,
         model=models.BPE(unk_token="<unk>", fuse_unk=True), decoder=decoders.Metaspace(**metaspace))
+    # Post-processors that put special tokens around a prompt (add_special_tokens=True): Llama 2's
+    # and Llama 3's BOS (Llama 3's after a ByteLevel one, which only moves offsets), and both ends.
+    def template(tokenizer, single):
+        special = {t: tokenizer.token_to_id(t) for t in single.split() if t != "$A"}
+        return processors.TemplateProcessing(single=single, special_tokens=list(special.items()))
+    tokenizers["llama2_style"].post_processor = template(tokenizers["llama2_style"], "<s> $A")
+    tokenizers["metaspace_style"].post_processor = template(tokenizers["metaspace_style"], "<s> $A </s>")
+    tokenizers["llama3_style"].post_processor = processors.Sequence([
+        processors.ByteLevel(trim_offsets=False),
+        template(tokenizers["llama3_style"], "<|begin_of_text|> $A")])
+    tokenizers["gpt2_style"].post_processor = processors.ByteLevel(trim_offsets=False)
     # Matched in normalized text, after the special tokens: "x<|im" is not found in
     # "x<|im_start|>", where "<|im_start|>" is found first.
     tokenizers["qwen2_style"].add_tokens([AddedToken("[\u00c5]", special=False, normalized=True),
@@ -1375,6 +1387,7 @@ def tokenizer_cases():
         for text in texts + ["x" + " " * 5000 + "y\n", codecs.decode(this.s, "rot13") * 20]:
             ids = tokenizer.encode(text, add_special_tokens=False).ids
             cases.append({"tokenizer": name, "text": text, "ids": ids,
+                          "with_special_tokens": tokenizer.encode(text, add_special_tokens=True).ids,
                           "decoded": tokenizer.decode(ids, skip_special_tokens=True)})
     with open(os.path.join(folder, "cases.json"), "w") as f:
         json.dump(cases, f, ensure_ascii=False)

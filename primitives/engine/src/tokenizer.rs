@@ -10,9 +10,10 @@
 //!   (without split) or none, decoders `Replace`, `ByteFallback`, `Fuse`, `Strip`,
 //!   `Metaspace`;
 //!
-//! with normalizers `NFC`, `Prepend` and `Replace` (of a string) and added tokens
-//! (`<|endoftext|>`, `<s>`…). Encoding and decoding give what `tokenizers` gives
-//! (`encode(text, add_special_tokens=False)`, `decode(ids, skip_special_tokens=True)`), checked
+//! with normalizers `NFC`, `Prepend` and `Replace` (of a string), added tokens
+//! (`<|endoftext|>`, `<s>`…) and the post-processor `TemplateProcessing`'s special tokens
+//! around a prompt. Encoding and decoding give what `tokenizers` gives
+//! (`encode(text, add_special_tokens=False)` or `True`, `decode(ids, skip_special_tokens=True)`), checked
 //! against it on the test-model stage's tokenizers (`tests/tokenizer.rs`). Anything else (other
 //! normalizers, WordPiece, Unigram, added tokens that strip spaces…) is refused by name, not
 //! approximated.
@@ -351,6 +352,50 @@ pub struct Tokenizer {
 	symbols: Symbols,
 	/// Decoding of characters' tokens, in order (byte-level tokens decode to their bytes).
 	decoder: Vec<DecodeStep>,
+	/// The special tokens the post-processor puts before and after a prompt's tokens
+	/// (`TemplateProcessing`'s single template: Llama 2's `<s>`, Llama 3's
+	/// `<|begin_of_text|>`).
+	before: Vec<TokenId>,
+	after: Vec<TokenId>,
+}
+
+/// The tokens a `post_processor` puts before and after a text's, appended to `around`
+/// (`ByteLevel`'s only moves offsets: none).
+fn post_processor(part: &Value, around: &mut (Vec<TokenId>, Vec<TokenId>)) -> Result<(), String> {
+	match part["type"].as_str() {
+		None if part.is_null() => {},
+		Some("ByteLevel") => {},
+		Some("Sequence") => {
+			for inner in part["processors"].as_array().ok_or("a Sequence post-processor without processors")? {
+				post_processor(inner, around)?;
+			}
+		},
+		Some("TemplateProcessing") => {
+			let mut seen = false;
+			for piece in part["single"].as_array().ok_or("a TemplateProcessing without its single template")? {
+				if piece["Sequence"]["id"] == "A" && !seen {
+					seen = true;
+					continue;
+				}
+				let name = piece["SpecialToken"]["id"]
+					.as_str()
+					.ok_or_else(|| format!("TemplateProcessing piece {piece}: not read"))?;
+				let ids = part["special_tokens"][name]["ids"]
+					.as_array()
+					.ok_or_else(|| format!("TemplateProcessing: no ids for {name:?}"))?
+					.iter()
+					.map(|id| id.as_u64().and_then(|id| TokenId::try_from(id).ok()))
+					.collect::<Option<Vec<_>>>()
+					.ok_or_else(|| format!("TemplateProcessing: the ids of {name:?} are not token ids"))?;
+				if seen { &mut around.1 } else { &mut around.0 }.extend(ids);
+			}
+			if !seen {
+				return Err("a TemplateProcessing single template without the text ($A)".into());
+			}
+		},
+		_ => return Err(format!("post-processor {}: not read", part["type"])),
+	}
+	Ok(())
 }
 
 /// A set of added tokens, matched as `tokenizers` matches them: the longest at the leftmost
@@ -543,6 +588,8 @@ impl Tokenizer {
 		}
 		let mut normalizer = Vec::new();
 		normalizers(&root["normalizer"], &mut normalizer)?;
+		let mut around = (Vec::new(), Vec::new());
+		post_processor(&root["post_processor"], &mut around)?;
 		let (pre_tokenizers, byte_level) = pre_tokenizers(&root["pre_tokenizer"])?;
 		let decoder = &root["decoder"];
 		let decoder = match (byte_level, decoder["type"].as_str()) {
@@ -661,6 +708,8 @@ impl Tokenizer {
 			pre_tokenizers,
 			symbols,
 			decoder,
+			before: around.0,
+			after: around.1,
 		})
 	}
 
@@ -681,6 +730,16 @@ impl Tokenizer {
 				})
 			},
 		});
+		tokens
+	}
+
+	/// A prompt's tokens: [`encode`](Self::encode)'s with the special tokens the
+	/// post-processor puts around them, as `tokenizers`' `encode(text, add_special_tokens=True)`
+	/// (and `transformers`' `tokenizer(text)`) gives them.
+	pub fn encode_with_special_tokens(&self, text: &str) -> Vec<TokenId> {
+		let mut tokens = self.before.clone();
+		tokens.extend(self.encode(text));
+		tokens.extend(&self.after);
 		tokens
 	}
 
@@ -1056,6 +1115,14 @@ mod tests {
 		let byte_level_decoder = r#"{"type": "ByteLevel"}"#;
 		let mismatch = characters(r#""unk_token": "<unk>""#, "null", byte_level_decoder);
 		assert!(mismatch.contains("decoder ByteLevel without a ByteLevel pre-tokenizer"), "{mismatch}");
+		let roberta = byte_level_json("", "", END)
+			.replace(r#""normalizer": null"#, r#""normalizer": null, "post_processor": {"type": "RobertaProcessing"}"#);
+		assert!(Tokenizer::from_json(&roberta).unwrap_err().contains("post-processor \"RobertaProcessing\""));
+		let no_text = r#"{"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|endoftext|>"}}],
+			"special_tokens": {"<|endoftext|>": {"ids": [256]}}}"#;
+		let no_text = byte_level_json("", "", END)
+			.replace(r#""normalizer": null"#, &format!(r#""normalizer": null, "post_processor": {no_text}"#));
+		assert!(Tokenizer::from_json(&no_text).unwrap_err().contains("without the text ($A)"));
 		let fallback =
 			byte_level_json("", "", END).replace(r#""type": "BPE","#, r#""type": "BPE", "byte_fallback": true,"#);
 		assert!(Tokenizer::from_json(&fallback).unwrap_err().contains("byte fallback with a ByteLevel"));

@@ -17,6 +17,8 @@ fn encodes_and_decodes_as_hugging_faces_tokenizers_does() {
 		serde_json::from_str(&std::fs::read_to_string(folder.join("cases.json")).unwrap()).unwrap();
 	let mut tokenizers = std::collections::BTreeMap::new();
 	let mut merged = 0;
+	// Cases whose post-processor puts special tokens around the text (Llama 2's and 3's BOS).
+	let mut with_bos = 0;
 	let cases = cases.as_array().unwrap();
 	for case in cases {
 		let name = case["tokenizer"].as_str().unwrap();
@@ -28,6 +30,10 @@ fn encodes_and_decodes_as_hugging_faces_tokenizers_does() {
 		let expected: Vec<u32> = case["ids"].as_array().unwrap().iter().map(|id| id.as_u64().unwrap() as u32).collect();
 		let ids = tokenizer.encode(text);
 		assert_eq!(ids, expected, "{name} encodes {text:?}");
+		let with_special: Vec<u32> =
+			case["with_special_tokens"].as_array().unwrap().iter().map(|id| id.as_u64().unwrap() as u32).collect();
+		assert_eq!(tokenizer.encode_with_special_tokens(text), with_special, "{name} encodes {text:?} as a prompt");
+		with_bos += usize::from(with_special.len() > ids.len());
 		let decoded = tokenizer.decode(&ids).unwrap();
 		assert_eq!(String::from_utf8_lossy(&decoded), case["decoded"].as_str().unwrap(), "{name} decodes {text:?}");
 		// Streamed a token at a time, the same text, in pieces that are whole characters.
@@ -46,6 +52,7 @@ fn encodes_and_decodes_as_hugging_faces_tokenizers_does() {
 		merged += usize::from(ids.len() < text.len());
 	}
 	assert_eq!(tokenizers.len(), 7);
+	assert_eq!(with_bos, 3 * 45, "llama2_style, llama3_style and metaspace_style put tokens around a prompt");
 	assert!(cases.len() >= 7 * 30 && merged > cases.len() / 2, "{merged} of {} cases merged", cases.len());
 }
 

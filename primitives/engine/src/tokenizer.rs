@@ -162,24 +162,39 @@ fn inserted(part: &Value, key: &str) -> Result<String, String> {
 	Ok(text.to_string())
 }
 
-/// The normalizer steps of `part` (a `normalizer` object), appended to `steps`.
-fn normalizers(part: &Value, steps: &mut Vec<Normalizer>) -> Result<(), String> {
-	match part["type"].as_str() {
-		None if part.is_null() => {},
-		Some("Sequence") => {
-			for inner in part["normalizers"].as_array().ok_or("a Sequence normalizer without normalizers")? {
-				normalizers(inner, steps)?;
-			}
-		},
-		Some("NFC") => steps.push(Normalizer::Nfc),
-		Some("Prepend") => steps.push(Normalizer::Prepend(inserted(part, "prepend")?)),
-		Some("Replace") => steps.push(Normalizer::Replace {
-			pattern: string_pattern(part, "Replace normalizer")?,
-			content: inserted(part, "content")?,
-		}),
-		_ => return Err(format!("normalizer {}: not read", part["type"])),
+/// The steps of a part of `tokenizer.json` (its normalizer, pre-tokenizer, post-processor or
+/// decoder), in order: none where it is null, each step of a `Sequence` (its list under
+/// `list`, `Sequence`s in it flattened), else the part itself.
+fn steps<'a>(part: &'a Value, list: &str) -> Result<Vec<&'a Value>, String> {
+	let mut steps = Vec::new();
+	let mut pending = vec![part];
+	while let Some(part) = pending.pop() {
+		match part["type"].as_str() {
+			None if part.is_null() => {},
+			Some("Sequence") => {
+				let inner = part[list].as_array().ok_or_else(|| format!("a Sequence without its {list}"))?;
+				pending.extend(inner.iter().rev());
+			},
+			_ => steps.push(part),
+		}
 	}
-	Ok(())
+	Ok(steps)
+}
+
+/// The normalizer steps of `part` (a `normalizer` object).
+fn normalizers(part: &Value) -> Result<Vec<Normalizer>, String> {
+	steps(part, "normalizers")?
+		.into_iter()
+		.map(|step| match step["type"].as_str() {
+			Some("NFC") => Ok(Normalizer::Nfc),
+			Some("Prepend") => Ok(Normalizer::Prepend(inserted(step, "prepend")?)),
+			Some("Replace") => Ok(Normalizer::Replace {
+				pattern: string_pattern(step, "Replace normalizer")?,
+				content: inserted(step, "content")?,
+			}),
+			_ => Err(format!("normalizer {}: not read", step["type"])),
+		})
+		.collect()
 }
 
 /// The string a `Replace` step replaces (a regex pattern is refused, and an empty string,
@@ -210,6 +225,8 @@ enum Symbols {
 		/// The character of each byte, and back.
 		alphabet: Box<[char; 256]>,
 		bytes: HashMap<char, u8>,
+		/// Each byte's token.
+		byte_tokens: Vec<TokenId>,
 	},
 	/// Characters as they are (SentencePiece's BPE as Hugging Face converts it: Llama 2's,
 	/// Mistral's): a character the vocabulary lacks is its UTF-8 bytes' tokens `<0xXX>`
@@ -359,43 +376,45 @@ pub struct Tokenizer {
 	after: Vec<TokenId>,
 }
 
-/// The tokens a `post_processor` puts before and after a text's, appended to `around`
-/// (`ByteLevel`'s only moves offsets: none).
-fn post_processor(part: &Value, around: &mut (Vec<TokenId>, Vec<TokenId>)) -> Result<(), String> {
-	match part["type"].as_str() {
-		None if part.is_null() => {},
-		Some("ByteLevel") => {},
-		Some("Sequence") => {
-			for inner in part["processors"].as_array().ok_or("a Sequence post-processor without processors")? {
-				post_processor(inner, around)?;
-			}
-		},
-		Some("TemplateProcessing") => {
-			let mut seen = false;
-			for piece in part["single"].as_array().ok_or("a TemplateProcessing without its single template")? {
-				if piece["Sequence"]["id"] == "A" && !seen {
-					seen = true;
-					continue;
+/// The tokens a `post_processor` puts before and after a text's (`ByteLevel`'s only moves
+/// offsets: none).
+fn post_processor(part: &Value) -> Result<(Vec<TokenId>, Vec<TokenId>), String> {
+	let mut around = (Vec::new(), Vec::new());
+	for part in steps(part, "processors")? {
+		match part["type"].as_str() {
+			Some("ByteLevel") => {},
+			Some("TemplateProcessing") => {
+				let mut seen = false;
+				for piece in part["single"].as_array().ok_or("a TemplateProcessing without its single template")? {
+					if piece["Sequence"]["id"] == "A" && !seen {
+						seen = true;
+						continue;
+					}
+					let name = piece["SpecialToken"]["id"]
+						.as_str()
+						.ok_or_else(|| format!("TemplateProcessing piece {piece}: not read"))?;
+					let ids = part["special_tokens"][name]["ids"]
+						.as_array()
+						.ok_or_else(|| format!("TemplateProcessing: no ids for {name:?}"))?
+						.iter()
+						.map(token_id)
+						.collect::<Option<Vec<_>>>()
+						.ok_or_else(|| format!("TemplateProcessing: the ids of {name:?} are not token ids"))?;
+					if seen { &mut around.1 } else { &mut around.0 }.extend(ids);
 				}
-				let name = piece["SpecialToken"]["id"]
-					.as_str()
-					.ok_or_else(|| format!("TemplateProcessing piece {piece}: not read"))?;
-				let ids = part["special_tokens"][name]["ids"]
-					.as_array()
-					.ok_or_else(|| format!("TemplateProcessing: no ids for {name:?}"))?
-					.iter()
-					.map(|id| id.as_u64().and_then(|id| TokenId::try_from(id).ok()))
-					.collect::<Option<Vec<_>>>()
-					.ok_or_else(|| format!("TemplateProcessing: the ids of {name:?} are not token ids"))?;
-				if seen { &mut around.1 } else { &mut around.0 }.extend(ids);
-			}
-			if !seen {
-				return Err("a TemplateProcessing single template without the text ($A)".into());
-			}
-		},
-		_ => return Err(format!("post-processor {}: not read", part["type"])),
+				if !seen {
+					return Err("a TemplateProcessing single template without the text ($A)".into());
+				}
+			},
+			_ => return Err(format!("post-processor {}: not read", part["type"])),
+		}
 	}
-	Ok(())
+	Ok(around)
+}
+
+/// A token id written in `tokenizer.json`.
+fn token_id(value: &Value) -> Option<TokenId> {
+	value.as_u64().and_then(|id| TokenId::try_from(id).ok())
 }
 
 /// A set of added tokens, matched as `tokenizers` matches them: the longest at the leftmost
@@ -463,57 +482,46 @@ fn byte_level_alphabet() -> [char; 256] {
 fn pre_tokenizers(part: &Value) -> Result<(Vec<PreTokenizer>, bool), String> {
 	let mut steps = Vec::new();
 	let mut byte_level = false;
-	pre_tokenizer(part, &mut steps, &mut byte_level)?;
+	for part in self::steps(part, "pretokenizers")? {
+		if byte_level {
+			return Err(format!("pre-tokenizer {} after ByteLevel: not read", part["type"]));
+		}
+		match part["type"].as_str() {
+			Some("ByteLevel") => {
+				byte_level = true;
+				if part["add_prefix_space"] == true {
+					steps.push(PreTokenizer::PrefixSpace);
+				}
+				// `use_regex` is true unless written false (older files do not write it).
+				if part["use_regex"] != false {
+					steps.push(PreTokenizer::Split(SplitPattern::new(GPT2_PATTERN)?));
+				}
+			},
+			Some("Split") => {
+				if part["behavior"] != "Isolated" || part["invert"] == true {
+					return Err(format!(
+						"Split pre-tokenizer with behavior {} and invert {}: only Isolated, not inverted, is read",
+						part["behavior"], part["invert"]
+					));
+				}
+				let regex = match (part["pattern"]["Regex"].as_str(), part["pattern"]["String"].as_str()) {
+					(Some(regex), _) => SplitPattern::new(regex)?,
+					(None, Some(string)) => SplitPattern::new(&regex::escape(string))?,
+					_ => return Err(format!("Split pre-tokenizer pattern {}: not read", part["pattern"])),
+				};
+				steps.push(PreTokenizer::Split(regex));
+			},
+			Some("Digits") => steps.push(PreTokenizer::Digits { individual: part["individual_digits"] == true }),
+			Some("Metaspace") => {
+				if part["split"] != false {
+					return Err("Metaspace pre-tokenizer with split: not read".into());
+				}
+				steps.push(PreTokenizer::Metaspace { replacement: replacement(part)?, prepend: Prepend::read(part)? });
+			},
+			_ => return Err(format!("pre-tokenizer {}: not read", part["type"])),
+		}
+	}
 	Ok((steps, byte_level))
-}
-
-/// The pre-tokenizer steps of `part` (a `pre_tokenizer` object), appended to `steps`;
-/// `byte_level` says whether a `ByteLevel` came before.
-fn pre_tokenizer(part: &Value, steps: &mut Vec<PreTokenizer>, byte_level: &mut bool) -> Result<(), String> {
-	if *byte_level {
-		return Err(format!("pre-tokenizer {} after ByteLevel: not read", part["type"]));
-	}
-	match part["type"].as_str() {
-		None if part.is_null() => {},
-		Some("Sequence") => {
-			for inner in part["pretokenizers"].as_array().ok_or("a Sequence pre-tokenizer without pretokenizers")? {
-				pre_tokenizer(inner, steps, byte_level)?;
-			}
-		},
-		Some("ByteLevel") => {
-			*byte_level = true;
-			if part["add_prefix_space"] == true {
-				steps.push(PreTokenizer::PrefixSpace);
-			}
-			// `use_regex` is true unless written false (older files do not write it).
-			if part["use_regex"] != false {
-				steps.push(PreTokenizer::Split(SplitPattern::new(GPT2_PATTERN)?));
-			}
-		},
-		Some("Split") => {
-			if part["behavior"] != "Isolated" || part["invert"] == true {
-				return Err(format!(
-					"Split pre-tokenizer with behavior {} and invert {}: only Isolated, not inverted, is read",
-					part["behavior"], part["invert"]
-				));
-			}
-			let regex = match (part["pattern"]["Regex"].as_str(), part["pattern"]["String"].as_str()) {
-				(Some(regex), _) => SplitPattern::new(regex)?,
-				(None, Some(string)) => SplitPattern::new(&regex::escape(string))?,
-				_ => return Err(format!("Split pre-tokenizer pattern {}: not read", part["pattern"])),
-			};
-			steps.push(PreTokenizer::Split(regex));
-		},
-		Some("Digits") => steps.push(PreTokenizer::Digits { individual: part["individual_digits"] == true }),
-		Some("Metaspace") => {
-			if part["split"] != false {
-				return Err("Metaspace pre-tokenizer with split: not read".into());
-			}
-			steps.push(PreTokenizer::Metaspace { replacement: replacement(part)?, prepend: Prepend::read(part)? });
-		},
-		_ => return Err(format!("pre-tokenizer {}: not read", part["type"])),
-	}
-	Ok(())
 }
 
 /// `text`'s pieces after `step`, empty ones left out; `at_start` says whether `text` starts
@@ -586,10 +594,8 @@ impl Tokenizer {
 		{
 			return Err("BPE dropout, subword prefixes and suffixes are not read".into());
 		}
-		let mut normalizer = Vec::new();
-		normalizers(&root["normalizer"], &mut normalizer)?;
-		let mut around = (Vec::new(), Vec::new());
-		post_processor(&root["post_processor"], &mut around)?;
+		let normalizers = normalizers(&root["normalizer"])?;
+		let (before, after) = post_processor(&root["post_processor"])?;
 		let (pre_tokenizers, byte_level) = pre_tokenizers(&root["pre_tokenizer"])?;
 		let decoder = &root["decoder"];
 		let decoder = match (byte_level, decoder["type"].as_str()) {
@@ -598,20 +604,15 @@ impl Tokenizer {
 			(false, Some("ByteLevel")) => {
 				return Err("decoder ByteLevel without a ByteLevel pre-tokenizer: not read".into())
 			},
-			(false, Some("Sequence")) => decoder["decoders"]
-				.as_array()
-				.ok_or("a Sequence decoder without decoders")?
-				.iter()
-				.map(DecodeStep::read)
-				.collect::<Result<_, _>>()?,
-			(false, _) => vec![DecodeStep::read(decoder)?],
+			// Without a decoder `tokenizers` joins the tokens with spaces.
+			(false, None) => return Err(format!("decoder {}: not read", decoder["type"])),
+			(false, _) => steps(decoder, "decoders")?.into_iter().map(DecodeStep::read).collect::<Result<_, _>>()?,
 		};
 
-		let id = |value: &Value| value.as_u64().and_then(|v| TokenId::try_from(v).ok());
 		let mut vocab = HashMap::new();
 		let mut entries = BTreeMap::new();
 		for (text, token) in model["vocab"].as_object().ok_or("the BPE model has no vocab")? {
-			let token = id(token).ok_or_else(|| format!("vocab entry {text:?}: its id is not a token id"))?;
+			let token = token_id(token).ok_or_else(|| format!("vocab entry {text:?}: its id is not a token id"))?;
 			if entries.insert(token, Entry::Text(text.clone())).is_some() {
 				return Err(format!("token {token} has two entries in the vocab"));
 			}
@@ -622,13 +623,18 @@ impl Tokenizer {
 				return Err("BPE byte fallback with a ByteLevel pre-tokenizer: not read".into());
 			}
 			let alphabet = byte_level_alphabet();
-			for (byte, character) in alphabet.iter().enumerate() {
-				if !vocab.contains_key(&character.to_string()) {
-					return Err(format!("the vocab has no token for byte {byte:#04x} ({character:?})"));
-				}
-			}
+			let byte_tokens = alphabet
+				.iter()
+				.enumerate()
+				.map(|(byte, character)| {
+					vocab
+						.get(&character.to_string())
+						.copied()
+						.ok_or_else(|| format!("the vocab has no token for byte {byte:#04x} ({character:?})"))
+				})
+				.collect::<Result<Vec<_>, _>>()?;
 			let bytes = alphabet.iter().enumerate().map(|(byte, c)| (*c, byte as u8)).collect();
-			Symbols::ByteLevel { alphabet: Box::new(alphabet), bytes }
+			Symbols::ByteLevel { alphabet: Box::new(alphabet), bytes, byte_tokens }
 		} else {
 			let byte_tokens = match model["byte_fallback"] == true {
 				true => Some(
@@ -651,9 +657,9 @@ impl Tokenizer {
 			};
 			Symbols::Characters { byte_tokens, unknown, fuse_unknown: model["fuse_unk"] == true }
 		};
-		let byte_ids: Vec<TokenId> = match &symbols {
-			Symbols::ByteLevel { alphabet, .. } => alphabet.iter().map(|c| vocab[&c.to_string()]).collect(),
-			Symbols::Characters { byte_tokens, .. } => byte_tokens.clone().unwrap_or_default(),
+		let byte_ids: &[TokenId] = match &symbols {
+			Symbols::ByteLevel { byte_tokens, .. } => byte_tokens,
+			Symbols::Characters { byte_tokens, .. } => byte_tokens.as_deref().unwrap_or_default(),
 		};
 
 		let mut merges = HashMap::new();
@@ -677,7 +683,7 @@ impl Tokenizer {
 
 		let (mut added, mut added_normalized) = (Vec::new(), Vec::new());
 		for token in root["added_tokens"].as_array().into_iter().flatten() {
-			let (Some(content), Some(token_id)) = (token["content"].as_str(), id(&token["id"])) else {
+			let (Some(content), Some(token_id)) = (token["content"].as_str(), token_id(&token["id"])) else {
 				return Err(format!("added token {token}: no content or id"));
 			};
 			if content.is_empty() {
@@ -704,12 +710,12 @@ impl Tokenizer {
 			ignore_merges: model["ignore_merges"] == true,
 			added: AddedTokens::new(added)?,
 			added_normalized: AddedTokens::new(added_normalized)?,
-			normalizers: normalizer,
+			normalizers,
 			pre_tokenizers,
 			symbols,
 			decoder,
-			before: around.0,
-			after: around.1,
+			before,
+			after,
 		})
 	}
 
@@ -767,8 +773,8 @@ impl Tokenizer {
 	/// unknown token, a run of them one where fused), as `tokenizers` makes them.
 	fn symbols(&self, piece: &str) -> Vec<TokenId> {
 		let (byte_tokens, unknown, fuse_unknown) = match &self.symbols {
-			Symbols::ByteLevel { alphabet, .. } => {
-				return piece.bytes().map(|byte| self.vocab[&alphabet[byte as usize].to_string()]).collect()
+			Symbols::ByteLevel { byte_tokens, .. } => {
+				return piece.bytes().map(|byte| byte_tokens[byte as usize]).collect()
 			},
 			Symbols::Characters { byte_tokens, unknown, fuse_unknown } => (byte_tokens, unknown, *fuse_unknown),
 		};
@@ -1112,6 +1118,8 @@ mod tests {
 			&byte_level_json("", "", END).replace(r#""normalizer": null"#, &format!(r#""normalizer": {prepend}"#)),
 		);
 		assert!(prepend.unwrap_err().contains("at most 16"));
+		// Without a decoder, `tokenizers` joins tokens with spaces: not read.
+		assert!(characters(r#""unk_token": "<unk>""#, "null", "null").contains("decoder null: not read"));
 		let byte_level_decoder = r#"{"type": "ByteLevel"}"#;
 		let mismatch = characters(r#""unk_token": "<unk>""#, "null", byte_level_decoder);
 		assert!(mismatch.contains("decoder ByteLevel without a ByteLevel pre-tokenizer"), "{mismatch}");

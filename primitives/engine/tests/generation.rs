@@ -214,3 +214,28 @@ fn bad_requests_get_named_errors() {
 	request.prompt = vec![100_000];
 	assert!(matches!(engine.generate(&model, &request, u64::MAX, |_| {}), Err(GenerateError::Run { step: 0, .. })));
 }
+
+#[test]
+fn the_decoder_built_in_code_generates_and_is_measured_at_a_steps_specs() {
+	// The one-layer decoder pallet tests register (no file needed): token t makes t + 1 likeliest.
+	let model = veriml_inference_primitives::onnx_builder::decoder_model(8, 2, 3);
+	let layout = decoder_layout(&model).unwrap();
+	assert_eq!((layout.layers, layout.heads, layout.head_size), (1, 2, 3));
+	let engine = common::new_engine();
+	let request =
+		GenerationRequest { prompt: vec![3, 4], max_tokens: 6, stop_tokens: vec![], sampling: Sampling::Greedy };
+	let generation = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	assert_eq!(generation.tokens, [5, 6, 7, 0, 1, 2]);
+	assert_eq!(generation.steps.len(), 7);
+	// The specs of a step are those of the inputs it is fed: the chain inspects a decoder at its
+	// context's last step with them.
+	for position in [0, 1, 5] {
+		let past = Tensor::from_f32(&[1, 2, position, 3], &vec![0.0; 6 * position as usize]);
+		let inputs = layout.step_inputs(1, position, &[past.clone(), past]);
+		let specs: Vec<_> = inputs.iter().map(|input| input.spec().unwrap()).collect();
+		assert_eq!(layout.step_specs(position), specs);
+	}
+	let specs = layout.step_specs(15);
+	let info = engine.inspect_model(&model, &specs, u64::MAX).unwrap();
+	assert_eq!(info.outputs[1].shape.to_vec(), [1, 2, 16, 3]);
+}

@@ -9,7 +9,7 @@
 //! outputs (logits and cache: the decoder's state after the step) hash the same on every
 //! honest node; a generation commits to the Merkle root of those hashes ([`steps_root`]).
 
-use crate::{merkle, output_hash, DType, EngineVersion, ModelHash, Tensor, H256};
+use crate::{merkle, output_hash, DType, EngineVersion, ModelHash, Tensor, TensorSpec, H256};
 use alloc::{format, string::String, vec::Vec};
 use codec::Encode;
 
@@ -310,6 +310,23 @@ impl DecoderLayout {
 				DecoderInput::PositionIds => i64_tensor(&[i64::from(position)]),
 				DecoderInput::PastKey(layer) => cache[2 * layer as usize].clone(),
 				DecoderInput::PastValue(layer) => cache[2 * layer as usize + 1].clone(),
+			})
+			.collect()
+	}
+
+	/// The input specs of the step at `position` (the number of tokens fed before it): what
+	/// [`step_inputs`](Self::step_inputs) gives at that position has these dtypes and shapes.
+	/// A decoder registered with a context of `n` tokens is measured at its last step,
+	/// `position = n - 1`, whose cache is the longest.
+	pub fn step_specs(&self, position: u32) -> Vec<TensorSpec> {
+		let spec = |dtype, dims: &[u32]| TensorSpec::new(dtype, dims).expect("rank 4 at most");
+		let cache = spec(DType::F32, &[1, self.heads, position, self.head_size]);
+		self.inputs
+			.iter()
+			.map(|input| match *input {
+				DecoderInput::InputIds | DecoderInput::PositionIds => spec(DType::I64, &[1, 1]),
+				DecoderInput::AttentionMask => spec(DType::I64, &[1, position.saturating_add(1)]),
+				DecoderInput::PastKey(_) | DecoderInput::PastValue(_) => cache.clone(),
 			})
 			.collect()
 	}

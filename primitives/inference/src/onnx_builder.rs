@@ -1,6 +1,7 @@
 //! Tiny ONNX models built in code (protobuf by hand), for tests and benchmarks that must not
-//! depend on files: one unary operator over a `[1, width]` float tensor, and an embedding
-//! (rows gathered from a table of weights of any size).
+//! depend on files: one unary operator over a `[1, width]` float tensor, an embedding (rows
+//! gathered from a table of weights of any size), and a one-layer decoder in Hugging Face's
+//! layout.
 
 use alloc::vec::Vec;
 
@@ -35,10 +36,25 @@ fn float_value_info(name: &str, width: u32) -> Vec<u8> {
 
 /// `ValueInfoProto` of a tensor of ONNX type `elem_type` and shape `dims` named `name`.
 fn value_info(name: &str, elem_type: u64, dims: &[u64]) -> Vec<u8> {
+	let dims: Vec<Dim> = dims.iter().map(|&dim| Dim::Fixed(dim)).collect();
+	symbolic_value_info(name, elem_type, &dims)
+}
+
+/// A dimension of a declared shape: a number, or a name (`dim_param`) fixed by the inputs.
+enum Dim {
+	Fixed(u64),
+	Named(&'static str),
+}
+
+/// [`value_info`] with dimensions that may be named.
+fn symbolic_value_info(name: &str, elem_type: u64, dims: &[Dim]) -> Vec<u8> {
 	let mut shape = Vec::new();
-	for &dim in dims {
+	for dim in dims {
 		let mut dimension = Vec::new();
-		field_varint(&mut dimension, 1, dim);
+		match dim {
+			Dim::Fixed(value) => field_varint(&mut dimension, 1, *value),
+			Dim::Named(param) => field_bytes(&mut dimension, 2, param.as_bytes()),
+		}
 		field_bytes(&mut shape, 1, &dimension);
 	}
 	let mut tensor_type = Vec::new();
@@ -50,6 +66,22 @@ fn value_info(name: &str, elem_type: u64, dims: &[u64]) -> Vec<u8> {
 	field_bytes(&mut value_info, 1, name.as_bytes());
 	field_bytes(&mut value_info, 2, &type_proto);
 	value_info
+}
+
+/// `ModelProto` of IR version 7 and opset 13 around `graph`, with a doc string of `padding`
+/// spaces if given (its field written even when empty).
+fn model_of(graph: &[u8], padding: Option<usize>) -> Vec<u8> {
+	let mut opset = Vec::new();
+	field_bytes(&mut opset, 1, b"");
+	field_varint(&mut opset, 2, 13);
+	let mut model = Vec::new();
+	field_varint(&mut model, 1, 7); // ir_version
+	if let Some(padding) = padding {
+		field_bytes(&mut model, 6, &alloc::vec![b' '; padding]);
+	}
+	field_bytes(&mut model, 7, graph);
+	field_bytes(&mut model, 8, &opset);
+	model
 }
 
 /// A model computing `y = op_type(x)` for `x: f32[1, width]`, with `padding` bytes of doc
@@ -64,15 +96,7 @@ pub fn unary_model(op_type: &str, width: u32, padding: usize) -> Vec<u8> {
 	field_bytes(&mut graph, 2, b"unary");
 	field_bytes(&mut graph, 11, &float_value_info("x", width));
 	field_bytes(&mut graph, 12, &float_value_info("y", width));
-	let mut opset = Vec::new();
-	field_bytes(&mut opset, 1, b"");
-	field_varint(&mut opset, 2, 13);
-	let mut model = Vec::new();
-	field_varint(&mut model, 1, 7); // ir_version
-	field_bytes(&mut model, 6, &alloc::vec![b' '; padding]);
-	field_bytes(&mut model, 7, &graph);
-	field_bytes(&mut model, 8, &opset);
-	model
+	model_of(&graph, Some(padding))
 }
 
 /// The input spec of [`unary_model`].
@@ -101,12 +125,94 @@ pub fn embedding_model(rows: u32, width: u32, table: &[u8], picked: u32) -> Vec<
 	field_bytes(&mut graph, 5, &initializer);
 	field_bytes(&mut graph, 11, &value_info("x", INT64, &[picked as u64]));
 	field_bytes(&mut graph, 12, &value_info("y", FLOAT, &[picked as u64, width as u64]));
-	let mut opset = Vec::new();
-	field_bytes(&mut opset, 1, b"");
-	field_varint(&mut opset, 2, 13);
-	let mut model = Vec::new();
-	field_varint(&mut model, 1, 7); // ir_version
-	field_bytes(&mut model, 7, &graph);
-	field_bytes(&mut model, 8, &opset);
-	model
+	model_of(&graph, None)
+}
+
+/// `NodeProto` of `op_type` from `inputs` to `output`, with at most one integer attribute.
+fn node(op_type: &str, inputs: &[&str], output: &str, attribute: Option<(&str, i64)>) -> Vec<u8> {
+	let mut node = Vec::new();
+	for input in inputs {
+		field_bytes(&mut node, 1, input.as_bytes());
+	}
+	field_bytes(&mut node, 2, output.as_bytes());
+	field_bytes(&mut node, 4, op_type.as_bytes());
+	if let Some((name, value)) = attribute {
+		let mut attribute = Vec::new();
+		field_bytes(&mut attribute, 1, name.as_bytes());
+		field_varint(&mut attribute, 3, value as u64); // i
+		field_varint(&mut attribute, 20, 2); // type: INT
+		field_bytes(&mut node, 5, &attribute);
+	}
+	node
+}
+
+/// `TensorProto` initializer `name` of shape `dims` and ONNX type `data_type`, `raw` its
+/// little-endian bytes.
+fn initializer(name: &str, dims: &[u64], raw: &[u8], data_type: u64) -> Vec<u8> {
+	let mut tensor = Vec::new();
+	for &dim in dims {
+		field_varint(&mut tensor, 1, dim);
+	}
+	field_varint(&mut tensor, 2, data_type);
+	field_bytes(&mut tensor, 8, name.as_bytes());
+	field_bytes(&mut tensor, 9, raw);
+	tensor
+}
+
+/// A one-layer decoder in Hugging Face's layout (`input_ids`, `attention_mask`,
+/// `position_ids`, `past_key_values.0.key/value` → `logits`, `present.0.key/value`) over a
+/// vocabulary of `vocabulary` tokens, with `heads` heads of `head_size`: the token fed picks a
+/// row of logits (token `t` makes token `(t + 1) % vocabulary` the likeliest) and a row of
+/// key/value it appends to the cache. The past length and the mask's are named dimensions, so
+/// one file serves every step.
+pub fn decoder_model(vocabulary: u32, heads: u32, head_size: u32) -> Vec<u8> {
+	let (v, width) = (vocabulary as usize, (heads * head_size) as usize);
+	let logits: Vec<u8> = (0..v * v)
+		.flat_map(|i| {
+			let (row, column) = (i / v, i % v);
+			let value = if column == (row + 1) % v { 1.0f32 } else { -(column as f32) / v as f32 };
+			value.to_le_bytes()
+		})
+		.collect();
+	let rows: Vec<u8> = (0..v * width).flat_map(|i| ((i % 7) as f32 * 0.25).to_le_bytes()).collect();
+	let shape: Vec<u8> =
+		[1i64, i64::from(heads), 1, i64::from(head_size)].iter().flat_map(|d| d.to_le_bytes()).collect();
+	let (heads, head_size) = (u64::from(heads), u64::from(head_size));
+	let cache = |name| {
+		symbolic_value_info(name, FLOAT, &[Dim::Fixed(1), Dim::Fixed(heads), Dim::Named("past"), Dim::Fixed(head_size)])
+	};
+	let present = |name| {
+		symbolic_value_info(
+			name,
+			FLOAT,
+			&[Dim::Fixed(1), Dim::Fixed(heads), Dim::Named("total"), Dim::Fixed(head_size)],
+		)
+	};
+	let mut graph = Vec::new();
+	field_bytes(&mut graph, 1, &node("Gather", &["logit_table", "input_ids"], "logits", None));
+	field_bytes(&mut graph, 1, &node("Gather", &["kv_table", "input_ids"], "kv_row", None));
+	field_bytes(&mut graph, 1, &node("Reshape", &["kv_row", "kv_shape"], "kv_new", None));
+	field_bytes(
+		&mut graph,
+		1,
+		&node("Concat", &["past_key_values.0.key", "kv_new"], "present.0.key", Some(("axis", 2))),
+	);
+	field_bytes(
+		&mut graph,
+		1,
+		&node("Concat", &["past_key_values.0.value", "kv_new"], "present.0.value", Some(("axis", 2))),
+	);
+	field_bytes(&mut graph, 2, b"decoder");
+	field_bytes(&mut graph, 5, &initializer("logit_table", &[v as u64, v as u64], &logits, FLOAT));
+	field_bytes(&mut graph, 5, &initializer("kv_table", &[v as u64, width as u64], &rows, FLOAT));
+	field_bytes(&mut graph, 5, &initializer("kv_shape", &[4], &shape, INT64));
+	field_bytes(&mut graph, 11, &value_info("input_ids", INT64, &[1, 1]));
+	field_bytes(&mut graph, 11, &symbolic_value_info("attention_mask", INT64, &[Dim::Fixed(1), Dim::Named("total")]));
+	field_bytes(&mut graph, 11, &value_info("position_ids", INT64, &[1, 1]));
+	field_bytes(&mut graph, 11, &cache("past_key_values.0.key"));
+	field_bytes(&mut graph, 11, &cache("past_key_values.0.value"));
+	field_bytes(&mut graph, 12, &value_info("logits", FLOAT, &[1, 1, v as u64]));
+	field_bytes(&mut graph, 12, &present("present.0.key"));
+	field_bytes(&mut graph, 12, &present("present.0.value"));
+	model_of(&graph, None)
 }

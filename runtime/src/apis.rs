@@ -304,7 +304,7 @@ impl_runtime_apis! {
 		}
 	}
 
-	#[api_version(2)]
+	#[api_version(3)]
 	impl pallet_model_registry::runtime_api::ModelsApi<Block, AccountId, Balance, BlockNumber> for Runtime {
 		fn model(
 			model: veriml_inference_primitives::ModelHash,
@@ -322,6 +322,14 @@ impl_runtime_apis! {
 
 		fn stored_models() -> Vec<pallet_model_registry::StoredModelChunks> {
 			crate::Models::stored_models()
+		}
+
+		fn decoder(model: veriml_inference_primitives::ModelHash) -> Option<pallet_model_registry::DecoderTerms> {
+			pallet_model_registry::Decoders::<Runtime>::get(model)
+		}
+
+		fn tokenizer(model: veriml_inference_primitives::ModelHash) -> Option<Vec<u8>> {
+			pallet_model_registry::Tokenizers::<Runtime>::get(model).map(Into::into)
 		}
 	}
 

@@ -175,3 +175,57 @@ test('a model whose shapes depend on an input is refused as given, and registers
   const [sums] = verified;
   assert.deepEqual(decodeTensor({ dtype: 'F32', shape: [], data: sums.data.toHex() }), report.outputs[0].data);
 });
+
+test('a decoder is registered with its tokenizer, measured at its context\'s last step', async () => {
+  const author = account('Dave//stash');
+  const folder = join(modelsDir, 'generative', 'tiny_decoder');
+  const file = (name) => {
+    const bytes = readFileSync(join(folder, name));
+    return { bytes, hash: blake2AsHex(bytes, 256) };
+  };
+  const model = file('model.onnx');
+  const tokenizer = file('tokenizer.json');
+  const context = 64;
+  await uploadBytes(api, tokenizer, author);
+
+  // A model that is no decoder in Hugging Face's layout is refused by name; the uploads stay.
+  const linear = testModel('pytorch_Linear');
+  await uploadBytes(api, linear, author);
+  const { error } = await send(
+    api, api.tx.models.registerDecoder(linear.hash, 'linear', 1, context, tokenizer.hash, 0), author,
+  );
+  assert.equal(error, 'models.NotADecoder');
+  assert.ok((await api.query.models.uploads(author.address, tokenizer.hash)).isSome);
+  await sendOk(api, api.tx.models.abortUpload(linear.hash), author);
+
+  await uploadBytes(api, model, author);
+  const { events } = await sendOk(
+    api, api.tx.models.registerDecoder(model.hash, 'tiny-decoder', 1, context, tokenizer.hash, VML / 1000n), author,
+  );
+  const [decoderEvent] = eventsOf(events, 'models', 'DecoderRegistered');
+  assert.equal(decoderEvent.data.contextLength.toNumber(), context);
+  assert.equal(decoderEvent.data.tokenizerHash.toHex(), tokenizer.hash);
+  assert.equal(eventsOf(events, 'models', 'ModelRegistered').length, 1);
+
+  // Clients read its terms and tokenizer through the runtime API.
+  const terms = (await api.call.modelsApi.decoder(model.hash)).unwrap();
+  assert.equal(terms.contextLength.toNumber(), context);
+  assert.equal(terms.tokenizerLen.toNumber(), tokenizer.bytes.length);
+  // @polkadot/api 16 hands bytes answers back undecoded (docs/rpc.md): decode the state call's.
+  const answer = await api.rpc.state.call('ModelsApi_tokenizer', model.hash);
+  const kept = api.createType('Option<Bytes>', answer.toU8a(true)).unwrap();
+  assert.deepEqual(Buffer.from(kept), tokenizer.bytes);
+  assert.equal(blake2AsHex(kept, 256), terms.tokenizerHash.toHex());
+  // Its inputs are the last step's: a cache of context - 1 tokens.
+  const record = (await api.query.models.models(model.hash)).unwrap();
+  const past = record.inputs.toJSON().find((spec) => spec.dtype === 'F32');
+  assert.deepEqual(past.shape, [1, terms.heads.toNumber(), context - 1, terms.headSize.toNumber()]);
+  assert.ok(record.fuelPerRun.toBigInt() > 0n);
+  assert.equal(await held(api, author.address), deposit(model.bytes.length) + deposit(tokenizer.bytes.length));
+
+  // Removing it removes the tokenizer and releases both deposits.
+  await sendOk(api, api.tx.models.removeModel(model.hash), author);
+  assert.ok((await api.call.modelsApi.decoder(model.hash)).isNone);
+  assert.ok((await api.query.models.tokenizers(model.hash)).isNone);
+  assert.equal(await held(api, author.address), 0n);
+});

@@ -3,6 +3,7 @@ one): the quick start's journey, and user errors raised as typed exceptions nami
 error and its documentation."""
 
 import os
+from pathlib import Path
 import time
 from importlib import resources
 
@@ -107,3 +108,23 @@ def test_an_item_stored_out_of_state_is_fetched_back_and_checked(client):
     assert listed == "0x" + content.file_cid(node)[6:].hex()
     with pytest.raises(veriml.VerimlError):
         client.fetch_content("0x" + "00" * 32)
+
+
+TEST_MODELS = Path(os.environ.get("VERIML_TEST_MODELS", Path(__file__).resolve().parents[3] / "target" / "test-models"))
+
+
+def test_a_decoder_is_registered_with_its_tokenizer_and_read_back():
+    # The test-model stage's decoder (scripts/models/make-test-models.sh), as a user exports one.
+    folder = TEST_MODELS / "generative" / "tiny_decoder"
+    with Client(URL, signer=Client.dev_account("Ferdie")) as author:
+        model = author.upload_model(folder / "model.onnx")
+        tokenizer = author.upload_model(folder / "tokenizer.json")
+        registered = author.register_decoder(model, tokenizer, "tiny-decoder", 32, price_per_token=10**9)
+        assert registered["model_hash"] == model and int(registered["context_length"]) == 32
+        terms = author.decoder(model)
+        assert terms["tokenizer_hash"] == tokenizer and int(terms["context_length"]) == 32
+        assert author.tokenizer(model) == (folder / "tokenizer.json").read_bytes()
+        # Its recorded inputs are its context's last step's: a cache of 31 tokens.
+        past = [spec for spec in author.model(model)["inputs"] if spec["dtype"] == "F32"]
+        assert past[0]["shape"] == [1, int(terms["heads"]), 31, int(terms["head_size"])]
+        assert author.decoder("0x" + "ab" * 32) is None

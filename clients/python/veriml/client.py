@@ -215,6 +215,56 @@ class Client:
         )
         return self._event(receipt.triggered_events, "Models", "ModelRegistered")
 
+    def register_decoder(
+        self,
+        model: str,
+        tokenizer: str,
+        name: str,
+        context_length: int,
+        price_per_token: int,
+        version: int = 1,
+        signer: Keypair | None = None,
+    ) -> dict:
+        """Registers uploaded bytes as the decoder ``name`` ``version`` (Hugging Face's layout, as
+        ``optimum`` exports it) for generations of at most ``context_length`` tokens, with the
+        uploaded ``tokenizer.json`` of hash ``tokenizer`` (upload both with :meth:`upload_model`),
+        at ``price_per_token`` planck. The engine checks it at the context's last step and
+        measures that step's cost. Returns the ``models.DecoderRegistered`` event."""
+        receipt = self._submit(
+            "Models",
+            "register_decoder",
+            {
+                "model_hash": model,
+                "name": name.encode(),
+                "version": version,
+                "context_length": context_length,
+                "tokenizer_hash": tokenizer,
+                "price_per_token": price_per_token,
+            },
+            signer,
+        )
+        return self._event(receipt.triggered_events, "Models", "DecoderRegistered")
+
+    def decoder(self, model: str) -> dict | None:
+        """The registered decoder's terms (``models.decoders``: context length, layers, heads,
+        head size, tokenizer hash and length), ``None`` if ``model`` is no registered decoder."""
+        terms = self.substrate.query("Models", "Decoders", [model])
+        return terms.value if terms is not None and terms.value is not None else None
+
+    def tokenizer(self, model: str) -> bytes:
+        """The ``tokenizer.json`` registered with the decoder ``model``, checked against the hash
+        its terms record."""
+        terms = self.decoder(model)
+        if terms is None:
+            raise VerimlError(f"{model} is not a registered decoder")
+        value = self.substrate.query("Models", "Tokenizers", [model]).value
+        # The SCALE codec hands bytes that are UTF-8 back as text (a tokenizer.json is), others
+        # as hex; the hash below checks whichever it was.
+        data = value.encode() if isinstance(value, str) and not value.startswith("0x") else _bytes(value)
+        if _hex(blake2_256(data)) != terms["tokenizer_hash"]:
+            raise ProofMismatch(f"the node's tokenizer of decoder {model} hashes to something else")
+        return data
+
     # Content store.
 
     def store_content(self, data: bytes, retain_for: int, signer: Keypair | None = None) -> dict:

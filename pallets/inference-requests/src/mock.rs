@@ -103,6 +103,7 @@ impl pallet_model_registry::Config for Test {
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = MockFuelPrice;
 	type OptimisticAboveFuel = OptimisticAboveFuel;
+	type MaxContextLength = frame_support::traits::ConstU32<64>;
 	type EngineGuestDelay = frame_support::traits::ConstU64<ENGINE_GUEST_DELAY>;
 	type WeightInfo = ();
 }

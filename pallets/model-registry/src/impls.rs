@@ -103,6 +103,25 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(Self::content_load_weight(byte_len))
 	}
 
+	/// [`register_decoder`](Pallet::register_decoder) of a `model_len`-byte decoder with a
+	/// `tokenizer_len`-byte tokenizer before the engine's fuel: `register_model`'s measured work
+	/// on both uploads' bytes (read, hashed and stored as a model's are), its reads and writes
+	/// once more for the tokenizer's upload, its entry and the decoder's. Reading the decoder's
+	/// layout walks the graph's protobuf fields, not its weights' bytes: a few microseconds for
+	/// 8 MiB of weights, against the 0.24 s the per-byte weight charges them.
+	pub fn decoder_registration_weight(model_len: u32, tokenizer_len: u32) -> Weight {
+		T::WeightInfo::register_model(model_len.saturating_add(tokenizer_len))
+			.saturating_add(T::DbWeight::get().reads_writes(1, 3))
+	}
+
+	/// The weight [`register_decoder`](Pallet::register_decoder) is charged before it runs: a
+	/// decoder and tokenizer of `MaxModelBytes` together, and both engine phases at
+	/// `RegistrationFuelLimit`.
+	pub fn max_decoder_registration_weight() -> Weight {
+		Self::decoder_registration_weight(T::MaxModelBytes::get(), 0)
+			.saturating_add(Self::most_fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)))
+	}
+
 	/// The fuel each of a stored model's preparation and trial run may use at registration:
 	/// [`Config::RegistrationFuelLimit`], or less for a model so large that loading its bytes
 	/// and both phases at that limit would not fit one transaction: what loading takes leaves
@@ -156,6 +175,44 @@ impl<T: Config> Pallet<T> {
 		Ok(versions)
 	}
 
+	/// Refuses a model whose outputs no result could carry (`MaxOutputBytes`). Not asked of a
+	/// decoder: a generation's result is its tokens, and its cache outputs grow with the context.
+	pub(crate) fn ensure_outputs_fit(info: &ModelInfo) -> Result<(), Error<T>> {
+		ensure!(
+			veriml_primitives::models::encoded_outputs_len(&info.outputs) <= u64::from(T::MaxOutputBytes::get()),
+			Error::<T>::OutputTooLarge
+		);
+		Ok(())
+	}
+
+	/// Checks `bytes` (the model `model_hash`, read from `owner`'s complete upload) with the
+	/// chain's engine for `inputs` within `RegistrationFuelLimit` (and, if `outputs_must_fit`,
+	/// its outputs against `MaxOutputBytes`), then keeps them in state as the model `naming`
+	/// holding `deposit`. Returns the fuel the engine used.
+	#[allow(clippy::too_many_arguments)]
+	pub(crate) fn check_and_keep_model(
+		owner: T::AccountId,
+		model_hash: ModelHash,
+		naming: (ModelName<T>, u32, VersionsOf<T>),
+		inputs: BoundedVec<TensorSpec, T::MaxTensors>,
+		price: BalanceOf<T>,
+		bytes: Vec<u8>,
+		deposit: BalanceOf<T>,
+		outputs_must_fit: bool,
+	) -> Result<Fuel, Error<T>> {
+		let info =
+			T::Inspector::inspect(EngineGuest::<T>::get().hash, &bytes, &inputs, T::RegistrationFuelLimit::get())?;
+		if outputs_must_fit {
+			Self::ensure_outputs_fit(&info)?;
+		}
+		let byte_len = bytes.len() as u32;
+		let code = BoundedVec::try_from(bytes).map_err(|_| Error::<T>::InvalidModelLength)?;
+		let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
+		Self::insert_model(owner, model_hash, naming, inputs, price, info, byte_len, deposit, None)?;
+		ModelCode::<T>::insert(model_hash, code);
+		Ok(used_fuel)
+	}
+
 	/// Records the model the engine checked (`info`) under `owner` and its name and version
 	/// (with the owner's versions under that name, `next_version`'s answer), and says so.
 	#[allow(clippy::too_many_arguments)]
@@ -170,10 +227,6 @@ impl<T: Config> Pallet<T> {
 		deposit: BalanceOf<T>,
 		content_root: Option<ContentRoot>,
 	) -> Result<(), Error<T>> {
-		ensure!(
-			veriml_primitives::models::encoded_outputs_len(&info.outputs) <= u64::from(T::MaxOutputBytes::get()),
-			Error::<T>::OutputTooLarge
-		);
 		let outputs = BoundedVec::try_from(info.outputs).map_err(|_| Error::<T>::TooManyTensors)?;
 		let verification = if info.fuel_per_run > T::OptimisticAboveFuel::get() {
 			Verification::Optimistic

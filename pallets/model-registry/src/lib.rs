@@ -112,7 +112,7 @@ pub mod pallet {
 	};
 	use frame_system::pallet_prelude::*;
 	use sp_runtime::traits::Saturating;
-	use veriml_inference_primitives::{EngineError, ModelHash, TensorSpec};
+	use veriml_inference_primitives::{EngineError, ModelHash, TensorSpec, H256};
 	use veriml_primitives::content::{ContentRoot, StoredContent};
 
 	/// Balance of the currency deposits are held in.
@@ -224,6 +224,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type OptimisticAboveFuel: Get<Fuel>;
 
+		/// Longest context a decoder may be registered for ([`register_decoder`](Pallet::register_decoder)):
+		/// it is measured at that context's last step.
+		#[pallet::constant]
+		type MaxContextLength: Get<u32>;
+
 		/// Blocks between a root call that replaces the engine guest and the first block that
 		/// runs the new guest: time for every node to compile it (tens of seconds) before it is
 		/// needed in consensus.
@@ -274,6 +279,18 @@ pub mod pallet {
 	/// the store must not remove while it is registered.
 	#[pallet::storage]
 	pub type StoredModelRoots<T: Config> = StorageMap<_, Identity, ContentRoot, ModelHash>;
+
+	/// The registered models that are decoders in Hugging Face's layout
+	/// ([`register_decoder`](Pallet::register_decoder)), by model hash: their context and
+	/// tokenizer.
+	#[pallet::storage]
+	pub type Decoders<T: Config> = StorageMap<_, Identity, ModelHash, DecoderTerms>;
+
+	/// The `tokenizer.json` registered with each decoder, by the decoder's hash (its own hash
+	/// is in [`Decoders`]): clients encode prompts and decode tokens with it. Its deposit is
+	/// held with the model's.
+	#[pallet::storage]
+	pub type Tokenizers<T: Config> = StorageMap<_, Identity, ModelHash, BoundedVec<u8, T::MaxModelBytes>>;
 
 	/// The engine guest (the wasm module of `primitives/engine-guest`, as its reproducible build
 	/// makes it) with which this chain checks and runs models: its blake2-256 and the engine
@@ -367,6 +384,9 @@ pub mod pallet {
 			verification: Verification,
 			content_root: Option<ContentRoot>,
 		},
+		/// The model just registered (`ModelRegistered`) is a decoder: measured at the last step
+		/// of a context of `context_length` tokens, with the tokenizer `tokenizer_hash`.
+		DecoderRegistered { model_hash: ModelHash, context_length: u32, tokenizer_hash: H256 },
 		/// A model's price per inference changed.
 		PriceChanged { model_hash: ModelHash, price_per_inference: BalanceOf<T> },
 		/// A model was deprecated: it takes no new requests.
@@ -392,7 +412,8 @@ pub mod pallet {
 	#[pallet::error]
 	pub enum Error<T> {
 		/// The model is longer than `MaxModelBytes` (`MaxStoredModelBytes` from the content
-		/// store), or empty.
+		/// store), or empty; or a decoder and its tokenizer are longer than `MaxModelBytes`
+		/// together.
 		InvalidModelLength,
 		/// A model with these bytes is already registered.
 		ModelAlreadyRegistered,
@@ -474,6 +495,15 @@ pub mod pallet {
 		/// A new engine guest must declare a higher engine version than the current one and
 		/// than any guest already scheduled.
 		EngineVersionNotRaised,
+		/// The model is not a decoder in Hugging Face's layout (`input_ids`, `attention_mask`,
+		/// optionally `position_ids`, `past_key_values.N.key/value` of f32 `[batch, heads, past,
+		/// head_size]` with heads and head size fixed → `logits`, `present.N.key/value`):
+		/// `veriml-node infer --generate` names what does not fit.
+		NotADecoder,
+		/// A decoder's context must be at least 2 tokens and at most `MaxContextLength`.
+		InvalidContextLength,
+		/// The tokenizer's upload is the model's own: upload `tokenizer.json` on its own.
+		TokenizerIsTheModel,
 		/// The content store holds no complete item with this root.
 		UnknownContent,
 		/// Only the content item's owner may register a model from it.
@@ -600,23 +630,16 @@ pub mod pallet {
 			let versions = Self::next_version(&owner, &name, version, model_hash, &inputs)?;
 
 			let bytes = Self::uploaded_bytes(&owner, model_hash, &upload)?;
-			let info =
-				T::Inspector::inspect(EngineGuest::<T>::get().hash, &bytes, &inputs, T::RegistrationFuelLimit::get())
-					.map_err(Error::<T>::from)?;
-			let code = BoundedVec::try_from(bytes).map_err(|_| Error::<T>::InvalidModelLength)?;
-			let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
-			Self::insert_model(
+			let used_fuel = Self::check_and_keep_model(
 				owner.clone(),
 				model_hash,
 				(name, version, versions),
 				inputs,
 				price_per_inference,
-				info,
-				upload.byte_len,
+				bytes,
 				upload.deposit,
-				None,
+				true,
 			)?;
-			ModelCode::<T>::insert(model_hash, code);
 			Self::remove_upload(&owner, model_hash, &upload);
 			Ok(Some(T::WeightInfo::register_model(upload.byte_len).saturating_add(Self::fuel_weight(used_fuel))).into())
 		}
@@ -678,6 +701,8 @@ pub mod pallet {
 				}
 			});
 			ModelCode::<T>::remove(model_hash);
+			Decoders::<T>::remove(model_hash);
+			Tokenizers::<T>::remove(model_hash);
 			if let Some(root) = StoredModels::<T>::take(model_hash) {
 				StoredModelRoots::<T>::remove(root);
 			}
@@ -726,6 +751,7 @@ pub mod pallet {
 				Self::stored_registration_fuel_limit(item.byte_len),
 			)
 			.map_err(Error::<T>::from)?;
+			Self::ensure_outputs_fit(&info)?;
 			let versions = Self::next_version(&owner, &name, version, model_hash, &inputs)?;
 			let deposit = T::DepositPerModel::get();
 			T::Currency::hold(&HoldReason::ModelStorage.into(), &owner, deposit)
@@ -746,6 +772,82 @@ pub mod pallet {
 			StoredModelRoots::<T>::insert(root, model_hash);
 			Ok(Some(Self::stored_registration_weight(item.byte_len).saturating_add(Self::fuel_weight(used_fuel)))
 				.into())
+		}
+
+		/// Register the fully uploaded model `model_hash`, a decoder in Hugging Face's layout
+		/// (as `optimum` exports a causal language model), as version `version` of `name`, for
+		/// generations of at most `context_length` tokens (prompt and generated together), with
+		/// the fully uploaded `tokenizer.json` `tokenizer_hash` (uploaded as a model is:
+		/// `beginUpload`, `uploadChunk`), paid `price_per_token` for each token a generation
+		/// feeds it.
+		///
+		/// The model's graph must be a decoder's (`NotADecoder` otherwise); the engine checks it
+		/// as `register_model` does, at the context's last step (a cache of `context_length - 1`
+		/// tokens, the longest), whose fuel becomes its fuel per run: each step of a generation
+		/// costs at most that. The decoder and its tokenizer together are at most
+		/// `MaxModelBytes`. Both uploads' deposits stay held for the model; removing it removes
+		/// the tokenizer too. The tokenizer's bytes are kept as they are (the runtime
+		/// does not read `tokenizer.json`; nodes and clients do).
+		#[pallet::call_index(9)]
+		#[pallet::weight(Pallet::<T>::max_decoder_registration_weight())]
+		#[allow(clippy::too_many_arguments)]
+		pub fn register_decoder(
+			origin: OriginFor<T>,
+			model_hash: ModelHash,
+			name: ModelName<T>,
+			version: u32,
+			context_length: u32,
+			tokenizer_hash: H256,
+			price_per_token: BalanceOf<T>,
+		) -> DispatchResultWithPostInfo {
+			let owner = ensure_signed(origin)?;
+			ensure!(tokenizer_hash != model_hash, Error::<T>::TokenizerIsTheModel);
+			ensure!((2..=T::MaxContextLength::get()).contains(&context_length), Error::<T>::InvalidContextLength);
+			let upload = Uploads::<T>::get(&owner, model_hash).ok_or(Error::<T>::UnknownUpload)?;
+			let tokenizer_upload = Uploads::<T>::get(&owner, tokenizer_hash).ok_or(Error::<T>::UnknownUpload)?;
+			ensure!(
+				upload.byte_len.saturating_add(tokenizer_upload.byte_len) <= T::MaxModelBytes::get(),
+				Error::<T>::InvalidModelLength
+			);
+			let bytes = Self::uploaded_bytes(&owner, model_hash, &upload)?;
+			let tokenizer = Self::uploaded_bytes(&owner, tokenizer_hash, &tokenizer_upload)?;
+			let layout =
+				veriml_inference_primitives::generation::decoder_layout(&bytes).map_err(|_| Error::<T>::NotADecoder)?;
+			let inputs =
+				BoundedVec::try_from(layout.step_specs(context_length - 1)).map_err(|_| Error::<T>::TooManyTensors)?;
+			let versions = Self::next_version(&owner, &name, version, model_hash, &inputs)?;
+			let tokenizer = BoundedVec::try_from(tokenizer).map_err(|_| Error::<T>::InvalidModelLength)?;
+			// The outputs of a decoder's step (its cache) are never a result: its tokens are.
+			let used_fuel = Self::check_and_keep_model(
+				owner.clone(),
+				model_hash,
+				(name, version, versions),
+				inputs,
+				price_per_token,
+				bytes,
+				upload.deposit.saturating_add(tokenizer_upload.deposit),
+				false,
+			)?;
+			Tokenizers::<T>::insert(model_hash, tokenizer);
+			Decoders::<T>::insert(
+				model_hash,
+				DecoderTerms {
+					context_length,
+					layers: layout.layers,
+					heads: layout.heads,
+					head_size: layout.head_size,
+					tokenizer_hash,
+					tokenizer_len: tokenizer_upload.byte_len,
+				},
+			);
+			Self::remove_upload(&owner, model_hash, &upload);
+			Self::remove_upload(&owner, tokenizer_hash, &tokenizer_upload);
+			Self::deposit_event(Event::DecoderRegistered { model_hash, context_length, tokenizer_hash });
+			Ok(Some(
+				Self::decoder_registration_weight(upload.byte_len, tokenizer_upload.byte_len)
+					.saturating_add(Self::fuel_weight(used_fuel)),
+			)
+			.into())
 		}
 
 		/// Replace the engine guest (root): `code` is the new guest's wasm, zstd-compressed as

@@ -49,7 +49,7 @@ parameter_types! {
 	pub static MaxOutputBytes: u32 = 1024;
 	pub const MaxChunkBytes: u32 = CHUNK;
 	pub const MaxNameLength: u32 = 32;
-	pub const MaxTensors: u32 = 4;
+	pub const MaxTensors: u32 = 8;
 	pub const MaxVersions: u32 = 3;
 	pub const RegistrationFuelLimit: u64 = 200_000_000;
 	pub const PicosecondsPerFuel: u64 = 1_000;
@@ -175,6 +175,7 @@ impl pallet_model_registry::Config for Test {
 	type RegistrationFuelLimit = RegistrationFuelLimit;
 	type PicosecondsPerFuel = PicosecondsPerFuel;
 	type OptimisticAboveFuel = OptimisticAboveFuel;
+	type MaxContextLength = frame_support::traits::ConstU32<64>;
 	type EngineGuestDelay = frame_support::traits::ConstU64<ENGINE_GUEST_DELAY>;
 	type WeightInfo = ();
 }

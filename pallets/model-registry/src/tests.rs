@@ -8,6 +8,7 @@ use frame_support::{
 };
 use veriml_inference_primitives::{model_hash, onnx_builder, ModelHash, TensorSpec};
 
+mod decoders;
 mod stored_models;
 
 pub(crate) const WIDTH: u32 = 8;

@@ -44,6 +44,18 @@ impl<T: Config> Pallet<T> {
 			StoredModels::<T>::iter_keys().count() == stored && StoredModelRoots::<T>::iter_keys().count() == stored,
 			"a content item listed for no registered model"
 		);
+		let mut decoders = 0usize;
+		for (hash, decoder) in Decoders::<T>::iter() {
+			decoders += 1;
+			ensure!(ModelCode::<T>::contains_key(hash), "a decoder is not a registered model in state");
+			let tokenizer = Tokenizers::<T>::get(hash).ok_or("a decoder has no tokenizer")?;
+			ensure!(
+				tokenizer.len() as u32 == decoder.tokenizer_len
+					&& veriml_inference_primitives::model_hash(&tokenizer) == decoder.tokenizer_hash,
+				"a decoder's tokenizer is not the one registered with it"
+			);
+		}
+		ensure!(Tokenizers::<T>::iter_keys().count() == decoders, "a tokenizer kept for no decoder");
 		for (owner, name, versions) in Versions::<T>::iter() {
 			for (version, hash) in versions {
 				let model = Models::<T>::get(hash).ok_or("a listed version is not a registered model")?;

@@ -127,6 +127,27 @@ where
 	}
 }
 
+/// What the registry keeps of a decoder ([`register_decoder`](crate::Pallet::register_decoder)),
+/// beside its model record: the context it was measured for and the tokenizer registered with
+/// it ([`Tokenizers`](crate::Tokenizers) holds its bytes). Clients read it
+/// (`ModelsApi::decoder`).
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
+pub struct DecoderTerms {
+	/// The most tokens one generation feeds it (prompt and generated tokens together): its
+	/// fuel per run is measured at the last of them, whose cache is the longest.
+	pub context_length: u32,
+	/// Decoder layers: pairs of `past_key_values.N.key/value` inputs.
+	pub layers: u32,
+	/// Key/value heads of each layer's cache.
+	pub heads: u32,
+	/// Elements of one head's key or value.
+	pub head_size: u32,
+	/// The blake2-256 of its `tokenizer.json`.
+	pub tokenizer_hash: veriml_inference_primitives::H256,
+	/// Length of its `tokenizer.json`, in bytes.
+	pub tokenizer_len: u32,
+}
+
 /// A model registered from the content store whose item is stored, as nodes read it
 /// (`ModelsApi::stored_models`): the chunks a node must hold to run it, which it fetches from
 /// its peers when its database lacks them (a node that synced from a warp proof or prunes

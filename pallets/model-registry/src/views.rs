@@ -1,13 +1,13 @@
 //! Models as clients read them: the runtime API (and the node's `veriml_modelBytes` RPC).
 
 pub mod runtime_api {
-	use crate::{RegisteredModel, StoredModelChunks};
+	use crate::{DecoderTerms, RegisteredModel, StoredModelChunks};
 	use alloc::vec::Vec;
 	use veriml_inference_primitives::{EngineGuest, ModelHash};
 
 	sp_api::decl_runtime_apis! {
 		/// Registered models and the engine guest the chain runs them with. Version 2 adds
-		/// `stored_models`.
+		/// `stored_models`; version 3 `decoder` and `tokenizer`.
 		#[api_version(2)]
 		pub trait ModelsApi<AccountId, Balance, BlockNumber>
 		where
@@ -30,6 +30,15 @@ pub mod runtime_api {
 			/// needs them, when its database lacks them.
 			#[api_version(2)]
 			fn stored_models() -> Vec<StoredModelChunks>;
+			/// The terms of the registered decoder `model` (its context, cache shape and
+			/// tokenizer's hash); `None` if `model` is not a registered decoder.
+			#[api_version(3)]
+			fn decoder(model: ModelHash) -> Option<DecoderTerms>;
+			/// The `tokenizer.json` registered with the decoder `model` (the caller can check
+			/// its blake2-256 against `decoder`'s `tokenizer_hash`); `None` if `model` is not a
+			/// registered decoder.
+			#[api_version(3)]
+			fn tokenizer(model: ModelHash) -> Option<Vec<u8>>;
 		}
 	}
 }

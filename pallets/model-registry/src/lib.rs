@@ -919,7 +919,8 @@ pub mod pallet {
 			assert!(T::MaxModelBytes::get() >= T::MaxChunkBytes::get(), "MaxModelBytes must hold at least one chunk");
 			let worst_registration = T::WeightInfo::register_model(T::MaxModelBytes::get())
 				.saturating_add(Self::most_fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)))
-				.max(Self::max_stored_registration_weight());
+				.max(Self::max_stored_registration_weight())
+				.max(Self::max_decoder_registration_weight());
 			let max_extrinsic = Self::max_extrinsic_weight();
 			assert!(
 				worst_registration.all_lte(max_extrinsic),

@@ -71,14 +71,22 @@ fn a_decoder_is_registered_with_its_tokenizer_and_measured_at_its_contexts_last_
 		System::assert_last_event(
 			Event::DecoderRegistered { model_hash: model, context_length: 16, tokenizer_hash: tokenizer }.into(),
 		);
-
-		// A longer context is measured at a longer cache: it costs more per step.
-		let other = onnx_builder::decoder_model(9, 2, 3);
-		let longer = upload(ALICE, &other);
-		let tokenizer = upload(ALICE, b"{}");
-		assert_ok!(Models::register_decoder(RuntimeOrigin::signed(ALICE), longer, name("tiny"), 2, 64, tokenizer, 5));
-		assert!(Models::model(&longer).unwrap().fuel_per_run > record.fuel_per_run);
 	});
+	// The same decoder for a longer context is measured at its longer cache: each step costs more.
+	let at_16 = measured_at(16);
+	assert!(measured_at(64) > at_16);
+}
+
+/// The fuel per run the decoder is registered with for a context of `context_length`.
+fn measured_at(context_length: u32) -> u64 {
+	let mut fuel = 0;
+	run_test(|| {
+		let model = upload(ALICE, &decoder());
+		let tokenizer = upload(ALICE, TOKENIZER);
+		assert_ok!(register_decoder(ALICE, model, context_length, tokenizer));
+		fuel = Models::model(&model).unwrap().fuel_per_run;
+	});
+	fuel
 }
 
 #[test]

@@ -87,12 +87,8 @@ fn model_of(graph: &[u8], padding: Option<usize>) -> Vec<u8> {
 /// A model computing `y = op_type(x)` for `x: f32[1, width]`, with `padding` bytes of doc
 /// string (to reach a given file size without changing the work).
 pub fn unary_model(op_type: &str, width: u32, padding: usize) -> Vec<u8> {
-	let mut node = Vec::new();
-	field_bytes(&mut node, 1, b"x");
-	field_bytes(&mut node, 2, b"y");
-	field_bytes(&mut node, 4, op_type.as_bytes());
 	let mut graph = Vec::new();
-	field_bytes(&mut graph, 1, &node);
+	field_bytes(&mut graph, 1, &node(op_type, &["x"], "y", None));
 	field_bytes(&mut graph, 2, b"unary");
 	field_bytes(&mut graph, 11, &float_value_info("x", width));
 	field_bytes(&mut graph, 12, &float_value_info("y", width));
@@ -108,21 +104,10 @@ pub fn unary_model_input(width: u32) -> crate::TensorSpec {
 /// embedding's weights), `table` its little-endian bytes: `y = table[x]` for `x: i64[picked]`.
 /// Its file is the table's size and a few hundred bytes.
 pub fn embedding_model(rows: u32, width: u32, table: &[u8], picked: u32) -> Vec<u8> {
-	let mut initializer = Vec::new();
-	field_varint(&mut initializer, 1, rows as u64); // dims
-	field_varint(&mut initializer, 1, width as u64);
-	field_varint(&mut initializer, 2, FLOAT); // data_type
-	field_bytes(&mut initializer, 8, b"table"); // name
-	field_bytes(&mut initializer, 9, table); // raw_data
-	let mut node = Vec::new();
-	field_bytes(&mut node, 1, b"table");
-	field_bytes(&mut node, 1, b"x");
-	field_bytes(&mut node, 2, b"y");
-	field_bytes(&mut node, 4, b"Gather");
 	let mut graph = Vec::new();
-	field_bytes(&mut graph, 1, &node);
+	field_bytes(&mut graph, 1, &node("Gather", &["table", "x"], "y", None));
 	field_bytes(&mut graph, 2, b"embedding");
-	field_bytes(&mut graph, 5, &initializer);
+	field_bytes(&mut graph, 5, &initializer("table", &[rows.into(), width.into()], table, FLOAT));
 	field_bytes(&mut graph, 11, &value_info("x", INT64, &[picked as u64]));
 	field_bytes(&mut graph, 12, &value_info("y", FLOAT, &[picked as u64, width as u64]));
 	model_of(&graph, None)

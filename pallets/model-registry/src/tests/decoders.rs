@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::{DecoderTerms, Decoders, Tokenizers};
+use frame_support::dispatch::DispatchResultWithPostInfo;
 use veriml_inference_primitives::{generation::decoder_layout, DType, H256};
 
 /// A `tokenizer.json` as a client uploads it (the runtime keeps its bytes as they are).
@@ -16,8 +17,6 @@ fn decoder() -> Vec<u8> {
 fn register_decoder(who: u64, model: ModelHash, context_length: u32, tokenizer: H256) -> DispatchResultWithPostInfo {
 	Models::register_decoder(RuntimeOrigin::signed(who), model, name("tiny"), 1, context_length, tokenizer, 5)
 }
-
-use frame_support::dispatch::DispatchResultWithPostInfo;
 
 #[test]
 fn a_decoder_is_registered_with_its_tokenizer_and_measured_at_its_contexts_last_step() {

@@ -257,8 +257,9 @@ impl pallet_model_registry::Config for Runtime {
 	type OptimisticAboveFuel = OptimisticAboveFuel;
 	/// Two minutes: a node compiles a new engine guest in well under one (about 40 s on two
 	/// cores, or a moment from its compiled-code cache) after applying the call that stores it.
-	/// A decoder is measured at its context's last step; `RegistrationFuelLimit` bounds what
-	/// that step may cost, this the cache's length (4,096 tokens: Llama 2's context).
+	/// A decoder is measured at its context's first and last steps; `RegistrationFuelLimit`
+	/// bounds what they may cost (half of it each), this the cache's length (4,096 tokens:
+	/// Llama 2's context).
 	type MaxContextLength = ConstU32<4096>;
 	type EngineGuestDelay = ConstU32<{ 2 * MINUTES }>;
 	type WeightInfo = pallet_model_registry::weights::SubstrateWeight<Runtime>;

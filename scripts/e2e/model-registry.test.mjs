@@ -221,6 +221,11 @@ test('a decoder is registered with its tokenizer, measured at its context\'s las
   const past = record.inputs.toJSON().find((spec) => spec.dtype === 'F32');
   assert.deepEqual(past.shape, [1, terms.heads.toNumber(), context - 1, terms.headSize.toNumber()]);
   assert.ok(record.fuelPerRun.toBigInt() > 0n);
+  // Its graph's inputs in order, from which each step's inputs are built.
+  assert.deepEqual(
+    terms.inputs.map((input) => input.type),
+    ['InputIds', 'AttentionMask', 'PositionIds', 'PastKey', 'PastValue'],
+  );
   assert.equal(await held(api, author.address), deposit(model.bytes.length) + deposit(tokenizer.bytes.length));
 
   // Removing it removes the tokenizer and releases both deposits.

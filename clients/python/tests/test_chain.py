@@ -127,4 +127,6 @@ def test_a_decoder_is_registered_with_its_tokenizer_and_read_back():
         # Its recorded inputs are its context's last step's: a cache of 31 tokens.
         past = [spec for spec in author.model(model)["inputs"] if spec["dtype"] == "F32"]
         assert past[0]["shape"] == [1, int(terms["heads"]), 31, int(terms["head_size"])]
+        # Its graph's inputs in order (what each step feeds where).
+        assert terms["inputs"] == ["InputIds", "AttentionMask", "PositionIds", {"PastKey": 0}, {"PastValue": 0}]
         assert author.decoder("0x" + "ab" * 32) is None

@@ -247,7 +247,8 @@ class Client:
 
     def decoder(self, model: str) -> dict | None:
         """The registered decoder's terms (``models.decoders``: context length, layers, heads,
-        head size, tokenizer hash and length), ``None`` if ``model`` is no registered decoder."""
+        head size, tokenizer hash and length, its graph's inputs in order), ``None`` if ``model``
+        is no registered decoder."""
         terms = self.substrate.query("Models", "Decoders", [model])
         return terms.value if terms is not None and terms.value is not None else None
 

@@ -9,7 +9,7 @@ use frame_support::{
 };
 use frame_system::pallet_prelude::*;
 use sp_runtime::traits::Saturating;
-use veriml_inference_primitives::{EngineError, ModelHash, ModelInfo, TensorSpec};
+use veriml_inference_primitives::{generation::DecoderLayout, EngineError, ModelHash, ModelInfo, TensorSpec};
 use veriml_primitives::content::{ContentRoot, StoredContent};
 
 impl<T: Config> Pallet<T> {
@@ -115,8 +115,8 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// The weight [`register_decoder`](Pallet::register_decoder) is charged before it runs: a
-	/// decoder and tokenizer of `MaxModelBytes` together, and both engine phases at
-	/// `RegistrationFuelLimit`.
+	/// decoder and tokenizer of `MaxModelBytes` together, and both engine phases of both
+	/// steps it is measured at, each at half of `RegistrationFuelLimit`.
 	pub fn max_decoder_registration_weight() -> Weight {
 		Self::decoder_registration_weight(T::MaxModelBytes::get(), 0)
 			.saturating_add(Self::most_fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)))
@@ -185,32 +185,68 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Checks `bytes` (the model `model_hash`, read from `owner`'s complete upload) with the
-	/// chain's engine for `inputs` within `RegistrationFuelLimit` (and, if `outputs_must_fit`,
-	/// its outputs against `MaxOutputBytes`), then keeps them in state as the model `naming`
-	/// holding `deposit`. Returns the fuel the engine used.
+	/// The engine's check of `bytes` for `inputs` with the chain's guest, each phase (preparing
+	/// and a run on all-zero inputs) within `fuel_limit`: the model's figures at those inputs
+	/// and the fuel both phases used.
+	pub(crate) fn inspect(
+		bytes: &[u8],
+		inputs: &[TensorSpec],
+		fuel_limit: Fuel,
+	) -> Result<(ModelInfo, Fuel), Error<T>> {
+		let info = T::Inspector::inspect(EngineGuest::<T>::get().hash, bytes, inputs, fuel_limit)?;
+		let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
+		Ok((info, used_fuel))
+	}
+
+	/// The engine's check of the decoder `bytes` (of layout `layout`) for a context of
+	/// `context_length` tokens, and the fuel it used: its figures at the context's last step
+	/// (a cache of `context_length - 1`, the longest: those inputs and outputs) with the larger
+	/// fuel per run and to prepare of that step and the first. The first step, with an empty
+	/// cache, does work the later steps skip, and for a short context it is the costliest (the
+	/// test decoder's first step takes 36 % more fuel than its 16th). Each step's phases within
+	/// half of `RegistrationFuelLimit`, so both steps together cost what one `registerModel`
+	/// may.
+	pub fn measure_decoder(
+		bytes: &[u8],
+		layout: &DecoderLayout,
+		context_length: u32,
+	) -> Result<(ModelInfo, Fuel), Error<T>> {
+		let half = T::RegistrationFuelLimit::get() / 2;
+		let (first, first_fuel) = Self::inspect(bytes, &layout.step_specs(0), half)?;
+		let (mut info, last_fuel) = Self::inspect(bytes, &layout.step_specs(context_length.saturating_sub(1)), half)?;
+		info.fuel_per_run = info.fuel_per_run.max(first.fuel_per_run);
+		info.fuel_to_prepare = info.fuel_to_prepare.max(first.fuel_to_prepare);
+		Ok((info, first_fuel.saturating_add(last_fuel)))
+	}
+
+	/// Keeps `bytes` (the model `model_hash`, read from `owner`'s complete upload, which the
+	/// engine checked for `inputs`: `info`) in state as the model `naming` holding `deposit`.
 	#[allow(clippy::too_many_arguments)]
-	pub(crate) fn check_and_keep_model(
+	pub(crate) fn keep_checked_model(
 		owner: T::AccountId,
 		model_hash: ModelHash,
 		naming: (ModelName<T>, u32, VersionsOf<T>),
 		inputs: BoundedVec<TensorSpec, T::MaxTensors>,
 		price: BalanceOf<T>,
+		info: ModelInfo,
 		bytes: Vec<u8>,
 		deposit: BalanceOf<T>,
-		outputs_must_fit: bool,
-	) -> Result<Fuel, Error<T>> {
-		let info =
-			T::Inspector::inspect(EngineGuest::<T>::get().hash, &bytes, &inputs, T::RegistrationFuelLimit::get())?;
-		if outputs_must_fit {
-			Self::ensure_outputs_fit(&info)?;
-		}
+	) -> Result<(), Error<T>> {
 		let byte_len = bytes.len() as u32;
 		let code = BoundedVec::try_from(bytes).map_err(|_| Error::<T>::InvalidModelLength)?;
-		let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
 		Self::insert_model(owner, model_hash, naming, inputs, price, info, byte_len, deposit, None)?;
 		ModelCode::<T>::insert(model_hash, code);
-		Ok(used_fuel)
+		Ok(())
+	}
+
+	/// How results of a model measured at `fuel_per_run` are verified: optimistically above
+	/// `OptimisticAboveFuel`, re-executed in block otherwise.
+	pub fn verification_mode(fuel_per_run: Fuel) -> Verification {
+		if fuel_per_run > T::OptimisticAboveFuel::get() {
+			Verification::Optimistic
+		} else {
+			Verification::InBlock
+		}
 	}
 
 	/// Records the model the engine checked (`info`) under `owner` and its name and version
@@ -228,11 +264,7 @@ impl<T: Config> Pallet<T> {
 		content_root: Option<ContentRoot>,
 	) -> Result<(), Error<T>> {
 		let outputs = BoundedVec::try_from(info.outputs).map_err(|_| Error::<T>::TooManyTensors)?;
-		let verification = if info.fuel_per_run > T::OptimisticAboveFuel::get() {
-			Verification::Optimistic
-		} else {
-			Verification::InBlock
-		};
+		let verification = Self::verification_mode(info.fuel_per_run);
 		Versions::<T>::insert(&owner, &name, versions);
 		Models::<T>::insert(
 			model_hash,

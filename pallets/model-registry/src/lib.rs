@@ -55,6 +55,7 @@ pub use pallet::*;
 mod types;
 
 mod impls;
+pub mod migrations;
 mod try_state;
 mod views;
 pub mod weights;
@@ -136,9 +137,10 @@ pub mod pallet {
 	/// A model's name.
 	pub type ModelName<T> = BoundedVec<u8, <T as Config>::MaxNameLength>;
 
-	/// Version 1 (spec 111): uploads are kept under their uploader ([`Uploads`],
-	/// [`UploadChunks`]); they were kept under their hash alone.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	/// Version 2 (spec 130): a decoder's terms list its graph's inputs ([`DecoderTerms::inputs`])
+	/// and its fuel per run covers its first step. Version 1 (spec 111): uploads are kept under
+	/// their uploader ([`Uploads`], [`UploadChunks`]); they were kept under their hash alone.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -225,7 +227,7 @@ pub mod pallet {
 		type OptimisticAboveFuel: Get<Fuel>;
 
 		/// Longest context a decoder may be registered for ([`register_decoder`](Pallet::register_decoder)):
-		/// it is measured at that context's last step.
+		/// it is measured at that context's last step (and its first).
 		#[pallet::constant]
 		type MaxContextLength: Get<u32>;
 
@@ -384,8 +386,9 @@ pub mod pallet {
 			verification: Verification,
 			content_root: Option<ContentRoot>,
 		},
-		/// The model just registered (`ModelRegistered`) is a decoder: measured at the last step
-		/// of a context of `context_length` tokens, with the tokenizer `tokenizer_hash`.
+		/// The model just registered (`ModelRegistered`) is a decoder: measured at the first and
+		/// last steps of a context of `context_length` tokens, with the tokenizer
+		/// `tokenizer_hash`.
 		DecoderRegistered { model_hash: ModelHash, context_length: u32, tokenizer_hash: H256 },
 		/// A model's price per inference changed.
 		PriceChanged { model_hash: ModelHash, price_per_inference: BalanceOf<T> },
@@ -630,15 +633,17 @@ pub mod pallet {
 			let versions = Self::next_version(&owner, &name, version, model_hash, &inputs)?;
 
 			let bytes = Self::uploaded_bytes(&owner, model_hash, &upload)?;
-			let used_fuel = Self::check_and_keep_model(
+			let (info, used_fuel) = Self::inspect(&bytes, &inputs, T::RegistrationFuelLimit::get())?;
+			Self::ensure_outputs_fit(&info)?;
+			Self::keep_checked_model(
 				owner.clone(),
 				model_hash,
 				(name, version, versions),
 				inputs,
 				price_per_inference,
+				info,
 				bytes,
 				upload.deposit,
-				true,
 			)?;
 			Self::remove_upload(&owner, model_hash, &upload);
 			Ok(Some(T::WeightInfo::register_model(upload.byte_len).saturating_add(Self::fuel_weight(used_fuel))).into())
@@ -783,8 +788,11 @@ pub mod pallet {
 		///
 		/// The model's graph must be a decoder's (`NotADecoder` otherwise); the engine checks it
 		/// as `register_model` does, at the context's last step (a cache of `context_length - 1`
-		/// tokens, the longest), whose fuel becomes its fuel per run: each step of a generation
-		/// costs at most that. The decoder and its tokenizer together are at most
+		/// tokens, the longest: its inputs are the recorded input specs) and at its first step
+		/// (an empty cache), each phase within half of `RegistrationFuelLimit`; the larger fuel
+		/// per run (and preparation) of the two becomes its figure, which bounds every step of a
+		/// generation within the context. Its graph's inputs, in order, are kept in its
+		/// [`DecoderTerms`] (what each step feeds where). The decoder and its tokenizer together are at most
 		/// `MaxModelBytes`. Both uploads' deposits stay held for the model; removing it removes
 		/// the tokenizer too. The tokenizer's bytes are kept as they are (the runtime
 		/// does not read `tokenizer.json`; nodes and clients do).
@@ -815,18 +823,21 @@ pub mod pallet {
 				veriml_inference_primitives::generation::decoder_layout(&bytes).map_err(|_| Error::<T>::NotADecoder)?;
 			let inputs =
 				BoundedVec::try_from(layout.step_specs(context_length - 1)).map_err(|_| Error::<T>::TooManyTensors)?;
+			let decoder_inputs = BoundedVec::try_from(layout.inputs.clone()).map_err(|_| Error::<T>::TooManyTensors)?;
 			let versions = Self::next_version(&owner, &name, version, model_hash, &inputs)?;
 			let tokenizer = BoundedVec::try_from(tokenizer).map_err(|_| Error::<T>::InvalidModelLength)?;
-			// The outputs of a decoder's step (its cache) are never a result: its tokens are.
-			let used_fuel = Self::check_and_keep_model(
+			// The outputs of a decoder's step (its cache) are never a result, its tokens are:
+			// `MaxOutputBytes` is not asked of them.
+			let (info, used_fuel) = Self::measure_decoder(&bytes, &layout, context_length)?;
+			Self::keep_checked_model(
 				owner.clone(),
 				model_hash,
 				(name, version, versions),
 				inputs,
 				price_per_token,
+				info,
 				bytes,
 				upload.deposit.saturating_add(tokenizer_upload.deposit),
-				false,
 			)?;
 			Tokenizers::<T>::insert(model_hash, tokenizer);
 			Decoders::<T>::insert(
@@ -838,6 +849,7 @@ pub mod pallet {
 					head_size: layout.head_size,
 					tokenizer_hash,
 					tokenizer_len: tokenizer_upload.byte_len,
+					inputs: decoder_inputs,
 				},
 			);
 			Self::remove_upload(&owner, model_hash, &upload);

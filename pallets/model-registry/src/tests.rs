@@ -9,6 +9,7 @@ use frame_support::{
 use veriml_inference_primitives::{model_hash, onnx_builder, ModelHash, TensorSpec};
 
 mod decoders;
+mod generation_challenges;
 mod stored_models;
 
 pub(crate) const WIDTH: u32 = 8;

@@ -48,6 +48,12 @@ impl<T: Config> Pallet<T> {
 		for (hash, decoder) in Decoders::<T>::iter() {
 			decoders += 1;
 			ensure!(ModelCode::<T>::contains_key(hash), "a decoder is not a registered model in state");
+			let model = Models::<T>::get(hash).ok_or("a decoder is not a registered model")?;
+			ensure!(
+				decoder.context_length >= 2
+					&& decoder.layout().step_specs(decoder.context_length - 1) == model.inputs.to_vec(),
+				"a decoder's inputs are not its layout's at its context's last step"
+			);
 			let tokenizer = Tokenizers::<T>::get(hash).ok_or("a decoder has no tokenizer")?;
 			ensure!(
 				tokenizer.len() as u32 == decoder.tokenizer_len

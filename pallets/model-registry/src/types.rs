@@ -1,9 +1,15 @@
 //! What the registry keeps about uploads and models.
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
-use frame_support::{traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound};
+use frame_support::{
+	traits::{ConstU32, Get},
+	BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
+};
 use scale_info::TypeInfo;
-use veriml_inference_primitives::{EngineError, ModelHash, ModelInfo, TensorSpec};
+use veriml_inference_primitives::{
+	generation::{DecoderInput, DecoderLayout},
+	EngineError, ModelHash, ModelInfo, TensorSpec,
+};
 pub use veriml_primitives::models::{ModelCatalog, ModelTerms, UploadedBytes, Verification};
 use veriml_primitives::Fuel;
 
@@ -146,6 +152,26 @@ pub struct DecoderTerms {
 	pub tokenizer_hash: veriml_inference_primitives::H256,
 	/// Length of its `tokenizer.json`, in bytes.
 	pub tokenizer_len: u32,
+	/// Its graph's inputs in the order it declares them (what each step feeds where; last, so
+	/// that a client reading the fields before it reads them as it did).
+	pub inputs: BoundedVec<DecoderInput, ConstU32<MAX_DECODER_INPUTS>>,
+}
+
+/// Most inputs a decoder's terms list: `input_ids`, `attention_mask`, `position_ids` and the
+/// key and value of 128 layers. (A model's inputs are also at most `MaxTensors`.)
+pub const MAX_DECODER_INPUTS: u32 = 3 + 2 * 128;
+
+impl DecoderTerms {
+	/// The decoder's layout, from which each step's inputs are built
+	/// ([`DecoderLayout::step_inputs`]) without reading the model.
+	pub fn layout(&self) -> DecoderLayout {
+		DecoderLayout {
+			inputs: self.inputs.to_vec(),
+			layers: self.layers,
+			heads: self.heads,
+			head_size: self.head_size,
+		}
+	}
 }
 
 /// A model registered from the content store whose item is stored, as nodes read it

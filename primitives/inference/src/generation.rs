@@ -11,13 +11,14 @@
 
 use crate::{merkle, output_hash, DType, EngineVersion, ModelHash, Tensor, TensorSpec, H256};
 use alloc::{format, string::String, vec::Vec};
-use codec::Encode;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
 
 /// A token of a decoder's vocabulary: its row in the logits.
 pub type TokenId = u32;
 
 /// One of the inputs of a decoder in Hugging Face's layout.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
 pub enum DecoderInput {
 	/// `input_ids`: i64 `[1, 1]`, the token fed.
 	InputIds,

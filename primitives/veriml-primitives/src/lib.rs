@@ -20,6 +20,9 @@
 //! [`content`] names what the content store keeps outside state: the Merkle tree over an item's
 //! chunk hashes, shared by the store, the node's RPC and the clients' checks.
 //!
+//! [`generation`] judges a challenge of a generation's answer one step at a time, as a dispute
+//! over a generation is decided.
+//!
 //! [`invariants`] holds what the pallets' invariants (`try_state`) share: every hold equals the
 //! sum of the records it secures ([`ExpectedHolds`](invariants::ExpectedHolds)).
 
@@ -97,6 +100,7 @@ pub const SS58_PREFIX: u16 = 42;
 pub mod content;
 pub mod escrow;
 pub mod feeds;
+pub mod generation;
 pub mod invariants;
 pub mod models;
 pub mod nodes;

@@ -1,5 +1,5 @@
 //! Decoders registered with their tokenizer (`register_decoder`): measured at their context's
-//! last step, their tokenizer kept and removed with them, and every refusal leaving the uploads
+//! first and last steps, their tokenizer kept and removed with them, and every refusal leaving the uploads
 //! as they were.
 
 use super::*;
@@ -8,13 +8,18 @@ use frame_support::dispatch::DispatchResultWithPostInfo;
 use veriml_inference_primitives::{generation::decoder_layout, DType, H256};
 
 /// A `tokenizer.json` as a client uploads it (the runtime keeps its bytes as they are).
-const TOKENIZER: &[u8] = br#"{"version":"1.0","model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":[]}}"#;
+pub(super) const TOKENIZER: &[u8] = br#"{"version":"1.0","model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":[]}}"#;
 
-fn decoder() -> Vec<u8> {
+pub(super) fn decoder() -> Vec<u8> {
 	onnx_builder::decoder_model(8, 2, 3)
 }
 
-fn register_decoder(who: u64, model: ModelHash, context_length: u32, tokenizer: H256) -> DispatchResultWithPostInfo {
+pub(super) fn register_decoder(
+	who: u64,
+	model: ModelHash,
+	context_length: u32,
+	tokenizer: H256,
+) -> DispatchResultWithPostInfo {
 	Models::register_decoder(RuntimeOrigin::signed(who), model, name("tiny"), 1, context_length, tokenizer, 5)
 }
 
@@ -47,6 +52,7 @@ fn a_decoder_is_registered_with_its_tokenizer_and_measured_at_its_contexts_last_
 				head_size: 3,
 				tokenizer_hash: tokenizer,
 				tokenizer_len: TOKENIZER.len() as u32,
+				inputs: layout.inputs.clone().try_into().unwrap(),
 			})
 		);
 		assert_eq!(Tokenizers::<Test>::get(model).unwrap().to_vec(), TOKENIZER);
@@ -71,19 +77,32 @@ fn a_decoder_is_registered_with_its_tokenizer_and_measured_at_its_contexts_last_
 			Event::DecoderRegistered { model_hash: model, context_length: 16, tokenizer_hash: tokenizer }.into(),
 		);
 	});
-	// The same decoder for a longer context is measured at its longer cache: each step costs more.
-	let at_16 = measured_at(16);
-	assert!(measured_at(64) > at_16);
+	// Its figures are the larger of its first step's (an empty cache) and its last step's, as
+	// the node's engine measures them: for this short context, the first step's fuel per run.
+	for context_length in [16, 64] {
+		let (fuel_per_run, fuel_to_prepare) = measured_at(context_length);
+		let engine = veriml_engine::Engine::default();
+		let layout = decoder_layout(&decoder()).unwrap();
+		let at = |position| engine.inspect_model(&decoder(), &layout.step_specs(position), u64::MAX).unwrap();
+		let (first, last) = (at(0), at(context_length - 1));
+		assert_eq!(fuel_per_run, first.fuel_per_run.max(last.fuel_per_run));
+		assert_eq!(fuel_to_prepare, first.fuel_to_prepare.max(last.fuel_to_prepare));
+		if context_length == 16 {
+			assert!(first.fuel_per_run > last.fuel_per_run, "the first step is the costliest of a short context");
+		}
+	}
 }
 
-/// The fuel per run the decoder is registered with for a context of `context_length`.
-fn measured_at(context_length: u32) -> u64 {
-	let mut fuel = 0;
+/// The fuel per run and to prepare the decoder is registered with for a context of
+/// `context_length`.
+fn measured_at(context_length: u32) -> (u64, u64) {
+	let mut fuel = (0, 0);
 	run_test(|| {
 		let model = upload(ALICE, &decoder());
 		let tokenizer = upload(ALICE, TOKENIZER);
 		assert_ok!(register_decoder(ALICE, model, context_length, tokenizer));
-		fuel = Models::model(&model).unwrap().fuel_per_run;
+		let record = Models::model(&model).unwrap();
+		fuel = (record.fuel_per_run, record.fuel_to_prepare);
 	});
 	fuel
 }
@@ -129,5 +148,46 @@ fn what_is_not_a_decoder_or_its_tokenizer_is_refused_and_the_uploads_stay() {
 		assert_noop!(register_decoder(ALICE, model, 16, big), Error::<Test>::InvalidModelLength);
 		assert!(Models::model(&model).is_none() && Decoders::<Test>::iter().count() == 0);
 		assert!(Uploads::<Test>::get(ALICE, model).is_some() && Uploads::<Test>::get(ALICE, tokenizer).is_some());
+	});
+}
+
+#[test]
+fn a_decoder_registered_before_spec_130_lists_its_inputs_and_covers_its_first_step_once() {
+	use crate::migrations::v2::Migration;
+	use codec::Encode;
+	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+	run_test(|| {
+		let bytes = decoder();
+		let model = upload(ALICE, &bytes);
+		let tokenizer = upload(ALICE, TOKENIZER);
+		assert_ok!(register_decoder(ALICE, model, 16, tokenizer));
+		let (terms, record) = (Decoders::<Test>::get(model).unwrap(), Models::model(&model).unwrap());
+		// As spec 129 left it: terms without the graph's inputs, figures of the last step alone.
+		let layout = decoder_layout(&bytes).unwrap();
+		let last = veriml_engine::Engine::default().inspect_model(&bytes, &layout.step_specs(15), u64::MAX).unwrap();
+		assert!(last.fuel_per_run < record.fuel_per_run);
+		crate::Models::<Test>::mutate(model, |r| {
+			let r = r.as_mut().unwrap();
+			(r.fuel_per_run, r.fuel_to_prepare) = (last.fuel_per_run, last.fuel_to_prepare);
+		});
+		let v1 = (16u32, 1u32, 2u32, 3u32, tokenizer, TOKENIZER.len() as u32);
+		frame_support::storage::unhashed::put_raw(&Decoders::<Test>::hashed_key_for(model), &v1.encode());
+		// A spec-129 decoder entry whose model is gone (none can be: a removed model removes it).
+		let orphan = H256::repeat_byte(9);
+		frame_support::storage::unhashed::put_raw(&Decoders::<Test>::hashed_key_for(orphan), &v1.encode());
+		Tokenizers::<Test>::insert(orphan, BoundedVec::truncate_from(TOKENIZER.to_vec()));
+		StorageVersion::new(1).put::<Models>();
+
+		Migration::<Test>::on_runtime_upgrade();
+
+		assert_eq!(Decoders::<Test>::get(model), Some(terms.clone()));
+		let migrated = Models::model(&model).unwrap();
+		assert_eq!((migrated.fuel_per_run, migrated.fuel_to_prepare), (record.fuel_per_run, record.fuel_to_prepare));
+		assert_eq!(migrated.verification, record.verification);
+		assert!(Decoders::<Test>::get(orphan).is_none() && Tokenizers::<Test>::get(orphan).is_none());
+		assert_eq!(Models::on_chain_storage_version(), StorageVersion::new(2));
+		// Once.
+		Migration::<Test>::on_runtime_upgrade();
+		assert_eq!(Decoders::<Test>::get(model), Some(terms));
 	});
 }

@@ -30,8 +30,8 @@ pub mod runtime_api {
 			/// needs them, when its database lacks them.
 			#[api_version(2)]
 			fn stored_models() -> Vec<StoredModelChunks>;
-			/// The terms of the registered decoder `model` (its context, cache shape and
-			/// tokenizer's hash); `None` if `model` is not a registered decoder.
+			/// The terms of the registered decoder `model` (its context, cache shape,
+			/// tokenizer's hash and, from spec 130, its graph's inputs in order); `None` if `model` is not a registered decoder.
 			#[api_version(3)]
 			fn decoder(model: ModelHash) -> Option<DecoderTerms>;
 			/// The `tokenizer.json` registered with the decoder `model` (the caller can check

@@ -11,7 +11,7 @@ use super::{
 use crate::Decoders;
 use veriml_engine::{Engine, GenerationRequest};
 use veriml_inference_primitives::{
-	generation::{steps_proof, steps_root, DecoderLayout, Sampling, TokenId},
+	generation::{step_hash, steps_proof, steps_root, DecoderLayout, Sampling, TokenId},
 	Tensor, H256,
 };
 use veriml_primitives::generation::{judge, ChallengeError, GenerationAnswer, Judgement, ProvenState, StepChallenge};
@@ -37,8 +37,7 @@ fn generated(request: &GenerationRequest) -> (Vec<TokenId>, Vec<Vec<Tensor>>) {
 		let state = engine.replay_step(&bytes, request, step, states.last().map(Vec::as_slice), u64::MAX).unwrap();
 		states.push(state);
 	}
-	let hashes: Vec<H256> = states.iter().map(|s| veriml_inference_primitives::generation::step_hash(s)).collect();
-	assert_eq!(hashes, generation.steps, "replaying each step gives the generation's states");
+	assert_eq!(hashes(&states), generation.steps, "replaying each step gives the generation's states");
 	(generation.tokens, states)
 }
 
@@ -80,7 +79,7 @@ fn judged(
 }
 
 fn hashes(states: &[Vec<Tensor>]) -> Vec<H256> {
-	states.iter().map(|s| veriml_inference_primitives::generation::step_hash(s)).collect()
+	states.iter().map(|state| step_hash(state)).collect()
 }
 
 #[test]

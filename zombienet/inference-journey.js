@@ -34,10 +34,7 @@ async function run(nodeName, networkInfo) {
   const finalizedAtStart = (await api.rpc.chain.getHeader(await api.rpc.chain.getFinalizedHead())).number.toNumber();
 
   // Every payment out of escrow, to check the attacker's side never receives one.
-  const payees = [];
-  const unsubscribe = await api.query.system.events((events) => {
-    for (const event of lib.eventsOf(events, 'escrow', 'Paid')) payees.push(event.data.payee.toString());
-  });
+  const { payees, unsubscribe } = await lib.watchPayees(api);
 
   const model = lib.testModel('pytorch_Linear');
   // Setup steps wait for finality: the best block may switch to a fork that lacks them (lib.send).

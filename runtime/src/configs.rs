@@ -469,6 +469,12 @@ impl pallet_inference_requests::Config for Runtime {
 	type AnswerWithin = ConstU32<{ MINUTES }>;
 	type MaxPending = ConstU32<256>;
 	type ResubmitAfter = ConstU32<5>;
+	/// A generation's prompt and tokens together: the registry's longest context
+	/// (`MaxContextLength`), whose 4,096 step hashes (128 KiB) an answer carries.
+	type MaxGenerationTokens = ConstU32<4096>;
+	type MaxStopTokens = ConstU32<16>;
+	/// As long as an optimistic result's window.
+	type GenerationChallengePeriod = ConstU32<{ MINUTES }>;
 	type WeightInfo = pallet_inference_requests::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper =

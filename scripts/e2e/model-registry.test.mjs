@@ -14,7 +14,7 @@ import { blake2AsHex } from '@polkadot/util-crypto';
 import { decodeTensor, encodeTensor } from 'veriml-client';
 import {
   connect, account, send, sendOk, eventsOf, testModel, hostileModel, uploadBytes, held, modelsDir, registerNode,
-  nodeBinary,
+  nodeBinary, testDecoder,
 } from './lib/chain.mjs';
 
 
@@ -178,13 +178,7 @@ test('a model whose shapes depend on an input is refused as given, and registers
 
 test('a decoder is registered with its tokenizer, measured at its context\'s last step', async () => {
   const author = account('Dave//stash');
-  const folder = join(modelsDir, 'generative', 'tiny_decoder');
-  const file = (name) => {
-    const bytes = readFileSync(join(folder, name));
-    return { bytes, hash: blake2AsHex(bytes, 256) };
-  };
-  const model = file('model.onnx');
-  const tokenizer = file('tokenizer.json');
+  const { model, tokenizer } = testDecoder();
   const context = 64;
   await uploadBytes(api, tokenizer, author);
 

@@ -24,6 +24,23 @@ use veriml_primitives::{
 /// A registered model's terms as this pallet reads them.
 pub(crate) type TermsOf<T> = ModelTerms<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
 
+/// What a new request holds and records, beyond its requester and model.
+pub(crate) struct Opened<Balance> {
+	/// What it is asked on: its inputs' hash, or a generation's
+	/// ([`Pallet::generation_request_hash`]).
+	pub input_hash: H256,
+	/// Its inputs' SCALE size (0 for a generation).
+	pub input_bytes: u32,
+	/// The fee held in escrow.
+	pub fee: Fee<Balance>,
+	/// Most fuel one run (for a generation: one step) may use.
+	pub fuel_limit: Fuel,
+	/// How its answers are verified.
+	pub verification: Verification,
+	/// Held for its receipt.
+	pub receipt_deposit: Balance,
+}
+
 /// Why a node is struck and its request given to another node.
 pub(crate) enum Fault {
 	/// Its result was refuted by re-execution.
@@ -241,8 +258,7 @@ impl<T: Config> Pallet<T> {
 		inputs: Vec<Tensor>,
 		max_fee: BalanceOf<T>,
 	) -> Result<RequestId, DispatchError> {
-		let terms = T::Models::terms(&model).ok_or(Error::<T>::UnknownModel)?;
-		ensure!(terms.active, Error::<T>::ModelDeprecated);
+		let terms = Self::requestable(&model)?;
 		// No node could submit a result of it (a model registered before the registry
 		// refused such models): refused before anyone pays or works for it.
 		ensure!(terms.output_bytes <= T::MaxOutputBytes::get(), Error::<T>::OutputTooLarge);
@@ -254,13 +270,40 @@ impl<T: Config> Pallet<T> {
 		let input_bytes = inputs.encoded_size() as u32;
 		ensure!(Self::verifiable(&terms, input_bytes, fuel_limit), Error::<T>::ModelTooCostlyToVerify);
 		let fee = Self::fee(terms.price_per_inference, fuel_limit);
-		ensure!(fee.total() <= max_fee, Error::<T>::FeeAboveMax);
+		let opened = Opened {
+			input_hash: input_hash(&inputs),
+			input_bytes,
+			fee,
+			fuel_limit,
+			verification: terms.verification,
+			receipt_deposit: Self::receipt_deposit(&terms),
+		};
+		let id = Self::open(requester, model, opened, max_fee)?;
+		Inputs::<T>::insert(id, inputs);
+		Ok(id)
+	}
 
+	/// The terms of `model`, where it takes new requests.
+	pub(crate) fn requestable(model: &ModelHash) -> Result<TermsOf<T>, DispatchError> {
+		let terms = T::Models::terms(model).ok_or(Error::<T>::UnknownModel)?;
+		ensure!(terms.active, Error::<T>::ModelDeprecated);
+		Ok(terms)
+	}
+
+	/// Holds the fee and the receipt deposit of a new request of `model` for `requester` and
+	/// opens it (its nodes drawn at the end of the block, or waiting for one); returns its id.
+	pub(crate) fn open(
+		requester: T::AccountId,
+		model: ModelHash,
+		opened: Opened<BalanceOf<T>>,
+		max_fee: BalanceOf<T>,
+	) -> Result<RequestId, DispatchError> {
+		let Opened { input_hash, input_bytes, fee, fuel_limit, verification, receipt_deposit } = opened;
+		ensure!(fee.total() <= max_fee, Error::<T>::FeeAboveMax);
 		let id = NextRequestId::<T>::get();
 		T::Escrow::lock(id, &requester, fee.total()).map_err(|_| Error::<T>::InsufficientBalance)?;
 		// Dispatch (and the workflows' request, in a transaction of its own) undoes the
 		// escrow's hold if this one fails.
-		let receipt_deposit = Self::receipt_deposit(&terms);
 		if !receipt_deposit.is_zero() {
 			T::Currency::hold(&HoldReason::ReceiptDeposit.into(), &requester, receipt_deposit)
 				.map_err(|_| Error::<T>::InsufficientBalance)?;
@@ -268,7 +311,6 @@ impl<T: Config> Pallet<T> {
 		}
 		let now = frame_system::Pallet::<T>::block_number();
 		let deadline = now.saturating_add(T::RequestTimeout::get());
-		let input_hash = input_hash(&inputs);
 		let request = Request {
 			requester: requester.clone(),
 			model,
@@ -276,7 +318,7 @@ impl<T: Config> Pallet<T> {
 			input_bytes,
 			fee,
 			fuel_limit,
-			verification: terms.verification,
+			verification,
 			status: RequestStatus::Pending,
 			assigned: BoundedVec::new(),
 			refuted: BoundedVec::new(),
@@ -303,7 +345,6 @@ impl<T: Config> Pallet<T> {
 		}
 		NextRequestId::<T>::put(id.saturating_add(1));
 		Requests::<T>::insert(id, request);
-		Inputs::<T>::insert(id, inputs);
 		Deadlines::<T>::insert(deadline, id, ());
 		OpenRequests::<T>::mutate(model, |open| *open = open.saturating_add(1));
 		Ok(id)
@@ -331,6 +372,7 @@ impl<T: Config> Pallet<T> {
 			}
 			if !nodes.is_empty() {
 				Self::deposit_event(Event::Assigned { request: id, nodes });
+				Self::draw_sampling_seed(id, &seed);
 			}
 		}
 		if request.assigned.is_empty() {
@@ -422,6 +464,7 @@ impl<T: Config> Pallet<T> {
 			ensure!(outputs.encoded_size() as u32 <= T::MaxOutputBytes::get(), Error::<T>::OutputTooLarge);
 		}
 		let request = Self::open_request(id)?;
+		ensure!(!Generations::<T>::contains_key(id), Error::<T>::IsAGeneration);
 		ensure!(request.assigned.contains(node), Error::<T>::NotAssigned);
 		let terms = T::Models::terms(&request.model).ok_or(Error::<T>::UnknownModel)?;
 		if let (Some((outputs, claimed)), (_, Some(replaced))) = (outputs, T::Models::engine_versions()) {
@@ -468,7 +511,7 @@ impl<T: Config> Pallet<T> {
 
 	/// A result of `request` waits for its verification mode's decision: no node computes it
 	/// any more and it no longer expires.
-	fn await_verdict(id: RequestId, mut request: RequestOf<T>) {
+	pub(crate) fn await_verdict(id: RequestId, mut request: RequestOf<T>) {
 		for assigned in &request.assigned {
 			Assignments::<T>::remove(assigned, id);
 		}
@@ -506,7 +549,13 @@ impl<T: Config> Pallet<T> {
 		wronged: &T::AccountId,
 		fault: Fault,
 	) -> BalanceOf<T> {
-		let slashed = T::Nodes::strike(node, Some(wronged));
+		// A generation's node that stays silent is not struck, only replaced: a generation has
+		// no failure report yet, so a decoder the engine refuses mid-generation (every logit
+		// NaN, say) would otherwise get honest nodes struck, part of it paid to the requester.
+		let slashed = match fault {
+			Fault::Silence if Generations::<T>::contains_key(id) => Zero::zero(),
+			_ => T::Nodes::strike(node, Some(wronged)),
+		};
 		request.assigned.retain(|n| n != node);
 		Assignments::<T>::remove(node, id);
 		let node = node.clone();
@@ -528,6 +577,21 @@ impl<T: Config> Pallet<T> {
 			Requests::<T>::insert(id, request);
 		}
 		slashed
+	}
+
+	/// `executor`'s answer to `request`, which waited for a decision, is wrong: it is struck
+	/// (part of its slash to `wronged`) and the request, open again with a full timeout (its
+	/// first deadline may be past), goes to another node. Returns what was slashed.
+	pub(crate) fn refute(
+		id: RequestId,
+		mut request: RequestOf<T>,
+		executor: &T::AccountId,
+		wronged: &T::AccountId,
+	) -> BalanceOf<T> {
+		request.deadline = frame_system::Pallet::<T>::block_number().saturating_add(T::RequestTimeout::get());
+		Deadlines::<T>::insert(request.deadline, id, ());
+		request.status = RequestStatus::Assigned;
+		Self::reject(id, request, executor, wronged, Fault::WrongResult)
 	}
 
 	/// Draws the nodes of the requests made or left short of nodes in this block; those that
@@ -590,6 +654,10 @@ impl<T: Config> Pallet<T> {
 		}
 		Requests::<T>::remove(id);
 		Inputs::<T>::remove(id);
+		Generations::<T>::remove(id);
+		if let Some(answer) = GenerationAnswers::<T>::take(id) {
+			GenerationWindows::<T>::remove(answer.settles_at, id);
+		}
 		Deadlines::<T>::remove(request.deadline, id);
 		OpenRequests::<T>::mutate_exists(request.model, |open| {
 			*open = open.and_then(|n| n.checked_sub(1)).filter(|n| *n > 0);
@@ -711,12 +779,8 @@ impl<T: Config> VerifiedJobs<RequestId, T::AccountId, BalanceOf<T>> for Pallet<T
 		wronged: &T::AccountId,
 		output_bytes: u32,
 	) -> (BalanceOf<T>, Weight) {
-		let Some(mut request) = Requests::<T>::get(id) else { return (Zero::zero(), T::DbWeight::get().reads(1)) };
-		// Its first deadline may be past: the next node gets a full timeout.
-		request.deadline = frame_system::Pallet::<T>::block_number().saturating_add(T::RequestTimeout::get());
-		Deadlines::<T>::insert(request.deadline, id, ());
-		request.status = RequestStatus::Assigned;
-		let slashed = Self::reject(id, request, executor, wronged, Fault::WrongResult);
+		let Some(request) = Requests::<T>::get(id) else { return (Zero::zero(), T::DbWeight::get().reads(1)) };
+		let slashed = Self::refute(id, request, executor, wronged);
 		// Bounded by a verified submission or a refuted report (slashed and reassigned).
 		let weight = T::WeightInfo::submit_result(output_bytes).max(T::WeightInfo::report_failure());
 		(slashed, weight.saturating_add(T::DbWeight::get().writes(1)))

@@ -35,6 +35,13 @@
 //! 4. A request not completed by its deadline ([`Config::RequestTimeout`]) expires and its fee
 //!    is refunded; a request no node has taken can be [`cancel`](Pallet::cancel)led.
 //!
+//! 5. A generation request ([`generate`](Pallet::generate)) asks a decoder for tokens; its
+//!    node answers with the tokens and every step's state hash
+//!    ([`submit_generation`](Pallet::submit_generation)), which anyone may show wrong at one
+//!    link, judged in the transaction by one step
+//!    ([`challenge_generation`](Pallet::challenge_generation)); unchallenged through
+//!    [`Config::GenerationChallengePeriod`] it settles (`generations.rs`).
+//!
 //! Settled, expired and cancelled requests leave no state behind in this pallet; the receipt
 //! of a completed one is kept by pallet-verification for its retention period.
 //!
@@ -44,6 +51,7 @@
 //! `impls.rs` the lifecycle (fees and weights, creating, assigning, judging, settling,
 //! closing and expiring requests) and the interfaces other pallets use (among them
 //! verification's [`VerifiedJobs`](veriml_primitives::verification::VerifiedJobs));
+//! `generations.rs` generation requests, their answers, disputes and settlement;
 //! `views.rs` the runtime API and what clients read; `try_state.rs` the invariants;
 //! `offchain.rs` the inference node's off-chain worker.
 
@@ -53,6 +61,7 @@ extern crate alloc;
 
 pub use pallet::*;
 
+mod generations;
 mod impls;
 mod offchain;
 mod try_state;
@@ -72,6 +81,7 @@ pub mod weights;
 pub use weights::WeightInfo;
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use frame_support::{CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound};
 use scale_info::TypeInfo;
 use sp_core::crypto::KeyTypeId;
 use veriml_primitives::Fuel;
@@ -130,12 +140,53 @@ pub enum RequestStatus {
 	Verifying,
 }
 
+/// A generation request: what to generate, and the seed its sampling draws from (drawn from the
+/// block's randomness when its first nodes are, after it was made).
+#[derive(Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen)]
+#[scale_info(skip_type_params(MaxTokens, MaxStop))]
+pub struct GenerationRequest<MaxTokens: frame_support::traits::Get<u32>, MaxStop: frame_support::traits::Get<u32>> {
+	/// The prompt's tokens (at least one).
+	pub prompt: frame_support::BoundedVec<veriml_inference_primitives::generation::TokenId, MaxTokens>,
+	/// The most tokens to generate (at least one).
+	pub max_tokens: u32,
+	/// Tokens that end the generation (kept as its last token).
+	pub stop_tokens: frame_support::BoundedVec<veriml_inference_primitives::generation::TokenId, MaxStop>,
+	/// How each token is chosen.
+	pub sampling: veriml_primitives::generation::SamplingChoice,
+	/// The seed of its sampling; none until its first nodes are drawn.
+	pub seed: Option<[u8; 32]>,
+}
+
+/// A node's answer to a generation request, waiting through its challenge window.
+#[derive(Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen)]
+#[scale_info(skip_type_params(MaxTokens))]
+#[codec(mel_bound(AccountId: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
+pub struct GenerationAnswerOf<AccountId, BlockNumber, MaxTokens: frame_support::traits::Get<u32>>
+where
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	BlockNumber: Clone + PartialEq + Eq + core::fmt::Debug,
+{
+	/// The inference node that answered.
+	pub node: AccountId,
+	/// The tokens it generated.
+	pub tokens: frame_support::BoundedVec<veriml_inference_primitives::generation::TokenId, MaxTokens>,
+	/// The hash of the decoder's state after each step, in order: published, so that a
+	/// challenger finds the first step where its own generation differs without asking.
+	pub steps: frame_support::BoundedVec<veriml_inference_primitives::H256, MaxTokens>,
+	/// The Merkle root over `steps`, which challenges prove states and leaves against.
+	pub steps_root: veriml_inference_primitives::H256,
+	/// The engine version the chain ran when it was submitted.
+	pub engine_version: veriml_inference_primitives::EngineVersion,
+	/// It settles at the start of this block unless a challenge shows it wrong before.
+	pub settles_at: BlockNumber,
+}
+
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
 	use alloc::vec::Vec;
 	use codec::DecodeAll;
-	use frame_support::{pallet_prelude::*, traits::fungible::Inspect};
+	use frame_support::{dispatch::PostDispatchInfo, pallet_prelude::*, traits::fungible::Inspect};
 	use frame_system::{offchain::CreateSignedTransaction, pallet_prelude::*};
 	use sp_runtime::Perbill;
 	use veriml_inference_primitives::{EngineError, ModelHash, Tensor, H256};
@@ -148,6 +199,16 @@ pub mod pallet {
 
 	/// Balance of the currency fees are paid in.
 	pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+
+	/// A generation request of this runtime.
+	pub type GenerationOf<T> = GenerationRequest<<T as Config>::MaxGenerationTokens, <T as Config>::MaxStopTokens>;
+
+	/// A generation's answer of this runtime.
+	pub type AnswerOf<T> = GenerationAnswerOf<
+		<T as frame_system::Config>::AccountId,
+		BlockNumberFor<T>,
+		<T as Config>::MaxGenerationTokens,
+	>;
 
 	/// A request of this runtime.
 	pub type RequestOf<T> = Request<
@@ -316,6 +377,20 @@ pub mod pallet {
 		#[pallet::constant]
 		type ResubmitAfter: Get<BlockNumberFor<Self>>;
 
+		/// Most tokens one generation feeds and chooses together (its prompt and `max_tokens`):
+		/// bounds the tokens and step hashes it keeps (with the decoder's context length).
+		#[pallet::constant]
+		type MaxGenerationTokens: Get<u32>;
+
+		/// Most stop tokens of one generation request.
+		#[pallet::constant]
+		type MaxStopTokens: Get<u32>;
+
+		/// Blocks anyone has to challenge a generation's answer
+		/// ([`challenge_generation`](Pallet::challenge_generation)) before it settles.
+		#[pallet::constant]
+		type GenerationChallengePeriod: Get<BlockNumberFor<Self>>;
+
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
 
@@ -379,6 +454,19 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type ReceiptDeposits<T: Config> = StorageMap<_, Twox64Concat, RequestId, (T::AccountId, BalanceOf<T>)>;
 
+	/// What each open generation request asks (its request is in [`Requests`]).
+	#[pallet::storage]
+	pub type Generations<T: Config> = StorageMap<_, Twox64Concat, RequestId, GenerationOf<T>>;
+
+	/// Generations' answers in their challenge window.
+	#[pallet::storage]
+	pub type GenerationAnswers<T: Config> = StorageMap<_, Twox64Concat, RequestId, AnswerOf<T>>;
+
+	/// Generations' answers by the block at whose start they settle.
+	#[pallet::storage]
+	pub type GenerationWindows<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, BlockNumberFor<T>, Twox64Concat, RequestId, ()>;
+
 	/// Open requests per model: a model with open requests cannot be removed.
 	#[pallet::storage]
 	pub type OpenRequests<T: Config> = StorageMap<_, Identity, ModelHash, u32, ValueQuery>;
@@ -429,6 +517,42 @@ pub mod pallet {
 		Abandoned { request: RequestId, refunded: BalanceOf<T> },
 		/// The requester cancelled the request before any node took it.
 		Cancelled { request: RequestId, refunded: BalanceOf<T> },
+		/// `requester` asked `model` (a decoder) for at most `max_tokens` tokens after a prompt
+		/// of `prompt_tokens` tokens: request `request` (also announced by `Requested`, whose
+		/// `input_hash` is [`Pallet::generation_request_hash`]).
+		GenerationRequested { request: RequestId, model: ModelHash, prompt_tokens: u32, max_tokens: u32 },
+		/// The generation's sampling draws from `seed`, drawn from the block's randomness with
+		/// its first nodes.
+		SamplingSeedDrawn { request: RequestId, seed: [u8; 32] },
+		/// `node` answered the generation with `tokens` and the root over its steps' state
+		/// hashes: it settles at the start of block `challenge_until` unless a challenge shows
+		/// it wrong before.
+		GenerationProposed {
+			request: RequestId,
+			node: T::AccountId,
+			tokens: Vec<veriml_inference_primitives::generation::TokenId>,
+			steps_root: H256,
+			challenge_until: BlockNumberFor<T>,
+		},
+		/// `challenger` showed `node`'s answer wrong at one link, judged by one step: the node
+		/// was struck (`ResultRejected`, part of its slash to the challenger) and the request
+		/// went to another node.
+		GenerationRefuted { request: RequestId, node: T::AccountId, challenger: T::AccountId },
+		/// `node`'s answer was computed with an engine guest the chain has replaced since (found
+		/// by a challenge or at its settlement): it was dropped without a strike and `node`
+		/// computes the generation again with the chain's guest.
+		GenerationRecomputed { request: RequestId, node: T::AccountId },
+		/// `node`'s generation went unchallenged through its window: its receipt is kept
+		/// (`result_hash`: the generation's hash), `fee` was paid out for the tokens generated
+		/// and the rest of the held fee refunded.
+		GenerationCompleted {
+			request: RequestId,
+			node: T::AccountId,
+			tokens: Vec<veriml_inference_primitives::generation::TokenId>,
+			steps_root: H256,
+			result_hash: H256,
+			fee: Fee<BalanceOf<T>>,
+		},
 	}
 
 	#[pallet::error]
@@ -471,12 +595,56 @@ pub mod pallet {
 		/// replaced: the result was computed before the switch. Refused without a slash; the
 		/// node computes it again with the chain's guest.
 		ComputedWithReplacedEngine,
+		/// The model is not registered as a decoder (`models.registerDecoder`).
+		NotADecoder,
+		/// A generation needs a prompt of one token at least and one token to generate.
+		EmptyGeneration,
+		/// The prompt and `max_tokens` together are more than the decoder's context length or
+		/// `MaxGenerationTokens`.
+		GenerationTooLong,
+		/// More stop tokens than `MaxStopTokens`.
+		TooManyStopTokens,
+		/// A prompt token is not in the decoder's vocabulary.
+		TokenOutsideVocabulary,
+		/// The sampling parameters cannot sample: a temperature of 0, or top-p outside (0, 1].
+		InvalidSampling,
+		/// A generation request is answered with `submitGeneration`, not a result or a
+		/// failure report.
+		IsAGeneration,
+		/// The request is not a generation request.
+		NotAGeneration,
+		/// The generation's sampling seed is not drawn yet (no node has taken it).
+		SeedNotDrawn,
+		/// The answer's tokens are not of the request's shape: none, more than `max_tokens`, a
+		/// stop token before the last, or fewer than `max_tokens` without a stop token last.
+		AnswerNotOfShape,
+		/// An answer has one step hash per token fed: the prompt's and every generated token but
+		/// the last.
+		StepsDoNotMatchTokens,
+		/// The generation has no answer in its challenge window.
+		NoAnswerToChallenge,
+		/// The challenge names a step the answer does not have.
+		NoSuchStep,
+		/// The challenge names a token the answer does not have.
+		NoSuchToken,
+		/// A state the challenge gives is not the answer's (its hash is not that step's leaf
+		/// under the answer's root), or one was given for step 0 or none for a later step.
+		StateNotTheAnswers,
+		/// The leaf the challenge gives is not the answer's leaf for its step.
+		LeafNotTheAnswers,
+		/// A state the challenge gives, the answer's own, is not a state of this decoder after
+		/// its step: challenge that step instead.
+		NotADecoderState,
+		/// The challenged link of the answer holds: the step's run gives the answer's leaf, or
+		/// the sampling chooses the answer's token. The challenger pays for the judgement.
+		AnswerUpheld,
 	}
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			PreparedInBlock::<T>::kill();
+			let settled = Self::settle_generations(now);
 			let (lapsed, stale) = Self::lapse_assignments(now);
 			let expired = Self::expire_requests(now);
 			// The waiting requests are tried again at the end of the block (`on_finalize`),
@@ -494,6 +662,7 @@ pub mod pallet {
 				)
 				.saturating_add(T::DbWeight::get().reads_writes(1, 1).saturating_mul(stale.into()))
 				.saturating_add(T::DbWeight::get().writes(1))
+				.saturating_add(settled)
 		}
 
 		/// Draws the nodes of the requests made or left short of nodes in this block, and of
@@ -653,6 +822,83 @@ pub mod pallet {
 				Claim::Failure(error),
 				T::WeightInfo::report_failure().saturating_add(Self::unbenchmarked_weight()),
 			)
+		}
+
+		/// Ask `model`, a decoder registered with `models.registerDecoder`, to generate at most
+		/// `max_tokens` tokens after `prompt` (token ids of its tokenizer), ending early at any
+		/// of `stop_tokens`, each chosen by `sampling` (greedy, or seeded sampling whose seed the
+		/// chain draws when the request's nodes are drawn), paying at most `max_fee`.
+		///
+		/// The fee is quoted per token: the model's price per token and the execution fee for
+		/// every step's fuel, for `max_tokens` tokens, held in escrow; a generation that stops
+		/// early pays for the tokens and steps it made and gets the rest back. The assigned
+		/// node answers with `submitGeneration`; the answer settles after
+		/// `GenerationChallengePeriod` blocks unless `challengeGeneration` shows it wrong.
+		#[pallet::call_index(5)]
+		#[pallet::weight(Pallet::<T>::generate_weight(prompt.len(), stop_tokens.len()))]
+		pub fn generate(
+			origin: OriginFor<T>,
+			model: ModelHash,
+			prompt: Vec<veriml_inference_primitives::generation::TokenId>,
+			max_tokens: u32,
+			stop_tokens: Vec<veriml_inference_primitives::generation::TokenId>,
+			sampling: veriml_primitives::generation::SamplingChoice,
+			max_fee: BalanceOf<T>,
+		) -> DispatchResult {
+			let requester = ensure_signed(origin)?;
+			Self::create_generation(requester, model, prompt, max_tokens, stop_tokens, sampling, max_fee)?;
+			Ok(())
+		}
+
+		/// Answer generation `request` as its assigned inference node: the `tokens` generated
+		/// and `steps`, the hash of the decoder's state (its outputs: logits and cache) after
+		/// each step, one per token fed (the prompt's, then every generated token but the
+		/// last).
+		///
+		/// The answer is proposed, not re-executed: it settles after `GenerationChallengePeriod`
+		/// blocks, and until then anyone may show one of its links wrong with
+		/// `challengeGeneration`, which strikes the node.
+		#[pallet::call_index(6)]
+		#[pallet::feeless_if(|origin: &OriginFor<T>, request: &RequestId, tokens: &Vec<veriml_inference_primitives::generation::TokenId>, steps: &Vec<H256>| -> bool {
+			Pallet::<T>::answers_generation_without_fee(origin, *request, tokens, steps)
+		})]
+		#[pallet::weight(Pallet::<T>::submit_generation_weight(tokens.len(), steps.len()))]
+		pub fn submit_generation(
+			origin: OriginFor<T>,
+			request: RequestId,
+			tokens: Vec<veriml_inference_primitives::generation::TokenId>,
+			steps: Vec<H256>,
+		) -> DispatchResultWithPostInfo {
+			let node = ensure_signed(origin)?;
+			Self::propose_generation(node, request, tokens, steps)?;
+			Ok(PostDispatchInfo { actual_weight: None, pays_fee: Pays::No })
+		}
+
+		/// Show one link of generation `request`'s answer wrong, before it settles: a step's
+		/// state (`State`: the answer's state before it, proven against its root, is run one
+		/// step and does not give the answer's leaf) or a token (`Token`: the sampling does not
+		/// choose it from the answer's state that chose it). Find the link by comparing the
+		/// answer's published step hashes with a generation of your own: the first step whose
+		/// hash differs, or, where the step before it fed a token, that token.
+		///
+		/// Judged in this transaction with at most one step of the decoder, whatever the
+		/// generation's length. A wrong answer's node is struck (part of its slash paid to the
+		/// caller), its answer dropped and the request given to another node, and the call is
+		/// free; a challenge of a link that holds fails with `AnswerUpheld` and pays for its
+		/// judgement. Operational, so that filling blocks cannot keep a challenge out of a
+		/// window.
+		#[pallet::call_index(7)]
+		#[pallet::weight((
+			Pallet::<T>::challenge_generation_weight(*request, challenge),
+			DispatchClass::Operational
+		))]
+		pub fn challenge_generation(
+			origin: OriginFor<T>,
+			request: RequestId,
+			challenge: veriml_primitives::generation::StepChallenge,
+		) -> DispatchResultWithPostInfo {
+			let challenger = ensure_signed(origin)?;
+			Self::judge_generation(challenger, request, challenge)
 		}
 
 		/// Cancel a request no node has taken yet; its fee is refunded.

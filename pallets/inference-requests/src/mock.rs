@@ -97,7 +97,8 @@ impl pallet_model_registry::Config for Test {
 	type ContentLoadPicosecondsPerByte = frame_support::traits::ConstU64<10_000>;
 	type MaxChunkBytes = ConstU32<{ 64 * 1024 }>;
 	type MaxNameLength = ConstU32<32>;
-	type MaxTensors = ConstU32<4>;
+	/// A decoder of one layer takes five inputs.
+	type MaxTensors = ConstU32<8>;
 	type MaxVersions = ConstU32<4>;
 	type MaxOutputBytes = ConstU32<1024>;
 	type RegistrationFuelLimit = RegistrationFuelLimit;
@@ -237,10 +238,16 @@ impl pallet_inference_requests::Config for Test {
 	type AnswerWithin = AnswerWithin;
 	type MaxPending = ConstU32<2>;
 	type ResubmitAfter = frame_support::traits::ConstU64<3>;
+	type MaxGenerationTokens = ConstU32<32>;
+	type MaxStopTokens = ConstU32<4>;
+	type GenerationChallengePeriod = frame_support::traits::ConstU64<GENERATION_CHALLENGE_PERIOD>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = crate::benchmark_helpers::RegistryAndBondedNodes<Test>;
 }
+
+/// Blocks a generation's answer may be challenged.
+pub const GENERATION_CHALLENGE_PERIOD: u64 = 3;
 
 veriml_offchain::impl_mock_signed_transactions!(
 	Test,
@@ -302,7 +309,7 @@ pub fn relu_hash() -> H256 {
 
 pub const PRICE: u64 = 70;
 
-static ENGINE: LazyLock<Arc<veriml_engine::Engine>> = LazyLock::new(|| {
+pub(crate) static ENGINE: LazyLock<Arc<veriml_engine::Engine>> = LazyLock::new(|| {
 	Arc::new(veriml_engine::Engine::default().with_compiled_cache(veriml_engine::CompiledCache::UserDefault))
 });
 

@@ -17,12 +17,21 @@ use codec::Encode;
 use frame_support::traits::Get;
 use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
 use sp_runtime::{offchain::storage::StorageValueRef, traits::Saturating};
+use veriml_inference_primitives::generation::steps_proof;
 use veriml_inference_primitives::{result_hash, EngineError};
 use veriml_offchain::inference::LOG_TARGET;
 use veriml_offchain::{inference::WORKER_LOCK, run_with_keys, send_signed, NonceTracker, NONCE};
-use veriml_primitives::{models::ModelCatalog, nodes::BondedNodes as _, verification::ResultVerifier};
+use veriml_primitives::{
+	generation::{ProvenState, StepChallenge},
+	models::ModelCatalog,
+	nodes::BondedNodes as _,
+	verification::ResultVerifier,
+};
 
 const SUBMITTED: &[u8] = b"veriml/inference/submitted";
+
+/// Marks a generation's answer a key has checked: the block, and whether it was wrong.
+const GENERATION_CHECKED: &[u8] = b"veriml/inference/generation-checked";
 
 impl<T: Config> Pallet<T> {
 	pub(crate) fn run_offchain_worker(now: BlockNumberFor<T>) {
@@ -30,6 +39,10 @@ impl<T: Config> Pallet<T> {
 		run_with_keys::<T, T::AuthorityId>(WORKER_LOCK, 20, 120_000, LOG_TARGET, now, |accounts| {
 			for account in &accounts {
 				Self::work_for(now, account);
+			}
+			// One key is enough to challenge; the first active one does.
+			if let Some(account) = accounts.iter().find(|account| T::Nodes::is_active(&account.id)) {
+				Self::challenge_wrong_generations(now, account);
 			}
 		});
 	}
@@ -57,9 +70,37 @@ impl<T: Config> Pallet<T> {
 				log::info!(target: LOG_TARGET, "request {id}: result sent at block {at:?} has not landed; sending it again");
 			}
 			let Some(request) = Requests::<T>::get(id) else { continue };
+			let started = sp_io::offchain::timestamp();
+			if Generations::<T>::contains_key(id) {
+				// Not a generation to run yet (its seed is drawn with its nodes, so it is), or
+				// not a decoder any more: nothing to answer.
+				let Some((generation, decoder, sampling)) = Self::generation_to_run(id, &request) else { continue };
+				match Self::run_generation(id, &request, &generation, &decoder, sampling, node, None) {
+					Ok((generated, _)) => {
+						log::info!(
+							target: LOG_TARGET,
+							"request {id}: generated {} tokens in {} steps of model {:?} in {} ms ({} fuel)",
+							generated.tokens.len(),
+							generated.steps.len(),
+							request.model,
+							sp_io::offchain::timestamp().diff(&started).millis(),
+							generated.fuel_used,
+						);
+						let call = Call::<T>::submit_generation {
+							request: id,
+							tokens: generated.tokens,
+							steps: generated.steps,
+						};
+						sent += Self::send_answer(call, account, &nonces, &marker, now, id);
+					},
+					// No failure report for generations yet: the node leaves it (it lapses to
+					// another node, without a strike).
+					Err(fault) => log::warn!(target: LOG_TARGET, "request {id}: the generation stopped: {fault}"),
+				}
+				continue;
+			}
 			let Some(terms) = T::Models::terms(&request.model) else { continue };
 			let job = Self::job_of(id, &request, terms.inputs, node.clone());
-			let started = sp_io::offchain::timestamp();
 			let call = match T::Verifier::execute(&job) {
 				Ok(execution) => {
 					let hash = result_hash(
@@ -89,21 +130,156 @@ impl<T: Config> Pallet<T> {
 					Call::<T>::report_failure { request: id, error }
 				},
 			};
-			let nonce = nonces.claim();
-			match send_signed::<T, T::AuthorityId, _>(call, account, nonce) {
-				Ok(()) => {
-					marker.set(&now);
-					sent += 1;
-				},
-				Err(why) => {
-					nonces.give_back(nonce);
-					log::warn!(target: LOG_TARGET, "request {id}: the result was not sent: {why:?}");
-				},
-			}
+			sent += Self::send_answer(call, account, &nonces, &marker, now, id);
 		}
 
 		if sent > 0 {
 			log::debug!(target: LOG_TARGET, "block {now:?}: sent {sent} results from {node:?}");
 		}
 	}
+
+	/// Sends `call`, `account`'s answer to request `id`, with the next of `nonces`, and marks
+	/// it sent at `now`; returns how many were sent (0 or 1).
+	fn send_answer(
+		call: Call<T>,
+		account: &Account<T>,
+		nonces: &NonceTracker<T>,
+		marker: &StorageValueRef<'_>,
+		now: BlockNumberFor<T>,
+		id: RequestId,
+	) -> u32 {
+		let nonce = nonces.claim();
+		match send_signed::<T, T::AuthorityId, _>(call, account, nonce) {
+			Ok(()) => {
+				marker.set(&now);
+				1
+			},
+			Err(why) => {
+				nonces.give_back(nonce);
+				log::warn!(target: LOG_TARGET, "request {id}: the answer was not sent: {why:?}");
+				0
+			},
+		}
+	}
+}
+
+impl<T: Config> Pallet<T> {
+	/// Generates the answers in their window that `account`'s node may challenge (not of its
+	/// own operator), once each, and challenges each wrong one at its first wrong link.
+	fn challenge_wrong_generations(now: BlockNumberFor<T>, account: &Account<T>) {
+		let node = &account.id;
+		let operator = T::Nodes::operator(node);
+		let mut open: Vec<(BlockNumberFor<T>, RequestId)> = GenerationAnswers::<T>::iter()
+			.filter(|(_, answer)| T::Nodes::operator(&answer.node) != operator)
+			.map(|(id, answer)| (answer.settles_at, id))
+			.collect();
+		if open.is_empty() {
+			return;
+		}
+		open.sort_by_key(|(until, _)| *until);
+		let nonces = NonceTracker::<T>::load(NONCE, node, now, T::ResubmitAfter::get());
+		for (_, id) in open {
+			let Some(call) = Self::check_generation(now, node, id) else { continue };
+			let nonce = nonces.claim();
+			if let Err(why) = send_signed::<T, T::AuthorityId, _>(call, account, nonce) {
+				nonces.give_back(nonce);
+				log::warn!(target: LOG_TARGET, "generation {id}: the challenge was not sent: {why:?}");
+			}
+		}
+	}
+
+	/// Generates request `id` and compares it with its answer (once per key and answer, again
+	/// after `ResubmitAfter` blocks if a challenge did not land): the challenge of the answer's
+	/// first wrong link, if it has one.
+	fn check_generation(now: BlockNumberFor<T>, node: &T::AccountId, id: RequestId) -> Option<Call<T>> {
+		let answer = GenerationAnswers::<T>::get(id)?;
+		let marker_key = (GENERATION_CHECKED, node, id, answer.steps_root).encode();
+		let marker = StorageValueRef::persistent(&marker_key);
+		match marker.get::<(BlockNumberFor<T>, bool)>() {
+			Ok(Some((_, false))) => return None,
+			Ok(Some((at, true))) if now < at.saturating_add(T::ResubmitAfter::get()) => return None,
+			_ => {},
+		}
+		let request = Requests::<T>::get(id)?;
+		let (generation, decoder, sampling) = Self::generation_to_run(id, &request)?;
+		let started = sp_io::offchain::timestamp();
+		let own = match Self::run_generation(id, &request, &generation, &decoder, sampling, node, None) {
+			Ok((own, _)) => own,
+			Err(fault) => {
+				log::warn!(target: LOG_TARGET, "generation {id}: cannot generate it here: {fault}");
+				return None;
+			},
+		};
+		let link =
+			first_wrong_link(generation.prompt.len() as u32, &answer.tokens, &answer.steps, &own.tokens, &own.steps);
+		log::info!(
+			target: LOG_TARGET,
+			"generation {id} by {:?}: generated again in {} ms: {}",
+			answer.node,
+			sp_io::offchain::timestamp().diff(&started).millis(),
+			match link {
+				None => alloc::string::String::from("right"),
+				Some(link) => alloc::format!("WRONG at {link:?}, challenging it"),
+			},
+		);
+		marker.set(&(now, link.is_some()));
+		let link = link?;
+		// The answer's state after this step, which is this node's (their hashes agree).
+		let state_after = |step: u32| -> Option<Vec<veriml_inference_primitives::Tensor>> {
+			let (_, state) =
+				Self::run_generation(id, &request, &generation, &decoder, sampling, node, Some(step)).ok()?;
+			state
+		};
+		let proven = |step: u32| -> Option<ProvenState> {
+			Some(ProvenState { outputs: state_after(step)?, proof: steps_proof(&answer.steps, step)? })
+		};
+		let challenge = match link {
+			WrongLink::State(step) => StepChallenge::State {
+				step,
+				before: match step.checked_sub(1) {
+					Some(before) => Some(proven(before)?),
+					None => None,
+				},
+				leaf: *answer.steps.get(step as usize)?,
+				proof: steps_proof(&answer.steps, step)?,
+			},
+			WrongLink::Token(index) => StepChallenge::Token {
+				index,
+				state: proven((generation.prompt.len() as u32).saturating_sub(1).saturating_add(index))?,
+			},
+		};
+		Some(Call::<T>::challenge_generation { request: id, challenge })
+	}
+}
+
+/// The first link of an answer that a generation of the same request shows wrong.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum WrongLink {
+	/// The state after this step (every token it and the steps before it fed agree).
+	State(u32),
+	/// This token (every state up to the step that chose it agrees).
+	Token(u32),
+}
+
+/// Where an answer (`tokens`, `steps`) to a generation with a prompt of `prompt` tokens first
+/// differs from a right generation of it (`own_tokens`, `own_steps`): the first step whose
+/// hash differs up to the step that chose the first differing token, else that token; `None`
+/// where they are the same. (An answer of the request's shape cannot end before the right
+/// generation or go on after it without a differing token.)
+pub(crate) fn first_wrong_link(
+	prompt: u32,
+	tokens: &[veriml_inference_primitives::generation::TokenId],
+	steps: &[veriml_inference_primitives::H256],
+	own_tokens: &[veriml_inference_primitives::generation::TokenId],
+	own_steps: &[veriml_inference_primitives::H256],
+) -> Option<WrongLink> {
+	let first_token = (0..tokens.len().max(own_tokens.len())).find(|&i| tokens.get(i) != own_tokens.get(i));
+	let last_step = match first_token {
+		Some(index) => (prompt as usize).saturating_sub(1).saturating_add(index),
+		None => steps.len().max(own_steps.len()).saturating_sub(1),
+	};
+	if let Some(step) = (0..=last_step).find(|&k| steps.get(k) != own_steps.get(k)) {
+		return Some(WrongLink::State(step as u32));
+	}
+	first_token.map(|index| WrongLink::Token(index as u32))
 }

@@ -8,10 +8,11 @@ use veriml_primitives::{escrow::Escrow, verification::ResultVerifier};
 
 impl<T: Config> Pallet<T> {
 	/// The pallet's invariants, checked by `try_state` and after every block of the tests:
-	/// every open request has its inputs, its escrow (held from its requester), and, as
+	/// every open request has its inputs (a generation: what it asks, in [`Generations`]), its escrow (held from its requester), and, as
 	/// its status says, its deadline and assignments (until a result is submitted for a
 	/// later decision), its place in the pending queue (or, pending, its draw at the end of
 	/// the block, or a full queue), or verification's proposal of it;
+	/// or, a generation, its answer in its window;
 	/// nothing else has any of these; no refuted or silent node is assigned again; every
 	/// assignment's lapse is due in a later block, before its request's deadline; the count of
 	/// open requests per model is right; each receipt deposit is held from the requester of an
@@ -25,10 +26,15 @@ impl<T: Config> Pallet<T> {
 		let mut open = 0usize;
 		let mut assignments = 0usize;
 		let mut due = 0usize;
+		let mut generations = 0usize;
 		for (id, request) in Requests::<T>::iter() {
 			open += 1;
 			ensure!(id < next, "an open request has an id not given yet");
-			ensure!(Inputs::<T>::contains_key(id), "an open request has no inputs");
+			let generation = Generations::<T>::contains_key(id);
+			ensure!(
+				Inputs::<T>::contains_key(id) != generation,
+				"an open request has its inputs, or is a generation, not both"
+			);
 			ensure!(
 				T::Escrow::locked(id).is_some_and(|(payer, _)| payer == request.requester),
 				"an open request's fee is not held in escrow from its requester"
@@ -60,13 +66,20 @@ impl<T: Config> Pallet<T> {
 					|| pending.len() as u32 == T::MaxPending::get(),
 				"a pending request is neither in the queue nor drawn at the end of the block"
 			);
+			let awaited =
+				if generation { GenerationAnswers::<T>::contains_key(id) } else { T::Verifier::proposal(id).is_some() };
 			ensure!(
-				T::Verifier::proposal(id).is_some() == (request.status == RequestStatus::Verifying),
-				"verification holds a proposal of exactly the requests that wait for its decision"
+				awaited == (request.status == RequestStatus::Verifying),
+				"verification holds a proposal, or a generation its answer, of exactly the requests that wait for a decision"
 			);
+			if generation {
+				generations += 1;
+			}
 			*per_model.entry(request.model).or_default() += 1;
 		}
-		ensure!(Inputs::<T>::iter_keys().count() == open, "inputs of a request that is not open");
+		ensure!(Inputs::<T>::iter_keys().count() + generations == open, "inputs of a request that is not open");
+		ensure!(Generations::<T>::iter_keys().count() == generations, "a generation whose request is not open");
+		Self::check_generations()?;
 		ensure!(Assignments::<T>::iter_keys().count() == assignments, "an assignment of a request that is not open");
 		ensure!(Deadlines::<T>::iter_keys().count() == due, "a deadline of a request no node computes");
 		let now = frame_system::Pallet::<T>::block_number();

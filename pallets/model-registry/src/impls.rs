@@ -419,6 +419,17 @@ impl<T: Config> ModelCatalog<T::AccountId, BalanceOf<T>> for Pallet<T> {
 	) -> (veriml_inference_primitives::EngineVersion, Option<veriml_inference_primitives::EngineVersion>) {
 		(EngineGuest::<T>::get().version, ReplacedEngineGuest::<T>::get().map(|guest| guest.version))
 	}
+
+	fn decoder(model: &ModelHash) -> Option<veriml_primitives::models::DecoderSpec> {
+		let terms = Decoders::<T>::get(model)?;
+		// Its recorded outputs are its last step's: logits `[1, 1, vocabulary]` first.
+		let vocabulary = *Models::<T>::get(model)?.outputs.first()?.shape.last()?;
+		Some(veriml_primitives::models::DecoderSpec {
+			layout: terms.layout(),
+			context_length: terms.context_length,
+			vocabulary,
+		})
+	}
 }
 
 /// The content store's items a registered model is read from: the store must not remove them.

@@ -192,6 +192,10 @@ impl ModelCatalog<u64, u64> for MockModels {
 	fn engine_versions() -> (u32, Option<u32>) {
 		(veriml_inference_primitives::ENGINE_VERSION, None)
 	}
+
+	fn decoder(_: &ModelHash) -> Option<veriml_primitives::models::DecoderSpec> {
+		None
+	}
 }
 
 pub struct MockFeeds;

@@ -5,8 +5,8 @@
 use crate::Engine;
 use veriml_inference_primitives::{
 	generation::{
-		choose_token, decoder_layout, generation_hash, step_hash, steps_root, DecoderLayout, LayoutError, Sampling,
-		TokenId,
+		choose_token, decoder_layout, generate_steps, generation_hash, steps_root, DecoderLayout, GenerationTerms,
+		LayoutError, Sampling, StepFault, TokenId,
 	},
 	model_hash, Execution, ModelHash, RunError, Tensor, ENGINE_VERSION, H256,
 };
@@ -112,59 +112,44 @@ impl Engine {
 		model: &[u8],
 		request: &GenerationRequest,
 		fuel_limit: u64,
-		mut on_token: impl FnMut(TokenId),
+		on_token: impl FnMut(TokenId),
 	) -> Result<Generation, GenerateError> {
 		let layout = checked(model, request)?;
 		// Hashed once: each step finds its prepared model by this hash and its inputs' shapes.
 		let hash = model_hash(model);
-		let mut cache = layout.empty_cache();
-		let mut tokens = Vec::new();
-		let mut steps = Vec::new();
-		let mut fuel_used = 0u64;
-		let mut fed = request.prompt[0];
-		let mut stop = Stop::MaxTokens;
-		for step in 0u32.. {
-			let prompt_step = (step as usize) < request.prompt.len() - 1;
-			if !prompt_step && tokens.len() >= request.max_tokens as usize {
-				break;
-			}
-			let left = fuel_limit.saturating_sub(fuel_used);
-			if left == 0 {
-				return Err(GenerateError::OutOfFuel { step });
-			}
-			let execution = self.run_step(&layout, model, hash, step, fed, &cache, left)?;
-			fuel_used += execution.fuel_used;
-			steps.push(step_hash(&execution.outputs));
-			let mut outputs = execution.outputs.into_iter();
-			let logits = outputs.next().expect("checked: logits first");
-			cache = outputs.collect();
-			if prompt_step {
-				fed = request.prompt[step as usize + 1];
-				continue;
-			}
-			let token =
-				choose_token(request.sampling, &logits, tokens.len() as u32).ok_or(GenerateError::NoToken { step })?;
-			tokens.push(token);
-			on_token(token);
-			if request.stop_tokens.contains(&token) {
-				stop = Stop::StopToken;
-				break;
-			}
-			fed = token;
-		}
-		// The last token chosen is never fed: the steps end with the step that chose it.
-		let root = steps_root(&steps);
-		let hash = generation_hash(
+		let terms = GenerationTerms {
+			prompt: &request.prompt,
+			max_tokens: request.max_tokens,
+			stop_tokens: &request.stop_tokens,
+			sampling: request.sampling,
+		};
+		let run = |_step: u32, inputs: &[Tensor], fuel_left: u64| self.run_model_hashed(model, hash, inputs, fuel_left);
+		let generated = generate_steps(&layout, terms, fuel_limit, run, on_token).map_err(|fault| match fault {
+			StepFault::EmptyPrompt => GenerateError::EmptyPrompt,
+			StepFault::Run { step, error } => GenerateError::Run { step, error },
+			StepFault::Outputs { step, reason } => GenerateError::Outputs { step, reason },
+			StepFault::NoToken { step } => GenerateError::NoToken { step },
+			StepFault::OutOfFuel { step } => GenerateError::OutOfFuel { step },
+		})?;
+		let root = steps_root(&generated.steps);
+		let receipt = generation_hash(
 			ENGINE_VERSION,
 			&hash,
 			&request.prompt,
 			request.sampling,
 			request.max_tokens,
 			&request.stop_tokens,
-			&tokens,
+			&generated.tokens,
 			&root,
 		);
-		Ok(Generation { tokens, stop, steps, steps_root: root, fuel_used, hash })
+		Ok(Generation {
+			tokens: generated.tokens,
+			stop: if generated.stopped { Stop::StopToken } else { Stop::MaxTokens },
+			steps: generated.steps,
+			steps_root: root,
+			fuel_used: generated.fuel_used,
+			hash: receipt,
+		})
 	}
 
 	/// Re-executes step `step` of the generation `request` asks of `model`, from the state

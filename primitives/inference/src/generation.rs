@@ -515,6 +515,99 @@ pub fn generation_hash(
 	))
 }
 
+/// What a generation asks for, as the decoding loop ([`generate_steps`]) reads it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct GenerationTerms<'a> {
+	/// The prompt's tokens (at least one).
+	pub prompt: &'a [TokenId],
+	/// The most tokens to generate.
+	pub max_tokens: u32,
+	/// Tokens that end the generation (kept as its last token).
+	pub stop_tokens: &'a [TokenId],
+	/// How each token is chosen (the seed included).
+	pub sampling: Sampling,
+}
+
+/// What the decoding loop made: the tokens and the hash of the state after each step.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Generated {
+	/// The tokens generated, the stop token included.
+	pub tokens: Vec<TokenId>,
+	/// Whether it ended with a stop token (rather than at `max_tokens`).
+	pub stopped: bool,
+	/// The state hash of each step, in order ([`step_hash`]).
+	pub steps: Vec<H256>,
+	/// Engine fuel of every step's run together.
+	pub fuel_used: u64,
+}
+
+/// Why the decoding loop stopped short, `E` being the run's error.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum StepFault<E> {
+	/// The prompt has no tokens.
+	EmptyPrompt,
+	/// The run of step `step` (from 0) failed.
+	Run { step: u32, error: E },
+	/// Step `step`'s outputs are not the layout's.
+	Outputs { step: u32, reason: String },
+	/// Every logit of step `step` was NaN.
+	NoToken { step: u32 },
+	/// The steps used the fuel given before the generation ended.
+	OutOfFuel { step: u32 },
+}
+
+/// The decoding loop, the same wherever it runs (the node's engine natively, an inference
+/// node's off-chain worker through the runtime's engine): feeds the prompt's tokens and then
+/// each chosen token, one step each, carrying the cache, until `max_tokens` tokens or a stop
+/// token, within `fuel_limit` for all runs together. `run(step, inputs, fuel_left)` runs the
+/// decoder on one step's inputs ([`DecoderLayout::step_inputs`]); `on_token` hears each token
+/// as it is chosen (a stream).
+pub fn generate_steps<E>(
+	layout: &DecoderLayout,
+	terms: GenerationTerms<'_>,
+	fuel_limit: u64,
+	mut run: impl FnMut(u32, &[Tensor], u64) -> Result<crate::Execution, E>,
+	mut on_token: impl FnMut(TokenId),
+) -> Result<Generated, StepFault<E>> {
+	let Some(&first) = terms.prompt.first() else { return Err(StepFault::EmptyPrompt) };
+	let mut cache = layout.empty_cache();
+	let mut generated = Generated { tokens: Vec::new(), stopped: false, steps: Vec::new(), fuel_used: 0 };
+	let mut fed = first;
+	for step in 0u32.. {
+		let prompt_step = (step as usize) < terms.prompt.len() - 1;
+		if !prompt_step && generated.tokens.len() >= terms.max_tokens as usize {
+			break;
+		}
+		let left = fuel_limit.saturating_sub(generated.fuel_used);
+		if left == 0 {
+			return Err(StepFault::OutOfFuel { step });
+		}
+		let execution = run(step, &layout.step_inputs(fed, step, &cache), left)
+			.map_err(|error| StepFault::Run { step, error })?;
+		layout.check_step_outputs(step, &execution.outputs).map_err(|reason| StepFault::Outputs { step, reason })?;
+		generated.fuel_used = generated.fuel_used.saturating_add(execution.fuel_used);
+		generated.steps.push(step_hash(&execution.outputs));
+		let mut outputs = execution.outputs.into_iter();
+		let logits = outputs.next().expect("checked: logits first");
+		cache = outputs.collect();
+		if prompt_step {
+			fed = terms.prompt[step as usize + 1];
+			continue;
+		}
+		let token = choose_token(terms.sampling, &logits, generated.tokens.len() as u32)
+			.ok_or(StepFault::NoToken { step })?;
+		generated.tokens.push(token);
+		on_token(token);
+		if terms.stop_tokens.contains(&token) {
+			generated.stopped = true;
+			break;
+		}
+		fed = token;
+	}
+	// The last token chosen is never fed: the steps end with the step that chose it.
+	Ok(generated)
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;

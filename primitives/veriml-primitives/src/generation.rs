@@ -23,10 +23,41 @@
 
 use crate::Fuel;
 use alloc::vec::Vec;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
 use veriml_inference_primitives::{
 	generation::{choose_token, step_hash, verify_step, DecoderLayout, Sampling, TokenId},
 	EngineError, Execution, Tensor, TensorSpec, H256,
 };
+
+/// How a generation request asks its tokens to be chosen: [`Sampling`] without its seed, which
+/// the chain draws after the request is made (neither the requester nor a node chooses it).
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
+pub enum SamplingChoice {
+	/// The token of the largest logit.
+	Greedy,
+	/// Drawn from the softmax of the logits divided by the temperature (in thousandths, above
+	/// 0), among the `top_k` largest (all where 0) and the fewest of those whose probabilities
+	/// add up to `top_p_micro` millionths (1 to 1,000,000).
+	Seeded { temperature_milli: u32, top_k: u32, top_p_micro: u32 },
+}
+
+impl SamplingChoice {
+	/// The sampling with `seed`.
+	pub fn with_seed(self, seed: [u8; 32]) -> Sampling {
+		match self {
+			Self::Greedy => Sampling::Greedy,
+			Self::Seeded { temperature_milli, top_k, top_p_micro } => {
+				Sampling::Seeded { temperature_milli, top_k, top_p_micro, seed }
+			},
+		}
+	}
+
+	/// Why these parameters cannot sample, if they cannot ([`Sampling::check`]).
+	pub fn check(self) -> Result<(), &'static str> {
+		self.with_seed([0; 32]).check()
+	}
+}
 
 /// A generation request and a node's answer to it, as a challenge is judged against them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -114,7 +145,7 @@ impl GenerationAnswer<'_> {
 
 /// A state after a step, with the Merkle proof that it is the answer's (its hash the answer's
 /// leaf for that step: [`steps_proof`](veriml_inference_primitives::generation::steps_proof)).
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo)]
 pub struct ProvenState {
 	/// The step's outputs: logits, then each layer's key and value.
 	pub outputs: Vec<Tensor>,
@@ -123,7 +154,7 @@ pub struct ProvenState {
 }
 
 /// The link of an answer a challenger says is wrong.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo)]
 pub enum StepChallenge {
 	/// The answer's state after step `step`, its leaf `leaf` (proven by `proof`), is not what
 	/// running that step gives from `before`: the answer's state after the step before

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use sp_runtime::{DispatchError, Weight};
-use veriml_inference_primitives::{EngineVersion, ModelHash, TensorSpec, H256};
+use veriml_inference_primitives::{generation::DecoderLayout, EngineVersion, ModelHash, TensorSpec, H256};
 
 /// How results of a model are verified.
 #[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
@@ -62,6 +62,19 @@ pub struct ModelTerms<AccountId, Balance> {
 	pub verification: Verification,
 }
 
+/// What a generation request needs to know of a model registered as a decoder.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DecoderSpec {
+	/// What each step feeds where: each step's inputs are built from it without reading the
+	/// model.
+	pub layout: DecoderLayout,
+	/// The most tokens one generation feeds it and chooses (prompt and generated tokens
+	/// together); it was measured at its first and its last step.
+	pub context_length: u32,
+	/// Rows of its logits: every token id is below it.
+	pub vocabulary: u32,
+}
+
 /// The registered models, as the pallets that use them see them.
 pub trait ModelCatalog<AccountId, Balance> {
 	/// The terms of `model`, if it is registered.
@@ -88,6 +101,9 @@ pub trait ModelCatalog<AccountId, Balance> {
 	/// The engine version of the guest the chain runs now (the first field of the result
 	/// hashes it confirms), and that of the guest it replaced, if any.
 	fn engine_versions() -> (EngineVersion, Option<EngineVersion>);
+
+	/// The decoder terms of `model`, if it is registered as a decoder (`registerDecoder`).
+	fn decoder(model: &ModelHash) -> Option<DecoderSpec>;
 }
 
 /// Completed uploads taken by other pallets as content-addressed bytes: inputs of a request

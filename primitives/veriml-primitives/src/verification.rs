@@ -243,6 +243,19 @@ pub trait ResultVerifier<Id, AccountId, BlockNumber> {
 	/// block must have room for one verification at the most fuel a verification may use,
 	/// so that every decision can be taken.
 	fn decision_weight() -> Weight;
+
+	/// Keeps the receipt of `executor`'s result for `id` (`model` on inputs hashing to
+	/// `input_hash`) with its `outputs`, a result its owner verified by a game of its own (a
+	/// generation's answer unchallenged through its window: `VerifiedBy::Unchallenged`), until
+	/// the end of its retention, as every receipt is kept.
+	fn keep_receipt(
+		id: Id,
+		model: ModelHash,
+		input_hash: H256,
+		executor: AccountId,
+		outcome: Outcome,
+		outputs: Vec<Tensor>,
+	);
 }
 
 /// The pallet whose jobs are verified (the requests pallet), as a verification mode that

@@ -9,7 +9,7 @@ import { blake2AsHex } from '@polkadot/util-crypto';
 import { u8aConcat, u8aToHex, numberToU8a } from '@polkadot/util';
 import { mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -438,6 +438,40 @@ export async function requestVerified(api, model, operator, requester, keyName) 
 }
 
 /** The node binary the tests start themselves: `VERIML_NODE`, else the release build. */
+/**
+ * The test decoder (`generative/tiny_decoder` of the test models): its folder, its model's and
+ * tokenizer's bytes with their hashes, and the prompt of its `generation.json`.
+ */
+export function testDecoder() {
+  const folder = join(modelsDir, 'generative', 'tiny_decoder');
+  const file = (name) => {
+    const bytes = readFileSync(join(folder, name));
+    return { bytes, hash: blake2AsHex(bytes, 256) };
+  };
+  const { prompt } = JSON.parse(readFileSync(join(folder, 'generation.json'), 'utf8'));
+  /**
+   * What `veriml-node infer --generate --json` prints for at most `maxTokens` tokens after the
+   * prompt, greedily, stopping at the tokenizer's special tokens: the engine of this machine.
+   */
+  const generate = (maxTokens) => JSON.parse(execFileSync(nodeBinary, [
+    'infer', '--generate', '--model', join(folder, 'model.onnx'), '--tokenizer', join(folder, 'tokenizer.json'),
+    '--prompt', prompt, '--max-tokens', String(maxTokens), '--json',
+  ], { encoding: 'utf8' }));
+  return { folder, model: file('model.onnx'), tokenizer: file('tokenizer.json'), prompt, generate };
+}
+
+/**
+ * Every account paid out of escrow from now on (`escrow.Paid`'s payees, as they are announced),
+ * to check a journey's attacker is never paid; `unsubscribe` stops watching.
+ */
+export async function watchPayees(api) {
+  const payees = [];
+  const unsubscribe = await api.query.system.events((events) => {
+    for (const event of eventsOf(events, 'escrow', 'Paid')) payees.push(event.data.payee.toString());
+  });
+  return { payees, unsubscribe };
+}
+
 export const nodeBinary = process.env.VERIML_NODE
   ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'target', 'release', 'veriml-node');
 

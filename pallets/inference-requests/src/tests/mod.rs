@@ -108,6 +108,7 @@ fn offchain_ext(seed: &str) -> (sp_io::TestExternalities, AccountId, impl Fn() -
 mod deposits;
 mod engine_failures;
 mod fees;
+mod generations;
 mod invariants;
 mod nodes;
 mod offchain_worker;

@@ -66,4 +66,15 @@ impl<T: Config> ResultVerifier<T::JobId, T::AccountId, BlockNumberFor<T>> for Pa
 	fn decision_weight() -> Weight {
 		T::DecisionWeight::get()
 	}
+
+	fn keep_receipt(
+		id: T::JobId,
+		model: ModelHash,
+		input_hash: veriml_inference_primitives::H256,
+		executor: T::AccountId,
+		outcome: Outcome,
+		outputs: Vec<Tensor>,
+	) {
+		Pallet::<T>::keep_receipt(id, model, input_hash, executor, outcome, Some(outputs), VerifiedBy::Unchallenged);
+	}
 }

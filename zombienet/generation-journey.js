@@ -66,7 +66,8 @@ async function run(nodeName, networkInfo) {
   // The lie: the right tokens, the right states up to step 39, then states that are not the
   // decoder's.
   const steps = native.step_hashes.map((hash, step) => (step < LIE_FROM ? hash : blake2AsHex(`lie ${step}`, 256)));
-  const lie = await lib.send(api, api.tx.inference.submitGeneration(id, native.tokens, steps), attacker);
+  const engineVersion = (await api.query.models.engineGuest()).version.toNumber();
+  const lie = await lib.send(api, api.tx.inference.submitGeneration(id, native.tokens, steps, engineVersion), attacker);
   check(lie.error === null && lib.eventsOf(lie.events, 'inference', 'GenerationProposed').length === 1,
     'the attacker\'s answer is proposed: nothing but re-executing a step shows it wrong');
 

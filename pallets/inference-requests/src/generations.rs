@@ -26,7 +26,7 @@ use frame_system::pallet_prelude::*;
 use sp_runtime::{traits::Saturating, SaturatedConversion};
 use veriml_inference_primitives::{
 	generation::{generation_hash, steps_root, GenerationTerms, Sampling, TokenId},
-	output_hash, DType, ModelHash, Tensor, TensorSpec, H256,
+	output_hash, DType, EngineVersion, ModelHash, Tensor, TensorSpec, H256,
 };
 use veriml_primitives::{
 	escrow::Escrow,
@@ -172,17 +172,22 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// What an answer of `node` to generation `id` must be before it is proposed: from a node
-	/// assigned to the open generation (its seed drawn), its tokens of the request's shape,
-	/// one step hash per token fed. Returns the request, the generation and the steps' root.
+	/// assigned to the open generation (its seed drawn), computed with the chain's engine guest,
+	/// its tokens of the request's shape, one step hash per token fed. Returns the request, the generation and the steps' root.
 	pub(crate) fn check_generation_answer(
 		node: &T::AccountId,
 		id: RequestId,
 		tokens: &[TokenId],
 		steps: &[H256],
+		engine_version: EngineVersion,
 	) -> Result<(RequestOf<T>, GenerationOf<T>, H256), DispatchError> {
 		let request = Self::open_request(id)?;
 		let generation = Generations::<T>::get(id).ok_or(Error::<T>::NotAGeneration)?;
 		ensure!(request.assigned.contains(node), Error::<T>::NotAssigned);
+		// Its step hashes do not name the guest that computed them: the node says which, and
+		// an answer computed before a switch of guest (landing after it) is refused, not judged
+		// by a guest whose states may differ.
+		ensure!(engine_version == T::Models::engine_versions().0, Error::<T>::ComputedWithReplacedEngine);
 		ensure!(generation.seed.is_some(), Error::<T>::SeedNotDrawn);
 		let root = steps_root(steps);
 		let answer = Self::answer_view(&generation, tokens, root);
@@ -199,9 +204,10 @@ impl<T: Config> Pallet<T> {
 		id: RequestId,
 		tokens: &[TokenId],
 		steps: &[H256],
+		engine_version: EngineVersion,
 	) -> bool {
 		let Ok(node) = ensure_signed(origin.clone()) else { return false };
-		T::Nodes::is_active(&node) && Self::check_generation_answer(&node, id, tokens, steps).is_ok()
+		T::Nodes::is_active(&node) && Self::check_generation_answer(&node, id, tokens, steps, engine_version).is_ok()
 	}
 
 	/// Proposes `node`'s answer to generation `id`: kept, with its window, until it settles or
@@ -211,8 +217,9 @@ impl<T: Config> Pallet<T> {
 		id: RequestId,
 		tokens: Vec<TokenId>,
 		steps: Vec<H256>,
+		engine_version: EngineVersion,
 	) -> DispatchResult {
-		let (request, _, steps_root) = Self::check_generation_answer(&node, id, &tokens, &steps)?;
+		let (request, _, steps_root) = Self::check_generation_answer(&node, id, &tokens, &steps, engine_version)?;
 		// Both fit: at most `max_tokens` tokens, and steps one fewer than the prompt's and the
 		// tokens' together, which the request checked against `MaxGenerationTokens`.
 		let bounded_tokens = BoundedVec::try_from(tokens.clone()).map_err(|_| Error::<T>::AnswerNotOfShape)?;
@@ -226,7 +233,7 @@ impl<T: Config> Pallet<T> {
 				tokens: bounded_tokens,
 				steps,
 				steps_root,
-				engine_version: T::Models::engine_versions().0,
+				engine_version,
 				settles_at,
 			},
 		);
@@ -312,21 +319,17 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Drops `answer` to generation `id`, computed with an engine guest the chain has replaced
-	/// since, without a strike, and gives the request back to its node to compute again with
-	/// the chain's guest, with a full timeout.
+	/// since, without a strike, and opens the request again with a full timeout: its nodes are
+	/// drawn at the end of the block (the same node may be drawn; its assignment lapses as any
+	/// other's), to compute it with the chain's guest.
 	pub(crate) fn recompute_generation(id: RequestId, mut request: RequestOf<T>, answer: AnswerOf<T>) {
 		GenerationAnswers::<T>::remove(id);
 		GenerationWindows::<T>::remove(answer.settles_at, id);
 		let now = frame_system::Pallet::<T>::block_number();
 		request.deadline = now.saturating_add(T::RequestTimeout::get());
 		Deadlines::<T>::insert(request.deadline, id, ());
-		if request.assigned.try_push(answer.node.clone()).is_ok() {
-			Assignments::<T>::insert(&answer.node, id, ());
-			request.status = RequestStatus::Assigned;
-		} else {
-			request.status = RequestStatus::Pending;
-			Undrawn::<T>::insert(id, 0);
-		}
+		request.status = RequestStatus::Pending;
+		Undrawn::<T>::insert(id, 0);
 		Requests::<T>::insert(id, request);
 		Self::deposit_event(Event::GenerationRecomputed { request: id, node: answer.node });
 	}
@@ -344,8 +347,14 @@ impl<T: Config> Pallet<T> {
 			else {
 				continue;
 			};
-			// An open request's model stays registered (the registry refuses to remove it).
-			let Some(terms) = T::Models::terms(&request.model) else { continue };
+			// An open request's model stays registered (the registry refuses to remove it): were
+			// it gone, the request is closed and refunded rather than left waiting for nothing.
+			let Some(terms) = T::Models::terms(&request.model) else {
+				frame_support::defensive!("a generation's decoder is gone before its settlement");
+				let refunded = Self::close_without_receipt(id, &request);
+				Self::deposit_event(Event::Abandoned { request: id, refunded });
+				continue;
+			};
 			// Computed with a guest replaced during its window: its receipt would name a guest
 			// that did not compute it, and no challenge could have been judged.
 			if answer.engine_version != T::Models::engine_versions().0 {
@@ -557,6 +566,10 @@ impl<T: Config> Pallet<T> {
 			ensure!(Generations::<T>::contains_key(id), "an answer to a request that is not a generation");
 			ensure!(request.status == RequestStatus::Verifying, "an answer to a request not waiting for it");
 			ensure!(GenerationWindows::<T>::contains_key(answer.settles_at, id), "an answer without its window");
+			ensure!(
+				answer.settles_at > frame_system::Pallet::<T>::block_number(),
+				"an answer whose window ended without its settlement"
+			);
 			ensure!(steps_root(&answer.steps) == answer.steps_root, "an answer whose root is not its steps'");
 		}
 		for (_, id, ()) in GenerationWindows::<T>::iter() {

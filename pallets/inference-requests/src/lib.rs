@@ -853,14 +853,16 @@ pub mod pallet {
 		/// Answer generation `request` as its assigned inference node: the `tokens` generated
 		/// and `steps`, the hash of the decoder's state (its outputs: logits and cache) after
 		/// each step, one per token fed (the prompt's, then every generated token but the
-		/// last).
+		/// last), computed with the engine guest of `engine_version`, which must be the chain's
+		/// (`ComputedWithReplacedEngine` otherwise, without a strike: computed before a switch
+		/// of guest, it is computed again).
 		///
 		/// The answer is proposed, not re-executed: it settles after `GenerationChallengePeriod`
 		/// blocks, and until then anyone may show one of its links wrong with
 		/// `challengeGeneration`, which strikes the node.
 		#[pallet::call_index(6)]
-		#[pallet::feeless_if(|origin: &OriginFor<T>, request: &RequestId, tokens: &Vec<veriml_inference_primitives::generation::TokenId>, steps: &Vec<H256>| -> bool {
-			Pallet::<T>::answers_generation_without_fee(origin, *request, tokens, steps)
+		#[pallet::feeless_if(|origin: &OriginFor<T>, request: &RequestId, tokens: &Vec<veriml_inference_primitives::generation::TokenId>, steps: &Vec<H256>, engine_version: &veriml_inference_primitives::EngineVersion| -> bool {
+			Pallet::<T>::answers_generation_without_fee(origin, *request, tokens, steps, *engine_version)
 		})]
 		#[pallet::weight(Pallet::<T>::submit_generation_weight(tokens.len(), steps.len()))]
 		pub fn submit_generation(
@@ -868,9 +870,10 @@ pub mod pallet {
 			request: RequestId,
 			tokens: Vec<veriml_inference_primitives::generation::TokenId>,
 			steps: Vec<H256>,
+			engine_version: veriml_inference_primitives::EngineVersion,
 		) -> DispatchResultWithPostInfo {
 			let node = ensure_signed(origin)?;
-			Self::propose_generation(node, request, tokens, steps)?;
+			Self::propose_generation(node, request, tokens, steps, engine_version)?;
 			Ok(PostDispatchInfo { actual_weight: None, pays_fee: Pays::No })
 		}
 

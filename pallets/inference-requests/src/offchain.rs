@@ -90,6 +90,7 @@ impl<T: Config> Pallet<T> {
 							request: id,
 							tokens: generated.tokens,
 							steps: generated.steps,
+							engine_version: T::Models::engine_versions().0,
 						};
 						sent += Self::send_answer(call, account, &nonces, &marker, now, id);
 					},

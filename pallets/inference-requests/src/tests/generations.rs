@@ -146,7 +146,13 @@ fn a_generation_gets_its_seed_with_its_node_and_its_unchallenged_answer_settles_
 		assert_eq!(tokens, [5, 6, 7, STOP]);
 		let steps = hashes(&states);
 		assert_eq!(steps.len(), 5);
-		assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(node), id, tokens.clone(), steps.clone()));
+		assert_ok!(Inference::submit_generation(
+			RuntimeOrigin::signed(node),
+			id,
+			tokens.clone(),
+			steps.clone(),
+			ENGINE_VERSION
+		));
 		let root = GenerationAnswers::<Test>::get(id).unwrap().steps_root;
 		let until = System::block_number() + GENERATION_CHALLENGE_PERIOD;
 		System::assert_last_event(
@@ -219,7 +225,13 @@ fn a_wrong_state_is_shown_by_one_step_its_node_struck_and_another_node_answers()
 		for leaf in steps.iter_mut().skip(3) {
 			leaf.0[0] ^= 1;
 		}
-		assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(assigned), id, tokens.clone(), steps.clone()));
+		assert_ok!(Inference::submit_generation(
+			RuntimeOrigin::signed(assigned),
+			id,
+			tokens.clone(),
+			steps.clone(),
+			ENGINE_VERSION
+		));
 
 		// A challenge of a link that holds (step 2) is refused, and pays.
 		let upheld = state_challenge(&steps, 2, Some(states[1].clone()));
@@ -265,7 +277,13 @@ fn a_wrong_state_is_shown_by_one_step_its_node_struck_and_another_node_answers()
 		// Another node is drawn; its honest answer settles.
 		end_block();
 		assert_eq!(assigned_to(id), vec![other]);
-		assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(other), id, tokens.clone(), honest_steps));
+		assert_ok!(Inference::submit_generation(
+			RuntimeOrigin::signed(other),
+			id,
+			tokens.clone(),
+			honest_steps,
+			ENGINE_VERSION
+		));
 		// The honest answer holds at every link, the first step included.
 		let steps = GenerationAnswers::<Test>::get(id).unwrap().steps.into_inner();
 		for step in 0..steps.len() as u32 {
@@ -310,7 +328,13 @@ fn a_token_the_node_chose_itself_is_shown_by_its_choice_alone() {
 		*tokens.last_mut().unwrap() = 3;
 		let steps = hashes(&states);
 		let node = assigned_to(id)[0];
-		assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(node), id, tokens, steps.clone()));
+		assert_ok!(Inference::submit_generation(
+			RuntimeOrigin::signed(node),
+			id,
+			tokens,
+			steps.clone(),
+			ENGINE_VERSION
+		));
 		let state = ProvenState { outputs: states[4].clone(), proof: steps_proof(&steps, 4).unwrap() };
 		assert_ok!(Inference::challenge_generation(
 			RuntimeOrigin::signed(bob()),
@@ -366,20 +390,26 @@ fn answers_of_the_wrong_kind_shape_or_node_are_refused() {
 			Error::<Test>::IsAGeneration
 		);
 		assert_noop!(
-			Inference::submit_generation(RuntimeOrigin::signed(bob()), id, tokens.clone(), steps.clone()),
+			Inference::submit_generation(
+				RuntimeOrigin::signed(bob()),
+				id,
+				tokens.clone(),
+				steps.clone(),
+				ENGINE_VERSION
+			),
 			Error::<Test>::NotAssigned
 		);
 		// Three tokens of four without a stop token; five tokens of four.
 		assert_noop!(
-			Inference::submit_generation(signed.clone(), id, vec![5, 6, 7], steps[..4].to_vec()),
+			Inference::submit_generation(signed.clone(), id, vec![5, 6, 7], steps[..4].to_vec(), ENGINE_VERSION),
 			Error::<Test>::AnswerNotOfShape
 		);
 		assert_noop!(
-			Inference::submit_generation(signed.clone(), id, vec![5, 6, 7, 1, 2], steps.clone()),
+			Inference::submit_generation(signed.clone(), id, vec![5, 6, 7, 1, 2], steps.clone(), ENGINE_VERSION),
 			Error::<Test>::AnswerNotOfShape
 		);
 		assert_noop!(
-			Inference::submit_generation(signed.clone(), id, tokens.clone(), steps[..4].to_vec()),
+			Inference::submit_generation(signed.clone(), id, tokens.clone(), steps[..4].to_vec(), ENGINE_VERSION),
 			Error::<Test>::StepsDoNotMatchTokens
 		);
 		assert_noop!(
@@ -390,14 +420,14 @@ fn answers_of_the_wrong_kind_shape_or_node_are_refused() {
 			),
 			Error::<Test>::NoAnswerToChallenge
 		);
-		assert!(Inference::answers_generation_without_fee(&signed, id, &tokens, &steps));
-		assert!(!Inference::answers_generation_without_fee(&signed, id, &tokens, &steps[..4]));
+		assert!(Inference::answers_generation_without_fee(&signed, id, &tokens, &steps, ENGINE_VERSION));
+		assert!(!Inference::answers_generation_without_fee(&signed, id, &tokens, &steps[..4], ENGINE_VERSION));
 		// A plain request is not answered as a generation.
 		register_node(account(12));
 		let plain = request_from(alice(), sample_input());
 		let plain_node = assigned_to(plain)[0];
 		assert_noop!(
-			Inference::submit_generation(RuntimeOrigin::signed(plain_node), plain, tokens, steps),
+			Inference::submit_generation(RuntimeOrigin::signed(plain_node), plain, tokens, steps, ENGINE_VERSION),
 			Error::<Test>::NotAGeneration
 		);
 	});
@@ -435,15 +465,15 @@ fn an_inference_nodes_worker_generates_its_assignment_and_its_answer_settles() {
 		<Inference as Hooks<u64>>::offchain_worker(1);
 		let sent = sent_transactions();
 		assert_eq!(sent.len(), 1);
-		let RuntimeCall::Inference(crate::Call::submit_generation { request, tokens, steps }) =
+		let RuntimeCall::Inference(crate::Call::submit_generation { request, tokens, steps, engine_version }) =
 			sent[0].function.clone()
 		else {
 			panic!("a generation's answer")
 		};
 		// What the node's engine generates natively, step for step.
 		let (expected, states) = honest(id);
-		assert_eq!((request, &tokens, &steps), (id, &expected, &hashes(&states)));
-		assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(node), id, tokens, steps));
+		assert_eq!((request, &tokens, &steps, engine_version), (id, &expected, &hashes(&states), ENGINE_VERSION));
+		assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(node), id, tokens, steps, ENGINE_VERSION));
 		run_to_block(System::block_number() + GENERATION_CHALLENGE_PERIOD);
 		assert!(Receipts::<Test>::contains_key(id));
 		check_invariants();
@@ -481,13 +511,31 @@ fn a_watching_node_challenges_each_wrong_generation_at_its_first_wrong_link_and_
 		for leaf in steps.iter_mut().skip(3) {
 			leaf.0[0] ^= 1;
 		}
-		assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(liar), wrong_state, tokens, steps));
+		assert_ok!(Inference::submit_generation(
+			RuntimeOrigin::signed(liar),
+			wrong_state,
+			tokens,
+			steps,
+			ENGINE_VERSION
+		));
 		// Every state the decoder's, the last token not greedy's.
 		let (mut tokens, states) = honest(wrong_token);
 		*tokens.last_mut().unwrap() = 3;
-		assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(liar), wrong_token, tokens, hashes(&states)));
+		assert_ok!(Inference::submit_generation(
+			RuntimeOrigin::signed(liar),
+			wrong_token,
+			tokens,
+			hashes(&states),
+			ENGINE_VERSION
+		));
 		let (tokens, states) = honest(right);
-		assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(liar), right, tokens, hashes(&states)));
+		assert_ok!(Inference::submit_generation(
+			RuntimeOrigin::signed(liar),
+			right,
+			tokens,
+			hashes(&states),
+			ENGINE_VERSION
+		));
 
 		<Inference as Hooks<u64>>::offchain_worker(System::block_number());
 		let sent = sent_transactions();
@@ -555,10 +603,16 @@ fn an_answer_of_a_replaced_engine_guest_is_computed_again_unpunished() {
 			(generate(model, 4, SamplingChoice::Greedy), generate(model, 5, SamplingChoice::Greedy));
 		for id in [challenged, unchallenged] {
 			let (tokens, states) = honest(id);
-			assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(node), id, tokens, hashes(&states)));
+			assert_ok!(Inference::submit_generation(
+				RuntimeOrigin::signed(node),
+				id,
+				tokens,
+				hashes(&states),
+				ENGINE_VERSION
+			));
 		}
 		// The chain switches its guest while both answers wait.
-		switch_to_next_engine_version();
+		let (_, after) = switch_to_next_engine_version();
 		let bond = bond_of(node);
 		// A challenge cannot be judged by the new guest: the answer is dropped, not judged.
 		let (_, states) = honest(challenged);
@@ -574,15 +628,41 @@ fn an_answer_of_a_replaced_engine_guest_is_computed_again_unpunished() {
 		let until = GenerationAnswers::<Test>::get(unchallenged).unwrap().settles_at;
 		run_to_block(until);
 		System::assert_has_event(Event::GenerationRecomputed { request: unchallenged, node }.into());
+		// Drawn again at the end of the block: the only node serving the decoder.
+		end_block();
 		for id in [challenged, unchallenged] {
 			assert!(Receipts::<Test>::get(id).is_none() && GenerationAnswers::<Test>::get(id).is_none());
 			assert_eq!(assigned_to(id), vec![node], "its node computes it again");
 			assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Assigned);
 		}
 		assert_eq!(bond_of(node), bond, "unpunished");
-		// Computed again with the chain's guest, it settles.
+		// An answer computed before the switch that lands after it is refused, unpunished.
 		let (tokens, states) = honest(challenged);
-		assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(node), challenged, tokens, hashes(&states)));
+		assert_noop!(
+			Inference::submit_generation(
+				RuntimeOrigin::signed(node),
+				challenged,
+				tokens.clone(),
+				hashes(&states),
+				ENGINE_VERSION
+			),
+			Error::<Test>::ComputedWithReplacedEngine
+		);
+		assert!(!Inference::answers_generation_without_fee(
+			&RuntimeOrigin::signed(node),
+			challenged,
+			&tokens,
+			&hashes(&states),
+			ENGINE_VERSION
+		));
+		// Computed again with the chain's guest, it settles.
+		assert_ok!(Inference::submit_generation(
+			RuntimeOrigin::signed(node),
+			challenged,
+			tokens,
+			hashes(&states),
+			after.version
+		));
 		run_to_block(System::block_number() + GENERATION_CHALLENGE_PERIOD);
 		assert!(Receipts::<Test>::get(challenged).is_some());
 	});

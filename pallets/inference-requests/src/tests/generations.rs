@@ -103,6 +103,12 @@ fn honest(id: u64) -> (Vec<TokenId>, Vec<Vec<Tensor>>) {
 	(generation.tokens, states)
 }
 
+/// `node` answers generation `id` with `tokens` and `steps`, computed with the chain's guest;
+/// the answer must be proposed.
+fn answer(node: AccountId, id: u64, tokens: Vec<TokenId>, steps: Vec<H256>) {
+	assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(node), id, tokens, steps, ENGINE_VERSION));
+}
+
 fn hashes(states: &[Vec<Tensor>]) -> Vec<H256> {
 	states.iter().map(|state| step_hash(state)).collect()
 }
@@ -146,13 +152,7 @@ fn a_generation_gets_its_seed_with_its_node_and_its_unchallenged_answer_settles_
 		assert_eq!(tokens, [5, 6, 7, STOP]);
 		let steps = hashes(&states);
 		assert_eq!(steps.len(), 5);
-		assert_ok!(Inference::submit_generation(
-			RuntimeOrigin::signed(node),
-			id,
-			tokens.clone(),
-			steps.clone(),
-			ENGINE_VERSION
-		));
+		answer(node, id, tokens.clone(), steps.clone());
 		let root = GenerationAnswers::<Test>::get(id).unwrap().steps_root;
 		let until = System::block_number() + GENERATION_CHALLENGE_PERIOD;
 		System::assert_last_event(
@@ -225,13 +225,7 @@ fn a_wrong_state_is_shown_by_one_step_its_node_struck_and_another_node_answers()
 		for leaf in steps.iter_mut().skip(3) {
 			leaf.0[0] ^= 1;
 		}
-		assert_ok!(Inference::submit_generation(
-			RuntimeOrigin::signed(assigned),
-			id,
-			tokens.clone(),
-			steps.clone(),
-			ENGINE_VERSION
-		));
+		answer(assigned, id, tokens.clone(), steps.clone());
 
 		// A challenge of a link that holds (step 2) is refused, and pays.
 		let upheld = state_challenge(&steps, 2, Some(states[1].clone()));
@@ -277,13 +271,7 @@ fn a_wrong_state_is_shown_by_one_step_its_node_struck_and_another_node_answers()
 		// Another node is drawn; its honest answer settles.
 		end_block();
 		assert_eq!(assigned_to(id), vec![other]);
-		assert_ok!(Inference::submit_generation(
-			RuntimeOrigin::signed(other),
-			id,
-			tokens.clone(),
-			honest_steps,
-			ENGINE_VERSION
-		));
+		answer(other, id, tokens.clone(), honest_steps);
 		// The honest answer holds at every link, the first step included.
 		let steps = GenerationAnswers::<Test>::get(id).unwrap().steps.into_inner();
 		for step in 0..steps.len() as u32 {
@@ -328,13 +316,7 @@ fn a_token_the_node_chose_itself_is_shown_by_its_choice_alone() {
 		*tokens.last_mut().unwrap() = 3;
 		let steps = hashes(&states);
 		let node = assigned_to(id)[0];
-		assert_ok!(Inference::submit_generation(
-			RuntimeOrigin::signed(node),
-			id,
-			tokens,
-			steps.clone(),
-			ENGINE_VERSION
-		));
+		answer(node, id, tokens, steps.clone());
 		let state = ProvenState { outputs: states[4].clone(), proof: steps_proof(&steps, 4).unwrap() };
 		assert_ok!(Inference::challenge_generation(
 			RuntimeOrigin::signed(bob()),
@@ -473,7 +455,7 @@ fn an_inference_nodes_worker_generates_its_assignment_and_its_answer_settles() {
 		// What the node's engine generates natively, step for step.
 		let (expected, states) = honest(id);
 		assert_eq!((request, &tokens, &steps, engine_version), (id, &expected, &hashes(&states), ENGINE_VERSION));
-		assert_ok!(Inference::submit_generation(RuntimeOrigin::signed(node), id, tokens, steps, ENGINE_VERSION));
+		answer(node, id, tokens, steps);
 		run_to_block(System::block_number() + GENERATION_CHALLENGE_PERIOD);
 		assert!(Receipts::<Test>::contains_key(id));
 		check_invariants();
@@ -511,31 +493,13 @@ fn a_watching_node_challenges_each_wrong_generation_at_its_first_wrong_link_and_
 		for leaf in steps.iter_mut().skip(3) {
 			leaf.0[0] ^= 1;
 		}
-		assert_ok!(Inference::submit_generation(
-			RuntimeOrigin::signed(liar),
-			wrong_state,
-			tokens,
-			steps,
-			ENGINE_VERSION
-		));
+		answer(liar, wrong_state, tokens, steps);
 		// Every state the decoder's, the last token not greedy's.
 		let (mut tokens, states) = honest(wrong_token);
 		*tokens.last_mut().unwrap() = 3;
-		assert_ok!(Inference::submit_generation(
-			RuntimeOrigin::signed(liar),
-			wrong_token,
-			tokens,
-			hashes(&states),
-			ENGINE_VERSION
-		));
+		answer(liar, wrong_token, tokens, hashes(&states));
 		let (tokens, states) = honest(right);
-		assert_ok!(Inference::submit_generation(
-			RuntimeOrigin::signed(liar),
-			right,
-			tokens,
-			hashes(&states),
-			ENGINE_VERSION
-		));
+		answer(liar, right, tokens, hashes(&states));
 
 		<Inference as Hooks<u64>>::offchain_worker(System::block_number());
 		let sent = sent_transactions();
@@ -603,13 +567,7 @@ fn an_answer_of_a_replaced_engine_guest_is_computed_again_unpunished() {
 			(generate(model, 4, SamplingChoice::Greedy), generate(model, 5, SamplingChoice::Greedy));
 		for id in [challenged, unchallenged] {
 			let (tokens, states) = honest(id);
-			assert_ok!(Inference::submit_generation(
-				RuntimeOrigin::signed(node),
-				id,
-				tokens,
-				hashes(&states),
-				ENGINE_VERSION
-			));
+			answer(node, id, tokens, hashes(&states));
 		}
 		// The chain switches its guest while both answers wait.
 		let (_, after) = switch_to_next_engine_version();

@@ -113,8 +113,7 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(u64::from(steps).saturating_mul(32))
 			.saturating_add(4 * u64::from(max_tokens))
 			.saturating_add(4 * u64::from(prompt_tokens));
-		T::ReceiptDepositBase::get()
-			.saturating_add(T::ReceiptDepositPerByte::get().saturating_mul(bytes.saturated_into()))
+		Self::deposit_for_bytes(bytes.saturated_into())
 	}
 
 	/// The specs of what a generation's receipt keeps as its outputs: its `tokens` tokens
@@ -275,17 +274,7 @@ impl<T: Config> Pallet<T> {
 		let mut ran = false;
 		let judgement = judge(&layout, &view, &challenge, |specs, inputs| {
 			ran = true;
-			T::Verifier::execute(&Job {
-				id,
-				model: request.model,
-				input_specs: specs.to_vec(),
-				inputs: inputs.to_vec(),
-				input_hash: request.input_hash,
-				fuel_limit: request.fuel_limit,
-				// A step's outputs are its state, never a result: no bound but the fuel's.
-				max_output_bytes: u32::MAX,
-				executor: answer.node.clone(),
-			})
+			Self::run_step(id, &request, specs.to_vec(), inputs, &answer.node)
 		})
 		.map_err(|error| match error {
 			ChallengeError::NoSuchStep => Error::<T>::NoSuchStep,
@@ -479,6 +468,29 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(T::DbWeight::get().reads_writes(4, 4))
 	}
 
+	/// Runs one step of generation `id`'s decoder on `inputs` (of `specs`) with the chain's
+	/// engine within the request's fuel limit, as `executor`: as a challenge is judged and as
+	/// a node's worker generates.
+	fn run_step(
+		id: RequestId,
+		request: &RequestOf<T>,
+		specs: Vec<TensorSpec>,
+		inputs: &[Tensor],
+		executor: &T::AccountId,
+	) -> Result<veriml_inference_primitives::Execution, veriml_inference_primitives::EngineError> {
+		T::Verifier::execute(&Job {
+			id,
+			model: request.model,
+			input_specs: specs,
+			inputs: inputs.to_vec(),
+			input_hash: request.input_hash,
+			fuel_limit: request.fuel_limit,
+			// A step's outputs are its state, never a result: no bound but the fuel's.
+			max_output_bytes: u32::MAX,
+			executor: executor.clone(),
+		})
+	}
+
 	/// The decoder terms, seed and sampling of open generation `id`, for an inference node's
 	/// off-chain worker: `None` where it is not a generation or its seed is not drawn.
 	pub(crate) fn generation_to_run(
@@ -518,17 +530,7 @@ impl<T: Config> Pallet<T> {
 			if keep.is_some_and(|keep| step > keep) {
 				return Err(None::<veriml_inference_primitives::EngineError>);
 			}
-			let execution = T::Verifier::execute(&Job {
-				id,
-				model: request.model,
-				input_specs: decoder.layout.step_specs(step),
-				inputs: inputs.to_vec(),
-				input_hash: request.input_hash,
-				fuel_limit: request.fuel_limit,
-				max_output_bytes: u32::MAX,
-				executor: node.clone(),
-			})
-			.map_err(Some)?;
+			let execution = Self::run_step(id, request, decoder.layout.step_specs(step), inputs, node).map_err(Some)?;
 			if keep == Some(step) {
 				kept = Some(execution.outputs.clone());
 			}

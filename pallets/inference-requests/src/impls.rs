@@ -188,7 +188,11 @@ impl<T: Config> Pallet<T> {
 	/// What a request for a model of `terms` holds from its requester for its receipt:
 	/// `ReceiptDepositBase` and `ReceiptDepositPerByte` for each byte of the model's outputs.
 	pub fn receipt_deposit(terms: &TermsOf<T>) -> BalanceOf<T> {
-		let bytes: BalanceOf<T> = terms.output_bytes.into();
+		Self::deposit_for_bytes(terms.output_bytes.into())
+	}
+
+	/// `ReceiptDepositBase` and `ReceiptDepositPerByte` for each of `bytes` kept in state.
+	pub(crate) fn deposit_for_bytes(bytes: BalanceOf<T>) -> BalanceOf<T> {
 		T::ReceiptDepositBase::get().saturating_add(T::ReceiptDepositPerByte::get().saturating_mul(bytes))
 	}
 

@@ -364,8 +364,9 @@ impl pallet_verification::InferenceRunner for RegistryEngine {
 		input_specs: &[veriml_inference_primitives::TensorSpec],
 		inputs: &[veriml_inference_primitives::Tensor],
 		fuel_limit: veriml_primitives::Fuel,
+		preparation_limit: Option<veriml_primitives::Fuel>,
 	) -> Result<veriml_inference_primitives::Execution, veriml_inference_primitives::EngineError> {
-		Models::run(model, input_specs, inputs, fuel_limit)
+		Models::run(model, input_specs, inputs, fuel_limit, preparation_limit)
 	}
 }
 

@@ -16,7 +16,10 @@
 //! unchallenged through [`Config::GenerationChallengePeriod`] settles: the fee for the tokens
 //! and steps made is paid, the rest refunded, and its receipt kept by verification.
 
-use crate::{impls::Opened, *};
+use crate::{
+	impls::{Opened, TermsOf},
+	*,
+};
 use alloc::vec::Vec;
 use frame_support::{
 	dispatch::{DispatchErrorWithPostInfo, PostDispatchInfo},
@@ -31,7 +34,7 @@ use veriml_inference_primitives::{
 use veriml_primitives::{
 	escrow::Escrow,
 	generation::{judge, ChallengeError, GenerationAnswer, SamplingChoice, StepChallenge},
-	models::{encoded_outputs_len, DecoderSpec, ModelCatalog, Verification},
+	models::{decoder_step_preparation_limit, encoded_outputs_len, DecoderSpec, ModelCatalog, Verification},
 	nodes::BondedNodes,
 	verification::{Job, Outcome, ResultVerifier},
 };
@@ -274,7 +277,7 @@ impl<T: Config> Pallet<T> {
 		let mut ran = false;
 		let judgement = judge(&layout, &view, &challenge, |specs, inputs| {
 			ran = true;
-			Self::run_step(id, &request, specs.to_vec(), inputs, &answer.node)
+			Self::run_step(id, &request, terms.fuel_to_prepare, specs.to_vec(), inputs, &answer.node)
 		})
 		.map_err(|error| match error {
 			ChallengeError::NoSuchStep => Error::<T>::NoSuchStep,
@@ -292,7 +295,7 @@ impl<T: Config> Pallet<T> {
 		let mut weight = Self::judgement_base_weight(challenge.encoded_size() as u32);
 		if ran {
 			// Each step's cache length is a shape of its own, prepared apart: always charged.
-			weight.saturating_accrue(Self::fuel_weight(fuel).saturating_add(Self::preparation_weight(&terms)));
+			weight.saturating_accrue(Self::fuel_weight(fuel).saturating_add(Self::step_preparation_weight(terms)));
 		}
 		if !judgement.answer_wrong {
 			return Err(DispatchErrorWithPostInfo {
@@ -457,7 +460,15 @@ impl<T: Config> Pallet<T> {
 		let base = Self::judgement_base_weight(challenge.encoded_size() as u32);
 		let Some(request) = Requests::<T>::get(id) else { return base };
 		let Some(terms) = T::Models::terms(&request.model) else { return base };
-		base.saturating_add(Self::fuel_weight(request.fuel_limit)).saturating_add(Self::preparation_weight(&terms))
+		base.saturating_add(Self::fuel_weight(request.fuel_limit)).saturating_add(Self::step_preparation_weight(terms))
+	}
+
+	/// Preparing a step of the decoder of `terms` in an engine that has not prepared that
+	/// step's cache length: its bytes read and, at most, its step preparation limit's fuel (a
+	/// preparation that would take more is stopped there and refused).
+	fn step_preparation_weight(terms: TermsOf<T>) -> Weight {
+		let fuel_to_prepare = decoder_step_preparation_limit(terms.fuel_to_prepare);
+		Self::preparation_weight(&TermsOf::<T> { fuel_to_prepare, ..terms })
 	}
 
 	/// Settling one generation: paying its fee (as a verified submission with its tokens and
@@ -469,11 +480,13 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Runs one step of generation `id`'s decoder on `inputs` (of `specs`) with the chain's
-	/// engine within the request's fuel limit, as `executor`: as a challenge is judged and as
-	/// a node's worker generates.
+	/// engine within the request's fuel limit, and its preparation for the step's cache within
+	/// the decoder's step preparation limit (from its registered `fuel_to_prepare`), as
+	/// `executor`: as a challenge is judged and as a node's worker generates.
 	fn run_step(
 		id: RequestId,
 		request: &RequestOf<T>,
+		fuel_to_prepare: Fuel,
 		specs: Vec<TensorSpec>,
 		inputs: &[Tensor],
 		executor: &T::AccountId,
@@ -485,6 +498,7 @@ impl<T: Config> Pallet<T> {
 			inputs: inputs.to_vec(),
 			input_hash: request.input_hash,
 			fuel_limit: request.fuel_limit,
+			preparation_limit: Some(decoder_step_preparation_limit(fuel_to_prepare)),
 			// A step's outputs are its state, never a result: no bound but the fuel's.
 			max_output_bytes: u32::MAX,
 			executor: executor.clone(),
@@ -524,13 +538,17 @@ impl<T: Config> Pallet<T> {
 			stop_tokens: &generation.stop_tokens,
 			sampling,
 		};
+		let fuel_to_prepare = T::Models::terms(&request.model)
+			.ok_or_else(|| alloc::string::String::from("no such model"))?
+			.fuel_to_prepare;
 		let mut kept = None;
 		// `None` as the error: the step kept is run, the loop stops there.
 		let run = |step: u32, inputs: &[Tensor], _fuel_left: u64| {
 			if keep.is_some_and(|keep| step > keep) {
 				return Err(None::<veriml_inference_primitives::EngineError>);
 			}
-			let execution = Self::run_step(id, request, decoder.layout.step_specs(step), inputs, node).map_err(Some)?;
+			let specs = decoder.layout.step_specs(step);
+			let execution = Self::run_step(id, request, fuel_to_prepare, specs, inputs, node).map_err(Some)?;
 			if keep == Some(step) {
 				kept = Some(execution.outputs.clone());
 			}

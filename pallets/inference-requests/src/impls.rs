@@ -539,6 +539,7 @@ impl<T: Config> Pallet<T> {
 			inputs: Inputs::<T>::get(id).unwrap_or_default(),
 			input_hash: request.input_hash,
 			fuel_limit: request.fuel_limit,
+			preparation_limit: None,
 			max_output_bytes: T::MaxOutputBytes::get(),
 			executor,
 		}

@@ -153,8 +153,14 @@ impl pallet_verification::InferenceRunner for RegistryRunner {
 		Models::engine_guest().version
 	}
 
-	fn run(model: &ModelHash, specs: &[TensorSpec], inputs: &[Tensor], fuel: u64) -> Result<Execution, EngineError> {
-		Models::run(model, specs, inputs, fuel)
+	fn run(
+		model: &ModelHash,
+		specs: &[TensorSpec],
+		inputs: &[Tensor],
+		fuel: u64,
+		preparation: Option<u64>,
+	) -> Result<Execution, EngineError> {
+		Models::run(model, specs, inputs, fuel, preparation)
 	}
 }
 

@@ -463,15 +463,19 @@ impl<T: Config> Contains<ModelHash> for ActiveModels<T> {
 
 impl<T: Config> Pallet<T> {
 	/// Runs the registered `model` on `inputs` with the node's deterministic engine, within
-	/// `fuel_limit`; the engine reads the bytes from [`ModelCode`], or from the chunks of the
-	/// content store's item ([`StoredModels`]), when it has not prepared the model yet.
+	/// `fuel_limit`, and its preparation for `input_specs` within `preparation_limit` where
+	/// given (else the engine's cap); the engine reads the bytes from [`ModelCode`], or from
+	/// the chunks of the content store's item ([`StoredModels`]), when it has not prepared the
+	/// model for those specs yet.
 	pub fn run(
 		model: &ModelHash,
 		input_specs: &[TensorSpec],
 		inputs: &[veriml_inference_primitives::Tensor],
 		fuel_limit: Fuel,
+		preparation_limit: Option<Fuel>,
 	) -> Result<veriml_inference_primitives::Execution, EngineError> {
 		let guest = EngineGuest::<T>::get().hash;
+		let preparation_limit = preparation_limit.unwrap_or(Fuel::MAX);
 		match StoredModels::<T>::get(model) {
 			Some(root) => veriml_inference_interface::inference::run_stored(
 				guest,
@@ -480,6 +484,7 @@ impl<T: Config> Pallet<T> {
 				input_specs.to_vec(),
 				inputs.to_vec(),
 				fuel_limit,
+				preparation_limit,
 			),
 			None => veriml_inference_interface::inference::run(
 				guest,
@@ -488,6 +493,7 @@ impl<T: Config> Pallet<T> {
 				input_specs.to_vec(),
 				inputs.to_vec(),
 				fuel_limit,
+				preparation_limit,
 			),
 		}
 	}

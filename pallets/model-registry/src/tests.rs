@@ -153,6 +153,7 @@ fn the_engine_host_function_reads_the_stored_bytes() {
 			inputs().to_vec(),
 			vec![input],
 			1_000_000_000,
+			u64::MAX,
 		)
 		.expect("runs");
 		assert_eq!(execution.outputs[0].to_f32().unwrap(), vec![0.0, 2.0, 0.0, 3.0, 0.5, 0.0, 0.0, 1.0]);
@@ -442,7 +443,7 @@ fn root_replaces_the_engine_guest_which_takes_over_after_the_delay_and_runs_from
 		assert_ok!(register(ALICE, hash, "relu", 1));
 		let input =
 			veriml_inference_primitives::Tensor::from_f32(&[1, WIDTH], &[-1.0, 2.0, -0.0, 3.0, 0.5, -4.0, 0.0, 1.0]);
-		let execution = Models::run(&hash, &inputs(), &[input], 1_000_000_000).expect("runs");
+		let execution = Models::run(&hash, &inputs(), &[input], 1_000_000_000, None).expect("runs");
 		assert_eq!(execution.outputs[0].to_f32().unwrap(), vec![0.0, 2.0, 0.0, 3.0, 0.5, 0.0, 0.0, 1.0]);
 	});
 }

@@ -71,12 +71,16 @@ pub trait InferenceRunner {
 	/// hashes its runs make.
 	fn engine_version() -> EngineVersion;
 
-	/// Runs `model` (registered with `input_specs`) on `inputs` within `fuel_limit`.
+	/// Runs `model` for `input_specs` on `inputs` within `fuel_limit`, and, where given, its
+	/// preparation for those specs within `preparation_limit` ([`Job::preparation_limit`]).
+	///
+	/// [`Job::preparation_limit`]: veriml_primitives::verification::Job
 	fn run(
 		model: &ModelHash,
 		input_specs: &[TensorSpec],
 		inputs: &[Tensor],
 		fuel_limit: Fuel,
+		preparation_limit: Option<Fuel>,
 	) -> Result<Execution, EngineError>;
 }
 

@@ -87,7 +87,13 @@ impl crate::InferenceRunner for StandIn {
 	fn engine_version() -> EngineVersion {
 		ENGINE_VERSION
 	}
-	fn run(model: &ModelHash, _: &[TensorSpec], inputs: &[Tensor], _: u64) -> Result<Execution, EngineError> {
+	fn run(
+		model: &ModelHash,
+		_: &[TensorSpec],
+		inputs: &[Tensor],
+		_: u64,
+		_: Option<u64>,
+	) -> Result<Execution, EngineError> {
 		if *model == FAILING {
 			return Err(EngineError::FuelExhausted);
 		}
@@ -233,6 +239,7 @@ impl crate::BenchmarkHelper<u64, u64> for StandInJobs {
 			input_hash: input_hash(&inputs),
 			inputs,
 			fuel_limit: 1_000,
+			preparation_limit: None,
 			max_output_bytes: 1_024,
 			executor: node,
 		};

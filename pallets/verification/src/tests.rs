@@ -25,6 +25,7 @@ fn job(id: u64, model: H256) -> Job<u64, u64> {
 		input_hash: input_hash(&inputs()),
 		inputs: inputs(),
 		fuel_limit: 1_000,
+		preparation_limit: None,
 		max_output_bytes: 1_024,
 		executor: EXECUTOR,
 	}

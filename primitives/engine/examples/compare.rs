@@ -75,6 +75,7 @@ fn main() {
 				&specs,
 				&inputs,
 				fuel,
+				None,
 			)
 			.expect("chain engine runs")
 		},

@@ -381,7 +381,7 @@ impl Engine {
 		let specs =
 			inputs.iter().map(|t| t.spec().ok_or(EngineError::MalformedTensor)).collect::<Result<Vec<_>, _>>()?;
 		let mut load = || Some(model.to_vec());
-		self.run_prepared(Lane::Consensus, guest_hash(), hash, &mut load, &specs, inputs, fuel_limit)
+		self.run_prepared(Lane::Consensus, guest_hash(), hash, &mut load, &specs, inputs, fuel_limit, None)
 	}
 
 	/// Prepares `model` for `inputs` with guest `guest` (the built-in one: [`guest_hash`]) in a
@@ -433,12 +433,27 @@ impl Engine {
 		specs: &[TensorSpec],
 		inputs: &[Tensor],
 		fuel_limit: u64,
+		preparation_limit: Option<u64>,
 	) -> Result<Execution, RunError> {
 		check_inputs(inputs, specs)?;
 		self.check_input_size(inputs)?;
+		// Within a preparation limit, a model is run only where preparing it takes at most that
+		// fuel, whether this node prepares it now or prepared it before: the same verdict on
+		// every node, whatever its cache holds. (At most one less than the engine's cap, so that
+		// a preparation that takes exactly the limit is given one more and ends with fuel left.)
+		let within = preparation_limit.map(|limit| limit.min(self.limits.max_fuel_to_prepare.saturating_sub(1)));
 		// Prepared state is the guest's memory: it belongs to that guest.
 		let key = (guest, hash, specs.encode());
 		let cached = self.cache.lock().map_err(|_| LocalFailure::HostResources)?.get(&key);
+		let cached = match (cached, within) {
+			(Some(prepared), Some(limit)) => match prepared.prepares_within(limit) {
+				Some(true) => Some(prepared),
+				Some(false) => return Err(EngineError::FuelExhausted.into()),
+				// Prepared with all the fuel it was given: its measure cannot tell.
+				None => None,
+			},
+			(cached, _) => cached,
+		};
 		if let Some(observer) = self.observer.get() {
 			observer.prepared_cache(lane, cached.is_some());
 		}
@@ -450,8 +465,12 @@ impl Engine {
 					return Err(EngineError::ModelUnavailable.into());
 				}
 				// A model the chain registered was prepared within the registration's fuel limit;
-				// here only the engine's own cap applies, which is never lower.
-				let prepared = Arc::new(self.prepare(lane, guest, &model, specs, self.limits.max_fuel_to_prepare)?);
+				// without a preparation limit only the engine's own cap applies, never lower.
+				let given = within.map_or(self.limits.max_fuel_to_prepare, |limit| limit + 1);
+				let prepared = Arc::new(self.prepare(lane, guest, &model, specs, given)?);
+				if within.is_some_and(|limit| prepared.prepares_within(limit) != Some(true)) {
+					return Err(EngineError::FuelExhausted.into());
+				}
 				self.cache.lock().map_err(|_| LocalFailure::HostResources)?.insert(
 					key,
 					prepared.clone(),
@@ -555,13 +574,25 @@ impl InferenceEngine for Engine {
 		inputs: &[TensorSpec],
 		input_values: &[Tensor],
 		fuel_limit: u64,
+		preparation_limit: Option<u64>,
 	) -> Result<Execution, RunError> {
 		self.observed(
 			observer::Work::Run,
 			lane,
 			|| model_hash,
 			|execution: &Execution| execution.fuel_used,
-			|| self.run_prepared(lane, guest, model_hash, load_model, inputs, input_values, fuel_limit),
+			|| {
+				self.run_prepared(
+					lane,
+					guest,
+					model_hash,
+					load_model,
+					inputs,
+					input_values,
+					fuel_limit,
+					preparation_limit,
+				)
+			},
 		)
 	}
 }

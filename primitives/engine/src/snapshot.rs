@@ -242,12 +242,22 @@ pub struct Prepared {
 	/// Whether its runs take and keep instances kept between runs: [`Reuse::Kept`], but for a
 	/// model prepared for one run ([`for_one_run`](Self::for_one_run)).
 	reuse: Reuse,
+	/// The fuel its preparation was given: where `info.fuel_to_prepare` is less, that is the
+	/// exact fuel preparing it takes; where it is all of it, only a lower bound.
+	prepared_with: u64,
 }
 
 impl Prepared {
-	fn new(snapshot: MemorySnapshot, info: ModelInfo) -> Self {
+	fn new(snapshot: MemorySnapshot, info: ModelInfo, prepared_with: u64) -> Self {
 		let memory_bytes = snapshot.len.into();
-		Self { snapshot, info, memory_bytes, reuse: Reuse::Kept }
+		Self { snapshot, info, memory_bytes, reuse: Reuse::Kept, prepared_with }
+	}
+
+	/// Whether preparing it takes at most `limit` fuel, as preparing it again within `limit`
+	/// would find (a run with a preparation limit: [`InferenceEngine::run`]); `None` where its
+	/// measure cannot tell, its preparation having used all the fuel it was given.
+	pub fn prepares_within(&self, limit: u64) -> Option<bool> {
+		(self.info.fuel_to_prepare < self.prepared_with).then_some(self.info.fuel_to_prepare <= limit)
 	}
 
 	/// The same, for one run no other follows (an inspection's run on zero inputs: the model is
@@ -743,7 +753,7 @@ impl Guest {
 			read_answer(&memory, &mut store, packed, self.limits.max_output_bytes)?;
 		let mut info = answer?;
 		info.fuel_to_prepare = fuel_limit.saturating_sub(store.get_fuel().unwrap_or(0));
-		Ok(Prepared::new(MemorySnapshot::of(memory.data(&store), &self.fresh_memory), info))
+		Ok(Prepared::new(MemorySnapshot::of(memory.data(&store), &self.fresh_memory), info, fuel_limit))
 	}
 
 	/// Runs a prepared model on `inputs` in an instance that holds its snapshot exactly: a kept

@@ -4,10 +4,11 @@
 
 mod common;
 
-use veriml_engine::{tokenizer::Tokenizer, GenerateError, GenerationRequest, Stop};
+use veriml_engine::{guest_hash, tokenizer::Tokenizer, GenerateError, GenerationRequest, Stop};
+use veriml_inference_interface::{InferenceEngine, Lane};
 use veriml_inference_primitives::{
 	generation::{decoder_layout, step_hash, steps_proof, verify_step, DecoderInput, LayoutError, Sampling, TokenId},
-	EngineError, RunError, Tensor,
+	model_hash, EngineError, RunError, Tensor, TensorSpec,
 };
 
 /// The test decoder, its tokenizer, its `generation.json`, and the request that file describes
@@ -238,4 +239,76 @@ fn the_decoder_built_in_code_generates_and_is_measured_at_a_steps_specs() {
 	let specs = layout.step_specs(15);
 	let info = engine.inspect_model(&model, &specs, u64::MAX).unwrap();
 	assert_eq!(info.outputs[1].shape.to_vec(), [1, 2, 16, 3]);
+}
+
+/// Zero inputs of `specs`.
+fn zeros(specs: &[TensorSpec]) -> Vec<Tensor> {
+	specs.iter().map(|spec| Tensor::zeros(spec).unwrap()).collect()
+}
+
+#[test]
+fn a_preparation_limit_refuses_a_dearer_step_whether_this_engine_prepared_it_before_or_not() {
+	// A decoder as a hostile author exports it: cheap to prepare for an empty cache and a full
+	// one (what a decoder's registration measures), dear for every length between.
+	let model = veriml_inference_primitives::onnx_builder::decoder_model_costly_midway(8, 2, 3, 16, 10, 250_000);
+	let (hash, layout) = (model_hash(&model), decoder_layout(&model).unwrap());
+	let measure = |engine: &veriml_engine::Engine, position| {
+		engine.inspect_model(&model, &layout.step_specs(position), u64::MAX).unwrap().fuel_to_prepare
+	};
+	let engine = common::new_engine();
+	let (ends, middle) = (measure(&engine, 0).max(measure(&engine, 15)), measure(&engine, 7));
+	assert!(middle > 5 * ends, "{middle} against {ends}");
+	// Its tokens are the test decoder's.
+	let request =
+		GenerationRequest { prompt: vec![3, 4], max_tokens: 6, stop_tokens: vec![], sampling: Sampling::Greedy };
+	assert_eq!(engine.generate(&model, &request, u64::MAX, |_| {}).unwrap().tokens, [5, 6, 7, 0, 1, 2]);
+
+	let run = |engine: &veriml_engine::Engine, position, limit| {
+		let specs = layout.step_specs(position);
+		InferenceEngine::run(
+			engine,
+			Lane::Consensus,
+			guest_hash(),
+			hash,
+			&mut || Some(model.clone()),
+			&specs,
+			&zeros(&specs),
+			u64::MAX,
+			limit,
+		)
+	};
+	let refused = Err(RunError::Verdict(EngineError::FuelExhausted));
+	// Prepared now: within exactly its fuel it runs, as without a limit; within one less, not.
+	let unlimited = run(&common::new_engine(), 7, None).unwrap();
+	let exact = common::new_engine();
+	assert_eq!(run(&exact, 7, Some(middle)).unwrap(), unlimited);
+	assert_eq!(run(&common::new_engine(), 7, Some(middle - 1)), refused);
+	// Prepared before, within a limit or without one: the same verdicts.
+	assert_eq!(run(&exact, 7, Some(middle - 1)), refused);
+	assert_eq!(run(&exact, 7, Some(middle)).unwrap(), unlimited);
+	let capped = common::new_engine();
+	assert_eq!(run(&capped, 7, None).unwrap(), unlimited);
+	assert_eq!(run(&capped, 7, Some(ends)), refused);
+	assert_eq!(run(&capped, 7, Some(middle)).unwrap(), unlimited);
+	// Its ends run within what they measured.
+	for position in [0, 15] {
+		assert_eq!(run(&capped, position, Some(ends)).unwrap(), run(&capped, position, None).unwrap());
+	}
+}
+
+#[test]
+fn an_honest_decoder_prepares_every_step_within_an_eighth_more_than_its_ends() {
+	// The room a decoder's steps are given past its registered figure (the larger of its first
+	// and last step's: `veriml_primitives::models::decoder_step_preparation_limit`) is an
+	// eighth; the test decoder, as `optimum` exports one, needs far less at every length.
+	let (model, _, _, _) = decoder();
+	let layout = decoder_layout(&model).unwrap();
+	let engine = common::new_engine();
+	let context = 64;
+	let fuel: Vec<u64> = (0..context)
+		.map(|position| engine.inspect_model(&model, &layout.step_specs(position), u64::MAX).unwrap().fuel_to_prepare)
+		.collect();
+	let ends = fuel[0].max(fuel[context as usize - 1]);
+	let most = *fuel.iter().max().unwrap();
+	assert!(most <= ends + ends / 8, "{most} against {ends}: {fuel:?}");
 }

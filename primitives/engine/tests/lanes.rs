@@ -17,7 +17,16 @@ const FUEL: u64 = 200_000_000_000;
 fn run_in(engine: &veriml_engine::Engine, lane: Lane, bytes: &[u8], inputs: &[Tensor]) {
 	let specs: Vec<TensorSpec> = inputs.iter().map(|t| t.spec().unwrap()).collect();
 	engine
-		.run(lane, veriml_engine::guest_hash(), model_hash(bytes), &mut || Some(bytes.to_vec()), &specs, inputs, FUEL)
+		.run(
+			lane,
+			veriml_engine::guest_hash(),
+			model_hash(bytes),
+			&mut || Some(bytes.to_vec()),
+			&specs,
+			inputs,
+			FUEL,
+			None,
+		)
 		.unwrap();
 }
 
@@ -84,6 +93,7 @@ fn a_flood_of_off_chain_calls_is_refused_beyond_a_bounded_queue() {
 					&specs,
 					&light.inputs,
 					FUEL,
+					None,
 				) {
 					Ok(_) => {},
 					Err(RunError::Local(LocalFailure::OffchainLaneFull)) => {

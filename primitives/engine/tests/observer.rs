@@ -49,8 +49,9 @@ fn the_engine_reports_every_call_cache_lookup_and_guest_load_to_its_observer() {
 	let hash = model_hash(&linear.bytes);
 	let specs: Vec<TensorSpec> = linear.inputs.iter().map(|t| t.spec().unwrap()).collect();
 	let guest = veriml_engine::guest_hash();
-	let run =
-		|lane, fuel| engine.run(lane, guest, hash, &mut || Some(linear.bytes.clone()), &specs, &linear.inputs, fuel);
+	let run = |lane, fuel| {
+		engine.run(lane, guest, hash, &mut || Some(linear.bytes.clone()), &specs, &linear.inputs, fuel, None)
+	};
 
 	let info = engine.inspect(Lane::Consensus, guest, &linear.bytes, &specs, FUEL).unwrap();
 	let own = run(Lane::Offchain, FUEL).unwrap();

@@ -273,7 +273,8 @@ fn inputs_that_do_not_fit_the_model_are_refused() {
 			&mut || Some(m.bytes.clone()),
 			&specs,
 			&wrong_shape,
-			FUEL
+			FUEL,
+			None
 		),
 		Err(EngineError::InputMismatch.into())
 	);
@@ -290,7 +291,8 @@ fn inputs_that_do_not_fit_the_model_are_refused() {
 			&mut || Some(m.bytes.clone()),
 			&specs,
 			&m.inputs,
-			FUEL
+			FUEL,
+			None
 		),
 		Err(EngineError::ModelUnavailable.into())
 	);

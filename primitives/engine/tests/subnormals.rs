@@ -44,6 +44,7 @@ fn flushed_and_ieee(name: &str, threads: usize) -> (Execution, Execution) {
 		&specs,
 		&inputs,
 		FUEL,
+		None,
 	)
 	.unwrap();
 	(flushed, ieee)
@@ -102,6 +103,7 @@ fn every_real_model_computes_the_same_outputs_flushed() {
 			&specs,
 			&m.inputs,
 			FUEL,
+			None,
 		)
 		.unwrap();
 		if flushed.outputs != ieee.outputs {

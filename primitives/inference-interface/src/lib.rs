@@ -51,7 +51,9 @@ pub trait InferenceEngine: Send + Sync {
 
 	/// Runs the model with content hash `model_hash` on `inputs` with engine guest `guest`,
 	/// within `fuel_limit`. `load_model` yields the model's bytes when the engine has not
-	/// prepared it yet.
+	/// prepared it yet. With a `preparation_limit`, a model whose preparation for `inputs`
+	/// takes more fuel is refused (`FuelExhausted`), prepared now or before: its preparation
+	/// is stopped there, never run to the engine's cap.
 	#[allow(clippy::too_many_arguments)]
 	fn run(
 		&self,
@@ -62,6 +64,7 @@ pub trait InferenceEngine: Send + Sync {
 		inputs: &[TensorSpec],
 		input_values: &[Tensor],
 		fuel_limit: u64,
+		preparation_limit: Option<u64>,
 	) -> Result<Execution, RunError>;
 }
 
@@ -224,6 +227,7 @@ fn inspect_with(
 }
 
 #[cfg(feature = "std")]
+#[allow(clippy::too_many_arguments)]
 fn run_with(
 	ext: &mut dyn sp_externalities::Externalities,
 	guest: Option<ModelHash>,
@@ -232,6 +236,7 @@ fn run_with(
 	input_specs: &[TensorSpec],
 	inputs: &[Tensor],
 	fuel_limit: u64,
+	preparation_limit: Option<u64>,
 ) -> Result<Execution, EngineError> {
 	// A model removed from state must fail everywhere, also where a cache still holds it.
 	if !ext.exists_storage(model_key) {
@@ -244,7 +249,8 @@ fn run_with(
 		let raw = ext.storage(model_key)?;
 		<Vec<u8> as codec::Decode>::decode(&mut &raw[..]).ok()
 	};
-	verdict(engine.run(current_lane(), guest, model_hash, &mut load_model, input_specs, inputs, fuel_limit))
+	let lane = current_lane();
+	verdict(engine.run(lane, guest, model_hash, &mut load_model, input_specs, inputs, fuel_limit, preparation_limit))
 }
 
 /// Where a node reads the stored chunks it keeps: its database's indexed transactions (the
@@ -358,6 +364,7 @@ fn inspect_stored_with(
 }
 
 #[cfg(feature = "std")]
+#[allow(clippy::too_many_arguments)]
 fn run_stored_with(
 	ext: &mut dyn sp_externalities::Externalities,
 	guest: ModelHash,
@@ -366,6 +373,7 @@ fn run_stored_with(
 	input_specs: &[TensorSpec],
 	inputs: &[Tensor],
 	fuel_limit: u64,
+	preparation_limit: Option<u64>,
 ) -> Result<Execution, EngineError> {
 	// An item that left the store must fail everywhere, also where a cache still holds it.
 	if !ext.exists_storage(chunks_key) {
@@ -373,7 +381,8 @@ fn run_stored_with(
 	}
 	let (engine, guest) = engine_for(ext, Some(guest));
 	let mut load_model = || stored_model_bytes(ext, chunks_key);
-	verdict(engine.run(current_lane(), guest, model_hash, &mut load_model, input_specs, inputs, fuel_limit))
+	let lane = current_lane();
+	verdict(engine.run(lane, guest, model_hash, &mut load_model, input_specs, inputs, fuel_limit, preparation_limit))
 }
 
 /// Host functions that check and run ONNX models with the node's deterministic engine.
@@ -384,6 +393,8 @@ fn run_stored_with(
 /// every block is executed with the guest of its own state. A node that can find or run no
 /// such guest aborts the runtime call ([`LocalFailure::OtherGuest`]) instead of computing
 /// something else. Version 1 (runtimes before spec 105) names none: the built-in guest.
+/// Version 3 of `run` and version 2 of `run_stored` (spec 132) take a preparation limit too.
+#[allow(clippy::too_many_arguments)]
 #[runtime_interface]
 pub trait Inference {
 	/// Parses and checks `model` for the declared `inputs`: refuses malformed files and
@@ -423,7 +434,7 @@ pub trait Inference {
 		inputs: PassFatPointerAndDecode<Vec<Tensor>>,
 		fuel_limit: u64,
 	) -> AllocateAndReturnByCodec<Result<Execution, EngineError>> {
-		run_with(*self, None, model_hash, model_key, &input_specs, &inputs, fuel_limit)
+		run_with(*self, None, model_hash, model_key, &input_specs, &inputs, fuel_limit, None)
 	}
 
 	/// [`run`](inference::run) with the engine guest `guest` that the chain names.
@@ -437,7 +448,28 @@ pub trait Inference {
 		inputs: PassFatPointerAndDecode<Vec<Tensor>>,
 		fuel_limit: u64,
 	) -> AllocateAndReturnByCodec<Result<Execution, EngineError>> {
-		run_with(*self, Some(guest), model_hash, model_key, &input_specs, &inputs, fuel_limit)
+		run_with(*self, Some(guest), model_hash, model_key, &input_specs, &inputs, fuel_limit, None)
+	}
+
+	/// [`run`](inference::run) with the engine guest `guest` that the chain names, refusing
+	/// (`FuelExhausted`) a model whose preparation for `input_specs` takes more than
+	/// `preparation_limit` fuel, whether this node prepares it now or prepared it before (see
+	/// [`InferenceEngine::run`]): a step of a decoder, whose cache lengths the chain measured
+	/// only at its ends, is never prepared for longer than the chain charges for.
+	#[version(3)]
+	#[allow(clippy::too_many_arguments)]
+	fn run(
+		&mut self,
+		guest: PassPointerAndReadCopy<ModelHash, 32>,
+		model_hash: PassPointerAndReadCopy<ModelHash, 32>,
+		model_key: PassFatPointerAndRead<&[u8]>,
+		input_specs: PassFatPointerAndDecode<Vec<TensorSpec>>,
+		inputs: PassFatPointerAndDecode<Vec<Tensor>>,
+		fuel_limit: u64,
+		preparation_limit: u64,
+	) -> AllocateAndReturnByCodec<Result<Execution, EngineError>> {
+		let limit = Some(preparation_limit);
+		run_with(*self, Some(guest), model_hash, model_key, &input_specs, &inputs, fuel_limit, limit)
 	}
 
 	/// [`inspect`](inference::inspect) for a model kept in the content store: its bytes are
@@ -468,7 +500,25 @@ pub trait Inference {
 		inputs: PassFatPointerAndDecode<Vec<Tensor>>,
 		fuel_limit: u64,
 	) -> AllocateAndReturnByCodec<Result<Execution, EngineError>> {
-		run_stored_with(*self, guest, model_hash, chunks_key, &input_specs, &inputs, fuel_limit)
+		run_stored_with(*self, guest, model_hash, chunks_key, &input_specs, &inputs, fuel_limit, None)
+	}
+
+	/// [`run_stored`](inference::run_stored) within `preparation_limit`, as version 3 of
+	/// [`run`](inference::run).
+	#[version(2)]
+	#[allow(clippy::too_many_arguments)]
+	fn run_stored(
+		&mut self,
+		guest: PassPointerAndReadCopy<ModelHash, 32>,
+		model_hash: PassPointerAndReadCopy<ModelHash, 32>,
+		chunks_key: PassFatPointerAndRead<&[u8]>,
+		input_specs: PassFatPointerAndDecode<Vec<TensorSpec>>,
+		inputs: PassFatPointerAndDecode<Vec<Tensor>>,
+		fuel_limit: u64,
+		preparation_limit: u64,
+	) -> AllocateAndReturnByCodec<Result<Execution, EngineError>> {
+		let limit = Some(preparation_limit);
+		run_stored_with(*self, guest, model_hash, chunks_key, &input_specs, &inputs, fuel_limit, limit)
 	}
 
 	/// Identifies the engine guest whose bytes (zstd-compressed as the runtime's code may be,

@@ -151,6 +151,31 @@ fn initializer(name: &str, dims: &[u64], raw: &[u8], data_type: u64) -> Vec<u8> 
 /// key/value it appends to the cache. The past length and the mask's are named dimensions, so
 /// one file serves every step.
 pub fn decoder_model(vocabulary: u32, heads: u32, head_size: u32) -> Vec<u8> {
+	decoder_graph(vocabulary, heads, head_size, None)
+}
+
+/// [`decoder_model`] made costly to prepare for caches of middling length, as a hostile
+/// author would, with the same tokens and states. Its logits gain zeros computed from
+/// constants the engine folds while it prepares the model for a cache of `past` rows:
+/// - the sum of a one-element tensor of rank `1 + scale × past × (context_length − 1 − past)`
+///   (work that grows with the square of that rank, in little memory), so its first and last
+///   steps (an empty cache, a full one: all a decoder's registration measures) prepare as
+///   cheaply as any, and the steps between dearer and dearer;
+/// - a term from `ballast` zeros, folded at every step, which makes every step's preparation
+///   and run dearer alike: a run pays for the memory its preparation left, so the ballast
+///   keeps the runs between the ends within a request's margin over the ends' fuel.
+pub fn decoder_model_costly_midway(
+	vocabulary: u32,
+	heads: u32,
+	head_size: u32,
+	context_length: u32,
+	scale: u32,
+	ballast: u32,
+) -> Vec<u8> {
+	decoder_graph(vocabulary, heads, head_size, Some((context_length, scale, ballast)))
+}
+
+fn decoder_graph(vocabulary: u32, heads: u32, head_size: u32, costly: Option<(u32, u32, u32)>) -> Vec<u8> {
 	let (v, width) = (vocabulary as usize, (heads * head_size) as usize);
 	let logits: Vec<u8> = (0..v * v)
 		.flat_map(|i| {
@@ -174,7 +199,39 @@ pub fn decoder_model(vocabulary: u32, heads: u32, head_size: u32) -> Vec<u8> {
 		)
 	};
 	let mut graph = Vec::new();
-	field_bytes(&mut graph, 1, &node("Gather", &["logit_table", "input_ids"], "logits", None));
+	let gathered = if costly.is_some() { "raw_logits" } else { "logits" };
+	field_bytes(&mut graph, 1, &node("Gather", &["logit_table", "input_ids"], gathered, None));
+	if let Some((context_length, scale, ballast)) = costly {
+		let int = |name: &str, value: i64| initializer(name, &[1], &value.to_le_bytes(), INT64);
+		field_bytes(&mut graph, 5, &int("past_axis", 2));
+		field_bytes(&mut graph, 5, &int("last_past", i64::from(context_length) - 1));
+		field_bytes(&mut graph, 5, &int("scale", i64::from(scale)));
+		field_bytes(&mut graph, 5, &int("one", 1));
+		field_bytes(&mut graph, 5, &int("start", 0));
+		field_bytes(&mut graph, 5, &int("ballast_len", i64::from(ballast)));
+		for (op, inputs, output, attribute) in [
+			("Shape", &["past_key_values.0.key"][..], "cache_shape", None),
+			("Gather", &["cache_shape", "past_axis"], "past", None),
+			("Sub", &["last_past", "past"], "rows_left", None),
+			("Mul", &["past", "rows_left"], "midway", None),
+			("Mul", &["midway", "scale"], "scaled", None),
+			("Add", &["scaled", "one"], "zero_count", None),
+			("ConstantOfShape", &["zero_count"], "zeros", None),
+			("Cast", &["zeros"], "int_zeros", Some(("to", INT64 as i64))),
+			("Add", &["int_zeros", "one"], "ones", None),
+			("Expand", &["start", "ones"], "deep", None),
+			("ReduceSum", &["deep"], "deep_sum", Some(("keepdims", 0))),
+			("Mul", &["deep_sum", "start"], "deep_zero", None),
+			("ConstantOfShape", &["ballast_len"], "ballast", None),
+			("Shape", &["ballast"], "ballast_shape", None),
+			("Mul", &["ballast_shape", "start"], "ballast_zero", None),
+			("Add", &["deep_zero", "ballast_zero"], "zero", None),
+			("Cast", &["zero"], "float_zero", Some(("to", FLOAT as i64))),
+			("Add", &["raw_logits", "float_zero"], "logits", None),
+		] {
+			field_bytes(&mut graph, 1, &node(op, inputs, output, attribute));
+		}
+	}
 	field_bytes(&mut graph, 1, &node("Gather", &["kv_table", "input_ids"], "kv_row", None));
 	field_bytes(&mut graph, 1, &node("Reshape", &["kv_row", "kv_shape"], "kv_new", None));
 	field_bytes(

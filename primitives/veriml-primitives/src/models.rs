@@ -75,6 +75,16 @@ pub struct DecoderSpec {
 	pub vocabulary: u32,
 }
 
+/// The most fuel preparing a decoder for one step's cache may take, where `fuel_to_prepare` is
+/// the decoder's registered figure (the larger of its first and its last step's): an eighth
+/// more, room for the small differences between lengths an honest export shows. A step whose
+/// preparation takes more is refused on every node, whether it prepared that step before or
+/// not, so a decoder costly to prepare at a length between its ends can never make a step's
+/// judgement take longer than the chain charges for it.
+pub const fn decoder_step_preparation_limit(fuel_to_prepare: Fuel) -> Fuel {
+	fuel_to_prepare.saturating_add(fuel_to_prepare / 8)
+}
+
 /// The registered models, as the pallets that use them see them.
 pub trait ModelCatalog<AccountId, Balance> {
 	/// The terms of `model`, if it is registered.

@@ -25,6 +25,13 @@ pub struct Job<Id, AccountId> {
 	pub input_hash: H256,
 	/// Most fuel one execution may use.
 	pub fuel_limit: Fuel,
+	/// Most fuel preparing the model for `input_specs` may take, where the chain measured it
+	/// at other specs (a decoder's step: [`decoder_step_preparation_limit`]); a model that
+	/// takes more is refused (`FuelExhausted`). `None`: the specs it was registered and
+	/// measured with, bounded by the engine's cap alone.
+	///
+	/// [`decoder_step_preparation_limit`]: crate::models::decoder_step_preparation_limit
+	pub preparation_limit: Option<Fuel>,
 	/// Most bytes (SCALE) of outputs a result of it may carry: a run whose outputs are larger
 	/// fails with `OutputTooLarge`, on every node alike, so the node reports that failure
 	/// instead of outputs it could not submit.

@@ -39,6 +39,7 @@ impl veriml_inference_interface::InferenceEngine for FailingEngine {
 		_: &[veriml_inference_primitives::TensorSpec],
 		_: &[Tensor],
 		_: u64,
+		_: Option<u64>,
 	) -> Result<veriml_inference_primitives::Execution, veriml_inference_primitives::RunError> {
 		Err(self.0.into())
 	}

@@ -36,7 +36,12 @@ fn upload(bytes: &[u8]) -> H256 {
 /// The test decoder registered by `owner()` with its tokenizer, for a context of 16 tokens at
 /// `PRICE` a token; and `nodes`, serving it.
 fn register_decoder(nodes: &[AccountId]) -> H256 {
-	let model = upload(&decoder_bytes());
+	register_decoder_of(&decoder_bytes(), nodes)
+}
+
+/// [`register_decoder`] for the decoder whose file is `bytes`.
+fn register_decoder_of(bytes: &[u8], nodes: &[AccountId]) -> H256 {
+	let model = upload(bytes);
 	let tokenizer = upload(TOKENIZER);
 	assert_ok!(Models::register_decoder(
 		RuntimeOrigin::signed(owner()),
@@ -90,14 +95,19 @@ fn native_request(id: u64) -> NativeRequest {
 /// An honest generation of request `id`: its tokens and the state after each step, computed by
 /// the node's engine natively, as an inference node does.
 fn honest(id: u64) -> (Vec<TokenId>, Vec<Vec<Tensor>>) {
+	native_generation(&decoder_bytes(), id)
+}
+
+/// [`honest`] for the decoder whose file is `bytes`: the node's engine generates it within its
+/// own cap alone.
+fn native_generation(bytes: &[u8], id: u64) -> (Vec<TokenId>, Vec<Vec<Tensor>>) {
 	let request = native_request(id);
 	// The node's engine the mock registers (its compiled guest and prepared models shared).
 	let engine: &Engine = &ENGINE;
-	let bytes = decoder_bytes();
-	let generation = engine.generate(&bytes, &request, u64::MAX, |_| {}).unwrap();
+	let generation = engine.generate(bytes, &request, u64::MAX, |_| {}).unwrap();
 	let mut states: Vec<Vec<Tensor>> = Vec::new();
 	for step in 0..generation.steps.len() as u32 {
-		states.push(engine.replay_step(&bytes, &request, step, states.last().map(Vec::as_slice), u64::MAX).unwrap());
+		states.push(engine.replay_step(bytes, &request, step, states.last().map(Vec::as_slice), u64::MAX).unwrap());
 	}
 	assert_eq!(hashes(&states), generation.steps);
 	(generation.tokens, states)
@@ -435,6 +445,53 @@ fn a_silent_generation_node_is_replaced_without_a_strike() {
 		assert_eq!(Generations::<Test>::get(id).unwrap().seed, seed, "drawn once");
 	});
 	AnswerWithin::set(TIMEOUT);
+}
+
+#[test]
+fn a_step_dearer_to_prepare_than_its_decoder_measured_is_refused_by_every_node_and_judged_so() {
+	// A decoder as a hostile author exports it: cheap to prepare at its first and its last
+	// step (all its registration measures), dearer for every cache length between, its runs
+	// within a request's fuel at every step. Within the step preparation limit the chain gives
+	// its steps, the engine refuses those: a judgement never prepares for longer than it is
+	// charged, and no node's answer can claim such a step.
+	let bytes = onnx_builder::decoder_model_costly_midway(8, 2, 3, CONTEXT, 10, 250_000);
+	let (mut ext, key, sent_transactions) = offchain_ext("//infr");
+	ext.execute_with(|| {
+		let node: AccountId = key;
+		let model = register_decoder_of(&bytes, &[node]);
+		let measured = Models::model(&model).unwrap().fuel_to_prepare;
+		let limit = veriml_primitives::models::decoder_step_preparation_limit(measured);
+		let engine: &Engine = &ENGINE;
+		let layout = veriml_inference_primitives::generation::decoder_layout(&bytes).unwrap();
+		let second = engine.inspect_model(&bytes, &layout.step_specs(1), u64::MAX).unwrap();
+		assert!(second.fuel_to_prepare > limit + limit / 4, "{} to prepare, within {limit}", second.fuel_to_prepare);
+		// One token: two steps, the prompt's.
+		let id = generate(model, 1, SamplingChoice::Greedy);
+		assert!(second.fuel_per_run <= Requests::<Test>::get(id).unwrap().fuel_limit, "its run is within the fuel");
+
+		// The assigned node's worker stops at step 1 and sends nothing.
+		<Inference as Hooks<u64>>::offchain_worker(1);
+		assert!(sent_transactions().is_empty());
+
+		// An answer generated without the limit (the node's engine natively, within its cap)
+		// claims the state after step 1; the chain's engine refuses that step, however many
+		// times this engine prepared it before, so the claim is shown wrong from the state
+		// before it, and its node struck.
+		let (tokens, states) = native_generation(&bytes, id);
+		assert_eq!(tokens, [5]);
+		let steps = hashes(&states);
+		answer(node, id, tokens, steps.clone());
+		let challenge = state_challenge(&steps, 1, Some(states[0].clone()));
+		let charged = Inference::challenge_generation_weight(id, &challenge);
+		let bond = bond_of(node);
+		let shown = Inference::challenge_generation(RuntimeOrigin::signed(bob()), id, challenge).unwrap();
+		assert_eq!(shown.pays_fee, frame_support::dispatch::Pays::No);
+		assert!(shown.actual_weight.unwrap().all_lte(charged));
+		assert_eq!(last_event(), Event::GenerationRefuted { request: id, node, challenger: bob() }.into());
+		assert!(bond_of(node) < bond);
+		end_block();
+		check_invariants();
+	});
 }
 
 #[test]

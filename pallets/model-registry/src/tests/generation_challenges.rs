@@ -67,15 +67,19 @@ fn state_challenge(states: &[Vec<Tensor>], steps: &[H256], step: u32) -> StepCha
 }
 
 /// Judges `challenge` with the registered decoder run through the chain's engine, as a
-/// dispute's decision runs it, within its registered fuel per run.
+/// dispute's decision runs it, within its registered fuel per run and a step's preparation
+/// limit.
 fn judged(
 	model: ModelHash,
 	layout: &DecoderLayout,
 	answer: &GenerationAnswer<'_>,
 	challenge: &StepChallenge,
 ) -> Result<Judgement, ChallengeError> {
-	let fuel = Models::model(&model).unwrap().fuel_per_run;
-	judge(layout, answer, challenge, |specs, inputs| Models::run(&model, specs, inputs, fuel))
+	let record = Models::model(&model).unwrap();
+	let preparation = Some(veriml_primitives::models::decoder_step_preparation_limit(record.fuel_to_prepare));
+	judge(layout, answer, challenge, |specs, inputs| {
+		Models::run(&model, specs, inputs, record.fuel_per_run, preparation)
+	})
 }
 
 fn hashes(states: &[Vec<Tensor>]) -> Vec<H256> {

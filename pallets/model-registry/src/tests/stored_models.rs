@@ -32,7 +32,8 @@ fn input() -> Tensor {
 }
 
 fn run(model: &veriml_inference_primitives::ModelHash) -> Result<Vec<f32>, EngineError> {
-	Models::run(model, &inputs(), &[input()], 1_000_000_000).map(|execution| execution.outputs[0].to_f32().unwrap())
+	Models::run(model, &inputs(), &[input()], 1_000_000_000, None)
+		.map(|execution| execution.outputs[0].to_f32().unwrap())
 }
 
 #[test]

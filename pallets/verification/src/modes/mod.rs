@@ -45,7 +45,8 @@ pub(crate) fn on_initialize<T: Config>(now: BlockNumberFor<T>, budget: Weight) -
 
 impl<T: Config> ResultVerifier<T::JobId, T::AccountId, BlockNumberFor<T>> for Pallet<T> {
 	fn execute(job: &JobOf<T>) -> Result<Execution, EngineError> {
-		let execution = T::Runner::run(&job.model, &job.input_specs, &job.inputs, job.fuel_limit)?;
+		let execution =
+			T::Runner::run(&job.model, &job.input_specs, &job.inputs, job.fuel_limit, job.preparation_limit)?;
 		// Outputs no result could carry: the run's failure, the same on every node.
 		ensure!(execution.outputs.encoded_size() <= job.max_output_bytes as usize, EngineError::OutputTooLarge);
 		Ok(execution)

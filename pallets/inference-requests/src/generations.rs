@@ -321,7 +321,7 @@ impl<T: Config> Pallet<T> {
 		request.deadline = now.saturating_add(T::RequestTimeout::get());
 		Deadlines::<T>::insert(request.deadline, id, ());
 		request.status = RequestStatus::Pending;
-		Undrawn::<T>::insert(id, 0);
+		Undrawn::<T>::insert(id, DrawSalt::Made(id));
 		Requests::<T>::insert(id, request);
 		Self::deposit_event(Event::GenerationRecomputed { request: id, node: answer.node });
 	}

@@ -345,7 +345,7 @@ impl<T: Config> Pallet<T> {
 			Self::deposit_event(Event::AwaitingNode { request: id });
 		} else {
 			let nonce = frame_system::Pallet::<T>::account_nonce(&request.requester);
-			Undrawn::<T>::insert(id, nonce.saturated_into::<u64>());
+			Undrawn::<T>::insert(id, DrawSalt::Nonce(nonce.saturated_into::<u64>()));
 		}
 		NextRequestId::<T>::put(id.saturating_add(1));
 		Requests::<T>::insert(id, request);
@@ -357,7 +357,7 @@ impl<T: Config> Pallet<T> {
 	/// Assigns `request` to up to `Replication` nodes, as many as are missing, never to a node
 	/// already assigned or refuted on it; `false` if it has none afterwards.
 	/// `salt` tells apart draws for the same subject in one block (see [`Undrawn`]).
-	pub(crate) fn try_assign(id: RequestId, request: &mut RequestOf<T>, salt: u64) -> bool {
+	pub(crate) fn try_assign(id: RequestId, request: &mut RequestOf<T>, salt: DrawSalt) -> bool {
 		let missing = T::Replication::get().saturating_sub(request.assigned.len() as u32);
 		if missing > 0 {
 			let mut excluded: Vec<T::AccountId> = request.assigned.to_vec();
@@ -391,12 +391,13 @@ impl<T: Config> Pallet<T> {
 	/// block, revealed in its `on_finalize`, which no author can grind as it could a block
 	/// hash, and no requester knows when it signs) for what the request is: its requester,
 	/// model and inputs, how many of its nodes were refuted, and `salt` (for a new request
-	/// the requester's nonce, set by its signature). Not its id, which the order of the
-	/// block's transactions sets: the author, who knows its own VRF output, could otherwise
-	/// steer others' requests by placing them; it can only leave a request out, for another
-	/// author's block. What is left: an author steering its *own* requests in the blocks it
+	/// the requester's nonce, set by its signature). Not a new request's id, which the order
+	/// of the block's transactions sets: the author, who knows its own VRF output, could
+	/// otherwise steer others' requests by placing them; it can only leave a request out, for
+	/// another author's block. (A request made in an earlier block is salted with its id,
+	/// fixed then.) What is left: an author steering its *own* requests in the blocks it
 	/// authors (docs/inference.md).
-	pub(crate) fn assignment_seed(request: &RequestOf<T>, salt: u64) -> [u8; 32] {
+	pub(crate) fn assignment_seed(request: &RequestOf<T>, salt: DrawSalt) -> [u8; 32] {
 		let subject = (
 			b"veriml/assign",
 			&request.requester,
@@ -578,7 +579,7 @@ impl<T: Config> Pallet<T> {
 			if request.assigned.is_empty() {
 				request.status = RequestStatus::Pending;
 			}
-			Undrawn::<T>::insert(id, 0);
+			Undrawn::<T>::insert(id, DrawSalt::Made(id));
 			Requests::<T>::insert(id, request);
 		}
 		slashed
@@ -602,7 +603,7 @@ impl<T: Config> Pallet<T> {
 	/// Draws the nodes of the requests made or left short of nodes in this block; those that
 	/// get none wait in the queue (or, if it is full, until their deadline refunds the fee).
 	pub(crate) fn draw_undrawn() {
-		let undrawn: Vec<(RequestId, u64)> = Undrawn::<T>::drain().collect();
+		let undrawn: Vec<(RequestId, DrawSalt)> = Undrawn::<T>::drain().collect();
 		for (id, salt) in undrawn {
 			// Ended in the block (cancelled, expired, settled by another of its nodes), or a
 			// result is being verified: nothing to draw.
@@ -718,7 +719,7 @@ impl<T: Config> Pallet<T> {
 		let mut still_waiting = BoundedVec::<RequestId, T::MaxPending>::new();
 		for id in queue {
 			let Some(mut request) = Requests::<T>::get(id) else { continue };
-			if Self::try_assign(id, &mut request, 0) {
+			if Self::try_assign(id, &mut request, DrawSalt::Made(id)) {
 				Requests::<T>::insert(id, request);
 			} else {
 				let _ = still_waiting.try_push(id);

@@ -89,6 +89,20 @@ use veriml_primitives::Fuel;
 /// Key type of the keys with which inference nodes sign their results.
 pub const KEY_TYPE: KeyTypeId = KeyTypeId(*b"infr");
 
+/// What tells apart the draws of identical requests (one requester's, of one model on the same
+/// inputs, as many of their nodes refuted) at the end of one block: their nodes and a
+/// generation's sampling seed ([`Pallet::assignment_seed`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo)]
+pub enum DrawSalt {
+	/// A request made in this block: its requester's account nonce when it made it, fixed by
+	/// its signature.
+	Nonce(u64),
+	/// A request made in an earlier block (drawn from the queue of those waiting for a node,
+	/// or drawn again after a node failed it): its id, fixed before this block's randomness
+	/// was known, so no author of this block chose it.
+	Made(RequestId),
+}
+
 /// Most models [`PreparedInBlock`] remembers in one block.
 pub const MAX_PREPARED_IN_BLOCK: u32 = 64;
 
@@ -433,11 +447,11 @@ pub mod pallet {
 	/// Requests made in this block, or left short of nodes in it (a node refuted or silent),
 	/// whose nodes are drawn at its end ([`Hooks::on_finalize`]), from randomness no one knew
 	/// when the block's transactions were signed: see [`Pallet::assignment_seed`]. With each,
-	/// its draw's salt: a new request's requester's account nonce when it made it (fixed by
-	/// its signature, so identical requests of one requester are drawn apart), 0 for a
-	/// redraw. Empty between blocks; each entry is paid for by the call or hook that made it.
+	/// its draw's salt ([`DrawSalt`]: a new request's requester's nonce, a redraw's id), so
+	/// that identical requests are drawn apart. Empty between blocks; each entry is paid for
+	/// by the call or hook that made it.
 	#[pallet::storage]
-	pub type Undrawn<T: Config> = StorageMap<_, Twox64Concat, RequestId, u64>;
+	pub type Undrawn<T: Config> = StorageMap<_, Twox64Concat, RequestId, DrawSalt>;
 
 	/// The models re-executed so far in this block. The first re-execution of a model in a
 	/// block is charged preparing it, since an importing node whose engine has not prepared

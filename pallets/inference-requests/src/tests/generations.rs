@@ -426,6 +426,37 @@ fn answers_of_the_wrong_kind_shape_or_node_are_refused() {
 }
 
 #[test]
+fn identical_sampled_generations_waiting_for_a_node_are_drawn_different_seeds() {
+	run_test(|| {
+		// Two identical sampled generations, signed one after the other (their requester's
+		// nonce apart), wait: no node serves the decoder yet.
+		let model = register_decoder(&[]);
+		let sampling = SamplingChoice::Seeded { temperature_milli: 800, top_k: 4, top_p_micro: 900_000 };
+		let first = generate(model, 6, sampling);
+		frame_system::Pallet::<Test>::inc_account_nonce(alice());
+		let second = generate(model, 6, sampling);
+		for id in [first, second] {
+			assert!(crate::PendingQueue::<Test>::get().contains(&id));
+			assert_eq!(Generations::<Test>::get(id).unwrap().seed, None);
+		}
+		// A node comes; both are drawn from the queue in the same block, each its own seed.
+		let node = account(10);
+		assert_ok!(Nodes::register(
+			RuntimeOrigin::signed(operator()),
+			node,
+			BoundedVec::truncate_from(vec![model]),
+			MIN_BOND * 2,
+			node_proof(&node, &operator()),
+		));
+		run_to_block(System::block_number() + 1);
+		let seed = |id| Generations::<Test>::get(id).unwrap().seed.expect("drawn with its node");
+		assert_eq!((assigned_to(first), assigned_to(second)), (vec![node], vec![node]));
+		assert_ne!(seed(first), seed(second));
+		check_invariants();
+	});
+}
+
+#[test]
 fn a_silent_generation_node_is_replaced_without_a_strike() {
 	AnswerWithin::set(2);
 	run_test(|| {

@@ -160,6 +160,8 @@ mod benchmarks {
 			make_request::<T>(&who, waiting, 16);
 		}
 		T::BenchmarkHelper::node(waiting, 1);
+		// The queue draws a request from the block after the one it was made in.
+		frame_system::Pallet::<T>::set_block_number(next.saturating_add(1u32.into()));
 		#[block]
 		{
 			InferencePallet::<T>::on_initialize(deadline);

@@ -710,16 +710,20 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Assigns waiting requests whose model now has a node; returns how many were tried.
+	/// A request waits at least until the block after the one it was made in: its draw is
+	/// salted with its id ([`DrawSalt::Made`]), which in its own block is the order the block's
+	/// author gave its transactions, knowing the randomness that draws at its end.
 	pub(crate) fn assign_pending() -> u32 {
 		let queue = PendingQueue::<T>::get();
 		if queue.is_empty() {
 			return 0;
 		}
 		let tried = queue.len() as u32;
+		let now = frame_system::Pallet::<T>::block_number();
 		let mut still_waiting = BoundedVec::<RequestId, T::MaxPending>::new();
 		for id in queue {
 			let Some(mut request) = Requests::<T>::get(id) else { continue };
-			if Self::try_assign(id, &mut request, DrawSalt::Made(id)) {
+			if request.created_at < now && Self::try_assign(id, &mut request, DrawSalt::Made(id)) {
 				Requests::<T>::insert(id, request);
 			} else {
 				let _ = still_waiting.try_push(id);

@@ -98,8 +98,9 @@ pub enum DrawSalt {
 	/// its signature.
 	Nonce(u64),
 	/// A request made in an earlier block (drawn from the queue of those waiting for a node,
-	/// or drawn again after a node failed it): its id, fixed before this block's randomness
-	/// was known, so no author of this block chose it.
+	/// which draws none in the block it was made in, or drawn again after a node failed it):
+	/// its id, fixed before this block's randomness was known, so no author of this block
+	/// chose it.
 	Made(RequestId),
 }
 

@@ -257,7 +257,7 @@ fn a_preparation_limit_refuses_a_dearer_step_whether_this_engine_prepared_it_bef
 	};
 	let engine = common::new_engine();
 	let (ends, middle) = (measure(&engine, 0).max(measure(&engine, 15)), measure(&engine, 7));
-	assert!(middle > 5 * ends, "{middle} against {ends}");
+	assert!(middle > 8 * ends, "{middle} against {ends}");
 	// Its tokens are the test decoder's.
 	let request =
 		GenerationRequest { prompt: vec![3, 4], max_tokens: 6, stop_tokens: vec![], sampling: Sampling::Greedy };
@@ -297,10 +297,10 @@ fn a_preparation_limit_refuses_a_dearer_step_whether_this_engine_prepared_it_bef
 }
 
 #[test]
-fn an_honest_decoder_prepares_every_step_within_an_eighth_more_than_its_ends() {
-	// The room a decoder's steps are given past its registered figure (the larger of its first
-	// and last step's: `veriml_primitives::models::decoder_step_preparation_limit`) is an
-	// eighth; the test decoder, as `optimum` exports one, needs far less at every length.
+fn an_honest_decoder_prepares_no_step_for_more_than_its_ends() {
+	// A decoder's steps are given an eighth more than its registered figure (the larger of its
+	// first and last step's: `veriml_primitives::models::decoder_step_preparation_limit`); the
+	// test decoder, as `optimum` exports one, needs no more than the figure at any length.
 	let (model, _, _, _) = decoder();
 	let layout = decoder_layout(&model).unwrap();
 	let engine = common::new_engine();
@@ -310,5 +310,5 @@ fn an_honest_decoder_prepares_every_step_within_an_eighth_more_than_its_ends() {
 		.collect();
 	let ends = fuel[0].max(fuel[context as usize - 1]);
 	let most = *fuel.iter().max().unwrap();
-	assert!(most <= ends + ends / 8, "{most} against {ends}: {fuel:?}");
+	assert!(most <= ends, "{most} against {ends}: {fuel:?}");
 }

@@ -28,7 +28,8 @@ pub struct Job<Id, AccountId> {
 	/// Most fuel preparing the model for `input_specs` may take, where the chain measured it
 	/// at other specs (a decoder's step: [`decoder_step_preparation_limit`]); a model that
 	/// takes more is refused (`FuelExhausted`). `None`: the specs it was registered and
-	/// measured with, bounded by the engine's cap alone.
+	/// measured with, bounded by the engine's cap alone (one fuel below it: the host function
+	/// is given no limit as `u64::MAX`).
 	///
 	/// [`decoder_step_preparation_limit`]: crate::models::decoder_step_preparation_limit
 	pub preparation_limit: Option<Fuel>,

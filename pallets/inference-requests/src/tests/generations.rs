@@ -439,7 +439,8 @@ fn identical_sampled_generations_waiting_for_a_node_are_drawn_different_seeds() 
 			assert!(crate::PendingQueue::<Test>::get().contains(&id));
 			assert_eq!(Generations::<Test>::get(id).unwrap().seed, None);
 		}
-		// A node comes; both are drawn from the queue in the same block, each its own seed.
+		// A node comes; both are drawn from the queue in the same block (the one after theirs),
+		// each its own seed.
 		let node = account(10);
 		assert_ok!(Nodes::register(
 			RuntimeOrigin::signed(operator()),
@@ -448,6 +449,8 @@ fn identical_sampled_generations_waiting_for_a_node_are_drawn_different_seeds() 
 			MIN_BOND * 2,
 			node_proof(&node, &operator()),
 		));
+		run_to_block(System::block_number() + 1);
+		assert_eq!(Generations::<Test>::get(first).unwrap().seed, None, "not in the block they were made in");
 		run_to_block(System::block_number() + 1);
 		let seed = |id| Generations::<Test>::get(id).unwrap().seed.expect("drawn with its node");
 		assert_eq!((assigned_to(first), assigned_to(second)), (vec![node], vec![node]));
@@ -514,6 +517,9 @@ fn a_step_dearer_to_prepare_than_its_decoder_measured_is_refused_by_every_node_a
 		answer(node, id, tokens, steps.clone());
 		let challenge = state_challenge(&steps, 1, Some(states[0].clone()));
 		let charged = Inference::challenge_generation_weight(id, &challenge);
+		// The step's preparation is charged at the limit, which the engine holds it to.
+		use veriml_primitives::models::ModelCatalog;
+		assert!(charged.ref_time() > <Models as ModelCatalog<_, _>>::fuel_weight(limit).ref_time());
 		let bond = bond_of(node);
 		let shown = Inference::challenge_generation(RuntimeOrigin::signed(bob()), id, challenge).unwrap();
 		assert_eq!(shown.pays_fee, frame_support::dispatch::Pays::No);

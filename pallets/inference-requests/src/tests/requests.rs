@@ -214,7 +214,11 @@ fn a_request_without_a_node_waits_and_is_assigned_when_one_registers() {
 		System::assert_has_event(Event::AwaitingNode { request: id }.into());
 		assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Pending);
 		register_node(account(10));
+		// Not drawn in the block it was made in (its id is that block's order), but from the
+		// next on.
 		run_to_block(2);
+		assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Pending);
+		run_to_block(3);
 		assert_eq!(Requests::<Test>::get(id).unwrap().status, RequestStatus::Assigned);
 		assert_eq!(assigned_to(id), vec![account(10)]);
 		assert!(PendingQueue::<Test>::get().is_empty());

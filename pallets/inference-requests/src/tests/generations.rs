@@ -53,13 +53,7 @@ fn register_decoder_of(bytes: &[u8], nodes: &[AccountId]) -> H256 {
 		PRICE
 	));
 	for node in nodes {
-		assert_ok!(Nodes::register(
-			RuntimeOrigin::signed(operator()),
-			*node,
-			BoundedVec::truncate_from(vec![model]),
-			MIN_BOND * 2,
-			node_proof(node, &operator()),
-		));
+		register_node_of(operator(), *node, model);
 	}
 	model
 }
@@ -442,13 +436,7 @@ fn identical_sampled_generations_waiting_for_a_node_are_drawn_different_seeds() 
 		// A node comes; both are drawn from the queue in the same block (the one after theirs),
 		// each its own seed.
 		let node = account(10);
-		assert_ok!(Nodes::register(
-			RuntimeOrigin::signed(operator()),
-			node,
-			BoundedVec::truncate_from(vec![model]),
-			MIN_BOND * 2,
-			node_proof(&node, &operator()),
-		));
+		register_node_of(operator(), node, model);
 		run_to_block(System::block_number() + 1);
 		assert_eq!(Generations::<Test>::get(first).unwrap().seed, None, "not in the block they were made in");
 		run_to_block(System::block_number() + 1);
@@ -566,13 +554,7 @@ fn a_watching_node_challenges_each_wrong_generation_at_its_first_wrong_link_and_
 		// The liar is another operator's node.
 		let liar = account(10);
 		let model = register_decoder(&[]);
-		assert_ok!(Nodes::register(
-			RuntimeOrigin::signed(alice()),
-			liar,
-			BoundedVec::truncate_from(vec![model]),
-			MIN_BOND * 2,
-			node_proof(&liar, &alice()),
-		));
+		register_node_of(alice(), liar, model);
 		let (wrong_state, wrong_token, right) = (
 			generate(model, 6, SamplingChoice::Greedy),
 			generate(model, 4, SamplingChoice::Greedy),

@@ -78,6 +78,17 @@ fn switch_to_next_engine_version(
 	(before, after)
 }
 
+/// Registers `node`, operated by `operator`, serving `model`.
+fn register_node_of(operator: AccountId, node: AccountId, model: H256) {
+	assert_ok!(Nodes::register(
+		RuntimeOrigin::signed(operator),
+		node,
+		BoundedVec::truncate_from(vec![model]),
+		MIN_BOND * 2,
+		node_proof(&node, &operator),
+	));
+}
+
 fn assigned_to(id: u64) -> Vec<AccountId> {
 	Requests::<Test>::get(id).unwrap().assigned.into_inner()
 }

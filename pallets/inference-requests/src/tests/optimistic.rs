@@ -21,15 +21,9 @@ fn optimistic_ext() -> sp_io::TestExternalities {
 	ext
 }
 
-/// Registers `node`, operated by `operator`, serving `model`.
-fn register_node_of(operator: AccountId, node: AccountId, model: H256) {
-	assert_ok!(Nodes::register(
-		RuntimeOrigin::signed(operator),
-		node,
-		BoundedVec::truncate_from(vec![model]),
-		MIN_BOND * 2,
-		node_proof(&node, &operator)
-	));
+/// Registers `node`, operated by `operator`, serving `model`, its key funded.
+fn register_funded_node_of(operator: AccountId, node: AccountId, model: H256) {
+	register_node_of(operator, node, model);
 	// Its operator funds its key for challenge deposits.
 	assert_ok!(Balances::transfer_keep_alive(RuntimeOrigin::signed(operator), node, 10 * CHALLENGE_DEPOSIT));
 }
@@ -115,7 +109,7 @@ fn a_wrong_result_is_challenged_and_its_node_slashed_to_pay_the_challenger() {
 		assert_eq!(assigned_to(id), vec![liar]);
 		// Bob operates a node that serves the model too; it re-executes and challenges.
 		let challenger = account(11);
-		register_node_of(bob(), challenger, relu_hash());
+		register_funded_node_of(bob(), challenger, relu_hash());
 		let (wrong, wrong_hash) = wrong_but_consistent();
 		assert_ok!(Inference::submit_result(RuntimeOrigin::signed(liar), id, wrong, wrong_hash));
 
@@ -172,7 +166,7 @@ fn a_wrong_challenge_is_slashed_and_the_result_settles_verified_by_re_execution(
 		register_node(node);
 		let id = request_from(alice(), sample_input());
 		let troll = account(11);
-		register_node_of(bob(), troll, relu_hash());
+		register_funded_node_of(bob(), troll, relu_hash());
 		let outputs = sample_output();
 		let hash = honest_hash(&sample_input(), &outputs);
 		assert_ok!(Inference::submit_result(RuntimeOrigin::signed(node), id, outputs, hash));
@@ -211,7 +205,7 @@ fn disputes_of_cheap_models_are_decided_several_a_block_and_their_queue_is_bound
 		register_node(liar);
 		let ids: Vec<u64> = (0..3).map(|_| request_from(alice(), sample_input())).collect();
 		let challenger = account(11);
-		register_node_of(bob(), challenger, register_unary("Abs"));
+		register_funded_node_of(bob(), challenger, register_unary("Abs"));
 		let (wrong, wrong_hash) = wrong_but_consistent();
 		for id in &ids {
 			assert_ok!(Inference::submit_result(RuntimeOrigin::signed(liar), *id, wrong.clone(), wrong_hash));
@@ -241,10 +235,10 @@ fn a_node_re_executes_proposals_in_its_offchain_worker_and_challenges_the_wrong_
 		let (liar, honest) = (account(10), account(12));
 		register_node(liar);
 		let wrong_id = request_from(alice(), sample_input());
-		register_node_of(bob(), honest, relu_hash());
+		register_funded_node_of(bob(), honest, relu_hash());
 		// The watching node serves another model: it is never assigned these.
 		let watcher: AccountId = key;
-		register_node_of(bob(), watcher, register_unary("Abs"));
+		register_funded_node_of(bob(), watcher, register_unary("Abs"));
 		let (wrong, wrong_hash) = wrong_but_consistent();
 		assert_ok!(Inference::submit_result(RuntimeOrigin::signed(liar), wrong_id, wrong, wrong_hash));
 		let right_id = request_from(bob(), sample_input());

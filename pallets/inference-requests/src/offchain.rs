@@ -20,7 +20,7 @@ use sp_runtime::{offchain::storage::StorageValueRef, traits::Saturating};
 use veriml_inference_primitives::generation::steps_proof;
 use veriml_inference_primitives::{result_hash, EngineError};
 use veriml_offchain::inference::LOG_TARGET;
-use veriml_offchain::{inference::WORKER_LOCK, run_with_keys, send_signed, NonceTracker, NONCE};
+use veriml_offchain::{inference::WORKER_LOCK, run_with_keys, send_signed, CheckMarker, NonceTracker, NONCE};
 use veriml_primitives::{
 	generation::{ProvenState, StepChallenge},
 	models::ModelCatalog,
@@ -195,12 +195,7 @@ impl<T: Config> Pallet<T> {
 	fn check_generation(now: BlockNumberFor<T>, node: &T::AccountId, id: RequestId) -> Option<Call<T>> {
 		let answer = GenerationAnswers::<T>::get(id)?;
 		let marker_key = (GENERATION_CHECKED, node, id, answer.steps_root).encode();
-		let marker = StorageValueRef::persistent(&marker_key);
-		match marker.get::<(BlockNumberFor<T>, bool)>() {
-			Ok(Some((_, false))) => return None,
-			Ok(Some((at, true))) if now < at.saturating_add(T::ResubmitAfter::get()) => return None,
-			_ => {},
-		}
+		let marker = CheckMarker::due(marker_key, now, T::ResubmitAfter::get())?;
 		let request = Requests::<T>::get(id)?;
 		let (generation, decoder, sampling) = Self::generation_to_run(id, &request)?;
 		let started = sp_io::offchain::timestamp();
@@ -223,7 +218,7 @@ impl<T: Config> Pallet<T> {
 				Some(link) => alloc::format!("WRONG at {link:?}, challenging it"),
 			},
 		);
-		marker.set(&(now, link.is_some()));
+		marker.record(now, link.is_some());
 		let link = link?;
 		// The answer's state after this step, which is this node's (their hashes agree).
 		let state_after = |step: u32| -> Option<Vec<veriml_inference_primitives::Tensor>> {

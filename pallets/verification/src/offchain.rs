@@ -12,10 +12,9 @@ use frame_support::traits::{
 	Get,
 };
 use frame_system::pallet_prelude::BlockNumberFor;
-use sp_runtime::{offchain::storage::StorageValueRef, traits::Saturating};
 use veriml_offchain::{
 	inference::{LOG_TARGET, WORKER_LOCK},
-	run_with_keys, send_signed, NonceTracker, NONCE,
+	run_with_keys, send_signed, CheckMarker, NonceTracker, NONCE,
 };
 use veriml_primitives::nodes::BondedNodes;
 
@@ -52,14 +51,7 @@ impl<T: Config> Pallet<T> {
 	/// Re-executes proposed result `id` (once per key, again after `ResubmitAfter` blocks if a
 	/// challenge did not land): the challenge to send if the result is wrong.
 	fn check_proposal(now: BlockNumberFor<T>, node: &T::AccountId, id: T::JobId) -> Option<Call<T>> {
-		let marker_key = (CHECKED, node, id).encode();
-		let marker = StorageValueRef::persistent(&marker_key);
-		match marker.get::<(BlockNumberFor<T>, bool)>() {
-			// Checked and right: nothing more to do.
-			Ok(Some((_, false))) => return None,
-			Ok(Some((at, true))) if now < at.saturating_add(T::ResubmitAfter::get()) => return None,
-			_ => {},
-		}
+		let marker = CheckMarker::due((CHECKED, node, id).encode(), now, T::ResubmitAfter::get())?;
 		let proposal = Proposals::<T>::get(id)?;
 		let job = T::Jobs::job(id, &proposal.node)?;
 		let started = sp_io::offchain::timestamp();
@@ -77,7 +69,7 @@ impl<T: Config> Pallet<T> {
 			sp_io::offchain::timestamp().diff(&started).millis(),
 			if wrong { "WRONG, challenging it" } else { "right" },
 		);
-		marker.set(&(now, wrong));
+		marker.record(now, wrong);
 		wrong.then_some(Call::<T>::challenge { request: id })
 	}
 

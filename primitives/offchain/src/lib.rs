@@ -167,6 +167,35 @@ pub fn run_with_keys<T, C>(
 /// nonce last seen and the block it was first seen in.
 type NonceState<T> = (<T as frame_system::Config>::Nonce, <T as frame_system::Config>::Nonce, BlockNumberFor<T>);
 
+/// A check an off-chain worker makes of something it may challenge (a proposed result, a
+/// generation's answer), remembered in the node's persistent off-chain storage under its key:
+/// made once, and again only where it found the thing wrong and `again_after` blocks passed
+/// without its challenge landing.
+pub struct CheckMarker {
+	key: Vec<u8>,
+}
+
+impl CheckMarker {
+	/// The marker under `key` if the check is due at block `now`; `None` where it was made
+	/// and found nothing wrong, or found something wrong less than `again_after` blocks ago.
+	pub fn due<B: Encode + codec::Decode + Saturating + PartialOrd + Copy>(
+		key: Vec<u8>,
+		now: B,
+		again_after: B,
+	) -> Option<Self> {
+		match StorageValueRef::persistent(&key).get::<(B, bool)>() {
+			Ok(Some((_, false))) => None,
+			Ok(Some((at, true))) if now < at.saturating_add(again_after) => None,
+			_ => Some(Self { key }),
+		}
+	}
+
+	/// Records the check as made at block `now`, finding the thing `wrong` or not.
+	pub fn record<B: Encode>(&self, now: B, wrong: bool) {
+		StorageValueRef::persistent(&self.key).set(&(now, wrong));
+	}
+}
+
 /// How often a claim is retried when another worker changed the record at the same moment.
 const CLAIM_TRIES: u32 = 16;
 

@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 use veriml_engine::json::{describe, parse_inputs, tensor_to_json};
-use veriml_engine::{tokenizer::Tokenizer, Engine, GenerationRequest, Stop, ENGINE_VERSION};
+use veriml_engine::{tokenizer::Tokenizer, Engine, GenerateError, GenerationRequest, Stop, ENGINE_VERSION};
 use veriml_inference_primitives::{
-	generation::Sampling, input_hash, model_hash, result_hash, EngineError, Execution, RunError, Tensor,
+	generation::{decoder_layout, Sampling},
+	input_hash, model_hash, result_hash, EngineError, Execution, RunError, Tensor,
 };
+use veriml_primitives::models::{decoder_figures, decoder_step_preparation_limit};
 
 /// Run an ONNX model locally with the chain's deterministic engine.
 #[derive(Debug, clap::Parser)]
@@ -65,6 +67,14 @@ pub struct InferCmd {
 	/// request is made.
 	#[arg(long, requires = "temperature")]
 	pub seed: Option<String>,
+
+	/// The context length the decoder is registered with (or would be), for `--generate`: the
+	/// chain measures a decoder at its context's first and last steps and refuses a step whose
+	/// preparation takes more than an eighth above the larger figure; `--generate` measures it
+	/// and refuses so too, so it prints the text the chain's nodes give (default: the prompt's
+	/// tokens and `--max-tokens`, the shortest context the generation fits).
+	#[arg(long, requires = "generate")]
+	pub context_length: Option<u32>,
 
 	/// Tokens that end `--generate`'s generation, by their text in the tokenizer (repeatable;
 	/// default: the tokenizer's special tokens, such as `<|endoftext|>`).
@@ -219,6 +229,26 @@ impl InferCmd {
 			stop_tokens,
 			sampling: self.sampling()?,
 		};
+		// Each step within the chain's preparation limit for this decoder, measured as the chain
+		// registers it.
+		let layout = decoder_layout(model).map_err(|e| format!("not a decoder in Hugging Face's layout: {e}"))?;
+		let shortest = (request.prompt.len() as u32).saturating_add(request.max_tokens);
+		let context_length = self.context_length.unwrap_or(shortest);
+		if context_length < shortest {
+			return Err(format!(
+				"--context-length {context_length}: the prompt's {} tokens and --max-tokens {} need {shortest}",
+				request.prompt.len(),
+				request.max_tokens
+			)
+			.into());
+		}
+		let measure = |position: u32| {
+			engine
+				.inspect_model(model, &layout.step_specs(position), self.fuel_limit)
+				.map_err(|e| engine_error(engine, &format!("the engine refused the decoder's step {position}"), e))
+		};
+		let figures = decoder_figures(&measure(0)?, measure(context_length - 1)?);
+		let preparation_limit = decoder_step_preparation_limit(figures.fuel_to_prepare);
 		let model_hash = model_hash(model);
 		let mut out = std::io::stdout().lock();
 		if !self.json {
@@ -235,6 +265,12 @@ impl InferCmd {
 					seed.iter().map(|b| format!("{b:02x}")).collect::<String>()
 				),
 			};
+			let _ = writeln!(
+				out,
+				"context       {context_length} tokens: {} fuel to prepare (steps 0 and {}), each step within {preparation_limit}",
+				figures.fuel_to_prepare,
+				context_length - 1
+			);
 			let _ = write!(out, "text          ");
 			let _ = out.flush();
 		}
@@ -242,20 +278,26 @@ impl InferCmd {
 		// The text as it settles, token by token (a token's text alone is not its part of it).
 		let mut stream = tokenizer.stream();
 		let generation = engine
-			.generate(model, &request, self.fuel_limit, |token| {
+			.generate(model, &request, self.fuel_limit, Some(preparation_limit), |token| {
 				if !self.json {
 					let _ = out.write_all(&stream.push(token).unwrap_or_default());
 					let _ = out.flush();
 				}
 			})
-			.map_err(|e| format!("the generation failed: {e}"))?;
+			.map_err(|e| match e {
+				GenerateError::Run { step, error: RunError::Verdict(EngineError::FuelExhausted) } => format!(
+					"the generation failed: step {step} exhausted its fuel: preparing it may take at most \
+					 {preparation_limit}, as on chain, and its run what is left of --fuel-limit"
+				),
+				e => format!("the generation failed: {e}"),
+			})?;
 		if !self.json {
 			let _ = out.write_all(&stream.finish());
 		}
 		let seconds = started.elapsed().as_secs_f64();
 		let warm_seconds = (self.timings > 0).then(|| {
 			median_ms(self.timings, || {
-				let _ = engine.generate(model, &request, self.fuel_limit, |_| {});
+				let _ = engine.generate(model, &request, self.fuel_limit, Some(preparation_limit), |_| {});
 			}) / 1000.0
 		});
 		let text = String::from_utf8_lossy(
@@ -273,6 +315,9 @@ impl InferCmd {
 				"engine_guest_hash": format!("{:?}", veriml_engine::guest_hash()),
 				"prompt_tokens": request.prompt,
 				"stop_tokens": request.stop_tokens,
+				"context_length": context_length,
+				"fuel_to_prepare": figures.fuel_to_prepare,
+				"step_preparation_limit": preparation_limit,
 				"tokens": generation.tokens,
 				"text": text,
 				"stop": stop,

@@ -199,11 +199,9 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// The engine's check of the decoder `bytes` (of layout `layout`) for a context of
-	/// `context_length` tokens, and the fuel it used: its figures at the context's last step
-	/// (a cache of `context_length - 1`, the longest: those inputs and outputs) with the larger
-	/// fuel per run and to prepare of that step and the first. The first step, with an empty
-	/// cache, does work the later steps skip, and for a short context it is the costliest (the
-	/// test decoder's first step takes 36 % more fuel than its 16th). Each step's phases within
+	/// `context_length` tokens, and the fuel it used: its figures at the context's first and
+	/// last steps ([`decoder_figures`](veriml_primitives::models::decoder_figures); the test
+	/// decoder's first step takes 36 % more fuel than its 16th). Each step's phases within
 	/// half of `RegistrationFuelLimit`, so both steps together cost what one `registerModel`
 	/// may.
 	pub fn measure_decoder(
@@ -213,10 +211,8 @@ impl<T: Config> Pallet<T> {
 	) -> Result<(ModelInfo, Fuel), Error<T>> {
 		let half = T::RegistrationFuelLimit::get() / 2;
 		let (first, first_fuel) = Self::inspect(bytes, &layout.step_specs(0), half)?;
-		let (mut info, last_fuel) = Self::inspect(bytes, &layout.step_specs(context_length.saturating_sub(1)), half)?;
-		info.fuel_per_run = info.fuel_per_run.max(first.fuel_per_run);
-		info.fuel_to_prepare = info.fuel_to_prepare.max(first.fuel_to_prepare);
-		Ok((info, first_fuel.saturating_add(last_fuel)))
+		let (last, last_fuel) = Self::inspect(bytes, &layout.step_specs(context_length.saturating_sub(1)), half)?;
+		Ok((veriml_primitives::models::decoder_figures(&first, last), first_fuel.saturating_add(last_fuel)))
 	}
 
 	/// Keeps `bytes` (the model `model_hash`, read from `owner`'s complete upload, which the

@@ -106,12 +106,17 @@ impl Engine {
 	/// chosen (a stream). The same tokens, step hashes and fuel on every machine.
 	///
 	/// Each step prepares the model for its cache's length (a cache of prepared models keeps
-	/// them): the preparation is not counted in `fuel_used`.
+	/// them): the preparation is not counted in `fuel_used`. With a `preparation_limit`, a step
+	/// whose preparation takes more fuel is refused (`FuelExhausted`), whether this engine
+	/// prepared it before or not, as the chain refuses it: the chain gives each step of a
+	/// registered decoder `veriml_primitives::models::decoder_step_preparation_limit` of its
+	/// registered figure.
 	pub fn generate(
 		&self,
 		model: &[u8],
 		request: &GenerationRequest,
 		fuel_limit: u64,
+		preparation_limit: Option<u64>,
 		on_token: impl FnMut(TokenId),
 	) -> Result<Generation, GenerateError> {
 		let layout = checked(model, request)?;
@@ -123,7 +128,9 @@ impl Engine {
 			stop_tokens: &request.stop_tokens,
 			sampling: request.sampling,
 		};
-		let run = |_step: u32, inputs: &[Tensor], fuel_left: u64| self.run_model_hashed(model, hash, inputs, fuel_left);
+		let run = |_step: u32, inputs: &[Tensor], fuel_left: u64| {
+			self.run_model_hashed(model, hash, inputs, fuel_left, preparation_limit)
+		};
 		let generated = generate_steps(&layout, terms, fuel_limit, run, on_token).map_err(|fault| match fault {
 			StepFault::EmptyPrompt => GenerateError::EmptyPrompt,
 			StepFault::Run { step, error } => GenerateError::Run { step, error },
@@ -215,7 +222,7 @@ impl Engine {
 	) -> Result<Execution, GenerateError> {
 		let inputs = layout.step_inputs(fed, step, cache);
 		let execution = self
-			.run_model_hashed(model, hash, &inputs, fuel_limit)
+			.run_model_hashed(model, hash, &inputs, fuel_limit, None)
 			.map_err(|error| GenerateError::Run { step, error })?;
 		layout
 			.check_step_outputs(step, &execution.outputs)

@@ -366,7 +366,7 @@ impl Engine {
 	/// it if needed. For the `infer` command and tests; the chain goes through
 	/// [`InferenceEngine::run`].
 	pub fn run_model(&self, model: &[u8], inputs: &[Tensor], fuel_limit: u64) -> Result<Execution, RunError> {
-		self.run_model_hashed(model, model_hash(model), inputs, fuel_limit)
+		self.run_model_hashed(model, model_hash(model), inputs, fuel_limit, None)
 	}
 
 	/// [`Engine::run_model`] with the model's hash already known (a generation's steps run one
@@ -377,11 +377,12 @@ impl Engine {
 		hash: ModelHash,
 		inputs: &[Tensor],
 		fuel_limit: u64,
+		preparation_limit: Option<u64>,
 	) -> Result<Execution, RunError> {
 		let specs =
 			inputs.iter().map(|t| t.spec().ok_or(EngineError::MalformedTensor)).collect::<Result<Vec<_>, _>>()?;
 		let mut load = || Some(model.to_vec());
-		self.run_prepared(Lane::Consensus, guest_hash(), hash, &mut load, &specs, inputs, fuel_limit, None)
+		self.run_prepared(Lane::Consensus, guest_hash(), hash, &mut load, &specs, inputs, fuel_limit, preparation_limit)
 	}
 
 	/// Prepares `model` for `inputs` with guest `guest` (the built-in one: [`guest_hash`]) in a

@@ -50,7 +50,7 @@ fn greedy_generation_streams_onnxruntimes_tokens_and_hashes_the_same_every_run()
 	let (model, tokenizer, generation, request) = decoder();
 	let engine = common::new_engine();
 	let mut streamed = Vec::new();
-	let first = engine.generate(&model, &request, u64::MAX, |token| streamed.push(token)).unwrap();
+	let first = engine.generate(&model, &request, u64::MAX, None, |token| streamed.push(token)).unwrap();
 
 	let expected: Vec<TokenId> =
 		generation["onnxruntime_tokens"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as TokenId).collect();
@@ -66,8 +66,8 @@ fn greedy_generation_streams_onnxruntimes_tokens_and_hashes_the_same_every_run()
 	assert!(first.fuel_used > 0);
 
 	// Again from the cache of prepared models, and on a fresh engine: the same bits.
-	assert_eq!(engine.generate(&model, &request, u64::MAX, |_| {}).unwrap(), first);
-	assert_eq!(common::new_engine().generate(&model, &request, u64::MAX, |_| {}).unwrap(), first);
+	assert_eq!(engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap(), first);
+	assert_eq!(common::new_engine().generate(&model, &request, u64::MAX, None, |_| {}).unwrap(), first);
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn the_test_decoder_and_its_greedy_generation_are_pinned() {
 		format!("{:?}", veriml_inference_primitives::model_hash(&model)),
 		"0x2553ddf8c5b9963ae593687f06d2c2f3988f9d2b6f393ad32040f8e62269b8d2"
 	);
-	let generation = common::new_engine().generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	let generation = common::new_engine().generate(&model, &request, u64::MAX, None, |_| {}).unwrap();
 	assert_eq!(format!("{:?}", generation.hash), "0x4854e6a1abb7a4b96edd0c4e0970ba8682b81ed78c4c380e5466a5f20d4a2efa");
 }
 
@@ -91,9 +91,9 @@ fn a_stop_token_ends_the_generation_and_is_kept() {
 	let (model, _, _, mut request) = decoder();
 	let engine = common::new_engine();
 	request.max_tokens = 8;
-	let full = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	let full = engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap();
 	request.stop_tokens = vec![full.tokens[2]];
-	let stopped = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	let stopped = engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap();
 	let first_stop = full.tokens.iter().position(|t| *t == full.tokens[2]).unwrap();
 	assert_eq!(stopped.tokens, full.tokens[..=first_stop]);
 	assert_eq!(stopped.stop, Stop::StopToken);
@@ -106,14 +106,14 @@ fn a_seeded_generation_is_the_same_every_run_and_its_seed_decides_it() {
 	let (model, _, _, mut request) = decoder();
 	let engine = common::new_engine();
 	request.max_tokens = 24;
-	let greedy = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	let greedy = engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap();
 	let seeded = |seed| Sampling::Seeded { temperature_milli: 900, top_k: 8, top_p_micro: 950_000, seed: [seed; 32] };
 	request.sampling = seeded(1);
-	let first = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
-	assert_eq!(common::new_engine().generate(&model, &request, u64::MAX, |_| {}).unwrap(), first);
+	let first = engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap();
+	assert_eq!(common::new_engine().generate(&model, &request, u64::MAX, None, |_| {}).unwrap(), first);
 	assert_ne!(first.tokens, greedy.tokens, "sampled, not greedy");
 	request.sampling = seeded(2);
-	let other = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	let other = engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap();
 	assert_ne!(other.tokens, first.tokens, "another seed, other tokens");
 	assert_ne!(other.hash, first.hash);
 	// Up to the step that chose their first different token, the two generations' steps are
@@ -130,7 +130,7 @@ fn one_step_replayed_from_the_state_before_it_gives_that_steps_leaf_and_a_liars_
 	let engine = common::new_engine();
 	request.max_tokens = 12;
 	request.sampling = Sampling::Seeded { temperature_milli: 900, top_k: 8, top_p_micro: 950_000, seed: [3; 32] };
-	let generation = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	let generation = engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap();
 	let count = generation.steps.len() as u32;
 
 	// Each step, replayed from the outputs of the step before (as a dispute is given them),
@@ -190,8 +190,8 @@ fn bad_requests_get_named_errors() {
 
 	// Half the fuel the generation takes: a later step than the first runs out (its steps
 	// take more fuel as the cache grows).
-	let enough = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
-	let short = engine.generate(&model, &request, enough.fuel_used / 2, |_| {}).unwrap_err();
+	let enough = engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap();
+	let short = engine.generate(&model, &request, enough.fuel_used / 2, None, |_| {}).unwrap_err();
 	let steps = enough.steps.len() as u32;
 	assert!(
 		matches!(
@@ -202,18 +202,24 @@ fn bad_requests_get_named_errors() {
 	);
 
 	let squeezenet = common::model("light_squeezenet");
-	assert!(matches!(engine.generate(&squeezenet.bytes, &request, u64::MAX, |_| {}), Err(GenerateError::Layout(_))));
+	assert!(matches!(
+		engine.generate(&squeezenet.bytes, &request, u64::MAX, None, |_| {}),
+		Err(GenerateError::Layout(_))
+	));
 
 	let mut cold = request.clone();
 	cold.sampling = Sampling::Seeded { temperature_milli: 0, top_k: 0, top_p_micro: 1_000_000, seed: [0; 32] };
-	assert!(matches!(engine.generate(&model, &cold, u64::MAX, |_| {}), Err(GenerateError::Sampling(_))));
+	assert!(matches!(engine.generate(&model, &cold, u64::MAX, None, |_| {}), Err(GenerateError::Sampling(_))));
 
 	request.prompt.clear();
-	assert_eq!(engine.generate(&model, &request, u64::MAX, |_| {}), Err(GenerateError::EmptyPrompt));
+	assert_eq!(engine.generate(&model, &request, u64::MAX, None, |_| {}), Err(GenerateError::EmptyPrompt));
 
 	// A token past the embedding's rows: the engine's verdict on the step that feeds it.
 	request.prompt = vec![100_000];
-	assert!(matches!(engine.generate(&model, &request, u64::MAX, |_| {}), Err(GenerateError::Run { step: 0, .. })));
+	assert!(matches!(
+		engine.generate(&model, &request, u64::MAX, None, |_| {}),
+		Err(GenerateError::Run { step: 0, .. })
+	));
 }
 
 #[test]
@@ -225,7 +231,7 @@ fn the_decoder_built_in_code_generates_and_is_measured_at_a_steps_specs() {
 	let engine = common::new_engine();
 	let request =
 		GenerationRequest { prompt: vec![3, 4], max_tokens: 6, stop_tokens: vec![], sampling: Sampling::Greedy };
-	let generation = engine.generate(&model, &request, u64::MAX, |_| {}).unwrap();
+	let generation = engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap();
 	assert_eq!(generation.tokens, [5, 6, 7, 0, 1, 2]);
 	assert_eq!(generation.steps.len(), 7);
 	// The specs of a step are those of the inputs it is fed: the chain inspects a decoder at its
@@ -261,7 +267,7 @@ fn a_preparation_limit_refuses_a_dearer_step_whether_this_engine_prepared_it_bef
 	// Its tokens are the test decoder's.
 	let request =
 		GenerationRequest { prompt: vec![3, 4], max_tokens: 6, stop_tokens: vec![], sampling: Sampling::Greedy };
-	assert_eq!(engine.generate(&model, &request, u64::MAX, |_| {}).unwrap().tokens, [5, 6, 7, 0, 1, 2]);
+	assert_eq!(engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap().tokens, [5, 6, 7, 0, 1, 2]);
 
 	let run = |engine: &veriml_engine::Engine, position, limit| {
 		let specs = layout.step_specs(position);
@@ -294,6 +300,59 @@ fn a_preparation_limit_refuses_a_dearer_step_whether_this_engine_prepared_it_bef
 	for position in [0, 15] {
 		assert_eq!(run(&capped, position, Some(ends)).unwrap(), run(&capped, position, None).unwrap());
 	}
+
+	// A generation within the chain's limit for it (an eighth above its ends' figure) stops at
+	// the first step dearer than that, its tokens before streamed, on an engine that prepared
+	// every step before and on one that did not (`veriml-node infer --generate` so refuses it).
+	let limit = ends + ends / 8;
+	let dear = (0..7).find(|&position| measure(&engine, position) > limit).unwrap();
+	for engine in [&engine, &common::new_engine()] {
+		let mut streamed = Vec::new();
+		assert_eq!(
+			engine.generate(&model, &request, u64::MAX, Some(limit), |token| streamed.push(token)),
+			Err(GenerateError::Run { step: dear, error: RunError::Verdict(EngineError::FuelExhausted) })
+		);
+		assert_eq!(streamed, [5, 6, 7, 0, 1, 2][..(dear as usize).saturating_sub(1)]);
+	}
+}
+
+#[test]
+fn a_kept_preparation_that_used_all_its_fuel_is_judged_within_a_limit_as_a_fresh_one() {
+	// An engine whose cap on preparing is exactly what a step takes prepares it without a limit
+	// with no fuel left: its measure is then only a lower bound, so within a limit the step is
+	// prepared again (and refused, the limit being at most the cap less one), as an engine that
+	// never prepared it refuses it. (A step dear to prepare, so that the cap leaves the engine's
+	// own check of its kernels at start the fuel it takes: 4·10⁹ to 8·10⁹.)
+	let model = veriml_inference_primitives::onnx_builder::decoder_model_costly_midway(8, 2, 3, 16, 50, 0);
+	let (hash, layout) = (model_hash(&model), decoder_layout(&model).unwrap());
+	let specs = layout.step_specs(7);
+	let exact = common::new_engine().inspect_model(&model, &specs, u64::MAX).unwrap().fuel_to_prepare;
+	assert!(exact > 8_000_000_000, "{exact}");
+	let capped = || common::new_engine_with(veriml_engine::Limits { max_fuel_to_prepare: exact, ..Default::default() });
+	let run = |engine: &veriml_engine::Engine, limit| {
+		InferenceEngine::run(
+			engine,
+			Lane::Consensus,
+			guest_hash(),
+			hash,
+			&mut || Some(model.clone()),
+			&specs,
+			&zeros(&specs),
+			u64::MAX,
+			limit,
+		)
+	};
+	let refused = Err(RunError::Verdict(EngineError::FuelExhausted));
+	let kept = capped();
+	let unlimited = run(&kept, None).unwrap();
+	assert_eq!(run(&kept, Some(exact)), refused);
+	assert_eq!(run(&capped(), Some(exact)), refused);
+	// Kept still, without a limit it runs as before.
+	assert_eq!(run(&kept, None).unwrap(), unlimited);
+	// With room for one more fuel, the measure is exact and the same limit runs it.
+	let roomy = common::new_engine_with(veriml_engine::Limits { max_fuel_to_prepare: exact + 2, ..Default::default() });
+	assert_eq!(run(&roomy, None).unwrap(), unlimited);
+	assert_eq!(run(&roomy, Some(exact)).unwrap(), unlimited);
 }
 
 #[test]
@@ -301,14 +360,20 @@ fn an_honest_decoder_prepares_no_step_for_more_than_its_ends() {
 	// A decoder's steps are given an eighth more than its registered figure (the larger of its
 	// first and last step's: `veriml_primitives::models::decoder_step_preparation_limit`); the
 	// test decoder, as `optimum` exports one, needs no more than the figure at any length.
-	let (model, _, _, _) = decoder();
+	let (model, _, _, request) = decoder();
 	let layout = decoder_layout(&model).unwrap();
 	let engine = common::new_engine();
-	let context = 64;
+	// The shortest context its generation fits.
+	let context = request.prompt.len() as u32 + request.max_tokens;
 	let fuel: Vec<u64> = (0..context)
 		.map(|position| engine.inspect_model(&model, &layout.step_specs(position), u64::MAX).unwrap().fuel_to_prepare)
 		.collect();
 	let ends = fuel[0].max(fuel[context as usize - 1]);
 	let most = *fuel.iter().max().unwrap();
 	assert!(most <= ends, "{most} against {ends}: {fuel:?}");
+	// Its generation within the chain's limit is the one without.
+	assert_eq!(
+		engine.generate(&model, &request, u64::MAX, Some(ends + ends / 8), |_| {}).unwrap(),
+		engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap()
+	);
 }

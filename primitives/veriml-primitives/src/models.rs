@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use sp_runtime::{DispatchError, Weight};
-use veriml_inference_primitives::{generation::DecoderLayout, EngineVersion, ModelHash, TensorSpec, H256};
+use veriml_inference_primitives::{generation::DecoderLayout, EngineVersion, ModelHash, ModelInfo, TensorSpec, H256};
 
 /// How results of a model are verified.
 #[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
@@ -73,6 +73,18 @@ pub struct DecoderSpec {
 	pub context_length: u32,
 	/// Rows of its logits: every token id is below it.
 	pub vocabulary: u32,
+}
+
+/// A decoder's figures from the engine's check of its first step (`first`, an empty cache)
+/// and of its context's last step (`last`, the longest cache): the last step's inputs and
+/// outputs with the larger fuel per run and to prepare of the two. The first step does work
+/// the later steps skip, and for a short context it is the costliest. The chain registers a
+/// decoder with these figures (`pallet-model-registry`'s `measure_decoder`) and
+/// `veriml-node infer --generate` measures one as the chain does.
+pub fn decoder_figures(first: &ModelInfo, mut last: ModelInfo) -> ModelInfo {
+	last.fuel_per_run = last.fuel_per_run.max(first.fuel_per_run);
+	last.fuel_to_prepare = last.fuel_to_prepare.max(first.fuel_to_prepare);
+	last
 }
 
 /// The most fuel preparing a decoder for one step's cache may take, where `fuel_to_prepare` is

@@ -232,20 +232,34 @@ impl InferCmd {
 		// Each step within the chain's preparation limit for this decoder, measured as the chain
 		// registers it.
 		let layout = decoder_layout(model).map_err(|e| format!("not a decoder in Hugging Face's layout: {e}"))?;
+		if request.prompt.is_empty() || request.max_tokens == 0 {
+			return Err("--generate needs a prompt of one token at least and --max-tokens of one at least".into());
+		}
 		let shortest = (request.prompt.len() as u32).saturating_add(request.max_tokens);
 		let context_length = self.context_length.unwrap_or(shortest);
-		if context_length < shortest {
+		let longest = <veriml_runtime::Runtime as pallet_model_registry::Config>::MaxContextLength::get();
+		if context_length < shortest || context_length > longest {
 			return Err(format!(
-				"--context-length {context_length}: the prompt's {} tokens and --max-tokens {} need {shortest}",
+				"--context-length {context_length}: the prompt's {} tokens and --max-tokens {} need {shortest}, \
+				 and the chain registers a context of {longest} tokens at most",
 				request.prompt.len(),
 				request.max_tokens
 			)
 			.into());
 		}
+		// Each step within half of the registration's fuel limit, as the chain checks it.
+		let registration = veriml_runtime::configs::RegistrationFuelLimit::get() / 2;
 		let measure = |position: u32| {
-			engine
-				.inspect_model(model, &layout.step_specs(position), self.fuel_limit)
-				.map_err(|e| engine_error(engine, &format!("the engine refused the decoder's step {position}"), e))
+			engine.inspect_model(model, &layout.step_specs(position), registration).map_err(|e| {
+				engine_error(
+					engine,
+					&format!(
+						"the chain would refuse to register the decoder: its step {position}, within {registration} \
+						 fuel a phase"
+					),
+					e,
+				)
+			})
 		};
 		let figures = decoder_figures(&measure(0)?, measure(context_length - 1)?);
 		let preparation_limit = decoder_step_preparation_limit(figures.fuel_to_prepare);

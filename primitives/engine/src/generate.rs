@@ -8,7 +8,7 @@ use veriml_inference_primitives::{
 		choose_token, decoder_layout, generate_steps, generation_hash, steps_root, DecoderLayout, GenerationTerms,
 		LayoutError, Sampling, StepFault, TokenId,
 	},
-	model_hash, Execution, ModelHash, RunError, Tensor, ENGINE_VERSION, H256,
+	model_hash, RunError, Tensor, ENGINE_VERSION, H256,
 };
 
 /// What to generate.
@@ -166,7 +166,8 @@ impl Engine {
 	/// step feeds follows from `request` and `before`: the prompt's, or the one chosen from
 	/// `before`'s logits. Returns the step's outputs: their
 	/// [`step_hash`](veriml_inference_primitives::generation::step_hash) is the leaf step
-	/// `step` must have. One step's work, whatever the generation's length.
+	/// `step` must have. One step's work, whatever the generation's length. A
+	/// `preparation_limit` refuses the step as [`generate`](Self::generate) does.
 	pub fn replay_step(
 		&self,
 		model: &[u8],
@@ -174,6 +175,7 @@ impl Engine {
 		step: u32,
 		before: Option<&[Tensor]>,
 		fuel_limit: u64,
+		preparation_limit: Option<u64>,
 	) -> Result<Vec<Tensor>, GenerateError> {
 		let layout = checked(model, request)?;
 		let prompt = request.prompt.len() as u64;
@@ -203,30 +205,13 @@ impl Engine {
 				(fed, before[1..].to_vec())
 			},
 		};
-		Ok(self.run_step(&layout, model, model_hash(model), step, fed, &cache, fuel_limit)?.outputs)
-	}
-
-	/// Runs step `step` of `model` (of hash `hash`): feeds `fed` at position `step` with
-	/// `cache` (the previous step's `present.N.*` outputs), and checks the outputs are the
-	/// layout's.
-	#[allow(clippy::too_many_arguments)]
-	fn run_step(
-		&self,
-		layout: &DecoderLayout,
-		model: &[u8],
-		hash: ModelHash,
-		step: u32,
-		fed: TokenId,
-		cache: &[Tensor],
-		fuel_limit: u64,
-	) -> Result<Execution, GenerateError> {
-		let inputs = layout.step_inputs(fed, step, cache);
+		let inputs = layout.step_inputs(fed, step, &cache);
 		let execution = self
-			.run_model_hashed(model, hash, &inputs, fuel_limit, None)
+			.run_model_hashed(model, model_hash(model), &inputs, fuel_limit, preparation_limit)
 			.map_err(|error| GenerateError::Run { step, error })?;
 		layout
 			.check_step_outputs(step, &execution.outputs)
 			.map_err(|reason| GenerateError::Outputs { step, reason })?;
-		Ok(execution)
+		Ok(execution.outputs)
 	}
 }

@@ -137,7 +137,7 @@ fn one_step_replayed_from_the_state_before_it_gives_that_steps_leaf_and_a_liars_
 	// has the generation's leaf: one step's work, never the steps before it.
 	let mut before: Option<Vec<Tensor>> = None;
 	for step in 0..count {
-		let outputs = engine.replay_step(&model, &request, step, before.as_deref(), u64::MAX).unwrap();
+		let outputs = engine.replay_step(&model, &request, step, before.as_deref(), u64::MAX, None).unwrap();
 		let state = step_hash(&outputs);
 		assert_eq!(state, generation.steps[step as usize], "step {step}");
 		let proof = steps_proof(&generation.steps, step).unwrap();
@@ -146,7 +146,7 @@ fn one_step_replayed_from_the_state_before_it_gives_that_steps_leaf_and_a_liars_
 	}
 	// No step after the last: the last token chosen is never fed.
 	assert_eq!(
-		engine.replay_step(&model, &request, count, before.as_deref(), u64::MAX),
+		engine.replay_step(&model, &request, count, before.as_deref(), u64::MAX, None),
 		Err(GenerateError::NoSuchStep { step: count })
 	);
 
@@ -155,30 +155,33 @@ fn one_step_replayed_from_the_state_before_it_gives_that_steps_leaf_and_a_liars_
 	let step = count - 3;
 	let mut honest = None;
 	for replayed in 0..step {
-		honest = Some(engine.replay_step(&model, &request, replayed, honest.as_deref(), u64::MAX).unwrap());
+		honest = Some(engine.replay_step(&model, &request, replayed, honest.as_deref(), u64::MAX, None).unwrap());
 	}
 	let mut forged = honest.clone().unwrap();
 	forged[1].data[0] ^= 1;
 	let proof = steps_proof(&generation.steps, step - 1).unwrap();
 	assert!(!verify_step(&generation.steps_root, count, step - 1, &step_hash(&forged), &proof));
-	let from_forged = engine.replay_step(&model, &request, step, Some(&forged), u64::MAX).unwrap();
+	let from_forged = engine.replay_step(&model, &request, step, Some(&forged), u64::MAX, None).unwrap();
 	assert_ne!(step_hash(&from_forged), generation.steps[step as usize]);
 
 	// Step 0 has no state before it; any later step needs one of the layout's shapes.
 	assert_eq!(
-		engine.replay_step(&model, &request, 0, honest.as_deref(), u64::MAX),
+		engine.replay_step(&model, &request, 0, honest.as_deref(), u64::MAX, None),
 		Err(GenerateError::NoSuchStep { step: 0 })
 	);
-	assert_eq!(engine.replay_step(&model, &request, 3, None, u64::MAX), Err(GenerateError::NoSuchStep { step: 3 }));
+	assert_eq!(
+		engine.replay_step(&model, &request, 3, None, u64::MAX, None),
+		Err(GenerateError::NoSuchStep { step: 3 })
+	);
 	assert!(matches!(
-		engine.replay_step(&model, &request, step + 1, honest.as_deref(), u64::MAX),
+		engine.replay_step(&model, &request, step + 1, honest.as_deref(), u64::MAX, None),
 		Err(GenerateError::Outputs { .. })
 	));
 	// A state whose logits' bytes are not their shape's is refused, not read.
 	let mut short = honest.clone().unwrap();
 	short[0].data.truncate(8);
 	assert!(matches!(
-		engine.replay_step(&model, &request, step, Some(&short), u64::MAX),
+		engine.replay_step(&model, &request, step, Some(&short), u64::MAX, None),
 		Err(GenerateError::Outputs { .. })
 	));
 }
@@ -301,19 +304,39 @@ fn a_preparation_limit_refuses_a_dearer_step_whether_this_engine_prepared_it_bef
 		assert_eq!(run(&capped, position, Some(ends)).unwrap(), run(&capped, position, None).unwrap());
 	}
 
-	// A generation within the chain's limit for it (an eighth above its ends' figure) stops at
-	// the first step dearer than that, its tokens before streamed, on an engine that prepared
-	// every step before and on one that did not (`veriml-node infer --generate` so refuses it).
+	// A generation within the chain's limit for it (an eighth above its ends' figure,
+	// `decoder_step_preparation_limit`) stops at the first step dearer than that, the tokens
+	// chosen before it streamed, on an engine that prepared every step before and on one that
+	// did not (`veriml-node infer --generate` so refuses it). One prompt token: each step
+	// chooses a token.
 	let limit = ends + ends / 8;
+	let request = GenerationRequest { prompt: vec![3], ..request };
+	let unlimited = engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap();
 	let dear = (0..7).find(|&position| measure(&engine, position) > limit).unwrap();
+	assert!(dear >= 1);
 	for engine in [&engine, &common::new_engine()] {
 		let mut streamed = Vec::new();
 		assert_eq!(
 			engine.generate(&model, &request, u64::MAX, Some(limit), |token| streamed.push(token)),
 			Err(GenerateError::Run { step: dear, error: RunError::Verdict(EngineError::FuelExhausted) })
 		);
-		assert_eq!(streamed, [5, 6, 7, 0, 1, 2][..(dear as usize).saturating_sub(1)]);
+		assert_eq!(streamed, unlimited.tokens[..dear as usize]);
 	}
+	// A dispute's replay of that step within the limit is refused too, from the honest state
+	// before it; the step before runs within it.
+	let mut states: Vec<Vec<Tensor>> = Vec::new();
+	for step in 0..dear {
+		states.push(
+			engine
+				.replay_step(&model, &request, step, states.last().map(Vec::as_slice), u64::MAX, Some(limit))
+				.unwrap(),
+		);
+	}
+	assert_eq!(
+		engine.replay_step(&model, &request, dear, states.last().map(Vec::as_slice), u64::MAX, Some(limit)),
+		Err(GenerateError::Run { step: dear, error: RunError::Verdict(EngineError::FuelExhausted) })
+	);
+	assert!(engine.replay_step(&model, &request, dear, states.last().map(Vec::as_slice), u64::MAX, None).is_ok());
 }
 
 #[test]

@@ -98,10 +98,11 @@ fn native_generation(bytes: &[u8], id: u64) -> (Vec<TokenId>, Vec<Vec<Tensor>>) 
 	let request = native_request(id);
 	// The node's engine the mock registers (its compiled guest and prepared models shared).
 	let engine: &Engine = &ENGINE;
-	let generation = engine.generate(bytes, &request, u64::MAX, |_| {}).unwrap();
+	let generation = engine.generate(bytes, &request, u64::MAX, None, |_| {}).unwrap();
 	let mut states: Vec<Vec<Tensor>> = Vec::new();
 	for step in 0..generation.steps.len() as u32 {
-		states.push(engine.replay_step(bytes, &request, step, states.last().map(Vec::as_slice), u64::MAX).unwrap());
+		states
+			.push(engine.replay_step(bytes, &request, step, states.last().map(Vec::as_slice), u64::MAX, None).unwrap());
 	}
 	assert_eq!(hashes(&states), generation.steps);
 	(generation.tokens, states)

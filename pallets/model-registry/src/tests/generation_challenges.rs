@@ -31,10 +31,11 @@ fn registered() -> (ModelHash, DecoderLayout) {
 fn generated(request: &GenerationRequest) -> (Vec<TokenId>, Vec<Vec<Tensor>>) {
 	let engine = Engine::default();
 	let bytes = decoder();
-	let generation = engine.generate(&bytes, request, u64::MAX, |_| {}).unwrap();
+	let generation = engine.generate(&bytes, request, u64::MAX, None, |_| {}).unwrap();
 	let mut states: Vec<Vec<Tensor>> = Vec::new();
 	for step in 0..generation.steps.len() as u32 {
-		let state = engine.replay_step(&bytes, request, step, states.last().map(Vec::as_slice), u64::MAX).unwrap();
+		let state =
+			engine.replay_step(&bytes, request, step, states.last().map(Vec::as_slice), u64::MAX, None).unwrap();
 		states.push(state);
 	}
 	assert_eq!(hashes(&states), generation.steps, "replaying each step gives the generation's states");

@@ -237,7 +237,8 @@ impl InferCmd {
 		}
 		let shortest = (request.prompt.len() as u32).saturating_add(request.max_tokens);
 		let context_length = self.context_length.unwrap_or(shortest);
-		let longest = <veriml_runtime::Runtime as pallet_model_registry::Config>::MaxContextLength::get();
+		let longest =
+			<<veriml_runtime::Runtime as pallet_model_registry::Config>::MaxContextLength as sp_core::Get<u32>>::get();
 		if context_length < shortest || context_length > longest {
 			return Err(format!(
 				"--context-length {context_length}: the prompt's {} tokens and --max-tokens {} need {shortest}, \

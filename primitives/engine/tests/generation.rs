@@ -8,7 +8,7 @@ use veriml_engine::{guest_hash, tokenizer::Tokenizer, GenerateError, GenerationR
 use veriml_inference_interface::{InferenceEngine, Lane};
 use veriml_inference_primitives::{
 	generation::{decoder_layout, step_hash, steps_proof, verify_step, DecoderInput, LayoutError, Sampling, TokenId},
-	model_hash, EngineError, RunError, Tensor, TensorSpec,
+	model_hash, EngineError, Execution, ModelHash, RunError, Tensor, TensorSpec,
 };
 
 /// The test decoder, its tokenizer, its `generation.json`, and the request that file describes
@@ -255,6 +255,28 @@ fn zeros(specs: &[TensorSpec]) -> Vec<Tensor> {
 	specs.iter().map(|spec| Tensor::zeros(spec).unwrap()).collect()
 }
 
+/// `model` (of hash `hash`) run on zeros of `specs` as the chain runs it, with the built-in
+/// guest and no fuel limit but the engine's own, its preparation within `limit`.
+fn run_on_zeros(
+	engine: &veriml_engine::Engine,
+	model: &[u8],
+	hash: ModelHash,
+	specs: &[TensorSpec],
+	limit: Option<u64>,
+) -> Result<Execution, RunError> {
+	InferenceEngine::run(
+		engine,
+		Lane::Consensus,
+		guest_hash(),
+		hash,
+		&mut || Some(model.to_vec()),
+		specs,
+		&zeros(specs),
+		u64::MAX,
+		limit,
+	)
+}
+
 #[test]
 fn a_preparation_limit_refuses_a_dearer_step_whether_this_engine_prepared_it_before_or_not() {
 	// A decoder as a hostile author exports it: cheap to prepare for an empty cache and a full
@@ -273,18 +295,7 @@ fn a_preparation_limit_refuses_a_dearer_step_whether_this_engine_prepared_it_bef
 	assert_eq!(engine.generate(&model, &request, u64::MAX, None, |_| {}).unwrap().tokens, [5, 6, 7, 0, 1, 2]);
 
 	let run = |engine: &veriml_engine::Engine, position, limit| {
-		let specs = layout.step_specs(position);
-		InferenceEngine::run(
-			engine,
-			Lane::Consensus,
-			guest_hash(),
-			hash,
-			&mut || Some(model.clone()),
-			&specs,
-			&zeros(&specs),
-			u64::MAX,
-			limit,
-		)
+		run_on_zeros(engine, &model, hash, &layout.step_specs(position), limit)
 	};
 	let refused = Err(RunError::Verdict(EngineError::FuelExhausted));
 	// Prepared now: within exactly its fuel it runs, as without a limit; within one less, not.
@@ -352,19 +363,7 @@ fn a_kept_preparation_that_used_all_its_fuel_is_judged_within_a_limit_as_a_fresh
 	let exact = common::new_engine().inspect_model(&model, &specs, u64::MAX).unwrap().fuel_to_prepare;
 	assert!(exact > 8_000_000_000, "{exact}");
 	let capped = || common::new_engine_with(veriml_engine::Limits { max_fuel_to_prepare: exact, ..Default::default() });
-	let run = |engine: &veriml_engine::Engine, limit| {
-		InferenceEngine::run(
-			engine,
-			Lane::Consensus,
-			guest_hash(),
-			hash,
-			&mut || Some(model.clone()),
-			&specs,
-			&zeros(&specs),
-			u64::MAX,
-			limit,
-		)
-	};
+	let run = |engine: &veriml_engine::Engine, limit| run_on_zeros(engine, &model, hash, &specs, limit);
 	let refused = Err(RunError::Verdict(EngineError::FuelExhausted));
 	let kept = capped();
 	let unlimited = run(&kept, None).unwrap();

@@ -263,7 +263,8 @@ impl<T: Config> Pallet<T> {
 		let generation = Generations::<T>::get(id).ok_or(Error::<T>::NotAGeneration)?;
 		let answer = GenerationAnswers::<T>::get(id).ok_or(Error::<T>::NoAnswerToChallenge)?;
 		let terms = T::Models::terms(&request.model).ok_or(Error::<T>::UnknownModel)?;
-		let DecoderSpec { layout, .. } = T::Models::decoder(&request.model).ok_or(Error::<T>::NotADecoder)?;
+		let DecoderSpec { layout, step_preparation_limit, .. } =
+			T::Models::decoder(&request.model).ok_or(Error::<T>::NotADecoder)?;
 		// Computed with a guest the chain has replaced since: the chain's guest cannot judge it
 		// (its states may differ bit for bit), so its node computes it again, unpunished.
 		if answer.engine_version != T::Models::engine_versions().0 {
@@ -277,7 +278,7 @@ impl<T: Config> Pallet<T> {
 		let mut ran = false;
 		let judgement = judge(&layout, &view, &challenge, |specs, inputs| {
 			ran = true;
-			Self::run_step(id, &request, terms.fuel_to_prepare, specs.to_vec(), inputs, &answer.node)
+			Self::run_step(id, &request, step_preparation_limit, specs.to_vec(), inputs, &answer.node)
 		})
 		.map_err(|error| match error {
 			ChallengeError::NoSuchStep => Error::<T>::NoSuchStep,
@@ -481,12 +482,12 @@ impl<T: Config> Pallet<T> {
 
 	/// Runs one step of generation `id`'s decoder on `inputs` (of `specs`) with the chain's
 	/// engine within the request's fuel limit, and its preparation for the step's cache within
-	/// the decoder's step preparation limit (from its registered `fuel_to_prepare`), as
+	/// `preparation_limit` (the decoder's [`DecoderSpec::step_preparation_limit`]), as
 	/// `executor`: as a challenge is judged and as a node's worker generates.
 	fn run_step(
 		id: RequestId,
 		request: &RequestOf<T>,
-		fuel_to_prepare: Fuel,
+		preparation_limit: Fuel,
 		specs: Vec<TensorSpec>,
 		inputs: &[Tensor],
 		executor: &T::AccountId,
@@ -498,7 +499,7 @@ impl<T: Config> Pallet<T> {
 			inputs: inputs.to_vec(),
 			input_hash: request.input_hash,
 			fuel_limit: request.fuel_limit,
-			preparation_limit: Some(decoder_step_preparation_limit(fuel_to_prepare)),
+			preparation_limit: Some(preparation_limit),
 			// A step's outputs are its state, never a result: no bound but the fuel's.
 			max_output_bytes: u32::MAX,
 			executor: executor.clone(),
@@ -538,9 +539,6 @@ impl<T: Config> Pallet<T> {
 			stop_tokens: &generation.stop_tokens,
 			sampling,
 		};
-		let fuel_to_prepare = T::Models::terms(&request.model)
-			.ok_or_else(|| alloc::string::String::from("no such model"))?
-			.fuel_to_prepare;
 		let mut kept = None;
 		// `None` as the error: the step kept is run, the loop stops there.
 		let run = |step: u32, inputs: &[Tensor], _fuel_left: u64| {
@@ -548,7 +546,8 @@ impl<T: Config> Pallet<T> {
 				return Err(None::<veriml_inference_primitives::EngineError>);
 			}
 			let specs = decoder.layout.step_specs(step);
-			let execution = Self::run_step(id, request, fuel_to_prepare, specs, inputs, node).map_err(Some)?;
+			let limit = decoder.step_preparation_limit;
+			let execution = Self::run_step(id, request, limit, specs, inputs, node).map_err(Some)?;
 			if keep == Some(step) {
 				kept = Some(execution.outputs.clone());
 			}

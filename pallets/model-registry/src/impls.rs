@@ -418,12 +418,14 @@ impl<T: Config> ModelCatalog<T::AccountId, BalanceOf<T>> for Pallet<T> {
 
 	fn decoder(model: &ModelHash) -> Option<veriml_primitives::models::DecoderSpec> {
 		let terms = Decoders::<T>::get(model)?;
+		let record = Models::<T>::get(model)?;
 		// Its recorded outputs are its last step's: logits `[1, 1, vocabulary]` first.
-		let vocabulary = *Models::<T>::get(model)?.outputs.first()?.shape.last()?;
+		let vocabulary = *record.outputs.first()?.shape.last()?;
 		Some(veriml_primitives::models::DecoderSpec {
 			layout: terms.layout(),
 			context_length: terms.context_length,
 			vocabulary,
+			step_preparation_limit: veriml_primitives::models::decoder_step_preparation_limit(record.fuel_to_prepare),
 		})
 	}
 }

@@ -73,6 +73,9 @@ pub struct DecoderSpec {
 	pub context_length: u32,
 	/// Rows of its logits: every token id is below it.
 	pub vocabulary: u32,
+	/// The most fuel preparing it for one step's cache may take
+	/// ([`decoder_step_preparation_limit`] of its registered `fuel_to_prepare`).
+	pub step_preparation_limit: Fuel,
 }
 
 /// A decoder's figures from the engine's check of its first step (`first`, an empty cache)

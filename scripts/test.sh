@@ -239,9 +239,14 @@ quickstart_client() {
 	local models="$VERIML_ROOT/clients/typescript/models"
 	local classifier=(npm run --silent quickstart -w veriml-client -- --model "$models/classifier.onnx"
 		--input "$models/classifier.input.json" --name quickstart-classifier --expect 1,0.013387,0.986613)
+	# And its generative variant: the test decoder's 64 tokens streamed, then proven; the text
+	# is onnxruntime's for the same decoder and prompt (the test-model stage wrote it).
+	local decoder="${VERIML_TEST_MODELS:-$VERIML_ROOT/target/test-models}/generative/tiny_decoder" text
+	text="$(node -p "require('$decoder/generation.json').onnxruntime_text")"
+	local generate=(npm run --silent quickstart -w veriml-client -- --generate "$decoder" --expect-text "$text")
 	# The client's own tests first (offline: the Merkle Mountain Range proofs it checks).
 	(cd "$VERIML_ROOT" && npm run --silent test -w veriml-client)
-	with_dev_node 19966 30466 bash -c "cd '$VERIML_ROOT' && ${run[*]} && ${run[*]} && ${classifier[*]}"
+	with_dev_node 19966 30466 bash -c "cd '$VERIML_ROOT' && ${run[*]} && ${run[*]} && ${classifier[*]} && ${generate[*]@Q}"
 }
 
 python_client() {

@@ -196,7 +196,7 @@ impl_runtime_apis! {
 		}
 	}
 
-	#[api_version(5)]
+	#[api_version(6)]
 	impl pallet_inference_requests::runtime_api::InferenceApi<Block, AccountId, Balance, BlockNumber> for Runtime {
 		fn quote(
 			model: veriml_inference_primitives::ModelHash,
@@ -227,6 +227,12 @@ impl_runtime_apis! {
 
 		fn receipt_key(request: pallet_inference_requests::RequestId) -> Vec<u8> {
 			crate::Verification::receipt_key(request)
+		}
+
+		fn generation(
+			request: pallet_inference_requests::RequestId,
+		) -> Option<pallet_inference_requests::GenerationInfo<AccountId, BlockNumber>> {
+			crate::Inference::generation_info(request)
 		}
 
 		fn archived_receipt(

@@ -4,7 +4,9 @@
 // through the chain's engine and answers with its tokens and every step's state hash
 // (`submitGeneration`); unchallenged through its window, the answer settles: the fee for the
 // tokens made is paid, the rest refunded, and its receipt kept. The tokens, the steps' root and
-// the receipt's hash are those `veriml-node infer --generate` prints on this machine.
+// the receipt's hash are those `veriml-node infer --generate` prints on this machine. The
+// requester streams the generation from the node (`veriml_subscribeTokens`): the tokens as
+// its worker chooses them, then the answer on chain, then the verified result.
 // Needs the test models: scripts/models/make-test-models.sh.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,6 +58,11 @@ test('a generation is answered by the inference node and settles with the tokens
     requester);
   assert.equal(outcome.error, 'inference.GenerationTooLong');
 
+  // The node tokenizes a prompt with the decoder's registered tokenizer as the CLI does.
+  const tokenized = (await api.rpc.veriml.tokenize(model.hash, testDecoder().prompt)).toJSON();
+  assert.deepEqual([tokenized.tokens, tokenized.stopTokens], [native.prompt_tokens, native.stop_tokens]);
+  await assert.rejects(api.rpc.veriml.tokenize(tokenizer.hash, 'x'), /7001.*no decoder/);
+
   const requested = await sendOk(api,
     api.tx.inference.generate(model.hash, native.prompt_tokens, maxTokens, native.stop_tokens, greedy, 10n * VML), requester);
   const [made] = eventsOf(requested.events, 'inference', 'GenerationRequested');
@@ -67,6 +74,23 @@ test('a generation is answered by the inference node and settles with the tokens
     .filter((e) => e.data.request.toNumber() === id);
   assert.ok(seeded, 'its seed is drawn with its node');
   assert.ok((await api.query.inference.generations(id)).unwrap().seed.isSome);
+
+  // The requester streams it from the node generating it: its tokens as they are chosen, the
+  // run's end, the answer that entered a block, then the verified result.
+  const items = [];
+  const streamed = new Promise((resolve, reject) => {
+    api.rpc.veriml.subscribeTokens(id, (item) => {
+      items.push(item.toJSON());
+      if (items.at(-1).kind === 'result') resolve();
+    }).catch(reject);
+  });
+  const view = (await api.rpc.veriml.generation(id)).toJSON();
+  assert.deepEqual([view.prompt, view.maxTokens, view.stopTokens, view.sampling],
+    [native.prompt_tokens, maxTokens, native.stop_tokens, { greedy: null }]);
+  assert.match(view.seed, /^0x[0-9a-f]{64}$/);
+  const called = (await api.call.inferenceApi.generation(id)).unwrap();
+  assert.deepEqual(called.prompt.map((t) => t.toNumber()), native.prompt_tokens, 'the runtime API view, as the RPC');
+  assert.equal(called.seed.unwrap().toHex(), view.seed);
 
   const { event: proposed } = await waitForEvent(api, 'inference', 'GenerationProposed',
     (e) => e.data.request.toNumber() === id, 180_000);
@@ -85,5 +109,37 @@ test('a generation is answered by the inference node and settles with the tokens
   assert.equal(receipt.verifiedBy.toString(), 'Unchallenged');
   assert.equal(receipt.outcome.asOutputs.resultHash.toHex(), native.generation_hash);
   assert.ok((await api.query.inference.generations(id)).isNone);
+
+  await streamed;
+  const kinds = items.map((item) => item.kind);
+  const tokenItems = kinds.filter((kind) => kind === 'tokens').length;
+  assert.ok(tokenItems >= 1);
+  assert.deepEqual(kinds, [...Array(tokenItems).fill('tokens'), 'generated', 'proposed', 'result']);
+  let tokens = [];
+  for (const item of items.slice(0, tokenItems)) {
+    assert.equal(item.from, tokens.length, 'each item continues the last');
+    tokens = tokens.concat(item.tokens);
+  }
+  assert.deepEqual(tokens, native.tokens, 'the tokens streamed are those the CLI generates');
+  const end = native.stop_tokens.includes(native.tokens.at(-1)) ? 'stopToken' : 'maxTokens';
+  const { text: rest, ...generated } = items[tokenItems];
+  assert.deepEqual(generated, { kind: 'generated', tokens: maxTokens, end });
+  const text = items.slice(0, tokenItems).map((item) => item.text).join('') + rest;
+  assert.equal(text, native.text, 'the text streamed is the text the CLI prints');
+  const { answer: streamedAnswer } = items[tokenItems + 1];
+  assert.deepEqual([streamedAnswer.node, streamedAnswer.tokens, streamedAnswer.stepsRoot],
+    [nodeKey.address, native.tokens, native.steps_root]);
+  const result = items.at(-1);
+  assert.equal(result.status, 'completed');
+  assert.equal(result.resultHash, native.generation_hash);
+  assert.match(result.finalizedIn, /^0x[0-9a-f]{64}$/);
+
+  // Settled: no open generation any more, and a new stream gives its result at once.
+  await assert.rejects(api.rpc.veriml.generation(id), /7012.*not an open generation/);
+  await assert.rejects(api.rpc.veriml.subscribeTokens(1_000_000, () => {}), /7007.*no request/);
+  const settled = await new Promise((resolve, reject) => {
+    api.rpc.veriml.subscribeTokens(id, (item) => resolve(item.toJSON())).catch(reject);
+  });
+  assert.deepEqual([settled.kind, settled.status, settled.resultHash], ['result', 'completed', native.generation_hash]);
   await assertInvariants(api);
 });

@@ -1,5 +1,5 @@
 export { verimlRpc, connect } from './rpc.js';
-export type { Quote, RequestStatus, ReceiptProof, ArchivedReceipt } from './rpc.js';
+export type { Quote, RequestStatus, ReceiptProof, ArchivedReceipt, Generation, GenerationAnswer, TokenStreamItem } from './rpc.js';
 export { readProven } from './trie.js';
 export { decodeLeafProof, decodeOpaqueLeaves, leafHash, mmrRootFromProof, verifyLeafProof } from './mmr.js';
 export {

@@ -9,12 +9,19 @@
 //      model hash against the receipt; then again from the node's archive against the
 //      header's Merkle Mountain Range root, as it is proven after its retention in state.
 //
+// Or, with --generate, a generation: Alice registers a decoder with its tokenizer, Dave asks
+// it for tokens after a prompt, sees them stream from the node as it chooses them
+// (`veriml_subscribeTokens`), then gets the verified receipt and proves it as above.
+//
 // Run against a node started with `./scripts/local-network.sh --dev`:
 //   npm install && npm run quickstart -- [--ws ws://127.0.0.1:9944]
 //     [--model models/linear.onnx --input models/linear.input.json] [--expect 4.75]
 //   or, a classifier with an int64 label and float32 probabilities:
 //     --model models/classifier.onnx --input models/classifier.input.json
 //     --name quickstart-classifier --expect 1,0.013387,0.986613
+//   or a generation of the test decoder (scripts/models/make-test-models.sh makes it):
+//     --generate ../../target/test-models/generative/tiny_decoder [--prompt "Beautiful is better than"]
+//     [--max-tokens 64] [--expect-text " is better than…"]
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,9 +33,11 @@ import type { KeyringPair } from '@polkadot/keyring/types';
 import type { Codec } from '@polkadot/types/types';
 import type { AccountInfo, EventRecord } from '@polkadot/types/interfaces';
 import type { Option, Vec } from '@polkadot/types';
-import { u8aToHex, hexToU8a } from '@polkadot/util';
+import { hexToU8a, stringToU8a, u8aConcat, u8aToHex } from '@polkadot/util';
 import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
-import { connect, type Quote, type ReceiptProof, type RequestStatus } from './rpc.js';
+import {
+  connect, type Generation, type GenerationAnswer, type Quote, type ReceiptProof, type RequestStatus, type TokenStreamItem,
+} from './rpc.js';
 import { readProven } from './trie.js';
 import { finalizedAfter, proveArchivedReceipt } from './archive.js';
 import { registerNode } from './nodes.js';
@@ -40,8 +49,15 @@ const { values: options } = parseArgs({
     ws: { type: 'string', default: process.env.VERIML_WS ?? 'ws://127.0.0.1:9944' },
     model: { type: 'string', default: join(here, '..', 'models', 'linear.onnx') },
     input: { type: 'string', default: join(here, '..', 'models', 'linear.input.json') },
-    name: { type: 'string', default: 'quickstart-linear' },
+    // Default: quickstart-linear, or quickstart-decoder with --generate.
+    name: { type: 'string' },
     expect: { type: 'string' },
+    // A folder with a decoder's model.onnx and tokenizer.json: generate instead.
+    generate: { type: 'string' },
+    prompt: { type: 'string', default: 'Beautiful is better than' },
+    'max-tokens': { type: 'string', default: '64' },
+    'context-length': { type: 'string', default: '128' },
+    'expect-text': { type: 'string' },
   },
 });
 
@@ -94,14 +110,8 @@ function eventField(events: EventRecord[], section: string, method: string, name
   return found.event.data[index];
 }
 
-/** The model author: uploads the bytes in chunks (all sent at once), then registers the model. */
-async function registerModel(api: ApiPromise, author: KeyringPair, bytes: Uint8Array, hash: string, inputs: Tensor[]) {
-  step(`model author ${author.address}: upload and register the model`);
-  const existing = await api.query.models.models(hash) as Option<Codec>;
-  if (existing.isSome) {
-    say(`model ${hash} is registered already; nothing to do`);
-    return;
-  }
+/** Uploads `bytes` (content hash `hash`) in chunks, all sent at once. */
+async function upload(api: ApiPromise, author: KeyringPair, bytes: Uint8Array, hash: string) {
   const chunkBytes = Number(api.consts.models.maxChunkBytes.toString());
   let nonce = Number((await api.rpc.system.accountNextIndex(author.address)).toString());
   const sent = [send(api, api.tx.models.beginUpload(hash, bytes.length), author, nonce++)];
@@ -111,11 +121,42 @@ async function registerModel(api: ApiPromise, author: KeyringPair, bytes: Uint8A
   }
   await Promise.all(sent);
   say(`uploaded ${bytes.length} bytes in ${sent.length - 1} chunk(s); deposit held while the model is registered`);
+}
+
+/** Whether `hash` is registered already (then the author has nothing to do). */
+async function registered(api: ApiPromise, hash: string) {
+  const existing = await api.query.models.models(hash) as Option<Codec>;
+  if (existing.isSome) say(`model ${hash} is registered already; nothing to do`);
+  return existing.isSome;
+}
+
+/** The model author: uploads the bytes, then registers the model. */
+async function registerModel(api: ApiPromise, author: KeyringPair, bytes: Uint8Array, hash: string, inputs: Tensor[]) {
+  step(`model author ${author.address}: upload and register the model`);
+  if (await registered(api, hash)) return;
+  await upload(api, author, bytes, hash);
   const specs = inputs.map(({ dtype, shape }) => ({ dtype, shape }));
   const price = VML / 100n;
-  const { events } = await send(api, api.tx.models.registerModel(hash, options.name, 1, specs, price), author);
-  say(`registered as "${options.name}" v1 at ${price} planck per inference `
+  const { events } = await send(api, api.tx.models.registerModel(hash, options.name ?? 'quickstart-linear', 1, specs, price), author);
+  say(`registered as "${options.name ?? 'quickstart-linear'}" v1 at ${price} planck per inference `
     + `(models.ModelRegistered, model ${eventField(events, 'models', 'ModelRegistered', 'modelHash').toString()})`);
+}
+
+/** A decoder in Hugging Face's layout and its `tokenizer.json`, as files and content hashes. */
+interface Decoder { model: Uint8Array; hash: string; tokenizer: Uint8Array; tokenizerHash: string }
+
+/** The model author: uploads a decoder and its tokenizer, then registers them, priced per token. */
+async function registerDecoder(api: ApiPromise, author: KeyringPair, decoder: Decoder) {
+  step(`model author ${author.address}: upload and register the decoder with its tokenizer`);
+  if (await registered(api, decoder.hash)) return;
+  await upload(api, author, decoder.tokenizer, decoder.tokenizerHash);
+  await upload(api, author, decoder.model, decoder.hash);
+  const price = VML / 1000n;
+  const context = Number(options['context-length']);
+  const name = options.name ?? 'quickstart-decoder';
+  await send(api, api.tx.models.registerDecoder(decoder.hash, name, 1, context, decoder.tokenizerHash, price), author);
+  say(`registered as "${name}" v1 for ${context} tokens of context at ${price} planck per token `
+    + '(models.registerDecoder: the engine ran its first and last steps to measure it)');
 }
 
 /**
@@ -209,6 +250,23 @@ async function requestAndCheck(api: ApiPromise, user: KeyringPair, bytes: Uint8A
   say(`verified in block #${result.verifiedIn} by re-execution, final in #${finalized.number.toNumber()}; `
     + `computed by ${result.executor}`);
 
+  const inputsType = api.tx.inference.request.meta.args[1].type.toString();
+  const inputHash = blake2AsHex(api.createType(inputsType, inputs).toU8a(), 256);
+  const outputs = await proveReceipt(api, request, result, hash, inputHash);
+
+  // Each output read by its own dtype: a classifier's int64 label is a label, not a float.
+  outputs.forEach((tensor, i) => say(`output ${i}: ${describe(tensor)}`));
+  say(`result hash ${result.resultHash} (compare: veriml-node infer --model … --input …)`);
+  return outputs.flatMap((tensor) => decodeTensor(tensor) as (number | bigint | boolean)[]);
+}
+
+/**
+ * Proves request `request`'s final `result` without trusting the node: its receipt against
+ * the state root of a finalised header, committing to model `hash`, `inputHash` and the
+ * outputs; then again from the node's archive against the header's Merkle Mountain Range
+ * root. Resolves with the outputs.
+ */
+async function proveReceipt(api: ApiPromise, request: number, result: RequestStatus, hash: string, inputHash: string) {
   // The receipt, proven against the state root of a finalised header: no trust in this node.
   const { at, key, receipt, proof } = (await api.rpc.veriml.receiptProof(request, result.finalizedIn))
     .toJSON() as unknown as ReceiptProof;
@@ -222,8 +280,6 @@ async function requestAndCheck(api: ApiPromise, user: KeyringPair, bytes: Uint8A
   say(`receipt proven by block #${header.number.toNumber()}'s state root ${header.stateRoot.toHex().slice(0, 18)}…`);
 
   // The receipt commits to this model, these inputs and these outputs.
-  const inputsType = api.tx.inference.request.meta.args[1].type.toString();
-  const inputHash = blake2AsHex(api.createType(inputsType, inputs).toU8a(), 256);
   const outputs = hexToU8a(result.outputs!);
   const checks: [string, boolean][] = [
     ['model hash', decoded.modelHash === hash],
@@ -245,11 +301,89 @@ async function requestAndCheck(api: ApiPromise, user: KeyringPair, bytes: Uint8A
   say(`receipt proven again by block #${archived.header.number.toNumber()}'s range root `
     + `(leaf of block #${archived.leaf.block}, ${archived.leaf.receipts} receipt(s) in it): provable after it leaves state`);
 
-  // Each output read by its own dtype: a classifier's int64 label is a label, not a float.
-  const tensors = api.createType(inputsType, outputs).toJSON() as unknown as Tensor[];
-  tensors.forEach((tensor, i) => say(`output ${i}: ${describe(tensor)}`));
-  say(`result hash ${result.resultHash} (compare: veriml-node infer --model … --input …)`);
-  return tensors.flatMap((tensor) => decodeTensor(tensor) as (number | bigint | boolean)[]);
+  const inputsType = api.tx.inference.request.meta.args[1].type.toString();
+  return api.createType(inputsType, outputs).toJSON() as unknown as Tensor[];
+}
+
+/**
+ * The user: tokenizes the prompt, requests a generation, prints its text as the node streams
+ * it, then waits for the verified, final result and proves it. Resolves with the text.
+ */
+async function generateAndCheck(api: ApiPromise, user: KeyringPair, decoder: Decoder) {
+  step(`user ${user.address}: request a generation and check its result`);
+  const maxTokens = Number(options['max-tokens']);
+  // The prompt's tokens by the decoder's registered tokenizer, and where to stop.
+  const { tokens: prompt, stopTokens } = (await api.rpc.veriml.tokenize(decoder.hash, options.prompt))
+    .toJSON() as unknown as { tokens: number[]; stopTokens: number[] };
+  say(`prompt ${JSON.stringify(options.prompt)}: ${prompt.length} tokens; stops at ${JSON.stringify(stopTokens)}`);
+  const maxFee = 10n * VML;
+  const sampling = { Greedy: null };
+  const { events } = await send(api,
+    api.tx.inference.generate(decoder.hash, prompt, maxTokens, stopTokens, sampling, maxFee), user);
+  const request = Number(eventField(events, 'inference', 'Requested', 'request').toString());
+  const fee = eventField(events, 'inference', 'Requested', 'fee').toJSON() as Record<string, string | number>;
+  say(`request #${request}: ${maxTokens} tokens at most, greedy; held ${JSON.stringify(fee)} planck `
+    + '(the part for tokens not made is refunded)');
+
+  // The tokens as the node's worker chooses them, then its answer on chain, then the result.
+  const streamed: number[] = [];
+  let [text, notifications] = ['', 0];
+  let answer: GenerationAnswer | undefined;
+  // The generation as the block with its answer has it: its seed, drawn with its node.
+  let terms: Promise<Generation> | undefined;
+  const result = await new Promise<RequestStatus>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no final result within 300 s')), 300_000);
+    process.stdout.write('   text: ');
+    api.rpc.veriml.subscribeTokens(request, (json: Codec) => {
+      const item = json.toJSON() as unknown as TokenStreamItem;
+      if (item.kind === 'tokens') {
+        streamed.push(...item.tokens);
+        notifications += 1;
+        text += item.text ?? '';
+        process.stdout.write(item.text ?? '');
+      } else if (item.kind === 'generated') {
+        text += item.text ?? '';
+        process.stdout.write(`${item.text ?? ''}\n`);
+        say(`the node generated ${item.tokens} tokens (end: ${item.end}), streamed in ${notifications} notification(s)`);
+      } else if (item.kind === 'proposed') {
+        answer = item.answer;
+        terms = api.rpc.veriml.generation(request, item.at).then((json) => json.toJSON() as unknown as Generation);
+        say(`its answer is on chain: ${item.answer.tokens.length} tokens, steps root ${item.answer.stepsRoot}, `
+          + `settles at block #${item.answer.settlesAt} unless challenged`);
+      } else {
+        clearTimeout(timer);
+        resolve(item);
+      }
+    }).catch((error: Error) => { clearTimeout(timer); reject(error); });
+  });
+  if (result.status !== 'completed') throw new Error(`generation #${request} ${result.status}: ${result.error ?? ''}`);
+  say(`settled in block #${result.verifiedIn} (${result.verifiedBy}), computed by ${result.executor}`);
+
+  // The receipt's outputs are the tokens and the steps root: those streamed and answered.
+  const generation = await api.query.inference.generations(request) as Option<Codec>;
+  if (generation.isSome) throw new Error('a settled generation is still open');
+  // The receipt commits to this request: prompt, max tokens, stop tokens, sampling and seed.
+  const { seed } = await terms!;
+  const generateArgs = api.tx.inference.generate.meta.args;
+  const inputHash = blake2AsHex(u8aConcat(
+    stringToU8a('veriml/generation'),
+    api.createType(generateArgs[1].type.toString(), prompt).toU8a(),
+    api.createType('u32', maxTokens).toU8a(),
+    api.createType(generateArgs[3].type.toString(), stopTokens).toU8a(),
+    api.createType(generateArgs[4].type.toString(), sampling).toU8a(),
+    api.createType('Option<[u8; 32]>', seed).toU8a(),
+  ), 256);
+  const outputs = await proveReceipt(api, request, result, decoder.hash, inputHash);
+  const tokens = (decodeTensor(outputs[0]) as bigint[]).map(Number);
+  const root = u8aToHex(Uint8Array.from(decodeTensor(outputs[1]) as number[]));
+  if (JSON.stringify(tokens) !== JSON.stringify(streamed)) throw new Error('the receipt\'s tokens are not those streamed');
+  if (!answer || JSON.stringify(answer.tokens) !== JSON.stringify(tokens) || answer.stepsRoot !== root) {
+    throw new Error('the receipt\'s tokens and steps root are not the answer\'s');
+  }
+  say(`receipt's tokens and steps root are those streamed and answered (${tokens.length} tokens)`);
+  say(`result hash ${result.resultHash} (compare: veriml-node infer --generate --model … --tokenizer … `
+    + `--prompt ${JSON.stringify(options.prompt)} --max-tokens ${maxTokens} prints it as its generation hash)`);
+  return text;
 }
 
 /** Whether `actual` is `expected` (as given to --expect): integers and booleans exactly, floats within 1e-5. */
@@ -264,6 +398,10 @@ async function main() {
   await cryptoWaitReady();
   const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
   const [author, operator, user] = ['//Alice', '//Bob', '//Dave'].map((uri) => keyring.addFromUri(uri));
+  if (options.generate !== undefined) {
+    await generation(keyring, author, operator, user, options.generate);
+    return;
+  }
   const bytes = new Uint8Array(readFileSync(options.model));
   const hash = blake2AsHex(bytes, 256);
   const inputs = readInputs(options.input);
@@ -283,6 +421,29 @@ async function main() {
       say(`outputs equal --expect`);
     }
     step('done: a paid inference, computed, verified by re-execution, final and proven');
+  } finally {
+    await api.disconnect();
+  }
+}
+
+/** `--generate folder`: the three people of a generation of the decoder in `folder`. */
+async function generation(keyring: Keyring, author: KeyringPair, operator: KeyringPair, user: KeyringPair, folder: string) {
+  const file = (name: string) => new Uint8Array(readFileSync(join(folder, name)));
+  const [model, tokenizer] = [file('model.onnx'), file('tokenizer.json')];
+  const decoder = { model, hash: blake2AsHex(model, 256), tokenizer, tokenizerHash: blake2AsHex(tokenizer, 256) };
+  const api = await connect(options.ws);
+  try {
+    const [chain, head] = await Promise.all([api.rpc.system.chain(), api.rpc.chain.getHeader()]);
+    step(`connected to ${options.ws}: ${chain.toString()} at block #${head.number.toNumber()}`);
+    say(`decoder ${folder}: ${model.length} bytes, content hash ${decoder.hash}; tokenizer ${decoder.tokenizerHash}`);
+    await registerDecoder(api, author, decoder);
+    await serveModel(api, operator, keyring, decoder.hash);
+    const text = await generateAndCheck(api, user, decoder);
+    if (options['expect-text'] !== undefined) {
+      if (text !== options['expect-text']) throw new Error(`the text ${JSON.stringify(text)} differs from --expect-text`);
+      say('text equals --expect-text');
+    }
+    step('done: a paid generation, streamed, unchallenged through its window, final and proven');
   } finally {
     await api.disconnect();
   }

@@ -31,6 +31,12 @@ declare module '@polkadot/rpc-core/types/jsonrpc' {
       request: AugmentedRpc<(request: RequestId, at?: BlockHash | string | Uint8Array) => Observable<Json>>;
       /** Yields a request's result once it is final (a `RequestStatus` with `finalizedIn`), then ends. */
       subscribeResult: AugmentedRpc<(request: RequestId) => Observable<Json>>;
+      /** A prompt's tokens by a registered decoder's tokenizer: `{ tokens, stopTokens }`. */
+      tokenize: AugmentedRpc<(model: Hash, text: string, at?: BlockHash | string | Uint8Array) => Observable<Json>>;
+      /** An open generation's terms and its answer: a `Generation`. */
+      generation: AugmentedRpc<(request: RequestId, at?: BlockHash | string | Uint8Array) => Observable<Json>>;
+      /** Streams a generation as it is made and settled (`TokenStreamItem`s), ending with its result. */
+      subscribeTokens: AugmentedRpc<(request: RequestId) => Observable<Json>>;
     };
   }
 }
@@ -78,8 +84,62 @@ export const verimlRpc: Record<string, Record<string, DefinitionRpc | Definition
       pubsub: ['result', 'subscribeResult', 'unsubscribeResult'],
       type: 'Json',
     },
+    tokenize: {
+      description: 'A prompt\'s tokens by a registered decoder\'s tokenizer: { tokens, stopTokens }.',
+      params: [
+        { name: 'model', type: 'H256' },
+        { name: 'text', type: 'Text' },
+        { name: 'at', type: 'BlockHash', isOptional: true },
+      ],
+      type: 'Json',
+    },
+    generation: {
+      description: 'An open generation: prompt, maxTokens, stopTokens, sampling, seed and its answer.',
+      params: [{ name: 'request', type: 'u64' }, { name: 'at', type: 'BlockHash', isOptional: true }],
+      type: 'Json',
+    },
+    subscribeTokens: {
+      description: 'Streams a generation: its tokens as the node chooses them, its answer, then its result.',
+      params: [{ name: 'request', type: 'u64' }],
+      pubsub: ['tokens', 'subscribeTokens', 'unsubscribeTokens'],
+      type: 'Json',
+    },
   },
 };
+
+/** A node's answer to a generation, in its challenge window. */
+export interface GenerationAnswer {
+  node: string;
+  tokens: number[];
+  /** The Merkle root over its steps' state hashes. */
+  stepsRoot: string;
+  engineVersion: number;
+  /** It settles at the start of this block unless a challenge shows it wrong before. */
+  settlesAt: number;
+}
+
+/** `veriml_generation`: an open generation request. */
+export interface Generation {
+  request: number;
+  prompt: number[];
+  maxTokens: number;
+  stopTokens: number[];
+  sampling: { greedy: null } | { seeded: { temperatureMilli: number; topK: number; topPMicro: number } };
+  /** Drawn with its first nodes (hex); null before. */
+  seed: string | null;
+  answer: GenerationAnswer | null;
+}
+
+/** A `veriml_tokens` notification (`veriml_subscribeTokens`), by its `kind`. */
+export type TokenStreamItem =
+  /** Tokens the node's worker chose, from index `from` on, and the text they settle (only from the node that generates it). */
+  | { kind: 'tokens'; from: number; tokens: number[]; text: string | null }
+  /** The node's run ended: at a stop token, at `maxTokens`, or failed (it does not answer); the rest of the text. */
+  | { kind: 'generated'; tokens: number; end: 'stopToken' | 'maxTokens' | 'failed'; text: string | null }
+  /** An answer entered best block `at`: the tokens that settle unless challenged. */
+  | { kind: 'proposed'; at: string; answer: GenerationAnswer }
+  /** The request's final status (completed: its outputs the tokens and the steps root); the stream ends. */
+  | ({ kind: 'result' } & RequestStatus);
 
 /** `veriml_quote`: planck amounts as decimal strings. */
 export interface Quote {
@@ -92,7 +152,7 @@ export interface Quote {
 /** `veriml_request` (and `veriml_result` notifications, which add `finalizedIn`). */
 export interface RequestStatus {
   request: number;
-  status: 'pending' | 'assigned' | 'completed' | 'failed' | 'closed';
+  status: 'pending' | 'assigned' | 'proposed' | 'disputed' | 'completed' | 'failed' | 'closed';
   /** Content hash of the model (all but `closed`). */
   model?: string;
   /** `blake2_256(SCALE(inputs))` (all but `closed`). */
@@ -108,6 +168,8 @@ export interface RequestStatus {
   executor?: string;
   engineVersion?: number;
   verifiedIn?: number;
+  /** `ReExecution` or `Unchallenged`. */
+  verifiedBy?: string;
   resultHash?: string;
   /** `blake2_256(outputs)`. */
   outputHash?: string;

@@ -9,30 +9,37 @@
 
 use std::{marker::PhantomData, sync::Arc};
 
-use codec::Encode;
+use codec::{Decode, Encode};
 use futures::{future, StreamExt};
 use jsonrpsee::{
 	core::{async_trait, RpcResult, SubscriptionResult},
 	proc_macros::rpc,
 	types::ErrorObjectOwned,
-	PendingSubscriptionSink, SubscriptionMessage,
+	PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink,
 };
-use pallet_inference_requests::{runtime_api::InferenceApi, OpenStatus, RequestInfo};
+use pallet_inference_requests::{
+	runtime_api::InferenceApi, GenerationAnswerInfo, GenerationInfo, OpenStatus, RequestInfo,
+};
 use pallet_model_registry::runtime_api::ModelsApi;
 use sc_client_api::{Backend, BlockBackend, BlockchainEvents, ProofProvider, StorageProvider};
 use sp_api::{ApiError, ApiExt, ProvideRuntimeApi};
 use sp_blockchain::HeaderBackend;
 use sp_core::{
-	offchain::{storage::OffchainDb, OffchainDbExt},
+	offchain::{storage::OffchainDb, DbExternalities, OffchainDbExt, StorageKind},
 	storage::StorageKey,
 	Bytes, H256,
 };
 use sp_runtime::traits::Block as BlockT;
+use veriml_engine::tokenizer::Tokenizer;
 use veriml_primitives::{
+	generation::{token_stream_key, SamplingChoice, StreamEnd, TokenStream},
 	requests::{Fee, QuoteError, RequestId},
 	verification::{ArchiveError, Outcome},
 };
 use veriml_runtime::{AccountId, Balance, BlockNumber};
+
+/// How often `veriml_subscribeTokens` looks for the tokens this node's worker chose.
+const TOKEN_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Error codes of the `veriml_*` methods (JSON-RPC `error.code`).
 pub mod error_code {
@@ -61,6 +68,9 @@ pub mod error_code {
 	/// The node keeps no chunk under this hash (never stored, or stored in blocks whose
 	/// bodies it pruned or never synced).
 	pub const UNKNOWN_CHUNK: i32 = 7011;
+	/// The request is not an open generation at the block asked about (not a generation, or
+	/// settled: its receipt is the request's, `veriml_request`).
+	pub const NOT_A_GENERATION: i32 = 7012;
 }
 
 /// A failed runtime API call: the block's state unavailable (unknown or pruned) as when the
@@ -138,6 +148,47 @@ pub trait VerimlApi<BlockHash> {
 		item = serde_json::Value
 	)]
 	async fn subscribe_result(&self, request: RequestId) -> SubscriptionResult;
+
+	/// Generation request `request` at block `at` (default: the best block), while it is open:
+	/// `{ request, prompt, maxTokens, stopTokens, sampling, seed, answer }`, `answer` being the
+	/// node's answer in its challenge window (`{ node, tokens, stepsRoot, engineVersion,
+	/// settlesAt }`) or null. Refused with 7007 if no such request was made, with 7012 if it is
+	/// not an open generation (once settled, its receipt is the request's: `veriml_request`).
+	/// The prompt tokens of `text` for the registered decoder `model` at block `at` (default:
+	/// the best block), by its registered `tokenizer.json` as `veriml-node infer --generate`
+	/// encodes a prompt (with the special tokens its post-processor adds): `{ tokens,
+	/// stopTokens }`, `stopTokens` being the tokenizer's special tokens (where the CLI stops by
+	/// default). 7001 if `model` is not a registered decoder at `at`.
+	#[method(name = "veriml_tokenize")]
+	fn tokenize(&self, model: H256, text: String, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
+
+	#[method(name = "veriml_generation")]
+	fn generation(&self, request: RequestId, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
+
+	/// Streams generation `request` as it is made and settled, each item an object with a
+	/// `kind`:
+	/// - `tokens` (`{ from, tokens, text }`): the tokens this node's inference worker chose,
+	///   from index `from` on, as it chooses them, and the text they settle by the decoder's
+	///   tokenizer (only where this node generates the request: the node assigned to it; other
+	///   nodes stream no tokens);
+	/// - `generated` (`{ tokens, end, text }`): its run ended (`end`: `stopToken`,
+	///   `maxTokens`, or `failed`: a step was refused and the node does not answer), with the
+	///   rest of the text;
+	/// - `proposed` (`{ at, answer }`): an answer entered the best block `at` (what the
+	///   chain settles on: compare its tokens with the streamed ones); again if a challenge
+	///   reopened the request and another answer entered;
+	/// - `result`: what `veriml_request` answers at the first finalised block where the
+	///   request is `completed` (its outputs the tokens and the steps root), `failed` or
+	///   `closed`, with `finalizedIn`; then the stream ends.
+	///
+	/// Refused at once with 7007 if the request does not exist at the best block, with 7012 if
+	/// it is open and not a generation.
+	#[subscription(
+		name = "veriml_subscribeTokens" => "veriml_tokens",
+		unsubscribe = "veriml_unsubscribeTokens",
+		item = serde_json::Value
+	)]
+	async fn subscribe_tokens(&self, request: RequestId) -> SubscriptionResult;
 }
 
 /// Implements [`VerimlApiServer`] over a full client.
@@ -171,6 +222,101 @@ where
 			.map(|value| value.map(|data| data.0))
 			.map_err(|e| error(error_code::STATE_UNAVAILABLE, format!("state at block {at:?} is unavailable: {e}")))
 	}
+}
+
+impl<C, Block, BE> Veriml<C, Block, BE>
+where
+	Block: BlockT<Hash = H256>,
+	BE: Backend<Block> + 'static,
+	C: ProvideRuntimeApi<Block> + 'static,
+	C::Api: InferenceApi<Block, AccountId, Balance, BlockNumber>,
+{
+	/// Generation `request` at `at` through `InferenceApi::generation` (version 6).
+	fn generation_at(
+		&self,
+		at: Block::Hash,
+		request: RequestId,
+	) -> RpcResult<Option<GenerationInfo<AccountId, BlockNumber>>> {
+		let api = self.client.runtime_api();
+		let version = api
+			.api_version::<dyn InferenceApi<Block, AccountId, Balance, BlockNumber>>(at)
+			.map_err(|e| api_error(at, e))?;
+		if version.unwrap_or(0) < 6 {
+			return Err(error(
+				error_code::RUNTIME_API,
+				format!("the runtime at block {at:?} has no generations (InferenceApi version {version:?}, 6 needed)"),
+			));
+		}
+		api.generation(at, request).map_err(|e| api_error(at, e))
+	}
+
+	/// The registered `tokenizer.json` of decoder `model` at `at`, checked against its hash.
+	fn tokenizer_at(&self, at: Block::Hash, model: H256) -> RpcResult<Tokenizer>
+	where
+		C::Api: ModelsApi<Block, AccountId, Balance, BlockNumber>,
+	{
+		let api = self.client.runtime_api();
+		let not_a_decoder =
+			|| error(error_code::UNKNOWN_MODEL, format!("no decoder {model:?} is registered at block {at:?}"));
+		let terms = api.decoder(at, model).map_err(|e| api_error(at, e))?.ok_or_else(not_a_decoder)?;
+		let bytes = api.tokenizer(at, model).map_err(|e| api_error(at, e))?.ok_or_else(not_a_decoder)?;
+		if veriml_inference_primitives::model_hash(&bytes) != terms.tokenizer_hash {
+			return Err(error(
+				error_code::CORRUPT_STATE,
+				format!("the stored tokenizer of decoder {model:?} does not hash to its tokenizer hash"),
+			));
+		}
+		std::str::from_utf8(&bytes)
+			.map_err(|e| e.to_string())
+			.and_then(Tokenizer::from_json)
+			.map_err(|e| error(error_code::RUNTIME_API, format!("the tokenizer of decoder {model:?}: {e}")))
+	}
+
+	/// The tokens this node's inference worker has chosen for `request`, if it generates it.
+	fn token_stream(&self, request: RequestId) -> Option<TokenStream> {
+		let mut db = self.offchain_db.clone()?;
+		let bytes = db.local_storage_get(StorageKind::PERSISTENT, &token_stream_key(request))?;
+		TokenStream::decode(&mut &bytes[..]).ok()
+	}
+}
+
+fn generation_answer_json(answer: &GenerationAnswerInfo<AccountId, BlockNumber>) -> serde_json::Value {
+	serde_json::json!({
+		"node": answer.node,
+		"tokens": answer.tokens,
+		"stepsRoot": answer.steps_root,
+		"engineVersion": answer.engine_version,
+		"settlesAt": answer.settles_at,
+	})
+}
+
+fn generation_json(request: RequestId, generation: &GenerationInfo<AccountId, BlockNumber>) -> serde_json::Value {
+	let sampling = match generation.sampling {
+		SamplingChoice::Greedy => serde_json::json!({ "greedy": null }),
+		SamplingChoice::Seeded { temperature_milli, top_k, top_p_micro } => serde_json::json!({
+			"seeded": { "temperatureMilli": temperature_milli, "topK": top_k, "topPMicro": top_p_micro },
+		}),
+	};
+	serde_json::json!({
+		"request": request,
+		"prompt": generation.prompt,
+		"maxTokens": generation.max_tokens,
+		"stopTokens": generation.stop_tokens,
+		"sampling": sampling,
+		"seed": generation.seed.map(|seed| Bytes(seed.to_vec())),
+		"answer": generation.answer.as_ref().map(generation_answer_json),
+	})
+}
+
+/// Sends `item` to a subscription's client.
+async fn send_json(sink: &SubscriptionSink, item: &serde_json::Value) -> SubscriptionResult {
+	sink.send(SubscriptionMessage::from_json(item)?).await?;
+	Ok(())
+}
+
+/// Whether `veriml_request`'s `answer` is one that no later block changes.
+fn is_final(answer: &serde_json::Value) -> bool {
+	matches!(answer["status"].as_str(), Some("completed" | "failed" | "closed"))
 }
 
 fn fee_json(fee: &Fee<Balance>) -> serde_json::Value {
@@ -394,9 +540,9 @@ where
 		loop {
 			// Not yet in the finalised state (7007) counts as not final yet.
 			if let Ok(mut answer) = self.request(request, Some(at)) {
-				if matches!(answer["status"].as_str(), Some("completed" | "failed" | "closed")) {
+				if is_final(&answer) {
 					answer["finalizedIn"] = serde_json::json!(at);
-					sink.send(SubscriptionMessage::from_json(&answer)?).await?;
+					send_json(&sink, &answer).await?;
 					return Ok(());
 				}
 			}
@@ -404,6 +550,123 @@ where
 				future::Either::Left((Some(notification), _)) => at = notification.hash,
 				// The node is shutting down, or the client unsubscribed.
 				_ => return Ok(()),
+			}
+		}
+	}
+
+	fn tokenize(&self, model: H256, text: String, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let tokenizer = self.tokenizer_at(at, model)?;
+		Ok(serde_json::json!({
+			"tokens": tokenizer.encode_with_special_tokens(&text),
+			"stopTokens": tokenizer.special_tokens(),
+		}))
+	}
+
+	fn generation(&self, request: RequestId, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		match self.generation_at(at, request)? {
+			Some(generation) => Ok(generation_json(request, &generation)),
+			None => {
+				// 7007 where no such request was made.
+				self.request(request, Some(at))?;
+				Err(error(
+					error_code::NOT_A_GENERATION,
+					format!("request {request} is not an open generation at block {at:?}"),
+				))
+			},
+		}
+	}
+
+	async fn subscribe_tokens(&self, pending: PendingSubscriptionSink, request: RequestId) -> SubscriptionResult {
+		let best = self.client.info().best_hash;
+		// Settled already: no tokens, its result as soon as it is final (as
+		// `veriml_subscribeResult`'s).
+		let (refusal, settled) = match self.request(request, Some(best)) {
+			Err(refusal) => (Some(refusal), false),
+			Ok(answer) if is_final(&answer) => (None, true),
+			Ok(_) => match self.generation_at(best, request) {
+				Err(refusal) => (Some(refusal), false),
+				Ok(None) => (
+					Some(error(
+						error_code::NOT_A_GENERATION,
+						format!("request {request} is not an open generation at block {best:?}"),
+					)),
+					false,
+				),
+				Ok(Some(_)) => (None, false),
+			},
+		};
+		if let Some(refusal) = refusal {
+			pending.reject(refusal).await;
+			return Ok(());
+		}
+		// The text the tokens settle, where the decoder's tokenizer can be read.
+		let model = self
+			.request(request, Some(best))
+			.ok()
+			.and_then(|answer| serde_json::from_value(answer["model"].clone()).ok());
+		let tokenizer = model.and_then(|model| self.tokenizer_at(best, model).ok());
+		let mut text = tokenizer.as_ref().map(Tokenizer::stream);
+		let sink = pending.accept().await?;
+		// Tokens sent, whether the run's end was, the root of the answer last sent, and the
+		// blocks last read.
+		let mut sent = 0;
+		let mut ended = false;
+		let mut proposed = None;
+		let mut read = None;
+		loop {
+			if let Some(stream) = self.token_stream(request).filter(|_| !settled) {
+				// A run started again makes the same tokens: only those not sent yet are.
+				if let Some(new) = stream.tokens.get(sent..).filter(|new| !new.is_empty()) {
+					let settled = text.as_mut().map(|text| {
+						let bytes: Vec<u8> =
+							new.iter().flat_map(|token| text.push(*token).unwrap_or_default()).collect();
+						String::from_utf8_lossy(&bytes).into_owned()
+					});
+					let item = serde_json::json!({ "kind": "tokens", "from": sent, "tokens": new, "text": settled });
+					send_json(&sink, &item).await?;
+					sent = stream.tokens.len();
+				}
+				if let Some(end) = stream.end.filter(|_| !ended && stream.tokens.len() == sent) {
+					let end = match end {
+						StreamEnd::StopToken => "stopToken",
+						StreamEnd::MaxTokens => "maxTokens",
+						StreamEnd::Failed => "failed",
+					};
+					let rest = text.take().map(|text| String::from_utf8_lossy(&text.finish()).into_owned());
+					let item = serde_json::json!({ "kind": "generated", "tokens": sent, "end": end, "text": rest });
+					send_json(&sink, &item).await?;
+					ended = true;
+				}
+			}
+			let info = self.client.info();
+			if read != Some((info.best_hash, info.finalized_hash)) {
+				read = Some((info.best_hash, info.finalized_hash));
+				let answer = self.generation_at(info.best_hash, request).ok().flatten().and_then(|g| g.answer);
+				if let Some(answer) = answer.filter(|answer| proposed != Some(answer.steps_root)) {
+					proposed = Some(answer.steps_root);
+					let item = serde_json::json!({
+						"kind": "proposed",
+						"at": info.best_hash,
+						"answer": generation_answer_json(&answer),
+					});
+					send_json(&sink, &item).await?;
+				}
+				// Not yet in the finalised state (7007) counts as not final yet.
+				if let Ok(mut answer) = self.request(request, Some(info.finalized_hash)) {
+					if is_final(&answer) {
+						answer["kind"] = "result".into();
+						answer["finalizedIn"] = serde_json::json!(info.finalized_hash);
+						send_json(&sink, &answer).await?;
+						return Ok(());
+					}
+				}
+			}
+			let tick = Box::pin(tokio::time::sleep(TOKEN_POLL));
+			if let future::Either::Right(_) = future::select(tick, Box::pin(sink.closed())).await {
+				// The node is shutting down, or the client unsubscribed.
+				return Ok(());
 			}
 		}
 	}

@@ -39,6 +39,14 @@ use veriml_primitives::{
 	verification::{Job, Outcome, ResultVerifier},
 };
 
+/// An open generation as an inference node's off-chain worker runs it: its terms, its
+/// decoder's, and its sampling with the seed drawn.
+pub(crate) struct GenerationToRun<T: Config> {
+	pub generation: GenerationOf<T>,
+	pub decoder: DecoderSpec,
+	pub sampling: Sampling,
+}
+
 impl<T: Config> Pallet<T> {
 	/// Checks a generation request of `model` and opens it; returns its id.
 	pub(crate) fn create_generation(
@@ -508,15 +516,12 @@ impl<T: Config> Pallet<T> {
 
 	/// The decoder terms, seed and sampling of open generation `id`, for an inference node's
 	/// off-chain worker: `None` where it is not a generation or its seed is not drawn.
-	pub(crate) fn generation_to_run(
-		id: RequestId,
-		request: &RequestOf<T>,
-	) -> Option<(GenerationOf<T>, DecoderSpec, Sampling)> {
+	pub(crate) fn generation_to_run(id: RequestId, request: &RequestOf<T>) -> Option<GenerationToRun<T>> {
 		let generation = Generations::<T>::get(id)?;
 		generation.seed?;
 		let decoder = T::Models::decoder(&request.model)?;
 		let sampling = Self::sampling_of(&generation);
-		Some((generation, decoder, sampling))
+		Some(GenerationToRun { generation, decoder, sampling })
 	}
 
 	/// Generates `generation` of `request` with the chain's engine, each step within the
@@ -526,13 +531,14 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn run_generation(
 		id: RequestId,
 		request: &RequestOf<T>,
-		generation: &GenerationOf<T>,
-		decoder: &DecoderSpec,
-		sampling: Sampling,
+		to_run: &GenerationToRun<T>,
 		node: &T::AccountId,
 		keep: Option<u32>,
+		on_token: impl FnMut(TokenId),
 	) -> Result<(veriml_inference_primitives::generation::Generated, Option<Vec<Tensor>>), alloc::string::String> {
 		use veriml_inference_primitives::generation::{generate_steps, StepFault};
+		let GenerationToRun { generation, decoder, sampling } = to_run;
+		let sampling = *sampling;
 		let terms = GenerationTerms {
 			prompt: &generation.prompt,
 			max_tokens: generation.max_tokens,
@@ -553,7 +559,7 @@ impl<T: Config> Pallet<T> {
 			}
 			Ok(execution)
 		};
-		match generate_steps(&decoder.layout, terms, u64::MAX, run, |_| {}) {
+		match generate_steps(&decoder.layout, terms, u64::MAX, run, on_token) {
 			Ok(generated) => Ok((generated, kept)),
 			Err(StepFault::Run { error: None, .. }) if kept.is_some() => Ok((
 				veriml_inference_primitives::generation::Generated {

@@ -67,7 +67,7 @@ mod offchain;
 mod try_state;
 mod views;
 
-pub use views::{runtime_api, OpenRequest, OpenStatus, RequestInfo};
+pub use views::{runtime_api, GenerationAnswerInfo, GenerationInfo, OpenRequest, OpenStatus, RequestInfo};
 #[cfg(feature = "runtime-benchmarks")]
 pub mod benchmark_helpers;
 #[cfg(feature = "runtime-benchmarks")]

@@ -18,11 +18,12 @@ use frame_support::traits::Get;
 use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
 use sp_runtime::{offchain::storage::StorageValueRef, traits::Saturating};
 use veriml_inference_primitives::generation::steps_proof;
+use veriml_inference_primitives::generation::TokenId;
 use veriml_inference_primitives::{result_hash, EngineError};
 use veriml_offchain::inference::LOG_TARGET;
 use veriml_offchain::{inference::WORKER_LOCK, run_with_keys, send_signed, CheckMarker, NonceTracker, NONCE};
 use veriml_primitives::{
-	generation::{ProvenState, StepChallenge},
+	generation::{token_stream_key, ProvenState, StepChallenge, StreamEnd, TokenStream},
 	models::ModelCatalog,
 	nodes::BondedNodes as _,
 	verification::ResultVerifier,
@@ -33,10 +34,68 @@ const SUBMITTED: &[u8] = b"veriml/inference/submitted";
 /// Marks a generation's answer a key has checked: the block, and whether it was wrong.
 const GENERATION_CHECKED: &[u8] = b"veriml/inference/generation-checked";
 
+/// The requests whose tokens this node streams ([`token_stream_key`]), so that each stream is
+/// cleared once its request closes.
+const TOKEN_STREAMS: &[u8] = b"veriml/inference/token-streams";
+
+/// A generation's [`TokenStream`] in the node's off-chain storage, rewritten at each token
+/// (a few bytes beside a step of the decoder).
+struct TokenStreamWriter {
+	key: Vec<u8>,
+	stream: TokenStream,
+}
+
+impl TokenStreamWriter {
+	/// Starts request `id`'s stream again from no tokens, listing it to be cleared.
+	fn start(id: RequestId) -> Self {
+		let _ = StorageValueRef::persistent(TOKEN_STREAMS).mutate(|streams: Result<Option<Vec<RequestId>>, _>| {
+			let mut streams = streams.ok().flatten().unwrap_or_default();
+			if !streams.contains(&id) {
+				streams.push(id);
+			}
+			Ok::<_, ()>(streams)
+		});
+		let writer = Self { key: token_stream_key(id), stream: TokenStream::default() };
+		writer.write();
+		writer
+	}
+
+	fn push(&mut self, token: TokenId) {
+		self.stream.tokens.push(token);
+		self.write();
+	}
+
+	fn end(mut self, end: StreamEnd) {
+		self.stream.end = Some(end);
+		self.write();
+	}
+
+	fn write(&self) {
+		StorageValueRef::persistent(&self.key).set(&self.stream);
+	}
+}
+
+/// Clears the token streams of requests that closed (settled, expired or cancelled): what
+/// they streamed is on chain, or void.
+fn forget_closed_token_streams<T: Config>() {
+	let list = StorageValueRef::persistent(TOKEN_STREAMS);
+	let Ok(Some(streams)) = list.get::<Vec<RequestId>>() else { return };
+	let (open, closed): (Vec<RequestId>, Vec<RequestId>) =
+		streams.into_iter().partition(|id| Requests::<T>::contains_key(id));
+	if closed.is_empty() {
+		return;
+	}
+	for id in closed {
+		StorageValueRef::persistent(&token_stream_key(id)).clear();
+	}
+	list.set(&open);
+}
+
 impl<T: Config> Pallet<T> {
 	pub(crate) fn run_offchain_worker(now: BlockNumberFor<T>) {
 		// Not an inference node without an `infr` key in the keystore.
 		run_with_keys::<T, T::AuthorityId>(WORKER_LOCK, 20, 120_000, LOG_TARGET, now, |accounts| {
+			forget_closed_token_streams::<T>();
 			for account in &accounts {
 				Self::work_for(now, account);
 			}
@@ -74,8 +133,16 @@ impl<T: Config> Pallet<T> {
 			if Generations::<T>::contains_key(id) {
 				// Not a generation to run yet (its seed is drawn with its nodes, so it is), or
 				// not a decoder any more: nothing to answer.
-				let Some((generation, decoder, sampling)) = Self::generation_to_run(id, &request) else { continue };
-				match Self::run_generation(id, &request, &generation, &decoder, sampling, node, None) {
+				let Some(to_run) = Self::generation_to_run(id, &request) else { continue };
+				// Streamed to the node's `veriml_subscribeTokens` as the tokens are chosen.
+				let mut stream = TokenStreamWriter::start(id);
+				let run = Self::run_generation(id, &request, &to_run, node, None, |token| stream.push(token));
+				stream.end(match &run {
+					Ok((generated, _)) if generated.stopped => StreamEnd::StopToken,
+					Ok(_) => StreamEnd::MaxTokens,
+					Err(_) => StreamEnd::Failed,
+				});
+				match run {
 					Ok((generated, _)) => {
 						log::info!(
 							target: LOG_TARGET,
@@ -197,17 +264,22 @@ impl<T: Config> Pallet<T> {
 		let marker_key = (GENERATION_CHECKED, node, id, answer.steps_root).encode();
 		let marker = CheckMarker::due(marker_key, now, T::ResubmitAfter::get())?;
 		let request = Requests::<T>::get(id)?;
-		let (generation, decoder, sampling) = Self::generation_to_run(id, &request)?;
+		let to_run = Self::generation_to_run(id, &request)?;
 		let started = sp_io::offchain::timestamp();
-		let own = match Self::run_generation(id, &request, &generation, &decoder, sampling, node, None) {
+		let own = match Self::run_generation(id, &request, &to_run, node, None, |_| {}) {
 			Ok((own, _)) => own,
 			Err(fault) => {
 				log::warn!(target: LOG_TARGET, "generation {id}: cannot generate it here: {fault}");
 				return None;
 			},
 		};
-		let link =
-			first_wrong_link(generation.prompt.len() as u32, &answer.tokens, &answer.steps, &own.tokens, &own.steps);
+		let link = first_wrong_link(
+			to_run.generation.prompt.len() as u32,
+			&answer.tokens,
+			&answer.steps,
+			&own.tokens,
+			&own.steps,
+		);
 		log::info!(
 			target: LOG_TARGET,
 			"generation {id} by {:?}: generated again in {} ms: {}",
@@ -222,8 +294,7 @@ impl<T: Config> Pallet<T> {
 		let link = link?;
 		// The answer's state after this step, which is this node's (their hashes agree).
 		let state_after = |step: u32| -> Option<Vec<veriml_inference_primitives::Tensor>> {
-			let (_, state) =
-				Self::run_generation(id, &request, &generation, &decoder, sampling, node, Some(step)).ok()?;
+			let (_, state) = Self::run_generation(id, &request, &to_run, node, Some(step), |_| {}).ok()?;
 			state
 		};
 		let proven = |step: u32| -> Option<ProvenState> {
@@ -241,7 +312,7 @@ impl<T: Config> Pallet<T> {
 			},
 			WrongLink::Token(index) => StepChallenge::Token {
 				index,
-				state: proven((generation.prompt.len() as u32).saturating_sub(1).saturating_add(index))?,
+				state: proven((to_run.generation.prompt.len() as u32).saturating_sub(1).saturating_add(index))?,
 			},
 		};
 		Some(Call::<T>::challenge_generation { request: id, challenge })

@@ -3,11 +3,12 @@
 use crate::*;
 use alloc::vec::Vec;
 use frame_system::pallet_prelude::*;
+use veriml_inference_primitives::generation::TokenId;
 use veriml_primitives::verification::ResultVerifier;
 
 /// The runtime API clients (and the node's `veriml_*` RPC methods) read requests through.
 pub mod runtime_api {
-	use super::{Fee, QuoteError, RequestId, RequestInfo};
+	use super::{Fee, GenerationInfo, QuoteError, RequestId, RequestInfo};
 	use alloc::vec::Vec;
 	use veriml_inference_primitives::{ModelHash, Tensor, H256};
 	use veriml_primitives::verification::{ArchiveError, ArchivedReceipt};
@@ -17,7 +18,8 @@ pub mod runtime_api {
 		/// receipt and outputs. Version 2 added `request`, `outputs` and `receipt_key`;
 		/// version 3 (spec 110) reads an open request's proposal from verification, with the
 		/// model and input hash it answers (statuses as before); version 4 (spec 113) added
-		/// `assignments`; version 5 (spec 114) added `archived_receipt`.
+		/// `assignments`; version 5 (spec 114) added `archived_receipt`; version 6 (spec 133)
+		/// added `generation`.
 		#[api_version(4)]
 		pub trait InferenceApi<AccountId, Balance, BlockNumber>
 		where
@@ -50,6 +52,10 @@ pub mod runtime_api {
 				request: RequestId,
 				verified_in: BlockNumber,
 			) -> Result<ArchivedReceipt<RequestId, AccountId, BlockNumber, H256>, ArchiveError>;
+			/// Generation request `request`'s terms and its answer, while it is open; `None`
+			/// if it is not an open generation (its receipt, once settled, is `request`'s).
+			#[api_version(6)]
+			fn generation(request: RequestId) -> Option<GenerationInfo<AccountId, BlockNumber>>;
 		}
 	}
 }
@@ -107,7 +113,60 @@ pub struct OpenRequest<AccountId, Balance, BlockNumber> {
 	pub proposal: Option<veriml_primitives::verification::Proposal<AccountId, BlockNumber>>,
 }
 
+/// An open generation request as clients read it ([`runtime_api::InferenceApi::generation`]);
+/// where it stands is its request's ([`RequestInfo`]).
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub struct GenerationInfo<AccountId, BlockNumber> {
+	/// The prompt's tokens.
+	pub prompt: Vec<TokenId>,
+	/// The most tokens to generate.
+	pub max_tokens: u32,
+	/// Tokens that end the generation (kept as its last token).
+	pub stop_tokens: Vec<TokenId>,
+	/// How each token is chosen.
+	pub sampling: veriml_primitives::generation::SamplingChoice,
+	/// The seed of its sampling, drawn with its first nodes.
+	pub seed: Option<[u8; 32]>,
+	/// The answer waiting through its challenge window, if a node gave one.
+	pub answer: Option<GenerationAnswerInfo<AccountId, BlockNumber>>,
+}
+
+/// A node's answer to a generation as clients read it.
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
+pub struct GenerationAnswerInfo<AccountId, BlockNumber> {
+	/// The inference node that answered.
+	pub node: AccountId,
+	/// The tokens it generated.
+	pub tokens: Vec<TokenId>,
+	/// The Merkle root over its steps' state hashes.
+	pub steps_root: sp_core::H256,
+	/// The engine version it was submitted under.
+	pub engine_version: veriml_inference_primitives::EngineVersion,
+	/// It settles at the start of this block unless a challenge shows it wrong before.
+	pub settles_at: BlockNumber,
+}
+
 impl<T: Config> Pallet<T> {
+	/// Generation request `request` as clients read it, while it is open.
+	pub fn generation_info(request: RequestId) -> Option<GenerationInfo<T::AccountId, BlockNumberFor<T>>> {
+		let generation = Generations::<T>::get(request)?;
+		let answer = GenerationAnswers::<T>::get(request).map(|answer| GenerationAnswerInfo {
+			node: answer.node,
+			tokens: answer.tokens.into_inner(),
+			steps_root: answer.steps_root,
+			engine_version: answer.engine_version,
+			settles_at: answer.settles_at,
+		});
+		Some(GenerationInfo {
+			prompt: generation.prompt.into_inner(),
+			max_tokens: generation.max_tokens,
+			stop_tokens: generation.stop_tokens.into_inner(),
+			sampling: generation.sampling,
+			seed: generation.seed,
+			answer,
+		})
+	}
+
 	/// Request `request` as clients read it, while it is open (not verified yet).
 	pub fn open_request_info(request: RequestId) -> Option<OpenRequest<T::AccountId, BalanceOf<T>, BlockNumberFor<T>>> {
 		let open = Requests::<T>::get(request)?;

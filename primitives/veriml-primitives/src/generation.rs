@@ -298,3 +298,36 @@ mod tests {
 		assert_eq!((0..4).map(|i| a.choosing_step(i)).collect::<Vec<_>>(), [Some(1), Some(2), Some(3), None]);
 	}
 }
+
+/// Where an inference node's off-chain worker streams a generation's tokens as it makes them:
+/// the key, in the node's persistent off-chain storage, of request `request`'s
+/// [`TokenStream`]. The node's `veriml_subscribeTokens` reads it; nothing on chain does (the
+/// tokens that count are the answer's).
+pub fn token_stream_key(request: crate::requests::RequestId) -> Vec<u8> {
+	(TOKEN_STREAM_PREFIX, request).encode()
+}
+
+/// The prefix of [`token_stream_key`].
+pub const TOKEN_STREAM_PREFIX: &[u8] = b"veriml/inference/token-stream";
+
+/// A generation as this node's off-chain worker is making it: the tokens chosen so far, and
+/// how its run ended once it has. Rewritten from no tokens each time the worker runs the
+/// generation again (it makes the same tokens).
+#[derive(Encode, Decode, Clone, Default, PartialEq, Eq, Debug)]
+pub struct TokenStream {
+	/// The tokens chosen so far, in order.
+	pub tokens: Vec<TokenId>,
+	/// How the run ended; none while it runs.
+	pub end: Option<StreamEnd>,
+}
+
+/// How a node's run of a generation ended.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StreamEnd {
+	/// At a stop token (the last of the tokens).
+	StopToken,
+	/// At the request's `max_tokens`.
+	MaxTokens,
+	/// A step failed (the engine refused it): the node does not answer.
+	Failed,
+}

@@ -11,7 +11,7 @@ use veriml_inference_primitives::{
 	generation::{generation_hash, step_hash, steps_proof, Sampling, TokenId},
 	model_hash, onnx_builder,
 };
-use veriml_primitives::generation::{ProvenState, SamplingChoice, StepChallenge};
+use veriml_primitives::generation::{ProvenState, SamplingChoice, StepChallenge, StreamEnd, TokenStream};
 
 const CONTEXT: u32 = 16;
 const PROMPT: [TokenId; 2] = [3, 4];
@@ -492,9 +492,10 @@ fn a_step_dearer_to_prepare_than_its_decoder_measured_is_refused_by_every_node_a
 		let id = generate(model, 1, SamplingChoice::Greedy);
 		assert!(second.fuel_per_run <= Requests::<Test>::get(id).unwrap().fuel_limit, "its run is within the fuel");
 
-		// The assigned node's worker stops at step 1 and sends nothing.
+		// The assigned node's worker stops at step 1 and sends nothing; its stream says so.
 		<Inference as Hooks<u64>>::offchain_worker(1);
 		assert!(sent_transactions().is_empty());
+		assert_eq!(token_stream(id), Some(TokenStream { tokens: vec![], end: Some(StreamEnd::Failed) }));
 
 		// An answer generated without the limit (the node's engine natively, within its cap)
 		// claims the state after step 1; the chain's engine refuses that step, however many
@@ -538,11 +539,63 @@ fn an_inference_nodes_worker_generates_its_assignment_and_its_answer_settles() {
 		// What the node's engine generates natively, step for step.
 		let (expected, states) = honest(id);
 		assert_eq!((request, &tokens, &steps, engine_version), (id, &expected, &hashes(&states), ENGINE_VERSION));
-		answer(node, id, tokens, steps);
+		// Streamed to the node's RPC as they were chosen, and how the run ended.
+		let end = if expected.last() == Some(&STOP) { StreamEnd::StopToken } else { StreamEnd::MaxTokens };
+		assert_eq!(token_stream(id), Some(TokenStream { tokens: expected.clone(), end: Some(end) }));
+		let before = Inference::generation_info(id).unwrap();
+		assert_eq!((&before.prompt[..], before.max_tokens, &before.stop_tokens[..]), (&PROMPT[..], 6, &[STOP][..]));
+		assert!(before.seed.is_some() && before.answer.is_none());
+		answer(node, id, tokens, steps.clone());
+		// Clients read the answer through the runtime API's view.
+		let proposed = Inference::generation_info(id).unwrap().answer.unwrap();
+		assert_eq!(
+			(proposed.node, &proposed.tokens, proposed.steps_root),
+			(node, &expected, veriml_inference_primitives::generation::steps_root(&steps))
+		);
 		run_to_block(System::block_number() + GENERATION_CHALLENGE_PERIOD);
 		assert!(Receipts::<Test>::contains_key(id));
+		assert_eq!(Inference::generation_info(id), None, "settled: its receipt is the request's");
+		// Settled: its stream is cleared at the worker's next run (the tokens are on chain).
+		assert!(token_stream(id).is_some());
+		<Inference as Hooks<u64>>::offchain_worker(System::block_number());
+		assert_eq!(token_stream(id), None);
 		check_invariants();
 	});
+}
+
+#[test]
+fn a_generation_stopped_by_a_stop_token_streams_its_end_and_an_open_ones_stream_is_kept() {
+	let (mut ext, key, sent_transactions) = offchain_ext("//infr");
+	ext.execute_with(|| {
+		let node: AccountId = key;
+		let model = register_decoder(&[node]);
+		// Greedy from the prompt stops at its fourth token, the stop token.
+		let stopped = generate(model, 6, SamplingChoice::Greedy);
+		<Inference as Hooks<u64>>::offchain_worker(1);
+		assert_eq!(sent_transactions().len(), 1);
+		let stream = TokenStream { tokens: vec![5, 6, 7, STOP], end: Some(StreamEnd::StopToken) };
+		assert_eq!(token_stream(stopped), Some(stream.clone()));
+		// Another request's close clears only its own stream.
+		let other = generate(model, 2, SamplingChoice::Greedy);
+		<Inference as Hooks<u64>>::offchain_worker(System::block_number());
+		assert_eq!(sent_transactions().len(), 1);
+		let (tokens, states) = honest(other);
+		answer(node, other, tokens, hashes(&states));
+		run_to_block(System::block_number() + GENERATION_CHALLENGE_PERIOD);
+		assert!(Receipts::<Test>::contains_key(other));
+		assert!(crate::Requests::<Test>::contains_key(stopped), "still open: its answer never landed");
+		<Inference as Hooks<u64>>::offchain_worker(System::block_number());
+		assert_eq!(token_stream(other), None);
+		assert_eq!(token_stream(stopped), Some(stream));
+	});
+}
+
+/// The tokens the worker streamed for request `id` (what `veriml_subscribeTokens` reads).
+fn token_stream(id: u64) -> Option<TokenStream> {
+	use codec::Decode;
+	let key = veriml_primitives::generation::token_stream_key(id);
+	let bytes = sp_io::offchain::local_storage_get(sp_core::offchain::StorageKind::PERSISTENT, &key)?;
+	Some(TokenStream::decode(&mut &bytes[..]).unwrap())
 }
 
 #[test]

@@ -123,7 +123,7 @@ test('a generation is answered by the inference node and settles with the tokens
   assert.deepEqual(tokens, native.tokens, 'the tokens streamed are those the CLI generates');
   const end = native.stop_tokens.includes(native.tokens.at(-1)) ? 'stopToken' : 'maxTokens';
   const { text: rest, ...generated } = items[tokenItems];
-  assert.deepEqual(generated, { kind: 'generated', tokens: maxTokens, end });
+  assert.deepEqual(generated, { kind: 'generated', tokens: native.tokens.length, end });
   const text = items.slice(0, tokenItems).map((item) => item.text).join('') + rest;
   assert.equal(text, native.text, 'the text streamed is the text the CLI prints');
   const { answer: streamedAnswer } = items[tokenItems + 1];

@@ -2,6 +2,7 @@
 one): the quick start's journey, and user errors raised as typed exceptions naming the chain's
 error and its documentation."""
 
+import json
 import os
 from pathlib import Path
 import time
@@ -12,6 +13,7 @@ import pytest
 
 import veriml
 from veriml import Client, content, quickstart
+from veriml.nodes import serve_on_dev_node
 
 URL = os.environ.get("VERIML_WS")
 pytestmark = pytest.mark.skipif(not URL, reason="VERIML_WS (a dev node's RPC) is not set")
@@ -130,3 +132,40 @@ def test_a_decoder_is_registered_with_its_tokenizer_and_read_back():
         # Its graph's inputs in order (what each step feeds where).
         assert terms["inputs"] == ["InputIds", "AttentionMask", "PositionIds", {"PastKey": 0}, {"PastValue": 0}]
         assert author.decoder("0x" + "ab" * 32) is None
+
+
+@pytest.fixture(scope="module")
+def tiny_decoder():
+    """The test decoder registered for 32 tokens of context and served (the test above, or
+    this, registers it)."""
+    folder = TEST_MODELS / "generative" / "tiny_decoder"
+    model = "0x" + veriml.blake2_256((folder / "model.onnx").read_bytes()).hex()
+    with Client(URL, signer=Client.dev_account("Ferdie")) as author:
+        if author.decoder(model) is None:
+            tokenizer = author.upload_model(folder / "tokenizer.json")
+            author.upload_model(folder / "model.onnx")
+            author.register_decoder(model, tokenizer, "tiny-decoder", 32, price_per_token=10**9)
+        serve_on_dev_node(author, model, Client.dev_account("Bob"), say=lambda _: None)
+    return folder, model
+
+
+def test_a_generation_streams_its_tokens_then_settles_with_them_proven(client, tiny_decoder):
+    folder, model = tiny_decoder
+    expected = json.loads((folder / "generation.json").read_text())
+    prompt, stop = client.tokenize(model, expected["prompt"])
+    assert len(prompt) == 24 and stop == expected["stop_tokens"]
+    generation = client.generate(model, prompt, 8, stop)
+    kinds = []
+    streamed = generation.stream(lambda item: kinds.append(item["kind"]))
+    # The greedy tokens onnxruntime chooses for this decoder and prompt, and their text.
+    assert streamed.tokens == expected["onnxruntime_tokens"][:8]
+    assert streamed.text and expected["onnxruntime_text"].startswith(streamed.text)
+    assert streamed.end == "maxTokens" and streamed.answer["tokens"] == streamed.tokens
+    assert kinds[-3:] == ["generated", "proposed", "result"] and set(kinds[:-3]) == {"tokens"}
+    assert streamed.result["status"] == "completed"
+    # The receipt, proven: its outputs are the tokens streamed and the answer's steps root.
+    result = generation.wait()
+    assert [int(t) for t in result.outputs[0]] == streamed.tokens
+    assert "0x" + bytes(result.outputs[1]).hex() == streamed.answer["stepsRoot"]
+    with pytest.raises(veriml.UnknownModel):
+        client.tokenize("0x" + "ab" * 32, "text")

@@ -7,7 +7,7 @@ verified by re-execution, finalised, and proven against a finalised header's sta
         print(result.outputs, "receipt proven by block", result.proven_by)
 """
 
-from .client import DEFAULT_URL, VML, Client, Quote, Request, Result, blake2_256
+from .client import DEFAULT_URL, VML, Client, Generation, Quote, Request, Result, Streamed, blake2_256
 from .errors import (
     ChainError,
     FeeAboveMax,
@@ -29,6 +29,7 @@ __all__ = [
     "VML",
     "ChainError",
     "Client",
+    "Generation",
     "FeeAboveMax",
     "InputMismatch",
     "InsufficientBalance",
@@ -40,6 +41,7 @@ __all__ = [
     "Request",
     "RequestClosed",
     "Result",
+    "Streamed",
     "ResultFailed",
     "TransactionRefused",
     "UnknownModel",

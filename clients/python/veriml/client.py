@@ -116,6 +116,61 @@ class Request:
         self.client._submit("Inference", "cancel", {"request": self.id}, signer)
 
 
+@dataclass
+class Streamed:
+    """A generation as ``veriml_subscribeTokens`` streamed it, up to its final status."""
+
+    #: The tokens the node's worker chose, in order (none from a node that did not generate it).
+    tokens: list[int]
+    #: Their text, by the decoder's tokenizer.
+    text: str
+    #: How the node's run ended: ``stopToken``, ``maxTokens`` or ``failed``; ``None`` if not streamed.
+    end: str | None
+    #: The last answer that entered a block: ``node``, ``tokens``, ``stepsRoot``, ``engineVersion``, ``settlesAt``.
+    answer: dict | None
+    #: ``veriml_request``'s final status (``completed``, ``failed`` or ``closed``), with ``finalizedIn``.
+    result: dict
+
+
+class Generation(Request):
+    """A generation request made on chain: :meth:`stream` its tokens as the node chooses them,
+    :meth:`wait` for its proven result (outputs: the tokens, int64, and the steps' Merkle root)."""
+
+    def stream(self, on_item=None) -> Streamed:
+        """Follows ``veriml_subscribeTokens`` until the generation is final, calling ``on_item``
+        with each notification (a dict whose ``kind`` is ``tokens``, ``generated``, ``proposed``,
+        ``restarted`` or ``result``). Only the node generating it (the one assigned) streams tokens: connect to its
+        RPC. Returns what was streamed and the final status."""
+        streamed = Streamed(tokens=[], text="", end=None, answer=None, result={})
+
+        def handle(message, _update, _subscription):
+            item = message["params"]["result"]
+            if on_item is not None:
+                on_item(item)
+            if item["kind"] == "restarted":
+                # The node ran it again and chose other tokens (its engine changed): sent again.
+                streamed.tokens.clear()
+                streamed.text, streamed.end = "", None
+            elif item["kind"] == "tokens":
+                streamed.tokens.extend(item["tokens"])
+                streamed.text += item.get("text") or ""
+            elif item["kind"] == "generated":
+                streamed.end = item["end"]
+                streamed.text += item.get("text") or ""
+            elif item["kind"] == "proposed":
+                streamed.answer = item["answer"]
+            else:
+                streamed.result = item
+                return item
+            return None
+
+        try:
+            self.client.substrate.rpc_request("veriml_subscribeTokens", [self.id], result_handler=handle)
+        except SubstrateRequestException as error:
+            raise VerimlError(f"generation {self.id} cannot be streamed: {error}") from error
+        return streamed
+
+
 class Client:
     """A connection to a veriml node, optionally with a default signer for transactions.
 
@@ -335,14 +390,57 @@ class Client:
             "Inference", "request", {"model": model, "inputs": encoded, "max_fee": max_fee}, signer
         )
         request = int(self._event(receipt.triggered_events, "Inference", "Requested")["request"])
-        # Its nodes are drawn at the end of the block, from that block's randomness.
+        return Request(self, request, receipt.block_hash, self._assigned(receipt.block_hash, request))
+
+    def _assigned(self, block_hash: str, request: int) -> list[str]:
+        """The nodes drawn for ``request`` in block ``block_hash`` (at its end, from its randomness)."""
         assigned: list[str] = []
-        for record in self.substrate.get_events(receipt.block_hash):
+        for record in self.substrate.get_events(block_hash):
             event = record.value["event"]
             if (event["module_id"], event["event_id"]) == ("Inference", "Assigned"):
                 if int(event["attributes"]["request"]) == request:
                     assigned = list(event["attributes"]["nodes"])
-        return Request(self, request, receipt.block_hash, assigned)
+        return assigned
+
+    def tokenize(self, model: str, text: str) -> tuple[list[int], list[int]]:
+        """The prompt tokens of ``text`` by the registered decoder ``model``'s tokenizer (as
+        ``veriml-node infer --generate`` encodes a prompt) and its special tokens, where a
+        generation stops by default (``veriml_tokenize``). Raises :class:`UnknownModel` if
+        ``model`` is not a registered decoder."""
+        try:
+            answer = self._rpc("veriml_tokenize", [model, text])
+        except SubstrateRequestException as error:
+            # 7001: not a registered decoder, as ``inference.generate`` would refuse it.
+            raise self._quote_error(error) from error
+        return list(answer["tokens"]), list(answer["stopTokens"])
+
+    def generate(
+        self,
+        model: str,
+        prompt: Sequence[int],
+        max_tokens: int,
+        stop_tokens: Sequence[int] = (),
+        sampling: dict | None = None,
+        max_fee: int = 10 * VML,
+        signer: Keypair | None = None,
+    ) -> Generation:
+        """Requests at most ``max_tokens`` tokens of the decoder ``model`` after ``prompt`` (token
+        ids: :meth:`tokenize`), ending at any of ``stop_tokens``: greedy, or sampled with
+        ``sampling`` = ``{"temperature_milli": .., "top_k": .., "top_p_micro": ..}`` from a seed the
+        chain draws. Holds the fee for ``max_tokens`` (at most ``max_fee``; the part for tokens not
+        made is refunded) and returns once a block has taken the request."""
+        choice = "Greedy" if sampling is None else {"Seeded": sampling}
+        params = {
+            "model": model,
+            "prompt": list(prompt),
+            "max_tokens": max_tokens,
+            "stop_tokens": list(stop_tokens),
+            "sampling": choice,
+            "max_fee": max_fee,
+        }
+        receipt = self._submit("Inference", "generate", params, signer)
+        request = int(self._event(receipt.triggered_events, "Inference", "Requested")["request"])
+        return Generation(self, request, receipt.block_hash, self._assigned(receipt.block_hash, request))
 
     def infer(
         self,

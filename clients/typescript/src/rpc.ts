@@ -134,6 +134,8 @@ export interface Generation {
 export type TokenStreamItem =
   /** Tokens the node's worker chose, from index `from` on, and the text they settle (only from the node that generates it). */
   | { kind: 'tokens'; from: number; tokens: number[]; text: string | null }
+  /** The node ran it again and chose other tokens (its engine changed): its tokens follow again from index 0. */
+  | { kind: 'restarted' }
   /** The node's run ended: at a stop token, at `maxTokens`, or failed (it does not answer); the rest of the text. */
   | { kind: 'generated'; tokens: number; end: 'stopToken' | 'maxTokens' | 'failed'; text: string | null }
   /** An answer entered best block `at`: the tokens that settle unless challenged. */

@@ -6,6 +6,9 @@
 //! and turns the answer into JSON: the node decodes no storage item of the runtime, so a runtime
 //! upgrade that changes them changes nothing here. The receipt proof reads the one key the
 //! runtime names (`InferenceApi::receipt_key`) and proves it against the block's state root.
+//! `veriml_subscribeTokens` also reads what the node's own inference worker writes to its
+//! off-chain storage as it generates (`veriml_primitives::generation::TokenStream`, a record
+//! whose key carries its version).
 
 use std::{marker::PhantomData, sync::Arc};
 
@@ -31,12 +34,16 @@ use sp_core::{
 };
 use sp_runtime::traits::Block as BlockT;
 use veriml_engine::tokenizer::Tokenizer;
+use veriml_inference_primitives::generation::TokenId;
 use veriml_primitives::{
 	generation::{token_stream_key, SamplingChoice, StreamEnd, TokenStream},
 	requests::{Fee, QuoteError, RequestId},
 	verification::{ArchiveError, Outcome},
 };
 use veriml_runtime::{AccountId, Balance, BlockNumber};
+
+/// The longest text `veriml_tokenize` tokenizes.
+const MAX_TOKENIZE_BYTES: usize = 1 << 20;
 
 /// How often `veriml_subscribeTokens` looks for the tokens this node's worker chose.
 const TOKEN_POLL: std::time::Duration = std::time::Duration::from_millis(100);
@@ -149,19 +156,20 @@ pub trait VerimlApi<BlockHash> {
 	)]
 	async fn subscribe_result(&self, request: RequestId) -> SubscriptionResult;
 
+	/// The prompt tokens of `text` for the registered decoder `model` at block `at` (default:
+	/// the best block), by its registered `tokenizer.json` as `veriml-node infer --generate`
+	/// encodes a prompt (with the special tokens its post-processor adds): `{ tokens,
+	/// stopTokens }`, `stopTokens` being the tokenizer's special tokens (where the CLI stops by
+	/// default). 7001 if `model` is not a registered decoder at `at`; -32602 for a text above
+	/// 1 MiB.
+	#[method(name = "veriml_tokenize")]
+	fn tokenize(&self, model: H256, text: String, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
+
 	/// Generation request `request` at block `at` (default: the best block), while it is open:
 	/// `{ request, prompt, maxTokens, stopTokens, sampling, seed, answer }`, `answer` being the
 	/// node's answer in its challenge window (`{ node, tokens, stepsRoot, engineVersion,
 	/// settlesAt }`) or null. Refused with 7007 if no such request was made, with 7012 if it is
 	/// not an open generation (once settled, its receipt is the request's: `veriml_request`).
-	/// The prompt tokens of `text` for the registered decoder `model` at block `at` (default:
-	/// the best block), by its registered `tokenizer.json` as `veriml-node infer --generate`
-	/// encodes a prompt (with the special tokens its post-processor adds): `{ tokens,
-	/// stopTokens }`, `stopTokens` being the tokenizer's special tokens (where the CLI stops by
-	/// default). 7001 if `model` is not a registered decoder at `at`.
-	#[method(name = "veriml_tokenize")]
-	fn tokenize(&self, model: H256, text: String, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
-
 	#[method(name = "veriml_generation")]
 	fn generation(&self, request: RequestId, at: Option<BlockHash>) -> RpcResult<serde_json::Value>;
 
@@ -256,6 +264,15 @@ where
 		C::Api: ModelsApi<Block, AccountId, Balance, BlockNumber>,
 	{
 		let api = self.client.runtime_api();
+		let version = api
+			.api_version::<dyn ModelsApi<Block, AccountId, Balance, BlockNumber>>(at)
+			.map_err(|e| api_error(at, e))?;
+		if version.unwrap_or(0) < 3 {
+			return Err(error(
+				error_code::RUNTIME_API,
+				format!("the runtime at block {at:?} has no decoders (ModelsApi version {version:?}, 3 needed)"),
+			));
+		}
 		let not_a_decoder =
 			|| error(error_code::UNKNOWN_MODEL, format!("no decoder {model:?} is registered at block {at:?}"));
 		let terms = api.decoder(at, model).map_err(|e| api_error(at, e))?.ok_or_else(not_a_decoder)?;
@@ -276,7 +293,11 @@ where
 	fn token_stream(&self, request: RequestId) -> Option<TokenStream> {
 		let mut db = self.offchain_db.clone()?;
 		let bytes = db.local_storage_get(StorageKind::PERSISTENT, &token_stream_key(request))?;
-		TokenStream::decode(&mut &bytes[..]).ok()
+		TokenStream::decode(&mut &bytes[..])
+			.inspect_err(
+				|e| log::debug!(target: "veriml::rpc", "request {request}'s token stream does not decode: {e}"),
+			)
+			.ok()
 	}
 }
 
@@ -555,6 +576,13 @@ where
 	}
 
 	fn tokenize(&self, model: H256, text: String, at: Option<Block::Hash>) -> RpcResult<serde_json::Value> {
+		if text.len() > MAX_TOKENIZE_BYTES {
+			return Err(ErrorObjectOwned::owned(
+				jsonrpsee::types::error::INVALID_PARAMS_CODE,
+				format!("a text of {} bytes: at most {MAX_TOKENIZE_BYTES} are tokenized", text.len()),
+				None::<()>,
+			));
+		}
 		let at = at.unwrap_or_else(|| self.client.info().best_hash);
 		let tokenizer = self.tokenizer_at(at, model)?;
 		Ok(serde_json::json!({
@@ -601,41 +629,54 @@ where
 			pending.reject(refusal).await;
 			return Ok(());
 		}
-		// The text the tokens settle, where the decoder's tokenizer can be read.
-		let model = self
-			.request(request, Some(best))
-			.ok()
-			.and_then(|answer| serde_json::from_value(answer["model"].clone()).ok());
-		let tokenizer = model.and_then(|model| self.tokenizer_at(best, model).ok());
+		// The text the tokens settle, where the decoder's tokenizer can be read (not read for a
+		// settled request, which streams no tokens).
+		let tokenizer = (!settled)
+			.then(|| self.request(request, Some(best)).ok())
+			.flatten()
+			.and_then(|answer| serde_json::from_value(answer["model"].clone()).ok())
+			.and_then(|model| self.tokenizer_at(best, model).ok());
 		let mut text = tokenizer.as_ref().map(Tokenizer::stream);
 		let sink = pending.accept().await?;
-		// Tokens sent, whether the run's end was, the root of the answer last sent, and the
+		// The tokens sent, whether the run's end was, the root of the answer last sent, and the
 		// blocks last read.
-		let mut sent = 0;
+		let mut sent: Vec<TokenId> = Vec::new();
 		let mut ended = false;
 		let mut proposed = None;
 		let mut read = None;
 		loop {
-			if let Some(stream) = self.token_stream(request).filter(|_| !settled) {
-				// A run started again makes the same tokens: only those not sent yet are.
-				if let Some(new) = stream.tokens.get(sent..).filter(|new| !new.is_empty()) {
+			if let Some(stream) = (!settled).then(|| self.token_stream(request)).flatten() {
+				// A run started again makes the same tokens, and only those not sent yet are
+				// sent. One that makes others (its engine changed between), or more after its
+				// end was sent, is sent again from its first token, after a `restarted` item.
+				let common = stream.tokens.len().min(sent.len());
+				if stream.tokens[..common] != sent[..common] || (ended && stream.tokens.len() > sent.len()) {
+					send_json(&sink, &serde_json::json!({ "kind": "restarted" })).await?;
+					sent.clear();
+					ended = false;
+					text = tokenizer.as_ref().map(Tokenizer::stream);
+				}
+				if let Some(new) = stream.tokens.get(sent.len()..).filter(|new| !new.is_empty()) {
 					let settled = text.as_mut().map(|text| {
 						let bytes: Vec<u8> =
 							new.iter().flat_map(|token| text.push(*token).unwrap_or_default()).collect();
 						String::from_utf8_lossy(&bytes).into_owned()
 					});
-					let item = serde_json::json!({ "kind": "tokens", "from": sent, "tokens": new, "text": settled });
+					let item =
+						serde_json::json!({ "kind": "tokens", "from": sent.len(), "tokens": new, "text": settled });
 					send_json(&sink, &item).await?;
-					sent = stream.tokens.len();
+					sent.extend_from_slice(new);
 				}
-				if let Some(end) = stream.end.filter(|_| !ended && stream.tokens.len() == sent) {
+				if let Some(end) = stream.end.filter(|_| !ended && stream.tokens.len() == sent.len()) {
 					let end = match end {
 						StreamEnd::StopToken => "stopToken",
 						StreamEnd::MaxTokens => "maxTokens",
 						StreamEnd::Failed => "failed",
 					};
-					let rest = text.take().map(|text| String::from_utf8_lossy(&text.finish()).into_owned());
-					let item = serde_json::json!({ "kind": "generated", "tokens": sent, "end": end, "text": rest });
+					// The end a later token would have settled (of a clone: a restart may follow).
+					let rest = text.clone().map(|text| String::from_utf8_lossy(&text.finish()).into_owned());
+					let item =
+						serde_json::json!({ "kind": "generated", "tokens": sent.len(), "end": end, "text": rest });
 					send_json(&sink, &item).await?;
 					ended = true;
 				}

@@ -28,7 +28,7 @@ use frame_support::{
 use frame_system::pallet_prelude::*;
 use sp_runtime::{traits::Saturating, SaturatedConversion};
 use veriml_inference_primitives::{
-	generation::{generation_hash, steps_root, GenerationTerms, Sampling, TokenId},
+	generation::{generation_hash, steps_root, GenerationTerms, Sampling, StepFault, TokenId},
 	output_hash, DType, EngineVersion, ModelHash, Tensor, TensorSpec, H256,
 };
 use veriml_primitives::{
@@ -535,8 +535,11 @@ impl<T: Config> Pallet<T> {
 		node: &T::AccountId,
 		keep: Option<u32>,
 		on_token: impl FnMut(TokenId),
-	) -> Result<(veriml_inference_primitives::generation::Generated, Option<Vec<Tensor>>), alloc::string::String> {
-		use veriml_inference_primitives::generation::{generate_steps, StepFault};
+	) -> Result<
+		(veriml_inference_primitives::generation::Generated, Option<Vec<Tensor>>),
+		StepFault<Option<veriml_inference_primitives::EngineError>>,
+	> {
+		use veriml_inference_primitives::generation::generate_steps;
 		let GenerationToRun { generation, decoder, sampling } = to_run;
 		let sampling = *sampling;
 		let terms = GenerationTerms {
@@ -570,7 +573,7 @@ impl<T: Config> Pallet<T> {
 				},
 				kept,
 			)),
-			Err(fault) => Err(alloc::format!("{fault:?}")),
+			Err(fault) => Err(fault),
 		}
 	}
 

@@ -18,7 +18,7 @@ use frame_support::traits::Get;
 use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
 use sp_runtime::{offchain::storage::StorageValueRef, traits::Saturating};
 use veriml_inference_primitives::generation::steps_proof;
-use veriml_inference_primitives::generation::TokenId;
+use veriml_inference_primitives::generation::{StepFault, TokenId};
 use veriml_inference_primitives::{result_hash, EngineError};
 use veriml_offchain::inference::LOG_TARGET;
 use veriml_offchain::{inference::WORKER_LOCK, run_with_keys, send_signed, CheckMarker, NonceTracker, NONCE};
@@ -36,18 +36,25 @@ const GENERATION_CHECKED: &[u8] = b"veriml/inference/generation-checked";
 
 /// The requests whose tokens this node streams ([`token_stream_key`]), so that each stream is
 /// cleared once its request closes.
-const TOKEN_STREAMS: &[u8] = b"veriml/inference/token-streams";
+pub(crate) const TOKEN_STREAMS: &[u8] = b"veriml/inference/token-streams";
 
-/// A generation's [`TokenStream`] in the node's off-chain storage, rewritten at each token
-/// (a few bytes beside a step of the decoder).
+/// How often, at most, a generation's stream is written while it runs (what the RPC polls at):
+/// each write is the whole record, so writing at every token of a long generation would write
+/// its square.
+const STREAM_WRITE_EVERY_MS: u64 = 100;
+
+/// A generation's [`TokenStream`] in the node's off-chain storage, written when it starts, at
+/// most every [`STREAM_WRITE_EVERY_MS`] while it runs, and when it ends.
 struct TokenStreamWriter {
 	key: Vec<u8>,
 	stream: TokenStream,
+	written_at: sp_core::offchain::Timestamp,
 }
 
 impl TokenStreamWriter {
 	/// Starts request `id`'s stream again from no tokens, listing it to be cleared.
 	fn start(id: RequestId) -> Self {
+		// Atomic: another worker may be clearing closed streams from the list.
 		let _ = StorageValueRef::persistent(TOKEN_STREAMS).mutate(|streams: Result<Option<Vec<RequestId>>, _>| {
 			let mut streams = streams.ok().flatten().unwrap_or_default();
 			if !streams.contains(&id) {
@@ -55,47 +62,54 @@ impl TokenStreamWriter {
 			}
 			Ok::<_, ()>(streams)
 		});
-		let writer = Self { key: token_stream_key(id), stream: TokenStream::default() };
-		writer.write();
+		let mut writer =
+			Self { key: token_stream_key(id), stream: TokenStream::default(), written_at: Default::default() };
+		writer.flush();
 		writer
 	}
 
 	fn push(&mut self, token: TokenId) {
 		self.stream.tokens.push(token);
-		self.write();
+		if sp_io::offchain::timestamp().diff(&self.written_at).millis() >= STREAM_WRITE_EVERY_MS {
+			self.flush();
+		}
 	}
 
 	fn end(mut self, end: StreamEnd) {
 		self.stream.end = Some(end);
-		self.write();
+		self.flush();
 	}
 
-	fn write(&self) {
+	/// Writes the tokens so far.
+	fn flush(&mut self) {
 		StorageValueRef::persistent(&self.key).set(&self.stream);
+		self.written_at = sp_io::offchain::timestamp();
 	}
 }
 
 /// Clears the token streams of requests that closed (settled, expired or cancelled): what
-/// they streamed is on chain, or void.
-fn forget_closed_token_streams<T: Config>() {
-	let list = StorageValueRef::persistent(TOKEN_STREAMS);
-	let Ok(Some(streams)) = list.get::<Vec<RequestId>>() else { return };
-	let (open, closed): (Vec<RequestId>, Vec<RequestId>) =
-		streams.into_iter().partition(|id| Requests::<T>::contains_key(id));
-	if closed.is_empty() {
-		return;
-	}
-	for id in closed {
-		StorageValueRef::persistent(&token_stream_key(id)).clear();
-	}
-	list.set(&open);
+/// they streamed is on chain, or void. Run by every worker run, with keys or without (a node
+/// whose `infr` key was removed still clears what it streamed).
+pub(crate) fn forget_closed_token_streams<T: Config>() {
+	let _ = StorageValueRef::persistent(TOKEN_STREAMS).mutate(|streams: Result<Option<Vec<RequestId>>, _>| {
+		let streams = streams.ok().flatten().ok_or(())?;
+		let (open, closed): (Vec<RequestId>, Vec<RequestId>) =
+			streams.into_iter().partition(|id| Requests::<T>::contains_key(id));
+		if closed.is_empty() {
+			return Err(());
+		}
+		for id in closed {
+			StorageValueRef::persistent(&token_stream_key(id)).clear();
+		}
+		Ok(open)
+	});
 }
 
 impl<T: Config> Pallet<T> {
 	pub(crate) fn run_offchain_worker(now: BlockNumberFor<T>) {
 		// Not an inference node without an `infr` key in the keystore.
+		forget_closed_token_streams::<T>();
 		run_with_keys::<T, T::AuthorityId>(WORKER_LOCK, 20, 120_000, LOG_TARGET, now, |accounts| {
-			forget_closed_token_streams::<T>();
 			for account in &accounts {
 				Self::work_for(now, account);
 			}
@@ -137,11 +151,14 @@ impl<T: Config> Pallet<T> {
 				// Streamed to the node's `veriml_subscribeTokens` as the tokens are chosen.
 				let mut stream = TokenStreamWriter::start(id);
 				let run = Self::run_generation(id, &request, &to_run, node, None, |token| stream.push(token));
-				stream.end(match &run {
-					Ok((generated, _)) if generated.stopped => StreamEnd::StopToken,
-					Ok(_) => StreamEnd::MaxTokens,
-					Err(_) => StreamEnd::Failed,
-				});
+				match &run {
+					Ok((generated, _)) if generated.stopped => stream.end(StreamEnd::StopToken),
+					Ok(_) => stream.end(StreamEnd::MaxTokens),
+					// The model's bytes are not readable here: tried again later, the stream
+					// left open (no end yet).
+					Err(StepFault::Run { error: Some(EngineError::ModelUnavailable), .. }) => stream.flush(),
+					Err(_) => stream.end(StreamEnd::Failed),
+				}
 				match run {
 					Ok((generated, _)) => {
 						log::info!(
@@ -163,7 +180,7 @@ impl<T: Config> Pallet<T> {
 					},
 					// No failure report for generations yet: the node leaves it (it lapses to
 					// another node, without a strike).
-					Err(fault) => log::warn!(target: LOG_TARGET, "request {id}: the generation stopped: {fault}"),
+					Err(fault) => log::warn!(target: LOG_TARGET, "request {id}: the generation stopped: {fault:?}"),
 				}
 				continue;
 			}
@@ -269,7 +286,7 @@ impl<T: Config> Pallet<T> {
 		let own = match Self::run_generation(id, &request, &to_run, node, None, |_| {}) {
 			Ok((own, _)) => own,
 			Err(fault) => {
-				log::warn!(target: LOG_TARGET, "generation {id}: cannot generate it here: {fault}");
+				log::warn!(target: LOG_TARGET, "generation {id}: cannot generate it here: {fault:?}");
 				return None;
 			},
 		};

@@ -901,6 +901,7 @@ impl Tokenizer {
 /// each token's text is what the whole text decoded so far adds, less an end a later token may
 /// still change. Each token decodes the text so far again: O(n) a token, for the at most
 /// `max_tokens` tokens of a generation.
+#[derive(Clone)]
 pub struct TextStream<'a> {
 	tokenizer: &'a Tokenizer,
 	tokens: Vec<TokenId>,

@@ -307,12 +307,14 @@ pub fn token_stream_key(request: crate::requests::RequestId) -> Vec<u8> {
 	(TOKEN_STREAM_PREFIX, request).encode()
 }
 
-/// The prefix of [`token_stream_key`].
-pub const TOKEN_STREAM_PREFIX: &[u8] = b"veriml/inference/token-stream";
+/// The prefix of [`token_stream_key`]. The record is a contract between the runtime's worker,
+/// which writes it, and the node's RPC, which reads it: a change of [`TokenStream`]'s encoding
+/// takes a new version here, so an older node reads no stream rather than a wrong one.
+pub const TOKEN_STREAM_PREFIX: &[u8] = b"veriml/inference/token-stream/v1";
 
 /// A generation as this node's off-chain worker is making it: the tokens chosen so far, and
 /// how its run ended once it has. Rewritten from no tokens each time the worker runs the
-/// generation again (it makes the same tokens).
+/// generation again (it makes the same tokens, unless its engine changed between).
 #[derive(Encode, Decode, Clone, Default, PartialEq, Eq, Debug)]
 pub struct TokenStream {
 	/// The tokens chosen so far, in order.

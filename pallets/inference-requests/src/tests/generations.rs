@@ -584,10 +584,21 @@ fn a_generation_stopped_by_a_stop_token_streams_its_end_and_an_open_ones_stream_
 		run_to_block(System::block_number() + GENERATION_CHALLENGE_PERIOD);
 		assert!(Receipts::<Test>::contains_key(other));
 		assert!(crate::Requests::<Test>::contains_key(stopped), "still open: its answer never landed");
+		assert_eq!(streams_listed(), vec![stopped, other]);
 		<Inference as Hooks<u64>>::offchain_worker(System::block_number());
 		assert_eq!(token_stream(other), None);
 		assert_eq!(token_stream(stopped), Some(stream));
+		assert_eq!(streams_listed(), vec![stopped], "listed until its request closes");
 	});
+}
+
+/// The requests whose streams the worker clears once they close.
+fn streams_listed() -> Vec<u64> {
+	use codec::Decode;
+	let bytes =
+		sp_io::offchain::local_storage_get(sp_core::offchain::StorageKind::PERSISTENT, crate::offchain::TOKEN_STREAMS)
+			.unwrap_or_default();
+	Vec::<u64>::decode(&mut &bytes[..]).unwrap_or_default()
 }
 
 /// The tokens the worker streamed for request `id` (what `veriml_subscribeTokens` reads).

@@ -142,8 +142,10 @@ class Generation(Request):
         ``restarted`` or ``result``). Only the node generating it (the one assigned) streams tokens: connect to its
         RPC. Returns what was streamed and the final status."""
         streamed = Streamed(tokens=[], text="", end=None, answer=None, result={})
+        subscription = []
 
-        def handle(message, _update, _subscription):
+        def handle(message, _update, subscription_id):
+            subscription[:] = [subscription_id]
             item = message["params"]["result"]
             if on_item is not None:
                 on_item(item)
@@ -159,15 +161,21 @@ class Generation(Request):
                 streamed.text += item.get("text") or ""
             elif item["kind"] == "proposed":
                 streamed.answer = item["answer"]
-            else:
+            elif item["kind"] == "result":
                 streamed.result = item
                 return item
+            # A kind this client does not know yet: passed to ``on_item`` only.
             return None
 
         try:
             self.client.substrate.rpc_request("veriml_subscribeTokens", [self.id], result_handler=handle)
         except SubstrateRequestException as error:
             raise VerimlError(f"generation {self.id} cannot be streamed: {error}") from error
+        except BaseException:
+            # ``on_item`` raised, or the caller interrupted: the node stops sending.
+            if subscription:
+                self.client._rpc("veriml_unsubscribeTokens", subscription)
+            raise
         return streamed
 
 

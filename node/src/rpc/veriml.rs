@@ -638,22 +638,21 @@ where
 			.and_then(|model| self.tokenizer_at(best, model).ok());
 		let mut text = tokenizer.as_ref().map(Tokenizer::stream);
 		let sink = pending.accept().await?;
-		// The tokens sent, whether the run's end was, the root of the answer last sent, and the
-		// blocks last read.
+		// The tokens sent, the run's end if it was sent, the root of the answer last sent, and
+		// the blocks last read.
 		let mut sent: Vec<TokenId> = Vec::new();
-		let mut ended = false;
+		let mut ended: Option<StreamEnd> = None;
 		let mut proposed = None;
 		let mut read = None;
 		loop {
 			if let Some(stream) = (!settled).then(|| self.token_stream(request)).flatten() {
 				// A run started again makes the same tokens, and only those not sent yet are
-				// sent. One that makes others (its engine changed between), or more after its
-				// end was sent, is sent again from its first token, after a `restarted` item.
-				let common = stream.tokens.len().min(sent.len());
-				if stream.tokens[..common] != sent[..common] || (ended && stream.tokens.len() > sent.len()) {
+				// sent; one that does not (TokenStream::restarts) is sent again from its first
+				// token, after a `restarted` item.
+				if stream.restarts(&sent, ended) {
 					send_json(&sink, &serde_json::json!({ "kind": "restarted" })).await?;
 					sent.clear();
-					ended = false;
+					ended = None;
 					text = tokenizer.as_ref().map(Tokenizer::stream);
 				}
 				if let Some(new) = stream.tokens.get(sent.len()..).filter(|new| !new.is_empty()) {
@@ -667,7 +666,8 @@ where
 					send_json(&sink, &item).await?;
 					sent.extend_from_slice(new);
 				}
-				if let Some(end) = stream.end.filter(|_| !ended && stream.tokens.len() == sent.len()) {
+				if let Some(end) = stream.end.filter(|_| ended.is_none() && stream.tokens.len() == sent.len()) {
+					ended = Some(end);
 					let end = match end {
 						StreamEnd::StopToken => "stopToken",
 						StreamEnd::MaxTokens => "maxTokens",
@@ -678,7 +678,6 @@ where
 					let item =
 						serde_json::json!({ "kind": "generated", "tokens": sent.len(), "end": end, "text": rest });
 					send_json(&sink, &item).await?;
-					ended = true;
 				}
 			}
 			let info = self.client.info();

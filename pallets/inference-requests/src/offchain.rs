@@ -16,7 +16,10 @@ use alloc::vec::Vec;
 use codec::Encode;
 use frame_support::traits::Get;
 use frame_system::{offchain::Account, pallet_prelude::BlockNumberFor};
-use sp_runtime::{offchain::storage::StorageValueRef, traits::Saturating};
+use sp_runtime::{
+	offchain::storage::{MutateStorageError, StorageValueRef},
+	traits::Saturating,
+};
 use veriml_inference_primitives::generation::steps_proof;
 use veriml_inference_primitives::generation::{StepFault, TokenId};
 use veriml_inference_primitives::{result_hash, EngineError};
@@ -46,6 +49,7 @@ const STREAM_WRITE_EVERY_MS: u64 = 100;
 /// A generation's [`TokenStream`] in the node's off-chain storage, written when it starts, at
 /// most every [`STREAM_WRITE_EVERY_MS`] while it runs, and when it ends.
 struct TokenStreamWriter {
+	id: RequestId,
 	key: Vec<u8>,
 	stream: TokenStream,
 	written_at: sp_core::offchain::Timestamp,
@@ -54,16 +58,9 @@ struct TokenStreamWriter {
 impl TokenStreamWriter {
 	/// Starts request `id`'s stream again from no tokens, listing it to be cleared.
 	fn start(id: RequestId) -> Self {
-		// Atomic: another worker may be clearing closed streams from the list.
-		let _ = StorageValueRef::persistent(TOKEN_STREAMS).mutate(|streams: Result<Option<Vec<RequestId>>, _>| {
-			let mut streams = streams.ok().flatten().unwrap_or_default();
-			if !streams.contains(&id) {
-				streams.push(id);
-			}
-			Ok::<_, ()>(streams)
-		});
+		list_token_stream(id);
 		let mut writer =
-			Self { key: token_stream_key(id), stream: TokenStream::default(), written_at: Default::default() };
+			Self { id, key: token_stream_key(id), stream: TokenStream::default(), written_at: Default::default() };
 		writer.flush();
 		writer
 	}
@@ -78,12 +75,39 @@ impl TokenStreamWriter {
 	fn end(mut self, end: StreamEnd) {
 		self.stream.end = Some(end);
 		self.flush();
+		// Listed again: a worker run beside this one (without the lock: it clears closed
+		// streams before taking it) may have cleared it while it ran, if its request closed.
+		list_token_stream(self.id);
+	}
+
+	/// Writes the tokens so far, without an end: the run stopped, to be tried again.
+	fn pause(mut self) {
+		self.flush();
+		list_token_stream(self.id);
 	}
 
 	/// Writes the tokens so far.
 	fn flush(&mut self) {
 		StorageValueRef::persistent(&self.key).set(&self.stream);
 		self.written_at = sp_io::offchain::timestamp();
+	}
+}
+
+/// Lists request `id`'s stream to be cleared once the request closes (compare-and-set, tried
+/// again if another worker changed the list meanwhile).
+fn list_token_stream(id: RequestId) {
+	for _ in 0..3 {
+		let listed = StorageValueRef::persistent(TOKEN_STREAMS).mutate(|streams: Result<Option<Vec<RequestId>>, _>| {
+			let mut streams = streams.ok().flatten().unwrap_or_default();
+			if streams.contains(&id) {
+				return Err(());
+			}
+			streams.push(id);
+			Ok(streams)
+		});
+		if !matches!(listed, Err(MutateStorageError::ConcurrentModification(_))) {
+			return;
+		}
 	}
 }
 
@@ -156,7 +180,7 @@ impl<T: Config> Pallet<T> {
 					Ok(_) => stream.end(StreamEnd::MaxTokens),
 					// The model's bytes are not readable here: tried again later, the stream
 					// left open (no end yet).
-					Err(StepFault::Run { error: Some(EngineError::ModelUnavailable), .. }) => stream.flush(),
+					Err(StepFault::Run { error: Some(EngineError::ModelUnavailable), .. }) => stream.pause(),
 					Err(_) => stream.end(StreamEnd::Failed),
 				}
 				match run {

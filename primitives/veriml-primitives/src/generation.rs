@@ -297,6 +297,26 @@ mod tests {
 		// Token 0 is chosen by the step feeding the prompt's last token.
 		assert_eq!((0..4).map(|i| a.choosing_step(i)).collect::<Vec<_>>(), [Some(1), Some(2), Some(3), None]);
 	}
+
+	#[test]
+	fn a_stream_is_sent_again_only_when_a_run_made_other_tokens_or_another_end() {
+		let stream = |tokens: &[TokenId], end| TokenStream { tokens: tokens.to_vec(), end };
+		let sent = [5, 6, 7];
+		// Catching up: the same run further on, or a run started again from none.
+		assert!(!stream(&[5, 6, 7, 8], None).restarts(&sent, None));
+		assert!(!stream(&[5], None).restarts(&sent, None));
+		assert!(!stream(&[], None).restarts(&sent, Some(StreamEnd::StopToken)));
+		assert!(!stream(&sent, Some(StreamEnd::StopToken)).restarts(&sent, Some(StreamEnd::StopToken)));
+		assert!(!stream(&sent, Some(StreamEnd::MaxTokens)).restarts(&sent, None));
+		// Another run: other tokens, fewer tokens with an end, more after the end, another end.
+		assert!(stream(&[5, 9], None).restarts(&sent, None));
+		assert!(stream(&[5, 6], Some(StreamEnd::Failed)).restarts(&sent, None));
+		assert!(stream(&[5, 6, 7, 8], None).restarts(&sent, Some(StreamEnd::Failed)));
+		assert!(stream(&sent, Some(StreamEnd::MaxTokens)).restarts(&sent, Some(StreamEnd::Failed)));
+		// Sent again from none, it catches up without restarting.
+		let again = stream(&[5, 6], Some(StreamEnd::Failed));
+		assert!(!again.restarts(&[], None) && !again.restarts(&[5, 6], Some(StreamEnd::Failed)));
+	}
 }
 
 /// Where an inference node's off-chain worker streams a generation's tokens as it makes them:
@@ -321,6 +341,21 @@ pub struct TokenStream {
 	pub tokens: Vec<TokenId>,
 	/// How the run ended; none while it runs.
 	pub end: Option<StreamEnd>,
+}
+
+impl TokenStream {
+	/// Whether a reader that sent `sent` from this stream before, and `sent_end` once it was
+	/// given, must send it again from its first token: the worker ran the generation again and
+	/// this run chose other tokens (its engine changed between), ended with fewer tokens than
+	/// were sent or another end, or made more after the end sent. A run started again that
+	/// makes the same tokens never does: its record only catches up with what was sent.
+	pub fn restarts(&self, sent: &[TokenId], sent_end: Option<StreamEnd>) -> bool {
+		let common = self.tokens.len().min(sent.len());
+		self.tokens[..common] != sent[..common]
+			|| (self.end.is_some() && self.tokens.len() < sent.len())
+			|| sent_end
+				.is_some_and(|sent_end| self.tokens.len() > sent.len() || self.end.is_some_and(|end| end != sent_end))
+	}
 }
 
 /// How a node's run of a generation ended.

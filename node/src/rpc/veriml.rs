@@ -91,6 +91,25 @@ fn api_error(at: impl core::fmt::Debug, failure: ApiError) -> ErrorObjectOwned {
 	}
 }
 
+/// Refuses (7008) a runtime at `at` whose API `A` (named `name`) is older than `needed`, saying
+/// what it `lacks`: the methods that call an API's later functions check it first.
+fn require_api_version<Block: BlockT, A: sp_api::RuntimeApiInfo + ?Sized>(
+	api: &impl ApiExt<Block>,
+	at: Block::Hash,
+	needed: u32,
+	name: &str,
+	lacks: &str,
+) -> RpcResult<()> {
+	let version = api.api_version::<A>(at).map_err(|e| api_error(at, e))?;
+	if version.unwrap_or(0) < needed {
+		return Err(error(
+			error_code::RUNTIME_API,
+			format!("the runtime at block {at:?} {lacks} ({name} version {version:?}, {needed} needed)"),
+		));
+	}
+	Ok(())
+}
+
 /// The `veriml` namespace.
 #[rpc(server)]
 pub trait VerimlApi<BlockHash> {
@@ -246,15 +265,13 @@ where
 		request: RequestId,
 	) -> RpcResult<Option<GenerationInfo<AccountId, BlockNumber>>> {
 		let api = self.client.runtime_api();
-		let version = api
-			.api_version::<dyn InferenceApi<Block, AccountId, Balance, BlockNumber>>(at)
-			.map_err(|e| api_error(at, e))?;
-		if version.unwrap_or(0) < 6 {
-			return Err(error(
-				error_code::RUNTIME_API,
-				format!("the runtime at block {at:?} has no generations (InferenceApi version {version:?}, 6 needed)"),
-			));
-		}
+		require_api_version::<Block, dyn InferenceApi<Block, AccountId, Balance, BlockNumber>>(
+			&*api,
+			at,
+			6,
+			"InferenceApi",
+			"has no generations",
+		)?;
 		api.generation(at, request).map_err(|e| api_error(at, e))
 	}
 
@@ -264,15 +281,13 @@ where
 		C::Api: ModelsApi<Block, AccountId, Balance, BlockNumber>,
 	{
 		let api = self.client.runtime_api();
-		let version = api
-			.api_version::<dyn ModelsApi<Block, AccountId, Balance, BlockNumber>>(at)
-			.map_err(|e| api_error(at, e))?;
-		if version.unwrap_or(0) < 3 {
-			return Err(error(
-				error_code::RUNTIME_API,
-				format!("the runtime at block {at:?} has no decoders (ModelsApi version {version:?}, 3 needed)"),
-			));
-		}
+		require_api_version::<Block, dyn ModelsApi<Block, AccountId, Balance, BlockNumber>>(
+			&*api,
+			at,
+			3,
+			"ModelsApi",
+			"has no decoders",
+		)?;
 		let not_a_decoder =
 			|| error(error_code::UNKNOWN_MODEL, format!("no decoder {model:?} is registered at block {at:?}"));
 		let terms = api.decoder(at, model).map_err(|e| api_error(at, e))?.ok_or_else(not_a_decoder)?;
@@ -333,6 +348,14 @@ fn generation_json(request: RequestId, generation: &GenerationInfo<AccountId, Bl
 async fn send_json(sink: &SubscriptionSink, item: &serde_json::Value) -> SubscriptionResult {
 	sink.send(SubscriptionMessage::from_json(item)?).await?;
 	Ok(())
+}
+
+/// What `veriml_request` answers for `request` at finalised block `at`, with `finalizedIn`,
+/// if it is final there (not yet in that block's state, 7007, counts as not final yet).
+fn final_result(rpc: &impl VerimlApiServer<H256>, request: RequestId, at: H256) -> Option<serde_json::Value> {
+	let mut answer = rpc.request(request, Some(at)).ok().filter(is_final)?;
+	answer["finalizedIn"] = serde_json::json!(at);
+	Some(answer)
 }
 
 /// Whether `veriml_request`'s `answer` is one that no later block changes.
@@ -407,17 +430,13 @@ where
 			error(error_code::NOT_ARCHIVED, "this node has no off-chain database, so no archive of receipts")
 		})?;
 		let mut api = self.client.runtime_api();
-		let version = api
-			.api_version::<dyn InferenceApi<Block, AccountId, Balance, BlockNumber>>(at)
-			.map_err(|e| api_error(at, e))?;
-		if version.unwrap_or(0) < 5 {
-			return Err(error(
-				error_code::RUNTIME_API,
-				format!(
-					"the runtime at block {at:?} keeps no receipt archive (InferenceApi version {version:?}, 5 needed)"
-				),
-			));
-		}
+		require_api_version::<Block, dyn InferenceApi<Block, AccountId, Balance, BlockNumber>>(
+			&*api,
+			at,
+			5,
+			"InferenceApi",
+			"keeps no receipt archive",
+		)?;
 		api.register_extension(OffchainDbExt::new(offchain_db));
 		let archived = api.archived_receipt(at, request, verified_in).map_err(|e| api_error(at, e))?.map_err(|e| {
 			match e {
@@ -559,13 +578,9 @@ where
 		let sink = pending.accept().await?;
 		let mut at = self.client.info().finalized_hash;
 		loop {
-			// Not yet in the finalised state (7007) counts as not final yet.
-			if let Ok(mut answer) = self.request(request, Some(at)) {
-				if is_final(&answer) {
-					answer["finalizedIn"] = serde_json::json!(at);
-					send_json(&sink, &answer).await?;
-					return Ok(());
-				}
+			if let Some(answer) = final_result(self, request, at) {
+				send_json(&sink, &answer).await?;
+				return Ok(());
 			}
 			match future::select(finalized.next(), Box::pin(sink.closed())).await {
 				future::Either::Left((Some(notification), _)) => at = notification.hash,
@@ -608,32 +623,31 @@ where
 
 	async fn subscribe_tokens(&self, pending: PendingSubscriptionSink, request: RequestId) -> SubscriptionResult {
 		let best = self.client.info().best_hash;
-		// Settled already: no tokens, its result as soon as it is final (as
-		// `veriml_subscribeResult`'s).
-		let (refusal, settled) = match self.request(request, Some(best)) {
-			Err(refusal) => (Some(refusal), false),
-			Ok(answer) if is_final(&answer) => (None, true),
-			Ok(_) => match self.generation_at(best, request) {
-				Err(refusal) => (Some(refusal), false),
-				Ok(None) => (
-					Some(error(
-						error_code::NOT_A_GENERATION,
-						format!("request {request} is not an open generation at block {best:?}"),
-					)),
-					false,
-				),
-				Ok(Some(_)) => (None, false),
+		let open = self.request(request, Some(best)).and_then(|answer| {
+			// Settled already: no tokens, its result as soon as it is final (as
+			// `veriml_subscribeResult`'s).
+			if is_final(&answer) {
+				return Ok(None);
+			}
+			match self.generation_at(best, request)? {
+				Some(_) => Ok(Some(answer)),
+				None => Err(error(
+					error_code::NOT_A_GENERATION,
+					format!("request {request} is not an open generation at block {best:?}"),
+				)),
+			}
+		});
+		let open = match open {
+			Ok(open) => open,
+			Err(refusal) => {
+				pending.reject(refusal).await;
+				return Ok(());
 			},
 		};
-		if let Some(refusal) = refusal {
-			pending.reject(refusal).await;
-			return Ok(());
-		}
+		let settled = open.is_none();
 		// The text the tokens settle, where the decoder's tokenizer can be read (not read for a
 		// settled request, which streams no tokens).
-		let tokenizer = (!settled)
-			.then(|| self.request(request, Some(best)).ok())
-			.flatten()
+		let tokenizer = open
 			.and_then(|answer| serde_json::from_value(answer["model"].clone()).ok())
 			.and_then(|model| self.tokenizer_at(best, model).ok());
 		let mut text = tokenizer.as_ref().map(Tokenizer::stream);
@@ -693,14 +707,10 @@ where
 					});
 					send_json(&sink, &item).await?;
 				}
-				// Not yet in the finalised state (7007) counts as not final yet.
-				if let Ok(mut answer) = self.request(request, Some(info.finalized_hash)) {
-					if is_final(&answer) {
-						answer["kind"] = "result".into();
-						answer["finalizedIn"] = serde_json::json!(info.finalized_hash);
-						send_json(&sink, &answer).await?;
-						return Ok(());
-					}
+				if let Some(mut answer) = final_result(self, request, info.finalized_hash) {
+					answer["kind"] = "result".into();
+					send_json(&sink, &answer).await?;
+					return Ok(());
 				}
 			}
 			let tick = Box::pin(tokio::time::sleep(TOKEN_POLL));

@@ -20,8 +20,7 @@ use sp_runtime::{
 	offchain::storage::{MutateStorageError, StorageValueRef},
 	traits::Saturating,
 };
-use veriml_inference_primitives::generation::steps_proof;
-use veriml_inference_primitives::generation::{StepFault, TokenId};
+use veriml_inference_primitives::generation::{steps_proof, StepFault, TokenId};
 use veriml_inference_primitives::{result_hash, EngineError};
 use veriml_offchain::inference::LOG_TARGET;
 use veriml_offchain::{inference::WORKER_LOCK, run_with_keys, send_signed, CheckMarker, NonceTracker, NONCE};
@@ -72,17 +71,12 @@ impl TokenStreamWriter {
 		}
 	}
 
-	fn end(mut self, end: StreamEnd) {
-		self.stream.end = Some(end);
+	/// Writes the run's last tokens and its `end` (none: it stopped, to be tried again).
+	fn finish(mut self, end: Option<StreamEnd>) {
+		self.stream.end = end;
 		self.flush();
 		// Listed again: a worker run beside this one (without the lock: it clears closed
 		// streams before taking it) may have cleared it while it ran, if its request closed.
-		list_token_stream(self.id);
-	}
-
-	/// Writes the tokens so far, without an end: the run stopped, to be tried again.
-	fn pause(mut self) {
-		self.flush();
 		list_token_stream(self.id);
 	}
 
@@ -114,7 +108,7 @@ fn list_token_stream(id: RequestId) {
 /// Clears the token streams of requests that closed (settled, expired or cancelled): what
 /// they streamed is on chain, or void. Run by every worker run, with keys or without (a node
 /// whose `infr` key was removed still clears what it streamed).
-pub(crate) fn forget_closed_token_streams<T: Config>() {
+fn forget_closed_token_streams<T: Config>() {
 	let _ = StorageValueRef::persistent(TOKEN_STREAMS).mutate(|streams: Result<Option<Vec<RequestId>>, _>| {
 		let streams = streams.ok().flatten().ok_or(())?;
 		let (open, closed): (Vec<RequestId>, Vec<RequestId>) =
@@ -174,17 +168,13 @@ impl<T: Config> Pallet<T> {
 				let Some(to_run) = Self::generation_to_run(id, &request) else { continue };
 				// Streamed to the node's `veriml_subscribeTokens` as the tokens are chosen.
 				let mut stream = TokenStreamWriter::start(id);
-				let run = Self::run_generation(id, &request, &to_run, node, None, |token| stream.push(token));
-				match &run {
-					Ok((generated, _)) if generated.stopped => stream.end(StreamEnd::StopToken),
-					Ok(_) => stream.end(StreamEnd::MaxTokens),
-					// The model's bytes are not readable here: tried again later, the stream
-					// left open (no end yet).
-					Err(StepFault::Run { error: Some(EngineError::ModelUnavailable), .. }) => stream.pause(),
-					Err(_) => stream.end(StreamEnd::Failed),
-				}
-				match run {
+				match Self::run_generation(id, &request, &to_run, node, None, |token| stream.push(token)) {
 					Ok((generated, _)) => {
+						stream.finish(Some(if generated.stopped {
+							StreamEnd::StopToken
+						} else {
+							StreamEnd::MaxTokens
+						}));
 						log::info!(
 							target: LOG_TARGET,
 							"request {id}: generated {} tokens in {} steps of model {:?} in {} ms ({} fuel)",
@@ -204,7 +194,15 @@ impl<T: Config> Pallet<T> {
 					},
 					// No failure report for generations yet: the node leaves it (it lapses to
 					// another node, without a strike).
-					Err(fault) => log::warn!(target: LOG_TARGET, "request {id}: the generation stopped: {fault:?}"),
+					Err(fault) => {
+						log::warn!(target: LOG_TARGET, "request {id}: the generation stopped: {fault:?}");
+						stream.finish(match fault {
+							// The model's bytes are not readable here: tried again later, the
+							// stream left open (no end yet).
+							StepFault::Run { error: Some(EngineError::ModelUnavailable), .. } => None,
+							_ => Some(StreamEnd::Failed),
+						});
+					},
 				}
 				continue;
 			}

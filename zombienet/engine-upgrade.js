@@ -7,9 +7,11 @@
 //    `models.setEngineGuest` (`veriml-node engine-guest --declare-version` writes it: the same
 //    code under the next version, so its bytes and hash differ and its result hashes differ).
 //    Every node starts compiling it; it takes over `EngineGuestDelay` blocks later.
-// 3. Bob's same request again: same outputs, a receipt of engine version N+1, another result
+// 3. The model's fuel figures were measured with the genesis guest (modelsApi.modelsToRemeasure
+//    lists it): Ferdie measures it again with `models.remeasureModel`; a second time is refused.
+// 4. Bob's same request again: same outputs, a receipt of engine version N+1, another result
 //    hash. The nodes ran the guest they found in state, not the one they were built with.
-// 4. A fresh node (same binary, empty database) syncs from genesis, re-executing every block:
+// 5. A fresh node (same binary, empty database) syncs from genesis, re-executing every block:
 //    the results before the switch with the genesis guest, those after with the new guest it
 //    reads from its own state. It reaches the same block hashes and state roots.
 const { join } = require('node:path');
@@ -69,7 +71,23 @@ async function run(nodeName, networkInfo) {
   const named = (await api.query.models.engineGuest()).toJSON();
   check(named.hash === newGuest && named.version === next, `from block ${switchedAt} the chain runs guest ${newGuest} (engine version ${next})`);
 
-  // 3. The same request with the new guest.
+  // 3. The model's figures were the genesis guest's: anyone measures it again, once.
+  const stale = (await api.call.modelsApi.modelsToRemeasure()).map((hash) => hash.toHex());
+  check(stale.includes(model.hash), `modelsApi.modelsToRemeasure lists the model (${stale.length} in all)`);
+  const registered = (await api.call.modelsApi.model(model.hash)).unwrap();
+  check(registered.measuredWith.toNumber() === genesisGuest.version, `its figures were measured with engine version ${genesisGuest.version}`);
+  // Setup for the request below: waited for finality, as lib.send says.
+  const remeasured = await lib.sendOk(api, api.tx.models.remeasureModel(model.hash), ferdie, -1, 'finalized');
+  const [measured] = lib.eventsOf(remeasured.events, 'models', 'ModelRemeasured');
+  check(measured && measured.data.engineVersion.toNumber() === next,
+    `models.ModelRemeasured by Ferdie: engine version ${next}, ${measured.data.fuelPerRun} fuel a run, ${measured.data.fuelToPrepare} to prepare`);
+  const now = (await api.call.modelsApi.model(model.hash)).unwrap();
+  check(now.measuredWith.toNumber() === next && now.fuelPerRun.eq(measured.data.fuelPerRun), 'the model view carries the new figures');
+  check(!(await api.call.modelsApi.modelsToRemeasure()).some((hash) => hash.toHex() === model.hash), 'no longer listed to measure again');
+  const again = await lib.send(api, api.tx.models.remeasureModel(model.hash), ferdie);
+  check(again.error === 'models.AlreadyMeasured', `measured again with the same guest: ${again.error}`);
+
+  // 4. The same request with the new guest.
   const after = await completedRequest(lib, api, model, bob);
   check(after.receipt.engineVersion.toNumber() === next, `request ${after.id} verified in block ${after.blockNumber} with engine version ${next}`);
   const [oldOutcome, newOutcome] = [before, after].map(({ receipt }) => receipt.outcome.asOutputs);
@@ -87,7 +105,7 @@ async function run(nodeName, networkInfo) {
     await other.disconnect();
   }
 
-  // 4. A node started now syncs from genesis across the upgrade.
+  // 5. A node started now syncs from genesis across the upgrade.
   const target = after.blockNumber + 1;
   await lib.waitForFinalized(api, target, 120_000);
   const listening = (await api.rpc.system.localListenAddresses()).map(String);

@@ -310,7 +310,7 @@ impl_runtime_apis! {
 		}
 	}
 
-	#[api_version(3)]
+	#[api_version(4)]
 	impl pallet_model_registry::runtime_api::ModelsApi<Block, AccountId, Balance, BlockNumber> for Runtime {
 		fn model(
 			model: veriml_inference_primitives::ModelHash,
@@ -336,6 +336,10 @@ impl_runtime_apis! {
 
 		fn tokenizer(model: veriml_inference_primitives::ModelHash) -> Option<Vec<u8>> {
 			pallet_model_registry::Tokenizers::<Runtime>::get(model).map(Into::into)
+		}
+
+		fn models_to_remeasure() -> Vec<veriml_inference_primitives::ModelHash> {
+			crate::Models::models_to_remeasure()
 		}
 	}
 

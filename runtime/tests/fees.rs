@@ -73,6 +73,7 @@ fn a_node_key_with_the_existential_deposit_answers_its_assignment_and_pays_for_n
 				status: ModelStatus::Active,
 				deposit: 0,
 				registered_at: 1,
+				measured_with: 1,
 			},
 		);
 		let request = |assigned: Vec<AccountId>| Request {

@@ -48,3 +48,48 @@ fn the_metadata_constant_is_the_highest_price() {
 	let constant = models.constants.iter().find(|c| c.name == "PicosecondsPerFuel").expect("PicosecondsPerFuel");
 	assert_eq!(u64::decode(&mut &constant.value[..]).unwrap(), 400);
 }
+
+#[test]
+fn the_registrys_engine_checks_each_fit_one_transaction() {
+	use frame_support::dispatch::GetDispatchInfo;
+	use pallet_model_registry::Call;
+	use veriml_runtime::RuntimeCall;
+	sp_io::TestExternalities::default().execute_with(|| {
+		let max_extrinsic = Models::max_extrinsic_weight();
+		let hash = H256::repeat_byte(1);
+		let name = frame_support::BoundedVec::truncate_from(b"m".to_vec());
+		let calls: [Call<Runtime>; 4] = [
+			Call::register_model {
+				model_hash: hash,
+				name: name.clone(),
+				version: 1,
+				inputs: Default::default(),
+				price_per_inference: 0,
+			},
+			Call::register_stored_model {
+				root: hash,
+				name: name.clone(),
+				version: 1,
+				inputs: Default::default(),
+				price_per_inference: 0,
+			},
+			Call::register_decoder {
+				model_hash: hash,
+				name,
+				version: 1,
+				context_length: 2,
+				tokenizer_hash: hash,
+				price_per_token: 0,
+			},
+			// Measuring a model again: the costlier of a model in state (a decoder's two steps
+			// cost what one model's check may) and one in the content store.
+			Call::remeasure_model { model_hash: hash },
+		];
+		let weights: Vec<_> =
+			calls.into_iter().map(|call| RuntimeCall::Models(call).get_dispatch_info().call_weight).collect();
+		for weight in &weights {
+			assert!(weight.all_lte(max_extrinsic), "{weight} of {max_extrinsic}");
+		}
+		assert!(weights[0].ref_time() <= weights[3].ref_time() && weights[1].ref_time() <= weights[3].ref_time());
+	});
+}

@@ -215,6 +215,53 @@ impl<T: Config> Pallet<T> {
 		Ok((veriml_primitives::models::decoder_figures(&first, last), first_fuel.saturating_add(last_fuel)))
 	}
 
+	/// The engine's check of the registered `model_hash` (of `record`) with the chain's guest,
+	/// as its registration checked it: a decoder at its context's first and last steps, a
+	/// model in the content store from its item's chunks within its registration's fuel
+	/// limit, any other model for its recorded inputs. Its figures, the fuel the check used,
+	/// and the weight of everything else it did (reading the bytes and the records).
+	pub(crate) fn measure_registered(
+		model_hash: &ModelHash,
+		record: &ModelRecordOf<T>,
+	) -> Result<(ModelInfo, Fuel, Weight), DispatchError> {
+		if let Some(root) = StoredModels::<T>::get(model_hash) {
+			ensure!(T::Content::item(&root).is_some(), Error::<T>::ModelUnavailable);
+			let (hash, info) = T::Inspector::inspect_stored(
+				EngineGuest::<T>::get().hash,
+				&T::Content::chunk_list_key(&root),
+				&record.inputs,
+				Self::stored_registration_fuel_limit(record.byte_len),
+			)
+			.map_err(Error::<T>::from)?;
+			ensure!(hash == *model_hash, Error::<T>::ModelUnavailable);
+			let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
+			// Its registration's reads and writes (five and four) cover the record, the guest,
+			// the item and its chunk list read and the record written.
+			return Ok((info, used_fuel, Self::stored_registration_weight(record.byte_len)));
+		}
+		let bytes = ModelCode::<T>::get(model_hash).ok_or(Error::<T>::ModelUnavailable)?;
+		// Read and hashed as registering it read and hashed its upload; the record, the guest,
+		// the decoder's terms and the item's entry read, the record written.
+		let reading =
+			T::WeightInfo::register_model(record.byte_len).saturating_add(T::DbWeight::get().reads_writes(4, 1));
+		let (info, used_fuel) = match Decoders::<T>::get(model_hash) {
+			Some(decoder) => Self::measure_decoder(&bytes, &decoder.layout(), decoder.context_length)?,
+			None => Self::inspect(&bytes, &record.inputs, T::RegistrationFuelLimit::get())?,
+		};
+		Ok((info, used_fuel, reading))
+	}
+
+	/// The weight [`remeasure_model`](Pallet::remeasure_model) is charged before it runs: the
+	/// costlier of measuring a model in state (a decoder's two steps together cost what one
+	/// model's check may) and one in the content store, each at its largest
+	/// ([`measure_registered`](Self::measure_registered)'s weights and fuel limits).
+	pub fn max_remeasure_weight() -> Weight {
+		let in_state = T::WeightInfo::register_model(T::MaxModelBytes::get())
+			.saturating_add(T::DbWeight::get().reads_writes(4, 1))
+			.saturating_add(Self::most_fuel_weight(T::RegistrationFuelLimit::get().saturating_mul(2)));
+		in_state.max(Self::max_stored_registration_weight())
+	}
+
 	/// Keeps `bytes` (the model `model_hash`, read from `owner`'s complete upload, which the
 	/// engine checked for `inputs`: `info`) in state as the model `naming` holding `deposit`.
 	#[allow(clippy::too_many_arguments)]
@@ -279,6 +326,7 @@ impl<T: Config> Pallet<T> {
 				status: ModelStatus::Active,
 				deposit,
 				registered_at: frame_system::Pallet::<T>::block_number(),
+				measured_with: EngineGuest::<T>::get().version,
 			},
 		);
 		Self::deposit_event(Event::ModelRegistered {
@@ -314,6 +362,14 @@ impl<T: Config> Pallet<T> {
 	/// The storage key under which the model's bytes live, for the engine host function.
 	pub fn model_code_key(model_hash: &ModelHash) -> Vec<u8> {
 		ModelCode::<T>::hashed_key_for(model_hash)
+	}
+
+	/// The registered models whose figures a guest of another engine version than the chain's
+	/// measured: those [`remeasure_model`](Pallet::remeasure_model) takes. Reads every model
+	/// record (an off-chain view, never called by a dispatchable).
+	pub fn models_to_remeasure() -> Vec<ModelHash> {
+		let version = EngineGuest::<T>::get().version;
+		Models::<T>::iter().filter(|(_, record)| record.measured_with != version).map(|(hash, _)| hash).collect()
 	}
 
 	/// The registered model `model_hash`, if any.

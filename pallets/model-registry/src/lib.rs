@@ -137,10 +137,11 @@ pub mod pallet {
 	/// A model's name.
 	pub type ModelName<T> = BoundedVec<u8, <T as Config>::MaxNameLength>;
 
-	/// Version 2 (spec 130): a decoder's terms list its graph's inputs ([`DecoderTerms::inputs`])
+	/// Version 3 (spec 134): a model's record says which engine version measured its figures
+	/// ([`ModelRecord::measured_with`]). Version 2 (spec 130): a decoder's terms list its graph's inputs ([`DecoderTerms::inputs`])
 	/// and its fuel per run covers its first step. Version 1 (spec 111): uploads are kept under
 	/// their uploader ([`Uploads`], [`UploadChunks`]); they were kept under their hash alone.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(3);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -410,6 +411,15 @@ pub mod pallet {
 			version: veriml_inference_primitives::EngineVersion,
 			replaced: ModelHash,
 		},
+		/// The model `model_hash` was measured again with the guest of `engine_version`
+		/// (`remeasureModel`): its figures and verification mode are these from now on.
+		ModelRemeasured {
+			model_hash: ModelHash,
+			engine_version: veriml_inference_primitives::EngineVersion,
+			fuel_per_run: Fuel,
+			fuel_to_prepare: Fuel,
+			verification: Verification,
+		},
 	}
 
 	#[pallet::error]
@@ -514,6 +524,13 @@ pub mod pallet {
 		/// The item was completed in this block: nodes hold its chunks once they have imported
 		/// the block. Register it from the next one.
 		ContentJustStored,
+		/// The model's figures were measured with the chain's engine guest already: only a
+		/// guest of another engine version measures it again.
+		AlreadyMeasured,
+		/// Measured again, the model's outputs are not those it was registered with: the new
+		/// guest types it otherwise, and its results would not be those its requests expect.
+		/// It keeps its figures.
+		OutputsChanged,
 	}
 
 	impl<T> From<EngineError> for Error<T> {
@@ -862,6 +879,45 @@ pub mod pallet {
 			.into())
 		}
 
+		/// Measure the registered model `model_hash` again with the chain's engine guest, when
+		/// its fuel figures were measured with a guest of another engine version (open to
+		/// anyone, once per model and guest: `AlreadyMeasured` otherwise).
+		///
+		/// A guest that replaces another may take more or less fuel for the same model: a
+		/// model keeping its old figures would have its runs refused for want of fuel (the
+		/// fuel limit of its new requests and the preparation limit of its decoder's steps are
+		/// both derived from them), or be charged for less than the new guest does. The engine
+		/// checks it as its registration did (`register_model`, `register_stored_model` or
+		/// `register_decoder`, with the decoder's context), and its figures, verification mode
+		/// and [`ModelRecord::measured_with`] become the new guest's. Requests already open
+		/// keep the fuel limit and verification mode they were opened with; a decoder's step
+		/// preparation limit, read when a step runs, is the new one's. A model the new guest
+		/// does not accept, or whose outputs it types otherwise (`OutputsChanged`), keeps its
+		/// figures: the error is the engine's, as at registration.
+		#[pallet::call_index(10)]
+		#[pallet::weight(Pallet::<T>::max_remeasure_weight())]
+		pub fn remeasure_model(origin: OriginFor<T>, model_hash: ModelHash) -> DispatchResultWithPostInfo {
+			ensure_signed(origin)?;
+			let mut record = Models::<T>::get(model_hash).ok_or(Error::<T>::UnknownModel)?;
+			let guest = EngineGuest::<T>::get();
+			ensure!(record.measured_with != guest.version, Error::<T>::AlreadyMeasured);
+			let (info, used_fuel, weight) = Self::measure_registered(&model_hash, &record)?;
+			ensure!(info.outputs == record.outputs.to_vec(), Error::<T>::OutputsChanged);
+			record.fuel_per_run = info.fuel_per_run;
+			record.fuel_to_prepare = info.fuel_to_prepare;
+			record.verification = Self::verification_mode(info.fuel_per_run);
+			record.measured_with = guest.version;
+			Self::deposit_event(Event::ModelRemeasured {
+				model_hash,
+				engine_version: guest.version,
+				fuel_per_run: record.fuel_per_run,
+				fuel_to_prepare: record.fuel_to_prepare,
+				verification: record.verification,
+			});
+			Models::<T>::insert(model_hash, record);
+			Ok(Some(weight.saturating_add(Self::fuel_weight(used_fuel))).into())
+		}
+
 		/// Replace the engine guest (root): `code` is the new guest's wasm, zstd-compressed as
 		/// `veriml-node engine-guest --out` writes it (or plain). It must be a metered guest
 		/// declaring a higher engine version than the current one. It is stored now and
@@ -869,7 +925,9 @@ pub mod pallet {
 		/// compiling it when it applies this call. A guest scheduled earlier and not active
 		/// yet is replaced.
 		///
-		/// Models keep the fuel figures measured with the guest they were registered with.
+		/// Models keep the fuel figures measured with the guest they were registered with until
+		/// someone measures them again with the new one
+		/// ([`remeasure_model`](Pallet::remeasure_model)).
 		///
 		/// Charged three quarters of a block (operational): it decompresses, reads and hashes up
 		/// to 32 MiB of wasm.

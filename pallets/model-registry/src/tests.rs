@@ -10,6 +10,7 @@ use veriml_inference_primitives::{model_hash, onnx_builder, ModelHash, TensorSpe
 
 mod decoders;
 mod generation_challenges;
+mod remeasure;
 mod stored_models;
 
 pub(crate) const WIDTH: u32 = 8;
@@ -374,12 +375,12 @@ fn owners_price_deprecate_and_remove_their_models() {
 
 /// The engine guest this engine is built with, declaring engine version `version`, as the
 /// chain stores it (compressed).
-fn guest_declaring(version: u32) -> Vec<u8> {
+pub(crate) fn guest_declaring(version: u32) -> Vec<u8> {
 	let wasm = veriml_engine::metering::declare_version(veriml_engine::GUEST_WASM, version).unwrap();
 	sp_maybe_compressed_blob::compress_weakly(&wasm, veriml_inference_primitives::guest::MAX_GUEST_BYTES).unwrap()
 }
 
-fn at_block(n: u64) {
+pub(crate) fn at_block(n: u64) {
 	use frame_support::traits::Hooks;
 	System::set_block_number(n);
 	Models::on_initialize(n);

@@ -8,7 +8,7 @@ use frame_support::{
 use scale_info::TypeInfo;
 use veriml_inference_primitives::{
 	generation::{DecoderInput, DecoderLayout},
-	EngineError, ModelHash, ModelInfo, TensorSpec,
+	EngineError, EngineVersion, ModelHash, ModelInfo, TensorSpec,
 };
 pub use veriml_primitives::models::{ModelCatalog, ModelTerms, UploadedBytes, Verification};
 use veriml_primitives::Fuel;
@@ -63,9 +63,10 @@ where
 	pub byte_len: u32,
 	/// ONNX nodes in the graph.
 	pub node_count: u32,
-	/// Engine fuel one inference used on all-zero inputs at registration.
+	/// Engine fuel one inference used on all-zero inputs, measured at registration or by the
+	/// latest [`remeasure_model`](crate::Pallet::remeasure_model).
 	pub fuel_per_run: Fuel,
-	/// Engine fuel preparing the model used at registration.
+	/// Engine fuel preparing the model used, measured with `fuel_per_run`.
 	pub fuel_to_prepare: Fuel,
 	/// How its results are verified, from its measured fuel per run.
 	pub verification: Verification,
@@ -75,6 +76,10 @@ where
 	pub deposit: Balance,
 	/// Block in which the model was registered.
 	pub registered_at: BlockNumber,
+	/// The engine version of the guest that measured `fuel_per_run` and `fuel_to_prepare`.
+	/// Once the chain runs a guest of another version, anyone may have the model measured
+	/// again ([`remeasure_model`](crate::Pallet::remeasure_model)).
+	pub measured_with: EngineVersion,
 }
 
 /// A registered model as clients read it (`ModelsApi::model`): a view kept apart from the
@@ -95,9 +100,10 @@ pub struct RegisteredModel<AccountId, Balance, BlockNumber> {
 	pub price_per_inference: Balance,
 	/// Length of the ONNX bytes.
 	pub byte_len: u32,
-	/// Engine fuel one inference used on all-zero inputs at registration.
+	/// Engine fuel one inference used on all-zero inputs, measured by the guest of
+	/// `measured_with`.
 	pub fuel_per_run: Fuel,
-	/// Engine fuel preparing the model used at registration.
+	/// Engine fuel preparing the model used, measured with `fuel_per_run`.
 	pub fuel_to_prepare: Fuel,
 	/// How its results are verified.
 	pub verification: Verification,
@@ -105,6 +111,9 @@ pub struct RegisteredModel<AccountId, Balance, BlockNumber> {
 	pub status: ModelStatus,
 	/// Block in which the model was registered.
 	pub registered_at: BlockNumber,
+	/// The engine version of the guest that measured its fuel figures: where it is not the
+	/// chain's guest's, `remeasureModel` measures them again.
+	pub measured_with: EngineVersion,
 }
 
 impl<AccountId, Balance, BlockNumber, NameLen: Get<u32>, Tensors: Get<u32>>
@@ -129,6 +138,7 @@ where
 			verification: record.verification,
 			status: record.status,
 			registered_at: record.registered_at,
+			measured_with: record.measured_with,
 		}
 	}
 }

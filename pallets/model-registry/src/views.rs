@@ -7,7 +7,9 @@ pub mod runtime_api {
 
 	sp_api::decl_runtime_apis! {
 		/// Registered models and the engine guest the chain runs them with. Version 2 adds
-		/// `stored_models`; version 3 `decoder` and `tokenizer`.
+		/// `stored_models`; version 3 `decoder` and `tokenizer`; version 4 `models_to_remeasure`,
+		/// and `model`'s view says which engine version measured the model's figures
+		/// (`measured_with`).
 		#[api_version(2)]
 		pub trait ModelsApi<AccountId, Balance, BlockNumber>
 		where
@@ -39,6 +41,12 @@ pub mod runtime_api {
 			/// registered decoder.
 			#[api_version(3)]
 			fn tokenizer(model: ModelHash) -> Option<Vec<u8>>;
+			/// The registered models whose fuel figures were measured with a guest of another
+			/// engine version than the chain's (after a guest switch): each may be measured
+			/// again by anyone (`modelRegistry.remeasureModel`). Reads every model record (an
+			/// off-chain view).
+			#[api_version(4)]
+			fn models_to_remeasure() -> Vec<ModelHash>;
 		}
 	}
 }

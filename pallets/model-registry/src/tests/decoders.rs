@@ -170,6 +170,10 @@ fn a_decoder_registered_before_spec_130_lists_its_inputs_and_covers_its_first_st
 			let r = r.as_mut().unwrap();
 			(r.fuel_per_run, r.fuel_to_prepare) = (last.fuel_per_run, last.fuel_to_prepare);
 		});
+		// Its record without `measured_with` (storage version 3's, its last field).
+		let key = crate::Models::<Test>::hashed_key_for(model);
+		let raw = frame_support::storage::unhashed::get_raw(&key).unwrap();
+		frame_support::storage::unhashed::put_raw(&key, &raw[..raw.len() - 4]);
 		let v1 = (16u32, 1u32, 2u32, 3u32, tokenizer, TOKENIZER.len() as u32);
 		frame_support::storage::unhashed::put_raw(&Decoders::<Test>::hashed_key_for(model), &v1.encode());
 		// A spec-129 decoder entry whose model is gone (none can be: a removed model removes it).
@@ -179,13 +183,17 @@ fn a_decoder_registered_before_spec_130_lists_its_inputs_and_covers_its_first_st
 		StorageVersion::new(1).put::<Models>();
 
 		Migration::<Test>::on_runtime_upgrade();
+		assert_eq!(Models::on_chain_storage_version(), StorageVersion::new(2));
+		// As the runtime runs them: version 3's migration after this one.
+		crate::migrations::v3::Migration::<Test>::on_runtime_upgrade();
 
 		assert_eq!(Decoders::<Test>::get(model), Some(terms.clone()));
 		let migrated = Models::model(&model).unwrap();
 		assert_eq!((migrated.fuel_per_run, migrated.fuel_to_prepare), (record.fuel_per_run, record.fuel_to_prepare));
 		assert_eq!(migrated.verification, record.verification);
+		assert_eq!(migrated, record);
 		assert!(Decoders::<Test>::get(orphan).is_none() && Tokenizers::<Test>::get(orphan).is_none());
-		assert_eq!(Models::on_chain_storage_version(), StorageVersion::new(2));
+		assert_eq!(Models::on_chain_storage_version(), StorageVersion::new(3));
 		// Once.
 		Migration::<Test>::on_runtime_upgrade();
 		assert_eq!(Decoders::<Test>::get(model), Some(terms));

@@ -890,21 +890,30 @@ pub mod pallet {
 		/// checks it as its registration did (`register_model`, `register_stored_model` or
 		/// `register_decoder`, with the decoder's context), and its figures, verification mode
 		/// and [`ModelRecord::measured_with`] become the new guest's. Requests already open
-		/// keep the fuel limit and verification mode they were opened with; a decoder's step
-		/// preparation limit, read when a step runs, is the new one's. A model the new guest
-		/// does not accept, or whose outputs it types otherwise (`OutputsChanged`), keeps its
-		/// figures: the error is the engine's, as at registration.
+		/// keep the fuel limit and verification mode they were opened with. A decoder's fuel to
+		/// prepare never falls: its steps' preparation limit is read when a step runs, and an
+		/// answer the new guest computed before this call, within the limit of the old figure,
+		/// is judged within a limit at least as high. A model the new guest does not accept,
+		/// or whose outputs it types otherwise (`OutputsChanged`), keeps its figures: the error
+		/// is the engine's, as at registration. Refused before the engine runs (an unknown
+		/// model, `AlreadyMeasured`), the call is charged its reads.
 		#[pallet::call_index(10)]
 		#[pallet::weight(Pallet::<T>::max_remeasure_weight())]
 		pub fn remeasure_model(origin: OriginFor<T>, model_hash: ModelHash) -> DispatchResultWithPostInfo {
+			use frame_support::dispatch::WithPostDispatchInfo;
 			ensure_signed(origin)?;
-			let mut record = Models::<T>::get(model_hash).ok_or(Error::<T>::UnknownModel)?;
+			let refused = T::DbWeight::get().reads(2);
+			let mut record = Models::<T>::get(model_hash).ok_or(Error::<T>::UnknownModel.with_weight(refused))?;
 			let guest = EngineGuest::<T>::get();
-			ensure!(record.measured_with != guest.version, Error::<T>::AlreadyMeasured);
+			ensure!(record.measured_with != guest.version, Error::<T>::AlreadyMeasured.with_weight(refused));
 			let (info, used_fuel, weight) = Self::measure_registered(&model_hash, &record)?;
 			ensure!(info.outputs == record.outputs.to_vec(), Error::<T>::OutputsChanged);
 			record.fuel_per_run = info.fuel_per_run;
-			record.fuel_to_prepare = info.fuel_to_prepare;
+			record.fuel_to_prepare = if Decoders::<T>::contains_key(model_hash) {
+				record.fuel_to_prepare.max(info.fuel_to_prepare)
+			} else {
+				info.fuel_to_prepare
+			};
 			record.verification = Self::verification_mode(info.fuel_per_run);
 			record.measured_with = guest.version;
 			Self::deposit_event(Event::ModelRemeasured {

@@ -10,13 +10,19 @@ impl<T: Config> Pallet<T> {
 	/// content item listed both ways (the item's own checks are the store's), and is listed
 	/// under its owner's name and version; every upload holds as many chunks as it counts;
 	/// each account's `ModelStorage` hold is the sum of the deposits of its uploads and
-	/// models; the guest the chain names has its bytes in state.
+	/// models; the guest the chain names has its bytes in state; no model was measured with a
+	/// guest of a higher engine version than the chain's (versions only rise).
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		use frame_support::traits::fungible::InspectHold;
 		let mut deposits = ExpectedHolds::default();
 		let mut models = 0usize;
 		let mut stored = 0usize;
+		let guest_version = EngineGuest::<T>::get().version;
 		for (hash, model) in Models::<T>::iter() {
+			ensure!(
+				model.measured_with <= guest_version,
+				"a model was measured with an engine version above the chain's guest's"
+			);
 			if let Some(root) = StoredModels::<T>::get(hash) {
 				stored += 1;
 				ensure!(!ModelCode::<T>::contains_key(hash), "a model in the content store has bytes in state too");

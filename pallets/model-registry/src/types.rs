@@ -66,7 +66,8 @@ where
 	/// Engine fuel one inference used on all-zero inputs, measured at registration or by the
 	/// latest [`remeasure_model`](crate::Pallet::remeasure_model).
 	pub fuel_per_run: Fuel,
-	/// Engine fuel preparing the model used, measured with `fuel_per_run`.
+	/// Engine fuel preparing the model used, measured with `fuel_per_run`; a decoder's is the
+	/// highest any guest measured (it never falls: its steps' preparation limit comes from it).
 	pub fuel_to_prepare: Fuel,
 	/// How its results are verified, from its measured fuel per run.
 	pub verification: Verification,

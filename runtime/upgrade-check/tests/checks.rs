@@ -74,8 +74,8 @@ fn an_older_chain_is_migrated_to_the_storage_versions_of_this_runtime() {
 		PalletVersion { pallet: "Verification".into(), before: 0, after: 2 }
 	);
 	// Models' uploads move under their uploaders (0 → 1), then its decoders list their inputs
-	// (1 → 2; none at genesis).
-	assert_eq!(version_of(&report.pallets, "Models").after, 2);
+	// (1 → 2; none at genesis), then its records say which guest measured them (2 → 3).
+	assert_eq!(version_of(&report.pallets, "Models").after, 3);
 	assert_eq!(version_of(&report.pallets, "Feeds").after, 1);
 }
 

@@ -8,7 +8,12 @@ use super::{
 	guest_declaring, inputs, name, register, relu, upload,
 };
 use crate::{mock::*, Decoders, EngineGuest, Error, Event, ModelRecordOf, ReplacedEngineGuest, StoredModels};
-use frame_support::{assert_noop, assert_ok};
+use frame_support::{
+	assert_noop, assert_ok,
+	dispatch::{DispatchErrorWithPostInfo, WithPostDispatchInfo},
+	traits::Get,
+	weights::{RuntimeDbWeight, Weight},
+};
 use veriml_inference_primitives::{model_hash, ModelHash, Tensor};
 use veriml_primitives::models::{decoder_step_preparation_limit, ModelCatalog};
 
@@ -25,6 +30,13 @@ fn register_three() -> [ModelHash; 3] {
 	System::set_block_number(System::block_number() + 1);
 	assert_ok!(Models::register_stored_model(RuntimeOrigin::signed(ALICE), root, name("relu-large"), 1, inputs(), 7));
 	[relu_hash, decoder_hash, model_hash(&large)]
+}
+
+/// A refusal before the engine runs (an unknown model, one measured already): charged its
+/// reads, not a model check.
+fn refused(error: Error<Test>) -> DispatchErrorWithPostInfo {
+	let reads: Weight = <<Test as frame_system::Config>::DbWeight as Get<RuntimeDbWeight>>::get().reads(2);
+	error.with_weight(reads)
 }
 
 /// Makes the guest of the next engine version the chain's, as root's call and its delay do.
@@ -65,7 +77,10 @@ fn after_a_guest_switch_anyone_measures_a_model_again_once_and_its_figures_are_t
 		for (model, record) in models.iter().zip(&measured) {
 			assert_eq!(record.measured_with, first);
 			// Measured with the chain's guest already.
-			assert_noop!(Models::remeasure_model(RuntimeOrigin::signed(BOB), *model), Error::<Test>::AlreadyMeasured);
+			assert_noop!(
+				Models::remeasure_model(RuntimeOrigin::signed(BOB), *model),
+				refused(Error::<Test>::AlreadyMeasured)
+			);
 		}
 		assert!(Models::models_to_remeasure().is_empty());
 		assert!(first_step(models[1]).is_ok());
@@ -85,7 +100,9 @@ fn after_a_guest_switch_anyone_measures_a_model_again_once_and_its_figures_are_t
 		assert_eq!(stale, expected);
 
 		for (model, record) in models.iter().zip(&measured) {
-			assert_ok!(Models::remeasure_model(RuntimeOrigin::signed(BOB), *model));
+			// Charged the check it did: never more than the weight declared before it ran.
+			let charged = Models::remeasure_model(RuntimeOrigin::signed(BOB), *model).unwrap().actual_weight.unwrap();
+			assert!(charged.all_lte(Models::max_remeasure_weight()), "{charged}");
 			// The new guest's figures (its code is the old one's: the figures of registration).
 			let remeasured = Models::model(model).unwrap();
 			assert_eq!(
@@ -106,7 +123,10 @@ fn after_a_guest_switch_anyone_measures_a_model_again_once_and_its_figures_are_t
 				}
 				.into(),
 			);
-			assert_noop!(Models::remeasure_model(RuntimeOrigin::signed(ALICE), *model), Error::<Test>::AlreadyMeasured);
+			assert_noop!(
+				Models::remeasure_model(RuntimeOrigin::signed(ALICE), *model),
+				refused(Error::<Test>::AlreadyMeasured)
+			);
 		}
 		assert!(Models::models_to_remeasure().is_empty());
 		// The decoder's step preparation limit is the new guest's: its steps run again.
@@ -123,7 +143,7 @@ fn a_remeasurement_the_engine_refuses_keeps_the_record() {
 	run_test(|| {
 		assert_noop!(
 			Models::remeasure_model(RuntimeOrigin::signed(BOB), ModelHash::repeat_byte(3)),
-			Error::<Test>::UnknownModel
+			refused(Error::<Test>::UnknownModel)
 		);
 		let [relu_hash, _, stored] = register_three();
 		let first = EngineGuest::<Test>::get().version;
@@ -183,5 +203,32 @@ fn records_kept_before_spec_134_say_which_guest_measured_them() {
 		// Once.
 		Migration::<Test>::on_runtime_upgrade();
 		assert_eq!(Models::model(&models[0]).unwrap().measured_with, current - 1);
+	});
+}
+
+#[test]
+fn a_decoders_fuel_to_prepare_never_falls_so_answers_given_before_are_judged_within_their_limit() {
+	run_test(|| {
+		let [relu_hash, decoder_hash, _] = register_three();
+		let measured = [relu_hash, decoder_hash].map(|model| Models::model(&model).unwrap().fuel_to_prepare);
+		// The older guest was dearer to prepare them: twice the figures.
+		let first = EngineGuest::<Test>::get().version;
+		for model in [relu_hash, decoder_hash] {
+			crate::Models::<Test>::mutate(model, |record| record.as_mut().unwrap().fuel_to_prepare *= 2);
+		}
+		switch_guest();
+		// A step the new guest runs before the decoder is measured again is within the old
+		// figure's limit; a judge reading the limit after must not refuse it.
+		let before = <Models as ModelCatalog<_, _>>::decoder(&decoder_hash).unwrap().step_preparation_limit;
+		assert!(first_step(decoder_hash).is_ok());
+		for model in [relu_hash, decoder_hash] {
+			assert_ok!(Models::remeasure_model(RuntimeOrigin::signed(BOB), model));
+		}
+		// A plain model's figure is the new guest's; the decoder's keeps the higher one.
+		assert_eq!(Models::model(&relu_hash).unwrap().fuel_to_prepare, measured[0]);
+		assert_eq!(Models::model(&decoder_hash).unwrap().fuel_to_prepare, 2 * measured[1]);
+		assert_eq!(<Models as ModelCatalog<_, _>>::decoder(&decoder_hash).unwrap().step_preparation_limit, before);
+		assert!(first_step(decoder_hash).is_ok());
+		assert_ne!(Models::model(&decoder_hash).unwrap().measured_with, first);
 	});
 }

@@ -215,26 +215,41 @@ impl<T: Config> Pallet<T> {
 		Ok((veriml_primitives::models::decoder_figures(&first, last), first_fuel.saturating_add(last_fuel)))
 	}
 
+	/// The engine's check of the content store's item `root` (`byte_len` bytes) for `inputs`
+	/// with the chain's guest, each phase within a stored model's registration fuel limit
+	/// ([`stored_registration_fuel_limit`](Self::stored_registration_fuel_limit)): the
+	/// blake2-256 of its whole bytes, its figures at those inputs and the fuel both phases used.
+	pub(crate) fn inspect_stored(
+		root: &ContentRoot,
+		inputs: &[TensorSpec],
+		byte_len: u32,
+	) -> Result<(ModelHash, ModelInfo, Fuel), Error<T>> {
+		let (hash, info) = T::Inspector::inspect_stored(
+			EngineGuest::<T>::get().hash,
+			&T::Content::chunk_list_key(root),
+			inputs,
+			Self::stored_registration_fuel_limit(byte_len),
+		)?;
+		let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
+		Ok((hash, info, used_fuel))
+	}
+
 	/// The engine's check of the registered `model_hash` (of `record`) with the chain's guest,
 	/// as its registration checked it: a decoder at its context's first and last steps, a
 	/// model in the content store from its item's chunks within its registration's fuel
 	/// limit, any other model for its recorded inputs. Its figures, the fuel the check used,
-	/// and the weight of everything else it did (reading the bytes and the records).
+	/// and the weight of everything else it did (reading the bytes and the records). A
+	/// decoder's fuel to prepare is the higher of the check's and its record's: it never
+	/// falls, so that an answer computed within the limit of its old figure is judged within
+	/// a limit at least as high (its steps' preparation limit is read when a step runs).
 	pub(crate) fn measure_registered(
 		model_hash: &ModelHash,
 		record: &ModelRecordOf<T>,
 	) -> Result<(ModelInfo, Fuel, Weight), DispatchError> {
 		if let Some(root) = StoredModels::<T>::get(model_hash) {
 			ensure!(T::Content::item(&root).is_some(), Error::<T>::ModelUnavailable);
-			let (hash, info) = T::Inspector::inspect_stored(
-				EngineGuest::<T>::get().hash,
-				&T::Content::chunk_list_key(&root),
-				&record.inputs,
-				Self::stored_registration_fuel_limit(record.byte_len),
-			)
-			.map_err(Error::<T>::from)?;
+			let (hash, info, used_fuel) = Self::inspect_stored(&root, &record.inputs, record.byte_len)?;
 			ensure!(hash == *model_hash, Error::<T>::ModelUnavailable);
-			let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
 			// Its registration's reads and writes (five and four) cover the record, the guest,
 			// the item and its chunk list read and the record written.
 			return Ok((info, used_fuel, Self::stored_registration_weight(record.byte_len)));
@@ -245,7 +260,11 @@ impl<T: Config> Pallet<T> {
 		let reading =
 			T::WeightInfo::register_model(record.byte_len).saturating_add(T::DbWeight::get().reads_writes(4, 1));
 		let (info, used_fuel) = match Decoders::<T>::get(model_hash) {
-			Some(decoder) => Self::measure_decoder(&bytes, &decoder.layout(), decoder.context_length)?,
+			Some(decoder) => {
+				let (mut info, used_fuel) = Self::measure_decoder(&bytes, &decoder.layout(), decoder.context_length)?;
+				info.fuel_to_prepare = info.fuel_to_prepare.max(record.fuel_to_prepare);
+				(info, used_fuel)
+			},
 			None => Self::inspect(&bytes, &record.inputs, T::RegistrationFuelLimit::get())?,
 		};
 		Ok((info, used_fuel, reading))

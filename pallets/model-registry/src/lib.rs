@@ -766,19 +766,12 @@ pub mod pallet {
 			);
 			ensure!(!StoredModelRoots::<T>::contains_key(root), Error::<T>::ModelAlreadyRegistered);
 
-			let (model_hash, info) = T::Inspector::inspect_stored(
-				EngineGuest::<T>::get().hash,
-				&T::Content::chunk_list_key(&root),
-				&inputs,
-				Self::stored_registration_fuel_limit(item.byte_len),
-			)
-			.map_err(Error::<T>::from)?;
+			let (model_hash, info, used_fuel) = Self::inspect_stored(&root, &inputs, item.byte_len)?;
 			Self::ensure_outputs_fit(&info)?;
 			let versions = Self::next_version(&owner, &name, version, model_hash, &inputs)?;
 			let deposit = T::DepositPerModel::get();
 			T::Currency::hold(&HoldReason::ModelStorage.into(), &owner, deposit)
 				.map_err(|_| Error::<T>::InsufficientDeposit)?;
-			let used_fuel = info.fuel_to_prepare.saturating_add(info.fuel_per_run);
 			Self::insert_model(
 				owner,
 				model_hash,
@@ -909,11 +902,7 @@ pub mod pallet {
 			let (info, used_fuel, weight) = Self::measure_registered(&model_hash, &record)?;
 			ensure!(info.outputs == record.outputs.to_vec(), Error::<T>::OutputsChanged);
 			record.fuel_per_run = info.fuel_per_run;
-			record.fuel_to_prepare = if Decoders::<T>::contains_key(model_hash) {
-				record.fuel_to_prepare.max(info.fuel_to_prepare)
-			} else {
-				info.fuel_to_prepare
-			};
+			record.fuel_to_prepare = info.fuel_to_prepare;
 			record.verification = Self::verification_mode(info.fuel_per_run);
 			record.measured_with = guest.version;
 			Self::deposit_event(Event::ModelRemeasured {

@@ -150,7 +150,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("veriml"),
 	impl_name: alloc::borrow::Cow::Borrowed("veriml-node"),
 	authoring_version: 1,
-	spec_version: 134,
+	spec_version: 135,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -196,6 +196,7 @@ pub type Migrations = (
 	migrations::v1_feeds_approve_their_operators::Migration,
 	pallet_model_registry::migrations::v2::Migration<Runtime>,
 	pallet_model_registry::migrations::v3::Migration<Runtime>,
+	pallet_inference_requests::migrations::v1::Migration<Runtime>,
 );
 
 /// Dispatches calls to the pallets and runs the block lifecycle.

@@ -92,6 +92,9 @@ pub mod v1_verification_owns_the_challenge_game {
 					refuted: BoundedVec::truncate_from(old.refuted),
 					created_at: old.created_at,
 					deadline: old.deadline,
+					// Set from the model's record by the requests pallet's own migration
+					// (`pallet_inference_requests::migrations::v1`), which runs after this one.
+					fuel_to_prepare: 0,
 				})
 			});
 			let proposals: Vec<(RequestId, OldProposal)> =

@@ -89,6 +89,7 @@ fn a_node_key_with_the_existential_deposit_answers_its_assignment_and_pays_for_n
 			refuted: BoundedVec::new(),
 			created_at: 1,
 			deadline: 20,
+			fuel_to_prepare: 1_000,
 		};
 		// An active inference node of some operator (its bond is not what this test is about).
 		pallet_bonded_nodes::Nodes::<Runtime, pallet_bonded_nodes::Instance1>::insert(

@@ -220,3 +220,47 @@ fn feeds_approve_the_operators_of_the_nodes_serving_them_at_the_upgrade_once() {
 		assert!(Operators::<Runtime>::get(0).is_empty());
 	});
 }
+
+#[test]
+fn a_request_from_before_spec_110_takes_its_models_fuel_to_prepare_after_the_challenge_game_moved() {
+	use pallet_model_registry::{ModelRecord, ModelStatus};
+	use veriml_runtime::Inference;
+	sp_io::TestExternalities::default().execute_with(|| {
+		// Spec 109's state: request 0 assigned, of a model measured to take 4,321 fuel to prepare.
+		let model = H256::repeat_byte(10);
+		let spec =
+			veriml_inference_primitives::TensorSpec::new(veriml_inference_primitives::DType::F32, &[1, 2]).unwrap();
+		pallet_model_registry::Models::<Runtime>::insert(
+			model,
+			ModelRecord {
+				owner: AccountId::new([9; 32]),
+				name: frame_support::BoundedVec::truncate_from(b"m".to_vec()),
+				version: 1,
+				inputs: frame_support::BoundedVec::truncate_from(vec![spec.clone()]),
+				outputs: frame_support::BoundedVec::truncate_from(vec![spec]),
+				price_per_inference: 0,
+				byte_len: 100,
+				node_count: 1,
+				fuel_per_run: 1_000,
+				fuel_to_prepare: 4_321,
+				verification: Mode::Optimistic,
+				status: ModelStatus::Active,
+				deposit: 0,
+				registered_at: 1,
+				measured_with: 1,
+			},
+		);
+		put(b"Requests", &Twox64Concat::hash(&0u64.encode()), old_request(OldStatus::Assigned, 10));
+
+		// The upgrade runs the migrations in the runtime's order: the spec-110 one writes the
+		// request whole, the requests pallet's own gives it its model's figure.
+		Migration::on_runtime_upgrade();
+		pallet_inference_requests::migrations::v1::Migration::<Runtime>::on_runtime_upgrade();
+
+		let request = Requests::<Runtime>::get(0).unwrap();
+		assert_eq!(request.status, RequestStatus::Assigned);
+		assert_eq!((request.fuel_limit, request.deadline), (1_000, 23));
+		assert_eq!(request.fuel_to_prepare, 4_321);
+		assert_eq!(Inference::on_chain_storage_version(), StorageVersion::new(1));
+	});
+}

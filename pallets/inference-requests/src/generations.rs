@@ -87,6 +87,7 @@ impl<T: Config> Pallet<T> {
 			input_bytes: 0,
 			fee,
 			fuel_limit,
+			fuel_to_prepare: terms.fuel_to_prepare,
 			verification: Verification::Optimistic,
 			receipt_deposit: Self::generation_receipt_deposit(prompt_tokens, max_tokens, steps),
 		};

@@ -35,6 +35,8 @@ pub(crate) struct Opened<Balance> {
 	pub fee: Fee<Balance>,
 	/// Most fuel one run (for a generation: one step) may use.
 	pub fuel_limit: Fuel,
+	/// Most fuel preparing the model for a run may take: its measured figure now.
+	pub fuel_to_prepare: Fuel,
 	/// How its answers are verified.
 	pub verification: Verification,
 	/// Held for its receipt.
@@ -95,7 +97,7 @@ impl<T: Config> Pallet<T> {
 				r.verification,
 				r.input_bytes,
 				r.fuel_limit,
-				T::Models::terms(&r.model).as_ref(),
+				T::Models::terms(&r.model).map(|terms| Self::as_opened(&r, terms)).as_ref(),
 			),
 			// Reading the engine version the chain replaced, to refuse results made with it.
 			None => base.saturating_add(T::DbWeight::get().reads(1)),
@@ -163,9 +165,11 @@ impl<T: Config> Pallet<T> {
 		max.saturating_sub(max / 100)
 	}
 
-	/// The most re-executing a model of `terms` in a block adds for preparing it.
+	/// The most re-executing a model of `terms` in a block adds for preparing it (with
+	/// [`charge_preparation`](Self::charge_preparation)'s reads of the models prepared in the
+	/// block and the engine versions, and its write).
 	pub(crate) fn preparation_weight(terms: &TermsOf<T>) -> Weight {
-		T::Models::preparation_weight(terms).saturating_add(T::DbWeight::get().reads_writes(1, 1))
+		T::Models::preparation_weight(terms).saturating_add(T::DbWeight::get().reads_writes(3, 1))
 	}
 
 	/// What the calls and hooks that open, assign or end a request do beyond their benchmarks
@@ -211,18 +215,37 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// What re-executing `model` now adds for preparing it: all of it on its first
-	/// re-execution in this block, which it records, or just the check on a later one.
-	pub(crate) fn charge_preparation(model: &ModelHash, terms: &TermsOf<T>) -> Weight {
+	/// What re-executing `model` (registered with `terms`) now adds for preparing it within
+	/// `preparation_limit` (its request's figure; `None`: the registry's): all of it on its
+	/// first re-execution in this block, which it records, or just the check on a later one.
+	///
+	/// Only a preparation that succeeds leaves the model prepared for the block's later
+	/// re-executions, and only one within the figure the chain's guest measured is sure to:
+	/// a request opened with another figure (before the model was measured again), or a
+	/// figure a replaced guest measured (the chain's guest may take more and refuse it, each
+	/// time), pays the whole preparation every time.
+	pub(crate) fn charge_preparation(model: &ModelHash, terms: &TermsOf<T>, preparation_limit: Option<Fuel>) -> Weight {
+		let fuel_to_prepare = preparation_limit.unwrap_or(terms.fuel_to_prepare);
+		let full = Self::preparation_weight(&TermsOf::<T> { fuel_to_prepare, ..terms.clone() });
+		let measured_now =
+			fuel_to_prepare == terms.fuel_to_prepare && terms.measured_with == T::Models::engine_versions().0;
+		if !measured_now {
+			return full;
+		}
 		let mut prepared = PreparedInBlock::<T>::get();
 		if prepared.contains(model) {
-			return T::DbWeight::get().reads(1);
+			return T::DbWeight::get().reads(3);
 		}
 		// Full: this and later models pay every time.
 		if prepared.try_push(*model).is_ok() {
 			PreparedInBlock::<T>::put(prepared);
 		}
-		Self::preparation_weight(terms)
+		full
+	}
+
+	/// `terms` of a model as `request` was opened with them: its fuel to prepare then.
+	pub(crate) fn as_opened(request: &RequestOf<T>, terms: TermsOf<T>) -> TermsOf<T> {
+		TermsOf::<T> { fuel_to_prepare: request.fuel_to_prepare, ..terms }
 	}
 
 	/// Reading, decoding and hashing `input_bytes` of inputs to re-execute a request: the
@@ -279,6 +302,7 @@ impl<T: Config> Pallet<T> {
 			input_bytes,
 			fee,
 			fuel_limit,
+			fuel_to_prepare: terms.fuel_to_prepare,
 			verification: terms.verification,
 			receipt_deposit: Self::receipt_deposit(&terms),
 		};
@@ -302,7 +326,8 @@ impl<T: Config> Pallet<T> {
 		opened: Opened<BalanceOf<T>>,
 		max_fee: BalanceOf<T>,
 	) -> Result<RequestId, DispatchError> {
-		let Opened { input_hash, input_bytes, fee, fuel_limit, verification, receipt_deposit } = opened;
+		let Opened { input_hash, input_bytes, fee, fuel_limit, fuel_to_prepare, verification, receipt_deposit } =
+			opened;
 		ensure!(fee.total() <= max_fee, Error::<T>::FeeAboveMax);
 		let id = NextRequestId::<T>::get();
 		T::Escrow::lock(id, &requester, fee.total()).map_err(|_| Error::<T>::InsufficientBalance)?;
@@ -328,6 +353,7 @@ impl<T: Config> Pallet<T> {
 			refuted: BoundedVec::new(),
 			created_at: now,
 			deadline,
+			fuel_to_prepare,
 		};
 		Self::deposit_event(Event::Requested {
 			request: id,
@@ -511,7 +537,7 @@ impl<T: Config> Pallet<T> {
 	fn re_execution(job: &Job<RequestId, T::AccountId>, terms: &TermsOf<T>, fuel_used: Fuel) -> Weight {
 		Self::input_weight(request_input_bytes(job))
 			.saturating_add(Self::fuel_weight(fuel_used))
-			.saturating_add(Self::charge_preparation(&job.model, terms))
+			.saturating_add(Self::charge_preparation(&job.model, terms, job.preparation_limit))
 	}
 
 	/// A result of `request` waits for its verification mode's decision: no node computes it
@@ -540,7 +566,7 @@ impl<T: Config> Pallet<T> {
 			inputs: Inputs::<T>::get(id).unwrap_or_default(),
 			input_hash: request.input_hash,
 			fuel_limit: request.fuel_limit,
-			preparation_limit: None,
+			preparation_limit: Some(request.fuel_to_prepare),
 			max_output_bytes: T::MaxOutputBytes::get(),
 			executor,
 		}
@@ -763,7 +789,7 @@ impl<T: Config> VerifiedJobs<RequestId, T::AccountId, BalanceOf<T>> for Pallet<T
 		let input_bytes = sp_io::storage::read(&Inputs::<T>::hashed_key_for(id), &mut [], 0).unwrap_or_default();
 		Self::input_weight(input_bytes)
 			.saturating_add(Self::fuel_weight(request.fuel_limit))
-			.saturating_add(Self::preparation_weight(&terms))
+			.saturating_add(Self::preparation_weight(&Self::as_opened(&request, terms)))
 			.saturating_add(Self::max_confirmation_weight().max(T::WeightInfo::report_failure()))
 			.saturating_add(db.reads(4))
 	}

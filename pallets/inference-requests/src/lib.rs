@@ -63,6 +63,7 @@ pub use pallet::*;
 
 mod generations;
 mod impls;
+pub mod migrations;
 mod offchain;
 mod try_state;
 mod views;
@@ -271,9 +272,22 @@ pub mod pallet {
 		pub created_at: BlockNumber,
 		/// The block at whose start it expires if it is not completed.
 		pub deadline: BlockNumber,
+		/// The model's fuel to prepare when the request was made (as the registry measured it
+		/// then): a run for it prepares the model within this fuel, on every node, or fails
+		/// with `FuelExhausted`, and verifying a result charges preparing at it. Measuring the
+		/// model again (`models.remeasureModel`, after an engine guest switch) changes neither
+		/// for an open request. (A generation's steps prepare within their decoder's step
+		/// limit instead.)
+		pub fuel_to_prepare: Fuel,
 	}
 
+	/// The storage version. Version 1 (spec 135): a request keeps its model's fuel to prepare
+	/// ([`Request::fuel_to_prepare`]); it read the registry's figure, which measuring the
+	/// model again could change under it.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]

@@ -460,6 +460,7 @@ impl<T: Config> ModelCatalog<T::AccountId, BalanceOf<T>> for Pallet<T> {
 			inputs: record.inputs.into_inner(),
 			fuel_per_run: record.fuel_per_run,
 			fuel_to_prepare: record.fuel_to_prepare,
+			measured_with: record.measured_with,
 			byte_len: record.byte_len,
 			output_bytes: veriml_primitives::models::encoded_outputs_len(&record.outputs)
 				.try_into()

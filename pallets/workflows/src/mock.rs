@@ -165,6 +165,7 @@ impl ModelCatalog<u64, u64> for MockModels {
 			inputs: vec![TensorSpec::new(dtype, &[1, MODEL_WIDTH.with(|w| *w.borrow())]).unwrap()],
 			fuel_per_run: 1_000,
 			fuel_to_prepare: 5_000,
+			measured_with: veriml_inference_primitives::ENGINE_VERSION,
 			byte_len: 100,
 			in_content_store: false,
 			output_bytes: 40,

@@ -48,6 +48,10 @@ pub struct ModelTerms<AccountId, Balance> {
 	/// Engine fuel preparing the model used at registration: what a node whose engine has not
 	/// prepared it (after a restart, say) spends before its first run.
 	pub fuel_to_prepare: Fuel,
+	/// The engine version of the guest that measured `fuel_per_run` and `fuel_to_prepare`:
+	/// where it is not the chain's guest's, the chain's guest may prepare the model for more
+	/// fuel (or refuse it) until `models.remeasureModel` measures it again.
+	pub measured_with: EngineVersion,
 	/// Length of the model's bytes, which such a node reads from state or its content store.
 	pub byte_len: u32,
 	/// Whether the bytes are an item of the content store (read from the node's database)

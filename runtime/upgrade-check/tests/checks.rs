@@ -11,7 +11,7 @@ use sp_core::{
 };
 use sp_runtime::BuildStorage;
 use veriml_runtime::{
-	configs::EscrowPurpose, AccountId, Feeds, Models, Runtime, RuntimeGenesisConfig, Verification, VERSION,
+	configs::EscrowPurpose, AccountId, Feeds, Inference, Models, Runtime, RuntimeGenesisConfig, Verification, VERSION,
 };
 use veriml_upgrade_check::{check, describe, Error, PalletVersion, Snapshot};
 
@@ -57,12 +57,14 @@ fn a_sound_state_passes_every_check_and_fits_a_block() {
 
 #[test]
 fn an_older_chain_is_migrated_to_the_storage_versions_of_this_runtime() {
-	// A chain from before these pallets' migrations: Verification, Models and Feeds at 0.
+	// A chain from before these pallets' migrations: Verification, Models, Feeds and Inference
+	// at 0.
 	let mut storage = genesis();
 	for key in [
 		StorageVersion::storage_key::<Verification>(),
 		StorageVersion::storage_key::<Models>(),
 		StorageVersion::storage_key::<Feeds>(),
+		StorageVersion::storage_key::<Inference>(),
 	] {
 		storage.top.remove(&key[..]);
 	}
@@ -77,6 +79,11 @@ fn an_older_chain_is_migrated_to_the_storage_versions_of_this_runtime() {
 	// (1 → 2; none at genesis), then its records say which guest measured them (2 → 3).
 	assert_eq!(version_of(&report.pallets, "Models").after, 3);
 	assert_eq!(version_of(&report.pallets, "Feeds").after, 1);
+	// Its open requests keep their models' fuel to prepare (0 → 1; none at genesis).
+	assert_eq!(
+		*version_of(&report.pallets, "Inference"),
+		PalletVersion { pallet: "Inference".into(), before: 0, after: 1 }
+	);
 }
 
 #[test]

@@ -469,6 +469,7 @@ fn a_request_whose_re_execution_with_a_large_stored_models_reading_exceeds_a_tra
 			inputs: Vec::new(),
 			fuel_per_run: 1_000_000,
 			fuel_to_prepare: 1_000_000,
+			measured_with: 1,
 			byte_len,
 			in_content_store,
 			output_bytes: 64,

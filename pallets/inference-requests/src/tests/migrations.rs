@@ -1,0 +1,53 @@
+//! The requests pallet's storage migrations turn a chain's state of the version before into
+//! this one's, once.
+
+use super::*;
+use crate::migrations::v1::{Migration, V0Request};
+use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+
+#[test]
+fn open_requests_take_their_models_fuel_to_prepare_once() {
+	run_test(|| {
+		register_node(account(10));
+		let assigned = request_from(alice(), sample_input());
+		let measured = pallet_model_registry::Models::<Test>::get(relu_hash()).unwrap().fuel_to_prepare;
+		// Storage version 0: requests without their figure, one of them of a model the registry
+		// does not know (none can be: an open request's model stays registered).
+		let old = |request: crate::RequestOf<Test>, model: H256| V0Request::<Test> {
+			requester: request.requester,
+			model,
+			input_hash: request.input_hash,
+			input_bytes: request.input_bytes,
+			fee: request.fee,
+			fuel_limit: request.fuel_limit,
+			verification: request.verification,
+			status: request.status,
+			assigned: request.assigned,
+			refuted: request.refuted,
+			created_at: request.created_at,
+			deadline: request.deadline,
+		};
+		let before = Requests::<Test>::get(assigned).unwrap();
+		let key = |id: u64| Requests::<Test>::hashed_key_for(id);
+		frame_support::storage::unhashed::put(&key(assigned), &old(before.clone(), relu_hash()));
+		frame_support::storage::unhashed::put(&key(7), &old(before.clone(), H256::repeat_byte(9)));
+		StorageVersion::new(0).put::<Inference>();
+
+		Migration::<Test>::on_runtime_upgrade();
+
+		assert_eq!(
+			Requests::<Test>::get(assigned),
+			Some(crate::Request { fuel_to_prepare: measured, ..before.clone() })
+		);
+		assert_eq!(Requests::<Test>::get(7).unwrap().fuel_to_prepare, 0, "a run of it prepares nothing unweighed");
+		assert_eq!(Inference::on_chain_storage_version(), StorageVersion::new(1));
+
+		// Once: measured again later, an open request keeps what it took.
+		pallet_model_registry::Models::<Test>::mutate(relu_hash(), |record| {
+			record.as_mut().unwrap().fuel_to_prepare = measured * 2
+		});
+		Migration::<Test>::on_runtime_upgrade();
+		assert_eq!(Requests::<Test>::get(assigned).unwrap().fuel_to_prepare, measured);
+		Requests::<Test>::remove(7);
+	});
+}

@@ -87,6 +87,13 @@ impl TokenStreamWriter {
 	}
 }
 
+/// Whether a run of generation `id` on this node ended in a failed step (its stream's end).
+fn failed_here(id: RequestId) -> bool {
+	StorageValueRef::persistent(&token_stream_key(id))
+		.get::<TokenStream>()
+		.is_ok_and(|stream| stream.is_some_and(|stream| stream.end == Some(StreamEnd::Failed)))
+}
+
 /// Lists request `id`'s stream to be cleared once the request closes (compare-and-set, tried
 /// again if another worker changed the list meanwhile).
 fn list_token_stream(id: RequestId) {
@@ -166,6 +173,13 @@ impl<T: Config> Pallet<T> {
 				// Not a generation to run yet (its seed is drawn with its nodes, so it is), or
 				// not a decoder any more: nothing to answer.
 				let Some(to_run) = Self::generation_to_run(id, &request) else { continue };
+				// A run of it here failed already: the engine refuses the same step on every
+				// run, so it is not run again every block until the assignment lapses (to
+				// another node, without a strike). Its stream, which says so, is cleared when
+				// the request closes.
+				if failed_here(id) {
+					continue;
+				}
 				// Streamed to the node's `veriml_subscribeTokens` as the tokens are chosen.
 				let mut stream = TokenStreamWriter::start(id);
 				match Self::run_generation(id, &request, &to_run, node, None, |token| stream.push(token)) {
@@ -193,7 +207,7 @@ impl<T: Config> Pallet<T> {
 						sent += Self::send_answer(call, account, &nonces, &marker, now, id);
 					},
 					// No failure report for generations yet: the node leaves it (it lapses to
-					// another node, without a strike).
+					// another node, without a strike), and does not run it again (`failed_here`).
 					Err(fault) => {
 						log::warn!(target: LOG_TARGET, "request {id}: the generation stopped: {fault:?}");
 						stream.finish(match fault {

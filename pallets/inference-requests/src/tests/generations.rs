@@ -496,6 +496,18 @@ fn a_step_dearer_to_prepare_than_its_decoder_measured_is_refused_by_every_node_a
 		<Inference as Hooks<u64>>::offchain_worker(1);
 		assert!(sent_transactions().is_empty());
 		assert_eq!(token_stream(id), Some(TokenStream { tokens: vec![], end: Some(StreamEnd::Failed) }));
+		// Nor does it run the generation again in the blocks after (the same step fails on
+		// every run): a run would start its stream afresh, over this one's marked tokens.
+		let marked = TokenStream { tokens: vec![7], end: Some(StreamEnd::Failed) };
+		let key = veriml_primitives::generation::token_stream_key(id);
+		sp_io::offchain::local_storage_set(
+			sp_core::offchain::StorageKind::PERSISTENT,
+			&key,
+			&codec::Encode::encode(&marked),
+		);
+		<Inference as Hooks<u64>>::offchain_worker(2);
+		assert!(sent_transactions().is_empty());
+		assert_eq!(token_stream(id), Some(marked));
 
 		// An answer generated without the limit (the node's engine natively, within its cap)
 		// claims the state after step 1; the chain's engine refuses that step, however many

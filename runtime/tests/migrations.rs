@@ -252,10 +252,11 @@ fn a_request_from_before_spec_110_takes_its_models_fuel_to_prepare_after_the_cha
 		);
 		put(b"Requests", &Twox64Concat::hash(&0u64.encode()), old_request(OldStatus::Assigned, 10));
 
-		// The upgrade runs the migrations in the runtime's order: the spec-110 one writes the
-		// request whole, the requests pallet's own gives it its model's figure.
-		Migration::on_runtime_upgrade();
-		pallet_inference_requests::migrations::v1::Migration::<Runtime>::on_runtime_upgrade();
+		// The upgrade runs the runtime's migrations in their order: the spec-110 one writes the
+		// request whole, the requests pallet's own gives it its model's figure (measured with
+		// the chain's guest: the registry's migration to version 3 says so of a chain that never
+		// replaced its guest).
+		veriml_runtime::Migrations::on_runtime_upgrade();
 
 		let request = Requests::<Runtime>::get(0).unwrap();
 		assert_eq!(request.status, RequestStatus::Assigned);

@@ -51,3 +51,64 @@ fn open_requests_take_their_models_fuel_to_prepare_once() {
 		Requests::<Test>::remove(7);
 	});
 }
+
+#[test]
+fn a_request_of_a_model_a_replaced_guest_measured_takes_the_most_fuel_to_prepare_a_transaction_verifies() {
+	run_test(|| {
+		register_node(account(10));
+		let id = request_from(alice(), sample_input());
+		let measured = pallet_model_registry::Models::<Test>::get(relu_hash()).unwrap().fuel_to_prepare;
+		// The chain's guest prepares the model for twice the figure the replaced one measured.
+		let version = pallet_model_registry::EngineGuest::<Test>::get().version;
+		pallet_model_registry::Models::<Test>::mutate(relu_hash(), |record| {
+			let record = record.as_mut().unwrap();
+			record.fuel_to_prepare = measured / 2;
+			record.measured_with = version - 1;
+		});
+		let request = Requests::<Test>::get(id).unwrap();
+		let v0 = V0Request::<Test> {
+			requester: request.requester,
+			model: request.model,
+			input_hash: request.input_hash,
+			input_bytes: request.input_bytes,
+			fee: request.fee,
+			fuel_limit: request.fuel_limit,
+			verification: request.verification,
+			status: request.status,
+			assigned: request.assigned.clone(),
+			refuted: request.refuted.clone(),
+			created_at: request.created_at,
+			deadline: request.deadline,
+		};
+		frame_support::storage::unhashed::put(&Requests::<Test>::hashed_key_for(id), &v0);
+		StorageVersion::new(0).put::<Inference>();
+
+		Migration::<Test>::on_runtime_upgrade();
+
+		// Its runs were prepared within the engine's cap alone: the answer its node computed
+		// before the upgrade is judged alike after it, within a figure that the request's
+		// verification still fits, and no more.
+		let taken = Requests::<Test>::get(id).unwrap().fuel_to_prepare;
+		assert!(taken >= measured, "{taken} within the {measured} preparing takes");
+		let terms = <Models as veriml_primitives::models::ModelCatalog<_, _>>::terms(&relu_hash()).unwrap();
+		let verifiable = |fuel_to_prepare| {
+			Inference::verifiable(
+				&crate::impls::TermsOf::<Test> { fuel_to_prepare, ..terms.clone() },
+				request.input_bytes,
+				request.fuel_limit,
+			)
+		};
+		assert!(verifiable(taken) && !verifiable(taken + 1));
+		let declared = Inference::verification_weight(id, Inference::submit_result_base());
+		let outputs = sample_output();
+		let answered = Inference::submit_result(
+			RuntimeOrigin::signed(account(10)),
+			id,
+			outputs.clone(),
+			result_hash(ENGINE_VERSION, &relu_hash(), &input_hash(&sample_input()), &outputs),
+		)
+		.unwrap();
+		assert!(answered.actual_weight.unwrap().all_lte(declared));
+		assert!(Receipts::<Test>::contains_key(id));
+	});
+}

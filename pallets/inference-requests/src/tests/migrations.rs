@@ -5,6 +5,24 @@ use super::*;
 use crate::migrations::v1::{Migration, V0Request};
 use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
 
+/// `request` as storage version 0 kept it, of `model`.
+fn as_v0(request: &crate::RequestOf<Test>, model: H256) -> V0Request<Test> {
+	V0Request::<Test> {
+		requester: request.requester,
+		model,
+		input_hash: request.input_hash,
+		input_bytes: request.input_bytes,
+		fee: request.fee,
+		fuel_limit: request.fuel_limit,
+		verification: request.verification,
+		status: request.status,
+		assigned: request.assigned.clone(),
+		refuted: request.refuted.clone(),
+		created_at: request.created_at,
+		deadline: request.deadline,
+	}
+}
+
 #[test]
 fn open_requests_take_their_models_fuel_to_prepare_once() {
 	run_test(|| {
@@ -13,24 +31,10 @@ fn open_requests_take_their_models_fuel_to_prepare_once() {
 		let measured = pallet_model_registry::Models::<Test>::get(relu_hash()).unwrap().fuel_to_prepare;
 		// Storage version 0: requests without their figure, one of them of a model the registry
 		// does not know (none can be: an open request's model stays registered).
-		let old = |request: crate::RequestOf<Test>, model: H256| V0Request::<Test> {
-			requester: request.requester,
-			model,
-			input_hash: request.input_hash,
-			input_bytes: request.input_bytes,
-			fee: request.fee,
-			fuel_limit: request.fuel_limit,
-			verification: request.verification,
-			status: request.status,
-			assigned: request.assigned,
-			refuted: request.refuted,
-			created_at: request.created_at,
-			deadline: request.deadline,
-		};
 		let before = Requests::<Test>::get(assigned).unwrap();
 		let key = |id: u64| Requests::<Test>::hashed_key_for(id);
-		frame_support::storage::unhashed::put(&key(assigned), &old(before.clone(), relu_hash()));
-		frame_support::storage::unhashed::put(&key(7), &old(before.clone(), H256::repeat_byte(9)));
+		frame_support::storage::unhashed::put(&key(assigned), &as_v0(&before, relu_hash()));
+		frame_support::storage::unhashed::put(&key(7), &as_v0(&before, H256::repeat_byte(9)));
 		StorageVersion::new(0).put::<Inference>();
 
 		Migration::<Test>::on_runtime_upgrade();
@@ -66,20 +70,7 @@ fn a_request_of_a_model_a_replaced_guest_measured_takes_the_most_fuel_to_prepare
 			record.measured_with = version - 1;
 		});
 		let request = Requests::<Test>::get(id).unwrap();
-		let v0 = V0Request::<Test> {
-			requester: request.requester,
-			model: request.model,
-			input_hash: request.input_hash,
-			input_bytes: request.input_bytes,
-			fee: request.fee,
-			fuel_limit: request.fuel_limit,
-			verification: request.verification,
-			status: request.status,
-			assigned: request.assigned.clone(),
-			refuted: request.refuted.clone(),
-			created_at: request.created_at,
-			deadline: request.deadline,
-		};
+		let v0 = as_v0(&request, request.model);
 		frame_support::storage::unhashed::put(&Requests::<Test>::hashed_key_for(id), &v0);
 		StorageVersion::new(0).put::<Inference>();
 

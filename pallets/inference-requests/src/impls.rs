@@ -226,21 +226,19 @@ impl<T: Config> Pallet<T> {
 	/// time), pays the whole preparation every time.
 	pub(crate) fn charge_preparation(model: &ModelHash, terms: &TermsOf<T>, preparation_limit: Option<Fuel>) -> Weight {
 		let fuel_to_prepare = preparation_limit.unwrap_or(terms.fuel_to_prepare);
-		let full = Self::preparation_weight(&TermsOf::<T> { fuel_to_prepare, ..terms.clone() });
 		let measured_now =
 			fuel_to_prepare == terms.fuel_to_prepare && terms.measured_with == T::Models::engine_versions().0;
-		if !measured_now {
-			return full;
+		if measured_now {
+			let mut prepared = PreparedInBlock::<T>::get();
+			if prepared.contains(model) {
+				return T::DbWeight::get().reads(3);
+			}
+			// Full: this and later models pay every time.
+			if prepared.try_push(*model).is_ok() {
+				PreparedInBlock::<T>::put(prepared);
+			}
 		}
-		let mut prepared = PreparedInBlock::<T>::get();
-		if prepared.contains(model) {
-			return T::DbWeight::get().reads(3);
-		}
-		// Full: this and later models pay every time.
-		if prepared.try_push(*model).is_ok() {
-			PreparedInBlock::<T>::put(prepared);
-		}
-		full
+		Self::preparation_weight(&TermsOf::<T> { fuel_to_prepare, ..terms.clone() })
 	}
 
 	/// `terms` of a model as `request` was opened with them: its fuel to prepare then.

@@ -66,7 +66,7 @@ pub mod v1 {
 
 	impl<T: Config> UncheckedOnRuntimeUpgrade for Unversioned<T> {
 		fn on_runtime_upgrade() -> Weight {
-			let mut count = 0u64;
+			let (mut count, mut stale) = (0u64, 0u64);
 			let guest = T::Models::engine_versions().0;
 			Requests::<T>::translate::<V0Request<T>, _>(|_, old| {
 				count += 1;
@@ -74,6 +74,7 @@ pub mod v1 {
 					if terms.measured_with == guest {
 						terms.fuel_to_prepare
 					} else {
+						stale += 1;
 						stale_figure::<T>(terms, old.input_bytes, old.fuel_limit)
 					}
 				});
@@ -95,8 +96,10 @@ pub mod v1 {
 			});
 			log::info!(target: "runtime::inference", "{count} open requests keep their models' fuel to prepare");
 			// The engine versions; each request and its model's terms (the record, its bytes'
-			// place twice and their presence).
-			T::DbWeight::get().reads_writes(count.saturating_mul(5).saturating_add(2), count)
+			// place twice and their presence); each stale figure's checks.
+			let reads =
+				count.saturating_mul(5).saturating_add(2).saturating_add(stale.saturating_mul(STALE_FIGURE_READS));
+			T::DbWeight::get().reads_writes(reads, count)
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -115,6 +118,11 @@ pub mod v1 {
 			Ok(())
 		}
 	}
+
+	/// The most [`stale_figure`] reads: 65 checks of `verifiable` (one, then one for each bit of
+	/// the search), each reading the chain's guest three times (the price of the run's fuel, of
+	/// the preparation's, and today's price beside the highest).
+	pub const STALE_FIGURE_READS: u64 = 65 * 3;
 
 	/// The fuel to prepare of a request open at the upgrade whose model's figure a replaced
 	/// guest measured: the most whose verification (the request's inputs and fuel limit, the
